@@ -1,0 +1,16 @@
+//! `connectionStatus`: who this connection is authenticated as (no one: branchdb
+//! has no authentication yet).
+
+use bson::{doc, Document};
+
+use super::hello::truthy;
+use super::Invocation;
+use crate::error::Result;
+
+pub fn run(inv: &Invocation<'_>) -> Result<Document> {
+    let mut auth_info = doc! { "authenticatedUsers": [], "authenticatedUserRoles": [] };
+    if inv.body.get("showPrivileges").is_some_and(truthy) {
+        auth_info.insert("authenticatedUserPrivileges", bson::Bson::Array(vec![]));
+    }
+    Ok(doc! { "authInfo": auth_info })
+}

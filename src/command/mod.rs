@@ -1,0 +1,167 @@
+//! Command dispatch: a table of command names, each with one handler, and the
+//! arguments every command accepts.
+//!
+//! A handler gets an [`Invocation`] (the command document, the parsed `$db`, the
+//! connection and the server state) and returns the reply fields; dispatch adds
+//! `ok: 1.0`, or turns an error into `{ok: 0, errmsg, code, codeName}`.
+
+mod build_info;
+mod connection_status;
+mod get_cmd_line_opts;
+mod get_log;
+mod get_parameter;
+mod hello;
+mod host_info;
+mod list_commands;
+mod ping;
+mod server_status;
+mod sessions;
+mod whatsmyuri;
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use bson::{Bson, Document};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::namespace::DbRef;
+use crate::server::{ConnectionInfo, Shared};
+
+/// Everything a handler may look at.
+pub struct Invocation<'a> {
+    /// The command document, sequences merged, generic arguments included.
+    pub body: &'a Document,
+    /// `$db`, parsed.
+    pub db: DbRef,
+    pub connection: &'a ConnectionInfo,
+    pub shared: &'a Arc<Shared>,
+    /// When `maxTimeMS` runs out; long-running handlers call [`Invocation::check_deadline`].
+    pub deadline: Option<Instant>,
+}
+
+impl Invocation<'_> {
+    /// Fails with `MaxTimeMSExpired` (50) once the deadline has passed.
+    pub fn check_deadline(&self) -> Result<()> {
+        match self.deadline {
+            Some(deadline) if Instant::now() >= deadline => {
+                Err(Error::command(ErrorCode::MaxTimeMSExpired, "operation exceeded time limit"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+type Handler = fn(&Invocation<'_>) -> Result<Document>;
+
+/// One entry of the command table.
+pub struct Command {
+    /// The canonical name, as listed by `listCommands`.
+    pub name: &'static str,
+    /// Other names the command answers to (lower-case spellings, legacy names).
+    pub aliases: &'static [&'static str],
+    pub help: &'static str,
+    pub admin_only: bool,
+    run: Handler,
+}
+
+/// Every command this server knows.
+pub static COMMANDS: &[Command] = &[
+    Command { name: "buildInfo", aliases: &["buildinfo"], help: "version and build of the server", admin_only: false, run: build_info::run },
+    Command { name: "connectionStatus", aliases: &[], help: "authentication state of this connection", admin_only: false, run: connection_status::run },
+    Command { name: "endSessions", aliases: &[], help: "end logical sessions", admin_only: false, run: sessions::end },
+    Command { name: "getCmdLineOpts", aliases: &[], help: "the command line and parsed settings", admin_only: true, run: get_cmd_line_opts::run },
+    Command { name: "getLog", aliases: &[], help: "recent log lines", admin_only: true, run: get_log::run },
+    Command { name: "getParameter", aliases: &[], help: "server parameters", admin_only: true, run: get_parameter::run },
+    Command { name: "hello", aliases: &[], help: "handshake: what this server is and its limits", admin_only: false, run: hello::run },
+    Command { name: "hostInfo", aliases: &[], help: "the machine the server runs on", admin_only: false, run: host_info::run },
+    Command { name: "isMaster", aliases: &["ismaster"], help: "legacy handshake, as hello", admin_only: false, run: hello::run },
+    Command { name: "killAllSessions", aliases: &[], help: "kill all logical sessions", admin_only: false, run: sessions::kill_all },
+    Command { name: "killSessions", aliases: &[], help: "kill logical sessions", admin_only: false, run: sessions::kill },
+    Command { name: "listCommands", aliases: &[], help: "this list", admin_only: false, run: list_commands::run },
+    Command { name: "ping", aliases: &[], help: "liveness check", admin_only: false, run: ping::run },
+    Command { name: "refreshSessions", aliases: &[], help: "keep logical sessions alive", admin_only: false, run: sessions::refresh },
+    Command { name: "serverStatus", aliases: &[], help: "server statistics", admin_only: false, run: server_status::run },
+    Command { name: "startSession", aliases: &[], help: "start a logical session", admin_only: false, run: sessions::start },
+    Command { name: "whatsmyuri", aliases: &[], help: "the client's address as the server sees it", admin_only: false, run: whatsmyuri::run },
+];
+
+/// Finds a command by any of its names.
+pub fn lookup(name: &str) -> Option<&'static Command> {
+    static BY_NAME: OnceLock<HashMap<&'static str, &'static Command>> = OnceLock::new();
+    BY_NAME
+        .get_or_init(|| {
+            COMMANDS
+                .iter()
+                .flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied()).map(move |n| (n, c)))
+                .collect()
+        })
+        .get(name)
+        .copied()
+}
+
+/// Whether `name` is one of the handshake commands allowed over legacy OP_QUERY.
+pub fn is_handshake(name: &str) -> bool {
+    matches!(name, "hello" | "isMaster" | "ismaster")
+}
+
+/// Runs one command and always returns a reply document: `ok: 1.0` with the
+/// handler's fields, or MongoDB's error shape.
+pub fn run(body: &Document, connection: &ConnectionInfo, shared: &Arc<Shared>) -> Document {
+    match run_checked(body, connection, shared) {
+        Ok(mut reply) => {
+            if !reply.contains_key("ok") {
+                reply.insert("ok", 1.0);
+            }
+            reply
+        }
+        Err(err) => {
+            tracing::debug!(peer = %connection.peer, error = %err, "command failed");
+            err.to_reply()
+        }
+    }
+}
+
+fn run_checked(body: &Document, connection: &ConnectionInfo, shared: &Arc<Shared>) -> Result<Document> {
+    let name = body.keys().next().map(String::as_str).unwrap_or("");
+    let command = lookup(name).ok_or_else(|| Error::command(ErrorCode::CommandNotFound, format!("no such command: '{name}'")))?;
+    let db = match body.get("$db") {
+        Some(Bson::String(db)) => DbRef::parse(db)?,
+        Some(_) => return Err(Error::type_mismatch("$db is not a string")),
+        None => return Err(Error::command(ErrorCode::Location40571, "OP_MSG requests require a $db argument")),
+    };
+    if command.admin_only && db.db != "admin" {
+        return Err(Error::command(
+            ErrorCode::Unauthorized,
+            format!("{} may only be run against the admin database.", command.name),
+        ));
+    }
+    let deadline = max_time(body)?.map(|limit| Instant::now() + limit);
+    let invocation = Invocation { body, db, connection, shared, deadline };
+    let reply = (command.run)(&invocation)?;
+    invocation.check_deadline()?;
+    Ok(reply)
+}
+
+/// The largest `maxTimeMS` MongoDB accepts.
+const MAX_TIME_MS: i64 = i32::MAX as i64;
+
+/// Reads the generic `maxTimeMS` argument: a non-negative whole number of
+/// milliseconds, 0 meaning no limit.
+fn max_time(body: &Document) -> Result<Option<Duration>> {
+    let ms = match body.get("maxTimeMS") {
+        None | Some(Bson::Null) => return Ok(None),
+        Some(Bson::Int32(n)) => i64::from(*n),
+        Some(Bson::Int64(n)) => *n,
+        Some(Bson::Double(d)) if d.fract() == 0.0 && d.abs() < 1e15 => *d as i64,
+        Some(_) => return Err(Error::bad_value("maxTimeMS must be a non-negative integer")),
+    };
+    match ms {
+        0 => Ok(None),
+        1..=MAX_TIME_MS => Ok(Some(Duration::from_millis(ms as u64))),
+        _ => Err(Error::bad_value(format!("{ms} value for maxTimeMS is out of range [0, 2147483647]"))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,34 @@
+//! `serverStatus`: identity, uptime and connection counts.
+
+use std::sync::atomic::Ordering;
+
+use bson::{doc, Document};
+
+use super::build_info::MONGODB_VERSION;
+use super::host_info::hostname;
+use super::Invocation;
+use crate::error::Result;
+
+pub fn run(inv: &Invocation<'_>) -> Result<Document> {
+    let shared = inv.shared;
+    let uptime = shared.started.elapsed();
+    let current = shared.connections_current.load(Ordering::Relaxed);
+    let limit = shared.settings.max_connections as i64;
+    Ok(doc! {
+        "host": hostname(),
+        "version": MONGODB_VERSION,
+        "process": "mongos",
+        "pid": i64::from(std::process::id()),
+        "uptime": uptime.as_secs_f64().floor(),
+        "uptimeMillis": uptime.as_millis() as i64,
+        "uptimeEstimate": uptime.as_secs() as i64,
+        "localTime": bson::DateTime::now(),
+        "connections": {
+            "current": current as i32,
+            "available": (limit - current).max(0) as i32,
+            "totalCreated": shared.connections_total.load(Ordering::Relaxed) as i32,
+            "refused": shared.connections_refused.load(Ordering::Relaxed) as i64,
+        },
+        "storageEngine": {"name": "branchdb", "supportsCommittedReads": true, "persistent": true},
+    })
+}

@@ -1,0 +1,205 @@
+//! Dispatch tests: the table, generic arguments, and the error shapes.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bson::{doc, Bson, Document};
+
+use super::*;
+use crate::config::Settings;
+
+fn shared() -> Arc<Shared> {
+    Arc::new(Shared {
+        settings: Settings::default(),
+        argv: vec!["branchdb".into(), "serve".into()],
+        started: Instant::now(),
+        connections_current: AtomicI64::new(1),
+        connections_total: AtomicI64::new(1),
+        connections_refused: AtomicU64::new(0),
+        startup_warnings: vec![],
+    })
+}
+
+fn connection() -> ConnectionInfo {
+    let peer: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+    ConnectionInfo { id: 7, peer, client_metadata: Mutex::new(None) }
+}
+
+fn call(body: Document) -> Document {
+    run(&body, &connection(), &shared())
+}
+
+fn assert_error(reply: &Document, code: i32, name: &str) {
+    assert_eq!(reply.get_f64("ok"), Ok(0.0), "{reply}");
+    assert_eq!(reply.get_i32("code"), Ok(code), "{reply}");
+    assert_eq!(reply.get_str("codeName"), Ok(name), "{reply}");
+    assert!(reply.get_str("errmsg").is_ok(), "{reply}");
+}
+
+#[test]
+fn every_name_and_alias_resolves_to_one_command() {
+    for c in COMMANDS {
+        assert!(std::ptr::eq(lookup(c.name).expect("listed"), c));
+        for alias in c.aliases {
+            assert!(std::ptr::eq(lookup(alias).expect("alias"), c));
+        }
+    }
+    let mut names: Vec<_> = COMMANDS.iter().map(|c| c.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), COMMANDS.len());
+}
+
+#[test]
+fn unknown_commands_are_59() {
+    let reply = call(doc! {"atlasVersion": 1, "$db": "admin"});
+    assert_error(&reply, 59, "CommandNotFound");
+    assert_eq!(reply.get_str("errmsg"), Ok("no such command: 'atlasVersion'"));
+    assert_error(&call(doc! {}), 59, "CommandNotFound");
+}
+
+#[test]
+fn ping_replies_ok_as_a_double() {
+    assert_eq!(call(doc! {"ping": 1, "$db": "admin"}), doc! {"ok": 1.0});
+}
+
+#[test]
+fn missing_or_bad_db_is_refused() {
+    assert_error(&call(doc! {"ping": 1}), 40571, "Location40571");
+    assert_error(&call(doc! {"ping": 1, "$db": 1}), 14, "TypeMismatch");
+    assert_error(&call(doc! {"ping": 1, "$db": "a.b"}), 73, "InvalidNamespace");
+}
+
+#[test]
+fn generic_arguments_are_accepted() {
+    let reply = call(doc! {
+        "ping": 1, "$db": "admin", "lsid": {"id": Bson::Null}, "txnNumber": 1i64,
+        "$clusterTime": {}, "$readPreference": {"mode": "primary"}, "readConcern": {}, "writeConcern": {"w": 1},
+        "comment": "x", "maxTimeMS": 1000, "apiVersion": "1", "apiStrict": false, "hint": {}, "bypassDocumentValidation": true,
+    });
+    assert_eq!(reply.get_f64("ok"), Ok(1.0), "{reply}");
+}
+
+#[test]
+fn max_time_ms_is_checked() {
+    for bad in [Bson::Int32(-1), Bson::String("1".into()), Bson::Double(1.5), Bson::Int64(1 << 40)] {
+        assert_error(&call(doc! {"ping": 1, "$db": "admin", "maxTimeMS": bad}), 2, "BadValue");
+    }
+    assert_eq!(max_time(&doc! {"maxTimeMS": 0}).expect("ok"), None);
+}
+
+#[test]
+fn expired_deadlines_fail_with_50() {
+    let shared = shared();
+    let conn = connection();
+    let body = doc! {"ping": 1};
+    let inv = Invocation {
+        body: &body,
+        db: DbRef::parse("admin").expect("db"),
+        connection: &conn,
+        shared: &shared,
+        deadline: Some(Instant::now()),
+    };
+    assert_eq!(inv.check_deadline().expect_err("expired").code(), ErrorCode::MaxTimeMSExpired);
+}
+
+#[test]
+fn hello_has_every_handshake_field() {
+    let reply = call(doc! {"hello": 1, "helloOk": true, "$db": "admin"});
+    for (key, value) in [
+        ("helloOk", Bson::Boolean(true)),
+        ("isWritablePrimary", Bson::Boolean(true)),
+        ("msg", Bson::String("isdbgrid".into())),
+        ("maxBsonObjectSize", Bson::Int32(16_777_216)),
+        ("maxMessageSizeBytes", Bson::Int32(48_000_000)),
+        ("maxWriteBatchSize", Bson::Int32(100_000)),
+        ("logicalSessionTimeoutMinutes", Bson::Int32(30)),
+        ("connectionId", Bson::Int64(7)),
+        ("minWireVersion", Bson::Int32(0)),
+        ("maxWireVersion", Bson::Int32(21)),
+        ("readOnly", Bson::Boolean(false)),
+        ("ok", Bson::Double(1.0)),
+    ] {
+        assert_eq!(reply.get(key), Some(&value), "{key} in {reply}");
+    }
+    assert!(matches!(reply.get("localTime"), Some(Bson::DateTime(_))));
+    assert!(!reply.contains_key("compression") && !reply.contains_key("topologyVersion"));
+
+    let legacy = call(doc! {"isMaster": 1, "$db": "admin"});
+    assert_eq!(legacy.get("ismaster"), Some(&Bson::Boolean(true)));
+    assert!(!legacy.contains_key("helloOk"));
+}
+
+#[test]
+fn client_metadata_may_be_sent_once() {
+    let shared = shared();
+    let conn = connection();
+    let first = run(&doc! {"hello": 1, "client": {"driver": {"name": "x"}}, "$db": "admin"}, &conn, &shared);
+    assert_eq!(first.get_f64("ok"), Ok(1.0));
+    let second = run(&doc! {"hello": 1, "client": {"driver": {"name": "x"}}, "$db": "admin"}, &conn, &shared);
+    assert_error(&second, 186, "ClientMetadataCannotBeMutated");
+    let plain = run(&doc! {"hello": 1, "$db": "admin"}, &conn, &shared);
+    assert_eq!(plain.get_f64("ok"), Ok(1.0));
+}
+
+#[test]
+fn build_info_looks_like_mongodb_7() {
+    let reply = call(doc! {"buildinfo": 1, "$db": "admin"});
+    assert!(reply.get_str("version").expect("version").starts_with("7.0."));
+    let array = reply.get_array("versionArray").expect("versionArray");
+    assert_eq!(array.len(), 4);
+    assert!(array.iter().all(|v| matches!(v, Bson::Int32(_))));
+    for key in ["gitVersion", "modules", "bits", "maxBsonObjectSize"] {
+        assert!(reply.contains_key(key), "{key}");
+    }
+}
+
+#[test]
+fn get_parameter_by_name_and_star() {
+    let fcv = call(doc! {"getParameter": 1, "featureCompatibilityVersion": 1, "$db": "admin"});
+    assert_eq!(fcv.get_document("featureCompatibilityVersion").expect("fcv").get_str("version"), Ok("7.0"));
+    let all = call(doc! {"getParameter": "*", "$db": "admin"});
+    assert_eq!(all.get_bool("enableTestCommands"), Ok(false));
+    assert_error(&call(doc! {"getParameter": 1, "nope": 1, "$db": "admin"}), 72, "InvalidOptions");
+    assert_error(&call(doc! {"getParameter": 1, "featureCompatibilityVersion": 1, "$db": "test"}), 13, "Unauthorized");
+}
+
+#[test]
+fn get_log_and_cmd_line_opts() {
+    let names = call(doc! {"getLog": "*", "$db": "admin"});
+    assert_eq!(names.get_array("names").expect("names").len(), 2);
+    let warnings = call(doc! {"getLog": "startupWarnings", "$db": "admin"});
+    assert_eq!(warnings.get_i32("totalLinesWritten"), Ok(0));
+    assert_error(&call(doc! {"getLog": 1, "$db": "admin"}), 14, "TypeMismatch");
+    let opts = call(doc! {"getCmdLineOpts": 1, "$db": "admin"});
+    assert_eq!(opts.get_array("argv").expect("argv").len(), 2);
+    assert!(opts.get_document("parsed").is_ok());
+}
+
+#[test]
+fn status_and_info_commands() {
+    let status = call(doc! {"serverStatus": 1, "$db": "admin"});
+    for key in ["host", "version", "process", "pid", "uptime", "localTime", "connections", "storageEngine"] {
+        assert!(status.contains_key(key), "{key}");
+    }
+    assert!(call(doc! {"hostInfo": 1, "$db": "admin"}).get_document("system").is_ok());
+    assert_eq!(call(doc! {"whatsmyuri": 1, "$db": "admin"}).get_str("you"), Ok("127.0.0.1:5000"));
+    let auth = call(doc! {"connectionStatus": 1, "showPrivileges": true, "$db": "admin"});
+    assert!(auth.get_document("authInfo").expect("authInfo").contains_key("authenticatedUserPrivileges"));
+    let list = call(doc! {"listCommands": 1, "$db": "admin"});
+    assert_eq!(list.get_document("commands").expect("commands").len(), COMMANDS.len());
+}
+
+#[test]
+fn session_commands() {
+    let started = call(doc! {"startSession": 1, "$db": "admin"});
+    let id = started.get_document("id").expect("id").get("id").expect("uuid");
+    assert!(matches!(id, Bson::Binary(b) if b.bytes.len() == 16));
+    let ended = call(doc! {"endSessions": [{"id": id.clone()}], "$db": "admin"});
+    assert_eq!(ended.get_f64("ok"), Ok(1.0));
+    assert_error(&call(doc! {"endSessions": 1, "$db": "admin"}), 14, "TypeMismatch");
+    assert_error(&call(doc! {"refreshSessions": [{"id": 1}], "$db": "admin"}), 14, "TypeMismatch");
+    assert_eq!(call(doc! {"killAllSessions": [], "$db": "admin"}).get_f64("ok"), Ok(1.0));
+}

@@ -1,0 +1,170 @@
+//! Settings, layered from lowest to highest: built-in defaults, the TOML file
+//! (`config/branchdb.toml` when present, or `--config`), `BRANCHDB_<KEY>` environment
+//! variables, then command-line flags.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The config file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_PATH: &str = "config/branchdb.toml";
+
+/// When a write is acknowledged (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// After its WAL record is fsynced; concurrent writers share one fsync.
+    Strict,
+    /// After its WAL record is written to the OS; fsync every `batch_interval_ms`.
+    Batched,
+    /// After it is applied in memory.
+    None,
+}
+
+/// How log lines are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The effective settings of a server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub bind: String,
+    pub data_dir: PathBuf,
+    pub durability: Durability,
+    pub batch_interval_ms: u64,
+    pub max_connections: usize,
+    pub log: String,
+    pub log_format: LogFormat,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:27017".into(),
+            data_dir: PathBuf::from("branchdb-data"),
+            durability: Durability::Strict,
+            batch_interval_ms: 100,
+            max_connections: 10_000,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+/// Settings that one layer may set; unset fields fall through to the layer below.
+/// The same struct is read from the TOML file and from flags (with their env vars).
+#[derive(Debug, Clone, Default, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    /// Address to listen on [default: 127.0.0.1:27017]
+    #[arg(long, env = "BRANCHDB_BIND")]
+    pub bind: Option<String>,
+    /// Data directory, created when missing [default: ./branchdb-data]
+    #[arg(long, env = "BRANCHDB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// When writes are acknowledged [default: strict]
+    #[arg(long, env = "BRANCHDB_DURABILITY")]
+    pub durability: Option<Durability>,
+    /// fsync interval of `batched` durability, in milliseconds [default: 100]
+    #[arg(long, env = "BRANCHDB_BATCH_INTERVAL_MS")]
+    pub batch_interval_ms: Option<u64>,
+    /// Connections served at once; more are refused [default: 10000]
+    #[arg(long, env = "BRANCHDB_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Log filter, as RUST_LOG (`info`, `branchdb=debug`) [default: info]
+    #[arg(long, env = "BRANCHDB_LOG")]
+    pub log: Option<String>,
+    /// Log line format [default: text]
+    #[arg(long, env = "BRANCHDB_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Settings {
+    /// Loads the settings: defaults, then the config file, then `cli` (flags, which
+    /// clap has already layered over their environment variables).
+    pub fn load(config_path: Option<&Path>, cli: &Overrides) -> Result<Settings> {
+        let mut settings = Settings::default();
+        let file = match config_path {
+            Some(path) => Some(read_file(path)?),
+            None if Path::new(DEFAULT_CONFIG_PATH).exists() => Some(read_file(Path::new(DEFAULT_CONFIG_PATH))?),
+            None => None,
+        };
+        if let Some(file) = file {
+            settings.apply(file);
+        }
+        settings.apply(cli.clone());
+        if settings.max_connections == 0 {
+            return Err(Error::Config("max_connections must be at least 1".into()));
+        }
+        Ok(settings)
+    }
+
+    fn apply(&mut self, o: Overrides) {
+        let Overrides { bind, data_dir, durability, batch_interval_ms, max_connections, log, log_format } = o;
+        if let Some(v) = bind {
+            self.bind = v;
+        }
+        if let Some(v) = data_dir {
+            self.data_dir = v;
+        }
+        if let Some(v) = durability {
+            self.durability = v;
+        }
+        if let Some(v) = batch_interval_ms {
+            self.batch_interval_ms = v;
+        }
+        if let Some(v) = max_connections {
+            self.max_connections = v;
+        }
+        if let Some(v) = log {
+            self.log = v;
+        }
+        if let Some(v) = log_format {
+            self.log_format = v;
+        }
+    }
+}
+
+fn read_file(path: &Path) -> Result<Overrides> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("b.toml");
+        std::fs::write(&path, "bind = \"0.0.0.0:1\"\ndurability = \"batched\"\nmax_connections = 5\n").expect("write");
+        let cli = Overrides { max_connections: Some(7), ..Overrides::default() };
+        let s = Settings::load(Some(&path), &cli).expect("load");
+        assert_eq!(s.bind, "0.0.0.0:1");
+        assert_eq!(s.durability, Durability::Batched);
+        assert_eq!(s.max_connections, 7);
+        assert_eq!(s.batch_interval_ms, 100);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("b.toml");
+        std::fs::write(&path, "bnid = \"x\"\n").expect("write");
+        assert!(Settings::load(Some(&path), &Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn the_shipped_config_file_parses_and_matches_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CONFIG_PATH);
+        let s = Settings::load(Some(&path), &Overrides::default()).expect("shipped config");
+        assert_eq!(s, Settings::default());
+    }
+}

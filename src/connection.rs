@@ -1,0 +1,122 @@
+//! One client connection: reads frames, hands commands to dispatch, writes replies.
+//!
+//! Requests on a connection are served in order. A malformed frame closes only this
+//! connection; a malformed command gets an error reply.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::command;
+use crate::error::{Error, ErrorCode, Result};
+use crate::server::{ConnectionInfo, Shared};
+use crate::wire::{self, Message, OpMsg, OpReply};
+
+/// Request ids of the messages this server sends.
+static NEXT_REQUEST_ID: AtomicI32 = AtomicI32::new(1);
+
+/// Serves one connection until the peer closes it, it sends a malformed frame, or
+/// the server shuts down (checked between requests only).
+pub async fn serve(stream: TcpStream, info: ConnectionInfo, shared: &Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let peer = info.peer;
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+    }
+    let (mut reader, writer) = stream.into_split();
+    let mut writer = BufWriter::new(writer);
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    tracing::debug!(%peer, id = info.id, "connection open");
+    loop {
+        let frame = tokio::select! {
+            frame = read_frame(&mut reader, &mut buf) => frame,
+            _ = stop.wait_for(|&stop| stop) => break,
+        };
+        let frame = match frame {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "closing connection");
+                break;
+            }
+        };
+        let reply = match handle(&frame, &info, shared) {
+            Ok(reply) => reply,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "closing connection");
+                break;
+            }
+        };
+        if let Some(reply) = reply {
+            let written = async {
+                writer.write_all(&reply).await?;
+                writer.flush().await
+            };
+            if let Err(e) = written.await {
+                tracing::debug!(%peer, error = %e, "write failed; closing connection");
+                break;
+            }
+        }
+    }
+    tracing::debug!(%peer, id = info.id, "connection closed");
+}
+
+/// Reads one whole frame. `Ok(None)` is a clean end of stream between frames.
+async fn read_frame(reader: &mut (impl AsyncReadExt + Unpin), buf: &mut BytesMut) -> Result<Option<BytesMut>> {
+    loop {
+        if let Some(len) = wire::frame_length(buf)? {
+            if buf.len() >= len {
+                return Ok(Some(buf.split_to(len)));
+            }
+            // Grow towards the announced length only as bytes arrive.
+            buf.reserve((len - buf.len()).min(1 << 20));
+        }
+        if reader.read_buf(buf).await? == 0 {
+            return if buf.is_empty() { Ok(None) } else { Err(Error::protocol("connection closed inside a message")) };
+        }
+    }
+}
+
+/// Decodes a frame, runs its command and encodes the reply (`None`: no reply wanted).
+/// An `Err` closes the connection.
+fn handle(frame: &[u8], info: &ConnectionInfo, shared: &Arc<Shared>) -> Result<Option<Vec<u8>>> {
+    let (header, message) = wire::decode(frame)?;
+    let request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
+    match message {
+        Message::Msg(msg) => {
+            let reply = command::run(&msg.command, info, shared);
+            if msg.more_to_come() {
+                return Ok(None);
+            }
+            encode_or_error(|doc| OpMsg::encode_reply(request_id, header.request_id, doc), reply).map(Some)
+        }
+        Message::Query(query) => {
+            let reply = match query.command() {
+                Ok((db, mut body)) => match body.keys().next() {
+                    Some(name) if command::is_handshake(name) => {
+                        body.insert("$db", db);
+                        command::run(&body, info, shared)
+                    }
+                    name => Error::command(
+                        ErrorCode::UnsupportedOpQueryCommand,
+                        format!(
+                            "Unsupported OP_QUERY command: {}. The client driver may require an upgrade.",
+                            name.map(String::as_str).unwrap_or("")
+                        ),
+                    )
+                    .to_reply(),
+                },
+                Err(e) => e.to_reply(),
+            };
+            encode_or_error(|doc| OpReply::encode(request_id, header.request_id, doc), reply).map(Some)
+        }
+    }
+}
+
+/// Encodes a reply; one too large to send becomes an error reply instead.
+fn encode_or_error(encode: impl Fn(&bson::Document) -> Result<Vec<u8>>, reply: bson::Document) -> Result<Vec<u8>> {
+    encode(&reply).or_else(|e| encode(&e.to_reply()))
+}

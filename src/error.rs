@@ -1,0 +1,163 @@
+//! The one error type of branchdb.
+//!
+//! An [`Error`] either ends a connection (a broken frame, an I/O failure) or becomes a
+//! MongoDB-shaped error reply `{ok: 0, errmsg, code, codeName}`; [`Error::closes_connection`]
+//! says which. Codes and names are MongoDB's (`src/mongo/base/error_codes.yml`).
+
+use std::fmt;
+
+use bson::{doc, Document};
+
+macro_rules! error_codes {
+    ($($name:ident = $code:literal),* $(,)?) => {
+        /// A MongoDB error code with its canonical name.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode { $($name),* }
+
+        impl ErrorCode {
+            /// The numeric code, as sent in `code`.
+            pub fn code(self) -> i32 {
+                match self { $(ErrorCode::$name => $code),* }
+            }
+
+            /// The name, as sent in `codeName`.
+            pub fn name(self) -> &'static str {
+                match self { $(ErrorCode::$name => stringify!($name)),* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    InternalError = 1,
+    Unauthorized = 13,
+    BadValue = 2,
+    NoSuchKey = 4,
+    FailedToParse = 9,
+    TypeMismatch = 14,
+    Overflow = 15,
+    IllegalOperation = 20,
+    InvalidBSON = 22,
+    NamespaceNotFound = 26,
+    CursorNotFound = 43,
+    NamespaceExists = 48,
+    MaxTimeMSExpired = 50,
+    CommandNotFound = 59,
+    InvalidOptions = 72,
+    InvalidNamespace = 73,
+    ProtocolError = 17,
+    ClientMetadataCannotBeMutated = 186,
+    UnsupportedOpQueryCommand = 352,
+    Location40571 = 40571,
+    BSONObjectTooLarge = 10334,
+}
+
+/// Everything that can go wrong while serving a request or running the server.
+#[derive(Debug)]
+pub enum Error {
+    /// A malformed frame: the peer cannot be trusted to stay in sync, so the
+    /// connection is closed.
+    Protocol(String),
+    /// An I/O failure on a socket or a file.
+    Io(std::io::Error),
+    /// A command failed; the client gets `{ok: 0, code, codeName, errmsg}`.
+    Command { code: ErrorCode, message: String },
+    /// The configuration could not be loaded.
+    Config(String),
+}
+
+/// Shorthand used everywhere in the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A command error with the given code.
+    pub fn command(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error::Command { code, message: message.into() }
+    }
+
+    /// `BadValue` (2): an argument has the right type but a wrong value.
+    pub fn bad_value(message: impl Into<String>) -> Self {
+        Self::command(ErrorCode::BadValue, message)
+    }
+
+    /// `TypeMismatch` (14): an argument has the wrong BSON type.
+    pub fn type_mismatch(message: impl Into<String>) -> Self {
+        Self::command(ErrorCode::TypeMismatch, message)
+    }
+
+    /// A malformed frame.
+    pub fn protocol(message: impl Into<String>) -> Self {
+        Error::Protocol(message.into())
+    }
+
+    /// Whether this error ends the connection instead of becoming an error reply.
+    pub fn closes_connection(&self) -> bool {
+        matches!(self, Error::Protocol(_) | Error::Io(_))
+    }
+
+    /// The MongoDB code this error is reported with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Command { code, .. } => *code,
+            Error::Protocol(_) => ErrorCode::ProtocolError,
+            Error::Io(_) | Error::Config(_) => ErrorCode::InternalError,
+        }
+    }
+
+    /// The reply document `{ok: 0, errmsg, code, codeName}`.
+    pub fn to_reply(&self) -> Document {
+        let code = self.code();
+        let errmsg = match self {
+            Error::Command { message, .. } => message.clone(),
+            other => other.to_string(),
+        };
+        doc! { "ok": 0.0, "errmsg": errmsg, "code": code.code(), "codeName": code.name() }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Protocol(m) => write!(f, "protocol error: {m}"),
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Command { code, message } => write!(f, "{} ({}): {message}", code.name(), code.code()),
+            Error::Config(m) => write!(f, "configuration error: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_errors_become_replies_and_keep_the_connection() {
+        let err = Error::command(ErrorCode::CommandNotFound, "no such command: 'x'");
+        assert!(!err.closes_connection());
+        let reply = err.to_reply();
+        assert_eq!(reply.get_f64("ok"), Ok(0.0));
+        assert_eq!(reply.get_i32("code"), Ok(59));
+        assert_eq!(reply.get_str("codeName"), Ok("CommandNotFound"));
+        assert_eq!(reply.get_str("errmsg"), Ok("no such command: 'x'"));
+    }
+
+    #[test]
+    fn protocol_errors_close_the_connection() {
+        assert!(Error::protocol("bad frame").closes_connection());
+    }
+}

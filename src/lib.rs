@@ -1,0 +1,16 @@
+//! branchdb: a document database that speaks the MongoDB wire protocol and gives
+//! every database git-like branches and time travel.
+//!
+//! The modules follow the path of a request: [`server`] accepts, [`connection`]
+//! frames bytes with [`wire`], [`command`] dispatches by name, and [`namespace`]
+//! says which database, branch and moment a request addresses.
+
+pub mod command;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod log;
+pub mod lsn;
+pub mod namespace;
+pub mod server;
+pub mod wire;

@@ -1,0 +1,159 @@
+//! The server: the accept loop, the connection limit, graceful shutdown, and the
+//! state every connection shares.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bson::Document;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+
+/// How long shutdown waits for connections to finish their current request.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// State shared by every connection of a server.
+pub struct Shared {
+    pub settings: Settings,
+    /// The process's command line, for `getCmdLineOpts`.
+    pub argv: Vec<String>,
+    pub started: Instant,
+    /// Connections open now.
+    pub connections_current: AtomicI64,
+    /// Connections accepted since start; also the source of connection ids.
+    pub connections_total: AtomicI64,
+    /// Connections refused because the limit was reached.
+    pub connections_refused: AtomicU64,
+    /// Warnings logged at startup, for `getLog: "startupWarnings"`.
+    pub startup_warnings: Vec<String>,
+}
+
+/// What the server knows about one client connection.
+pub struct ConnectionInfo {
+    pub id: i64,
+    pub peer: SocketAddr,
+    /// The `client` document of the first `hello`, which may not change afterwards.
+    pub client_metadata: Mutex<Option<Document>>,
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Binds the listening socket (port 0 picks a free port).
+    pub async fn bind(settings: Settings, argv: Vec<String>) -> Result<Server> {
+        let listener = TcpListener::bind(&settings.bind)
+            .await
+            .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", settings.bind)))?;
+        let mut startup_warnings = Vec::new();
+        if settings.durability == crate::config::Durability::None {
+            startup_warnings.push("durability is 'none': acknowledged writes are lost on a crash".to_owned());
+        }
+        for warning in &startup_warnings {
+            tracing::warn!("{warning}");
+        }
+        let shared = Arc::new(Shared {
+            settings,
+            argv,
+            started: Instant::now(),
+            connections_current: AtomicI64::new(0),
+            connections_total: AtomicI64::new(0),
+            connections_refused: AtomicU64::new(0),
+            startup_warnings,
+        });
+        Ok(Server { listener, shared })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets every connection
+    /// finish the request it is serving, and returns.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+        let Server { listener, shared } = self;
+        let limit = Arc::new(Semaphore::new(shared.settings.max_connections));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut connections = JoinSet::new();
+        tracing::info!(addr = %listener.local_addr()?, "listening");
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                _ = &mut shutdown => break,
+                Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            let Ok(permit) = limit.clone().try_acquire_owned() else {
+                shared.connections_refused.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%peer, limit = shared.settings.max_connections, "connection refused: too many open connections");
+                drop(stream);
+                continue;
+            };
+            let id = shared.connections_total.fetch_add(1, Ordering::Relaxed) + 1;
+            let info = ConnectionInfo { id, peer, client_metadata: Mutex::new(None) };
+            let shared = shared.clone();
+            let stop = stop_rx.clone();
+            connections.spawn(async move {
+                shared.connections_current.fetch_add(1, Ordering::Relaxed);
+                crate::connection::serve(stream, info, &shared, stop).await;
+                shared.connections_current.fetch_sub(1, Ordering::Relaxed);
+                drop(permit);
+            });
+        }
+        tracing::info!(open = connections.len(), "shutting down: no new connections");
+        drop(listener);
+        let _ = stop_tx.send(true);
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while connections.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!(open = connections.len(), "connections still busy after the grace period; closing them");
+            connections.shutdown().await;
+        }
+        tracing::info!("shutdown complete");
+        Ok(())
+    }
+}
+
+/// Resolves when the process receives SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT received"),
+        _ = term => tracing::info!("SIGTERM received"),
+    }
+}
