@@ -132,7 +132,8 @@ impl Settings {
 }
 
 fn read_file(path: &Path) -> Result<Overrides> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
 }
 

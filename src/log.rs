@@ -33,7 +33,9 @@ pub fn init(filter: &str, format: LogFormat) {
     let registry = tracing_subscriber::registry().with(filter).with(RingLayer);
     let installed = match format {
         LogFormat::Text => registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).try_init(),
-        LogFormat::Json => registry.with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)).try_init(),
+        LogFormat::Json => {
+            registry.with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)).try_init()
+        }
     };
     if installed.is_err() {
         tracing::debug!("a log subscriber was already installed");

@@ -51,7 +51,9 @@ impl DbRef {
         };
         validate_db_name(db).map_err(|why| invalid(name, why))?;
         let (branch, point) = match rest {
-            None if name.contains('~') => return Err(invalid(name, "a point (~) needs a branch: <db>@<branch>~<point>")),
+            None if name.contains('~') => {
+                return Err(invalid(name, "a point (~) needs a branch: <db>@<branch>~<point>"))
+            }
             None => (MAIN_BRANCH, None),
             Some(rest) => match rest.split_once('~') {
                 Some((branch, point)) => (branch, Some(parse_point(point).map_err(|why| invalid(name, why))?)),
@@ -88,7 +90,9 @@ pub fn validate_db_name(db: &str) -> std::result::Result<(), &'static str> {
         return Err("the database name is empty");
     }
     if db.contains(FORBIDDEN_DB_CHARS) {
-        return Err("database names cannot contain / \\ . space \" $ * < > : | ? NUL, and @ ~ only as branch separators");
+        return Err(
+            "database names cannot contain / \\ . space \" $ * < > : | ? NUL, and @ ~ only as branch separators",
+        );
     }
     Ok(())
 }
@@ -97,7 +101,10 @@ pub fn validate_db_name(db: &str) -> std::result::Result<(), &'static str> {
 pub fn validate_branch_name(branch: &str) -> std::result::Result<(), &'static str> {
     let mut chars = branch.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    if !first_ok || branch.len() > MAX_BRANCH_NAME_LEN || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !first_ok
+        || branch.len() > MAX_BRANCH_NAME_LEN
+        || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         return Err("branch names match [A-Za-z0-9][A-Za-z0-9_-]{0,47}");
     }
     Ok(())
@@ -157,9 +164,26 @@ mod tests {
     #[test]
     fn rejects_bad_names_with_invalid_namespace() {
         let bad = [
-            "", "@main", "shop@", "shop@-x", "shop@_x", "shop@a.b", "shop@a b", "shop~1", "sh.op", "sh$op", "sh op",
-            "shop@main~", "shop@main~-1", "shop@main~1.5", "shop@main~2026-11-21", "shop@main~2026-11-21T10:00:00+01:00",
-            "shop@main~2026-13-01T00:00:00Z", "shop@main~99999999999999999999", "shop@a@b", "shop@main~1~2",
+            "",
+            "@main",
+            "shop@",
+            "shop@-x",
+            "shop@_x",
+            "shop@a.b",
+            "shop@a b",
+            "shop~1",
+            "sh.op",
+            "sh$op",
+            "sh op",
+            "shop@main~",
+            "shop@main~-1",
+            "shop@main~1.5",
+            "shop@main~2026-11-21",
+            "shop@main~2026-11-21T10:00:00+01:00",
+            "shop@main~2026-13-01T00:00:00Z",
+            "shop@main~99999999999999999999",
+            "shop@a@b",
+            "shop@main~1~2",
         ];
         for name in bad {
             let err = DbRef::parse(name).expect_err(name);

@@ -120,7 +120,8 @@ impl Server {
         tracing::info!(open = connections.len(), "shutting down: no new connections");
         drop(listener);
         let _ = stop_tx.send(true);
-        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while connections.join_next().await.is_some() {} }).await;
+        let drained =
+            tokio::time::timeout(SHUTDOWN_GRACE, async { while connections.join_next().await.is_some() {} }).await;
         if drained.is_err() {
             tracing::warn!(open = connections.len(), "connections still busy after the grace period; closing them");
             connections.shutdown().await;
@@ -155,5 +156,29 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => tracing::info!("SIGINT received"),
         _ = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+#[cfg(test)]
+impl Shared {
+    /// State for handler tests: default settings, one open connection.
+    pub(crate) fn for_tests() -> Arc<Shared> {
+        Arc::new(Shared {
+            settings: Settings::default(),
+            argv: vec!["branchdb".into(), "serve".into()],
+            started: Instant::now(),
+            connections_current: AtomicI64::new(1),
+            connections_total: AtomicI64::new(1),
+            connections_refused: AtomicU64::new(0),
+            startup_warnings: vec![],
+        })
+    }
+}
+
+#[cfg(test)]
+impl ConnectionInfo {
+    /// A connection from 127.0.0.1:5000 with the given id.
+    pub(crate) fn for_tests(id: i64) -> ConnectionInfo {
+        ConnectionInfo { id, peer: SocketAddr::from(([127, 0, 0, 1], 5000)), client_metadata: Mutex::new(None) }
     }
 }

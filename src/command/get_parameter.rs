@@ -34,5 +34,6 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
 
 /// Arguments every command may carry, which are never parameter names.
 fn is_generic_argument(key: &str) -> bool {
-    key.starts_with('$') || matches!(key, "lsid" | "comment" | "maxTimeMS" | "apiVersion" | "apiStrict" | "apiDeprecationErrors")
+    key.starts_with('$')
+        || matches!(key, "lsid" | "comment" | "maxTimeMS" | "apiVersion" | "apiStrict" | "apiDeprecationErrors")
 }

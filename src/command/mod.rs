@@ -67,23 +67,101 @@ pub struct Command {
 
 /// Every command this server knows.
 pub static COMMANDS: &[Command] = &[
-    Command { name: "buildInfo", aliases: &["buildinfo"], help: "version and build of the server", admin_only: false, run: build_info::run },
-    Command { name: "connectionStatus", aliases: &[], help: "authentication state of this connection", admin_only: false, run: connection_status::run },
+    Command {
+        name: "buildInfo",
+        aliases: &["buildinfo"],
+        help: "version and build of the server",
+        admin_only: false,
+        run: build_info::run,
+    },
+    Command {
+        name: "connectionStatus",
+        aliases: &[],
+        help: "authentication state of this connection",
+        admin_only: false,
+        run: connection_status::run,
+    },
     Command { name: "endSessions", aliases: &[], help: "end logical sessions", admin_only: false, run: sessions::end },
-    Command { name: "getCmdLineOpts", aliases: &[], help: "the command line and parsed settings", admin_only: true, run: get_cmd_line_opts::run },
+    Command {
+        name: "getCmdLineOpts",
+        aliases: &[],
+        help: "the command line and parsed settings",
+        admin_only: true,
+        run: get_cmd_line_opts::run,
+    },
     Command { name: "getLog", aliases: &[], help: "recent log lines", admin_only: true, run: get_log::run },
-    Command { name: "getParameter", aliases: &[], help: "server parameters", admin_only: true, run: get_parameter::run },
-    Command { name: "hello", aliases: &[], help: "handshake: what this server is and its limits", admin_only: false, run: hello::run },
-    Command { name: "hostInfo", aliases: &[], help: "the machine the server runs on", admin_only: false, run: host_info::run },
-    Command { name: "isMaster", aliases: &["ismaster"], help: "legacy handshake, as hello", admin_only: false, run: hello::run },
-    Command { name: "killAllSessions", aliases: &[], help: "kill all logical sessions", admin_only: false, run: sessions::kill_all },
-    Command { name: "killSessions", aliases: &[], help: "kill logical sessions", admin_only: false, run: sessions::kill },
+    Command {
+        name: "getParameter",
+        aliases: &[],
+        help: "server parameters",
+        admin_only: true,
+        run: get_parameter::run,
+    },
+    Command {
+        name: "hello",
+        aliases: &[],
+        help: "handshake: what this server is and its limits",
+        admin_only: false,
+        run: hello::run,
+    },
+    Command {
+        name: "hostInfo",
+        aliases: &[],
+        help: "the machine the server runs on",
+        admin_only: false,
+        run: host_info::run,
+    },
+    Command {
+        name: "isMaster",
+        aliases: &["ismaster"],
+        help: "legacy handshake, as hello",
+        admin_only: false,
+        run: hello::run,
+    },
+    Command {
+        name: "killAllSessions",
+        aliases: &[],
+        help: "kill all logical sessions",
+        admin_only: false,
+        run: sessions::kill_all,
+    },
+    Command {
+        name: "killSessions",
+        aliases: &[],
+        help: "kill logical sessions",
+        admin_only: false,
+        run: sessions::kill,
+    },
     Command { name: "listCommands", aliases: &[], help: "this list", admin_only: false, run: list_commands::run },
     Command { name: "ping", aliases: &[], help: "liveness check", admin_only: false, run: ping::run },
-    Command { name: "refreshSessions", aliases: &[], help: "keep logical sessions alive", admin_only: false, run: sessions::refresh },
-    Command { name: "serverStatus", aliases: &[], help: "server statistics", admin_only: false, run: server_status::run },
-    Command { name: "startSession", aliases: &[], help: "start a logical session", admin_only: false, run: sessions::start },
-    Command { name: "whatsmyuri", aliases: &[], help: "the client's address as the server sees it", admin_only: false, run: whatsmyuri::run },
+    Command {
+        name: "refreshSessions",
+        aliases: &[],
+        help: "keep logical sessions alive",
+        admin_only: false,
+        run: sessions::refresh,
+    },
+    Command {
+        name: "serverStatus",
+        aliases: &[],
+        help: "server statistics",
+        admin_only: false,
+        run: server_status::run,
+    },
+    Command {
+        name: "startSession",
+        aliases: &[],
+        help: "start a logical session",
+        admin_only: false,
+        run: sessions::start,
+    },
+    Command {
+        name: "whatsmyuri",
+        aliases: &[],
+        help: "the client's address as the server sees it",
+        admin_only: false,
+        run: whatsmyuri::run,
+    },
 ];
 
 /// Finds a command by any of its names.
@@ -124,7 +202,8 @@ pub fn run(body: &Document, connection: &ConnectionInfo, shared: &Arc<Shared>) -
 
 fn run_checked(body: &Document, connection: &ConnectionInfo, shared: &Arc<Shared>) -> Result<Document> {
     let name = body.keys().next().map(String::as_str).unwrap_or("");
-    let command = lookup(name).ok_or_else(|| Error::command(ErrorCode::CommandNotFound, format!("no such command: '{name}'")))?;
+    let command =
+        lookup(name).ok_or_else(|| Error::command(ErrorCode::CommandNotFound, format!("no such command: '{name}'")))?;
     let db = match body.get("$db") {
         Some(Bson::String(db)) => DbRef::parse(db)?,
         Some(_) => return Err(Error::type_mismatch("$db is not a string")),

@@ -1,30 +1,18 @@
 //! Dispatch tests: the table, generic arguments, and the error shapes.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI64, AtomicU64};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bson::{doc, Bson, Document};
 
 use super::*;
-use crate::config::Settings;
 
 fn shared() -> Arc<Shared> {
-    Arc::new(Shared {
-        settings: Settings::default(),
-        argv: vec!["branchdb".into(), "serve".into()],
-        started: Instant::now(),
-        connections_current: AtomicI64::new(1),
-        connections_total: AtomicI64::new(1),
-        connections_refused: AtomicU64::new(0),
-        startup_warnings: vec![],
-    })
+    Shared::for_tests()
 }
 
 fn connection() -> ConnectionInfo {
-    let peer: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
-    ConnectionInfo { id: 7, peer, client_metadata: Mutex::new(None) }
+    ConnectionInfo::for_tests(7)
 }
 
 fn call(body: Document) -> Document {

@@ -71,7 +71,8 @@ fn doc_end(bytes: &[u8], at: usize) -> Result<usize> {
 
 /// The end of the scalar element of type `tag` whose value starts at `at`.
 fn scalar_end(bytes: &[u8], tag: u8, at: usize, limit: usize) -> Result<usize> {
-    let fixed = |n: usize| at.checked_add(n).filter(|&e| e <= limit).ok_or_else(|| invalid("value overruns its document"));
+    let fixed =
+        |n: usize| at.checked_add(n).filter(|&e| e <= limit).ok_or_else(|| invalid("value overruns its document"));
     match tag {
         0x01 | 0x09 | 0x11 | 0x12 => fixed(8),
         0x10 => fixed(4),
@@ -142,10 +143,7 @@ fn byte_at(bytes: &[u8], at: usize) -> Result<u8> {
 }
 
 fn i32_at(bytes: &[u8], at: usize) -> Result<i32> {
-    let b = at
-        .checked_add(4)
-        .and_then(|end| bytes.get(at..end))
-        .ok_or_else(|| invalid("truncated length"))?;
+    let b = at.checked_add(4).and_then(|end| bytes.get(at..end)).ok_or_else(|| invalid("truncated length"))?;
     Ok(i32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 

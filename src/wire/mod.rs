@@ -41,12 +41,7 @@ impl Header {
     /// Reads a header from the first 16 bytes of `bytes`.
     pub fn parse(bytes: &[u8]) -> Result<Header> {
         let mut r = Reader::new(bytes);
-        Ok(Header {
-            message_length: r.i32()?,
-            request_id: r.i32()?,
-            response_to: r.i32()?,
-            op_code: r.i32()?,
-        })
+        Ok(Header { message_length: r.i32()?, request_id: r.i32()?, response_to: r.i32()?, op_code: r.i32()? })
     }
 
     fn write(&self, out: &mut Vec<u8>) {
@@ -66,9 +61,7 @@ pub fn frame_length(buf: &[u8]) -> Result<Option<usize>> {
     let len = i32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
     match usize::try_from(len) {
         Ok(len) if (HEADER_LEN..=MAX_MESSAGE_SIZE).contains(&len) => Ok(Some(len)),
-        _ => Err(Error::protocol(format!(
-            "message length {len} is outside [{HEADER_LEN}, {MAX_MESSAGE_SIZE}]"
-        ))),
+        _ => Err(Error::protocol(format!("message length {len} is outside [{HEADER_LEN}, {MAX_MESSAGE_SIZE}]"))),
     }
 }
 
@@ -103,12 +96,7 @@ fn frame(request_id: i32, response_to: i32, op_code: i32, body: &[u8]) -> Result
             format!("reply of {total} bytes exceeds the maximum message size"),
         ));
     }
-    let header = Header {
-        message_length: total as i32,
-        request_id,
-        response_to,
-        op_code,
-    };
+    let header = Header { message_length: total as i32, request_id, response_to, op_code };
     let mut out = Vec::with_capacity(total);
     header.write(&mut out);
     out.extend_from_slice(body);
@@ -158,10 +146,7 @@ impl<'a> Reader<'a> {
     /// A NUL-terminated UTF-8 string, without its terminator.
     pub(crate) fn cstring(&mut self) -> Result<&'a str> {
         let rest = &self.bytes[self.pos..];
-        let nul = rest
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or_else(|| Error::protocol("unterminated string"))?;
+        let nul = rest.iter().position(|&b| b == 0).ok_or_else(|| Error::protocol("unterminated string"))?;
         let s = std::str::from_utf8(&rest[..nul]).map_err(|_| Error::protocol("string is not UTF-8"))?;
         self.pos += nul + 1;
         Ok(s)
@@ -181,3 +166,6 @@ impl<'a> Reader<'a> {
         bson::Document::from_reader(bytes).map_err(|e| Error::protocol(format!("invalid BSON: {e}")))
     }
 }
+
+#[cfg(test)]
+mod fixtures;

@@ -218,7 +218,8 @@ mod tests {
 
     #[test]
     fn never_panics_on_any_truncation_or_bit_flip() {
-        let sections = [body(&doc! {"insert": "c", "$db": "t"}), sequence("documents", &[doc! {"x": [1, "y"]}])].concat();
+        let sections =
+            [body(&doc! {"insert": "c", "$db": "t"}), sequence("documents", &[doc! {"x": [1, "y"]}])].concat();
         for frame in [msg_frame(0, &sections, false), msg_frame(CHECKSUM_PRESENT, &sections, true)] {
             for cut in 0..frame.len() {
                 assert!(decode(&frame[..cut]).is_err());

@@ -36,16 +36,12 @@ impl OpQuery {
     /// For a query on `<db>.$cmd`, the database and the command (unwrapped from
     /// `$query` when a read preference wrapped it).
     pub fn command(&self) -> Result<(&str, Document)> {
-        let db = self
-            .full_collection_name
-            .strip_suffix(".$cmd")
-            .filter(|db| !db.is_empty())
-            .ok_or_else(|| {
-                Error::command(
-                    ErrorCode::UnsupportedOpQueryCommand,
-                    format!("OP_QUERY on {} is not supported; use OP_MSG", self.full_collection_name),
-                )
-            })?;
+        let db = self.full_collection_name.strip_suffix(".$cmd").filter(|db| !db.is_empty()).ok_or_else(|| {
+            Error::command(
+                ErrorCode::UnsupportedOpQueryCommand,
+                format!("OP_QUERY on {} is not supported; use OP_MSG", self.full_collection_name),
+            )
+        })?;
         let command = match self.query.iter().next() {
             Some((key, bson::Bson::Document(inner))) if key == "$query" || key == "query" => inner.clone(),
             _ => self.query.clone(),

@@ -1,0 +1,142 @@
+//! Starting a server for a test, and a raw-socket client.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use branchdb::config::Settings;
+use branchdb::server::Server;
+use bson::{doc, Document};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A server running on a free port; stopped when dropped or by [`TestServer::stop`].
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<branchdb::error::Result<()>>>,
+    _data: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut Settings)) -> TestServer {
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut settings =
+            Settings { bind: "127.0.0.1:0".into(), data_dir: data.path().to_path_buf(), ..Settings::default() };
+        configure(&mut settings);
+        let server = Server::bind(settings, vec!["branchdb".into(), "serve".into()]).await.expect("bind");
+        let addr = server.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        TestServer { addr, stop: Some(stop), task: Some(task), _data: data }
+    }
+
+    pub fn uri(&self) -> String {
+        format!("mongodb://{}/?directConnection=true&serverSelectionTimeoutMS=5000", self.addr)
+    }
+
+    pub async fn client(&self) -> mongodb::Client {
+        mongodb::Client::with_uri_str(self.uri()).await.expect("client")
+    }
+
+    pub async fn raw(&self) -> RawClient {
+        RawClient::connect(self.addr).await
+    }
+
+    /// Asks the server to shut down and waits until it has.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server run");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A client speaking raw OP_MSG.
+pub struct RawClient {
+    pub stream: TcpStream,
+    next_id: i32,
+}
+
+impl RawClient {
+    pub async fn connect(addr: SocketAddr) -> RawClient {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        RawClient { stream, next_id: 1 }
+    }
+
+    /// An OP_MSG frame with one body section.
+    pub fn op_msg(&mut self, flags: u32, command: &Document) -> Vec<u8> {
+        let mut body = Vec::new();
+        command.to_writer(&mut body).expect("encode");
+        let len = 16 + 4 + 1 + body.len();
+        self.next_id += 1;
+        let mut frame = Vec::with_capacity(len);
+        frame.extend_from_slice(&(len as i32).to_le_bytes());
+        frame.extend_from_slice(&self.next_id.to_le_bytes());
+        frame.extend_from_slice(&0i32.to_le_bytes());
+        frame.extend_from_slice(&2013i32.to_le_bytes());
+        frame.extend_from_slice(&flags.to_le_bytes());
+        frame.push(0);
+        frame.extend_from_slice(&body);
+        frame
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("send");
+    }
+
+    /// Reads one OP_MSG reply and returns `(responseTo, document)`.
+    pub async fn read_reply(&mut self) -> std::io::Result<(i32, Document)> {
+        let mut header = [0u8; 16];
+        self.stream.read_exact(&mut header).await?;
+        let len = i32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let response_to = i32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+        let mut body = vec![0u8; len - 16];
+        self.stream.read_exact(&mut body).await?;
+        let doc = Document::from_reader(&body[5..]).map_err(std::io::Error::other)?;
+        Ok((response_to, doc))
+    }
+
+    pub async fn command(&mut self, command: Document) -> Document {
+        let frame = self.op_msg(0, &command);
+        self.send(&frame).await;
+        self.read_reply().await.expect("reply").1
+    }
+
+    pub async fn ping(&mut self) -> Document {
+        self.command(doc! {"ping": 1, "$db": "admin"}).await
+    }
+
+    /// Waits until the server closes the connection (EOF or reset), failing after 5 s.
+    pub async fn expect_closed(&mut self) {
+        let mut buf = [0u8; 1024];
+        let closed = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match self.stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "the server did not close the connection");
+    }
+}

@@ -1,0 +1,8 @@
+//! Protocol tests: real clients (the `mongodb` Rust driver, and raw sockets for what
+//! no driver would send) against a server started in-process on a free port.
+
+mod common;
+
+mod bad_input;
+mod connections;
+mod handshake;
