@@ -8,6 +8,8 @@ use std::fmt;
 
 use bson::{doc, Document};
 
+use crate::lsn::Lsn;
+
 macro_rules! error_codes {
     ($($name:ident = $code:literal),* $(,)?) => {
         /// A MongoDB error code with its canonical name.
@@ -64,6 +66,14 @@ pub enum Error {
     Command { code: ErrorCode, message: String },
     /// The configuration could not be loaded.
     Config(String),
+    /// The write-ahead log holds damage where acknowledged data lives; startup is
+    /// refused rather than opening without it.
+    Corrupt { file: String, offset: u64, lsn: Lsn, reason: String },
+    /// A record with a valid checksum that this build cannot read (a newer format).
+    IncompatibleVersion { file: String, offset: u64, lsn: Lsn, reason: String },
+    /// A write or fsync of the log failed earlier: nothing is acknowledged until a
+    /// restart has recovered the log.
+    WalPoisoned(String),
 }
 
 /// Shorthand used everywhere in the crate.
@@ -100,7 +110,11 @@ impl Error {
         match self {
             Error::Command { code, .. } => *code,
             Error::Protocol(_) => ErrorCode::ProtocolError,
-            Error::Io(_) | Error::Config(_) => ErrorCode::InternalError,
+            Error::Io(_)
+            | Error::Config(_)
+            | Error::Corrupt { .. }
+            | Error::IncompatibleVersion { .. }
+            | Error::WalPoisoned(_) => ErrorCode::InternalError,
         }
     }
 
@@ -122,6 +136,13 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::Command { code, message } => write!(f, "{} ({}): {message}", code.name(), code.code()),
             Error::Config(m) => write!(f, "configuration error: {m}"),
+            Error::Corrupt { file, offset, lsn, reason } => {
+                write!(f, "WAL damaged in {file} at offset {offset} (LSN {lsn}): {reason}; refusing to start")
+            }
+            Error::IncompatibleVersion { file, offset, lsn, reason } => {
+                write!(f, "WAL record in {file} at offset {offset} (LSN {lsn}) is incompatible: {reason}")
+            }
+            Error::WalPoisoned(why) => write!(f, "the write-ahead log failed earlier ({why}); restart to recover"),
         }
     }
 }

@@ -13,4 +13,5 @@ pub mod log;
 pub mod lsn;
 pub mod namespace;
 pub mod server;
+pub mod wal;
 pub mod wire;

@@ -1,0 +1,395 @@
+//! The write-ahead log: the single source of truth of branchdb.
+//!
+//! Every change is one record with the next LSN; a record is one transaction, so a
+//! multi-document write is atomic by construction. Records go to segment files of a
+//! fixed size (`record.rs` has the layout), and a small manifest says what the segments
+//! alone cannot (`manifest.rs`). Recovery (`recovery.rs`) tells a torn tail from damage.
+//!
+//! Durability (SPEC §5):
+//! - `strict`: group commit. Writers append their encoded record to a shared buffer
+//!   under a lock (LSN order is byte order) and wait; whichever waiter finds no flush
+//!   in progress becomes the leader, writes the whole buffer and fdatasyncs it for
+//!   everyone, publishes `durable_lsn` and wakes the rest. No timer.
+//! - `batched`: the same, but the leader only writes; a background thread fsyncs
+//!   every `batch_interval`. `commit(.., j: true)` waits for an fsync.
+//! - `none`: nothing waits; the background thread writes and fsyncs on the interval.
+//!
+//! Any failed write or fsync poisons the log: nothing is acknowledged after it.
+
+pub mod entry;
+pub mod faulty;
+pub mod fs;
+mod manifest;
+mod reader;
+pub mod record;
+pub mod recovery;
+mod segment;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bson::DateTime;
+
+pub use entry::{BranchId, BranchOp, Entry, Op, Txn};
+pub use manifest::Manifest;
+pub use reader::{Reader, Record};
+pub use recovery::{Progress, Recovered};
+
+use crate::config::Durability;
+use crate::error::{Error, Result};
+use crate::lsn::Lsn;
+use fs::{Fs, WalFile};
+use record::{record_size, Kind, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+
+/// The largest payload of one record. A write larger than this is cut into several
+/// records by its caller.
+pub const MAX_PAYLOAD: usize = 32 * 1024 * 1024;
+/// Default segment size.
+pub const DEFAULT_SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
+/// Room kept at the end of every segment for its seal record.
+const SEAL_RESERVE: u64 = (RECORD_HEADER_LEN + 64) as u64;
+
+/// How a log is opened.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub durability: Durability,
+    /// fsync interval of `batched` and `none`.
+    pub batch_interval: Duration,
+    pub segment_size: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::Strict,
+            batch_interval: Duration::from_millis(100),
+            segment_size: DEFAULT_SEGMENT_SIZE,
+        }
+    }
+}
+
+/// An open log. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct Wal {
+    inner: Arc<Inner>,
+    flusher: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Inner {
+    fs: Arc<dyn Fs>,
+    dir: PathBuf,
+    options: Options,
+    state: Mutex<State>,
+    /// Signalled whenever a flush ends.
+    flushed: Condvar,
+    /// `State::durable`, readable without the lock.
+    durable: AtomicU64,
+}
+
+struct State {
+    next_lsn: Lsn,
+    last_time_ms: i64,
+    /// Encoded records not yet written, for the active segment.
+    pending: Vec<u8>,
+    /// The last LSN appended (so the last one in `pending`, when it is not empty).
+    appended: Lsn,
+    written: Lsn,
+    durable: Lsn,
+    /// A leader is writing; it has taken the segment's file.
+    flushing: bool,
+    poisoned: Option<String>,
+    segment: ActiveSegment,
+    manifest: Manifest,
+    closed: bool,
+}
+
+struct ActiveSegment {
+    salt: u32,
+    /// Taken by the leader while it writes.
+    file: Option<Box<dyn WalFile>>,
+    /// Where `pending` will be written.
+    write_offset: u64,
+}
+
+impl ActiveSegment {
+    /// Where the next appended record goes.
+    fn end(&self, pending: usize) -> u64 {
+        self.write_offset + pending as u64
+    }
+}
+
+impl Wal {
+    /// Opens (recovering) or creates the log in `dir`. `progress` hears from recovery
+    /// at least every 250 ms.
+    pub fn open(
+        fs: Arc<dyn Fs>,
+        dir: &Path,
+        options: Options,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<(Wal, Recovered)> {
+        let min_segment = (SEGMENT_HEADER_LEN as u64) + SEAL_RESERVE + 1024;
+        if options.segment_size < min_segment {
+            return Err(Error::Config(format!("segment size must be at least {min_segment} bytes")));
+        }
+        fs.create_dir_all(dir)?;
+        let manifest = Manifest::load(fs.as_ref(), dir)?;
+        let recovered = recovery::recover(fs.as_ref(), dir, &manifest, recovery::Mode::Repair, progress)?;
+        let next_lsn = recovered.last_lsn.next();
+        let segment = match recovered.segments.last() {
+            Some(last) if !last.sealed => {
+                ActiveSegment { salt: last.salt, file: Some(fs.open(&last.path)?), write_offset: last.end_offset }
+            }
+            _ => create_segment(fs.as_ref(), dir, next_lsn, options.segment_size)?,
+        };
+        let state = State {
+            next_lsn,
+            last_time_ms: recovered.last_time_ms,
+            pending: Vec::new(),
+            appended: recovered.last_lsn,
+            written: recovered.last_lsn,
+            durable: recovered.last_lsn,
+            flushing: false,
+            poisoned: None,
+            segment,
+            manifest,
+            closed: false,
+        };
+        let inner = Arc::new(Inner {
+            fs,
+            dir: dir.to_path_buf(),
+            options,
+            state: Mutex::new(state),
+            flushed: Condvar::new(),
+            durable: AtomicU64::new(recovered.last_lsn.0),
+        });
+        let flusher = match inner.options.durability {
+            Durability::Strict => None,
+            Durability::Batched | Durability::None => Some(spawn_flusher(Arc::downgrade(&inner))?),
+        };
+        Ok((Wal { inner, flusher: Mutex::new(flusher) }, recovered))
+    }
+
+    /// Appends `entry` and waits as the durability mode says (`j`: wait for an fsync
+    /// whatever the mode). Returns its LSN and commit time.
+    pub fn commit(&self, entry: &Entry, j: bool) -> Result<(Lsn, DateTime)> {
+        let (lsn, time) = self.append(entry)?;
+        match (self.inner.options.durability, j) {
+            (_, true) | (Durability::Strict, false) => self.wait(lsn, true)?,
+            (Durability::Batched, false) => self.wait(lsn, false)?,
+            (Durability::None, false) => {}
+        }
+        Ok((lsn, time))
+    }
+
+    /// Appends `entry` to the buffer without waiting; see [`Wal::wait`].
+    pub fn append(&self, entry: &Entry) -> Result<(Lsn, DateTime)> {
+        let mut payload = entry.encode()?;
+        let segment_size = self.inner.options.segment_size;
+        let size = record_size(payload.len()) as u64;
+        if payload.len() > MAX_PAYLOAD || size + SEAL_RESERVE + SEGMENT_HEADER_LEN as u64 > segment_size {
+            return Err(Error::bad_value(format!("a WAL record of {} bytes is over the limit", payload.len())));
+        }
+        let mut st = self.inner.lock();
+        loop {
+            st.usable()?;
+            if st.segment.end(st.pending.len()) + size + SEAL_RESERVE <= segment_size {
+                break;
+            }
+            st = self.inner.rotate(st)?;
+        }
+        Ok(st.push(entry.kind(), &mut payload))
+    }
+
+    /// Waits until `lsn` is written to the OS (`sync: false`) or fsynced (`sync: true`),
+    /// leading the flush when no one else is.
+    pub fn wait(&self, lsn: Lsn, sync: bool) -> Result<()> {
+        self.inner.wait(lsn, sync)
+    }
+
+    /// The highest LSN known to be fsynced.
+    pub fn durable_lsn(&self) -> Lsn {
+        Lsn(self.inner.durable.load(Ordering::Acquire))
+    }
+
+    /// The last LSN appended.
+    pub fn last_lsn(&self) -> Lsn {
+        self.inner.lock().appended
+    }
+
+    /// Reads the records from `from` on, up to `stop` (inclusive) when given, and
+    /// never past what has been written to the OS.
+    pub fn read(&self, from: Lsn, stop: Option<Lsn>) -> Result<Reader> {
+        let written = self.inner.lock().written;
+        let stop = stop.map_or(written, |s| s.min(written));
+        Reader::new(self.inner.fs.clone(), &self.inner.dir, from, Some(stop))
+    }
+
+    /// Flushes and fsyncs everything, and records a clean shutdown in the manifest.
+    pub fn close(&self) -> Result<()> {
+        if let Some(flusher) = self.flusher.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            self.inner.lock().closed = true;
+            self.inner.flushed.notify_all();
+            let _ = flusher.join();
+        }
+        let last = self.last_lsn();
+        self.inner.wait(last, true)?;
+        let mut st = self.inner.lock();
+        st.closed = true;
+        let mut manifest = st.manifest;
+        manifest.clean_lsn = last.0;
+        manifest.store(self.inner.fs.as_ref(), &self.inner.dir)?;
+        st.manifest = manifest;
+        Ok(())
+    }
+}
+
+impl Drop for Wal {
+    fn drop(&mut self) {
+        // Stop the background flusher; a log dropped without `close` is as after a crash.
+        self.inner.lock().closed = true;
+        self.inner.flushed.notify_all();
+        if let Some(flusher) = self.flusher.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = flusher.join();
+        }
+    }
+}
+
+impl State {
+    fn usable(&self) -> Result<()> {
+        match &self.poisoned {
+            Some(why) => Err(Error::WalPoisoned(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Encodes a record with the next LSN and a commit time no earlier than the last.
+    fn push(&mut self, kind: Kind, payload: &mut [u8]) -> (Lsn, DateTime) {
+        let lsn = self.next_lsn;
+        let time_ms = DateTime::now().timestamp_millis().max(self.last_time_ms);
+        let time = DateTime::from_millis(time_ms);
+        entry::stamp_time(payload, time);
+        record::encode(&mut self.pending, lsn, self.segment.salt, kind, self.durable, payload);
+        self.next_lsn = lsn.next();
+        self.last_time_ms = time_ms;
+        self.appended = lsn;
+        (lsn, time)
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn wait(&self, lsn: Lsn, sync: bool) -> Result<()> {
+        let mut st = self.lock();
+        loop {
+            st.usable()?;
+            if (if sync { st.durable } else { st.written }) >= lsn {
+                return Ok(());
+            }
+            if st.flushing {
+                st = self.flushed.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            let do_sync = sync || self.options.durability == Durability::Strict;
+            st = self.flush(st, do_sync);
+        }
+    }
+
+    /// Writes (and optionally fsyncs) everything pending, releasing the lock during
+    /// the I/O so that other writers keep appending. Call with `flushing` false.
+    fn flush<'a>(&'a self, mut st: MutexGuard<'a, State>, sync: bool) -> MutexGuard<'a, State> {
+        st.flushing = true;
+        let buf = std::mem::take(&mut st.pending);
+        let end = st.appended;
+        let offset = st.segment.write_offset;
+        st.segment.write_offset += buf.len() as u64;
+        let mut file = st.segment.file.take();
+        drop(st);
+        let result = match file.as_mut() {
+            Some(file) => file.write_at(offset, &buf).and_then(|()| if sync { file.sync_data() } else { Ok(()) }),
+            None => Err(std::io::Error::other("the segment file is missing")),
+        };
+        let mut st = self.lock();
+        st.segment.file = file;
+        st.flushing = false;
+        match result {
+            Ok(()) => {
+                st.written = st.written.max(end);
+                if sync {
+                    st.durable = st.durable.max(end);
+                    self.durable.store(st.durable.0, Ordering::Release);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "WAL write failed: no further writes will be acknowledged");
+                st.poisoned = Some(e.to_string());
+            }
+        }
+        self.flushed.notify_all();
+        st
+    }
+
+    /// Seals the active segment and starts the next one. Returns with the lock held
+    /// and the new segment active, or, when a flush was in progress, after waiting for
+    /// it (the caller checks again).
+    fn rotate<'a>(&'a self, st: MutexGuard<'a, State>) -> Result<MutexGuard<'a, State>> {
+        if st.flushing {
+            return Ok(self.flushed.wait(st).unwrap_or_else(|p| p.into_inner()));
+        }
+        let mut st = st;
+        let mut seal = Entry::Seal.encode()?;
+        st.push(Kind::Seal, &mut seal);
+        let sealed_lsn = st.appended;
+        st = self.flush(st, true);
+        st.usable()?;
+        debug_assert!(st.durable >= sealed_lsn);
+        match create_segment(self.fs.as_ref(), &self.dir, st.next_lsn, self.options.segment_size) {
+            Ok(segment) => st.segment = segment,
+            Err(e) => {
+                st.poisoned = Some(e.to_string());
+                return Err(e);
+            }
+        }
+        Ok(st)
+    }
+}
+
+/// Creates, preallocates and fsyncs a segment starting at `first_lsn`, with its
+/// directory entry.
+fn create_segment(fs: &dyn Fs, dir: &Path, first_lsn: Lsn, size: u64) -> Result<ActiveSegment> {
+    let salt = segment::new_salt();
+    let header = SegmentHeader { first_lsn, salt }.encode();
+    let file = fs.create_segment(&segment::path(dir, first_lsn), size, &header)?;
+    fs.sync_dir(dir)?;
+    Ok(ActiveSegment { salt, file: Some(file), write_offset: SEGMENT_HEADER_LEN as u64 })
+}
+
+/// The background thread of `batched` and `none`: every interval, write and fsync
+/// what has been appended. It ends when the log is closed or dropped.
+fn spawn_flusher(inner: Weak<Inner>) -> Result<JoinHandle<()>> {
+    let spawned = std::thread::Builder::new().name("wal-flusher".into()).spawn(move || loop {
+        let Some(inner) = inner.upgrade() else { return };
+        let interval = inner.options.batch_interval;
+        let st = inner.lock();
+        let (st, _) =
+            inner.flushed.wait_timeout_while(st, interval, |st| !st.closed).unwrap_or_else(|p| p.into_inner());
+        if st.closed || st.poisoned.is_some() {
+            return;
+        }
+        let target = st.appended;
+        let behind = st.durable < target;
+        drop(st);
+        if behind {
+            // An error poisons the log and is reported to every later writer.
+            let _ = inner.wait(target, true);
+        }
+    });
+    Ok(spawned?)
+}
