@@ -1,6 +1,7 @@
 //! The server: the accept loop, the connection limit, graceful shutdown, and the
 //! state every connection shares.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
+use crate::wal::{self, fs::StdFs, Wal};
 
 /// How long shutdown waits for connections to finish their current request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -31,6 +33,8 @@ pub struct Shared {
     pub connections_refused: AtomicU64,
     /// Warnings logged at startup, for `getLog: "startupWarnings"`.
     pub startup_warnings: Vec<String>,
+    /// The write-ahead log.
+    pub wal: Arc<Wal>,
 }
 
 /// What the server knows about one client connection.
@@ -48,8 +52,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds the listening socket (port 0 picks a free port).
+    /// Opens (recovering) the data directory and binds the listening socket (port 0
+    /// picks a free port).
     pub async fn bind(settings: Settings, argv: Vec<String>) -> Result<Server> {
+        let wal = open_wal(&settings).await?;
         let listener = TcpListener::bind(&settings.bind)
             .await
             .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", settings.bind)))?;
@@ -68,6 +74,7 @@ impl Server {
             connections_total: AtomicI64::new(0),
             connections_refused: AtomicU64::new(0),
             startup_warnings,
+            wal: Arc::new(wal),
         });
         Ok(Server { listener, shared })
     }
@@ -126,9 +133,46 @@ impl Server {
             tracing::warn!(open = connections.len(), "connections still busy after the grace period; closing them");
             connections.shutdown().await;
         }
-        tracing::info!("shutdown complete");
+        let wal = shared.wal.clone();
+        tokio::task::spawn_blocking(move || wal.close())
+            .await
+            .map_err(|e| Error::Config(format!("closing the WAL panicked: {e}")))??;
+        tracing::info!(durable_lsn = %shared.wal.durable_lsn(), "shutdown complete");
         Ok(())
     }
+}
+
+/// Opens the log in `<data_dir>/wal`, reporting recovery progress in the log and, on
+/// a terminal, as a progress bar.
+async fn open_wal(settings: &Settings) -> Result<Wal> {
+    let dir = settings.data_dir.join("wal");
+    let options = wal::Options {
+        durability: settings.durability,
+        batch_interval: Duration::from_millis(settings.batch_interval_ms.max(1)),
+        ..wal::Options::default()
+    };
+    let started = Instant::now();
+    let (wal, recovered) = tokio::task::spawn_blocking(move || {
+        let bar = std::io::stderr().is_terminal();
+        let opened = Wal::open(Arc::new(StdFs), &dir, options, &mut |p| {
+            tracing::info!(segment = p.segment, segments = p.segments, records = p.records, bytes = p.bytes, lsn = %p.lsn, "recovering the WAL");
+            if bar {
+                let done = (p.segment * 30).checked_div(p.segments).unwrap_or(30);
+                eprint!("\rrecovering [{}{}] segment {}/{} LSN {}", "#".repeat(done), " ".repeat(30 - done), p.segment, p.segments, p.lsn);
+            }
+        });
+        if bar {
+            eprintln!();
+        }
+        opened
+    })
+    .await
+    .map_err(|e| Error::Config(format!("WAL recovery panicked: {e}")))??;
+    tracing::info!(
+        last_lsn = %recovered.last_lsn, records = recovered.records, segments = recovered.segments.len(),
+        ms = started.elapsed().as_millis() as u64, "WAL open"
+    );
+    Ok(wal)
 }
 
 /// Resolves when the process receives SIGINT or SIGTERM.
@@ -171,6 +215,11 @@ impl Shared {
             connections_total: AtomicI64::new(1),
             connections_refused: AtomicU64::new(0),
             startup_warnings: vec![],
+            wal: Arc::new(
+                Wal::open(Arc::new(wal::faulty::FaultyFs::new()), std::path::Path::new("/wal"), wal::Options::default(), &mut |_| {})
+                    .expect("in-memory WAL")
+                    .0,
+            ),
         })
     }
 }

@@ -1,0 +1,62 @@
+//! The command line: `branchdb serve`, and `branchdb wal verify|dump` for the log.
+
+mod wal;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Overrides, Settings};
+use crate::server::{shutdown_signal, Server};
+
+#[derive(Parser)]
+#[command(name = "branchdb", version, about = "A branchable document database that speaks the MongoDB wire protocol")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Config file [default: config/branchdb.toml when it exists]
+        #[arg(long, env = "BRANCHDB_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+    /// Inspect the write-ahead log of a data directory (the server need not run).
+    Wal {
+        #[command(subcommand)]
+        command: wal::WalCommand,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { config, overrides } => serve(config, overrides),
+        Command::Wal { command } => wal::run(command),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("branchdb: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Option<PathBuf>, overrides: Overrides) -> crate::error::Result<ExitCode> {
+    let settings = Settings::load(config.as_deref(), &overrides)?;
+    crate::log::init(&settings.log, settings.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let server = Server::bind(settings, std::env::args().collect()).await?;
+        server.run(shutdown_signal()).await
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
