@@ -216,9 +216,14 @@ impl Shared {
             connections_refused: AtomicU64::new(0),
             startup_warnings: vec![],
             wal: Arc::new(
-                Wal::open(Arc::new(wal::faulty::FaultyFs::new()), std::path::Path::new("/wal"), wal::Options::default(), &mut |_| {})
-                    .expect("in-memory WAL")
-                    .0,
+                Wal::open(
+                    Arc::new(wal::faulty::FaultyFs::new()),
+                    std::path::Path::new("/wal"),
+                    wal::Options::default(),
+                    &mut |_| {},
+                )
+                .expect("in-memory WAL")
+                .0,
             ),
         })
     }

@@ -137,7 +137,8 @@ fn stress(dir: &Path, writers: u64, tag: i64, options: Options) -> Result<ExitCo
                 for n in 0i64.. {
                     let id = tag + (w as i64) * 1_000_000_000 + n;
                     let doc = bson::doc! {"_id": id, "pad": "x".repeat((n % 300) as usize)};
-                    let entry = Entry::Txn(Txn { branch: BranchId(1), ops: vec![Op::Put { collection: "c".into(), doc }] });
+                    let entry =
+                        Entry::Txn(Txn { branch: BranchId(1), ops: vec![Op::Put { collection: "c".into(), doc }] });
                     let (lsn, _) = wal.commit(&entry, false)?;
                     // One write per line, so a kill never splits one.
                     std::io::stdout().lock().write_all(format!("ack {lsn} {id}\n").as_bytes())?;
