@@ -63,6 +63,9 @@ fn append(c: &mut Criterion) {
                 group.bench_with_input(BenchmarkId::new(format!("{size}B"), writers), &writers, |b, &writers| {
                     b.iter_custom(|iters| run(&wal, writers, iters, &entry))
                 });
+                if wal.sync_count() > 0 {
+                    println!("  {:.1} commits per fsync", wal.last_lsn().0 as f64 / wal.sync_count() as f64);
+                }
                 wal.close().expect("close");
             }
         }

@@ -30,5 +30,10 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             "refused": shared.connections_refused.load(Ordering::Relaxed) as i64,
         },
         "storageEngine": {"name": "branchdb", "supportsCommittedReads": true, "persistent": true},
+        "wal": {
+            "lastLsn": shared.wal.last_lsn().0 as i64,
+            "durableLsn": shared.wal.durable_lsn().0 as i64,
+            "durability": format!("{:?}", shared.settings.durability).to_lowercase(),
+        },
     })
 }

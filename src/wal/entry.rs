@@ -71,44 +71,58 @@ impl Entry {
     }
 
     /// Encodes the payload with a zero commit time, to be stamped by [`stamp_time`].
+    /// Written element by element, so a post-image is serialized once, straight into
+    /// the payload, with no intermediate copy.
     pub fn encode(&self) -> Result<Vec<u8>> {
-        let mut d = doc! { "t": DateTime::from_millis(0) };
+        let mut w = Writer::default();
+        w.begin();
+        w.datetime("t", 0);
         match self {
             Entry::Txn(txn) => {
-                d.insert("b", txn.branch.0 as i64);
-                let ops: Vec<Bson> = txn
-                    .ops
-                    .iter()
-                    .map(|op| {
-                        Bson::Document(match op {
-                            Op::Put { collection, doc } => doc! {"op": "put", "c": collection, "d": doc},
-                            Op::Delete { collection, id } => doc! {"op": "del", "c": collection, "id": id.clone()},
-                            Op::Ddl(ddl) => doc! {"op": "ddl", "d": ddl},
-                        })
-                    })
-                    .collect();
-                d.insert("ops", ops);
+                w.i64("b", txn.branch.0 as i64);
+                w.begin_nested(0x04, "ops");
+                for (i, op) in txn.ops.iter().enumerate() {
+                    w.begin_nested(0x03, &i.to_string());
+                    match op {
+                        Op::Put { collection, doc } => {
+                            w.string("op", "put");
+                            w.string("c", collection);
+                            w.document("d", doc)?;
+                        }
+                        Op::Delete { collection, id } => {
+                            w.string("op", "del");
+                            w.string("c", collection);
+                            w.value("id", id)?;
+                        }
+                        Op::Ddl(ddl) => {
+                            w.string("op", "ddl");
+                            w.document("d", ddl)?;
+                        }
+                    }
+                    w.end();
+                }
+                w.end();
             }
             Entry::Branch(BranchOp::Create { id, db, name, parent, base_lsn }) => {
-                d.insert("op", "create");
-                d.insert("id", id.0 as i64);
-                d.insert("db", db);
-                d.insert("name", name);
-                d.insert("parent", parent.map_or(Bson::Null, |p| Bson::Int64(p.0 as i64)));
-                d.insert("base", base_lsn.0 as i64);
+                w.string("op", "create");
+                w.i64("id", id.0 as i64);
+                w.string("db", db);
+                w.string("name", name);
+                match parent {
+                    Some(p) => w.i64("parent", p.0 as i64),
+                    None => w.null("parent"),
+                }
+                w.i64("base", base_lsn.0 as i64);
             }
             Entry::Branch(BranchOp::Drop { id }) => {
-                d.insert("op", "drop");
-                d.insert("id", id.0 as i64);
+                w.string("op", "drop");
+                w.i64("id", id.0 as i64);
             }
-            Entry::Checkpoint { applied } => {
-                d.insert("applied", applied.0 as i64);
-            }
+            Entry::Checkpoint { applied } => w.i64("applied", applied.0 as i64),
             Entry::Seal => {}
         }
-        let mut out = Vec::new();
-        d.to_writer(&mut out).map_err(|e| Error::bad_value(format!("cannot encode a WAL record: {e}")))?;
-        Ok(out)
+        w.end();
+        Ok(w.out)
     }
 
     /// Decodes a payload of the given kind; `Err` holds why it does not parse.
@@ -151,6 +165,76 @@ fn decode_op(op: &Bson) -> std::result::Result<Op, String> {
         Ok("del") => Ok(Op::Delete { collection: collection()?, id: d.get("id").ok_or("delete lacks id")?.clone() }),
         Ok("ddl") => Ok(Op::Ddl(d.get_document("d").map_err(|_| "ddl lacks d")?.clone())),
         _ => Err("unknown op".into()),
+    }
+}
+
+/// Writes BSON element by element; nested documents are opened and closed explicitly
+/// and their lengths filled in when closed.
+#[derive(Default)]
+struct Writer {
+    out: Vec<u8>,
+    open: Vec<usize>,
+}
+
+impl Writer {
+    fn begin(&mut self) {
+        self.open.push(self.out.len());
+        self.out.extend_from_slice(&[0; 4]);
+    }
+
+    fn end(&mut self) {
+        self.out.push(0);
+        if let Some(start) = self.open.pop() {
+            let len = (self.out.len() - start) as i32;
+            self.out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        }
+    }
+
+    fn key(&mut self, tag: u8, key: &str) {
+        self.out.push(tag);
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.push(0);
+    }
+
+    fn begin_nested(&mut self, tag: u8, key: &str) {
+        self.key(tag, key);
+        self.begin();
+    }
+
+    fn datetime(&mut self, key: &str, millis: i64) {
+        self.key(0x09, key);
+        self.out.extend_from_slice(&millis.to_le_bytes());
+    }
+
+    fn i64(&mut self, key: &str, value: i64) {
+        self.key(0x12, key);
+        self.out.extend_from_slice(&value.to_le_bytes());
+    }
+
+    fn null(&mut self, key: &str) {
+        self.key(0x0A, key);
+    }
+
+    fn string(&mut self, key: &str, value: &str) {
+        self.key(0x02, key);
+        self.out.extend_from_slice(&((value.len() + 1) as i32).to_le_bytes());
+        self.out.extend_from_slice(value.as_bytes());
+        self.out.push(0);
+    }
+
+    fn document(&mut self, key: &str, doc: &Document) -> Result<()> {
+        self.key(0x03, key);
+        doc.to_writer(&mut self.out).map_err(|e| Error::bad_value(format!("cannot encode a WAL record: {e}")))
+    }
+
+    /// Any value, by encoding `{key: value}` and keeping its one element.
+    fn value(&mut self, key: &str, value: &Bson) -> Result<()> {
+        let mut one = Vec::new();
+        doc! { key: value.clone() }
+            .to_writer(&mut one)
+            .map_err(|e| Error::bad_value(format!("cannot encode a WAL record: {e}")))?;
+        self.out.extend_from_slice(&one[4..one.len() - 1]);
+        Ok(())
     }
 }
 

@@ -52,6 +52,8 @@ use record::{record_size, Kind, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER
 pub const MAX_PAYLOAD: usize = 32 * 1024 * 1024;
 /// Default segment size.
 pub const DEFAULT_SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
+/// A flushed buffer larger than this is freed rather than kept for reuse.
+const MAX_SPARE_BUFFER: usize = 8 * 1024 * 1024;
 /// Room kept at the end of every segment for its seal record.
 const SEAL_RESERVE: u64 = (RECORD_HEADER_LEN + 64) as u64;
 
@@ -85,7 +87,8 @@ struct Inner {
     dir: PathBuf,
     options: Options,
     state: Mutex<State>,
-    /// Signalled whenever a flush ends.
+    /// Signalled whenever a flush ends, for rotation, the background flusher and
+    /// `close`. Committing writers are woken one by one instead (see `Waiter`).
     flushed: Condvar,
     /// `State::durable`, readable without the lock.
     durable: AtomicU64,
@@ -96,16 +99,32 @@ struct State {
     last_time_ms: i64,
     /// Encoded records not yet written, for the active segment.
     pending: Vec<u8>,
+    /// The buffer the last flush wrote, kept to be the next `pending` without
+    /// growing a new one.
+    spare: Vec<u8>,
     /// The last LSN appended (so the last one in `pending`, when it is not empty).
     appended: Lsn,
     written: Lsn,
     durable: Lsn,
     /// A leader is writing; it has taken the segment's file.
     flushing: bool,
+    /// Writers parked until their record is written or synced.
+    waiters: Vec<Waiter>,
+    /// fsyncs done since open, to see how many commits share one.
+    syncs: u64,
     poisoned: Option<String>,
     segment: ActiveSegment,
     manifest: Manifest,
     closed: bool,
+}
+
+/// A writer parked in [`Inner::wait`]. A flush wakes exactly the writers it covered,
+/// plus one that it did not, to lead the next flush: waking every writer after every
+/// fsync would spend the CPU on wake-ups that group commit exists to save.
+struct Waiter {
+    lsn: Lsn,
+    sync: bool,
+    thread: std::thread::Thread,
 }
 
 struct ActiveSegment {
@@ -150,10 +169,13 @@ impl Wal {
             next_lsn,
             last_time_ms: recovered.last_time_ms,
             pending: Vec::new(),
+            spare: Vec::new(),
             appended: recovered.last_lsn,
             written: recovered.last_lsn,
             durable: recovered.last_lsn,
             flushing: false,
+            waiters: Vec::new(),
+            syncs: 0,
             poisoned: None,
             segment,
             manifest,
@@ -216,6 +238,11 @@ impl Wal {
         Lsn(self.inner.durable.load(Ordering::Acquire))
     }
 
+    /// fsyncs of log data since the log was opened.
+    pub fn sync_count(&self) -> u64 {
+        self.inner.lock().syncs
+    }
+
     /// The last LSN appended.
     pub fn last_lsn(&self) -> Lsn {
         self.inner.lock().appended
@@ -260,6 +287,30 @@ impl Drop for Wal {
 }
 
 impl State {
+    /// Whether `lsn` is written (or, with `sync`, fsynced).
+    fn reached(&self, lsn: Lsn, sync: bool) -> bool {
+        (if sync { self.durable } else { self.written }) >= lsn
+    }
+
+    /// After a flush: wakes the waiters it satisfied (all of them once poisoned), and
+    /// the earliest of the others to lead the next flush.
+    fn wake_waiters(&mut self) {
+        let poisoned = self.poisoned.is_some();
+        let waiters = std::mem::take(&mut self.waiters);
+        let mut rest = Vec::with_capacity(waiters.len());
+        for w in waiters {
+            if poisoned || self.reached(w.lsn, w.sync) {
+                w.thread.unpark();
+            } else {
+                rest.push(w);
+            }
+        }
+        if let Some(next) = rest.iter().enumerate().min_by_key(|(_, w)| w.lsn).map(|(i, _)| i) {
+            rest.swap_remove(next).thread.unpark();
+        }
+        self.waiters = rest;
+    }
+
     fn usable(&self) -> Result<()> {
         match &self.poisoned {
             Some(why) => Err(Error::WalPoisoned(why.clone())),
@@ -287,18 +338,24 @@ impl Inner {
     }
 
     fn wait(&self, lsn: Lsn, sync: bool) -> Result<()> {
+        let me = std::thread::current();
         let mut st = self.lock();
         loop {
             st.usable()?;
-            if (if sync { st.durable } else { st.written }) >= lsn {
+            if st.reached(lsn, sync) {
                 return Ok(());
             }
-            if st.flushing {
-                st = self.flushed.wait(st).unwrap_or_else(|p| p.into_inner());
+            if !st.flushing {
+                let do_sync = sync || self.options.durability == Durability::Strict;
+                st = self.flush(st, do_sync);
                 continue;
             }
-            let do_sync = sync || self.options.durability == Durability::Strict;
-            st = self.flush(st, do_sync);
+            st.waiters.push(Waiter { lsn, sync, thread: me.clone() });
+            drop(st);
+            std::thread::park();
+            st = self.lock();
+            // A spurious wake-up leaves our entry behind; drop it before looking again.
+            st.waiters.retain(|w| w.thread.id() != me.id());
         }
     }
 
@@ -306,7 +363,8 @@ impl Inner {
     /// the I/O so that other writers keep appending. Call with `flushing` false.
     fn flush<'a>(&'a self, mut st: MutexGuard<'a, State>, sync: bool) -> MutexGuard<'a, State> {
         st.flushing = true;
-        let buf = std::mem::take(&mut st.pending);
+        let spare = std::mem::take(&mut st.spare);
+        let mut buf = std::mem::replace(&mut st.pending, spare);
         let end = st.appended;
         let offset = st.segment.write_offset;
         st.segment.write_offset += buf.len() as u64;
@@ -319,10 +377,15 @@ impl Inner {
         let mut st = self.lock();
         st.segment.file = file;
         st.flushing = false;
+        if buf.capacity() <= MAX_SPARE_BUFFER {
+            buf.clear();
+            st.spare = buf;
+        }
         match result {
             Ok(()) => {
                 st.written = st.written.max(end);
                 if sync {
+                    st.syncs += 1;
                     st.durable = st.durable.max(end);
                     self.durable.store(st.durable.0, Ordering::Release);
                 }
@@ -332,6 +395,7 @@ impl Inner {
                 st.poisoned = Some(e.to_string());
             }
         }
+        st.wake_waiters();
         self.flushed.notify_all();
         st
     }
@@ -359,6 +423,13 @@ impl Inner {
         }
         Ok(st)
     }
+}
+
+/// The cluster time of a commit (SPEC §4): the commit time's seconds, and the low 32
+/// bits of the LSN as the ordinal. Commit times never go back as LSNs grow, so cluster
+/// times increase with LSNs (unless four billion commits share one second).
+pub fn cluster_time(lsn: Lsn, time: DateTime) -> bson::Timestamp {
+    bson::Timestamp { time: (time.timestamp_millis().max(0) / 1000) as u32, increment: lsn.0 as u32 }
 }
 
 /// Creates, preallocates and fsyncs a segment starting at `first_lsn`, with its

@@ -76,6 +76,8 @@ fn commits_read_back_in_order_and_reopen_continues() {
     assert_contiguous(&records);
     assert_eq!(txn_ids(&records), (0..11).collect::<Vec<_>>());
     assert!(records.windows(2).all(|w| w[0].time <= w[1].time), "commit times never go back");
+    let times: Vec<_> = records.iter().map(|r| cluster_time(r.lsn, r.time)).collect();
+    assert!(times.windows(2).all(|w| (w[0].time, w[0].increment) < (w[1].time, w[1].increment)));
     let from_5: Vec<_> = wal.read(Lsn(5), Some(Lsn(7))).expect("read").map(|r| r.expect("record").lsn).collect();
     assert_eq!(from_5, vec![Lsn(5), Lsn(6), Lsn(7)]);
 }
