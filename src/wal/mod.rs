@@ -7,12 +7,13 @@
 //!
 //! Durability (SPEC §5):
 //! - `strict`: group commit. Writers append their encoded record to a shared buffer
-//!   under a lock (LSN order is byte order) and wait; whichever waiter finds no flush
-//!   in progress becomes the leader, writes the whole buffer and fdatasyncs it for
-//!   everyone, publishes `durable_lsn` and wakes the rest. No timer.
-//! - `batched`: the same, but the leader only writes; a background thread fsyncs
-//!   every `batch_interval`. `commit(.., j: true)` waits for an fsync.
-//! - `none`: nothing waits; the background thread writes and fsyncs on the interval.
+//!   under a lock (LSN order is byte order) and wait. A lone writer flushes its own
+//!   record (write + fdatasync). While a flush is in progress, the writers that arrive
+//!   park; when it ends, the log-writer thread flushes everything they appended in one
+//!   write and one fdatasync, and keeps doing so while writers keep arriving. No timer.
+//! - `batched`: the same, but flushes only write; the log-writer thread fsyncs every
+//!   `batch_interval`. `commit(.., j: true)` waits for an fsync.
+//! - `none`: nothing waits; the log-writer thread writes and fsyncs on the interval.
 //!
 //! Any failed write or fsync poisons the log: nothing is acknowledged after it.
 
@@ -30,9 +31,9 @@ mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bson::DateTime;
 
@@ -79,7 +80,7 @@ impl Default for Options {
 /// An open log. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct Wal {
     inner: Arc<Inner>,
-    flusher: Mutex<Option<JoinHandle<()>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
 }
 
 struct Inner {
@@ -87,9 +88,10 @@ struct Inner {
     dir: PathBuf,
     options: Options,
     state: Mutex<State>,
-    /// Signalled whenever a flush ends, for rotation, the background flusher and
-    /// `close`. Committing writers are woken one by one instead (see `Waiter`).
-    flushed: Condvar,
+    /// Signalled when a flush ends, when writers wait for the log-writer thread, and
+    /// at close; heard by that thread and by rotation. Committing writers are woken
+    /// one by one instead (see `Waiter`).
+    changed: Condvar,
     /// `State::durable`, readable without the lock.
     durable: AtomicU64,
 }
@@ -110,6 +112,9 @@ struct State {
     flushing: bool,
     /// Writers parked until their record is written or synced.
     waiters: Vec<Waiter>,
+    /// The log-writer thread sleeps: a writer that finds no flush in progress leads
+    /// its own instead of waking it.
+    writer_idle: bool,
     /// fsyncs done since open, to see how many commits share one.
     syncs: u64,
     poisoned: Option<String>,
@@ -175,6 +180,7 @@ impl Wal {
             durable: recovered.last_lsn,
             flushing: false,
             waiters: Vec::new(),
+            writer_idle: false,
             syncs: 0,
             poisoned: None,
             segment,
@@ -186,14 +192,11 @@ impl Wal {
             dir: dir.to_path_buf(),
             options,
             state: Mutex::new(state),
-            flushed: Condvar::new(),
+            changed: Condvar::new(),
             durable: AtomicU64::new(recovered.last_lsn.0),
         });
-        let flusher = match inner.options.durability {
-            Durability::Strict => None,
-            Durability::Batched | Durability::None => Some(spawn_flusher(Arc::downgrade(&inner))?),
-        };
-        Ok((Wal { inner, flusher: Mutex::new(flusher) }, recovered))
+        let writer = spawn_writer(inner.clone())?;
+        Ok((Wal { inner, writer: Mutex::new(Some(writer)) }, recovered))
     }
 
     /// Appends `entry` and waits as the durability mode says (`j`: wait for an fsync
@@ -227,8 +230,7 @@ impl Wal {
         Ok(st.push(entry.kind(), &mut payload))
     }
 
-    /// Waits until `lsn` is written to the OS (`sync: false`) or fsynced (`sync: true`),
-    /// leading the flush when no one else is.
+    /// Waits until `lsn` is written to the OS (`sync: false`) or fsynced (`sync: true`).
     pub fn wait(&self, lsn: Lsn, sync: bool) -> Result<()> {
         self.inner.wait(lsn, sync)
     }
@@ -258,11 +260,7 @@ impl Wal {
 
     /// Flushes and fsyncs everything, and records a clean shutdown in the manifest.
     pub fn close(&self) -> Result<()> {
-        if let Some(flusher) = self.flusher.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            self.inner.lock().closed = true;
-            self.inner.flushed.notify_all();
-            let _ = flusher.join();
-        }
+        self.stop_writer();
         let last = self.last_lsn();
         self.inner.wait(last, true)?;
         let mut st = self.inner.lock();
@@ -275,14 +273,21 @@ impl Wal {
     }
 }
 
-impl Drop for Wal {
-    fn drop(&mut self) {
-        // Stop the background flusher; a log dropped without `close` is as after a crash.
-        self.inner.lock().closed = true;
-        self.inner.flushed.notify_all();
-        if let Some(flusher) = self.flusher.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = flusher.join();
+impl Wal {
+    /// Stops the log-writer thread; waits lead their own flushes from then on.
+    fn stop_writer(&self) {
+        if let Some(writer) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            self.inner.lock().closed = true;
+            self.inner.changed.notify_all();
+            let _ = writer.join();
         }
+    }
+}
+
+impl Drop for Wal {
+    /// A log dropped without `close` is as after a crash: nothing more is flushed.
+    fn drop(&mut self) {
+        self.stop_writer();
     }
 }
 
@@ -292,8 +297,7 @@ impl State {
         (if sync { self.durable } else { self.written }) >= lsn
     }
 
-    /// After a flush: wakes the waiters it satisfied (all of them once poisoned), and
-    /// the earliest of the others to lead the next flush.
+    /// After a flush: wakes the waiters it satisfied (all of them once poisoned).
     fn wake_waiters(&mut self) {
         let poisoned = self.poisoned.is_some();
         let waiters = std::mem::take(&mut self.waiters);
@@ -304,9 +308,6 @@ impl State {
             } else {
                 rest.push(w);
             }
-        }
-        if let Some(next) = rest.iter().enumerate().min_by_key(|(_, w)| w.lsn).map(|(i, _)| i) {
-            rest.swap_remove(next).thread.unpark();
         }
         self.waiters = rest;
     }
@@ -345,7 +346,7 @@ impl Inner {
             if st.reached(lsn, sync) {
                 return Ok(());
             }
-            if !st.flushing {
+            if !st.flushing && st.writer_idle {
                 let do_sync = sync || self.options.durability == Durability::Strict;
                 st = self.flush(st, do_sync);
                 continue;
@@ -396,7 +397,7 @@ impl Inner {
             }
         }
         st.wake_waiters();
-        self.flushed.notify_all();
+        self.changed.notify_all();
         st
     }
 
@@ -405,7 +406,7 @@ impl Inner {
     /// it (the caller checks again).
     fn rotate<'a>(&'a self, st: MutexGuard<'a, State>) -> Result<MutexGuard<'a, State>> {
         if st.flushing {
-            return Ok(self.flushed.wait(st).unwrap_or_else(|p| p.into_inner()));
+            return Ok(self.changed.wait(st).unwrap_or_else(|p| p.into_inner()));
         }
         let mut st = st;
         let mut seal = Entry::Seal.encode()?;
@@ -442,24 +443,37 @@ fn create_segment(fs: &dyn Fs, dir: &Path, first_lsn: Lsn, size: u64) -> Result<
     Ok(ActiveSegment { salt, file: Some(file), write_offset: SEGMENT_HEADER_LEN as u64 })
 }
 
-/// The background thread of `batched` and `none`: every interval, write and fsync
-/// what has been appended. It ends when the log is closed or dropped.
-fn spawn_flusher(inner: Weak<Inner>) -> Result<JoinHandle<()>> {
-    let spawned = std::thread::Builder::new().name("wal-flusher".into()).spawn(move || loop {
-        let Some(inner) = inner.upgrade() else { return };
+/// The log-writer thread: flushes for parked writers as long as there are any (one
+/// write, and one fsync when any of them needs it, per round), and in `batched` and
+/// `none` fsyncs every interval. It ends when the log is closed, dropped or poisoned.
+fn spawn_writer(inner: Arc<Inner>) -> Result<JoinHandle<()>> {
+    let spawned = std::thread::Builder::new().name("wal-writer".into()).spawn(move || {
+        let strict = inner.options.durability == Durability::Strict;
         let interval = inner.options.batch_interval;
-        let st = inner.lock();
-        let (st, _) =
-            inner.flushed.wait_timeout_while(st, interval, |st| !st.closed).unwrap_or_else(|p| p.into_inner());
-        if st.closed || st.poisoned.is_some() {
-            return;
-        }
-        let target = st.appended;
-        let behind = st.durable < target;
-        drop(st);
-        if behind {
-            // An error poisons the log and is reported to every later writer.
-            let _ = inner.wait(target, true);
+        let mut last_sync = Instant::now();
+        let mut st = inner.lock();
+        loop {
+            if st.closed || st.poisoned.is_some() {
+                st.writer_idle = true;
+                return;
+            }
+            let interval_due = !strict && last_sync.elapsed() >= interval && st.durable < st.appended;
+            if !st.flushing && (!st.waiters.is_empty() || interval_due) {
+                let sync = strict || interval_due || st.waiters.iter().any(|w| w.sync);
+                st = inner.flush(st, sync);
+                if sync {
+                    last_sync = Instant::now();
+                }
+                continue;
+            }
+            st.writer_idle = true;
+            st = if strict {
+                inner.changed.wait(st).unwrap_or_else(|p| p.into_inner())
+            } else {
+                let left = interval.saturating_sub(last_sync.elapsed()).max(Duration::from_millis(1));
+                inner.changed.wait_timeout(st, left).unwrap_or_else(|p| p.into_inner()).0
+            };
+            st.writer_idle = false;
         }
     });
     Ok(spawned?)
