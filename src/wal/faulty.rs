@@ -29,6 +29,8 @@ struct State {
     syncs: u64,
     fail_write: Option<u64>,
     fail_sync: Option<u64>,
+    /// Time every write and fsync takes, to widen races in tests.
+    latency: std::time::Duration,
 }
 
 /// What a simulated crash keeps of the writes not yet synced.
@@ -68,6 +70,11 @@ impl FaultyFs {
     pub fn fail_sync_after(&self, n: u64) {
         let mut s = self.lock();
         s.fail_sync = Some(s.syncs + n);
+    }
+
+    /// Makes every write and fsync take `latency`, as a disk would.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.lock().latency = latency;
     }
 
     /// How many fsyncs have been asked for.
@@ -114,6 +121,15 @@ impl FaultyFs {
     }
 }
 
+impl FaultyFs {
+    fn wait_latency(&self) {
+        let latency = self.lock().latency;
+        if !latency.is_zero() {
+            std::thread::sleep(latency);
+        }
+    }
+}
+
 fn write_into(data: &mut Vec<u8>, offset: usize, bytes: &[u8]) {
     if data.len() < offset + bytes.len() {
         data.resize(offset + bytes.len(), 0);
@@ -132,6 +148,7 @@ struct FaultyFile {
 
 impl WalFile for FaultyFile {
     fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<()> {
+        self.fs.wait_latency();
         let mut s = self.fs.lock();
         s.writes += 1;
         if s.fail_write == Some(s.writes) {
@@ -144,6 +161,7 @@ impl WalFile for FaultyFile {
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
+        self.fs.wait_latency();
         let mut s = self.fs.lock();
         s.syncs += 1;
         if s.fail_sync == Some(s.syncs) {

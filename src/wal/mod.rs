@@ -134,6 +134,8 @@ struct Waiter {
 
 struct ActiveSegment {
     salt: u32,
+    /// Its seal record is appended: nothing more goes in, the next append rotates.
+    sealed: bool,
     /// Taken by the leader while it writes.
     file: Option<Box<dyn WalFile>>,
     /// Where `pending` will be written.
@@ -141,9 +143,9 @@ struct ActiveSegment {
 }
 
 impl ActiveSegment {
-    /// Where the next appended record goes.
-    fn end(&self, pending: usize) -> u64 {
-        self.write_offset + pending as u64
+    /// Whether a record of `size` bytes fits after `pending`, keeping room for the seal.
+    fn has_room(&self, pending: usize, size: u64, segment_size: u64) -> bool {
+        !self.sealed && self.write_offset + pending as u64 + size + SEAL_RESERVE <= segment_size
     }
 }
 
@@ -165,9 +167,12 @@ impl Wal {
         let recovered = recovery::recover(fs.as_ref(), dir, &manifest, recovery::Mode::Repair, progress)?;
         let next_lsn = recovered.last_lsn.next();
         let segment = match recovered.segments.last() {
-            Some(last) if !last.sealed => {
-                ActiveSegment { salt: last.salt, file: Some(fs.open(&last.path)?), write_offset: last.end_offset }
-            }
+            Some(last) if !last.sealed => ActiveSegment {
+                salt: last.salt,
+                sealed: false,
+                file: Some(fs.open(&last.path)?),
+                write_offset: last.end_offset,
+            },
             _ => create_segment(fs.as_ref(), dir, next_lsn, options.segment_size)?,
         };
         let state = State {
@@ -222,7 +227,7 @@ impl Wal {
         let mut st = self.inner.lock();
         loop {
             st.usable()?;
-            if st.segment.end(st.pending.len()) + size + SEAL_RESERVE <= segment_size {
+            if st.segment.has_room(st.pending.len(), size, segment_size) {
                 break;
             }
             st = self.inner.rotate(st)?;
@@ -403,18 +408,21 @@ impl Inner {
 
     /// Seals the active segment and starts the next one. Returns with the lock held
     /// and the new segment active, or, when a flush was in progress, after waiting for
-    /// it (the caller checks again).
+    /// it (the caller checks again). Once the seal is appended the segment takes no
+    /// more records, so nothing can slip in behind the seal while it is flushed.
     fn rotate<'a>(&'a self, st: MutexGuard<'a, State>) -> Result<MutexGuard<'a, State>> {
         if st.flushing {
             return Ok(self.changed.wait(st).unwrap_or_else(|p| p.into_inner()));
         }
         let mut st = st;
-        let mut seal = Entry::Seal.encode()?;
-        st.push(Kind::Seal, &mut seal);
-        let sealed_lsn = st.appended;
+        if !st.segment.sealed {
+            let mut seal = Entry::Seal.encode()?;
+            st.push(Kind::Seal, &mut seal);
+            st.segment.sealed = true;
+        }
         st = self.flush(st, true);
         st.usable()?;
-        debug_assert!(st.durable >= sealed_lsn);
+        debug_assert!(st.pending.is_empty() && st.durable == st.appended);
         match create_segment(self.fs.as_ref(), &self.dir, st.next_lsn, self.options.segment_size) {
             Ok(segment) => st.segment = segment,
             Err(e) => {
@@ -440,7 +448,7 @@ fn create_segment(fs: &dyn Fs, dir: &Path, first_lsn: Lsn, size: u64) -> Result<
     let header = SegmentHeader { first_lsn, salt }.encode();
     let file = fs.create_segment(&segment::path(dir, first_lsn), size, &header)?;
     fs.sync_dir(dir)?;
-    Ok(ActiveSegment { salt, file: Some(file), write_offset: SEGMENT_HEADER_LEN as u64 })
+    Ok(ActiveSegment { salt, sealed: false, file: Some(file), write_offset: SEGMENT_HEADER_LEN as u64 })
 }
 
 /// The log-writer thread: flushes for parked writers as long as there are any (one
