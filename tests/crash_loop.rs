@@ -16,6 +16,9 @@ use branchdb::lsn::Lsn;
 use branchdb::wal::fs::StdFs;
 use branchdb::wal::{Entry, Op, Options, Reader, Wal};
 
+/// Small segments, so that kills land during rotations too.
+const SEGMENT_SIZE: u64 = 1 << 20;
+
 /// A small deterministic generator for kill delays.
 struct Lcg(u64);
 
@@ -57,7 +60,7 @@ fn kill_9_loses_no_acknowledged_write() {
     let started = Instant::now();
     for cycle in 0..cycles {
         let mut child = Command::new(env!("CARGO_BIN_EXE_branchdb"))
-            .args(["wal", "stress", "--writers", "8", "--segment-size", "1048576", "--tag"])
+            .args(["wal", "stress", "--writers", "8", "--segment-size", &SEGMENT_SIZE.to_string(), "--tag"])
             .arg((cycle as i64 * 10_000_000_000).to_string())
             .arg(data.path())
             .stdout(Stdio::piped())
@@ -77,7 +80,8 @@ fn kill_9_loses_no_acknowledged_write() {
         }
         child.wait().expect("reap");
 
-        let (wal, recovered) = Wal::open(Arc::new(StdFs), &wal_dir, Options::default(), &mut |_| {})
+        let options = Options { segment_size: SEGMENT_SIZE, ..Options::default() };
+        let (wal, recovered) = Wal::open(Arc::new(StdFs), &wal_dir, options, &mut |_| {})
             .unwrap_or_else(|e| panic!("cycle {cycle}: recovery refused: {e}"));
         torn_tails += u64::from(recovered.torn.is_some());
         drop(wal);

@@ -117,10 +117,20 @@ struct State {
     writer_idle: bool,
     /// fsyncs done since open, to see how many commits share one.
     syncs: u64,
+    /// The next segment, zero-filled ahead of need by a background thread, so that
+    /// rotating costs a header write and a rename, not the filling of 64 MiB.
+    next_segment: NextSegment,
     poisoned: Option<String>,
     segment: ActiveSegment,
     manifest: Manifest,
     closed: bool,
+}
+
+/// The zero-filled file that becomes the next segment.
+enum NextSegment {
+    Absent,
+    Preparing(JoinHandle<()>),
+    Ready,
 }
 
 /// A writer parked in [`Inner::wait`]. A flush wakes exactly the writers it covered,
@@ -187,6 +197,7 @@ impl Wal {
             waiters: Vec::new(),
             writer_idle: false,
             syncs: 0,
+            next_segment: NextSegment::Absent,
             poisoned: None,
             segment,
             manifest,
@@ -200,6 +211,11 @@ impl Wal {
             changed: Condvar::new(),
             durable: AtomicU64::new(recovered.last_lsn.0),
         });
+        match inner.fs.remove(&inner.dir.join(segment::NEXT)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+        inner.prepare_next_segment(&mut inner.lock());
         let writer = spawn_writer(inner.clone())?;
         Ok((Wal { inner, writer: Mutex::new(Some(writer)) }, recovered))
     }
@@ -279,12 +295,17 @@ impl Wal {
 }
 
 impl Wal {
-    /// Stops the log-writer thread; waits lead their own flushes from then on.
+    /// Stops the log-writer thread (waits lead their own flushes from then on) and
+    /// lets a segment being prepared finish, so no thread of this log outlives it.
     fn stop_writer(&self) {
         if let Some(writer) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
             self.inner.lock().closed = true;
             self.inner.changed.notify_all();
             let _ = writer.join();
+        }
+        let preparing = std::mem::replace(&mut self.inner.lock().next_segment, NextSegment::Absent);
+        if let NextSegment::Preparing(handle) = preparing {
+            let _ = handle.join();
         }
     }
 }
@@ -410,7 +431,7 @@ impl Inner {
     /// and the new segment active, or, when a flush was in progress, after waiting for
     /// it (the caller checks again). Once the seal is appended the segment takes no
     /// more records, so nothing can slip in behind the seal while it is flushed.
-    fn rotate<'a>(&'a self, st: MutexGuard<'a, State>) -> Result<MutexGuard<'a, State>> {
+    fn rotate<'a>(self: &'a Arc<Self>, st: MutexGuard<'a, State>) -> Result<MutexGuard<'a, State>> {
         if st.flushing {
             return Ok(self.changed.wait(st).unwrap_or_else(|p| p.into_inner()));
         }
@@ -423,14 +444,49 @@ impl Inner {
         st = self.flush(st, true);
         st.usable()?;
         debug_assert!(st.pending.is_empty() && st.durable == st.appended);
-        match create_segment(self.fs.as_ref(), &self.dir, st.next_lsn, self.options.segment_size) {
+        let prepared = matches!(st.next_segment, NextSegment::Ready);
+        let first_lsn = st.next_lsn;
+        let created = if prepared {
+            st.next_segment = NextSegment::Absent;
+            activate_segment(self.fs.as_ref(), &self.dir, first_lsn)
+        } else {
+            create_segment(self.fs.as_ref(), &self.dir, first_lsn, self.options.segment_size)
+        };
+        match created {
             Ok(segment) => st.segment = segment,
             Err(e) => {
                 st.poisoned = Some(e.to_string());
                 return Err(e);
             }
         }
+        self.prepare_next_segment(&mut st);
         Ok(st)
+    }
+
+    /// Starts filling the next segment in the background, unless one is there or on
+    /// its way. A failure only means the next rotation creates its segment itself.
+    fn prepare_next_segment(self: &Arc<Self>, st: &mut State) {
+        if !matches!(st.next_segment, NextSegment::Absent) || st.closed {
+            return;
+        }
+        let inner = self.clone();
+        let spawned = std::thread::Builder::new().name("wal-segment".into()).spawn(move || {
+            let path = inner.dir.join(segment::NEXT);
+            let prepared = inner.fs.create_segment(&path, inner.options.segment_size, &[0; SEGMENT_HEADER_LEN]);
+            let mut st = inner.lock();
+            match prepared {
+                // Dropping the handle: the rotation that uses the file reopens it.
+                Ok(_) => st.next_segment = NextSegment::Ready,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot prepare the next WAL segment; the rotation will create it");
+                    st.next_segment = NextSegment::Absent;
+                }
+            }
+        });
+        match spawned {
+            Ok(handle) => st.next_segment = NextSegment::Preparing(handle),
+            Err(e) => tracing::warn!(error = %e, "cannot start preparing the next WAL segment"),
+        }
     }
 }
 
@@ -448,6 +504,22 @@ fn create_segment(fs: &dyn Fs, dir: &Path, first_lsn: Lsn, size: u64) -> Result<
     let header = SegmentHeader { first_lsn, salt }.encode();
     let file = fs.create_segment(&segment::path(dir, first_lsn), size, &header)?;
     fs.sync_dir(dir)?;
+    Ok(ActiveSegment { salt, sealed: false, file: Some(file), write_offset: SEGMENT_HEADER_LEN as u64 })
+}
+
+/// Turns the prepared zero-filled file into the segment starting at `first_lsn`: its
+/// header written and synced, then renamed into place and the directory synced.
+fn activate_segment(fs: &dyn Fs, dir: &Path, first_lsn: Lsn) -> Result<ActiveSegment> {
+    let salt = segment::new_salt();
+    let header = SegmentHeader { first_lsn, salt }.encode();
+    let prepared = dir.join(segment::NEXT);
+    let mut file = fs.open(&prepared)?;
+    file.write_at(0, &header)?;
+    file.sync_data()?;
+    let path = segment::path(dir, first_lsn);
+    fs.rename(&prepared, &path)?;
+    fs.sync_dir(dir)?;
+    let file = fs.open(&path)?;
     Ok(ActiveSegment { salt, sealed: false, file: Some(file), write_offset: SEGMENT_HEADER_LEN as u64 })
 }
 
