@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Connects pymongo and mongosh to a freshly started server and runs ping, buildInfo
+# and hello through each; fails on an error or on a compatibility warning in their
+# output. Installs both clients itself (a venv and an npm prefix under target/).
+#
+#   scripts/smoke-clients.sh [path to the branchdb binary]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${1:-target/debug/branchdb}
+tools=target/client-tools
+mkdir -p "$tools"
+
+if [ ! -x "$tools/venv/bin/python" ]; then
+  python3 -m venv "$tools/venv"
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check pymongo
+fi
+if [ ! -x "$tools/npm/node_modules/.bin/mongosh" ]; then
+  npm install --silent --no-audit --no-fund --prefix "$tools/npm" mongosh@2 > /dev/null
+fi
+
+port=$("$tools/venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+data=$(mktemp -d)
+"$bin" serve --bind "127.0.0.1:$port" --data-dir "$data" --log warn > "$data/server.log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 100); do
+  (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+
+"$tools/venv/bin/python" -W error - "$port" <<'PY'
+import sys, pymongo
+client = pymongo.MongoClient(f"mongodb://127.0.0.1:{sys.argv[1]}/?directConnection=true", serverSelectionTimeoutMS=5000)
+assert client.admin.command("ping")["ok"] == 1.0
+info = client.admin.command("buildInfo")
+assert info["version"].startswith("7.0."), info
+hello = client.test.command("hello")
+assert hello["isWritablePrimary"] and hello["maxWireVersion"] == 21, hello
+print("pymongo: ping, buildInfo", info["version"], "and hello ok; server type", client.topology_description.server_descriptions()[("127.0.0.1", int(sys.argv[1]))].server_type_name)
+client.close()
+PY
+
+out=$("$tools/npm/node_modules/.bin/mongosh" "mongodb://127.0.0.1:$port/test" --eval '
+  const ping = db.runCommand({ping: 1}); if (ping.ok !== 1) throw new Error("ping " + JSON.stringify(ping));
+  const version = db.version(); if (!version.startsWith("7.0.")) throw new Error("version " + version);
+  const hello = db.hello(); if (!hello.isWritablePrimary) throw new Error("hello");
+  print("mongosh: ping, buildInfo " + version + " and hello ok");
+' 2>&1)
+echo "$out" | grep -v "^npm warn"
+if echo "$out" | grep -qiE "non-genuine|not a genuine|documentdb|cosmosdb|warning: this server"; then
+  echo "mongosh printed a compatibility warning" >&2
+  exit 1
+fi
+echo "$out" | grep -q "mongosh: ping, buildInfo" || { echo "mongosh failed" >&2; exit 1; }
