@@ -66,6 +66,8 @@ pub enum Error {
     Command { code: ErrorCode, message: String },
     /// The configuration could not be loaded.
     Config(String),
+    /// A bug or a broken invariant: a task that panicked, a value that cannot encode.
+    Internal(String),
     /// The write-ahead log holds damage where acknowledged data lives; startup is
     /// refused rather than opening without it.
     Corrupt { file: String, offset: u64, lsn: Lsn, reason: String },
@@ -112,6 +114,7 @@ impl Error {
             Error::Protocol(_) => ErrorCode::ProtocolError,
             Error::Io(_)
             | Error::Config(_)
+            | Error::Internal(_)
             | Error::Corrupt { .. }
             | Error::IncompatibleVersion { .. }
             | Error::WalPoisoned(_) => ErrorCode::InternalError,
@@ -136,6 +139,7 @@ impl fmt::Display for Error {
             Error::Io(e) => write!(f, "I/O error: {e}"),
             Error::Command { code, message } => write!(f, "{} ({}): {message}", code.name(), code.code()),
             Error::Config(m) => write!(f, "configuration error: {m}"),
+            Error::Internal(m) => write!(f, "internal error: {m}"),
             Error::Corrupt { file, offset, lsn, reason } => {
                 write!(f, "WAL damaged in {file} at offset {offset} (LSN {lsn}): {reason}; refusing to start")
             }

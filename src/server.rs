@@ -136,7 +136,7 @@ impl Server {
         let wal = shared.wal.clone();
         tokio::task::spawn_blocking(move || wal.close())
             .await
-            .map_err(|e| Error::Config(format!("closing the WAL panicked: {e}")))??;
+            .map_err(|e| Error::Internal(format!("closing the WAL panicked: {e}")))??;
         tracing::info!(durable_lsn = %shared.wal.durable_lsn(), "shutdown complete");
         Ok(())
     }
@@ -167,7 +167,7 @@ async fn open_wal(settings: &Settings) -> Result<Wal> {
         opened
     })
     .await
-    .map_err(|e| Error::Config(format!("WAL recovery panicked: {e}")))??;
+    .map_err(|e| Error::Internal(format!("WAL recovery panicked: {e}")))??;
     tracing::info!(
         last_lsn = %recovered.last_lsn, records = recovered.records, segments = recovered.segments.len(),
         ms = started.elapsed().as_millis() as u64, "WAL open"

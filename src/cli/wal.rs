@@ -148,7 +148,7 @@ fn stress(dir: &Path, writers: u64, tag: i64, options: Options) -> Result<ExitCo
         })
         .collect();
     for t in threads {
-        t.join().map_err(|_| crate::error::Error::Config("a writer panicked".into()))??;
+        t.join().map_err(|_| crate::error::Error::Internal("a writer panicked".into()))??;
     }
     Ok(ExitCode::SUCCESS)
 }

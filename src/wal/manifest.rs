@@ -59,7 +59,7 @@ impl Manifest {
 
     /// Replaces the manifest of `dir` atomically.
     pub fn store(&self, fs: &dyn Fs, dir: &Path) -> Result<()> {
-        let json = serde_json::to_vec(self).map_err(|e| Error::Config(format!("cannot encode the manifest: {e}")))?;
+        let json = serde_json::to_vec(self).map_err(|e| Error::Internal(format!("cannot encode the manifest: {e}")))?;
         let mut bytes = crc32fast::hash(&json).to_le_bytes().to_vec();
         bytes.extend_from_slice(&json);
         let tmp = dir.join(MANIFEST_TMP);
