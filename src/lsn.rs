@@ -11,9 +11,11 @@ impl Lsn {
     /// The position before the first record.
     pub const ZERO: Lsn = Lsn(0);
 
-    /// The LSN after this one.
+    /// The LSN after this one. Saturates at `u64::MAX`, which no log reaches (at a
+    /// million records a second it takes 584,000 years), so that hostile file names
+    /// cannot overflow recovery's arithmetic.
     pub fn next(self) -> Lsn {
-        Lsn(self.0 + 1)
+        Lsn(self.0.saturating_add(1))
     }
 }
 

@@ -133,8 +133,8 @@ enum NextSegment {
     Ready,
 }
 
-/// A writer parked in [`Inner::wait`]. A flush wakes exactly the writers it covered,
-/// plus one that it did not, to lead the next flush: waking every writer after every
+/// A writer parked in [`Inner::wait`]. A flush wakes exactly the writers it covered;
+/// the log-writer thread flushes for the others. Waking every writer after every
 /// fsync would spend the CPU on wake-ups that group commit exists to save.
 struct Waiter {
     lsn: Lsn,
@@ -176,13 +176,27 @@ impl Wal {
         let manifest = Manifest::load(fs.as_ref(), dir)?;
         let recovered = recovery::recover(fs.as_ref(), dir, &manifest, recovery::Mode::Repair, progress)?;
         let next_lsn = recovered.last_lsn.next();
-        let segment = match recovered.segments.last() {
-            Some(last) if !last.sealed => ActiveSegment {
-                salt: last.salt,
-                sealed: false,
-                file: Some(fs.open(&last.path)?),
-                write_offset: last.end_offset,
-            },
+        // After a kill, the last segment's records may sit in the page cache only:
+        // sync them before calling them durable (earlier segments were synced when
+        // they were sealed).
+        let last_file = match recovered.segments.last() {
+            Some(last) => {
+                let mut file = fs.open(&last.path)?;
+                file.sync_data()?;
+                Some((last, file))
+            }
+            None => None,
+        };
+        for stale in [segment::NEXT, segment::CREATING] {
+            match fs.remove(&dir.join(stale)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
+        let segment = match last_file {
+            Some((last, file)) if !last.sealed => {
+                ActiveSegment { salt: last.salt, sealed: false, file: Some(file), write_offset: last.end_offset }
+            }
             _ => create_segment(fs.as_ref(), dir, next_lsn, options.segment_size)?,
         };
         let state = State {
@@ -211,10 +225,6 @@ impl Wal {
             changed: Condvar::new(),
             durable: AtomicU64::new(recovered.last_lsn.0),
         });
-        match inner.fs.remove(&inner.dir.join(segment::NEXT)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
-            _ => {}
-        }
         inner.prepare_next_segment(&mut inner.lock());
         let writer = spawn_writer(inner.clone())?;
         Ok((Wal { inner, writer: Mutex::new(Some(writer)) }, recovered))
@@ -448,7 +458,7 @@ impl Inner {
         let first_lsn = st.next_lsn;
         let created = if prepared {
             st.next_segment = NextSegment::Absent;
-            activate_segment(self.fs.as_ref(), &self.dir, first_lsn)
+            activate_segment(self.fs.as_ref(), &self.dir, segment::NEXT, first_lsn)
         } else {
             create_segment(self.fs.as_ref(), &self.dir, first_lsn, self.options.segment_size)
         };
@@ -497,22 +507,20 @@ pub fn cluster_time(lsn: Lsn, time: DateTime) -> bson::Timestamp {
     bson::Timestamp { time: (time.timestamp_millis().max(0) / 1000) as u32, increment: lsn.0 as u32 }
 }
 
-/// Creates, preallocates and fsyncs a segment starting at `first_lsn`, with its
-/// directory entry.
+/// Creates the segment starting at `first_lsn` when none was prepared: zero-filled
+/// under a temporary name, then activated as a prepared one, so a segment file never
+/// exists without its header.
 fn create_segment(fs: &dyn Fs, dir: &Path, first_lsn: Lsn, size: u64) -> Result<ActiveSegment> {
-    let salt = segment::new_salt();
-    let header = SegmentHeader { first_lsn, salt }.encode();
-    let file = fs.create_segment(&segment::path(dir, first_lsn), size, &header)?;
-    fs.sync_dir(dir)?;
-    Ok(ActiveSegment { salt, sealed: false, file: Some(file), write_offset: SEGMENT_HEADER_LEN as u64 })
+    fs.create_segment(&dir.join(segment::CREATING), size, &[0; SEGMENT_HEADER_LEN])?;
+    activate_segment(fs, dir, segment::CREATING, first_lsn)
 }
 
-/// Turns the prepared zero-filled file into the segment starting at `first_lsn`: its
+/// Turns the zero-filled file `name` into the segment starting at `first_lsn`: its
 /// header written and synced, then renamed into place and the directory synced.
-fn activate_segment(fs: &dyn Fs, dir: &Path, first_lsn: Lsn) -> Result<ActiveSegment> {
+fn activate_segment(fs: &dyn Fs, dir: &Path, name: &str, first_lsn: Lsn) -> Result<ActiveSegment> {
     let salt = segment::new_salt();
     let header = SegmentHeader { first_lsn, salt }.encode();
-    let prepared = dir.join(segment::NEXT);
+    let prepared = dir.join(name);
     let mut file = fs.open(&prepared)?;
     file.write_at(0, &header)?;
     file.sync_data()?;
@@ -533,7 +541,9 @@ fn spawn_writer(inner: Arc<Inner>) -> Result<JoinHandle<()>> {
         let mut last_sync = Instant::now();
         let mut st = inner.lock();
         loop {
-            if st.closed || st.poisoned.is_some() {
+            // Once closed, it still serves the writers already parked, so none is left
+            // without a flush to wake it.
+            if st.poisoned.is_some() || (st.closed && st.waiters.is_empty() && !st.flushing) {
                 st.writer_idle = true;
                 return;
             }

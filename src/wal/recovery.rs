@@ -312,11 +312,12 @@ impl SegmentScan<'_> {
                 pos += 8;
             }
         }
+        // A sector that did not land is zero from where this write began in it (the
+        // sector holding `from` may start with older records) to its end.
         let hole_end = first_valid.unwrap_or(self.data.len());
-        let first_sector = from.div_ceil(SECTOR) * SECTOR;
-        let hole = (first_sector..hole_end)
+        let hole = (from / SECTOR * SECTOR..hole_end)
             .step_by(SECTOR)
-            .any(|s| s + SECTOR <= hole_end && self.data[s..s + SECTOR].iter().all(|&b| b == 0));
+            .any(|s| s + SECTOR <= hole_end && self.data[s.max(from)..s + SECTOR].iter().all(|&b| b == 0));
         (durable, found, hole)
     }
 }

@@ -9,6 +9,8 @@ use crate::lsn::Lsn;
 const SUFFIX: &str = ".wal";
 /// The zero-filled file waiting to become the next segment.
 pub const NEXT: &str = "next-segment.prepared";
+/// A segment being created when none was prepared.
+pub const CREATING: &str = "new-segment.creating";
 
 /// `<dir>/00000000000000000001.wal` for a segment starting at LSN 1.
 pub fn path(dir: &Path, first_lsn: Lsn) -> PathBuf {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bson::doc;
 
-use super::faulty::{Crash, FaultyFs};
+use super::faulty::{self, Crash, FaultyFs};
 use super::recovery::{recover, Mode};
 use super::*;
 
@@ -306,6 +306,65 @@ fn a_torn_last_write_is_cut_at_any_sector() {
         let ids = txn_ids(&read_all(&crashed));
         assert_eq!(ids, (0..ids.len() as i64).collect::<Vec<_>>());
         wal.commit(&txn(100), false).expect("appends resume");
+    }
+}
+
+#[test]
+fn a_write_whose_first_sector_did_not_land_is_a_torn_tail() {
+    let fs = FaultyFs::new();
+    let (wal, _) = open(&fs, options(Durability::Strict, 64 * 1024)).expect("open");
+    for i in 0..20 {
+        wal.commit(&txn(i), false).expect("commit");
+    }
+    let mut last = Lsn::ZERO;
+    for i in 20..60 {
+        last = wal.append(&txn(i)).expect("append").0;
+    }
+    wal.wait(last, false).expect("written, not synced");
+    let crashed = fs.crash(Crash::KeepUnsynced);
+    drop(wal);
+    // The unsynced write began mid-sector; its first sector never reached the disk, so
+    // from where the write began to that sector's end the file is still zero, while
+    // its later sectors landed.
+    let records = read_all(&crashed);
+    let first_unsynced = records.iter().find(|r| r.lsn == Lsn(21)).expect("record 21");
+    let path = PathBuf::from(&first_unsynced.file);
+    let start = first_unsynced.offset as usize;
+    let sector_end = (start / faulty::SECTOR + 1) * faulty::SECTOR;
+    let mut data = crashed.file(&path).expect("segment");
+    data[start..sector_end].fill(0);
+    crashed.set_file(&path, data);
+    let (wal, recovered) = open(&crashed, options(Durability::Strict, 64 * 1024)).expect("a torn tail, not damage");
+    assert_eq!(recovered.last_lsn, Lsn(20));
+    assert!(recovered.torn.as_ref().is_some_and(|t| t.dropped_records > 0));
+    assert_eq!(wal.commit(&txn(100), false).expect("appends resume").0, Lsn(21));
+}
+
+#[test]
+fn close_while_commits_are_in_flight_returns() {
+    let fs = FaultyFs::new();
+    fs.set_latency(Duration::from_millis(1));
+    let (wal, _) = open(&fs, options(Durability::Strict, 64 * 1024)).expect("open");
+    let wal = Arc::new(wal);
+    let writers: Vec<_> = (0..8)
+        .map(|t| {
+            let wal = wal.clone();
+            std::thread::spawn(move || {
+                for i in 0..30 {
+                    wal.commit(&txn(t * 1000 + i), false).expect("commit");
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(5));
+    let (done, closed) = std::sync::mpsc::channel();
+    let closer = wal.clone();
+    std::thread::spawn(move || {
+        let _ = done.send(closer.close());
+    });
+    closed.recv_timeout(Duration::from_secs(20)).expect("close hung").expect("close");
+    for w in writers {
+        w.join().expect("writer");
     }
 }
 
