@@ -285,32 +285,9 @@ fn a_failed_write_poisons_the_log() {
     assert!(matches!(wal.commit(&txn(2), true), Err(Error::WalPoisoned(_))));
 }
 
-#[test]
-fn a_torn_last_write_is_cut_at_any_sector() {
-    for sectors in 0..8 {
-        let fs = FaultyFs::new();
-        let (wal, _) = open(&fs, options(Durability::Strict, 64 * 1024)).expect("open");
-        for i in 0..20 {
-            wal.commit(&txn(i), false).expect("commit");
-        }
-        // One write holding many records, torn after `sectors` sectors.
-        let mut last = Lsn::ZERO;
-        for i in 20..60 {
-            last = wal.append(&txn(i)).expect("append").0;
-        }
-        wal.wait(last, false).expect("written, not synced");
-        let crashed = fs.crash(Crash::TearLastWrite { sectors });
-        drop(wal);
-        let (wal, recovered) = open(&crashed, options(Durability::Strict, 64 * 1024)).expect("recovers");
-        assert!(recovered.last_lsn >= Lsn(20), "the synced prefix survives");
-        let ids = txn_ids(&read_all(&crashed));
-        assert_eq!(ids, (0..ids.len() as i64).collect::<Vec<_>>());
-        wal.commit(&txn(100), false).expect("appends resume");
-    }
-}
-
-#[test]
-fn a_write_whose_first_sector_did_not_land_is_a_torn_tail() {
+/// 20 synced commits, then one write of 40 more records that is never synced, and a
+/// crash of the given kind.
+fn crash_during_a_write(crash: Crash) -> FaultyFs {
     let fs = FaultyFs::new();
     let (wal, _) = open(&fs, options(Durability::Strict, 64 * 1024)).expect("open");
     for i in 0..20 {
@@ -321,8 +298,24 @@ fn a_write_whose_first_sector_did_not_land_is_a_torn_tail() {
         last = wal.append(&txn(i)).expect("append").0;
     }
     wal.wait(last, false).expect("written, not synced");
-    let crashed = fs.crash(Crash::KeepUnsynced);
-    drop(wal);
+    fs.crash(crash)
+}
+
+#[test]
+fn a_torn_last_write_is_cut_at_any_sector() {
+    for sectors in 0..8 {
+        let crashed = crash_during_a_write(Crash::TearLastWrite { sectors });
+        let (wal, recovered) = open(&crashed, options(Durability::Strict, 64 * 1024)).expect("recovers");
+        assert!(recovered.last_lsn >= Lsn(20), "the synced prefix survives");
+        let ids = txn_ids(&read_all(&crashed));
+        assert_eq!(ids, (0..ids.len() as i64).collect::<Vec<_>>());
+        wal.commit(&txn(100), false).expect("appends resume");
+    }
+}
+
+#[test]
+fn a_write_whose_first_sector_did_not_land_is_a_torn_tail() {
+    let crashed = crash_during_a_write(Crash::KeepUnsynced);
     // The unsynced write began mid-sector; its first sector never reached the disk, so
     // from where the write began to that sector's end the file is still zero, while
     // its later sectors landed.
