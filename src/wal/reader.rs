@@ -9,9 +9,7 @@ use bson::DateTime;
 
 use super::entry::Entry;
 use super::fs::Fs;
-use super::record::{
-    crc_matches, record_size, Kind, RecordHeader, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
-};
+use super::record::{self, record_size, Kind, RecordHeader, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use super::segment;
 use crate::error::{Error, Result};
 use crate::lsn::Lsn;
@@ -74,10 +72,7 @@ impl Reader {
                 continue;
             };
             let header = RecordHeader::parse(header_bytes);
-            let end = seg.pos.checked_add(record_size(header.len as usize));
-            let valid = end.is_some_and(|e| e <= seg.data.len())
-                && header.salt == seg.salt
-                && crc_matches(&seg.data[seg.pos..], &header);
+            let valid = record::is_valid(&seg.data, seg.pos, &header, seg.salt);
             if !valid {
                 // The end of the log (recovery has cut any torn tail).
                 return Ok(None);

@@ -115,6 +115,16 @@ pub fn crc_matches(b: &[u8], header: &RecordHeader) -> bool {
     crc32fast::hash(&b[4..end]) == header.crc
 }
 
+/// Whether the record whose header is `header`, at `pos` in `segment`, is whole and
+/// ours: its length under the cap and inside the buffer, the segment's salt, and a
+/// matching CRC. Recovery and the reader judge records by this one rule.
+pub fn is_valid(segment: &[u8], pos: usize, header: &RecordHeader, salt: u32) -> bool {
+    let fits = pos
+        .checked_add(record_size(header.len as usize))
+        .is_some_and(|end| end <= segment.len() && header.len as usize <= super::MAX_PAYLOAD);
+    fits && header.salt == salt && crc_matches(&segment[pos..], header)
+}
+
 /// A segment's header fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SegmentHeader {

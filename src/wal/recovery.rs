@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use super::fs::Fs;
 use super::manifest::Manifest;
 use super::record::{
-    crc_matches, record_size, Kind, RecordHeader, SegmentHeader, PAYLOAD_VERSION, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    self, record_size, Kind, RecordHeader, SegmentHeader, PAYLOAD_VERSION, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 use super::{entry::TIME_OFFSET, segment};
 use crate::error::{Error, Result};
@@ -287,10 +287,7 @@ impl SegmentScan<'_> {
 
     /// A record with a plausible length, our salt and a matching CRC.
     fn is_valid(&self, pos: usize, header: &RecordHeader) -> bool {
-        let fits = pos
-            .checked_add(record_size(header.len as usize))
-            .is_some_and(|end| end <= self.data.len() && header.len as usize <= super::MAX_PAYLOAD);
-        fits && header.salt == self.salt && crc_matches(&self.data[pos..], header)
+        record::is_valid(self.data, pos, header, self.salt)
     }
 
     /// Past an invalid record at `from`: the highest `durable` mark of any valid record
