@@ -52,6 +52,11 @@ error_codes! {
     UnsupportedOpQueryCommand = 352,
     Location40571 = 40571,
     BSONObjectTooLarge = 10334,
+    DuplicateKey = 11000,
+    SnapshotTooOld = 239,
+    ImmutableField = 66,
+    ConflictingUpdateOperators = 40,
+    FailedToSatisfyReadPreference = 133,
 }
 
 /// Everything that can go wrong while serving a request or running the server.
@@ -76,6 +81,9 @@ pub enum Error {
     /// A write or fsync of the log failed earlier: nothing is acknowledged until a
     /// restart has recovered the log.
     WalPoisoned(String),
+    /// The materialized store failed (its engine reported an error, or an earlier
+    /// failure left it behind the log): writes stop until a restart replays the log.
+    Store(String),
 }
 
 /// Shorthand used everywhere in the crate.
@@ -117,7 +125,8 @@ impl Error {
             | Error::Internal(_)
             | Error::Corrupt { .. }
             | Error::IncompatibleVersion { .. }
-            | Error::WalPoisoned(_) => ErrorCode::InternalError,
+            | Error::WalPoisoned(_)
+            | Error::Store(_) => ErrorCode::InternalError,
         }
     }
 
@@ -147,6 +156,7 @@ impl fmt::Display for Error {
                 write!(f, "WAL record in {file} at offset {offset} (LSN {lsn}) is incompatible: {reason}")
             }
             Error::WalPoisoned(why) => write!(f, "the write-ahead log failed earlier ({why}); restart to recover"),
+            Error::Store(why) => write!(f, "store error: {why}"),
         }
     }
 }
@@ -165,6 +175,26 @@ impl From<std::io::Error> for Error {
         Error::Io(e)
     }
 }
+
+/// The embedded engine's errors, each kind of them, become [`Error::Store`].
+macro_rules! store_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                Error::Store(e.to_string())
+            }
+        }
+    )*};
+}
+store_errors!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
 
 #[cfg(test)]
 mod tests {

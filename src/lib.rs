@@ -14,5 +14,6 @@ pub mod log;
 pub mod lsn;
 pub mod namespace;
 pub mod server;
+pub mod store;
 pub mod wal;
 pub mod wire;

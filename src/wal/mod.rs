@@ -234,12 +234,58 @@ impl Wal {
     /// whatever the mode). Returns its LSN and commit time.
     pub fn commit(&self, entry: &Entry, j: bool) -> Result<(Lsn, DateTime)> {
         let (lsn, time) = self.append(entry)?;
-        match (self.inner.options.durability, j) {
-            (_, true) | (Durability::Strict, false) => self.wait(lsn, true)?,
-            (Durability::Batched, false) => self.wait(lsn, false)?,
-            (Durability::None, false) => {}
-        }
+        self.wait_for_ack(lsn, j)?;
         Ok((lsn, time))
+    }
+
+    /// Waits until an appended `lsn` may be acknowledged, as the durability mode says
+    /// (`j`: wait for an fsync whatever the mode).
+    pub fn wait_for_ack(&self, lsn: Lsn, j: bool) -> Result<()> {
+        match (self.inner.options.durability, j) {
+            (_, true) | (Durability::Strict, false) => self.wait(lsn, true),
+            (Durability::Batched, false) => self.wait(lsn, false),
+            (Durability::None, false) => Ok(()),
+        }
+    }
+
+    /// Records in the manifest that everything up to `applied` is durable in the
+    /// materialized store, so recovery need not scan the segments below it.
+    pub fn checkpoint(&self, applied: Lsn) -> Result<()> {
+        let mut st = self.inner.lock();
+        st.usable()?;
+        let mut manifest = st.manifest;
+        if applied.0 <= manifest.checkpoint_lsn {
+            return Ok(());
+        }
+        manifest.checkpoint_lsn = applied.0;
+        manifest.store(self.inner.fs.as_ref(), &self.inner.dir)?;
+        st.manifest = manifest;
+        Ok(())
+    }
+
+    /// Deletes the segments whose records all lie below `lsn` and below the last
+    /// checkpoint. The active segment is never deleted. Returns how many went.
+    pub fn remove_segments_below(&self, lsn: Lsn) -> Result<usize> {
+        let limit = lsn.min(self.inner.lock().manifest.checkpoint());
+        let listed = segment::list(self.inner.fs.as_ref(), &self.inner.dir)?;
+        let mut removed = 0;
+        for pair in listed.windows(2) {
+            // A segment ends just before the next one begins.
+            if pair[1].0 > limit {
+                break;
+            }
+            self.inner.fs.remove(&pair[0].1)?;
+            removed += 1;
+        }
+        if removed > 0 {
+            self.inner.fs.sync_dir(&self.inner.dir)?;
+        }
+        Ok(removed)
+    }
+
+    /// The durability mode the log was opened with.
+    pub fn durability(&self) -> Durability {
+        self.inner.options.durability
     }
 
     /// Appends `entry` to the buffer without waiting; see [`Wal::wait`].

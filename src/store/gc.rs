@@ -1,0 +1,303 @@
+//! Collecting history: versions older than the retention that no read can reach any
+//! more, the versions of dropped branches and collections, and WAL segments below
+//! both the checkpoint and the retained history.
+//!
+//! The horizon is the last LSN committed at or before `now - retention`; reads below
+//! it fail from the moment it moves. For each branch, a read at or after the
+//! horizon, or through a child based below it, needs only the newest version at or
+//! before the horizon and before each such base; older ones go. Work is done in
+//! chunks of whole runs of versions, one engine transaction each, so writers wait
+//! for a chunk at most.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Bound;
+
+use bson::DateTime;
+use redb::{Durability, ReadableTable, TableDefinition};
+
+use super::tables::{self, CATALOG, DOCS, TIMES};
+use super::{lock, read, Store};
+use crate::error::Result;
+use crate::lsn::Lsn;
+
+/// Keys examined per engine transaction.
+const CHUNK: usize = 10_000;
+
+/// What a collection pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GcStats {
+    pub horizon: Lsn,
+    /// Versions deleted (documents and catalog entries).
+    pub versions: u64,
+    /// WAL segments deleted.
+    pub segments: usize,
+}
+
+/// For each live branch, the points below the horizon its readers may still need.
+struct Needs {
+    horizon: Lsn,
+    /// Branch id → whether it has a parent, and the bases of its children below the
+    /// horizon.
+    live: HashMap<u64, (bool, Vec<Lsn>)>,
+}
+
+impl Needs {
+    /// The versions of one run (one branch's versions of one thing, newest first)
+    /// to delete.
+    fn doomed(&self, branch: u64, versions: &[Version]) -> Vec<usize> {
+        let Some((has_parent, bases)) = self.live.get(&branch) else {
+            return (0..versions.len()).collect();
+        };
+        let mut keep = vec![false; versions.len()];
+        for (i, version) in versions.iter().enumerate() {
+            keep[i] = version.lsn > self.horizon;
+        }
+        for point in std::iter::once(&self.horizon).chain(bases) {
+            if let Some(i) = versions.iter().position(|v| v.lsn <= *point) {
+                keep[i] = true;
+            }
+        }
+        // On a branch with no parent, a tombstone with nothing older kept hides
+        // nothing.
+        if !has_parent {
+            if let Some(oldest) = keep.iter().rposition(|&k| k) {
+                if versions[oldest].lsn <= self.horizon && versions[oldest].tombstone {
+                    keep[oldest] = false;
+                }
+            }
+        }
+        (0..versions.len()).filter(|&i| !keep[i]).collect()
+    }
+}
+
+/// One stored version.
+struct Version {
+    key: Vec<u8>,
+    lsn: Lsn,
+    tombstone: bool,
+    /// The value, when the pass asked for values.
+    value: Vec<u8>,
+}
+
+/// The versions of one thing, by branch (each branch's newest first).
+#[derive(Default)]
+struct Run {
+    prefix: Vec<u8>,
+    branches: Vec<(u64, Vec<Version>)>,
+}
+
+impl Run {
+    /// Adds the keys to delete from this run to `doomed`, and empties it.
+    fn judge(
+        &mut self,
+        needs: &Needs,
+        keep_run: &mut impl FnMut(&[u8], &[&[u8]]) -> bool,
+        doomed: &mut Vec<Vec<u8>>,
+    ) {
+        let mut kept: Vec<&[u8]> = Vec::new();
+        let mut gone: Vec<&Version> = Vec::new();
+        for (branch, versions) in &self.branches {
+            let doomed_here = needs.doomed(*branch, versions);
+            for (i, version) in versions.iter().enumerate() {
+                if doomed_here.contains(&i) {
+                    gone.push(version);
+                } else if !version.tombstone {
+                    kept.push(&version.value);
+                }
+            }
+        }
+        if self.branches.is_empty() {
+            return;
+        }
+        if keep_run(&self.prefix, &kept) {
+            doomed.extend(gone.into_iter().map(|v| v.key.clone()));
+        } else {
+            doomed.extend(self.branches.iter().flat_map(|(_, vs)| vs.iter().map(|v| v.key.clone())));
+        }
+        self.branches.clear();
+    }
+}
+
+impl Store {
+    /// Collects the history that `now` puts beyond the retention.
+    pub fn collect_garbage(&self, now: DateTime) -> Result<GcStats> {
+        let cutoff = now.timestamp_millis().saturating_sub(self.options.retention.as_millis() as i64);
+        let horizon = {
+            let found = self.last_at_or_before(cutoff)?;
+            let published = lock(&self.published).lsn;
+            found.min(published).max(self.horizon())
+        };
+        // Move the horizon first: no read may start below it while versions go.
+        self.horizon.fetch_max(horizon.0, std::sync::atomic::Ordering::AcqRel);
+        {
+            let mut meta = self.lock_writer()?;
+            meta.horizon = horizon;
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(Durability::None)?;
+            meta.save(&txn)?;
+            txn.commit()?;
+        }
+        let needs = {
+            let branches = read(&self.branches);
+            let mut live = HashMap::new();
+            for branch in branches.all() {
+                let bases = branches.children(branch.id).map(|c| c.base_lsn).filter(|b| *b < horizon).collect();
+                live.insert(branch.id.0, (branch.parent.is_some(), bases));
+            }
+            Needs { horizon, live }
+        };
+        let mut stats = GcStats { horizon, ..GcStats::default() };
+        let mut referenced = HashSet::new();
+        stats.versions += self.collect_table(CATALOG, &needs, true, |_, kept| {
+            for value in kept {
+                if let Ok(doc) = bson::Document::from_reader(*value) {
+                    referenced.insert(doc.get_i64("id").unwrap_or_default() as u64);
+                }
+            }
+            true
+        })?;
+        // Documents of collections no catalog entry names any more are unreachable.
+        stats.versions += self.collect_table(DOCS, &needs, false, |prefix, _| {
+            prefix.get(..8).and_then(|id| id.try_into().ok()).is_some_and(|id| referenced.contains(&u64::from_be_bytes(id)))
+        })?;
+        self.forget_dropped_branches()?;
+        self.forget_times_before(horizon)?;
+        stats.segments = self.wal.remove_segments_below(horizon)?;
+        Ok(stats)
+    }
+
+    /// One pass over a version table. `keep_run(prefix, kept values)` sees what
+    /// survives of each run (values only when `values` is set); when it returns
+    /// `false` the run is deleted whole.
+    fn collect_table(
+        &self,
+        table: TableDefinition<&'static [u8], &'static [u8]>,
+        needs: &Needs,
+        values: bool,
+        mut keep_run: impl FnMut(&[u8], &[&[u8]]) -> bool,
+    ) -> Result<u64> {
+        let mut deleted = 0u64;
+        let mut resume: Option<Vec<u8>> = None;
+        loop {
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(Durability::None)?;
+            let mut doomed: Vec<Vec<u8>> = Vec::new();
+            let mut next_resume = None;
+            {
+                let t = txn.open_table(table)?;
+                let lower = resume.as_deref().map_or(Bound::Unbounded, Bound::Included);
+                let mut run = Run::default();
+                let mut seen = 0usize;
+                for entry in t.range::<&[u8]>((lower, Bound::Unbounded))? {
+                    let (key, value) = entry?;
+                    let key = key.value();
+                    let Some((prefix, branch, lsn)) = tables::split_version_key(key) else { continue };
+                    if prefix != run.prefix.as_slice() {
+                        run.judge(needs, &mut keep_run, &mut doomed);
+                        if seen >= CHUNK {
+                            next_resume = Some(key.to_vec());
+                            break;
+                        }
+                        run.prefix = prefix.to_vec();
+                    }
+                    seen += 1;
+                    let value = value.value();
+                    let version = Version {
+                        key: key.to_vec(),
+                        lsn,
+                        tombstone: value.is_empty(),
+                        value: if values { value.to_vec() } else { Vec::new() },
+                    };
+                    match run.branches.last_mut() {
+                        Some((b, versions)) if *b == branch => versions.push(version),
+                        _ => run.branches.push((branch, vec![version])),
+                    }
+                }
+                run.judge(needs, &mut keep_run, &mut doomed);
+            }
+            {
+                let mut t = txn.open_table(table)?;
+                for key in &doomed {
+                    t.remove(key.as_slice())?;
+                }
+            }
+            txn.commit()?;
+            deleted += doomed.len() as u64;
+            match next_resume {
+                Some(key) => resume = Some(key),
+                None => return Ok(deleted),
+            }
+        }
+    }
+
+    /// Deletes the rows of dropped branches, whose versions the pass removed.
+    fn forget_dropped_branches(&self) -> Result<()> {
+        let live: HashSet<u64> = read(&self.branches).all().iter().map(|b| b.id.0).collect();
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(tables::BRANCHES)?;
+            let dropped: Vec<u64> =
+                table.iter()?.filter_map(|e| e.ok().map(|(id, _)| id.value())).filter(|id| !live.contains(id)).collect();
+            for id in dropped {
+                table.remove(id)?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Deletes the time index below the horizon, keeping the horizon's own entry.
+    fn forget_times_before(&self, horizon: Lsn) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(TIMES)?;
+            let old: Vec<(u64, u64)> = table
+                .iter()?
+                .filter_map(|e| e.ok().map(|(k, _)| k.value()))
+                .take_while(|(_, lsn)| *lsn < horizon.0)
+                .collect();
+            for key in old {
+                table.remove(key)?;
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The last LSN applied at or before `ms` since the epoch (0 when none).
+    pub(super) fn last_at_or_before(&self, ms: i64) -> Result<Lsn> {
+        if ms < 0 {
+            return Ok(Lsn::ZERO);
+        }
+        let txn = redb::ReadableDatabase::begin_read(&self.db)?;
+        let table = txn.open_table(TIMES)?;
+        let found = table.range(..=(ms as u64, u64::MAX))?.next_back().transpose()?;
+        Ok(found.map_or(Lsn::ZERO, |(key, _)| Lsn(key.value().1)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn versions(lsns: &[(u64, bool)]) -> Vec<Version> {
+        lsns.iter().map(|&(l, t)| Version { key: vec![], lsn: Lsn(l), tombstone: t, value: vec![] }).collect()
+    }
+
+    #[test]
+    fn keeps_the_newest_version_at_each_needed_point() {
+        let needs = Needs { horizon: Lsn(50), live: HashMap::from([(1, (false, vec![Lsn(25)])), (2, (true, vec![])), (4, (false, vec![]))]) };
+        // Newest first: 60 stays (after the horizon), 40 is seen at the horizon, 20
+        // by the child based at 25, 10 by nobody.
+        let run = versions(&[(60, false), (40, false), (20, false), (10, false)]);
+        assert_eq!(needs.doomed(1, &run), vec![3]);
+        // A root's oldest kept tombstone hides nothing; a child's hides its parent's.
+        let run = versions(&[(40, true), (10, false)]);
+        assert_eq!(needs.doomed(4, &run), vec![0, 1]);
+        assert_eq!(needs.doomed(2, &run), vec![1]);
+        // ...unless a child based before it needs what it hid.
+        assert_eq!(needs.doomed(1, &run), Vec::<usize>::new());
+        // Dropped branches lose everything.
+        assert_eq!(needs.doomed(3, &run), vec![0, 1]);
+    }
+}

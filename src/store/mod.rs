@@ -1,0 +1,582 @@
+//! The versioned store: the materialized state of every branch at every retained
+//! LSN, in an embedded B-tree ([`redb`]) so that data can outgrow memory.
+//!
+//! The store is a cache of the log. A write takes the writer lock, reads the
+//! branch's latest state through a [`Batch`], appends one record to the WAL, applies
+//! it here (a non-durable engine commit), releases the lock and waits for the log to
+//! make the record durable; then it is *published*: reads that name no point see the
+//! newest published LSN, so a client always reads its own acknowledged writes and
+//! never one the log could still lose. A background thread checkpoints: it waits
+//! for the log to be durable up to the applied LSN, commits the engine durably, and
+//! records the checkpoint in the WAL manifest; startup replays the log after it.
+
+mod apply;
+mod batch;
+mod branches;
+mod gc;
+pub mod keys;
+mod tables;
+mod view;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bson::{DateTime, Timestamp};
+use redb::{Database, Durability, ReadableDatabase};
+
+pub use batch::Batch;
+pub use branches::{Branch, MAX_DEPTH};
+pub use gc::GcStats;
+pub use view::{Collection, Snapshot, View};
+
+use apply::Meta;
+use branches::Branches;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::lsn::Lsn;
+use crate::namespace::{DbRef, Point, MAIN_BRANCH};
+use crate::wal::{self, BranchId, BranchOp, Entry, Txn, Wal};
+
+/// How often the background thread makes the store durable.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
+/// How often it collects history older than the retention.
+const GC_INTERVAL: Duration = Duration::from_secs(60);
+/// Records applied per engine transaction during replay.
+const REPLAY_BATCH: usize = 4096;
+
+/// Where the engine keeps its file.
+pub enum Location<'a> {
+    /// `<dir>/store.redb`.
+    Dir(&'a Path),
+    /// In memory, for tests.
+    Memory,
+}
+
+/// A committed write: its LSN and commit time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Commit {
+    pub lsn: Lsn,
+    pub time: DateTime,
+}
+
+impl Commit {
+    /// The cluster time of SPEC §4.
+    pub fn cluster_time(&self) -> Timestamp {
+        wal::cluster_time(self.lsn, self.time)
+    }
+}
+
+/// How a store is opened.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// History younger than this stays readable; older history no branch base
+    /// needs is collected.
+    pub retention: Duration,
+    /// Run the checkpoint and collection thread.
+    pub background: bool,
+}
+
+/// The open store. Share it behind an `Arc`; every method takes `&self`.
+pub struct Store {
+    db: Database,
+    wal: Arc<Wal>,
+    /// Held by writers (and checkpoints) for the whole of append-and-apply.
+    writer: Mutex<Meta>,
+    branches: RwLock<Branches>,
+    /// The newest LSN reads see by default, with its commit time.
+    published: Mutex<Commit>,
+    /// The oldest readable LSN.
+    horizon: AtomicU64,
+    /// The applied LSN last made durable.
+    checkpointed: AtomicU64,
+    /// Set when applying a logged record failed: the store is behind the log and
+    /// takes no more writes until a restart replays it.
+    failed: Mutex<Option<String>>,
+    options: Options,
+    stop: AtomicBool,
+    background: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Store {
+    /// Opens the store and brings it up to date with the log: the records after its
+    /// last applied LSN are replayed.
+    pub fn open(location: Location<'_>, wal: Arc<Wal>, options: Options) -> Result<Arc<Store>> {
+        let db = match location {
+            Location::Dir(dir) => {
+                std::fs::create_dir_all(dir)?;
+                Database::create(dir.join("store.redb"))?
+            }
+            Location::Memory => Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?,
+        };
+        let txn = db.begin_write()?;
+        for table in [tables::DOCS, tables::CATALOG] {
+            txn.open_table(table)?;
+        }
+        txn.open_table(tables::BRANCHES)?;
+        txn.open_table(tables::TIMES)?;
+        let meta = Meta::load(&txn)?;
+        let branches = apply::load_branches(&txn)?;
+        txn.commit()?;
+        let last = wal.last_lsn();
+        if meta.applied > last {
+            return Err(Error::Store(format!(
+                "the store has applied LSN {} but the log ends at LSN {last}; the WAL is missing records",
+                meta.applied
+            )));
+        }
+        let store = Arc::new(Store {
+            db,
+            wal,
+            published: Mutex::new(Commit { lsn: meta.applied, time: meta.applied_time }),
+            horizon: AtomicU64::new(meta.horizon.0),
+            checkpointed: AtomicU64::new(meta.applied.0),
+            writer: Mutex::new(meta),
+            branches: RwLock::new(branches),
+            failed: Mutex::new(None),
+            options,
+            stop: AtomicBool::new(false),
+            background: Mutex::new(None),
+        });
+        store.replay()?;
+        if store.options.background {
+            let worker = store.clone();
+            let handle = std::thread::Builder::new()
+                .name("store-background".into())
+                .spawn(move || worker.background_loop())
+                .map_err(|e| Error::Internal(format!("cannot start the store's background thread: {e}")))?;
+            *lock(&store.background) = Some(handle);
+        }
+        Ok(store)
+    }
+
+    /// Applies the log records after the store's applied LSN, then checkpoints.
+    fn replay(&self) -> Result<()> {
+        let started = Instant::now();
+        let mut meta = self.lock_writer()?;
+        let from = meta.applied.next();
+        let mut records = 0u64;
+        let mut reader = self.wal.read(from, None)?.peekable();
+        if let Some(Ok(first)) = reader.peek() {
+            if first.lsn != from {
+                return Err(Error::Store(format!(
+                    "the store has applied LSN {} but the log's oldest record is LSN {}",
+                    meta.applied, first.lsn
+                )));
+            }
+        }
+        let mut last_report = Instant::now();
+        while reader.peek().is_some() {
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(Durability::None)?;
+            let mut branches = write(&self.branches);
+            for record in reader.by_ref().take(REPLAY_BATCH) {
+                let record = record?;
+                apply::apply(&txn, &mut branches, &mut meta, record.lsn, record.time, &record.entry)?;
+                records += 1;
+            }
+            meta.save(&txn)?;
+            txn.commit()?;
+            if last_report.elapsed() >= Duration::from_millis(250) {
+                tracing::info!(records, lsn = %meta.applied, "replaying the WAL into the store");
+                last_report = Instant::now();
+            }
+        }
+        *lock(&self.published) = Commit { lsn: meta.applied, time: meta.applied_time };
+        drop(meta);
+        self.checkpoint()?;
+        tracing::info!(records, ms = started.elapsed().as_millis() as u64, "store up to date with the WAL");
+        Ok(())
+    }
+
+    /// Runs `f` against the latest state of the branch `target` names and commits
+    /// what it changed as one record. Returns `f`'s result and the commit, if it
+    /// changed anything. `j` waits for an fsync whatever the durability mode.
+    pub fn write<T>(
+        &self,
+        target: &DbRef,
+        j: bool,
+        f: impl FnOnce(&mut Batch<'_>) -> Result<T>,
+    ) -> Result<(T, Option<Commit>)> {
+        if target.point.is_some() {
+            return Err(Error::command(
+                ErrorCode::IllegalOperation,
+                format!("cannot write to '{target}': a view of a past point (~) is read-only"),
+            ));
+        }
+        let mut meta = self.lock_writer()?;
+        let mut created = None;
+        let existing = read(&self.branches).find(&target.db, &target.branch).map(|b| b.id);
+        let branch = match existing {
+            Some(branch) => branch,
+            None if target.branch == MAIN_BRANCH => {
+                let id = BranchId(meta.next_branch);
+                let create = BranchOp::Create {
+                    id,
+                    db: target.db.clone(),
+                    name: MAIN_BRANCH.to_owned(),
+                    parent: None,
+                    base_lsn: Lsn::ZERO,
+                };
+                created = Some(self.append_and_apply(&mut meta, &Entry::Branch(create))?);
+                id
+            }
+            None => return Err(missing_branch(&target.db, &target.branch)),
+        };
+        let chain = read(&self.branches).chain(branch, Lsn(u64::MAX))?;
+        let snapshot = Snapshot {
+            db: target.db.clone(),
+            branch: target.branch.clone(),
+            addressed: target.to_string(),
+            lsn: meta.applied,
+            read_only: false,
+            chain,
+        };
+        let view = View::new(snapshot, self.db.begin_read()?);
+        let mut batch = Batch::new(view, &mut meta.next_collection);
+        let outcome = f(&mut batch);
+        let ops = batch.into_ops();
+        let commit = match (&outcome, ops.is_empty()) {
+            (Err(_), _) | (Ok(_), true) => created,
+            (Ok(_), false) => Some(self.append_and_apply(&mut meta, &Entry::Txn(Txn { branch, ops }))?),
+        };
+        drop(meta);
+        if let Some(commit) = commit {
+            self.wal.wait_for_ack(commit.lsn, j)?;
+            self.publish(commit);
+        }
+        Ok((outcome?, commit))
+    }
+
+    /// Creates branch `name` of `db` from branch `from` at `at` (default: now).
+    pub fn create_branch(&self, db: &str, name: &str, from: &str, at: Option<Lsn>) -> Result<(Branch, Commit)> {
+        let mut meta = self.lock_writer()?;
+        let (parent, base) = {
+            let branches = read(&self.branches);
+            if branches.find(db, name).is_some() {
+                return Err(Error::command(
+                    ErrorCode::NamespaceExists,
+                    format!("branch '{name}' of database '{db}' already exists"),
+                ));
+            }
+            let parent = match branches.find(db, from) {
+                Some(parent) => Some(parent.clone()),
+                None if from == MAIN_BRANCH => None,
+                None => return Err(missing_branch(db, from)),
+            };
+            if let Some(parent) = &parent {
+                if branches.depth(parent.id) + 1 >= MAX_DEPTH {
+                    return Err(Error::bad_value(format!("branches nest at most {MAX_DEPTH} deep")));
+                }
+            }
+            let published = lock(&self.published).lsn;
+            let base = match at {
+                None => published,
+                Some(at) => {
+                    self.check_point(db, from, parent.as_ref(), at)?;
+                    at
+                }
+            };
+            (parent, base)
+        };
+        // A database's main exists from its first write; branching from a main that
+        // has none yet creates it, empty.
+        let parent = match parent {
+            Some(parent) => parent.id,
+            None => {
+                let id = BranchId(meta.next_branch);
+                let create =
+                    BranchOp::Create { id, db: db.to_owned(), name: from.to_owned(), parent: None, base_lsn: Lsn::ZERO };
+                self.append_and_apply(&mut meta, &Entry::Branch(create))?;
+                id
+            }
+        };
+        let id = BranchId(meta.next_branch);
+        let create = BranchOp::Create { id, db: db.to_owned(), name: name.to_owned(), parent: Some(parent), base_lsn: base };
+        let commit = self.append_and_apply(&mut meta, &Entry::Branch(create))?;
+        drop(meta);
+        self.wal.wait_for_ack(commit.lsn, false)?;
+        self.publish(commit);
+        let branch = read(&self.branches).get(id).cloned().ok_or_else(|| missing_branch(db, name))?;
+        Ok((branch, commit))
+    }
+
+    /// Drops branch `name` of `db`: refused for `main` and while other branches are
+    /// based on it.
+    pub fn drop_branch(&self, db: &str, name: &str) -> Result<Commit> {
+        let mut meta = self.lock_writer()?;
+        let id = {
+            let branches = read(&self.branches);
+            let branch = branches.require(db, name)?;
+            if branch.name == MAIN_BRANCH {
+                return Err(Error::command(ErrorCode::IllegalOperation, "branch 'main' cannot be dropped"));
+            }
+            let children: Vec<&str> = branches.children(branch.id).map(|c| c.name.as_str()).collect();
+            if !children.is_empty() {
+                return Err(Error::command(
+                    ErrorCode::IllegalOperation,
+                    format!("branch '{name}' has branches based on it: {}", children.join(", ")),
+                ));
+            }
+            branch.id
+        };
+        let commit = self.append_and_apply(&mut meta, &Entry::Branch(BranchOp::Drop { id }))?;
+        drop(meta);
+        self.wal.wait_for_ack(commit.lsn, false)?;
+        self.publish(commit);
+        Ok(commit)
+    }
+
+    /// The live branches of `db`, `main` first.
+    pub fn branches(&self, db: &str) -> Vec<Branch> {
+        read(&self.branches).of_db(db).into_iter().cloned().collect()
+    }
+
+    /// Every live branch of every database.
+    pub fn all_branches(&self) -> Vec<Branch> {
+        read(&self.branches).all().into_iter().cloned().collect()
+    }
+
+    /// Branch `name` of `db`, or `NamespaceNotFound` (26).
+    pub fn branch(&self, db: &str, name: &str) -> Result<Branch> {
+        read(&self.branches).require(db, name).cloned()
+    }
+
+    /// A view of what `target` names: its point if it has one, else `at` (from
+    /// `readConcern.atClusterTime`), else the latest published state.
+    pub fn view(&self, target: &DbRef, at: Option<Lsn>) -> Result<View> {
+        let lsn = match (target.point, at) {
+            (Some(Point::Lsn(lsn)), _) => lsn,
+            (Some(Point::Time(time)), _) => self.resolve_time(time)?,
+            (None, Some(lsn)) => lsn,
+            (None, None) => lock(&self.published).lsn,
+        };
+        let branches = read(&self.branches);
+        let branch = branches.find(&target.db, &target.branch);
+        if branch.is_none() && target.branch != MAIN_BRANCH {
+            return Err(missing_branch(&target.db, &target.branch));
+        }
+        self.check_point(&target.db, &target.branch, branch, lsn)?;
+        let chain = match branch {
+            Some(branch) => branches.chain(branch.id, lsn)?,
+            None => Vec::new(),
+        };
+        drop(branches);
+        let snapshot = Snapshot {
+            db: target.db.clone(),
+            branch: target.branch.clone(),
+            addressed: target.to_string(),
+            lsn,
+            read_only: target.point.is_some(),
+            chain,
+        };
+        Ok(View::new(snapshot, self.db.begin_read()?))
+    }
+
+    /// A fresh view of an earlier snapshot (a cursor's next batch), as long as its
+    /// history is still retained.
+    pub fn reopen(&self, snapshot: &Snapshot) -> Result<View> {
+        let horizon = Lsn(self.horizon.load(Ordering::Acquire));
+        if snapshot.lsn < horizon {
+            return Err(too_old(snapshot.lsn, horizon));
+        }
+        Ok(View::new(snapshot.clone(), self.db.begin_read()?))
+    }
+
+    /// Checks that branch `name` (`None`: a `main` with no writes yet) can be read at
+    /// `lsn`: not past the head of the log, not before the retained history, not
+    /// before the branch's base.
+    fn check_point(&self, db: &str, name: &str, branch: Option<&Branch>, lsn: Lsn) -> Result<()> {
+        let published = lock(&self.published).lsn;
+        if lsn > published {
+            return Err(Error::bad_value(format!(
+                "LSN {lsn} is beyond the head of branch '{name}' of database '{db}' (the last LSN is {published})"
+            )));
+        }
+        let horizon = Lsn(self.horizon.load(Ordering::Acquire));
+        if lsn < horizon {
+            return Err(too_old(lsn, horizon));
+        }
+        if let Some(branch) = branch {
+            if lsn < branch.base_lsn {
+                return Err(Error::bad_value(format!(
+                    "LSN {lsn} is before branch '{name}' of database '{db}' begins (its base is LSN {})",
+                    branch.base_lsn
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The last LSN committed at or before `time` (SPEC §3 `resolvePoint`).
+    pub fn resolve_time(&self, time: DateTime) -> Result<Lsn> {
+        let published = *lock(&self.published);
+        if time > DateTime::now() {
+            return Err(Error::bad_value(format!(
+                "{} is in the future; the last commit is LSN {} at {}",
+                rfc3339(time),
+                published.lsn,
+                rfc3339(published.time)
+            )));
+        }
+        let lsn = self.last_at_or_before(time.timestamp_millis())?;
+        Ok(lsn.min(published.lsn))
+    }
+
+    /// The last LSN whose cluster time is at or before `ts` (`atClusterTime`).
+    pub fn resolve_cluster_time(&self, ts: Timestamp) -> Result<Lsn> {
+        // Every commit of an earlier second, and the commits of second `ts.time`
+        // whose ordinal (the LSN's low 32 bits) is at most `ts.increment`.
+        let end_of_second = DateTime::from_millis(i64::from(ts.time) * 1000 + 999);
+        let before = self.resolve_time(DateTime::from_millis(i64::from(ts.time) * 1000 - 1))?;
+        let through = self.resolve_time(end_of_second.min(DateTime::now()))?;
+        let wanted = (through.0 & !0xFFFF_FFFF) | u64::from(ts.increment);
+        Ok(if through.0 as u32 <= ts.increment { through } else { Lsn(wanted.max(before.0)) })
+    }
+
+    /// The cluster time of the newest published write, for `operationTime`.
+    pub fn operation_time(&self) -> Timestamp {
+        lock(&self.published).cluster_time()
+    }
+
+    /// The newest published commit.
+    pub fn published(&self) -> Commit {
+        *lock(&self.published)
+    }
+
+    /// The oldest readable LSN.
+    pub fn horizon(&self) -> Lsn {
+        Lsn(self.horizon.load(Ordering::Acquire))
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Makes everything applied durable in the engine and records it in the WAL
+    /// manifest. Holds the writer lock throughout, so that the engine never holds a
+    /// record the log could still lose.
+    pub fn checkpoint(&self) -> Result<()> {
+        let meta = self.lock_writer()?;
+        if meta.applied.0 <= self.checkpointed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.wal.wait(meta.applied, true)?;
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        txn.set_quick_repair(true);
+        txn.commit()?;
+        self.wal.checkpoint(meta.applied)?;
+        self.checkpointed.store(meta.applied.0, Ordering::Release);
+        Ok(())
+    }
+
+    /// Stops the background thread and checkpoints.
+    pub fn close(&self) -> Result<()> {
+        self.stop.store(true, Ordering::Release);
+        if let Some(handle) = lock(&self.background).take() {
+            let _ = handle.join();
+        }
+        self.checkpoint()
+    }
+
+    /// Bytes the engine's file takes on disk (0 in memory).
+    pub fn disk_size(dir: &Path) -> u64 {
+        std::fs::metadata(dir.join("store.redb")).map_or(0, |m| m.len())
+    }
+
+    fn background_loop(&self) {
+        let mut last_checkpoint = Instant::now();
+        let mut last_gc = Instant::now();
+        while !self.stop.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(100));
+            if last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL {
+                if let Err(e) = self.checkpoint() {
+                    tracing::error!(error = %e, "checkpoint failed");
+                }
+                last_checkpoint = Instant::now();
+            }
+            if last_gc.elapsed() >= GC_INTERVAL {
+                match self.collect_garbage(DateTime::now()) {
+                    Ok(stats) if stats.versions > 0 || stats.segments > 0 => {
+                        tracing::info!(versions = stats.versions, segments = stats.segments, horizon = %stats.horizon, "history collected")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %e, "history collection failed"),
+                }
+                last_gc = Instant::now();
+            }
+        }
+    }
+
+    /// Appends `entry` to the log and applies it. Called with the writer lock held,
+    /// so records are applied in LSN order.
+    fn append_and_apply(&self, meta: &mut Meta, entry: &Entry) -> Result<Commit> {
+        let (lsn, time) = self.wal.append(entry)?;
+        let applied = (|| {
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(Durability::None)?;
+            let mut next = *meta;
+            apply::apply(&txn, &mut write(&self.branches), &mut next, lsn, time, entry)?;
+            next.save(&txn)?;
+            txn.commit()?;
+            *meta = next;
+            Ok(())
+        })();
+        if let Err(e) = applied {
+            let why = format!("applying LSN {lsn} failed: {e}");
+            tracing::error!("{why}; no more writes until a restart replays the log");
+            *lock(&self.failed) = Some(why);
+            return Err(e);
+        }
+        Ok(Commit { lsn, time })
+    }
+
+    fn publish(&self, commit: Commit) {
+        let mut published = lock(&self.published);
+        if commit.lsn > published.lsn {
+            *published = commit;
+        }
+    }
+
+    fn lock_writer(&self) -> Result<MutexGuard<'_, Meta>> {
+        if let Some(why) = lock(&self.failed).as_ref() {
+            return Err(Error::Store(format!("{why}; restart to recover")));
+        }
+        Ok(lock(&self.writer))
+    }
+}
+
+fn missing_branch(db: &str, name: &str) -> Error {
+    Error::command(ErrorCode::NamespaceNotFound, format!("branch '{name}' of database '{db}' does not exist"))
+}
+
+fn too_old(lsn: Lsn, horizon: Lsn) -> Error {
+    Error::command(
+        ErrorCode::SnapshotTooOld,
+        format!("LSN {lsn} is before the retained history, which begins at LSN {horizon}"),
+    )
+}
+
+fn rfc3339(time: DateTime) -> String {
+    time.try_to_rfc3339_string().unwrap_or_else(|_| time.timestamp_millis().to_string())
+}
+
+/// Locks a mutex, taking the data of a poisoned one (a panicking holder leaves
+/// nothing half-done that the next holder cannot see).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,111 @@
+//! The tables of the store and the layout of their keys.
+//!
+//! Documents and catalog entries are *versions*: the key is a prefix naming the
+//! thing (collection and `_id`, or database and collection name), then the branch id
+//! and the LSN, both big-endian, the LSN inverted so that the newest version of a
+//! branch comes first. An empty value is a tombstone. Every prefix is self-delimiting
+//! (see [`super::keys`]), so all the versions of one thing, on every branch, are one
+//! contiguous run of keys.
+
+use bson::Bson;
+use redb::TableDefinition;
+
+use super::keys;
+use crate::lsn::Lsn;
+
+/// `collection id (8) ++ _id ++ branch (8) ++ !lsn (8)` → post-image, or empty.
+pub const DOCS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("docs");
+/// `database ++ collection name ++ branch (8) ++ !lsn (8)` → `{id, options}`, or empty.
+pub const CATALOG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("catalog");
+/// branch id → the branch document (see `branches.rs`).
+pub const BRANCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("branches");
+/// `(commit time in ms, LSN)` of every applied record, to turn times into LSNs.
+pub const TIMES: TableDefinition<(u64, u64), ()> = TableDefinition::new("times");
+/// Counters and marks, by name (see the `META_*` names).
+pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// The last LSN applied to the store.
+pub const META_APPLIED: &str = "applied";
+/// The commit time of that LSN, in ms.
+pub const META_APPLIED_TIME: &str = "applied_time";
+/// The next collection id to hand out.
+pub const META_NEXT_COLLECTION: &str = "next_collection";
+/// The next branch id to hand out.
+pub const META_NEXT_BRANCH: &str = "next_branch";
+/// The oldest LSN still readable (history below it was collected).
+pub const META_HORIZON: &str = "horizon";
+
+/// Length of the branch and LSN suffix of a version key.
+pub const VERSION_SUFFIX: usize = 16;
+
+/// The key prefix of one document of a collection.
+pub fn doc_prefix(collection: u64, id: &Bson) -> Vec<u8> {
+    let mut key = collection.to_be_bytes().to_vec();
+    keys::encode_value(id, &mut key);
+    key
+}
+
+/// The first key of a collection's documents, and the first key past them.
+pub fn collection_range(collection: u64) -> ([u8; 8], [u8; 8]) {
+    (collection.to_be_bytes(), collection.saturating_add(1).to_be_bytes())
+}
+
+/// The key prefix of every collection of a database.
+pub fn database_prefix(db: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(db.len() + 2);
+    keys::encode_str(db, &mut key);
+    key
+}
+
+/// The key prefix of one collection name in a database.
+pub fn catalog_prefix(db: &str, name: &str) -> Vec<u8> {
+    let mut key = database_prefix(db);
+    keys::encode_str(name, &mut key);
+    key
+}
+
+/// `prefix ++ branch ++ !lsn`.
+pub fn version_key(prefix: &[u8], branch: u64, lsn: Lsn) -> Vec<u8> {
+    let mut key = Vec::with_capacity(prefix.len() + VERSION_SUFFIX);
+    key.extend_from_slice(prefix);
+    key.extend_from_slice(&branch.to_be_bytes());
+    key.extend_from_slice(&(!lsn.0).to_be_bytes());
+    key
+}
+
+/// Splits a version key into its prefix, branch and LSN; `None` when it is too short.
+pub fn split_version_key(key: &[u8]) -> Option<(&[u8], u64, Lsn)> {
+    let split = key.len().checked_sub(VERSION_SUFFIX)?;
+    let (prefix, suffix) = key.split_at(split);
+    let (branch, lsn) = suffix.split_at(8);
+    Some((prefix, u64::from_be_bytes(branch.try_into().ok()?), Lsn(!u64::from_be_bytes(lsn.try_into().ok()?))))
+}
+
+/// The smallest key greater than every key that starts with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xFF {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    // All 0xFF (never for our prefixes): no finite bound; the caller scans to the end.
+    Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_keys_split_back_and_order_newest_first() {
+        let prefix = doc_prefix(7, &Bson::Int32(1));
+        let old = version_key(&prefix, 3, Lsn(10));
+        let new = version_key(&prefix, 3, Lsn(11));
+        assert!(new < old, "within a branch the newest version comes first");
+        assert!(version_key(&prefix, 2, Lsn(1)) < new, "branches in id order");
+        assert_eq!(split_version_key(&old), Some((&prefix[..], 3, Lsn(10))));
+        assert_eq!(prefix_end(&[1, 0xFF]), vec![2]);
+    }
+}

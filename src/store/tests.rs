@@ -1,0 +1,360 @@
+use std::collections::BTreeMap;
+
+use bson::{doc, Bson, Document};
+
+use super::*;
+use crate::wal::fs::StdFs;
+
+fn open(dir: &Path, retention: Duration) -> (Arc<Wal>, Arc<Store>) {
+    let (wal, _) = Wal::open(Arc::new(StdFs), &dir.join("wal"), wal::Options::default(), &mut |_| {}).expect("wal");
+    let wal = Arc::new(wal);
+    let store = Store::open(Location::Dir(&dir.join("store")), wal.clone(), Options { retention, background: false })
+        .expect("store");
+    (wal, store)
+}
+
+fn db(name: &str) -> DbRef {
+    DbRef::parse(name).expect("db name")
+}
+
+fn insert(store: &Store, target: &str, coll: &str, d: Document) -> Commit {
+    let (_, commit) = store
+        .write(&db(target), false, |batch| {
+            let c = batch.collection_or_create(coll)?;
+            batch.put(&c, d)
+        })
+        .expect("insert");
+    commit.expect("a commit")
+}
+
+fn get(store: &Store, target: &str, coll: &str, id: i32) -> Option<Document> {
+    let view = store.view(&db(target), None).expect("view");
+    let c = view.collection(coll).expect("catalog")?;
+    view.get(c.id, &Bson::Int32(id)).expect("get")
+}
+
+fn scan(view: &View, coll: &str) -> Vec<Document> {
+    let Some(c) = view.collection(coll).expect("catalog") else { return vec![] };
+    let mut docs = Vec::new();
+    view.scan(c.id, None, |_, d| {
+        docs.push(d);
+        Ok(true)
+    })
+    .expect("scan");
+    docs
+}
+
+#[test]
+fn a_branch_sees_its_base_and_its_own_writes_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_wal, store) = open(dir.path(), Duration::from_secs(3600));
+    insert(&store, "shop", "items", doc! {"_id": 1, "v": "main-1"});
+    let (branch, _) = store.create_branch("shop", "feature", "main", None).expect("branch");
+    assert_eq!(branch.parent.map(|p| p.0), Some(1));
+    insert(&store, "shop@feature", "items", doc! {"_id": 1, "v": "feature-1"});
+    insert(&store, "shop", "items", doc! {"_id": 2, "v": "main-2"});
+    assert_eq!(get(&store, "shop", "items", 1), Some(doc! {"_id": 1, "v": "main-1"}));
+    assert_eq!(get(&store, "shop@feature", "items", 1), Some(doc! {"_id": 1, "v": "feature-1"}));
+    assert_eq!(get(&store, "shop@feature", "items", 2), None, "written on main after the base");
+    let at_base = store.view(&db(&format!("shop@main~{}", branch.base_lsn)), None).expect("past view");
+    assert_eq!(scan(&at_base, "items"), vec![doc! {"_id": 1, "v": "main-1"}]);
+    assert!(at_base.snapshot.read_only);
+}
+
+#[test]
+fn writes_to_a_point_view_are_refused_with_code_20() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_wal, store) = open(dir.path(), Duration::from_secs(3600));
+    let commit = insert(&store, "shop", "items", doc! {"_id": 1});
+    let err = store.write(&db(&format!("shop@main~{}", commit.lsn)), false, |_| Ok(())).expect_err("read-only");
+    assert_eq!(err.code(), ErrorCode::IllegalOperation);
+    let err = store.view(&db(&format!("shop@main~{}", commit.lsn.0 + 100)), None).expect_err("future");
+    assert_eq!(err.code(), ErrorCode::BadValue);
+    let err = store.view(&db("shop@nope"), None).expect_err("missing branch");
+    assert_eq!(err.code(), ErrorCode::NamespaceNotFound);
+}
+
+#[test]
+fn dropping_and_recreating_a_collection_on_a_branch_leaves_the_parent_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_wal, store) = open(dir.path(), Duration::from_secs(3600));
+    insert(&store, "shop", "items", doc! {"_id": 1});
+    store.create_branch("shop", "b", "main", None).expect("branch");
+    store.write(&db("shop@b"), false, |batch| batch.drop_collection("items")).expect("drop");
+    assert_eq!(get(&store, "shop@b", "items", 1), None);
+    insert(&store, "shop@b", "items", doc! {"_id": 2});
+    assert_eq!(get(&store, "shop@b", "items", 1), None);
+    assert_eq!(get(&store, "shop", "items", 1), Some(doc! {"_id": 1}));
+    assert_eq!(get(&store, "shop", "items", 2), None);
+}
+
+#[test]
+fn times_resolve_to_the_last_commit_at_or_before_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_wal, store) = open(dir.path(), Duration::from_secs(3600));
+    let first = insert(&store, "shop", "items", doc! {"_id": 1});
+    let second = insert(&store, "shop", "items", doc! {"_id": 2});
+    assert_eq!(store.resolve_time(second.time).expect("resolve"), second.lsn);
+    assert!(store.resolve_time(DateTime::from_millis(first.time.timestamp_millis() - 1)).expect("resolve") < first.lsn);
+    assert_eq!(store.resolve_cluster_time(second.cluster_time()).expect("resolve"), second.lsn);
+    assert_eq!(store.resolve_cluster_time(first.cluster_time()).expect("resolve"), first.lsn);
+    let future = DateTime::from_millis(DateTime::now().timestamp_millis() + 60_000);
+    assert!(store.resolve_time(future).is_err());
+}
+
+#[test]
+fn restarts_replay_only_what_the_store_lacks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let (wal, store) = open(dir.path(), Duration::from_secs(3600));
+        insert(&store, "shop", "items", doc! {"_id": 1});
+        store.close().expect("close");
+        wal.close().expect("close");
+    }
+    {
+        // A crash: neither the store nor the log is closed.
+        let (_wal, store) = open(dir.path(), Duration::from_secs(3600));
+        store.create_branch("shop", "b", "main", None).expect("branch");
+        insert(&store, "shop@b", "items", doc! {"_id": 2});
+    }
+    let (_wal, store) = open(dir.path(), Duration::from_secs(3600));
+    assert_eq!(get(&store, "shop@b", "items", 1), Some(doc! {"_id": 1}));
+    assert_eq!(get(&store, "shop@b", "items", 2), Some(doc! {"_id": 2}));
+    assert_eq!(get(&store, "shop", "items", 2), None);
+}
+
+#[test]
+fn collection_keeps_what_branches_and_the_retained_history_need() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_wal, store) = open(dir.path(), Duration::ZERO);
+    insert(&store, "shop", "items", doc! {"_id": 1, "v": 1});
+    store.create_branch("shop", "old", "main", None).expect("branch");
+    for v in 2..10 {
+        insert(&store, "shop", "items", doc! {"_id": 1, "v": v});
+    }
+    let before = store.published().lsn;
+    let stats = store.collect_garbage(DateTime::now()).expect("gc");
+    assert_eq!(stats.horizon, before);
+    assert_eq!(stats.versions, 7, "v2..v8 are seen by nobody");
+    assert_eq!(get(&store, "shop", "items", 1), Some(doc! {"_id": 1, "v": 9}));
+    assert_eq!(get(&store, "shop@old", "items", 1), Some(doc! {"_id": 1, "v": 1}));
+    let err = store.view(&db("shop@main~1"), None).expect_err("collected");
+    assert_eq!(err.code(), ErrorCode::SnapshotTooOld);
+    store.drop_branch("shop", "old").expect("drop");
+    let stats = store.collect_garbage(DateTime::now()).expect("gc");
+    assert_eq!(stats.versions, 1, "v1 was only the dropped branch's");
+}
+
+/// The model test of DESIGN §6: random writes on several branches, branch creation
+/// and drops, point-in-time reads, history collection and restarts (clean and
+/// crashed), checked against a plain in-memory model after every step.
+#[test]
+fn model() {
+    let steps: usize = std::env::var("BRANCHDB_MODEL_STEPS").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let seed: u64 = std::env::var("BRANCHDB_MODEL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5EED);
+    run_model(steps, seed);
+}
+
+type State = BTreeMap<String, BTreeMap<i32, Document>>;
+
+/// A branch of the model: its history of states, the first at its base.
+struct ModelBranch {
+    name: String,
+    parent: Option<String>,
+    history: Vec<(Lsn, State)>,
+}
+
+impl ModelBranch {
+    fn at(&self, lsn: Lsn) -> &State {
+        let i = self.history.partition_point(|(l, _)| *l <= lsn);
+        &self.history[i.saturating_sub(1)].1
+    }
+    fn latest(&self) -> &State {
+        &self.history[self.history.len() - 1].1
+    }
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn run_model(steps: usize, seed: u64) {
+    const COLLS: [&str; 3] = ["a", "b", "c"];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut wal, mut store) = open(dir.path(), Duration::ZERO);
+    let mut rng = Rng(seed | 1);
+    let mut branches: Vec<ModelBranch> =
+        vec![ModelBranch { name: "main".into(), parent: None, history: vec![(Lsn::ZERO, State::new())] }];
+    let mut horizon = Lsn::ZERO;
+    let mut counter = 0;
+    let mut checks = 0u64;
+    for step in 0..steps {
+        let b = rng.below(branches.len());
+        let target = if branches[b].name == "main" { "m".to_owned() } else { format!("m@{}", branches[b].name) };
+        let coll = COLLS[rng.below(COLLS.len())];
+        let id = rng.below(12) as i32;
+        match rng.below(100) {
+            // Insert, failing on a duplicate as MongoDB does.
+            0..=29 => {
+                counter += 1;
+                let d = doc! {"_id": id, "n": counter, "step": step as i64};
+                let exists = branches[b].latest().get(coll).is_some_and(|c| c.contains_key(&id));
+                let (inserted, commit) = store
+                    .write(&db(&target), false, |batch| {
+                        let c = batch.collection_or_create(coll)?;
+                        if batch.contains(&c, &Bson::Int32(id))? {
+                            return Ok(false);
+                        }
+                        batch.put(&c, d.clone())?;
+                        Ok(true)
+                    })
+                    .expect("insert");
+                assert_eq!(inserted, !exists, "step {step}: insert of a duplicate");
+                let mut state = branches[b].latest().clone();
+                state.entry(coll.to_owned()).or_default().entry(id).or_insert(d);
+                if let Some(commit) = commit {
+                    branches[b].history.push((commit.lsn, state));
+                }
+            }
+            // Update by _id (a $set of one field).
+            30..=49 => {
+                counter += 1;
+                let (_, commit) = store
+                    .write(&db(&target), false, |batch| {
+                        let Some(c) = batch.collection(coll)? else { return Ok(()) };
+                        if let Some(mut d) = batch.get(&c, &Bson::Int32(id))? {
+                            d.insert("n", counter);
+                            batch.put(&c, d)?;
+                        }
+                        Ok(())
+                    })
+                    .expect("update");
+                let mut state = branches[b].latest().clone();
+                let changed = state.get_mut(coll).and_then(|c| c.get_mut(&id)).map(|d| d.insert("n", counter));
+                assert_eq!(changed.is_some(), commit.is_some(), "step {step}: update found a different document");
+                if let Some(commit) = commit {
+                    branches[b].history.push((commit.lsn, state));
+                }
+            }
+            // Delete by _id.
+            50..=64 => {
+                let (_, commit) = store
+                    .write(&db(&target), false, |batch| {
+                        let Some(c) = batch.collection(coll)? else { return Ok(()) };
+                        if batch.contains(&c, &Bson::Int32(id))? {
+                            batch.delete(&c, &Bson::Int32(id));
+                        }
+                        Ok(())
+                    })
+                    .expect("delete");
+                let mut state = branches[b].latest().clone();
+                let removed = state.get_mut(coll).and_then(|c| c.remove(&id));
+                assert_eq!(removed.is_some(), commit.is_some(), "step {step}: delete");
+                if let Some(commit) = commit {
+                    branches[b].history.push((commit.lsn, state));
+                }
+            }
+            // Drop a collection.
+            65..=67 => {
+                let (dropped, commit) =
+                    store.write(&db(&target), false, |batch| batch.drop_collection(coll)).expect("drop");
+                let mut state = branches[b].latest().clone();
+                assert_eq!(dropped, state.remove(coll).is_some(), "step {step}: drop");
+                if let Some(commit) = commit {
+                    branches[b].history.push((commit.lsn, state));
+                }
+            }
+            // Create a branch, now or at a past point.
+            68..=72 if branches.len() < 8 => {
+                counter += 1;
+                let name = format!("b{counter}");
+                let from = &branches[b];
+                let low = from.history[0].0.max(horizon);
+                let head = store.published().lsn;
+                let at = match rng.below(2) {
+                    0 => None,
+                    _ => Some(Lsn(low.0 + rng.next() % (head.0 - low.0 + 1))),
+                };
+                let parent_name = from.name.clone();
+                let (branch, _) = store.create_branch("m", &name, &parent_name, at).expect("create branch");
+                let base_state = from.at(branch.base_lsn).clone();
+                branches.push(ModelBranch {
+                    name,
+                    parent: Some(parent_name),
+                    history: vec![(branch.base_lsn, base_state)],
+                });
+            }
+            // Drop a branch without children.
+            73..=75 => {
+                let name = branches[b].name.clone();
+                let has_children = branches.iter().any(|c| c.parent.as_deref() == Some(&name));
+                let result = store.drop_branch("m", &name);
+                if name == "main" || has_children {
+                    assert!(result.is_err(), "step {step}: dropping {name} must fail");
+                } else {
+                    result.expect("drop branch");
+                    branches.remove(b);
+                }
+            }
+            // Collect history (retention zero: everything before now).
+            76 => {
+                let stats = store.collect_garbage(DateTime::now()).expect("gc");
+                horizon = stats.horizon;
+            }
+            // Restart: cleanly or as after a crash.
+            77 => {
+                if rng.below(2) == 0 {
+                    store.close().expect("close store");
+                    wal.close().expect("close wal");
+                }
+                drop(store);
+                drop(wal);
+                (wal, store) = open(dir.path(), Duration::ZERO);
+                assert_eq!(store.horizon(), horizon, "step {step}: the horizon survives restarts");
+            }
+            // Reads: whole collections and single documents, now or in the past.
+            _ => {
+                let model = &branches[b];
+                let head = store.published().lsn;
+                let low = model.history[0].0.max(horizon);
+                let (name, lsn) = match rng.below(3) {
+                    0 => (target.clone(), head),
+                    _ => {
+                        let lsn = Lsn(low.0 + rng.next() % (head.0 - low.0 + 1));
+                        (format!("m@{}~{lsn}", model.name), lsn)
+                    }
+                };
+                let view = store.view(&db(&name), None).expect("view");
+                let state = model.at(lsn);
+                let names: Vec<String> = view.collections().expect("collections").into_iter().map(|c| c.name).collect();
+                let expected: Vec<String> = state.keys().cloned().collect();
+                assert_eq!(names, expected, "step {step}: collections of {name}");
+                for coll in COLLS {
+                    let docs = scan(&view, coll);
+                    let expected: Vec<Document> = state.get(coll).map(|c| c.values().cloned().collect()).unwrap_or_default();
+                    assert_eq!(docs, expected, "step {step}: scan of {name}.{coll}");
+                    if let Some(c) = view.collection(coll).expect("collection") {
+                        let found = view.get(c.id, &Bson::Int32(id)).expect("get");
+                        assert_eq!(found.as_ref(), state.get(coll).and_then(|c| c.get(&id)), "step {step}: get");
+                    }
+                }
+                checks += 1;
+                if horizon > Lsn::ZERO {
+                    let below = format!("m@main~{}", horizon.0 - 1);
+                    let err = store.view(&db(&below), None).expect_err("below the horizon");
+                    assert_eq!(err.code(), ErrorCode::SnapshotTooOld);
+                }
+            }
+        }
+    }
+    assert!(checks > steps as u64 / 10, "the model read back often enough");
+}

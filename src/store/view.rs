@@ -1,0 +1,221 @@
+//! Reading a branch as of an LSN: each document and catalog entry resolves to the
+//! newest version the branch's chain of ancestors sees (DESIGN §3). Reads never
+//! touch the log.
+
+use std::ops::Bound;
+
+use bson::{Bson, Document};
+use redb::{ReadTransaction, ReadableTable};
+
+use super::tables::{self, CATALOG, DOCS, VERSION_SUFFIX};
+use crate::error::{Error, Result};
+use crate::lsn::Lsn;
+use crate::wal::BranchId;
+
+/// What a view reads: a branch of a database at an LSN, and the bounded chain of
+/// branches whose versions it sees. Cheap to clone; cursors keep one between batches.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub db: String,
+    pub branch: String,
+    /// The database name as addressed (`shop@main~42`), for messages and `ns`.
+    pub addressed: String,
+    pub lsn: Lsn,
+    /// A `~<point>` view: writes are refused.
+    pub read_only: bool,
+    /// The branch and its ancestors, each with the last LSN of its versions seen.
+    /// Empty for a database that has no branch yet.
+    pub(super) chain: Vec<(BranchId, Lsn)>,
+}
+
+/// A collection as a view sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Collection {
+    pub name: String,
+    /// Documents are keyed by this id, so a dropped and re-created collection, or
+    /// one re-created on another branch, never sees the old one's documents.
+    pub id: u64,
+    pub options: Document,
+}
+
+impl Collection {
+    pub(super) fn to_document(&self) -> Document {
+        bson::doc! { "name": &self.name, "id": self.id as i64, "options": self.options.clone() }
+    }
+
+    fn from_slice(bytes: &[u8]) -> Result<Collection> {
+        let doc = Document::from_reader(bytes).map_err(|e| Error::Store(format!("bad catalog entry: {e}")))?;
+        let corrupt = || Error::Store("bad catalog entry".into());
+        Ok(Collection {
+            name: doc.get_str("name").map_err(|_| corrupt())?.to_owned(),
+            id: doc.get_i64("id").map_err(|_| corrupt())? as u64,
+            options: doc.get_document("options").cloned().unwrap_or_default(),
+        })
+    }
+}
+
+/// A snapshot with a read transaction of the store: a consistent view for one
+/// request. Opening one is cheap; none is held across requests.
+pub struct View {
+    pub snapshot: Snapshot,
+    txn: ReadTransaction,
+}
+
+impl std::fmt::Debug for View {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("View").field("snapshot", &self.snapshot).finish_non_exhaustive()
+    }
+}
+
+impl View {
+    pub(super) fn new(snapshot: Snapshot, txn: ReadTransaction) -> View {
+        View { snapshot, txn }
+    }
+
+    /// The collection called `name`, if the view has it.
+    pub fn collection(&self, name: &str) -> Result<Option<Collection>> {
+        let table = self.txn.open_table(CATALOG)?;
+        let prefix = tables::catalog_prefix(&self.snapshot.db, name);
+        let mut pick = Pick::new(&self.snapshot.chain);
+        for entry in prefix_range(&table, &prefix, None)? {
+            let (key, value) = entry?;
+            if let Some((_, branch, lsn)) = tables::split_version_key(key.value()) {
+                pick.offer(branch, lsn, value.value());
+            }
+        }
+        pick.into_value().map(|bytes| Collection::from_slice(&bytes)).transpose()
+    }
+
+    /// Every collection of the view, by name.
+    pub fn collections(&self) -> Result<Vec<Collection>> {
+        let table = self.txn.open_table(CATALOG)?;
+        let prefix = tables::database_prefix(&self.snapshot.db);
+        let mut found = Vec::new();
+        resolve_runs(prefix_range(&table, &prefix, None)?, &self.snapshot.chain, |_, bytes| {
+            found.push(Collection::from_slice(bytes)?);
+            Ok(true)
+        })?;
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
+    }
+
+    /// The document of `collection` whose `_id` is `id`.
+    pub fn get(&self, collection: u64, id: &Bson) -> Result<Option<Document>> {
+        let table = self.txn.open_table(DOCS)?;
+        let prefix = tables::doc_prefix(collection, id);
+        let mut pick = Pick::new(&self.snapshot.chain);
+        for entry in prefix_range(&table, &prefix, None)? {
+            let (key, value) = entry?;
+            if let Some((_, branch, lsn)) = tables::split_version_key(key.value()) {
+                pick.offer(branch, lsn, value.value());
+            }
+        }
+        pick.into_value().map(|bytes| decode(&bytes)).transpose()
+    }
+
+    /// Calls `each` with every document of `collection` in `_id` order, with the
+    /// encoded `_id` (to resume after), until it returns `false`. `after` resumes
+    /// past an encoded `_id` given earlier.
+    pub fn scan(
+        &self,
+        collection: u64,
+        after: Option<&[u8]>,
+        mut each: impl FnMut(&[u8], Document) -> Result<bool>,
+    ) -> Result<()> {
+        let table = self.txn.open_table(DOCS)?;
+        let (start, end) = tables::collection_range(collection);
+        let resume = after.map(|id| {
+            let mut key = start.to_vec();
+            key.extend_from_slice(id);
+            key.extend_from_slice(&[0xFF; VERSION_SUFFIX]);
+            key
+        });
+        let lower = match &resume {
+            Some(key) => Bound::Excluded(key.as_slice()),
+            None => Bound::Included(&start[..]),
+        };
+        let range = table.range::<&[u8]>((lower, Bound::Excluded(&end[..])))?;
+        resolve_runs(range, &self.snapshot.chain, |prefix, bytes| each(&prefix[8..], decode(bytes)?))
+    }
+}
+
+/// The versions whose keys start with `prefix` (and come after `after`, when given).
+fn prefix_range<'t>(
+    table: &'t impl ReadableTable<&'static [u8], &'static [u8]>,
+    prefix: &[u8],
+    after: Option<&[u8]>,
+) -> Result<redb::Range<'t, &'static [u8], &'static [u8]>> {
+    let end = tables::prefix_end(prefix);
+    let lower = after.map_or(Bound::Included(prefix), Bound::Excluded);
+    let upper = if end.is_empty() { Bound::Unbounded } else { Bound::Excluded(end.as_slice()) };
+    Ok(table.range::<&[u8]>((lower, upper))?)
+}
+
+/// Walks version keys in order, and for each run of keys sharing a prefix (one
+/// document, or one catalog name) calls `each` with the prefix and the visible
+/// value, skipping tombstones and runs the chain does not see, until `each` says stop.
+fn resolve_runs(
+    range: redb::Range<'_, &'static [u8], &'static [u8]>,
+    chain: &[(BranchId, Lsn)],
+    mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+) -> Result<()> {
+    let mut run: Vec<u8> = Vec::new();
+    let mut pick = Pick::new(chain);
+    for entry in range {
+        let (key, value) = entry?;
+        let Some((prefix, branch, lsn)) = tables::split_version_key(key.value()) else { continue };
+        if prefix != run.as_slice() {
+            if let Some(bytes) = pick.take() {
+                if !each(&run, &bytes)? {
+                    return Ok(());
+                }
+            }
+            run.clear();
+            run.extend_from_slice(prefix);
+        }
+        pick.offer(branch, lsn, value.value());
+    }
+    if let Some(bytes) = pick.take() {
+        each(&run, &bytes)?;
+    }
+    Ok(())
+}
+
+/// Chooses, among the versions of one thing offered in key order, the one a chain
+/// sees: the branch nearest the head of the chain that has a version within its
+/// bound, and that branch's newest such version (versions of a branch come newest
+/// first, so the first one within the bound).
+pub(super) struct Pick<'c> {
+    chain: &'c [(BranchId, Lsn)],
+    level: usize,
+    value: Option<Vec<u8>>,
+}
+
+impl<'c> Pick<'c> {
+    pub(super) fn new(chain: &'c [(BranchId, Lsn)]) -> Pick<'c> {
+        Pick { chain, level: usize::MAX, value: None }
+    }
+
+    pub(super) fn offer(&mut self, branch: u64, lsn: Lsn, value: &[u8]) {
+        let level = self.chain.iter().position(|(b, bound)| b.0 == branch && lsn <= *bound);
+        if let Some(level) = level.filter(|&l| l < self.level) {
+            self.level = level;
+            self.value = Some(value.to_vec());
+        }
+    }
+
+    /// The visible value (`None` when nothing is visible or it is a tombstone),
+    /// leaving the pick empty for the next run.
+    pub(super) fn take(&mut self) -> Option<Vec<u8>> {
+        self.level = usize::MAX;
+        self.value.take().filter(|v| !v.is_empty())
+    }
+
+    pub(super) fn into_value(mut self) -> Option<Vec<u8>> {
+        self.take()
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<Document> {
+    Document::from_reader(bytes).map_err(|e| Error::Store(format!("bad document in the store: {e}")))
+}
