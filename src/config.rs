@@ -3,6 +3,7 @@
 //! variables, then command-line flags.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -41,6 +42,8 @@ pub struct Settings {
     pub max_connections: usize,
     pub log: String,
     pub log_format: LogFormat,
+    /// How long history stays readable: "7d", "12h", "30m", "90s".
+    pub history_retention: String,
 }
 
 impl Default for Settings {
@@ -53,6 +56,7 @@ impl Default for Settings {
             max_connections: 10_000,
             log: "info".into(),
             log_format: LogFormat::Text,
+            history_retention: "7d".into(),
         }
     }
 }
@@ -83,6 +87,9 @@ pub struct Overrides {
     /// Log line format [default: text]
     #[arg(long, env = "BRANCHDB_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// How long history stays readable: a number and s, m, h or d [default: 7d]
+    #[arg(long, env = "BRANCHDB_HISTORY_RETENTION")]
+    pub history_retention: Option<String>,
 }
 
 impl Settings {
@@ -102,11 +109,28 @@ impl Settings {
         if settings.max_connections == 0 {
             return Err(Error::Config("max_connections must be at least 1".into()));
         }
+        settings.retention()?;
         Ok(settings)
     }
 
+    /// `history_retention` as a duration.
+    pub fn retention(&self) -> Result<Duration> {
+        parse_duration(&self.history_retention).ok_or_else(|| {
+            Error::Config(format!("history_retention '{}' is not like 7d, 12h, 30m or 90s", self.history_retention))
+        })
+    }
+
     fn apply(&mut self, o: Overrides) {
-        let Overrides { bind, data_dir, durability, batch_interval_ms, max_connections, log, log_format } = o;
+        let Overrides {
+            bind,
+            data_dir,
+            durability,
+            batch_interval_ms,
+            max_connections,
+            log,
+            log_format,
+            history_retention,
+        } = o;
         if let Some(v) = bind {
             self.bind = v;
         }
@@ -128,7 +152,25 @@ impl Settings {
         if let Some(v) = log_format {
             self.log_format = v;
         }
+        if let Some(v) = history_retention {
+            self.history_retention = v;
+        }
     }
+}
+
+/// Parses "7d", "12h", "30m", "90s" (a whole number and a unit).
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let unit = text.chars().last()?;
+    let count: u64 = text[..text.len() - unit.len_utf8()].trim().parse().ok()?;
+    let seconds = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return None,
+    };
+    count.checked_mul(seconds).map(Duration::from_secs)
 }
 
 fn read_file(path: &Path) -> Result<Overrides> {
@@ -152,6 +194,16 @@ mod tests {
         assert_eq!(s.durability, Durability::Batched);
         assert_eq!(s.max_connections, 7);
         assert_eq!(s.batch_interval_ms, 100);
+    }
+
+    #[test]
+    fn retention_reads_a_number_and_a_unit() {
+        assert_eq!(parse_duration("7d"), Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("90s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("0s"), Some(Duration::ZERO));
+        for bad in ["", "d", "7", "7w", "-1d", "1.5h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ static NEXT_REQUEST_ID: AtomicI32 = AtomicI32::new(1);
 /// Serves one connection until the peer closes it, it sends a malformed frame, or
 /// the server shuts down (checked between requests only).
 pub async fn serve(stream: TcpStream, info: ConnectionInfo, shared: &Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let info = Arc::new(info);
     let peer = info.peer;
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
@@ -43,7 +44,7 @@ pub async fn serve(stream: TcpStream, info: ConnectionInfo, shared: &Arc<Shared>
                 break;
             }
         };
-        let reply = match handle(&frame, &info, shared) {
+        let reply = match handle(&frame, &info, shared).await {
             Ok(reply) => reply,
             Err(e) => {
                 tracing::debug!(%peer, error = %e, "closing connection");
@@ -82,13 +83,14 @@ async fn read_frame(reader: &mut (impl AsyncReadExt + Unpin), buf: &mut BytesMut
 
 /// Decodes a frame, runs its command and encodes the reply (`None`: no reply wanted).
 /// An `Err` closes the connection.
-fn handle(frame: &[u8], info: &ConnectionInfo, shared: &Arc<Shared>) -> Result<Option<Vec<u8>>> {
+async fn handle(frame: &[u8], info: &Arc<ConnectionInfo>, shared: &Arc<Shared>) -> Result<Option<Vec<u8>>> {
     let (header, message) = wire::decode(frame)?;
     let request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
     match message {
         Message::Msg(msg) => {
-            let reply = command::run(&msg.command, info, shared);
-            if msg.more_to_come() {
+            let more_to_come = msg.more_to_come();
+            let reply = run_command(msg.command, info, shared).await;
+            if more_to_come {
                 return Ok(None);
             }
             encode_or_error(|doc| OpMsg::encode_reply(request_id, header.request_id, doc), reply).map(Some)
@@ -113,6 +115,19 @@ fn handle(frame: &[u8], info: &ConnectionInfo, shared: &Arc<Shared>) -> Result<O
             };
             encode_or_error(|doc| OpReply::encode(request_id, header.request_id, doc), reply).map(Some)
         }
+    }
+}
+
+/// Runs a command; those that touch the store run on the blocking pool, so that a
+/// write waiting for its fsync never holds up a runtime worker.
+async fn run_command(body: bson::Document, info: &Arc<ConnectionInfo>, shared: &Arc<Shared>) -> bson::Document {
+    if !command::uses_store(&body) {
+        return command::run(&body, info, shared);
+    }
+    let (info, shared) = (info.clone(), shared.clone());
+    match tokio::task::spawn_blocking(move || command::run(&body, &info, &shared)).await {
+        Ok(reply) => reply,
+        Err(e) => Error::Internal(format!("command panicked: {e}")).to_reply(),
     }
 }
 

@@ -56,7 +56,11 @@ error_codes! {
     SnapshotTooOld = 239,
     ImmutableField = 66,
     ConflictingUpdateOperators = 40,
-    FailedToSatisfyReadPreference = 133,
+    Location31254 = 31254,
+    Location40414 = 40414,
+    InvalidLength = 16,
+    InvalidIdField = 53,
+    PathNotViable = 28,
 }
 
 /// Everything that can go wrong while serving a request or running the server.

@@ -13,7 +13,9 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::config::Settings;
+use crate::cursor::Cursors;
 use crate::error::{Error, Result};
+use crate::store::{self, Store};
 use crate::wal::{self, fs::StdFs, Wal};
 
 /// How long shutdown waits for connections to finish their current request.
@@ -35,6 +37,10 @@ pub struct Shared {
     pub startup_warnings: Vec<String>,
     /// The write-ahead log.
     pub wal: Arc<Wal>,
+    /// The materialized state of every branch.
+    pub store: Arc<Store>,
+    /// Open query cursors.
+    pub cursors: Cursors,
 }
 
 /// What the server knows about one client connection.
@@ -55,7 +61,8 @@ impl Server {
     /// Opens (recovering) the data directory and binds the listening socket (port 0
     /// picks a free port).
     pub async fn bind(settings: Settings, argv: Vec<String>) -> Result<Server> {
-        let wal = open_wal(&settings).await?;
+        let wal = Arc::new(open_wal(&settings).await?);
+        let store = open_store(&settings, wal.clone()).await?;
         let listener = TcpListener::bind(&settings.bind)
             .await
             .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", settings.bind)))?;
@@ -74,7 +81,9 @@ impl Server {
             connections_total: AtomicI64::new(0),
             connections_refused: AtomicU64::new(0),
             startup_warnings,
-            wal: Arc::new(wal),
+            wal,
+            store,
+            cursors: Cursors::default(),
         });
         Ok(Server { listener, shared })
     }
@@ -133,10 +142,13 @@ impl Server {
             tracing::warn!(open = connections.len(), "connections still busy after the grace period; closing them");
             connections.shutdown().await;
         }
-        let wal = shared.wal.clone();
-        tokio::task::spawn_blocking(move || wal.close())
-            .await
-            .map_err(|e| Error::Internal(format!("closing the WAL panicked: {e}")))??;
+        let (store, wal) = (shared.store.clone(), shared.wal.clone());
+        tokio::task::spawn_blocking(move || {
+            store.close()?;
+            wal.close()
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("closing the store and the WAL panicked: {e}")))??;
         tracing::info!(durable_lsn = %shared.wal.durable_lsn(), "shutdown complete");
         Ok(())
     }
@@ -175,6 +187,15 @@ async fn open_wal(settings: &Settings) -> Result<Wal> {
     Ok(wal)
 }
 
+/// Opens the store in `<data_dir>/store` and replays the log records it lacks.
+async fn open_store(settings: &Settings, wal: Arc<Wal>) -> Result<Arc<Store>> {
+    let dir = settings.data_dir.join("store");
+    let options = store::Options { retention: settings.retention()?, background: true };
+    tokio::task::spawn_blocking(move || Store::open(store::Location::Dir(&dir), wal, options))
+        .await
+        .map_err(|e| Error::Internal(format!("opening the store panicked: {e}")))?
+}
+
 /// Resolves when the process receives SIGINT or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -207,6 +228,16 @@ pub async fn shutdown_signal() {
 impl Shared {
     /// State for handler tests: default settings, one open connection.
     pub(crate) fn for_tests() -> Arc<Shared> {
+        let wal = Arc::new(
+            Wal::open(
+                Arc::new(wal::faulty::FaultyFs::new()),
+                std::path::Path::new("/wal"),
+                wal::Options::default(),
+                &mut |_| {},
+            )
+            .expect("in-memory WAL")
+            .0,
+        );
         Arc::new(Shared {
             settings: Settings::default(),
             argv: vec!["branchdb".into(), "serve".into()],
@@ -215,16 +246,14 @@ impl Shared {
             connections_total: AtomicI64::new(1),
             connections_refused: AtomicU64::new(0),
             startup_warnings: vec![],
-            wal: Arc::new(
-                Wal::open(
-                    Arc::new(wal::faulty::FaultyFs::new()),
-                    std::path::Path::new("/wal"),
-                    wal::Options::default(),
-                    &mut |_| {},
-                )
-                .expect("in-memory WAL")
-                .0,
-            ),
+            wal: wal.clone(),
+            store: Store::open(
+                store::Location::Memory,
+                wal,
+                store::Options { retention: Duration::from_secs(3600), background: false },
+            )
+            .expect("in-memory store"),
+            cursors: Cursors::default(),
         })
     }
 }

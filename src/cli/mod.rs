@@ -1,5 +1,7 @@
-//! The command line: `branchdb serve`, and `branchdb wal verify|dump` for the log.
+//! The command line: `branchdb serve`, `branchdb branch ...` against a running
+//! server, and `branchdb wal verify|dump` for the log.
 
+mod branch;
 mod wal;
 
 use std::path::PathBuf;
@@ -27,6 +29,14 @@ enum Command {
         #[command(flatten)]
         overrides: Overrides,
     },
+    /// Create, list, inspect and drop branches on a running server.
+    Branch {
+        /// The server [default: mongodb://127.0.0.1:27017]
+        #[arg(long, env = "BRANCHDB_URI", default_value = branch::DEFAULT_URI)]
+        uri: String,
+        #[command(subcommand)]
+        command: branch::BranchCommand,
+    },
     /// Inspect the write-ahead log of a data directory (the server need not run).
     Wal {
         #[command(subcommand)]
@@ -39,6 +49,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { config, overrides } => serve(config, overrides),
+        Command::Branch { uri, command } => branch::run(&uri, command),
         Command::Wal { command } => wal::run(command),
     };
     match result {

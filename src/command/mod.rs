@@ -5,18 +5,27 @@
 //! connection and the server state) and returns the reply fields; dispatch adds
 //! `ok: 1.0`, or turns an error into `{ok: 0, errmsg, code, codeName}`.
 
+mod args;
+mod branch;
 mod build_info;
+mod collections;
 mod connection_status;
+mod delete;
+mod find;
 mod get_cmd_line_opts;
 mod get_log;
 mod get_parameter;
 mod hello;
 mod host_info;
+mod insert;
 mod list_commands;
 mod ping;
 mod server_status;
 mod sessions;
+mod update;
 mod whatsmyuri;
+
+pub use args::type_name;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -62,6 +71,8 @@ pub struct Command {
     pub aliases: &'static [&'static str],
     pub help: &'static str,
     pub admin_only: bool,
+    /// Reads or writes the store: run on the blocking pool, off the runtime's workers.
+    pub store: bool,
     run: Handler,
 }
 
@@ -72,6 +83,7 @@ pub static COMMANDS: &[Command] = &[
         aliases: &["buildinfo"],
         help: "version and build of the server",
         admin_only: false,
+        store: false,
         run: build_info::run,
     },
     Command {
@@ -79,22 +91,39 @@ pub static COMMANDS: &[Command] = &[
         aliases: &[],
         help: "authentication state of this connection",
         admin_only: false,
+        store: false,
         run: connection_status::run,
     },
-    Command { name: "endSessions", aliases: &[], help: "end logical sessions", admin_only: false, run: sessions::end },
+    Command {
+        name: "endSessions",
+        aliases: &[],
+        help: "end logical sessions",
+        admin_only: false,
+        store: false,
+        run: sessions::end,
+    },
     Command {
         name: "getCmdLineOpts",
         aliases: &[],
         help: "the command line and parsed settings",
         admin_only: true,
+        store: false,
         run: get_cmd_line_opts::run,
     },
-    Command { name: "getLog", aliases: &[], help: "recent log lines", admin_only: true, run: get_log::run },
+    Command {
+        name: "getLog",
+        aliases: &[],
+        help: "recent log lines",
+        admin_only: true,
+        store: false,
+        run: get_log::run,
+    },
     Command {
         name: "getParameter",
         aliases: &[],
         help: "server parameters",
         admin_only: true,
+        store: false,
         run: get_parameter::run,
     },
     Command {
@@ -102,6 +131,7 @@ pub static COMMANDS: &[Command] = &[
         aliases: &[],
         help: "handshake: what this server is and its limits",
         admin_only: false,
+        store: false,
         run: hello::run,
     },
     Command {
@@ -109,6 +139,7 @@ pub static COMMANDS: &[Command] = &[
         aliases: &[],
         help: "the machine the server runs on",
         admin_only: false,
+        store: false,
         run: host_info::run,
     },
     Command {
@@ -116,6 +147,7 @@ pub static COMMANDS: &[Command] = &[
         aliases: &["ismaster"],
         help: "legacy handshake, as hello",
         admin_only: false,
+        store: false,
         run: hello::run,
     },
     Command {
@@ -123,6 +155,7 @@ pub static COMMANDS: &[Command] = &[
         aliases: &[],
         help: "kill all logical sessions",
         admin_only: false,
+        store: false,
         run: sessions::kill_all,
     },
     Command {
@@ -130,15 +163,24 @@ pub static COMMANDS: &[Command] = &[
         aliases: &[],
         help: "kill logical sessions",
         admin_only: false,
+        store: false,
         run: sessions::kill,
     },
-    Command { name: "listCommands", aliases: &[], help: "this list", admin_only: false, run: list_commands::run },
-    Command { name: "ping", aliases: &[], help: "liveness check", admin_only: false, run: ping::run },
+    Command {
+        name: "listCommands",
+        aliases: &[],
+        help: "this list",
+        admin_only: false,
+        store: false,
+        run: list_commands::run,
+    },
+    Command { name: "ping", aliases: &[], help: "liveness check", admin_only: false, store: false, run: ping::run },
     Command {
         name: "refreshSessions",
         aliases: &[],
         help: "keep logical sessions alive",
         admin_only: false,
+        store: false,
         run: sessions::refresh,
     },
     Command {
@@ -146,6 +188,7 @@ pub static COMMANDS: &[Command] = &[
         aliases: &[],
         help: "server statistics",
         admin_only: false,
+        store: false,
         run: server_status::run,
     },
     Command {
@@ -153,6 +196,7 @@ pub static COMMANDS: &[Command] = &[
         aliases: &[],
         help: "start a logical session",
         admin_only: false,
+        store: false,
         run: sessions::start,
     },
     Command {
@@ -160,7 +204,129 @@ pub static COMMANDS: &[Command] = &[
         aliases: &[],
         help: "the client's address as the server sees it",
         admin_only: false,
+        store: false,
         run: whatsmyuri::run,
+    },
+    Command {
+        name: "create",
+        aliases: &[],
+        help: "create a collection",
+        admin_only: false,
+        store: true,
+        run: collections::create,
+    },
+    Command {
+        name: "createBranch",
+        aliases: &[],
+        help: "create a branch of this database",
+        admin_only: false,
+        store: true,
+        run: branch::create,
+    },
+    Command {
+        name: "branchInfo",
+        aliases: &[],
+        help: "one branch of this database",
+        admin_only: false,
+        store: true,
+        run: branch::info,
+    },
+    Command {
+        name: "delete",
+        aliases: &[],
+        help: "delete documents",
+        admin_only: false,
+        store: true,
+        run: delete::run,
+    },
+    Command {
+        name: "drop",
+        aliases: &[],
+        help: "drop a collection",
+        admin_only: false,
+        store: true,
+        run: collections::drop,
+    },
+    Command {
+        name: "dropBranch",
+        aliases: &[],
+        help: "drop a branch of this database",
+        admin_only: false,
+        store: true,
+        run: branch::drop,
+    },
+    Command {
+        name: "dropDatabase",
+        aliases: &[],
+        help: "drop every collection of this database branch",
+        admin_only: false,
+        store: true,
+        run: collections::drop_database,
+    },
+    Command { name: "find", aliases: &[], help: "query documents", admin_only: false, store: true, run: find::find },
+    Command {
+        name: "getMore",
+        aliases: &[],
+        help: "the next batch of a cursor",
+        admin_only: false,
+        store: true,
+        run: find::get_more,
+    },
+    Command {
+        name: "insert",
+        aliases: &[],
+        help: "insert documents",
+        admin_only: false,
+        store: true,
+        run: insert::run,
+    },
+    Command {
+        name: "killCursors",
+        aliases: &[],
+        help: "close cursors",
+        admin_only: false,
+        store: false,
+        run: find::kill_cursors,
+    },
+    Command {
+        name: "listBranches",
+        aliases: &[],
+        help: "the branches of this database",
+        admin_only: false,
+        store: true,
+        run: branch::list,
+    },
+    Command {
+        name: "listCollections",
+        aliases: &[],
+        help: "the collections of this database branch",
+        admin_only: false,
+        store: true,
+        run: collections::list_collections,
+    },
+    Command {
+        name: "listDatabases",
+        aliases: &[],
+        help: "every database branch",
+        admin_only: true,
+        store: true,
+        run: collections::list_databases,
+    },
+    Command {
+        name: "resolvePoint",
+        aliases: &[],
+        help: "the LSN of a time",
+        admin_only: false,
+        store: true,
+        run: branch::resolve_point,
+    },
+    Command {
+        name: "update",
+        aliases: &[],
+        help: "update documents",
+        admin_only: false,
+        store: true,
+        run: update::run,
     },
 ];
 
@@ -178,6 +344,12 @@ pub fn lookup(name: &str) -> Option<&'static Command> {
         .copied()
 }
 
+/// Whether the command in `body` touches the store, and so must run off the
+/// runtime's worker threads.
+pub fn uses_store(body: &Document) -> bool {
+    body.keys().next().and_then(|name| lookup(name)).is_some_and(|c| c.store)
+}
+
 /// Whether `name` is one of the handshake commands allowed over legacy OP_QUERY.
 pub fn is_handshake(name: &str) -> bool {
     matches!(name, "hello" | "isMaster" | "ismaster")
@@ -186,7 +358,7 @@ pub fn is_handshake(name: &str) -> bool {
 /// Runs one command and always returns a reply document: `ok: 1.0` with the
 /// handler's fields, or MongoDB's error shape.
 pub fn run(body: &Document, connection: &ConnectionInfo, shared: &Arc<Shared>) -> Document {
-    match run_checked(body, connection, shared) {
+    let mut reply = match run_checked(body, connection, shared) {
         Ok(mut reply) => {
             if !reply.contains_key("ok") {
                 reply.insert("ok", 1.0);
@@ -197,7 +369,13 @@ pub fn run(body: &Document, connection: &ConnectionInfo, shared: &Arc<Shared>) -
             tracing::debug!(peer = %connection.peer, error = %err, "command failed");
             err.to_reply()
         }
+    };
+    // SPEC §4: every reply carries the cluster time of the newest write it could see
+    // (writes put their own).
+    if !reply.contains_key("operationTime") {
+        reply.insert("operationTime", shared.store.operation_time());
     }
+    reply
 }
 
 fn run_checked(body: &Document, connection: &ConnectionInfo, shared: &Arc<Shared>) -> Result<Document> {

@@ -88,12 +88,7 @@ struct Run {
 
 impl Run {
     /// Adds the keys to delete from this run to `doomed`, and empties it.
-    fn judge(
-        &mut self,
-        needs: &Needs,
-        keep_run: &mut impl FnMut(&[u8], &[&[u8]]) -> bool,
-        doomed: &mut Vec<Vec<u8>>,
-    ) {
+    fn judge(&mut self, needs: &Needs, keep_run: &mut impl FnMut(&[u8], &[&[u8]]) -> bool, doomed: &mut Vec<Vec<u8>>) {
         let mut kept: Vec<&[u8]> = Vec::new();
         let mut gone: Vec<&Version> = Vec::new();
         for (branch, versions) in &self.branches {
@@ -158,7 +153,10 @@ impl Store {
         })?;
         // Documents of collections no catalog entry names any more are unreachable.
         stats.versions += self.collect_table(DOCS, &needs, false, |prefix, _| {
-            prefix.get(..8).and_then(|id| id.try_into().ok()).is_some_and(|id| referenced.contains(&u64::from_be_bytes(id)))
+            prefix
+                .get(..8)
+                .and_then(|id| id.try_into().ok())
+                .is_some_and(|id| referenced.contains(&u64::from_be_bytes(id)))
         })?;
         self.forget_dropped_branches()?;
         self.forget_times_before(horizon)?;
@@ -236,8 +234,11 @@ impl Store {
         let txn = self.db.begin_write()?;
         {
             let mut table = txn.open_table(tables::BRANCHES)?;
-            let dropped: Vec<u64> =
-                table.iter()?.filter_map(|e| e.ok().map(|(id, _)| id.value())).filter(|id| !live.contains(id)).collect();
+            let dropped: Vec<u64> = table
+                .iter()?
+                .filter_map(|e| e.ok().map(|(id, _)| id.value()))
+                .filter(|id| !live.contains(id))
+                .collect();
             for id in dropped {
                 table.remove(id)?;
             }
@@ -286,7 +287,10 @@ mod tests {
 
     #[test]
     fn keeps_the_newest_version_at_each_needed_point() {
-        let needs = Needs { horizon: Lsn(50), live: HashMap::from([(1, (false, vec![Lsn(25)])), (2, (true, vec![])), (4, (false, vec![]))]) };
+        let needs = Needs {
+            horizon: Lsn(50),
+            live: HashMap::from([(1, (false, vec![Lsn(25)])), (2, (true, vec![])), (4, (false, vec![]))]),
+        };
         // Newest first: 60 stays (after the horizon), 40 is seen at the horizon, 20
         // by the child based at 25, 10 by nobody.
         let run = versions(&[(60, false), (40, false), (20, false), (10, false)]);

@@ -287,14 +287,20 @@ impl Store {
             Some(parent) => parent.id,
             None => {
                 let id = BranchId(meta.next_branch);
-                let create =
-                    BranchOp::Create { id, db: db.to_owned(), name: from.to_owned(), parent: None, base_lsn: Lsn::ZERO };
+                let create = BranchOp::Create {
+                    id,
+                    db: db.to_owned(),
+                    name: from.to_owned(),
+                    parent: None,
+                    base_lsn: Lsn::ZERO,
+                };
                 self.append_and_apply(&mut meta, &Entry::Branch(create))?;
                 id
             }
         };
         let id = BranchId(meta.next_branch);
-        let create = BranchOp::Create { id, db: db.to_owned(), name: name.to_owned(), parent: Some(parent), base_lsn: base };
+        let create =
+            BranchOp::Create { id, db: db.to_owned(), name: name.to_owned(), parent: Some(parent), base_lsn: base };
         let commit = self.append_and_apply(&mut meta, &Entry::Branch(create))?;
         drop(meta);
         self.wal.wait_for_ack(commit.lsn, false)?;

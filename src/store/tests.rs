@@ -340,7 +340,8 @@ fn run_model(steps: usize, seed: u64) {
                 assert_eq!(names, expected, "step {step}: collections of {name}");
                 for coll in COLLS {
                     let docs = scan(&view, coll);
-                    let expected: Vec<Document> = state.get(coll).map(|c| c.values().cloned().collect()).unwrap_or_default();
+                    let expected: Vec<Document> =
+                        state.get(coll).map(|c| c.values().cloned().collect()).unwrap_or_default();
                     assert_eq!(docs, expected, "step {step}: scan of {name}.{coll}");
                     if let Some(c) = view.collection(coll).expect("collection") {
                         let found = view.get(c.id, &Bson::Int32(id)).expect("get");

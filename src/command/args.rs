@@ -1,0 +1,223 @@
+//! Arguments many commands share: the collection named by the command, write and
+//! read concerns, and numeric options.
+
+use bson::{Bson, Document};
+
+use super::Invocation;
+use crate::error::{Error, ErrorCode, Result};
+use crate::store::View;
+
+/// The collection a command names as its first field's value, checked as MongoDB
+/// checks collection names.
+pub fn collection<'a>(inv: &'a Invocation<'_>, command: &str) -> Result<&'a str> {
+    let name = match inv.body.get(command) {
+        Some(Bson::String(name)) => name.as_str(),
+        _ => {
+            return Err(Error::command(
+                ErrorCode::InvalidNamespace,
+                format!("collection name has invalid type {}", type_name(inv.body.get(command))),
+            ))
+        }
+    };
+    check_collection_name(inv, name)?;
+    Ok(name)
+}
+
+/// MongoDB's rules for a collection name.
+pub fn check_collection_name(inv: &Invocation<'_>, name: &str) -> Result<()> {
+    let invalid = |why: &str| Error::command(ErrorCode::InvalidNamespace, format!("Invalid collection name: {why}"));
+    if name.is_empty() {
+        return Err(invalid("collection names cannot be empty"));
+    }
+    if name.contains('\0') || name.starts_with('.') || name.ends_with('.') {
+        return Err(invalid(name));
+    }
+    if name.contains('$') {
+        return Err(invalid(&format!("{name} (collection names cannot contain '$')")));
+    }
+    if name.starts_with("system.") {
+        return Err(invalid(&format!("{name} (system collections are not supported)")));
+    }
+    if inv.db.db.len() + 1 + name.len() > 255 {
+        return Err(invalid("the namespace is longer than 255 bytes"));
+    }
+    Ok(())
+}
+
+/// `db.collection` for replies, with the database as addressed.
+pub fn namespace(inv: &Invocation<'_>, collection: &str) -> String {
+    format!("{}.{collection}", inv.db)
+}
+
+/// Whether `writeConcern.j` asks to wait for an fsync.
+pub fn journaled(inv: &Invocation<'_>) -> bool {
+    inv.body.get_document("writeConcern").ok().and_then(|wc| wc.get("j")).is_some_and(super::hello::truthy)
+}
+
+/// A view for a read command: the addressed point, or `readConcern.atClusterTime`,
+/// or the latest state.
+pub fn read_view(inv: &Invocation<'_>) -> Result<View> {
+    let mut at = None;
+    if let Ok(concern) = inv.body.get_document("readConcern") {
+        let level = match concern.get("level") {
+            None => None,
+            Some(Bson::String(level)) => Some(level.as_str()),
+            Some(other) => {
+                return Err(Error::type_mismatch(format!("readConcern.level must be a string, not {other}")))
+            }
+        };
+        if let Some(level) = level {
+            if !matches!(level, "local" | "majority" | "available" | "linearizable" | "snapshot") {
+                return Err(Error::bad_value(format!("{level} is not a valid read concern level")));
+            }
+        }
+        match concern.get("atClusterTime") {
+            None => {}
+            Some(Bson::Timestamp(ts)) => {
+                if level != Some("snapshot") {
+                    return Err(Error::command(
+                        ErrorCode::InvalidOptions,
+                        "atClusterTime is only allowed with readConcern level snapshot",
+                    ));
+                }
+                if inv.db.point.is_some() {
+                    return Err(Error::command(
+                        ErrorCode::InvalidOptions,
+                        format!("'{}' already names a point; atClusterTime cannot move it", inv.db),
+                    ));
+                }
+                at = Some(inv.shared.store.resolve_cluster_time(*ts)?);
+            }
+            Some(other) => return Err(Error::type_mismatch(format!("atClusterTime must be a Timestamp, not {other}"))),
+        }
+    }
+    inv.shared.store.view(&inv.db, at)
+}
+
+/// An optional whole-number option (`limit`, `skip`, `batchSize`).
+pub fn integer(doc: &Document, field: &str) -> Result<Option<i64>> {
+    match doc.get(field) {
+        None | Some(Bson::Null) => Ok(None),
+        Some(Bson::Int32(n)) => Ok(Some(i64::from(*n))),
+        Some(Bson::Int64(n)) => Ok(Some(*n)),
+        Some(Bson::Double(d)) if d.fract() == 0.0 && d.abs() < 9e15 => Ok(Some(*d as i64)),
+        Some(other) => Err(Error::type_mismatch(format!(
+            "Field '{field}' should be a number, instead it is of type {}",
+            type_name(Some(other))
+        ))),
+    }
+}
+
+/// An optional document option (`filter`, `sort`, `projection`).
+pub fn document<'a>(doc: &'a Document, field: &str) -> Result<Option<&'a Document>> {
+    match doc.get(field) {
+        None | Some(Bson::Null) => Ok(None),
+        Some(Bson::Document(d)) => Ok(Some(d)),
+        Some(other) => Err(Error::type_mismatch(format!(
+            "Field '{field}' should be an object, instead it is of type {}",
+            type_name(Some(other))
+        ))),
+    }
+}
+
+/// An optional boolean option (`ordered`, `multi`, `upsert`, `singleBatch`).
+pub fn boolean(doc: &Document, field: &str, default: bool) -> Result<bool> {
+    match doc.get(field) {
+        None | Some(Bson::Null) => Ok(default),
+        Some(Bson::Boolean(b)) => Ok(*b),
+        Some(v @ (Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_))) => Ok(super::hello::truthy(v)),
+        Some(other) => Err(Error::type_mismatch(format!(
+            "Field '{field}' should be a boolean, instead it is of type {}",
+            type_name(Some(other))
+        ))),
+    }
+}
+
+/// The array of documents a write command carries (`documents`, `updates`, `deletes`).
+pub fn documents<'a>(doc: &'a Document, field: &str) -> Result<Vec<&'a Document>> {
+    let items = match doc.get(field) {
+        Some(Bson::Array(items)) => items,
+        None => {
+            return Err(Error::command(
+                ErrorCode::Location40414,
+                format!("BSON field '{field}' is missing but a required field"),
+            ))
+        }
+        Some(other) => {
+            return Err(Error::type_mismatch(format!(
+                "BSON field '{field}' is the wrong type '{}', expected type 'array'",
+                type_name(Some(other))
+            )))
+        }
+    };
+    if items.len() > 100_000 {
+        return Err(Error::command(
+            ErrorCode::InvalidLength,
+            format!("Write batch sizes must be between 1 and 100000. Got {} operations.", items.len()),
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| match item {
+            Bson::Document(d) => Ok(d),
+            other => Err(Error::type_mismatch(format!(
+                "BSON field '{field}.{i}' is the wrong type '{}', expected type 'object'",
+                type_name(Some(other))
+            ))),
+        })
+        .collect()
+}
+
+/// MongoDB's name for a BSON type, as its error messages use.
+pub fn type_name(value: Option<&Bson>) -> &'static str {
+    match value {
+        None => "missing",
+        Some(Bson::Double(_)) => "double",
+        Some(Bson::String(_)) => "string",
+        Some(Bson::Document(_)) => "object",
+        Some(Bson::Array(_)) => "array",
+        Some(Bson::Binary(_)) => "binData",
+        Some(Bson::Undefined) => "undefined",
+        Some(Bson::ObjectId(_)) => "objectId",
+        Some(Bson::Boolean(_)) => "bool",
+        Some(Bson::DateTime(_)) => "date",
+        Some(Bson::Null) => "null",
+        Some(Bson::RegularExpression(_)) => "regex",
+        Some(Bson::DbPointer(_)) => "dbPointer",
+        Some(Bson::JavaScriptCode(_)) => "javascript",
+        Some(Bson::Symbol(_)) => "symbol",
+        Some(Bson::JavaScriptCodeWithScope(_)) => "javascriptWithScope",
+        Some(Bson::Int32(_)) => "int",
+        Some(Bson::Timestamp(_)) => "timestamp",
+        Some(Bson::Int64(_)) => "long",
+        Some(Bson::Decimal128(_)) => "decimal",
+        Some(Bson::MinKey) => "minKey",
+        Some(Bson::MaxKey) => "maxKey",
+    }
+}
+
+/// The reply field of a write error: `{index, code, errmsg}` and extra fields.
+pub fn write_error(index: usize, err: &Error) -> Document {
+    let mut doc = bson::doc! { "index": index as i32, "code": err.code().code() };
+    match err {
+        Error::Command { message, .. } => doc.insert("errmsg", message.clone()),
+        other => doc.insert("errmsg", other.to_string()),
+    };
+    doc
+}
+
+/// Refuses writes to a `~<point>` view (code 20) and to a branch that does not
+/// exist (26), before any statement runs.
+pub fn writable(inv: &Invocation<'_>) -> Result<()> {
+    if inv.db.point.is_some() {
+        return Err(Error::command(
+            ErrorCode::IllegalOperation,
+            format!("cannot write to '{}': a view of a past point (~) is read-only", inv.db),
+        ));
+    }
+    if inv.db.branch != crate::namespace::MAIN_BRANCH {
+        inv.shared.store.branch(&inv.db.db, &inv.db.branch)?;
+    }
+    Ok(())
+}

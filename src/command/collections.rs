@@ -1,0 +1,130 @@
+//! Collections and databases: `create`, `drop`, `dropDatabase`, `listCollections`
+//! and `listDatabases`. Collections are versioned like documents, so each branch
+//! and each past point lists its own.
+
+use bson::{doc, Bson, Document};
+
+use super::{args, Invocation};
+use crate::error::Result;
+use crate::query::Filter;
+
+/// Arguments every command accepts, which are not collection options.
+const GENERIC: &[&str] = &[
+    "$db",
+    "lsid",
+    "txnNumber",
+    "$clusterTime",
+    "writeConcern",
+    "readConcern",
+    "maxTimeMS",
+    "comment",
+    "$readPreference",
+    "apiVersion",
+    "apiStrict",
+    "apiDeprecationErrors",
+    "autocommit",
+    "startTransaction",
+];
+
+pub fn create(inv: &Invocation<'_>) -> Result<Document> {
+    let name = args::collection(inv, "create")?;
+    args::writable(inv)?;
+    let options: Document = inv
+        .body
+        .iter()
+        .skip(1)
+        .filter(|(k, _)| !GENERIC.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let (_, commit) =
+        inv.shared.store.write(&inv.db, args::journaled(inv), |batch| batch.create_collection(name, options))?;
+    Ok(commit.map(|c| doc! {"operationTime": c.cluster_time()}).unwrap_or_default())
+}
+
+pub fn drop(inv: &Invocation<'_>) -> Result<Document> {
+    let name = args::collection(inv, "drop")?;
+    args::writable(inv)?;
+    let (dropped, commit) =
+        inv.shared.store.write(&inv.db, args::journaled(inv), |batch| batch.drop_collection(name))?;
+    // MongoDB 7.0 answers ok for a collection that does not exist.
+    let mut reply = if dropped {
+        doc! {"nIndexesWas": 1, "ns": args::namespace(inv, name)}
+    } else {
+        Document::new()
+    };
+    if let Some(commit) = commit {
+        reply.insert("operationTime", commit.cluster_time());
+    }
+    Ok(reply)
+}
+
+pub fn drop_database(inv: &Invocation<'_>) -> Result<Document> {
+    args::writable(inv)?;
+    let (_, commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+        for collection in batch.view().collections()? {
+            batch.drop_collection(&collection.name)?;
+        }
+        Ok(())
+    })?;
+    let mut reply = doc! {"dropped": inv.db.to_string()};
+    if let Some(commit) = commit {
+        reply.insert("operationTime", commit.cluster_time());
+    }
+    Ok(reply)
+}
+
+pub fn list_collections(inv: &Invocation<'_>) -> Result<Document> {
+    let filter = Filter::parse(args::document(inv.body, "filter")?.unwrap_or(&Document::new()))?;
+    let name_only = args::boolean(inv.body, "nameOnly", false)?;
+    let view = args::read_view(inv)?;
+    let read_only = view.snapshot.read_only;
+    let mut batch = Vec::new();
+    for collection in view.collections()? {
+        let info = doc! {
+            "name": &collection.name,
+            "type": "collection",
+            "options": collection.options.clone(),
+            "info": {"readOnly": read_only},
+            "idIndex": {"v": 2, "key": {"_id": 1}, "name": "_id_"},
+        };
+        if filter.matches(&info) {
+            batch.push(Bson::Document(if name_only {
+                doc! {"name": collection.name, "type": "collection"}
+            } else {
+                info
+            }));
+        }
+    }
+    Ok(doc! {"cursor": {"id": 0i64, "ns": format!("{}.$cmd.listCollections", inv.db), "firstBatch": batch}})
+}
+
+pub fn list_databases(inv: &Invocation<'_>) -> Result<Document> {
+    let filter = Filter::parse(args::document(inv.body, "filter")?.unwrap_or(&Document::new()))?;
+    let name_only = args::boolean(inv.body, "nameOnly", false)?;
+    let store = &inv.shared.store;
+    let mut databases = Vec::new();
+    for branch in store.all_branches() {
+        let target = crate::namespace::DbRef { db: branch.db.clone(), branch: branch.name.clone(), point: None };
+        let view = store.view(&target, None)?;
+        let collections = view.collections()?.len();
+        // A main with no collections is a database that was dropped; other branches
+        // are listed as long as they exist.
+        if collections == 0 && branch.name == crate::namespace::MAIN_BRANCH {
+            continue;
+        }
+        // Sizes per database are not kept yet: 0, as for an in-memory database.
+        let info = doc! {"name": target.to_string(), "sizeOnDisk": 0i64, "empty": collections == 0};
+        if filter.matches(&info) {
+            databases.push(Bson::Document(if name_only {
+                doc! {"name": target.to_string()}
+            } else {
+                info
+            }));
+        }
+    }
+    if name_only {
+        return Ok(doc! {"databases": databases});
+    }
+    let total: i64 = databases.iter().filter_map(|d| d.as_document()?.get_i64("sizeOnDisk").ok()).sum();
+    Ok(doc! {"databases": databases, "totalSize": total, "totalSizeMb": total / (1024 * 1024)})
+}

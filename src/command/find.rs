@@ -1,0 +1,151 @@
+//! `find`, `getMore` and `killCursors`: queries and their cursors.
+
+use std::collections::VecDeque;
+
+use bson::{doc, Bson, Document};
+
+use super::{args, Invocation};
+use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
+use crate::error::{Error, Result};
+use crate::query::{Filter, Projection, Sort};
+
+pub fn find(inv: &Invocation<'_>) -> Result<Document> {
+    let name = args::collection(inv, "find")?;
+    let body = inv.body;
+    let filter = Filter::parse(args::document(body, "filter")?.unwrap_or(&Document::new()))?;
+    let sort = args::document(body, "sort")?.filter(|s| !s.is_empty()).map(Sort::parse).transpose()?;
+    let projection = match args::document(body, "projection")? {
+        Some(spec) => Projection::parse(spec)?,
+        None => None,
+    };
+    let skip = args::integer(body, "skip")?.unwrap_or(0);
+    if skip < 0 {
+        return Err(Error::bad_value("skip value must be non-negative"));
+    }
+    let limit = args::integer(body, "limit")?.unwrap_or(0);
+    if limit < 0 {
+        return Err(Error::bad_value("limit value must be non-negative"));
+    }
+    let batch_size = args::integer(body, "batchSize")?;
+    if batch_size.is_some_and(|b| b < 0) {
+        return Err(Error::bad_value("batchSize value must be non-negative"));
+    }
+    let single_batch = args::boolean(body, "singleBatch", false)?;
+    let view = args::read_view(inv)?;
+    let mut cursor = Cursor {
+        ns: args::namespace(inv, name),
+        snapshot: view.snapshot.clone(),
+        source: Source::Ready(VecDeque::new()),
+        filter,
+        projection,
+        skip: skip as u64,
+        limit: (limit > 0).then_some(limit as u64),
+        exhausted: false,
+    };
+    match view.collection(name)? {
+        None => {}
+        Some(collection) => match (cursor.filter.id_equality(), &sort) {
+            (Some(id), _) => {
+                let found = view.get(collection.id, id)?.filter(|d| cursor.filter.matches(d));
+                cursor.source = Source::Ready(found.into_iter().collect());
+            }
+            (None, Some(sort)) => {
+                let mut all = Vec::new();
+                let filter = &cursor.filter;
+                view.scan(collection.id, None, |_, doc| {
+                    if filter.matches(&doc) {
+                        all.push(doc);
+                    }
+                    Ok(true)
+                })?;
+                inv.check_deadline()?;
+                all.sort_by(|a, b| sort.compare(a, b));
+                let skipped = all.into_iter().skip(cursor.skip as usize);
+                cursor.skip = 0;
+                cursor.source = Source::Ready(skipped.collect());
+            }
+            (None, None) => cursor.source = Source::Scan { collection: collection.id, after: None },
+        },
+    }
+    if let Source::Ready(docs) = &mut cursor.source {
+        let skip = std::mem::take(&mut cursor.skip) as usize;
+        docs.drain(..skip.min(docs.len()));
+    }
+    let max = batch_size.map_or(DEFAULT_FIRST_BATCH, |b| b as usize);
+    let mut reply =
+        cursor::reply_batch(&inv.shared.cursors, &inv.shared.store, None, cursor, Some(&view), max, inv.deadline)?;
+    if single_batch {
+        close_in_reply(inv, &mut reply);
+    }
+    Ok(reply)
+}
+
+/// Closes the cursor a reply announces (for `singleBatch`).
+fn close_in_reply(inv: &Invocation<'_>, reply: &mut Document) {
+    if let Ok(cursor) = reply.get_document_mut("cursor") {
+        if let Ok(id) = cursor.get_i64("id") {
+            inv.shared.cursors.kill(id);
+        }
+        cursor.insert("id", 0i64);
+    }
+}
+
+pub fn get_more(inv: &Invocation<'_>) -> Result<Document> {
+    let id = match inv.body.get("getMore") {
+        Some(Bson::Int64(id)) => *id,
+        other => {
+            return Err(Error::type_mismatch(format!(
+                "BSON field 'getMore.getMore' is the wrong type '{}', expected type 'long'",
+                args::type_name(other)
+            )))
+        }
+    };
+    let collection = match inv.body.get("collection") {
+        Some(Bson::String(c)) => c.clone(),
+        other => {
+            return Err(Error::type_mismatch(format!(
+                "BSON field 'getMore.collection' is the wrong type '{}', expected type 'string'",
+                args::type_name(other)
+            )))
+        }
+    };
+    let batch_size = args::integer(inv.body, "batchSize")?.filter(|b| *b > 0).map_or(usize::MAX, |b| b as usize);
+    let cursor = inv.shared.cursors.take(id)?;
+    let expected = args::namespace(inv, &collection);
+    if cursor.ns != expected {
+        let actual = cursor.ns.clone();
+        inv.shared.cursors.put_back(id, cursor);
+        return Err(Error::command(
+            crate::error::ErrorCode::Unauthorized,
+            format!(
+                "Requested getMore on namespace '{expected}', but cursor belongs to a different namespace {actual}"
+            ),
+        ));
+    }
+    cursor::reply_batch(&inv.shared.cursors, &inv.shared.store, Some(id), cursor, None, batch_size, inv.deadline)
+}
+
+pub fn kill_cursors(inv: &Invocation<'_>) -> Result<Document> {
+    args::collection(inv, "killCursors")?;
+    let ids = match inv.body.get("cursors") {
+        Some(Bson::Array(ids)) => ids,
+        _ => return Err(Error::type_mismatch("BSON field 'killCursors.cursors' must be an array of longs")),
+    };
+    let (mut killed, mut not_found) = (Vec::new(), Vec::new());
+    for id in ids {
+        let Bson::Int64(id) = id else {
+            return Err(Error::type_mismatch("BSON field 'killCursors.cursors' must be an array of longs"));
+        };
+        if inv.shared.cursors.kill(*id) {
+            killed.push(Bson::Int64(*id));
+        } else {
+            not_found.push(Bson::Int64(*id));
+        }
+    }
+    Ok(doc! {
+        "cursorsKilled": killed,
+        "cursorsNotFound": not_found,
+        "cursorsAlive": [],
+        "cursorsUnknown": [],
+    })
+}

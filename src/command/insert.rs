@@ -1,0 +1,90 @@
+//! `insert`: adds documents, giving those without an `_id` an ObjectId. The whole
+//! batch is one log record; an ordered insert stops at its first error, an
+//! unordered one reports every error and inserts the rest.
+
+use bson::{doc, oid::ObjectId, Bson, Document};
+
+use super::{args, Invocation};
+use crate::error::{Error, ErrorCode, Result};
+
+pub fn run(inv: &Invocation<'_>) -> Result<Document> {
+    let name = args::collection(inv, "insert")?;
+    args::writable(inv)?;
+    let docs = args::documents(inv.body, "documents")?;
+    let ordered = args::boolean(inv.body, "ordered", true)?;
+    let ns = args::namespace(inv, name);
+    let (errors, commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+        let collection = batch.collection_or_create(name)?;
+        let mut errors = Vec::new();
+        for (index, doc) in docs.iter().enumerate() {
+            let outcome = prepare(doc).and_then(|doc| {
+                let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+                if batch.contains(&collection, &id)? {
+                    return Err(duplicate_key(&ns, &id));
+                }
+                batch.put(&collection, doc)
+            });
+            if let Err(err) = outcome {
+                errors.push((index, err));
+                if ordered {
+                    break;
+                }
+            }
+        }
+        Ok(errors)
+    })?;
+    let attempted = if ordered { errors.first().map_or(docs.len(), |(i, _)| *i + 1) } else { docs.len() };
+    let mut reply = doc! { "n": (attempted - errors.len()) as i32 };
+    if !errors.is_empty() {
+        let list: Vec<Bson> = errors
+            .iter()
+            .map(|(i, err)| {
+                let mut e = args::write_error(*i, err);
+                if let Error::Command { code: ErrorCode::DuplicateKey, .. } = err {
+                    let id = docs[*i].get("_id").cloned().unwrap_or(Bson::Null);
+                    e.insert("keyPattern", doc! {"_id": 1});
+                    e.insert("keyValue", doc! {"_id": id});
+                }
+                Bson::Document(e)
+            })
+            .collect();
+        reply.insert("writeErrors", list);
+    }
+    if let Some(commit) = commit {
+        reply.insert("operationTime", commit.cluster_time());
+    }
+    Ok(reply)
+}
+
+/// Checks a document to insert and puts an `_id` first, generating one if missing.
+fn prepare(doc: &Document) -> Result<Document> {
+    let id = match doc.get("_id") {
+        None => Bson::ObjectId(ObjectId::new()),
+        Some(Bson::Array(_)) => {
+            return Err(Error::command(ErrorCode::InvalidIdField, "The '_id' value cannot be of type array"))
+        }
+        Some(Bson::RegularExpression(_)) => {
+            return Err(Error::command(ErrorCode::InvalidIdField, "The '_id' value cannot be of type regex"))
+        }
+        Some(Bson::Undefined) => {
+            return Err(Error::command(ErrorCode::InvalidIdField, "The '_id' value cannot be of type undefined"))
+        }
+        Some(id) => id.clone(),
+    };
+    let mut out = Document::new();
+    out.insert("_id", id);
+    for (key, value) in doc {
+        if key != "_id" {
+            out.insert(key.clone(), value.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// MongoDB's duplicate key error for the `_id` index.
+pub fn duplicate_key(ns: &str, id: &Bson) -> Error {
+    Error::command(
+        ErrorCode::DuplicateKey,
+        format!("E11000 duplicate key error collection: {ns} index: _id_ dup key: {{ _id: {id} }}"),
+    )
+}

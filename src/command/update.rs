@@ -1,0 +1,134 @@
+//! `update`: each statement is one log record; `multi` updates every match,
+//! `upsert` inserts when nothing matches.
+
+use bson::{doc, oid::ObjectId, Bson, Document};
+
+use super::{args, Invocation};
+use crate::error::{Error, Result};
+use crate::query::{Filter, Update};
+use crate::store::{Batch, Commit};
+
+pub fn run(inv: &Invocation<'_>) -> Result<Document> {
+    let name = args::collection(inv, "update")?;
+    args::writable(inv)?;
+    let statements = args::documents(inv.body, "updates")?;
+    let ordered = args::boolean(inv.body, "ordered", true)?;
+    let (mut matched, mut modified) = (0i64, 0i64);
+    let mut upserted = Vec::new();
+    let mut errors = Vec::new();
+    let mut last_commit: Option<Commit> = None;
+    for (index, statement) in statements.iter().enumerate() {
+        let outcome = statement_args(statement).and_then(|(filter, update, multi, upsert)| {
+            inv.shared
+                .store
+                .write(&inv.db, args::journaled(inv), |batch| apply(batch, name, &filter, &update, multi, upsert))
+        });
+        match outcome {
+            Ok((outcome, commit)) => {
+                matched += outcome.matched;
+                modified += outcome.modified;
+                if let Some(id) = outcome.upserted {
+                    upserted.push(Bson::Document(doc! {"index": index as i32, "_id": id}));
+                }
+                last_commit = commit.or(last_commit);
+            }
+            Err(err) if !matches!(err, Error::Command { .. }) => return Err(err),
+            Err(err) => {
+                errors.push(Bson::Document(args::write_error(index, &err)));
+                if ordered {
+                    break;
+                }
+            }
+        }
+    }
+    let mut reply = doc! { "n": (matched + upserted.len() as i64) as i32, "nModified": modified as i32 };
+    if !upserted.is_empty() {
+        reply.insert("upserted", upserted);
+    }
+    if !errors.is_empty() {
+        reply.insert("writeErrors", errors);
+    }
+    if let Some(commit) = last_commit {
+        reply.insert("operationTime", commit.cluster_time());
+    }
+    Ok(reply)
+}
+
+fn statement_args(statement: &Document) -> Result<(Filter, Update, bool, bool)> {
+    let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()))?;
+    let update = Update::parse(statement.get("u").ok_or_else(|| {
+        Error::command(
+            crate::error::ErrorCode::Location40414,
+            "BSON field 'update.updates.u' is missing but a required field",
+        )
+    })?)?;
+    let multi = args::boolean(statement, "multi", false)?;
+    let upsert = args::boolean(statement, "upsert", false)?;
+    if multi && matches!(update, Update::Replace(_)) {
+        return Err(Error::command(
+            crate::error::ErrorCode::FailedToParse,
+            "multi update is not supported for replacement-style update",
+        ));
+    }
+    Ok((filter, update, multi, upsert))
+}
+
+struct Outcome {
+    matched: i64,
+    modified: i64,
+    upserted: Option<Bson>,
+}
+
+fn apply(
+    batch: &mut Batch<'_>,
+    name: &str,
+    filter: &Filter,
+    update: &Update,
+    multi: bool,
+    upsert: bool,
+) -> Result<Outcome> {
+    let mut outcome = Outcome { matched: 0, modified: 0, upserted: None };
+    let collection = batch.collection(name)?;
+    let mut targets = Vec::new();
+    if let Some(collection) = &collection {
+        match filter.id_equality() {
+            Some(id) => targets.extend(batch.get(collection, id)?.filter(|d| filter.matches(d))),
+            None => batch.view().scan(collection.id, None, |_, doc| {
+                if filter.matches(&doc) {
+                    targets.push(doc);
+                }
+                Ok(multi || targets.is_empty())
+            })?,
+        }
+    }
+    if let Some(collection) = &collection {
+        for doc in targets {
+            outcome.matched += 1;
+            let updated = update.apply(&doc, false)?;
+            if updated != doc {
+                outcome.modified += 1;
+                batch.put(collection, updated)?;
+            }
+        }
+    }
+    if outcome.matched == 0 && upsert {
+        let mut seed = Document::new();
+        for (path, value) in filter.equalities() {
+            seed.insert(path, value.clone());
+        }
+        if let Update::Replace(_) = update {
+            seed = seed.get("_id").map(|id| doc! {"_id": id.clone()}).unwrap_or_default();
+        }
+        let mut inserted = update.apply(&seed, true)?;
+        if !inserted.contains_key("_id") {
+            let mut with_id = doc! {"_id": ObjectId::new()};
+            with_id.extend(inserted);
+            inserted = with_id;
+        }
+        let id = inserted.get("_id").cloned().unwrap_or(Bson::Null);
+        let collection = batch.collection_or_create(name)?;
+        batch.put(&collection, inserted)?;
+        outcome.upserted = Some(id);
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,196 @@
+//! Cursors: a query's position between batches. A cursor keeps the snapshot it
+//! reads (branch, LSN and ancestry), not a transaction of the store: each batch
+//! opens a fresh view of the same snapshot, and a scan resumes after the last
+//! `_id` it reached. Versions make that exact; history collection makes it fail
+//! cleanly once the snapshot falls behind the retained history.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bson::{Bson, Document};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::query::{Filter, Projection};
+use crate::store::{Snapshot, Store, View};
+
+/// A cursor idle this long is closed, as MongoDB's `cursorTimeoutMillis`.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
+/// The first batch holds this many documents unless `batchSize` says otherwise.
+pub const DEFAULT_FIRST_BATCH: usize = 101;
+/// A batch stops growing at this many bytes of documents.
+pub const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024 - 16 * 1024;
+
+/// Where a query's results come from.
+pub enum Source {
+    /// A scan of a collection in `_id` order, resuming after an encoded `_id`.
+    Scan { collection: u64, after: Option<Vec<u8>> },
+    /// Results already computed (sorted, or from a point lookup).
+    Ready(VecDeque<Document>),
+}
+
+/// A query in progress.
+pub struct Cursor {
+    /// `db.collection`, as the client named them.
+    pub ns: String,
+    pub snapshot: Snapshot,
+    pub source: Source,
+    pub filter: Filter,
+    pub projection: Option<Projection>,
+    /// Matching documents still to skip, and still to return (`None`: no limit).
+    pub skip: u64,
+    pub limit: Option<u64>,
+    pub exhausted: bool,
+}
+
+impl Cursor {
+    /// The next batch of at most `max` documents. The cursor is exhausted once a
+    /// batch ends the results.
+    pub fn next_batch(&mut self, view: &View, max: usize, deadline: Option<Instant>) -> Result<Vec<Document>> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        let max = match self.limit {
+            Some(limit) => max.min(limit as usize),
+            None => max,
+        };
+        let mut batch = Vec::new();
+        let mut bytes = 0usize;
+        match &mut self.source {
+            Source::Ready(docs) => {
+                while batch.len() < max && bytes < MAX_BATCH_BYTES {
+                    let Some(doc) = docs.pop_front() else { break };
+                    bytes += approximate_size(&doc);
+                    batch.push(doc);
+                }
+                self.exhausted = docs.is_empty();
+            }
+            Source::Scan { collection, after } => {
+                let mut scanned = 0u64;
+                let mut stopped_at = None;
+                let (filter, skip) = (&self.filter, &mut self.skip);
+                view.scan(*collection, after.as_deref(), |id, doc| {
+                    scanned += 1;
+                    if scanned % 1024 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(Error::command(ErrorCode::MaxTimeMSExpired, "operation exceeded time limit"));
+                    }
+                    if filter.matches(&doc) {
+                        if *skip > 0 {
+                            *skip -= 1;
+                        } else {
+                            bytes += approximate_size(&doc);
+                            batch.push(doc);
+                        }
+                    }
+                    if batch.len() >= max || bytes >= MAX_BATCH_BYTES {
+                        stopped_at = Some(id.to_vec());
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })?;
+                self.exhausted = stopped_at.is_none();
+                *after = stopped_at;
+            }
+        }
+        if let Some(limit) = &mut self.limit {
+            *limit -= batch.len() as u64;
+            if *limit == 0 {
+                self.exhausted = true;
+            }
+        }
+        if let Some(projection) = &self.projection {
+            batch = batch.into_iter().map(|doc| projection.apply(doc)).collect();
+        }
+        Ok(batch)
+    }
+}
+
+/// A document's size as BSON, close enough to cap a batch.
+fn approximate_size(doc: &Document) -> usize {
+    bson::to_vec(doc).map_or(0, |v| v.len())
+}
+
+/// The open cursors of a server.
+#[derive(Default)]
+pub struct Cursors {
+    next_id: AtomicI64,
+    open: Mutex<HashMap<i64, (Cursor, Instant)>>,
+}
+
+impl Cursors {
+    /// Keeps `cursor` for later batches and returns its id.
+    pub fn insert(&self, cursor: Cursor) -> i64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut open = self.lock();
+        open.retain(|_, (_, used)| used.elapsed() < IDLE_TIMEOUT);
+        open.insert(id, (cursor, Instant::now()));
+        id
+    }
+
+    /// Takes cursor `id` out while a batch is read; `CursorNotFound` (43) when it
+    /// does not exist or has expired.
+    pub fn take(&self, id: i64) -> Result<Cursor> {
+        let mut open = self.lock();
+        match open.remove(&id) {
+            Some((cursor, used)) if used.elapsed() < IDLE_TIMEOUT => Ok(cursor),
+            _ => Err(Error::command(ErrorCode::CursorNotFound, format!("cursor id {id} not found"))),
+        }
+    }
+
+    /// Puts a cursor back after a batch.
+    pub fn put_back(&self, id: i64, cursor: Cursor) {
+        self.lock().insert(id, (cursor, Instant::now()));
+    }
+
+    /// Closes cursor `id`; `false` when there was none.
+    pub fn kill(&self, id: i64) -> bool {
+        self.lock().remove(&id).is_some()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (Cursor, Instant)>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Reads the first batch of `cursor`, keeps it open when more remains, and builds
+/// the `cursor` reply field (`firstBatch` or `nextBatch`).
+pub fn reply_batch(
+    cursors: &Cursors,
+    store: &Store,
+    id: Option<i64>,
+    mut cursor: Cursor,
+    view: Option<&View>,
+    max: usize,
+    deadline: Option<Instant>,
+) -> Result<Document> {
+    let fresh;
+    let view = match view {
+        Some(view) => view,
+        None => {
+            fresh = store.reopen(&cursor.snapshot)?;
+            &fresh
+        }
+    };
+    let batch = cursor.next_batch(view, max, deadline)?;
+    let field = if id.is_some() { "nextBatch" } else { "firstBatch" };
+    let ns = cursor.ns.clone();
+    let id = match (cursor.exhausted, id) {
+        (true, _) => 0,
+        (false, Some(id)) => {
+            cursors.put_back(id, cursor);
+            id
+        }
+        (false, None) => cursors.insert(cursor),
+    };
+    let batch: Vec<Bson> = batch.into_iter().map(Bson::Document).collect();
+    Ok(bson::doc! { "cursor": { field: batch, "id": id, "ns": ns } })
+}
