@@ -72,7 +72,7 @@ impl Cursor {
                 let (filter, skip) = (&self.filter, &mut self.skip);
                 view.scan(*collection, after.as_deref(), |id, doc| {
                     scanned += 1;
-                    if scanned % 1024 == 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+                    if scanned.is_multiple_of(1024) && deadline.is_some_and(|d| Instant::now() >= d) {
                         return Err(Error::command(ErrorCode::MaxTimeMSExpired, "operation exceeded time limit"));
                     }
                     if filter.matches(&doc) {

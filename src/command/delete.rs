@@ -29,7 +29,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                         if filter.matches(&doc) {
                             ids.push(doc.get("_id").cloned().unwrap_or(Bson::Null));
                         }
-                        Ok(!(just_one && !ids.is_empty()))
+                        Ok(!just_one || ids.is_empty())
                     })?,
                 }
                 for id in &ids {
