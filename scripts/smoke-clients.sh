@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Connects pymongo and mongosh to a freshly started server and runs ping, buildInfo
-# and hello through each; fails on an error or on a compatibility warning in their
-# output. Installs both clients itself (a venv and an npm prefix under target/).
+# and hello through each, then the branch workflow (insert, createBranch, write on
+# the branch, main unchanged, a past point, drop); fails on an error or on a
+# compatibility warning in their output. Installs both clients itself (a venv and an npm prefix under target/).
 #
 #   scripts/smoke-clients.sh [path to the branchdb binary]
 set -euo pipefail
@@ -37,6 +38,29 @@ assert info["version"].startswith("7.0."), info
 hello = client.test.command("hello")
 assert hello["isWritablePrimary"] and hello["maxWireVersion"] == 21, hello
 print("pymongo: ping, buildInfo", info["version"], "and hello ok; server type", client.topology_description.server_descriptions()[("127.0.0.1", int(sys.argv[1]))].server_type_name)
+
+shop = client.shop.items
+shop.insert_many([{"_id": i, "price": i} for i in range(300)])
+head = client.shop.command("branchInfo", "main")["headLsn"]
+created = client.shop.command("createBranch", "feature-x")
+assert created["parent"] == "main" and created["baseLsn"] >= head, created
+feature = client["shop@feature-x"].items
+assert feature.update_one({"_id": 1}, {"$set": {"price": 100}}).modified_count == 1
+assert feature.delete_many({"price": 2}).deleted_count == 1
+assert shop.find_one({"_id": 1})["price"] == 1, "main is unchanged"
+assert feature.find_one({"_id": 1})["price"] == 100
+assert len(list(feature.find())) == 299 and len(list(shop.find())) == 300, "cursors iterate past the first batch"
+past = client[f"shop@main~{head}"].items
+assert past.find_one({"_id": 1})["price"] == 1
+try:
+    past.insert_one({"_id": 1000})
+    raise AssertionError("a past point accepted a write")
+except pymongo.errors.OperationFailure as e:
+    assert e.code == 20, e
+names = client.list_database_names()
+assert "shop" in names and "shop@feature-x" in names, names
+client.shop.command("dropBranch", "feature-x")
+print("pymongo: branch workflow ok")
 client.close()
 PY
 
@@ -45,10 +69,19 @@ out=$("$tools/npm/node_modules/.bin/mongosh" "mongodb://127.0.0.1:$port/test" --
   const version = db.version(); if (!version.startsWith("7.0.")) throw new Error("version " + version);
   const hello = db.hello(); if (!hello.isWritablePrimary) throw new Error("hello");
   print("mongosh: ping, buildInfo " + version + " and hello ok");
+  const shop = db.getSiblingDB("shop2");
+  shop.items.insertMany([{_id: 1, name: "pen"}, {_id: 2, name: "ink"}]);
+  shop.runCommand({createBranch: "try"});
+  const branch = db.getSiblingDB("shop2@try");
+  branch.items.updateOne({_id: 1}, {$set: {name: "quill"}});
+  if (shop.items.findOne({_id: 1}).name !== "pen") throw new Error("main changed");
+  if (branch.items.findOne({_id: 1}).name !== "quill") throw new Error("branch write lost");
+  if (branch.items.find().toArray().length !== 2) throw new Error("branch find");
+  print("mongosh: branch workflow ok");
 ' 2>&1)
 echo "$out" | grep -v "^npm warn"
 if echo "$out" | grep -qiE "non-genuine|not a genuine|documentdb|cosmosdb|warning: this server"; then
   echo "mongosh printed a compatibility warning" >&2
   exit 1
 fi
-echo "$out" | grep -q "mongosh: ping, buildInfo" || { echo "mongosh failed" >&2; exit 1; }
+echo "$out" | grep -q "mongosh: branch workflow ok" || { echo "mongosh failed" >&2; exit 1; }
