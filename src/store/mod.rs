@@ -353,6 +353,10 @@ impl Store {
     /// A view of what `target` names: its point if it has one, else `at` (from
     /// `readConcern.atClusterTime`), else the latest published state.
     pub fn view(&self, target: &DbRef, at: Option<Lsn>) -> Result<View> {
+        // The engine snapshot is taken before the horizon is checked: history
+        // collection moves the horizon before it deletes, so a snapshot that could
+        // miss collected versions sees the moved horizon and is refused.
+        let txn = self.db.begin_read()?;
         let lsn = match (target.point, at) {
             (Some(Point::Lsn(lsn)), _) => lsn,
             (Some(Point::Time(time)), _) => self.resolve_time(time)?,
@@ -378,17 +382,24 @@ impl Store {
             read_only: target.point.is_some(),
             chain,
         };
-        Ok(View::new(snapshot, self.db.begin_read()?))
+        Ok(View::new(snapshot, txn))
     }
 
     /// A fresh view of an earlier snapshot (a cursor's next batch), as long as its
     /// history is still retained.
     pub fn reopen(&self, snapshot: &Snapshot) -> Result<View> {
+        let txn = self.db.begin_read()?;
         let horizon = Lsn(self.horizon.load(Ordering::Acquire));
         if snapshot.lsn < horizon {
             return Err(too_old(snapshot.lsn, horizon));
         }
-        Ok(View::new(snapshot.clone(), self.db.begin_read()?))
+        // A dropped branch's versions go at the next collection.
+        if let Some((id, _)) = snapshot.chain.first() {
+            if read(&self.branches).get(*id).is_none() {
+                return Err(missing_branch(&snapshot.db, &snapshot.branch));
+            }
+        }
+        Ok(View::new(snapshot.clone(), txn))
     }
 
     /// Checks that branch `name` (`None`: a `main` with no writes yet) can be read at
