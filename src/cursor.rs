@@ -59,9 +59,14 @@ impl Cursor {
         let mut bytes = 0usize;
         match &mut self.source {
             Source::Ready(docs) => {
-                while batch.len() < max && bytes < MAX_BATCH_BYTES {
+                while batch.len() < max {
                     let Some(doc) = docs.pop_front() else { break };
-                    bytes += approximate_size(&doc);
+                    let size = approximate_size(&doc);
+                    if !batch.is_empty() && bytes + size > MAX_BATCH_BYTES {
+                        docs.push_front(doc);
+                        break;
+                    }
+                    bytes += size;
                     batch.push(doc);
                 }
                 self.exhausted = docs.is_empty();
@@ -69,6 +74,8 @@ impl Cursor {
             Source::Scan { collection, after } => {
                 let mut scanned = 0u64;
                 let mut stopped_at = None;
+                // The encoded `_id` of the document before the current one.
+                let mut previous: Vec<u8> = after.clone().unwrap_or_default();
                 let (filter, skip) = (&self.filter, &mut self.skip);
                 view.scan(*collection, after.as_deref(), |id, doc| {
                     scanned += 1;
@@ -79,11 +86,19 @@ impl Cursor {
                         if *skip > 0 {
                             *skip -= 1;
                         } else {
-                            bytes += approximate_size(&doc);
+                            let size = approximate_size(&doc);
+                            if !batch.is_empty() && bytes + size > MAX_BATCH_BYTES {
+                                // This document starts the next batch.
+                                stopped_at = Some(previous.clone());
+                                return Ok(false);
+                            }
+                            bytes += size;
                             batch.push(doc);
                         }
                     }
-                    if batch.len() >= max || bytes >= MAX_BATCH_BYTES {
+                    previous.clear();
+                    previous.extend_from_slice(id);
+                    if batch.len() >= max {
                         stopped_at = Some(id.to_vec());
                         return Ok(false);
                     }

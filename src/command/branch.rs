@@ -100,7 +100,8 @@ fn describe(store: &Store, branch: &Branch) -> Document {
         "name": &branch.name,
         "parent": parent,
         "baseLsn": branch.base_lsn.0 as i64,
-        "headLsn": branch.head_lsn.0 as i64,
+        // A write applied but not yet acknowledged is not the head yet.
+        "headLsn": branch.head_lsn.min(store.published().lsn).max(branch.base_lsn).0 as i64,
         "createdAt": branch.created_at,
     }
 }

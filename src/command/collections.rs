@@ -105,7 +105,8 @@ pub fn list_databases(inv: &Invocation<'_>) -> Result<Document> {
     let mut databases = Vec::new();
     for branch in store.all_branches() {
         let target = crate::namespace::DbRef { db: branch.db.clone(), branch: branch.name.clone(), point: None };
-        let view = store.view(&target, None)?;
+        // A branch dropped or created meanwhile is left out, not an error.
+        let Ok(view) = store.view(&target, None) else { continue };
         let collections = view.collections()?.len();
         // A main with no collections is a database that was dropped; other branches
         // are listed as long as they exist.

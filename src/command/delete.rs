@@ -1,5 +1,5 @@
-//! `delete`: each statement is one log record; `limit: 1` deletes the first match,
-//! `limit: 0` every match.
+//! `delete`: `limit: 1` deletes the first match in one log record, `limit: 0`
+//! every match, a chunk of them per record.
 
 use bson::{doc, Bson, Document};
 
@@ -17,26 +17,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let mut errors = Vec::new();
     let mut last_commit: Option<Commit> = None;
     for (index, statement) in statements.iter().enumerate() {
-        let outcome = statement_args(statement).and_then(|(filter, just_one)| {
-            inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
-                let Some(collection) = batch.collection(name)? else { return Ok(0) };
-                let mut ids = Vec::new();
-                match filter.id_equality() {
-                    Some(id) => {
-                        ids.extend(batch.get(&collection, id)?.filter(|d| filter.matches(d)).map(|_| id.clone()))
-                    }
-                    None => batch.view().scan(collection.id, None, |_, doc| {
-                        if filter.matches(&doc) {
-                            ids.push(doc.get("_id").cloned().unwrap_or(Bson::Null));
-                        }
-                        Ok(!just_one || ids.is_empty())
-                    })?,
-                }
-                for id in &ids {
-                    batch.delete(&collection, id);
-                }
-                Ok(ids.len() as i64)
-            })
+        let outcome = statement_args(statement).and_then(|(filter, just_one)| match just_one {
+            true => delete_one(inv, name, &filter),
+            false => delete_many(inv, name, &filter),
         });
         match outcome {
             Ok((n, commit)) => {
@@ -60,6 +43,80 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         reply.insert("operationTime", commit.cluster_time());
     }
     Ok(reply)
+}
+
+/// Deletes the first match, found and deleted under the writer lock.
+fn delete_one(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<(i64, Option<Commit>)> {
+    inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+        let Some(collection) = batch.collection(name)? else { return Ok(0) };
+        let found = match filter.id_equality() {
+            Some(id) => batch.get(&collection, id)?.filter(|d| filter.matches(d)).map(|_| id.clone()),
+            None => {
+                let mut found = None;
+                batch.view().scan(collection.id, None, |_, doc| {
+                    if filter.matches(&doc) {
+                        found = Some(doc.get("_id").cloned().unwrap_or(Bson::Null));
+                    }
+                    Ok(found.is_none())
+                })?;
+                found
+            }
+        };
+        Ok(found.map_or(0, |id| {
+            batch.delete(&collection, &id);
+            1
+        }))
+    })
+}
+
+/// Documents deleted per log record by a multi-document delete.
+const CHUNK: usize = 1000;
+
+/// Deletes every match: the `_id`s are found without holding up writers, then
+/// deleted a chunk per log record, each re-read and re-matched under the writer
+/// lock. Like MongoDB's, the statement is not isolated from concurrent writes.
+fn delete_many(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<(i64, Option<Commit>)> {
+    let ids = matching_ids(inv, name, filter)?;
+    let (mut deleted, mut last) = (0, None);
+    for chunk in ids.chunks(CHUNK) {
+        let (n, commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+            let Some(collection) = batch.collection(name)? else { return Ok(0) };
+            let mut n = 0;
+            for id in chunk {
+                if batch.get(&collection, id)?.is_some_and(|d| filter.matches(&d)) {
+                    batch.delete(&collection, id);
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })?;
+        deleted += n;
+        last = commit.or(last);
+    }
+    Ok((deleted, last))
+}
+
+/// The `_id`s of the documents of `name` matching `filter` in the latest state.
+pub fn matching_ids(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<Vec<Bson>> {
+    let view = inv.shared.store.view(&inv.db, None)?;
+    let Some(collection) = view.collection(name)? else { return Ok(Vec::new()) };
+    if let Some(id) = filter.id_equality() {
+        return Ok(view
+            .get(collection.id, id)?
+            .filter(|d| filter.matches(d))
+            .map(|_| id.clone())
+            .into_iter()
+            .collect());
+    }
+    let mut ids = Vec::new();
+    view.scan(collection.id, None, |_, doc| {
+        if filter.matches(&doc) {
+            ids.push(doc.get("_id").cloned().unwrap_or(Bson::Null));
+        }
+        Ok(true)
+    })?;
+    inv.check_deadline()?;
+    Ok(ids)
 }
 
 fn statement_args(statement: &Document) -> Result<(Filter, bool)> {

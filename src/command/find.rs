@@ -109,7 +109,11 @@ pub fn get_more(inv: &Invocation<'_>) -> Result<Document> {
             )))
         }
     };
-    let batch_size = args::integer(inv.body, "batchSize")?.filter(|b| *b > 0).map_or(usize::MAX, |b| b as usize);
+    let batch_size = match args::integer(inv.body, "batchSize")? {
+        Some(b) if b < 0 => return Err(Error::bad_value("batchSize value must be non-negative")),
+        Some(b) if b > 0 => b as usize,
+        _ => usize::MAX,
+    };
     let cursor = inv.shared.cursors.take(id)?;
     let expected = args::namespace(inv, &collection);
     if cursor.ns != expected {

@@ -1,5 +1,5 @@
-//! `insert`: adds documents, giving those without an `_id` an ObjectId. The whole
-//! batch is one log record; an ordered insert stops at its first error, an
+//! `insert`: adds documents, giving those without an `_id` an ObjectId. Each 8 MiB
+//! of documents is one log record; an ordered insert stops at its first error, an
 //! unordered one reports every error and inserts the rest.
 
 use bson::{doc, oid::ObjectId, Bson, Document};
@@ -13,26 +13,41 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let docs = args::documents(inv.body, "documents")?;
     let ordered = args::boolean(inv.body, "ordered", true)?;
     let ns = args::namespace(inv, name);
-    let (errors, commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
-        let collection = batch.collection_or_create(name)?;
-        let mut errors = Vec::new();
-        for (index, doc) in docs.iter().enumerate() {
-            let outcome = prepare(doc).and_then(|doc| {
-                let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
-                if batch.contains(&collection, &id)? {
-                    return Err(duplicate_key(&ns, &id));
+    let mut errors: Vec<(usize, Error)> = Vec::new();
+    let mut last_commit = None;
+    let mut next = 0;
+    // One log record per slice of up to RECORD_BYTES of documents.
+    while next < docs.len() && (!ordered || errors.is_empty()) {
+        let ((slice_errors, end), commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+            let collection = batch.collection_or_create(name)?;
+            let mut errors = Vec::new();
+            let mut bytes = 0;
+            for (index, doc) in docs.iter().enumerate().skip(next) {
+                if bytes >= RECORD_BYTES {
+                    return Ok((errors, index));
                 }
-                batch.put(&collection, doc)
-            });
-            if let Err(err) = outcome {
-                errors.push((index, err));
-                if ordered {
-                    break;
+                let outcome = prepare(doc).and_then(|(doc, size)| {
+                    bytes += size;
+                    let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+                    if batch.contains(&collection, &id)? {
+                        return Err(duplicate_key(&ns, &id));
+                    }
+                    batch.put(&collection, doc)
+                });
+                if let Err(err) = outcome {
+                    errors.push((index, err));
+                    if ordered {
+                        return Ok((errors, index + 1));
+                    }
                 }
             }
-        }
-        Ok(errors)
-    })?;
+            Ok((errors, docs.len()))
+        })?;
+        errors.extend(slice_errors);
+        last_commit = commit.or(last_commit);
+        next = end;
+    }
+    let commit = last_commit;
     let attempted = if ordered { errors.first().map_or(docs.len(), |(i, _)| *i + 1) } else { docs.len() };
     let mut reply = doc! { "n": (attempted - errors.len()) as i32 };
     if !errors.is_empty() {
@@ -56,8 +71,12 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     Ok(reply)
 }
 
-/// Checks a document to insert and puts an `_id` first, generating one if missing.
-fn prepare(doc: &Document) -> Result<Document> {
+/// Documents logged as one record at most (a little more: the last one crosses it).
+const RECORD_BYTES: usize = 8 * 1024 * 1024;
+
+/// Checks a document to insert and puts an `_id` first, generating one if missing;
+/// returns it with its size.
+fn prepare(doc: &Document) -> Result<(Document, usize)> {
     let id = match doc.get("_id") {
         None => Bson::ObjectId(ObjectId::new()),
         Some(Bson::Array(_)) => {
@@ -78,7 +97,23 @@ fn prepare(doc: &Document) -> Result<Document> {
             out.insert(key.clone(), value.clone());
         }
     }
-    Ok(out)
+    let size = check_size(&out)?;
+    Ok((out, size))
+}
+
+/// The largest document MongoDB stores.
+pub const MAX_DOCUMENT_SIZE: usize = 16 * 1024 * 1024;
+
+/// Refuses a document over 16 MiB (`BSONObjectTooLarge`, 10334); returns its size.
+pub fn check_size(doc: &Document) -> Result<usize> {
+    let size = bson::to_vec(doc).map_err(|e| Error::bad_value(e.to_string()))?.len();
+    if size > MAX_DOCUMENT_SIZE {
+        return Err(Error::command(
+            ErrorCode::BSONObjectTooLarge,
+            format!("object to insert too large. size in bytes: {size}, max size: {MAX_DOCUMENT_SIZE}"),
+        ));
+    }
+    Ok(size)
 }
 
 /// MongoDB's duplicate key error for the `_id` index.

@@ -1,5 +1,5 @@
-//! `update`: each statement is one log record; `multi` updates every match,
-//! `upsert` inserts when nothing matches.
+//! `update`: a single-document statement is one log record; `multi` updates every
+//! match, a chunk per record; `upsert` inserts when nothing matches.
 
 use bson::{doc, oid::ObjectId, Bson, Document};
 
@@ -19,9 +19,12 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let mut last_commit: Option<Commit> = None;
     for (index, statement) in statements.iter().enumerate() {
         let outcome = statement_args(statement).and_then(|(filter, update, multi, upsert)| {
+            if multi {
+                return update_many(inv, name, &filter, &update, upsert);
+            }
             inv.shared
                 .store
-                .write(&inv.db, args::journaled(inv), |batch| apply(batch, name, &filter, &update, multi, upsert))
+                .write(&inv.db, args::journaled(inv), |batch| apply(batch, name, &filter, &update, false, upsert))
         });
         match outcome {
             Ok((outcome, commit)) => {
@@ -73,6 +76,51 @@ fn statement_args(statement: &Document) -> Result<(Filter, Update, bool, bool)> 
     Ok((filter, update, multi, upsert))
 }
 
+/// Documents rewritten per log record by a multi-document update.
+const CHUNK: usize = 1000;
+
+/// A `multi` update: the matching `_id`s are found without holding up writers, then
+/// rewritten a chunk per log record, each document re-read and re-matched under the
+/// writer lock. Like MongoDB's, the statement is not isolated from concurrent writes.
+fn update_many(
+    inv: &Invocation<'_>,
+    name: &str,
+    filter: &Filter,
+    update: &Update,
+    upsert: bool,
+) -> Result<(Outcome, Option<Commit>)> {
+    let ids = super::delete::matching_ids(inv, name, filter)?;
+    if ids.is_empty() {
+        return inv
+            .shared
+            .store
+            .write(&inv.db, args::journaled(inv), |batch| apply(batch, name, filter, update, true, upsert));
+    }
+    let mut total = Outcome { matched: 0, modified: 0, upserted: None };
+    let mut last = None;
+    for chunk in ids.chunks(CHUNK) {
+        let (outcome, commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+            let mut outcome = Outcome { matched: 0, modified: 0, upserted: None };
+            let Some(collection) = batch.collection(name)? else { return Ok(outcome) };
+            for id in chunk {
+                let Some(doc) = batch.get(&collection, id)?.filter(|d| filter.matches(d)) else { continue };
+                outcome.matched += 1;
+                let updated = update.apply(&doc, false)?;
+                super::insert::check_size(&updated)?;
+                if updated != doc {
+                    outcome.modified += 1;
+                    batch.put(&collection, updated)?;
+                }
+            }
+            Ok(outcome)
+        })?;
+        total.matched += outcome.matched;
+        total.modified += outcome.modified;
+        last = commit.or(last);
+    }
+    Ok((total, last))
+}
+
 struct Outcome {
     matched: i64,
     modified: i64,
@@ -105,6 +153,7 @@ fn apply(
         for doc in targets {
             outcome.matched += 1;
             let updated = update.apply(&doc, false)?;
+            super::insert::check_size(&updated)?;
             if updated != doc {
                 outcome.modified += 1;
                 batch.put(collection, updated)?;
@@ -127,6 +176,10 @@ fn apply(
         }
         let id = inserted.get("_id").cloned().unwrap_or(Bson::Null);
         let collection = batch.collection_or_create(name)?;
+        if batch.contains(&collection, &id)? {
+            return Err(super::insert::duplicate_key(&format!("{}.{name}", batch.view().snapshot.addressed), &id));
+        }
+        super::insert::check_size(&inserted)?;
         batch.put(&collection, inserted)?;
         outcome.upserted = Some(id);
     }

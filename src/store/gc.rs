@@ -39,14 +39,20 @@ struct Needs {
     /// Branch id → whether it has a parent, and the bases of its children below the
     /// horizon.
     live: HashMap<u64, (bool, Vec<Lsn>)>,
+    /// Branches dropped when the pass began: all their versions go. A branch in
+    /// neither set was created during the pass and keeps everything.
+    dropped: HashSet<u64>,
 }
 
 impl Needs {
     /// The versions of one run (one branch's versions of one thing, newest first)
     /// to delete.
     fn doomed(&self, branch: u64, versions: &[Version]) -> Vec<usize> {
-        let Some((has_parent, bases)) = self.live.get(&branch) else {
+        if self.dropped.contains(&branch) {
             return (0..versions.len()).collect();
+        }
+        let Some((has_parent, bases)) = self.live.get(&branch) else {
+            return Vec::new();
         };
         let mut keep = vec![false; versions.len()];
         for (i, version) in versions.iter().enumerate() {
@@ -116,7 +122,8 @@ impl Run {
 impl Store {
     /// Collects the history that `now` puts beyond the retention.
     pub fn collect_garbage(&self, now: DateTime) -> Result<GcStats> {
-        let cutoff = now.timestamp_millis().saturating_sub(self.options.retention.as_millis() as i64);
+        let retention = i64::try_from(self.options.retention.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = now.timestamp_millis().saturating_sub(retention);
         let horizon = {
             let found = self.last_at_or_before(cutoff)?;
             let published = lock(&self.published).lsn;
@@ -124,22 +131,31 @@ impl Store {
         };
         // Move the horizon first: no read may start below it while versions go.
         self.horizon.fetch_max(horizon.0, std::sync::atomic::Ordering::AcqRel);
-        {
+        // Under the writer lock, so that nothing is half-applied: the branches and
+        // collections that exist now. Whatever is created later is left alone.
+        let (needs, first_new_collection) = {
             let mut meta = self.lock_writer()?;
             meta.horizon = horizon;
             let mut txn = self.db.begin_write()?;
             txn.set_durability(Durability::None)?;
             meta.save(&txn)?;
+            let dropped = txn
+                .open_table(tables::BRANCHES)?
+                .iter()?
+                .filter_map(|entry| entry.ok())
+                .filter_map(|(id, row)| {
+                    let doc = bson::Document::from_reader(row.value()).ok()?;
+                    doc.get_i64("dropped").is_ok().then_some(id.value())
+                })
+                .collect();
             txn.commit()?;
-        }
-        let needs = {
             let branches = read(&self.branches);
             let mut live = HashMap::new();
             for branch in branches.all() {
                 let bases = branches.children(branch.id).map(|c| c.base_lsn).filter(|b| *b < horizon).collect();
                 live.insert(branch.id.0, (branch.parent.is_some(), bases));
             }
-            Needs { horizon, live }
+            (Needs { horizon, live, dropped }, meta.next_collection)
         };
         let mut stats = GcStats { horizon, ..GcStats::default() };
         let mut referenced = HashSet::new();
@@ -151,14 +167,16 @@ impl Store {
             }
             true
         })?;
-        // Documents of collections no catalog entry names any more are unreachable.
+        // Documents of collections no catalog entry names any more are unreachable
+        // (collections created during the pass are not in the catalog pass's view).
         stats.versions += self.collect_table(DOCS, &needs, false, |prefix, _| {
             prefix
                 .get(..8)
                 .and_then(|id| id.try_into().ok())
-                .is_some_and(|id| referenced.contains(&u64::from_be_bytes(id)))
+                .map(u64::from_be_bytes)
+                .is_none_or(|id| id >= first_new_collection || referenced.contains(&id))
         })?;
-        self.forget_dropped_branches()?;
+        self.forget_branches(&needs.dropped)?;
         self.forget_times_before(horizon)?;
         stats.segments = self.wal.remove_segments_below(horizon)?;
         Ok(stats)
@@ -228,19 +246,15 @@ impl Store {
         }
     }
 
-    /// Deletes the rows of dropped branches, whose versions the pass removed.
-    fn forget_dropped_branches(&self) -> Result<()> {
-        let live: HashSet<u64> = read(&self.branches).all().iter().map(|b| b.id.0).collect();
-        let txn = self.db.begin_write()?;
+    /// Deletes the rows of the branches whose versions the pass removed.
+    fn forget_branches(&self, dropped: &HashSet<u64>) -> Result<()> {
+        let mut txn = self.db.begin_write()?;
+        // Never durable on its own: only checkpoints make the engine durable.
+        txn.set_durability(Durability::None)?;
         {
             let mut table = txn.open_table(tables::BRANCHES)?;
-            let dropped: Vec<u64> = table
-                .iter()?
-                .filter_map(|e| e.ok().map(|(id, _)| id.value()))
-                .filter(|id| !live.contains(id))
-                .collect();
             for id in dropped {
-                table.remove(id)?;
+                table.remove(*id)?;
             }
         }
         txn.commit()?;
@@ -249,7 +263,8 @@ impl Store {
 
     /// Deletes the time index below the horizon, keeping the horizon's own entry.
     fn forget_times_before(&self, horizon: Lsn) -> Result<()> {
-        let txn = self.db.begin_write()?;
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::None)?;
         {
             let mut table = txn.open_table(TIMES)?;
             let old: Vec<(u64, u64)> = table
@@ -287,10 +302,8 @@ mod tests {
 
     #[test]
     fn keeps_the_newest_version_at_each_needed_point() {
-        let needs = Needs {
-            horizon: Lsn(50),
-            live: HashMap::from([(1, (false, vec![Lsn(25)])), (2, (true, vec![])), (4, (false, vec![]))]),
-        };
+        let live = HashMap::from([(1, (false, vec![Lsn(25)])), (2, (true, vec![])), (4, (false, vec![]))]);
+        let needs = Needs { horizon: Lsn(50), live, dropped: HashSet::from([3]) };
         // Newest first: 60 stays (after the horizon), 40 is seen at the horizon, 20
         // by the child based at 25, 10 by nobody.
         let run = versions(&[(60, false), (40, false), (20, false), (10, false)]);
@@ -301,7 +314,8 @@ mod tests {
         assert_eq!(needs.doomed(2, &run), vec![1]);
         // ...unless a child based before it needs what it hid.
         assert_eq!(needs.doomed(1, &run), Vec::<usize>::new());
-        // Dropped branches lose everything.
+        // Dropped branches lose everything; branches born during the pass nothing.
         assert_eq!(needs.doomed(3, &run), vec![0, 1]);
+        assert_eq!(needs.doomed(5, &run), Vec::<usize>::new());
     }
 }

@@ -235,6 +235,8 @@ impl Store {
             chain,
         };
         let view = View::new(snapshot, self.db.begin_read()?);
+        // What the batch read: applied, maybe not yet durable.
+        let read_at = Commit { lsn: meta.applied, time: meta.applied_time };
         let mut batch = Batch::new(view, &mut meta.next_collection);
         let outcome = f(&mut batch);
         let ops = batch.into_ops();
@@ -243,10 +245,11 @@ impl Store {
             (Ok(_), false) => Some(self.append_and_apply(&mut meta, &Entry::Txn(Txn { branch, ops }))?),
         };
         drop(meta);
-        if let Some(commit) = commit {
-            self.wal.wait_for_ack(commit.lsn, j)?;
-            self.publish(commit);
-        }
+        // A reply, even one that changed nothing (a duplicate key, no match), rests
+        // on what the batch read: it waits until that is acknowledged too.
+        let settled = commit.unwrap_or(read_at);
+        self.wal.wait_for_ack(settled.lsn, j)?;
+        self.publish(settled);
         Ok((outcome?, commit))
     }
 
@@ -255,7 +258,7 @@ impl Store {
         let mut meta = self.lock_writer()?;
         let (parent, base) = {
             let branches = read(&self.branches);
-            if branches.find(db, name).is_some() {
+            if branches.find(db, name).is_some() || name == MAIN_BRANCH {
                 return Err(Error::command(
                     ErrorCode::NamespaceExists,
                     format!("branch '{name}' of database '{db}' already exists"),
@@ -353,16 +356,17 @@ impl Store {
     /// A view of what `target` names: its point if it has one, else `at` (from
     /// `readConcern.atClusterTime`), else the latest published state.
     pub fn view(&self, target: &DbRef, at: Option<Lsn>) -> Result<View> {
-        // The engine snapshot is taken before the horizon is checked: history
-        // collection moves the horizon before it deletes, so a snapshot that could
-        // miss collected versions sees the moved horizon and is refused.
-        let txn = self.db.begin_read()?;
+        // The LSN is chosen first (it is published, so applied), then the engine
+        // snapshot is taken (it holds that LSN's versions), then the horizon is
+        // checked: history collection moves the horizon before it deletes, so a
+        // snapshot that could miss collected versions sees the moved horizon.
         let lsn = match (target.point, at) {
             (Some(Point::Lsn(lsn)), _) => lsn,
             (Some(Point::Time(time)), _) => self.resolve_time(time)?,
             (None, Some(lsn)) => lsn,
             (None, None) => lock(&self.published).lsn,
         };
+        let txn = self.db.begin_read()?;
         let branches = read(&self.branches);
         let branch = branches.find(&target.db, &target.branch);
         if branch.is_none() && target.branch != MAIN_BRANCH {

@@ -433,6 +433,13 @@ impl Inner {
                 st = self.flush(st, do_sync);
                 continue;
             }
+            if st.closed {
+                // The log-writer thread is stopping or gone, so nobody flushes for a
+                // parked writer that the flush in progress does not cover: wait for
+                // that flush to end, then lead our own.
+                st = self.changed.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
             st.waiters.push(Waiter { lsn, sync, thread: me.clone() });
             drop(st);
             std::thread::park();
@@ -591,6 +598,8 @@ fn spawn_writer(inner: Arc<Inner>) -> Result<JoinHandle<()>> {
             // without a flush to wake it.
             if st.poisoned.is_some() || (st.closed && st.waiters.is_empty() && !st.flushing) {
                 st.writer_idle = true;
+                // Writers waiting to lead their own flushes may do so now.
+                inner.changed.notify_all();
                 return;
             }
             let interval_due = !strict && last_sync.elapsed() >= interval && st.durable < st.appended;
