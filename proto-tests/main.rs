@@ -6,4 +6,5 @@ mod common;
 mod bad_input;
 mod branches;
 mod connections;
+mod crud;
 mod handshake;

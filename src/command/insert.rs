@@ -6,6 +6,7 @@ use bson::{doc, oid::ObjectId, Bson, Document};
 
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
+use crate::wire::MAX_BSON_OBJECT_SIZE;
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "insert")?;
@@ -72,7 +73,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
 }
 
 /// Documents logged as one record at most (a little more: the last one crosses it).
-const RECORD_BYTES: usize = 8 * 1024 * 1024;
+pub const RECORD_BYTES: usize = 8 * 1024 * 1024;
 
 /// Checks a document to insert and puts an `_id` first, generating one if missing;
 /// returns it with its size.
@@ -101,16 +102,13 @@ fn prepare(doc: &Document) -> Result<(Document, usize)> {
     Ok((out, size))
 }
 
-/// The largest document MongoDB stores.
-pub const MAX_DOCUMENT_SIZE: usize = 16 * 1024 * 1024;
-
 /// Refuses a document over 16 MiB (`BSONObjectTooLarge`, 10334); returns its size.
 pub fn check_size(doc: &Document) -> Result<usize> {
     let size = bson::to_vec(doc).map_err(|e| Error::bad_value(e.to_string()))?.len();
-    if size > MAX_DOCUMENT_SIZE {
+    if size > MAX_BSON_OBJECT_SIZE {
         return Err(Error::command(
             ErrorCode::BSONObjectTooLarge,
-            format!("object to insert too large. size in bytes: {size}, max size: {MAX_DOCUMENT_SIZE}"),
+            format!("object to insert too large. size in bytes: {size}, max size: {MAX_BSON_OBJECT_SIZE}"),
         ));
     }
     Ok(size)

@@ -76,7 +76,8 @@ fn statement_args(statement: &Document) -> Result<(Filter, Update, bool, bool)> 
     Ok((filter, update, multi, upsert))
 }
 
-/// Documents rewritten per log record by a multi-document update.
+/// Documents rewritten per log record by a multi-document update (fewer when they
+/// reach `RECORD_BYTES`).
 const CHUNK: usize = 1000;
 
 /// A `multi` update: the matching `_id`s are found without holding up writers, then
@@ -98,25 +99,31 @@ fn update_many(
     }
     let mut total = Outcome { matched: 0, modified: 0, upserted: None };
     let mut last = None;
-    for chunk in ids.chunks(CHUNK) {
-        let (outcome, commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+    let mut next = 0;
+    while next < ids.len() {
+        let ((outcome, end), commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
             let mut outcome = Outcome { matched: 0, modified: 0, upserted: None };
-            let Some(collection) = batch.collection(name)? else { return Ok(outcome) };
-            for id in chunk {
+            let Some(collection) = batch.collection(name)? else { return Ok((outcome, ids.len())) };
+            let mut bytes = 0;
+            for (index, id) in ids.iter().enumerate().skip(next) {
+                if index - next >= CHUNK || bytes >= super::insert::RECORD_BYTES {
+                    return Ok((outcome, index));
+                }
                 let Some(doc) = batch.get(&collection, id)?.filter(|d| filter.matches(d)) else { continue };
                 outcome.matched += 1;
                 let updated = update.apply(&doc, false)?;
-                super::insert::check_size(&updated)?;
+                bytes += super::insert::check_size(&updated)?;
                 if updated != doc {
                     outcome.modified += 1;
                     batch.put(&collection, updated)?;
                 }
             }
-            Ok(outcome)
+            Ok((outcome, ids.len()))
         })?;
         total.matched += outcome.matched;
         total.modified += outcome.modified;
         last = commit.or(last);
+        next = end;
     }
     Ok((total, last))
 }
