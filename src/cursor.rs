@@ -130,7 +130,8 @@ fn approximate_size(doc: &Document) -> usize {
 #[derive(Default)]
 pub struct Cursors {
     next_id: AtomicI64,
-    open: Mutex<HashMap<i64, (Cursor, Instant)>>,
+    /// Each cursor with when it was last used; `None` while a batch is being read.
+    open: Mutex<HashMap<i64, (Option<Cursor>, Instant)>>,
 }
 
 impl Cursors {
@@ -138,24 +139,30 @@ impl Cursors {
     pub fn insert(&self, cursor: Cursor) -> i64 {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let mut open = self.lock();
-        open.retain(|_, (_, used)| used.elapsed() < IDLE_TIMEOUT);
-        open.insert(id, (cursor, Instant::now()));
+        open.retain(|_, (cursor, used)| cursor.is_none() || used.elapsed() < IDLE_TIMEOUT);
+        open.insert(id, (Some(cursor), Instant::now()));
         id
     }
 
-    /// Takes cursor `id` out while a batch is read; `CursorNotFound` (43) when it
-    /// does not exist or has expired.
+    /// Takes cursor `id` out while a batch is read: `CursorNotFound` (43) when it
+    /// does not exist or has expired, `CursorInUse` (143) while another request
+    /// reads it.
     pub fn take(&self, id: i64) -> Result<Cursor> {
         let mut open = self.lock();
-        match open.remove(&id) {
-            Some((cursor, used)) if used.elapsed() < IDLE_TIMEOUT => Ok(cursor),
-            _ => Err(Error::command(ErrorCode::CursorNotFound, format!("cursor id {id} not found"))),
+        let not_found = || Error::command(ErrorCode::CursorNotFound, format!("cursor id {id} not found"));
+        let (slot, used) = open.get_mut(&id).ok_or_else(not_found)?;
+        if slot.is_some() && used.elapsed() >= IDLE_TIMEOUT {
+            open.remove(&id);
+            return Err(not_found());
         }
+        slot.take().ok_or_else(|| Error::command(ErrorCode::CursorInUse, format!("cursor id {id} is already in use")))
     }
 
-    /// Puts a cursor back after a batch.
+    /// Puts a cursor back after a batch, unless it was killed meanwhile.
     pub fn put_back(&self, id: i64, cursor: Cursor) {
-        self.lock().insert(id, (cursor, Instant::now()));
+        if let Some(slot) = self.lock().get_mut(&id) {
+            *slot = (Some(cursor), Instant::now());
+        }
     }
 
     /// Closes cursor `id`; `false` when there was none.
@@ -171,13 +178,14 @@ impl Cursors {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (Cursor, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (Option<Cursor>, Instant)>> {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-/// Reads the first batch of `cursor`, keeps it open when more remains, and builds
-/// the `cursor` reply field (`firstBatch` or `nextBatch`).
+/// Reads the next batch of `cursor` (the first when `id` is `None`), keeps it open
+/// when more remains, and builds the `cursor` reply field (`firstBatch` or
+/// `nextBatch`). A cursor that ends, or fails, is closed.
 pub fn reply_batch(
     cursors: &Cursors,
     store: &Store,
@@ -187,19 +195,27 @@ pub fn reply_batch(
     max: usize,
     deadline: Option<Instant>,
 ) -> Result<Document> {
-    let fresh;
-    let view = match view {
-        Some(view) => view,
-        None => {
-            fresh = store.reopen(&cursor.snapshot)?;
-            &fresh
+    let batch = match view {
+        Some(view) => cursor.next_batch(view, max, deadline),
+        None => store.reopen(&cursor.snapshot).and_then(|view| cursor.next_batch(&view, max, deadline)),
+    };
+    let batch = match batch {
+        Ok(batch) => batch,
+        Err(e) => {
+            if let Some(id) = id {
+                cursors.kill(id);
+            }
+            return Err(e);
         }
     };
-    let batch = cursor.next_batch(view, max, deadline)?;
     let field = if id.is_some() { "nextBatch" } else { "firstBatch" };
     let ns = cursor.ns.clone();
     let id = match (cursor.exhausted, id) {
-        (true, _) => 0,
+        (true, Some(id)) => {
+            cursors.kill(id);
+            0
+        }
+        (true, None) => 0,
         (false, Some(id)) => {
             cursors.put_back(id, cursor);
             id
@@ -208,4 +224,40 @@ pub fn reply_batch(
     };
     let batch: Vec<Bson> = batch.into_iter().map(Bson::Document).collect();
     Ok(bson::doc! { "cursor": { field: batch, "id": id, "ns": ns } })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::namespace::DbRef;
+    use crate::server::Shared;
+
+    fn cursor() -> Cursor {
+        let shared = Shared::for_tests();
+        let view = shared.store.view(&DbRef::parse("t").expect("name"), None).expect("view");
+        Cursor {
+            ns: "t.c".into(),
+            snapshot: view.snapshot.clone(),
+            source: Source::Ready(VecDeque::new()),
+            filter: Filter::default(),
+            projection: None,
+            skip: 0,
+            limit: None,
+            exhausted: false,
+        }
+    }
+
+    #[test]
+    fn a_cursor_is_in_use_while_a_batch_is_read_and_gone_once_killed() {
+        let cursors = Cursors::default();
+        let id = cursors.insert(cursor());
+        let taken = cursors.take(id).expect("open");
+        assert_eq!(cursors.take(id).err().map(|e| e.code()), Some(ErrorCode::CursorInUse));
+        cursors.put_back(id, taken);
+        let taken = cursors.take(id).expect("back");
+        assert!(cursors.kill(id), "killed while in use");
+        cursors.put_back(id, taken);
+        assert_eq!(cursors.take(id).err().map(|e| e.code()), Some(ErrorCode::CursorNotFound));
+        assert!(cursors.is_empty());
+    }
 }

@@ -42,6 +42,7 @@ error_codes! {
     InvalidBSON = 22,
     NamespaceNotFound = 26,
     CursorNotFound = 43,
+    CursorInUse = 143,
     NamespaceExists = 48,
     MaxTimeMSExpired = 50,
     CommandNotFound = 59,
