@@ -1,12 +1,13 @@
 //! `delete`: `limit: 1` deletes the first match in one log record, `limit: 0`
-//! every match, a chunk of them per record.
+//! every match, a chunk of them per record. Matches are looked for outside the
+//! writer lock and re-checked under it.
 
 use bson::{doc, Bson, Document};
 
 use super::{args, Invocation};
 use crate::error::{Error, Result};
 use crate::query::Filter;
-use crate::store::Commit;
+use crate::store::{Commit, View};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "delete")?;
@@ -45,28 +46,47 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     Ok(reply)
 }
 
-/// Deletes the first match, found and deleted under the writer lock.
+/// Deletes the first match. The match is looked for without holding up writers;
+/// under the writer lock it is re-read and re-matched, and looked for again only if
+/// it changed meanwhile.
 fn delete_one(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<(i64, Option<Commit>)> {
+    let Some(candidate) = first_match_now(inv, name, filter)? else { return Ok((0, None)) };
     inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
         let Some(collection) = batch.collection(name)? else { return Ok(0) };
-        let found = match filter.id_equality() {
-            Some(id) => batch.get(&collection, id)?.filter(|d| filter.matches(d)).map(|_| id.clone()),
-            None => {
-                let mut found = None;
-                batch.view().scan(collection.id, None, |_, doc| {
-                    if filter.matches(&doc) {
-                        found = Some(doc.get("_id").cloned().unwrap_or(Bson::Null));
-                    }
-                    Ok(found.is_none())
-                })?;
-                found
-            }
+        let found = match batch.get(&collection, &candidate)?.filter(|d| filter.matches(d)) {
+            Some(_) => Some(candidate.clone()),
+            None => first_match(batch.view(), collection.id, filter)?,
         };
         Ok(found.map_or(0, |id| {
             batch.delete(&collection, &id);
             1
         }))
     })
+}
+
+/// The `_id` of the first document of `name` matching `filter` in the latest
+/// published state (a consistent snapshot: finding none there is a valid answer).
+pub fn first_match_now(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<Option<Bson>> {
+    let view = inv.shared.store.view(&inv.db, None)?;
+    match view.collection(name)? {
+        Some(collection) => first_match(&view, collection.id, filter),
+        None => Ok(None),
+    }
+}
+
+/// The `_id` of the first document of a collection matching `filter` in `view`.
+pub fn first_match(view: &View, collection: u64, filter: &Filter) -> Result<Option<Bson>> {
+    if let Some(id) = filter.id_equality() {
+        return Ok(view.get(collection, id)?.filter(|d| filter.matches(d)).map(|_| id.clone()));
+    }
+    let mut found = None;
+    view.scan(collection, None, |_, doc| {
+        if filter.matches(&doc) {
+            found = Some(doc.get("_id").cloned().unwrap_or(Bson::Null));
+        }
+        Ok(found.is_none())
+    })?;
+    Ok(found)
 }
 
 /// Documents deleted per log record by a multi-document delete.

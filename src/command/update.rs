@@ -1,5 +1,6 @@
 //! `update`: a single-document statement is one log record; `multi` updates every
-//! match, a chunk per record; `upsert` inserts when nothing matches.
+//! match, a chunk per record; `upsert` inserts when nothing matches. Matches are
+//! looked for outside the writer lock and re-checked under it.
 
 use bson::{doc, oid::ObjectId, Bson, Document};
 
@@ -22,9 +23,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             if multi {
                 return update_many(inv, name, &filter, &update, upsert);
             }
-            inv.shared
-                .store
-                .write(&inv.db, args::journaled(inv), |batch| apply(batch, name, &filter, &update, false, upsert))
+            update_one(inv, name, &filter, &update, upsert)
         });
         match outcome {
             Ok((outcome, commit)) => {
@@ -74,6 +73,36 @@ fn statement_args(statement: &Document) -> Result<(Filter, Update, bool, bool)> 
         ));
     }
     Ok((filter, update, multi, upsert))
+}
+
+/// A single-document update. The match is looked for without holding up writers;
+/// under the writer lock it is re-read and re-matched, and looked for again (with
+/// the upsert, if nothing matches) only if it changed meanwhile.
+fn update_one(
+    inv: &Invocation<'_>,
+    name: &str,
+    filter: &Filter,
+    update: &Update,
+    upsert: bool,
+) -> Result<(Outcome, Option<Commit>)> {
+    let candidate = super::delete::first_match_now(inv, name, filter)?;
+    if candidate.is_none() && !upsert {
+        return Ok((Outcome { matched: 0, modified: 0, upserted: None }, None));
+    }
+    inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+        if let (Some(id), Some(collection)) = (&candidate, batch.collection(name)?) {
+            if let Some(doc) = batch.get(&collection, id)?.filter(|d| filter.matches(d)) {
+                let updated = update.apply(&doc, false)?;
+                super::insert::check_size(&updated)?;
+                let modified = updated != doc;
+                if modified {
+                    batch.put(&collection, updated)?;
+                }
+                return Ok(Outcome { matched: 1, modified: i64::from(modified), upserted: None });
+            }
+        }
+        apply(batch, name, filter, update, false, upsert)
+    })
 }
 
 /// Documents rewritten per log record by a multi-document update (fewer when they
