@@ -472,10 +472,6 @@ impl Store {
         Lsn(self.horizon.load(Ordering::Acquire))
     }
 
-    pub fn options(&self) -> &Options {
-        &self.options
-    }
-
     /// Makes everything applied durable in the engine and records it in the WAL
     /// manifest. Holds the writer lock throughout, so that the engine never holds a
     /// record the log could still lose.
@@ -501,11 +497,6 @@ impl Store {
             let _ = handle.join();
         }
         self.checkpoint()
-    }
-
-    /// Bytes the engine's file takes on disk (0 in memory).
-    pub fn disk_size(dir: &Path) -> u64 {
-        std::fs::metadata(dir.join("store.redb")).map_or(0, |m| m.len())
     }
 
     fn background_loop(&self) {
