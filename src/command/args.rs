@@ -207,17 +207,55 @@ pub fn write_error(index: usize, err: &Error) -> Document {
     doc
 }
 
+/// What the statements of an `update` or `delete` command did.
+pub struct Statements<T> {
+    /// The outcome of each statement that succeeded, with its index.
+    pub done: Vec<(usize, T)>,
+    errors: Vec<Bson>,
+    last_commit: Option<crate::store::Commit>,
+}
+
+impl<T> Statements<T> {
+    /// Adds `writeErrors` (when there are any) and the last write's `operationTime`.
+    pub fn complete(&self, reply: &mut Document) {
+        if !self.errors.is_empty() {
+            reply.insert("writeErrors", self.errors.clone());
+        }
+        if let Some(commit) = self.last_commit {
+            reply.insert("operationTime", commit.cluster_time());
+        }
+    }
+}
+
+/// Runs each statement of a write command. A command error becomes that
+/// statement's entry in `writeErrors` (and ends an ordered command); any other
+/// error fails the whole command.
+pub fn each_statement<T>(
+    statements: &[&Document],
+    ordered: bool,
+    mut run: impl FnMut(&Document) -> Result<(T, Option<crate::store::Commit>)>,
+) -> Result<Statements<T>> {
+    let mut out = Statements { done: Vec::new(), errors: Vec::new(), last_commit: None };
+    for (index, statement) in statements.iter().enumerate() {
+        match run(statement) {
+            Ok((outcome, commit)) => {
+                out.done.push((index, outcome));
+                out.last_commit = commit.or(out.last_commit);
+            }
+            Err(err @ Error::Command { .. }) => {
+                out.errors.push(Bson::Document(write_error(index, &err)));
+                if ordered {
+                    break;
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(out)
+}
+
 /// Refuses writes to a `~<point>` view (code 20) and to a branch that does not
 /// exist (26), before any statement runs.
 pub fn writable(inv: &Invocation<'_>) -> Result<()> {
-    if inv.db.point.is_some() {
-        return Err(Error::command(
-            ErrorCode::IllegalOperation,
-            format!("cannot write to '{}': a view of a past point (~) is read-only", inv.db),
-        ));
-    }
-    if inv.db.branch != crate::namespace::MAIN_BRANCH {
-        inv.shared.store.branch(&inv.db.db, &inv.db.branch)?;
-    }
-    Ok(())
+    inv.shared.store.check_writable(&inv.db)
 }

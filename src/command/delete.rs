@@ -14,35 +14,16 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     args::writable(inv)?;
     let statements = args::documents(inv.body, "deletes")?;
     let ordered = args::boolean(inv.body, "ordered", true)?;
-    let mut deleted = 0i64;
-    let mut errors = Vec::new();
-    let mut last_commit: Option<Commit> = None;
-    for (index, statement) in statements.iter().enumerate() {
-        let outcome = statement_args(statement).and_then(|(filter, just_one)| match just_one {
+    let results = args::each_statement(&statements, ordered, |statement| {
+        let (filter, just_one) = statement_args(statement)?;
+        match just_one {
             true => delete_one(inv, name, &filter),
             false => delete_many(inv, name, &filter),
-        });
-        match outcome {
-            Ok((n, commit)) => {
-                deleted += n;
-                last_commit = commit.or(last_commit);
-            }
-            Err(err) if !matches!(err, Error::Command { .. }) => return Err(err),
-            Err(err) => {
-                errors.push(Bson::Document(args::write_error(index, &err)));
-                if ordered {
-                    break;
-                }
-            }
         }
-    }
+    })?;
+    let deleted: i64 = results.done.iter().map(|(_, n)| n).sum();
     let mut reply = doc! { "n": deleted as i32 };
-    if !errors.is_empty() {
-        reply.insert("writeErrors", errors);
-    }
-    if let Some(commit) = last_commit {
-        reply.insert("operationTime", commit.cluster_time());
-    }
+    results.complete(&mut reply);
     Ok(reply)
 }
 

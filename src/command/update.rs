@@ -7,52 +7,34 @@ use bson::{doc, oid::ObjectId, Bson, Document};
 use super::{args, Invocation};
 use crate::error::{Error, Result};
 use crate::query::{Filter, Update};
-use crate::store::{Batch, Commit};
+use crate::store::{Batch, Collection, Commit};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "update")?;
     args::writable(inv)?;
     let statements = args::documents(inv.body, "updates")?;
     let ordered = args::boolean(inv.body, "ordered", true)?;
+    let results = args::each_statement(&statements, ordered, |statement| {
+        let (filter, update, multi, upsert) = statement_args(statement)?;
+        match multi {
+            true => update_many(inv, name, &filter, &update, upsert),
+            false => update_one(inv, name, &filter, &update, upsert),
+        }
+    })?;
     let (mut matched, mut modified) = (0i64, 0i64);
     let mut upserted = Vec::new();
-    let mut errors = Vec::new();
-    let mut last_commit: Option<Commit> = None;
-    for (index, statement) in statements.iter().enumerate() {
-        let outcome = statement_args(statement).and_then(|(filter, update, multi, upsert)| {
-            if multi {
-                return update_many(inv, name, &filter, &update, upsert);
-            }
-            update_one(inv, name, &filter, &update, upsert)
-        });
-        match outcome {
-            Ok((outcome, commit)) => {
-                matched += outcome.matched;
-                modified += outcome.modified;
-                if let Some(id) = outcome.upserted {
-                    upserted.push(Bson::Document(doc! {"index": index as i32, "_id": id}));
-                }
-                last_commit = commit.or(last_commit);
-            }
-            Err(err) if !matches!(err, Error::Command { .. }) => return Err(err),
-            Err(err) => {
-                errors.push(Bson::Document(args::write_error(index, &err)));
-                if ordered {
-                    break;
-                }
-            }
+    for (index, outcome) in &results.done {
+        matched += outcome.matched;
+        modified += outcome.modified;
+        if let Some(id) = &outcome.upserted {
+            upserted.push(Bson::Document(doc! {"index": *index as i32, "_id": id.clone()}));
         }
     }
     let mut reply = doc! { "n": (matched + upserted.len() as i64) as i32, "nModified": modified as i32 };
     if !upserted.is_empty() {
         reply.insert("upserted", upserted);
     }
-    if !errors.is_empty() {
-        reply.insert("writeErrors", errors);
-    }
-    if let Some(commit) = last_commit {
-        reply.insert("operationTime", commit.cluster_time());
-    }
+    results.complete(&mut reply);
     Ok(reply)
 }
 
@@ -92,12 +74,7 @@ fn update_one(
     inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
         if let (Some(id), Some(collection)) = (&candidate, batch.collection(name)?) {
             if let Some(doc) = batch.get(&collection, id)?.filter(|d| filter.matches(d)) {
-                let updated = update.apply(&doc, false)?;
-                super::insert::check_size(&updated)?;
-                let modified = updated != doc;
-                if modified {
-                    batch.put(&collection, updated)?;
-                }
+                let (_, modified) = rewrite(batch, &collection, doc, update)?;
                 return Ok(Outcome { matched: 1, modified: i64::from(modified), upserted: None });
             }
         }
@@ -139,13 +116,10 @@ fn update_many(
                     return Ok((outcome, index));
                 }
                 let Some(doc) = batch.get(&collection, id)?.filter(|d| filter.matches(d)) else { continue };
+                let (size, modified) = rewrite(batch, &collection, doc, update)?;
                 outcome.matched += 1;
-                let updated = update.apply(&doc, false)?;
-                bytes += super::insert::check_size(&updated)?;
-                if updated != doc {
-                    outcome.modified += 1;
-                    batch.put(&collection, updated)?;
-                }
+                outcome.modified += i64::from(modified);
+                bytes += size;
             }
             Ok((outcome, ids.len()))
         })?;
@@ -155,6 +129,18 @@ fn update_many(
         next = end;
     }
     Ok((total, last))
+}
+
+/// Applies `update` to a matched document and writes the result when it differs;
+/// returns the result's size and whether it changed.
+fn rewrite(batch: &mut Batch<'_>, collection: &Collection, doc: Document, update: &Update) -> Result<(usize, bool)> {
+    let updated = update.apply(&doc, false)?;
+    let size = super::insert::check_size(&updated)?;
+    let modified = updated != doc;
+    if modified {
+        batch.put(collection, updated)?;
+    }
+    Ok((size, modified))
 }
 
 struct Outcome {
@@ -187,13 +173,9 @@ fn apply(
     }
     if let Some(collection) = &collection {
         for doc in targets {
+            let (_, modified) = rewrite(batch, collection, doc, update)?;
             outcome.matched += 1;
-            let updated = update.apply(&doc, false)?;
-            super::insert::check_size(&updated)?;
-            if updated != doc {
-                outcome.modified += 1;
-                batch.put(collection, updated)?;
-            }
+            outcome.modified += i64::from(modified);
         }
     }
     if outcome.matched == 0 && upsert {

@@ -200,12 +200,7 @@ impl Store {
         j: bool,
         f: impl FnOnce(&mut Batch<'_>) -> Result<T>,
     ) -> Result<(T, Option<Commit>)> {
-        if target.point.is_some() {
-            return Err(Error::command(
-                ErrorCode::IllegalOperation,
-                format!("cannot write to '{target}': a view of a past point (~) is read-only"),
-            ));
-        }
+        self.check_writable(target)?;
         let mut meta = self.lock_writer()?;
         let mut created = None;
         let existing = read(&self.branches).find(&target.db, &target.branch).map(|b| b.id);
@@ -251,6 +246,21 @@ impl Store {
         self.wal.wait_for_ack(settled.lsn, j)?;
         self.publish(settled);
         Ok((outcome?, commit))
+    }
+
+    /// Refuses a write to a `~<point>` view (code 20) and to a branch that does not
+    /// exist (26; a database's `main` is created by its first write).
+    pub fn check_writable(&self, target: &DbRef) -> Result<()> {
+        if target.point.is_some() {
+            return Err(Error::command(
+                ErrorCode::IllegalOperation,
+                format!("cannot write to '{target}': a view of a past point (~) is read-only"),
+            ));
+        }
+        if target.branch != MAIN_BRANCH && read(&self.branches).find(&target.db, &target.branch).is_none() {
+            return Err(missing_branch(&target.db, &target.branch));
+        }
+        Ok(())
     }
 
     /// Creates branch `name` of `db` from branch `from` at `at` (default: now).
