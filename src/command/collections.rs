@@ -1,11 +1,12 @@
-//! Collections and databases: `create`, `drop`, `dropDatabase`, `listCollections`
-//! and `listDatabases`. Collections are versioned like documents, so each branch
+//! Collections and databases: `create`, `drop`, `renameCollection`, `dropDatabase`,
+//! `listCollections` and `listDatabases`. Collections are versioned like documents, so each branch
 //! and each past point lists its own.
 
 use bson::{doc, Bson, Document};
 
 use super::{args, Invocation};
-use crate::error::Result;
+use crate::error::{Error, ErrorCode, Result};
+use crate::namespace::DbRef;
 use crate::query::Filter;
 
 /// Arguments every command accepts, which are not collection options.
@@ -56,6 +57,45 @@ pub fn drop(inv: &Invocation<'_>) -> Result<Document> {
         reply.insert("operationTime", commit.cluster_time());
     }
     Ok(reply)
+}
+
+/// `renameCollection` (run on `admin`): within one database and branch, a change
+/// of the catalog alone.
+pub fn rename(inv: &Invocation<'_>) -> Result<Document> {
+    let (from_db, from) = full_namespace(inv.body, "renameCollection")?;
+    let (to_db, to) = full_namespace(inv.body, "to")?;
+    if from_db != to_db {
+        return Err(Error::command(
+            ErrorCode::IllegalOperation,
+            format!("renaming across databases or branches is not supported: {from_db} to {to_db}"),
+        ));
+    }
+    if from == to {
+        return Err(Error::command(ErrorCode::IllegalOperation, "Can't rename a collection to itself"));
+    }
+    let target = Invocation { db: from_db, ..*inv };
+    args::check_collection_name(&target, &to)?;
+    args::writable(&target)?;
+    let drop_target = args::boolean(inv.body, "dropTarget", false)?;
+    let (_, commit) = inv
+        .shared
+        .store
+        .write(&target.db, args::journaled(inv), |batch| batch.rename_collection(&from, &to, drop_target))?;
+    Ok(commit.map(|c| doc! {"operationTime": c.cluster_time()}).unwrap_or_default())
+}
+
+/// A `db.collection` argument, split.
+fn full_namespace(body: &Document, field: &str) -> Result<(DbRef, String)> {
+    let invalid = || Error::command(ErrorCode::InvalidNamespace, format!("Invalid namespace specified for '{field}'"));
+    let Some(Bson::String(ns)) = body.get(field) else {
+        return Err(Error::type_mismatch(format!(
+            "BSON field 'renameCollection.{field}' is the wrong type '{}', expected type 'string'",
+            args::type_name(body.get(field))
+        )));
+    };
+    let (db, collection) = ns.split_once('.').ok_or_else(invalid)?;
+    let db = DbRef::parse(db).map_err(|_| invalid())?;
+    Ok((db, collection.to_owned()))
 }
 
 pub fn drop_database(inv: &Invocation<'_>) -> Result<Document> {

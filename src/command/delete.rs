@@ -4,7 +4,7 @@
 
 use bson::{doc, Bson, Document};
 
-use super::{args, Invocation};
+use super::{args, matches, Invocation};
 use crate::error::{Error, Result};
 use crate::query::Filter;
 use crate::store::{Commit, View};
@@ -36,7 +36,7 @@ fn delete_one(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<(i64,
         let Some(collection) = batch.collection(name)? else { return Ok(0) };
         let found = match batch.get(&collection, &candidate)?.filter(|d| filter.matches(d)) {
             Some(_) => Some(candidate.clone()),
-            None => first_match(batch.view(), collection.id, filter)?,
+            None => first_match(inv, batch.view(), collection.id, filter)?,
         };
         Ok(found.map_or(0, |id| {
             batch.delete(&collection, &id);
@@ -50,22 +50,17 @@ fn delete_one(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<(i64,
 pub fn first_match_now(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<Option<Bson>> {
     let view = inv.shared.store.view(&inv.db, None)?;
     match view.collection(name)? {
-        Some(collection) => first_match(&view, collection.id, filter),
+        Some(collection) => first_match(inv, &view, collection.id, filter),
         None => Ok(None),
     }
 }
 
 /// The `_id` of the first document of a collection matching `filter` in `view`.
-pub fn first_match(view: &View, collection: u64, filter: &Filter) -> Result<Option<Bson>> {
-    if let Some(id) = filter.id_equality() {
-        return Ok(view.get(collection, id)?.filter(|d| filter.matches(d)).map(|_| id.clone()));
-    }
+fn first_match(inv: &Invocation<'_>, view: &View, collection: u64, filter: &Filter) -> Result<Option<Bson>> {
     let mut found = None;
-    view.scan(collection, None, |_, doc| {
-        if filter.matches(&doc) {
-            found = Some(doc.get("_id").cloned().unwrap_or(Bson::Null));
-        }
-        Ok(found.is_none())
+    matches::each(inv, view, collection, filter, |doc| {
+        found = Some(doc.get("_id").cloned().unwrap_or(Bson::Null));
+        Ok(false)
     })?;
     Ok(found)
 }
@@ -101,22 +96,11 @@ fn delete_many(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<(i64
 pub fn matching_ids(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<Vec<Bson>> {
     let view = inv.shared.store.view(&inv.db, None)?;
     let Some(collection) = view.collection(name)? else { return Ok(Vec::new()) };
-    if let Some(id) = filter.id_equality() {
-        return Ok(view
-            .get(collection.id, id)?
-            .filter(|d| filter.matches(d))
-            .map(|_| id.clone())
-            .into_iter()
-            .collect());
-    }
     let mut ids = Vec::new();
-    view.scan(collection.id, None, |_, doc| {
-        if filter.matches(&doc) {
-            ids.push(doc.get("_id").cloned().unwrap_or(Bson::Null));
-        }
+    matches::each(inv, &view, collection.id, filter, |doc| {
+        ids.push(doc.get("_id").cloned().unwrap_or(Bson::Null));
         Ok(true)
     })?;
-    inv.check_deadline()?;
     Ok(ids)
 }
 

@@ -10,8 +10,11 @@ mod branch;
 mod build_info;
 mod collections;
 mod connection_status;
+mod count;
 mod delete;
+mod distinct;
 mod find;
+mod find_and_modify;
 mod get_cmd_line_opts;
 mod get_log;
 mod get_parameter;
@@ -19,6 +22,7 @@ mod hello;
 mod host_info;
 mod insert;
 mod list_commands;
+mod matches;
 mod ping;
 mod server_status;
 mod sessions;
@@ -264,6 +268,38 @@ pub static COMMANDS: &[Command] = &[
         run: collections::drop_database,
     },
     Command { name: "find", aliases: &[], help: "query documents", admin_only: false, store: true, run: find::find },
+    Command {
+        name: "findAndModify",
+        aliases: &["findandmodify"],
+        help: "update or remove one document and return it",
+        admin_only: false,
+        store: true,
+        run: find_and_modify::run,
+    },
+    Command {
+        name: "count",
+        aliases: &[],
+        help: "count the documents matching a query",
+        admin_only: false,
+        store: true,
+        run: count::run,
+    },
+    Command {
+        name: "distinct",
+        aliases: &[],
+        help: "the distinct values of a field",
+        admin_only: false,
+        store: true,
+        run: distinct::run,
+    },
+    Command {
+        name: "renameCollection",
+        aliases: &[],
+        help: "rename a collection",
+        admin_only: true,
+        store: true,
+        run: collections::rename,
+    },
     Command {
         name: "getMore",
         aliases: &[],

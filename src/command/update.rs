@@ -74,7 +74,7 @@ fn update_one(
     inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
         if let (Some(id), Some(collection)) = (&candidate, batch.collection(name)?) {
             if let Some(doc) = batch.get(&collection, id)?.filter(|d| filter.matches(d)) {
-                let (_, modified) = rewrite(batch, &collection, doc, update)?;
+                let (_, _, modified) = rewrite(batch, &collection, doc, update)?;
                 return Ok(Outcome { matched: 1, modified: i64::from(modified), upserted: None });
             }
         }
@@ -116,7 +116,7 @@ fn update_many(
                     return Ok((outcome, index));
                 }
                 let Some(doc) = batch.get(&collection, id)?.filter(|d| filter.matches(d)) else { continue };
-                let (size, modified) = rewrite(batch, &collection, doc, update)?;
+                let (_, size, modified) = rewrite(batch, &collection, doc, update)?;
                 outcome.matched += 1;
                 outcome.modified += i64::from(modified);
                 bytes += size;
@@ -132,15 +132,20 @@ fn update_many(
 }
 
 /// Applies `update` to a matched document and writes the result when it differs;
-/// returns the result's size and whether it changed.
-fn rewrite(batch: &mut Batch<'_>, collection: &Collection, doc: Document, update: &Update) -> Result<(usize, bool)> {
+/// returns the result, its size and whether it changed.
+pub fn rewrite(
+    batch: &mut Batch<'_>,
+    collection: &Collection,
+    doc: Document,
+    update: &Update,
+) -> Result<(Document, usize, bool)> {
     let updated = update.apply(&doc, false)?;
     let size = super::insert::check_size(&updated)?;
     let modified = updated != doc;
     if modified {
-        batch.put(collection, updated)?;
+        batch.put(collection, updated.clone())?;
     }
-    Ok((size, modified))
+    Ok((updated, size, modified))
 }
 
 struct Outcome {
@@ -173,33 +178,39 @@ fn apply(
     }
     if let Some(collection) = &collection {
         for doc in targets {
-            let (_, modified) = rewrite(batch, collection, doc, update)?;
+            let (_, _, modified) = rewrite(batch, collection, doc, update)?;
             outcome.matched += 1;
             outcome.modified += i64::from(modified);
         }
     }
     if outcome.matched == 0 && upsert {
-        let mut seed = Document::new();
-        for (path, value) in filter.equalities() {
-            seed.insert(path, value.clone());
-        }
-        if let Update::Replace(_) = update {
-            seed = seed.get("_id").map(|id| doc! {"_id": id.clone()}).unwrap_or_default();
-        }
-        let mut inserted = update.apply(&seed, true)?;
-        if !inserted.contains_key("_id") {
-            let mut with_id = doc! {"_id": ObjectId::new()};
-            with_id.extend(inserted);
-            inserted = with_id;
-        }
-        let id = inserted.get("_id").cloned().unwrap_or(Bson::Null);
-        let collection = batch.collection_or_create(name)?;
-        if batch.contains(&collection, &id)? {
-            return Err(super::insert::duplicate_key(&format!("{}.{name}", batch.view().snapshot.addressed), &id));
-        }
-        super::insert::check_size(&inserted)?;
-        batch.put(&collection, inserted)?;
-        outcome.upserted = Some(id);
+        outcome.upserted = Some(upsert_insert(batch, name, filter, update)?.get("_id").cloned().unwrap_or(Bson::Null));
     }
     Ok(outcome)
+}
+
+/// The insert of an upsert that matched nothing: the filter's equality fields (only
+/// `_id` for a replacement) with the update applied; returns the new document.
+pub fn upsert_insert(batch: &mut Batch<'_>, name: &str, filter: &Filter, update: &Update) -> Result<Document> {
+    let mut seed = Document::new();
+    for (path, value) in filter.equalities() {
+        seed.insert(path, value.clone());
+    }
+    if let Update::Replace(_) = update {
+        seed = seed.get("_id").map(|id| doc! {"_id": id.clone()}).unwrap_or_default();
+    }
+    let mut inserted = update.apply(&seed, true)?;
+    if !inserted.contains_key("_id") {
+        let mut with_id = doc! {"_id": ObjectId::new()};
+        with_id.extend(inserted);
+        inserted = with_id;
+    }
+    let id = inserted.get("_id").cloned().unwrap_or(Bson::Null);
+    let collection = batch.collection_or_create(name)?;
+    if batch.contains(&collection, &id)? {
+        return Err(super::insert::duplicate_key(&format!("{}.{name}", batch.view().snapshot.addressed), &id));
+    }
+    super::insert::check_size(&inserted)?;
+    batch.put(&collection, inserted.clone())?;
+    Ok(inserted)
 }

@@ -4,7 +4,7 @@
 
 pub mod expr;
 pub mod filter;
-mod path;
+pub mod path;
 pub mod pipeline;
 pub mod projection;
 pub mod sort;

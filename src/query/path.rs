@@ -42,3 +42,17 @@ fn collect<'d>(value: &'d Bson, path: &str, out: &mut Vec<&'d Bson>) {
     }
 }
 
+/// The values `distinct` collects at a path: what the path reaches, with arrays
+/// contributing their elements.
+pub fn distinct_values<'d>(doc: &'d Document, path: &str) -> Vec<&'d Bson> {
+    let mut reached = Vec::new();
+    values_at(doc, path, &mut reached);
+    let mut out = Vec::new();
+    for value in reached {
+        match value {
+            Bson::Array(items) => out.extend(items),
+            other => out.push(other),
+        }
+    }
+    out
+}

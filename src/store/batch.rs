@@ -77,6 +77,29 @@ impl<'w> Batch<'w> {
         Ok(true)
     }
 
+    /// Renames collection `from` to `to`, dropping `to` first when `drop_target`. Its
+    /// documents keep their collection id, so nothing is copied.
+    pub fn rename_collection(&mut self, from: &str, to: &str, drop_target: bool) -> Result<()> {
+        let db = self.view.snapshot.addressed.clone();
+        let Some(source) = self.collection(from)? else {
+            return Err(Error::command(
+                ErrorCode::NamespaceNotFound,
+                format!("Source collection {db}.{from} does not exist"),
+            ));
+        };
+        if self.collection(to)?.is_some() {
+            if !drop_target {
+                return Err(Error::command(ErrorCode::NamespaceExists, "target namespace exists"));
+            }
+            self.drop_collection(to)?;
+        }
+        self.ops.push(Op::Ddl(create_ddl(to, source.id, source.options.clone())));
+        self.ops.push(Op::Ddl(drop_ddl(from)));
+        self.collections.insert(to.to_owned(), Some(Collection { name: to.to_owned(), ..source }));
+        self.collections.insert(from.to_owned(), None);
+        Ok(())
+    }
+
     /// The document of `collection` with `_id` `id`, this batch's changes included.
     pub fn get(&self, collection: &Collection, id: &Bson) -> Result<Option<Document>> {
         match self.written.get(&(collection.id, encoded(id))).map(|&i| &self.ops[i]) {

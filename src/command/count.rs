@@ -1,0 +1,29 @@
+//! `count`: how many documents match a query, after `skip` and within `limit`.
+
+use bson::{doc, Document};
+
+use super::{args, matches, Invocation};
+use crate::error::Result;
+use crate::query::Filter;
+
+pub fn run(inv: &Invocation<'_>) -> Result<Document> {
+    let name = args::collection(inv, "count")?;
+    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()))?;
+    let skip = args::integer(inv.body, "skip")?.unwrap_or(0);
+    if skip < 0 {
+        return Err(crate::error::Error::bad_value("skip value is negative in count query"));
+    }
+    // MongoDB reads a negative limit as its absolute value; 0 means none.
+    let limit = args::integer(inv.body, "limit")?.unwrap_or(0).unsigned_abs();
+    let view = args::read_view(inv)?;
+    let mut n = 0u64;
+    if let Some(collection) = view.collection(name)? {
+        let wanted = if limit == 0 { u64::MAX } else { (skip as u64).saturating_add(limit) };
+        matches::each(inv, &view, collection.id, &filter, |_| {
+            n += 1;
+            Ok(n < wanted)
+        })?;
+    }
+    let n = n.saturating_sub(skip as u64).min(if limit == 0 { u64::MAX } else { limit });
+    Ok(doc! {"n": i32::try_from(n).unwrap_or(i32::MAX)})
+}

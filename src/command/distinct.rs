@@ -1,0 +1,42 @@
+//! `distinct`: the distinct values of a field among the documents a query matches,
+//! in BSON order. An array contributes each of its elements.
+
+use bson::{doc, Bson, Document};
+
+use super::{args, matches, Invocation};
+use crate::error::{Error, ErrorCode, Result};
+use crate::query::Filter;
+use crate::store::keys;
+
+pub fn run(inv: &Invocation<'_>) -> Result<Document> {
+    let name = args::collection(inv, "distinct")?;
+    let key = match inv.body.get("key") {
+        Some(Bson::String(key)) => key.as_str(),
+        None => {
+            return Err(Error::command(
+                ErrorCode::Location40414,
+                "BSON field 'distinct.key' is missing but a required field",
+            ))
+        }
+        other => {
+            return Err(Error::type_mismatch(format!(
+                "BSON field 'distinct.key' is the wrong type '{}', expected type 'string'",
+                args::type_name(other)
+            )))
+        }
+    };
+    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()))?;
+    let view = args::read_view(inv)?;
+    let mut values: Vec<Bson> = Vec::new();
+    if let Some(collection) = view.collection(name)? {
+        matches::each(inv, &view, collection.id, &filter, |doc| {
+            for value in crate::query::path::distinct_values(&doc, key) {
+                values.push(value.clone());
+            }
+            Ok(true)
+        })?;
+    }
+    values.sort_by(keys::compare);
+    values.dedup_by(|a, b| keys::compare(a, b).is_eq());
+    Ok(doc! {"values": values})
+}

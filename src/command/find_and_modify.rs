@@ -1,0 +1,143 @@
+//! `findAndModify`: updates or removes the first document a query matches (in
+//! `sort` order) and returns it, as it was or as it became.
+//!
+//! Like single-document updates, the match is looked for without holding up
+//! writers, then re-read and re-matched under the writer lock, and looked for again
+//! there only if it changed meanwhile.
+
+use bson::{doc, Bson, Document};
+
+use super::{args, matches, update, Invocation};
+use crate::error::{Error, ErrorCode, Result};
+use crate::query::{Filter, Projection, Sort, Update};
+use crate::store::View;
+
+/// What the command asks for, parsed once.
+struct Request {
+    filter: Filter,
+    sort: Option<Sort>,
+    /// `None`: remove the match.
+    update: Option<Update>,
+    return_new: bool,
+    upsert: bool,
+    fields: Option<Projection>,
+}
+
+pub fn run(inv: &Invocation<'_>) -> Result<Document> {
+    let command = inv.body.keys().next().map_or("findAndModify", String::as_str);
+    let name = args::collection(inv, command)?;
+    args::writable(inv)?;
+    let request = parse(inv.body)?;
+    let candidate = {
+        let view = inv.shared.store.view(&inv.db, None)?;
+        match view.collection(name)? {
+            Some(collection) => first_match(inv, &view, collection.id, &request.filter, request.sort.as_ref())?,
+            None => None,
+        }
+    };
+    let candidate_id = candidate.as_ref().and_then(|d| d.get("_id").cloned());
+    let (outcome, commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+        let collection = batch.collection(name)?;
+        let mut found = None;
+        if let (Some(collection), Some(id)) = (&collection, &candidate_id) {
+            found = batch.get(collection, id)?.filter(|d| request.filter.matches(d));
+            if found.is_none() {
+                found = first_match(inv, batch.view(), collection.id, &request.filter, request.sort.as_ref())?;
+            }
+        }
+        match (found, collection, &request.update) {
+            (Some(old), Some(collection), None) => {
+                let id = old.get("_id").cloned().unwrap_or(Bson::Null);
+                batch.delete(&collection, &id);
+                Ok(Outcome { value: Some(old), n: 1, updated_existing: None, upserted: None })
+            }
+            (Some(old), Some(collection), Some(change)) => {
+                let (new, _, _) = update::rewrite(batch, &collection, old.clone(), change)?;
+                let value = if request.return_new { new } else { old };
+                Ok(Outcome { value: Some(value), n: 1, updated_existing: Some(true), upserted: None })
+            }
+            (_, _, Some(change)) if request.upsert => {
+                let inserted = update::upsert_insert(batch, name, &request.filter, change)?;
+                let id = inserted.get("_id").cloned().unwrap_or(Bson::Null);
+                let value = request.return_new.then_some(inserted);
+                Ok(Outcome { value, n: 1, updated_existing: Some(false), upserted: Some(id) })
+            }
+            (_, _, change) => {
+                Ok(Outcome { value: None, n: 0, updated_existing: change.as_ref().map(|_| false), upserted: None })
+            }
+        }
+    })?;
+    let mut last_error = doc! {"n": outcome.n};
+    if let Some(updated_existing) = outcome.updated_existing {
+        last_error.insert("updatedExisting", updated_existing);
+    }
+    if let Some(id) = outcome.upserted {
+        last_error.insert("upserted", id);
+    }
+    let value = match (outcome.value, &request.fields) {
+        (Some(doc), Some(fields)) => Bson::Document(fields.apply(doc)),
+        (Some(doc), None) => Bson::Document(doc),
+        (None, _) => Bson::Null,
+    };
+    let mut reply = doc! {"lastErrorObject": last_error, "value": value};
+    if let Some(commit) = commit {
+        reply.insert("operationTime", commit.cluster_time());
+    }
+    Ok(reply)
+}
+
+struct Outcome {
+    /// The document returned in `value`.
+    value: Option<Document>,
+    n: i32,
+    updated_existing: Option<bool>,
+    upserted: Option<Bson>,
+}
+
+fn parse(body: &Document) -> Result<Request> {
+    let filter = Filter::parse(args::document(body, "query")?.unwrap_or(&Document::new()))?;
+    let sort = args::document(body, "sort")?.filter(|s| !s.is_empty()).map(Sort::parse).transpose()?;
+    let fields = match args::document(body, "fields")? {
+        Some(spec) => Projection::parse(spec)?,
+        None => None,
+    };
+    let remove = args::boolean(body, "remove", false)?;
+    let return_new = args::boolean(body, "new", false)?;
+    let upsert = args::boolean(body, "upsert", false)?;
+    let invalid = |message: &str| Err(Error::command(ErrorCode::FailedToParse, message));
+    let update = match (body.get("update"), remove) {
+        (Some(_), true) => return invalid("Cannot specify both an update and remove=true"),
+        (None, false) => return invalid("Either an update or remove=true must be specified"),
+        (None, true) if upsert => return invalid("Cannot specify both upsert=true and remove=true "),
+        (None, true) if return_new => {
+            return invalid(
+                "Cannot specify both new=true and remove=true; 'remove' always returns the deleted document",
+            )
+        }
+        (None, true) => None,
+        (Some(spec), false) => Some(Update::parse(spec)?),
+    };
+    Ok(Request { filter, sort, update, return_new, upsert, fields })
+}
+
+/// The first document of a collection matching `filter`, in `sort` order when
+/// there is one (else in `_id` order).
+fn first_match(
+    inv: &Invocation<'_>,
+    view: &View,
+    collection: u64,
+    filter: &Filter,
+    sort: Option<&Sort>,
+) -> Result<Option<Document>> {
+    let mut best: Option<Document> = None;
+    matches::each(inv, view, collection, filter, |doc| {
+        match (sort, &best) {
+            (Some(sort), Some(current)) if sort.compare(&doc, current).is_lt() => best = Some(doc),
+            (_, None) => best = Some(doc),
+            _ => {}
+        }
+        // Without a sort, the first match is the answer.
+        Ok(sort.is_some())
+    })?;
+    Ok(best)
+}
