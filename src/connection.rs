@@ -118,10 +118,11 @@ async fn handle(frame: &[u8], info: &Arc<ConnectionInfo>, shared: &Arc<Shared>) 
     }
 }
 
-/// Runs a command; those that touch the store run on the blocking pool, so that a
-/// write waiting for its fsync never holds up a runtime worker.
+/// Runs a command; those that touch the store (but point reads) run on the blocking
+/// pool, so that a write waiting for its fsync or a long scan never holds up a
+/// runtime worker.
 async fn run_command(body: bson::Document, info: &Arc<ConnectionInfo>, shared: &Arc<Shared>) -> bson::Document {
-    if !command::uses_store(&body) {
+    if command::runs_inline(&body) {
         return command::run(&body, info, shared);
     }
     let (info, shared) = (info.clone(), shared.clone());

@@ -61,6 +61,11 @@ impl Cursor {
             Source::Ready(docs) => {
                 while batch.len() < max {
                     let Some(doc) = docs.pop_front() else { break };
+                    if batch.is_empty() && docs.is_empty() {
+                        // A lone document goes whatever its size (a point read).
+                        batch.push(doc);
+                        break;
+                    }
                     let size = approximate_size(&doc);
                     if !batch.is_empty() && bytes + size > MAX_BATCH_BYTES {
                         docs.push_front(doc);

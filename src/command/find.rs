@@ -9,6 +9,17 @@ use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, Result};
 use crate::query::{Filter, Projection, Sort};
 
+/// Whether a `find` reads at most one document by `_id` (`{_id: <value>}`, other
+/// conditions allowed), with no sort to buffer for.
+pub fn is_point_read(body: &Document) -> bool {
+    let Ok(filter) = body.get_document("filter") else { return false };
+    let simple_id = match filter.get("_id") {
+        Some(Bson::Document(_) | Bson::Array(_) | Bson::RegularExpression(_)) | None => false,
+        Some(_) => true,
+    };
+    simple_id && !body.contains_key("sort")
+}
+
 pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "find")?;
     let body = inv.body;

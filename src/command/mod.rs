@@ -380,10 +380,14 @@ pub fn lookup(name: &str) -> Option<&'static Command> {
         .copied()
 }
 
-/// Whether the command in `body` touches the store, and so must run off the
-/// runtime's worker threads.
-pub fn uses_store(body: &Document) -> bool {
-    body.keys().next().and_then(|name| lookup(name)).is_some_and(|c| c.store)
+/// Whether the command in `body` runs on the runtime's worker thread. Commands that
+/// touch the store run off it, on the blocking pool, except point reads by `_id`:
+/// those take microseconds, less than handing them to another thread costs.
+pub fn runs_inline(body: &Document) -> bool {
+    match body.keys().next().and_then(|name| lookup(name)) {
+        Some(command) if command.store => command.name == "find" && find::is_point_read(body),
+        _ => true,
+    }
 }
 
 /// Whether `name` is one of the handshake commands allowed over legacy OP_QUERY.
