@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bson::{Bson, Document};
 
+use crate::bson_size::document_size;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::{Filter, Projection};
 use crate::store::{Snapshot, Store, View};
@@ -61,12 +62,7 @@ impl Cursor {
             Source::Ready(docs) => {
                 while batch.len() < max {
                     let Some(doc) = docs.pop_front() else { break };
-                    if batch.is_empty() && docs.is_empty() {
-                        // A lone document goes whatever its size (a point read).
-                        batch.push(doc);
-                        break;
-                    }
-                    let size = approximate_size(&doc);
+                    let size = document_size(&doc);
                     if !batch.is_empty() && bytes + size > MAX_BATCH_BYTES {
                         docs.push_front(doc);
                         break;
@@ -91,7 +87,7 @@ impl Cursor {
                         if *skip > 0 {
                             *skip -= 1;
                         } else {
-                            let size = approximate_size(&doc);
+                            let size = document_size(&doc);
                             if !batch.is_empty() && bytes + size > MAX_BATCH_BYTES {
                                 // This document starts the next batch.
                                 stopped_at = Some(previous.clone());
@@ -124,11 +120,6 @@ impl Cursor {
         }
         Ok(batch)
     }
-}
-
-/// A document's size as BSON, close enough to cap a batch.
-fn approximate_size(doc: &Document) -> usize {
-    bson::to_vec(doc).map_or(0, |v| v.len())
 }
 
 /// The open cursors of a server.

@@ -16,6 +16,8 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let ns = args::namespace(inv, name);
     let mut errors: Vec<(usize, Error)> = Vec::new();
     let mut last_commit = None;
+    // Documents are checked and given their `_id` before the writer lock is taken.
+    let mut prepared: Vec<Option<Result<(Document, usize)>>> = docs.iter().map(|doc| Some(prepare(doc))).collect();
     let mut next = 0;
     // One log record per slice of up to RECORD_BYTES of documents.
     while next < docs.len() && (!ordered || errors.is_empty()) {
@@ -23,11 +25,12 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             let collection = batch.collection_or_create(name)?;
             let mut errors = Vec::new();
             let mut bytes = 0;
-            for (index, doc) in docs.iter().enumerate().skip(next) {
+            for (index, slot) in prepared.iter_mut().enumerate().skip(next) {
                 if bytes >= RECORD_BYTES {
                     return Ok((errors, index));
                 }
-                let outcome = prepare(doc).and_then(|(doc, size)| {
+                let prepared = slot.take().unwrap_or_else(|| Err(Error::Internal("a document inserted twice".into())));
+                let outcome = prepared.and_then(|(doc, size)| {
                     bytes += size;
                     let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
                     if batch.contains(&collection, &id)? {
@@ -104,7 +107,7 @@ fn prepare(doc: &Document) -> Result<(Document, usize)> {
 
 /// Refuses a document over 16 MiB (`BSONObjectTooLarge`, 10334); returns its size.
 pub fn check_size(doc: &Document) -> Result<usize> {
-    let size = bson::to_vec(doc).map_err(|e| Error::bad_value(e.to_string()))?.len();
+    let size = crate::bson_size::document_size(doc);
     if size > MAX_BSON_OBJECT_SIZE {
         return Err(Error::command(
             ErrorCode::BSONObjectTooLarge,

@@ -1,0 +1,78 @@
+//! The size of a document once encoded as BSON, computed by walking it: checking a
+//! document against the 16 MiB limit or a reply batch against its cap needs the
+//! number, not the bytes.
+
+use bson::{spec::BinarySubtype, Bson, Document};
+
+/// The length of `doc` encoded as BSON.
+pub fn document_size(doc: &Document) -> usize {
+    // Length prefix, then per element a type byte, the name and its NUL, the value;
+    // then the final NUL.
+    4 + doc.iter().map(|(name, value)| 1 + name.len() + 1 + value_size(value)).sum::<usize>() + 1
+}
+
+fn array_size(items: &[Bson]) -> usize {
+    4 + items.iter().enumerate().map(|(i, value)| 1 + decimal_digits(i) + 1 + value_size(value)).sum::<usize>() + 1
+}
+
+/// The number of digits of `i` written in decimal (an array element's name).
+fn decimal_digits(i: usize) -> usize {
+    i.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
+/// A length-prefixed, NUL-terminated string.
+fn string_size(s: &str) -> usize {
+    4 + s.len() + 1
+}
+
+fn value_size(value: &Bson) -> usize {
+    match value {
+        Bson::Double(_) | Bson::DateTime(_) | Bson::Timestamp(_) | Bson::Int64(_) => 8,
+        Bson::Int32(_) => 4,
+        Bson::Decimal128(_) => 16,
+        Bson::ObjectId(_) => 12,
+        Bson::Boolean(_) => 1,
+        Bson::Null | Bson::Undefined | Bson::MinKey | Bson::MaxKey => 0,
+        Bson::String(s) | Bson::Symbol(s) | Bson::JavaScriptCode(s) => string_size(s),
+        Bson::Document(doc) => document_size(doc),
+        Bson::Array(items) => array_size(items),
+        Bson::Binary(binary) => {
+            // The old binary subtype repeats the length inside the payload.
+            let inner = if binary.subtype == BinarySubtype::BinaryOld { 4 } else { 0 };
+            4 + 1 + inner + binary.bytes.len()
+        }
+        Bson::RegularExpression(regex) => regex.pattern.len() + 1 + regex.options.len() + 1,
+        Bson::JavaScriptCodeWithScope(code) => 4 + string_size(&code.code) + document_size(&code.scope),
+        // The bson crate keeps a DBPointer's parts private: measure its encoding.
+        Bson::DbPointer(_) => {
+            let mut doc = Document::new();
+            doc.insert("", value.clone());
+            bson::to_vec(&doc).map_or(0, |bytes| bytes.len() - 4 - 1 - 1 - 1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::{doc, oid::ObjectId, Binary, DateTime, Decimal128, JavaScriptCodeWithScope, Regex, Timestamp};
+
+    use super::*;
+
+    #[test]
+    fn sizes_equal_the_encoded_length() {
+        let samples = [
+            doc! {},
+            doc! {"a": 1, "b": 2.5, "c": "text", "d": true, "e": null, "f": 5i64},
+            doc! {"array": (0..15).map(Bson::Int32).collect::<Vec<_>>(), "nested": {"x": [{"y": []}]}},
+            doc! {"id": ObjectId::new(), "when": DateTime::now(), "ts": Timestamp { time: 1, increment: 2 }},
+            doc! {"bin": Binary { subtype: BinarySubtype::Generic, bytes: vec![1, 2, 3] }},
+            doc! {"old": Binary { subtype: BinarySubtype::BinaryOld, bytes: vec![1, 2, 3] }},
+            doc! {"re": Regex { pattern: "^a.*".into(), options: "i".into() }, "dec": Decimal128::from_bytes([0; 16])},
+            doc! {"code": Bson::JavaScriptCode("f()".into()), "scoped": JavaScriptCodeWithScope { code: "g".into(), scope: doc! {"v": 1} }},
+            doc! {"min": Bson::MinKey, "max": Bson::MaxKey, "u": Bson::Undefined, "s": Bson::Symbol("sym".into())},
+        ];
+        for doc in samples {
+            assert_eq!(document_size(&doc), bson::to_vec(&doc).expect("encodes").len(), "{doc}");
+        }
+    }
+}
