@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use bson::{doc, Document};
+use bson::{doc, Bson, Document};
 use clap::{Parser, ValueEnum};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -142,7 +142,10 @@ async fn drive(
         let sent = Instant::now();
         stream.write_all(&frame).await?;
         let reply = read_reply(&mut stream, &mut buf).await?;
-        if reply.get_f64("ok") != Ok(1.0) || reply.contains_key("writeErrors") {
+        // Drivers accept `ok` as any number equal to 1; so does this tool.
+        let ok = matches!(reply.get("ok"), Some(Bson::Double(v)) if *v == 1.0)
+            || matches!(reply.get("ok"), Some(Bson::Int32(1) | Bson::Int64(1)));
+        if !ok || reply.contains_key("writeErrors") {
             return Err(std::io::Error::other(format!("command failed: {reply}")));
         }
         latencies.push(sent.elapsed());
