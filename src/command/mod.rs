@@ -293,6 +293,14 @@ pub static COMMANDS: &[Command] = &[
         run: distinct::run,
     },
     Command {
+        name: "listIndexes",
+        aliases: &[],
+        help: "the indexes of a collection",
+        admin_only: false,
+        store: true,
+        run: collections::list_indexes,
+    },
+    Command {
         name: "renameCollection",
         aliases: &[],
         help: "rename a collection",
