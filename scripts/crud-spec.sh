@@ -5,7 +5,8 @@
 # grouped by their first error, and checks the ratchet: every test listed in
 # proto-tests/crud-spec/passing.txt must still pass (new passes only print a hint).
 # Installs pymongo's source, pytest and its plugins itself, pinned, in a venv under
-# target/client-tools/crud-spec; later runs reuse it.
+# target/client-tools/crud-spec (later runs reuse it), and adds to the runner the array
+# length check the unified test format requires and pymongo's runner lacks.
 #
 #   scripts/crud-spec.sh [path to the branchdb binary] [--update]
 #
@@ -26,7 +27,7 @@ pymongo_version=4.20.0
 pins="pytest==9.2.0 pytest-asyncio==1.4.1.post1 pytest-timeout==2.4.0 dnspython==2.9.2"
 tools=target/client-tools/crud-spec
 src=$tools/pymongo-$pymongo_version
-stamp="pymongo==$pymongo_version $pins"
+stamp="pymongo==$pymongo_version $pins, array length check"
 
 if [ "$(cat "$tools/installed" 2>/dev/null)" != "$stamp" ]; then
   rm -rf "$tools"
@@ -37,6 +38,18 @@ if [ "$(cat "$tools/installed" 2>/dev/null)" != "$stamp" ]; then
   tar -xzf "$tools/download/pymongo-$pymongo_version.tar.gz" -C "$tools"
   # shellcheck disable=SC2086 # $pins is a list of requirements
   "${pip[@]}" install -e "$src" $pins
+  # The unified test format requires equal lengths when it compares arrays ("Arrays Must
+  # Contain the Same Number of Elements"); pymongo's matcher zips them, so a find that
+  # returns too few documents would pass. Add the check.
+  "$tools/venv/bin/python" - "$src/test/unified_format_shared.py" <<'PY'
+import sys
+path = sys.argv[1]
+text = open(path).read()
+loop = "            for e, a in zip(expectation, actual, strict=False):\n"
+check = '            self.test.assertEqual(len(expectation), len(actual), "arrays differ in length")\n'
+assert text.count(loop) == 1, "the array comparison of the unified runner moved"
+open(path, "w").write(text.replace(loop, check + loop))
+PY
   echo "$stamp" > "$tools/installed"
 fi
 python=$PWD/$tools/venv/bin/python
@@ -49,8 +62,14 @@ server=$!
 trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 100); do
   (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  kill -0 "$server" 2>/dev/null || break
   sleep 0.1
 done
+if ! (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+  cat "$data/server.log"
+  echo "crud-spec: the server did not start listening on port $port" >&2
+  exit 1
+fi
 
 # pytest exits 1 when tests fail (the report below judges those); other codes mean the
 # harness itself broke (collection error, interrupt, timeout of the whole run).
