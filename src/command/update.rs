@@ -179,10 +179,7 @@ fn apply(
         }
     }
     if outcome.matched == 0 && upsert {
-        let mut seed = Document::new();
-        for (path, value) in filter.equalities() {
-            seed.insert(path, value.clone());
-        }
+        let mut seed = filter.upsert_seed()?;
         if let Update::Replace(_) = update {
             seed = seed.get("_id").map(|id| doc! {"_id": id.clone()}).unwrap_or_default();
         }
