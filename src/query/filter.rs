@@ -118,7 +118,10 @@ fn collect_equalities<'f>(nodes: &'f [Node], out: &mut Vec<(&'f str, &'f Bson)>)
 #[derive(Debug, Clone)]
 enum Node {
     /// Some value the path reaches passes the test.
-    Path { path: Path, test: Test },
+    Path {
+        path: Path,
+        test: Test,
+    },
     And(Vec<Node>),
     Or(Vec<Node>),
     Nor(Vec<Node>),
@@ -192,7 +195,10 @@ enum Test {
     Exists,
     Type(TypeSet),
     Size(usize),
-    Mod { divisor: i64, remainder: i64 },
+    Mod {
+        divisor: i64,
+        remainder: i64,
+    },
     Bits(Box<BitTest>),
     /// An array with an element (document) matching the conditions.
     ElemMatchDocument(Box<Node>),
@@ -532,8 +538,8 @@ impl BitTest {
 
 /// One bit position of a `$bits...` array: a non-negative 32-bit integer.
 fn bit_position(item: &Bson) -> Result<u64> {
-    let position = integer(item)
-        .ok_or_else(|| Error::bad_value(format!("bit positions must be an integer but got: {item}")))?;
+    let position =
+        integer(item).ok_or_else(|| Error::bad_value(format!("bit positions must be an integer but got: {item}")))?;
     if i32::try_from(position).is_err() {
         return Err(Error::bad_value(format!(
             "bit positions cannot be represented as a 32-bit signed integer: {item}"
@@ -619,7 +625,7 @@ fn parse_document(filter: &Document, level: Level) -> Result<Vec<Node>> {
         let path = Path::new(key);
         match value {
             Bson::Document(operators) if is_operator_document(operators, false) => {
-                let clauses = parse_operators(key, operators, level)?;
+                let clauses = parse_operators(key, operators)?;
                 nodes.extend(clauses.into_iter().map(|clause| clause.into_node(&path)));
             }
             Bson::RegularExpression(re) => {
@@ -662,6 +668,23 @@ fn parse_top_operator(key: &str, value: &Bson, level: Level) -> Result<Option<No
     Ok(Some(node))
 }
 
+/// Whether `key` is one of the operators that stand in place of a field.
+fn is_top_operator(key: &str) -> bool {
+    matches!(
+        key,
+        "$and"
+            | "$or"
+            | "$nor"
+            | "$expr"
+            | "$comment"
+            | "$alwaysTrue"
+            | "$alwaysFalse"
+            | "$text"
+            | "$where"
+            | "$jsonSchema"
+    )
+}
+
 /// Parses the array of filters of `$and`, `$or` or `$nor`.
 fn parse_list(operator: &str, value: &Bson, level: Level) -> Result<Vec<Vec<Node>>> {
     let Bson::Array(items) = value else {
@@ -685,16 +708,12 @@ fn parse_list(operator: &str, value: &Bson, level: Level) -> Result<Vec<Vec<Node
 fn is_operator_document(doc: &Document, incomplete_dbrefs: bool) -> bool {
     let Some(first) = doc.keys().next() else { return false };
     let has = |key: &str| doc.contains_key(key);
-    let dbref = if incomplete_dbrefs {
-        has("$ref") || has("$id") || has("$db")
-    } else {
-        has("$ref") && has("$id")
-    };
+    let dbref = if incomplete_dbrefs { has("$ref") || has("$id") || has("$db") } else { has("$ref") && has("$id") };
     first.starts_with('$') && !dbref
 }
 
 /// Parses a field's operator document (`{$gt: 1, $lt: 5}`) into its clauses.
-fn parse_operators(path: &str, operators: &Document, level: Level) -> Result<Vec<Clause>> {
+fn parse_operators(path: &str, operators: &Document) -> Result<Vec<Clause>> {
     let mut clauses = Vec::new();
     for (operator, operand) in operators {
         let test = |t| Clause::Test(t);
@@ -723,7 +742,7 @@ fn parse_operators(path: &str, operators: &Document, level: Level) -> Result<Vec
                 clauses.extend(all(operand)?);
                 continue;
             }
-            "$not" => Clause::Not(not(path, operand, level)?),
+            "$not" => Clause::Not(not(path, operand)?),
             "$bitsAllSet" => test(Test::Bits(Box::new(BitTest::parse(operator, BitOp::AllSet, operand)?))),
             "$bitsAllClear" => test(Test::Bits(Box::new(BitTest::parse(operator, BitOp::AllClear, operand)?))),
             "$bitsAnySet" => test(Test::Bits(Box::new(BitTest::parse(operator, BitOp::AnySet, operand)?))),
@@ -848,10 +867,9 @@ fn elem_match(operand: &Bson) -> Result<Test> {
     let Bson::Document(spec) = operand else {
         return Err(Error::bad_value("$elemMatch needs an Object"));
     };
-    let value_form = is_operator_document(spec, true)
-        && spec.keys().next().is_some_and(|k| !matches!(k.as_str(), "$and" | "$or" | "$nor" | "$expr" | "$where" | "$text" | "$comment" | "$alwaysTrue" | "$alwaysFalse" | "$jsonSchema"));
+    let value_form = is_operator_document(spec, true) && spec.keys().next().is_some_and(|k| !is_top_operator(k));
     if value_form {
-        return Ok(Test::ElemMatchValue(parse_operators("", spec, Level::Nested)?));
+        return Ok(Test::ElemMatchValue(parse_operators("", spec)?));
     }
     Ok(Test::ElemMatchDocument(Box::new(Node::And(parse_document(spec, Level::Nested)?))))
 }
@@ -882,23 +900,23 @@ fn all(operand: &Bson) -> Result<Vec<Clause>> {
     items
         .iter()
         .map(|item| match item {
-            Bson::RegularExpression(re) => Ok(Clause::Test(Test::Regex(Box::new(Pattern::new(&re.pattern, &re.options)?)))),
-            Bson::Document(d) if is_operator_document(d, false) => {
-                Err(Error::bad_value("no $ expressions in $all"))
+            Bson::RegularExpression(re) => {
+                Ok(Clause::Test(Test::Regex(Box::new(Pattern::new(&re.pattern, &re.options)?))))
             }
+            Bson::Document(d) if is_operator_document(d, false) => Err(Error::bad_value("no $ expressions in $all")),
             value => equality(value).map(Clause::Test),
         })
         .collect()
 }
 
 /// The operand of `$not`: a regular expression or a document of operators.
-fn not(path: &str, operand: &Bson, level: Level) -> Result<Vec<Clause>> {
+fn not(path: &str, operand: &Bson) -> Result<Vec<Clause>> {
     match operand {
         Bson::RegularExpression(re) => {
             Ok(vec![Clause::Test(Test::Regex(Box::new(Pattern::new(&re.pattern, &re.options)?)))])
         }
         Bson::Document(d) if d.is_empty() => Err(Error::bad_value("$not cannot be empty")),
-        Bson::Document(d) => parse_operators(path, d, level),
+        Bson::Document(d) => parse_operators(path, d),
         _ => Err(Error::bad_value("$not needs a regex or a document")),
     }
 }
@@ -941,7 +959,8 @@ mod tests {
                     Err(e) => Bson::from(doc! {"error": e.code().code()}),
                     Ok(f) => {
                         let matched: Vec<&Document> = documents.iter().filter(|d| f.matches(d)).collect();
-                        let ids: Vec<Bson> = matched.iter().map(|d| d.get("_id").cloned().unwrap_or(Bson::Null)).collect();
+                        let ids: Vec<Bson> =
+                            matched.iter().map(|d| d.get("_id").cloned().unwrap_or(Bson::Null)).collect();
                         let mut got = doc! {"expect": ids};
                         if case.contains_key("positions") {
                             let positions: Vec<Bson> = matched

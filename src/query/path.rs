@@ -64,7 +64,13 @@ impl Path {
 
 /// Walks `parts` down from `doc` through embedded documents, handing over to
 /// [`in_array`] at the first array met before the last part.
-fn in_document<'d, F>(doc: &'d Document, parts: &[Part], leaf: LeafArrays, position: Option<usize>, visit: &mut F) -> bool
+fn in_document<'d, F>(
+    doc: &'d Document,
+    parts: &[Part],
+    leaf: LeafArrays,
+    position: Option<usize>,
+    visit: &mut F,
+) -> bool
 where
     F: FnMut(Option<&'d Bson>, Option<usize>) -> bool,
 {
