@@ -62,6 +62,13 @@ error_codes! {
     InvalidLength = 16,
     InvalidIdField = 53,
     PathNotViable = 28,
+    IndexNotFound = 27,
+    NotSingleValueField = 54,
+    NoQueryExecutionPlans = 291,
+    Location51074 = 51074,
+    Location51075 = 51075,
+    Location51091 = 51091,
+    Location51108 = 51108,
 }
 
 /// Everything that can go wrong while serving a request or running the server.

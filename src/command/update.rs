@@ -192,10 +192,7 @@ fn apply(
 /// The insert of an upsert that matched nothing: the filter's equality fields (only
 /// `_id` for a replacement) with the update applied; returns the new document.
 pub fn upsert_insert(batch: &mut Batch<'_>, name: &str, filter: &Filter, update: &Update) -> Result<Document> {
-    let mut seed = Document::new();
-    for (path, value) in filter.equalities() {
-        seed.insert(path, value.clone());
-    }
+    let mut seed = filter.upsert_seed()?;
     if let Update::Replace(_) = update {
         seed = seed.get("_id").map(|id| doc! {"_id": id.clone()}).unwrap_or_default();
     }

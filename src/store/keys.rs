@@ -26,7 +26,7 @@ const END: u8 = 0x00;
 
 /// The type byte of a value: its place in MongoDB's canonical type order. Types MongoDB compares by value across
 /// their BSON types (the four numbers; String and Symbol; Null and Undefined) share a byte.
-fn rank(value: &Bson) -> u8 {
+pub fn rank(value: &Bson) -> u8 {
     match value {
         Bson::MinKey => 0x01,
         Bson::Null | Bson::Undefined => 0x02,
