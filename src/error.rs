@@ -62,6 +62,8 @@ error_codes! {
     InvalidLength = 16,
     InvalidIdField = 53,
     PathNotViable = 28,
+    DollarPrefixedFieldName = 52,
+    EmptyFieldName = 56,
 }
 
 /// Everything that can go wrong while serving a request or running the server.

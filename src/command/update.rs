@@ -6,6 +6,7 @@ use bson::{doc, oid::ObjectId, Bson, Document};
 
 use super::{args, Invocation};
 use crate::error::{Error, Result};
+use crate::query::update::Context;
 use crate::query::{Filter, Update};
 use crate::store::{Batch, Collection, Commit};
 
@@ -40,12 +41,13 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
 
 fn statement_args(statement: &Document) -> Result<(Filter, Update, bool, bool)> {
     let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()))?;
-    let update = Update::parse(statement.get("u").ok_or_else(|| {
+    let spec = statement.get("u").ok_or_else(|| {
         Error::command(
             crate::error::ErrorCode::Location40414,
             "BSON field 'update.updates.u' is missing but a required field",
         )
-    })?)?;
+    })?;
+    let update = Update::parse(spec, &array_filters(statement)?)?;
     let multi = args::boolean(statement, "multi", false)?;
     let upsert = args::boolean(statement, "upsert", false)?;
     if multi && matches!(update, Update::Replace(_)) {
@@ -55,6 +57,28 @@ fn statement_args(statement: &Document) -> Result<(Filter, Update, bool, bool)> 
         ));
     }
     Ok((filter, update, multi, upsert))
+}
+
+/// The statement's `arrayFilters`: an array of documents, empty when absent.
+fn array_filters(statement: &Document) -> Result<Vec<Document>> {
+    let wrong = |field: &str, value: &Bson, expected: &str| {
+        Error::type_mismatch(format!(
+            "BSON field '{field}' is the wrong type '{}', expected type '{expected}'",
+            super::type_name(Some(value))
+        ))
+    };
+    match statement.get("arrayFilters") {
+        None => Ok(Vec::new()),
+        Some(Bson::Array(filters)) => filters
+            .iter()
+            .enumerate()
+            .map(|(i, filter)| match filter {
+                Bson::Document(filter) => Ok(filter.clone()),
+                other => Err(wrong(&format!("update.updates.arrayFilters.{i}"), other, "object")),
+            })
+            .collect(),
+        Some(other) => Err(wrong("update.updates.arrayFilters", other, "array")),
+    }
 }
 
 /// A single-document update. The match is looked for without holding up writers;
@@ -134,7 +158,9 @@ fn update_many(
 /// Applies `update` to a matched document and writes the result when it differs;
 /// returns the result's size and whether it changed.
 fn rewrite(batch: &mut Batch<'_>, collection: &Collection, doc: Document, update: &Update) -> Result<(usize, bool)> {
-    let updated = update.apply(&doc, false)?;
+    // The lead wires the filter's match position (`Filter::matched_position`) into
+    // `position`, which the positional `$` needs.
+    let updated = update.apply(&doc, &Context::new(false, None))?;
     let size = super::insert::check_size(&updated)?;
     let modified = updated != doc;
     if modified {
@@ -186,7 +212,7 @@ fn apply(
         if let Update::Replace(_) = update {
             seed = seed.get("_id").map(|id| doc! {"_id": id.clone()}).unwrap_or_default();
         }
-        let mut inserted = update.apply(&seed, true)?;
+        let mut inserted = update.apply(&seed, &Context::new(true, None))?;
         if !inserted.contains_key("_id") {
             let mut with_id = doc! {"_id": ObjectId::new()};
             with_id.extend(inserted);

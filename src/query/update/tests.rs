@@ -1,0 +1,1 @@
+//! The golden cases of `golden/updates.json` and a few unit tests.
