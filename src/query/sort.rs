@@ -52,4 +52,3 @@ fn sort_value(doc: &Document, path: &str) -> Bson {
     values_at(doc, path, &mut values);
     values.first().map_or(Bson::Null, |v| (*v).clone())
 }
-

@@ -102,9 +102,7 @@ pub fn bitwise(op: BitOp, a: &Bson, b: &Bson) -> Bson {
         BitOp::Xor => x ^ y,
     };
     match (a, b) {
-        (Bson::Int32(x), Bson::Int32(y)) => {
-            Bson::Int32(apply(i64::from(*x), i64::from(*y)) as i32)
-        }
+        (Bson::Int32(x), Bson::Int32(y)) => Bson::Int32(apply(i64::from(*x), i64::from(*y)) as i32),
         _ => Bson::Int64(apply(as_i64(a), as_i64(b))),
     }
 }

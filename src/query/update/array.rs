@@ -46,9 +46,13 @@ impl Push {
                         )))
                     }
                 },
-                "$slice" => push.slice = Some(integer(value, "The value for $slice must be an integral value but was given type: ")?),
+                "$slice" => {
+                    push.slice =
+                        Some(integer(value, "The value for $slice must be an integral value but was given type: ")?)
+                }
                 "$position" => {
-                    push.position = Some(integer(value, "The value for $position must be an integer value, not of type: ")?)
+                    push.position =
+                        Some(integer(value, "The value for $position must be an integer value, not of type: ")?)
                 }
                 "$sort" => push.sort = Some(PushSort::parse(value)?),
                 other => return Err(Error::bad_value(format!("Unrecognized clause in $push: {other}"))),
@@ -82,8 +86,11 @@ impl Push {
 
 impl PushSort {
     fn parse(value: &Bson) -> Result<PushSort> {
-        let invalid =
-            || Error::bad_value("The $sort is invalid: use 1/-1 to sort the whole element, or {field:1/-1} to sort embedded fields");
+        let invalid = || {
+            Error::bad_value(
+                "The $sort is invalid: use 1/-1 to sort the whole element, or {field:1/-1} to sort embedded fields",
+            )
+        };
         match value {
             Bson::Document(pattern) => {
                 if pattern.is_empty() {
@@ -92,9 +99,10 @@ impl PushSort {
                 if pattern.keys().any(|k| k.split('.').any(str::is_empty)) {
                     return Err(invalid());
                 }
-                Ok(PushSort::Fields(Sort::parse(pattern).map_err(|_| {
-                    Error::bad_value("The $sort element value must be either 1 or -1")
-                })?))
+                Ok(PushSort::Fields(
+                    Sort::parse(pattern)
+                        .map_err(|_| Error::bad_value("The $sort element value must be either 1 or -1"))?,
+                ))
             }
             other => match direction(other) {
                 Some(ascending) => Ok(PushSort::Whole { ascending }),

@@ -107,7 +107,10 @@ impl Update {
         if let Some(unused) = filters.identifiers().find(|id| !used.contains(*id)) {
             return Err(Error::command(
                 ErrorCode::FailedToParse,
-                format!("The array filter for identifier '{unused}' was not used in the update {}", show::document(doc)),
+                format!(
+                    "The array filter for identifier '{unused}' was not used in the update {}",
+                    show::document(doc)
+                ),
             ));
         }
         Ok(Update::Operators(Operators { root, filters, renames }))

@@ -23,14 +23,18 @@ pub enum Modifier {
     Arithmetic(Op, Bson),
     /// `$min` (`Ordering::Less`: the new value replaces a greater one) or `$max`.
     Compare(Ordering, Bson),
-    CurrentDate { timestamp: bool },
+    CurrentDate {
+        timestamp: bool,
+    },
     /// The destination of the `$rename` with this index: it takes the source's value.
     Rename(usize),
     /// The source of the `$rename` with this index: removed when the rename happens.
     RenameSource(usize),
     Push(Push),
     AddToSet(Vec<Bson>),
-    Pop { first: bool },
+    Pop {
+        first: bool,
+    },
     Pull(Condition),
     PullAll(Vec<Bson>),
     Bit(Vec<(BitOp, Bson)>),
@@ -47,13 +51,13 @@ pub enum Outcome {
 impl Modifier {
     /// The modifier of operator `op` with its argument; `None` for an unknown operator.
     /// `$rename` is parsed by the tree, which places both of its ends.
-    pub fn parse(op: &str, argument: &Bson) -> Result<Option<Modifier>> {
+    pub fn parse(op: &str, path: &str, argument: &Bson) -> Result<Option<Modifier>> {
         let modifier = match op {
             "$set" => Modifier::Set(argument.clone()),
             "$setOnInsert" => Modifier::SetOnInsert(argument.clone()),
             "$unset" => Modifier::Unset,
-            "$inc" => arithmetic(Op::Add, argument)?,
-            "$mul" => arithmetic(Op::Multiply, argument)?,
+            "$inc" => arithmetic(Op::Add, path, argument)?,
+            "$mul" => arithmetic(Op::Multiply, path, argument)?,
             "$min" => Modifier::Compare(Ordering::Less, argument.clone()),
             "$max" => Modifier::Compare(Ordering::Greater, argument.clone()),
             "$currentDate" => current_date(argument)?,
@@ -77,12 +81,12 @@ impl Modifier {
     }
 }
 
-fn arithmetic(op: Op, argument: &Bson) -> Result<Modifier> {
+fn arithmetic(op: Op, path: &str, argument: &Bson) -> Result<Modifier> {
     if !arith::is_number(argument) {
         return Err(Error::type_mismatch(format!(
             "Cannot {} with non-numeric argument: {{{}}}",
             op.verb(),
-            show(argument)
+            element(path, argument)
         )));
     }
     Ok(Modifier::Arithmetic(op, argument.clone()))

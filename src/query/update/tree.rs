@@ -121,7 +121,7 @@ pub fn add(
         renames.push(path.to_owned());
         return Ok(());
     }
-    let Some(modifier) = Modifier::parse(op, argument)? else {
+    let Some(modifier) = Modifier::parse(op, path, argument)? else {
         return Err(Error::command(
             ErrorCode::FailedToParse,
             format!("Unknown modifier: {op}. Expected a valid update modifier or pipeline-style update specified as an array"),
@@ -154,7 +154,13 @@ fn check_rename(from: &str, to: &str, argument: &Bson) -> Result<()> {
 }
 
 /// Checks an update path and adds its leaf to the tree.
-fn insert(root: &mut Children, path: &str, leaf: Node, filters: &ArrayFilters, used: &mut BTreeSet<String>) -> Result<()> {
+fn insert(
+    root: &mut Children,
+    path: &str,
+    leaf: Node,
+    filters: &ArrayFilters,
+    used: &mut BTreeSet<String>,
+) -> Result<()> {
     if path.is_empty() {
         return Err(Error::command(ErrorCode::EmptyFieldName, "An empty update path is not valid."));
     }
@@ -281,9 +287,10 @@ impl<'a> Apply<'a> {
             }
             return Ok(());
         };
-        let index = self.ctx.position.ok_or_else(|| {
-            Error::bad_value("The positional operator did not find the match needed from the query.")
-        })?;
+        let index = self
+            .ctx
+            .position
+            .ok_or_else(|| Error::bad_value("The positional operator did not find the match needed from the query."))?;
         let index = FieldName(index.to_string());
         let mut children: Vec<(&FieldName, Cow<'_, Node>)> = Vec::with_capacity(fields.0.len());
         for (name, child) in fields.0.iter().filter(|(name, _)| name.0 != POSITIONAL) {
