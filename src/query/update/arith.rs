@@ -43,11 +43,13 @@ pub fn combine(op: Op, a: &Bson, b: &Bson) -> Result<Option<Bson>> {
             return Err(Error::bad_value("arithmetic on decimal values is not supported"))
         }
         (Bson::Int32(x), Bson::Int32(y)) => {
+            // Two int32 values never overflow an int64.
+            let (x, y) = (i64::from(*x), i64::from(*y));
             let exact = match op {
-                Op::Add => x.checked_add(*y),
-                Op::Multiply => x.checked_mul(*y),
+                Op::Add => x + y,
+                Op::Multiply => x * y,
             };
-            Some(exact.map_or_else(|| Bson::Int64(long(op, i64::from(*x), i64::from(*y)).unwrap_or(0)), Bson::Int32))
+            Some(i32::try_from(exact).map_or(Bson::Int64(exact), Bson::Int32))
         }
         (Bson::Double(_), _) | (_, Bson::Double(_)) => {
             let (x, y) = (as_f64(a), as_f64(b));

@@ -123,15 +123,30 @@ impl Update {
             Update::Operators(operators) => Apply::run(operators, doc, ctx)?,
             Update::Pipeline(pipeline) => pipeline.apply_to(doc.clone())?,
         };
-        if !ctx.inserting {
-            if let Some(old) = doc.get("_id") {
-                if updated.get("_id") != Some(old) {
-                    return Err(immutable_id(updated.get("_id")));
-                }
+        if let Some(old) = doc.get("_id") {
+            if updated.get("_id") != Some(old) {
+                return Err(immutable_id(updated.get("_id")));
             }
+        }
+        if ctx.inserting {
+            return Ok(id_first(updated));
         }
         Ok(updated)
     }
+}
+
+/// An upsert's new document with its `_id` (when it has one) as the first field, as
+/// MongoDB stores inserted documents.
+fn id_first(doc: Document) -> Document {
+    if doc.keys().next().is_none_or(|k| k == "_id") || !doc.contains_key("_id") {
+        return doc;
+    }
+    let mut out = Document::new();
+    if let Some(id) = doc.get("_id") {
+        out.insert("_id", id.clone());
+    }
+    out.extend(doc.into_iter().filter(|(k, _)| k != "_id"));
+    out
 }
 
 /// A replacement: the new document with the old `_id` first.

@@ -1,9 +1,10 @@
 //! The update tree: the paths of all operators merged into one tree of fields, and
 //! its application to a document.
 //!
-//! An inner node holds the fields below one path (`Fields`, with the positional `$`
-//! apart) or the `$[]`/`$[<id>]` components below one array (`Elements`); leaves
-//! hold modifiers. Children are applied in MongoDB's order of field names: numeric
+//! An inner node holds the fields below one path (`Fields`, the positional `$`
+//! among them) or the `$[]`/`$[<id>]` components below one array (`Elements`);
+//! leaves hold modifiers. A path that does not exist is created only when a leaf
+//! below it creates a value. Children are applied in MongoDB's order of field names: numeric
 //! names by number, others by bytes.
 
 use std::borrow::Cow;
