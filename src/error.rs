@@ -69,6 +69,8 @@ error_codes! {
     Location51075 = 51075,
     Location51091 = 51091,
     Location51108 = 51108,
+    DollarPrefixedFieldName = 52,
+    EmptyFieldName = 56,
 }
 
 /// Everything that can go wrong while serving a request or running the server.

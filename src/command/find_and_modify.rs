@@ -52,7 +52,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                 Ok(Outcome { value: Some(old), n: 1, updated_existing: None, upserted: None })
             }
             (Some(old), Some(collection), Some(change)) => {
-                let (new, _, _) = update::rewrite(batch, &collection, old.clone(), change)?;
+                let (new, _, _) = update::rewrite(batch, &collection, old.clone(), &request.filter, change)?;
                 let value = if request.return_new { new } else { old };
                 Ok(Outcome { value: Some(value), n: 1, updated_existing: Some(true), upserted: None })
             }
@@ -115,7 +115,7 @@ fn parse(body: &Document) -> Result<Request> {
             )
         }
         (None, true) => None,
-        (Some(spec), false) => Some(Update::parse(spec)?),
+        (Some(spec), false) => Some(Update::parse(spec, &update::array_filters(body, "findAndModify")?)?),
     };
     Ok(Request { filter, sort, update, return_new, upsert, fields })
 }

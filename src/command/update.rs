@@ -6,6 +6,7 @@ use bson::{doc, oid::ObjectId, Bson, Document};
 
 use super::{args, Invocation};
 use crate::error::{Error, Result};
+use crate::query::update::Context;
 use crate::query::{Filter, Update};
 use crate::store::{Batch, Collection, Commit};
 
@@ -40,12 +41,13 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
 
 fn statement_args(statement: &Document) -> Result<(Filter, Update, bool, bool)> {
     let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()))?;
-    let update = Update::parse(statement.get("u").ok_or_else(|| {
+    let spec = statement.get("u").ok_or_else(|| {
         Error::command(
             crate::error::ErrorCode::Location40414,
             "BSON field 'update.updates.u' is missing but a required field",
         )
-    })?)?;
+    })?;
+    let update = Update::parse(spec, &array_filters(statement, "update.updates")?)?;
     let multi = args::boolean(statement, "multi", false)?;
     let upsert = args::boolean(statement, "upsert", false)?;
     if multi && matches!(update, Update::Replace(_)) {
@@ -55,6 +57,29 @@ fn statement_args(statement: &Document) -> Result<(Filter, Update, bool, bool)> 
         ));
     }
     Ok((filter, update, multi, upsert))
+}
+
+/// The `arrayFilters` of an update statement or a `findAndModify` (`field_prefix`
+/// names it in errors): an array of documents, empty when absent.
+pub fn array_filters(statement: &Document, field_prefix: &str) -> Result<Vec<Document>> {
+    let wrong = |field: &str, value: &Bson, expected: &str| {
+        Error::type_mismatch(format!(
+            "BSON field '{field}' is the wrong type '{}', expected type '{expected}'",
+            super::type_name(Some(value))
+        ))
+    };
+    match statement.get("arrayFilters") {
+        None => Ok(Vec::new()),
+        Some(Bson::Array(filters)) => filters
+            .iter()
+            .enumerate()
+            .map(|(i, filter)| match filter {
+                Bson::Document(filter) => Ok(filter.clone()),
+                other => Err(wrong(&format!("{field_prefix}.arrayFilters.{i}"), other, "object")),
+            })
+            .collect(),
+        Some(other) => Err(wrong(&format!("{field_prefix}.arrayFilters"), other, "array")),
+    }
 }
 
 /// A single-document update. The match is looked for without holding up writers;
@@ -74,7 +99,7 @@ fn update_one(
     inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
         if let (Some(id), Some(collection)) = (&candidate, batch.collection(name)?) {
             if let Some(doc) = batch.get(&collection, id)?.filter(|d| filter.matches(d)) {
-                let (_, _, modified) = rewrite(batch, &collection, doc, update)?;
+                let (_, _, modified) = rewrite(batch, &collection, doc, filter, update)?;
                 return Ok(Outcome { matched: 1, modified: i64::from(modified), upserted: None });
             }
         }
@@ -116,7 +141,7 @@ fn update_many(
                     return Ok((outcome, index));
                 }
                 let Some(doc) = batch.get(&collection, id)?.filter(|d| filter.matches(d)) else { continue };
-                let (_, size, modified) = rewrite(batch, &collection, doc, update)?;
+                let (_, size, modified) = rewrite(batch, &collection, doc, filter, update)?;
                 outcome.matched += 1;
                 outcome.modified += i64::from(modified);
                 bytes += size;
@@ -132,14 +157,16 @@ fn update_many(
 }
 
 /// Applies `update` to a matched document and writes the result when it differs;
-/// returns the result, its size and whether it changed.
+/// returns the result, its size and whether it changed. A positional `$` in the
+/// update refers to the array element through which `filter` matched.
 pub fn rewrite(
     batch: &mut Batch<'_>,
     collection: &Collection,
     doc: Document,
+    filter: &Filter,
     update: &Update,
 ) -> Result<(Document, usize, bool)> {
-    let updated = update.apply(&doc, false)?;
+    let updated = update.apply(&doc, &Context::new(false, filter.matched_position(&doc)))?;
     let size = super::insert::check_size(&updated)?;
     let modified = updated != doc;
     if modified {
@@ -178,7 +205,7 @@ fn apply(
     }
     if let Some(collection) = &collection {
         for doc in targets {
-            let (_, _, modified) = rewrite(batch, collection, doc, update)?;
+            let (_, _, modified) = rewrite(batch, collection, doc, filter, update)?;
             outcome.matched += 1;
             outcome.modified += i64::from(modified);
         }
@@ -196,7 +223,7 @@ pub fn upsert_insert(batch: &mut Batch<'_>, name: &str, filter: &Filter, update:
     if let Update::Replace(_) = update {
         seed = seed.get("_id").map(|id| doc! {"_id": id.clone()}).unwrap_or_default();
     }
-    let mut inserted = update.apply(&seed, true)?;
+    let mut inserted = update.apply(&seed, &Context::new(true, None))?;
     if !inserted.contains_key("_id") {
         let mut with_id = doc! {"_id": ObjectId::new()};
         with_id.extend(inserted);
