@@ -82,4 +82,3 @@ fn path_equals(doc: &Document, path: &str, wanted: &Bson) -> bool {
 fn equal(a: &Bson, b: &Bson) -> bool {
     keys::compare(a, b) == Ordering::Equal
 }
-

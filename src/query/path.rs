@@ -41,4 +41,3 @@ fn collect<'d>(value: &'d Bson, path: &str, out: &mut Vec<&'d Bson>) {
         _ => {}
     }
 }
-

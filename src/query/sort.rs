@@ -194,13 +194,83 @@ fn refuse_meta(meta: &Document) -> Error {
         return Error::command(ErrorCode::FailedToParse, "Cannot have additional keys in a $meta sort specification");
     }
     match name.as_str() {
-        Some("textScore") => Error::command(
-            ErrorCode::Location40218,
-            "query requires text score metadata, but it is not available",
-        ),
+        Some("textScore") => {
+            Error::command(ErrorCode::Location40218, "query requires text score metadata, but it is not available")
+        }
         Some(name @ ("randVal" | "geoNearDistance" | "searchScore")) => {
             Error::bad_value(format!("$meta sort by \"{name}\" is not supported"))
         }
         _ => Error::command(ErrorCode::Location31138, format!("Illegal $meta sort: {}", shell_element(key, name))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::{doc, Bson, Document};
+
+    use super::*;
+    use crate::query::golden;
+
+    /// Runs one case: sorts the group's documents and compares the `_id` order, or
+    /// checks the error code and message.
+    fn run_case(group: &Document, case: &Document) -> std::result::Result<(), String> {
+        let spec = case.get_document("sort").map_err(|e| format!("no sort: {e}"))?;
+        let docs: Vec<Document> = group
+            .get_array("docs")
+            .map_err(|e| format!("no docs: {e}"))?
+            .iter()
+            .filter_map(|d| d.as_document().cloned())
+            .collect();
+        let result = Sort::parse(spec).and_then(|sort| sort.sort(docs));
+        match (result, case.get_i32("error")) {
+            (Ok(sorted), Err(_)) => {
+                let got: Vec<Bson> = sorted.iter().map(|d| d.get("_id").cloned().unwrap_or(Bson::Null)).collect();
+                let expected = case.get_array("expected").map_err(|_| "no expected order")?;
+                if &got == expected {
+                    Ok(())
+                } else {
+                    Err(format!("got order {got:?}, expected {expected:?}"))
+                }
+            }
+            (Ok(_), Ok(code)) => Err(format!("expected error {code}, got a sorted result")),
+            (Err(e), Ok(code)) if e.code().code() != code => Err(format!("expected error {code}, got {e}")),
+            (Err(e), Ok(_)) => match (case.get_str("message"), &e) {
+                (Ok(msg), Error::Command { message, .. }) if msg != message => {
+                    Err(format!("expected message {msg:?}, got {message:?}"))
+                }
+                _ => Ok(()),
+            },
+            (Err(e), Err(_)) => Err(format!("unexpected error {e}")),
+        }
+    }
+
+    #[test]
+    fn golden_sorts() {
+        let groups = golden::load(include_str!("golden/sorts.json"));
+        let (mut total, mut failures) = (0, Vec::new());
+        for group in &groups {
+            for (index, case) in group.body.get_array("cases").expect("cases").iter().enumerate() {
+                total += 1;
+                let case = case.as_document().expect("a case is an object");
+                if let Err(why) = run_case(&group.body, case) {
+                    let spec = case.get_document("sort").map_or(String::new(), |s| s.to_string());
+                    failures.push(format!("{} ({}) #{index} {spec}: {why}", group.name, group.doc));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{} golden sort failures:\n{}", failures.len(), failures.join("\n"));
+        assert_eq!(total, 38, "the number of golden sort cases");
+    }
+
+    #[test]
+    fn a_key_is_computed_once_per_document() {
+        let sort = Sort::parse(&doc! {"a": 1, "b": -1}).expect("sort");
+        let key = sort.key(&doc! {"a": [3, 1, 2], "b": "x"}).expect("key");
+        assert_eq!(key, SortKey(vec![Bson::Int32(1), Bson::String("x".into())]));
+        let docs: Vec<Document> = (0..100_000).rev().map(|i| doc! {"_id": i, "a": {"b": i % 1000}}).collect();
+        let sorted = Sort::parse(&doc! {"a.b": 1, "_id": 1}).expect("sort").sort(docs).expect("sorted");
+        assert_eq!(sorted.first().and_then(|d| d.get_i32("_id").ok()), Some(0));
+        assert_eq!(sorted.get(1).and_then(|d| d.get_i32("_id").ok()), Some(1000));
+        assert_eq!(sorted.last().and_then(|d| d.get_i32("_id").ok()), Some(99_999));
     }
 }
