@@ -524,14 +524,9 @@ impl Parser {
             return Err(Error::command(ErrorCode::Location51270, format!("Invalid empty sub-projection: {name}")));
         }
         let path = field_path(name)?;
-        if let Some((key, _)) = sub.iter().next().filter(|(key, _)| sub.len() == 1 && key.starts_with('$')) {
-            if self.operator(&path, sub, prefix, parent)? {
-                return Ok(());
-            }
-            let key = key.strip_suffix(".$").unwrap_or(key);
-            if field_path(key).is_err() {
-                return Err(Error::command(ErrorCode::Location31325, format!("Unknown expression {key}")));
-            }
+        let operator_form = sub.len() == 1 && sub.keys().next().is_some_and(|key| key.starts_with('$'));
+        if operator_form && self.operator(&path, sub, prefix, parent)? {
+            return Ok(());
         }
         let node = inner_node(parent, &path)?;
         let prefix = [prefix, &path[..]].concat();
