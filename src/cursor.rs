@@ -116,7 +116,14 @@ impl Cursor {
             }
         }
         if let Some(projection) = &self.projection {
-            batch = batch.into_iter().map(|doc| projection.apply(doc)).collect();
+            let needs_position = projection.needs_position();
+            batch = batch
+                .into_iter()
+                .map(|doc| {
+                    let position = if needs_position { self.filter.matched_position(&doc) } else { None };
+                    projection.apply(doc, position)
+                })
+                .collect::<Result<_>>()?;
         }
         Ok(batch)
     }

@@ -70,8 +70,8 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
                     Ok(true)
                 })?;
                 inv.check_deadline()?;
-                all.sort_by(|a, b| sort.compare(a, b));
-                let skipped = all.into_iter().skip(cursor.skip as usize);
+                let sorted = sort.sort(all).map_err(executor_error)?;
+                let skipped = sorted.into_iter().skip(cursor.skip as usize);
                 cursor.skip = 0;
                 cursor.source = Source::Ready(skipped.collect());
             }
@@ -89,6 +89,16 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
         close_in_reply(inv, &mut reply);
     }
     Ok(reply)
+}
+
+/// A failure while running a find (not while parsing it), as MongoDB reports one.
+fn executor_error(err: Error) -> Error {
+    match err {
+        Error::Command { code, message } => {
+            Error::command(code, format!("Executor error during find command :: caused by :: {message}"))
+        }
+        other => other,
+    }
 }
 
 /// Closes the cursor a reply announces (for `singleBatch`).

@@ -9,6 +9,7 @@ use bson::{doc, Bson, Document};
 
 use super::{args, matches, update, Invocation};
 use crate::error::{Error, ErrorCode, Result};
+use crate::query::sort::SortKey;
 use crate::query::{Filter, Projection, Sort, Update};
 use crate::store::View;
 
@@ -75,7 +76,10 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         last_error.insert("upserted", id);
     }
     let value = match (outcome.value, &request.fields) {
-        (Some(doc), Some(fields)) => Bson::Document(fields.apply(doc)),
+        (Some(doc), Some(fields)) => {
+            let position = request.filter.matched_position(&doc);
+            Bson::Document(fields.apply(doc, position)?)
+        }
         (Some(doc), None) => Bson::Document(doc),
         (None, _) => Bson::Null,
     };
@@ -129,15 +133,21 @@ fn first_match(
     filter: &Filter,
     sort: Option<&Sort>,
 ) -> Result<Option<Document>> {
-    let mut best: Option<Document> = None;
+    let Some(sort) = sort else {
+        let mut first = None;
+        matches::each(inv, view, collection, filter, |doc| {
+            first = Some(doc);
+            Ok(false)
+        })?;
+        return Ok(first);
+    };
+    let mut best: Option<(SortKey, Document)> = None;
     matches::each(inv, view, collection, filter, |doc| {
-        match (sort, &best) {
-            (Some(sort), Some(current)) if sort.compare(&doc, current).is_lt() => best = Some(doc),
-            (_, None) => best = Some(doc),
-            _ => {}
+        let key = sort.key(&doc)?;
+        if best.as_ref().is_none_or(|(best_key, _)| sort.compare_keys(&key, best_key).is_lt()) {
+            best = Some((key, doc));
         }
-        // Without a sort, the first match is the answer.
-        Ok(sort.is_some())
+        Ok(true)
     })?;
-    Ok(best)
+    Ok(best.map(|(_, doc)| doc))
 }

@@ -47,11 +47,12 @@ mod tests {
     fn sorts_and_projections() {
         let sort = Sort::parse(&doc! {"a": -1, "b": 1}).expect("sort");
         let (x, y) = (doc! {"a": 2, "b": 1}, doc! {"a": 2, "b": 0});
-        assert_eq!(sort.compare(&x, &y), Ordering::Greater);
+        let key = |d: &Document| sort.key(d).expect("key");
+        assert_eq!(sort.compare_keys(&key(&x), &key(&y)), Ordering::Greater);
         let p = Projection::parse(&doc! {"a": 1}).expect("projection").expect("some");
-        assert_eq!(p.apply(doc! {"_id": 1, "a": 2, "b": 3}), doc! {"_id": 1, "a": 2});
+        assert_eq!(p.apply(doc! {"_id": 1, "a": 2, "b": 3}, None).expect("apply"), doc! {"_id": 1, "a": 2});
         let p = Projection::parse(&doc! {"b": 0, "_id": 0}).expect("projection").expect("some");
-        assert_eq!(p.apply(doc! {"_id": 1, "a": 2, "b": 3}), doc! {"a": 2});
+        assert_eq!(p.apply(doc! {"_id": 1, "a": 2, "b": 3}, None).expect("apply"), doc! {"a": 2});
         assert!(Projection::parse(&doc! {"a": 1, "b": 0}).is_err());
     }
 }

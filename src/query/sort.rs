@@ -1,54 +1,276 @@
-//! Sort specifications and the order they put documents in.
+//! Sort specifications and the order they put documents in, as MongoDB 7.0 sorts:
+//! by each field in turn, a missing field as `null`, an array by its smallest
+//! element ascending and its largest descending, and an empty array before `null`.
+//!
+//! Sorting computes each document's key once ([`Sort::key`]) and then compares keys
+//! ([`Sort::compare_keys`]); [`Sort::sort`] does both.
 
 use std::cmp::Ordering;
 
 use bson::{Bson, Document};
 
-use super::path::values_at;
-use crate::error::{Error, Result};
+use super::projection::{field_path, shell_element};
+use crate::error::{Error, ErrorCode, Result};
 use crate::store::keys;
 
-/// A sort specification: fields with 1 (ascending) or -1 (descending).
+/// A sort specification: dotted paths with 1 (ascending) or -1 (descending).
 #[derive(Debug, Clone)]
 pub struct Sort {
-    keys: Vec<(String, bool)>,
+    fields: Vec<SortField>,
 }
 
+#[derive(Debug, Clone)]
+struct SortField {
+    path: Vec<String>,
+    ascending: bool,
+}
+
+/// What a document sorts by: one value per field of the specification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey(Vec<Bson>);
+
 impl Sort {
+    /// Compiles a sort specification. An empty one sorts nothing; callers normally
+    /// skip it.
     pub fn parse(spec: &Document) -> Result<Sort> {
-        let mut keys = Vec::new();
-        for (path, direction) in spec {
+        let mut fields = Vec::with_capacity(spec.len());
+        for (name, direction) in spec {
             let ascending = match direction {
-                Bson::Int32(1) | Bson::Int64(1) => true,
-                Bson::Double(d) if *d == 1.0 => true,
-                Bson::Int32(-1) | Bson::Int64(-1) => false,
-                Bson::Double(d) if *d == -1.0 => false,
+                Bson::Document(meta) => return Err(refuse_meta(meta)),
+                Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_) => {
+                    match number_as_i64(direction) {
+                        1 => true,
+                        -1 => false,
+                        _ => {
+                            return Err(Error::command(
+                                ErrorCode::Location15975,
+                                "$sort key ordering must be 1 (for ascending) or -1 (for descending)",
+                            ))
+                        }
+                    }
+                }
                 _ => {
-                    return Err(Error::bad_value(format!(
-                        "$sort key ordering must be 1 (for ascending) or -1 (for descending): {path}"
-                    )))
+                    return Err(Error::command(
+                        ErrorCode::Location15974,
+                        format!("Illegal key in $sort specification: {}", shell_element(name, direction)),
+                    ))
                 }
             };
-            keys.push((path.clone(), ascending));
+            fields.push(SortField { path: field_path(name)?, ascending });
         }
-        Ok(Sort { keys })
+        Ok(Sort { fields })
     }
 
-    pub fn compare(&self, a: &Document, b: &Document) -> Ordering {
-        for (path, ascending) in &self.keys {
-            let order = keys::compare(&sort_value(a, path), &sort_value(b, path));
-            let order = if *ascending { order } else { order.reverse() };
+    /// The key `doc` sorts by. Fails when two fields reach different arrays, which
+    /// MongoDB refuses as "parallel arrays".
+    pub fn key(&self, doc: &Document) -> Result<SortKey> {
+        let mut values = Vec::with_capacity(self.fields.len());
+        // The path prefix at which an earlier field met an array.
+        let mut array_at: Option<&[String]> = None;
+        for field in &self.fields {
+            let mut found = Found::default();
+            collect(doc, &field.path, 0, &mut found);
+            if let Some(depth) = found.array_depth {
+                let prefix = &field.path[..depth];
+                if array_at.is_some_and(|earlier| earlier != prefix) {
+                    return Err(Error::bad_value("cannot sort with keys that are parallel arrays"));
+                }
+                array_at = Some(prefix);
+            }
+            let chosen = if field.ascending {
+                found.values.into_iter().min_by(|a, b| compare_values(a, b))
+            } else {
+                found.values.into_iter().max_by(|a, b| compare_values(a, b))
+            };
+            values.push(chosen.cloned().unwrap_or(Bson::Null));
+        }
+        Ok(SortKey(values))
+    }
+
+    /// The order of two keys under this specification.
+    pub fn compare_keys(&self, a: &SortKey, b: &SortKey) -> Ordering {
+        for ((field, x), y) in self.fields.iter().zip(&a.0).zip(&b.0) {
+            let order = compare_values(x, y);
+            let order = if field.ascending { order } else { order.reverse() };
             if order != Ordering::Equal {
                 return order;
             }
         }
         Ordering::Equal
     }
+
+    /// Sorts `docs`, computing each key once. The sort is stable: documents with
+    /// equal keys keep their order.
+    pub fn sort(&self, docs: Vec<Document>) -> Result<Vec<Document>> {
+        let mut keyed = docs.into_iter().map(|doc| Ok((self.key(&doc)?, doc))).collect::<Result<Vec<_>>>()?;
+        keyed.sort_by(|(a, _), (b, _)| self.compare_keys(a, b));
+        Ok(keyed.into_iter().map(|(_, doc)| doc).collect())
+    }
 }
 
-/// The value a document sorts by: the field, or `null` when missing.
-fn sort_value(doc: &Document, path: &str) -> Bson {
-    let mut values = Vec::new();
-    values_at(doc, path, &mut values);
-    values.first().map_or(Bson::Null, |v| (*v).clone())
+/// The values a sort path reaches in a document.
+#[derive(Default)]
+struct Found<'d> {
+    values: Vec<&'d Bson>,
+    /// How many path components lead to the first array met, if any.
+    array_depth: Option<usize>,
+}
+
+/// Stands for an empty array at the end of a path, which sorts before `null`.
+static EMPTY_ARRAY: Bson = Bson::Undefined;
+
+/// Collects the values `path[depth..]` reaches from `doc`: through documents, arrays
+/// of documents and numeric array indexes; an array at the end of the path gives
+/// its elements (an empty one, [`EMPTY_ARRAY`]).
+fn collect<'d>(doc: &'d Document, path: &[String], depth: usize, found: &mut Found<'d>) {
+    if let Some(value) = doc.get(&path[depth]) {
+        collect_value(value, path, depth + 1, found);
+    }
+}
+
+/// Collects what `path[depth..]` reaches from `value`, which `path[..depth]` reached.
+fn collect_value<'d>(value: &'d Bson, path: &[String], depth: usize, found: &mut Found<'d>) {
+    let at_end = depth == path.len();
+    match value {
+        Bson::Array(items) => {
+            found.array_depth.get_or_insert(depth);
+            if at_end {
+                if items.is_empty() {
+                    found.values.push(&EMPTY_ARRAY);
+                }
+                found.values.extend(items.iter());
+                return;
+            }
+            if let Some(item) = path[depth].parse::<usize>().ok().and_then(|index| items.get(index)) {
+                collect_value(item, path, depth + 1, found);
+            }
+            for item in items {
+                if let Bson::Document(sub) = item {
+                    collect(sub, path, depth, found);
+                }
+            }
+        }
+        _ if at_end => found.values.push(value),
+        Bson::Document(sub) => collect(sub, path, depth, found),
+        _ => {}
+    }
+}
+
+/// MongoDB's order of two sort values: [`keys::compare`], except that an empty
+/// array ([`EMPTY_ARRAY`], BSON undefined) sorts after MinKey and before everything
+/// else.
+fn compare_values(a: &Bson, b: &Bson) -> Ordering {
+    match (a, b) {
+        (Bson::Undefined, Bson::Undefined) => Ordering::Equal,
+        (Bson::Undefined, Bson::MinKey) => Ordering::Greater,
+        (Bson::Undefined, _) => Ordering::Less,
+        (Bson::MinKey, Bson::Undefined) => Ordering::Less,
+        (_, Bson::Undefined) => Ordering::Greater,
+        _ => keys::compare(a, b),
+    }
+}
+
+/// A sort direction as MongoDB reads it (`safeNumberLong`): truncated toward zero.
+fn number_as_i64(value: &Bson) -> i64 {
+    match value {
+        Bson::Int32(n) => i64::from(*n),
+        Bson::Int64(n) => *n,
+        Bson::Double(n) if n.is_nan() => 0,
+        Bson::Double(n) => *n as i64,
+        Bson::Decimal128(d) => d.to_string().parse::<f64>().map_or(0, |n| n as i64),
+        _ => 0,
+    }
+}
+
+/// `{$meta: …}` sorts are refused: branchdb keeps no text scores or random values.
+fn refuse_meta(meta: &Document) -> Error {
+    let Some((key, name)) = meta.iter().next() else {
+        return Error::command(ErrorCode::Location17312, "$meta is the only expression supported by $sort right now");
+    };
+    if key != "$meta" {
+        return Error::command(ErrorCode::Location17312, "$meta is the only expression supported by $sort right now");
+    }
+    if meta.len() > 1 {
+        return Error::command(ErrorCode::FailedToParse, "Cannot have additional keys in a $meta sort specification");
+    }
+    match name.as_str() {
+        Some("textScore") => {
+            Error::command(ErrorCode::Location40218, "query requires text score metadata, but it is not available")
+        }
+        Some(name @ ("randVal" | "geoNearDistance" | "searchScore")) => {
+            Error::bad_value(format!("$meta sort by \"{name}\" is not supported"))
+        }
+        _ => Error::command(ErrorCode::Location31138, format!("Illegal $meta sort: {}", shell_element(key, name))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::{doc, Bson, Document};
+
+    use super::*;
+    use crate::query::golden;
+
+    /// Runs one case: sorts the group's documents and compares the `_id` order, or
+    /// checks the error code and message.
+    fn run_case(group: &Document, case: &Document) -> std::result::Result<(), String> {
+        let spec = case.get_document("sort").map_err(|e| format!("no sort: {e}"))?;
+        let docs: Vec<Document> = group
+            .get_array("docs")
+            .map_err(|e| format!("no docs: {e}"))?
+            .iter()
+            .filter_map(|d| d.as_document().cloned())
+            .collect();
+        let result = Sort::parse(spec).and_then(|sort| sort.sort(docs));
+        match (result, case.get_i32("error")) {
+            (Ok(sorted), Err(_)) => {
+                let got: Vec<Bson> = sorted.iter().map(|d| d.get("_id").cloned().unwrap_or(Bson::Null)).collect();
+                let expected = case.get_array("expected").map_err(|_| "no expected order")?;
+                if &got == expected {
+                    Ok(())
+                } else {
+                    Err(format!("got order {got:?}, expected {expected:?}"))
+                }
+            }
+            (Ok(_), Ok(code)) => Err(format!("expected error {code}, got a sorted result")),
+            (Err(e), Ok(code)) if e.code().code() != code => Err(format!("expected error {code}, got {e}")),
+            (Err(e), Ok(_)) => match (case.get_str("message"), &e) {
+                (Ok(msg), Error::Command { message, .. }) if msg != message => {
+                    Err(format!("expected message {msg:?}, got {message:?}"))
+                }
+                _ => Ok(()),
+            },
+            (Err(e), Err(_)) => Err(format!("unexpected error {e}")),
+        }
+    }
+
+    #[test]
+    fn golden_sorts() {
+        let groups = golden::load(include_str!("golden/sorts.json"));
+        let (mut total, mut failures) = (0, Vec::new());
+        for group in &groups {
+            for (index, case) in group.body.get_array("cases").expect("cases").iter().enumerate() {
+                total += 1;
+                let case = case.as_document().expect("a case is an object");
+                if let Err(why) = run_case(&group.body, case) {
+                    let spec = case.get_document("sort").map_or(String::new(), |s| s.to_string());
+                    failures.push(format!("{} ({}) #{index} {spec}: {why}", group.name, group.doc));
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{} golden sort failures:\n{}", failures.len(), failures.join("\n"));
+        assert_eq!(total, 38, "the number of golden sort cases");
+    }
+
+    #[test]
+    fn a_key_is_computed_once_per_document() {
+        let sort = Sort::parse(&doc! {"a": 1, "b": -1}).expect("sort");
+        let key = sort.key(&doc! {"a": [3, 1, 2], "b": "x"}).expect("key");
+        assert_eq!(key, SortKey(vec![Bson::Int32(1), Bson::String("x".into())]));
+        let docs: Vec<Document> = (0..100_000).rev().map(|i| doc! {"_id": i, "a": {"b": i % 1000}}).collect();
+        let sorted = Sort::parse(&doc! {"a.b": 1, "_id": 1}).expect("sort").sort(docs).expect("sorted");
+        assert_eq!(sorted.first().and_then(|d| d.get_i32("_id").ok()), Some(0));
+        assert_eq!(sorted.get(1).and_then(|d| d.get_i32("_id").ok()), Some(1000));
+        assert_eq!(sorted.last().and_then(|d| d.get_i32("_id").ok()), Some(99_999));
+    }
 }

@@ -123,7 +123,11 @@ impl PushSort {
                     Bson::Document(d) => d,
                     _ => &empty,
                 };
-                sort.compare(as_doc(a), as_doc(b))
+                // A document whose sort key cannot be made (parallel arrays) sorts as equal.
+                match (sort.key(as_doc(a)), sort.key(as_doc(b))) {
+                    (Ok(a), Ok(b)) => sort.compare_keys(&a, &b),
+                    _ => Ordering::Equal,
+                }
             }
         }
     }
