@@ -443,6 +443,7 @@ pub(super) fn parse_iso(text: &str) -> Option<i64> {
                 millis = fraction * 1000 / 10i64.pow(n as u32);
             }
         }
+        s.accept(' ');
         if !s.done() {
             offset = s.zone()?;
         }
