@@ -27,11 +27,51 @@ pub(super) const OPERATORS: &[Operator] = &[
     Operator::eager("$ln", Arity::Exactly(1), |a| unary("$ln", a[0], |n| logarithm("$ln", n, f64::ln))),
     Operator::eager("$log10", Arity::Exactly(1), |a| unary("$log10", a[0], |n| logarithm("$log10", n, f64::log10))),
     Operator::eager("$log", Arity::Exactly(2), log),
+    Operator::eager("$sum", Arity::Any, |a| Ok(Some(summed(a).0.total()))),
+    Operator::eager("$avg", Arity::Any, |a| {
+        let (sum, count) = summed(a);
+        Ok(Some(if count == 0 { Bson::Null } else { sum.average(count) }))
+    }),
+    Operator::eager("$min", Arity::Any, |a| Ok(Some(extreme(a, std::cmp::Ordering::Less)))),
+    Operator::eager("$max", Arity::Any, |a| Ok(Some(extreme(a, std::cmp::Ordering::Greater)))),
 ];
+
+/// The values `$sum`, `$avg`, `$min` and `$max` read: the elements of a single
+/// array argument, or the arguments.
+fn operands<'a>(args: &[Option<&'a Bson>]) -> Vec<&'a Bson> {
+    match args {
+        [Some(Bson::Array(items))] => items.iter().collect(),
+        _ => args.iter().flatten().copied().collect(),
+    }
+}
+
+/// The sum of the numbers among the operands (others are ignored), and how many
+/// there were.
+fn summed(args: &[Option<&Bson>]) -> (Sum, u64) {
+    let mut sum = Sum::default();
+    let mut count = 0;
+    for n in operands(args).into_iter().filter_map(|v| Num::of(Some(v))) {
+        sum.add(n);
+        count += 1;
+    }
+    (sum, count)
+}
+
+/// The smallest (`Less`) or largest operand, ignoring null and missing; null when
+/// there is none.
+fn extreme(args: &[Option<&Bson>], wanted: std::cmp::Ordering) -> Bson {
+    let mut best: Option<&Bson> = None;
+    for value in operands(args).into_iter().filter(|v| !nullish(Some(v))) {
+        if best.map_or(true, |b| super::compare(Some(value), Some(b)) == wanted) {
+            best = Some(value);
+        }
+    }
+    best.cloned().unwrap_or(Bson::Null)
+}
 
 /// A number of one of BSON's four numeric types.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Num {
+pub(crate) enum Num {
     Int(i32),
     Long(i64),
     Double(f64),
@@ -40,7 +80,7 @@ pub(super) enum Num {
 
 impl Num {
     /// The number a value holds, or `None` for other types.
-    pub(super) fn of(value: Option<&Bson>) -> Option<Num> {
+    pub(crate) fn of(value: Option<&Bson>) -> Option<Num> {
         match value? {
             Bson::Int32(n) => Some(Num::Int(*n)),
             Bson::Int64(n) => Some(Num::Long(*n)),
@@ -131,7 +171,7 @@ fn decimal_op(a: Num, b: Num, exact: fn(Dec, Dec) -> Option<Dec>, approx: fn(f64
 /// A running sum of numbers, kept exactly for integers, and the widest type seen
 /// (shared by `$add` and the `$sum` and `$avg` accumulators).
 #[derive(Debug, Clone, Default)]
-pub(super) struct Sum {
+pub(crate) struct Sum {
     integers: i128,
     doubles: f64,
     decimal: Option<Dec>,
@@ -152,7 +192,7 @@ enum Widest {
 
 impl Sum {
     /// Adds a number.
-    pub(super) fn add(&mut self, n: Num) {
+    pub(crate) fn add(&mut self, n: Num) {
         match n {
             Num::Int(i) => self.integers += i128::from(i),
             Num::Long(l) => {
@@ -185,7 +225,7 @@ impl Sum {
     }
 
     /// The sum, in the widest type seen (an int or long that overflows widens).
-    pub(super) fn total(&self) -> Bson {
+    pub(crate) fn total(&self) -> Bson {
         match self.widest {
             Widest::Int => int_or_wider(self.integers),
             Widest::Long => long_or_double(self.integers),
@@ -214,7 +254,7 @@ impl Sum {
 
     /// The sum divided by `count` (`$avg`): a double, or a decimal if a decimal
     /// was added.
-    pub(super) fn average(&self, count: u64) -> Bson {
+    pub(crate) fn average(&self, count: u64) -> Bson {
         if self.widest != Widest::Decimal {
             return Bson::Double(self.non_decimal() / count as f64);
         }

@@ -2,7 +2,7 @@
 
 use bson::Bson;
 
-use super::{equal, fail, int, integral, is_number, nullish, show, truthy, type_name, Arity, Operator};
+use super::{fail, int, integral, is_number, nullish, show, truthy, type_name, Arity, Operator};
 use crate::error::{ErrorCode, Result};
 
 pub(super) const OPERATORS: &[Operator] = &[
@@ -208,9 +208,4 @@ fn all_or_any(name: &str, code: ErrorCode, array: Option<&Bson>, all: bool) -> R
     };
     let result = if all { items.iter().all(|i| truthy(Some(i))) } else { items.iter().any(|i| truthy(Some(i))) };
     Ok(Some(Bson::Boolean(result)))
-}
-
-/// Whether an array holds a value (BSON equality).
-pub(super) fn contains(items: &[Bson], value: &Bson) -> bool {
-    items.iter().any(|item| equal(item, value))
 }

@@ -96,10 +96,6 @@ impl Dec {
         self.coefficient == 0
     }
 
-    pub(super) fn is_negative(self) -> bool {
-        self.neg && self.coefficient != 0
-    }
-
     pub(super) fn negate(self) -> Dec {
         Dec { neg: !self.neg, ..self }
     }

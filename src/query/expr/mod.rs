@@ -44,6 +44,9 @@ use bson::{Bson, Document};
 use crate::error::{Error, ErrorCode, Result};
 use crate::store::keys;
 
+pub(crate) use arith::{Num, Sum};
+pub(crate) use object::merge_into;
+
 /// A compiled expression.
 #[derive(Debug, Clone)]
 pub struct Expr {
@@ -495,7 +498,7 @@ pub(super) fn truthy(value: Option<&Bson>) -> bool {
 }
 
 /// MongoDB's name for a value's type, as `$type` returns it.
-pub(super) fn type_name(value: Option<&Bson>) -> &'static str {
+pub(crate) fn type_name(value: Option<&Bson>) -> &'static str {
     let Some(value) = value else { return "missing" };
     match value {
         Bson::Double(_) => "double",
@@ -524,7 +527,7 @@ pub(super) fn type_name(value: Option<&Bson>) -> &'static str {
 
 /// Compares two values in BSON order, where missing sorts with undefined, below
 /// null and above MinKey.
-pub(super) fn compare(a: Option<&Bson>, b: Option<&Bson>) -> Ordering {
+pub(crate) fn compare(a: Option<&Bson>, b: Option<&Bson>) -> Ordering {
     /// Where a missing value sorts against a present one.
     fn missing_against(other: &Bson) -> Ordering {
         match other {
@@ -541,18 +544,13 @@ pub(super) fn compare(a: Option<&Bson>, b: Option<&Bson>) -> Ordering {
     }
 }
 
-/// Whether two values are equal in BSON order.
-pub(super) fn equal(a: &Bson, b: &Bson) -> bool {
-    keys::compare(a, b) == Ordering::Equal
-}
-
 /// An error with a MongoDB location code.
 pub(super) fn fail<T>(code: ErrorCode, message: impl Into<String>) -> Result<T> {
     Err(Error::command(code, message))
 }
 
 /// A value as MongoDB prints it in error messages (relaxed extended JSON).
-pub(super) fn show(value: Option<&Bson>) -> String {
+pub(crate) fn show(value: Option<&Bson>) -> String {
     match value {
         None => "MISSING".to_owned(),
         Some(Bson::String(s)) => format!("\"{s}\""),
