@@ -62,7 +62,7 @@ fn summed(args: &[Option<&Bson>]) -> (Sum, u64) {
 fn extreme(args: &[Option<&Bson>], wanted: std::cmp::Ordering) -> Bson {
     let mut best: Option<&Bson> = None;
     for value in operands(args).into_iter().filter(|v| !nullish(Some(v))) {
-        if best.map_or(true, |b| super::compare(Some(value), Some(b)) == wanted) {
+        if best.is_none_or(|b| super::compare(Some(value), Some(b)) == wanted) {
             best = Some(value);
         }
     }
@@ -295,7 +295,10 @@ fn add(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
                 None if nullish(*value) => return Ok(Some(Bson::Null)),
                 None => {
                     let found = type_name(*value);
-                    return fail(ErrorCode::Location16554, format!("$add only supports numeric or date types, not {found}"));
+                    return fail(
+                        ErrorCode::Location16554,
+                        format!("$add only supports numeric or date types, not {found}"),
+                    );
                 }
             },
         }
@@ -349,10 +352,7 @@ fn subtract(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
             }
             None => fail(ErrorCode::Location16613, format!("can't $subtract {} from Date", type_name(Some(b)))),
         },
-        _ => fail(
-            ErrorCode::Location16556,
-            format!("can't $subtract {} from {}", type_name(rhs), type_name(lhs)),
-        ),
+        _ => fail(ErrorCode::Location16556, format!("can't $subtract {} from {}", type_name(rhs), type_name(lhs))),
     }
 }
 
@@ -494,7 +494,10 @@ fn round(name: &str, args: &[Option<&Bson>], mode: Rounding) -> Result<Option<Bs
                 return fail(ErrorCode::Location51083, message);
             }
             None => {
-                return fail(ErrorCode::Location51082, format!("precision argument to  {name} must be a integral value"))
+                return fail(
+                    ErrorCode::Location51082,
+                    format!("precision argument to  {name} must be a integral value"),
+                )
             }
         },
     };
@@ -512,7 +515,9 @@ fn round(name: &str, args: &[Option<&Bson>], mode: Rounding) -> Result<Option<Bs
             Some(rounded) => Bson::Double(rounded.to_f64()),
             None => Bson::Double(d),
         },
-        Num::Decimal(d) => Dec::of(&d).and_then(|x| x.quantize(-place, mode)).map_or(Bson::Decimal128(d), decimal::to_bson),
+        Num::Decimal(d) => {
+            Dec::of(&d).and_then(|x| x.quantize(-place, mode)).map_or(Bson::Decimal128(d), decimal::to_bson)
+        }
     }))
 }
 
@@ -600,7 +605,10 @@ fn log(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
         return fail(ErrorCode::Location28758, format!("$log's argument must be a positive number, but is {xf}"));
     }
     if bf <= 0.0 || bf == 1.0 {
-        return fail(ErrorCode::Location28759, format!("$log's base must be a positive number not equal to 1, but is {bf}"));
+        return fail(
+            ErrorCode::Location28759,
+            format!("$log's base must be a positive number not equal to 1, but is {bf}"),
+        );
     }
     let result = xf.ln() / bf.ln();
     Ok(Some(if x.is_decimal() || b.is_decimal() { decimal::from_f64(result) } else { Bson::Double(result) }))

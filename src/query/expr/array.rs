@@ -17,8 +17,12 @@ pub(super) const OPERATORS: &[Operator] = &[
     Operator::eager("$reverseArray", Arity::Exactly(1), reverse),
     Operator::eager("$indexOfArray", Arity::Between(2, 4), index_of),
     Operator::eager("$range", Arity::Between(2, 3), range),
-    Operator::eager("$allElementsTrue", Arity::Exactly(1), |a| all_or_any("$allElementsTrue", ErrorCode::Location17040, a[0], true)),
-    Operator::eager("$anyElementTrue", Arity::Exactly(1), |a| all_or_any("$anyElementTrue", ErrorCode::Location17041, a[0], false)),
+    Operator::eager("$allElementsTrue", Arity::Exactly(1), |a| {
+        all_or_any("$allElementsTrue", ErrorCode::Location17040, a[0], true)
+    }),
+    Operator::eager("$anyElementTrue", Arity::Exactly(1), |a| {
+        all_or_any("$anyElementTrue", ErrorCode::Location17041, a[0], false)
+    }),
 ];
 
 /// `$size`.
@@ -51,7 +55,8 @@ fn element_at(name: &str, array: Option<&Bson>, index: Option<&Bson>) -> Result<
         return fail(ErrorCode::Location28690, message);
     }
     let Some(i) = integral(index).filter(|i| i32::try_from(*i).is_ok()) else {
-        let message = format!("$arrayElemAt's second argument must be representable as a 32-bit integer: {}", show(index));
+        let message =
+            format!("$arrayElemAt's second argument must be representable as a 32-bit integer: {}", show(index));
         return fail(ErrorCode::Location28691, message);
     };
     let position = if i < 0 { items.len() as i64 + i } else { i };
@@ -92,11 +97,17 @@ fn slice(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
     }
     let Some(Bson::Array(items)) = array else {
         let found = type_name(array);
-        return fail(ErrorCode::Location28724, format!("First argument to $slice must be an array, but is of type: {found}"));
+        return fail(
+            ErrorCode::Location28724,
+            format!("First argument to $slice must be an array, but is of type: {found}"),
+        );
     };
     if !is_number(first) {
         let found = type_name(first);
-        return fail(ErrorCode::Location28725, format!("Second argument to $slice must be a numeric value, but is of type: {found}"));
+        return fail(
+            ErrorCode::Location28725,
+            format!("Second argument to $slice must be a numeric value, but is of type: {found}"),
+        );
     }
     let Some(first) = integral(first).filter(|n| i32::try_from(*n).is_ok()) else {
         let message = format!("Second argument to $slice can't be represented as a 32-bit integer: {}", show(first));
@@ -112,10 +123,14 @@ fn slice(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
             }
             if !is_number(count) {
                 let found = type_name(count);
-                return fail(ErrorCode::Location28727, format!("Third argument to $slice must be numeric, but is of type: {found}"));
+                return fail(
+                    ErrorCode::Location28727,
+                    format!("Third argument to $slice must be numeric, but is of type: {found}"),
+                );
             }
             let Some(count) = integral(count).filter(|n| i32::try_from(*n).is_ok()) else {
-                let message = format!("Third argument to $slice can't be represented as a 32-bit integer: {}", show(count));
+                let message =
+                    format!("Third argument to $slice can't be represented as a 32-bit integer: {}", show(count));
                 return fail(ErrorCode::Location28728, message);
             };
             if count <= 0 {
@@ -135,7 +150,10 @@ fn reverse(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
         other if nullish(other) => Ok(Some(Bson::Null)),
         other => {
             let found = type_name(other);
-            fail(ErrorCode::Location34435, format!("The argument to $reverseArray must be an array, but was of type: {found}"))
+            fail(
+                ErrorCode::Location34435,
+                format!("The argument to $reverseArray must be an array, but was of type: {found}"),
+            )
         }
     }
 }
@@ -144,10 +162,15 @@ fn reverse(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
 /// integer.
 pub(super) fn bound(name: &str, what: &str, value: Option<&Bson>) -> Result<usize> {
     let Some(n) = integral(value) else {
-        let message = format!("{name} requires an integral {what}, found a value of type: {}, with value: {}", type_name(value), show(value));
+        let message = format!(
+            "{name} requires an integral {what}, found a value of type: {}, with value: {}",
+            type_name(value),
+            show(value)
+        );
         return fail(ErrorCode::Location40096, message);
     };
-    usize::try_from(n).or_else(|_| fail(ErrorCode::Location40097, format!("{name} requires a nonnegative {what}, found: {n}")))
+    usize::try_from(n)
+        .or_else(|_| fail(ErrorCode::Location40097, format!("{name} requires a nonnegative {what}, found: {n}")))
 }
 
 /// `$indexOfArray`: the first index of a value in `[start, end)`, or -1.
@@ -158,7 +181,10 @@ fn index_of(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
     }
     let Some(Bson::Array(items)) = array else {
         let found = type_name(array);
-        return fail(ErrorCode::Location40090, format!("$indexOfArray requires an array as a first argument, found: {found}"));
+        return fail(
+            ErrorCode::Location40090,
+            format!("$indexOfArray requires an array as a first argument, found: {found}"),
+        );
     };
     let start = args.get(2).map(|v| bound("$indexOfArray", "starting index", *v)).transpose()?.unwrap_or(0);
     let end = args.get(3).map(|v| bound("$indexOfArray", "ending index", *v)).transpose()?.unwrap_or(items.len());
@@ -179,7 +205,10 @@ fn range(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
             Some(n) => Ok(n),
             None => fail(
                 codes.1,
-                format!("$range requires a {what} value that can be represented as a 32-bit integer, found value: {}", show(value)),
+                format!(
+                    "$range requires a {what} value that can be represented as a 32-bit integer, found value: {}",
+                    show(value)
+                ),
             ),
         }
     }

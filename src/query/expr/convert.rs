@@ -51,7 +51,10 @@ impl Target {
             },
             other => {
                 let found = type_name(Some(other));
-                return fail(ErrorCode::FailedToParse, format!("$convert's 'to' argument must be a string or number, but is {found}"));
+                return fail(
+                    ErrorCode::FailedToParse,
+                    format!("$convert's 'to' argument must be a string or number, but is {found}"),
+                );
             }
         };
         Ok(match name {
@@ -141,7 +144,10 @@ impl Convert {
     fn parse(p: &mut Parser, spec: &Bson) -> Result<Node> {
         let Bson::Document(doc) = spec else {
             let found = type_name(Some(spec));
-            return fail(ErrorCode::FailedToParse, format!("$convert expects an object of named arguments but found: {found}"));
+            return fail(
+                ErrorCode::FailedToParse,
+                format!("$convert expects an object of named arguments but found: {found}"),
+            );
         };
         let (mut input, mut to, mut on_error, mut on_null) = (None, None, None, None);
         for (field, value) in doc {
@@ -166,7 +172,12 @@ impl Convert {
             return fail(ErrorCode::Location50723, format!("{name} requires a single argument, got {}", args.len()));
         }
         let input = args.pop().unwrap_or(Node::Missing);
-        Ok(special(Convert { input, to: Node::Const(Bson::String(target.name().to_owned())), on_error: None, on_null: None }))
+        Ok(special(Convert {
+            input,
+            to: Node::Const(Bson::String(target.name().to_owned())),
+            on_error: None,
+            on_null: None,
+        }))
     }
 }
 
@@ -317,7 +328,9 @@ fn to_integer(value: &Bson, target: Target) -> Result<Option<Bson>> {
         Bson::Decimal128(d) => {
             let Some(dec) = Dec::of(d) else {
                 let what = if d.to_string() == "NaN" { "NaN" } else { "infinity" };
-                return failure(format!("Attempt to convert {what} value to integer type in $convert with no onError value"));
+                return failure(format!(
+                    "Attempt to convert {what} value to integer type in $convert with no onError value"
+                ));
             };
             match dec.quantize(0, Rounding::TowardZero).map(Dec::to_f64) {
                 Some(t) if t >= min as f64 && t <= max as f64 => t as i128,
@@ -330,7 +343,9 @@ fn to_integer(value: &Bson, target: Target) -> Result<Option<Bson>> {
                 Some(n) if n >= min && n <= max => n,
                 Some(_) => return overflow(s.clone()),
                 None => {
-                    return failure(format!("Failed to parse number '{s}' in $convert with no onError value: Did not consume whole string."))
+                    return failure(format!(
+                        "Failed to parse number '{s}' in $convert with no onError value: Did not consume whole string."
+                    ))
                 }
             }
         }
@@ -354,7 +369,9 @@ fn parse_double(s: &str) -> Result<f64> {
     };
     match parsed {
         Some(d) => Ok(d),
-        None => failure(format!("Failed to parse number '{s}' in $convert with no onError value: Did not consume whole string.")),
+        None => failure(format!(
+            "Failed to parse number '{s}' in $convert with no onError value: Did not consume whole string."
+        )),
     }
 }
 

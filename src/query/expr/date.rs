@@ -149,8 +149,9 @@ fn parse_timezone(zone: &str) -> Result<i64> {
     if matches!(zone, "UTC" | "GMT" | "Z" | "Etc/UTC" | "Etc/GMT") {
         return Ok(0);
     }
-    parse_offset(zone)
-        .ok_or_else(|| Error::command(ErrorCode::Location40485, format!("unrecognized time zone identifier: \"{zone}\"")))
+    parse_offset(zone).ok_or_else(|| {
+        Error::command(ErrorCode::Location40485, format!("unrecognized time zone identifier: \"{zone}\""))
+    })
 }
 
 /// A `+hh`, `+hhmm` or `+hh:mm` offset in minutes.
@@ -176,7 +177,9 @@ fn timezone(ctx: &mut Ctx<'_>, node: Option<&Node>) -> Result<Option<i64>> {
     match ctx.eval(node)?.as_deref() {
         Some(Bson::String(zone)) => parse_timezone(zone).map(Some),
         value if nullish(value) => Ok(None),
-        other => fail(ErrorCode::Location40517, format!("timezone must evaluate to a string, found {}", type_name(other))),
+        other => {
+            fail(ErrorCode::Location40517, format!("timezone must evaluate to a string, found {}", type_name(other)))
+        }
     }
 }
 
@@ -197,11 +200,19 @@ impl DatePart {
                     match field.as_str() {
                         "date" => date = Some(p.operand(value)?),
                         "timezone" => timezone = Some(p.operand(value)?),
-                        _ => return fail(ErrorCode::Location40535, format!("unrecognized option to {name}: \"{field}\"")),
+                        _ => {
+                            return fail(
+                                ErrorCode::Location40535,
+                                format!("unrecognized option to {name}: \"{field}\""),
+                            )
+                        }
                     }
                 }
                 let Some(date) = date else {
-                    return fail(ErrorCode::Location40539, format!("missing 'date' argument to {name}, provided: {doc}"));
+                    return fail(
+                        ErrorCode::Location40539,
+                        format!("missing 'date' argument to {name}, provided: {doc}"),
+                    );
                 };
                 Ok(special(DatePart { date, timezone, part }))
             }
@@ -316,7 +327,9 @@ impl DateToString {
             };
             *slot = Some(p.operand(value)?);
         }
-        let Some(date) = date else { return fail(ErrorCode::Location18628, "Missing 'date' parameter to $dateToString") };
+        let Some(date) = date else {
+            return fail(ErrorCode::Location18628, "Missing 'date' parameter to $dateToString");
+        };
         Ok(special(DateToString { date, format, timezone, on_null }))
     }
 }
@@ -410,7 +423,8 @@ impl Scanner<'_> {
 /// `None` when a field is out of range.
 fn instant(year: i64, month: i64, day: i64, clock: (i64, i64, i64, i64), offset: i64) -> Option<i64> {
     let (hour, minute, second, millis) = clock;
-    let month_length = days_from_civil(year + i64::from(month == 12), month % 12 + 1, 1) - days_from_civil(year, month, 1);
+    let month_length =
+        days_from_civil(year + i64::from(month == 12), month % 12 + 1, 1) - days_from_civil(year, month, 1);
     let valid = (1..=12).contains(&month)
         && (1..=month_length).contains(&day)
         && (0..24).contains(&hour)
@@ -516,7 +530,9 @@ impl DateFromString {
                 "timezone" => &mut timezone,
                 "onError" => &mut on_error,
                 "onNull" => &mut on_null,
-                _ => return fail(ErrorCode::Location40541, format!("Unrecognized argument to $dateFromString: {field}")),
+                _ => {
+                    return fail(ErrorCode::Location40541, format!("Unrecognized argument to $dateFromString: {field}"))
+                }
             };
             *slot = Some(p.operand(value)?);
         }
@@ -556,7 +572,8 @@ impl Special for DateFromString {
                 Some(Bson::String(format)) => Some(Some(format.clone())),
                 value if nullish(value) => None,
                 other => {
-                    let message = format!("$dateFromString requires that 'format' be a string, found: {}", type_name(other));
+                    let message =
+                        format!("$dateFromString requires that 'format' be a string, found: {}", type_name(other));
                     return fail(ErrorCode::Location40684, message);
                 }
             },

@@ -147,7 +147,7 @@ impl Dec {
         }
         let neg = self.neg != other.neg;
         if remainder == 0 {
-            while quotient != 0 && quotient % 10 == 0 && exponent < preferred {
+            while quotient != 0 && quotient.is_multiple_of(10) && exponent < preferred {
                 quotient /= 10;
                 exponent += 1;
             }
@@ -204,7 +204,7 @@ fn rounds_away(neg: bool, kept: u128, rest: u128, unit: u128, mode: Rounding) ->
         Rounding::Down => neg,
         Rounding::HalfEven => {
             let half = unit / 2;
-            rest > half || (rest == half && unit % 2 == 0 && kept % 2 == 1)
+            rest > half || (rest == half && unit.is_multiple_of(2) && kept % 2 == 1)
         }
     }
 }

@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use bson::{Bson, Document};
 
-use super::{
-    check_arity, compare, fail, nullish, truthy, type_name, Arity, Ctx, Node, Operator, Parser, Special, Val,
-};
+use super::{check_arity, compare, fail, nullish, truthy, type_name, Arity, Ctx, Node, Operator, Parser, Special, Val};
 use crate::error::{ErrorCode, Result};
 
 pub(super) const OPERATORS: &[Operator] = &[
@@ -128,7 +126,10 @@ impl IfNull {
     fn parse(p: &mut Parser, spec: &Bson) -> Result<Node> {
         let args = p.arguments(spec)?;
         if args.len() < 2 {
-            return fail(ErrorCode::Location1257300, format!("$ifNull needs at least two arguments, had: {}", args.len()));
+            return fail(
+                ErrorCode::Location1257300,
+                format!("$ifNull needs at least two arguments, had: {}", args.len()),
+            );
         }
         Ok(special(IfNull(args)))
     }
@@ -156,14 +157,18 @@ struct Switch {
 
 impl Switch {
     fn parse(p: &mut Parser, spec: &Bson) -> Result<Node> {
-        let doc = named_args(spec, ErrorCode::Location40060, "$switch requires an object as an argument, found: {type}")?;
+        let doc =
+            named_args(spec, ErrorCode::Location40060, "$switch requires an object as an argument, found: {type}")?;
         let mut switch = Switch { branches: Vec::new(), default: None };
         for (name, value) in doc {
             match name.as_str() {
                 "branches" => {
                     let Bson::Array(branches) = value else {
                         let found = type_name(Some(value));
-                        return fail(ErrorCode::Location40061, format!("$switch expected an array for 'branches', found: {found}"));
+                        return fail(
+                            ErrorCode::Location40061,
+                            format!("$switch expected an array for 'branches', found: {found}"),
+                        );
                     };
                     for branch in branches {
                         switch.branches.push(Switch::branch(p, branch)?);
@@ -188,11 +193,20 @@ impl Switch {
             match name.as_str() {
                 "case" => case = Some(p.operand(value)?),
                 "then" => then = Some(p.operand(value)?),
-                _ => return fail(ErrorCode::Location40063, format!("$switch found an unknown argument to a branch: {name}")),
+                _ => {
+                    return fail(
+                        ErrorCode::Location40063,
+                        format!("$switch found an unknown argument to a branch: {name}"),
+                    )
+                }
             }
         }
-        let Some(case) = case else { return fail(ErrorCode::Location40064, "$switch requires each branch have a 'case' expression") };
-        let Some(then) = then else { return fail(ErrorCode::Location40065, "$switch requires each branch have a 'then' expression.") };
+        let Some(case) = case else {
+            return fail(ErrorCode::Location40064, "$switch requires each branch have a 'case' expression");
+        };
+        let Some(then) = then else {
+            return fail(ErrorCode::Location40065, "$switch requires each branch have a 'then' expression.");
+        };
         Ok((case, then))
     }
 }
@@ -236,7 +250,10 @@ impl Let {
         let Some(body) = body else { return fail(ErrorCode::Location16877, "Missing 'in' parameter to $let") };
         let Bson::Document(vars) = vars else {
             let found = type_name(Some(vars));
-            return fail(ErrorCode::Location10065, format!("invalid parameter: expected an object (vars), found {found}"));
+            return fail(
+                ErrorCode::Location10065,
+                format!("invalid parameter: expected an object (vars), found {found}"),
+            );
         };
         // The values see only the outer variables; `in` sees the new ones too.
         let values = vars.values().map(|v| p.operand(v)).collect::<Result<Vec<_>>>()?;
@@ -275,7 +292,9 @@ fn element_name(value: Option<&Bson>) -> Result<String> {
     match value {
         None => Ok("this".to_owned()),
         Some(Bson::String(name)) => Ok(name.clone()),
-        Some(other) => fail(ErrorCode::FailedToParse, format!("'as' must be a string, found {}", type_name(Some(other)))),
+        Some(other) => {
+            fail(ErrorCode::FailedToParse, format!("'as' must be a string, found {}", type_name(Some(other))))
+        }
     }
 }
 
@@ -370,7 +389,10 @@ impl Filter {
             Some(n) => fail(ErrorCode::Location327392, format!("$filter: limit must be greater than 0: {n}")),
             None => fail(
                 ErrorCode::Location327391,
-                format!("$filter: limit must be represented as a 32-bit integral value: {}", super::show(value.as_deref())),
+                format!(
+                    "$filter: limit must be represented as a 32-bit integral value: {}",
+                    super::show(value.as_deref())
+                ),
             ),
         }
     }
@@ -410,7 +432,8 @@ struct Reduce {
 
 impl Reduce {
     fn parse(p: &mut Parser, spec: &Bson) -> Result<Node> {
-        let doc = named_args(spec, ErrorCode::Location40075, "$reduce requires an object as an argument, found: {type}")?;
+        let doc =
+            named_args(spec, ErrorCode::Location40075, "$reduce requires an object as an argument, found: {type}")?;
         let (mut input, mut initial, mut each) = (None, None, None);
         for (field, value) in doc {
             match field.as_str() {
@@ -420,7 +443,9 @@ impl Reduce {
                 _ => return fail(ErrorCode::Location40076, format!("$reduce found an unknown argument: {field}")),
             }
         }
-        let Some(input) = input else { return fail(ErrorCode::Location40077, "$reduce requires 'input' to be specified") };
+        let Some(input) = input else {
+            return fail(ErrorCode::Location40077, "$reduce requires 'input' to be specified");
+        };
         let Some(initial) = initial else {
             return fail(ErrorCode::Location40078, "$reduce requires 'initialValue' to be specified");
         };
@@ -446,7 +471,10 @@ impl Special for Reduce {
             Some(value) if nullish(Some(&value)) => return Ok(Some(Cow::Owned(Bson::Null))),
             Some(value) => {
                 let found = super::show(Some(&value));
-                return fail(ErrorCode::Location40080, format!("$reduce requires that 'input' be an array, found: {found}"));
+                return fail(
+                    ErrorCode::Location40080,
+                    format!("$reduce requires that 'input' be an array, found: {found}"),
+                );
             }
         };
         let mut accumulated = ctx.eval(&self.initial)?;

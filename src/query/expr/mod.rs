@@ -241,7 +241,10 @@ impl Parser {
             return Ok(Node::Const(argument.clone()));
         }
         let Some(op) = operator(name) else {
-            return Err(Error::command(ErrorCode::InvalidPipelineOperator, format!("Unrecognized expression '{name}'")));
+            return Err(Error::command(
+                ErrorCode::InvalidPipelineOperator,
+                format!("Unrecognized expression '{name}'"),
+            ));
         };
         match op.kind {
             Kind::Eager(arity, f) => {
@@ -314,7 +317,9 @@ fn field_path(raw: &str, path: &str) -> Result<Vec<String>> {
             } else if field.starts_with('$') {
                 Err(Error::command(
                     ErrorCode::Location16410,
-                    format!("FieldPath field names may not start with '$'. Consider using $getField or $setField. ({raw})"),
+                    format!(
+                        "FieldPath field names may not start with '$'. Consider using $getField or $setField. ({raw})"
+                    ),
                 ))
             } else {
                 Ok(field.to_owned())
@@ -345,7 +350,7 @@ fn check_variable_name(name: &str) -> Result<()> {
     let Some(first) = name.chars().next() else {
         return Err(Error::command(ErrorCode::FailedToParse, "empty variable names are not allowed"));
     };
-    if !(first.is_ascii_lowercase() || !first.is_ascii()) {
+    if first.is_ascii() && !first.is_ascii_lowercase() {
         return Err(Error::command(
             ErrorCode::FailedToParse,
             format!("'{name}' starts with an invalid character for a user variable name"),

@@ -55,7 +55,10 @@ fn object_to_array(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
             Ok(Some(Bson::Array(pairs.collect())))
         }
         other if nullish(other) => Ok(Some(Bson::Null)),
-        other => fail(ErrorCode::Location40390, format!("$objectToArray requires a document input, found: {}", type_name(other))),
+        other => fail(
+            ErrorCode::Location40390,
+            format!("$objectToArray requires a document input, found: {}", type_name(other)),
+        ),
     }
 }
 
@@ -76,7 +79,10 @@ fn array_to_object(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
         Some(Bson::Document(_)) => false,
         Some(other) => {
             let found = type_name(Some(other));
-            return fail(ErrorCode::Location40398, format!("Unrecognised input type format for $arrayToObject: {found}"));
+            return fail(
+                ErrorCode::Location40398,
+                format!("Unrecognised input type format for $arrayToObject: {found}"),
+            );
         }
     };
     for item in items {
@@ -116,11 +122,15 @@ fn key_value(item: &Bson) -> Result<(String, &Bson)> {
         return fail(ErrorCode::Location40391, message);
     };
     if doc.len() != 2 {
-        let message = format!("$arrayToObject requires an object keys of 'k' and 'v'. Found incorrect number of keys:{}", doc.len());
+        let message = format!(
+            "$arrayToObject requires an object keys of 'k' and 'v'. Found incorrect number of keys:{}",
+            doc.len()
+        );
         return fail(ErrorCode::Location40392, message);
     }
     let (Some(key), Some(value)) = (doc.get("k"), doc.get("v")) else {
-        let message = format!("$arrayToObject requires an object with keys 'k' and 'v'. Missing either or both keys from: {doc}");
+        let message =
+            format!("$arrayToObject requires an object with keys 'k' and 'v'. Missing either or both keys from: {doc}");
         return fail(ErrorCode::Location40393, message);
     };
     let Bson::String(key) = key else {
@@ -148,10 +158,17 @@ impl GetField {
                     match name.as_str() {
                         "field" => field = Some(value),
                         "input" => input = Some(p.operand(value)?),
-                        _ => return fail(ErrorCode::Location3041701, format!("$getField found an unknown argument: {name}")),
+                        _ => {
+                            return fail(
+                                ErrorCode::Location3041701,
+                                format!("$getField found an unknown argument: {name}"),
+                            )
+                        }
                     }
                 }
-                let Some(field) = field else { return fail(ErrorCode::Location3041702, "$getField requires 'field' to be specified") };
+                let Some(field) = field else {
+                    return fail(ErrorCode::Location3041702, "$getField requires 'field' to be specified");
+                };
                 (field, input)
             }
             other => (other, None),
@@ -185,7 +202,10 @@ impl Special for GetField {
             None => Ok(Some(Cow::Owned(Bson::Null))),
             Some(other) => {
                 let found = type_name(Some(&other));
-                fail(ErrorCode::Location3041705, format!("$getField requires 'input' to evaluate to type Object, but got {found}"))
+                fail(
+                    ErrorCode::Location3041705,
+                    format!("$getField requires 'input' to evaluate to type Object, but got {found}"),
+                )
             }
         }
     }

@@ -6,7 +6,9 @@ use std::borrow::Cow;
 use bson::Bson;
 
 use super::logic::{named_args, special};
-use super::{fail, int, integral, is_number, nullish, show, type_name, Arity, Ctx, Node, Operator, Parser, Special, Val};
+use super::{
+    fail, int, integral, is_number, nullish, show, type_name, Arity, Ctx, Node, Operator, Parser, Special, Val,
+};
 use crate::error::{ErrorCode, Result};
 
 pub(super) const OPERATORS: &[Operator] = &[
@@ -16,7 +18,9 @@ pub(super) const OPERATORS: &[Operator] = &[
     Operator::eager("$substr", Arity::Exactly(3), substr_bytes),
     Operator::eager("$substrBytes", Arity::Exactly(3), substr_bytes),
     Operator::eager("$substrCP", Arity::Exactly(3), substr_cp),
-    Operator::eager("$strLenBytes", Arity::Exactly(1), |a| str_len("$strLenBytes", ErrorCode::Location34473, a[0], str::len)),
+    Operator::eager("$strLenBytes", Arity::Exactly(1), |a| {
+        str_len("$strLenBytes", ErrorCode::Location34473, a[0], str::len)
+    }),
     Operator::eager("$strLenCP", Arity::Exactly(1), |a| {
         str_len("$strLenCP", ErrorCode::Location34471, a[0], |s| s.chars().count())
     }),
@@ -41,10 +45,9 @@ fn coerce_to_string(value: Option<&Bson>) -> Result<String> {
         Some(Bson::Decimal128(d)) => Ok(d.to_string()),
         Some(Bson::DateTime(d)) => Ok(super::date::iso_string(d.timestamp_millis())),
         Some(Bson::Timestamp(t)) => Ok(format!("Timestamp({}, {})", t.time, t.increment)),
-        Some(other) => fail(
-            ErrorCode::Location16007,
-            format!("can't convert from BSON type {} to String", type_name(Some(other))),
-        ),
+        Some(other) => {
+            fail(ErrorCode::Location16007, format!("can't convert from BSON type {} to String", type_name(Some(other))))
+        }
     }
 }
 
@@ -56,7 +59,10 @@ fn concat(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
             Some(Bson::String(s)) => out.push_str(s),
             other if nullish(*other) => return Ok(Some(Bson::Null)),
             other => {
-                return fail(ErrorCode::Location16702, format!("$concat only supports strings, not {}", type_name(*other)))
+                return fail(
+                    ErrorCode::Location16702,
+                    format!("$concat only supports strings, not {}", type_name(*other)),
+                )
             }
         }
     }
@@ -71,11 +77,17 @@ fn substr_bytes(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
     let numeric = |v: Option<&Bson>| matches!(v, Some(Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_)));
     if !numeric(args[1]) {
         let found = type_name(args[1]);
-        return fail(ErrorCode::Location16034, format!("{name}:  starting index must be a numeric type (is BSON type {found})"));
+        return fail(
+            ErrorCode::Location16034,
+            format!("{name}:  starting index must be a numeric type (is BSON type {found})"),
+        );
     }
     if !numeric(args[2]) {
         let found = type_name(args[2]);
-        return fail(ErrorCode::Location16035, format!("{name}:  length must be a numeric type (is BSON type {found})"));
+        return fail(
+            ErrorCode::Location16035,
+            format!("{name}:  length must be a numeric type (is BSON type {found})"),
+        );
     }
     let start = as_long(args[1]);
     if start < 0 {
@@ -85,7 +97,10 @@ fn substr_bytes(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
     let length = as_long(args[2]);
     let length = if length < 0 { text.len() } else { usize::try_from(length).unwrap_or(usize::MAX) };
     if start < text.len() && !text.is_char_boundary(start) {
-        return fail(ErrorCode::Location28656, format!("{name}:  Invalid range, starting index is a UTF-8 continuation byte."));
+        return fail(
+            ErrorCode::Location28656,
+            format!("{name}:  Invalid range, starting index is a UTF-8 continuation byte."),
+        );
     }
     let end = start.saturating_add(length);
     if end < text.len() && !text.is_char_boundary(end) {
@@ -121,7 +136,10 @@ fn substr_cp(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
         }
         match integral(value).filter(|n| i32::try_from(*n).is_ok()) {
             Some(n) => Ok(n),
-            None => fail(codes.1, format!("{name}: {what} cannot be represented as a 32-bit integral value: {}", show(value))),
+            None => fail(
+                codes.1,
+                format!("{name}: {what} cannot be represented as a 32-bit integral value: {}", show(value)),
+            ),
         }
     };
     let start = index(args[1], "starting index", (ErrorCode::Location34450, ErrorCode::Location34451))?;
@@ -151,12 +169,14 @@ fn split(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
     }
     let Some(Bson::String(text)) = args[0] else {
         let found = type_name(args[0]);
-        let message = format!("$split requires an expression that evaluates to a string as a first argument, found: {found}");
+        let message =
+            format!("$split requires an expression that evaluates to a string as a first argument, found: {found}");
         return fail(ErrorCode::Location40085, message);
     };
     let Some(Bson::String(separator)) = args[1] else {
         let found = type_name(args[1]);
-        let message = format!("$split requires an expression that evaluates to a string as a second argument, found: {found}");
+        let message =
+            format!("$split requires an expression that evaluates to a string as a second argument, found: {found}");
         return fail(ErrorCode::Location40086, message);
     };
     if separator.is_empty() {
@@ -200,7 +220,9 @@ fn index_of(name: &str, args: &[Option<&Bson>], code_points: bool) -> Result<Opt
     let window = &text.as_bytes()[..units[end]];
     let found = (start..=end).find(|&unit| {
         let at = units[unit];
-        window.len() >= at + token.len() && &window[at..at + token.len()] == token.as_bytes() && (unit < end || token.is_empty())
+        window.len() >= at + token.len()
+            && &window[at..at + token.len()] == token.as_bytes()
+            && (unit < end || token.is_empty())
     });
     Ok(Some(found.map_or(Bson::Int32(-1), int)))
 }
@@ -215,8 +237,8 @@ fn strcasecmp(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
 /// The characters `$trim` removes by default: NUL, whitespace and the Unicode
 /// spaces MongoDB lists.
 const WHITESPACE: &[char] = &[
-    '\0', ' ', '\t', '\n', '\u{0B}', '\u{0C}', '\r', '\u{A0}', '\u{1680}', '\u{2000}', '\u{2001}', '\u{2002}', '\u{2003}',
-    '\u{2004}', '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}', '\u{200A}',
+    '\0', ' ', '\t', '\n', '\u{0B}', '\u{0C}', '\r', '\u{A0}', '\u{1680}', '\u{2000}', '\u{2001}', '\u{2002}',
+    '\u{2003}', '\u{2004}', '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}', '\u{200A}',
 ];
 
 /// `$trim`, `$ltrim`, `$rtrim`: `{input, chars}`.
@@ -241,7 +263,9 @@ impl Trim {
                 _ => return fail(ErrorCode::Location50694, format!("{name} found an unknown argument: {field}")),
             }
         }
-        let Some(input) = input else { return fail(ErrorCode::Location50695, format!("{name} requires an 'input' field")) };
+        let Some(input) = input else {
+            return fail(ErrorCode::Location50695, format!("{name} requires an 'input' field"));
+        };
         Ok(special(Trim { name, input, chars, left, right }))
     }
 }

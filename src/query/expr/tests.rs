@@ -28,8 +28,9 @@ fn golden_expressions() {
                 (Ok(None), None, None) if case.get_bool("missing") == Ok(true) => None,
                 (Err(e), None, Some(code)) if Bson::Int32(e.code().code()) == *code => None,
                 _ => Some(format!(
-                    "{} case {index}: {spec} got {got:?}, expected {:?}",
+                    "{} ({}) case {index}: {spec} got {got:?}, expected {:?}",
                     group.name,
+                    group.doc,
                     case.get("expect").or(case.get("error"))
                 )),
             };

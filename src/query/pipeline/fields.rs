@@ -66,7 +66,9 @@ pub(super) fn split_path(path: &str) -> Result<Vec<String>> {
             } else if part.starts_with('$') {
                 Err(Error::command(
                     ErrorCode::Location16410,
-                    format!("FieldPath field names may not start with '$'. Consider using $getField or $setField. ({path})"),
+                    format!(
+                        "FieldPath field names may not start with '$'. Consider using $getField or $setField. ({path})"
+                    ),
                 ))
             } else {
                 Ok(part.to_owned())
@@ -180,7 +182,10 @@ impl Computed {
 
 /// A path given twice in one specification.
 fn path_collision(name: &str) -> Error {
-    Error::command(ErrorCode::Location40176, format!("specification contains two conflicting paths. Cannot specify both '{name}' and a sub-path of it"))
+    Error::command(
+        ErrorCode::Location40176,
+        format!("specification contains two conflicting paths. Cannot specify both '{name}' and a sub-path of it"),
+    )
 }
 
 /// Stores evaluated fields into a document (an existing field keeps its place).

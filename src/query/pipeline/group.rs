@@ -88,7 +88,7 @@ impl State {
             State::Extreme(best) => {
                 let Some(value) = value.filter(|v| !matches!(v, Bson::Null | Bson::Undefined)) else { return Ok(()) };
                 let wanted = if op == Accumulator::Min { Ordering::Less } else { Ordering::Greater };
-                if best.as_ref().map_or(true, |b| expr::compare(Some(&value), Some(b)) == wanted) {
+                if best.as_ref().is_none_or(|b| expr::compare(Some(&value), Some(b)) == wanted) {
                     *best = Some(value);
                 }
             }
@@ -100,7 +100,8 @@ impl State {
             State::Last(last) => *last = value.unwrap_or(Bson::Null),
             State::List(items) => {
                 let Some(value) = value else { return Ok(()) };
-                let duplicate = op == Accumulator::AddToSet && items.iter().any(|i| expr::compare(Some(i), Some(&value)).is_eq());
+                let duplicate =
+                    op == Accumulator::AddToSet && items.iter().any(|i| expr::compare(Some(i), Some(&value)).is_eq());
                 if !duplicate {
                     items.push(value);
                 }
@@ -156,16 +157,28 @@ impl Group {
             }
         };
         if name.contains('.') {
-            return Err(Error::command(ErrorCode::Location40235, format!("The field name '{name}' cannot contain '.'")));
+            return Err(Error::command(
+                ErrorCode::Location40235,
+                format!("The field name '{name}' cannot contain '.'"),
+            ));
         }
         if name.starts_with('$') {
-            return Err(Error::command(ErrorCode::Location40236, format!("The field name '{name}' cannot be an operator name")));
+            return Err(Error::command(
+                ErrorCode::Location40236,
+                format!("The field name '{name}' cannot be an operator name"),
+            ));
         }
         if spec.len() != 1 {
-            return Err(Error::command(ErrorCode::Location40238, format!("The field '{name}' must specify one accumulator")));
+            return Err(Error::command(
+                ErrorCode::Location40238,
+                format!("The field '{name}' must specify one accumulator"),
+            ));
         }
         let Some((op_name, argument)) = spec.iter().next() else {
-            return Err(Error::command(ErrorCode::Location40238, format!("The field '{name}' must specify one accumulator")));
+            return Err(Error::command(
+                ErrorCode::Location40238,
+                format!("The field '{name}' must specify one accumulator"),
+            ));
         };
         if matches!(argument, Bson::Array(_)) {
             let message = format!("The {op_name} accumulator is a unary operator");

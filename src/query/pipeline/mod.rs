@@ -121,7 +121,8 @@ impl Pipeline {
 /// A stage specification's name and argument: `{$name: argument}`.
 fn stage_parts(spec: &Bson) -> Result<(&str, &Bson)> {
     let Bson::Document(doc) = spec else {
-        let message = format!("Each element of the 'pipeline' array must be an object, found {}", type_name(Some(spec)));
+        let message =
+            format!("Each element of the 'pipeline' array must be an object, found {}", type_name(Some(spec)));
         return Err(Error::type_mismatch(message));
     };
     match doc.iter().next() {
@@ -138,7 +139,12 @@ fn parse_stage(name: &str, argument: &Bson) -> Result<Vec<Stage>> {
     let stage = match name {
         "$match" => match argument {
             Bson::Document(filter) => Stage::Match(Filter::parse(filter)?),
-            _ => return Err(Error::command(ErrorCode::Location15959, "the match filter must be an expression in an object")),
+            _ => {
+                return Err(Error::command(
+                    ErrorCode::Location15959,
+                    "the match filter must be an expression in an object",
+                ))
+            }
         },
         "$project" => Stage::Project(parse_project(argument)?),
         "$addFields" | "$set" => match argument {
@@ -212,7 +218,9 @@ fn parse_unset(argument: &Bson) -> Result<Vec<Vec<String>>> {
 fn parse_replace_root(argument: &Bson) -> Result<Expr> {
     let Bson::Document(spec) = argument else {
         let found = type_name(Some(argument));
-        return Err(Error::type_mismatch(format!("BSON field '$replaceRoot' is the wrong type '{found}', expected type 'object'")));
+        return Err(Error::type_mismatch(format!(
+            "BSON field '$replaceRoot' is the wrong type '{found}', expected type 'object'"
+        )));
     };
     if let Some(name) = spec.keys().find(|k| *k != "newRoot") {
         let message = format!("BSON field '$replaceRoot.{name}' is an unknown field.");
@@ -245,16 +253,21 @@ fn non_negative(stage: &str, argument: &Bson, code: ErrorCode) -> Result<u64> {
         Bson::Int64(n) => *n,
         Bson::Double(d) if d.fract() == 0.0 && d.abs() < 9.2e18 => *d as i64,
         Bson::Double(_) | Bson::Decimal128(_) => {
-            let message = format!("invalid argument to {stage} stage: Cannot represent as a 64-bit integer: {stage}: {argument}");
+            let message =
+                format!("invalid argument to {stage} stage: Cannot represent as a 64-bit integer: {stage}: {argument}");
             return Err(Error::command(code, message));
         }
         other => {
-            let message = format!("invalid argument to {stage} stage: Expected a number in: {stage}: {}", show(Some(other)));
+            let message =
+                format!("invalid argument to {stage} stage: Expected a number in: {stage}: {}", show(Some(other)));
             return Err(Error::command(code, message));
         }
     };
     u64::try_from(n).map_err(|_| {
-        Error::command(code, format!("invalid argument to {stage} stage: Expected a non-negative number in: {stage}: {n}"))
+        Error::command(
+            code,
+            format!("invalid argument to {stage} stage: Expected a non-negative number in: {stage}: {n}"),
+        )
     })
 }
 
@@ -354,7 +367,8 @@ impl Stage {
                     doc?;
                     count += 1;
                 }
-                let out = (count > 0).then(|| doc! {field.clone(): Bson::Int32(i32::try_from(count).unwrap_or(i32::MAX))});
+                let out =
+                    (count > 0).then(|| doc! {field.clone(): Bson::Int32(i32::try_from(count).unwrap_or(i32::MAX))});
                 Box::new(out.into_iter().map(Ok))
             }
             Stage::Sample(size) => Box::new(sample(docs.collect::<Result<Vec<_>>>()?, *size).into_iter().map(Ok)),

@@ -33,14 +33,16 @@ impl Unwind {
                                 return Err(Error::command(ErrorCode::Location28822, message));
                             }
                             _ => {
-                                let message = "expected a non-empty string for the includeArrayIndex option to $unwind stage";
+                                let message =
+                                    "expected a non-empty string for the includeArrayIndex option to $unwind stage";
                                 return Err(Error::command(ErrorCode::Location28810, message));
                             }
                         },
                         "preserveNullAndEmptyArrays" => match value {
                             Bson::Boolean(b) => preserve = *b,
                             _ => {
-                                let message = "expected a boolean for the preserveNullAndEmptyArrays option to $unwind stage";
+                                let message =
+                                    "expected a boolean for the preserveNullAndEmptyArrays option to $unwind stage";
                                 return Err(Error::command(ErrorCode::Location28809, message));
                             }
                         },
@@ -64,7 +66,8 @@ impl Unwind {
             None => return Err(Error::command(ErrorCode::Location28812, "no path specified to $unwind stage")),
             Some(Bson::String(path)) => path,
             Some(other) => {
-                let message = format!("Expected a string as the path for $unwind stage, got {}", type_name(Some(other)));
+                let message =
+                    format!("Expected a string as the path for $unwind stage, got {}", type_name(Some(other)));
                 return Err(Error::command(ErrorCode::Location28808, message));
             }
         };
