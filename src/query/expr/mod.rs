@@ -64,12 +64,6 @@ impl Expr {
         Ok(Expr { node, slots: parser.slots })
     }
 
-    /// Compiles an object whose fields are expressions (`{a: "$x", b: {$add: …}}`),
-    /// as `$group` keys and `$replaceRoot` specifications are written.
-    pub fn parse_object(spec: &Document) -> Result<Expr> {
-        Expr::parse(&Bson::Document(spec.clone()))
-    }
-
     /// The expression's value with `$$ROOT` and `$$CURRENT` bound to `root`; a
     /// missing value reads as `null`.
     pub fn evaluate(&self, root: &Document) -> Result<Bson> {
