@@ -93,12 +93,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
 
 /// A failure while running a find (not while parsing it), as MongoDB reports one.
 fn executor_error(err: Error) -> Error {
-    match err {
-        Error::Command { code, message } => {
-            Error::command(code, format!("Executor error during find command :: caused by :: {message}"))
-        }
-        other => other,
-    }
+    err.caused_by("Executor error during find command")
 }
 
 /// Closes the cursor a reply announces (for `singleBatch`).

@@ -1,0 +1,404 @@
+//! Aggregation pipelines: stages compiled once and run over a stream of documents.
+//! Pipeline-style updates (`u: [{$set: …}, …]`) run the same stages on one document.
+//!
+//! Running streams: `$match`, `$project`, `$addFields`, `$unset`, `$replaceRoot`,
+//! `$unwind`, `$skip` and `$limit` pass documents one at a time (and the input is
+//! no longer pulled once a `$limit` is satisfied); `$sort`, `$group`, `$count` and
+//! `$sample` gather their whole input first.
+//!
+//! `$project` is [`Projection`]'s: what it supports (today inclusion and exclusion
+//! of top-level fields; computed fields are being added there) is what `$project`
+//! supports.
+
+mod fields;
+mod group;
+mod unwind;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+
+use bson::{doc, Bson, Document};
+
+use self::fields::{remove_path, split_path, Computed};
+use self::group::Group;
+use self::unwind::Unwind;
+use crate::error::{Error, ErrorCode, Result};
+use crate::query::expr::{show, type_name, Expr};
+use crate::query::{Filter, Projection, Sort};
+
+/// A compiled pipeline.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    stages: Vec<Stage>,
+}
+
+/// A compiled stage.
+#[derive(Debug, Clone)]
+enum Stage {
+    Match(Filter),
+    Project(Projection),
+    AddFields(Computed),
+    Unset(Vec<Vec<String>>),
+    ReplaceRoot(Expr),
+    Sort(Sort),
+    Skip(u64),
+    Limit(u64),
+    Count(String),
+    Group(Group),
+    Unwind(Unwind),
+    Sample(usize),
+}
+
+/// The stages a pipeline-style update may use.
+const UPDATE_STAGES: &[&str] = &["$addFields", "$set", "$project", "$unset", "$replaceRoot", "$replaceWith"];
+
+/// A stream of documents between stages.
+type Docs<'a> = Box<dyn Iterator<Item = Result<Document>> + 'a>;
+
+impl Pipeline {
+    /// Compiles an aggregation pipeline.
+    pub fn parse(stages: &[Bson]) -> Result<Pipeline> {
+        let mut pipeline = Pipeline { stages: Vec::new() };
+        for spec in stages {
+            let (name, argument) = stage_parts(spec)?;
+            pipeline.stages.extend(parse_stage(name, argument)?);
+        }
+        Ok(pipeline)
+    }
+
+    /// A pipeline-style update: only `$addFields`, `$set`, `$project`, `$unset`,
+    /// `$replaceRoot` and `$replaceWith` are allowed.
+    pub fn parse_update(stages: &[Bson]) -> Result<Pipeline> {
+        let mut pipeline = Pipeline { stages: Vec::new() };
+        for spec in stages {
+            let (name, argument) = stage_parts(spec)?;
+            let parsed = parse_stage(name, argument)?;
+            if !UPDATE_STAGES.contains(&name) {
+                let message = format!("{name} is not allowed to be used within an update");
+                return Err(Error::command(ErrorCode::InvalidOptions, message));
+            }
+            pipeline.stages.extend(parsed);
+        }
+        Ok(pipeline)
+    }
+
+    /// Whether the pipeline has no stage (it returns its input as is).
+    pub fn is_empty(&self) -> bool {
+        self.stages.is_empty()
+    }
+
+    /// The filter of a leading `$match`, which a caller may use to choose its input
+    /// (an `_id` lookup); the pipeline still applies it.
+    pub fn leading_match(&self) -> Option<&Filter> {
+        match self.stages.first() {
+            Some(Stage::Match(filter)) => Some(filter),
+            _ => None,
+        }
+    }
+
+    /// Runs the pipeline over its input documents; the first error ends the run.
+    pub fn run<'a>(&'a self, input: impl Iterator<Item = Result<Document>> + 'a) -> Result<Vec<Document>> {
+        let mut docs: Docs<'a> = Box::new(input);
+        for stage in &self.stages {
+            docs = stage.apply(docs)?;
+        }
+        docs.collect()
+    }
+
+    /// Runs the pipeline on one document (a pipeline-style update).
+    pub fn apply_to(&self, doc: Document) -> Result<Document> {
+        let mut out = self.run(std::iter::once(Ok(doc)))?;
+        match out.pop() {
+            Some(doc) if out.is_empty() => Ok(doc),
+            _ => Err(Error::bad_value("a pipeline-style update must produce exactly one document")),
+        }
+    }
+}
+
+/// A stage specification's name and argument: `{$name: argument}`.
+fn stage_parts(spec: &Bson) -> Result<(&str, &Bson)> {
+    let Bson::Document(doc) = spec else {
+        let message =
+            format!("Each element of the 'pipeline' array must be an object, found {}", type_name(Some(spec)));
+        return Err(Error::type_mismatch(message));
+    };
+    match doc.iter().next() {
+        Some((name, argument)) if doc.len() == 1 => Ok((name.as_str(), argument)),
+        _ => Err(Error::command(
+            ErrorCode::Location40323,
+            "A pipeline stage specification object must contain exactly one field.",
+        )),
+    }
+}
+
+/// Compiles one stage (`$sortByCount` compiles to two).
+fn parse_stage(name: &str, argument: &Bson) -> Result<Vec<Stage>> {
+    let stage = match name {
+        "$match" => match argument {
+            Bson::Document(filter) => Stage::Match(Filter::parse(filter)?),
+            _ => {
+                return Err(Error::command(
+                    ErrorCode::Location15959,
+                    "the match filter must be an expression in an object",
+                ))
+            }
+        },
+        "$project" => Stage::Project(parse_project(argument)?),
+        "$addFields" | "$set" => match argument {
+            Bson::Document(spec) => Stage::AddFields(Computed::parse(spec, name)?),
+            other => {
+                let message = format!("{name} specification stage must be an object, got {}", type_name(Some(other)));
+                return Err(Error::command(ErrorCode::Location40272, message));
+            }
+        },
+        "$unset" => Stage::Unset(parse_unset(argument)?),
+        "$replaceRoot" => Stage::ReplaceRoot(parse_replace_root(argument)?),
+        "$replaceWith" => Stage::ReplaceRoot(Expr::parse(argument)?),
+        "$sort" => Stage::Sort(parse_sort(argument)?),
+        "$skip" => Stage::Skip(non_negative("$skip", argument, ErrorCode::Location5107200)?),
+        "$limit" => match non_negative("$limit", argument, ErrorCode::Location5107201)? {
+            0 => return Err(Error::command(ErrorCode::Location15958, "the limit must be positive")),
+            n => Stage::Limit(n),
+        },
+        "$count" => Stage::Count(parse_count(argument)?),
+        "$group" => Stage::Group(Group::parse(argument)?),
+        "$unwind" => Stage::Unwind(Unwind::parse(argument)?),
+        "$sample" => Stage::Sample(parse_sample(argument)?),
+        "$sortByCount" => return parse_sort_by_count(argument),
+        _ => {
+            let message = format!("Unrecognized pipeline stage name: '{name}'");
+            return Err(Error::command(ErrorCode::Location40324, message));
+        }
+    };
+    Ok(vec![stage])
+}
+
+/// `$project`: a [`Projection`].
+fn parse_project(argument: &Bson) -> Result<Projection> {
+    let Bson::Document(spec) = argument else {
+        let message = format!("$project specification must be an object, got {}", type_name(Some(argument)));
+        return Err(Error::command(ErrorCode::Location15969, message));
+    };
+    Projection::parse_aggregation(spec).map_err(|e| e.caused_by("Invalid $project"))
+}
+
+/// `$unset: "path"` or `$unset: ["path", …]`.
+fn parse_unset(argument: &Bson) -> Result<Vec<Vec<String>>> {
+    let paths: Vec<&Bson> = match argument {
+        Bson::String(_) => vec![argument],
+        Bson::Array(items) if items.is_empty() => {
+            let message = "$unset specification must be a string or an array with at least one field";
+            return Err(Error::command(ErrorCode::Location31119, message));
+        }
+        Bson::Array(items) => items.iter().collect(),
+        _ => return Err(Error::command(ErrorCode::Location31002, "$unset specification must be a string or an array")),
+    };
+    paths
+        .into_iter()
+        .map(|path| match path {
+            Bson::String(path) => split_path(path),
+            _ => Err(Error::command(
+                ErrorCode::Location31120,
+                "$unset specification must be a string or an array containing only string values",
+            )),
+        })
+        .collect()
+}
+
+/// `$replaceRoot: {newRoot: expr}`.
+fn parse_replace_root(argument: &Bson) -> Result<Expr> {
+    let Bson::Document(spec) = argument else {
+        let found = type_name(Some(argument));
+        return Err(Error::type_mismatch(format!(
+            "BSON field '$replaceRoot' is the wrong type '{found}', expected type 'object'"
+        )));
+    };
+    if let Some(name) = spec.keys().find(|k| *k != "newRoot") {
+        let message = format!("BSON field '$replaceRoot.{name}' is an unknown field.");
+        return Err(Error::command(ErrorCode::Location40415, message));
+    }
+    match spec.get("newRoot") {
+        Some(new_root) => Expr::parse(new_root),
+        None => Err(Error::command(
+            ErrorCode::Location40414,
+            "BSON field '$replaceRoot.newRoot' is missing but a required field",
+        )),
+    }
+}
+
+/// `$sort: {field: 1 | -1, …}`.
+fn parse_sort(argument: &Bson) -> Result<Sort> {
+    let Bson::Document(spec) = argument else {
+        return Err(Error::command(ErrorCode::Location15973, "the $sort key specification must be an object"));
+    };
+    if spec.is_empty() {
+        return Err(Error::command(ErrorCode::Location15976, "$sort stage must have at least one sort key"));
+    }
+    Sort::parse(spec)
+}
+
+/// The argument of `$skip` or `$limit`: a non-negative integer.
+fn non_negative(stage: &str, argument: &Bson, code: ErrorCode) -> Result<u64> {
+    let n = match argument {
+        Bson::Int32(n) => i64::from(*n),
+        Bson::Int64(n) => *n,
+        Bson::Double(d) if d.fract() == 0.0 && d.abs() < 9.2e18 => *d as i64,
+        Bson::Double(_) | Bson::Decimal128(_) => {
+            let message =
+                format!("invalid argument to {stage} stage: Cannot represent as a 64-bit integer: {stage}: {argument}");
+            return Err(Error::command(code, message));
+        }
+        other => {
+            let message =
+                format!("invalid argument to {stage} stage: Expected a number in: {stage}: {}", show(Some(other)));
+            return Err(Error::command(code, message));
+        }
+    };
+    u64::try_from(n).map_err(|_| {
+        Error::command(
+            code,
+            format!("invalid argument to {stage} stage: Expected a non-negative number in: {stage}: {n}"),
+        )
+    })
+}
+
+/// `$count: "field"`.
+fn parse_count(argument: &Bson) -> Result<String> {
+    match argument {
+        Bson::String(name) if name.starts_with('$') => {
+            Err(Error::command(ErrorCode::Location40158, "the count field cannot be a $-prefixed path"))
+        }
+        Bson::String(name) if name.contains('.') => {
+            Err(Error::command(ErrorCode::Location40160, "the count field cannot contain '.'"))
+        }
+        Bson::String(name) if !name.is_empty() => Ok(name.clone()),
+        _ => Err(Error::command(ErrorCode::Location40156, "the count field must be a non-empty string")),
+    }
+}
+
+/// `$sample: {size: n}`.
+fn parse_sample(argument: &Bson) -> Result<usize> {
+    let Bson::Document(spec) = argument else {
+        return Err(Error::command(ErrorCode::Location28745, "the $sample stage specification must be an object"));
+    };
+    let mut size = None;
+    for (name, value) in spec {
+        if name != "size" {
+            return Err(Error::command(ErrorCode::Location28748, format!("unrecognized option to $sample: {name}")));
+        }
+        let n = match value {
+            Bson::Int32(n) => i64::from(*n),
+            Bson::Int64(n) => *n,
+            Bson::Double(d) => *d as i64,
+            _ => return Err(Error::command(ErrorCode::Location28746, "size argument to $sample must be a number")),
+        };
+        let n = usize::try_from(n)
+            .map_err(|_| Error::command(ErrorCode::Location28747, "size argument to $sample must not be negative"))?;
+        size = Some(n);
+    }
+    size.ok_or_else(|| Error::command(ErrorCode::Location28749, "$sample stage must specify a size"))
+}
+
+/// `$sortByCount: expr`: a `$group` counting by the expression, then a `$sort`
+/// by the count, descending.
+fn parse_sort_by_count(argument: &Bson) -> Result<Vec<Stage>> {
+    let valid = match argument {
+        Bson::String(path) => path.starts_with('$'),
+        Bson::Document(doc) => doc.len() == 1 && doc.keys().all(|k| k.starts_with('$')),
+        _ => false,
+    };
+    if !valid {
+        let message = "the sortByCount field must be defined as a $-prefixed path or an expression inside an object";
+        return Err(Error::command(ErrorCode::Location40147, message));
+    }
+    let group = Group::parse(&Bson::Document(doc! {"_id": argument.clone(), "count": {"$sum": 1}}))?;
+    Ok(vec![Stage::Group(group), Stage::Sort(Sort::parse(&doc! {"count": -1})?)])
+}
+
+impl Stage {
+    /// Chains the stage onto a stream of documents.
+    fn apply<'a>(&'a self, docs: Docs<'a>) -> Result<Docs<'a>> {
+        Ok(match self {
+            Stage::Match(filter) => Box::new(docs.filter(move |doc| doc.as_ref().map_or(true, |d| filter.matches(d)))),
+            Stage::Project(projection) => Box::new(docs.map(move |doc| doc.and_then(|d| projection.apply(d, None)))),
+            Stage::AddFields(computed) => Box::new(docs.map(move |doc| doc.and_then(|d| computed.apply(d)))),
+            Stage::Unset(paths) => Box::new(docs.map(move |doc| {
+                doc.map(|mut d| {
+                    for path in paths {
+                        remove_path(&mut d, path);
+                    }
+                    d
+                })
+            })),
+            Stage::ReplaceRoot(expr) => Box::new(docs.map(move |doc| doc.and_then(|d| replace_root(expr, &d)))),
+            Stage::Unwind(unwind) => Box::new(docs.flat_map(move |doc| match doc {
+                Ok(d) => unwind.apply(d).into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            })),
+            Stage::Skip(n) => {
+                let mut left = *n;
+                Box::new(docs.filter(move |doc| match doc {
+                    Ok(_) if left > 0 => {
+                        left -= 1;
+                        false
+                    }
+                    _ => true,
+                }))
+            }
+            Stage::Limit(n) => Box::new(docs.take(usize::try_from(*n).unwrap_or(usize::MAX))),
+            Stage::Sort(sort) => {
+                let all = docs.collect::<Result<Vec<_>>>()?;
+                Box::new(sort.sort(all)?.into_iter().map(Ok))
+            }
+            Stage::Group(group) => Box::new(group.run(docs)?.into_iter().map(Ok)),
+            Stage::Count(field) => {
+                let mut count: i64 = 0;
+                for doc in docs {
+                    doc?;
+                    count += 1;
+                }
+                let out =
+                    (count > 0).then(|| doc! {field.clone(): Bson::Int32(i32::try_from(count).unwrap_or(i32::MAX))});
+                Box::new(out.into_iter().map(Ok))
+            }
+            Stage::Sample(size) => Box::new(sample(docs.collect::<Result<Vec<_>>>()?, *size).into_iter().map(Ok)),
+        })
+    }
+}
+
+/// The document `$replaceRoot`'s expression yields for `doc`.
+fn replace_root(expr: &Expr, doc: &Document) -> Result<Document> {
+    match expr.evaluate_optional(doc)? {
+        Some(Bson::Document(root)) => Ok(root),
+        other => {
+            let message = format!(
+                "'newRoot' expression must evaluate to an object, but resulting value was: {}. Type of resulting value: '{}'. Input document: {doc}",
+                show(other.as_ref()),
+                type_name(other.as_ref())
+            );
+            Err(Error::command(ErrorCode::Location40228, message))
+        }
+    }
+}
+
+/// `size` documents chosen at random (all of them, shuffled, when there are fewer).
+fn sample(mut docs: Vec<Document>, size: usize) -> Vec<Document> {
+    let mut state = RandomState::new().build_hasher().finish() | 1;
+    let mut next = move || {
+        // xorshift64: plenty for picking documents.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let take = size.min(docs.len());
+    for i in 0..take {
+        let j = i + (next() % (docs.len() - i) as u64) as usize;
+        docs.swap(i, j);
+    }
+    docs.truncate(take);
+    docs
+}
