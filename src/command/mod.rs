@@ -5,6 +5,7 @@
 //! connection and the server state) and returns the reply fields; dispatch adds
 //! `ok: 1.0`, or turns an error into `{ok: 0, errmsg, code, codeName}`.
 
+mod aggregate;
 mod args;
 mod branch;
 mod build_info;
@@ -275,6 +276,14 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         run: find_and_modify::run,
+    },
+    Command {
+        name: "aggregate",
+        aliases: &[],
+        help: "run an aggregation pipeline",
+        admin_only: false,
+        store: true,
+        run: aggregate::run,
     },
     Command {
         name: "count",

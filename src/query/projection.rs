@@ -217,7 +217,10 @@ fn add_computed(node: &Node, out: &mut Document, root: &Document) -> Result<()> 
     for (name, entry) in &node.children {
         match entry {
             Entry::Leaf(Leaf::Computed(expr)) => {
-                out.insert(name.clone(), expr.evaluate(root)?);
+                // A missing value (`$$REMOVE`, an absent field) leaves the field out.
+                if let Some(value) = expr.evaluate_optional(root)? {
+                    out.insert(name.clone(), value);
+                }
             }
             Entry::Leaf(Leaf::ElemMatch(filter)) => {
                 if let Some(element) = first_match(filter, name, root) {

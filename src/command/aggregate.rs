@@ -1,0 +1,131 @@
+//! `aggregate`: a pipeline run over a collection of the addressed branch and point,
+//! its results returned through a cursor like `find`'s.
+
+use std::collections::VecDeque;
+
+use bson::{Bson, Document};
+
+use super::{args, Invocation};
+use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
+use crate::error::{Error, ErrorCode, Result};
+use crate::query::pipeline::Pipeline;
+use crate::query::Filter;
+use crate::store::View;
+
+pub fn run(inv: &Invocation<'_>) -> Result<Document> {
+    let name = match inv.body.get("aggregate") {
+        Some(Bson::String(_)) => args::collection(inv, "aggregate")?,
+        _ => {
+            return Err(Error::command(
+                ErrorCode::InvalidNamespace,
+                "aggregate without a collection ({aggregate: 1}) is not supported",
+            ))
+        }
+    };
+    let stages = match inv.body.get("pipeline") {
+        Some(Bson::Array(stages)) => stages,
+        other => {
+            return Err(Error::type_mismatch(format!(
+                "BSON field 'aggregate.pipeline' is the wrong type '{}', expected type 'array'",
+                args::type_name(other)
+            )))
+        }
+    };
+    if args::boolean(inv.body, "explain", false)? {
+        return Err(Error::command(ErrorCode::InvalidOptions, "explain is not supported for aggregate yet"));
+    }
+    let batch_size = match args::document(inv.body, "cursor")? {
+        Some(cursor) => args::integer(cursor, "batchSize")?,
+        None => {
+            return Err(Error::command(
+                ErrorCode::FailedToParse,
+                "The 'cursor' option is required, except for aggregate with the explain argument",
+            ))
+        }
+    };
+    if batch_size.is_some_and(|b| b < 0) {
+        return Err(Error::bad_value("batchSize value must be non-negative"));
+    }
+    let pipeline = Pipeline::parse(stages)?;
+    let view = args::read_view(inv)?;
+    let results = match view.collection(name)? {
+        Some(collection) => {
+            let input = Documents::new(inv, &view, collection.id, pipeline.leading_match());
+            pipeline.run(input)?
+        }
+        None => pipeline.run(std::iter::empty())?,
+    };
+    let cursor = Cursor {
+        ns: args::namespace(inv, name),
+        snapshot: view.snapshot.clone(),
+        source: Source::Ready(VecDeque::from(results)),
+        filter: Filter::default(),
+        projection: None,
+        skip: 0,
+        limit: None,
+        exhausted: false,
+    };
+    let max = batch_size.map_or(DEFAULT_FIRST_BATCH, |b| b as usize);
+    cursor::reply_batch(&inv.shared.cursors, &inv.shared.store, None, cursor, Some(&view), max, inv.deadline)
+}
+
+/// Documents scanned per pull from the store.
+const CHUNK: usize = 1000;
+
+/// A collection's documents as an iterator the pipeline pulls from, read from the
+/// store a chunk at a time so that a pipeline that stops early (`$limit`) stops the
+/// scan. A leading `$match` that pins an `_id` becomes one lookup.
+struct Documents<'a> {
+    inv: &'a Invocation<'a>,
+    view: &'a View,
+    collection: u64,
+    /// The encoded `_id` to resume after; `None` before the first chunk.
+    after: Option<Vec<u8>>,
+    buffer: VecDeque<Document>,
+    done: bool,
+    point: Option<Bson>,
+}
+
+impl<'a> Documents<'a> {
+    fn new(inv: &'a Invocation<'a>, view: &'a View, collection: u64, leading: Option<&Filter>) -> Documents<'a> {
+        let point = leading.and_then(Filter::id_equality).cloned();
+        Documents { inv, view, collection, after: None, buffer: VecDeque::new(), done: false, point }
+    }
+
+    /// Reads the next chunk into the buffer.
+    fn fill(&mut self) -> Result<()> {
+        if let Some(id) = self.point.take() {
+            self.buffer.extend(self.view.get(self.collection, &id)?);
+            self.done = true;
+            return Ok(());
+        }
+        self.inv.check_deadline()?;
+        let (buffer, after) = (&mut self.buffer, &mut self.after);
+        let mut last = None;
+        self.view.scan(self.collection, after.as_deref(), |id, doc| {
+            buffer.push_back(doc);
+            if buffer.len() >= CHUNK {
+                last = Some(id.to_vec());
+                return Ok(false);
+            }
+            Ok(true)
+        })?;
+        self.done = last.is_none();
+        *after = last;
+        Ok(())
+    }
+}
+
+impl Iterator for Documents<'_> {
+    type Item = Result<Document>;
+
+    fn next(&mut self) -> Option<Result<Document>> {
+        if self.buffer.is_empty() && !self.done {
+            if let Err(e) = self.fill() {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
+        self.buffer.pop_front().map(Ok)
+    }
+}
