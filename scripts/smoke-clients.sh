@@ -85,3 +85,15 @@ if echo "$out" | grep -qiE "non-genuine|not a genuine|documentdb|cosmosdb|warnin
   exit 1
 fi
 echo "$out" | grep -q "mongosh: branch workflow ok" || { echo "mongosh failed" >&2; exit 1; }
+
+# The README's quick-start session, typed into mongosh as a user would (`it` included).
+session=$("$tools/npm/node_modules/.bin/mongosh" "mongodb://127.0.0.1:$port/test" --quiet < scripts/mongosh/quick-start.js 2>&1)
+for expected in "{ name: 'item-20', price: 100 }" "matchedCount: 4" "tags: [ 'odd', 'sale' ]" "deletedCount: 5" \
+  'Type "it" for more' "{ _id: 0, name: 'item-0' }"; do
+  if ! grep -qF "$expected" <<< "$session"; then
+    echo "$session"
+    echo "mongosh quick-start session: missing $expected" >&2
+    exit 1
+  fi
+done
+echo "mongosh: quick-start session (operators, updates, deletes, it) ok"

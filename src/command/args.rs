@@ -259,3 +259,16 @@ pub fn each_statement<T>(
 pub fn writable(inv: &Invocation<'_>) -> Result<()> {
     inv.shared.store.check_writable(&inv.db)
 }
+
+/// Refuses a field outside `known` in a statement of a write command, as MongoDB's
+/// command parser does (code 40415); `context` names the statement in the message
+/// (`update.updates`).
+pub fn known_fields(statement: &Document, known: &[&str], context: &str) -> Result<()> {
+    match statement.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(field) => Err(Error::command(
+            ErrorCode::Location40415,
+            format!("BSON field '{context}.{field}' is an unknown field."),
+        )),
+        None => Ok(()),
+    }
+}

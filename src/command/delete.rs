@@ -13,6 +13,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "delete")?;
     args::writable(inv)?;
     let statements = args::documents(inv.body, "deletes")?;
+    for statement in &statements {
+        args::known_fields(statement, STATEMENT_FIELDS, "delete.deletes")?;
+    }
     let ordered = args::boolean(inv.body, "ordered", true)?;
     let results = args::each_statement(&statements, ordered, |statement| {
         let (filter, just_one) = statement_args(statement)?;
@@ -103,6 +106,9 @@ pub fn matching_ids(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result
     })?;
     Ok(ids)
 }
+
+/// The fields of a delete statement MongoDB 7.0 knows.
+const STATEMENT_FIELDS: &[&str] = &["q", "limit", "hint", "collation", "sampleId"];
 
 fn statement_args(statement: &Document) -> Result<(Filter, bool)> {
     let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()))?;

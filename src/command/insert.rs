@@ -92,6 +92,13 @@ fn prepare(doc: &Document) -> Result<(Document, usize)> {
         Some(Bson::Undefined) => {
             return Err(Error::command(ErrorCode::InvalidIdField, "The '_id' value cannot be of type undefined"))
         }
+        Some(Bson::Document(id)) if id.keys().any(|k| k.starts_with('$')) => {
+            let field = id.keys().find(|k| k.starts_with('$')).cloned().unwrap_or_default();
+            return Err(Error::command(
+                ErrorCode::DollarPrefixedFieldName,
+                format!("_id fields may not contain '$'-prefixed fields: {field} is not valid for storage."),
+            ));
+        }
         Some(id) => id.clone(),
     };
     let mut out = Document::new();

@@ -14,6 +14,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "update")?;
     args::writable(inv)?;
     let statements = args::documents(inv.body, "updates")?;
+    for statement in &statements {
+        args::known_fields(statement, STATEMENT_FIELDS, "update.updates")?;
+    }
     let ordered = args::boolean(inv.body, "ordered", true)?;
     let results = args::each_statement(&statements, ordered, |statement| {
         let (filter, update, multi, upsert) = statement_args(statement)?;
@@ -38,6 +41,10 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     results.complete(&mut reply);
     Ok(reply)
 }
+
+/// The fields of an update statement MongoDB 7.0 knows.
+const STATEMENT_FIELDS: &[&str] =
+    &["q", "u", "c", "upsert", "multi", "arrayFilters", "hint", "collation", "upsertSupplied", "sampleId"];
 
 fn statement_args(statement: &Document) -> Result<(Filter, Update, bool, bool)> {
     let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()))?;
