@@ -272,3 +272,15 @@ pub fn known_fields(statement: &Document, known: &[&str], context: &str) -> Resu
         None => Ok(()),
     }
 }
+
+/// Refuses a `collation` other than the simple one (binary comparison, what
+/// branchdb does), rather than answer with the wrong matches or order.
+pub fn simple_collation(doc: &Document) -> Result<()> {
+    match doc.get("collation") {
+        None => Ok(()),
+        Some(Bson::Document(collation)) if collation.get_str("locale") == Ok("simple") => Ok(()),
+        Some(other) => Err(Error::bad_value(format!(
+            "collation {other} is not supported: branchdb compares strings by their bytes (locale \"simple\")"
+        ))),
+    }
+}

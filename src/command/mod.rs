@@ -451,6 +451,7 @@ fn run_checked(body: &Document, connection: &ConnectionInfo, shared: &Arc<Shared
         ));
     }
     let deadline = max_time(body)?.map(|limit| Instant::now() + limit);
+    args::simple_collation(body)?;
     let invocation = Invocation { body, db, connection, shared, deadline };
     let reply = (command.run)(&invocation)?;
     invocation.check_deadline()?;

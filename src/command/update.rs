@@ -16,6 +16,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let statements = args::documents(inv.body, "updates")?;
     for statement in &statements {
         args::known_fields(statement, STATEMENT_FIELDS, "update.updates")?;
+        args::simple_collation(statement)?;
     }
     let ordered = args::boolean(inv.body, "ordered", true)?;
     let results = args::each_statement(&statements, ordered, |statement| {
