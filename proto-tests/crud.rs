@@ -1,8 +1,10 @@
-//! CRUD through the driver where sizes matter: batches larger than one log record,
-//! documents at MongoDB's limit.
+//! CRUD through the driver: the query language, updates, findAndModify, distinct and
+//! aggregate on a branch; batches larger than one log record, documents at MongoDB's
+//! limit.
 
-use bson::{doc, Document};
+use bson::{doc, Bson, Document};
 use futures_util::TryStreamExt;
+use mongodb::options::ReturnDocument;
 
 use crate::common::TestServer;
 
@@ -37,5 +39,57 @@ async fn documents_over_16_mib_are_refused_with_code_10334() {
     let code = errors[0].as_document().and_then(|e| e.get_i32("code").ok());
     assert_eq!(code, Some(10334), "{reply}");
     assert_eq!(reply.get_i32("n"), Ok(0));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_query_language_updates_and_aggregate_work_on_a_branch() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let main = client.database("shop").collection::<Document>("items");
+    let docs =
+        (0..50).map(|i| doc! {"_id": i, "price": i * 2, "tags": if i % 2 == 0 { vec!["even"] } else { vec!["odd"] }});
+    main.insert_many(docs).await.expect("insert");
+    client.database("shop").run_command(doc! {"createBranch": "sale"}).await.expect("branch");
+    let sale = client.database("shop@sale").collection::<Document>("items");
+
+    let cheap = doc! {"price": {"$lt": 20}, "tags": {"$in": ["even"]}};
+    let updated = sale.update_many(cheap.clone(), doc! {"$mul": {"price": 0.5}, "$push": {"tags": "sale"}}).await;
+    assert_eq!(updated.expect("update").modified_count, 5);
+    let on_sale: Vec<Document> = sale
+        .find(doc! {"tags": "sale"})
+        .sort(doc! {"price": -1})
+        .projection(doc! {"_id": 0, "price": 1})
+        .await
+        .expect("find")
+        .try_collect()
+        .await
+        .expect("cursor");
+    let prices: Vec<f64> = on_sale.iter().map(|d| d.get_f64("price").expect("a double")).collect();
+    assert_eq!(prices, [8.0, 6.0, 4.0, 2.0, 0.0]);
+    assert_eq!(main.count_documents(doc! {"tags": "sale"}).await.expect("count on main"), 0);
+
+    let taken = sale
+        .find_one_and_update(doc! {"tags": "odd", "price": {"$gte": 90}}, doc! {"$inc": {"stock": -1}})
+        .sort(doc! {"price": 1})
+        .return_document(ReturnDocument::After)
+        .await
+        .expect("findAndModify");
+    assert_eq!(taken, Some(doc! {"_id": 45, "price": 90, "tags": ["odd"], "stock": -1}));
+
+    let tags = sale.distinct("tags", doc! {"price": {"$lt": 4}}).await.expect("distinct");
+    assert_eq!(tags, [Bson::from("even"), Bson::from("odd"), Bson::from("sale")]);
+
+    let pipeline = [
+        doc! {"$match": {"price": {"$gte": 10}}},
+        doc! {"$unwind": "$tags"},
+        doc! {"$group": {"_id": "$tags", "n": {"$sum": 1}, "top": {"$max": "$price"}}},
+        doc! {"$sort": {"_id": 1}},
+    ];
+    let groups: Vec<Document> = sale.aggregate(pipeline).await.expect("aggregate").try_collect().await.expect("cursor");
+    assert_eq!(groups, [doc! {"_id": "even", "n": 20, "top": 96}, doc! {"_id": "odd", "n": 23, "top": 98}]);
+
+    let refused = sale.find(doc! {"price": {"$frobnicate": 1}}).await.expect_err("unknown operator");
+    assert!(refused.to_string().contains("unknown operator: $frobnicate"), "{refused}");
     server.stop().await;
 }
