@@ -986,7 +986,7 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{} of {total} golden cases failed:\n{}", failures.len(), failures.join("\n"));
-        assert_eq!(total, 278, "the number of golden cases");
+        assert_eq!(total, 288, "the number of golden cases");
     }
 
     #[test]
