@@ -307,6 +307,23 @@ error_codes! {
     Location40415 = 40415,
     Location5107200 = 5107200,
     Location5107201 = 5107201,
+    MergeStageNoMatchingDocument = 13113,
+    Location16990 = 16990,
+    Location31465 = 31465,
+    Location40601 = 40601,
+    Location51132 = 51132,
+    Location51134 = 51134,
+    Location51178 = 51178,
+    Location51181 = 51181,
+    Location51183 = 51183,
+    Location51185 = 51185,
+    Location51186 = 51186,
+    Location51187 = 51187,
+    Location51191 = 51191,
+    Location51199 = 51199,
+    Location51273 = 51273,
+    Location5786800 = 5786800,
+    Location5786801 = 5786801,
 }
 
 /// Everything that can go wrong while serving a request or running the server.

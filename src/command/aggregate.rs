@@ -1,9 +1,10 @@
 //! `aggregate`: a pipeline run over a collection of the addressed branch and point,
-//! its results returned through a cursor like `find`'s.
+//! its results returned through a cursor like `find`'s, or written by a final `$out`
+//! or `$merge` into the same branch (the cursor is then empty).
 
 use std::collections::VecDeque;
 
-use bson::{Bson, Document};
+use bson::{doc, Bson, Document};
 
 use super::{args, Invocation};
 use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
@@ -47,6 +48,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         return Err(Error::bad_value("batchSize value must be non-negative"));
     }
     let pipeline = Pipeline::parse(stages)?;
+    if let Some(output) = pipeline.output() {
+        super::output::check(inv, output)?;
+    }
     let view = args::read_view(inv)?;
     let results = match view.collection(name)? {
         Some(collection) => {
@@ -55,6 +59,14 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         }
         None => pipeline.run(std::iter::empty())?,
     };
+    if let Some(output) = pipeline.output() {
+        let commit = super::output::write(inv, output, results)?;
+        let mut reply = doc! { "cursor": { "firstBatch": [], "id": 0i64, "ns": args::namespace(inv, name) } };
+        if let Some(commit) = commit {
+            reply.insert("operationTime", commit.cluster_time());
+        }
+        return Ok(reply);
+    }
     let cursor = Cursor {
         ns: args::namespace(inv, name),
         snapshot: view.snapshot.clone(),

@@ -24,6 +24,7 @@ mod host_info;
 mod insert;
 mod list_commands;
 mod matches;
+mod output;
 mod ping;
 mod server_status;
 mod sessions;
@@ -31,6 +32,7 @@ mod update;
 mod whatsmyuri;
 
 pub use args::type_name;
+pub use insert::duplicate_key;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};

@@ -6,12 +6,16 @@
 //! no longer pulled once a `$limit` is satisfied); `$sort`, `$group`, `$count` and
 //! `$sample` gather their whole input first.
 //!
+//! A final `$out` or `$merge` is parsed into the pipeline's [`Output`]; running the
+//! pipeline leaves it out, and the caller writes the results where it says.
+//!
 //! `$project` is [`Projection`]'s: what it supports (today inclusion and exclusion
 //! of top-level fields; computed fields are being added there) is what `$project`
 //! supports.
 
 mod fields;
 mod group;
+mod output;
 mod unwind;
 
 #[cfg(test)]
@@ -24,6 +28,7 @@ use bson::{doc, Bson, Document};
 
 use self::fields::{remove_path, split_path, Computed};
 use self::group::Group;
+pub use self::output::{Merge, Output, Target};
 use self::unwind::Unwind;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::expr::{show, type_name, Expr};
@@ -33,6 +38,8 @@ use crate::query::{Filter, Projection, Sort};
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     stages: Vec<Stage>,
+    /// A final `$out` or `$merge`: where the results go instead of to the caller.
+    output: Option<Output>,
 }
 
 /// A compiled stage.
@@ -59,12 +66,26 @@ const UPDATE_STAGES: &[&str] = &["$addFields", "$set", "$project", "$unset", "$r
 type Docs<'a> = Box<dyn Iterator<Item = Result<Document>> + 'a>;
 
 impl Pipeline {
-    /// Compiles an aggregation pipeline.
+    /// Compiles an aggregation pipeline. A `$out` or `$merge` anywhere but last is
+    /// refused (40601) once every stage has parsed.
     pub fn parse(stages: &[Bson]) -> Result<Pipeline> {
-        let mut pipeline = Pipeline { stages: Vec::new() };
-        for spec in stages {
+        let mut pipeline = Pipeline { stages: Vec::new(), output: None };
+        let mut misplaced = None;
+        for (index, spec) in stages.iter().enumerate() {
             let (name, argument) = stage_parts(spec)?;
-            pipeline.stages.extend(parse_stage(name, argument)?);
+            match Output::parse(name, argument)? {
+                Some(output) => {
+                    if index + 1 < stages.len() {
+                        misplaced = misplaced.or(Some(output.stage_name()));
+                    }
+                    pipeline.output = Some(output);
+                }
+                None => pipeline.stages.extend(parse_stage(name, argument)?),
+            }
+        }
+        if let Some(name) = misplaced {
+            let message = format!("{name} can only be the final stage in the pipeline");
+            return Err(Error::command(ErrorCode::Location40601, message));
         }
         Ok(pipeline)
     }
@@ -72,10 +93,11 @@ impl Pipeline {
     /// A pipeline-style update: only `$addFields`, `$set`, `$project`, `$unset`,
     /// `$replaceRoot` and `$replaceWith` are allowed.
     pub fn parse_update(stages: &[Bson]) -> Result<Pipeline> {
-        let mut pipeline = Pipeline { stages: Vec::new() };
+        let mut pipeline = Pipeline { stages: Vec::new(), output: None };
         for spec in stages {
             let (name, argument) = stage_parts(spec)?;
-            let parsed = parse_stage(name, argument)?;
+            let parsed =
+                if Output::parse(name, argument)?.is_some() { Vec::new() } else { parse_stage(name, argument)? };
             if !UPDATE_STAGES.contains(&name) {
                 let message = format!("{name} is not allowed to be used within an update");
                 return Err(Error::command(ErrorCode::InvalidOptions, message));
@@ -87,7 +109,12 @@ impl Pipeline {
 
     /// Whether the pipeline has no stage (it returns its input as is).
     pub fn is_empty(&self) -> bool {
-        self.stages.is_empty()
+        self.stages.is_empty() && self.output.is_none()
+    }
+
+    /// The final `$out` or `$merge`, if any: [`Pipeline::run`] leaves it to the caller.
+    pub fn output(&self) -> Option<&Output> {
+        self.output.as_ref()
     }
 
     /// The filter of a leading `$match`, which a caller may use to choose its input
@@ -99,7 +126,8 @@ impl Pipeline {
         }
     }
 
-    /// Runs the pipeline over its input documents; the first error ends the run.
+    /// Runs the pipeline over its input documents, up to its output stage if it has
+    /// one; the first error ends the run.
     pub fn run<'a>(&'a self, input: impl Iterator<Item = Result<Document>> + 'a) -> Result<Vec<Document>> {
         let mut docs: Docs<'a> = Box::new(input);
         for stage in &self.stages {
