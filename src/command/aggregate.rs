@@ -46,7 +46,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     if batch_size.is_some_and(|b| b < 0) {
         return Err(Error::bad_value("batchSize value must be non-negative"));
     }
-    let pipeline = Pipeline::parse(stages)?;
+    let pipeline = Pipeline::parse(stages, &args::variables(inv.body, "aggregate")?)?;
     let view = args::read_view(inv)?;
     let results = match view.collection(name)? {
         Some(collection) => {

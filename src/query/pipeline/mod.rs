@@ -26,7 +26,7 @@ use self::fields::{remove_path, split_path, Computed};
 use self::group::Group;
 use self::unwind::Unwind;
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::expr::{show, type_name, Expr};
+use crate::query::expr::{show, type_name, Expr, Variables};
 use crate::query::{Filter, Projection, Sort};
 
 /// A compiled pipeline.
@@ -59,23 +59,24 @@ const UPDATE_STAGES: &[&str] = &["$addFields", "$set", "$project", "$unset", "$r
 type Docs<'a> = Box<dyn Iterator<Item = Result<Document>> + 'a>;
 
 impl Pipeline {
-    /// Compiles an aggregation pipeline.
-    pub fn parse(stages: &[Bson]) -> Result<Pipeline> {
+    /// Compiles an aggregation pipeline whose expressions may read `vars`, the
+    /// command's variables.
+    pub fn parse(stages: &[Bson], vars: &Variables) -> Result<Pipeline> {
         let mut pipeline = Pipeline { stages: Vec::new() };
         for spec in stages {
             let (name, argument) = stage_parts(spec)?;
-            pipeline.stages.extend(parse_stage(name, argument)?);
+            pipeline.stages.extend(parse_stage(name, argument, vars)?);
         }
         Ok(pipeline)
     }
 
     /// A pipeline-style update: only `$addFields`, `$set`, `$project`, `$unset`,
     /// `$replaceRoot` and `$replaceWith` are allowed.
-    pub fn parse_update(stages: &[Bson]) -> Result<Pipeline> {
+    pub fn parse_update(stages: &[Bson], vars: &Variables) -> Result<Pipeline> {
         let mut pipeline = Pipeline { stages: Vec::new() };
         for spec in stages {
             let (name, argument) = stage_parts(spec)?;
-            let parsed = parse_stage(name, argument)?;
+            let parsed = parse_stage(name, argument, vars)?;
             if !UPDATE_STAGES.contains(&name) {
                 let message = format!("{name} is not allowed to be used within an update");
                 return Err(Error::command(ErrorCode::InvalidOptions, message));
@@ -135,10 +136,10 @@ fn stage_parts(spec: &Bson) -> Result<(&str, &Bson)> {
 }
 
 /// Compiles one stage (`$sortByCount` compiles to two).
-fn parse_stage(name: &str, argument: &Bson) -> Result<Vec<Stage>> {
+fn parse_stage(name: &str, argument: &Bson, vars: &Variables) -> Result<Vec<Stage>> {
     let stage = match name {
         "$match" => match argument {
-            Bson::Document(filter) => Stage::Match(Filter::parse(filter)?),
+            Bson::Document(filter) => Stage::Match(Filter::parse(filter, vars)?),
             _ => {
                 return Err(Error::command(
                     ErrorCode::Location15959,
@@ -146,17 +147,17 @@ fn parse_stage(name: &str, argument: &Bson) -> Result<Vec<Stage>> {
                 ))
             }
         },
-        "$project" => Stage::Project(parse_project(argument)?),
+        "$project" => Stage::Project(parse_project(argument, vars)?),
         "$addFields" | "$set" => match argument {
-            Bson::Document(spec) => Stage::AddFields(Computed::parse(spec, name)?),
+            Bson::Document(spec) => Stage::AddFields(Computed::parse(spec, name, vars)?),
             other => {
                 let message = format!("{name} specification stage must be an object, got {}", type_name(Some(other)));
                 return Err(Error::command(ErrorCode::Location40272, message));
             }
         },
         "$unset" => Stage::Unset(parse_unset(argument)?),
-        "$replaceRoot" => Stage::ReplaceRoot(parse_replace_root(argument)?),
-        "$replaceWith" => Stage::ReplaceRoot(Expr::parse(argument)?),
+        "$replaceRoot" => Stage::ReplaceRoot(parse_replace_root(argument, vars)?),
+        "$replaceWith" => Stage::ReplaceRoot(Expr::parse(argument, vars)?),
         "$sort" => Stage::Sort(parse_sort(argument)?),
         "$skip" => Stage::Skip(non_negative("$skip", argument, ErrorCode::Location5107200)?),
         "$limit" => match non_negative("$limit", argument, ErrorCode::Location5107201)? {
@@ -164,10 +165,10 @@ fn parse_stage(name: &str, argument: &Bson) -> Result<Vec<Stage>> {
             n => Stage::Limit(n),
         },
         "$count" => Stage::Count(parse_count(argument)?),
-        "$group" => Stage::Group(Group::parse(argument)?),
+        "$group" => Stage::Group(Group::parse(argument, vars)?),
         "$unwind" => Stage::Unwind(Unwind::parse(argument)?),
         "$sample" => Stage::Sample(parse_sample(argument)?),
-        "$sortByCount" => return parse_sort_by_count(argument),
+        "$sortByCount" => return parse_sort_by_count(argument, vars),
         _ => {
             let message = format!("Unrecognized pipeline stage name: '{name}'");
             return Err(Error::command(ErrorCode::Location40324, message));
@@ -177,12 +178,12 @@ fn parse_stage(name: &str, argument: &Bson) -> Result<Vec<Stage>> {
 }
 
 /// `$project`: a [`Projection`].
-fn parse_project(argument: &Bson) -> Result<Projection> {
+fn parse_project(argument: &Bson, vars: &Variables) -> Result<Projection> {
     let Bson::Document(spec) = argument else {
         let message = format!("$project specification must be an object, got {}", type_name(Some(argument)));
         return Err(Error::command(ErrorCode::Location15969, message));
     };
-    Projection::parse_aggregation(spec).map_err(|e| e.caused_by("Invalid $project"))
+    Projection::parse_aggregation(spec, vars).map_err(|e| e.caused_by("Invalid $project"))
 }
 
 /// `$unset: "path"` or `$unset: ["path", …]`.
@@ -209,7 +210,7 @@ fn parse_unset(argument: &Bson) -> Result<Vec<Vec<String>>> {
 }
 
 /// `$replaceRoot: {newRoot: expr}`.
-fn parse_replace_root(argument: &Bson) -> Result<Expr> {
+fn parse_replace_root(argument: &Bson, vars: &Variables) -> Result<Expr> {
     let Bson::Document(spec) = argument else {
         let found = type_name(Some(argument));
         return Err(Error::type_mismatch(format!(
@@ -221,7 +222,7 @@ fn parse_replace_root(argument: &Bson) -> Result<Expr> {
         return Err(Error::command(ErrorCode::Location40415, message));
     }
     match spec.get("newRoot") {
-        Some(new_root) => Expr::parse(new_root),
+        Some(new_root) => Expr::parse(new_root, vars),
         None => Err(Error::command(
             ErrorCode::Location40414,
             "BSON field '$replaceRoot.newRoot' is missing but a required field",
@@ -304,7 +305,7 @@ fn parse_sample(argument: &Bson) -> Result<usize> {
 
 /// `$sortByCount: expr`: a `$group` counting by the expression, then a `$sort`
 /// by the count, descending.
-fn parse_sort_by_count(argument: &Bson) -> Result<Vec<Stage>> {
+fn parse_sort_by_count(argument: &Bson, vars: &Variables) -> Result<Vec<Stage>> {
     let valid = match argument {
         Bson::String(path) => path.starts_with('$'),
         Bson::Document(doc) => doc.len() == 1 && doc.keys().all(|k| k.starts_with('$')),
@@ -314,7 +315,7 @@ fn parse_sort_by_count(argument: &Bson) -> Result<Vec<Stage>> {
         let message = "the sortByCount field must be defined as a $-prefixed path or an expression inside an object";
         return Err(Error::command(ErrorCode::Location40147, message));
     }
-    let group = Group::parse(&Bson::Document(doc! {"_id": argument.clone(), "count": {"$sum": 1}}))?;
+    let group = Group::parse(&Bson::Document(doc! {"_id": argument.clone(), "count": {"$sum": 1}}), vars)?;
     Ok(vec![Stage::Group(group), Stage::Sort(Sort::parse(&doc! {"count": -1})?)])
 }
 

@@ -21,6 +21,7 @@ use bson::{Bson, DateTime, Document};
 use self::filters::ArrayFilters;
 use self::tree::{Apply, Children};
 use crate::error::{Error, ErrorCode, Result};
+use crate::query::expr::Variables;
 use crate::query::pipeline::Pipeline;
 
 /// A parsed update.
@@ -64,8 +65,9 @@ impl Context {
 }
 
 impl Update {
-    /// Parses the `u` of an update statement with its `arrayFilters`.
-    pub fn parse(spec: &Bson, array_filters: &[Document]) -> Result<Update> {
+    /// Parses the `u` of an update statement with its `arrayFilters`; a
+    /// pipeline-style update may read `vars`, the command's variables.
+    pub fn parse(spec: &Bson, array_filters: &[Document], vars: &Variables) -> Result<Update> {
         let doc = match spec {
             Bson::Document(doc) => doc,
             Bson::Array(stages) => {
@@ -75,7 +77,7 @@ impl Update {
                         "arrayFilters may not be specified for pipeline-style updates",
                     ));
                 }
-                return Ok(Update::Pipeline(Pipeline::parse_update(stages)?));
+                return Ok(Update::Pipeline(Pipeline::parse_update(stages, vars)?));
             }
             _ => return Err(Error::type_mismatch("Update argument must be either an object or an array")),
         };

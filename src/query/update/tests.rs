@@ -21,7 +21,7 @@ fn run(case: &Document) -> Result<Document> {
         }
         _ => Vec::new(),
     };
-    let update = Update::parse(case.get("update").expect("a case has an update"), &filters)?;
+    let update = Update::parse(case.get("update").expect("a case has an update"), &filters, &Variables::none())?;
     let ctx = Context {
         inserting: case.get_bool("inserting").unwrap_or(false),
         position: case.get_i32("position").ok().map(|p| usize::try_from(p).expect("a position")),
@@ -33,7 +33,7 @@ fn run(case: &Document) -> Result<Document> {
 /// Whether the filters can evaluate query operators such as `$gte` yet (they are
 /// built elsewhere); cases marked `filterOperators` need them.
 fn filter_operators() -> bool {
-    crate::query::Filter::parse(&doc! {"a": {"$gte": 1}}).is_ok()
+    crate::query::Filter::parse(&doc! {"a": {"$gte": 1}}, &Variables::none()).is_ok()
 }
 
 #[test]
@@ -81,14 +81,14 @@ fn golden_updates() {
 
 #[test]
 fn replacement_is_detected_for_multi_updates() {
-    assert!(matches!(Update::parse(&bson!({"a": 1}), &[]).expect("parse"), Update::Replace(_)));
-    assert!(matches!(Update::parse(&bson!({"$set": {"a": 1}}), &[]).expect("parse"), Update::Operators(_)));
-    assert!(matches!(Update::parse(&bson!([{"$set": {"a": 1}}]), &[]).expect("parse"), Update::Pipeline(_)));
+    assert!(matches!(Update::parse(&bson!({"a": 1}), &[], &Variables::none()).expect("parse"), Update::Replace(_)));
+    assert!(matches!(Update::parse(&bson!({"$set": {"a": 1}}), &[], &Variables::none()).expect("parse"), Update::Operators(_)));
+    assert!(matches!(Update::parse(&bson!([{"$set": {"a": 1}}]), &[], &Variables::none()).expect("parse"), Update::Pipeline(_)));
 }
 
 #[test]
 fn an_upsert_seed_gets_set_on_insert_fields() {
-    let update = Update::parse(&bson!({"$setOnInsert": {"b": 1}, "$set": {"a": 1}}), &[]).expect("parse");
+    let update = Update::parse(&bson!({"$setOnInsert": {"b": 1}, "$set": {"a": 1}}), &[], &Variables::none()).expect("parse");
     let inserted = update.apply(&doc! {"_id": 1}, &Context::new(true, None)).expect("apply");
     assert_eq!(inserted, doc! {"_id": 1, "a": 1, "b": 1});
     let updated = update.apply(&doc! {"_id": 1}, &Context::new(false, None)).expect("apply");
