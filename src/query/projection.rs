@@ -921,8 +921,11 @@ mod tests {
         };
         let result: Result<Vec<Document>> = (|| {
             let none = Variables::none();
-            let projection =
-                if aggregation { Some(Projection::parse_aggregation(spec, &none)?) } else { Projection::parse(spec, &none)? };
+            let projection = if aggregation {
+                Some(Projection::parse_aggregation(spec, &none)?)
+            } else {
+                Projection::parse(spec, &none)?
+            };
             let mut out = Vec::new();
             for (i, input) in inputs.iter().enumerate() {
                 out.push(match &projection {

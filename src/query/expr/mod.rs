@@ -289,7 +289,9 @@ impl<'v> Parser<'v> {
             return Ok(Node::Var(*slot, path));
         }
         match self.command.get(name) {
-            Some(value) => Ok(value.and_then(|v| walk_value(v, &path)).map_or(Node::Missing, |v| Node::Const(v.into_owned()))),
+            Some(value) => {
+                Ok(value.and_then(|v| walk_value(v, &path)).map_or(Node::Missing, |v| Node::Const(v.into_owned())))
+            }
             None => Err(Error::command(ErrorCode::Location17276, format!("Use of undefined variable: {name}"))),
         }
     }

@@ -6,8 +6,8 @@
 use bson::{doc, Bson, Document};
 
 use super::Pipeline;
-use crate::query::expr::Variables;
 use crate::error::Result;
+use crate::query::expr::Variables;
 use crate::query::golden;
 
 /// How many cases the golden file holds; update it when adding cases.
@@ -70,7 +70,8 @@ fn limit_stops_pulling_input() {
 
 #[test]
 fn leading_match_and_emptiness() {
-    let pipeline = Pipeline::parse(&[Bson::Document(doc! {"$match": {"_id": 5}})], &Variables::none()).expect("pipeline");
+    let pipeline =
+        Pipeline::parse(&[Bson::Document(doc! {"$match": {"_id": 5}})], &Variables::none()).expect("pipeline");
     assert_eq!(pipeline.leading_match().and_then(|f| f.id_equality()), Some(&Bson::Int32(5)));
     assert!(!pipeline.is_empty());
     assert!(Pipeline::parse(&[], &Variables::none()).expect("empty").is_empty());
@@ -78,14 +79,15 @@ fn leading_match_and_emptiness() {
 
 #[test]
 fn update_pipelines_refuse_other_stages() {
-    let refused = Pipeline::parse_update(&[Bson::Document(doc! {"$group": {"_id": null}})], &Variables::none()).expect_err("refused");
+    let refused = Pipeline::parse_update(&[Bson::Document(doc! {"$group": {"_id": null}})], &Variables::none())
+        .expect_err("refused");
     assert_eq!(refused.code().code(), 72);
     let unknown = Pipeline::parse_update(&[Bson::Document(doc! {"$foo": 1})], &Variables::none()).expect_err("unknown");
     assert_eq!(unknown.code().code(), 40324);
-    let update = Pipeline::parse_update(&[
-        Bson::Document(doc! {"$set": {"total": {"$add": ["$a", "$b"]}}}),
-        Bson::Document(doc! {"$unset": "b"}),
-    ], &Variables::none())
+    let update = Pipeline::parse_update(
+        &[Bson::Document(doc! {"$set": {"total": {"$add": ["$a", "$b"]}}}), Bson::Document(doc! {"$unset": "b"})],
+        &Variables::none(),
+    )
     .expect("update pipeline");
     let out = update.apply_to(doc! {"_id": 1, "a": 1, "b": 2}).expect("applied");
     assert_eq!(out, doc! {"_id": 1, "a": 1, "total": 3});

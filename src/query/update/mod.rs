@@ -123,7 +123,7 @@ impl Update {
         let updated = match self {
             Update::Replace(replacement) => replace(doc, replacement)?,
             Update::Operators(operators) => Apply::run(operators, doc, ctx)?,
-            Update::Pipeline(pipeline) => pipeline.apply_to(doc.clone())?,
+            Update::Pipeline(pipeline) => replace(doc, &pipeline.apply_to(doc.clone())?)?,
         };
         if let Some(old) = doc.get("_id") {
             if updated.get("_id") != Some(old) {
@@ -151,7 +151,9 @@ fn id_first(doc: Document) -> Document {
     out
 }
 
-/// A replacement: the new document with the old `_id` first.
+/// A replacement, or the result of a pipeline-style update (which MongoDB applies
+/// as one): the new document with the old `_id` first, kept when the new one has
+/// none, and refused when the new one has another.
 fn replace(doc: &Document, replacement: &Document) -> Result<Document> {
     let mut out = Document::new();
     if let Some(id) = doc.get("_id").or_else(|| replacement.get("_id")) {
