@@ -323,6 +323,8 @@ error_codes! {
     Location5654600 = 5654600,
     Location5654602 = 5654602,
     Location3040501 = 3040501,
+    Location40601 = 40601,
+    Location16990 = 16990,
 }
 
 /// Everything that can go wrong while serving a request or running the server.

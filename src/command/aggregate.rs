@@ -1,5 +1,6 @@
 //! `aggregate`: a pipeline run over a collection of the addressed branch and point,
-//! its results returned through a cursor like `find`'s.
+//! its results returned through a cursor like `find`'s, or written to a collection
+//! by a final `$out`.
 
 use std::collections::VecDeque;
 
@@ -8,7 +9,7 @@ use bson::{Bson, Document};
 use super::{args, Invocation};
 use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::pipeline::Pipeline;
+use crate::query::pipeline::{Output, Pipeline};
 use crate::query::Filter;
 use crate::store::View;
 
@@ -47,6 +48,14 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         return Err(Error::bad_value("batchSize value must be non-negative"));
     }
     let pipeline = Pipeline::parse(stages, &args::variables(inv.body, "aggregate")?)?;
+    if pipeline.output().is_some() {
+        args::writable(inv)?;
+        let level = inv.body.get_document("readConcern").ok().and_then(|c| c.get_str("level").ok());
+        if level == Some("linearizable") {
+            let message = "$out cannot be used with a 'linearizable' read concern level";
+            return Err(Error::command(ErrorCode::InvalidOptions, message));
+        }
+    }
     let view = args::read_view(inv)?;
     let results = match view.collection(name)? {
         Some(collection) => {
@@ -54,6 +63,13 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             pipeline.run(input)?
         }
         None => pipeline.run(std::iter::empty())?,
+    };
+    let results = match pipeline.output() {
+        Some(output) => {
+            write_output(inv, output, &results)?;
+            Vec::new()
+        }
+        None => results,
     };
     let cursor = Cursor {
         ns: args::namespace(inv, name),
@@ -67,6 +83,33 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     };
     let max = batch_size.map_or(DEFAULT_FIRST_BATCH, |b| b as usize);
     cursor::reply_batch(&inv.shared.cursors, &inv.shared.store, None, cursor, Some(&view), max, inv.deadline)
+}
+
+/// `$out`: replaces the documents of the target collection (keeping its options)
+/// with `results` in one log record, as MongoDB replaces it atomically. Documents
+/// without an `_id` get one; a duplicate `_id` fails the whole write.
+fn write_output(inv: &Invocation<'_>, output: &Output, results: &[Document]) -> Result<()> {
+    if output.db.as_ref().is_some_and(|db| *db != inv.db.db) {
+        return Err(Error::command(ErrorCode::InvalidOptions, "$out to another database is not supported"));
+    }
+    let name = output.collection.as_str();
+    args::check_collection_name(inv, name)?;
+    let docs = results.iter().map(|doc| Ok(super::insert::prepare(doc)?.0)).collect::<Result<Vec<_>>>()?;
+    let ns = args::namespace(inv, name);
+    inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+        let options = batch.collection(name)?.map(|c| c.options).unwrap_or_default();
+        batch.drop_collection(name)?;
+        let collection = batch.create_collection(name, options)?;
+        for doc in docs {
+            let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+            if batch.contains(&collection, &id)? {
+                return Err(super::insert::duplicate_key(&ns, &id));
+            }
+            batch.put(&collection, doc)?;
+        }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// Documents scanned per pull from the store.

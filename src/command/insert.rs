@@ -80,7 +80,7 @@ pub const RECORD_BYTES: usize = 8 * 1024 * 1024;
 
 /// Checks a document to insert and puts an `_id` first, generating one if missing;
 /// returns it with its size.
-fn prepare(doc: &Document) -> Result<(Document, usize)> {
+pub(super) fn prepare(doc: &Document) -> Result<(Document, usize)> {
     let id = match doc.get("_id") {
         None => Bson::ObjectId(ObjectId::new()),
         Some(Bson::Array(_)) => {

@@ -247,3 +247,23 @@ fn an_id_may_not_hold_dollar_prefixed_fields() {
     let dbref = call(doc! {"insert": "c", "documents": [{"_id": {"$ref": "c", "$id": 1}}], "$db": "t"});
     assert_eq!(dbref.get_i32("n"), Ok(1), "a DBRef is a valid _id: {dbref}");
 }
+
+#[test]
+fn out_replaces_the_target_collection() {
+    let shared = shared();
+    let call = |body: Document| run(&body, &connection(), &shared);
+    call(doc! {"insert": "src", "documents": [{"_id": 1, "x": 1}, {"_id": 2, "x": 2}], "$db": "t"});
+    call(doc! {"insert": "dst", "documents": [{"_id": 9}], "$db": "t"});
+    let pipeline = vec![Bson::Document(doc! {"$match": {"x": {"$gt": 1}}}), Bson::Document(doc! {"$out": "dst"})];
+    let reply = call(doc! {"aggregate": "src", "pipeline": pipeline, "cursor": {}, "$db": "t"});
+    let batch = reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("a batch");
+    assert!(batch.is_empty(), "{reply}");
+    let found = call(doc! {"find": "dst", "filter": {}, "$db": "t"});
+    let batch = found.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("a batch");
+    assert_eq!(batch, &vec![Bson::Document(doc! {"_id": 2, "x": 2})]);
+    let twice = vec![Bson::Document(doc! {"$project": {"_id": 0}}), Bson::Document(doc! {"$out": "fresh"})];
+    call(doc! {"aggregate": "src", "pipeline": twice, "cursor": {}, "$db": "t"});
+    let found = call(doc! {"find": "fresh", "filter": {}, "$db": "t"});
+    let batch = found.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("a batch");
+    assert_eq!(batch.len(), 2, "documents without _id get one: {found}");
+}

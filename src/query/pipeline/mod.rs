@@ -6,6 +6,9 @@
 //! no longer pulled once a `$limit` is satisfied); `$sort`, `$group`, `$count` and
 //! `$sample` gather their whole input first.
 //!
+//! A final `$out` is not a stage that transforms documents: the pipeline records
+//! its [`Output`] for the command to write the results to.
+//!
 //! `$project` is [`Projection`]'s: what it supports (today inclusion and exclusion
 //! of top-level fields; computed fields are being added there) is what `$project`
 //! supports.
@@ -33,6 +36,16 @@ use crate::query::{Filter, Projection, Sort};
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     stages: Vec<Stage>,
+    /// Where a final `$out` writes the results.
+    output: Option<Output>,
+}
+
+/// The collection a final `$out` replaces with the pipeline's results: one of the
+/// command's database unless `db` names another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub db: Option<String>,
+    pub collection: String,
 }
 
 /// A compiled stage.
@@ -62,9 +75,17 @@ impl Pipeline {
     /// Compiles an aggregation pipeline whose expressions may read `vars`, the
     /// command's variables.
     pub fn parse(stages: &[Bson], vars: &Variables) -> Result<Pipeline> {
-        let mut pipeline = Pipeline { stages: Vec::new() };
-        for spec in stages {
+        let mut pipeline = Pipeline { stages: Vec::new(), output: None };
+        for (index, spec) in stages.iter().enumerate() {
             let (name, argument) = stage_parts(spec)?;
+            if name == "$out" {
+                if index + 1 != stages.len() {
+                    let message = "$out can only be the final stage in the pipeline";
+                    return Err(Error::command(ErrorCode::Location40601, message));
+                }
+                pipeline.output = Some(Output::parse(argument)?);
+                continue;
+            }
             pipeline.stages.extend(parse_stage(name, argument, vars)?);
         }
         Ok(pipeline)
@@ -73,7 +94,7 @@ impl Pipeline {
     /// A pipeline-style update: only `$addFields`, `$set`, `$project`, `$unset`,
     /// `$replaceRoot` and `$replaceWith` are allowed.
     pub fn parse_update(stages: &[Bson], vars: &Variables) -> Result<Pipeline> {
-        let mut pipeline = Pipeline { stages: Vec::new() };
+        let mut pipeline = Pipeline { stages: Vec::new(), output: None };
         for spec in stages {
             let (name, argument) = stage_parts(spec)?;
             let parsed = parse_stage(name, argument, vars)?;
@@ -88,7 +109,12 @@ impl Pipeline {
 
     /// Whether the pipeline has no stage (it returns its input as is).
     pub fn is_empty(&self) -> bool {
-        self.stages.is_empty()
+        self.stages.is_empty() && self.output.is_none()
+    }
+
+    /// The collection a final `$out` writes the results to.
+    pub fn output(&self) -> Option<&Output> {
+        self.output.as_ref()
     }
 
     /// The filter of a leading `$match`, which a caller may use to choose its input
@@ -132,6 +158,37 @@ fn stage_parts(spec: &Bson) -> Result<(&str, &Bson)> {
             ErrorCode::Location40323,
             "A pipeline stage specification object must contain exactly one field.",
         )),
+    }
+}
+
+impl Output {
+    /// `$out: "collection"` or `$out: {db, coll}`.
+    fn parse(argument: &Bson) -> Result<Output> {
+        let spec = match argument {
+            Bson::String(collection) => return Ok(Output { db: None, collection: collection.clone() }),
+            Bson::Document(spec) => spec,
+            other => {
+                let found = type_name(Some(other));
+                let message = format!("$out only supports a string or object argument, but found {found}");
+                return Err(Error::command(ErrorCode::Location16990, message));
+            }
+        };
+        if let Some(name) = spec.keys().find(|k| !matches!(k.as_str(), "db" | "coll")) {
+            let message = format!("BSON field '$out.{name}' is an unknown field.");
+            return Err(Error::command(ErrorCode::Location40415, message));
+        }
+        let field = |name: &str| match spec.get(name) {
+            Some(Bson::String(value)) => Ok(value.clone()),
+            Some(other) => Err(Error::type_mismatch(format!(
+                "BSON field '$out.{name}' is the wrong type '{}', expected type 'string'",
+                type_name(Some(other))
+            ))),
+            None => Err(Error::command(
+                ErrorCode::Location40414,
+                format!("BSON field '$out.{name}' is missing but a required field"),
+            )),
+        };
+        Ok(Output { db: Some(field("db")?), collection: field("coll")? })
     }
 }
 

@@ -92,3 +92,18 @@ fn update_pipelines_refuse_other_stages() {
     let out = update.apply_to(doc! {"_id": 1, "a": 1, "b": 2}).expect("applied");
     assert_eq!(out, doc! {"_id": 1, "a": 1, "total": 3});
 }
+
+#[test]
+fn out_is_recorded_for_the_command_and_must_come_last() {
+    let none = Variables::none();
+    let parse = |stages: Vec<Bson>| Pipeline::parse(&stages, &none);
+    let pipeline = parse(vec![bson::bson!({"$match": {"a": 1}}), bson::bson!({"$out": "target"})]).expect("pipeline");
+    assert_eq!(pipeline.output(), Some(&super::Output { db: None, collection: "target".into() }));
+    let with_db = parse(vec![bson::bson!({"$out": {"db": "d", "coll": "c"}})]).expect("pipeline");
+    assert_eq!(with_db.output(), Some(&super::Output { db: Some("d".into()), collection: "c".into() }));
+    let code = |stages: Vec<Bson>| parse(stages).expect_err("refused").code().code();
+    assert_eq!(code(vec![bson::bson!({"$out": "t"}), bson::bson!({"$match": {}})]), 40601);
+    assert_eq!(code(vec![bson::bson!({"$out": 1})]), 16990);
+    assert_eq!(code(vec![bson::bson!({"$out": {"db": "d"}})]), 40414);
+    assert_eq!(code(vec![bson::bson!({"$out": {"coll": "c", "x": 1}})]), 40415);
+}
