@@ -324,6 +324,22 @@ error_codes! {
     Location51273 = 51273,
     Location5786800 = 5786800,
     Location5786801 = 5786801,
+    Location4738901 = 4738901,
+    Location4890500 = 4890500,
+    Location51198 = 51198,
+    Location4161100 = 4161100,
+    Location4161101 = 4161101,
+    Location4161102 = 4161102,
+    Location4161103 = 4161103,
+    Location4161105 = 4161105,
+    Location4161106 = 4161106,
+    Location4161107 = 4161107,
+    Location4161108 = 4161108,
+    Location4161109 = 4161109,
+    Location3041703 = 3041703,
+    Location5654600 = 5654600,
+    Location5654602 = 5654602,
+    Location3040501 = 3040501,
 }
 
 /// Everything that can go wrong while serving a request or running the server.

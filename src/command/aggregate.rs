@@ -47,7 +47,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     if batch_size.is_some_and(|b| b < 0) {
         return Err(Error::bad_value("batchSize value must be non-negative"));
     }
-    let pipeline = Pipeline::parse(stages)?;
+    let pipeline = Pipeline::parse(stages, &args::variables(inv.body, "aggregate")?)?;
     if let Some(output) = pipeline.output() {
         super::output::check(inv, output)?;
     }

@@ -5,6 +5,7 @@ use bson::{Bson, Document};
 
 use super::Invocation;
 use crate::error::{Error, ErrorCode, Result};
+use crate::query::Variables;
 use crate::store::View;
 
 /// The collection a command names as its first field's value, checked as MongoDB
@@ -115,6 +116,19 @@ pub fn document<'a>(doc: &'a Document, field: &str) -> Result<Option<&'a Documen
         Some(Bson::Document(d)) => Ok(Some(d)),
         Some(other) => Err(Error::type_mismatch(format!(
             "Field '{field}' should be an object, instead it is of type {}",
+            type_name(Some(other))
+        ))),
+    }
+}
+
+/// The variables a command's `let` option defines (`command` names the command in
+/// errors): an object of constant expressions, evaluated once; none without it.
+pub fn variables(body: &Document, command: &str) -> Result<Variables> {
+    match body.get("let") {
+        None | Some(Bson::Null) => Ok(Variables::none()),
+        Some(Bson::Document(spec)) => Variables::from_let(spec),
+        Some(other) => Err(Error::type_mismatch(format!(
+            "BSON field '{command}.let' is the wrong type '{}', expected type 'object'",
             type_name(Some(other))
         ))),
     }

@@ -7,7 +7,7 @@ use bson::{doc, Bson, Document};
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::namespace::DbRef;
-use crate::query::Filter;
+use crate::query::{Filter, Variables};
 
 /// Arguments every command accepts, which are not collection options.
 const GENERIC: &[&str] = &[
@@ -114,7 +114,7 @@ pub fn drop_database(inv: &Invocation<'_>) -> Result<Document> {
 }
 
 pub fn list_collections(inv: &Invocation<'_>) -> Result<Document> {
-    let filter = Filter::parse(args::document(inv.body, "filter")?.unwrap_or(&Document::new()))?;
+    let filter = Filter::parse(args::document(inv.body, "filter")?.unwrap_or(&Document::new()), &Variables::none())?;
     let name_only = args::boolean(inv.body, "nameOnly", false)?;
     let view = args::read_view(inv)?;
     let read_only = view.snapshot.read_only;
@@ -153,7 +153,7 @@ pub fn list_indexes(inv: &Invocation<'_>) -> Result<Document> {
 }
 
 pub fn list_databases(inv: &Invocation<'_>) -> Result<Document> {
-    let filter = Filter::parse(args::document(inv.body, "filter")?.unwrap_or(&Document::new()))?;
+    let filter = Filter::parse(args::document(inv.body, "filter")?.unwrap_or(&Document::new()), &Variables::none())?;
     let name_only = args::boolean(inv.body, "nameOnly", false)?;
     let store = &inv.shared.store;
     let mut databases = Vec::new();

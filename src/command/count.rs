@@ -4,11 +4,11 @@ use bson::{doc, Document};
 
 use super::{args, matches, Invocation};
 use crate::error::Result;
-use crate::query::Filter;
+use crate::query::{Filter, Variables};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "count")?;
-    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()))?;
+    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?;
     let skip = args::integer(inv.body, "skip")?.unwrap_or(0);
     if skip < 0 {
         return Err(crate::error::Error::bad_value("skip value is negative in count query"));

@@ -6,7 +6,7 @@ use bson::{doc, Bson, Document};
 
 use super::{args, matches, Invocation};
 use crate::error::{Error, Result};
-use crate::query::Filter;
+use crate::query::{Filter, Variables};
 use crate::store::{Commit, View};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
@@ -18,8 +18,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         args::simple_collation(statement)?;
     }
     let ordered = args::boolean(inv.body, "ordered", true)?;
+    let vars = args::variables(inv.body, "delete")?;
     let results = args::each_statement(&statements, ordered, |statement| {
-        let (filter, just_one) = statement_args(statement)?;
+        let (filter, just_one) = statement_args(statement, &vars)?;
         match just_one {
             true => delete_one(inv, name, &filter),
             false => delete_many(inv, name, &filter),
@@ -111,8 +112,10 @@ pub fn matching_ids(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result
 /// The fields of a delete statement MongoDB 7.0 knows.
 const STATEMENT_FIELDS: &[&str] = &["q", "limit", "hint", "collation", "sampleId"];
 
-fn statement_args(statement: &Document) -> Result<(Filter, bool)> {
-    let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()))?;
+/// A statement's filter, which may read the command's variables, and whether it
+/// deletes one document.
+fn statement_args(statement: &Document, vars: &Variables) -> Result<(Filter, bool)> {
+    let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()), vars)?;
     let limit = args::integer(statement, "limit")?.unwrap_or(0);
     if !matches!(limit, 0 | 1) {
         return Err(Error::bad_value(format!("The limit field in delete objects must be 0 or 1. Got {limit}")));

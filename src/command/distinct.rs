@@ -5,7 +5,7 @@ use bson::{doc, Bson, Document};
 
 use super::{args, matches, Invocation};
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::Filter;
+use crate::query::{Filter, Variables};
 use crate::store::keys;
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
@@ -25,7 +25,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             )))
         }
     };
-    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()))?;
+    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?;
     let view = args::read_view(inv)?;
     let mut values: Vec<Bson> = Vec::new();
     if let Some(collection) = view.collection(name)? {

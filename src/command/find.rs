@@ -23,10 +23,11 @@ pub fn is_point_read(body: &Document) -> bool {
 pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "find")?;
     let body = inv.body;
-    let filter = Filter::parse(args::document(body, "filter")?.unwrap_or(&Document::new()))?;
+    let vars = args::variables(body, "find")?;
+    let filter = Filter::parse(args::document(body, "filter")?.unwrap_or(&Document::new()), &vars)?;
     let sort = args::document(body, "sort")?.filter(|s| !s.is_empty()).map(Sort::parse).transpose()?;
     let projection = match args::document(body, "projection")? {
-        Some(spec) => Projection::parse(spec)?,
+        Some(spec) => Projection::parse(spec, &vars)?,
         None => None,
     };
     let skip = args::integer(body, "skip")?.unwrap_or(0);

@@ -99,10 +99,11 @@ struct Outcome {
 }
 
 fn parse(body: &Document) -> Result<Request> {
-    let filter = Filter::parse(args::document(body, "query")?.unwrap_or(&Document::new()))?;
+    let vars = args::variables(body, "findAndModify")?;
+    let filter = Filter::parse(args::document(body, "query")?.unwrap_or(&Document::new()), &vars)?;
     let sort = args::document(body, "sort")?.filter(|s| !s.is_empty()).map(Sort::parse).transpose()?;
     let fields = match args::document(body, "fields")? {
-        Some(spec) => Projection::parse(spec)?,
+        Some(spec) => Projection::parse(spec, &vars)?,
         None => None,
     };
     let remove = args::boolean(body, "remove", false)?;
@@ -119,7 +120,7 @@ fn parse(body: &Document) -> Result<Request> {
             )
         }
         (None, true) => None,
-        (Some(spec), false) => Some(Update::parse(spec, &update::array_filters(body, "findAndModify")?)?),
+        (Some(spec), false) => Some(Update::parse(spec, &update::array_filters(body, "findAndModify")?, &vars)?),
     };
     Ok(Request { filter, sort, update, return_new, upsert, fields })
 }

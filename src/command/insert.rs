@@ -92,14 +92,15 @@ pub fn prepare(doc: &Document) -> Result<(Document, usize)> {
         Some(Bson::Undefined) => {
             return Err(Error::command(ErrorCode::InvalidIdField, "The '_id' value cannot be of type undefined"))
         }
-        Some(Bson::Document(id)) if id.keys().any(|k| k.starts_with('$')) => {
-            let field = id.keys().find(|k| k.starts_with('$')).cloned().unwrap_or_default();
-            return Err(Error::command(
-                ErrorCode::DollarPrefixedFieldName,
-                format!("_id fields may not contain '$'-prefixed fields: {field} is not valid for storage."),
-            ));
+        Some(id) => {
+            if let Some(field) = dollar_prefixed_field(id) {
+                return Err(Error::command(
+                    ErrorCode::DollarPrefixedFieldName,
+                    format!("_id fields may not contain '$'-prefixed fields: {field} is not valid for storage."),
+                ));
+            }
+            id.clone()
         }
-        Some(id) => id.clone(),
     };
     let mut out = Document::new();
     out.insert("_id", id);
@@ -110,6 +111,33 @@ pub fn prepare(doc: &Document) -> Result<(Document, usize)> {
     }
     let size = check_size(&out)?;
     Ok((out, size))
+}
+
+/// The first `$`-prefixed field name inside an `_id` value, at any depth, other
+/// than the `$ref`, `$id` and `$db` of a DBRef (MongoDB's storage validation of
+/// embedded documents, which `_id` keeps).
+fn dollar_prefixed_field(value: &Bson) -> Option<&str> {
+    match value {
+        Bson::Document(doc) => {
+            let mut names = doc.keys();
+            let dbref = matches!(doc.get("$ref"), Some(Bson::String(_)))
+                && names.next().is_some_and(|k| k == "$ref")
+                && names.next().is_some_and(|k| k == "$id");
+            doc.iter().find_map(|(name, inner)| {
+                let dbref_field = match name.as_str() {
+                    "$ref" | "$id" => dbref,
+                    "$db" => dbref && matches!(inner, Bson::String(_)),
+                    _ => false,
+                };
+                match name.starts_with('$') && !dbref_field {
+                    true => Some(name.as_str()),
+                    false => dollar_prefixed_field(inner),
+                }
+            })
+        }
+        Bson::Array(items) => items.iter().find_map(dollar_prefixed_field),
+        _ => None,
+    }
 }
 
 /// Refuses a document over 16 MiB (`BSONObjectTooLarge`, 10334); returns its size.

@@ -197,3 +197,73 @@ fn session_commands() {
     assert_error(&call(doc! {"refreshSessions": [{"id": 1}], "$db": "admin"}), 14, "TypeMismatch");
     assert_eq!(call(doc! {"killAllSessions": [], "$db": "admin"}).get_f64("ok"), Ok(1.0));
 }
+
+#[test]
+fn let_variables_reach_filters_updates_and_pipelines() {
+    let shared = shared();
+    let call = |body: Document| run(&body, &connection(), &shared);
+    let inserted = call(doc! {"insert": "c", "documents": [{"_id": 1}, {"_id": 2}], "$db": "t"});
+    assert_eq!(inserted.get_i32("n"), Ok(2), "{inserted}");
+    let updated = call(doc! {
+        "update": "c",
+        "updates": [{"q": {"$expr": {"$eq": ["$_id", "$$id"]}}, "u": [{"$set": {"x": "$$x", "y": "$$y"}}], "c": {"y": "c"}}],
+        "let": {"id": 1, "x": "let", "y": "let"},
+        "$db": "t",
+    });
+    assert_eq!(updated.get_i32("nModified"), Ok(1), "{updated}");
+    let found = call(doc! {"find": "c", "filter": {"$expr": {"$eq": ["$_id", "$$id"]}}, "let": {"id": 1}, "$db": "t"});
+    let batch = found.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("a batch");
+    assert_eq!(batch, &vec![Bson::Document(doc! {"_id": 1, "x": "let", "y": "c"})], "c shadows let");
+    let deleted = call(
+        doc! {"delete": "c", "deletes": [{"q": {"$expr": {"$eq": ["$_id", "$$id"]}}, "limit": 0}], "let": {"id": 2}, "$db": "t"},
+    );
+    assert_eq!(deleted.get_i32("n"), Ok(1), "{deleted}");
+}
+
+#[test]
+fn let_and_constants_are_refused_as_mongodb_does() {
+    let bad_let = call(doc! {"find": "c", "filter": {}, "let": {"x": "$a"}, "$db": "t"});
+    assert_error(&bad_let, 4890500, "Location4890500");
+    let wrong_type = call(doc! {"find": "c", "filter": {}, "let": 1, "$db": "t"});
+    assert_error(&wrong_type, 14, "TypeMismatch");
+    let constants =
+        call(doc! {"update": "c", "updates": [{"q": {}, "u": {"$set": {"a": 1}}, "c": {"x": 1}}], "$db": "t"});
+    let errors = constants.get_array("writeErrors").expect("a write error");
+    let error = errors.first().and_then(Bson::as_document).expect("a document");
+    assert_eq!(error.get_i32("code"), Ok(51198), "{constants}");
+}
+
+#[test]
+fn an_id_may_not_hold_dollar_prefixed_fields() {
+    let reply = call(doc! {"insert": "c", "documents": [{"_id": {"a": {"$b": 1}}}], "$db": "t"});
+    let errors = reply.get_array("writeErrors").expect("a write error");
+    let error = errors.first().and_then(Bson::as_document).expect("a document");
+    assert_eq!(error.get_i32("code"), Ok(52), "{reply}");
+    assert_eq!(
+        error.get_str("errmsg"),
+        Ok("_id fields may not contain '$'-prefixed fields: $b is not valid for storage."),
+        "{reply}"
+    );
+    let dbref = call(doc! {"insert": "c", "documents": [{"_id": {"$ref": "c", "$id": 1}}], "$db": "t"});
+    assert_eq!(dbref.get_i32("n"), Ok(1), "a DBRef is a valid _id: {dbref}");
+}
+
+#[test]
+fn out_replaces_the_target_collection() {
+    let shared = shared();
+    let call = |body: Document| run(&body, &connection(), &shared);
+    call(doc! {"insert": "src", "documents": [{"_id": 1, "x": 1}, {"_id": 2, "x": 2}], "$db": "t"});
+    call(doc! {"insert": "dst", "documents": [{"_id": 9}], "$db": "t"});
+    let pipeline = vec![Bson::Document(doc! {"$match": {"x": {"$gt": 1}}}), Bson::Document(doc! {"$out": "dst"})];
+    let reply = call(doc! {"aggregate": "src", "pipeline": pipeline, "cursor": {}, "$db": "t"});
+    let batch = reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("a batch");
+    assert!(batch.is_empty(), "{reply}");
+    let found = call(doc! {"find": "dst", "filter": {}, "$db": "t"});
+    let batch = found.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("a batch");
+    assert_eq!(batch, &vec![Bson::Document(doc! {"_id": 2, "x": 2})]);
+    let twice = vec![Bson::Document(doc! {"$project": {"_id": 0}}), Bson::Document(doc! {"$out": "fresh"})];
+    call(doc! {"aggregate": "src", "pipeline": twice, "cursor": {}, "$db": "t"});
+    let found = call(doc! {"find": "fresh", "filter": {}, "$db": "t"});
+    let batch = found.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("a batch");
+    assert_eq!(batch.len(), 2, "documents without _id get one: {found}");
+}

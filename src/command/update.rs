@@ -2,12 +2,14 @@
 //! match, a chunk per record; `upsert` inserts when nothing matches. Matches are
 //! looked for outside the writer lock and re-checked under it.
 
+use std::borrow::Cow;
+
 use bson::{doc, oid::ObjectId, Bson, Document};
 
 use super::{args, Invocation};
 use crate::error::{Error, Result};
 use crate::query::update::Context;
-use crate::query::{Filter, Update};
+use crate::query::{Filter, Update, Variables};
 use crate::store::{Batch, Collection, Commit};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
@@ -19,8 +21,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         args::simple_collation(statement)?;
     }
     let ordered = args::boolean(inv.body, "ordered", true)?;
+    let vars = args::variables(inv.body, "update")?;
     let results = args::each_statement(&statements, ordered, |statement| {
-        let (filter, update, multi, upsert) = statement_args(statement)?;
+        let (filter, update, multi, upsert) = statement_args(statement, &vars)?;
         match multi {
             true => update_many(inv, name, &filter, &update, upsert),
             false => update_one(inv, name, &filter, &update, upsert),
@@ -47,15 +50,29 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
 const STATEMENT_FIELDS: &[&str] =
     &["q", "u", "c", "upsert", "multi", "arrayFilters", "hint", "collation", "upsertSupplied", "sampleId"];
 
-fn statement_args(statement: &Document) -> Result<(Filter, Update, bool, bool)> {
-    let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()))?;
+/// A statement's filter, update, `multi` and `upsert`. The filter and the update
+/// may read the command's variables `vars`; a pipeline-style update also its
+/// constants `c`.
+fn statement_args(statement: &Document, vars: &Variables) -> Result<(Filter, Update, bool, bool)> {
+    let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()), vars)?;
     let spec = statement.get("u").ok_or_else(|| {
         Error::command(
             crate::error::ErrorCode::Location40414,
             "BSON field 'update.updates.u' is missing but a required field",
         )
     })?;
-    let update = Update::parse(spec, &array_filters(statement, "update.updates")?)?;
+    let constants = args::document(statement, "c")?;
+    if constants.is_some() && !matches!(spec, Bson::Array(_)) {
+        return Err(Error::command(
+            crate::error::ErrorCode::Location51198,
+            "Constant values may only be specified for pipeline updates",
+        ));
+    }
+    let vars = match constants {
+        Some(constants) => Cow::Owned(vars.with_constants(constants)?),
+        None => Cow::Borrowed(vars),
+    };
+    let update = Update::parse(spec, &array_filters(statement, "update.updates")?, &vars)?;
     let multi = args::boolean(statement, "multi", false)?;
     let upsert = args::boolean(statement, "upsert", false)?;
     if multi && matches!(update, Update::Replace(_)) {

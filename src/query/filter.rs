@@ -13,7 +13,7 @@ use bson::spec::ElementType;
 use bson::{Bson, Document};
 use regex::{Regex, RegexBuilder};
 
-use super::expr::Expr;
+use super::expr::{Expr, Variables};
 use super::path::{set_path, LeafArrays, Path};
 use crate::error::{Error, ErrorCode, Result};
 use crate::store::keys;
@@ -25,8 +25,10 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn parse(filter: &Document) -> Result<Filter> {
-        Ok(Filter { conditions: parse_document(filter, Level::Top)? })
+    /// Compiles a filter; its `$expr` conditions may read `vars`, the command's
+    /// variables.
+    pub fn parse(filter: &Document, vars: &Variables) -> Result<Filter> {
+        Ok(Filter { conditions: parse_document(filter, Level::Top(vars))? })
     }
 
     pub fn matches(&self, doc: &Document) -> bool {
@@ -606,16 +608,17 @@ fn truthy(value: &Bson) -> bool {
     }
 }
 
-/// Where a document being parsed sits: the filter itself, or a document inside
-/// `$elemMatch` (where `$expr` and `$text` are refused).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Level {
-    Top,
+/// Where a document being parsed sits: the filter itself, with the command's
+/// variables its `$expr` may read, or a document inside `$elemMatch` (where
+/// `$expr` and `$text` are refused).
+#[derive(Debug, Clone, Copy)]
+enum Level<'v> {
+    Top(&'v Variables),
     Nested,
 }
 
 /// Parses a filter document into the conjunction of its conditions.
-fn parse_document(filter: &Document, level: Level) -> Result<Vec<Node>> {
+fn parse_document(filter: &Document, level: Level<'_>) -> Result<Vec<Node>> {
     let mut nodes = Vec::new();
     for (key, value) in filter {
         if key.starts_with('$') {
@@ -639,15 +642,15 @@ fn parse_document(filter: &Document, level: Level) -> Result<Vec<Node>> {
 
 /// Parses an operator that stands in place of a field (`$and`, `$expr`, ...);
 /// `None` for those that add no condition (`$comment`).
-fn parse_top_operator(key: &str, value: &Bson, level: Level) -> Result<Option<Node>> {
+fn parse_top_operator(key: &str, value: &Bson, level: Level<'_>) -> Result<Option<Node>> {
     let node = match key {
         "$and" => Node::And(parse_list(key, value, level)?.into_iter().flatten().collect()),
         "$or" => Node::Or(parse_list(key, value, level)?.into_iter().map(Node::And).collect()),
         "$nor" => Node::Nor(parse_list(key, value, level)?.into_iter().map(Node::And).collect()),
-        "$expr" if level == Level::Nested => {
-            return Err(Error::bad_value("$expr can only be applied to the top-level document"))
-        }
-        "$expr" => Node::Expr(Expr::parse(value)?),
+        "$expr" => match level {
+            Level::Top(vars) => Node::Expr(Expr::parse(value, vars)?),
+            Level::Nested => return Err(Error::bad_value("$expr can only be applied to the top-level document")),
+        },
         "$comment" => return Ok(None),
         "$alwaysTrue" | "$alwaysFalse" => {
             if integer(value) != Some(1) {
@@ -657,7 +660,7 @@ fn parse_top_operator(key: &str, value: &Bson, level: Level) -> Result<Option<No
         }
         // The fields of a DBRef, matched inside `$elemMatch`.
         "$ref" | "$id" | "$db" => Node::Path { path: Path::new(key), test: equality(value)? },
-        "$text" if level == Level::Nested => {
+        "$text" if matches!(level, Level::Nested) => {
             return Err(Error::bad_value("$text can only be applied to the top-level document"))
         }
         "$text" => return Err(Error::command(ErrorCode::IndexNotFound, "text index required for $text query")),
@@ -686,7 +689,7 @@ fn is_top_operator(key: &str) -> bool {
 }
 
 /// Parses the array of filters of `$and`, `$or` or `$nor`.
-fn parse_list(operator: &str, value: &Bson, level: Level) -> Result<Vec<Vec<Node>>> {
+fn parse_list(operator: &str, value: &Bson, level: Level<'_>) -> Result<Vec<Vec<Node>>> {
     let Bson::Array(items) = value else {
         return Err(Error::bad_value(format!("{operator} must be an array")));
     };
@@ -928,11 +931,11 @@ mod tests {
     use super::*;
 
     fn filter(spec: Document) -> Filter {
-        Filter::parse(&spec).expect("filter parses")
+        Filter::parse(&spec, &Variables::none()).expect("filter parses")
     }
 
     fn error_code(spec: Document) -> i32 {
-        Filter::parse(&spec).expect_err("filter is refused").code().code()
+        Filter::parse(&spec, &Variables::none()).expect_err("filter is refused").code().code()
     }
 
     /// Runs every case of `golden/filters.json`: a case holds a filter and either
@@ -955,7 +958,7 @@ mod tests {
                 total += 1;
                 let case = case.as_document().expect("a case is an object");
                 let spec = case.get_document("filter").expect("a case has a filter");
-                let got = match Filter::parse(spec) {
+                let got = match Filter::parse(spec, &Variables::none()) {
                     Err(e) => Bson::from(doc! {"error": e.code().code()}),
                     Ok(f) => {
                         let matched: Vec<&Document> = documents.iter().filter(|d| f.matches(d)).collect();
@@ -1067,13 +1070,13 @@ mod tests {
         assert!(filter(doc! {"a": {"$in": [bson::Regex { pattern: "x".into(), options: "".into() }]}})
             .matches(&doc! {"a": bson::Regex { pattern: "x".into(), options: "".into() }}));
         assert_eq!(error_code(doc! {"a": {"$regex": "a", "$options": "q"}}), 51108);
-        let err = Filter::parse(&doc! {"a": {"$regex": "("}}).expect_err("invalid");
+        let err = Filter::parse(&doc! {"a": {"$regex": "("}}, &Variables::none()).expect_err("invalid");
         assert!(err.to_string().contains("Regular expression is invalid"), "{err}");
     }
 
     #[test]
     fn error_messages_read_like_mongodbs() {
-        let message = |spec: Document| match Filter::parse(&spec) {
+        let message = |spec: Document| match Filter::parse(&spec, &Variables::none()) {
             Err(Error::Command { message, .. }) => message,
             other => panic!("expected a command error, got {other:?}"),
         };

@@ -13,6 +13,7 @@ pub mod update;
 #[cfg(test)]
 mod golden;
 
+pub use expr::Variables;
 pub use filter::Filter;
 pub use projection::Projection;
 pub use sort::Sort;
@@ -29,7 +30,7 @@ mod tests {
     #[test]
     fn equality_matches_fields_paths_and_array_elements() {
         let doc = doc! {"a": 1, "b": {"c": "x"}, "tags": ["red", "blue"], "items": [{"n": 1}, {"n": 2}]};
-        let matches = |f: Document| Filter::parse(&f).expect("filter").matches(&doc);
+        let matches = |f: Document| Filter::parse(&f, &Variables::none()).expect("filter").matches(&doc);
         assert!(matches(doc! {"a": 1.0}), "numbers compare by value");
         assert!(matches(doc! {"b.c": "x"}));
         assert!(matches(doc! {"tags": "blue"}), "an array matches an element");
@@ -39,8 +40,8 @@ mod tests {
         assert!(matches(doc! {"a": {"$eq": 1}}));
         assert!(!matches(doc! {"a": 2}));
         assert!(!matches(doc! {"tags": "green"}));
-        assert!(Filter::parse(&doc! {"a": {"$where": 1}}).is_err());
-        assert!(Filter::parse(&doc! {"$where": "1"}).is_err());
+        assert!(Filter::parse(&doc! {"a": {"$where": 1}}, &Variables::none()).is_err());
+        assert!(Filter::parse(&doc! {"$where": "1"}, &Variables::none()).is_err());
     }
 
     #[test]
@@ -49,10 +50,10 @@ mod tests {
         let (x, y) = (doc! {"a": 2, "b": 1}, doc! {"a": 2, "b": 0});
         let key = |d: &Document| sort.key(d).expect("key");
         assert_eq!(sort.compare_keys(&key(&x), &key(&y)), Ordering::Greater);
-        let p = Projection::parse(&doc! {"a": 1}).expect("projection").expect("some");
+        let p = Projection::parse(&doc! {"a": 1}, &Variables::none()).expect("projection").expect("some");
         assert_eq!(p.apply(doc! {"_id": 1, "a": 2, "b": 3}, None).expect("apply"), doc! {"_id": 1, "a": 2});
-        let p = Projection::parse(&doc! {"b": 0, "_id": 0}).expect("projection").expect("some");
+        let p = Projection::parse(&doc! {"b": 0, "_id": 0}, &Variables::none()).expect("projection").expect("some");
         assert_eq!(p.apply(doc! {"_id": 1, "a": 2, "b": 3}, None).expect("apply"), doc! {"a": 2});
-        assert!(Projection::parse(&doc! {"a": 1, "b": 0}).is_err());
+        assert!(Projection::parse(&doc! {"a": 1, "b": 0}, &Variables::none()).is_err());
     }
 }

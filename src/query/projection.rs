@@ -10,7 +10,7 @@
 
 use bson::{doc, Bson, Document};
 
-use super::expr::Expr;
+use super::expr::{Expr, Variables};
 use super::filter::Filter;
 use crate::error::{Error, ErrorCode, Result};
 
@@ -73,25 +73,26 @@ enum Step {
 }
 
 impl Projection {
-    /// A `find` projection; `None` for an empty specification (every field).
-    pub fn parse(spec: &Document) -> Result<Option<Projection>> {
+    /// A `find` projection; `None` for an empty specification (every field). Its
+    /// expressions may read `vars`, the command's variables.
+    pub fn parse(spec: &Document, vars: &Variables) -> Result<Option<Projection>> {
         if spec.is_empty() {
             return Ok(None);
         }
-        Parser::new(Policy::Find).parse(spec).map(Some)
+        Parser::new(Policy::Find, vars).parse(spec).map(Some)
     }
 
     /// An aggregation `$project` specification: the same grammar without `$slice`
     /// (which is the `$slice` expression there), `$elemMatch` and positional
     /// projections. The caller adds the `Invalid $project :: caused by :: ` context.
-    pub fn parse_aggregation(spec: &Document) -> Result<Projection> {
+    pub fn parse_aggregation(spec: &Document, vars: &Variables) -> Result<Projection> {
         if spec.is_empty() {
             return Err(Error::command(
                 ErrorCode::Location51272,
                 "projection specification must have at least one field",
             ));
         }
-        Parser::new(Policy::Aggregation).parse(spec)
+        Parser::new(Policy::Aggregation, vars).parse(spec)
     }
 
     /// Whether applying needs the position of the array element the filter matched
@@ -340,8 +341,10 @@ fn narrow_to_position(doc: &mut Document, path: &[String], position: Option<usiz
 // ---------------------------------------------------------------------------------
 
 /// What parsing has learned so far about the whole specification.
-struct Parser {
+struct Parser<'v> {
     policy: Policy,
+    /// The command's variables, which expressions may read.
+    vars: &'v Variables,
     /// Inclusion or exclusion once a field decides it.
     inclusion: Option<bool>,
     id_specified: bool,
@@ -353,10 +356,11 @@ struct Parser {
     steps: Vec<Step>,
 }
 
-impl Parser {
-    fn new(policy: Policy) -> Parser {
+impl<'v> Parser<'v> {
+    fn new(policy: Policy, vars: &'v Variables) -> Parser<'v> {
         Parser {
             policy,
+            vars,
             inclusion: None,
             id_specified: false,
             id_included: false,
@@ -508,7 +512,7 @@ impl Parser {
 
     /// `name: "$field"`, `name: "text"`, `name: [..]`: a computed field.
     fn literal(&mut self, name: &str, value: &Bson, parent: &mut Node) -> Result<()> {
-        let expr = Expr::parse(value)?;
+        let expr = Expr::parse(value, self.vars)?;
         add_leaf(parent, &field_path(name)?, Leaf::Computed(expr))?;
         if self.inclusion == Some(false) {
             return Err(Error::command(
@@ -564,7 +568,7 @@ impl Parser {
             ));
         }
         self.inclusion.get_or_insert(true);
-        let expr = Expr::parse(&Bson::Document(sub.clone())).map_err(|e| unknown_expression(e, sub))?;
+        let expr = Expr::parse(&Bson::Document(sub.clone()), self.vars).map_err(|e| unknown_expression(e, sub))?;
         add_leaf(parent, path, Leaf::Computed(expr))
     }
 
@@ -618,7 +622,7 @@ impl Parser {
         if !prefix.is_empty() {
             return Err(nested_elem_match());
         }
-        let filter = Filter::parse(&doc! { field.as_str(): { "$elemMatch": argument.clone() } })?;
+        let filter = Filter::parse(&doc! { field.as_str(): { "$elemMatch": argument.clone() } }, &Variables::none())?;
         add_leaf(parent, path, Leaf::ElemMatch(filter))?;
         self.has_elem_match = true;
         Ok(())
@@ -887,10 +891,10 @@ mod tests {
     /// skipped until it lands; then they run like the rest.
     fn available(need: &str) -> bool {
         match need {
-            "expr" => Expr::parse(&Bson::String("$a".into()))
+            "expr" => Expr::parse(&Bson::String("$a".into()), &Variables::none())
                 .and_then(|e| e.evaluate(&doc! {"a": 1}))
                 .is_ok_and(|v| v == Bson::Int32(1)),
-            "elemMatch" => Filter::parse(&doc! {"a": {"$elemMatch": {"$gt": 1}}})
+            "elemMatch" => Filter::parse(&doc! {"a": {"$elemMatch": {"$gt": 1}}}, &Variables::none())
                 .is_ok_and(|f| f.matches(&doc! {"a": [0, 2]}) && !f.matches(&doc! {"a": [0, 1]})),
             other => panic!("unknown need {other}"),
         }
@@ -916,8 +920,12 @@ mod tests {
             case.get_i32("position").ok().map(|p| p as usize)
         };
         let result: Result<Vec<Document>> = (|| {
-            let projection =
-                if aggregation { Some(Projection::parse_aggregation(spec)?) } else { Projection::parse(spec)? };
+            let none = Variables::none();
+            let projection = if aggregation {
+                Some(Projection::parse_aggregation(spec, &none)?)
+            } else {
+                Projection::parse(spec, &none)?
+            };
             let mut out = Vec::new();
             for (i, input) in inputs.iter().enumerate() {
                 out.push(match &projection {
@@ -980,10 +988,10 @@ mod tests {
 
     #[test]
     fn projections_apply_per_batch_without_reparsing() {
-        let p = Projection::parse(&doc! {"a.b": 1, "_id": 0}).expect("parse").expect("some");
+        let p = Projection::parse(&doc! {"a.b": 1, "_id": 0}, &Variables::none()).expect("parse").expect("some");
         assert!(!p.needs_position());
         assert_eq!(p.apply(doc! {"a": [{"b": 1, "c": 2}, 3]}, None).expect("apply"), doc! {"a": [{"b": 1}]});
-        let p = Projection::parse(&doc! {"a.$": 1}).expect("parse").expect("some");
+        let p = Projection::parse(&doc! {"a.$": 1}, &Variables::none()).expect("parse").expect("some");
         assert!(p.needs_position());
     }
 }

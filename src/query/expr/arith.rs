@@ -2,10 +2,15 @@
 //! widest type of the operands (int, then long, then double, then decimal), and an
 //! int or long result that overflows becomes the next wider type.
 
+use std::borrow::Cow;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+
 use bson::{Bson, DateTime};
 
 use super::decimal::{self, Dec, Rounding};
-use super::{fail, integral, nullish, type_name, Arity, Operator};
+use super::logic::special;
+use super::{fail, integral, nullish, type_name, Arity, Ctx, Node, Operator, Parser, Special, Val};
 use crate::error::{ErrorCode, Result};
 
 pub(super) const OPERATORS: &[Operator] = &[
@@ -34,6 +39,7 @@ pub(super) const OPERATORS: &[Operator] = &[
     }),
     Operator::eager("$min", Arity::Any, |a| Ok(Some(extreme(a, std::cmp::Ordering::Less)))),
     Operator::eager("$max", Arity::Any, |a| Ok(Some(extreme(a, std::cmp::Ordering::Greater)))),
+    Operator::special("$rand", Rand::parse),
 ];
 
 /// The values `$sum`, `$avg`, `$min` and `$max` read: the elements of a single
@@ -612,4 +618,34 @@ fn log(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
     }
     let result = xf.ln() / bf.ln();
     Ok(Some(if x.is_decimal() || b.is_decimal() { decimal::from_f64(result) } else { Bson::Double(result) }))
+}
+
+/// `$rand: {}` (or `[]`): a double drawn uniformly from [0, 1) at each evaluation.
+#[derive(Debug)]
+struct Rand;
+
+impl Rand {
+    fn parse(_: &mut Parser, spec: &Bson) -> Result<Node> {
+        match spec {
+            Bson::Document(args) if args.is_empty() => Ok(special(Rand)),
+            Bson::Array(args) if args.is_empty() => Ok(special(Rand)),
+            Bson::Document(_) | Bson::Array(_) => {
+                fail(ErrorCode::Location3040501, "$rand does not currently accept arguments")
+            }
+            _ => fail(ErrorCode::Location10065, "invalid parameter: expected an object ($rand)"),
+        }
+    }
+}
+
+impl Special for Rand {
+    fn eval<'a>(&self, _: &mut Ctx<'a>) -> Result<Val<'a>> {
+        Ok(Some(Cow::Owned(Bson::Double(random_unit()))))
+    }
+}
+
+/// A random double in [0, 1): 53 bits of the standard library's randomly keyed
+/// hash (each `RandomState` has fresh keys).
+fn random_unit() -> f64 {
+    let bits = RandomState::new().build_hasher().finish() >> 11;
+    bits as f64 / (1u64 << 53) as f64
 }

@@ -30,6 +30,7 @@ mod decimal;
 mod logic;
 mod object;
 mod string;
+mod variables;
 
 #[cfg(test)]
 mod tests;
@@ -46,6 +47,7 @@ use crate::store::keys;
 
 pub(crate) use arith::{Num, Sum};
 pub(crate) use object::merge_into;
+pub use variables::Variables;
 
 /// A compiled expression.
 #[derive(Debug, Clone)]
@@ -58,8 +60,9 @@ pub struct Expr {
 impl Expr {
     /// Compiles an expression: a literal, a `"$field.path"`, a `"$$variable"`, an
     /// operator object `{$op: args}`, an object of expressions or an array of them.
-    pub fn parse(spec: &Bson) -> Result<Expr> {
-        let mut parser = Parser::default();
+    /// `vars` are the command's variables (its `let`), which `$$name` may read.
+    pub fn parse(spec: &Bson, vars: &Variables) -> Result<Expr> {
+        let mut parser = Parser::new(vars);
         let node = parser.operand(spec)?;
         Ok(Expr { node, slots: parser.slots })
     }
@@ -186,20 +189,30 @@ pub(super) trait Special: fmt::Debug + Send + Sync {
 }
 
 /// Compiles expressions, keeping the user variables in scope.
-#[derive(Default)]
-pub(super) struct Parser {
+pub(super) struct Parser<'v> {
+    /// The command's variables, constants read where no user variable of the same
+    /// name is in scope.
+    command: &'v Variables,
     /// Variables in scope, innermost last: name and slot.
     scope: Vec<(String, usize)>,
     /// Slots handed out so far.
     slots: usize,
+    /// Whether the expression reads the current document (a field path,
+    /// `$$ROOT` or `$$CURRENT`).
+    reads_document: bool,
 }
 
-impl Parser {
+impl<'v> Parser<'v> {
+    /// A parser with the command's variables and no user variable in scope.
+    fn new(command: &'v Variables) -> Parser<'v> {
+        Parser { command, scope: Vec::new(), slots: 0, reads_document: false }
+    }
+
     /// An operand: a field path or variable, an object, an array or a constant.
     fn operand(&mut self, spec: &Bson) -> Result<Node> {
         match spec {
             Bson::String(s) if s.starts_with("$$") => self.variable(&s[2..]),
-            Bson::String(s) if s.starts_with('$') => Ok(Node::Current(field_path(s, &s[1..])?)),
+            Bson::String(s) if s.starts_with('$') => Ok(self.current(field_path(s, &s[1..])?)),
             Bson::Document(doc) => self.object(doc),
             Bson::Array(items) => Ok(Node::Array(items.iter().map(|i| self.operand(i)).collect::<Result<_>>()?)),
             other => Ok(Node::Const(other.clone())),
@@ -266,16 +279,27 @@ impl Parser {
             None => Vec::new(),
         };
         match name {
-            "ROOT" | "CURRENT" => return Ok(Node::Current(path)),
+            "ROOT" | "CURRENT" => return Ok(self.current(path)),
             "REMOVE" => return Ok(Node::Missing),
             "NOW" => return Ok(Node::Now),
             _ => {}
         }
         check_variable_name(name)?;
-        match self.scope.iter().rev().find(|(n, _)| n == name) {
-            Some((_, slot)) => Ok(Node::Var(*slot, path)),
+        if let Some((_, slot)) = self.scope.iter().rev().find(|(n, _)| n == name) {
+            return Ok(Node::Var(*slot, path));
+        }
+        match self.command.get(name) {
+            Some(value) => {
+                Ok(value.and_then(|v| walk_value(v, &path)).map_or(Node::Missing, |v| Node::Const(v.into_owned())))
+            }
             None => Err(Error::command(ErrorCode::Location17276, format!("Use of undefined variable: {name}"))),
         }
+    }
+
+    /// A path into the current document (the whole document for the empty path).
+    fn current(&mut self, path: Vec<String>) -> Node {
+        self.reads_document = true;
+        Node::Current(path)
     }
 
     /// Brings a user variable into scope, returning its slot; the caller ends the

@@ -1,5 +1,5 @@
 //! Object operators: `$mergeObjects`, `$objectToArray`, `$arrayToObject`,
-//! `$getField`.
+//! `$getField`, `$setField` and `$unsetField`.
 
 use std::borrow::Cow;
 
@@ -14,6 +14,8 @@ pub(super) const OPERATORS: &[Operator] = &[
     Operator::eager("$objectToArray", Arity::Exactly(1), object_to_array),
     Operator::eager("$arrayToObject", Arity::Exactly(1), array_to_object),
     Operator::special("$getField", GetField::parse),
+    Operator::special("$setField", SetField::parse_set),
+    Operator::special("$unsetField", SetField::parse_unset),
 ];
 
 /// `$mergeObjects`: later fields win; null and missing arguments are skipped.
@@ -156,7 +158,7 @@ impl GetField {
                 let (mut field, mut input) = (None, None);
                 for (name, value) in doc {
                     match name.as_str() {
-                        "field" => field = Some(value),
+                        "field" => field = Some((value, p.operand(value)?)),
                         "input" => input = Some(p.operand(value)?),
                         _ => {
                             return fail(
@@ -171,22 +173,51 @@ impl GetField {
                 };
                 (field, input)
             }
-            other => (other, None),
+            other => ((other, p.operand(other)?), None),
         };
-        let field = match field {
-            Bson::String(name) => name.clone(),
-            Bson::Document(doc) if doc.len() == 1 && matches!(doc.get("$literal"), Some(Bson::String(_))) => {
-                doc.get_str("$literal").unwrap_or_default().to_owned()
-            }
-            other => {
-                let message = format!(
-                    "$getField requires 'field' to evaluate to a constant, but got a non-constant argument of type {}",
-                    type_name(Some(other))
-                );
-                return fail(ErrorCode::Location5654601, message);
-            }
+        let codes = FieldCodes {
+            reference: ErrorCode::Location5654600,
+            constant: ErrorCode::Location5654601,
+            string: ErrorCode::Location5654602,
         };
-        Ok(special(GetField { field, input: input.unwrap_or(Node::Current(Vec::new())) }))
+        let field = constant_field("$getField", field.0, field.1, codes)?;
+        Ok(special(GetField { field, input: input.unwrap_or_else(|| p.current(Vec::new())) }))
+    }
+}
+
+/// The error codes of a bad `field` argument to `$getField` or `$setField`.
+struct FieldCodes {
+    /// A field path or variable, which MongoDB refuses suggesting `$literal`.
+    reference: ErrorCode,
+    /// Another expression that is not a constant.
+    constant: ErrorCode,
+    /// A constant that is not a string.
+    string: ErrorCode,
+}
+
+/// The field name the `field` argument of `operator` gives (`raw` parsed into
+/// `node`): it must be a constant string (`{$literal: "$a"}` names the field `$a`).
+fn constant_field(operator: &str, raw: &Bson, node: Node, codes: FieldCodes) -> Result<String> {
+    match (raw, node) {
+        (Bson::String(path), _) if path.starts_with('$') => {
+            let reference = match path.strip_prefix("$$") {
+                Some(variable) => format!("${variable}"),
+                None => format!("$CURRENT.{}", &path[1..]),
+            };
+            let message = format!(
+                "'{reference}' is a field path reference which is not allowed in this context. Did you mean {{$literal: '{reference}'}}?"
+            );
+            fail(codes.reference, message)
+        }
+        (_, Node::Const(Bson::String(name))) => Ok(name),
+        (_, Node::Const(other)) => {
+            let found = type_name(Some(&other));
+            fail(codes.string, format!("{operator} requires 'field' to evaluate to type String, but got {found}"))
+        }
+        _ => fail(
+            codes.constant,
+            format!("{operator} requires 'field' to evaluate to a constant, but got a non-constant argument"),
+        ),
     }
 }
 
@@ -208,5 +239,80 @@ impl Special for GetField {
                 )
             }
         }
+    }
+}
+
+/// `$setField: {field, input, value}`, and `$unsetField: {field, input}` (the same
+/// with `value: "$$REMOVE"`): the `input` object with the field named `field`
+/// (taken literally, dots and dollars included) set to `value`, in place when it
+/// exists and appended when not, or removed when the value is missing.
+#[derive(Debug)]
+struct SetField {
+    field: String,
+    input: Node,
+    value: Node,
+}
+
+impl SetField {
+    /// `$setField`.
+    fn parse_set(p: &mut Parser, spec: &Bson) -> Result<Node> {
+        SetField::parse(p, spec, "$setField")
+    }
+
+    /// `$unsetField`.
+    fn parse_unset(p: &mut Parser, spec: &Bson) -> Result<Node> {
+        SetField::parse(p, spec, "$unsetField")
+    }
+
+    /// Either operator, `name` telling which.
+    fn parse(p: &mut Parser, spec: &Bson, name: &str) -> Result<Node> {
+        let Bson::Document(args) = spec else {
+            return fail(ErrorCode::Location4161100, format!("{name} only supports an object as its argument"));
+        };
+        let unset = name == "$unsetField";
+        let (mut field, mut input, mut value) = (None, None, unset.then_some(Node::Missing));
+        for (arg, spec) in args {
+            match arg.as_str() {
+                "field" => field = Some((spec, p.operand(spec)?)),
+                "input" => input = Some(p.operand(spec)?),
+                "value" if !unset => value = Some(p.operand(spec)?),
+                _ => return fail(ErrorCode::Location4161101, format!("{name} found an unknown argument: {arg}")),
+            }
+        }
+        let Some((raw, field)) = field else {
+            return fail(ErrorCode::Location4161102, format!("{name} requires 'field' to be specified"));
+        };
+        let Some(value) = value else {
+            return fail(ErrorCode::Location4161103, format!("{name} requires 'value' to be specified"));
+        };
+        let Some(input) = input else {
+            return fail(ErrorCode::Location4161109, format!("{name} requires 'input' to be specified"));
+        };
+        let codes = FieldCodes {
+            reference: ErrorCode::Location4161108,
+            constant: ErrorCode::Location4161106,
+            string: ErrorCode::Location4161107,
+        };
+        let field = constant_field(name, raw, field, codes)?;
+        Ok(special(SetField { field, input, value }))
+    }
+}
+
+impl Special for SetField {
+    fn eval<'a>(&self, ctx: &mut Ctx<'a>) -> Result<Val<'a>> {
+        let mut doc = match ctx.eval_owned(&self.input)? {
+            Some(Bson::Document(doc)) => doc,
+            input if nullish(input.as_ref()) => return Ok(Some(Cow::Owned(Bson::Null))),
+            _ => return fail(ErrorCode::Location4161105, "$setField requires 'input' to evaluate to type Object"),
+        };
+        match ctx.eval_owned(&self.value)? {
+            Some(value) => {
+                doc.insert(self.field.clone(), value);
+            }
+            None => {
+                doc.remove(&self.field);
+            }
+        }
+        Ok(Some(Cow::Owned(Bson::Document(doc))))
     }
 }

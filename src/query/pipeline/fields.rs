@@ -5,7 +5,7 @@
 use bson::{Bson, Document};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::expr::Expr;
+use crate::query::expr::{Expr, Variables};
 
 /// The value at a dotted path, through sub-documents only (arrays stop it).
 pub(super) fn get_path<'d>(doc: &'d Document, path: &[String]) -> Option<&'d Bson> {
@@ -98,37 +98,38 @@ enum Evaluated {
 }
 
 impl Computed {
-    /// Parses a `$addFields` specification (`stage` names it in errors).
-    pub(super) fn parse(spec: &Document, stage: &str) -> Result<Computed> {
+    /// Parses a `$addFields` specification (`stage` names it in errors) whose
+    /// expressions may read `vars`.
+    pub(super) fn parse(spec: &Document, stage: &str, vars: &Variables) -> Result<Computed> {
         if spec.is_empty() {
             let message = format!("Invalid {stage} :: caused by :: specification must have at least one field");
             return Err(Error::command(ErrorCode::Location40177, message));
         }
         let mut computed = Computed::default();
         for (path, value) in spec {
-            computed.add(&split_path(path)?, value)?;
+            computed.add(&split_path(path)?, value, vars)?;
         }
         Ok(computed)
     }
 
     /// Adds the field at `path` (an object that is not an operator expression is a
     /// nested specification).
-    fn add(&mut self, path: &[String], value: &Bson) -> Result<()> {
+    fn add(&mut self, path: &[String], value: &Bson, vars: &Variables) -> Result<()> {
         let Some((first, rest)) = path.split_first() else { return Ok(()) };
         if !rest.is_empty() {
-            return self.nested(first)?.add(rest, value);
+            return self.nested(first)?.add(rest, value, vars);
         }
         match value {
             Bson::Document(doc) if doc.keys().next().is_some_and(|k| !k.starts_with('$')) => {
                 let nested = self.nested(first)?;
                 for (name, inner) in doc {
-                    nested.add(&split_path(name)?, inner)?;
+                    nested.add(&split_path(name)?, inner, vars)?;
                 }
                 Ok(())
             }
             _ => {
                 self.refuse_duplicate(first)?;
-                self.fields.push((first.clone(), Field::Value(Expr::parse(value)?)));
+                self.fields.push((first.clone(), Field::Value(Expr::parse(value, vars)?)));
                 Ok(())
             }
         }

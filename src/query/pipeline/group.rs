@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use bson::{Bson, Document};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::expr::{self, Expr, Num, Sum};
+use crate::query::expr::{self, Expr, Num, Sum, Variables};
 
 /// A compiled `$group` stage.
 #[derive(Debug, Clone)]
@@ -128,7 +128,8 @@ impl State {
 
 impl Group {
     /// Parses `{_id: expr, field: {$accumulator: expr}, …}`.
-    pub(super) fn parse(spec: &Bson) -> Result<Group> {
+    /// The expressions may read `vars`, the command's variables.
+    pub(super) fn parse(spec: &Bson, vars: &Variables) -> Result<Group> {
         let Bson::Document(spec) = spec else {
             return Err(Error::command(ErrorCode::Location15947, "a group's fields must be specified in an object"));
         };
@@ -136,10 +137,10 @@ impl Group {
         let mut fields = Vec::new();
         for (name, value) in spec {
             if name == "_id" {
-                id = Some(Expr::parse(value)?);
+                id = Some(Expr::parse(value, vars)?);
                 continue;
             }
-            fields.push(Group::field(name, value)?);
+            fields.push(Group::field(name, value, vars)?);
         }
         let Some(id) = id else {
             return Err(Error::command(ErrorCode::Location15955, "a group specification must include an _id"));
@@ -148,7 +149,7 @@ impl Group {
     }
 
     /// One output field: `name: {$accumulator: expr}`.
-    fn field(name: &str, value: &Bson) -> Result<(String, Accumulator, Expr)> {
+    fn field(name: &str, value: &Bson, vars: &Variables) -> Result<(String, Accumulator, Expr)> {
         let spec = match value {
             Bson::Document(doc) if doc.keys().next().is_some_and(|k| k.starts_with('$')) => doc,
             _ => {
@@ -195,7 +196,7 @@ impl Group {
         } else {
             argument.clone()
         };
-        Ok((name.to_owned(), op, Expr::parse(&argument)?))
+        Ok((name.to_owned(), op, Expr::parse(&argument, vars)?))
     }
 
     /// Groups the documents; groups come out in the order their first document came.

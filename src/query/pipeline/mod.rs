@@ -31,7 +31,7 @@ use self::group::Group;
 pub use self::output::{Merge, Output, Target};
 use self::unwind::Unwind;
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::expr::{show, type_name, Expr};
+use crate::query::expr::{show, type_name, Expr, Variables};
 use crate::query::{Filter, Projection, Sort};
 
 /// A compiled pipeline.
@@ -66,9 +66,10 @@ const UPDATE_STAGES: &[&str] = &["$addFields", "$set", "$project", "$unset", "$r
 type Docs<'a> = Box<dyn Iterator<Item = Result<Document>> + 'a>;
 
 impl Pipeline {
-    /// Compiles an aggregation pipeline. A `$out` or `$merge` anywhere but last is
+    /// Compiles an aggregation pipeline whose expressions may read `vars`, the
+    /// command's variables. A `$out` or `$merge` anywhere but last is
     /// refused (40601) once every stage has parsed.
-    pub fn parse(stages: &[Bson]) -> Result<Pipeline> {
+    pub fn parse(stages: &[Bson], vars: &Variables) -> Result<Pipeline> {
         let mut pipeline = Pipeline { stages: Vec::new(), output: None };
         let mut misplaced = None;
         for (index, spec) in stages.iter().enumerate() {
@@ -80,7 +81,7 @@ impl Pipeline {
                     }
                     pipeline.output = Some(output);
                 }
-                None => pipeline.stages.extend(parse_stage(name, argument)?),
+                None => pipeline.stages.extend(parse_stage(name, argument, vars)?),
             }
         }
         if let Some(name) = misplaced {
@@ -92,12 +93,12 @@ impl Pipeline {
 
     /// A pipeline-style update: only `$addFields`, `$set`, `$project`, `$unset`,
     /// `$replaceRoot` and `$replaceWith` are allowed.
-    pub fn parse_update(stages: &[Bson]) -> Result<Pipeline> {
+    pub fn parse_update(stages: &[Bson], vars: &Variables) -> Result<Pipeline> {
         let mut pipeline = Pipeline { stages: Vec::new(), output: None };
         for spec in stages {
             let (name, argument) = stage_parts(spec)?;
             let parsed =
-                if Output::parse(name, argument)?.is_some() { Vec::new() } else { parse_stage(name, argument)? };
+                if Output::parse(name, argument)?.is_some() { Vec::new() } else { parse_stage(name, argument, vars)? };
             if !UPDATE_STAGES.contains(&name) {
                 let message = format!("{name} is not allowed to be used within an update");
                 return Err(Error::command(ErrorCode::InvalidOptions, message));
@@ -163,10 +164,10 @@ fn stage_parts(spec: &Bson) -> Result<(&str, &Bson)> {
 }
 
 /// Compiles one stage (`$sortByCount` compiles to two).
-fn parse_stage(name: &str, argument: &Bson) -> Result<Vec<Stage>> {
+fn parse_stage(name: &str, argument: &Bson, vars: &Variables) -> Result<Vec<Stage>> {
     let stage = match name {
         "$match" => match argument {
-            Bson::Document(filter) => Stage::Match(Filter::parse(filter)?),
+            Bson::Document(filter) => Stage::Match(Filter::parse(filter, vars)?),
             _ => {
                 return Err(Error::command(
                     ErrorCode::Location15959,
@@ -174,17 +175,17 @@ fn parse_stage(name: &str, argument: &Bson) -> Result<Vec<Stage>> {
                 ))
             }
         },
-        "$project" => Stage::Project(parse_project(argument)?),
+        "$project" => Stage::Project(parse_project(argument, vars)?),
         "$addFields" | "$set" => match argument {
-            Bson::Document(spec) => Stage::AddFields(Computed::parse(spec, name)?),
+            Bson::Document(spec) => Stage::AddFields(Computed::parse(spec, name, vars)?),
             other => {
                 let message = format!("{name} specification stage must be an object, got {}", type_name(Some(other)));
                 return Err(Error::command(ErrorCode::Location40272, message));
             }
         },
         "$unset" => Stage::Unset(parse_unset(argument)?),
-        "$replaceRoot" => Stage::ReplaceRoot(parse_replace_root(argument)?),
-        "$replaceWith" => Stage::ReplaceRoot(Expr::parse(argument)?),
+        "$replaceRoot" => Stage::ReplaceRoot(parse_replace_root(argument, vars)?),
+        "$replaceWith" => Stage::ReplaceRoot(Expr::parse(argument, vars)?),
         "$sort" => Stage::Sort(parse_sort(argument)?),
         "$skip" => Stage::Skip(non_negative("$skip", argument, ErrorCode::Location5107200)?),
         "$limit" => match non_negative("$limit", argument, ErrorCode::Location5107201)? {
@@ -192,10 +193,10 @@ fn parse_stage(name: &str, argument: &Bson) -> Result<Vec<Stage>> {
             n => Stage::Limit(n),
         },
         "$count" => Stage::Count(parse_count(argument)?),
-        "$group" => Stage::Group(Group::parse(argument)?),
+        "$group" => Stage::Group(Group::parse(argument, vars)?),
         "$unwind" => Stage::Unwind(Unwind::parse(argument)?),
         "$sample" => Stage::Sample(parse_sample(argument)?),
-        "$sortByCount" => return parse_sort_by_count(argument),
+        "$sortByCount" => return parse_sort_by_count(argument, vars),
         _ => {
             let message = format!("Unrecognized pipeline stage name: '{name}'");
             return Err(Error::command(ErrorCode::Location40324, message));
@@ -205,12 +206,12 @@ fn parse_stage(name: &str, argument: &Bson) -> Result<Vec<Stage>> {
 }
 
 /// `$project`: a [`Projection`].
-fn parse_project(argument: &Bson) -> Result<Projection> {
+fn parse_project(argument: &Bson, vars: &Variables) -> Result<Projection> {
     let Bson::Document(spec) = argument else {
         let message = format!("$project specification must be an object, got {}", type_name(Some(argument)));
         return Err(Error::command(ErrorCode::Location15969, message));
     };
-    Projection::parse_aggregation(spec).map_err(|e| e.caused_by("Invalid $project"))
+    Projection::parse_aggregation(spec, vars).map_err(|e| e.caused_by("Invalid $project"))
 }
 
 /// `$unset: "path"` or `$unset: ["path", …]`.
@@ -237,7 +238,7 @@ fn parse_unset(argument: &Bson) -> Result<Vec<Vec<String>>> {
 }
 
 /// `$replaceRoot: {newRoot: expr}`.
-fn parse_replace_root(argument: &Bson) -> Result<Expr> {
+fn parse_replace_root(argument: &Bson, vars: &Variables) -> Result<Expr> {
     let Bson::Document(spec) = argument else {
         let found = type_name(Some(argument));
         return Err(Error::type_mismatch(format!(
@@ -249,7 +250,7 @@ fn parse_replace_root(argument: &Bson) -> Result<Expr> {
         return Err(Error::command(ErrorCode::Location40415, message));
     }
     match spec.get("newRoot") {
-        Some(new_root) => Expr::parse(new_root),
+        Some(new_root) => Expr::parse(new_root, vars),
         None => Err(Error::command(
             ErrorCode::Location40414,
             "BSON field '$replaceRoot.newRoot' is missing but a required field",
@@ -332,7 +333,7 @@ fn parse_sample(argument: &Bson) -> Result<usize> {
 
 /// `$sortByCount: expr`: a `$group` counting by the expression, then a `$sort`
 /// by the count, descending.
-fn parse_sort_by_count(argument: &Bson) -> Result<Vec<Stage>> {
+fn parse_sort_by_count(argument: &Bson, vars: &Variables) -> Result<Vec<Stage>> {
     let valid = match argument {
         Bson::String(path) => path.starts_with('$'),
         Bson::Document(doc) => doc.len() == 1 && doc.keys().all(|k| k.starts_with('$')),
@@ -342,7 +343,7 @@ fn parse_sort_by_count(argument: &Bson) -> Result<Vec<Stage>> {
         let message = "the sortByCount field must be defined as a $-prefixed path or an expression inside an object";
         return Err(Error::command(ErrorCode::Location40147, message));
     }
-    let group = Group::parse(&Bson::Document(doc! {"_id": argument.clone(), "count": {"$sum": 1}}))?;
+    let group = Group::parse(&Bson::Document(doc! {"_id": argument.clone(), "count": {"$sum": 1}}), vars)?;
     Ok(vec![Stage::Group(group), Stage::Sort(Sort::parse(&doc! {"count": -1})?)])
 }
 

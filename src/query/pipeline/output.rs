@@ -7,7 +7,7 @@
 use bson::{doc, Bson, Document};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::expr::{type_name, Expr};
+use crate::query::expr::{type_name, Expr, Variables};
 use crate::query::update::Context;
 use crate::query::Update;
 
@@ -241,15 +241,15 @@ impl Merge {
                 let id = result.get("_id").cloned().unwrap_or(Bson::Null);
                 return Err(crate::command::duplicate_key(ns, &id));
             }
-            WhenMatched::Replace => Update::parse(&Bson::Document(result), &[])?,
-            WhenMatched::Merge => Update::parse(&Bson::Document(doc! {"$set": result}), &[])?,
+            WhenMatched::Replace => Update::parse(&Bson::Document(result), &[], &Variables::none())?,
+            WhenMatched::Merge => Update::parse(&Bson::Document(doc! {"$set": result}), &[], &Variables::none())?,
             WhenMatched::Pipeline { stages, vars } => {
                 let values = vars
                     .iter()
                     .map(|(name, expr)| Ok((name.clone(), expr.evaluate_optional(&result)?)))
                     .collect::<Result<Vec<_>>>()?;
                 let bound = stages.iter().map(|stage| bind(stage, &values)).collect();
-                Update::parse(&Bson::Array(bound), &[])?
+                Update::parse(&Bson::Array(bound), &[], &Variables::none())?
             }
         };
         let updated = update.apply(existing, &Context::new(false, None))?;
@@ -284,7 +284,7 @@ impl WhenNotMatched {
 /// The document an upsert by `_id` inserts when its update is `{<operator>: result}`.
 fn upsert(result: &Document, operator: &str) -> Result<Document> {
     let seed = doc! {"_id": result.get("_id").cloned().unwrap_or(Bson::Null)};
-    let update = Update::parse(&Bson::Document(doc! {operator: result.clone()}), &[])?;
+    let update = Update::parse(&Bson::Document(doc! {operator: result.clone()}), &[], &Variables::none())?;
     update.apply(&seed, &Context::new(true, None))
 }
 
@@ -308,10 +308,13 @@ fn parse_pipeline(stages: &[Bson], vars: Option<&Document>, when_not_matched: Wh
     }
     // The names are checked as `$let` checks its variables' names.
     let names: Document = spec.keys().map(|name| (name.clone(), Bson::Null)).collect();
-    Expr::parse(&Bson::Document(doc! {"$let": {"vars": names, "in": null}}))?;
-    let vars = spec.iter().map(|(name, value)| Ok((name.clone(), Expr::parse(value)?))).collect::<Result<Vec<_>>>()?;
+    Expr::parse(&Bson::Document(doc! {"$let": {"vars": names, "in": null}}), &Variables::none())?;
+    let vars = spec
+        .iter()
+        .map(|(name, value)| Ok((name.clone(), Expr::parse(value, &Variables::none())?)))
+        .collect::<Result<Vec<_>>>()?;
     let unbound: Vec<(String, Option<Bson>)> = vars.iter().map(|(name, _)| (name.clone(), Some(Bson::Null))).collect();
-    Update::parse(&Bson::Array(stages.iter().map(|stage| bind(stage, &unbound)).collect()), &[])?;
+    Update::parse(&Bson::Array(stages.iter().map(|stage| bind(stage, &unbound)).collect()), &[], &Variables::none())?;
     Ok(WhenMatched::Pipeline { stages: stages.to_vec(), vars })
 }
 
@@ -490,7 +493,7 @@ mod tests {
 
     /// What a pipeline case yields: its number of stages when it parses with an output.
     fn run_pipeline(stages: &[Bson]) -> Result<Option<Document>> {
-        let pipeline = Pipeline::parse(stages)?;
+        let pipeline = Pipeline::parse(stages, &super::Variables::none())?;
         Ok(pipeline.output().map(|_| doc! {"stages": pipeline.stages.len() as i32}))
     }
 

@@ -7,6 +7,7 @@ use bson::{doc, Bson, Document};
 
 use super::Pipeline;
 use crate::error::Result;
+use crate::query::expr::Variables;
 use crate::query::golden;
 
 /// How many cases the golden file holds; update it when adding cases.
@@ -14,7 +15,7 @@ const CASES: usize = 101;
 
 /// Runs a case's pipeline over the group's documents.
 fn run(pipeline: &[Bson], documents: &[Document]) -> Result<Vec<Document>> {
-    Pipeline::parse(pipeline)?.run(documents.iter().cloned().map(Ok))
+    Pipeline::parse(pipeline, &Variables::none())?.run(documents.iter().cloned().map(Ok))
 }
 
 #[test]
@@ -55,7 +56,7 @@ fn golden_aggregation() {
 
 #[test]
 fn limit_stops_pulling_input() {
-    let pipeline = Pipeline::parse(&[Bson::Document(doc! {"$limit": 2})]).expect("pipeline");
+    let pipeline = Pipeline::parse(&[Bson::Document(doc! {"$limit": 2})], &Variables::none()).expect("pipeline");
     let mut pulled = 0;
     let input = (0..100).map(|i| {
         pulled += 1;
@@ -69,22 +70,24 @@ fn limit_stops_pulling_input() {
 
 #[test]
 fn leading_match_and_emptiness() {
-    let pipeline = Pipeline::parse(&[Bson::Document(doc! {"$match": {"_id": 5}})]).expect("pipeline");
+    let pipeline =
+        Pipeline::parse(&[Bson::Document(doc! {"$match": {"_id": 5}})], &Variables::none()).expect("pipeline");
     assert_eq!(pipeline.leading_match().and_then(|f| f.id_equality()), Some(&Bson::Int32(5)));
     assert!(!pipeline.is_empty());
-    assert!(Pipeline::parse(&[]).expect("empty").is_empty());
+    assert!(Pipeline::parse(&[], &Variables::none()).expect("empty").is_empty());
 }
 
 #[test]
 fn update_pipelines_refuse_other_stages() {
-    let refused = Pipeline::parse_update(&[Bson::Document(doc! {"$group": {"_id": null}})]).expect_err("refused");
+    let refused = Pipeline::parse_update(&[Bson::Document(doc! {"$group": {"_id": null}})], &Variables::none())
+        .expect_err("refused");
     assert_eq!(refused.code().code(), 72);
-    let unknown = Pipeline::parse_update(&[Bson::Document(doc! {"$foo": 1})]).expect_err("unknown");
+    let unknown = Pipeline::parse_update(&[Bson::Document(doc! {"$foo": 1})], &Variables::none()).expect_err("unknown");
     assert_eq!(unknown.code().code(), 40324);
-    let update = Pipeline::parse_update(&[
-        Bson::Document(doc! {"$set": {"total": {"$add": ["$a", "$b"]}}}),
-        Bson::Document(doc! {"$unset": "b"}),
-    ])
+    let update = Pipeline::parse_update(
+        &[Bson::Document(doc! {"$set": {"total": {"$add": ["$a", "$b"]}}}), Bson::Document(doc! {"$unset": "b"})],
+        &Variables::none(),
+    )
     .expect("update pipeline");
     let out = update.apply_to(doc! {"_id": 1, "a": 1, "b": 2}).expect("applied");
     assert_eq!(out, doc! {"_id": 1, "a": 1, "total": 3});

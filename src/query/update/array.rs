@@ -8,7 +8,7 @@ use bson::{Bson, Document};
 
 use crate::command::type_name;
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::{Filter, Sort};
+use crate::query::{Filter, Sort, Variables};
 use crate::store::keys;
 
 /// A `$push`: the values to insert and what to do with the array afterwards.
@@ -231,13 +231,13 @@ impl Condition {
             Bson::Document(doc) if doc.keys().next().is_some_and(|k| k.starts_with('$')) => {
                 let mut wrapped = Document::new();
                 wrapped.insert(ELEMENT, argument.clone());
-                Ok(Condition::Element(Filter::parse(&wrapped)?))
+                Ok(Condition::Element(Filter::parse(&wrapped, &Variables::none())?))
             }
-            Bson::Document(doc) => Ok(Condition::Document(Filter::parse(doc)?)),
+            Bson::Document(doc) => Ok(Condition::Document(Filter::parse(doc, &Variables::none())?)),
             Bson::RegularExpression(_) => {
                 let mut wrapped = Document::new();
                 wrapped.insert(ELEMENT, argument.clone());
-                Ok(Condition::Element(Filter::parse(&wrapped)?))
+                Ok(Condition::Element(Filter::parse(&wrapped, &Variables::none())?))
             }
             other => Ok(Condition::Equal(other.clone())),
         }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use bson::{Bson, Document};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::Filter;
+use crate::query::{Filter, Variables};
 
 /// The parsed array filters, by identifier.
 #[derive(Debug, Clone, Default)]
@@ -34,7 +34,7 @@ impl ArrayFilters {
                     format!("Found multiple array filters with the same top-level field name {identifier}"),
                 ));
             }
-            let filter = Filter::parse(doc)?;
+            let filter = Filter::parse(doc, &Variables::none())?;
             filters.insert(identifier, filter);
         }
         Ok(ArrayFilters { filters })

@@ -21,6 +21,7 @@ use bson::{Bson, DateTime, Document};
 use self::filters::ArrayFilters;
 use self::tree::{Apply, Children};
 use crate::error::{Error, ErrorCode, Result};
+use crate::query::expr::Variables;
 use crate::query::pipeline::Pipeline;
 
 /// A parsed update.
@@ -64,8 +65,9 @@ impl Context {
 }
 
 impl Update {
-    /// Parses the `u` of an update statement with its `arrayFilters`.
-    pub fn parse(spec: &Bson, array_filters: &[Document]) -> Result<Update> {
+    /// Parses the `u` of an update statement with its `arrayFilters`; a
+    /// pipeline-style update may read `vars`, the command's variables.
+    pub fn parse(spec: &Bson, array_filters: &[Document], vars: &Variables) -> Result<Update> {
         let doc = match spec {
             Bson::Document(doc) => doc,
             Bson::Array(stages) => {
@@ -75,7 +77,7 @@ impl Update {
                         "arrayFilters may not be specified for pipeline-style updates",
                     ));
                 }
-                return Ok(Update::Pipeline(Pipeline::parse_update(stages)?));
+                return Ok(Update::Pipeline(Pipeline::parse_update(stages, vars)?));
             }
             _ => return Err(Error::type_mismatch("Update argument must be either an object or an array")),
         };
@@ -121,7 +123,7 @@ impl Update {
         let updated = match self {
             Update::Replace(replacement) => replace(doc, replacement)?,
             Update::Operators(operators) => Apply::run(operators, doc, ctx)?,
-            Update::Pipeline(pipeline) => pipeline.apply_to(doc.clone())?,
+            Update::Pipeline(pipeline) => replace(doc, &pipeline.apply_to(doc.clone())?)?,
         };
         if let Some(old) = doc.get("_id") {
             if updated.get("_id") != Some(old) {
@@ -149,7 +151,9 @@ fn id_first(doc: Document) -> Document {
     out
 }
 
-/// A replacement: the new document with the old `_id` first.
+/// A replacement, or the result of a pipeline-style update (which MongoDB applies
+/// as one): the new document with the old `_id` first, kept when the new one has
+/// none, and refused when the new one has another.
 fn replace(doc: &Document, replacement: &Document) -> Result<Document> {
     let mut out = Document::new();
     if let Some(id) = doc.get("_id").or_else(|| replacement.get("_id")) {

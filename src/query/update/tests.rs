@@ -21,7 +21,7 @@ fn run(case: &Document) -> Result<Document> {
         }
         _ => Vec::new(),
     };
-    let update = Update::parse(case.get("update").expect("a case has an update"), &filters)?;
+    let update = Update::parse(case.get("update").expect("a case has an update"), &filters, &Variables::none())?;
     let ctx = Context {
         inserting: case.get_bool("inserting").unwrap_or(false),
         position: case.get_i32("position").ok().map(|p| usize::try_from(p).expect("a position")),
@@ -33,7 +33,7 @@ fn run(case: &Document) -> Result<Document> {
 /// Whether the filters can evaluate query operators such as `$gte` yet (they are
 /// built elsewhere); cases marked `filterOperators` need them.
 fn filter_operators() -> bool {
-    crate::query::Filter::parse(&doc! {"a": {"$gte": 1}}).is_ok()
+    crate::query::Filter::parse(&doc! {"a": {"$gte": 1}}, &Variables::none()).is_ok()
 }
 
 #[test]
@@ -81,16 +81,41 @@ fn golden_updates() {
 
 #[test]
 fn replacement_is_detected_for_multi_updates() {
-    assert!(matches!(Update::parse(&bson!({"a": 1}), &[]).expect("parse"), Update::Replace(_)));
-    assert!(matches!(Update::parse(&bson!({"$set": {"a": 1}}), &[]).expect("parse"), Update::Operators(_)));
-    assert!(matches!(Update::parse(&bson!([{"$set": {"a": 1}}]), &[]).expect("parse"), Update::Pipeline(_)));
+    assert!(matches!(Update::parse(&bson!({"a": 1}), &[], &Variables::none()).expect("parse"), Update::Replace(_)));
+    assert!(matches!(
+        Update::parse(&bson!({"$set": {"a": 1}}), &[], &Variables::none()).expect("parse"),
+        Update::Operators(_)
+    ));
+    assert!(matches!(
+        Update::parse(&bson!([{"$set": {"a": 1}}]), &[], &Variables::none()).expect("parse"),
+        Update::Pipeline(_)
+    ));
 }
 
 #[test]
 fn an_upsert_seed_gets_set_on_insert_fields() {
-    let update = Update::parse(&bson!({"$setOnInsert": {"b": 1}, "$set": {"a": 1}}), &[]).expect("parse");
+    let update =
+        Update::parse(&bson!({"$setOnInsert": {"b": 1}, "$set": {"a": 1}}), &[], &Variables::none()).expect("parse");
     let inserted = update.apply(&doc! {"_id": 1}, &Context::new(true, None)).expect("apply");
     assert_eq!(inserted, doc! {"_id": 1, "a": 1, "b": 1});
     let updated = update.apply(&doc! {"_id": 1}, &Context::new(false, None)).expect("apply");
     assert_eq!(updated, doc! {"_id": 1, "a": 1});
+}
+
+#[test]
+fn a_pipeline_update_keeps_the_id_it_leaves_out() {
+    let ctx = Context::new(false, None);
+    let doc = doc! {"_id": 1, "x": 1, "t": {"u": {"v": 1}}};
+    let update = Update::parse(
+        &bson!([{"$replaceRoot": {"newRoot": "$t"}}, {"$addFields": {"foo": 1}}]),
+        &[],
+        &Variables::none(),
+    )
+    .expect("parse");
+    assert_eq!(update.apply(&doc, &ctx).expect("apply"), doc! {"_id": 1, "u": {"v": 1}, "foo": 1});
+    let moved =
+        Update::parse(&bson!([{"$replaceWith": {"a": 1, "_id": "$_id"}}]), &[], &Variables::none()).expect("parse");
+    assert_eq!(moved.apply(&doc, &ctx).expect("apply"), doc! {"_id": 1, "a": 1});
+    let altered = Update::parse(&bson!([{"$set": {"_id": 2}}]), &[], &Variables::none()).expect("parse");
+    assert_eq!(altered.apply(&doc, &ctx).expect_err("altered").code().code(), 66);
 }
