@@ -12,6 +12,7 @@ use bson::{doc, Bson, Document};
 
 use super::expr::{Expr, Variables};
 use super::filter::Filter;
+use crate::command::type_name;
 use crate::error::{Error, ErrorCode, Result};
 
 /// A compiled projection.
@@ -610,7 +611,7 @@ impl<'v> Parser<'v> {
         if !matches!(argument, Bson::Document(_)) {
             return Err(Error::command(
                 ErrorCode::Location31274,
-                format!("elemMatch: Invalid argument, object required, but got {}", type_name(argument)),
+                format!("elemMatch: Invalid argument, object required, but got {}", type_name(Some(argument))),
             ));
         }
         if self.has_positional {
@@ -658,13 +659,13 @@ fn slice_arguments(argument: &Bson) -> Result<(Option<i32>, i32)> {
     let skip = number_as_i32(skip).ok_or_else(|| {
         Error::command(
             ErrorCode::Location31257,
-            format!("$slice expects the skip argument to be a number, got {}", type_name(skip)),
+            format!("$slice expects the skip argument to be a number, got {}", type_name(Some(skip))),
         )
     })?;
     let limit = number_as_i32(limit).ok_or_else(|| {
         Error::command(
             ErrorCode::Location31258,
-            format!("$slice expects the limit argument to be a number, got {}", type_name(limit)),
+            format!("$slice expects the limit argument to be a number, got {}", type_name(Some(limit))),
         )
     })?;
     if limit <= 0 {
@@ -820,33 +821,6 @@ fn message(error: &Error) -> String {
     match error {
         Error::Command { message, .. } => message.clone(),
         other => other.to_string(),
-    }
-}
-
-/// The name MongoDB gives a value's BSON type in messages.
-pub(super) fn type_name(value: &Bson) -> &'static str {
-    match value {
-        Bson::Double(_) => "double",
-        Bson::String(_) => "string",
-        Bson::Document(_) => "object",
-        Bson::Array(_) => "array",
-        Bson::Binary(_) => "binData",
-        Bson::Undefined => "undefined",
-        Bson::ObjectId(_) => "objectId",
-        Bson::Boolean(_) => "bool",
-        Bson::DateTime(_) => "date",
-        Bson::Null => "null",
-        Bson::RegularExpression(_) => "regex",
-        Bson::DbPointer(_) => "dbPointer",
-        Bson::JavaScriptCode(_) => "javascript",
-        Bson::Symbol(_) => "symbol",
-        Bson::JavaScriptCodeWithScope(_) => "javascriptWithScope",
-        Bson::Int32(_) => "int",
-        Bson::Timestamp(_) => "timestamp",
-        Bson::Int64(_) => "long",
-        Bson::Decimal128(_) => "decimal",
-        Bson::MinKey => "minKey",
-        Bson::MaxKey => "maxKey",
     }
 }
 

@@ -521,32 +521,7 @@ pub(super) fn truthy(value: Option<&Bson>) -> bool {
 }
 
 /// MongoDB's name for a value's type, as `$type` returns it.
-pub(crate) fn type_name(value: Option<&Bson>) -> &'static str {
-    let Some(value) = value else { return "missing" };
-    match value {
-        Bson::Double(_) => "double",
-        Bson::String(_) => "string",
-        Bson::Document(_) => "object",
-        Bson::Array(_) => "array",
-        Bson::Binary(_) => "binData",
-        Bson::Undefined => "undefined",
-        Bson::ObjectId(_) => "objectId",
-        Bson::Boolean(_) => "bool",
-        Bson::DateTime(_) => "date",
-        Bson::Null => "null",
-        Bson::RegularExpression(_) => "regex",
-        Bson::DbPointer(_) => "dbPointer",
-        Bson::JavaScriptCode(_) => "javascript",
-        Bson::Symbol(_) => "symbol",
-        Bson::JavaScriptCodeWithScope(_) => "javascriptWithScope",
-        Bson::Int32(_) => "int",
-        Bson::Timestamp(_) => "timestamp",
-        Bson::Int64(_) => "long",
-        Bson::Decimal128(_) => "decimal",
-        Bson::MinKey => "minKey",
-        Bson::MaxKey => "maxKey",
-    }
-}
+pub(crate) use crate::command::type_name;
 
 /// Compares two values in BSON order, where missing sorts with undefined, below
 /// null and above MinKey.
