@@ -37,6 +37,16 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
         .filter(|(k, _)| !GENERIC.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // Kinds of collection that behave differently are refused rather than created
+    // as plain collections.
+    let kind = [("viewOn", "views"), ("timeseries", "time series collections")]
+        .into_iter()
+        .find(|(option, _)| options.contains_key(*option))
+        .map(|(_, kind)| kind)
+        .or(options.get("capped").is_some_and(super::hello::truthy).then_some("capped collections"));
+    if let Some(kind) = kind {
+        return Err(Error::command(ErrorCode::InvalidOptions, format!("{kind} are not supported yet")));
+    }
     let (_, commit) =
         inv.shared.store.write(&inv.db, args::journaled(inv), |batch| batch.create_collection(name, options))?;
     Ok(commit.map(|c| doc! {"operationTime": c.cluster_time()}).unwrap_or_default())
