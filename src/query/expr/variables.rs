@@ -54,6 +54,16 @@ impl Variables {
         Ok(vars)
     }
 
+    /// These variables and `values`, already evaluated (`None` for missing), which
+    /// shadow those of the same name: the `let` of `$merge`, evaluated against each
+    /// result before its `whenMatched` pipeline is parsed. Names are checked by the
+    /// caller.
+    pub fn with_values(&self, values: Vec<(String, Option<Bson>)>) -> Variables {
+        let mut vars = self.clone();
+        vars.defined.extend(values);
+        vars
+    }
+
     /// The value of the variable `name`: `None` when it is not defined here,
     /// `Some(None)` when it is defined as missing.
     pub(super) fn get(&self, name: &str) -> Option<Option<&Bson>> {

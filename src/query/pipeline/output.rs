@@ -248,8 +248,7 @@ impl Merge {
                     .iter()
                     .map(|(name, expr)| Ok((name.clone(), expr.evaluate_optional(&result)?)))
                     .collect::<Result<Vec<_>>>()?;
-                let bound = stages.iter().map(|stage| bind(stage, &values)).collect();
-                Update::parse(&Bson::Array(bound), &[], &Variables::none())?
+                Update::parse(&Bson::Array(stages.clone()), &[], &Variables::none().with_values(values))?
             }
         };
         let updated = update.apply(existing, &Context::new(false, None))?;
@@ -314,36 +313,8 @@ fn parse_pipeline(stages: &[Bson], vars: Option<&Document>, when_not_matched: Wh
         .map(|(name, value)| Ok((name.clone(), Expr::parse(value, &Variables::none())?)))
         .collect::<Result<Vec<_>>>()?;
     let unbound: Vec<(String, Option<Bson>)> = vars.iter().map(|(name, _)| (name.clone(), Some(Bson::Null))).collect();
-    Update::parse(&Bson::Array(stages.iter().map(|stage| bind(stage, &unbound)).collect()), &[], &Variables::none())?;
+    Update::parse(&Bson::Array(stages.to_vec()), &[], &Variables::none().with_values(unbound))?;
     Ok(WhenMatched::Pipeline { stages: stages.to_vec(), vars })
-}
-
-/// `spec` with each reference to one of `vars` (`"$$name"`, `"$$name.path"`)
-/// replaced by an expression yielding the variable's value (a missing value is
-/// `$$REMOVE`); `$literal` arguments are left alone. This is how the `let`
-/// variables of `$merge` reach its `whenMatched` pipeline, which is then parsed
-/// like any update pipeline.
-fn bind(spec: &Bson, vars: &[(String, Option<Bson>)]) -> Bson {
-    match spec {
-        Bson::String(text) => {
-            let Some(reference) = text.strip_prefix("$$") else { return spec.clone() };
-            let (name, path) = reference.split_once('.').map_or((reference, None), |(n, p)| (n, Some(p)));
-            match vars.iter().find(|(var, _)| var == name) {
-                None => spec.clone(),
-                Some((_, None)) => Bson::String("$$REMOVE".into()),
-                Some((_, Some(value))) if path.is_none() => Bson::Document(doc! {"$literal": value.clone()}),
-                Some((_, Some(value))) => Bson::Document(doc! {
-                    "$let": {"vars": {name: {"$literal": value.clone()}}, "in": text.clone()}
-                }),
-            }
-        }
-        Bson::Document(doc) if doc.len() == 1 && doc.contains_key("$literal") => spec.clone(),
-        Bson::Document(doc) => {
-            Bson::Document(doc.iter().map(|(key, value)| (key.clone(), bind(value, vars))).collect())
-        }
-        Bson::Array(items) => Bson::Array(items.iter().map(|item| bind(item, vars)).collect()),
-        other => other.clone(),
-    }
 }
 
 /// `into: "coll"` or `into: {db, coll}`.
@@ -475,7 +446,7 @@ mod tests {
 
     use bson::{doc, Bson, Document};
 
-    use super::{bind, Merge};
+    use super::Merge;
     use crate::error::Result;
     use crate::query::golden;
     use crate::query::pipeline::Pipeline;
@@ -531,29 +502,5 @@ mod tests {
         }
         assert!(failures.is_empty(), "{} of {count} cases failed:\n{}", failures.len(), failures.join("\n"));
         assert_eq!(count, CASES, "the number of golden cases changed");
-    }
-
-    #[test]
-    fn bind_replaces_only_the_bound_variables() {
-        let vars = [("new".to_owned(), Some(Bson::Document(doc! {"a": 1}))), ("gone".to_owned(), None)];
-        let spec = Bson::Document(doc! {
-            "whole": "$$new",
-            "path": "$$new.a",
-            "missing": "$$gone.x",
-            "other": "$$ROOT",
-            "field": "$new",
-            "literal": {"$literal": "$$new"},
-            "list": ["$$new"],
-        });
-        let expected = Bson::Document(doc! {
-            "whole": {"$literal": {"a": 1}},
-            "path": {"$let": {"vars": {"new": {"$literal": {"a": 1}}}, "in": "$$new.a"}},
-            "missing": "$$REMOVE",
-            "other": "$$ROOT",
-            "field": "$new",
-            "literal": {"$literal": "$$new"},
-            "list": [{"$literal": {"a": 1}}],
-        });
-        assert_eq!(bind(&spec, &vars), expected);
     }
 }
