@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use bson::{doc, Bson, Document};
 
-use super::{args, Invocation};
+use super::{args, matches, Invocation};
 use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, Result};
 use crate::query::{Filter, Projection, Sort};
@@ -56,28 +56,22 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     };
     match view.collection(name)? {
         None => {}
-        Some(collection) => match (cursor.filter.id_equality(), &sort) {
-            (Some(id), _) => {
-                let found = view.get(collection.id, id)?.filter(|d| cursor.filter.matches(d));
-                cursor.source = Source::Ready(found.into_iter().collect());
+        // Without a sort or a point lookup, the cursor scans as it goes; otherwise the
+        // matches are read now (and sorted).
+        Some(collection) if sort.is_none() && cursor.filter.id_equality().is_none() => {
+            cursor.source = Source::Scan { collection: collection.id, after: None };
+        }
+        Some(collection) => {
+            let mut found = Vec::new();
+            matches::each(inv, &view, collection.id, &cursor.filter, |doc| {
+                found.push(doc);
+                Ok(true)
+            })?;
+            if let Some(sort) = &sort {
+                found = sort.sort(found).map_err(executor_error)?;
             }
-            (None, Some(sort)) => {
-                let mut all = Vec::new();
-                let filter = &cursor.filter;
-                view.scan(collection.id, None, |_, doc| {
-                    if filter.matches(&doc) {
-                        all.push(doc);
-                    }
-                    Ok(true)
-                })?;
-                inv.check_deadline()?;
-                let sorted = sort.sort(all).map_err(executor_error)?;
-                let skipped = sorted.into_iter().skip(cursor.skip as usize);
-                cursor.skip = 0;
-                cursor.source = Source::Ready(skipped.collect());
-            }
-            (None, None) => cursor.source = Source::Scan { collection: collection.id, after: None },
-        },
+            cursor.source = Source::Ready(found.into());
+        }
     }
     if let Source::Ready(docs) = &mut cursor.source {
         let skip = std::mem::take(&mut cursor.skip) as usize;

@@ -17,19 +17,15 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let mut errors: Vec<(usize, Error)> = Vec::new();
     let mut last_commit = None;
     // Documents are checked and given their `_id` before the writer lock is taken.
-    let mut prepared: Vec<Option<Result<(Document, usize)>>> = docs.iter().map(|doc| Some(prepare(doc))).collect();
-    let mut next = 0;
+    let prepared: Vec<Result<(Document, usize)>> = docs.iter().map(|doc| prepare(doc)).collect();
+    let mut pending = prepared.into_iter().enumerate().peekable();
     // One log record per slice of up to RECORD_BYTES of documents.
-    while next < docs.len() && (!ordered || errors.is_empty()) {
-        let ((slice_errors, end), commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+    while pending.peek().is_some() && (!ordered || errors.is_empty()) {
+        let (slice_errors, commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
             let collection = batch.collection_or_create(name)?;
             let mut errors = Vec::new();
             let mut bytes = 0;
-            for (index, slot) in prepared.iter_mut().enumerate().skip(next) {
-                if bytes >= RECORD_BYTES {
-                    return Ok((errors, index));
-                }
-                let prepared = slot.take().unwrap_or_else(|| Err(Error::Internal("a document inserted twice".into())));
+            while let Some((index, prepared)) = pending.next_if(|_| bytes < RECORD_BYTES) {
                 let outcome = prepared.and_then(|(doc, size)| {
                     bytes += size;
                     let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
@@ -41,15 +37,14 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                 if let Err(err) = outcome {
                     errors.push((index, err));
                     if ordered {
-                        return Ok((errors, index + 1));
+                        break;
                     }
                 }
             }
-            Ok((errors, docs.len()))
+            Ok(errors)
         })?;
         errors.extend(slice_errors);
         last_commit = commit.or(last_commit);
-        next = end;
     }
     let commit = last_commit;
     let attempted = if ordered { errors.first().map_or(docs.len(), |(i, _)| *i + 1) } else { docs.len() };

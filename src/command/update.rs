@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use bson::{doc, oid::ObjectId, Bson, Document};
 
-use super::{args, Invocation};
+use super::{args, matches, Invocation};
 use crate::error::{Error, Result};
 use crate::query::update::Context;
 use crate::query::{Filter, Update, Variables};
@@ -128,7 +128,7 @@ fn update_one(
                 return Ok(Outcome { matched: 1, modified: i64::from(modified), upserted: None });
             }
         }
-        apply(batch, name, filter, update, false, upsert)
+        apply(inv, batch, name, filter, update, false, upsert)
     })
 }
 
@@ -151,7 +151,7 @@ fn update_many(
         return inv
             .shared
             .store
-            .write(&inv.db, args::journaled(inv), |batch| apply(batch, name, filter, update, true, upsert));
+            .write(&inv.db, args::journaled(inv), |batch| apply(inv, batch, name, filter, update, true, upsert));
     }
     let mut total = Outcome { matched: 0, modified: 0, upserted: None };
     let mut last = None;
@@ -207,6 +207,7 @@ struct Outcome {
 }
 
 fn apply(
+    inv: &Invocation<'_>,
     batch: &mut Batch<'_>,
     name: &str,
     filter: &Filter,
@@ -216,19 +217,12 @@ fn apply(
 ) -> Result<Outcome> {
     let mut outcome = Outcome { matched: 0, modified: 0, upserted: None };
     let collection = batch.collection(name)?;
-    let mut targets = Vec::new();
     if let Some(collection) = &collection {
-        match filter.id_equality() {
-            Some(id) => targets.extend(batch.get(collection, id)?.filter(|d| filter.matches(d))),
-            None => batch.view().scan(collection.id, None, |_, doc| {
-                if filter.matches(&doc) {
-                    targets.push(doc);
-                }
-                Ok(multi || targets.is_empty())
-            })?,
-        }
-    }
-    if let Some(collection) = &collection {
+        let mut targets = Vec::new();
+        matches::each(inv, batch.view(), collection.id, filter, |doc| {
+            targets.push(doc);
+            Ok(multi)
+        })?;
         for doc in targets {
             let (_, _, modified) = rewrite(batch, collection, doc, filter, update)?;
             outcome.matched += 1;
