@@ -27,6 +27,9 @@ pub const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024 - 16 * 1024;
 pub enum Source {
     /// A scan of a collection in `_id` order, resuming after an encoded `_id`.
     Scan { collection: u64, after: Option<Vec<u8>> },
+    /// The documents of a collection with these encoded `_id`s, in this order (an
+    /// index's candidates), each still to be checked against the filter.
+    Ids { collection: u64, ids: VecDeque<Vec<u8>> },
     /// Results already computed (sorted, or from a point lookup).
     Ready(VecDeque<Document>),
 }
@@ -71,6 +74,31 @@ impl Cursor {
                     batch.push(doc);
                 }
                 self.exhausted = docs.is_empty();
+            }
+            Source::Ids { collection, ids } => {
+                let mut read = 0u64;
+                while batch.len() < max {
+                    let Some(id) = ids.pop_front() else { break };
+                    read += 1;
+                    if read.is_multiple_of(1024) && deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Err(Error::command(ErrorCode::MaxTimeMSExpired, "operation exceeded time limit"));
+                    }
+                    let Some(doc) = view.get_encoded(*collection, &id)?.filter(|d| self.filter.matches(d)) else {
+                        continue;
+                    };
+                    if self.skip > 0 {
+                        self.skip -= 1;
+                        continue;
+                    }
+                    let size = document_size(&doc);
+                    if !batch.is_empty() && bytes + size > MAX_BATCH_BYTES {
+                        ids.push_front(id);
+                        break;
+                    }
+                    bytes += size;
+                    batch.push(doc);
+                }
+                self.exhausted = ids.is_empty();
             }
             Source::Scan { collection, after } => {
                 let mut scanned = 0u64;

@@ -63,6 +63,11 @@ error_codes! {
     InvalidIdField = 53,
     PathNotViable = 28,
     IndexNotFound = 27,
+    CannotCreateIndex = 67,
+    IndexOptionsConflict = 85,
+    IndexKeySpecsConflict = 86,
+    CannotIndexParallelArrays = 171,
+    InvalidIndexSpecificationOption = 197,
     NotSingleValueField = 54,
     NoQueryExecutionPlans = 291,
     Location51074 = 51074,
@@ -350,8 +355,10 @@ pub enum Error {
     Protocol(String),
     /// An I/O failure on a socket or a file.
     Io(std::io::Error),
-    /// A command failed; the client gets `{ok: 0, code, codeName, errmsg}`.
-    Command { code: ErrorCode, message: String },
+    /// A command failed; the client gets `{ok: 0, code, codeName, errmsg}`, and
+    /// the fields of `info` when there are some (a duplicate key's `keyPattern` and
+    /// `keyValue`).
+    Command { code: ErrorCode, message: String, info: Option<Box<Document>> },
     /// The configuration could not be loaded.
     Config(String),
     /// A bug or a broken invariant: a task that panicked, a value that cannot encode.
@@ -375,7 +382,29 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A command error with the given code.
     pub fn command(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error::Command { code, message: message.into() }
+        Error::Command { code, message: message.into(), info: None }
+    }
+
+    /// MongoDB's duplicate key error (11000) for index `index` of `ns`, whose key
+    /// pattern `pattern` has the value `value` in two documents.
+    pub fn duplicate_key(ns: &str, index: &str, pattern: &Document, value: &Document) -> Self {
+        let shown: Vec<String> = value.iter().map(|(field, v)| format!("{field}: {v}")).collect();
+        Error::Command {
+            code: ErrorCode::DuplicateKey,
+            message: format!(
+                "E11000 duplicate key error collection: {ns} index: {index} dup key: {{ {} }}",
+                shown.join(", ")
+            ),
+            info: Some(Box::new(doc! { "keyPattern": pattern.clone(), "keyValue": value.clone() })),
+        }
+    }
+
+    /// The extra reply fields of a command error (see [`Error::Command`]).
+    pub fn info(&self) -> Option<&Document> {
+        match self {
+            Error::Command { info, .. } => info.as_deref(),
+            _ => None,
+        }
     }
 
     /// `BadValue` (2): an argument has the right type but a wrong value.
@@ -392,7 +421,9 @@ impl Error {
     /// Errors that are not command errors pass through unchanged.
     pub fn caused_by(self, context: &str) -> Self {
         match self {
-            Error::Command { code, message } => Error::command(code, format!("{context} :: caused by :: {message}")),
+            Error::Command { code, message, info } => {
+                Error::Command { code, message: format!("{context} :: caused by :: {message}"), info }
+            }
             other => other,
         }
     }
@@ -429,7 +460,9 @@ impl Error {
             Error::Command { message, .. } => message.clone(),
             other => other.to_string(),
         };
-        doc! { "ok": 0.0, "errmsg": errmsg, "code": code.code(), "codeName": code.name() }
+        let mut reply = doc! { "ok": 0.0, "errmsg": errmsg, "code": code.code(), "codeName": code.name() };
+        reply.extend(self.info().cloned().unwrap_or_default());
+        reply
     }
 }
 
@@ -438,7 +471,7 @@ impl fmt::Display for Error {
         match self {
             Error::Protocol(m) => write!(f, "protocol error: {m}"),
             Error::Io(e) => write!(f, "I/O error: {e}"),
-            Error::Command { code, message } => write!(f, "{} ({}): {message}", code.name(), code.code()),
+            Error::Command { code, message, .. } => write!(f, "{} ({}): {message}", code.name(), code.code()),
             Error::Config(m) => write!(f, "configuration error: {m}"),
             Error::Internal(m) => write!(f, "internal error: {m}"),
             Error::Corrupt { file, offset, lsn, reason } => {

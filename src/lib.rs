@@ -12,6 +12,7 @@ pub mod config;
 pub mod connection;
 pub mod cursor;
 pub mod error;
+pub mod index;
 pub mod log;
 pub mod lsn;
 pub mod namespace;

@@ -10,8 +10,9 @@ use super::{args, Invocation};
 use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::pipeline::Pipeline;
+use crate::query::plan::{self, Access, Plan};
 use crate::query::Filter;
-use crate::store::View;
+use crate::store::{Collection, View};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = match inv.body.get("aggregate") {
@@ -54,7 +55,11 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let view = args::read_view(inv)?;
     let results = match view.collection(name)? {
         Some(collection) => {
-            let input = Documents::new(inv, &view, collection.id, pipeline.leading_match());
+            let plan = match pipeline.leading_match() {
+                Some(filter) => plan::choose(&collection, filter, None, super::find::hint(inv.body)?)?,
+                None => plan::Plan::collection_scan(),
+            };
+            let input = Documents::new(inv, &view, &collection, &plan)?;
             pipeline.run(input)?
         }
         None => pipeline.run(std::iter::empty())?,
@@ -86,44 +91,68 @@ const CHUNK: usize = 1000;
 
 /// A collection's documents as an iterator the pipeline pulls from, read from the
 /// store a chunk at a time so that a pipeline that stops early (`$limit`) stops the
-/// scan. A leading `$match` that pins an `_id` becomes one lookup.
+/// scan. A leading `$match` the planner can narrow reads one document by `_id`, or
+/// an index's candidates, instead of every document.
 struct Documents<'a> {
     inv: &'a Invocation<'a>,
     view: &'a View,
     collection: u64,
-    /// The encoded `_id` to resume after; `None` before the first chunk.
-    after: Option<Vec<u8>>,
+    feed: Feed,
     buffer: VecDeque<Document>,
     done: bool,
-    point: Option<Bson>,
+}
+
+/// Where the documents come from.
+enum Feed {
+    /// A scan, resuming after this encoded `_id` (`None` before the first chunk).
+    Scan(Option<Vec<u8>>),
+    /// These encoded `_id`s, in order.
+    Ids(VecDeque<Vec<u8>>),
 }
 
 impl<'a> Documents<'a> {
-    fn new(inv: &'a Invocation<'a>, view: &'a View, collection: u64, leading: Option<&Filter>) -> Documents<'a> {
-        let point = leading.and_then(Filter::id_equality).cloned();
-        Documents { inv, view, collection, after: None, buffer: VecDeque::new(), done: false, point }
+    fn new(inv: &'a Invocation<'a>, view: &'a View, collection: &Collection, plan: &Plan) -> Result<Documents<'a>> {
+        let feed = match &plan.access {
+            Access::CollectionScan => Feed::Scan(None),
+            Access::IdLookup(id) => Feed::Ids(VecDeque::from([crate::store::keys::encoded(id)])),
+            Access::IndexScan(scan) => {
+                let mut ids = VecDeque::new();
+                super::matches::index_ids(view, scan, &mut 0, |id| {
+                    ids.push_back(id.to_vec());
+                    Ok(true)
+                })?;
+                Feed::Ids(ids)
+            }
+        };
+        Ok(Documents { inv, view, collection: collection.id, feed, buffer: VecDeque::new(), done: false })
     }
 
     /// Reads the next chunk into the buffer.
     fn fill(&mut self) -> Result<()> {
-        if let Some(id) = self.point.take() {
-            self.buffer.extend(self.view.get(self.collection, &id)?);
-            self.done = true;
-            return Ok(());
-        }
         self.inv.check_deadline()?;
-        let (buffer, after) = (&mut self.buffer, &mut self.after);
-        let mut last = None;
-        self.view.scan(self.collection, after.as_deref(), |id, doc| {
-            buffer.push_back(doc);
-            if buffer.len() >= CHUNK {
-                last = Some(id.to_vec());
-                return Ok(false);
+        let buffer = &mut self.buffer;
+        match &mut self.feed {
+            Feed::Ids(ids) => {
+                while buffer.len() < CHUNK {
+                    let Some(id) = ids.pop_front() else { break };
+                    buffer.extend(self.view.get_encoded(self.collection, &id)?);
+                }
+                self.done = ids.is_empty();
             }
-            Ok(true)
-        })?;
-        self.done = last.is_none();
-        *after = last;
+            Feed::Scan(after) => {
+                let mut last = None;
+                self.view.scan(self.collection, after.as_deref(), |id, doc| {
+                    buffer.push_back(doc);
+                    if buffer.len() >= CHUNK {
+                        last = Some(id.to_vec());
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })?;
+                self.done = last.is_none();
+                *after = last;
+            }
+        }
         Ok(())
     }
 }

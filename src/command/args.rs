@@ -218,6 +218,7 @@ pub fn write_error(index: usize, err: &Error) -> Document {
         Error::Command { message, .. } => doc.insert("errmsg", message.clone()),
         other => doc.insert("errmsg", other.to_string()),
     };
+    doc.extend(err.info().cloned().unwrap_or_default());
     doc
 }
 

@@ -148,20 +148,6 @@ pub fn list_collections(inv: &Invocation<'_>) -> Result<Document> {
     Ok(doc! {"cursor": {"id": 0i64, "ns": format!("{}.$cmd.listCollections", inv.db), "firstBatch": batch}})
 }
 
-/// `listIndexes`: a collection has the index on `_id` and no other yet.
-pub fn list_indexes(inv: &Invocation<'_>) -> Result<Document> {
-    let name = args::collection(inv, "listIndexes")?;
-    let view = args::read_view(inv)?;
-    if view.collection(name)?.is_none() {
-        return Err(Error::command(
-            ErrorCode::NamespaceNotFound,
-            format!("ns does not exist: {}", args::namespace(inv, name)),
-        ));
-    }
-    let id_index = doc! {"v": 2, "key": {"_id": 1}, "name": "_id_"};
-    Ok(doc! {"cursor": {"id": 0i64, "ns": args::namespace(inv, name), "firstBatch": [id_index]}})
-}
-
 pub fn list_databases(inv: &Invocation<'_>) -> Result<Document> {
     let filter = Filter::parse(args::document(inv.body, "filter")?.unwrap_or(&Document::new()), &Variables::none())?;
     let name_only = args::boolean(inv.body, "nameOnly", false)?;

@@ -4,6 +4,7 @@ use bson::{doc, Document};
 
 use super::{args, matches, Invocation};
 use crate::error::Result;
+use crate::query::plan;
 use crate::query::{Filter, Variables};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
@@ -19,7 +20,8 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let mut n = 0u64;
     if let Some(collection) = view.collection(name)? {
         let wanted = if limit == 0 { u64::MAX } else { (skip as u64).saturating_add(limit) };
-        matches::each(inv, &view, collection.id, &filter, |_| {
+        let plan = plan::choose(&collection, &filter, None, super::find::hint(inv.body)?)?;
+        matches::walk(inv, &view, &collection, &plan, &filter, |_| {
             n += 1;
             Ok(n < wanted)
         })?;

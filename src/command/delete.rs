@@ -7,7 +7,7 @@ use bson::{doc, Bson, Document};
 use super::{args, matches, Invocation};
 use crate::error::{Error, Result};
 use crate::query::{Filter, Variables};
-use crate::store::{Commit, View};
+use crate::store::{Collection, Commit, View};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "delete")?;
@@ -41,12 +41,12 @@ fn delete_one(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<(i64,
         let Some(collection) = batch.collection(name)? else { return Ok(0) };
         let found = match batch.get(&collection, &candidate)?.filter(|d| filter.matches(d)) {
             Some(_) => Some(candidate.clone()),
-            None => first_match(inv, batch.view(), collection.id, filter)?,
+            None => first_match(inv, batch.view(), &collection, filter)?,
         };
-        Ok(found.map_or(0, |id| {
-            batch.delete(&collection, &id);
-            1
-        }))
+        match found {
+            Some(id) => batch.delete(&collection, &id).map(|()| 1),
+            None => Ok(0),
+        }
     })
 }
 
@@ -55,13 +55,13 @@ fn delete_one(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<(i64,
 pub fn first_match_now(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<Option<Bson>> {
     let view = inv.shared.store.view(&inv.db, None)?;
     match view.collection(name)? {
-        Some(collection) => first_match(inv, &view, collection.id, filter),
+        Some(collection) => first_match(inv, &view, &collection, filter),
         None => Ok(None),
     }
 }
 
 /// The `_id` of the first document of a collection matching `filter` in `view`.
-fn first_match(inv: &Invocation<'_>, view: &View, collection: u64, filter: &Filter) -> Result<Option<Bson>> {
+fn first_match(inv: &Invocation<'_>, view: &View, collection: &Collection, filter: &Filter) -> Result<Option<Bson>> {
     let mut found = None;
     matches::each(inv, view, collection, filter, |doc| {
         found = Some(doc.get("_id").cloned().unwrap_or(Bson::Null));
@@ -85,7 +85,7 @@ fn delete_many(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<(i64
             let mut n = 0;
             for id in chunk {
                 if batch.get(&collection, id)?.is_some_and(|d| filter.matches(&d)) {
-                    batch.delete(&collection, id);
+                    batch.delete(&collection, id)?;
                     n += 1;
                 }
             }
@@ -102,7 +102,7 @@ pub fn matching_ids(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result
     let view = inv.shared.store.view(&inv.db, None)?;
     let Some(collection) = view.collection(name)? else { return Ok(Vec::new()) };
     let mut ids = Vec::new();
-    matches::each(inv, &view, collection.id, filter, |doc| {
+    matches::each(inv, &view, &collection, filter, |doc| {
         ids.push(doc.get("_id").cloned().unwrap_or(Bson::Null));
         Ok(true)
     })?;

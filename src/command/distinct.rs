@@ -29,7 +29,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let view = args::read_view(inv)?;
     let mut values: Vec<Bson> = Vec::new();
     if let Some(collection) = view.collection(name)? {
-        matches::each(inv, &view, collection.id, &filter, |doc| {
+        matches::each(inv, &view, &collection, &filter, |doc| {
             for value in crate::query::path::distinct_values(&doc, key) {
                 values.push(value.clone());
             }

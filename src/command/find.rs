@@ -7,7 +7,9 @@ use bson::{doc, Bson, Document};
 use super::{args, matches, Invocation};
 use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, Result};
+use crate::query::plan::{self, Access, Plan};
 use crate::query::{Filter, Projection, Sort};
+use crate::store::{Collection, View};
 
 /// Whether a `find` reads at most one document by `_id` (`{_id: <value>}`, other
 /// conditions allowed), with no sort to buffer for.
@@ -25,7 +27,9 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     let body = inv.body;
     let vars = args::variables(body, "find")?;
     let filter = Filter::parse(args::document(body, "filter")?.unwrap_or(&Document::new()), &vars)?;
-    let sort = args::document(body, "sort")?.filter(|s| !s.is_empty()).map(Sort::parse).transpose()?;
+    let sort_spec = args::document(body, "sort")?.filter(|s| !s.is_empty());
+    let sort = sort_spec.map(Sort::parse).transpose()?;
+    let hint = hint(body)?;
     let projection = match args::document(body, "projection")? {
         Some(spec) => Projection::parse(spec, &vars)?,
         None => None,
@@ -54,24 +58,9 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
         limit: (limit > 0).then_some(limit as u64),
         exhausted: false,
     };
-    match view.collection(name)? {
-        None => {}
-        // Without a sort or a point lookup, the cursor scans as it goes; otherwise the
-        // matches are read now (and sorted).
-        Some(collection) if sort.is_none() && cursor.filter.id_equality().is_none() => {
-            cursor.source = Source::Scan { collection: collection.id, after: None };
-        }
-        Some(collection) => {
-            let mut found = Vec::new();
-            matches::each(inv, &view, collection.id, &cursor.filter, |doc| {
-                found.push(doc);
-                Ok(true)
-            })?;
-            if let Some(sort) = &sort {
-                found = sort.sort(found).map_err(executor_error)?;
-            }
-            cursor.source = Source::Ready(found.into());
-        }
+    if let Some(collection) = view.collection(name)? {
+        let plan = plan::choose(&collection, &cursor.filter, sort_spec, hint)?;
+        cursor.source = source(inv, &view, &collection, &plan, &cursor.filter, sort.as_ref())?;
     }
     if let Source::Ready(docs) = &mut cursor.source {
         let skip = std::mem::take(&mut cursor.skip) as usize;
@@ -84,6 +73,59 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
         close_in_reply(inv, &mut reply);
     }
     Ok(reply)
+}
+
+/// The `hint` of a command: an index name or key pattern; `None` when absent or
+/// empty.
+pub fn hint(body: &Document) -> Result<Option<&Bson>> {
+    match body.get("hint") {
+        None => Ok(None),
+        Some(Bson::Document(d)) if d.is_empty() => Ok(None),
+        Some(hint @ (Bson::String(_) | Bson::Document(_))) => Ok(Some(hint)),
+        Some(other) => {
+            Err(Error::bad_value(format!("hint must be a string or an object, not {}", args::type_name(Some(other)))))
+        }
+    }
+}
+
+/// Where a query's results come from, by its plan: a scan or an index's matching
+/// entries read as the cursor goes, or the matches read now (and sorted, when
+/// the plan's order is not the sort's).
+fn source(
+    inv: &Invocation<'_>,
+    view: &View,
+    collection: &Collection,
+    plan: &Plan,
+    filter: &Filter,
+    sort: Option<&Sort>,
+) -> Result<Source> {
+    let streams = sort.is_none() || plan.sorted;
+    match &plan.access {
+        Access::CollectionScan if streams => Ok(Source::Scan { collection: collection.id, after: None }),
+        Access::IndexScan(scan) if streams => {
+            let mut ids = VecDeque::new();
+            let mut keys = 0;
+            matches::index_ids(view, scan, &mut keys, |id| {
+                if ids.len().is_multiple_of(4096) {
+                    inv.check_deadline()?;
+                }
+                ids.push_back(id.to_vec());
+                Ok(true)
+            })?;
+            Ok(Source::Ids { collection: collection.id, ids })
+        }
+        _ => {
+            let mut found = Vec::new();
+            matches::walk(inv, view, collection, plan, filter, |doc| {
+                found.push(doc);
+                Ok(true)
+            })?;
+            if let Some(sort) = sort.filter(|_| !plan.sorted) {
+                found = sort.sort(found).map_err(executor_error)?;
+            }
+            Ok(Source::Ready(found.into()))
+        }
+    }
 }
 
 /// A failure while running a find (not while parsing it), as MongoDB reports one.

@@ -11,7 +11,7 @@ use super::{args, matches, update, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::sort::SortKey;
 use crate::query::{Filter, Projection, Sort, Update};
-use crate::store::View;
+use crate::store::{Collection, View};
 
 /// What the command asks for, parsed once.
 struct Request {
@@ -32,7 +32,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let candidate = {
         let view = inv.shared.store.view(&inv.db, None)?;
         match view.collection(name)? {
-            Some(collection) => first_match(inv, &view, collection.id, &request.filter, request.sort.as_ref())?,
+            Some(collection) => first_match(inv, &view, &collection, &request.filter, request.sort.as_ref())?,
             None => None,
         }
     };
@@ -43,13 +43,13 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         if let (Some(collection), Some(id)) = (&collection, &candidate_id) {
             found = batch.get(collection, id)?.filter(|d| request.filter.matches(d));
             if found.is_none() {
-                found = first_match(inv, batch.view(), collection.id, &request.filter, request.sort.as_ref())?;
+                found = first_match(inv, batch.view(), collection, &request.filter, request.sort.as_ref())?;
             }
         }
         match (found, collection, &request.update) {
             (Some(old), Some(collection), None) => {
                 let id = old.get("_id").cloned().unwrap_or(Bson::Null);
-                batch.delete(&collection, &id);
+                batch.delete(&collection, &id)?;
                 Ok(Outcome { value: Some(old), n: 1, updated_existing: None, upserted: None })
             }
             (Some(old), Some(collection), Some(change)) => {
@@ -130,7 +130,7 @@ fn parse(body: &Document) -> Result<Request> {
 fn first_match(
     inv: &Invocation<'_>,
     view: &View,
-    collection: u64,
+    collection: &Collection,
     filter: &Filter,
     sort: Option<&Sort>,
 ) -> Result<Option<Document>> {

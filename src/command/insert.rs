@@ -50,18 +50,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let attempted = if ordered { errors.first().map_or(docs.len(), |(i, _)| *i + 1) } else { docs.len() };
     let mut reply = doc! { "n": (attempted - errors.len()) as i32 };
     if !errors.is_empty() {
-        let list: Vec<Bson> = errors
-            .iter()
-            .map(|(i, err)| {
-                let mut e = args::write_error(*i, err);
-                if let Error::Command { code: ErrorCode::DuplicateKey, .. } = err {
-                    let id = docs[*i].get("_id").cloned().unwrap_or(Bson::Null);
-                    e.insert("keyPattern", doc! {"_id": 1});
-                    e.insert("keyValue", doc! {"_id": id});
-                }
-                Bson::Document(e)
-            })
-            .collect();
+        let list: Vec<Bson> = errors.iter().map(|(i, err)| Bson::Document(args::write_error(*i, err))).collect();
         reply.insert("writeErrors", list);
     }
     if let Some(commit) = commit {
@@ -149,8 +138,5 @@ pub fn check_size(doc: &Document) -> Result<usize> {
 
 /// MongoDB's duplicate key error for the `_id` index.
 pub fn duplicate_key(ns: &str, id: &Bson) -> Error {
-    Error::command(
-        ErrorCode::DuplicateKey,
-        format!("E11000 duplicate key error collection: {ns} index: _id_ dup key: {{ _id: {id} }}"),
-    )
+    Error::duplicate_key(ns, "_id_", &doc! { "_id": 1 }, &doc! { "_id": id.clone() })
 }

@@ -1,37 +1,111 @@
-//! Walking the documents of a collection that match a filter: one `_id` lookup when
-//! the filter pins an `_id`, a scan otherwise.
+//! Walking the documents of a collection that match a filter, as a plan reads
+//! them (see `query::plan`): one `_id` lookup, an index's entries within key
+//! ranges, or a scan.
+
+use std::collections::HashSet;
 
 use bson::Document;
 
 use super::Invocation;
 use crate::error::Result;
+use crate::query::plan::{self, Access, IndexScan, Plan};
 use crate::query::Filter;
-use crate::store::View;
+use crate::store::{Collection, View};
 
-/// Calls `visit` with each document of `collection` matching `filter`, in `_id`
-/// order, until it returns `false`. Checks the command's deadline as it goes.
+/// What walking a plan examined, for `explain`'s `executionStats`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Examined {
+    /// Index entries read.
+    pub keys: u64,
+    /// Documents read.
+    pub docs: u64,
+    /// Documents that matched.
+    pub returned: u64,
+}
+
+/// Calls `visit` with each document of `collection` matching `filter` until it
+/// returns `false`, reading them the way the planner chooses for the filter alone.
 pub fn each(
     inv: &Invocation<'_>,
     view: &View,
-    collection: u64,
+    collection: &Collection,
+    filter: &Filter,
+    visit: impl FnMut(Document) -> Result<bool>,
+) -> Result<()> {
+    let plan = plan::choose(collection, filter, None, None)?;
+    walk(inv, view, collection, &plan, filter, visit).map(|_| ())
+}
+
+/// Calls `visit` with each document of `collection` matching `filter`, in the
+/// order `plan` reads them, until it returns `false`. Checks the command's
+/// deadline as it goes.
+pub fn walk(
+    inv: &Invocation<'_>,
+    view: &View,
+    collection: &Collection,
+    plan: &Plan,
     filter: &Filter,
     mut visit: impl FnMut(Document) -> Result<bool>,
-) -> Result<()> {
-    if let Some(id) = filter.id_equality() {
-        if let Some(doc) = view.get(collection, id)?.filter(|d| filter.matches(d)) {
-            visit(doc)?;
-        }
-        return Ok(());
-    }
-    let mut scanned = 0u64;
-    view.scan(collection, None, |_, doc| {
-        scanned += 1;
-        if scanned.is_multiple_of(1024) {
+) -> Result<Examined> {
+    let mut examined = Examined::default();
+    let mut offer = |doc: Document, examined: &mut Examined| -> Result<bool> {
+        examined.docs += 1;
+        if examined.docs.is_multiple_of(1024) {
             inv.check_deadline()?;
         }
-        match filter.matches(&doc) {
-            true => visit(doc),
-            false => Ok(true),
+        if !filter.matches(&doc) {
+            return Ok(true);
         }
-    })
+        examined.returned += 1;
+        visit(doc)
+    };
+    match &plan.access {
+        Access::IdLookup(id) => {
+            if let Some(doc) = view.get(collection.id, id)? {
+                offer(doc, &mut examined)?;
+            }
+        }
+        Access::CollectionScan => view.scan(collection.id, None, |_, doc| offer(doc, &mut examined))?,
+        Access::IndexScan(scan) => {
+            let mut keys = 0;
+            index_ids(view, scan, &mut keys, |id| match view.get_encoded(collection.id, id)? {
+                Some(doc) => offer(doc, &mut examined),
+                None => Ok(true),
+            })?;
+            examined.keys = keys;
+        }
+    }
+    Ok(examined)
+}
+
+/// Calls `each` with the encoded `_id` of each document an index scan reaches,
+/// once each, in the scan's order, until it returns `false`; counts the entries
+/// read in `keys`.
+pub fn index_ids(
+    view: &View,
+    scan: &IndexScan,
+    keys: &mut u64,
+    mut each: impl FnMut(&[u8]) -> Result<bool>,
+) -> Result<()> {
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    let mut more = true;
+    let ranges: Box<dyn Iterator<Item = &(Vec<u8>, Vec<u8>)>> = match scan.reverse {
+        false => Box::new(scan.ranges.iter()),
+        true => Box::new(scan.ranges.iter().rev()),
+    };
+    for (lower, upper) in ranges {
+        view.index_scan(scan.index.id, lower, upper, scan.reverse, |id| {
+            *keys += 1;
+            // A multikey index holds a document once per key.
+            if scan.index.multikey && !seen.insert(id.to_vec()) {
+                return Ok(true);
+            }
+            more = each(id)?;
+            Ok(more)
+        })?;
+        if !more {
+            break;
+        }
+    }
+    Ok(())
 }

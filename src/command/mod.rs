@@ -21,6 +21,7 @@ mod get_log;
 mod get_parameter;
 mod hello;
 mod host_info;
+mod indexes;
 mod insert;
 mod list_commands;
 mod matches;
@@ -304,12 +305,28 @@ pub static COMMANDS: &[Command] = &[
         run: distinct::run,
     },
     Command {
+        name: "createIndexes",
+        aliases: &[],
+        help: "create indexes on a collection of a branch",
+        admin_only: false,
+        store: true,
+        run: indexes::create,
+    },
+    Command {
+        name: "dropIndexes",
+        aliases: &["deleteIndexes"],
+        help: "drop indexes of a collection of a branch",
+        admin_only: false,
+        store: true,
+        run: indexes::drop,
+    },
+    Command {
         name: "listIndexes",
         aliases: &[],
         help: "the indexes of a collection",
         admin_only: false,
         store: true,
-        run: collections::list_indexes,
+        run: indexes::list,
     },
     Command {
         name: "renameCollection",
@@ -480,5 +497,7 @@ fn max_time(body: &Document) -> Result<Option<Duration>> {
     }
 }
 
+#[cfg(test)]
+mod index_tests;
 #[cfg(test)]
 mod tests;

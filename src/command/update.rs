@@ -219,7 +219,7 @@ fn apply(
     let collection = batch.collection(name)?;
     if let Some(collection) = &collection {
         let mut targets = Vec::new();
-        matches::each(inv, batch.view(), collection.id, filter, |doc| {
+        matches::each(inv, batch.view(), collection, filter, |doc| {
             targets.push(doc);
             Ok(multi)
         })?;

@@ -6,6 +6,7 @@ pub mod expr;
 pub mod filter;
 pub mod path;
 pub mod pipeline;
+pub mod plan;
 pub mod projection;
 pub mod sort;
 pub mod update;

@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 
 use bson::{doc, Bson, DateTime, Document};
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::branches::{Branch, Branches};
-use super::tables::{self, BRANCHES, CATALOG, DOCS, META, TIMES};
-use super::view::{Collection, Pick};
+use super::tables::{self, BRANCHES, CATALOG, DOCS, INDEXES, META, TIMES};
+use super::view::{resolve_runs, Collection, Pick};
 use crate::error::{Error, Result};
+use crate::index::{Index, Key, Keys};
 use crate::lsn::Lsn;
 use crate::wal::{BranchId, BranchOp, Entry, Op, Txn};
 
@@ -113,83 +114,187 @@ fn apply_txn(txn: &WriteTransaction, branches: &mut Branches, meta: &mut Meta, l
     save_branch(txn, branch)?;
     // The branch's latest state: its own versions, then each ancestor's to its base.
     let chain = branches.chain(t.branch, Lsn(u64::MAX))?;
-    let mut catalog = txn.open_table(CATALOG)?;
-    let mut docs = txn.open_table(DOCS)?;
-    // Collection ids by name, as this transaction goes.
-    let mut ids: HashMap<&str, Option<u64>> = HashMap::new();
+    let mut tables = Tables {
+        catalog: txn.open_table(CATALOG)?,
+        docs: txn.open_table(DOCS)?,
+        indexes: txn.open_table(INDEXES)?,
+        chain: &chain,
+        db: &db,
+        branch: t.branch.0,
+        lsn,
+        known: HashMap::new(),
+    };
     for op in &t.ops {
         match op {
-            Op::Ddl(ddl) => {
-                let (name, value) = ddl_version(ddl)?;
-                let key = tables::version_key(&tables::catalog_prefix(&db, name), t.branch.0, lsn);
-                catalog.insert(key.as_slice(), value.as_slice())?;
-                let id = (!value.is_empty()).then(|| ddl.get_i64("id").unwrap_or_default() as u64);
-                if let Some(id) = id {
-                    meta.next_collection = meta.next_collection.max(id + 1);
-                }
-                ids.insert(name, id);
-            }
+            Op::Ddl(ddl) => tables.apply_ddl(ddl, meta)?,
             Op::Put { collection, doc } => {
                 let id = doc.get("_id").ok_or_else(|| Error::Store("a put without _id".into()))?;
-                let coll = collection_id(&catalog, &chain, &db, collection, &mut ids)?;
-                let key = tables::version_key(&tables::doc_prefix(coll, id), t.branch.0, lsn);
-                let bytes = bson::to_vec(doc).map_err(|e| Error::Store(e.to_string()))?;
-                docs.insert(key.as_slice(), bytes.as_slice())?;
+                tables.write_document(collection, id, Some(doc))?;
             }
-            Op::Delete { collection, id } => {
-                let coll = collection_id(&catalog, &chain, &db, collection, &mut ids)?;
-                let key = tables::version_key(&tables::doc_prefix(coll, id), t.branch.0, lsn);
-                docs.insert(key.as_slice(), &[][..])?;
-            }
+            Op::Delete { collection, id } => tables.write_document(collection, id, None)?,
         }
     }
     Ok(())
 }
 
-/// The catalog value a DDL operation writes: `{create: name, id, options}` writes
-/// the collection, `{drop: name}` a tombstone.
-fn ddl_version(ddl: &Document) -> Result<(&str, Vec<u8>)> {
-    if let Ok(name) = ddl.get_str("create") {
-        let id = ddl.get_i64("id").map_err(|_| Error::Store("a create without id".into()))? as u64;
-        let options = ddl.get_document("options").cloned().unwrap_or_default();
-        let collection = Collection { name: name.to_owned(), id, options };
-        let bytes = bson::to_vec(&collection.to_document()).map_err(|e| Error::Store(e.to_string()))?;
-        return Ok((name, bytes));
-    }
-    if let Ok(name) = ddl.get_str("drop") {
-        return Ok((name, Vec::new()));
-    }
-    Err(Error::Store(format!("unknown DDL operation {ddl}")))
+/// The tables one record changes, and what it knows of the collections it names.
+struct Tables<'t> {
+    catalog: Table<'t, &'static [u8], &'static [u8]>,
+    docs: Table<'t, &'static [u8], &'static [u8]>,
+    indexes: Table<'t, &'static [u8], &'static [u8]>,
+    chain: &'t [(BranchId, Lsn)],
+    db: &'t str,
+    branch: u64,
+    lsn: Lsn,
+    /// Collections by name as this record goes (`None`: dropped).
+    known: HashMap<String, Option<Collection>>,
 }
 
-/// The id of the collection `name` as the branch sees it now, looked up once per
-/// transaction.
-fn collection_id<'n>(
-    catalog: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    chain: &[(BranchId, Lsn)],
-    db: &str,
-    name: &'n str,
-    ids: &mut HashMap<&'n str, Option<u64>>,
-) -> Result<u64> {
-    if let Some(id) = ids.get(name) {
-        return id.ok_or_else(|| Error::Store(format!("a write to dropped collection {db}.{name}")));
+impl Tables<'_> {
+    /// Applies a collection or index definition (see the `*_ddl` functions below).
+    fn apply_ddl(&mut self, ddl: &Document, meta: &mut Meta) -> Result<()> {
+        let bad = || Error::Store(format!("bad DDL operation {ddl}"));
+        if let Ok(name) = ddl.get_str("create") {
+            let collection = Collection::from_document(&doc! {
+                "name": name,
+                "id": ddl.get_i64("id").map_err(|_| bad())?,
+                "options": ddl.get_document("options").cloned().unwrap_or_default(),
+                "indexes": ddl.get_array("indexes").cloned().unwrap_or_default(),
+            })?;
+            meta.next_collection = meta.next_collection.max(collection.id + 1);
+            return self.save_collection(collection);
+        }
+        if let Ok(name) = ddl.get_str("drop") {
+            let key = tables::version_key(&tables::catalog_prefix(self.db, name), self.branch, self.lsn);
+            self.catalog.insert(key.as_slice(), &[][..])?;
+            self.known.insert(name.to_owned(), None);
+            return Ok(());
+        }
+        if let Ok(name) = ddl.get_str("createIndex") {
+            let mut collection = self.collection(name)?;
+            let mut index = Index::from_document(ddl.get_document("index").map_err(|_| bad())?)?;
+            meta.next_collection = meta.next_collection.max(index.id + 1);
+            self.build(collection.id, &mut index)?;
+            collection.indexes.push(index);
+            return self.save_collection(collection);
+        }
+        if let Ok(name) = ddl.get_str("dropIndex") {
+            let mut collection = self.collection(name)?;
+            let index = ddl.get_str("index").map_err(|_| bad())?;
+            collection.indexes.retain(|i| i.name != index);
+            return self.save_collection(collection);
+        }
+        Err(bad())
     }
-    let prefix = tables::catalog_prefix(db, name);
+
+    /// Writes a new version of a collection's catalog entry.
+    fn save_collection(&mut self, collection: Collection) -> Result<()> {
+        let key = tables::version_key(&tables::catalog_prefix(self.db, &collection.name), self.branch, self.lsn);
+        let bytes = bson::to_vec(&collection.to_document()).map_err(|e| Error::Store(e.to_string()))?;
+        self.catalog.insert(key.as_slice(), bytes.as_slice())?;
+        self.known.insert(collection.name.clone(), Some(collection));
+        Ok(())
+    }
+
+    /// The collection `name` as the branch sees it now, read once per record.
+    fn collection(&mut self, name: &str) -> Result<Collection> {
+        if let Some(known) = self.known.get(name) {
+            return known
+                .clone()
+                .ok_or_else(|| Error::Store(format!("a write to dropped collection {}.{name}", self.db)));
+        }
+        let prefix = tables::catalog_prefix(self.db, name);
+        let bytes = pick(&self.catalog, self.chain, &prefix)?
+            .ok_or_else(|| Error::Store(format!("a write to missing collection {}.{name}", self.db)))?;
+        let collection = Collection::from_slice(&bytes)?;
+        self.known.insert(name.to_owned(), Some(collection.clone()));
+        Ok(collection)
+    }
+
+    /// Writes a document's new version (`None`: a tombstone) and its index entries.
+    fn write_document(&mut self, name: &str, id: &Bson, doc: Option<&Document>) -> Result<()> {
+        let mut collection = self.collection(name)?;
+        let prefix = tables::doc_prefix(collection.id, id);
+        if !collection.indexes.is_empty() {
+            let old = pick(&self.docs, self.chain, &prefix)?
+                .map(|bytes| Document::from_reader(bytes.as_slice()).map_err(|e| Error::Store(e.to_string())))
+                .transpose()?;
+            let encoded_id = &prefix[8..];
+            let mut flagged = false;
+            for index in &mut collection.indexes {
+                let before = old.as_ref().map(|d| index.keys(d)).transpose()?.unwrap_or_default();
+                let after = doc.map(|d| index.keys(d)).transpose()?.unwrap_or_default();
+                replace_entries(&mut self.indexes, index.id, encoded_id, &before, &after, self.branch, self.lsn)?;
+                if after.multikey && !index.multikey {
+                    index.multikey = true;
+                    flagged = true;
+                }
+            }
+            if flagged {
+                self.save_collection(collection)?;
+            }
+        }
+        let key = tables::version_key(&prefix, self.branch, self.lsn);
+        let bytes = match doc {
+            Some(doc) => bson::to_vec(doc).map_err(|e| Error::Store(e.to_string()))?,
+            None => Vec::new(),
+        };
+        self.docs.insert(key.as_slice(), bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Adds the entries of every document the branch sees to a new index.
+    fn build(&mut self, collection: u64, index: &mut Index) -> Result<()> {
+        let (start, end) = tables::collection_range(collection);
+        let range = self.docs.range::<&[u8]>(&start[..]..&end[..])?;
+        let (indexes, branch, lsn) = (&mut self.indexes, self.branch, self.lsn);
+        resolve_runs(range, self.chain, |prefix, bytes| {
+            let doc = Document::from_reader(bytes).map_err(|e| Error::Store(e.to_string()))?;
+            let keys = index.keys(&doc)?;
+            index.multikey |= keys.multikey;
+            replace_entries(indexes, index.id, &prefix[8..], &Keys::default(), &keys, branch, lsn)?;
+            Ok(true)
+        })
+    }
+}
+
+/// The value of the newest version under `prefix` that `chain` sees.
+fn pick(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    chain: &[(BranchId, Lsn)],
+    prefix: &[u8],
+) -> Result<Option<Vec<u8>>> {
     let mut pick = Pick::new(chain);
-    for entry in catalog.range::<&[u8]>(prefix.as_slice()..tables::prefix_end(&prefix).as_slice())? {
+    for entry in table.range::<&[u8]>(prefix..tables::prefix_end(prefix).as_slice())? {
         let (key, value) = entry?;
         if let Some((_, branch, lsn)) = tables::split_version_key(key.value()) {
             pick.offer(branch, lsn, value.value());
         }
     }
-    let bytes = pick.into_value().ok_or_else(|| Error::Store(format!("a write to missing collection {db}.{name}")))?;
-    let doc = Document::from_reader(bytes.as_slice()).map_err(|e| Error::Store(e.to_string()))?;
-    let id = match doc.get("id") {
-        Some(Bson::Int64(id)) => *id as u64,
-        _ => return Err(Error::Store(format!("bad catalog entry for {db}.{name}"))),
-    };
-    ids.insert(name, Some(id));
-    Ok(id)
+    Ok(pick.into_value())
+}
+
+/// Tombstones the index entries a document no longer has and adds its new ones;
+/// keys it keeps are not written.
+fn replace_entries(
+    indexes: &mut Table<'_, &'static [u8], &'static [u8]>,
+    index: u64,
+    encoded_id: &[u8],
+    before: &Keys,
+    after: &Keys,
+    branch: u64,
+    lsn: Lsn,
+) -> Result<()> {
+    let has = |keys: &Keys, key: &Key| keys.keys.binary_search_by(|k| k.bytes.cmp(&key.bytes)).is_ok();
+    for gone in before.keys.iter().filter(|k| !has(after, k)) {
+        let key = tables::version_key(&tables::index_prefix(index, &gone.bytes, encoded_id), branch, lsn);
+        indexes.insert(key.as_slice(), &[][..])?;
+    }
+    for new in after.keys.iter().filter(|k| !has(before, k)) {
+        let key = tables::version_key(&tables::index_prefix(index, &new.bytes, encoded_id), branch, lsn);
+        indexes.insert(key.as_slice(), encoded_id)?;
+    }
+    Ok(())
 }
 
 fn save_branch(txn: &WriteTransaction, branch: &Branch) -> Result<()> {
@@ -202,9 +307,21 @@ fn missing_branch(id: BranchId) -> Error {
     Error::Store(format!("a record names branch {} which does not exist", id.0))
 }
 
-/// The DDL operation creating a collection.
-pub fn create_ddl(name: &str, id: u64, options: Document) -> Document {
-    doc! { "create": name, "id": id as i64, "options": options }
+/// The DDL operation creating a collection (or, for a rename, re-creating it
+/// under a new name with its indexes).
+pub fn create_ddl(collection: &Collection) -> Document {
+    let indexes: Vec<Document> = collection.indexes.iter().map(Index::to_document).collect();
+    doc! { "create": &collection.name, "id": collection.id as i64, "options": collection.options.clone(), "indexes": indexes }
+}
+
+/// The DDL operation adding an index to a collection and building its entries.
+pub fn create_index_ddl(collection: &str, index: &Index) -> Document {
+    doc! { "createIndex": collection, "index": index.to_document() }
+}
+
+/// The DDL operation dropping an index of a collection.
+pub fn drop_index_ddl(collection: &str, index: &str) -> Document {
+    doc! { "dropIndex": collection, "index": index }
 }
 
 /// The DDL operation dropping a collection.

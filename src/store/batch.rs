@@ -5,10 +5,11 @@ use std::collections::HashMap;
 
 use bson::{Bson, Document};
 
-use super::apply::{create_ddl, drop_ddl};
-use super::keys;
+use super::apply::{create_ddl, create_index_ddl, drop_ddl, drop_index_ddl};
+use super::keys::encoded;
 use super::view::{Collection, View};
 use crate::error::{Error, ErrorCode, Result};
+use crate::index::{Index, Keys};
 use crate::wal::Op;
 
 /// Reads see the branch's latest state with this batch's own changes on top.
@@ -20,11 +21,22 @@ pub struct Batch<'w> {
     collections: HashMap<String, Option<Collection>>,
     /// The last op of this batch on a document, by collection id and encoded `_id`.
     written: HashMap<(u64, Vec<u8>), usize>,
+    /// The entries of unique indexes this batch added (`true`) or removed
+    /// (`false`), by index id and key, then encoded `_id`: what uniqueness is
+    /// checked against, on top of the view's entries.
+    entries: HashMap<(u64, Vec<u8>), HashMap<Vec<u8>, bool>>,
 }
 
 impl<'w> Batch<'w> {
     pub(super) fn new(view: View, next_collection: &'w mut u64) -> Batch<'w> {
-        Batch { view, next_collection, ops: Vec::new(), collections: HashMap::new(), written: HashMap::new() }
+        Batch {
+            view,
+            next_collection,
+            ops: Vec::new(),
+            collections: HashMap::new(),
+            written: HashMap::new(),
+            entries: HashMap::new(),
+        }
     }
 
     pub(super) fn into_ops(self) -> Vec<Op> {
@@ -52,8 +64,8 @@ impl<'w> Batch<'w> {
         }
         let id = *self.next_collection;
         *self.next_collection += 1;
-        self.ops.push(Op::Ddl(create_ddl(name, id, options.clone())));
-        let collection = Collection { name: name.to_owned(), id, options };
+        let collection = Collection { name: name.to_owned(), id, options, indexes: Vec::new() };
+        self.ops.push(Op::Ddl(create_ddl(&collection)));
         self.collections.insert(name.to_owned(), Some(collection.clone()));
         Ok(collection)
     }
@@ -93,11 +105,52 @@ impl<'w> Batch<'w> {
             }
             self.drop_collection(to)?;
         }
-        self.ops.push(Op::Ddl(create_ddl(to, source.id, source.options.clone())));
+        let renamed = Collection { name: to.to_owned(), ..source };
+        self.ops.push(Op::Ddl(create_ddl(&renamed)));
         self.ops.push(Op::Ddl(drop_ddl(from)));
-        self.collections.insert(to.to_owned(), Some(Collection { name: to.to_owned(), ..source }));
+        self.collections.insert(to.to_owned(), Some(renamed));
         self.collections.insert(from.to_owned(), None);
         Ok(())
+    }
+
+    /// Adds the index `spec` (checked by [`crate::index::parse`]) to `collection`,
+    /// which this batch has not written documents to. Fails, writing nothing, when
+    /// a document cannot be indexed or the index is unique and two documents share
+    /// a key.
+    pub fn create_index(&mut self, collection: &Collection, spec: Document) -> Result<Index> {
+        let mut index = Index::new(*self.next_collection, spec)?;
+        let ns = format!("{}.{}", self.view.snapshot.addressed, collection.name);
+        let mut seen: HashMap<Vec<u8>, ()> = HashMap::new();
+        let mut failure = None;
+        self.view.scan(collection.id, None, |_, doc| {
+            let keys = index.keys(&doc)?;
+            index.multikey |= keys.multikey;
+            if index.unique {
+                if let Some(key) = keys.keys.into_iter().find(|key| seen.insert(key.bytes.clone(), ()).is_some()) {
+                    failure = Some(key);
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })?;
+        if let Some(key) = failure {
+            let err = Error::duplicate_key(&ns, &index.name, &index.pattern(), &index.key_document(&key.values));
+            return Err(err.caused_by(&format!("Index build failed: Collection {ns}")));
+        }
+        *self.next_collection += 1;
+        self.ops.push(Op::Ddl(create_index_ddl(&collection.name, &index)));
+        let mut changed = collection.clone();
+        changed.indexes.push(index.clone());
+        self.collections.insert(collection.name.clone(), Some(changed));
+        Ok(index)
+    }
+
+    /// Drops the index called `name` of `collection`.
+    pub fn drop_index(&mut self, collection: &Collection, name: &str) {
+        self.ops.push(Op::Ddl(drop_index_ddl(&collection.name, name)));
+        let mut changed = collection.clone();
+        changed.indexes.retain(|index| index.name != name);
+        self.collections.insert(collection.name.clone(), Some(changed));
     }
 
     /// The document of `collection` with `_id` `id`, this batch's changes included.
@@ -118,22 +171,87 @@ impl<'w> Batch<'w> {
     }
 
     /// Writes `doc` (which has an `_id`) as the new version of its document.
+    /// Fails, writing nothing, when `doc` cannot be indexed or would give a unique
+    /// index a key another document has (11000).
     pub fn put(&mut self, collection: &Collection, doc: Document) -> Result<()> {
         let id = doc.get("_id").ok_or_else(|| Error::Internal("a document without _id reached the store".into()))?;
-        self.written.insert((collection.id, encoded(id)), self.ops.len());
+        let encoded_id = encoded(id);
+        if !collection.indexes.is_empty() {
+            let old = self.get(collection, id)?;
+            self.track_entries(collection, &encoded_id, old.as_ref(), Some(&doc))?;
+        }
+        self.written.insert((collection.id, encoded_id), self.ops.len());
         self.ops.push(Op::Put { collection: collection.name.clone(), doc });
         Ok(())
     }
 
     /// Deletes the document with `_id` `id`.
-    pub fn delete(&mut self, collection: &Collection, id: &Bson) {
-        self.written.insert((collection.id, encoded(id)), self.ops.len());
+    pub fn delete(&mut self, collection: &Collection, id: &Bson) -> Result<()> {
+        let encoded_id = encoded(id);
+        if collection.indexes.iter().any(|index| index.unique) {
+            let old = self.get(collection, id)?;
+            self.track_entries(collection, &encoded_id, old.as_ref(), None)?;
+        }
+        self.written.insert((collection.id, encoded_id), self.ops.len());
         self.ops.push(Op::Delete { collection: collection.name.clone(), id: id.clone() });
+        Ok(())
     }
-}
 
-fn encoded(id: &Bson) -> Vec<u8> {
-    let mut key = Vec::new();
-    keys::encode_value(id, &mut key);
-    key
+    /// Computes a document's keys in every index of `collection` as it changes
+    /// from `old` to `new` (refusing documents that cannot be indexed), checks the
+    /// new keys of unique indexes, and records their entries. Records nothing
+    /// when it fails.
+    fn track_entries(
+        &mut self,
+        collection: &Collection,
+        encoded_id: &[u8],
+        old: Option<&Document>,
+        new: Option<&Document>,
+    ) -> Result<()> {
+        let mut changes: Vec<(u64, Keys, Keys)> = Vec::new();
+        for index in &collection.indexes {
+            let after = new.map(|d| index.keys(d)).transpose()?.unwrap_or_default();
+            if !index.unique {
+                continue;
+            }
+            let before = old.map(|d| index.keys(d)).transpose()?.unwrap_or_default();
+            for key in &after.keys {
+                if !before.keys.contains(key) && self.taken(index.id, &key.bytes, encoded_id)? {
+                    let ns = format!("{}.{}", self.view.snapshot.addressed, collection.name);
+                    return Err(Error::duplicate_key(
+                        &ns,
+                        &index.name,
+                        &index.pattern(),
+                        &index.key_document(&key.values),
+                    ));
+                }
+            }
+            changes.push((index.id, before, after));
+        }
+        for (index, before, after) in changes {
+            for key in before.keys {
+                self.entries.entry((index, key.bytes)).or_default().insert(encoded_id.to_vec(), false);
+            }
+            for key in after.keys {
+                self.entries.entry((index, key.bytes)).or_default().insert(encoded_id.to_vec(), true);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a document other than `encoded_id` has `key` in unique index
+    /// `index`, this batch's changes included.
+    fn taken(&self, index: u64, key: &[u8], encoded_id: &[u8]) -> Result<bool> {
+        let mine = self.entries.get(&(index, key.to_vec()));
+        if mine.is_some_and(|ids| ids.iter().any(|(id, &present)| present && id != encoded_id)) {
+            return Ok(true);
+        }
+        for other in self.view.index_lookup(index, key)? {
+            let removed = mine.and_then(|ids| ids.get(&other)) == Some(&false);
+            if other != encoded_id && !removed {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }

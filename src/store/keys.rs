@@ -200,6 +200,13 @@ pub fn encode_value(value: &Bson, out: &mut Vec<u8>) {
     encode_payload(value, out);
 }
 
+/// A value's encoding, on its own.
+pub fn encoded(value: &Bson) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_value(value, &mut out);
+    out
+}
+
 /// Appends an order-preserving, self-delimiting encoding of a string (used for database and collection names in
 /// keys): its bytes with each 0x00 written as 0x00 0xFF, then 0x00 0x00. Byte order of the encodings is byte
 /// order of the strings.

@@ -30,6 +30,7 @@ use redb::{Database, Durability, ReadableDatabase};
 pub use batch::Batch;
 pub use branches::{Branch, MAX_DEPTH};
 pub use gc::GcStats;
+pub use tables::prefix_end;
 pub use view::{Collection, Snapshot, View};
 
 use apply::Meta;
@@ -112,7 +113,7 @@ impl Store {
             Location::Memory => Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?,
         };
         let txn = db.begin_write()?;
-        for table in [tables::DOCS, tables::CATALOG] {
+        for table in [tables::DOCS, tables::CATALOG, tables::INDEXES] {
             txn.open_table(table)?;
         }
         txn.open_table(tables::BRANCHES)?;

@@ -17,6 +17,9 @@ use crate::lsn::Lsn;
 pub const DOCS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("docs");
 /// `database ++ collection name ++ branch (8) ++ !lsn (8)` → `{id, options}`, or empty.
 pub const CATALOG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("catalog");
+/// `index id (8) ++ key ++ _id ++ branch (8) ++ !lsn (8)` → the encoded `_id`, or
+/// empty: the entries of secondary indexes (see [`crate::index`]).
+pub const INDEXES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("indexes");
 /// branch id → the branch document (see `branches.rs`).
 pub const BRANCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("branches");
 /// `(commit time in ms, LSN)` of every applied record, to turn times into LSNs.
@@ -43,6 +46,15 @@ pub fn doc_prefix(collection: u64, id: &Bson) -> Vec<u8> {
     let mut key = collection.to_be_bytes().to_vec();
     keys::encode_value(id, &mut key);
     key
+}
+
+/// The key prefix of one entry of an index: its key and the document's encoded `_id`.
+pub fn index_prefix(index: u64, key: &[u8], encoded_id: &[u8]) -> Vec<u8> {
+    let mut prefix = Vec::with_capacity(8 + key.len() + encoded_id.len());
+    prefix.extend_from_slice(&index.to_be_bytes());
+    prefix.extend_from_slice(key);
+    prefix.extend_from_slice(encoded_id);
+    prefix
 }
 
 /// The first key of a collection's documents, and the first key past them.

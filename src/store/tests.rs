@@ -251,7 +251,7 @@ fn run_model(steps: usize, seed: u64) {
                     .write(&db(&target), false, |batch| {
                         let Some(c) = batch.collection(coll)? else { return Ok(()) };
                         if batch.contains(&c, &Bson::Int32(id))? {
-                            batch.delete(&c, &Bson::Int32(id));
+                            batch.delete(&c, &Bson::Int32(id))?;
                         }
                         Ok(())
                     })

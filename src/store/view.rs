@@ -7,8 +7,9 @@ use std::ops::Bound;
 use bson::{Bson, Document};
 use redb::{ReadTransaction, ReadableTable};
 
-use super::tables::{self, CATALOG, DOCS, VERSION_SUFFIX};
+use super::tables::{self, CATALOG, DOCS, INDEXES, VERSION_SUFFIX};
 use crate::error::{Error, Result};
+use crate::index::Index;
 use crate::lsn::Lsn;
 use crate::wal::BranchId;
 
@@ -29,28 +30,51 @@ pub struct Snapshot {
 }
 
 /// A collection as a view sees it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Collection {
     pub name: String,
     /// Documents are keyed by this id, so a dropped and re-created collection, or
     /// one re-created on another branch, never sees the old one's documents.
     pub id: u64,
     pub options: Document,
+    /// Its secondary indexes, in the order they were created.
+    pub indexes: Vec<Index>,
 }
 
 impl Collection {
     pub(super) fn to_document(&self) -> Document {
-        bson::doc! { "name": &self.name, "id": self.id as i64, "options": self.options.clone() }
+        let indexes: Vec<Document> = self.indexes.iter().map(Index::to_document).collect();
+        bson::doc! { "name": &self.name, "id": self.id as i64, "options": self.options.clone(), "indexes": indexes }
     }
 
-    fn from_slice(bytes: &[u8]) -> Result<Collection> {
-        let doc = Document::from_reader(bytes).map_err(|e| Error::Store(format!("bad catalog entry: {e}")))?;
-        let corrupt = || Error::Store("bad catalog entry".into());
+    pub(super) fn from_document(doc: &Document) -> Result<Collection> {
+        let corrupt = || Error::Store(format!("bad catalog entry {doc}"));
+        let indexes = match doc.get_array("indexes") {
+            Ok(list) => list
+                .iter()
+                .map(|index| match index {
+                    Bson::Document(index) => Index::from_document(index),
+                    _ => Err(corrupt()),
+                })
+                .collect::<Result<_>>()?,
+            Err(_) => Vec::new(),
+        };
         Ok(Collection {
             name: doc.get_str("name").map_err(|_| corrupt())?.to_owned(),
             id: doc.get_i64("id").map_err(|_| corrupt())? as u64,
             options: doc.get_document("options").cloned().unwrap_or_default(),
+            indexes,
         })
+    }
+
+    pub(super) fn from_slice(bytes: &[u8]) -> Result<Collection> {
+        let doc = Document::from_reader(bytes).map_err(|e| Error::Store(format!("bad catalog entry: {e}")))?;
+        Collection::from_document(&doc)
+    }
+
+    /// The index called `name`.
+    pub fn index(&self, name: &str) -> Option<&Index> {
+        self.indexes.iter().find(|index| index.name == name)
     }
 }
 
@@ -101,16 +125,67 @@ impl View {
 
     /// The document of `collection` whose `_id` is `id`.
     pub fn get(&self, collection: u64, id: &Bson) -> Result<Option<Document>> {
+        self.get_at(&tables::doc_prefix(collection, id))
+    }
+
+    /// The document of `collection` whose encoded `_id` is `encoded_id` (as index
+    /// entries hold it).
+    pub fn get_encoded(&self, collection: u64, encoded_id: &[u8]) -> Result<Option<Document>> {
+        let mut prefix = collection.to_be_bytes().to_vec();
+        prefix.extend_from_slice(encoded_id);
+        self.get_at(&prefix)
+    }
+
+    fn get_at(&self, prefix: &[u8]) -> Result<Option<Document>> {
         let table = self.txn.open_table(DOCS)?;
-        let prefix = tables::doc_prefix(collection, id);
         let mut pick = Pick::new(&self.snapshot.chain);
-        for entry in prefix_range(&table, &prefix, None)? {
+        for entry in prefix_range(&table, prefix, None)? {
             let (key, value) = entry?;
             if let Some((_, branch, lsn)) = tables::split_version_key(key.value()) {
                 pick.offer(branch, lsn, value.value());
             }
         }
         pick.into_value().map(|bytes| decode(&bytes)).transpose()
+    }
+
+    /// Calls `each` with the encoded `_id` of every entry of index `index` whose
+    /// key lies in `[lower, upper)` (encoded keys; an empty `upper` is unbounded),
+    /// in key order or, when `reverse`, the opposite, until it returns `false`.
+    pub fn index_scan(
+        &self,
+        index: u64,
+        lower: &[u8],
+        upper: &[u8],
+        reverse: bool,
+        mut each: impl FnMut(&[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let table = self.txn.open_table(INDEXES)?;
+        let start = [&index.to_be_bytes()[..], lower].concat();
+        let end = match upper.is_empty() {
+            true => (index + 1).to_be_bytes().to_vec(),
+            false => [&index.to_be_bytes()[..], upper].concat(),
+        };
+        if start >= end {
+            return Ok(());
+        }
+        let range = table.range::<&[u8]>(start.as_slice()..end.as_slice())?;
+        let chain = &self.snapshot.chain;
+        match reverse {
+            false => resolve_runs(range, chain, |_, id| each(id)),
+            true => resolve_runs(range.rev(), chain, |_, id| each(id)),
+        }
+    }
+
+    /// The encoded `_id`s of the entries of index `index` with exactly the key `key`.
+    pub fn index_lookup(&self, index: u64, key: &[u8]) -> Result<Vec<Vec<u8>>> {
+        let mut found = Vec::new();
+        self.index_scan(index, key, &tables::prefix_end(key), false, |id| {
+            found.push(id.to_vec());
+            Ok(true)
+        })?;
+        // Keys of one index have the same number of prefix-free parts, so no other
+        // key starts with `key`: the range holds exactly its entries.
+        Ok(found)
     }
 
     /// Calls `each` with every document of `collection` in `_id` order, with the
@@ -151,11 +226,17 @@ fn prefix_range<'t>(
     Ok(table.range::<&[u8]>((lower, upper))?)
 }
 
-/// Walks version keys in order, and for each run of keys sharing a prefix (one
-/// document, or one catalog name) calls `each` with the prefix and the visible
-/// value, skipping tombstones and runs the chain does not see, until `each` says stop.
-fn resolve_runs(
-    range: redb::Range<'_, &'static [u8], &'static [u8]>,
+/// Walks version keys in order (or in reverse), and for each run of keys sharing a
+/// prefix (one document, one catalog name, one index entry) calls `each` with the
+/// prefix and the visible value, skipping tombstones and runs the chain does not
+/// see, until `each` says stop.
+pub(super) fn resolve_runs<'r>(
+    range: impl Iterator<
+        Item = std::result::Result<
+            (redb::AccessGuard<'r, &'static [u8]>, redb::AccessGuard<'r, &'static [u8]>),
+            redb::StorageError,
+        >,
+    >,
     chain: &[(BranchId, Lsn)],
     mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
 ) -> Result<()> {
@@ -181,25 +262,29 @@ fn resolve_runs(
     Ok(())
 }
 
-/// Chooses, among the versions of one thing offered in key order, the one a chain
+/// Chooses, among the versions of one thing offered in any order, the one a chain
 /// sees: the branch nearest the head of the chain that has a version within its
-/// bound, and that branch's newest such version (versions of a branch come newest
-/// first, so the first one within the bound).
+/// bound, and that branch's newest such version.
 pub(super) struct Pick<'c> {
     chain: &'c [(BranchId, Lsn)],
-    level: usize,
+    /// The chain level and LSN of the version picked so far.
+    best: Option<(usize, Lsn)>,
     value: Option<Vec<u8>>,
 }
 
 impl<'c> Pick<'c> {
     pub(super) fn new(chain: &'c [(BranchId, Lsn)]) -> Pick<'c> {
-        Pick { chain, level: usize::MAX, value: None }
+        Pick { chain, best: None, value: None }
     }
 
     pub(super) fn offer(&mut self, branch: u64, lsn: Lsn, value: &[u8]) {
-        let level = self.chain.iter().position(|(b, bound)| b.0 == branch && lsn <= *bound);
-        if let Some(level) = level.filter(|&l| l < self.level) {
-            self.level = level;
+        let Some(level) = self.chain.iter().position(|(b, bound)| b.0 == branch && lsn <= *bound) else { return };
+        let better = match self.best {
+            None => true,
+            Some((best_level, best_lsn)) => level < best_level || (level == best_level && lsn > best_lsn),
+        };
+        if better {
+            self.best = Some((level, lsn));
             self.value = Some(value.to_vec());
         }
     }
@@ -207,7 +292,7 @@ impl<'c> Pick<'c> {
     /// The visible value (`None` when nothing is visible or it is a tombstone),
     /// leaving the pick empty for the next run.
     pub(super) fn take(&mut self) -> Option<Vec<u8>> {
-        self.level = usize::MAX;
+        self.best = None;
         self.value.take().filter(|v| !v.is_empty())
     }
 

@@ -119,7 +119,7 @@ mod tests {
     /// The code and message of a refused `let` document.
     fn refused(spec: Document) -> (i32, String) {
         match Variables::from_let(&spec) {
-            Err(Error::Command { code, message }) => (code.code(), message),
+            Err(Error::Command { code, message, .. }) => (code.code(), message),
             other => panic!("expected a command error, got {other:?}"),
         }
     }

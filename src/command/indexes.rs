@@ -1,0 +1,186 @@
+//! `createIndexes`, `listIndexes` and `dropIndexes`. An index belongs to a
+//! collection of one branch: creating it writes one log record, whose application
+//! builds its entries; other branches keep the indexes they had.
+
+use bson::{doc, Bson, Document};
+
+use super::{args, Invocation};
+use crate::error::{Error, ErrorCode, Result};
+use crate::index::{self, Index, ID_INDEX};
+use crate::store::Collection;
+
+pub fn create(inv: &Invocation<'_>) -> Result<Document> {
+    let name = args::collection(inv, "createIndexes")?;
+    args::writable(inv)?;
+    let specs = match inv.body.get("indexes") {
+        Some(Bson::Array(specs)) if specs.is_empty() => {
+            return Err(Error::bad_value("Must specify at least one index to create"))
+        }
+        Some(Bson::Array(specs)) => specs.iter().map(index::parse).collect::<Result<Vec<_>>>()?,
+        other => {
+            return Err(Error::type_mismatch(format!(
+                "BSON field 'createIndexes.indexes' is the wrong type '{}', expected type 'array'",
+                args::type_name(other)
+            )))
+        }
+    };
+    let ((before, after, created_collection), commit) =
+        inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+            let created_collection = batch.collection(name)?.is_none();
+            let mut collection = batch.collection_or_create(name)?;
+            let before = collection.indexes.len() + 1;
+            for spec in specs {
+                if is_existing(&collection, &spec)? {
+                    continue;
+                }
+                let index = batch.create_index(&collection, spec)?;
+                collection.indexes.push(index);
+            }
+            Ok((before, collection.indexes.len() + 1, created_collection))
+        })?;
+    let mut reply = doc! {
+        "numIndexesBefore": before as i32,
+        "numIndexesAfter": after as i32,
+        "createdCollectionAutomatically": created_collection,
+    };
+    if before == after {
+        reply.insert("note", "all indexes already exist");
+    }
+    if let Some(commit) = commit {
+        reply.insert("operationTime", commit.cluster_time());
+    }
+    Ok(reply)
+}
+
+/// Whether `spec` is already an index of `collection` (nothing to do); MongoDB's
+/// errors when it conflicts with one: the same name for another key or other
+/// options (86, 85), or the same key and options under another name (85).
+fn is_existing(collection: &Collection, spec: &Document) -> Result<bool> {
+    let name = spec.get_str("name").unwrap_or_default();
+    let key = spec.get_document("key").cloned().unwrap_or_default();
+    let existing = std::iter::once(index::id_index_spec()).chain(collection.indexes.iter().map(|i| i.spec.clone()));
+    for found in existing {
+        let same_name = found.get_str("name") == Ok(name);
+        let same_key = found.get_document("key") == Ok(&key);
+        let same_options = options(&found) == options(spec);
+        let conflict = |code: ErrorCode| {
+            Error::command(
+                code,
+                format!(
+                    "An existing index has the same name as the requested index. When index names are not specified, they are auto generated and can cause conflicts. Please refer to our documentation. Requested index: {spec}, existing index: {found}"
+                ),
+            )
+        };
+        match (same_name, same_key, same_options) {
+            (true, true, true) => return Ok(true),
+            (true, true, false) => return Err(conflict(ErrorCode::IndexOptionsConflict)),
+            (true, false, _) => return Err(conflict(ErrorCode::IndexKeySpecsConflict)),
+            (false, true, true) => {
+                return Err(Error::command(
+                    ErrorCode::IndexOptionsConflict,
+                    format!(
+                        "Index already exists with a different name: {}",
+                        found.get_str("name").unwrap_or_default()
+                    ),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(false)
+}
+
+/// The options that make two indexes on one key different indexes.
+fn options(spec: &Document) -> Document {
+    spec.iter()
+        .filter(|(option, _)| !matches!(option.as_str(), "v" | "key" | "name" | "background" | "hidden"))
+        .map(|(option, value)| (option.clone(), value.clone()))
+        .collect()
+}
+
+pub fn list(inv: &Invocation<'_>) -> Result<Document> {
+    let name = args::collection(inv, "listIndexes")?;
+    let view = args::read_view(inv)?;
+    let Some(collection) = view.collection(name)? else {
+        return Err(Error::command(
+            ErrorCode::NamespaceNotFound,
+            format!("ns does not exist: {}", args::namespace(inv, name)),
+        ));
+    };
+    let specs: Vec<Bson> = std::iter::once(index::id_index_spec())
+        .chain(collection.indexes.iter().map(|i| i.spec.clone()))
+        .map(Bson::Document)
+        .collect();
+    Ok(doc! {"cursor": {"id": 0i64, "ns": args::namespace(inv, name), "firstBatch": specs}})
+}
+
+pub fn drop(inv: &Invocation<'_>) -> Result<Document> {
+    let name = args::collection(inv, "dropIndexes")?;
+    args::writable(inv)?;
+    let target = inv.body.get("index").cloned();
+    let ns = args::namespace(inv, name);
+    let ((was, all), commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+        let Some(collection) = batch.collection(name)? else {
+            return Err(Error::command(ErrorCode::NamespaceNotFound, format!("ns not found {ns}")));
+        };
+        let doomed = doomed(&collection, target.as_ref())?;
+        for index in &doomed {
+            batch.drop_index(&collection, index);
+        }
+        Ok((collection.indexes.len() + 1, matches!(&target, Some(Bson::String(s)) if s == "*")))
+    })?;
+    let mut reply = doc! { "nIndexesWas": was as i32 };
+    if all {
+        reply.insert("msg", "non-_id indexes dropped for collection");
+    }
+    if let Some(commit) = commit {
+        reply.insert("operationTime", commit.cluster_time());
+    }
+    Ok(reply)
+}
+
+/// The names of the indexes `dropIndexes.index` names: `"*"` (all but `_id_`), a
+/// name, a key pattern or a list of names.
+fn doomed(collection: &Collection, target: Option<&Bson>) -> Result<Vec<String>> {
+    let by_name = |name: &str| -> Result<String> {
+        if name == ID_INDEX {
+            return Err(Error::command(ErrorCode::InvalidOptions, "cannot drop _id index"));
+        }
+        match collection.index(name) {
+            Some(index) => Ok(index.name.clone()),
+            None => Err(Error::command(ErrorCode::IndexNotFound, format!("index not found with name [{name}]"))),
+        }
+    };
+    match target {
+        Some(Bson::String(all)) if all == "*" => Ok(collection.indexes.iter().map(|i| i.name.clone()).collect()),
+        Some(Bson::String(name)) => Ok(vec![by_name(name)?]),
+        Some(Bson::Array(names)) => names
+            .iter()
+            .map(|name| match name {
+                Bson::String(name) => by_name(name),
+                other => Err(Error::type_mismatch(format!(
+                    "dropIndexes index names must be strings, not {}",
+                    args::type_name(Some(other))
+                ))),
+            })
+            .collect(),
+        Some(Bson::Document(pattern)) => {
+            if index::is_id_pattern(pattern) {
+                return Err(Error::command(ErrorCode::InvalidOptions, "cannot drop _id index"));
+            }
+            let found: Vec<&Index> = collection.indexes.iter().filter(|i| &i.pattern() == pattern).collect();
+            match found.as_slice() {
+                [index] => Ok(vec![index.name.clone()]),
+                [] => Err(Error::command(ErrorCode::IndexNotFound, format!("can't find index with key: {pattern}"))),
+                _ => Err(Error::bad_value(format!(
+                    "{} indexes found for key: {pattern}, identify by name instead.",
+                    found.len()
+                ))),
+            }
+        }
+        other => Err(Error::type_mismatch(format!(
+            "BSON field 'dropIndexes.index' is the wrong type '{}', expected types '[string, object]'",
+            args::type_name(other)
+        ))),
+    }
+}

@@ -1,0 +1,123 @@
+//! The keys a document has in an index (MongoDB's key generation).
+//!
+//! Each field of the key pattern takes the values its path reaches, arrays
+//! contributing their elements (an empty array is `undefined`, a missing field
+//! `null`); a document has one key per combination, so at most one field may reach
+//! an array (MongoDB's "cannot index parallel arrays"). A key is the fields' values
+//! in the store's order-preserving encoding, each descending field's bytes
+//! inverted, so that the index's byte order is the key pattern's order.
+
+use bson::{Bson, Document};
+
+use super::Index;
+use crate::error::{Error, ErrorCode, Result};
+use crate::query::path::values_at;
+use crate::store::keys::encode_value;
+
+/// One key of a document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    /// The value of each field of the key pattern.
+    pub values: Vec<Bson>,
+    /// The encoded key: what the index orders and looks up.
+    pub bytes: Vec<u8>,
+}
+
+/// Every key of one document, none repeated.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Keys {
+    pub keys: Vec<Key>,
+    /// An indexed field reached an array.
+    pub multikey: bool,
+}
+
+impl Index {
+    /// The keys `doc` has in this index: none when the index is sparse and `doc`
+    /// has none of its fields, or partial and `doc` does not match its filter.
+    pub fn keys(&self, doc: &Document) -> Result<Keys> {
+        if self.partial.as_ref().is_some_and(|filter| !filter.matches(doc)) {
+            return Ok(Keys::default());
+        }
+        let mut fields: Vec<(Vec<Bson>, bool)> = Vec::with_capacity(self.fields.len());
+        let mut present = false;
+        for field in &self.fields {
+            let (values, reached, through_array) = field_values(doc, &field.path);
+            present |= reached;
+            fields.push((values, through_array));
+        }
+        if self.sparse && !present {
+            return Ok(Keys::default());
+        }
+        let arrays: Vec<&str> =
+            self.fields.iter().zip(&fields).filter(|(_, (_, array))| *array).map(|(f, _)| f.path.as_str()).collect();
+        if arrays.len() > 1 {
+            let shown: Vec<String> = arrays.iter().rev().map(|p| format!("[{p}]")).collect();
+            return Err(Error::command(
+                ErrorCode::CannotIndexParallelArrays,
+                format!("cannot index parallel arrays {}", shown.join(" ")),
+            ));
+        }
+        let mut keys: Vec<Vec<Bson>> = vec![Vec::with_capacity(fields.len())];
+        for (values, _) in &fields {
+            keys = keys.iter().flat_map(|k| values.iter().map(move |v| with(k, v))).collect();
+        }
+        let mut out: Vec<Key> = keys.into_iter().map(|values| self.encode(values)).collect();
+        out.sort_by(|a, b| a.bytes.cmp(&b.bytes));
+        out.dedup_by(|a, b| a.bytes == b.bytes);
+        Ok(Keys { keys: out, multikey: !arrays.is_empty() })
+    }
+
+    /// The encoded key of one combination of values.
+    fn encode(&self, values: Vec<Bson>) -> Key {
+        let mut bytes = Vec::new();
+        for (field, value) in self.fields.iter().zip(&values) {
+            encode_field(value, field.descending, &mut bytes);
+        }
+        Key { values, bytes }
+    }
+}
+
+/// Appends one field's value to an encoded key, inverted when the field is
+/// descending (the encoding is prefix-free, so inverting reverses its order).
+pub fn encode_field(value: &Bson, descending: bool, out: &mut Vec<u8>) {
+    let start = out.len();
+    encode_value(value, out);
+    if descending {
+        for byte in &mut out[start..] {
+            *byte = !*byte;
+        }
+    }
+}
+
+/// The values one field of a key takes in `doc`, whether the path reached
+/// anything, and whether it went through an array.
+fn field_values(doc: &Document, path: &str) -> (Vec<Bson>, bool, bool) {
+    let mut reached = Vec::new();
+    values_at(doc, path, &mut reached);
+    if reached.is_empty() {
+        return (vec![Bson::Null], false, false);
+    }
+    let mut through_array = reached.len() > 1;
+    let mut values = Vec::with_capacity(reached.len());
+    for value in reached {
+        match value {
+            Bson::Array(items) if items.is_empty() => {
+                through_array = true;
+                values.push(Bson::Undefined);
+            }
+            Bson::Array(items) => {
+                through_array = true;
+                values.extend(items.iter().cloned());
+            }
+            other => values.push(other.clone()),
+        }
+    }
+    (values, true, through_array)
+}
+
+/// `key` with `value` appended.
+fn with(key: &[Bson], value: &Bson) -> Vec<Bson> {
+    let mut out = key.to_vec();
+    out.push(value.clone());
+    out
+}

@@ -1,0 +1,113 @@
+//! Secondary indexes: their definitions (what `createIndexes` accepts and
+//! `listIndexes` shows) and the keys they hold for a document.
+//!
+//! An index is part of its collection's catalog entry, so it is versioned with it:
+//! a branch sees the indexes of its parent at its base, a point-in-time view the
+//! indexes as they were. Its entries live in the store's `indexes` table, one
+//! version per (key, `_id`), written as documents are (see `store::apply`). The
+//! `_id` index is the documents table itself and is never stored here.
+
+mod keys;
+mod spec;
+
+use bson::{doc, Bson, Document};
+
+pub use keys::{Key, Keys};
+pub use spec::{is_descending, is_id_pattern, parse};
+
+use crate::error::{Error, Result};
+use crate::query::expr::Variables;
+use crate::query::Filter;
+
+/// The name and key pattern of the `_id` index every collection has.
+pub const ID_INDEX: &str = "_id_";
+
+/// One field of a key pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// The dotted path the field indexes.
+    pub path: String,
+    /// `-1` in the key pattern: the field's keys are stored in reverse order.
+    pub descending: bool,
+}
+
+/// A secondary index as its collection's catalog entry holds it.
+#[derive(Debug, Clone)]
+pub struct Index {
+    /// Its entries are stored under this id, never reused: a dropped index's
+    /// entries are garbage, and one re-created is built afresh.
+    pub id: u64,
+    /// The definition as `listIndexes` shows it: `{v: 2, key, name, …options}`.
+    pub spec: Document,
+    pub name: String,
+    pub fields: Vec<Field>,
+    pub unique: bool,
+    pub sparse: bool,
+    /// Only documents matching this filter are indexed.
+    pub partial: Option<Filter>,
+    /// A TTL index: documents whose indexed date is older than this many seconds
+    /// are deleted by the expirer.
+    pub expire_after_seconds: Option<i64>,
+    /// Some document held an array in an indexed field (or does still): the index
+    /// may hold several keys per document, so its order is not a sort order.
+    pub multikey: bool,
+}
+
+impl Index {
+    /// The index described by a parsed spec (see [`parse`]) stored as `id`.
+    pub fn new(id: u64, spec: Document) -> Result<Index> {
+        let corrupt = || Error::Store(format!("bad index definition {spec}"));
+        let name = spec.get_str("name").map_err(|_| corrupt())?.to_owned();
+        let pattern = spec.get_document("key").map_err(|_| corrupt())?;
+        let fields = pattern
+            .iter()
+            .map(|(path, direction)| Field { path: path.clone(), descending: spec::is_descending(direction) })
+            .collect();
+        let partial = match spec.get_document("partialFilterExpression") {
+            Ok(filter) => Some(Filter::parse(filter, &Variables::none())?),
+            Err(_) => None,
+        };
+        let expire_after_seconds = spec.get("expireAfterSeconds").and_then(spec::whole_number);
+        Ok(Index {
+            id,
+            name,
+            fields,
+            unique: spec.get_bool("unique").unwrap_or(false),
+            sparse: spec.get_bool("sparse").unwrap_or(false),
+            partial,
+            expire_after_seconds,
+            multikey: false,
+            spec,
+        })
+    }
+
+    /// The key pattern, `{a: 1, b: -1}`.
+    pub fn pattern(&self) -> Document {
+        self.spec.get_document("key").cloned().unwrap_or_default()
+    }
+
+    /// The form stored in the catalog entry.
+    pub fn to_document(&self) -> Document {
+        doc! { "id": self.id as i64, "spec": self.spec.clone(), "multikey": self.multikey }
+    }
+
+    /// The index stored in a catalog entry.
+    pub fn from_document(doc: &Document) -> Result<Index> {
+        let corrupt = || Error::Store(format!("bad index entry {doc}"));
+        let id = doc.get_i64("id").map_err(|_| corrupt())? as u64;
+        let spec = doc.get_document("spec").map_err(|_| corrupt())?.clone();
+        let mut index = Index::new(id, spec)?;
+        index.multikey = doc.get_bool("multikey").unwrap_or(false);
+        Ok(index)
+    }
+
+    /// The `{field: value}` document of a key's values, for errors and `explain`.
+    pub fn key_document(&self, values: &[Bson]) -> Document {
+        self.fields.iter().zip(values).map(|(field, value)| (field.path.clone(), value.clone())).collect()
+    }
+}
+
+/// The spec of the `_id` index, as `listIndexes` shows it.
+pub fn id_index_spec() -> Document {
+    doc! { "v": 2, "key": { "_id": 1 }, "name": ID_INDEX }
+}
