@@ -15,6 +15,7 @@ pub mod error;
 pub mod log;
 pub mod lsn;
 pub mod namespace;
+pub mod operations;
 pub mod query;
 pub mod server;
 pub mod store;

@@ -122,6 +122,17 @@ impl View {
         after: Option<&[u8]>,
         mut each: impl FnMut(&[u8], Document) -> Result<bool>,
     ) -> Result<()> {
+        self.scan_bytes(collection, after, |id, bytes| each(id, decode(bytes)?))
+    }
+
+    /// As [`View::scan`], with each document as the bytes the store holds, not yet
+    /// decoded (to measure them, or to check that they decode).
+    pub fn scan_bytes(
+        &self,
+        collection: u64,
+        after: Option<&[u8]>,
+        mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
         let table = self.txn.open_table(DOCS)?;
         let (start, end) = tables::collection_range(collection);
         let resume = after.map(|id| {
@@ -135,7 +146,7 @@ impl View {
             None => Bound::Included(&start[..]),
         };
         let range = table.range::<&[u8]>((lower, Bound::Excluded(&end[..])))?;
-        resolve_runs(range, &self.snapshot.chain, |prefix, bytes| each(&prefix[8..], decode(bytes)?))
+        resolve_runs(range, &self.snapshot.chain, |prefix, bytes| each(&prefix[8..], bytes))
     }
 }
 
