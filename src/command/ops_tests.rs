@@ -357,3 +357,22 @@ fn kill_op_checks_its_arguments() {
     assert_error(&refused, 13, "killOp may only be run against the admin database.");
     assert_eq!(call(&shared, doc! {"killOp": 1, "op": 1i64, "$db": "admin"}).get_f64("ok"), Ok(1.0));
 }
+
+#[test]
+fn operations_are_described_with_mongodb_kinds_and_namespaces() {
+    let shared = Shared::for_tests();
+    let connection = ConnectionInfo::for_tests(2);
+    for (body, kind, ns) in [
+        (doc! {"getMore": 5i64, "collection": "c", "$db": "t@b"}, "getmore", "t@b.c"),
+        (doc! {"insert": "c", "documents": [], "$db": "t"}, "insert", "t.c"),
+        (doc! {"update": "c", "updates": [], "$db": "t"}, "update", "t.c"),
+        (doc! {"delete": "c", "deletes": [], "$db": "t"}, "remove", "t.c"),
+        (doc! {"findandmodify": "c", "$db": "t"}, "command", "t.c"),
+        (doc! {"aggregate": 1, "pipeline": [], "$db": "t"}, "command", "t.$cmd"),
+        (doc! {"getParameter": "*", "$db": "admin"}, "command", "admin.$cmd"),
+    ] {
+        let running = registered(&shared, &connection, &body);
+        assert_eq!((running.kind, running.ns.as_str()), (kind, ns), "{body}");
+        assert_eq!(running.command, body);
+    }
+}
