@@ -8,3 +8,4 @@ mod branches;
 mod connections;
 mod crud;
 mod handshake;
+mod ops;

@@ -13,6 +13,7 @@ use bson::{Bson, Document};
 
 use crate::bson_size::document_size;
 use crate::error::{Error, ErrorCode, Result};
+use crate::operations::Interrupt;
 use crate::query::{Filter, Projection};
 use crate::store::{Snapshot, Store, View};
 
@@ -50,8 +51,8 @@ pub struct Cursor {
 
 impl Cursor {
     /// The next batch of at most `max` documents. The cursor is exhausted once a
-    /// batch ends the results.
-    pub fn next_batch(&mut self, view: &View, max: usize, deadline: Option<Instant>) -> Result<Vec<Document>> {
+    /// batch ends the results. A scan stops when `interrupt` says so.
+    pub fn next_batch(&mut self, view: &View, max: usize, interrupt: Interrupt<'_>) -> Result<Vec<Document>> {
         if max == 0 {
             return Ok(Vec::new());
         }
@@ -80,8 +81,8 @@ impl Cursor {
                 while batch.len() < max {
                     let Some(id) = ids.pop_front() else { break };
                     read += 1;
-                    if read.is_multiple_of(1024) && deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err(Error::command(ErrorCode::MaxTimeMSExpired, "operation exceeded time limit"));
+                    if read.is_multiple_of(1024) {
+                        interrupt.check()?;
                     }
                     let Some(doc) = view.get_encoded(*collection, &id)?.filter(|d| self.filter.matches(d)) else {
                         continue;
@@ -108,8 +109,8 @@ impl Cursor {
                 let (filter, skip) = (&self.filter, &mut self.skip);
                 view.scan(*collection, after.as_deref(), |id, doc| {
                     scanned += 1;
-                    if scanned.is_multiple_of(1024) && deadline.is_some_and(|d| Instant::now() >= d) {
-                        return Err(Error::command(ErrorCode::MaxTimeMSExpired, "operation exceeded time limit"));
+                    if scanned.is_multiple_of(1024) {
+                        interrupt.check()?;
                     }
                     if filter.matches(&doc) {
                         if *skip > 0 {
@@ -224,11 +225,11 @@ pub fn reply_batch(
     mut cursor: Cursor,
     view: Option<&View>,
     max: usize,
-    deadline: Option<Instant>,
+    interrupt: Interrupt<'_>,
 ) -> Result<Document> {
     let batch = match view {
-        Some(view) => cursor.next_batch(view, max, deadline),
-        None => store.reopen(&cursor.snapshot).and_then(|view| cursor.next_batch(&view, max, deadline)),
+        Some(view) => cursor.next_batch(view, max, interrupt),
+        None => store.reopen(&cursor.snapshot).and_then(|view| cursor.next_batch(&view, max, interrupt)),
     };
     let batch = match batch {
         Ok(batch) => batch,

@@ -345,6 +345,10 @@ error_codes! {
     Location5654600 = 5654600,
     Location5654602 = 5654602,
     Location3040501 = 3040501,
+    Interrupted = 11601,
+    Location40602 = 40602,
+    Location40166 = 40166,
+    Location51024 = 51024,
 }
 
 /// Everything that can go wrong while serving a request or running the server.

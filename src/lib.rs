@@ -16,6 +16,7 @@ pub mod index;
 pub mod log;
 pub mod lsn;
 pub mod namespace;
+pub mod operations;
 pub mod query;
 pub mod server;
 pub mod store;

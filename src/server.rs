@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use crate::config::Settings;
 use crate::cursor::Cursors;
 use crate::error::{Error, Result};
+use crate::operations::Operations;
 use crate::store::{self, Store};
 use crate::wal::{self, fs::StdFs, Wal};
 
@@ -41,6 +42,8 @@ pub struct Shared {
     pub store: Arc<Store>,
     /// Open query cursors.
     pub cursors: Cursors,
+    /// Commands being served, for `currentOp` and `killOp`.
+    pub operations: Operations,
 }
 
 /// What the server knows about one client connection.
@@ -84,6 +87,7 @@ impl Server {
             wal,
             store,
             cursors: Cursors::default(),
+            operations: Operations::default(),
         });
         Ok(Server { listener, shared })
     }
@@ -254,6 +258,7 @@ impl Shared {
             )
             .expect("in-memory store"),
             cursors: Cursors::default(),
+            operations: Operations::default(),
         })
     }
 }

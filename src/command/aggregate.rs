@@ -48,21 +48,27 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     if batch_size.is_some_and(|b| b < 0) {
         return Err(Error::bad_value("batchSize value must be non-negative"));
     }
+    // A leading `$collStats` produces one document that the rest of the pipeline runs over.
+    let (coll_stats, stages) = super::coll_stats::leading_stage(stages)?;
     let pipeline = Pipeline::parse(stages, &args::variables(inv.body, "aggregate")?)?;
     if let Some(output) = pipeline.output() {
         super::output::check(inv, output)?;
     }
     let view = args::read_view(inv)?;
-    let results = match view.collection(name)? {
-        Some(collection) => {
-            let plan = match pipeline.leading_match() {
-                Some(filter) => plan::choose(&collection, filter, None, super::find::hint(inv.body)?)?,
-                None => plan::Plan::collection_scan(),
-            };
-            let input = Documents::new(inv, &view, &collection, &plan)?;
-            pipeline.run(input)?
+    let results = if let Some(spec) = coll_stats {
+        pipeline.run(std::iter::once(super::coll_stats::stage(inv, &view, name, spec)))?
+    } else {
+        match view.collection(name)? {
+            Some(collection) => {
+                let plan = match pipeline.leading_match() {
+                    Some(filter) => plan::choose(&collection, filter, None, super::find::hint(inv.body)?)?,
+                    None => plan::Plan::collection_scan(),
+                };
+                let input = Documents::new(inv, &view, &collection, &plan)?;
+                pipeline.run(input)?
+            }
+            None => pipeline.run(std::iter::empty())?,
         }
-        None => pipeline.run(std::iter::empty())?,
     };
     if let Some(output) = pipeline.output() {
         let commit = super::output::write(inv, output, results)?;
@@ -83,7 +89,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         exhausted: false,
     };
     let max = batch_size.map_or(DEFAULT_FIRST_BATCH, |b| b as usize);
-    cursor::reply_batch(&inv.shared.cursors, &inv.shared.store, None, cursor, Some(&view), max, inv.deadline)
+    cursor::reply_batch(&inv.shared.cursors, &inv.shared.store, None, cursor, Some(&view), max, inv.interrupt())
 }
 
 /// Documents scanned per pull from the store.

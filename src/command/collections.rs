@@ -10,7 +10,7 @@ use crate::namespace::DbRef;
 use crate::query::{Filter, Variables};
 
 /// Arguments every command accepts, which are not collection options.
-const GENERIC: &[&str] = &[
+pub(super) const GENERIC: &[&str] = &[
     "$db",
     "lsid",
     "txnNumber",

@@ -68,7 +68,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     }
     let max = batch_size.map_or(DEFAULT_FIRST_BATCH, |b| b as usize);
     let mut reply =
-        cursor::reply_batch(&inv.shared.cursors, &inv.shared.store, None, cursor, Some(&view), max, inv.deadline)?;
+        cursor::reply_batch(&inv.shared.cursors, &inv.shared.store, None, cursor, Some(&view), max, inv.interrupt())?;
     if single_batch {
         close_in_reply(inv, &mut reply);
     }
@@ -179,7 +179,7 @@ pub fn get_more(inv: &Invocation<'_>) -> Result<Document> {
             ),
         ));
     }
-    cursor::reply_batch(&inv.shared.cursors, &inv.shared.store, Some(id), cursor, None, batch_size, inv.deadline)
+    cursor::reply_batch(&inv.shared.cursors, &inv.shared.store, Some(id), cursor, None, batch_size, inv.interrupt())
 }
 
 pub fn kill_cursors(inv: &Invocation<'_>) -> Result<Document> {

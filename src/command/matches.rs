@@ -94,7 +94,7 @@ pub fn index_ids(
         true => Box::new(scan.ranges.iter().rev()),
     };
     for (lower, upper) in ranges {
-        view.index_scan(scan.index.id, lower, upper, scan.reverse, |id| {
+        view.index_scan(scan.index.id, lower, upper, scan.reverse, |_, id| {
             *keys += 1;
             // A multikey index holds a document once per key.
             if scan.index.multikey && !seen.insert(id.to_vec()) {

@@ -9,9 +9,11 @@ mod aggregate;
 mod args;
 mod branch;
 mod build_info;
+mod coll_stats;
 mod collections;
 mod connection_status;
 mod count;
+mod current_op;
 mod delete;
 mod distinct;
 mod find;
@@ -30,6 +32,7 @@ mod ping;
 mod server_status;
 mod sessions;
 mod update;
+mod validate;
 mod whatsmyuri;
 
 pub use args::type_name;
@@ -43,6 +46,7 @@ use bson::{Bson, Document};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::namespace::DbRef;
+use crate::operations::{Interrupt, Operation};
 use crate::server::{ConnectionInfo, Shared};
 
 /// Everything a handler may look at.
@@ -55,17 +59,20 @@ pub struct Invocation<'a> {
     pub shared: &'a Arc<Shared>,
     /// When `maxTimeMS` runs out; long-running handlers call [`Invocation::check_deadline`].
     pub deadline: Option<Instant>,
+    /// This command in the registry of running operations, which `killOp` marks.
+    pub op: Option<&'a Operation>,
 }
 
 impl Invocation<'_> {
-    /// Fails with `MaxTimeMSExpired` (50) once the deadline has passed.
+    /// Fails with `Interrupted` (11601) once `killOp` has killed this command, and
+    /// with `MaxTimeMSExpired` (50) once the deadline has passed.
     pub fn check_deadline(&self) -> Result<()> {
-        match self.deadline {
-            Some(deadline) if Instant::now() >= deadline => {
-                Err(Error::command(ErrorCode::MaxTimeMSExpired, "operation exceeded time limit"))
-            }
-            _ => Ok(()),
-        }
+        self.interrupt().check()
+    }
+
+    /// What stops this command early, for work that runs outside the handler (cursors).
+    pub fn interrupt(&self) -> Interrupt<'_> {
+        Interrupt { deadline: self.deadline, op: self.op }
     }
 }
 
@@ -109,6 +116,14 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         run: sessions::end,
+    },
+    Command {
+        name: "currentOp",
+        aliases: &[],
+        help: "the operations in progress",
+        admin_only: true,
+        store: false,
+        run: current_op::current_op,
     },
     Command {
         name: "getCmdLineOpts",
@@ -165,6 +180,14 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         run: sessions::kill_all,
+    },
+    Command {
+        name: "killOp",
+        aliases: &[],
+        help: "interrupt an operation in progress",
+        admin_only: true,
+        store: false,
+        run: current_op::kill_op,
     },
     Command {
         name: "killSessions",
@@ -289,12 +312,28 @@ pub static COMMANDS: &[Command] = &[
         run: aggregate::run,
     },
     Command {
+        name: "collStats",
+        aliases: &[],
+        help: "storage statistics of a collection (deprecated: use $collStats)",
+        admin_only: false,
+        store: true,
+        run: coll_stats::run,
+    },
+    Command {
         name: "count",
         aliases: &[],
         help: "count the documents matching a query",
         admin_only: false,
         store: true,
         run: count::run,
+    },
+    Command {
+        name: "dbStats",
+        aliases: &["dbstats"],
+        help: "storage statistics of this database branch",
+        admin_only: false,
+        store: true,
+        run: coll_stats::db_stats,
     },
     Command {
         name: "distinct",
@@ -393,6 +432,14 @@ pub static COMMANDS: &[Command] = &[
         run: branch::resolve_point,
     },
     Command {
+        name: "validate",
+        aliases: &[],
+        help: "check the documents of a collection",
+        admin_only: false,
+        store: true,
+        run: validate::run,
+    },
+    Command {
         name: "update",
         aliases: &[],
         help: "update documents",
@@ -469,9 +516,10 @@ fn run_checked(body: &Document, connection: &ConnectionInfo, shared: &Arc<Shared
             format!("{} may only be run against the admin database.", command.name),
         ));
     }
+    let running = shared.operations.start(current_op::describe(command, body, &db, connection));
     let deadline = max_time(body)?.map(|limit| Instant::now() + limit);
     args::simple_collation(body)?;
-    let invocation = Invocation { body, db, connection, shared, deadline };
+    let invocation = Invocation { body, db, connection, shared, deadline, op: Some(&running) };
     let reply = (command.run)(&invocation)?;
     invocation.check_deadline()?;
     Ok(reply)
@@ -499,5 +547,7 @@ fn max_time(body: &Document) -> Result<Option<Duration>> {
 
 #[cfg(test)]
 mod index_tests;
+#[cfg(test)]
+mod ops_tests;
 #[cfg(test)]
 mod tests;

@@ -95,6 +95,7 @@ fn expired_deadlines_fail_with_50() {
         connection: &conn,
         shared: &shared,
         deadline: Some(Instant::now()),
+        op: None,
     };
     assert_eq!(inv.check_deadline().expect_err("expired").code(), ErrorCode::MaxTimeMSExpired);
 }

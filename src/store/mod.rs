@@ -33,6 +33,10 @@ pub use gc::GcStats;
 pub use tables::prefix_end;
 pub use view::{Collection, Snapshot, View};
 
+/// Bytes a document's key holds besides its encoded `_id`: the collection id before
+/// it, the branch and the LSN after it.
+pub const DOC_KEY_OVERHEAD: usize = 8 + tables::VERSION_SUFFIX;
+
 use apply::Meta;
 use branches::Branches;
 

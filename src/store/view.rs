@@ -148,16 +148,17 @@ impl View {
         pick.into_value().map(|bytes| decode(&bytes)).transpose()
     }
 
-    /// Calls `each` with the encoded `_id` of every entry of index `index` whose
-    /// key lies in `[lower, upper)` (encoded keys; an empty `upper` is unbounded),
-    /// in key order or, when `reverse`, the opposite, until it returns `false`.
+    /// Calls `each` with the encoded key and `_id` of every entry of index `index`
+    /// whose key lies in `[lower, upper)` (encoded keys; an empty `upper` is
+    /// unbounded), in key order or, when `reverse`, the opposite, until it returns
+    /// `false`.
     pub fn index_scan(
         &self,
         index: u64,
         lower: &[u8],
         upper: &[u8],
         reverse: bool,
-        mut each: impl FnMut(&[u8]) -> Result<bool>,
+        mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
     ) -> Result<()> {
         let table = self.txn.open_table(INDEXES)?;
         let start = [&index.to_be_bytes()[..], lower].concat();
@@ -170,16 +171,18 @@ impl View {
         }
         let range = table.range::<&[u8]>(start.as_slice()..end.as_slice())?;
         let chain = &self.snapshot.chain;
+        // An entry's prefix is the index id, the key, then the `_id` its value holds.
+        let mut split = |prefix: &[u8], id: &[u8]| each(&prefix[8..prefix.len().saturating_sub(id.len())], id);
         match reverse {
-            false => resolve_runs(range, chain, |_, id| each(id)),
-            true => resolve_runs(range.rev(), chain, |_, id| each(id)),
+            false => resolve_runs(range, chain, &mut split),
+            true => resolve_runs(range.rev(), chain, &mut split),
         }
     }
 
     /// The encoded `_id`s of the entries of index `index` with exactly the key `key`.
     pub fn index_lookup(&self, index: u64, key: &[u8]) -> Result<Vec<Vec<u8>>> {
         let mut found = Vec::new();
-        self.index_scan(index, key, &tables::prefix_end(key), false, |id| {
+        self.index_scan(index, key, &tables::prefix_end(key), false, |_, id| {
             found.push(id.to_vec());
             Ok(true)
         })?;
@@ -197,6 +200,17 @@ impl View {
         after: Option<&[u8]>,
         mut each: impl FnMut(&[u8], Document) -> Result<bool>,
     ) -> Result<()> {
+        self.scan_bytes(collection, after, |id, bytes| each(id, decode(bytes)?))
+    }
+
+    /// As [`View::scan`], with each document as the bytes the store holds, not yet
+    /// decoded (to measure them, or to check that they decode).
+    pub fn scan_bytes(
+        &self,
+        collection: u64,
+        after: Option<&[u8]>,
+        mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
         let table = self.txn.open_table(DOCS)?;
         let (start, end) = tables::collection_range(collection);
         let resume = after.map(|id| {
@@ -210,7 +224,7 @@ impl View {
             None => Bound::Included(&start[..]),
         };
         let range = table.range::<&[u8]>((lower, Bound::Excluded(&end[..])))?;
-        resolve_runs(range, &self.snapshot.chain, |prefix, bytes| each(&prefix[8..], decode(bytes)?))
+        resolve_runs(range, &self.snapshot.chain, |prefix, bytes| each(&prefix[8..], bytes))
     }
 }
 

@@ -1,0 +1,207 @@
+//! `currentOp` and `killOp`, over the registry of running operations
+//! ([`crate::operations`]) that dispatch fills: every command is an operation from
+//! the moment it is dispatched until its reply is built (a `getMore` is one of its own).
+
+use std::fmt::Write;
+use std::time::Instant;
+
+use bson::{doc, Bson, Document};
+
+use super::collections::GENERIC;
+use super::{args, Command, Invocation};
+use crate::bson_size::document_size;
+use crate::error::{Error, ErrorCode, Result};
+use crate::namespace::DbRef;
+use crate::operations::Operation;
+use crate::query::{Filter, Variables};
+use crate::server::{ConnectionInfo, Shared};
+
+/// Commands whose first field names the collection they work on.
+const ON_COLLECTION: &[&str] = &[
+    "aggregate",
+    "collStats",
+    "count",
+    "create",
+    "delete",
+    "distinct",
+    "drop",
+    "find",
+    "findAndModify",
+    "insert",
+    "listIndexes",
+    "update",
+    "validate",
+];
+
+/// The largest command `currentOp` shows whole, as MongoDB: 1 KiB.
+const MAX_COMMAND_BYTES: usize = 1024;
+
+/// The operation a command is, as `currentOp` reports it.
+pub(super) fn describe(command: &Command, body: &Document, db: &DbRef, connection: &ConnectionInfo) -> Operation {
+    let collection = match command.name {
+        "getMore" => body.get_str("collection").ok(),
+        name if ON_COLLECTION.contains(&name) => body.iter().next().and_then(|(_, v)| v.as_str()),
+        _ => None,
+    };
+    let ns = format!("{db}.{}", collection.unwrap_or("$cmd"));
+    let kind = match command.name {
+        "find" => "query",
+        "getMore" => "getmore",
+        "insert" => "insert",
+        "update" => "update",
+        "delete" => "remove",
+        _ => "command",
+    };
+    Operation::new(connection.id, connection.peer, ns, kind, abbreviated(body))
+}
+
+/// The command as `currentOp` shows it: whole up to 1 KiB; a larger one becomes, as
+/// in MongoDB, `{$truncated: <the start of its text>, comment: <its comment>}`.
+fn abbreviated(body: &Document) -> Document {
+    if document_size(body) <= MAX_COMMAND_BYTES {
+        return body.clone();
+    }
+    let mut text = Bounded(String::new());
+    // The writer refuses what does not fit, which ends the formatting early.
+    let _ = write!(text, "{body}");
+    let mut short = doc! {"$truncated": text.0};
+    if let Some(comment) = body.get("comment") {
+        short.insert("comment", comment.clone());
+    }
+    short
+}
+
+/// A string that takes at most [`MAX_COMMAND_BYTES`] and refuses the rest.
+struct Bounded(String);
+
+impl std::fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let room = MAX_COMMAND_BYTES - self.0.len();
+        if s.len() <= room {
+            self.0.push_str(s);
+            return Ok(());
+        }
+        let end = (0..=room).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+        self.0.push_str(&s[..end]);
+        Err(std::fmt::Error)
+    }
+}
+
+/// `currentOp`: the running operations, this one included. Fields other than
+/// `$all`, `$ownOps` and the generic arguments are a query the operations must
+/// match. Every operation listed is active; with no users, each is the client's own.
+pub fn current_op(inv: &Invocation<'_>) -> Result<Document> {
+    args::boolean(inv.body, "$all", false)?;
+    args::boolean(inv.body, "$ownOps", false)?;
+    let filter: Document = inv
+        .body
+        .iter()
+        .skip(1)
+        .filter(|(k, _)| !matches!(k.as_str(), "$all" | "$ownOps") && !GENERIC.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let filter = Filter::parse(&filter, &Variables::none())?;
+    let (host, now) = (host(inv.shared), Instant::now());
+    let inprog: Vec<Bson> = inv
+        .shared
+        .operations
+        .list()
+        .iter()
+        .map(|op| report(op, &host, now))
+        .filter(|op| filter.matches(op))
+        .map(Bson::Document)
+        .collect();
+    Ok(doc! {"inprog": inprog})
+}
+
+/// One operation in MongoDB 7.0's `currentOp` shape. branchdb neither yields nor
+/// takes MongoDB's locks, so those fields are constant.
+fn report(op: &Operation, host: &str, now: Instant) -> Document {
+    let running = now.saturating_duration_since(op.started);
+    let mut report = doc! {
+        "type": "op",
+        "host": host,
+        "desc": format!("conn{}", op.connection_id),
+        "connectionId": number(op.connection_id),
+        "client": op.client.to_string(),
+        "active": true,
+        "currentOpTime": current_op_time(),
+        "threaded": true,
+        "opid": number(op.id),
+    };
+    if let Some(lsid) = op.command.get("lsid") {
+        report.insert("lsid", lsid.clone());
+    }
+    report.extend(doc! {
+        "secs_running": running.as_secs() as i64,
+        "microsecs_running": i64::try_from(running.as_micros()).unwrap_or(i64::MAX),
+        "op": op.kind,
+        "ns": &op.ns,
+        "redacted": false,
+        "command": op.command.clone(),
+        "numYields": 0,
+        "locks": {},
+        "waitingForLock": false,
+        "lockStats": {},
+        "waitingForFlowControl": false,
+        "flowControlStats": {},
+    });
+    if op.is_killed() {
+        report.insert("killPending", true);
+    }
+    report
+}
+
+/// Now, as MongoDB writes `currentOpTime`: `2024-05-01T10:00:00.000+00:00`.
+fn current_op_time() -> String {
+    let now = bson::DateTime::now();
+    now.try_to_rfc3339_string().map(|s| s.replace('Z', "+00:00")).unwrap_or_default()
+}
+
+/// A count as MongoDB's `appendNumber` writes it: an int when it fits in 31 bits,
+/// a long otherwise.
+pub(super) fn number(n: i64) -> Bson {
+    match i32::try_from(n) {
+        Ok(small) if small.unsigned_abs() < 1 << 30 => Bson::Int32(small),
+        _ => Bson::Int64(n),
+    }
+}
+
+/// `host:port` of this server, as `currentOp` and `$collStats` name it.
+pub(super) fn host(shared: &Shared) -> String {
+    let port = shared.settings.bind.rsplit(':').next().unwrap_or("27017");
+    format!("{}:{port}", super::host_info::hostname())
+}
+
+/// `killOp` (admin only): marks operation `op` killed; it fails at its next
+/// interrupt check. MongoDB answers the same whether the operation exists or not.
+pub fn kill_op(inv: &Invocation<'_>) -> Result<Document> {
+    let id = op_id(inv.body)?;
+    tracing::info!(op = id, "going to kill op");
+    inv.shared.operations.kill(id);
+    Ok(doc! {"info": "attempting to kill op"})
+}
+
+/// The `op` field of `killOp`: a number with an integral value.
+fn op_id(body: &Document) -> Result<i64> {
+    let value = body.get("op");
+    let n = match value {
+        None => return Err(Error::command(ErrorCode::NoSuchKey, "Missing expected field \"op\"")),
+        Some(Bson::Int32(n)) => Some(i64::from(*n)),
+        Some(Bson::Int64(n)) => Some(*n),
+        Some(Bson::Double(d)) if d.fract() == 0.0 && d.abs() < 9.2e18 => Some(*d as i64),
+        Some(Bson::Double(_) | Bson::Decimal128(_)) => None,
+        Some(other) => {
+            return Err(Error::type_mismatch(format!(
+                "Expected field \"op\" to have numeric type, but found {}",
+                args::type_name(Some(other))
+            )))
+        }
+    };
+    n.ok_or_else(|| {
+        Error::bad_value(format!(
+            "Expected field \"op\" to have a value exactly representable as a 64-bit integer, but found op: {}",
+            value.map(ToString::to_string).unwrap_or_default()
+        ))
+    })
+}
