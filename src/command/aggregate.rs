@@ -9,7 +9,7 @@ use bson::{doc, Bson, Document};
 use super::{args, Invocation};
 use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::pipeline::Pipeline;
+use crate::query::pipeline::{Collections, Pipeline};
 use crate::query::Filter;
 use crate::store::View;
 
@@ -47,17 +47,22 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     if batch_size.is_some_and(|b| b < 0) {
         return Err(Error::bad_value("batchSize value must be non-negative"));
     }
-    let pipeline = Pipeline::parse(stages, &args::variables(inv.body, "aggregate")?)?;
+    let pipeline = Pipeline::parse(stages, &args::variables(inv.body, "aggregate")?)?.allow_disk_use(args::boolean(
+        inv.body,
+        "allowDiskUse",
+        false,
+    )?);
     if let Some(output) = pipeline.output() {
         super::output::check(inv, output)?;
     }
     let view = args::read_view(inv)?;
+    let collections = BranchCollections { inv, view: &view };
     let results = match view.collection(name)? {
         Some(collection) => {
             let input = Documents::new(inv, &view, collection.id, pipeline.leading_match());
-            pipeline.run(input)?
+            pipeline.run(input, &collections)?
         }
-        None => pipeline.run(std::iter::empty())?,
+        None => pipeline.run(std::iter::empty(), &collections)?,
     };
     if let Some(output) = pipeline.output() {
         let commit = super::output::write(inv, output, results)?;
@@ -139,5 +144,27 @@ impl Iterator for Documents<'_> {
             }
         }
         self.buffer.pop_front().map(Ok)
+    }
+}
+
+/// The collections of the addressed branch and point, as `$lookup` reads them.
+struct BranchCollections<'a> {
+    inv: &'a Invocation<'a>,
+    view: &'a View,
+}
+
+impl Collections for BranchCollections<'_> {
+    fn scan(&self, name: &str) -> Result<Vec<Document>> {
+        let Some(collection) = self.view.collection(name)? else { return Ok(Vec::new()) };
+        self.inv.check_deadline()?;
+        let mut docs = Vec::new();
+        self.view.scan(collection.id, None, |_, doc| {
+            docs.push(doc);
+            if docs.len() % CHUNK == 0 {
+                self.inv.check_deadline()?;
+            }
+            Ok(true)
+        })?;
+        Ok(docs)
     }
 }

@@ -5,7 +5,7 @@
 
 use bson::{doc, Bson, Document};
 
-use super::Pipeline;
+use super::{NoCollections, Pipeline};
 use crate::error::Result;
 use crate::query::expr::Variables;
 use crate::query::golden;
@@ -15,7 +15,7 @@ const CASES: usize = 101;
 
 /// Runs a case's pipeline over the group's documents.
 fn run(pipeline: &[Bson], documents: &[Document]) -> Result<Vec<Document>> {
-    Pipeline::parse(pipeline, &Variables::none())?.run(documents.iter().cloned().map(Ok))
+    Pipeline::parse(pipeline, &Variables::none())?.run(documents.iter().cloned().map(Ok), &NoCollections)
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn limit_stops_pulling_input() {
         pulled += 1;
         Ok(doc! {"_id": i})
     });
-    let out = pipeline.run(input).expect("run");
+    let out = pipeline.run(input, &NoCollections).expect("run");
     assert_eq!(out.len(), 2);
     drop(out);
     assert_eq!(pulled, 2, "the input is not read past the limit");
