@@ -14,7 +14,7 @@ use crate::query::expr::Variables;
 use crate::query::golden;
 
 /// How many cases the golden files hold; update it when adding cases.
-const CASES: usize = 101;
+const CASES: usize = 186;
 
 /// Collections held in memory, as tests give them to `$lookup`.
 #[derive(Default)]
@@ -41,6 +41,12 @@ fn run(pipeline: &[Bson], documents: &[Document], collections: &MapCollections) 
     Pipeline::parse(pipeline, &Variables::none())?.run(documents.iter().cloned().map(Ok), collections)
 }
 
+/// Whether two documents are equal with their fields in the same order and their
+/// numbers of the same types (documents compare equal whatever their order).
+fn same(a: &Document, b: &Document) -> bool {
+    a == b && format!("{a:?}") == format!("{b:?}")
+}
+
 #[test]
 fn golden_aggregation() {
     let mut failures = Vec::new();
@@ -64,7 +70,8 @@ fn golden_aggregation() {
             let got = run(pipeline, &documents, &collections);
             let ok = match (&got, case.get("expect"), case.get("error"), case.get("count")) {
                 (Ok(docs), Some(Bson::Array(expected)), None, None) => {
-                    docs.len() == expected.len() && docs.iter().zip(expected).all(|(d, e)| e.as_document() == Some(d))
+                    docs.len() == expected.len()
+                        && docs.iter().zip(expected).all(|(d, e)| e.as_document().is_some_and(|e| same(e, d)))
                 }
                 (Ok(docs), None, None, Some(n)) => Bson::Int32(docs.len() as i32) == *n,
                 (Err(e), None, Some(code), None) => Bson::Int32(e.code().code()) == *code,
