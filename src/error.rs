@@ -371,6 +371,7 @@ error_codes! {
     Location40259 = 40259,
     Location40260 = 40260,
     Location40261 = 40261,
+    NotImplemented = 238,
 }
 
 /// Everything that can go wrong while serving a request or running the server.

@@ -168,3 +168,54 @@ impl Collections for BranchCollections<'_> {
         Ok(docs)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! `$lookup` reading the other collections of the branch, and `allowDiskUse`
+    //! reaching the pipeline, through the command.
+
+    use bson::{doc, Bson, Document};
+
+    use crate::server::{ConnectionInfo, Shared};
+
+    /// The first batch of a reply, or the reply itself when it failed.
+    fn first_batch(reply: &Document) -> Vec<Bson> {
+        reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).cloned().unwrap_or_else(|_| {
+            panic!("not a cursor: {reply}");
+        })
+    }
+
+    #[test]
+    fn lookup_reads_other_collections_of_the_branch() {
+        let shared = Shared::for_tests();
+        let call = |body: Document| crate::command::run(&body, &ConnectionInfo::for_tests(3), &shared);
+        call(doc! {"insert": "orders", "documents": [{"_id": 1, "item": "a"}, {"_id": 2, "item": "b"}], "$db": "t"});
+        call(doc! {"insert": "items", "documents": [{"_id": "a", "item": "a", "n": 5}], "$db": "t"});
+        let pipeline = vec![
+            Bson::Document(
+                doc! {"$lookup": {"from": "items", "localField": "item", "foreignField": "item", "as": "i"}},
+            ),
+            Bson::Document(doc! {"$lookup": {"from": "nothere", "pipeline": [], "as": "none"}}),
+        ];
+        let reply = call(doc! {"aggregate": "orders", "pipeline": pipeline, "cursor": {}, "$db": "t"});
+        assert_eq!(
+            first_batch(&reply),
+            vec![
+                Bson::Document(doc! {"_id": 1, "item": "a", "i": [{"_id": "a", "item": "a", "n": 5}], "none": []}),
+                Bson::Document(doc! {"_id": 2, "item": "b", "i": [], "none": []}),
+            ]
+        );
+    }
+
+    #[test]
+    fn allow_disk_use_is_a_boolean_option() {
+        let shared = Shared::for_tests();
+        let call = |body: Document| crate::command::run(&body, &ConnectionInfo::for_tests(3), &shared);
+        let sort = vec![Bson::Document(doc! {"$sort": {"x": 1}})];
+        let reply =
+            call(doc! {"aggregate": "c", "pipeline": sort.clone(), "cursor": {}, "allowDiskUse": true, "$db": "t"});
+        assert!(first_batch(&reply).is_empty());
+        let refused = call(doc! {"aggregate": "c", "pipeline": sort, "cursor": {}, "allowDiskUse": "yes", "$db": "t"});
+        assert_eq!(refused.get_i32("code"), Ok(14), "{refused}");
+    }
+}

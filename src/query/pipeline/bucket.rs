@@ -178,7 +178,8 @@ pub(super) struct BucketAuto {
 }
 
 impl BucketAuto {
-    /// Parses `{groupBy, buckets, output, granularity}`; `granularity` is refused.
+    /// Parses `{groupBy, buckets, output}`; `granularity` is refused
+    /// ([`refuse_granularity`]).
     pub(super) fn parse(argument: &Bson, vars: &Variables) -> Result<BucketAuto> {
         let Bson::Document(spec) = argument else {
             let message =
@@ -217,16 +218,7 @@ impl BucketAuto {
                         return Err(Error::command(ErrorCode::Location40244, message));
                     }
                 },
-                "granularity" => {
-                    let message = match value {
-                        Bson::String(name) => format!("$bucketAuto with a granularity ({name}) is not supported"),
-                        other => format!(
-                            "The $bucketAuto 'granularity' field must be a string, but found type: {}",
-                            type_name(Some(other))
-                        ),
-                    };
-                    return Err(Error::command(ErrorCode::Location40261, message));
-                }
+                "granularity" => return Err(refuse_granularity(value)),
                 _ => {
                     let message = format!("Unrecognized option to $bucketAuto: {name}");
                     return Err(Error::command(ErrorCode::Location40245, message));
@@ -279,6 +271,28 @@ impl BucketAuto {
             start = end;
         }
         Ok(out)
+    }
+}
+
+/// The preferred number series `granularity` may name.
+const GRANULARITIES: &[&str] =
+    &["R5", "R10", "R20", "R40", "R80", "1-2-5", "E6", "E12", "E24", "E48", "E96", "E192", "POWERSOF2"];
+
+/// `granularity`, which is not implemented: refused as MongoDB refuses a bad one,
+/// and with `NotImplemented` for the series MongoDB knows.
+fn refuse_granularity(value: &Bson) -> Error {
+    match value {
+        Bson::String(name) if GRANULARITIES.contains(&name.as_str()) => Error::command(
+            ErrorCode::NotImplemented,
+            format!("$bucketAuto with a granularity ({name}) is not supported yet"),
+        ),
+        Bson::String(name) => {
+            Error::command(ErrorCode::Location40257, format!("Rounding granularity not recognized: {name}"))
+        }
+        other => Error::command(
+            ErrorCode::Location40261,
+            format!("The $bucketAuto 'granularity' field must be a string, but found type: {}", type_name(Some(other))),
+        ),
     }
 }
 
