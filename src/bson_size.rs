@@ -25,7 +25,8 @@ fn string_size(s: &str) -> usize {
     4 + s.len() + 1
 }
 
-fn value_size(value: &Bson) -> usize {
+/// The length of a value's BSON encoding, without the element's type byte and name.
+pub fn value_size(value: &Bson) -> usize {
     match value {
         Bson::Double(_) | Bson::DateTime(_) | Bson::Timestamp(_) | Bson::Int64(_) => 8,
         Bson::Int32(_) => 4,

@@ -9,7 +9,7 @@ use bson::{doc, Bson, Document};
 use super::{args, Invocation};
 use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::pipeline::Pipeline;
+use crate::query::pipeline::{Collections, Pipeline};
 use crate::query::plan::{self, Access, Plan};
 use crate::query::Filter;
 use crate::store::{Collection, View};
@@ -50,13 +50,15 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     }
     // A leading `$collStats` produces one document that the rest of the pipeline runs over.
     let (coll_stats, stages) = super::coll_stats::leading_stage(stages)?;
-    let pipeline = Pipeline::parse(stages, &args::variables(inv.body, "aggregate")?)?;
+    let allow_disk_use = args::boolean(inv.body, "allowDiskUse", false)?;
+    let pipeline = Pipeline::parse(stages, &args::variables(inv.body, "aggregate")?)?.allow_disk_use(allow_disk_use);
     if let Some(output) = pipeline.output() {
         super::output::check(inv, output)?;
     }
     let view = args::read_view(inv)?;
+    let collections = BranchCollections { inv, view: &view };
     let results = if let Some(spec) = coll_stats {
-        pipeline.run(std::iter::once(super::coll_stats::stage(inv, &view, name, spec)))?
+        pipeline.run(std::iter::once(super::coll_stats::stage(inv, &view, name, spec)), &collections)?
     } else {
         match view.collection(name)? {
             Some(collection) => {
@@ -65,9 +67,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                     None => plan::Plan::collection_scan(),
                 };
                 let input = Documents::new(inv, &view, &collection, &plan)?;
-                pipeline.run(input)?
+                pipeline.run(input, &collections)?
             }
-            None => pipeline.run(std::iter::empty())?,
+            None => pipeline.run(std::iter::empty(), &collections)?,
         }
     };
     if let Some(output) = pipeline.output() {
@@ -174,5 +176,78 @@ impl Iterator for Documents<'_> {
             }
         }
         self.buffer.pop_front().map(Ok)
+    }
+}
+
+/// The collections of the addressed branch and point, as `$lookup` reads them.
+struct BranchCollections<'a> {
+    inv: &'a Invocation<'a>,
+    view: &'a View,
+}
+
+impl Collections for BranchCollections<'_> {
+    fn scan(&self, name: &str) -> Result<Vec<Document>> {
+        let Some(collection) = self.view.collection(name)? else { return Ok(Vec::new()) };
+        self.inv.check_deadline()?;
+        let mut docs = Vec::new();
+        self.view.scan(collection.id, None, |_, doc| {
+            docs.push(doc);
+            if docs.len() % CHUNK == 0 {
+                self.inv.check_deadline()?;
+            }
+            Ok(true)
+        })?;
+        Ok(docs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! `$lookup` reading the other collections of the branch, and `allowDiskUse`
+    //! reaching the pipeline, through the command.
+
+    use bson::{doc, Bson, Document};
+
+    use crate::server::{ConnectionInfo, Shared};
+
+    /// The first batch of a reply, or the reply itself when it failed.
+    fn first_batch(reply: &Document) -> Vec<Bson> {
+        reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).cloned().unwrap_or_else(|_| {
+            panic!("not a cursor: {reply}");
+        })
+    }
+
+    #[test]
+    fn lookup_reads_other_collections_of_the_branch() {
+        let shared = Shared::for_tests();
+        let call = |body: Document| crate::command::run(&body, &ConnectionInfo::for_tests(3), &shared);
+        call(doc! {"insert": "orders", "documents": [{"_id": 1, "item": "a"}, {"_id": 2, "item": "b"}], "$db": "t"});
+        call(doc! {"insert": "items", "documents": [{"_id": "a", "item": "a", "n": 5}], "$db": "t"});
+        let pipeline = vec![
+            Bson::Document(
+                doc! {"$lookup": {"from": "items", "localField": "item", "foreignField": "item", "as": "i"}},
+            ),
+            Bson::Document(doc! {"$lookup": {"from": "nothere", "pipeline": [], "as": "none"}}),
+        ];
+        let reply = call(doc! {"aggregate": "orders", "pipeline": pipeline, "cursor": {}, "$db": "t"});
+        assert_eq!(
+            first_batch(&reply),
+            vec![
+                Bson::Document(doc! {"_id": 1, "item": "a", "i": [{"_id": "a", "item": "a", "n": 5}], "none": []}),
+                Bson::Document(doc! {"_id": 2, "item": "b", "i": [], "none": []}),
+            ]
+        );
+    }
+
+    #[test]
+    fn allow_disk_use_is_a_boolean_option() {
+        let shared = Shared::for_tests();
+        let call = |body: Document| crate::command::run(&body, &ConnectionInfo::for_tests(3), &shared);
+        let sort = vec![Bson::Document(doc! {"$sort": {"x": 1}})];
+        let reply =
+            call(doc! {"aggregate": "c", "pipeline": sort.clone(), "cursor": {}, "allowDiskUse": true, "$db": "t"});
+        assert!(first_batch(&reply).is_empty());
+        let refused = call(doc! {"aggregate": "c", "pipeline": sort, "cursor": {}, "allowDiskUse": "yes", "$db": "t"});
+        assert_eq!(refused.get_i32("code"), Ok(14), "{refused}");
     }
 }

@@ -255,7 +255,10 @@ fn validate_format(format: &str) -> Result<()> {
         }
         match chars.next() {
             None => return fail(ErrorCode::Location18535, "Unmatched '%' at end of format string"),
-            Some('d' | 'G' | 'H' | 'j' | 'L' | 'm' | 'M' | 'S' | 'u' | 'U' | 'V' | 'w' | 'Y' | 'z' | 'Z' | '%') => {}
+            Some(
+                'b' | 'B' | 'd' | 'G' | 'H' | 'j' | 'L' | 'm' | 'M' | 'S' | 'u' | 'U' | 'V' | 'w' | 'Y' | 'z' | 'Z'
+                | '%',
+            ) => {}
             Some(other) => {
                 return fail(ErrorCode::Location18536, format!("Invalid format character '%{other}' in format string"))
             }
@@ -282,6 +285,8 @@ fn format_date(format: &str, millis: i64, offset: i64) -> Result<String> {
             return fail(ErrorCode::Location18537, message);
         }
         let text = match spec {
+            'b' => month_name(d.month)[..3].to_owned(),
+            'B' => month_name(d.month).to_owned(),
             'd' => format!("{:02}", d.day),
             'G' => format!("{:04}", d.iso_year),
             'H' => format!("{:02}", d.hour),
@@ -302,6 +307,26 @@ fn format_date(format: &str, millis: i64, offset: i64) -> Result<String> {
         out.push_str(&text);
     }
     Ok(out)
+}
+
+/// The English name of a month (1 to 12), as `%B` writes it (`%b`, its first three
+/// letters).
+fn month_name(month: i64) -> &'static str {
+    const NAMES: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+    usize::try_from(month - 1).ok().and_then(|i| NAMES.get(i)).copied().unwrap_or("January")
 }
 
 /// `$dateToString: {date, format, timezone, onNull}`.

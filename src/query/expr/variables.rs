@@ -103,7 +103,7 @@ mod tests {
     use super::Variables;
     use crate::error::Error;
     use crate::query::expr::Expr;
-    use crate::query::pipeline::Pipeline;
+    use crate::query::pipeline::{NoCollections, Pipeline};
     use crate::query::{Filter, Update};
 
     /// The variables of a `let` document, which must be valid.
@@ -194,7 +194,7 @@ mod tests {
         let stages =
             [bson!({"$match": {"$expr": {"$eq": ["$_id", "$$id"]}}}), bson!({"$project": {"_id": 0, "x": "$$x"}})];
         let pipeline = Pipeline::parse(&stages, &vars).expect("pipeline");
-        let out = pipeline.run([doc! {"_id": 1}, doc! {"_id": 2}].into_iter().map(Ok)).expect("runs");
+        let out = pipeline.run([doc! {"_id": 1}, doc! {"_id": 2}].into_iter().map(Ok), &NoCollections).expect("runs");
         assert_eq!(out, vec![doc! {"x": "foo"}]);
         let update = Update::parse(&bson!([{"$set": {"y": "$$x"}}]), &[], &vars).expect("update");
         let ctx = crate::query::update::Context::new(false, None);

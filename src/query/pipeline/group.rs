@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use bson::{Bson, Document};
 
+use super::spill::Limits;
+use crate::bson_size;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::expr::{self, Expr, Num, Sum, Variables};
 
@@ -12,8 +14,22 @@ use crate::query::expr::{self, Expr, Num, Sum, Variables};
 #[derive(Debug, Clone)]
 pub(super) struct Group {
     id: Expr,
+    accumulators: Accumulators,
+}
+
+/// The output fields of `$group`, `$bucket` and `$bucketAuto`: each a name, an
+/// accumulator and the expression it takes in per document.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Accumulators {
     fields: Vec<(String, Accumulator, Expr)>,
 }
+
+/// What the accumulators of one group have gathered so far.
+#[derive(Debug)]
+pub(super) struct States(Vec<State>);
+
+/// Memory counted for a group besides its key and the values it keeps.
+const GROUP_OVERHEAD: usize = 64;
 
 /// An accumulator operator.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -134,22 +150,62 @@ impl Group {
             return Err(Error::command(ErrorCode::Location15947, "a group's fields must be specified in an object"));
         };
         let mut id = None;
-        let mut fields = Vec::new();
+        let mut accumulators = Accumulators::default();
         for (name, value) in spec {
             if name == "_id" {
                 id = Some(Expr::parse(value, vars)?);
                 continue;
             }
-            fields.push(Group::field(name, value, vars)?);
+            accumulators.add_field(name, value, vars)?;
         }
         let Some(id) = id else {
             return Err(Error::command(ErrorCode::Location15955, "a group specification must include an _id"));
         };
-        Ok(Group { id, fields })
+        Ok(Group { id, accumulators })
     }
 
-    /// One output field: `name: {$accumulator: expr}`.
-    fn field(name: &str, value: &Bson, vars: &Variables) -> Result<(String, Accumulator, Expr)> {
+    /// Groups the documents; groups come out in the order their first document came.
+    /// Past `limits.memory` bytes of groups, it fails unless `allowDiskUse` is set
+    /// (the groups then stay in memory: nothing is spilled).
+    pub(super) fn run(&self, docs: impl Iterator<Item = Result<Document>>, limits: Limits) -> Result<Vec<Document>> {
+        let mut index: BTreeMap<Key, usize> = BTreeMap::new();
+        let mut groups: Vec<(Bson, States)> = Vec::new();
+        let mut used = 0;
+        for doc in docs {
+            let doc = doc?;
+            let key = Key(self.id.evaluate(&doc)?);
+            let at = match index.get(&key) {
+                Some(at) => *at,
+                None => {
+                    used += bson_size::value_size(&key.0) + GROUP_OVERHEAD;
+                    groups.push((key.0.clone(), self.accumulators.start()));
+                    index.insert(key, groups.len() - 1);
+                    groups.len() - 1
+                }
+            };
+            used += self.accumulators.add(&mut groups[at].1, &doc)?;
+            if used > limits.memory && !limits.allow_disk_use {
+                return Err(Error::command(
+                    ErrorCode::QueryExceededMemoryLimitNoDiskUseAllowed,
+                    "Exceeded memory limit for $group, but didn't allow external sort. Pass allowDiskUse:true to opt in.",
+                ));
+            }
+        }
+        Ok(groups
+            .into_iter()
+            .map(|(key, states)| {
+                let mut out = Document::new();
+                out.insert("_id", key);
+                self.accumulators.finish(states, &mut out);
+                out
+            })
+            .collect())
+    }
+}
+
+impl Accumulators {
+    /// Adds the output field `name: {$accumulator: expr}`.
+    pub(super) fn add_field(&mut self, name: &str, value: &Bson, vars: &Variables) -> Result<()> {
         let spec = match value {
             Bson::Document(doc) if doc.keys().next().is_some_and(|k| k.starts_with('$')) => doc,
             _ => {
@@ -169,17 +225,14 @@ impl Group {
                 format!("The field name '{name}' cannot be an operator name"),
             ));
         }
-        if spec.len() != 1 {
-            return Err(Error::command(
-                ErrorCode::Location40238,
-                format!("The field '{name}' must specify one accumulator"),
-            ));
-        }
-        let Some((op_name, argument)) = spec.iter().next() else {
-            return Err(Error::command(
-                ErrorCode::Location40238,
-                format!("The field '{name}' must specify one accumulator"),
-            ));
+        let (op_name, argument) = match spec.iter().next() {
+            Some(only) if spec.len() == 1 => only,
+            _ => {
+                return Err(Error::command(
+                    ErrorCode::Location40238,
+                    format!("The field '{name}' must specify one accumulator"),
+                ))
+            }
         };
         if matches!(argument, Bson::Array(_)) {
             let message = format!("The {op_name} accumulator is a unary operator");
@@ -196,40 +249,39 @@ impl Group {
         } else {
             argument.clone()
         };
-        Ok((name.to_owned(), op, Expr::parse(&argument, vars)?))
+        self.fields.push((name.to_owned(), op, Expr::parse(&argument, vars)?));
+        Ok(())
     }
 
-    /// Groups the documents; groups come out in the order their first document came.
-    pub(super) fn run(&self, docs: impl Iterator<Item = Result<Document>>) -> Result<Vec<Document>> {
-        let mut index: BTreeMap<Key, usize> = BTreeMap::new();
-        let mut groups: Vec<(Bson, Vec<State>)> = Vec::new();
-        for doc in docs {
-            let doc = doc?;
-            let key = Key(self.id.evaluate(&doc)?);
-            let at = match index.get(&key) {
-                Some(at) => *at,
-                None => {
-                    groups.push((key.0.clone(), self.fields.iter().map(|(_, op, _)| op.start()).collect()));
-                    index.insert(key, groups.len() - 1);
-                    groups.len() - 1
-                }
-            };
-            let states = &mut groups[at].1;
-            for ((_, op, expr), state) in self.fields.iter().zip(states.iter_mut()) {
-                state.add(*op, expr.evaluate_optional(&doc)?)?;
+    /// Whether there is no output field.
+    pub(super) fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// The empty states of a new group.
+    pub(super) fn start(&self) -> States {
+        States(self.fields.iter().map(|(_, op, _)| op.start()).collect())
+    }
+
+    /// Takes one document into a group's states; returns roughly how many bytes
+    /// the states grew by (the values `$push`, `$addToSet` and the like keep).
+    pub(super) fn add(&self, states: &mut States, doc: &Document) -> Result<usize> {
+        let mut grown = 0;
+        for ((_, op, expr), state) in self.fields.iter().zip(states.0.iter_mut()) {
+            let value = expr.evaluate_optional(doc)?;
+            if matches!(op, Accumulator::Push | Accumulator::AddToSet | Accumulator::MergeObjects) {
+                grown += value.as_ref().map_or(0, bson_size::value_size);
             }
+            state.add(*op, value)?;
         }
-        Ok(groups
-            .into_iter()
-            .map(|(key, states)| {
-                let mut out = Document::new();
-                out.insert("_id", key);
-                for ((name, _, _), state) in self.fields.iter().zip(states) {
-                    out.insert(name.clone(), state.finish());
-                }
-                out
-            })
-            .collect())
+        Ok(grown)
+    }
+
+    /// Appends each field's result for a group to `out`.
+    pub(super) fn finish(&self, states: States, out: &mut Document) {
+        for ((name, _, _), state) in self.fields.iter().zip(states.0) {
+            out.insert(name.clone(), state.finish());
+        }
     }
 }
 

@@ -2,9 +2,13 @@
 //! Pipeline-style updates (`u: [{$set: …}, …]`) run the same stages on one document.
 //!
 //! Running streams: `$match`, `$project`, `$addFields`, `$unset`, `$replaceRoot`,
-//! `$unwind`, `$skip` and `$limit` pass documents one at a time (and the input is
-//! no longer pulled once a `$limit` is satisfied); `$sort`, `$group`, `$count` and
-//! `$sample` gather their whole input first.
+//! `$unwind`, `$lookup`, `$skip` and `$limit` pass documents one at a time (and the
+//! input is no longer pulled once a `$limit` is satisfied); `$sort`, `$group`,
+//! `$bucketAuto`, `$facet`, `$count` and `$sample` gather their whole input first.
+//! `$sort` and `$group` count the memory they hold against a limit (see [`spill`]).
+//!
+//! `$lookup` reads other collections through [`Collections`], which the caller
+//! provides: `aggregate` the collections of its branch and point, tests a map.
 //!
 //! A final `$out` or `$merge` is parsed into the pipeline's [`Output`]; running the
 //! pipeline leaves it out, and the caller writes the results where it says.
@@ -13,22 +17,34 @@
 //! of top-level fields; computed fields are being added there) is what `$project`
 //! supports.
 
+mod bucket;
+mod facet;
 mod fields;
 mod group;
+mod lookup;
 mod output;
+mod spill;
 mod unwind;
 
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
 use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
+use std::rc::Rc;
 
 use bson::{doc, Bson, Document};
 
+use self::bucket::BucketAuto;
+use self::facet::Facet;
 use self::fields::{remove_path, split_path, Computed};
 use self::group::Group;
+use self::lookup::Lookup;
 pub use self::output::{Merge, Output, Target};
+use self::spill::Limits;
+pub use self::spill::MEMORY_LIMIT;
 use self::unwind::Unwind;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::expr::{show, type_name, Expr, Variables};
@@ -40,6 +56,89 @@ pub struct Pipeline {
     stages: Vec<Stage>,
     /// A final `$out` or `$merge`: where the results go instead of to the caller.
     output: Option<Output>,
+    /// The memory `$sort` and `$group` may use, and whether they may go past it.
+    limits: Limits,
+}
+
+/// The collections a pipeline's `$lookup` stages read.
+pub trait Collections {
+    /// Every document of the collection `name`, in its natural order; none when it
+    /// does not exist.
+    fn scan(&self, name: &str) -> Result<Vec<Document>>;
+}
+
+/// No collection at all: every `$lookup` finds an empty collection.
+pub struct NoCollections;
+
+impl Collections for NoCollections {
+    fn scan(&self, _name: &str) -> Result<Vec<Document>> {
+        Ok(Vec::new())
+    }
+}
+
+/// What running stages reads besides their input: the collections (each scanned
+/// once per run of the pipeline) and the memory limits.
+pub(super) struct Env<'a> {
+    collections: &'a dyn Collections,
+    scanned: RefCell<HashMap<String, Rc<Vec<Document>>>>,
+    limits: Limits,
+}
+
+impl Env<'_> {
+    /// The documents of the collection `name`, read on first use.
+    fn collection(&self, name: &str) -> Result<Rc<Vec<Document>>> {
+        if let Some(docs) = self.scanned.borrow().get(name) {
+            return Ok(Rc::clone(docs));
+        }
+        let docs = Rc::new(self.collections.scan(name)?);
+        self.scanned.borrow_mut().insert(name.to_owned(), Rc::clone(&docs));
+        Ok(docs)
+    }
+}
+
+/// Where a pipeline is parsed, which decides the stages it may hold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Within {
+    /// A command's pipeline.
+    Top,
+    /// A `$facet` sub-pipeline.
+    Facet,
+    /// A `$lookup` sub-pipeline.
+    Lookup,
+}
+
+/// The stages a `$facet` sub-pipeline may not use.
+const NOT_IN_FACET: &[&str] = &[
+    "$out",
+    "$merge",
+    "$facet",
+    "$collStats",
+    "$indexStats",
+    "$geoNear",
+    "$changeStream",
+    "$planCacheStats",
+    "$search",
+    "$searchMeta",
+];
+
+/// The stages a `$lookup` sub-pipeline may not use.
+const NOT_IN_LOOKUP: &[&str] = &["$out", "$merge", "$changeStream"];
+
+impl Within {
+    /// Refuses a stage this kind of pipeline may not hold, with MongoDB's code.
+    fn check(self, name: &str) -> Result<()> {
+        match self {
+            Within::Facet if NOT_IN_FACET.contains(&name) => Err(Error::command(
+                ErrorCode::Location40600,
+                format!("{name} is not allowed to be used within a $facet stage"),
+            )),
+            Within::Lookup if NOT_IN_LOOKUP.contains(&name) => Err(Error::command(
+                ErrorCode::Location51047,
+                format!("{name} is not allowed within a $lookup's sub-pipeline"),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// A compiled stage.
@@ -57,6 +156,9 @@ enum Stage {
     Group(Group),
     Unwind(Unwind),
     Sample(usize),
+    Lookup(Box<Lookup>),
+    Facet(Facet),
+    BucketAuto(BucketAuto),
 }
 
 /// The stages a pipeline-style update may use.
@@ -70,10 +172,17 @@ impl Pipeline {
     /// command's variables. A `$out` or `$merge` anywhere but last is
     /// refused (40601) once every stage has parsed.
     pub fn parse(stages: &[Bson], vars: &Variables) -> Result<Pipeline> {
-        let mut pipeline = Pipeline { stages: Vec::new(), output: None };
+        Pipeline::parse_within(stages, vars, Within::Top)
+    }
+
+    /// Compiles a pipeline or a sub-pipeline, refusing the stages it may not hold.
+    fn parse_within(stages: &[Bson], vars: &Variables, within: Within) -> Result<Pipeline> {
+        let mut pipeline = Pipeline { stages: Vec::new(), output: None, limits: Limits::default() };
         let mut misplaced = None;
+        let mut names = Vec::with_capacity(stages.len());
         for (index, spec) in stages.iter().enumerate() {
             let (name, argument) = stage_parts(spec)?;
+            names.push(name);
             match Output::parse(name, argument)? {
                 Some(output) => {
                     if index + 1 < stages.len() {
@@ -83,6 +192,9 @@ impl Pipeline {
                 }
                 None => pipeline.stages.extend(parse_stage(name, argument, vars)?),
             }
+        }
+        for name in names {
+            within.check(name)?;
         }
         if let Some(name) = misplaced {
             let message = format!("{name} can only be the final stage in the pipeline");
@@ -94,7 +206,7 @@ impl Pipeline {
     /// A pipeline-style update: only `$addFields`, `$set`, `$project`, `$unset`,
     /// `$replaceRoot` and `$replaceWith` are allowed.
     pub fn parse_update(stages: &[Bson], vars: &Variables) -> Result<Pipeline> {
-        let mut pipeline = Pipeline { stages: Vec::new(), output: None };
+        let mut pipeline = Pipeline { stages: Vec::new(), output: None, limits: Limits::default() };
         for spec in stages {
             let (name, argument) = stage_parts(spec)?;
             let parsed =
@@ -127,19 +239,43 @@ impl Pipeline {
         }
     }
 
+    /// Lets `$sort` spill to disk past the memory limit (`$group` then goes past
+    /// it in memory): the `allowDiskUse` option of `aggregate`.
+    pub fn allow_disk_use(mut self, allow: bool) -> Pipeline {
+        self.limits.allow_disk_use = allow;
+        self
+    }
+
+    /// Sets the memory `$sort` and `$group` may use ([`MEMORY_LIMIT`] unless
+    /// changed, as tests do).
+    pub fn with_memory_limit(mut self, bytes: usize) -> Pipeline {
+        self.limits.memory = bytes;
+        self
+    }
+
     /// Runs the pipeline over its input documents, up to its output stage if it has
-    /// one; the first error ends the run.
-    pub fn run<'a>(&'a self, input: impl Iterator<Item = Result<Document>> + 'a) -> Result<Vec<Document>> {
-        let mut docs: Docs<'a> = Box::new(input);
+    /// one, with `$lookup` reading `collections`; the first error ends the run.
+    pub fn run<'a>(
+        &'a self,
+        input: impl Iterator<Item = Result<Document>> + 'a,
+        collections: &'a dyn Collections,
+    ) -> Result<Vec<Document>> {
+        let env = Env { collections, scanned: RefCell::new(HashMap::new()), limits: self.limits };
+        self.run_in(Box::new(input), &env)
+    }
+
+    /// Runs the stages over `input` in `env` (a sub-pipeline runs in its pipeline's).
+    fn run_in<'s>(&'s self, input: Docs<'s>, env: &'s Env<'_>) -> Result<Vec<Document>> {
+        let mut docs = input;
         for stage in &self.stages {
-            docs = stage.apply(docs)?;
+            docs = stage.apply(docs, env)?;
         }
         docs.collect()
     }
 
     /// Runs the pipeline on one document (a pipeline-style update).
     pub fn apply_to(&self, doc: Document) -> Result<Document> {
-        let mut out = self.run(std::iter::once(Ok(doc)))?;
+        let mut out = self.run(std::iter::once(Ok(doc)), &NoCollections)?;
         match out.pop() {
             Some(doc) if out.is_empty() => Ok(doc),
             _ => Err(Error::bad_value("a pipeline-style update must produce exactly one document")),
@@ -197,6 +333,10 @@ fn parse_stage(name: &str, argument: &Bson, vars: &Variables) -> Result<Vec<Stag
         "$unwind" => Stage::Unwind(Unwind::parse(argument)?),
         "$sample" => Stage::Sample(parse_sample(argument)?),
         "$sortByCount" => return parse_sort_by_count(argument, vars),
+        "$lookup" => Stage::Lookup(Box::new(Lookup::parse(argument, vars)?)),
+        "$facet" => Stage::Facet(Facet::parse(argument, vars)?),
+        "$bucket" => return bucket::parse_bucket(argument, vars),
+        "$bucketAuto" => Stage::BucketAuto(BucketAuto::parse(argument, vars)?),
         _ => {
             let message = format!("Unrecognized pipeline stage name: '{name}'");
             return Err(Error::command(ErrorCode::Location40324, message));
@@ -349,7 +489,7 @@ fn parse_sort_by_count(argument: &Bson, vars: &Variables) -> Result<Vec<Stage>> 
 
 impl Stage {
     /// Chains the stage onto a stream of documents.
-    fn apply<'a>(&'a self, docs: Docs<'a>) -> Result<Docs<'a>> {
+    fn apply<'a>(&'a self, docs: Docs<'a>, env: &'a Env<'_>) -> Result<Docs<'a>> {
         Ok(match self {
             Stage::Match(filter) => Box::new(docs.filter(move |doc| doc.as_ref().map_or(true, |d| filter.matches(d)))),
             Stage::Project(projection) => Box::new(docs.map(move |doc| doc.and_then(|d| projection.apply(d, None)))),
@@ -378,11 +518,8 @@ impl Stage {
                 }))
             }
             Stage::Limit(n) => Box::new(docs.take(usize::try_from(*n).unwrap_or(usize::MAX))),
-            Stage::Sort(sort) => {
-                let all = docs.collect::<Result<Vec<_>>>()?;
-                Box::new(sort.sort(all)?.into_iter().map(Ok))
-            }
-            Stage::Group(group) => Box::new(group.run(docs)?.into_iter().map(Ok)),
+            Stage::Sort(sort) => spill::sort(sort, docs, env.limits)?,
+            Stage::Group(group) => Box::new(group.run(docs, env.limits)?.into_iter().map(Ok)),
             Stage::Count(field) => {
                 let mut count: i64 = 0;
                 for doc in docs {
@@ -394,6 +531,24 @@ impl Stage {
                 Box::new(out.into_iter().map(Ok))
             }
             Stage::Sample(size) => Box::new(sample(docs.collect::<Result<Vec<_>>>()?, *size).into_iter().map(Ok)),
+            Stage::Lookup(lookup) if lookup.is_uncorrelated() => {
+                let mut joined: Option<Vec<Document>> = None;
+                Box::new(docs.map(move |doc| {
+                    let doc = doc?;
+                    let found = match &joined {
+                        Some(found) => found.clone(),
+                        None => joined.insert(lookup.joined(&doc, env)?).clone(),
+                    };
+                    Ok(lookup.store(doc, found))
+                }))
+            }
+            Stage::Lookup(lookup) => Box::new(docs.map(move |doc| {
+                let doc = doc?;
+                let found = lookup.joined(&doc, env)?;
+                Ok(lookup.store(doc, found))
+            })),
+            Stage::Facet(facet) => Box::new(std::iter::once(facet.run(docs, env))),
+            Stage::BucketAuto(bucket) => Box::new(bucket.run(docs)?.into_iter().map(Ok)),
         })
     }
 }

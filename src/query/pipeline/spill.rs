@@ -1,0 +1,166 @@
+//! The memory limit of blocking stages, and the external merge sort `$sort` falls
+//! back on past it when the command allows disk use.
+//!
+//! Like MongoDB, a `$sort` or `$group` holding more than 100 MB fails with
+//! `QueryExceededMemoryLimitNoDiskUseAllowed` (292) unless `allowDiskUse` is set.
+//! With it, `$sort` writes sorted runs to temporary files (removed when the run is
+//! dropped) and merges them; `$group` keeps its groups in memory regardless.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Seek, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
+
+use bson::Document;
+
+use super::Docs;
+use crate::bson_size::document_size;
+use crate::error::{Error, ErrorCode, Result};
+use crate::query::sort::SortKey;
+use crate::query::Sort;
+
+/// How many bytes a blocking stage may hold: MongoDB's 100 MB.
+pub const MEMORY_LIMIT: usize = 100 * 1024 * 1024;
+
+/// The memory a blocking stage may use, and whether it may go past it on disk.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    pub(super) memory: usize,
+    pub(super) allow_disk_use: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { memory: MEMORY_LIMIT, allow_disk_use: false }
+    }
+}
+
+/// Sorts a stream of documents (stably). In memory while it fits in the limit;
+/// past it, an error without `allowDiskUse`, else sorted runs on disk merged as
+/// the result is pulled.
+pub(super) fn sort<'a>(sort: &'a Sort, docs: Docs<'a>, limits: Limits) -> Result<Docs<'a>> {
+    let mut buffer: Vec<(SortKey, Document)> = Vec::new();
+    let mut used = 0;
+    let mut runs = Vec::new();
+    for doc in docs {
+        let doc = doc?;
+        used += document_size(&doc);
+        buffer.push((sort.key(&doc)?, doc));
+        if used > limits.memory {
+            if !limits.allow_disk_use {
+                let message = format!(
+                    "Sort exceeded memory limit of {} bytes, but did not opt in to external sorting.",
+                    limits.memory
+                );
+                return Err(Error::command(ErrorCode::QueryExceededMemoryLimitNoDiskUseAllowed, message));
+            }
+            runs.push(Run::write(sort, std::mem::take(&mut buffer))?);
+            used = 0;
+        }
+    }
+    if runs.is_empty() {
+        buffer.sort_by(|(a, _), (b, _)| sort.compare_keys(a, b));
+        return Ok(Box::new(buffer.into_iter().map(|(_, doc)| Ok(doc))));
+    }
+    if !buffer.is_empty() {
+        runs.push(Run::write(sort, buffer)?);
+    }
+    Ok(Box::new(Merge::new(sort, runs)?))
+}
+
+/// Numbers the temporary files of this process.
+static RUN_FILES: AtomicU64 = AtomicU64::new(0);
+
+/// A sorted run of documents in a temporary file, removed when the run is dropped.
+struct Run {
+    path: PathBuf,
+    reader: BufReader<File>,
+    /// Documents not read back yet.
+    left: usize,
+}
+
+impl Run {
+    /// Sorts the documents and writes them, BSON after BSON, to a new file.
+    fn write(sort: &Sort, mut docs: Vec<(SortKey, Document)>) -> Result<Run> {
+        docs.sort_by(|(a, _), (b, _)| sort.compare_keys(a, b));
+        let number = RUN_FILES.fetch_add(1, AtomicOrdering::Relaxed);
+        let path = std::env::temp_dir().join(format!("branchdb-sort-{}-{number}.bson", std::process::id()));
+        let file = File::options().read(true).write(true).create_new(true).open(&path)?;
+        // From here on, dropping the run removes the file, whatever fails.
+        let mut run = Run { path, reader: BufReader::new(file), left: docs.len() };
+        let mut writer = BufWriter::new(run.reader.get_mut());
+        for (_, doc) in &docs {
+            doc.to_writer(&mut writer).map_err(|e| Error::command(ErrorCode::InternalError, e.to_string()))?;
+        }
+        writer.flush()?;
+        drop(writer);
+        // Nothing was read yet, so the reader's buffer is empty.
+        run.reader.get_mut().rewind()?;
+        Ok(run)
+    }
+
+    /// The next document of the run, `None` at its end.
+    fn next(&mut self) -> Result<Option<Document>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        let doc = Document::from_reader(&mut self.reader)
+            .map_err(|e| Error::command(ErrorCode::InternalError, format!("reading a sort run back: {e}")))?;
+        Ok(Some(doc))
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        // Nothing to do about a file that is already gone.
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The documents of several sorted runs, merged into one order. Equal keys come
+/// out run by run, so the merge keeps the sort stable.
+struct Merge<'a> {
+    sort: &'a Sort,
+    runs: Vec<Run>,
+    /// The next document of each run, with its key.
+    heads: Vec<Option<(SortKey, Document)>>,
+}
+
+impl<'a> Merge<'a> {
+    /// Reads the first document of every run.
+    fn new(sort: &'a Sort, mut runs: Vec<Run>) -> Result<Merge<'a>> {
+        let heads = runs.iter_mut().map(|run| head(sort, run)).collect::<Result<Vec<_>>>()?;
+        Ok(Merge { sort, runs, heads })
+    }
+}
+
+/// A run's next document and its key.
+fn head(sort: &Sort, run: &mut Run) -> Result<Option<(SortKey, Document)>> {
+    run.next()?.map(|doc| Ok((sort.key(&doc)?, doc))).transpose()
+}
+
+impl Iterator for Merge<'_> {
+    type Item = Result<Document>;
+
+    fn next(&mut self) -> Option<Result<Document>> {
+        let mut first: Option<usize> = None;
+        for (at, entry) in self.heads.iter().enumerate() {
+            let Some((key, _)) = entry else { continue };
+            let earlier = first.and_then(|f| self.heads[f].as_ref()).map(|(k, _)| k);
+            if earlier.is_none_or(|best| self.sort.compare_keys(key, best).is_lt()) {
+                first = Some(at);
+            }
+        }
+        let at = first?;
+        let next = match head(self.sort, &mut self.runs[at]) {
+            Ok(next) => next,
+            Err(e) => {
+                self.heads.clear();
+                return Some(Err(e));
+            }
+        };
+        let (_, doc) = std::mem::replace(&mut self.heads[at], next)?;
+        Some(Ok(doc))
+    }
+}
