@@ -34,7 +34,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         }
     };
     if args::boolean(inv.body, "explain", false)? {
-        return Err(Error::command(ErrorCode::InvalidOptions, "explain is not supported for aggregate yet"));
+        let inner: Document =
+            inv.body.iter().filter(|(k, _)| k.as_str() != "explain").map(|(k, v)| (k.clone(), v.clone())).collect();
+        return super::explain::explain(inv, &inner, false);
     }
     let batch_size = match args::document(inv.body, "cursor")? {
         Some(cursor) => args::integer(cursor, "batchSize")?,

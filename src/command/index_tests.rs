@@ -285,3 +285,75 @@ fn queries_through_indexes_return_what_scans_return() {
         assert_eq!(count.get_i32("n"), Ok(expected.len() as i32), "round {round}: {filter}");
     }
 }
+
+/// The stages of an explained plan, top down.
+fn stages(plan: &Document) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stage = Some(plan);
+    while let Some(s) = stage {
+        out.push(s.get_str("stage").unwrap_or("?").to_owned());
+        stage = s.get_document("inputStage").ok();
+    }
+    out
+}
+
+fn explain(shared: &Arc<Shared>, command: Document, verbosity: &str) -> Document {
+    ok(shared, doc! {"explain": command, "verbosity": verbosity, "$db": "db"})
+}
+
+fn winning(reply: &Document) -> Vec<String> {
+    stages(reply.get_document("queryPlanner").and_then(|q| q.get_document("winningPlan")).expect("plan"))
+}
+
+#[test]
+fn explain_shows_the_plan_the_query_runs_with() {
+    let shared = Shared::for_tests();
+    create_index(&shared, "db", doc! {"key": {"a": 1, "b": -1}, "name": "a_1_b_-1"});
+    let docs: Vec<Document> = (0..100).map(|i| doc! {"_id": i, "a": i % 10, "b": i, "c": i % 3}).collect();
+    ok(&shared, doc! {"insert": "c", "documents": docs, "$db": "db"});
+    // Equality on the index's prefix: an index scan over one key's entries.
+    let reply = explain(&shared, doc! {"find": "c", "filter": {"a": 3}}, "executionStats");
+    assert_eq!(winning(&reply), ["FETCH", "IXSCAN"]);
+    let ixscan = reply
+        .get_document("queryPlanner")
+        .and_then(|q| q.get_document("winningPlan"))
+        .and_then(|p| p.get_document("inputStage"))
+        .expect("ixscan");
+    assert_eq!(ixscan.get_str("indexName"), Ok("a_1_b_-1"));
+    assert_eq!(ixscan.get_document("indexBounds"), Ok(&doc! {"a": ["[3, 3]"], "b": ["[MaxKey, MinKey]"]}));
+    let stats = reply.get_document("executionStats").expect("stats");
+    assert_eq!(stats.get_i64("nReturned"), Ok(10));
+    assert_eq!(stats.get_i64("totalKeysExamined"), Ok(10));
+    assert_eq!(stats.get_i64("totalDocsExamined"), Ok(10));
+    // A range and the index's order for the sort: no SORT stage.
+    let reply =
+        explain(&shared, doc! {"find": "c", "filter": {"a": {"$gt": 7}}, "sort": {"a": -1, "b": 1}}, "queryPlanner");
+    assert_eq!(winning(&reply), ["FETCH", "IXSCAN"]);
+    // No usable index: a collection scan, sorted in memory.
+    let reply =
+        explain(&shared, doc! {"find": "c", "filter": {"c": 1}, "sort": {"b": 1}, "limit": 5}, "executionStats");
+    assert_eq!(winning(&reply), ["SORT", "COLLSCAN"]);
+    assert_eq!(reply.get_document("executionStats").and_then(|s| s.get_i64("totalDocsExamined")), Ok(100));
+    assert_eq!(reply.get_document("executionStats").and_then(|s| s.get_i64("nReturned")), Ok(5));
+    // An _id: one lookup. A hint: the index it names, or a scan for $natural.
+    assert_eq!(winning(&explain(&shared, doc! {"find": "c", "filter": {"_id": 5}}, "queryPlanner")), ["IDHACK"]);
+    let hinted = doc! {"find": "c", "filter": {"c": 1}, "hint": "a_1_b_-1"};
+    assert_eq!(winning(&explain(&shared, hinted, "queryPlanner")), ["FETCH", "IXSCAN"]);
+    let natural = doc! {"find": "c", "filter": {"a": 1}, "hint": {"$natural": 1}};
+    assert_eq!(winning(&explain(&shared, natural, "queryPlanner")), ["COLLSCAN"]);
+    let reply = call(&shared, doc! {"find": "c", "hint": "nope", "$db": "db"});
+    assert_eq!(code(&reply), 2, "{reply}");
+    // Other commands: the write or count on top of the same read.
+    let count = doc! {"count": "c", "query": {"a": 2}};
+    assert_eq!(winning(&explain(&shared, count, "queryPlanner")), ["COUNT", "FETCH", "IXSCAN"]);
+    let delete = doc! {"delete": "c", "deletes": [{"q": {"c": 2}, "limit": 0}]};
+    assert_eq!(winning(&explain(&shared, delete, "queryPlanner")), ["DELETE", "COLLSCAN"]);
+    // An aggregation: the read under $cursor, then the other stages.
+    let reply = ok(
+        &shared,
+        doc! {"aggregate": "c", "pipeline": [{"$match": {"a": 4}}, {"$group": {"_id": "$c"}}], "explain": true, "$db": "db"},
+    );
+    let first = reply.get_array("stages").expect("stages")[0].as_document().cloned().expect("stage");
+    let plan = first.get_document("$cursor").and_then(|c| c.get_document("queryPlanner")).expect("planner");
+    assert_eq!(stages(plan.get_document("winningPlan").expect("plan")), ["FETCH", "IXSCAN"]);
+}

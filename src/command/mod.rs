@@ -16,6 +16,7 @@ mod count;
 mod current_op;
 mod delete;
 mod distinct;
+mod explain;
 mod find;
 mod find_and_modify;
 mod get_cmd_line_opts;
@@ -358,6 +359,14 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         run: indexes::drop,
+    },
+    Command {
+        name: "explain",
+        aliases: &[],
+        help: "the plan of a query, and what running it examined",
+        admin_only: false,
+        store: true,
+        run: explain::run,
     },
     Command {
         name: "listIndexes",
