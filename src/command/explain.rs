@@ -42,9 +42,11 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let verbosity = match inv.body.get("verbosity") {
         None => "allPlansExecution",
         Some(Bson::String(v)) if matches!(v.as_str(), "queryPlanner" | "executionStats" | "allPlansExecution") => v,
-        Some(other) => return Err(Error::bad_value(format!(
+        Some(other) => {
+            return Err(Error::bad_value(format!(
             "verbosity string must be one of {{'queryPlanner', 'executionStats', 'allPlansExecution'}}, not {other}"
-        ))),
+        )))
+        }
     };
     explain(inv, inner, verbosity != "queryPlanner")
 }

@@ -15,7 +15,7 @@ use std::ops::Bound;
 use bson::DateTime;
 use redb::{Durability, ReadableTable, TableDefinition};
 
-use super::tables::{self, CATALOG, DOCS, TIMES};
+use super::tables::{self, CATALOG, DOCS, INDEXES, TIMES};
 use super::{lock, read, Store};
 use crate::error::Result;
 use crate::lsn::Lsn;
@@ -163,19 +163,26 @@ impl Store {
             for value in kept {
                 if let Ok(doc) = bson::Document::from_reader(*value) {
                     referenced.insert(doc.get_i64("id").unwrap_or_default() as u64);
+                    for index in doc.get_array("indexes").into_iter().flatten() {
+                        let id = index.as_document().and_then(|i| i.get_i64("id").ok());
+                        referenced.extend(id.map(|id| id as u64));
+                    }
                 }
             }
             true
         })?;
-        // Documents of collections no catalog entry names any more are unreachable
-        // (collections created during the pass are not in the catalog pass's view).
-        stats.versions += self.collect_table(DOCS, &needs, false, |prefix, _| {
+        // Documents of collections, and entries of indexes, that no catalog entry
+        // names any more are unreachable (those created during the pass are not in
+        // the catalog pass's view; their ids are new).
+        let reachable = |prefix: &[u8]| {
             prefix
                 .get(..8)
                 .and_then(|id| id.try_into().ok())
                 .map(u64::from_be_bytes)
                 .is_none_or(|id| id >= first_new_collection || referenced.contains(&id))
-        })?;
+        };
+        stats.versions += self.collect_table(DOCS, &needs, false, |prefix, _| reachable(prefix))?;
+        stats.versions += self.collect_table(INDEXES, &needs, false, |prefix, _| reachable(prefix))?;
         self.forget_branches(&needs.dropped)?;
         self.forget_times_before(horizon)?;
         stats.segments = self.wal.remove_segments_below(horizon)?;

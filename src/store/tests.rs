@@ -145,6 +145,44 @@ fn collection_keeps_what_branches_and_the_retained_history_need() {
     assert_eq!(stats.versions, 1, "v1 was only the dropped branch's");
 }
 
+#[test]
+fn collection_keeps_the_index_entries_reads_need_and_drops_unreachable_ones() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_wal, store) = open(dir.path(), Duration::ZERO);
+    let index_id = |store: &Store| {
+        let view = store.view(&db("shop"), None).expect("view");
+        view.collection("items").expect("catalog").expect("items").indexes[0].id
+    };
+    store
+        .write(&db("shop"), false, |batch| {
+            let c = batch.collection_or_create("items")?;
+            batch.create_index(&c, doc! {"v": 2, "key": {"v": 1}, "name": "v_1"})
+        })
+        .expect("index");
+    for v in 1..10 {
+        insert(&store, "shop", "items", doc! {"_id": 1, "v": v});
+    }
+    let lookup = |store: &Store, v: i32| {
+        let view = store.view(&db("shop"), None).expect("view");
+        view.index_lookup(index_id(store), &crate::store::keys::encoded(&Bson::Int32(v))).expect("lookup").len()
+    };
+    assert_eq!((lookup(&store, 9), lookup(&store, 8)), (1, 0));
+    let stats = store.collect_garbage(DateTime::now()).expect("gc");
+    // v1..v8 of the document, and of the index both the entries and tombstones
+    // of keys 1..8 (the tombstones hide nothing once the entries are gone).
+    assert_eq!(stats.versions, 8 + 16);
+    assert_eq!((lookup(&store, 9), lookup(&store, 8)), (1, 0));
+    store
+        .write(&db("shop"), false, |batch| {
+            let c = batch.collection("items")?.expect("items");
+            batch.drop_index(&c, "v_1");
+            Ok(())
+        })
+        .expect("drop index");
+    let stats = store.collect_garbage(DateTime::now()).expect("gc");
+    assert!(stats.versions >= 2, "the dropped index's entry and the old catalog entry: {stats:?}");
+}
+
 /// The model test of DESIGN §6: random writes on several branches, branch creation
 /// and drops, point-in-time reads, history collection and restarts (clean and
 /// crashed), checked against a plain in-memory model after every step.
