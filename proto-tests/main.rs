@@ -8,4 +8,5 @@ mod branches;
 mod connections;
 mod crud;
 mod handshake;
+mod indexes;
 mod ops;
