@@ -78,13 +78,25 @@ out=$("$tools/npm/node_modules/.bin/mongosh" "mongodb://127.0.0.1:$port/test" --
   if (branch.items.findOne({_id: 1}).name !== "quill") throw new Error("branch write lost");
   if (branch.items.find().toArray().length !== 2) throw new Error("branch find");
   print("mongosh: branch workflow ok");
+  // The index example of the README: a unique index per branch, and explain.
+  const users = db.getSiblingDB("shop3");
+  if (users.users.createIndex({email: 1}, {unique: true}) !== "email_1") throw new Error("createIndex");
+  users.users.insertOne({email: "ann@example.com"});
+  users.runCommand({createBranch: "trial"});
+  let refused = false;
+  try { db.getSiblingDB("shop3@trial").users.insertOne({email: "ann@example.com"}); } catch (e) { refused = e.code === 11000; }
+  if (!refused) throw new Error("duplicate accepted on the branch");
+  const plan = users.users.find({email: "ann@example.com"}).explain().queryPlanner.winningPlan;
+  if (plan.inputStage.stage !== "IXSCAN") throw new Error("explain " + JSON.stringify(plan));
+  if (users.users.getIndexes().length !== 2) throw new Error("getIndexes");
+  print("mongosh: indexes and explain ok");
 ' 2>&1)
 echo "$out" | grep -v "^npm warn"
 if echo "$out" | grep -qiE "non-genuine|not a genuine|documentdb|cosmosdb|warning: this server"; then
   echo "mongosh printed a compatibility warning" >&2
   exit 1
 fi
-echo "$out" | grep -q "mongosh: branch workflow ok" || { echo "mongosh failed" >&2; exit 1; }
+echo "$out" | grep -q "mongosh: indexes and explain ok" || { echo "mongosh failed" >&2; exit 1; }
 
 # The README's quick-start session, typed into mongosh as a user would (`it` included).
 session=$("$tools/npm/node_modules/.bin/mongosh" "mongodb://127.0.0.1:$port/test" --quiet < scripts/mongosh/quick-start.js 2>&1)
