@@ -63,6 +63,7 @@ error_codes! {
     InvalidIdField = 53,
     PathNotViable = 28,
     IndexNotFound = 27,
+    Location5858203 = 5858203,
     CannotCreateIndex = 67,
     IndexOptionsConflict = 85,
     IndexKeySpecsConflict = 86,

@@ -19,6 +19,7 @@ pub mod namespace;
 pub mod operations;
 pub mod query;
 pub mod server;
+pub mod sessions;
 pub mod store;
 pub mod wal;
 pub mod wire;

@@ -16,6 +16,7 @@ use crate::config::Settings;
 use crate::cursor::Cursors;
 use crate::error::{Error, Result};
 use crate::operations::Operations;
+use crate::sessions::LocalSessions;
 use crate::store::{self, Store};
 use crate::wal::{self, fs::StdFs, Wal};
 
@@ -44,6 +45,8 @@ pub struct Shared {
     pub cursors: Cursors,
     /// Commands being served, for `currentOp` and `killOp`.
     pub operations: Operations,
+    /// Sessions clients used recently, for `$listLocalSessions`.
+    pub sessions: LocalSessions,
 }
 
 /// What the server knows about one client connection.
@@ -88,6 +91,7 @@ impl Server {
             store,
             cursors: Cursors::default(),
             operations: Operations::default(),
+            sessions: LocalSessions::default(),
         });
         Ok(Server { listener, shared })
     }
@@ -259,6 +263,7 @@ impl Shared {
             .expect("in-memory store"),
             cursors: Cursors::default(),
             operations: Operations::default(),
+            sessions: LocalSessions::default(),
         })
     }
 }

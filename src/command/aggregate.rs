@@ -15,12 +15,15 @@ use crate::query::Filter;
 use crate::store::{Collection, View};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
+    // `{aggregate: 1}` runs over the database: its first stage makes the documents.
+    let over_database = matches!(inv.body.get("aggregate"), Some(n) if crate::index::whole_number(n) == Some(1));
     let name = match inv.body.get("aggregate") {
         Some(Bson::String(_)) => args::collection(inv, "aggregate")?,
+        _ if over_database => "$cmd.aggregate",
         _ => {
             return Err(Error::command(
                 ErrorCode::InvalidNamespace,
-                "aggregate without a collection ({aggregate: 1}) is not supported",
+                "Invalid command format: the 'aggregate' field must specify a collection name or 1",
             ))
         }
     };
@@ -52,6 +55,13 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     }
     // A leading `$collStats` produces one document that the rest of the pipeline runs over.
     let (coll_stats, stages) = super::coll_stats::leading_stage(stages)?;
+    let (made, stages) = match over_database {
+        true => {
+            let (made, rest) = super::db_aggregate::source(inv, stages)?;
+            (Some(made), rest)
+        }
+        false => (None, stages),
+    };
     let allow_disk_use = args::boolean(inv.body, "allowDiskUse", false)?;
     let pipeline = Pipeline::parse(stages, &args::variables(inv.body, "aggregate")?)?.allow_disk_use(allow_disk_use);
     if let Some(output) = pipeline.output() {
@@ -61,6 +71,8 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let collections = BranchCollections { inv, view: &view };
     let results = if let Some(spec) = coll_stats {
         pipeline.run(std::iter::once(super::coll_stats::stage(inv, &view, name, spec)), &collections)?
+    } else if let Some(made) = made {
+        pipeline.run(made.into_iter().map(Ok), &collections)?
     } else {
         match view.collection(name)? {
             Some(collection) => {

@@ -14,6 +14,7 @@ mod collections;
 mod connection_status;
 mod count;
 mod current_op;
+mod db_aggregate;
 mod delete;
 mod distinct;
 mod explain;
@@ -526,6 +527,7 @@ fn run_checked(body: &Document, connection: &ConnectionInfo, shared: &Arc<Shared
         ));
     }
     let running = shared.operations.start(current_op::describe(command, body, &db, connection));
+    shared.sessions.touch(body);
     let deadline = max_time(body)?.map(|limit| Instant::now() + limit);
     args::simple_collation(body)?;
     let invocation = Invocation { body, db, connection, shared, deadline, op: Some(&running) };

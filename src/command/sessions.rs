@@ -1,6 +1,7 @@
-//! The logical-session commands. Sessions hold no server-side state yet (no
-//! transactions, no retryable-write table), so ending, killing and refreshing them
-//! releases nothing; the arguments are still checked as MongoDB checks them, and
+//! The logical-session commands. Sessions are remembered only for
+//! `$listLocalSessions` (`crate::sessions`): `endSessions` forgets them; there are
+//! no transactions or retryable-write tables yet, so killing and refreshing release
+//! nothing. The arguments are still checked as MongoDB checks them, and
 //! `startSession` hands out a fresh id.
 
 use bson::{doc, spec::BinarySubtype, Binary, Bson, Document};
@@ -16,6 +17,7 @@ pub fn start(_: &Invocation<'_>) -> Result<Document> {
 
 pub fn end(inv: &Invocation<'_>) -> Result<Document> {
     session_ids(inv, "endSessions")?;
+    inv.shared.sessions.end(documents(inv, "endSessions")?);
     Ok(doc! {})
 }
 

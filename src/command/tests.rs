@@ -268,3 +268,34 @@ fn out_replaces_the_target_collection() {
     let batch = found.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("a batch");
     assert_eq!(batch.len(), 2, "documents without _id get one: {found}");
 }
+
+#[test]
+fn aggregate_1_runs_over_the_database() {
+    let shared = shared();
+    let body = doc! {
+        "aggregate": 1,
+        "pipeline": [{"$documents": [{"a": 1}, {"a": 2}, {"a": 3}]}, {"$match": {"a": {"$gte": 2}}}],
+        "cursor": {"batchSize": 1},
+        "$db": "t",
+    };
+    let reply = run(&body, &connection(), &shared);
+    let cursor = reply.get_document("cursor").expect("cursor");
+    assert_eq!(cursor.get_str("ns"), Ok("t.$cmd.aggregate"));
+    assert_eq!(cursor.get_array("firstBatch"), Ok(&vec![Bson::Document(doc! {"a": 2})]));
+    let id = cursor.get_i64("id").expect("id");
+    let more = run(&doc! {"getMore": id, "collection": "$cmd.aggregate", "$db": "t"}, &connection(), &shared);
+    let next = more.get_document("cursor").and_then(|c| c.get_array("nextBatch")).expect("next");
+    assert_eq!(next, &vec![Bson::Document(doc! {"a": 3})]);
+
+    let lsid = doc! {"id": bson::Binary { subtype: bson::spec::BinarySubtype::Uuid, bytes: vec![7; 16] }};
+    let body = doc! {
+        "aggregate": 1, "pipeline": [{"$listLocalSessions": {}}, {"$project": {"_id": 0, "id": "$_id.id"}}],
+        "cursor": {}, "lsid": lsid.clone(), "$db": "t",
+    };
+    let reply = run(&body, &connection(), &shared);
+    let batch = reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("batch");
+    assert_eq!(batch, &vec![Bson::Document(lsid)], "{reply}");
+
+    let body = doc! {"aggregate": 1, "pipeline": [{"$match": {}}], "cursor": {}, "$db": "t"};
+    assert_error(&run(&body, &connection(), &shared), 73, "InvalidNamespace");
+}
