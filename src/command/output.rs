@@ -52,7 +52,9 @@ pub fn write(inv: &Invocation<'_>, output: &Output, results: Vec<Document>) -> R
     }
 }
 
-/// `$out`: the results become collection `target`, with its options if it exists.
+/// `$out`: the results become collection `target`, with its options and indexes if
+/// it exists (a result breaking a unique index fails the stage, leaving `target`
+/// as it was).
 fn replace(inv: &Invocation<'_>, target: &str, results: Vec<Document>) -> Result<Option<Commit>> {
     let temp = format!("tmp.agg_out.{}", ObjectId::new().to_hex());
     let temp_ns = args::namespace(inv, &temp);
@@ -65,8 +67,14 @@ fn replace(inv: &Invocation<'_>, target: &str, results: Vec<Document>) -> Result
                 let collection = match batch.collection(&temp)? {
                     Some(collection) => collection,
                     None if first => {
-                        let options = batch.collection(target)?.map(|c| c.options).unwrap_or_default();
-                        batch.create_collection(&temp, options)?
+                        let existing = batch.collection(target)?;
+                        let options = existing.as_ref().map(|c| c.options.clone()).unwrap_or_default();
+                        let mut collection = batch.create_collection(&temp, options)?;
+                        for index in existing.iter().flat_map(|c| &c.indexes) {
+                            let copy = batch.create_index(&collection, index.spec.clone())?;
+                            collection.indexes.push(copy);
+                        }
+                        collection
                     }
                     None => return Err(Error::command(ErrorCode::NamespaceNotFound, format!("{temp_ns} was dropped"))),
                 };
@@ -219,6 +227,29 @@ mod tests {
         assert_eq!(code(&reply), Some(11000), "{reply}");
         assert_eq!(find(&shared, "shop", "dst"), vec![doc! {"_id": 9}]);
         assert_eq!(collections(&shared, "shop"), ["dst", "src"]);
+    }
+
+    #[test]
+    fn out_keeps_the_targets_indexes_and_their_constraints() {
+        let shared = with_source(vec![doc! {"_id": 1, "k": 1}, doc! {"_id": 2, "k": 2}]);
+        let index =
+            doc! {"createIndexes": "dst", "indexes": [{"key": {"k": 1}, "name": "k_1", "unique": true}], "$db": "shop"};
+        call(&shared, index);
+        let reply = aggregate(&shared, "shop", vec![doc! {"$out": "dst"}]);
+        assert_eq!(reply.get_f64("ok"), Ok(1.0), "{reply}");
+        let indexes = call(&shared, doc! {"listIndexes": "dst", "$db": "shop"});
+        let names: Vec<&str> = indexes
+            .get_document("cursor")
+            .and_then(|c| c.get_array("firstBatch"))
+            .expect("batch")
+            .iter()
+            .filter_map(|i| i.as_document().and_then(|i| i.get_str("name").ok()))
+            .collect();
+        assert_eq!(names, ["_id_", "k_1"]);
+        // Results breaking the unique index fail the stage and leave the target.
+        let reply = aggregate(&shared, "shop", vec![doc! {"$set": {"k": 0}}, doc! {"$out": "dst"}]);
+        assert_eq!(code(&reply), Some(11000), "{reply}");
+        assert_eq!(find(&shared, "shop", "dst").len(), 2);
     }
 
     #[test]
