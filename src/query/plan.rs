@@ -79,8 +79,13 @@ pub fn choose(collection: &Collection, filter: &Filter, sort: Option<&Document>,
         .reduce(|best, c| if c.score > best.score { c } else { best });
     Ok(match best {
         Some(c) => Plan { sorted: c.sorted, access: Access::IndexScan(c.scan) },
-        None => Plan::collection_scan(),
+        None => Plan { access: Access::CollectionScan, sorted: in_id_order(&sort) },
     })
+}
+
+/// Whether a sort is the `_id` order a collection scan reads in.
+fn in_id_order(sort: &[(String, bool)]) -> bool {
+    matches!(sort, [(path, false)] if path == "_id")
 }
 
 /// The plan a hint asks for; MongoDB's BadValue when it names no usable index.
@@ -108,9 +113,7 @@ fn hinted(
         // The `_id` index is the documents' own order.
         None => Ok(match filter.id_equality() {
             Some(id) => Plan { access: Access::IdLookup(id.clone()), sorted: true },
-            None => {
-                Plan { access: Access::CollectionScan, sorted: sort.len() == 1 && sort[0] == ("_id".into(), false) }
-            }
+            None => Plan { access: Access::CollectionScan, sorted: in_id_order(sort) },
         }),
         Some(None) => Err(unusable()),
         Some(Some(index)) => {
