@@ -5,7 +5,22 @@
 //! cargo run --release --bin load -- --addr 127.0.0.1:27017 --connections 1000 --seconds 10 ping
 //! cargo run --release --bin load -- --connections 16 --total 1000000 --batch 1000 insert
 //! cargo run --release --bin load -- --connections 16 --keys 1000000 find-id
+//! cargo run --release --bin load -- --connections 1 --field u create-index
+//! cargo run --release --bin load -- --connections 16 --keys 1000000 find-eq
+//! cargo run --release --bin load -- --connections 1 --keys 1000000 scan
+//! cargo run --release --bin load -- --connections 1 --keys 1000000 group
 //! ```
+//!
+//! `insert` writes documents `{_id, n, name, k, u}` (see [`item`]): `k` takes
+//! [`GROUPS`] values and `u` is unique, so that `find-eq` (equality on `u`, after
+//! `create-index` on it), `scan` (an unindexed `count` matching `k: 0`, 1% of the
+//! documents) and `group` (`$group` by `k`) have something to work on. `--keys`
+//! tells those workloads how many documents the collection holds.
+//!
+//! Every workload prints one line of `name=value` fields: the requests sent (`ops`),
+//! the documents written, read or (for `scan` and `group`) gone through, per second
+//! too, and the requests' latencies (`min_us`, `mean_us`, `p50_us`, `p99_us`,
+//! `max_us`).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -37,14 +52,18 @@ struct Args {
     /// `_id`s are 0..total.
     #[arg(long)]
     total: Option<u64>,
-    /// `find-id`: look up `_id`s drawn from 0..keys.
+    /// The documents `insert` wrote (its `--total`): `find-id` and `find-eq` look up
+    /// values drawn from 0..keys; `scan` and `group` go through this many documents.
     #[arg(long, default_value_t = 1_000_000)]
     keys: u64,
+    /// `create-index`: the field to index, ascending.
+    #[arg(long, default_value = "u")]
+    field: String,
     /// What each connection sends.
     workload: Workload,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum Workload {
     /// `{ping: 1}` in a loop.
     Ping,
@@ -52,7 +71,21 @@ enum Workload {
     Insert,
     /// `find` by a random `_id` in `<db>.items`, one document per reply.
     FindId,
+    /// `createIndexes` of `{<field>: 1}` on `<db>.items`, sent once per connection
+    /// whatever `--seconds` says.
+    CreateIndex,
+    /// `find` by equality on a random `u` in `<db>.items`, one document per reply
+    /// (indexed after `create-index --field u`).
+    FindEq,
+    /// `count` of the documents of `<db>.items` with `k: 0` (1% of them), which
+    /// goes through every document when `k` has no index.
+    Scan,
+    /// `aggregate` of `<db>.items` grouped by `k`, counting each group.
+    Group,
 }
+
+/// The values `k` takes in the documents `insert` writes: `_id % GROUPS`.
+const GROUPS: u64 = 100;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -86,13 +119,16 @@ async fn main() -> std::io::Result<()> {
     latencies.sort_unstable();
     let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)));
     let us = |d: Option<&Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1e6);
+    let mean = latencies.iter().sum::<Duration>().checked_div(latencies.len() as u32);
     println!(
-        "connections={} ops={} docs={docs} failed_connections={} ops_per_sec={:.0} docs_per_sec={:.0} p50_us={:.0} p99_us={:.0} max_us={:.0}",
+        "connections={} ops={} docs={docs} failed_connections={} ops_per_sec={:.0} docs_per_sec={:.0} min_us={:.0} mean_us={:.0} p50_us={:.0} p99_us={:.0} max_us={:.0}",
         args.connections,
         latencies.len(),
         failures,
         latencies.len() as f64 / elapsed,
         docs as f64 / elapsed,
+        us(latencies.first()),
+        us(mean.as_ref()),
         us(pct(0.50)),
         us(pct(0.99)),
         us(latencies.last()),
@@ -103,8 +139,9 @@ async fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Sends requests until the deadline (or, for `insert`, the total); returns each
-/// request's latency and the documents it wrote or read.
+/// Sends requests until the deadline (or, for `insert`, the total; for
+/// `create-index`, once); returns each request's latency and the documents it
+/// wrote, read or went through.
 async fn drive(
     mut stream: TcpStream,
     args: std::sync::Arc<Args>,
@@ -116,48 +153,114 @@ async fn drive(
     let mut docs = 0u64;
     let mut next_id = connection;
     let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (connection + 1).wrapping_mul(0x2545_F491_4F6C_DD1D);
-    let ping = op_msg(&doc! {"ping": 1, "$db": "admin"})?;
-    while Instant::now() < deadline {
-        let frame = match args.workload {
-            Workload::Ping => ping.clone(),
-            Workload::Insert => {
-                let mut batch = Vec::new();
-                while batch.len() < args.batch as usize && args.total.is_none_or(|t| next_id < t) {
-                    batch.push(bson::Bson::Document(doc! {"_id": next_id as i64, "n": next_id as i64, "name": "load"}));
-                    next_id += args.connections as u64;
-                }
-                if batch.is_empty() {
-                    break;
-                }
-                op_msg(&doc! {"insert": "items", "documents": batch, "$db": &args.db})?
-            }
+    let db = args.db.as_str();
+    while match args.workload {
+        Workload::CreateIndex => latencies.is_empty(),
+        _ => Instant::now() < deadline,
+    } {
+        let command = match args.workload {
+            Workload::Ping => doc! {"ping": 1, "$db": "admin"},
+            Workload::Insert => match insert_command(&args, &mut next_id) {
+                Some(command) => command,
+                None => break,
+            },
             Workload::FindId => {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                let id = (rng % args.keys.max(1)) as i64;
-                op_msg(&doc! {"find": "items", "filter": {"_id": id}, "singleBatch": true, "$db": &args.db})?
+                let id = random(&mut rng, args.keys) as i64;
+                doc! {"find": "items", "filter": {"_id": id}, "singleBatch": true, "$db": db}
             }
+            Workload::CreateIndex => {
+                let index = doc! {"key": {&args.field: 1}, "name": format!("{}_1", args.field)};
+                doc! {"createIndexes": "items", "indexes": [index], "$db": db}
+            }
+            Workload::FindEq => {
+                let u = random(&mut rng, args.keys) as i64;
+                doc! {"find": "items", "filter": {"u": u}, "singleBatch": true, "$db": db}
+            }
+            Workload::Scan => doc! {"count": "items", "query": {"k": 0}, "$db": db},
+            Workload::Group => doc! {
+                "aggregate": "items",
+                "pipeline": [{"$group": {"_id": "$k", "n": {"$sum": 1}}}],
+                "cursor": {},
+                "$db": db,
+            },
         };
+        let frame = op_msg(&command)?;
         let sent = Instant::now();
         stream.write_all(&frame).await?;
         let reply = read_reply(&mut stream, &mut buf).await?;
-        // Drivers accept `ok` as any number equal to 1; so does this tool.
-        let ok = matches!(reply.get("ok"), Some(Bson::Double(v)) if *v == 1.0)
-            || matches!(reply.get("ok"), Some(Bson::Int32(1) | Bson::Int64(1)));
-        if !ok || reply.contains_key("writeErrors") {
-            return Err(std::io::Error::other(format!("command failed: {reply}")));
-        }
         latencies.push(sent.elapsed());
-        docs += match args.workload {
-            Workload::Ping => 0,
-            Workload::Insert => reply.get_i32("n").unwrap_or(0) as u64,
-            Workload::FindId => {
-                reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).map_or(0, |b| b.len() as u64)
-            }
-        };
+        docs += tally(&args, &reply).map_err(|e| std::io::Error::other(format!("{e}: {reply}")))?;
     }
     Ok((latencies, docs))
+}
+
+/// The next `insert` command of a connection, whose `_id`s start at `next_id` and
+/// step by the number of connections; `None` once `--total` documents are out.
+fn insert_command(args: &Args, next_id: &mut u64) -> Option<Document> {
+    let mut batch = Vec::new();
+    while batch.len() < args.batch as usize && args.total.is_none_or(|t| *next_id < t) {
+        batch.push(Bson::Document(item(*next_id, args.total)));
+        *next_id += args.connections as u64;
+    }
+    (!batch.is_empty()).then(|| doc! {"insert": "items", "documents": batch, "$db": &args.db})
+}
+
+/// The document `insert` writes with `_id` `id`: `n` is the `_id` again, `k` one of
+/// [`GROUPS`] values, and `u` a unique value in 0..total that does not follow `_id`
+/// order (`id * 7919 % total`, a permutation since 7919 is prime, unless `total`
+/// is a multiple of it), or the `_id` when there is no total.
+fn item(id: u64, total: Option<u64>) -> Document {
+    let u = total.map_or(id, |t| id * 7919 % t);
+    doc! {"_id": id as i64, "n": id as i64, "name": "load", "k": (id % GROUPS) as i64, "u": u as i64}
+}
+
+/// The next value of a connection's xorshift generator, reduced to 0..keys.
+fn random(rng: &mut u64, keys: u64) -> u64 {
+    *rng ^= *rng << 13;
+    *rng ^= *rng >> 7;
+    *rng ^= *rng << 17;
+    *rng % keys.max(1)
+}
+
+/// Checks a reply and returns the documents the request wrote, read or (for `scan`
+/// and `group`, which check that their result covers `--keys` documents) went
+/// through.
+fn tally(args: &Args, reply: &Document) -> Result<u64, String> {
+    // Drivers accept `ok` as any number equal to 1; so does this tool.
+    if number(reply.get("ok")) != Some(1) || reply.contains_key("writeErrors") {
+        return Err("command failed".into());
+    }
+    let first_batch = || reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).map_err(|e| e.to_string());
+    Ok(match args.workload {
+        Workload::Ping | Workload::CreateIndex => 0,
+        Workload::Insert => reply.get_i32("n").unwrap_or(0) as u64,
+        Workload::FindId | Workload::FindEq => first_batch()?.len() as u64,
+        Workload::Scan => {
+            let expected = args.keys.div_ceil(GROUPS) as i64;
+            if number(reply.get("n")) != Some(expected) {
+                return Err(format!("expected n: {expected} of a collection of {} documents", args.keys));
+            }
+            args.keys
+        }
+        Workload::Group => {
+            let groups = first_batch()?;
+            let counted: i64 = groups.iter().filter_map(|g| number(g.as_document()?.get("n"))).sum();
+            if groups.len() as u64 != GROUPS.min(args.keys) || counted != args.keys as i64 {
+                return Err(format!("expected {GROUPS} groups counting {} documents", args.keys));
+            }
+            args.keys
+        }
+    })
+}
+
+/// A whole number of any BSON numeric type, as an `i64`.
+fn number(value: Option<&Bson>) -> Option<i64> {
+    match value? {
+        Bson::Int32(v) => Some(i64::from(*v)),
+        Bson::Int64(v) => Some(*v),
+        Bson::Double(v) if v.fract() == 0.0 => Some(*v as i64),
+        _ => None,
+    }
 }
 
 fn op_msg(command: &Document) -> std::io::Result<Vec<u8>> {
