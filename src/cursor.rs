@@ -107,12 +107,12 @@ impl Cursor {
                 // The encoded `_id` of the document before the current one.
                 let mut previous: Vec<u8> = after.clone().unwrap_or_default();
                 let (filter, skip) = (&self.filter, &mut self.skip);
-                view.scan(*collection, after.as_deref(), |id, doc| {
+                view.scan_filtered(*collection, after.as_deref(), filter, |id, doc| {
                     scanned += 1;
                     if scanned.is_multiple_of(1024) {
                         interrupt.check()?;
                     }
-                    if filter.matches(&doc) {
+                    if let Some(doc) = doc.filter(|doc| filter.matches(doc)) {
                         if *skip > 0 {
                             *skip -= 1;
                         } else {

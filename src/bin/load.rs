@@ -230,7 +230,8 @@ fn tally(args: &Args, reply: &Document) -> Result<u64, String> {
     if number(reply.get("ok")) != Some(1) || reply.contains_key("writeErrors") {
         return Err("command failed".into());
     }
-    let first_batch = || reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).map_err(|e| e.to_string());
+    let first_batch =
+        || reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).map_err(|e| e.to_string());
     Ok(match args.workload {
         Workload::Ping | Workload::CreateIndex => 0,
         Workload::Insert => reply.get_i32("n").unwrap_or(0) as u64,

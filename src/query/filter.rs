@@ -10,7 +10,7 @@
 use std::cmp::Ordering;
 
 use bson::spec::ElementType;
-use bson::{Bson, Document};
+use bson::{Bson, Document, RawBsonRef, RawDocument};
 use regex::{Regex, RegexBuilder};
 
 use super::expr::{Expr, Variables};
@@ -33,6 +33,14 @@ impl Filter {
 
     pub fn matches(&self, doc: &Document) -> bool {
         self.conditions.iter().all(|node| node.eval(doc, &mut None))
+    }
+
+    /// Whether a stored document certainly does not match, judged from its raw
+    /// bytes without decoding it: some top-level condition on a top-level field
+    /// fails on that field's value (a scalar, or missing). `false` means "decode and
+    /// see", so scans decode only the documents that may match.
+    pub fn rejects_raw(&self, doc: &RawDocument) -> bool {
+        self.conditions.iter().any(|node| node.rejects_raw(doc))
     }
 
     /// The index of the array element through which `doc` matched: what the
@@ -202,6 +210,19 @@ enum Node {
 }
 
 impl Node {
+    /// See [`Filter::rejects_raw`].
+    fn rejects_raw(&self, doc: &RawDocument) -> bool {
+        match self {
+            Node::Path { path, test } if !path.as_str().contains('.') => match doc.get(path.as_str()) {
+                Ok(None) => !test.matches(None, &mut None),
+                Ok(Some(RawBsonRef::Array(_) | RawBsonRef::Document(_))) | Err(_) => false,
+                Ok(Some(raw)) => Bson::try_from(raw).is_ok_and(|value| !test.matches(Some(&value), &mut None)),
+            },
+            Node::And(children) => children.iter().any(|child| child.rejects_raw(doc)),
+            _ => false,
+        }
+    }
+
     /// Whether `doc` satisfies this condition. A path condition that holds through
     /// an array element records the element's index in `position` (the last one
     /// recorded wins, as in MongoDB); the logical operators other than `$and` do

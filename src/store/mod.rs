@@ -31,7 +31,7 @@ pub use batch::Batch;
 pub use branches::{Branch, MAX_DEPTH};
 pub use gc::GcStats;
 pub use tables::prefix_end;
-pub use view::{Collection, Snapshot, View};
+pub use view::{decode, Collection, Snapshot, View};
 
 /// Bytes a document's key holds besides its encoded `_id`: the collection id before
 /// it, the branch and the LSN after it.

@@ -11,6 +11,7 @@ use super::tables::{self, CATALOG, DOCS, INDEXES, VERSION_SUFFIX};
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::lsn::Lsn;
+use crate::query::Filter;
 use crate::wal::BranchId;
 
 /// What a view reads: a branch of a database at an LSN, and the bounded chain of
@@ -203,6 +204,26 @@ impl View {
         self.scan_bytes(collection, after, |id, bytes| each(id, decode(bytes)?))
     }
 
+    /// As [`View::scan`], for a filter: `each` gets each document only when it may
+    /// match `filter`, and `None` for those the filter rejects from their raw bytes,
+    /// which are not decoded.
+    pub fn scan_filtered(
+        &self,
+        collection: u64,
+        after: Option<&[u8]>,
+        filter: &Filter,
+        mut each: impl FnMut(&[u8], Option<Document>) -> Result<bool>,
+    ) -> Result<()> {
+        self.scan_bytes(collection, after, |id, bytes| {
+            let raw = bson::RawDocument::from_bytes(bytes)
+                .map_err(|e| Error::Store(format!("bad document in the store: {e}")))?;
+            match filter.rejects_raw(raw) {
+                true => each(id, None),
+                false => each(id, Some(decode(bytes)?)),
+            }
+        })
+    }
+
     /// As [`View::scan`], with each document as the bytes the store holds, not yet
     /// decoded (to measure them, or to check that they decode).
     pub fn scan_bytes(
@@ -315,6 +336,9 @@ impl<'c> Pick<'c> {
     }
 }
 
-fn decode(bytes: &[u8]) -> Result<Document> {
-    Document::from_reader(bytes).map_err(|e| Error::Store(format!("bad document in the store: {e}")))
+/// A stored document, decoded element by element from its raw form (several
+/// times faster than going through serde).
+pub fn decode(bytes: &[u8]) -> Result<Document> {
+    let bad = |e: bson::raw::Error| Error::Store(format!("bad document in the store: {e}"));
+    Document::try_from(bson::RawDocument::from_bytes(bytes).map_err(bad)?).map_err(bad)
 }
