@@ -118,3 +118,35 @@ async fn explain_shows_index_scans_and_collection_scans() {
     assert_eq!(totals, (0..10).rev().map(|i| i * 50 + 7).collect::<Vec<_>>());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn ttl_indexes_expire_documents_in_the_background() {
+    let server = TestServer::start_with(|settings| settings.ttl_monitor_sleep_secs = 1).await;
+    let client = server.client().await;
+    let coll = client.database("ttl").collection::<Document>("sessions");
+    let ttl = IndexModel::builder()
+        .keys(doc! {"seen": 1})
+        .options(IndexOptions::builder().expire_after(std::time::Duration::from_secs(0)).build())
+        .build();
+    coll.create_index(ttl).await.expect("ttl index");
+    let past = bson::DateTime::from_millis(bson::DateTime::now().timestamp_millis() - 60_000);
+    let future = bson::DateTime::from_millis(bson::DateTime::now().timestamp_millis() + 3_600_000);
+    coll.insert_many(vec![
+        doc! {"_id": "old", "seen": past},
+        doc! {"_id": "new", "seen": future},
+        doc! {"_id": "text", "seen": "not a date"},
+    ])
+    .await
+    .expect("insert");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let ids: Vec<Document> = coll.find(doc! {}).await.expect("find").try_collect().await.expect("all");
+        let ids: Vec<&str> = ids.iter().filter_map(|d| d.get_str("_id").ok()).collect();
+        if ids == ["new", "text"] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not expired in time: {ids:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    server.stop().await;
+}

@@ -44,6 +44,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// How long history stays readable: "7d", "12h", "30m", "90s".
     pub history_retention: String,
+    /// Seconds between passes of the TTL expirer (MongoDB's `ttlMonitorSleepSecs`).
+    pub ttl_monitor_sleep_secs: u64,
 }
 
 impl Default for Settings {
@@ -57,6 +59,7 @@ impl Default for Settings {
             log: "info".into(),
             log_format: LogFormat::Text,
             history_retention: "7d".into(),
+            ttl_monitor_sleep_secs: 60,
         }
     }
 }
@@ -90,6 +93,9 @@ pub struct Overrides {
     /// How long history stays readable: a number and s, m, h or d [default: 7d]
     #[arg(long, env = "BRANCHDB_HISTORY_RETENTION")]
     pub history_retention: Option<String>,
+    /// Seconds between passes deleting the documents TTL indexes expire [default: 60]
+    #[arg(long, env = "BRANCHDB_TTL_MONITOR_SLEEP_SECS")]
+    pub ttl_monitor_sleep_secs: Option<u64>,
 }
 
 impl Settings {
@@ -108,6 +114,9 @@ impl Settings {
         settings.apply(cli.clone());
         if settings.max_connections == 0 {
             return Err(Error::Config("max_connections must be at least 1".into()));
+        }
+        if settings.ttl_monitor_sleep_secs == 0 {
+            return Err(Error::Config("ttl_monitor_sleep_secs must be at least 1".into()));
         }
         settings.retention()?;
         Ok(settings)
@@ -130,6 +139,7 @@ impl Settings {
             log,
             log_format,
             history_retention,
+            ttl_monitor_sleep_secs,
         } = o;
         if let Some(v) = bind {
             self.bind = v;
@@ -154,6 +164,9 @@ impl Settings {
         }
         if let Some(v) = history_retention {
             self.history_retention = v;
+        }
+        if let Some(v) = ttl_monitor_sleep_secs {
+            self.ttl_monitor_sleep_secs = v;
         }
     }
 }
@@ -204,6 +217,16 @@ mod tests {
         for bad in ["", "d", "7", "7w", "-1d", "1.5h"] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn the_ttl_monitor_runs_at_least_every_second() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("b.toml");
+        std::fs::write(&path, "ttl_monitor_sleep_secs = 5\n").expect("write");
+        assert_eq!(Settings::load(Some(&path), &Overrides::default()).expect("load").ttl_monitor_sleep_secs, 5);
+        let cli = Overrides { ttl_monitor_sleep_secs: Some(0), ..Overrides::default() };
+        assert!(Settings::load(Some(&path), &cli).is_err());
     }
 
     #[test]

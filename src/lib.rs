@@ -21,5 +21,6 @@ pub mod query;
 pub mod server;
 pub mod sessions;
 pub mod store;
+pub mod ttl;
 pub mod wal;
 pub mod wire;

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::operations::Operations;
 use crate::sessions::LocalSessions;
 use crate::store::{self, Store};
+use crate::ttl;
 use crate::wal::{self, fs::StdFs, Wal};
 
 /// How long shutdown waits for connections to finish their current request.
@@ -47,6 +48,8 @@ pub struct Shared {
     pub operations: Operations,
     /// Sessions clients used recently, for `$listLocalSessions`.
     pub sessions: LocalSessions,
+    /// The TTL expirer's parameters and counters; its thread runs while the server does.
+    pub ttl: Arc<ttl::Monitor>,
 }
 
 /// What the server knows about one client connection.
@@ -79,6 +82,7 @@ impl Server {
         for warning in &startup_warnings {
             tracing::warn!("{warning}");
         }
+        let ttl = Arc::new(ttl::Monitor::new(settings.ttl_monitor_sleep_secs));
         let shared = Arc::new(Shared {
             settings,
             argv,
@@ -92,6 +96,7 @@ impl Server {
             cursors: Cursors::default(),
             operations: Operations::default(),
             sessions: LocalSessions::default(),
+            ttl,
         });
         Ok(Server { listener, shared })
     }
@@ -108,6 +113,7 @@ impl Server {
         let limit = Arc::new(Semaphore::new(shared.settings.max_connections));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
+        let expirer = shared.ttl.start(shared.store.clone())?;
         tracing::info!(addr = %listener.local_addr()?, "listening");
         tokio::pin!(shutdown);
         loop {
@@ -142,6 +148,7 @@ impl Server {
             });
         }
         tracing::info!(open = connections.len(), "shutting down: no new connections");
+        shared.ttl.stop();
         drop(listener);
         let _ = stop_tx.send(true);
         let drained =
@@ -152,6 +159,9 @@ impl Server {
         }
         let (store, wal) = (shared.store.clone(), shared.wal.clone());
         tokio::task::spawn_blocking(move || {
+            if expirer.join().is_err() {
+                tracing::error!("the TTL monitor's thread panicked");
+            }
             store.close()?;
             wal.close()
         })
@@ -264,6 +274,7 @@ impl Shared {
             cursors: Cursors::default(),
             operations: Operations::default(),
             sessions: LocalSessions::default(),
+            ttl: Arc::new(ttl::Monitor::new(Settings::default().ttl_monitor_sleep_secs)),
         })
     }
 }

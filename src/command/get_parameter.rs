@@ -1,22 +1,28 @@
-//! `getParameter`: named server parameters, or all of them with `"*"`.
+//! `getParameter`: named server parameters, or all of them with `"*"`; and
+//! `setParameter`, for the few that change at runtime (the TTL monitor's).
 
 use bson::{doc, Bson, Document};
 
-use super::Invocation;
+use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
+use crate::ttl::Monitor;
 
-fn parameters() -> Document {
+/// Every parameter with its current value.
+fn parameters(inv: &Invocation<'_>) -> Document {
+    let ttl = &inv.shared.ttl;
     doc! {
         "featureCompatibilityVersion": {"version": "7.0"},
         "enableTestCommands": false,
         "authenticationMechanisms": [],
         "maxBSONDepth": crate::wire::MAX_NESTING_DEPTH as i32,
         "transactionLifetimeLimitSeconds": 60,
+        "ttlMonitorEnabled": ttl.enabled(),
+        "ttlMonitorSleepSecs": i32::try_from(ttl.sleep_secs()).unwrap_or(i32::MAX),
     }
 }
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
-    let all = parameters();
+    let all = parameters(inv);
     if inv.body.get("getParameter") == Some(&Bson::String("*".into())) {
         return Ok(all);
     }
@@ -28,6 +34,70 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     }
     if reply.is_empty() {
         return Err(Error::command(ErrorCode::InvalidOptions, "no option found to get"));
+    }
+    Ok(reply)
+}
+
+/// A parameter `setParameter` can change: reads its new value from the command
+/// (by name), checks it, and applies it.
+type Setter = fn(&Monitor, &Document, &str) -> Result<()>;
+
+/// The parameter called `name`, if it changes at runtime.
+fn setter(name: &str) -> Option<Setter> {
+    match name {
+        "ttlMonitorEnabled" => Some(|ttl, body, name| {
+            ttl.set_enabled(args::boolean(body, name, true)?);
+            Ok(())
+        }),
+        "ttlMonitorSleepSecs" => Some(|ttl, body, name| match args::integer(body, name)? {
+            Some(secs) if secs > 0 && secs <= i64::from(i32::MAX) => {
+                ttl.set_sleep_secs(secs as u64);
+                Ok(())
+            }
+            Some(secs) if secs <= 0 => {
+                Err(Error::bad_value(format!("Invalid value for parameter {name}: {secs} is not greater than 0")))
+            }
+            _ => Err(Error::bad_value(format!(
+                "Invalid value for parameter {name}: {}",
+                body.get(name).unwrap_or(&Bson::Null)
+            ))),
+        }),
+        _ => None,
+    }
+}
+
+/// `setParameter`: changes each named parameter, all of them checked first, and
+/// replies with the first one's previous value as `was`.
+pub fn set(inv: &Invocation<'_>) -> Result<Document> {
+    let before = parameters(inv);
+    let mut changes = Vec::new();
+    for (name, value) in inv.body.iter().skip(1).filter(|(k, _)| !is_generic_argument(k)) {
+        match setter(name) {
+            Some(setter) => changes.push((name, value, setter)),
+            None if before.contains_key(name) => {
+                return Err(Error::command(
+                    ErrorCode::IllegalOperation,
+                    format!("not allowed to change [{name}] at runtime"),
+                ))
+            }
+            None => {
+                return Err(Error::command(
+                    ErrorCode::InvalidOptions,
+                    format!("attempted to set unrecognized parameter [{name}], use help:true to see options "),
+                ))
+            }
+        }
+    }
+    let mut reply = Document::new();
+    for (name, value, setter) in changes {
+        if reply.is_empty() {
+            reply.insert("was", before.get(name).cloned().unwrap_or(Bson::Null));
+        }
+        setter(&inv.shared.ttl, inv.body, name)?;
+        tracing::info!(parameter = %name, value = %value, "server parameter set");
+    }
+    if reply.is_empty() {
+        return Err(Error::command(ErrorCode::InvalidOptions, "no option found to set, use help:true to see options "));
     }
     Ok(reply)
 }

@@ -152,6 +152,14 @@ pub static COMMANDS: &[Command] = &[
         run: get_parameter::run,
     },
     Command {
+        name: "setParameter",
+        aliases: &[],
+        help: "change server parameters (the TTL monitor's)",
+        admin_only: true,
+        store: false,
+        run: get_parameter::set,
+    },
+    Command {
         name: "hello",
         aliases: &[],
         help: "handshake: what this server is and its limits",

@@ -1,4 +1,4 @@
-//! `serverStatus`: identity, uptime and connection counts.
+//! `serverStatus`: identity, uptime, connection counts and the TTL expirer's counters.
 
 use std::sync::atomic::Ordering;
 
@@ -34,6 +34,12 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             "lastLsn": shared.wal.last_lsn().0 as i64,
             "durableLsn": shared.wal.durable_lsn().0 as i64,
             "durability": format!("{:?}", shared.settings.durability).to_lowercase(),
+        },
+        "metrics": {
+            "ttl": {
+                "deletedDocuments": shared.ttl.deleted_documents() as i64,
+                "passes": shared.ttl.passes() as i64,
+            },
         },
     })
 }

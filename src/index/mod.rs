@@ -12,7 +12,7 @@ mod spec;
 
 use bson::{doc, Bson, Document};
 
-pub use keys::{Key, Keys};
+pub use keys::{encode_field, Key, Keys};
 pub use spec::{is_descending, is_id_pattern, parse, whole_number};
 
 use crate::error::{Error, Result};
