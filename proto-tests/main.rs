@@ -10,3 +10,4 @@ mod crud;
 mod handshake;
 mod indexes;
 mod ops;
+mod ttl;
