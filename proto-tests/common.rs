@@ -25,7 +25,24 @@ impl TestServer {
     }
 
     pub async fn start_with(configure: impl FnOnce(&mut Settings)) -> TestServer {
+        Self::start_in(tempfile::tempdir().expect("tempdir"), configure).await
+    }
+
+    /// Stops the server and starts a new one on the same data directory (default
+    /// settings), which recovers what the first one acknowledged.
+    pub async fn restart(mut self) -> TestServer {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server run");
+        }
         let data = tempfile::tempdir().expect("tempdir");
+        let data = std::mem::replace(&mut self._data, data);
+        Self::start_in(data, |_| {}).await
+    }
+
+    async fn start_in(data: tempfile::TempDir, configure: impl FnOnce(&mut Settings)) -> TestServer {
         let mut settings =
             Settings { bind: "127.0.0.1:0".into(), data_dir: data.path().to_path_buf(), ..Settings::default() };
         configure(&mut settings);
@@ -111,7 +128,7 @@ impl RawClient {
         let response_to = i32::from_le_bytes([header[8], header[9], header[10], header[11]]);
         let mut body = vec![0u8; len - 16];
         self.stream.read_exact(&mut body).await?;
-        let doc = Document::from_reader(&body[5..]).map_err(std::io::Error::other)?;
+        let doc = branchdb::value::decode(&body[5..]).map_err(std::io::Error::other)?;
         Ok((response_to, doc))
     }
 

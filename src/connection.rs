@@ -40,14 +40,14 @@ pub async fn serve(stream: TcpStream, info: ConnectionInfo, shared: &Arc<Shared>
             Ok(Some(frame)) => frame,
             Ok(None) => break,
             Err(e) => {
-                tracing::debug!(%peer, error = %e, "closing connection");
+                closing(peer, &e);
                 break;
             }
         };
         let reply = match handle(&frame, &info, shared).await {
             Ok(reply) => reply,
             Err(e) => {
-                tracing::debug!(%peer, error = %e, "closing connection");
+                closing(peer, &e);
                 break;
             }
         };
@@ -63,6 +63,16 @@ pub async fn serve(stream: TcpStream, info: ConnectionInfo, shared: &Arc<Shared>
         }
     }
     tracing::debug!(%peer, id = info.id, "connection closed");
+}
+
+/// Logs why a connection is being closed: at the default level when the client's
+/// input is the reason (so a client left without a reply can be explained), at
+/// debug level for a connection that broke.
+fn closing(peer: std::net::SocketAddr, error: &Error) {
+    match error {
+        Error::Io(_) => tracing::debug!(%peer, error = %error, "closing connection"),
+        _ => tracing::warn!(%peer, reason = %error, "closing connection because of the client's input"),
+    }
 }
 
 /// Reads one whole frame. `Ok(None)` is a clean end of stream between frames.

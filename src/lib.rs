@@ -22,5 +22,6 @@ pub mod server;
 pub mod sessions;
 pub mod store;
 pub mod ttl;
+pub mod value;
 pub mod wal;
 pub mod wire;

@@ -80,7 +80,7 @@ fn command(stream: &mut TcpStream, body: Document) -> std::io::Result<Document> 
     let len = i32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let mut rest = vec![0u8; len.saturating_sub(16)];
     stream.read_exact(&mut rest)?;
-    Document::from_reader(&rest[5..]).map_err(std::io::Error::other)
+    branchdb::value::decode(&rest[5..]).map_err(std::io::Error::other)
 }
 
 /// Every `_id` of `target.items`, through find and getMore.

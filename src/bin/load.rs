@@ -286,5 +286,5 @@ async fn read_reply(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Resul
     let body_len = body_len.ok_or_else(|| std::io::Error::other(format!("bad reply length {len}")))?;
     buf.resize(body_len, 0);
     stream.read_exact(buf).await?;
-    Document::from_reader(&buf[5..]).map_err(std::io::Error::other)
+    branchdb::value::decode(&buf[5..]).map_err(std::io::Error::other)
 }

@@ -110,7 +110,7 @@ fn examine(inv: &Invocation<'_>, view: &crate::store::View, collection: &crate::
         measured.documents += 1;
         measured.data_bytes += bytes.len() as u64;
         measured.key_bytes += (key.len() + crate::store::DOC_KEY_OVERHEAD) as u64;
-        match Document::from_reader(bytes) {
+        match crate::value::decode(bytes) {
             Err(e) => {
                 tracing::warn!(collection_id, error = %e, "validate: a stored document is not valid BSON");
                 findings.undecodable += 1;

@@ -55,7 +55,7 @@ pub fn load_branches(txn: &WriteTransaction) -> Result<Branches> {
     let mut branches = Branches::default();
     for entry in table.iter()? {
         let (id, bytes) = entry?;
-        let doc = Document::from_reader(bytes.value()).map_err(|e| Error::Store(format!("bad branch row: {e}")))?;
+        let doc = crate::value::decode(bytes.value()).map_err(|e| Error::Store(format!("bad branch row: {e}")))?;
         let branch = Branch::from_document(id.value(), &doc)?;
         if branch.dropped_lsn.is_none() {
             branches.insert(branch);
@@ -217,7 +217,7 @@ impl Tables<'_> {
         let prefix = tables::doc_prefix(collection.id, id);
         if !collection.indexes.is_empty() {
             let old = pick(&self.docs, self.chain, &prefix)?
-                .map(|bytes| Document::from_reader(bytes.as_slice()).map_err(|e| Error::Store(e.to_string())))
+                .map(|bytes| crate::value::decode(bytes.as_slice()).map_err(|e| Error::Store(e.to_string())))
                 .transpose()?;
             let encoded_id = &prefix[8..];
             let mut flagged = false;
@@ -249,7 +249,7 @@ impl Tables<'_> {
         let range = self.docs.range::<&[u8]>(&start[..]..&end[..])?;
         let (indexes, branch, lsn) = (&mut self.indexes, self.branch, self.lsn);
         resolve_runs(range, self.chain, |prefix, bytes| {
-            let doc = Document::from_reader(bytes).map_err(|e| Error::Store(e.to_string()))?;
+            let doc = crate::value::decode(bytes).map_err(|e| Error::Store(e.to_string()))?;
             let keys = index.keys(&doc)?;
             index.multikey |= keys.multikey;
             replace_entries(indexes, index.id, &prefix[8..], &Keys::default(), &keys, branch, lsn)?;

@@ -144,7 +144,7 @@ impl Store {
                 .iter()?
                 .filter_map(|entry| entry.ok())
                 .filter_map(|(id, row)| {
-                    let doc = bson::Document::from_reader(row.value()).ok()?;
+                    let doc = crate::value::decode(row.value()).ok()?;
                     doc.get_i64("dropped").is_ok().then_some(id.value())
                 })
                 .collect();
@@ -161,7 +161,7 @@ impl Store {
         let mut referenced = HashSet::new();
         stats.versions += self.collect_table(CATALOG, &needs, true, |_, kept| {
             for value in kept {
-                if let Ok(doc) = bson::Document::from_reader(*value) {
+                if let Ok(doc) = crate::value::decode(value) {
                     referenced.insert(doc.get_i64("id").unwrap_or_default() as u64);
                     for index in doc.get_array("indexes").into_iter().flatten() {
                         let id = index.as_document().and_then(|i| i.get_i64("id").ok());

@@ -353,7 +353,7 @@ mod tests {
         raw.extend_from_slice(&[0x0C, b'p', 0]);
         raw.extend_from_slice(&value);
         raw.push(0);
-        let doc = Document::from_reader(&mut raw.as_slice()).expect("DBPointer bytes");
+        let doc = crate::value::decode(&raw).expect("DBPointer bytes");
         doc.get("p").cloned().expect("DBPointer field")
     }
 

@@ -69,7 +69,7 @@ impl Collection {
     }
 
     pub(super) fn from_slice(bytes: &[u8]) -> Result<Collection> {
-        let doc = Document::from_reader(bytes).map_err(|e| Error::Store(format!("bad catalog entry: {e}")))?;
+        let doc = crate::value::decode(bytes).map_err(|e| Error::Store(format!("bad catalog entry: {e}")))?;
         Collection::from_document(&doc)
     }
 

@@ -17,7 +17,7 @@ fn hex(text: &str) -> Vec<u8> {
 fn reply_document(frame: &[u8]) -> Document {
     let header = Header::parse(frame).expect("header");
     let skip = if header.op_code == opcode::OP_REPLY { 20 } else { 5 };
-    Document::from_reader(&frame[HEADER_LEN + skip..]).expect("reply document")
+    crate::value::decode(&frame[HEADER_LEN + skip..]).expect("reply document")
 }
 
 /// Runs the captured request through dispatch on a connection with the captured

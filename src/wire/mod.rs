@@ -163,7 +163,7 @@ impl<'a> Reader<'a> {
         let len = usize::try_from(len).map_err(|_| Error::protocol("negative document length"))?;
         let bytes = self.take(len)?;
         check_document(bytes)?;
-        bson::Document::from_reader(bytes).map_err(|e| Error::protocol(format!("invalid BSON: {e}")))
+        crate::value::decode(bytes).map_err(|e| Error::protocol(format!("invalid BSON: {e}")))
     }
 }
 

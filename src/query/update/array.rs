@@ -214,6 +214,15 @@ pub fn pop_first(argument: &Bson) -> Result<bool> {
 /// element is wrapped as `{"": element}`, as MongoDB does.
 const ELEMENT: &str = "";
 
+/// Whether a condition starting with `key` applies to the elements themselves
+/// (`{$gte: 6}`): a query operator on a value, as MongoDB's `$pull` decides. Other
+/// conditions, `{$or: [...]}` among them, are queries on embedded documents.
+fn is_element_operator(key: &str) -> bool {
+    const DOCUMENT_LEVEL: &[&str] =
+        &["$and", "$or", "$nor", "$expr", "$where", "$text", "$comment", "$jsonSchema", "$alwaysTrue", "$alwaysFalse"];
+    key.starts_with('$') && !DOCUMENT_LEVEL.contains(&key)
+}
+
 /// What `$pull` removes.
 #[derive(Debug, Clone)]
 pub enum Condition {
@@ -228,7 +237,7 @@ pub enum Condition {
 impl Condition {
     pub fn parse(argument: &Bson) -> Result<Condition> {
         match argument {
-            Bson::Document(doc) if doc.keys().next().is_some_and(|k| k.starts_with('$')) => {
+            Bson::Document(doc) if doc.keys().next().is_some_and(|k| is_element_operator(k)) => {
                 let mut wrapped = Document::new();
                 wrapped.insert(ELEMENT, argument.clone());
                 Ok(Condition::Element(Filter::parse(&wrapped, &Variables::none())?))

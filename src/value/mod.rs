@@ -1,0 +1,13 @@
+//! BSON value rules every layer shares, below all of them: nothing here knows about
+//! commands, the store or the wire.
+//!
+//! [`decode`] is the one way bytes become a [`bson::Document`] anywhere in the
+//! server: element by element, exactly as encoded. The `bson` crate's serde path
+//! (`Document::from_reader`, `bson::from_slice`) reads subdocuments shaped like
+//! Extended JSON (`{$oid: …}`, `{$numberLong: …}`, `{$binary: …, $type: …}`) as
+//! the values they describe, which would change what a client stored; clippy's
+//! `disallowed-methods` (see `clippy.toml`) keeps it out.
+
+mod decode;
+
+pub use decode::{decode, decode_owned};
