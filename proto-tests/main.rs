@@ -7,6 +7,7 @@ mod bad_input;
 mod branches;
 mod connections;
 mod crud;
+mod exact_bytes;
 mod handshake;
 mod indexes;
 mod ops;

@@ -64,6 +64,8 @@ print("pymongo: branch workflow ok")
 client.close()
 PY
 
+"$tools/venv/bin/python" -W error scripts/pymongo/never_silently_wrong.py "$port"
+
 out=$("$tools/npm/node_modules/.bin/mongosh" "mongodb://127.0.0.1:$port/test" --eval '
   const ping = db.runCommand({ping: 1}); if (ping.ok !== 1) throw new Error("ping " + JSON.stringify(ping));
   const version = db.version(); if (!version.startsWith("7.0.")) throw new Error("version " + version);

@@ -382,6 +382,9 @@ error_codes! {
     Location40260 = 40260,
     Location40261 = 40261,
     NotImplemented = 238,
+    APIVersionError = 322,
+    APIStrictError = 323,
+    Location4886600 = 4886600,
 }
 
 /// Everything that can go wrong while serving a request or running the server.

@@ -9,32 +9,17 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::namespace::DbRef;
 use crate::query::{Filter, Variables};
 
-/// Arguments every command accepts, which are not collection options.
-pub(super) const GENERIC: &[&str] = &[
-    "$db",
-    "lsid",
-    "txnNumber",
-    "$clusterTime",
-    "writeConcern",
-    "readConcern",
-    "maxTimeMS",
-    "comment",
-    "$readPreference",
-    "apiVersion",
-    "apiStrict",
-    "apiDeprecationErrors",
-    "autocommit",
-    "startTransaction",
-];
-
 pub fn create(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "create")?;
     args::writable(inv)?;
+    if let Some(id_index) = inv.body.get("idIndex") {
+        default_id_index(id_index)?;
+    }
     let options: Document = inv
         .body
         .iter()
         .skip(1)
-        .filter(|(k, _)| !GENERIC.contains(&k.as_str()))
+        .filter(|(k, _)| !super::arguments::is_generic(k) && k.as_str() != "idIndex")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     // Kinds of collection that behave differently are refused rather than created
@@ -50,6 +35,30 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
     let (_, commit) =
         inv.shared.store.write(&inv.db, args::journaled(inv), |batch| batch.create_collection(name, options))?;
     Ok(commit.map(|c| doc! {"operationTime": c.cluster_time()}).unwrap_or_default())
+}
+
+/// Accepts `idIndex` (mongorestore sends it) when it describes the `_id` index
+/// every collection has: key `{_id: 1}`, name `_id_`, no collation.
+fn default_id_index(spec: &Bson) -> Result<()> {
+    let Bson::Document(spec) = spec else {
+        return Err(Error::type_mismatch(format!(
+            "BSON field 'create.idIndex' is the wrong type '{}', expected type 'object'",
+            args::type_name(Some(spec))
+        )));
+    };
+    let default_key = spec.get_document("key").is_ok_and(|key| {
+        key.len() == 1
+            && key.get("_id").is_some_and(|v| matches!(v, Bson::Int32(1) | Bson::Int64(1) | Bson::Double(1.0)))
+    });
+    let default_name = spec.get("name").is_none_or(|name| name.as_str() == Some("_id_"));
+    let other = spec.keys().find(|k| !matches!(k.as_str(), "key" | "name" | "v" | "ns"));
+    if default_key && default_name && other.is_none() {
+        return Ok(());
+    }
+    Err(Error::command(
+        ErrorCode::NotImplemented,
+        format!("idIndex {spec} is not supported: every collection has the default _id index {{_id: 1}} named _id_"),
+    ))
 }
 
 pub fn drop(inv: &Invocation<'_>) -> Result<Document> {

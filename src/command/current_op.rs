@@ -7,8 +7,7 @@ use std::time::Instant;
 
 use bson::{doc, Bson, Document};
 
-use super::collections::GENERIC;
-use super::{args, Command, Invocation};
+use super::{args, arguments, Command, Invocation};
 use crate::bson_size::document_size;
 use crate::error::{Error, ErrorCode, Result};
 use crate::namespace::DbRef;
@@ -97,7 +96,7 @@ pub fn current_op(inv: &Invocation<'_>) -> Result<Document> {
         .body
         .iter()
         .skip(1)
-        .filter(|(k, _)| !matches!(k.as_str(), "$all" | "$ownOps") && !GENERIC.contains(&k.as_str()))
+        .filter(|(k, _)| !matches!(k.as_str(), "$all" | "$ownOps" | "$truncateOps") && !arguments::is_generic(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let filter = Filter::parse(&filter, &Variables::none())?;

@@ -54,6 +54,10 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
 /// The explanation of `inner`, a command of the invocation's database; `execute`
 /// adds `executionStats`.
 pub fn explain(inv: &Invocation<'_>, inner: &Document, execute: bool) -> Result<Document> {
+    // The explained command's own arguments are checked as if it ran.
+    if let Some(command) = inner.keys().next().and_then(|name| super::lookup(name)) {
+        command.args.check(command.name, inner)?;
+    }
     let query = query_of(inner)?;
     let vars = Variables::none();
     let filter = Filter::parse(&query.filter, &vars)?;

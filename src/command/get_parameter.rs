@@ -104,6 +104,5 @@ pub fn set(inv: &Invocation<'_>) -> Result<Document> {
 
 /// Arguments every command may carry, which are never parameter names.
 fn is_generic_argument(key: &str) -> bool {
-    key.starts_with('$')
-        || matches!(key, "lsid" | "comment" | "maxTimeMS" | "apiVersion" | "apiStrict" | "apiDeprecationErrors")
+    super::arguments::is_generic(key)
 }

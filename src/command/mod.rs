@@ -7,6 +7,7 @@
 
 mod aggregate;
 mod args;
+mod arguments;
 mod branch;
 mod build_info;
 mod coll_stats;
@@ -33,6 +34,7 @@ mod output;
 mod ping;
 mod server_status;
 mod sessions;
+mod stable_api;
 mod update;
 mod validate;
 mod whatsmyuri;
@@ -90,6 +92,8 @@ pub struct Command {
     pub admin_only: bool,
     /// Reads or writes the store: run on the blocking pool, off the runtime's workers.
     pub store: bool,
+    /// What the command does with each of its arguments.
+    pub args: &'static arguments::Args,
     run: Handler,
 }
 
@@ -101,6 +105,7 @@ pub static COMMANDS: &[Command] = &[
         help: "version and build of the server",
         admin_only: false,
         store: false,
+        args: &arguments::BUILD_INFO,
         run: build_info::run,
     },
     Command {
@@ -109,6 +114,7 @@ pub static COMMANDS: &[Command] = &[
         help: "authentication state of this connection",
         admin_only: false,
         store: false,
+        args: &arguments::CONNECTION_STATUS,
         run: connection_status::run,
     },
     Command {
@@ -117,6 +123,7 @@ pub static COMMANDS: &[Command] = &[
         help: "end logical sessions",
         admin_only: false,
         store: false,
+        args: &arguments::END_SESSIONS,
         run: sessions::end,
     },
     Command {
@@ -125,6 +132,7 @@ pub static COMMANDS: &[Command] = &[
         help: "the operations in progress",
         admin_only: true,
         store: false,
+        args: &arguments::CURRENT_OP,
         run: current_op::current_op,
     },
     Command {
@@ -133,6 +141,7 @@ pub static COMMANDS: &[Command] = &[
         help: "the command line and parsed settings",
         admin_only: true,
         store: false,
+        args: &arguments::GET_CMD_LINE_OPTS,
         run: get_cmd_line_opts::run,
     },
     Command {
@@ -141,6 +150,7 @@ pub static COMMANDS: &[Command] = &[
         help: "recent log lines",
         admin_only: true,
         store: false,
+        args: &arguments::GET_LOG,
         run: get_log::run,
     },
     Command {
@@ -149,6 +159,7 @@ pub static COMMANDS: &[Command] = &[
         help: "server parameters",
         admin_only: true,
         store: false,
+        args: &arguments::GET_PARAMETER,
         run: get_parameter::run,
     },
     Command {
@@ -157,6 +168,7 @@ pub static COMMANDS: &[Command] = &[
         help: "change server parameters (the TTL monitor's)",
         admin_only: true,
         store: false,
+        args: &arguments::SET_PARAMETER,
         run: get_parameter::set,
     },
     Command {
@@ -165,6 +177,7 @@ pub static COMMANDS: &[Command] = &[
         help: "handshake: what this server is and its limits",
         admin_only: false,
         store: false,
+        args: &arguments::HELLO,
         run: hello::run,
     },
     Command {
@@ -173,6 +186,7 @@ pub static COMMANDS: &[Command] = &[
         help: "the machine the server runs on",
         admin_only: false,
         store: false,
+        args: &arguments::HOST_INFO,
         run: host_info::run,
     },
     Command {
@@ -181,6 +195,7 @@ pub static COMMANDS: &[Command] = &[
         help: "legacy handshake, as hello",
         admin_only: false,
         store: false,
+        args: &arguments::IS_MASTER,
         run: hello::run,
     },
     Command {
@@ -189,6 +204,7 @@ pub static COMMANDS: &[Command] = &[
         help: "kill all logical sessions",
         admin_only: false,
         store: false,
+        args: &arguments::KILL_ALL_SESSIONS,
         run: sessions::kill_all,
     },
     Command {
@@ -197,6 +213,7 @@ pub static COMMANDS: &[Command] = &[
         help: "interrupt an operation in progress",
         admin_only: true,
         store: false,
+        args: &arguments::KILL_OP,
         run: current_op::kill_op,
     },
     Command {
@@ -205,6 +222,7 @@ pub static COMMANDS: &[Command] = &[
         help: "kill logical sessions",
         admin_only: false,
         store: false,
+        args: &arguments::KILL_SESSIONS,
         run: sessions::kill,
     },
     Command {
@@ -213,15 +231,25 @@ pub static COMMANDS: &[Command] = &[
         help: "this list",
         admin_only: false,
         store: false,
+        args: &arguments::LIST_COMMANDS,
         run: list_commands::run,
     },
-    Command { name: "ping", aliases: &[], help: "liveness check", admin_only: false, store: false, run: ping::run },
+    Command {
+        name: "ping",
+        aliases: &[],
+        help: "liveness check",
+        admin_only: false,
+        store: false,
+        args: &arguments::PING,
+        run: ping::run,
+    },
     Command {
         name: "refreshSessions",
         aliases: &[],
         help: "keep logical sessions alive",
         admin_only: false,
         store: false,
+        args: &arguments::REFRESH_SESSIONS,
         run: sessions::refresh,
     },
     Command {
@@ -230,6 +258,7 @@ pub static COMMANDS: &[Command] = &[
         help: "server statistics",
         admin_only: false,
         store: false,
+        args: &arguments::SERVER_STATUS,
         run: server_status::run,
     },
     Command {
@@ -238,6 +267,7 @@ pub static COMMANDS: &[Command] = &[
         help: "start a logical session",
         admin_only: false,
         store: false,
+        args: &arguments::START_SESSION,
         run: sessions::start,
     },
     Command {
@@ -246,6 +276,7 @@ pub static COMMANDS: &[Command] = &[
         help: "the client's address as the server sees it",
         admin_only: false,
         store: false,
+        args: &arguments::WHATSMYURI,
         run: whatsmyuri::run,
     },
     Command {
@@ -254,6 +285,7 @@ pub static COMMANDS: &[Command] = &[
         help: "create a collection",
         admin_only: false,
         store: true,
+        args: &arguments::CREATE,
         run: collections::create,
     },
     Command {
@@ -262,6 +294,7 @@ pub static COMMANDS: &[Command] = &[
         help: "create a branch of this database",
         admin_only: false,
         store: true,
+        args: &arguments::CREATE_BRANCH,
         run: branch::create,
     },
     Command {
@@ -270,6 +303,7 @@ pub static COMMANDS: &[Command] = &[
         help: "one branch of this database",
         admin_only: false,
         store: true,
+        args: &arguments::BRANCH_INFO,
         run: branch::info,
     },
     Command {
@@ -278,6 +312,7 @@ pub static COMMANDS: &[Command] = &[
         help: "delete documents",
         admin_only: false,
         store: true,
+        args: &arguments::DELETE,
         run: delete::run,
     },
     Command {
@@ -286,6 +321,7 @@ pub static COMMANDS: &[Command] = &[
         help: "drop a collection",
         admin_only: false,
         store: true,
+        args: &arguments::DROP,
         run: collections::drop,
     },
     Command {
@@ -294,6 +330,7 @@ pub static COMMANDS: &[Command] = &[
         help: "drop a branch of this database",
         admin_only: false,
         store: true,
+        args: &arguments::DROP_BRANCH,
         run: branch::drop,
     },
     Command {
@@ -302,15 +339,25 @@ pub static COMMANDS: &[Command] = &[
         help: "drop every collection of this database branch",
         admin_only: false,
         store: true,
+        args: &arguments::DROP_DATABASE,
         run: collections::drop_database,
     },
-    Command { name: "find", aliases: &[], help: "query documents", admin_only: false, store: true, run: find::find },
+    Command {
+        name: "find",
+        aliases: &[],
+        help: "query documents",
+        admin_only: false,
+        store: true,
+        args: &arguments::FIND,
+        run: find::find,
+    },
     Command {
         name: "findAndModify",
         aliases: &["findandmodify"],
         help: "update or remove one document and return it",
         admin_only: false,
         store: true,
+        args: &arguments::FIND_AND_MODIFY,
         run: find_and_modify::run,
     },
     Command {
@@ -319,6 +366,7 @@ pub static COMMANDS: &[Command] = &[
         help: "run an aggregation pipeline",
         admin_only: false,
         store: true,
+        args: &arguments::AGGREGATE,
         run: aggregate::run,
     },
     Command {
@@ -327,6 +375,7 @@ pub static COMMANDS: &[Command] = &[
         help: "storage statistics of a collection (deprecated: use $collStats)",
         admin_only: false,
         store: true,
+        args: &arguments::COLL_STATS,
         run: coll_stats::run,
     },
     Command {
@@ -335,6 +384,7 @@ pub static COMMANDS: &[Command] = &[
         help: "count the documents matching a query",
         admin_only: false,
         store: true,
+        args: &arguments::COUNT,
         run: count::run,
     },
     Command {
@@ -343,6 +393,7 @@ pub static COMMANDS: &[Command] = &[
         help: "storage statistics of this database branch",
         admin_only: false,
         store: true,
+        args: &arguments::DB_STATS,
         run: coll_stats::db_stats,
     },
     Command {
@@ -351,6 +402,7 @@ pub static COMMANDS: &[Command] = &[
         help: "the distinct values of a field",
         admin_only: false,
         store: true,
+        args: &arguments::DISTINCT,
         run: distinct::run,
     },
     Command {
@@ -359,6 +411,7 @@ pub static COMMANDS: &[Command] = &[
         help: "create indexes on a collection of a branch",
         admin_only: false,
         store: true,
+        args: &arguments::CREATE_INDEXES,
         run: indexes::create,
     },
     Command {
@@ -367,6 +420,7 @@ pub static COMMANDS: &[Command] = &[
         help: "drop indexes of a collection of a branch",
         admin_only: false,
         store: true,
+        args: &arguments::DROP_INDEXES,
         run: indexes::drop,
     },
     Command {
@@ -375,6 +429,7 @@ pub static COMMANDS: &[Command] = &[
         help: "the plan of a query, and what running it examined",
         admin_only: false,
         store: true,
+        args: &arguments::EXPLAIN,
         run: explain::run,
     },
     Command {
@@ -383,6 +438,7 @@ pub static COMMANDS: &[Command] = &[
         help: "the indexes of a collection",
         admin_only: false,
         store: true,
+        args: &arguments::LIST_INDEXES,
         run: indexes::list,
     },
     Command {
@@ -391,6 +447,7 @@ pub static COMMANDS: &[Command] = &[
         help: "rename a collection",
         admin_only: true,
         store: true,
+        args: &arguments::RENAME_COLLECTION,
         run: collections::rename,
     },
     Command {
@@ -399,6 +456,7 @@ pub static COMMANDS: &[Command] = &[
         help: "the next batch of a cursor",
         admin_only: false,
         store: true,
+        args: &arguments::GET_MORE,
         run: find::get_more,
     },
     Command {
@@ -407,6 +465,7 @@ pub static COMMANDS: &[Command] = &[
         help: "insert documents",
         admin_only: false,
         store: true,
+        args: &arguments::INSERT,
         run: insert::run,
     },
     Command {
@@ -415,6 +474,7 @@ pub static COMMANDS: &[Command] = &[
         help: "close cursors",
         admin_only: false,
         store: false,
+        args: &arguments::KILL_CURSORS,
         run: find::kill_cursors,
     },
     Command {
@@ -423,6 +483,7 @@ pub static COMMANDS: &[Command] = &[
         help: "the branches of this database",
         admin_only: false,
         store: true,
+        args: &arguments::LIST_BRANCHES,
         run: branch::list,
     },
     Command {
@@ -431,6 +492,7 @@ pub static COMMANDS: &[Command] = &[
         help: "the collections of this database branch",
         admin_only: false,
         store: true,
+        args: &arguments::LIST_COLLECTIONS,
         run: collections::list_collections,
     },
     Command {
@@ -439,6 +501,7 @@ pub static COMMANDS: &[Command] = &[
         help: "every database branch",
         admin_only: true,
         store: true,
+        args: &arguments::LIST_DATABASES,
         run: collections::list_databases,
     },
     Command {
@@ -447,6 +510,7 @@ pub static COMMANDS: &[Command] = &[
         help: "the LSN of a time",
         admin_only: false,
         store: true,
+        args: &arguments::RESOLVE_POINT,
         run: branch::resolve_point,
     },
     Command {
@@ -455,6 +519,7 @@ pub static COMMANDS: &[Command] = &[
         help: "check the documents of a collection",
         admin_only: false,
         store: true,
+        args: &arguments::VALIDATE,
         run: validate::run,
     },
     Command {
@@ -463,6 +528,7 @@ pub static COMMANDS: &[Command] = &[
         help: "update documents",
         admin_only: false,
         store: true,
+        args: &arguments::UPDATE,
         run: update::run,
     },
 ];
@@ -523,6 +589,8 @@ fn run_checked(body: &Document, connection: &ConnectionInfo, shared: &Arc<Shared
     let name = body.keys().next().map(String::as_str).unwrap_or("");
     let command =
         lookup(name).ok_or_else(|| Error::command(ErrorCode::CommandNotFound, format!("no such command: '{name}'")))?;
+    stable_api::check(command.name, body)?;
+    command.args.check(command.name, body)?;
     let db = match body.get("$db") {
         Some(Bson::String(db)) => DbRef::parse(db)?,
         Some(_) => return Err(Error::type_mismatch("$db is not a string")),

@@ -71,9 +71,13 @@ fn generic_arguments_are_accepted() {
     let reply = call(doc! {
         "ping": 1, "$db": "admin", "lsid": {"id": Bson::Null}, "txnNumber": 1i64,
         "$clusterTime": {}, "$readPreference": {"mode": "primary"}, "readConcern": {}, "writeConcern": {"w": 1},
-        "comment": "x", "maxTimeMS": 1000, "apiVersion": "1", "apiStrict": false, "hint": {}, "bypassDocumentValidation": true,
+        "comment": "x", "maxTimeMS": 1000, "apiVersion": "1", "apiStrict": false,
     });
     assert_eq!(reply.get_f64("ok"), Ok(1.0), "{reply}");
+    // Arguments of other commands are not generic: ping's parser refuses them.
+    let reply = call(doc! {"ping": 1, "$db": "admin", "hint": {}});
+    assert_error(&reply, 40415, "Location40415");
+    assert_eq!(reply.get_str("errmsg"), Ok("BSON field 'ping.hint' is an unknown field."));
 }
 
 #[test]

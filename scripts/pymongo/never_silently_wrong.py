@@ -1,0 +1,89 @@
+"""The behaviours of "never silently wrong", through pymongo against a running server.
+
+  python never_silently_wrong.py PORT
+
+Documents whose subdocuments look like Extended JSON come back byte for byte (read
+as raw BSON, so pymongo decodes nothing either); the legacy {$binary, $type} shape
+is stored, not a closed connection; transactions are refused with code 20 instead of
+applied at once; validators are refused instead of stored and never enforced; and
+$pull takes $or, $and and $nor conditions.
+"""
+import sys
+
+import bson
+import pymongo
+from bson.raw_bson import RawBSONDocument
+from pymongo.errors import OperationFailure
+
+port = int(sys.argv[1])
+client = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=5000)
+db = client.get_database("never_wrong")
+raw = db.get_collection("shapes", codec_options=bson.CodecOptions(document_class=RawBSONDocument))
+
+shapes = [
+    {"$oid": "507f1f77bcf86cd799439011"},
+    {"$numberLong": "1"},
+    {"$numberInt": "1"},
+    {"$numberDouble": "1.5"},
+    {"$numberDecimal": "1.5"},
+    {"$date": {"$numberLong": "0"}},
+    {"$symbol": "s"},
+    {"$code": "x"},
+    {"$code": "x", "$scope": {}},
+    {"$maxKey": 1},
+    {"$minKey": 1},
+    {"$timestamp": {"t": 1, "i": 2}},
+    {"$regularExpression": {"pattern": "a", "options": ""}},
+    {"$binary": {"base64": "AA==", "subType": "00"}},
+    {"$binary": "AA==", "$type": "00"},
+    {"$uuid": "00000000-0000-0000-0000-000000000000"},
+    {"$dbPointer": {"$ref": "c", "$id": {"$oid": "507f1f77bcf86cd799439011"}}},
+    {"$undefined": True},
+]
+for i, shape in enumerate(shapes):
+    sent = bson.encode({"_id": i, "a": shape, "b": [shape]})
+    raw.insert_one(RawBSONDocument(sent))
+    back = raw.find_one({"_id": i})
+    assert back.raw == sent, (shape, bson.decode(back.raw))
+    assert raw.count_documents({"a": {"$eq": shape}}) == 1, shape
+print(f"pymongo: {len(shapes)} Extended JSON look-alikes stored and returned byte for byte")
+
+# A transaction is refused, and nothing it tried to write is there.
+txns = db.txns
+with client.start_session() as session:
+    try:
+        with session.start_transaction():
+            txns.insert_one({"_id": 1}, session=session)
+        raise AssertionError("a transaction was accepted")
+    except OperationFailure as e:
+        assert e.code == 20, e.details
+assert txns.count_documents({}) == 0, "a refused transaction wrote"
+print("pymongo: transactions refused with code 20, nothing written")
+
+# Validators are refused, not stored and ignored.
+for options in ({"validator": {"$jsonSchema": {"required": ["x"]}}}, {"validator": {"x": {"$gt": 0}}},
+                {"validationLevel": "strict"}, {"validationAction": "error"}):
+    try:
+        db.create_collection("validated", **options)
+        raise AssertionError(f"create accepted {options}")
+    except OperationFailure as e:
+        assert e.code == 238, e.details
+assert "validated" not in db.list_collection_names()
+print("pymongo: validators refused")
+
+pulls = db.pulls
+pulls.insert_one({"_id": 1, "arr": [{"x": 1}, {"x": 2}, {"x": 3}, 1]})
+pulls.update_one({"_id": 1}, {"$pull": {"arr": {"$or": [{"x": 1}, {"x": 3}]}}})
+assert pulls.find_one({"_id": 1})["arr"] == [{"x": 2}, 1]
+pulls.update_one({"_id": 1}, {"$pull": {"arr": {"$nor": [{"x": 1}]}}})
+assert pulls.find_one({"_id": 1})["arr"] == [1]
+print("pymongo: $pull with $or and $nor ok")
+
+# An argument a command does not take is refused, as MongoDB's parser refuses it.
+try:
+    db.command("find", "pulls", notAnOption=1)
+    raise AssertionError("find accepted an unknown argument")
+except OperationFailure as e:
+    assert e.code == 40415, e.details
+print("pymongo: unknown arguments refused")
+client.close()

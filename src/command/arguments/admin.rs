@@ -1,0 +1,236 @@
+//! The arguments of the handshake, diagnostic, parameter and session commands
+//! (against MongoDB 8.0's parsers), and of branchdb's branch commands (SPEC §3).
+
+use super::{ignored, implemented, unsupported, Arg, Args};
+
+/// buildInfo: https://www.mongodb.com/docs/manual/reference/command/buildInfo/
+/// Handler: build_info.rs reads nothing. MongoDB: `CmdBuildInfoBase : BasicCommand`
+/// (lenient). NOTE: newer servers (buildinfo_common.idl, `CmdBuildInfoCommon :
+/// TypedCommand<BuildInfoCommand>`) parse it with a strict IDL; the switch may post-date
+/// 8.0 and could not be pinned to a release. Clients only send `{buildInfo: 1}`.
+pub static BUILD_INFO: Args = Args::lenient(&[], "MongoDB's buildInfo ignores its other fields");
+
+/// connectionStatus: https://www.mongodb.com/docs/manual/reference/command/connectionStatus/
+/// MongoDB: connection_status.idl, `ConnectionStatusCommand`, no `strict:` key, so the
+/// IDL default (strict) applies.
+pub static CONNECTION_STATUS: Args = Args::strict(&[
+    // connection_status.rs. Gap: MongoDB types it safeBool (TypeMismatch for a string,
+    // object...); branchdb takes any value through `truthy`.
+    implemented("showPrivileges"),
+]);
+
+/// endSessions: https://www.mongodb.com/docs/manual/reference/command/endSessions/
+/// MongoDB: sessions_commands.idl `endSessionsFromClient`, strict: true, API V1.
+/// Only the command field (array of {id: UUID}), checked in sessions.rs.
+pub static END_SESSIONS: Args = Args::strict(&[]);
+
+/// currentOp: https://www.mongodb.com/docs/manual/reference/command/currentOp/
+/// MongoDB: current_op_common.cpp; `$all`, `$ownOps`, `$truncateOps` are options, every
+/// other non-generic field goes into a `$match` over the operations.
+pub static CURRENT_OP: Args = Args::lenient(
+    &[
+        // current_op.rs. GAP: MongoDB turns `$all: true` into `idleConnections: true`
+        // (idle client connections, idle sessions and cursors, system threads are listed
+        // too); branchdb type-checks it and lists running operations only. MongoDB takes
+        // any type (`trueValue()`); branchdb refuses strings/objects (TypeMismatch).
+        // The handler should refuse `$all: true` until idle connections are listed.
+        implemented("$all"),
+        // current_op.rs. Without users every operation is the caller's own: as MongoDB
+        // with access control off (isCoauthorizedWith is always true).
+        implemented("$ownOps"),
+        // GAP: the handler does not skip it yet; today it would land in the filter and
+        // fail as an unknown top-level operator.
+        ignored(
+            "$truncateOps",
+            "Only honoured with enableTestCommands; otherwise MongoDB always truncates and ignores it.",
+        ),
+    ],
+    "every other field is a query the reported operations must match",
+);
+
+/// getCmdLineOpts: https://www.mongodb.com/docs/manual/reference/command/getCmdLineOpts/
+/// MongoDB 8.0: generic_servers.idl `getCmdLineOpts` (default strict) run through
+/// `GenericTC<GetCmdLineOptsCommand>`, so `{getCmdLineOpts: 1, x: 1}` fails with 40415.
+pub static GET_CMD_LINE_OPTS: Args = Args::strict(&[]);
+
+/// getLog: https://www.mongodb.com/docs/manual/reference/command/getLog/
+/// MongoDB 8.0: `GetLogCommand::parse(IDLParserContext{"getLog"}, cmdObj)`
+/// (generic_servers.idl, default strict). Only the command field ("*", "global",
+/// "startupWarnings"). Gaps in get_log.rs: an unknown log is OperationFailed (96)
+/// "No log named 'x'" in 8.0 (branchdb: BadValue "no RamLog named: x", the pre-5.0
+/// text); a non-string is the IDL TypeMismatch
+/// "BSON field 'getLog.getLog' is the wrong type 'int', expected type 'string'".
+pub static GET_LOG: Args = Args::strict(&[]);
+
+/// getParameter: https://www.mongodb.com/docs/manual/reference/command/getParameter/
+/// Gap (command field, not an argument): `getParameter: {showDetails, allParameters}`
+/// is not understood (only `"*"`).
+pub static GET_PARAMETER: Args =
+    Args::lenient(&[], "every other field names a parameter to read; MongoDB skips names it does not know");
+
+/// setParameter: https://www.mongodb.com/docs/manual/reference/command/setParameter/
+/// Every other field is a parameter name; get_parameter.rs refuses unknown ones with 72
+/// and read-only ones with 20, as MongoDB does. Gap: its own generic-argument filter
+/// (`is_generic_argument`) misses readConcern, writeConcern, txnNumber, autocommit and
+/// startTransaction, which it then reports as unrecognized parameters.
+pub static SET_PARAMETER: Args =
+    Args::lenient(&[], "every other field names a parameter to set; the handler refuses unknown names as MongoDB does");
+
+/// hello / isMaster / ismaster share one handler (hello.rs) and, in MongoDB, one parser
+/// (`HelloCommand`, repl/hello.idl; CmdIsMaster subclasses CmdHello).
+/// https://www.mongodb.com/docs/manual/reference/command/hello/
+const HELLO_ARGS: &[Arg] = &[
+    // hello.rs. Gap: MongoDB answers `helloOk: true` whenever the field is present,
+    // even `helloOk: false` (it records the value on the client); branchdb only when
+    // truthy. MongoDB types it safeBool.
+    implemented("helloOk"),
+    // hello.rs: stored once; a second one is 186 ClientMetadataCannotBeMutated as in
+    // MongoDB. Gap: MongoDB validates the document (driver.name, driver.version, os.type
+    // required strings; application.name <= 128 bytes; whole document <= 512 bytes).
+    implemented("client"),
+    // Gap: not type-checked (array<string> in MongoDB).
+    ignored(
+        "compression",
+        "branchdb offers no compressor: as a MongoDB with networkMessageCompressors disabled, the reply names none.",
+    ),
+    // MongoDB looks the user up even with access control off and leaves
+    // saslSupportedMechs out of the reply for an unknown user. Gap: MongoDB refuses a
+    // value that is not a "db.user" string or {user, db} document. Must become
+    // implemented with SPEC §8 authentication.
+    ignored(
+        "saslSupportedMechs",
+        "No users exist: MongoDB omits saslSupportedMechs for an unknown user, as branchdb does.",
+    ),
+    // MongoDB runs the speculative saslStart/authenticate even with access control off,
+    // and swallows its failure ("Treat failure like we never even got a speculative
+    // start"). Gap: it does refuse a non-object or empty object (BadValue
+    // "hello.speculativeAuthenticate must be a non-empty Object"). Must become
+    // implemented with SPEC §8 authentication.
+    ignored(
+        "speculativeAuthenticate",
+        "No users exist: MongoDB drops a failed speculative attempt and omits the reply field, as branchdb does.",
+    ),
+    // load_balancer_support_test.cpp HelloNormalClientGivesOption: no serviceId, no error.
+    // Gap: the field is `stability: unstable`, so with apiStrict:true MongoDB refuses it (323).
+    ignored(
+        "loadBalanced",
+        "Only a mongos connection on its loadBalancerPort acts on it; elsewhere MongoDB ignores it.",
+    ),
+    ignored("forShell", "The legacy mongo shell's flag; MongoDB's router never reads it."),
+    ignored("hostInfo", "Sent by the legacy shell; MongoDB never reads it."),
+    ignored("hangUpOnStepDown", "Only a replica-set member that steps down acts on it; one node never steps down."),
+    // MongoDB validates its shape ({minWireVersion?, maxWireVersion}, strict).
+    ignored("internalClient", "Marks connections from other cluster nodes; a single node has none."),
+    // mongos: the pair makes hello wait up to maxAwaitTimeMS for a topology change
+    // (51760 if only one is given). Drivers only send them after a reply carried
+    // topologyVersion, which branchdb's never does, so refusing breaks no driver.
+    unsupported("topologyVersion", "awaitable (streaming) hello is not implemented"),
+    unsupported("maxAwaitTimeMS", "awaitable (streaming) hello is not implemented"),
+];
+
+/// hello: MongoDB 8.0's HelloCommand is `strict: false` ("Most V1 commands should be
+/// strict: true but hello is special to allow for unknown fields"); the 5.0-era IDL was
+/// strict. Drivers rely on it: the client-backpressure spec makes every driver add
+/// `backpressure: true` to the handshake whatever the server version.
+pub static HELLO: Args =
+    Args::lenient(HELLO_ARGS, "MongoDB's hello parser is strict: false and ignores fields it does not know");
+
+/// isMaster (and `ismaster`): same parser and handler as hello. Not in API V1: with
+/// apiStrict:true MongoDB refuses it (323), hello it accepts.
+pub static IS_MASTER: Args = Args::lenient(
+    HELLO_ARGS,
+    "MongoDB's isMaster is hello's parser, strict: false, and ignores fields it does not know",
+);
+
+/// hostInfo: https://www.mongodb.com/docs/manual/reference/command/hostInfo/
+/// MongoDB 8.0: generic_servers.idl `hostInfo` (default strict) through
+/// `GenericTC<HostInfoCommand>`.
+pub static HOST_INFO: Args = Args::strict(&[]);
+
+/// killAllSessions: https://www.mongodb.com/docs/manual/reference/command/killAllSessions/
+/// MongoDB: kill_sessions.idl `KillAllSessionsCmd`, strict: false. Gaps (command field):
+/// each element must be a strict {user: string, db: string} in MongoDB (sessions.rs only
+/// checks for documents); MongoDB kills the sessions' operations and cursors, branchdb
+/// releases nothing.
+pub static KILL_ALL_SESSIONS: Args =
+    Args::lenient(&[], "MongoDB's killAllSessions parser is strict: false and ignores other fields");
+
+/// killOp: https://www.mongodb.com/docs/manual/reference/command/killOp/
+/// MongoDB: KillOpCmdBase (BasicCommand) reads only `op`. (A real mongos also takes
+/// "shard:opid" strings; branchdb has no shards.)
+pub static KILL_OP: Args = Args::lenient(
+    &[
+        // current_op.rs `op_id`: missing (NoSuchKey), wrong type (TypeMismatch), not an
+        // exact 64-bit integer (BadValue), with MongoDB's messages.
+        implemented("op"),
+    ],
+    "MongoDB's killOp reads only op and ignores other fields",
+);
+
+/// killSessions: https://www.mongodb.com/docs/manual/reference/command/killSessions/
+/// MongoDB: kill_sessions.idl `KillSessionsCmdFromClient`, strict: false. Gap (command
+/// field): MongoDB kills the sessions' operations and cursors; branchdb releases nothing.
+pub static KILL_SESSIONS: Args =
+    Args::lenient(&[], "MongoDB's killSessions parser is strict: false and ignores other fields");
+
+/// listCommands: https://www.mongodb.com/docs/manual/reference/command/listCommands/
+/// MongoDB: ListCommandsCmd (BasicCommand). Gap (reply): `apiVersions` is [] for every
+/// command; MongoDB lists ["1"] for the API V1 commands (hello, ping, find, ...).
+pub static LIST_COMMANDS: Args = Args::lenient(&[], "MongoDB's listCommands ignores its other fields");
+
+/// ping: https://www.mongodb.com/docs/manual/reference/command/ping/
+/// NOT lenient: MongoDB's ping is `PingCmdVersion1Gen` from generic.idl
+/// (`ping: strict: true, api_version: 1`), so `{ping: 1, x: 1}` fails with 40415
+/// "BSON field 'ping.x' is an unknown field." (generic arguments still pass).
+pub static PING: Args = Args::strict(&[]);
+
+/// refreshSessions: https://www.mongodb.com/docs/manual/reference/command/refreshSessions/
+/// MongoDB: sessions_commands.idl `refreshSessionsFromClient`, strict: true, API V1.
+/// Gap (command field): MongoDB extends each session's lastUse; sessions.rs only checks
+/// the ids, so a refreshed but otherwise idle session still expires from
+/// $listLocalSessions after 30 minutes.
+pub static REFRESH_SESSIONS: Args = Args::strict(&[]);
+
+/// serverStatus: https://www.mongodb.com/docs/manual/reference/command/serverStatus/
+/// MongoDB: CmdServerStatus (BasicCommand); `{<section>: 0}` leaves a section out,
+/// `{<section>: 1}` adds an opt-in one, other names are ignored. GAP: server_status.rs
+/// reads none of them and always returns its fixed set (e.g. `metrics: 0` still
+/// returns metrics).
+pub static SERVER_STATUS: Args =
+    Args::lenient(&[], "other fields name sections to include or leave out; MongoDB ignores names that are no section");
+
+/// startSession: https://www.mongodb.com/docs/manual/reference/command/startSession/
+/// MongoDB: StartSessionCommand (BasicCommand).
+pub static START_SESSION: Args = Args::lenient(&[], "MongoDB's startSession ignores its other fields");
+
+/// whatsmyuri: https://www.mongodb.com/docs/manual/reference/command/whatsmyuri/
+/// MongoDB: WhatsMyUriCmd (BasicCommand).
+pub static WHATSMYURI: Args = Args::lenient(&[], "MongoDB's whatsmyuri ignores its other fields");
+
+// Branch commands: SPEC §3; branchdb's own, so strict.
+
+/// createBranch: `{createBranch: "<name>", from: "<branch>"?, at: <point>?}`
+pub static CREATE_BRANCH: Args = Args::strict(&[
+    // branch.rs `create`: string or null (default "main"), else TypeMismatch.
+    implemented("from"),
+    // branch.rs `create` -> `resolve`: Int64/Int32 LSN >= 0, Date or Timestamp, else
+    // BadValue; checked against the branch by Store::check_point.
+    implemented("at"),
+]);
+
+/// branchInfo: `{branchInfo: "<name>"}`
+pub static BRANCH_INFO: Args = Args::strict(&[]);
+
+/// dropBranch: `{dropBranch: "<name>"}`
+pub static DROP_BRANCH: Args = Args::strict(&[]);
+
+/// listBranches: `{listBranches: 1}`
+pub static LIST_BRANCHES: Args = Args::strict(&[]);
+
+/// resolvePoint: `{resolvePoint: <Date or Timestamp>, branch: "<name>"?}`
+pub static RESOLVE_POINT: Args = Args::strict(&[
+    // branch.rs `resolve_point`: string or null, else TypeMismatch; a branch other than
+    // main must exist (26). Gap: only existence is checked; the LSN returned is the
+    // global one and is not checked against the branch's baseLsn.
+    implemented("branch"),
+]);

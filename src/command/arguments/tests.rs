@@ -1,0 +1,173 @@
+//! The argument table against dispatch and the handlers: an argument is accepted
+//! only when the table lists it, a refused one gets its error, and an implemented
+//! one is read by the code.
+
+use bson::{doc, Document};
+
+use super::*;
+use crate::command::{run, COMMANDS};
+use crate::server::{ConnectionInfo, Shared};
+
+fn call(body: Document) -> Document {
+    run(&body, &ConnectionInfo::for_tests(3), &Shared::for_tests())
+}
+
+/// `{<command>: <value>, <field>: 1}` on a database the command may run against.
+fn body_with(command: &crate::command::Command, field: &str) -> Document {
+    let db = if command.admin_only { "admin" } else { "t" };
+    let mut body = doc! { command.name: "c" };
+    body.insert(field, 1);
+    body.insert("$db", db);
+    body
+}
+
+#[test]
+fn a_strict_command_refuses_what_its_table_does_not_list() {
+    for command in COMMANDS {
+        let reply = call(body_with(command, "notAnArgumentOfAnyCommand"));
+        match command.args.unlisted {
+            Unlisted::Refuse => {
+                assert_eq!(reply.get_i32("code"), Ok(40415), "{}: {reply}", command.name);
+                assert_eq!(
+                    reply.get_str("errmsg"),
+                    Ok(format!("BSON field '{}.notAnArgumentOfAnyCommand' is an unknown field.", command.name)
+                        .as_str())
+                );
+            }
+            Unlisted::Ignore(why) => {
+                assert!(!why.is_empty(), "{}", command.name);
+                assert_ne!(reply.get_i32("code"), Ok(40415), "{}: {reply}", command.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_refused_argument_gets_its_error_on_every_command() {
+    for command in COMMANDS {
+        for arg in command.args.listed.iter().chain(GENERIC) {
+            if let Handling::Refused(code, _) = arg.handling {
+                let reply = call(body_with(command, arg.name));
+                assert_eq!(reply.get_i32("code"), Ok(code.code()), "{}.{}: {reply}", command.name, arg.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_argument_has_a_reason_or_a_reader() {
+    let sources = sources();
+    for command in COMMANDS {
+        for arg in command.args.listed.iter().chain(GENERIC) {
+            match arg.handling {
+                Handling::Implemented => assert!(
+                    sources.contains(&format!("\"{}\"", arg.name)),
+                    "{}.{} is listed as implemented but no code reads it",
+                    command.name,
+                    arg.name
+                ),
+                Handling::Ignored(why) | Handling::Refused(_, why) | Handling::Pending(why) => {
+                    assert!(!why.is_empty(), "{}.{}", command.name, arg.name)
+                }
+            }
+        }
+    }
+}
+
+/// What is accepted before it is fully implemented is a short list, grown only
+/// on purpose.
+#[test]
+fn pending_arguments_are_known() {
+    let mut pending: Vec<String> = COMMANDS
+        .iter()
+        .flat_map(|c| c.args.listed.iter().map(move |a| (c.name, a)))
+        .chain(GENERIC.iter().map(|a| ("*", a)))
+        .filter(|(_, a)| matches!(a.handling, Handling::Pending(_)))
+        .map(|(c, a)| format!("{c}.{}", a.name))
+        .collect();
+    pending.sort();
+    assert_eq!(pending, ["*.txnNumber", "find.allowDiskUse", "listCollections.cursor", "listIndexes.cursor"]);
+}
+
+#[test]
+fn transactions_are_refused_with_illegal_operation() {
+    for field in ["startTransaction", "autocommit"] {
+        let reply = call(doc! {"insert": "c", "documents": [{"_id": 1}], field: false, "txnNumber": 1i64, "$db": "t"});
+        assert_eq!(reply.get_i32("code"), Ok(20), "{reply}");
+        assert_eq!(reply.get_str("codeName"), Ok("IllegalOperation"));
+    }
+}
+
+#[test]
+fn validators_are_refused_not_stored() {
+    let shared = Shared::for_tests();
+    let connection = ConnectionInfo::for_tests(1);
+    for field in ["validator", "validationLevel", "validationAction"] {
+        let reply = run(&doc! {"create": "v", field: {}, "$db": "t"}, &connection, &shared);
+        assert_eq!(reply.get_i32("code"), Ok(238), "{reply}");
+    }
+    let listed = run(&doc! {"listCollections": 1, "$db": "t"}, &connection, &shared);
+    let batch = listed.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("batch");
+    assert!(batch.is_empty(), "{listed}");
+}
+
+#[test]
+fn the_explained_command_is_checked_too() {
+    let reply = call(doc! {"explain": {"find": "c", "notAnOption": 1}, "$db": "t"});
+    assert_eq!(reply.get_i32("code"), Ok(40415), "{reply}");
+}
+
+#[test]
+fn id_index_is_the_default_one_or_refused() {
+    let shared = Shared::for_tests();
+    let connection = ConnectionInfo::for_tests(1);
+    let id_index = doc! {"v": 2, "key": {"_id": 1}, "name": "_id_"};
+    let reply = run(&doc! {"create": "a", "idIndex": id_index, "$db": "t"}, &connection, &shared);
+    assert_eq!(reply.get_f64("ok"), Ok(1.0), "{reply}");
+    let reply =
+        run(&doc! {"create": "b", "idIndex": {"key": {"_id": -1}, "name": "x"}, "$db": "t"}, &connection, &shared);
+    assert_eq!(reply.get_i32("code"), Ok(238), "{reply}");
+}
+
+#[test]
+fn the_stable_api_parameters_are_checked() {
+    let code = |body: Document| call(body).get_i32("code").ok();
+    assert_eq!(code(doc! {"ping": 1, "apiVersion": "1", "apiStrict": true, "$db": "admin"}), None);
+    assert_eq!(code(doc! {"ping": 1, "apiVersion": "2", "$db": "admin"}), Some(322));
+    assert_eq!(code(doc! {"ping": 1, "apiVersion": "3", "$db": "admin"}), Some(322));
+    assert_eq!(code(doc! {"ping": 1, "apiVersion": 1, "$db": "admin"}), Some(14));
+    assert_eq!(code(doc! {"ping": 1, "apiStrict": false, "$db": "admin"}), Some(4886600));
+    assert_eq!(code(doc! {"ping": 1, "apiVersion": "1", "apiStrict": 1, "$db": "admin"}), Some(14));
+    assert_eq!(code(doc! {"isMaster": 1, "apiVersion": "1", "apiStrict": true, "$db": "admin"}), Some(323));
+    assert_eq!(code(doc! {"isMaster": 1, "apiVersion": "1", "apiStrict": false, "$db": "admin"}), None);
+}
+
+/// The text of the command and query modules, where arguments are read.
+fn sources() -> String {
+    fn walk(dir: &std::path::Path, out: &mut String) {
+        for entry in std::fs::read_dir(dir).expect("source directory").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("arguments/crud.rs") {
+                out.push_str(&std::fs::read_to_string(&path).expect("source file"));
+            }
+        }
+    }
+    let mut out = String::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for module in ["command", "query", "sessions.rs"] {
+        let path = root.join(module);
+        if path.is_dir() {
+            walk(&path, &mut out);
+        } else {
+            out.push_str(&std::fs::read_to_string(&path).expect("source file"));
+        }
+    }
+    // The tables themselves name every argument: leave them out.
+    for table in ["arguments/admin.rs", "arguments/mod.rs", "arguments/tests.rs"] {
+        let text = std::fs::read_to_string(root.join("command").join(table)).expect("table");
+        out = out.replace(&text, "");
+    }
+    out
+}
