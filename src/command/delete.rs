@@ -4,7 +4,8 @@
 
 use bson::{doc, Bson, Document};
 
-use super::{args, matches, Invocation};
+use super::matches::{self, Target};
+use super::{args, Invocation};
 use crate::error::{Error, Result};
 use crate::query::{Filter, Variables};
 use crate::store::{Collection, Commit, View};
@@ -20,10 +21,10 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let ordered = args::boolean(inv.body, "ordered", true)?;
     let vars = args::variables(inv.body, "delete")?;
     let results = args::each_statement(&statements, ordered, |statement| {
-        let (filter, just_one) = statement_args(statement, &vars)?;
+        let (target, just_one) = statement_args(statement, &vars)?;
         match just_one {
-            true => delete_one(inv, name, &filter),
-            false => delete_many(inv, name, &filter),
+            true => delete_one(inv, name, &target),
+            false => delete_many(inv, name, &target),
         }
     })?;
     let deleted: i64 = results.done.iter().map(|(_, n)| n).sum();
@@ -35,13 +36,13 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
 /// Deletes the first match. The match is looked for without holding up writers;
 /// under the writer lock it is re-read and re-matched, and looked for again only if
 /// it changed meanwhile.
-fn delete_one(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<(i64, Option<Commit>)> {
-    let Some(candidate) = first_match_now(inv, name, filter)? else { return Ok((0, None)) };
+fn delete_one(inv: &Invocation<'_>, name: &str, target: &Target) -> Result<(i64, Option<Commit>)> {
+    let Some(candidate) = first_match_now(inv, name, target)? else { return Ok((0, None)) };
     inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
         let Some(collection) = batch.collection(name)? else { return Ok(0) };
-        let found = match batch.get(&collection, &candidate)?.filter(|d| filter.matches(d)) {
+        let found = match batch.get(&collection, &candidate)?.filter(|d| target.filter.matches(d)) {
             Some(_) => Some(candidate.clone()),
-            None => first_match(inv, batch.view(), &collection, filter)?,
+            None => first_match(inv, batch.view(), &collection, target)?,
         };
         match found {
             Some(id) => batch.delete(&collection, &id).map(|()| 1),
@@ -52,18 +53,18 @@ fn delete_one(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<(i64,
 
 /// The `_id` of the first document of `name` matching `filter` in the latest
 /// published state (a consistent snapshot: finding none there is a valid answer).
-pub fn first_match_now(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<Option<Bson>> {
+pub fn first_match_now(inv: &Invocation<'_>, name: &str, target: &Target) -> Result<Option<Bson>> {
     let view = inv.shared.store.view(&inv.db, None)?;
     match view.collection(name)? {
-        Some(collection) => first_match(inv, &view, &collection, filter),
+        Some(collection) => first_match(inv, &view, &collection, target),
         None => Ok(None),
     }
 }
 
 /// The `_id` of the first document of a collection matching `filter` in `view`.
-fn first_match(inv: &Invocation<'_>, view: &View, collection: &Collection, filter: &Filter) -> Result<Option<Bson>> {
+fn first_match(inv: &Invocation<'_>, view: &View, collection: &Collection, target: &Target) -> Result<Option<Bson>> {
     let mut found = None;
-    matches::each(inv, view, collection, filter, |doc| {
+    matches::each(inv, view, collection, target, |doc| {
         found = Some(doc.get("_id").cloned().unwrap_or(Bson::Null));
         Ok(false)
     })?;
@@ -76,15 +77,15 @@ const CHUNK: usize = 1000;
 /// Deletes every match: the `_id`s are found without holding up writers, then
 /// deleted a chunk per log record, each re-read and re-matched under the writer
 /// lock. Like MongoDB's, the statement is not isolated from concurrent writes.
-fn delete_many(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<(i64, Option<Commit>)> {
-    let ids = matching_ids(inv, name, filter)?;
+fn delete_many(inv: &Invocation<'_>, name: &str, target: &Target) -> Result<(i64, Option<Commit>)> {
+    let ids = matching_ids(inv, name, target)?;
     let (mut deleted, mut last) = (0, None);
     for chunk in ids.chunks(CHUNK) {
         let (n, commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
             let Some(collection) = batch.collection(name)? else { return Ok(0) };
             let mut n = 0;
             for id in chunk {
-                if batch.get(&collection, id)?.is_some_and(|d| filter.matches(&d)) {
+                if batch.get(&collection, id)?.is_some_and(|d| target.filter.matches(&d)) {
                     batch.delete(&collection, id)?;
                     n += 1;
                 }
@@ -98,11 +99,11 @@ fn delete_many(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<(i64
 }
 
 /// The `_id`s of the documents of `name` matching `filter` in the latest state.
-pub fn matching_ids(inv: &Invocation<'_>, name: &str, filter: &Filter) -> Result<Vec<Bson>> {
+pub fn matching_ids(inv: &Invocation<'_>, name: &str, target: &Target) -> Result<Vec<Bson>> {
     let view = inv.shared.store.view(&inv.db, None)?;
     let Some(collection) = view.collection(name)? else { return Ok(Vec::new()) };
     let mut ids = Vec::new();
-    matches::each(inv, &view, &collection, filter, |doc| {
+    matches::each(inv, &view, &collection, target, |doc| {
         ids.push(doc.get("_id").cloned().unwrap_or(Bson::Null));
         Ok(true)
     })?;
@@ -114,11 +115,11 @@ const STATEMENT_FIELDS: &[&str] = &["q", "limit", "hint", "collation", "sampleId
 
 /// A statement's filter, which may read the command's variables, and whether it
 /// deletes one document.
-fn statement_args(statement: &Document, vars: &Variables) -> Result<(Filter, bool)> {
+fn statement_args(statement: &Document, vars: &Variables) -> Result<(Target, bool)> {
     let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()), vars)?;
     let limit = args::integer(statement, "limit")?.unwrap_or(0);
     if !matches!(limit, 0 | 1) {
         return Err(Error::bad_value(format!("The limit field in delete objects must be 0 or 1. Got {limit}")));
     }
-    Ok((filter, limit == 1))
+    Ok((Target::new(filter, statement)?, limit == 1))
 }

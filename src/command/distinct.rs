@@ -3,7 +3,8 @@
 
 use bson::{doc, Bson, Document};
 
-use super::{args, matches, Invocation};
+use super::matches::{self, Target};
+use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::{Filter, Variables};
 use crate::store::keys;
@@ -26,10 +27,11 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         }
     };
     let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?;
+    let target = Target::new(filter, inv.body)?;
     let view = args::read_view(inv)?;
     let mut values: Vec<Bson> = Vec::new();
     if let Some(collection) = view.collection(name)? {
-        matches::each(inv, &view, &collection, &filter, |doc| {
+        matches::each(inv, &view, &collection, &target, |doc| {
             for value in crate::query::path::distinct_values(&doc, key) {
                 values.push(value.clone());
             }

@@ -7,7 +7,8 @@
 
 use bson::{doc, Bson, Document};
 
-use super::{args, matches, update, Invocation};
+use super::matches::{self, Target};
+use super::{args, update, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::sort::SortKey;
 use crate::query::{Filter, Projection, Sort, Update};
@@ -15,7 +16,7 @@ use crate::store::{Collection, View};
 
 /// What the command asks for, parsed once.
 struct Request {
-    filter: Filter,
+    target: Target,
     sort: Option<Sort>,
     /// `None`: remove the match.
     update: Option<Update>,
@@ -32,7 +33,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let candidate = {
         let view = inv.shared.store.view(&inv.db, None)?;
         match view.collection(name)? {
-            Some(collection) => first_match(inv, &view, &collection, &request.filter, request.sort.as_ref())?,
+            Some(collection) => first_match(inv, &view, &collection, &request.target, request.sort.as_ref())?,
             None => None,
         }
     };
@@ -41,9 +42,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         let collection = batch.collection(name)?;
         let mut found = None;
         if let (Some(collection), Some(id)) = (&collection, &candidate_id) {
-            found = batch.get(collection, id)?.filter(|d| request.filter.matches(d));
+            found = batch.get(collection, id)?.filter(|d| request.target.filter.matches(d));
             if found.is_none() {
-                found = first_match(inv, batch.view(), collection, &request.filter, request.sort.as_ref())?;
+                found = first_match(inv, batch.view(), collection, &request.target, request.sort.as_ref())?;
             }
         }
         match (found, collection, &request.update) {
@@ -53,12 +54,12 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                 Ok(Outcome { value: Some(old), n: 1, updated_existing: None, upserted: None })
             }
             (Some(old), Some(collection), Some(change)) => {
-                let (new, _, _) = update::rewrite(batch, &collection, old.clone(), &request.filter, change)?;
+                let (new, _, _) = update::rewrite(batch, &collection, old.clone(), &request.target.filter, change)?;
                 let value = if request.return_new { new } else { old };
                 Ok(Outcome { value: Some(value), n: 1, updated_existing: Some(true), upserted: None })
             }
             (_, _, Some(change)) if request.upsert => {
-                let inserted = update::upsert_insert(batch, name, &request.filter, change)?;
+                let inserted = update::upsert_insert(batch, name, &request.target.filter, change)?;
                 let id = inserted.get("_id").cloned().unwrap_or(Bson::Null);
                 let value = request.return_new.then_some(inserted);
                 Ok(Outcome { value, n: 1, updated_existing: Some(false), upserted: Some(id) })
@@ -77,7 +78,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     }
     let value = match (outcome.value, &request.fields) {
         (Some(doc), Some(fields)) => {
-            let position = request.filter.matched_position(&doc);
+            let position = request.target.filter.matched_position(&doc);
             Bson::Document(fields.apply(doc, position)?)
         }
         (Some(doc), None) => Bson::Document(doc),
@@ -122,7 +123,7 @@ fn parse(body: &Document) -> Result<Request> {
         (None, true) => None,
         (Some(spec), false) => Some(Update::parse(spec, &update::array_filters(body, "findAndModify")?, &vars)?),
     };
-    Ok(Request { filter, sort, update, return_new, upsert, fields })
+    Ok(Request { target: Target::new(filter, body)?, sort, update, return_new, upsert, fields })
 }
 
 /// The first document of a collection matching `filter`, in `sort` order when
@@ -131,19 +132,19 @@ fn first_match(
     inv: &Invocation<'_>,
     view: &View,
     collection: &Collection,
-    filter: &Filter,
+    target: &Target,
     sort: Option<&Sort>,
 ) -> Result<Option<Document>> {
     let Some(sort) = sort else {
         let mut first = None;
-        matches::each(inv, view, collection, filter, |doc| {
+        matches::each(inv, view, collection, target, |doc| {
             first = Some(doc);
             Ok(false)
         })?;
         return Ok(first);
     };
     let mut best: Option<(SortKey, Document)> = None;
-    matches::each(inv, view, collection, filter, |doc| {
+    matches::each(inv, view, collection, target, |doc| {
         let key = sort.key(&doc)?;
         if best.as_ref().is_none_or(|(best_key, _)| sort.compare_keys(&key, best_key).is_lt()) {
             best = Some((key, doc));

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use bson::Document;
+use bson::{Bson, Document};
 
 use super::Invocation;
 use crate::error::Result;
@@ -23,17 +23,33 @@ pub struct Examined {
     pub returned: u64,
 }
 
-/// Calls `visit` with each document of `collection` matching `filter` until it
-/// returns `false`, reading them the way the planner chooses for the filter alone.
+/// The documents a statement reaches: those matching its filter, read through the
+/// index its `hint` names (a hinted sparse or partial index reaches only the
+/// documents it holds, as in MongoDB) or the planner's choice.
+pub struct Target {
+    pub filter: Filter,
+    pub hint: Option<Bson>,
+}
+
+impl Target {
+    /// The target of a command or statement `doc`: `filter` read by the caller,
+    /// and its `hint` field.
+    pub fn new(filter: Filter, doc: &Document) -> Result<Target> {
+        Ok(Target { filter, hint: super::find::hint(doc)?.cloned() })
+    }
+}
+
+/// Calls `visit` with each document of `collection` that `target` reaches until
+/// it returns `false`, reading them the way the planner chooses (or the hint says).
 pub fn each(
     inv: &Invocation<'_>,
     view: &View,
     collection: &Collection,
-    filter: &Filter,
+    target: &Target,
     visit: impl FnMut(Document) -> Result<bool>,
 ) -> Result<()> {
-    let plan = plan::choose(collection, filter, None, None)?;
-    walk(inv, view, collection, &plan, filter, visit).map(|_| ())
+    let plan = plan::choose(collection, &target.filter, None, target.hint.as_ref())?;
+    walk(inv, view, collection, &plan, &target.filter, visit).map(|_| ())
 }
 
 /// Calls `visit` with each document of `collection` matching `filter`, in the

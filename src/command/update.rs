@@ -6,7 +6,8 @@ use std::borrow::Cow;
 
 use bson::{doc, oid::ObjectId, Bson, Document};
 
-use super::{args, matches, Invocation};
+use super::matches::{self, Target};
+use super::{args, Invocation};
 use crate::error::{Error, Result};
 use crate::query::update::Context;
 use crate::query::{Filter, Update, Variables};
@@ -23,10 +24,10 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let ordered = args::boolean(inv.body, "ordered", true)?;
     let vars = args::variables(inv.body, "update")?;
     let results = args::each_statement(&statements, ordered, |statement| {
-        let (filter, update, multi, upsert) = statement_args(statement, &vars)?;
+        let (target, update, multi, upsert) = statement_args(statement, &vars)?;
         match multi {
-            true => update_many(inv, name, &filter, &update, upsert),
-            false => update_one(inv, name, &filter, &update, upsert),
+            true => update_many(inv, name, &target, &update, upsert),
+            false => update_one(inv, name, &target, &update, upsert),
         }
     })?;
     let (mut matched, mut modified) = (0i64, 0i64);
@@ -46,14 +47,15 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     Ok(reply)
 }
 
-/// The fields of an update statement MongoDB 7.0 knows.
+/// The fields of an update statement MongoDB 7.0 knows (`hint` is read by the
+/// statement's target; `upsertSupplied` and `sampleId` are internal to sharding).
 const STATEMENT_FIELDS: &[&str] =
     &["q", "u", "c", "upsert", "multi", "arrayFilters", "hint", "collation", "upsertSupplied", "sampleId"];
 
 /// A statement's filter, update, `multi` and `upsert`. The filter and the update
 /// may read the command's variables `vars`; a pipeline-style update also its
 /// constants `c`.
-fn statement_args(statement: &Document, vars: &Variables) -> Result<(Filter, Update, bool, bool)> {
+fn statement_args(statement: &Document, vars: &Variables) -> Result<(Target, Update, bool, bool)> {
     let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()), vars)?;
     let spec = statement.get("u").ok_or_else(|| {
         Error::command(
@@ -81,7 +83,7 @@ fn statement_args(statement: &Document, vars: &Variables) -> Result<(Filter, Upd
             "multi update is not supported for replacement-style update",
         ));
     }
-    Ok((filter, update, multi, upsert))
+    Ok((Target::new(filter, statement)?, update, multi, upsert))
 }
 
 /// The `arrayFilters` of an update statement or a `findAndModify` (`field_prefix`
@@ -113,22 +115,22 @@ pub fn array_filters(statement: &Document, field_prefix: &str) -> Result<Vec<Doc
 fn update_one(
     inv: &Invocation<'_>,
     name: &str,
-    filter: &Filter,
+    target: &Target,
     update: &Update,
     upsert: bool,
 ) -> Result<(Outcome, Option<Commit>)> {
-    let candidate = super::delete::first_match_now(inv, name, filter)?;
+    let candidate = super::delete::first_match_now(inv, name, target)?;
     if candidate.is_none() && !upsert {
         return Ok((Outcome { matched: 0, modified: 0, upserted: None }, None));
     }
     inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
         if let (Some(id), Some(collection)) = (&candidate, batch.collection(name)?) {
-            if let Some(doc) = batch.get(&collection, id)?.filter(|d| filter.matches(d)) {
-                let (_, _, modified) = rewrite(batch, &collection, doc, filter, update)?;
+            if let Some(doc) = batch.get(&collection, id)?.filter(|d| target.filter.matches(d)) {
+                let (_, _, modified) = rewrite(batch, &collection, doc, &target.filter, update)?;
                 return Ok(Outcome { matched: 1, modified: i64::from(modified), upserted: None });
             }
         }
-        apply(inv, batch, name, filter, update, false, upsert)
+        apply(inv, batch, name, target, update, false, upsert)
     })
 }
 
@@ -142,16 +144,16 @@ const CHUNK: usize = 1000;
 fn update_many(
     inv: &Invocation<'_>,
     name: &str,
-    filter: &Filter,
+    target: &Target,
     update: &Update,
     upsert: bool,
 ) -> Result<(Outcome, Option<Commit>)> {
-    let ids = super::delete::matching_ids(inv, name, filter)?;
+    let ids = super::delete::matching_ids(inv, name, target)?;
     if ids.is_empty() {
         return inv
             .shared
             .store
-            .write(&inv.db, args::journaled(inv), |batch| apply(inv, batch, name, filter, update, true, upsert));
+            .write(&inv.db, args::journaled(inv), |batch| apply(inv, batch, name, target, update, true, upsert));
     }
     let mut total = Outcome { matched: 0, modified: 0, upserted: None };
     let mut last = None;
@@ -165,8 +167,8 @@ fn update_many(
                 if index - next >= CHUNK || bytes >= super::insert::RECORD_BYTES {
                     return Ok((outcome, index));
                 }
-                let Some(doc) = batch.get(&collection, id)?.filter(|d| filter.matches(d)) else { continue };
-                let (_, size, modified) = rewrite(batch, &collection, doc, filter, update)?;
+                let Some(doc) = batch.get(&collection, id)?.filter(|d| target.filter.matches(d)) else { continue };
+                let (_, size, modified) = rewrite(batch, &collection, doc, &target.filter, update)?;
                 outcome.matched += 1;
                 outcome.modified += i64::from(modified);
                 bytes += size;
@@ -210,7 +212,7 @@ fn apply(
     inv: &Invocation<'_>,
     batch: &mut Batch<'_>,
     name: &str,
-    filter: &Filter,
+    target: &Target,
     update: &Update,
     multi: bool,
     upsert: bool,
@@ -219,18 +221,19 @@ fn apply(
     let collection = batch.collection(name)?;
     if let Some(collection) = &collection {
         let mut targets = Vec::new();
-        matches::each(inv, batch.view(), collection, filter, |doc| {
+        matches::each(inv, batch.view(), collection, target, |doc| {
             targets.push(doc);
             Ok(multi)
         })?;
         for doc in targets {
-            let (_, _, modified) = rewrite(batch, collection, doc, filter, update)?;
+            let (_, _, modified) = rewrite(batch, collection, doc, &target.filter, update)?;
             outcome.matched += 1;
             outcome.modified += i64::from(modified);
         }
     }
     if outcome.matched == 0 && upsert {
-        outcome.upserted = Some(upsert_insert(batch, name, filter, update)?.get("_id").cloned().unwrap_or(Bson::Null));
+        outcome.upserted =
+            Some(upsert_insert(batch, name, &target.filter, update)?.get("_id").cloned().unwrap_or(Bson::Null));
     }
     Ok(outcome)
 }

@@ -86,8 +86,7 @@ pub static FIND_AND_MODIFY: Args = Args::strict(&[
     implemented("collation"),    // only {locale: "simple"}
     implemented("arrayFilters"), // read by update::array_filters
     implemented("let"),
-    // find_and_modify.rs never reads it (explain of a findAndModify does, for the plan it shows).
-    unsupported("hint", "hint is not supported on findAndModify yet"),
+    implemented("hint"),
     ignored(
         "bypassDocumentValidation",
         "No collection has a validator (create refuses them), so there is nothing to bypass.",
@@ -128,8 +127,7 @@ pub static DISTINCT: Args = Args::strict(&[
     implemented("key"),
     implemented("query"),
     implemented("collation"), // only {locale: "simple"}
-    // distinct.rs never reads it (matches::each plans on its own); count shows how to wire it.
-    unsupported("hint", "hint is not supported on distinct yet"),
+    implemented("hint"),
 ]);
 
 /// explain: https://www.mongodb.com/docs/v8.0/reference/command/explain/

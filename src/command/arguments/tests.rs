@@ -2,7 +2,7 @@
 //! only when the table lists it, a refused one gets its error, and an implemented
 //! one is read by the code.
 
-use bson::{doc, Document};
+use bson::{doc, Bson, Document};
 
 use super::*;
 use crate::command::{run, COMMANDS};
@@ -170,4 +170,33 @@ fn sources() -> String {
         out = out.replace(&text, "");
     }
     out
+}
+
+#[test]
+fn a_hint_naming_no_index_fails_every_command_that_takes_one() {
+    let shared = Shared::for_tests();
+    let connection = ConnectionInfo::for_tests(1);
+    let call = |body: Document| run(&body, &connection, &shared);
+    assert_eq!(call(doc! {"insert": "c", "documents": [{"_id": 1, "x": 1}], "$db": "t"}).get_i32("n"), Ok(1));
+    let hint = "no_such_index";
+    let refused = [
+        doc! {"distinct": "c", "key": "x", "hint": hint, "$db": "t"},
+        doc! {"findAndModify": "c", "query": {"x": 1}, "remove": true, "hint": hint, "$db": "t"},
+        doc! {"count": "c", "hint": hint, "$db": "t"},
+    ];
+    for body in refused {
+        let reply = call(body.clone());
+        assert_eq!(reply.get_f64("ok"), Ok(0.0), "{body}: {reply}");
+    }
+    for body in [
+        doc! {"update": "c", "updates": [{"q": {"x": 1}, "u": {"$set": {"y": 1}}, "hint": hint}], "$db": "t"},
+        doc! {"delete": "c", "deletes": [{"q": {"x": 1}, "limit": 1, "hint": hint}], "$db": "t"},
+    ] {
+        let reply = call(body.clone());
+        assert!(reply.get_array("writeErrors").is_ok(), "{body}: {reply}");
+    }
+    // Nothing was changed by the refused statements.
+    let found = call(doc! {"find": "c", "$db": "t"});
+    let batch = found.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("batch");
+    assert_eq!(batch, &vec![Bson::Document(doc! {"_id": 1, "x": 1})]);
 }
