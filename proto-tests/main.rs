@@ -11,4 +11,5 @@ mod exact_bytes;
 mod handshake;
 mod indexes;
 mod ops;
+mod refusals;
 mod ttl;
