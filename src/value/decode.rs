@@ -9,9 +9,9 @@ pub fn decode(bytes: &[u8]) -> Result<Document, bson::raw::Error> {
     Document::try_from(RawDocument::from_bytes(bytes)?)
 }
 
-/// [`decode`], reading the document's length from its first four bytes, for a
-/// reader positioned at a document in a stream of them (a spill file).
-pub fn decode_owned(reader: &mut impl std::io::Read) -> std::io::Result<Document> {
+/// [`decode`] of the next document of a stream of them (a spill file), its
+/// length read from its first four bytes.
+pub fn decode_next(reader: &mut impl std::io::Read) -> std::io::Result<Document> {
     let mut len = [0u8; 4];
     reader.read_exact(&mut len)?;
     let len = usize::try_from(i32::from_le_bytes(len))
@@ -72,8 +72,8 @@ mod tests {
         doc! {"a": {"$oid": "x"}}.to_writer(&mut bytes).expect("encodes");
         doc! {"b": 2}.to_writer(&mut bytes).expect("encodes");
         let mut reader = bytes.as_slice();
-        assert_eq!(decode_owned(&mut reader).expect("first"), doc! {"a": {"$oid": "x"}});
-        assert_eq!(decode_owned(&mut reader).expect("second"), doc! {"b": 2});
-        assert!(decode_owned(&mut reader).is_err());
+        assert_eq!(decode_next(&mut reader).expect("first"), doc! {"a": {"$oid": "x"}});
+        assert_eq!(decode_next(&mut reader).expect("second"), doc! {"b": 2});
+        assert!(decode_next(&mut reader).is_err());
     }
 }

@@ -10,4 +10,4 @@
 
 mod decode;
 
-pub use decode::{decode, decode_owned};
+pub use decode::{decode, decode_next};

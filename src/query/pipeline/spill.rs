@@ -105,7 +105,7 @@ impl Run {
             return Ok(None);
         }
         self.left -= 1;
-        let doc = crate::value::decode_owned(&mut self.reader)
+        let doc = crate::value::decode_next(&mut self.reader)
             .map_err(|e| Error::command(ErrorCode::InternalError, format!("reading a sort run back: {e}")))?;
         Ok(Some(doc))
     }
