@@ -107,33 +107,38 @@ impl Cursor {
                 // The encoded `_id` of the document before the current one.
                 let mut previous: Vec<u8> = after.clone().unwrap_or_default();
                 let (filter, skip) = (&self.filter, &mut self.skip);
-                view.scan_filtered(*collection, after.as_deref(), filter, |id, doc| {
-                    scanned += 1;
-                    if scanned.is_multiple_of(1024) {
-                        interrupt.check()?;
-                    }
-                    if let Some(doc) = doc.filter(|doc| filter.matches(doc)) {
-                        if *skip > 0 {
-                            *skip -= 1;
-                        } else {
-                            let size = document_size(&doc);
-                            if !batch.is_empty() && bytes + size > MAX_BATCH_BYTES {
-                                // This document starts the next batch.
-                                stopped_at = Some(previous.clone());
-                                return Ok(false);
-                            }
-                            bytes += size;
-                            batch.push(doc);
+                view.scan_filtered(
+                    *collection,
+                    after.as_deref(),
+                    |raw| filter.rejects_raw(raw),
+                    |id, doc| {
+                        scanned += 1;
+                        if scanned.is_multiple_of(1024) {
+                            interrupt.check()?;
                         }
-                    }
-                    previous.clear();
-                    previous.extend_from_slice(id);
-                    if batch.len() >= max {
-                        stopped_at = Some(id.to_vec());
-                        return Ok(false);
-                    }
-                    Ok(true)
-                })?;
+                        if let Some(doc) = doc.filter(|doc| filter.matches(doc)) {
+                            if *skip > 0 {
+                                *skip -= 1;
+                            } else {
+                                let size = document_size(&doc);
+                                if !batch.is_empty() && bytes + size > MAX_BATCH_BYTES {
+                                    // This document starts the next batch.
+                                    stopped_at = Some(previous.clone());
+                                    return Ok(false);
+                                }
+                                bytes += size;
+                                batch.push(doc);
+                            }
+                        }
+                        previous.clear();
+                        previous.extend_from_slice(id);
+                        if batch.len() >= max {
+                            stopped_at = Some(id.to_vec());
+                            return Ok(false);
+                        }
+                        Ok(true)
+                    },
+                )?;
                 self.exhausted = stopped_at.is_none();
                 *after = stopped_at;
             }

@@ -541,26 +541,6 @@ impl From<std::io::Error> for Error {
     }
 }
 
-/// The embedded engine's errors, each kind of them, become [`Error::Store`].
-macro_rules! store_errors {
-    ($($t:ty),*) => {$(
-        impl From<$t> for Error {
-            fn from(e: $t) -> Self {
-                Error::Store(e.to_string())
-            }
-        }
-    )*};
-}
-store_errors!(
-    redb::Error,
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError,
-    redb::SetDurabilityError
-);
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -81,13 +81,18 @@ pub fn walk(
                 offer(doc, &mut examined)?;
             }
         }
-        Access::CollectionScan => view.scan_filtered(collection.id, None, filter, |_, doc| match doc {
-            Some(doc) => offer(doc, &mut examined),
-            None => {
-                examined.docs += 1;
-                Ok(true)
-            }
-        })?,
+        Access::CollectionScan => view.scan_filtered(
+            collection.id,
+            None,
+            |raw| filter.rejects_raw(raw),
+            |_, doc| match doc {
+                Some(doc) => offer(doc, &mut examined),
+                None => {
+                    examined.docs += 1;
+                    Ok(true)
+                }
+            },
+        )?,
         Access::IndexScan(scan) => {
             let mut keys = 0;
             index_ids(view, scan, &mut keys, |id| match view.get_encoded(collection.id, id)? {

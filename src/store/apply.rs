@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 
+use std::ops::Bound;
+
 use bson::{doc, Bson, DateTime, Document};
-use redb::{ReadableTable, Table, WriteTransaction};
 
 use super::branches::{Branch, Branches};
-use super::tables::{self, BRANCHES, CATALOG, DOCS, INDEXES, META, TIMES};
-use super::view::{resolve_runs, Collection, Pick};
+use super::engine::{Snapshot, Staged, Table, Visit};
+use super::tables::{self, ID_LEN};
+use super::view::{pick, resolve_runs, scan_prefix, Collection};
 use crate::error::{Error, Result};
 use crate::index::{Index, Key, Keys};
 use crate::lsn::Lsn;
@@ -26,9 +28,15 @@ pub struct Meta {
 }
 
 impl Meta {
-    pub fn load(txn: &WriteTransaction) -> Result<Meta> {
-        let table = txn.open_table(META)?;
-        let get = |name: &str, default: u64| -> Result<u64> { Ok(table.get(name)?.map_or(default, |v| v.value())) };
+    pub fn load(engine: &dyn Snapshot) -> Result<Meta> {
+        let get = |name: &str, default: u64| -> Result<u64> {
+            match engine.get(Table::Meta, name.as_bytes())? {
+                Some(bytes) => Ok(u64::from_be_bytes(
+                    bytes.try_into().map_err(|_| Error::Store(format!("bad counter '{name}' in the store")))?,
+                )),
+                None => Ok(default),
+            }
+        };
         Ok(Meta {
             applied: Lsn(get(tables::META_APPLIED, 0)?),
             applied_time: DateTime::from_millis(get(tables::META_APPLIED_TIME, 0)? as i64),
@@ -38,36 +46,36 @@ impl Meta {
         })
     }
 
-    pub fn save(&self, txn: &WriteTransaction) -> Result<()> {
-        let mut table = txn.open_table(META)?;
-        table.insert(tables::META_APPLIED, self.applied.0)?;
-        table.insert(tables::META_APPLIED_TIME, self.applied_time.timestamp_millis().max(0) as u64)?;
-        table.insert(tables::META_NEXT_COLLECTION, self.next_collection)?;
-        table.insert(tables::META_NEXT_BRANCH, self.next_branch)?;
-        table.insert(tables::META_HORIZON, self.horizon.0)?;
-        Ok(())
+    pub fn save(&self, staged: &mut Staged) {
+        let mut set =
+            |name: &str, value: u64| staged.put(Table::Meta, name.as_bytes().to_vec(), value.to_be_bytes().to_vec());
+        set(tables::META_APPLIED, self.applied.0);
+        set(tables::META_APPLIED_TIME, self.applied_time.timestamp_millis().max(0) as u64);
+        set(tables::META_NEXT_COLLECTION, self.next_collection);
+        set(tables::META_NEXT_BRANCH, self.next_branch);
+        set(tables::META_HORIZON, self.horizon.0);
     }
 }
 
 /// Reads every branch row of the table into a registry of the live ones.
-pub fn load_branches(txn: &WriteTransaction) -> Result<Branches> {
-    let table = txn.open_table(BRANCHES)?;
+pub fn load_branches(engine: &dyn Snapshot) -> Result<Branches> {
     let mut branches = Branches::default();
-    for entry in table.iter()? {
-        let (id, bytes) = entry?;
-        let doc = crate::value::decode(bytes.value()).map_err(|e| Error::Store(format!("bad branch row: {e}")))?;
-        let branch = Branch::from_document(id.value(), &doc)?;
+    engine.scan(Table::Branches, Bound::Unbounded, Bound::Unbounded, false, &mut |key, bytes| {
+        let (id, _) = tables::split_id(key).ok_or_else(|| Error::Store("bad branch row key".into()))?;
+        let doc = crate::value::decode(bytes).map_err(|e| Error::Store(format!("bad branch row: {e}")))?;
+        let branch = Branch::from_document(id, &doc)?;
         if branch.dropped_lsn.is_none() {
             branches.insert(branch);
         }
-    }
+        Ok(true)
+    })?;
     Ok(branches)
 }
 
-/// Applies one record inside `txn`, updating the registry and the counters. The
+/// Applies one record to `staged`, updating the registry and the counters. The
 /// caller saves `meta` and commits.
 pub fn apply(
-    txn: &WriteTransaction,
+    staged: &mut Staged,
     branches: &mut Branches,
     meta: &mut Meta,
     lsn: Lsn,
@@ -75,7 +83,7 @@ pub fn apply(
     entry: &Entry,
 ) -> Result<()> {
     match entry {
-        Entry::Txn(t) => apply_txn(txn, branches, meta, lsn, t)?,
+        Entry::Txn(t) => apply_txn(staged, branches, meta, lsn, t)?,
         Entry::Branch(BranchOp::Create { id, db, name, parent, base_lsn }) => {
             let branch = Branch {
                 id: *id,
@@ -88,42 +96,33 @@ pub fn apply(
                 head_lsn: lsn,
                 dropped_lsn: None,
             };
-            save_branch(txn, &branch)?;
+            save_branch(staged, &branch)?;
             branches.insert(branch);
             meta.next_branch = meta.next_branch.max(id.0 + 1);
         }
         Entry::Branch(BranchOp::Drop { id }) => {
             let mut branch = branches.remove(*id).ok_or_else(|| missing_branch(*id))?;
             branch.dropped_lsn = Some(lsn);
-            save_branch(txn, &branch)?;
+            save_branch(staged, &branch)?;
         }
         Entry::Checkpoint { .. } | Entry::Seal => {}
     }
     if matches!(entry, Entry::Txn(_) | Entry::Branch(_)) {
-        txn.open_table(TIMES)?.insert((time.timestamp_millis().max(0) as u64, lsn.0), ())?;
+        staged.put(Table::Times, tables::time_key(time.timestamp_millis().max(0) as u64, lsn), Vec::new());
     }
     meta.applied = lsn;
     meta.applied_time = time;
     Ok(())
 }
 
-fn apply_txn(txn: &WriteTransaction, branches: &mut Branches, meta: &mut Meta, lsn: Lsn, t: &Txn) -> Result<()> {
+fn apply_txn(staged: &mut Staged, branches: &mut Branches, meta: &mut Meta, lsn: Lsn, t: &Txn) -> Result<()> {
     let branch = branches.get_mut(t.branch).ok_or_else(|| missing_branch(t.branch))?;
     branch.head_lsn = lsn;
     let db = branch.db.clone();
-    save_branch(txn, branch)?;
+    save_branch(staged, branch)?;
     // The branch's latest state: its own versions, then each ancestor's to its base.
     let chain = branches.chain(t.branch, Lsn(u64::MAX))?;
-    let mut tables = Tables {
-        catalog: txn.open_table(CATALOG)?,
-        docs: txn.open_table(DOCS)?,
-        indexes: txn.open_table(INDEXES)?,
-        chain: &chain,
-        db: &db,
-        branch: t.branch.0,
-        lsn,
-        known: HashMap::new(),
-    };
+    let mut tables = Tables { staged, chain: &chain, db: &db, branch: t.branch.0, lsn, known: HashMap::new() };
     for op in &t.ops {
         match op {
             Op::Ddl(ddl) => tables.apply_ddl(ddl, meta)?,
@@ -139,9 +138,7 @@ fn apply_txn(txn: &WriteTransaction, branches: &mut Branches, meta: &mut Meta, l
 
 /// The tables one record changes, and what it knows of the collections it names.
 struct Tables<'t> {
-    catalog: Table<'t, &'static [u8], &'static [u8]>,
-    docs: Table<'t, &'static [u8], &'static [u8]>,
-    indexes: Table<'t, &'static [u8], &'static [u8]>,
+    staged: &'t mut Staged,
     chain: &'t [(BranchId, Lsn)],
     db: &'t str,
     branch: u64,
@@ -166,7 +163,7 @@ impl Tables<'_> {
         }
         if let Ok(name) = ddl.get_str("drop") {
             let key = tables::version_key(&tables::catalog_prefix(self.db, name), self.branch, self.lsn);
-            self.catalog.insert(key.as_slice(), &[][..])?;
+            self.staged.put(Table::Catalog, key, Vec::new());
             self.known.insert(name.to_owned(), None);
             return Ok(());
         }
@@ -191,7 +188,7 @@ impl Tables<'_> {
     fn save_collection(&mut self, collection: Collection) -> Result<()> {
         let key = tables::version_key(&tables::catalog_prefix(self.db, &collection.name), self.branch, self.lsn);
         let bytes = bson::to_vec(&collection.to_document()).map_err(|e| Error::Store(e.to_string()))?;
-        self.catalog.insert(key.as_slice(), bytes.as_slice())?;
+        self.staged.put(Table::Catalog, key, bytes);
         self.known.insert(collection.name.clone(), Some(collection));
         Ok(())
     }
@@ -204,7 +201,8 @@ impl Tables<'_> {
                 .ok_or_else(|| Error::Store(format!("a write to dropped collection {}.{name}", self.db)));
         }
         let prefix = tables::catalog_prefix(self.db, name);
-        let bytes = pick(&self.catalog, self.chain, &prefix)?
+        let bytes = self
+            .pick(Table::Catalog, &prefix)?
             .ok_or_else(|| Error::Store(format!("a write to missing collection {}.{name}", self.db)))?;
         let collection = Collection::from_slice(&bytes)?;
         self.known.insert(name.to_owned(), Some(collection.clone()));
@@ -216,15 +214,16 @@ impl Tables<'_> {
         let mut collection = self.collection(name)?;
         let prefix = tables::doc_prefix(collection.id, id);
         if !collection.indexes.is_empty() {
-            let old = pick(&self.docs, self.chain, &prefix)?
+            let old = self
+                .pick(Table::Docs, &prefix)?
                 .map(|bytes| crate::value::decode(bytes.as_slice()).map_err(|e| Error::Store(e.to_string())))
                 .transpose()?;
-            let encoded_id = &prefix[8..];
+            let encoded_id = &prefix[ID_LEN..];
             let mut flagged = false;
             for index in &mut collection.indexes {
                 let before = old.as_ref().map(|d| index.keys(d)).transpose()?.unwrap_or_default();
                 let after = doc.map(|d| index.keys(d)).transpose()?.unwrap_or_default();
-                replace_entries(&mut self.indexes, index.id, encoded_id, &before, &after, self.branch, self.lsn)?;
+                replace_entries(self.staged, index.id, encoded_id, &before, &after, self.branch, self.lsn)?;
                 if after.multikey && !index.multikey {
                     index.multikey = true;
                     flagged = true;
@@ -239,45 +238,41 @@ impl Tables<'_> {
             Some(doc) => bson::to_vec(doc).map_err(|e| Error::Store(e.to_string()))?,
             None => Vec::new(),
         };
-        self.docs.insert(key.as_slice(), bytes.as_slice())?;
+        self.staged.put(Table::Docs, key, bytes);
         Ok(())
+    }
+
+    /// The value of the newest version under `prefix` that the chain sees.
+    fn pick(&self, table: Table, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
+        pick(self.chain, |visit| scan_prefix(&*self.staged, table, prefix, visit))
     }
 
     /// Adds the entries of every document the branch sees to a new index.
     fn build(&mut self, collection: u64, index: &mut Index) -> Result<()> {
         let (start, end) = tables::collection_range(collection);
-        let range = self.docs.range::<&[u8]>(&start[..]..&end[..])?;
-        let (indexes, branch, lsn) = (&mut self.indexes, self.branch, self.lsn);
-        resolve_runs(range, self.chain, |prefix, bytes| {
+        let (branch, lsn) = (self.branch, self.lsn);
+        let mut built = Vec::new();
+        let scan = |visit: &mut Visit<'_>| {
+            self.staged.scan(Table::Docs, Bound::Included(&start), Bound::Excluded(&end), false, visit)
+        };
+        resolve_runs(scan, self.chain, |prefix, bytes| {
             let doc = crate::value::decode(bytes).map_err(|e| Error::Store(e.to_string()))?;
             let keys = index.keys(&doc)?;
             index.multikey |= keys.multikey;
-            replace_entries(indexes, index.id, &prefix[8..], &Keys::default(), &keys, branch, lsn)?;
+            built.push((prefix[ID_LEN..].to_vec(), keys));
             Ok(true)
-        })
-    }
-}
-
-/// The value of the newest version under `prefix` that `chain` sees.
-fn pick(
-    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    chain: &[(BranchId, Lsn)],
-    prefix: &[u8],
-) -> Result<Option<Vec<u8>>> {
-    let mut pick = Pick::new(chain);
-    for entry in table.range::<&[u8]>(prefix..tables::prefix_end(prefix).as_slice())? {
-        let (key, value) = entry?;
-        if let Some((_, branch, lsn)) = tables::split_version_key(key.value()) {
-            pick.offer(branch, lsn, value.value());
+        })?;
+        for (encoded_id, keys) in built {
+            replace_entries(self.staged, index.id, &encoded_id, &Keys::default(), &keys, branch, lsn)?;
         }
+        Ok(())
     }
-    Ok(pick.into_value())
 }
 
 /// Tombstones the index entries a document no longer has and adds its new ones;
 /// keys it keeps are not written.
 fn replace_entries(
-    indexes: &mut Table<'_, &'static [u8], &'static [u8]>,
+    staged: &mut Staged,
     index: u64,
     encoded_id: &[u8],
     before: &Keys,
@@ -288,18 +283,18 @@ fn replace_entries(
     let has = |keys: &Keys, key: &Key| keys.keys.binary_search_by(|k| k.bytes.cmp(&key.bytes)).is_ok();
     for gone in before.keys.iter().filter(|k| !has(after, k)) {
         let key = tables::version_key(&tables::index_prefix(index, &gone.bytes, encoded_id), branch, lsn);
-        indexes.insert(key.as_slice(), &[][..])?;
+        staged.put(Table::Indexes, key, Vec::new());
     }
     for new in after.keys.iter().filter(|k| !has(before, k)) {
         let key = tables::version_key(&tables::index_prefix(index, &new.bytes, encoded_id), branch, lsn);
-        indexes.insert(key.as_slice(), encoded_id)?;
+        staged.put(Table::Indexes, key, encoded_id.to_vec());
     }
     Ok(())
 }
 
-fn save_branch(txn: &WriteTransaction, branch: &Branch) -> Result<()> {
+fn save_branch(staged: &mut Staged, branch: &Branch) -> Result<()> {
     let bytes = bson::to_vec(&branch.to_document()).map_err(|e| Error::Store(e.to_string()))?;
-    txn.open_table(BRANCHES)?.insert(branch.id.0, bytes.as_slice())?;
+    staged.put(Table::Branches, tables::branch_key(branch.id.0), bytes);
     Ok(())
 }
 

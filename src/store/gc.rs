@@ -13,10 +13,10 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 
 use bson::DateTime;
-use redb::{Durability, ReadableTable, TableDefinition};
 
-use super::tables::{self, CATALOG, DOCS, INDEXES, TIMES};
-use super::{lock, read, Store};
+use super::engine::{Staged, Table, WriteBatch};
+use super::tables::{self, ID_LEN};
+use super::{read, Store};
 use crate::error::Result;
 use crate::lsn::Lsn;
 
@@ -126,7 +126,7 @@ impl Store {
         let cutoff = now.timestamp_millis().saturating_sub(retention);
         let horizon = {
             let found = self.last_at_or_before(cutoff)?;
-            let published = lock(&self.published).lsn;
+            let published = self.published().lsn;
             found.min(published).max(self.horizon())
         };
         // Move the horizon first: no read may start below it while versions go.
@@ -136,19 +136,24 @@ impl Store {
         let (needs, first_new_collection) = {
             let mut meta = self.lock_writer()?;
             meta.horizon = horizon;
-            let mut txn = self.db.begin_write()?;
-            txn.set_durability(Durability::None)?;
-            meta.save(&txn)?;
-            let dropped = txn
-                .open_table(tables::BRANCHES)?
-                .iter()?
-                .filter_map(|entry| entry.ok())
-                .filter_map(|(id, row)| {
-                    let doc = crate::value::decode(row.value()).ok()?;
-                    doc.get_i64("dropped").is_ok().then_some(id.value())
-                })
-                .collect();
-            txn.commit()?;
+            let mut staged = Staged::new(self.engine.snapshot()?);
+            meta.save(&mut staged);
+            let mut dropped = HashSet::new();
+            self.engine.snapshot()?.scan(
+                Table::Branches,
+                Bound::Unbounded,
+                Bound::Unbounded,
+                false,
+                &mut |key, row| {
+                    let is_dropped = crate::value::decode(row).is_ok_and(|doc| doc.get_i64("dropped").is_ok());
+                    if let (true, Some((id, _))) = (is_dropped, tables::split_id(key)) {
+                        dropped.insert(id);
+                    }
+                    Ok(true)
+                },
+            )?;
+            // Never durable on its own: only checkpoints make the engine durable.
+            self.engine.commit(staged.into_batch(), false)?;
             let branches = read(&self.branches);
             let mut live = HashMap::new();
             for branch in branches.all() {
@@ -159,7 +164,7 @@ impl Store {
         };
         let mut stats = GcStats { horizon, ..GcStats::default() };
         let mut referenced = HashSet::new();
-        stats.versions += self.collect_table(CATALOG, &needs, true, |_, kept| {
+        stats.versions += self.collect_table(Table::Catalog, &needs, true, |_, kept| {
             for value in kept {
                 if let Ok(doc) = crate::value::decode(value) {
                     referenced.insert(doc.get_i64("id").unwrap_or_default() as u64);
@@ -176,13 +181,13 @@ impl Store {
         // the catalog pass's view; their ids are new).
         let reachable = |prefix: &[u8]| {
             prefix
-                .get(..8)
+                .get(..ID_LEN)
                 .and_then(|id| id.try_into().ok())
                 .map(u64::from_be_bytes)
                 .is_none_or(|id| id >= first_new_collection || referenced.contains(&id))
         };
-        stats.versions += self.collect_table(DOCS, &needs, false, |prefix, _| reachable(prefix))?;
-        stats.versions += self.collect_table(INDEXES, &needs, false, |prefix, _| reachable(prefix))?;
+        stats.versions += self.collect_table(Table::Docs, &needs, false, |prefix, _| reachable(prefix))?;
+        stats.versions += self.collect_table(Table::Indexes, &needs, false, |prefix, _| reachable(prefix))?;
         self.forget_branches(&needs.dropped)?;
         self.forget_times_before(horizon)?;
         stats.segments = self.wal.remove_segments_below(horizon)?;
@@ -194,7 +199,7 @@ impl Store {
     /// `false` the run is deleted whole.
     fn collect_table(
         &self,
-        table: TableDefinition<&'static [u8], &'static [u8]>,
+        table: Table,
         needs: &Needs,
         values: bool,
         mut keep_run: impl FnMut(&[u8], &[&[u8]]) -> bool,
@@ -202,50 +207,44 @@ impl Store {
         let mut deleted = 0u64;
         let mut resume: Option<Vec<u8>> = None;
         loop {
-            let mut txn = self.db.begin_write()?;
-            txn.set_durability(Durability::None)?;
             let mut doomed: Vec<Vec<u8>> = Vec::new();
             let mut next_resume = None;
-            {
-                let t = txn.open_table(table)?;
-                let lower = resume.as_deref().map_or(Bound::Unbounded, Bound::Included);
-                let mut run = Run::default();
-                let mut seen = 0usize;
-                for entry in t.range::<&[u8]>((lower, Bound::Unbounded))? {
-                    let (key, value) = entry?;
-                    let key = key.value();
-                    let Some((prefix, branch, lsn)) = tables::split_version_key(key) else { continue };
-                    if prefix != run.prefix.as_slice() {
-                        run.judge(needs, &mut keep_run, &mut doomed);
-                        if seen >= CHUNK {
-                            next_resume = Some(key.to_vec());
-                            break;
-                        }
-                        run.prefix = prefix.to_vec();
+            let lower = resume.as_deref().map_or(Bound::Unbounded, Bound::Included);
+            let mut run = Run::default();
+            let mut seen = 0usize;
+            self.engine.snapshot()?.scan(table, lower, Bound::Unbounded, false, &mut |key, value| {
+                let Some((prefix, branch, lsn)) = tables::split_version_key(key) else { return Ok(true) };
+                if prefix != run.prefix.as_slice() {
+                    run.judge(needs, &mut keep_run, &mut doomed);
+                    if seen >= CHUNK {
+                        next_resume = Some(key.to_vec());
+                        return Ok(false);
                     }
-                    seen += 1;
-                    let value = value.value();
-                    let version = Version {
-                        key: key.to_vec(),
-                        lsn,
-                        tombstone: value.is_empty(),
-                        value: if values { value.to_vec() } else { Vec::new() },
-                    };
-                    match run.branches.last_mut() {
-                        Some((b, versions)) if *b == branch => versions.push(version),
-                        _ => run.branches.push((branch, vec![version])),
-                    }
+                    run.prefix = prefix.to_vec();
                 }
-                run.judge(needs, &mut keep_run, &mut doomed);
-            }
-            {
-                let mut t = txn.open_table(table)?;
-                for key in &doomed {
-                    t.remove(key.as_slice())?;
+                seen += 1;
+                let version = Version {
+                    key: key.to_vec(),
+                    lsn,
+                    tombstone: value.is_empty(),
+                    value: if values { value.to_vec() } else { Vec::new() },
+                };
+                match run.branches.last_mut() {
+                    Some((b, versions)) if *b == branch => versions.push(version),
+                    _ => run.branches.push((branch, vec![version])),
                 }
-            }
-            txn.commit()?;
+                Ok(true)
+            })?;
+            run.judge(needs, &mut keep_run, &mut doomed);
+            // Deleting versions a concurrent writer did not write (its keys carry
+            // newer LSNs) needs no lock: a run's newer versions never make its
+            // doomed ones needed again.
             deleted += doomed.len() as u64;
+            let mut batch = WriteBatch::default();
+            for key in doomed {
+                batch.delete(table, key);
+            }
+            self.engine.commit(batch, false)?;
             match next_resume {
                 Some(key) => resume = Some(key),
                 None => return Ok(deleted),
@@ -255,36 +254,26 @@ impl Store {
 
     /// Deletes the rows of the branches whose versions the pass removed.
     fn forget_branches(&self, dropped: &HashSet<u64>) -> Result<()> {
-        let mut txn = self.db.begin_write()?;
-        // Never durable on its own: only checkpoints make the engine durable.
-        txn.set_durability(Durability::None)?;
-        {
-            let mut table = txn.open_table(tables::BRANCHES)?;
-            for id in dropped {
-                table.remove(*id)?;
-            }
+        let mut batch = WriteBatch::default();
+        for id in dropped {
+            batch.delete(Table::Branches, tables::branch_key(*id));
         }
-        txn.commit()?;
-        Ok(())
+        self.engine.commit(batch, false)
     }
 
     /// Deletes the time index below the horizon, keeping the horizon's own entry.
     fn forget_times_before(&self, horizon: Lsn) -> Result<()> {
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::None)?;
-        {
-            let mut table = txn.open_table(TIMES)?;
-            let old: Vec<(u64, u64)> = table
-                .iter()?
-                .filter_map(|e| e.ok().map(|(k, _)| k.value()))
-                .take_while(|(_, lsn)| *lsn < horizon.0)
-                .collect();
-            for key in old {
-                table.remove(key)?;
+        let mut batch = WriteBatch::default();
+        self.engine.snapshot()?.scan(Table::Times, Bound::Unbounded, Bound::Unbounded, false, &mut |key, _| {
+            match tables::time_key_lsn(key) {
+                Some(lsn) if lsn < horizon => {
+                    batch.delete(Table::Times, key.to_vec());
+                    Ok(true)
+                }
+                _ => Ok(false),
             }
-        }
-        txn.commit()?;
-        Ok(())
+        })?;
+        self.engine.commit(batch, false)
     }
 
     /// The last LSN applied at or before `ms` since the epoch (0 when none).
@@ -292,10 +281,19 @@ impl Store {
         if ms < 0 {
             return Ok(Lsn::ZERO);
         }
-        let txn = redb::ReadableDatabase::begin_read(&self.db)?;
-        let table = txn.open_table(TIMES)?;
-        let found = table.range(..=(ms as u64, u64::MAX))?.next_back().transpose()?;
-        Ok(found.map_or(Lsn::ZERO, |(key, _)| Lsn(key.value().1)))
+        let upper = tables::time_key(ms as u64, Lsn(u64::MAX));
+        let mut found = Lsn::ZERO;
+        self.engine.snapshot()?.scan(
+            Table::Times,
+            Bound::Unbounded,
+            Bound::Included(&upper),
+            true,
+            &mut |key, _| {
+                found = tables::time_key_lsn(key).unwrap_or(Lsn::ZERO);
+                Ok(false)
+            },
+        )?;
+        Ok(found)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The versioned store: the materialized state of every branch at every retained
-//! LSN, in an embedded B-tree ([`redb`]) so that data can outgrow memory.
+//! LSN, in an ordered key-value [`engine`] (on disk, redb's B-tree) so that data
+//! can outgrow memory.
 //!
 //! The store is a cache of the log. A write takes the writer lock, reads the
 //! branch's latest state through a [`Batch`], appends one record to the WAL, applies
@@ -13,6 +14,7 @@
 mod apply;
 mod batch;
 mod branches;
+pub mod engine;
 mod gc;
 pub mod keys;
 mod tables;
@@ -25,7 +27,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bson::{DateTime, Timestamp};
-use redb::{Database, Durability, ReadableDatabase};
+use tokio::sync::watch;
 
 pub use batch::Batch;
 pub use branches::{Branch, MAX_DEPTH};
@@ -35,10 +37,11 @@ pub use view::{decode, Collection, Snapshot, View};
 
 /// Bytes a document's key holds besides its encoded `_id`: the collection id before
 /// it, the branch and the LSN after it.
-pub const DOC_KEY_OVERHEAD: usize = 8 + tables::VERSION_SUFFIX;
+pub const DOC_KEY_OVERHEAD: usize = tables::ID_LEN + tables::VERSION_SUFFIX;
 
 use apply::Meta;
 use branches::Branches;
+use engine::{Engine, MemoryEngine, RedbEngine, Staged};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::lsn::Lsn;
@@ -52,12 +55,14 @@ const GC_INTERVAL: Duration = Duration::from_secs(60);
 /// Records applied per engine transaction during replay.
 const REPLAY_BATCH: usize = 4096;
 
-/// Where the engine keeps its file.
+/// Which engine holds the store.
 pub enum Location<'a> {
-    /// `<dir>/store.redb`.
+    /// redb, in `<dir>/store.redb`.
     Dir(&'a Path),
-    /// In memory, for tests.
+    /// A fresh in-memory engine, for tests.
     Memory,
+    /// An engine already open (a test reopening the same in-memory engine).
+    Engine(Arc<dyn Engine>),
 }
 
 /// A committed write: its LSN and commit time.
@@ -86,13 +91,14 @@ pub struct Options {
 
 /// The open store. Share it behind an `Arc`; every method takes `&self`.
 pub struct Store {
-    db: Database,
+    engine: Arc<dyn Engine>,
     wal: Arc<Wal>,
     /// Held by writers (and checkpoints) for the whole of append-and-apply.
     writer: Mutex<Meta>,
     branches: RwLock<Branches>,
-    /// The newest LSN reads see by default, with its commit time.
-    published: Mutex<Commit>,
+    /// The newest LSN reads see by default, with its commit time; receivers wait
+    /// on it for new commits.
+    published: watch::Sender<Commit>,
     /// The oldest readable LSN.
     horizon: AtomicU64,
     /// The applied LSN last made durable.
@@ -109,22 +115,15 @@ impl Store {
     /// Opens the store and brings it up to date with the log: the records after its
     /// last applied LSN are replayed.
     pub fn open(location: Location<'_>, wal: Arc<Wal>, options: Options) -> Result<Arc<Store>> {
-        let db = match location {
-            Location::Dir(dir) => {
-                std::fs::create_dir_all(dir)?;
-                Database::create(dir.join("store.redb"))?
-            }
-            Location::Memory => Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?,
+        let engine: Arc<dyn Engine> = match location {
+            Location::Dir(dir) => Arc::new(RedbEngine::open(dir)?),
+            Location::Memory => Arc::new(MemoryEngine::new()),
+            Location::Engine(engine) => engine,
         };
-        let txn = db.begin_write()?;
-        for table in [tables::DOCS, tables::CATALOG, tables::INDEXES] {
-            txn.open_table(table)?;
-        }
-        txn.open_table(tables::BRANCHES)?;
-        txn.open_table(tables::TIMES)?;
-        let meta = Meta::load(&txn)?;
-        let branches = apply::load_branches(&txn)?;
-        txn.commit()?;
+        let snapshot = engine.snapshot()?;
+        let meta = Meta::load(&*snapshot)?;
+        let branches = apply::load_branches(&*snapshot)?;
+        drop(snapshot);
         let last = wal.last_lsn();
         if meta.applied > last {
             return Err(Error::Store(format!(
@@ -133,9 +132,9 @@ impl Store {
             )));
         }
         let store = Arc::new(Store {
-            db,
+            engine,
             wal,
-            published: Mutex::new(Commit { lsn: meta.applied, time: meta.applied_time }),
+            published: watch::Sender::new(Commit { lsn: meta.applied, time: meta.applied_time }),
             horizon: AtomicU64::new(meta.horizon.0),
             checkpointed: AtomicU64::new(meta.applied.0),
             writer: Mutex::new(meta),
@@ -174,22 +173,21 @@ impl Store {
         }
         let mut last_report = Instant::now();
         while reader.peek().is_some() {
-            let mut txn = self.db.begin_write()?;
-            txn.set_durability(Durability::None)?;
+            let mut staged = Staged::new(self.engine.snapshot()?);
             let mut branches = write(&self.branches);
             for record in reader.by_ref().take(REPLAY_BATCH) {
                 let record = record?;
-                apply::apply(&txn, &mut branches, &mut meta, record.lsn, record.time, &record.entry)?;
+                apply::apply(&mut staged, &mut branches, &mut meta, record.lsn, record.time, &record.entry)?;
                 records += 1;
             }
-            meta.save(&txn)?;
-            txn.commit()?;
+            meta.save(&mut staged);
+            self.engine.commit(staged.into_batch(), false)?;
             if last_report.elapsed() >= Duration::from_millis(250) {
                 tracing::info!(records, lsn = %meta.applied, "replaying the WAL into the store");
                 last_report = Instant::now();
             }
         }
-        *lock(&self.published) = Commit { lsn: meta.applied, time: meta.applied_time };
+        self.published.send_replace(Commit { lsn: meta.applied, time: meta.applied_time });
         drop(meta);
         self.checkpoint()?;
         tracing::info!(records, ms = started.elapsed().as_millis() as u64, "store up to date with the WAL");
@@ -234,7 +232,7 @@ impl Store {
             read_only: false,
             chain,
         };
-        let view = View::new(snapshot, self.db.begin_read()?);
+        let view = View::new(snapshot, self.engine.snapshot()?);
         // What the batch read: applied, maybe not yet durable.
         let read_at = Commit { lsn: meta.applied, time: meta.applied_time };
         let mut batch = Batch::new(view, &mut meta.next_collection);
@@ -289,7 +287,7 @@ impl Store {
                     return Err(Error::bad_value(format!("branches nest at most {MAX_DEPTH} deep")));
                 }
             }
-            let published = lock(&self.published).lsn;
+            let published = self.published().lsn;
             let base = match at {
                 None => published,
                 Some(at) => {
@@ -379,9 +377,9 @@ impl Store {
             (Some(Point::Lsn(lsn)), _) => lsn,
             (Some(Point::Time(time)), _) => self.resolve_time(time)?,
             (None, Some(lsn)) => lsn,
-            (None, None) => lock(&self.published).lsn,
+            (None, None) => self.published().lsn,
         };
-        let txn = self.db.begin_read()?;
+        let engine = self.engine.snapshot()?;
         let branches = read(&self.branches);
         let branch = branches.find(&target.db, &target.branch);
         if branch.is_none() && target.branch != MAIN_BRANCH {
@@ -401,13 +399,13 @@ impl Store {
             read_only: target.point.is_some(),
             chain,
         };
-        Ok(View::new(snapshot, txn))
+        Ok(View::new(snapshot, engine))
     }
 
     /// A fresh view of an earlier snapshot (a cursor's next batch), as long as its
     /// history is still retained.
     pub fn reopen(&self, snapshot: &Snapshot) -> Result<View> {
-        let txn = self.db.begin_read()?;
+        let engine = self.engine.snapshot()?;
         let horizon = Lsn(self.horizon.load(Ordering::Acquire));
         if snapshot.lsn < horizon {
             return Err(too_old(snapshot.lsn, horizon));
@@ -418,14 +416,14 @@ impl Store {
                 return Err(missing_branch(&snapshot.db, &snapshot.branch));
             }
         }
-        Ok(View::new(snapshot.clone(), txn))
+        Ok(View::new(snapshot.clone(), engine))
     }
 
     /// Checks that branch `name` (`None`: a `main` with no writes yet) can be read at
     /// `lsn`: not past the head of the log, not before the retained history, not
     /// before the branch's base.
     fn check_point(&self, db: &str, name: &str, branch: Option<&Branch>, lsn: Lsn) -> Result<()> {
-        let published = lock(&self.published).lsn;
+        let published = self.published().lsn;
         if lsn > published {
             return Err(Error::bad_value(format!(
                 "LSN {lsn} is beyond the head of branch '{name}' of database '{db}' (the last LSN is {published})"
@@ -448,7 +446,7 @@ impl Store {
 
     /// The last LSN committed at or before `time` (SPEC §3 `resolvePoint`).
     pub fn resolve_time(&self, time: DateTime) -> Result<Lsn> {
-        let published = *lock(&self.published);
+        let published = self.published();
         if time > DateTime::now() {
             return Err(Error::bad_value(format!(
                 "{} is in the future; the last commit is LSN {} at {}",
@@ -474,12 +472,18 @@ impl Store {
 
     /// The cluster time of the newest published write, for `operationTime`.
     pub fn operation_time(&self) -> Timestamp {
-        lock(&self.published).cluster_time()
+        self.published().cluster_time()
     }
 
     /// The newest published commit.
     pub fn published(&self) -> Commit {
-        *lock(&self.published)
+        *self.published.borrow()
+    }
+
+    /// A receiver of the newest published commit, to wait for new ones (tailable
+    /// cursors, change streams): `changed()` wakes after each publish.
+    pub fn subscribe(&self) -> watch::Receiver<Commit> {
+        self.published.subscribe()
     }
 
     /// The oldest readable LSN.
@@ -496,10 +500,7 @@ impl Store {
             return Ok(());
         }
         self.wal.wait(meta.applied, true)?;
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate)?;
-        txn.set_quick_repair(true);
-        txn.commit()?;
+        self.engine.flush()?;
         self.wal.checkpoint(meta.applied)?;
         self.checkpointed.store(meta.applied.0, Ordering::Release);
         Ok(())
@@ -543,12 +544,11 @@ impl Store {
     fn append_and_apply(&self, meta: &mut Meta, entry: &Entry) -> Result<Commit> {
         let (lsn, time) = self.wal.append(entry)?;
         let applied = (|| {
-            let mut txn = self.db.begin_write()?;
-            txn.set_durability(Durability::None)?;
+            let mut staged = Staged::new(self.engine.snapshot()?);
             let mut next = *meta;
-            apply::apply(&txn, &mut write(&self.branches), &mut next, lsn, time, entry)?;
-            next.save(&txn)?;
-            txn.commit()?;
+            apply::apply(&mut staged, &mut write(&self.branches), &mut next, lsn, time, entry)?;
+            next.save(&mut staged);
+            self.engine.commit(staged.into_batch(), false)?;
             *meta = next;
             Ok(())
         })();
@@ -562,10 +562,13 @@ impl Store {
     }
 
     fn publish(&self, commit: Commit) {
-        let mut published = lock(&self.published);
-        if commit.lsn > published.lsn {
-            *published = commit;
-        }
+        self.published.send_if_modified(|published| {
+            let newer = commit.lsn > published.lsn;
+            if newer {
+                *published = commit;
+            }
+            newer
+        });
     }
 
     fn lock_writer(&self) -> Result<MutexGuard<'_, Meta>> {

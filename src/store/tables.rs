@@ -8,24 +8,20 @@
 //! contiguous run of keys.
 
 use bson::Bson;
-use redb::TableDefinition;
 
 use super::keys;
 use crate::lsn::Lsn;
 
-/// `collection id (8) ++ _id ++ branch (8) ++ !lsn (8)` → post-image, or empty.
-pub const DOCS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("docs");
-/// `database ++ collection name ++ branch (8) ++ !lsn (8)` → `{id, options}`, or empty.
-pub const CATALOG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("catalog");
-/// `index id (8) ++ key ++ _id ++ branch (8) ++ !lsn (8)` → the encoded `_id`, or
-/// empty: the entries of secondary indexes (see [`crate::index`]).
-pub const INDEXES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("indexes");
-/// branch id → the branch document (see `branches.rs`).
-pub const BRANCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("branches");
-/// `(commit time in ms, LSN)` of every applied record, to turn times into LSNs.
-pub const TIMES: TableDefinition<(u64, u64), ()> = TableDefinition::new("times");
-/// Counters and marks, by name (see the `META_*` names).
-pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+// The tables (see [`super::engine::Table`]):
+// - docs: `collection id ++ _id ++ branch (8) ++ !lsn (8)` → post-image, or empty.
+// - catalog: `database ++ collection name ++ branch (8) ++ !lsn (8)` → `{id, options}`,
+//   or empty.
+// - indexes: `index id ++ key ++ _id ++ branch (8) ++ !lsn (8)` → the encoded `_id`,
+//   or empty: the entries of secondary indexes (see [`crate::index`]).
+// - branches: branch id (8) → the branch document (see `branches.rs`).
+// - times: `commit time in ms (8) ++ LSN (8)` of every applied record, to turn times
+//   into LSNs; values empty.
+// - meta: counters and marks by name (see the `META_*` names), 8 bytes each.
 
 /// The last LSN applied to the store.
 pub const META_APPLIED: &str = "applied";
@@ -38,23 +34,53 @@ pub const META_NEXT_BRANCH: &str = "next_branch";
 /// The oldest LSN still readable (history below it was collected).
 pub const META_HORIZON: &str = "horizon";
 
+/// Width of the collection or index id that begins every document and index key.
+pub const ID_LEN: usize = 8;
+
+/// The collection (or index) id a document (or index entry) key begins with, and
+/// the rest of the key.
+pub fn split_id(key: &[u8]) -> Option<(u64, &[u8])> {
+    let (id, rest) = key.split_at_checked(ID_LEN)?;
+    Some((u64::from_be_bytes(id.try_into().ok()?), rest))
+}
+
+/// The key of a branch's row.
+pub fn branch_key(id: u64) -> Vec<u8> {
+    id.to_be_bytes().to_vec()
+}
+
+/// The key of a commit's entry in the time index.
+pub fn time_key(ms: u64, lsn: Lsn) -> Vec<u8> {
+    [ms.to_be_bytes(), lsn.0.to_be_bytes()].concat()
+}
+
+/// The LSN of a time index key.
+pub fn time_key_lsn(key: &[u8]) -> Option<Lsn> {
+    Some(Lsn(u64::from_be_bytes(key.get(8..)?.try_into().ok()?)))
+}
+
 /// Length of the branch and LSN suffix of a version key.
 pub const VERSION_SUFFIX: usize = 16;
 
 /// The key prefix of one document of a collection.
 pub fn doc_prefix(collection: u64, id: &Bson) -> Vec<u8> {
-    let mut key = collection.to_be_bytes().to_vec();
+    let mut key = id_prefix(collection);
     keys::encode_value(id, &mut key);
     key
 }
 
 /// The key prefix of one entry of an index: its key and the document's encoded `_id`.
 pub fn index_prefix(index: u64, key: &[u8], encoded_id: &[u8]) -> Vec<u8> {
-    let mut prefix = Vec::with_capacity(8 + key.len() + encoded_id.len());
+    let mut prefix = Vec::with_capacity(ID_LEN + key.len() + encoded_id.len());
     prefix.extend_from_slice(&index.to_be_bytes());
     prefix.extend_from_slice(key);
     prefix.extend_from_slice(encoded_id);
     prefix
+}
+
+/// The key prefix of every document of a collection (or entry of an index).
+pub fn id_prefix(id: u64) -> Vec<u8> {
+    id.to_be_bytes().to_vec()
 }
 
 /// The first key of a collection's documents, and the first key past them.

@@ -4,14 +4,13 @@
 
 use std::ops::Bound;
 
-use bson::{Bson, Document};
-use redb::{ReadTransaction, ReadableTable};
+use bson::{Bson, Document, RawDocument};
 
-use super::tables::{self, CATALOG, DOCS, INDEXES, VERSION_SUFFIX};
+use super::engine::{self, Table, Visit};
+use super::tables::{self, ID_LEN, VERSION_SUFFIX};
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::lsn::Lsn;
-use crate::query::Filter;
 use crate::wal::BranchId;
 
 /// What a view reads: a branch of a database at an LSN, and the bounded chain of
@@ -79,11 +78,11 @@ impl Collection {
     }
 }
 
-/// A snapshot with a read transaction of the store: a consistent view for one
-/// request. Opening one is cheap; none is held across requests.
+/// A snapshot with a snapshot of the engine: a consistent view for one request.
+/// Opening one is cheap; none is held across requests.
 pub struct View {
     pub snapshot: Snapshot,
-    txn: ReadTransaction,
+    engine: Box<dyn engine::Snapshot>,
 }
 
 impl std::fmt::Debug for View {
@@ -93,30 +92,23 @@ impl std::fmt::Debug for View {
 }
 
 impl View {
-    pub(super) fn new(snapshot: Snapshot, txn: ReadTransaction) -> View {
-        View { snapshot, txn }
+    pub(super) fn new(snapshot: Snapshot, engine: Box<dyn engine::Snapshot>) -> View {
+        View { snapshot, engine }
     }
 
     /// The collection called `name`, if the view has it.
     pub fn collection(&self, name: &str) -> Result<Option<Collection>> {
-        let table = self.txn.open_table(CATALOG)?;
         let prefix = tables::catalog_prefix(&self.snapshot.db, name);
-        let mut pick = Pick::new(&self.snapshot.chain);
-        for entry in prefix_range(&table, &prefix, None)? {
-            let (key, value) = entry?;
-            if let Some((_, branch, lsn)) = tables::split_version_key(key.value()) {
-                pick.offer(branch, lsn, value.value());
-            }
-        }
-        pick.into_value().map(|bytes| Collection::from_slice(&bytes)).transpose()
+        let bytes = pick(&self.snapshot.chain, |visit| scan_prefix(&*self.engine, Table::Catalog, &prefix, visit))?;
+        bytes.map(|bytes| Collection::from_slice(&bytes)).transpose()
     }
 
     /// Every collection of the view, by name.
     pub fn collections(&self) -> Result<Vec<Collection>> {
-        let table = self.txn.open_table(CATALOG)?;
         let prefix = tables::database_prefix(&self.snapshot.db);
         let mut found = Vec::new();
-        resolve_runs(prefix_range(&table, &prefix, None)?, &self.snapshot.chain, |_, bytes| {
+        let scan = |visit: &mut Visit<'_>| scan_prefix(&*self.engine, Table::Catalog, &prefix, visit);
+        resolve_runs(scan, &self.snapshot.chain, |_, bytes| {
             found.push(Collection::from_slice(bytes)?);
             Ok(true)
         })?;
@@ -132,21 +124,14 @@ impl View {
     /// The document of `collection` whose encoded `_id` is `encoded_id` (as index
     /// entries hold it).
     pub fn get_encoded(&self, collection: u64, encoded_id: &[u8]) -> Result<Option<Document>> {
-        let mut prefix = collection.to_be_bytes().to_vec();
+        let mut prefix = tables::id_prefix(collection);
         prefix.extend_from_slice(encoded_id);
         self.get_at(&prefix)
     }
 
     fn get_at(&self, prefix: &[u8]) -> Result<Option<Document>> {
-        let table = self.txn.open_table(DOCS)?;
-        let mut pick = Pick::new(&self.snapshot.chain);
-        for entry in prefix_range(&table, prefix, None)? {
-            let (key, value) = entry?;
-            if let Some((_, branch, lsn)) = tables::split_version_key(key.value()) {
-                pick.offer(branch, lsn, value.value());
-            }
-        }
-        pick.into_value().map(|bytes| decode(&bytes)).transpose()
+        let bytes = pick(&self.snapshot.chain, |visit| scan_prefix(&*self.engine, Table::Docs, prefix, visit))?;
+        bytes.map(|bytes| decode(&bytes)).transpose()
     }
 
     /// Calls `each` with the encoded key and `_id` of every entry of index `index`
@@ -161,23 +146,20 @@ impl View {
         reverse: bool,
         mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
     ) -> Result<()> {
-        let table = self.txn.open_table(INDEXES)?;
-        let start = [&index.to_be_bytes()[..], lower].concat();
+        let start = [&tables::id_prefix(index)[..], lower].concat();
         let end = match upper.is_empty() {
-            true => (index + 1).to_be_bytes().to_vec(),
-            false => [&index.to_be_bytes()[..], upper].concat(),
+            true => tables::id_prefix(index + 1),
+            false => [&tables::id_prefix(index)[..], upper].concat(),
         };
         if start >= end {
             return Ok(());
         }
-        let range = table.range::<&[u8]>(start.as_slice()..end.as_slice())?;
-        let chain = &self.snapshot.chain;
+        let (lower, upper) = (Bound::Included(start.as_slice()), Bound::Excluded(end.as_slice()));
+        let scan = |visit: &mut Visit<'_>| self.engine.scan(Table::Indexes, lower, upper, reverse, visit);
         // An entry's prefix is the index id, the key, then the `_id` its value holds.
-        let mut split = |prefix: &[u8], id: &[u8]| each(&prefix[8..prefix.len().saturating_sub(id.len())], id);
-        match reverse {
-            false => resolve_runs(range, chain, &mut split),
-            true => resolve_runs(range.rev(), chain, &mut split),
-        }
+        resolve_runs(scan, &self.snapshot.chain, |prefix, id| {
+            each(&prefix[ID_LEN..prefix.len().saturating_sub(id.len())], id)
+        })
     }
 
     /// The encoded `_id`s of the entries of index `index` with exactly the key `key`.
@@ -204,20 +186,20 @@ impl View {
         self.scan_bytes(collection, after, |id, bytes| each(id, decode(bytes)?))
     }
 
-    /// As [`View::scan`], for a filter: `each` gets each document only when it may
-    /// match `filter`, and `None` for those the filter rejects from their raw bytes,
-    /// which are not decoded.
+    /// As [`View::scan`], with a predicate on the raw document: `each` gets each
+    /// document only when `rejects` does not reject it, and `None` for those it
+    /// rejects, which are not decoded.
     pub fn scan_filtered(
         &self,
         collection: u64,
         after: Option<&[u8]>,
-        filter: &Filter,
+        rejects: impl Fn(&RawDocument) -> bool,
         mut each: impl FnMut(&[u8], Option<Document>) -> Result<bool>,
     ) -> Result<()> {
         self.scan_bytes(collection, after, |id, bytes| {
-            let raw = bson::RawDocument::from_bytes(bytes)
-                .map_err(|e| Error::Store(format!("bad document in the store: {e}")))?;
-            match filter.rejects_raw(raw) {
+            let raw =
+                RawDocument::from_bytes(bytes).map_err(|e| Error::Store(format!("bad document in the store: {e}")))?;
+            match rejects(raw) {
                 true => each(id, None),
                 false => each(id, Some(decode(bytes)?)),
             }
@@ -232,7 +214,6 @@ impl View {
         after: Option<&[u8]>,
         mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
     ) -> Result<()> {
-        let table = self.txn.open_table(DOCS)?;
         let (start, end) = tables::collection_range(collection);
         let resume = after.map(|id| {
             let mut key = start.to_vec();
@@ -244,54 +225,68 @@ impl View {
             Some(key) => Bound::Excluded(key.as_slice()),
             None => Bound::Included(&start[..]),
         };
-        let range = table.range::<&[u8]>((lower, Bound::Excluded(&end[..])))?;
-        resolve_runs(range, &self.snapshot.chain, |prefix, bytes| each(&prefix[8..], bytes))
+        let scan =
+            |visit: &mut Visit<'_>| self.engine.scan(Table::Docs, lower, Bound::Excluded(&end[..]), false, visit);
+        resolve_runs(scan, &self.snapshot.chain, |prefix, bytes| each(&prefix[ID_LEN..], bytes))
     }
 }
 
-/// The versions whose keys start with `prefix` (and come after `after`, when given).
-fn prefix_range<'t>(
-    table: &'t impl ReadableTable<&'static [u8], &'static [u8]>,
+/// Visits the versions whose keys start with `prefix`.
+pub(super) fn scan_prefix(
+    engine: &dyn engine::Snapshot,
+    table: Table,
     prefix: &[u8],
-    after: Option<&[u8]>,
-) -> Result<redb::Range<'t, &'static [u8], &'static [u8]>> {
+    visit: &mut Visit<'_>,
+) -> Result<()> {
     let end = tables::prefix_end(prefix);
-    let lower = after.map_or(Bound::Included(prefix), Bound::Excluded);
     let upper = if end.is_empty() { Bound::Unbounded } else { Bound::Excluded(end.as_slice()) };
-    Ok(table.range::<&[u8]>((lower, upper))?)
+    engine.scan(table, Bound::Included(prefix), upper, false, visit)
 }
 
-/// Walks version keys in order (or in reverse), and for each run of keys sharing a
-/// prefix (one document, one catalog name, one index entry) calls `each` with the
-/// prefix and the visible value, skipping tombstones and runs the chain does not
-/// see, until `each` says stop.
-pub(super) fn resolve_runs<'r>(
-    range: impl Iterator<
-        Item = std::result::Result<
-            (redb::AccessGuard<'r, &'static [u8]>, redb::AccessGuard<'r, &'static [u8]>),
-            redb::StorageError,
-        >,
-    >,
+/// The value of the newest version that `chain` sees among those `scan` visits
+/// (the versions of one thing), or `None` for none or a tombstone.
+pub(super) fn pick(
+    chain: &[(BranchId, Lsn)],
+    scan: impl FnOnce(&mut Visit<'_>) -> Result<()>,
+) -> Result<Option<Vec<u8>>> {
+    let mut pick = Pick::new(chain);
+    scan(&mut |key, value| {
+        if let Some((_, branch, lsn)) = tables::split_version_key(key) {
+            pick.offer(branch, lsn, value);
+        }
+        Ok(true)
+    })?;
+    Ok(pick.take())
+}
+
+/// Walks the version keys `scan` visits, in order or in reverse, and for each run
+/// of keys sharing a prefix (one document, one catalog name, one index entry) calls
+/// `each` with the prefix and the visible value, skipping tombstones and runs the
+/// chain does not see, until `each` says stop.
+pub(super) fn resolve_runs(
+    scan: impl FnOnce(&mut Visit<'_>) -> Result<()>,
     chain: &[(BranchId, Lsn)],
     mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
 ) -> Result<()> {
     let mut run: Vec<u8> = Vec::new();
     let mut pick = Pick::new(chain);
-    for entry in range {
-        let (key, value) = entry?;
-        let Some((prefix, branch, lsn)) = tables::split_version_key(key.value()) else { continue };
+    let mut stopped = false;
+    scan(&mut |key, value| {
+        let Some((prefix, branch, lsn)) = tables::split_version_key(key) else { return Ok(true) };
         if prefix != run.as_slice() {
             if let Some(bytes) = pick.take() {
                 if !each(&run, &bytes)? {
-                    return Ok(());
+                    stopped = true;
+                    return Ok(false);
                 }
             }
             run.clear();
             run.extend_from_slice(prefix);
         }
-        pick.offer(branch, lsn, value.value());
-    }
-    if let Some(bytes) = pick.take() {
+        pick.offer(branch, lsn, value);
+        Ok(true)
+    })?;
+    if let Some(bytes) = pick.take().filter(|_| !stopped) {
         each(&run, &bytes)?;
     }
     Ok(())
@@ -329,10 +324,6 @@ impl<'c> Pick<'c> {
     pub(super) fn take(&mut self) -> Option<Vec<u8>> {
         self.best = None;
         self.value.take().filter(|v| !v.is_empty())
-    }
-
-    pub(super) fn into_value(mut self) -> Option<Vec<u8>> {
-        self.take()
     }
 }
 

@@ -1,0 +1,280 @@
+//! The engine on disk: [`redb`], an embedded copy-on-write B-tree whose read
+//! transactions are snapshots.
+//!
+//! The document, catalog and index tables hold bytes. The branch, time and counter
+//! tables are typed, as the store has always written them (`u64`, `(u64, u64)` and
+//! `&str` keys): their byte keys are the big-endian integers and the UTF-8 name,
+//! which order as the typed keys do, so they are translated here and files written
+//! before the engine trait existed open unchanged.
+
+use std::ops::Bound;
+use std::path::Path;
+
+use redb::{Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction};
+
+use super::{is_empty_range, Engine, Snapshot, Table, Visit, WriteBatch};
+use crate::error::{Error, Result};
+
+const DOCS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("docs");
+const CATALOG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("catalog");
+const INDEXES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("indexes");
+const BRANCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("branches");
+const TIMES: TableDefinition<(u64, u64), ()> = TableDefinition::new("times");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// The redb engine.
+pub struct RedbEngine {
+    db: Database,
+}
+
+impl RedbEngine {
+    /// Opens (or creates) `<dir>/store.redb`.
+    pub fn open(dir: &Path) -> Result<RedbEngine> {
+        std::fs::create_dir_all(dir)?;
+        RedbEngine::with(Database::create(dir.join("store.redb"))?)
+    }
+
+    /// An engine on redb's in-memory backend.
+    pub fn in_memory() -> Result<RedbEngine> {
+        RedbEngine::with(Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?)
+    }
+
+    fn with(db: Database) -> Result<RedbEngine> {
+        // Reads open tables; a table exists once a write transaction opened it.
+        let txn = db.begin_write()?;
+        for table in [DOCS, CATALOG, INDEXES] {
+            txn.open_table(table)?;
+        }
+        txn.open_table(BRANCHES)?;
+        txn.open_table(TIMES)?;
+        txn.open_table(META)?;
+        txn.commit()?;
+        Ok(RedbEngine { db })
+    }
+}
+
+impl Engine for RedbEngine {
+    fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
+        Ok(Box::new(RedbSnapshot(self.db.begin_read()?)))
+    }
+
+    fn commit(&self, batch: WriteBatch, durable: bool) -> Result<()> {
+        let mut txn = self.db.begin_write()?;
+        set_durability(&mut txn, durable)?;
+        for table in Table::ALL {
+            let changes = batch.changes(table);
+            if changes.is_empty() {
+                continue;
+            }
+            match table {
+                Table::Docs | Table::Catalog | Table::Indexes => {
+                    let mut t = txn.open_table(bytes_table(table))?;
+                    for (key, value) in changes {
+                        match value {
+                            Some(value) => t.insert(key.as_slice(), value.as_slice())?,
+                            None => t.remove(key.as_slice())?,
+                        };
+                    }
+                }
+                Table::Branches => {
+                    let mut t = txn.open_table(BRANCHES)?;
+                    for (key, value) in changes {
+                        match value {
+                            Some(value) => t.insert(u64_key(key)?, value.as_slice())?,
+                            None => t.remove(u64_key(key)?)?,
+                        };
+                    }
+                }
+                Table::Times => {
+                    let mut t = txn.open_table(TIMES)?;
+                    for (key, value) in changes {
+                        match value {
+                            Some(_) => t.insert(pair_key(key)?, ())?,
+                            None => t.remove(pair_key(key)?)?,
+                        };
+                    }
+                }
+                Table::Meta => {
+                    let mut t = txn.open_table(META)?;
+                    for (key, value) in changes {
+                        let name = str_key(key)?;
+                        match value {
+                            Some(value) => t.insert(name, u64_key(value)?)?,
+                            None => t.remove(name)?,
+                        };
+                    }
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        let mut txn = self.db.begin_write()?;
+        set_durability(&mut txn, true)?;
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+fn set_durability(txn: &mut WriteTransaction, durable: bool) -> Result<()> {
+    match durable {
+        true => {
+            txn.set_durability(Durability::Immediate)?;
+            // A durable commit also records the allocator state, so that opening
+            // after a crash needs no full repair.
+            txn.set_quick_repair(true);
+        }
+        false => txn.set_durability(Durability::None)?,
+    }
+    Ok(())
+}
+
+struct RedbSnapshot(ReadTransaction);
+
+impl Snapshot for RedbSnapshot {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let txn = &self.0;
+        Ok(match table {
+            Table::Docs | Table::Catalog | Table::Indexes => {
+                txn.open_table(bytes_table(table))?.get(key)?.map(|v| v.value().to_vec())
+            }
+            Table::Branches => txn.open_table(BRANCHES)?.get(u64_key(key)?)?.map(|v| v.value().to_vec()),
+            Table::Times => txn.open_table(TIMES)?.get(pair_key(key)?)?.map(|_| Vec::new()),
+            Table::Meta => txn.open_table(META)?.get(str_key(key)?)?.map(|v| v.value().to_be_bytes().to_vec()),
+        })
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+        visit: &mut Visit<'_>,
+    ) -> Result<()> {
+        if is_empty_range(lower, upper) {
+            return Ok(());
+        }
+        let txn = &self.0;
+        match table {
+            Table::Docs | Table::Catalog | Table::Indexes => {
+                let t = txn.open_table(bytes_table(table))?;
+                scan(&t, (lower, upper), reverse, |k, v| visit(k, v))
+            }
+            Table::Branches => {
+                let t = txn.open_table(BRANCHES)?;
+                let range = (typed(lower, u64_key)?, typed(upper, u64_key)?);
+                scan(&t, range, reverse, |k, v| visit(&k.to_be_bytes(), v))
+            }
+            Table::Times => {
+                let t = txn.open_table(TIMES)?;
+                let range = (typed(lower, pair_key)?, typed(upper, pair_key)?);
+                scan(&t, range, reverse, |(ms, lsn), ()| visit(&pair_bytes(ms, lsn), &[]))
+            }
+            Table::Meta => {
+                let t = txn.open_table(META)?;
+                let range = (typed(lower, str_key)?, typed(upper, str_key)?);
+                scan(&t, range, reverse, |k, v| visit(k.as_bytes(), &v.to_be_bytes()))
+            }
+        }
+    }
+}
+
+/// Visits a table's entries in key order or the reverse, each as `each` sees it.
+fn scan<'k, K, V, KR>(
+    table: &ReadOnlyTable<K, V>,
+    range: (Bound<KR>, Bound<KR>),
+    reverse: bool,
+    mut each: impl FnMut(K::SelfType<'_>, V::SelfType<'_>) -> Result<bool>,
+) -> Result<()>
+where
+    K: redb::Key + 'static,
+    V: redb::Value + 'static,
+    KR: std::borrow::Borrow<K::SelfType<'k>> + 'k,
+{
+    let entries = table.range::<KR>(range)?;
+    let mut visit =
+        |entry: std::result::Result<(redb::AccessGuard<'_, K>, redb::AccessGuard<'_, V>), redb::StorageError>| {
+            let (key, value) = entry?;
+            each(key.value(), value.value())
+        };
+    match reverse {
+        false => {
+            for entry in entries {
+                if !visit(entry)? {
+                    break;
+                }
+            }
+        }
+        true => {
+            for entry in entries.rev() {
+                if !visit(entry)? {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn bytes_table(table: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+    match table {
+        Table::Docs => DOCS,
+        Table::Catalog => CATALOG,
+        _ => INDEXES,
+    }
+}
+
+fn typed<'b, K>(bound: Bound<&'b [u8]>, convert: fn(&'b [u8]) -> Result<K>) -> Result<Bound<K>> {
+    Ok(match bound {
+        Bound::Included(b) => Bound::Included(convert(b)?),
+        Bound::Excluded(b) => Bound::Excluded(convert(b)?),
+        Bound::Unbounded => Bound::Unbounded,
+    })
+}
+
+fn u64_key(bytes: &[u8]) -> Result<u64> {
+    let bytes: [u8; 8] = bytes.try_into().map_err(|_| bad_key(bytes))?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+fn pair_key(bytes: &[u8]) -> Result<(u64, u64)> {
+    if bytes.len() != 16 {
+        return Err(bad_key(bytes));
+    }
+    Ok((u64_key(&bytes[..8])?, u64_key(&bytes[8..])?))
+}
+
+fn pair_bytes(first: u64, second: u64) -> Vec<u8> {
+    [first.to_be_bytes(), second.to_be_bytes()].concat()
+}
+
+fn str_key(bytes: &[u8]) -> Result<&str> {
+    std::str::from_utf8(bytes).map_err(|_| bad_key(bytes))
+}
+
+fn bad_key(bytes: &[u8]) -> Error {
+    Error::Store(format!("a key of {} bytes does not fit its table", bytes.len()))
+}
+
+/// redb's errors, each kind of them, become [`Error::Store`].
+macro_rules! store_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self {
+                Error::Store(e.to_string())
+            }
+        }
+    )*};
+}
+store_errors!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);

@@ -1,0 +1,102 @@
+//! A write batch being built over a snapshot, read through: what the batch puts
+//! or deletes shows in place of the snapshot's entries. The store applies log
+//! records this way, so a record (or a run of replayed records) sees its own
+//! changes before the engine commits them.
+
+use std::iter::Peekable;
+use std::ops::Bound;
+
+use super::{is_empty_range, Snapshot, Table, Visit, WriteBatch};
+use crate::error::Result;
+
+pub struct Staged {
+    base: Box<dyn Snapshot>,
+    batch: WriteBatch,
+}
+
+impl Staged {
+    pub fn new(base: Box<dyn Snapshot>) -> Staged {
+        Staged { base, batch: WriteBatch::default() }
+    }
+
+    pub fn put(&mut self, table: Table, key: Vec<u8>, value: Vec<u8>) {
+        self.batch.put(table, key, value);
+    }
+
+    pub fn delete(&mut self, table: Table, key: Vec<u8>) {
+        self.batch.delete(table, key);
+    }
+
+    pub fn into_batch(self) -> WriteBatch {
+        self.batch
+    }
+
+    fn merge<'c>(
+        &self,
+        table: Table,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+        mut changes: Peekable<impl Iterator<Item = (&'c Vec<u8>, &'c Option<Vec<u8>>)>>,
+        visit: &mut Visit<'_>,
+    ) -> Result<()> {
+        // Whether `a` comes before `b` in the scan's direction.
+        let before = |a: &[u8], b: &[u8]| if reverse { a > b } else { a < b };
+        let mut stopped = false;
+        self.base.scan(table, lower, upper, reverse, &mut |key, value| {
+            while let Some((changed, change)) = changes.next_if(|(k, _)| before(k, key)) {
+                if let Some(v) = change {
+                    if !visit(changed, v)? {
+                        stopped = true;
+                        return Ok(false);
+                    }
+                }
+            }
+            let go_on = match changes.next_if(|(k, _)| k.as_slice() == key) {
+                Some((_, Some(v))) => visit(key, v)?,
+                Some((_, None)) => true,
+                None => visit(key, value)?,
+            };
+            stopped = !go_on;
+            Ok(go_on)
+        })?;
+        if !stopped {
+            for (key, change) in changes {
+                if let Some(v) = change {
+                    if !visit(key, v)? {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads see the snapshot with the batch laid on it.
+impl Snapshot for Staged {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.batch.changes(table).get(key) {
+            Some(change) => Ok(change.clone()),
+            None => self.base.get(table, key),
+        }
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+        visit: &mut Visit<'_>,
+    ) -> Result<()> {
+        if is_empty_range(lower, upper) {
+            return Ok(());
+        }
+        let changes = self.batch.changes(table).range::<[u8], _>((lower, upper));
+        match reverse {
+            false => self.merge(table, lower, upper, false, changes.peekable(), visit),
+            true => self.merge(table, lower, upper, true, changes.rev().peekable(), visit),
+        }
+    }
+}
