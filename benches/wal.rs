@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 
 use branchdb::config::Durability;
 use branchdb::wal::fs::StdFs;
-use branchdb::wal::{BranchId, Entry, Op, Options, Txn, Wal};
+use branchdb::wal::{BranchId, Entry, Op, Options, PutKind, Txn, Wal};
 use bson::doc;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 fn entry(size: usize) -> Entry {
     // The BSON overhead of the record is about 60 bytes.
     let doc = doc! {"_id": 1, "pad": "x".repeat(size.saturating_sub(60))};
-    Entry::Txn(Txn { branch: BranchId(1), ops: vec![Op::Put { collection: "c".into(), doc }] })
+    Entry::Txn(Txn::new(BranchId(1), vec![Op::Put { collection: "c".into(), kind: PutKind::Insert, doc }]))
 }
 
 fn scratch() -> tempfile::TempDir {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use branchdb::config::Durability;
 use branchdb::wal::fs::StdFs;
-use branchdb::wal::{BranchId, Entry, Op, Options, Txn, Wal};
+use branchdb::wal::{BranchId, Entry, Op, Options, PutKind, Txn, Wal};
 use bson::doc;
 
 fn branchdb(args: &[&str], data: &std::path::Path) -> (bool, String) {
@@ -19,10 +19,10 @@ fn verify_reports_the_range_and_refuses_damage_and_dump_prints_records() {
     let options = Options { durability: Durability::Strict, segment_size: 16 * 1024, ..Options::default() };
     let (wal, _) = Wal::open(Arc::new(StdFs), &data.path().join("wal"), options, &mut |_| {}).expect("open");
     for i in 0..300 {
-        let entry = Entry::Txn(Txn {
-            branch: BranchId(1),
-            ops: vec![Op::Put { collection: "items".into(), doc: doc! {"_id": i, "name": "widget"} }],
-        });
+        let entry = Entry::Txn(Txn::new(
+            BranchId(1),
+            vec![Op::Put { collection: "items".into(), kind: PutKind::Insert, doc: doc! {"_id": i, "name": "widget"} }],
+        ));
         wal.commit(&entry, false).expect("commit");
     }
     wal.close().expect("close");
@@ -37,7 +37,7 @@ fn verify_reports_the_range_and_refuses_damage_and_dump_prints_records() {
     assert!(ok, "{out}");
     assert!(out.starts_with("lsn=2 "), "{out}");
     assert!(out.contains("lsn=3 ") && !out.contains("lsn=4 "), "{out}");
-    assert!(out.contains("put items { \"_id\": 1, \"name\": \"widget\" }"), "{out}");
+    assert!(out.contains("insert items { \"_id\": 1, \"name\": \"widget\" }"), "{out}");
 
     // Damage a record in the first (sealed) segment.
     let first = data.path().join("wal").join("00000000000000000001.wal");

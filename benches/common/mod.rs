@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use branchdb::config::Durability;
 use branchdb::namespace::DbRef;
-use branchdb::store::{self, Store};
+use branchdb::store::{self, PutKind, Store};
 use branchdb::wal::fs::StdFs;
 use branchdb::wal::{Options, Wal};
 use bson::{doc, Document};
@@ -46,7 +46,7 @@ pub fn load(store: &Store, target: &str, coll: &str, ids: std::ops::Range<i64>, 
             .write(&target, false, |batch| {
                 let c = batch.collection_or_create(coll)?;
                 for &id in chunk {
-                    batch.put(&c, document(id, size))?;
+                    batch.put(&c, PutKind::Insert, document(id, size))?;
                 }
                 Ok(())
             })
@@ -73,7 +73,7 @@ pub fn touch(
                 for &id in chunk {
                     let mut d = document(id, size);
                     d.insert("touched", target.branch.clone());
-                    batch.put(&c, d)?;
+                    batch.put(&c, PutKind::Update, d)?;
                 }
                 Ok(())
             })

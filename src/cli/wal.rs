@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::lsn::Lsn;
 use crate::wal::fs::StdFs;
 use crate::wal::recovery::{self, Mode};
-use crate::wal::{BranchId, BranchOp, Entry, Manifest, Op, Options, Reader, Txn, Wal};
+use crate::wal::{BranchId, BranchOp, Entry, Manifest, Op, Options, PutKind, Reader, Txn, Wal};
 
 #[derive(Subcommand)]
 pub enum WalCommand {
@@ -102,13 +102,22 @@ fn dump(dir: &Path, from: Lsn, limit: Option<usize>) -> Result<ExitCode> {
         let r = record?;
         let time = r.time.try_to_rfc3339_string().unwrap_or_else(|_| r.time.to_string());
         let line = match &r.entry {
-            Entry::Txn(Txn { branch, ops }) => {
+            Entry::Txn(Txn { branch, ops, origin, session }) => {
                 let mut line = format!("txn branch={} ops={}", branch.0, ops.len());
+                if let Some(origin) = origin {
+                    line.push_str(&format!(" origin={}@{}", origin.branch.0, origin.lsn));
+                }
+                if let Some(session) = session {
+                    line.push_str(&format!(
+                        " lsid={} txnNumber={} stmtIds={:?}",
+                        session.lsid, session.txn_number, session.stmt_ids
+                    ));
+                }
                 for op in ops {
                     line.push_str(&match op {
-                        Op::Put { collection, doc } => format!("\n    put {collection} {doc}"),
+                        Op::Put { collection, kind, doc } => format!("\n    {} {collection} {doc}", kind.name()),
                         Op::Delete { collection, id } => format!("\n    delete {collection} {id}"),
-                        Op::Ddl(ddl) => format!("\n    ddl {ddl}"),
+                        Op::Ddl(ddl) => format!("\n    ddl {}", ddl.to_document()),
                     });
                 }
                 line
@@ -137,8 +146,10 @@ fn stress(dir: &Path, writers: u64, tag: i64, options: Options) -> Result<ExitCo
                 for n in 0i64.. {
                     let id = tag + (w as i64) * 1_000_000_000 + n;
                     let doc = bson::doc! {"_id": id, "pad": "x".repeat((n % 300) as usize)};
-                    let entry =
-                        Entry::Txn(Txn { branch: BranchId(1), ops: vec![Op::Put { collection: "c".into(), doc }] });
+                    let entry = Entry::Txn(Txn::new(
+                        BranchId(1),
+                        vec![Op::Put { collection: "c".into(), kind: PutKind::Insert, doc }],
+                    ));
                     let (lsn, _) = wal.commit(&entry, false)?;
                     // One write per line, so a kill never splits one.
                     std::io::stdout().lock().write_all(format!("ack {lsn} {id}\n").as_bytes())?;

@@ -6,6 +6,7 @@ use bson::{doc, oid::ObjectId, Bson, Document};
 
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
+use crate::store::PutKind;
 use crate::wire::MAX_BSON_OBJECT_SIZE;
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
@@ -32,7 +33,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                     if batch.contains(&collection, &id)? {
                         return Err(duplicate_key(&ns, &id));
                     }
-                    batch.put(&collection, doc)
+                    batch.put(&collection, PutKind::Insert, doc)
                 });
                 if let Err(err) = outcome {
                     errors.push((index, err));

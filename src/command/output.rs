@@ -14,7 +14,7 @@ use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::namespace::DbRef;
 use crate::query::pipeline::{Merge, Output};
-use crate::store::{Batch, Commit};
+use crate::store::{Batch, Commit, PutKind};
 
 /// Checks, before the pipeline runs, that `output` may write: its target is a valid
 /// collection of the database and branch the aggregate addresses, that branch is
@@ -86,7 +86,7 @@ fn replace(inv: &Invocation<'_>, target: &str, results: Vec<Document>) -> Result
                     if batch.contains(&collection, &id)? {
                         return Err(insert::duplicate_key(&temp_ns, &id));
                     }
-                    batch.put(&collection, doc)?;
+                    batch.put(&collection, PutKind::Insert, doc)?;
                     bytes += size;
                 }
                 let done = results.peek().is_none();
@@ -157,7 +157,8 @@ fn merge_one(batch: &mut Batch<'_>, merge: &Merge, name: &str, ns: &str, result:
     let Some(written) = merge.resolve(ns, result, existing.as_ref())? else { return Ok(0) };
     let size = insert::check_size(&written)?;
     let collection = batch.collection_or_create(name)?;
-    batch.put(&collection, written)?;
+    let kind = if existing.is_some() { PutKind::Replace } else { PutKind::Insert };
+    batch.put(&collection, kind, written)?;
     Ok(size)
 }
 

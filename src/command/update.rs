@@ -11,7 +11,7 @@ use super::{args, Invocation};
 use crate::error::{Error, Result};
 use crate::query::update::Context;
 use crate::query::{Filter, Update, Variables};
-use crate::store::{Batch, Collection, Commit};
+use crate::store::{Batch, Collection, Commit, PutKind};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "update")?;
@@ -197,7 +197,11 @@ pub fn rewrite(
     let size = super::insert::check_size(&updated)?;
     let modified = updated != doc;
     if modified {
-        batch.put(collection, updated.clone())?;
+        let kind = match update {
+            Update::Replace(_) => PutKind::Replace,
+            Update::Operators(_) | Update::Pipeline(_) => PutKind::Update,
+        };
+        batch.put(collection, kind, updated.clone())?;
     }
     Ok((updated, size, modified))
 }
@@ -257,6 +261,6 @@ pub fn upsert_insert(batch: &mut Batch<'_>, name: &str, filter: &Filter, update:
         return Err(super::insert::duplicate_key(&format!("{}.{name}", batch.view().snapshot.addressed), &id));
     }
     super::insert::check_size(&inserted)?;
-    batch.put(&collection, inserted.clone())?;
+    batch.put(&collection, PutKind::Insert, inserted.clone())?;
     Ok(inserted)
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use std::ops::Bound;
 
-use bson::{doc, Bson, DateTime, Document};
+use bson::{Bson, DateTime, Document};
 
 use super::branches::{Branch, Branches};
 use super::engine::{Snapshot, Staged, Table, Visit};
@@ -14,7 +14,7 @@ use super::view::{pick, resolve_runs, scan_prefix, Collection};
 use crate::error::{Error, Result};
 use crate::index::{Index, Key, Keys};
 use crate::lsn::Lsn;
-use crate::wal::{BranchId, BranchOp, Entry, Op, Txn};
+use crate::wal::{BranchId, BranchOp, Ddl, Entry, Op, Txn};
 
 /// The store's counters and marks, saved in the `meta` table by every transaction
 /// that applies records.
@@ -126,7 +126,7 @@ fn apply_txn(staged: &mut Staged, branches: &mut Branches, meta: &mut Meta, lsn:
     for op in &t.ops {
         match op {
             Op::Ddl(ddl) => tables.apply_ddl(ddl, meta)?,
-            Op::Put { collection, doc } => {
+            Op::Put { collection, doc, .. } => {
                 let id = doc.get("_id").ok_or_else(|| Error::Store("a put without _id".into()))?;
                 tables.write_document(collection, id, Some(doc))?;
             }
@@ -148,40 +148,39 @@ struct Tables<'t> {
 }
 
 impl Tables<'_> {
-    /// Applies a collection or index definition (see the `*_ddl` functions below).
-    fn apply_ddl(&mut self, ddl: &Document, meta: &mut Meta) -> Result<()> {
-        let bad = || Error::Store(format!("bad DDL operation {ddl}"));
-        if let Ok(name) = ddl.get_str("create") {
-            let collection = Collection::from_document(&doc! {
-                "name": name,
-                "id": ddl.get_i64("id").map_err(|_| bad())?,
-                "options": ddl.get_document("options").cloned().unwrap_or_default(),
-                "indexes": ddl.get_array("indexes").cloned().unwrap_or_default(),
-            })?;
-            meta.next_collection = meta.next_collection.max(collection.id + 1);
-            return self.save_collection(collection);
+    /// Applies a collection or index definition.
+    fn apply_ddl(&mut self, ddl: &Ddl, meta: &mut Meta) -> Result<()> {
+        match ddl {
+            Ddl::CreateCollection { name, id, options, indexes } => {
+                let collection = Collection {
+                    name: name.clone(),
+                    id: *id,
+                    options: options.clone(),
+                    indexes: indexes.iter().map(Index::from_document).collect::<Result<_>>()?,
+                };
+                meta.next_collection = meta.next_collection.max(collection.id + 1);
+                self.save_collection(collection)
+            }
+            Ddl::DropCollection { name } => {
+                let key = tables::version_key(&tables::catalog_prefix(self.db, name), self.branch, self.lsn);
+                self.staged.put(Table::Catalog, key, Vec::new());
+                self.known.insert(name.clone(), None);
+                Ok(())
+            }
+            Ddl::CreateIndex { collection, index } => {
+                let mut collection = self.collection(collection)?;
+                let mut index = Index::from_document(index)?;
+                meta.next_collection = meta.next_collection.max(index.id + 1);
+                self.build(collection.id, &mut index)?;
+                collection.indexes.push(index);
+                self.save_collection(collection)
+            }
+            Ddl::DropIndex { collection, index } => {
+                let mut collection = self.collection(collection)?;
+                collection.indexes.retain(|i| i.name != *index);
+                self.save_collection(collection)
+            }
         }
-        if let Ok(name) = ddl.get_str("drop") {
-            let key = tables::version_key(&tables::catalog_prefix(self.db, name), self.branch, self.lsn);
-            self.staged.put(Table::Catalog, key, Vec::new());
-            self.known.insert(name.to_owned(), None);
-            return Ok(());
-        }
-        if let Ok(name) = ddl.get_str("createIndex") {
-            let mut collection = self.collection(name)?;
-            let mut index = Index::from_document(ddl.get_document("index").map_err(|_| bad())?)?;
-            meta.next_collection = meta.next_collection.max(index.id + 1);
-            self.build(collection.id, &mut index)?;
-            collection.indexes.push(index);
-            return self.save_collection(collection);
-        }
-        if let Ok(name) = ddl.get_str("dropIndex") {
-            let mut collection = self.collection(name)?;
-            let index = ddl.get_str("index").map_err(|_| bad())?;
-            collection.indexes.retain(|i| i.name != index);
-            return self.save_collection(collection);
-        }
-        Err(bad())
     }
 
     /// Writes a new version of a collection's catalog entry.
@@ -304,22 +303,26 @@ fn missing_branch(id: BranchId) -> Error {
 
 /// The DDL operation creating a collection (or, for a rename, re-creating it
 /// under a new name with its indexes).
-pub fn create_ddl(collection: &Collection) -> Document {
-    let indexes: Vec<Document> = collection.indexes.iter().map(Index::to_document).collect();
-    doc! { "create": &collection.name, "id": collection.id as i64, "options": collection.options.clone(), "indexes": indexes }
+pub fn create_ddl(collection: &Collection) -> Ddl {
+    Ddl::CreateCollection {
+        name: collection.name.clone(),
+        id: collection.id,
+        options: collection.options.clone(),
+        indexes: collection.indexes.iter().map(Index::to_document).collect(),
+    }
 }
 
 /// The DDL operation adding an index to a collection and building its entries.
-pub fn create_index_ddl(collection: &str, index: &Index) -> Document {
-    doc! { "createIndex": collection, "index": index.to_document() }
+pub fn create_index_ddl(collection: &str, index: &Index) -> Ddl {
+    Ddl::CreateIndex { collection: collection.to_owned(), index: index.to_document() }
 }
 
 /// The DDL operation dropping an index of a collection.
-pub fn drop_index_ddl(collection: &str, index: &str) -> Document {
-    doc! { "dropIndex": collection, "index": index }
+pub fn drop_index_ddl(collection: &str, index: &str) -> Ddl {
+    Ddl::DropIndex { collection: collection.to_owned(), index: index.to_owned() }
 }
 
 /// The DDL operation dropping a collection.
-pub fn drop_ddl(name: &str) -> Document {
-    doc! { "drop": name }
+pub fn drop_ddl(name: &str) -> Ddl {
+    Ddl::DropCollection { name: name.to_owned() }
 }

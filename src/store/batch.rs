@@ -10,7 +10,7 @@ use super::keys::encoded;
 use super::view::{Collection, View};
 use crate::error::{Error, ErrorCode, Result};
 use crate::index::{Index, Keys};
-use crate::wal::Op;
+use crate::wal::{Op, PutKind};
 
 /// Reads see the branch's latest state with this batch's own changes on top.
 pub struct Batch<'w> {
@@ -170,10 +170,10 @@ impl<'w> Batch<'w> {
         }
     }
 
-    /// Writes `doc` (which has an `_id`) as the new version of its document.
-    /// Fails, writing nothing, when `doc` cannot be indexed or would give a unique
-    /// index a key another document has (11000).
-    pub fn put(&mut self, collection: &Collection, doc: Document) -> Result<()> {
+    /// Writes `doc` (which has an `_id`) as the new version of its document, as
+    /// `kind` says it was written. Fails, writing nothing, when `doc` cannot be
+    /// indexed or would give a unique index a key another document has (11000).
+    pub fn put(&mut self, collection: &Collection, kind: PutKind, doc: Document) -> Result<()> {
         let id = doc.get("_id").ok_or_else(|| Error::Internal("a document without _id reached the store".into()))?;
         let encoded_id = encoded(id);
         if !collection.indexes.is_empty() {
@@ -181,7 +181,7 @@ impl<'w> Batch<'w> {
             self.track_entries(collection, &encoded_id, old.as_ref(), Some(&doc))?;
         }
         self.written.insert((collection.id, encoded_id), self.ops.len());
-        self.ops.push(Op::Put { collection: collection.name.clone(), doc });
+        self.ops.push(Op::Put { collection: collection.name.clone(), kind, doc });
         Ok(())
     }
 

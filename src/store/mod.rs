@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 use bson::{DateTime, Timestamp};
 use tokio::sync::watch;
 
+pub use crate::wal::PutKind;
 pub use batch::Batch;
 pub use branches::{Branch, MAX_DEPTH};
 pub use gc::GcStats;
@@ -240,7 +241,7 @@ impl Store {
         let ops = batch.into_ops();
         let commit = match (&outcome, ops.is_empty()) {
             (Err(_), _) | (Ok(_), true) => created,
-            (Ok(_), false) => Some(self.append_and_apply(&mut meta, &Entry::Txn(Txn { branch, ops }))?),
+            (Ok(_), false) => Some(self.append_and_apply(&mut meta, &Entry::Txn(Txn::new(branch, ops)))?),
         };
         drop(meta);
         // A reply, even one that changed nothing (a duplicate key, no match), rests

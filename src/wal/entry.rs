@@ -13,20 +13,95 @@ use crate::lsn::Lsn;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct BranchId(pub u64);
 
+/// What wrote a put: the change streams of the future tell these apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutKind {
+    /// A new document.
+    Insert,
+    /// A document changed by update operators (or a pipeline).
+    Update,
+    /// A document replaced whole (a replacement update, `findAndModify`, `$merge`).
+    Replace,
+    /// A put of a version 1 record, which did not say.
+    Unrecorded,
+}
+
+impl PutKind {
+    /// How `branchdb wal dump` names the kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            PutKind::Insert => "insert",
+            PutKind::Update => "update",
+            PutKind::Replace => "replace",
+            PutKind::Unrecorded => "put",
+        }
+    }
+
+    /// How records name the kind.
+    fn tag(self) -> &'static str {
+        match self {
+            PutKind::Insert => "ins",
+            PutKind::Update => "upd",
+            PutKind::Replace => "rep",
+            PutKind::Unrecorded => "put",
+        }
+    }
+
+    fn from_tag(tag: &str) -> Option<PutKind> {
+        [PutKind::Insert, PutKind::Update, PutKind::Replace, PutKind::Unrecorded].into_iter().find(|k| k.tag() == tag)
+    }
+}
+
 /// One change inside a transaction. Puts carry the full post-image, so replay is a
 /// fold that never re-executes an update operator.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
-    Put {
-        collection: String,
-        doc: Document,
+    Put { collection: String, kind: PutKind, doc: Document },
+    Delete { collection: String, id: Bson },
+    Ddl(Ddl),
+}
+
+/// A change to the catalog of the branch. Index definitions are the documents the
+/// index module reads and writes; the log only carries them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ddl {
+    /// Creates a collection (or, in a rename, re-creates it under its new name with
+    /// its id and indexes).
+    CreateCollection {
+        name: String,
+        id: u64,
+        options: Document,
+        indexes: Vec<Document>,
     },
-    Delete {
-        collection: String,
-        id: Bson,
+    DropCollection {
+        name: String,
     },
-    /// Collection and index definitions; described by the store that writes them.
-    Ddl(Document),
+    /// Adds an index and builds its entries from the documents the branch sees.
+    CreateIndex {
+        collection: String,
+        index: Document,
+    },
+    DropIndex {
+        collection: String,
+        index: String,
+    },
+}
+
+/// Where the changes of a merge come from: a branch as of an LSN.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Origin {
+    pub branch: BranchId,
+    pub lsn: Lsn,
+}
+
+/// The logical session and transaction a write belongs to, so that a retried
+/// statement is recognised after a restart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub lsid: Document,
+    pub txn_number: i64,
+    /// The statements of the command this record holds.
+    pub stmt_ids: Vec<i32>,
 }
 
 /// A set of changes to one branch, atomic as one record.
@@ -34,6 +109,17 @@ pub enum Op {
 pub struct Txn {
     pub branch: BranchId,
     pub ops: Vec<Op>,
+    /// Set by a merge.
+    pub origin: Option<Origin>,
+    /// Set by a write of a session's transaction or retryable write.
+    pub session: Option<Session>,
+}
+
+impl Txn {
+    /// Plain changes to `branch`, with no origin and no session.
+    pub fn new(branch: BranchId, ops: Vec<Op>) -> Txn {
+        Txn { branch, ops, origin: None, session: None }
+    }
 }
 
 /// Creating or dropping a branch.
@@ -80,12 +166,29 @@ impl Entry {
         match self {
             Entry::Txn(txn) => {
                 w.i64("b", txn.branch.0 as i64);
+                if let Some(origin) = &txn.origin {
+                    w.begin_nested(0x03, "m");
+                    w.i64("b", origin.branch.0 as i64);
+                    w.i64("lsn", origin.lsn.0 as i64);
+                    w.end();
+                }
+                if let Some(session) = &txn.session {
+                    w.begin_nested(0x03, "s");
+                    w.document("lsid", &session.lsid)?;
+                    w.i64("n", session.txn_number);
+                    w.begin_nested(0x04, "st");
+                    for (i, stmt) in session.stmt_ids.iter().enumerate() {
+                        w.i32(&i.to_string(), *stmt);
+                    }
+                    w.end();
+                    w.end();
+                }
                 w.begin_nested(0x04, "ops");
                 for (i, op) in txn.ops.iter().enumerate() {
                     w.begin_nested(0x03, &i.to_string());
                     match op {
-                        Op::Put { collection, doc } => {
-                            w.string("op", "put");
+                        Op::Put { collection, kind, doc } => {
+                            w.string("op", kind.tag());
                             w.string("c", collection);
                             w.document("d", doc)?;
                         }
@@ -96,7 +199,7 @@ impl Entry {
                         }
                         Op::Ddl(ddl) => {
                             w.string("op", "ddl");
-                            w.document("d", ddl)?;
+                            w.document("d", &ddl.to_document())?;
                         }
                     }
                     w.end();
@@ -125,8 +228,9 @@ impl Entry {
         Ok(w.out)
     }
 
-    /// Decodes a payload of the given kind; `Err` holds why it does not parse.
-    pub fn decode(kind: Kind, payload: &[u8]) -> std::result::Result<(DateTime, Entry), String> {
+    /// Decodes a payload of the given kind and format version; `Err` holds why it
+    /// does not parse.
+    pub fn decode(kind: Kind, version: u8, payload: &[u8]) -> std::result::Result<(DateTime, Entry), String> {
         crate::wire::check_document(payload).map_err(|e| format!("payload is not BSON: {e}"))?;
         let d = crate::value::decode(payload).map_err(|e| format!("payload is not BSON: {e}"))?;
         let time = d.get_datetime("t").map_err(|_| "payload has no commit time".to_owned())?;
@@ -134,8 +238,16 @@ impl Entry {
         let entry = match kind {
             Kind::Txn => {
                 let ops = d.get_array("ops").map_err(|_| "txn lacks ops".to_owned())?;
-                let ops = ops.iter().map(decode_op).collect::<std::result::Result<_, _>>()?;
-                Entry::Txn(Txn { branch: BranchId(int("b")?), ops })
+                let ops = ops.iter().map(|op| decode_op(version, op)).collect::<std::result::Result<_, _>>()?;
+                let origin = match d.get_document("m") {
+                    Ok(m) => Some(Origin {
+                        branch: BranchId(m.get_i64("b").map_err(|_| "origin lacks b")? as u64),
+                        lsn: Lsn(m.get_i64("lsn").map_err(|_| "origin lacks lsn")? as u64),
+                    }),
+                    Err(_) => None,
+                };
+                let session = d.get_document("s").ok().map(decode_session).transpose()?;
+                Entry::Txn(Txn { branch: BranchId(int("b")?), ops, origin, session })
             }
             Kind::Branch => match d.get_str("op") {
                 Ok("create") => Entry::Branch(BranchOp::Create {
@@ -155,16 +267,79 @@ impl Entry {
     }
 }
 
-fn decode_op(op: &Bson) -> std::result::Result<Op, String> {
+fn decode_op(version: u8, op: &Bson) -> std::result::Result<Op, String> {
     let Bson::Document(d) = op else { return Err("an op is not a document".into()) };
     let collection = || d.get_str("c").map(str::to_owned).map_err(|_| "op lacks its collection".to_owned());
-    match d.get_str("op") {
-        Ok("put") => {
-            Ok(Op::Put { collection: collection()?, doc: d.get_document("d").map_err(|_| "put lacks d")?.clone() })
+    let tag = d.get_str("op").map_err(|_| "op lacks its name")?;
+    match tag {
+        "del" => Ok(Op::Delete { collection: collection()?, id: d.get("id").ok_or("delete lacks id")?.clone() }),
+        "ddl" => Ok(Op::Ddl(Ddl::from_document(d.get_document("d").map_err(|_| "ddl lacks d")?)?)),
+        _ => match PutKind::from_tag(tag) {
+            // Version 1 wrote every put as "put"; version 2 says which kind.
+            Some(kind) if (kind == PutKind::Unrecorded) == (version == 1) => Ok(Op::Put {
+                collection: collection()?,
+                kind,
+                doc: d.get_document("d").map_err(|_| "put lacks d")?.clone(),
+            }),
+            _ => Err(format!("unknown op '{tag}' in a version {version} record")),
+        },
+    }
+}
+
+fn decode_session(s: &Document) -> std::result::Result<Session, String> {
+    let stmt_ids = s.get_array("st").map_err(|_| "session lacks st")?;
+    Ok(Session {
+        lsid: s.get_document("lsid").map_err(|_| "session lacks lsid")?.clone(),
+        txn_number: s.get_i64("n").map_err(|_| "session lacks n")?,
+        stmt_ids: stmt_ids
+            .iter()
+            .map(|id| id.as_i32().ok_or_else(|| "a statement id is not an int".to_owned()))
+            .collect::<std::result::Result<_, _>>()?,
+    })
+}
+
+impl Ddl {
+    /// The document a record holds, in the shape version 1 wrote.
+    pub fn to_document(&self) -> Document {
+        match self {
+            Ddl::CreateCollection { name, id, options, indexes } => {
+                doc! { "create": name, "id": *id as i64, "options": options.clone(), "indexes": indexes.clone() }
+            }
+            Ddl::DropCollection { name } => doc! { "drop": name },
+            Ddl::CreateIndex { collection, index } => doc! { "createIndex": collection, "index": index.clone() },
+            Ddl::DropIndex { collection, index } => doc! { "dropIndex": collection, "index": index },
         }
-        Ok("del") => Ok(Op::Delete { collection: collection()?, id: d.get("id").ok_or("delete lacks id")?.clone() }),
-        Ok("ddl") => Ok(Op::Ddl(d.get_document("d").map_err(|_| "ddl lacks d")?.clone())),
-        _ => Err("unknown op".into()),
+    }
+
+    fn from_document(d: &Document) -> std::result::Result<Ddl, String> {
+        let bad = || format!("bad DDL operation {d}");
+        if let Ok(name) = d.get_str("create") {
+            let indexes = match d.get_array("indexes") {
+                Ok(list) => list
+                    .iter()
+                    .map(|i| i.as_document().cloned().ok_or_else(bad))
+                    .collect::<std::result::Result<_, _>>()?,
+                Err(_) => Vec::new(),
+            };
+            return Ok(Ddl::CreateCollection {
+                name: name.to_owned(),
+                id: d.get_i64("id").map_err(|_| bad())? as u64,
+                options: d.get_document("options").cloned().unwrap_or_default(),
+                indexes,
+            });
+        }
+        if let Ok(name) = d.get_str("drop") {
+            return Ok(Ddl::DropCollection { name: name.to_owned() });
+        }
+        if let Ok(collection) = d.get_str("createIndex") {
+            let index = d.get_document("index").map_err(|_| bad())?.clone();
+            return Ok(Ddl::CreateIndex { collection: collection.to_owned(), index });
+        }
+        if let Ok(collection) = d.get_str("dropIndex") {
+            let index = d.get_str("index").map_err(|_| bad())?.to_owned();
+            return Ok(Ddl::DropIndex { collection: collection.to_owned(), index });
+        }
+        Err(bad())
     }
 }
 
@@ -204,6 +379,11 @@ impl Writer {
     fn datetime(&mut self, key: &str, millis: i64) {
         self.key(0x09, key);
         self.out.extend_from_slice(&millis.to_le_bytes());
+    }
+
+    fn i32(&mut self, key: &str, value: i32) {
+        self.key(0x10, key);
+        self.out.extend_from_slice(&value.to_le_bytes());
     }
 
     fn i64(&mut self, key: &str, value: i64) {
@@ -246,17 +426,34 @@ pub fn stamp_time(payload: &mut [u8], time: DateTime) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wal::record::PAYLOAD_VERSION;
 
     #[test]
     fn entries_round_trip_with_a_stamped_time() {
         let entries = [
+            Entry::Txn(Txn::new(
+                BranchId(3),
+                vec![
+                    Op::Put { collection: "c".into(), kind: PutKind::Insert, doc: doc! {"_id": 1, "x": "y"} },
+                    Op::Put { collection: "c".into(), kind: PutKind::Update, doc: doc! {"_id": 1, "x": "z"} },
+                    Op::Put { collection: "c".into(), kind: PutKind::Replace, doc: doc! {"_id": 1} },
+                    Op::Delete { collection: "c".into(), id: Bson::Int32(2) },
+                    Op::Ddl(Ddl::CreateCollection {
+                        name: "c".into(),
+                        id: 4,
+                        options: doc! {"capped": false},
+                        indexes: vec![doc! {"name": "a_1"}],
+                    }),
+                    Op::Ddl(Ddl::CreateIndex { collection: "c".into(), index: doc! {"name": "b_1"} }),
+                    Op::Ddl(Ddl::DropIndex { collection: "c".into(), index: "b_1".into() }),
+                    Op::Ddl(Ddl::DropCollection { name: "c".into() }),
+                ],
+            )),
             Entry::Txn(Txn {
                 branch: BranchId(3),
-                ops: vec![
-                    Op::Put { collection: "c".into(), doc: doc! {"_id": 1, "x": "y"} },
-                    Op::Delete { collection: "c".into(), id: Bson::Int32(2) },
-                    Op::Ddl(doc! {"create": "c"}),
-                ],
+                ops: vec![Op::Delete { collection: "c".into(), id: Bson::Int32(2) }],
+                origin: Some(Origin { branch: BranchId(5), lsn: Lsn(40) }),
+                session: Some(Session { lsid: doc! {"id": "u"}, txn_number: 7, stmt_ids: vec![0, 1] }),
             }),
             Entry::Branch(BranchOp::Create {
                 id: BranchId(2),
@@ -272,9 +469,21 @@ mod tests {
         for entry in entries {
             let mut payload = entry.encode().expect("encode");
             stamp_time(&mut payload, DateTime::from_millis(1_795_255_200_123));
-            let (time, decoded) = Entry::decode(entry.kind(), &payload).expect("decode");
+            let (time, decoded) = Entry::decode(entry.kind(), PAYLOAD_VERSION, &payload).expect("decode");
             assert_eq!(time.timestamp_millis(), 1_795_255_200_123);
             assert_eq!(decoded, entry);
         }
+    }
+
+    #[test]
+    fn versions_say_how_puts_are_written() {
+        let put = |kind| {
+            Entry::Txn(Txn::new(BranchId(1), vec![Op::Put { collection: "c".into(), kind, doc: doc! {"_id": 1} }]))
+        };
+        let v1 = put(PutKind::Unrecorded).encode().expect("encode");
+        assert_eq!(Entry::decode(Kind::Txn, 1, &v1).map(|(_, e)| e), Ok(put(PutKind::Unrecorded)));
+        assert!(Entry::decode(Kind::Txn, 2, &v1).is_err(), "a version 2 put says its kind");
+        let v2 = put(PutKind::Insert).encode().expect("encode");
+        assert!(Entry::decode(Kind::Txn, 1, &v2).is_err(), "version 1 had no kinds");
     }
 }

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use bson::DateTime;
 
-pub use entry::{BranchId, BranchOp, Entry, Op, Txn};
+pub use entry::{BranchId, BranchOp, Ddl, Entry, Op, Origin, PutKind, Session, Txn};
 pub use manifest::Manifest;
 pub use reader::{Reader, Record};
 pub use recovery::{Progress, Recovered};
@@ -51,6 +51,17 @@ use record::{record_size, Kind, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER
 /// The largest payload of one record. A write larger than this is cut into several
 /// records by its caller.
 pub const MAX_PAYLOAD: usize = 32 * 1024 * 1024;
+
+/// The size rule for writes of many documents (docs/ARCHITECTURE.md, "The size of
+/// a record"): a command's changes go into one record until they hold
+/// [`SPLIT_BYTES`] of documents or [`SPLIT_OPS`] changes; past either, the command
+/// goes on in a new record from its next document, each record atomic on its own,
+/// as MongoDB's multi-document writes are atomic per document only. One document
+/// is at most 16 MiB, so a record stays under [`MAX_PAYLOAD`]. (Multi-document
+/// transactions will be one record within the rule, framed beyond it.)
+pub const SPLIT_BYTES: usize = 8 * 1024 * 1024;
+/// See [`SPLIT_BYTES`].
+pub const SPLIT_OPS: usize = 1000;
 /// Default segment size.
 pub const DEFAULT_SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
 /// A flushed buffer larger than this is freed rather than kept for reuse.

@@ -88,18 +88,17 @@ impl Reader {
                 lsn: header.lsn,
                 reason: format!("unknown record kind {}", header.kind),
             })?;
-            let record = if header.lsn >= self.from {
-                let payload = &seg.data[offset + RECORD_HEADER_LEN..offset + RECORD_HEADER_LEN + header.len as usize];
-                let (time, entry) = Entry::decode(kind, payload).map_err(|reason| Error::Corrupt {
-                    file: seg.path.clone(),
-                    offset: offset as u64,
-                    lsn: header.lsn,
-                    reason,
-                })?;
-                Some(Record { lsn: header.lsn, time, entry, file: seg.path.clone(), offset: offset as u64 })
-            } else {
-                None
-            };
+            let record =
+                if header.lsn >= self.from {
+                    let payload =
+                        &seg.data[offset + RECORD_HEADER_LEN..offset + RECORD_HEADER_LEN + header.len as usize];
+                    let (time, entry) = Entry::decode(kind, header.version, payload).map_err(|reason| {
+                        Error::Corrupt { file: seg.path.clone(), offset: offset as u64, lsn: header.lsn, reason }
+                    })?;
+                    Some(Record { lsn: header.lsn, time, entry, file: seg.path.clone(), offset: offset as u64 })
+                } else {
+                    None
+                };
             if kind == Kind::Seal {
                 self.current = None;
             }

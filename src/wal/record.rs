@@ -28,8 +28,17 @@ pub const SEGMENT_HEADER_LEN: usize = 32;
 pub const RECORD_HEADER_LEN: usize = 32;
 pub const SEGMENT_MAGIC: &[u8; 8] = b"BDBWAL01";
 pub const SEGMENT_FORMAT_VERSION: u32 = 1;
-/// The payload format version this build writes and reads.
-pub const PAYLOAD_VERSION: u8 = 1;
+/// The payload format version this build writes: 2, typed puts (insert, update or
+/// replace) and room for a merge origin and a session.
+pub const PAYLOAD_VERSION: u8 = 2;
+/// The oldest payload format version this build still reads: 1, whose puts do not
+/// say what wrote them.
+pub const OLDEST_PAYLOAD_VERSION: u8 = 1;
+
+/// Whether this build reads payloads of format `version`.
+pub fn reads_payload_version(version: u8) -> bool {
+    (OLDEST_PAYLOAD_VERSION..=PAYLOAD_VERSION).contains(&version)
+}
 
 /// What a record holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use super::fs::Fs;
 use super::manifest::Manifest;
 use super::record::{
-    self, record_size, Kind, RecordHeader, SegmentHeader, PAYLOAD_VERSION, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
+    self, reads_payload_version, record_size, Kind, RecordHeader, SegmentHeader, OLDEST_PAYLOAD_VERSION,
+    PAYLOAD_VERSION, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN,
 };
 use super::{entry::TIME_OFFSET, segment};
 use crate::error::{Error, Result};
@@ -253,13 +254,13 @@ impl SegmentScan<'_> {
                 return Err(corrupt(self.path, self.pos as u64, self.expected, "record out of LSN sequence"));
             }
             let kind = Kind::from_u8(header.kind);
-            if kind.is_none() || header.version != PAYLOAD_VERSION || header.flags != 0 {
+            if kind.is_none() || !reads_payload_version(header.version) || header.flags != 0 {
                 return Err(Error::IncompatibleVersion {
                     file: self.path.display().to_string(),
                     offset: self.pos as u64,
                     lsn: header.lsn,
                     reason: format!(
-                        "kind {}, payload version {}, flags {:#x}; this build reads version {PAYLOAD_VERSION}",
+                        "kind {}, payload version {}, flags {:#x}; this build reads versions {OLDEST_PAYLOAD_VERSION} to {PAYLOAD_VERSION}",
                         header.kind, header.version, header.flags
                     ),
                 });

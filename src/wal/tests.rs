@@ -23,7 +23,10 @@ fn open(fs: &FaultyFs, opts: Options) -> Result<(Wal, Recovered)> {
 }
 
 fn txn(n: i64) -> Entry {
-    Entry::Txn(Txn { branch: BranchId(1), ops: vec![Op::Put { collection: "c".into(), doc: doc! {"_id": n} }] })
+    Entry::Txn(Txn::new(
+        BranchId(1),
+        vec![Op::Put { collection: "c".into(), kind: PutKind::Insert, doc: doc! {"_id": n} }],
+    ))
 }
 
 fn read_all(fs: &FaultyFs) -> Vec<Record> {
@@ -113,8 +116,10 @@ fn concurrent_writers_of_mixed_sizes_across_rotations_lose_nothing() {
                     // fit behind a seal that a large one triggered.
                     let pad = "x".repeat(((t * 7 + i * 13) % 9) as usize * 150);
                     let doc = doc! {"_id": t * 1000 + i, "pad": pad};
-                    let entry =
-                        Entry::Txn(Txn { branch: BranchId(1), ops: vec![Op::Put { collection: "c".into(), doc }] });
+                    let entry = Entry::Txn(Txn::new(
+                        BranchId(1),
+                        vec![Op::Put { collection: "c".into(), kind: PutKind::Insert, doc }],
+                    ));
                     wal.commit(&entry, false).expect("commit");
                 }
             })
@@ -139,10 +144,10 @@ fn concurrent_writers_of_mixed_sizes_across_rotations_lose_nothing() {
 fn records_over_the_limit_are_refused() {
     let fs = FaultyFs::new();
     let (wal, _) = open(&fs, options(Durability::Strict, 4096)).expect("open");
-    let big = Entry::Txn(Txn {
-        branch: BranchId(1),
-        ops: vec![Op::Put { collection: "c".into(), doc: doc! {"x": "y".repeat(5000)} }],
-    });
+    let big = Entry::Txn(Txn::new(
+        BranchId(1),
+        vec![Op::Put { collection: "c".into(), kind: PutKind::Insert, doc: doc! {"x": "y".repeat(5000)} }],
+    ));
     assert!(wal.commit(&big, false).is_err());
     assert_eq!(wal.commit(&txn(1), false).expect("still usable").0, Lsn(1));
 }
