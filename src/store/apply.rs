@@ -10,7 +10,7 @@ use bson::{Bson, DateTime, Document};
 use super::branches::{Branch, Branches};
 use super::engine::{Snapshot, Staged, Table, Visit};
 use super::tables::{self, ID_LEN};
-use super::view::{pick, resolve_runs, scan_prefix, Collection};
+use super::view::{decode, pick, resolve_runs, scan_prefix, Collection};
 use crate::error::{Error, Result};
 use crate::index::{Index, Key, Keys};
 use crate::lsn::Lsn;
@@ -215,7 +215,7 @@ impl Tables<'_> {
         if !collection.indexes.is_empty() {
             let old = self
                 .pick(Table::Docs, &prefix)?
-                .map(|bytes| crate::value::decode(bytes.as_slice()).map_err(|e| Error::Store(e.to_string())))
+                .map(|bytes| decode(&bytes))
                 .transpose()?;
             let encoded_id = &prefix[ID_LEN..];
             let mut flagged = false;
@@ -255,7 +255,7 @@ impl Tables<'_> {
             self.staged.scan(Table::Docs, Bound::Included(&start), Bound::Excluded(&end), false, visit)
         };
         resolve_runs(scan, self.chain, |prefix, bytes| {
-            let doc = crate::value::decode(bytes).map_err(|e| Error::Store(e.to_string()))?;
+            let doc = decode(bytes)?;
             let keys = index.keys(&doc)?;
             index.multikey |= keys.multikey;
             built.push((prefix[ID_LEN..].to_vec(), keys));

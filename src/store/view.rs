@@ -327,9 +327,7 @@ impl<'c> Pick<'c> {
     }
 }
 
-/// A stored document, decoded element by element from its raw form (several
-/// times faster than going through serde).
+/// A stored document (see [`crate::value::decode`]).
 pub fn decode(bytes: &[u8]) -> Result<Document> {
-    let bad = |e: bson::raw::Error| Error::Store(format!("bad document in the store: {e}"));
-    Document::try_from(bson::RawDocument::from_bytes(bytes).map_err(bad)?).map_err(bad)
+    crate::value::decode(bytes).map_err(|e| Error::Store(format!("bad document in the store: {e}")))
 }

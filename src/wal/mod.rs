@@ -18,6 +18,7 @@
 //! Any failed write or fsync poisons the log: nothing is acknowledged after it.
 
 pub mod entry;
+#[cfg(test)]
 pub mod faulty;
 pub mod fs;
 mod manifest;
