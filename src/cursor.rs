@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use bson::{Bson, Document};
 
-use crate::bson_size::document_size;
 use crate::error::{Error, ErrorCode, Result};
 use crate::operations::Interrupt;
 use crate::query::{Filter, Projection};
 use crate::store::{Snapshot, Store, View};
+use crate::value::size::document_size;
 
 /// A cursor idle this long is closed, as MongoDB's `cursorTimeoutMillis`.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(600);

@@ -439,6 +439,11 @@ impl Error {
         }
     }
 
+    /// The duplicate key error of the `_id` index: a document with `id` exists.
+    pub fn duplicate_id(ns: &str, id: &bson::Bson) -> Self {
+        Error::duplicate_key(ns, "_id_", &bson::doc! { "_id": 1 }, &bson::doc! { "_id": id.clone() })
+    }
+
     /// The extra reply fields of a command error (see [`Error::Command`]).
     pub fn info(&self) -> Option<&Document> {
         match self {

@@ -5,7 +5,6 @@
 //! frames bytes with [`wire`], [`command`] dispatches by name, and [`namespace`]
 //! says which database, branch and moment a request addresses.
 
-pub mod bson_size;
 pub mod cli;
 pub mod command;
 pub mod config;

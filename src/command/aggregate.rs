@@ -136,7 +136,7 @@ impl<'a> Documents<'a> {
     fn new(inv: &'a Invocation<'a>, view: &'a View, collection: &Collection, plan: &Plan) -> Result<Documents<'a>> {
         let feed = match &plan.access {
             Access::CollectionScan => Feed::Scan(None),
-            Access::IdLookup(id) => Feed::Ids(VecDeque::from([crate::store::keys::encoded(id)])),
+            Access::IdLookup(id) => Feed::Ids(VecDeque::from([crate::value::order::encoded(id)])),
             Access::IndexScan(scan) => {
                 let mut ids = VecDeque::new();
                 super::matches::index_ids(view, scan, &mut 0, |id| {

@@ -52,7 +52,7 @@ pub fn namespace(inv: &Invocation<'_>, collection: &str) -> String {
 
 /// Whether `writeConcern.j` asks to wait for an fsync.
 pub fn journaled(inv: &Invocation<'_>) -> bool {
-    inv.body.get_document("writeConcern").ok().and_then(|wc| wc.get("j")).is_some_and(super::hello::truthy)
+    inv.body.get_document("writeConcern").ok().and_then(|wc| wc.get("j")).is_some_and(|j| crate::value::truthy(Some(j)))
 }
 
 /// A view for a read command: the addressed point, or `readConcern.atClusterTime`,
@@ -139,7 +139,7 @@ pub fn boolean(doc: &Document, field: &str, default: bool) -> Result<bool> {
     match doc.get(field) {
         None | Some(Bson::Null) => Ok(default),
         Some(Bson::Boolean(b)) => Ok(*b),
-        Some(v @ (Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_))) => Ok(super::hello::truthy(v)),
+        Some(v @ (Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_))) => Ok(crate::value::truthy(Some(v))),
         Some(other) => Err(Error::type_mismatch(format!(
             "Field '{field}' should be a boolean, instead it is of type {}",
             type_name(Some(other))
@@ -183,33 +183,7 @@ pub fn documents<'a>(doc: &'a Document, field: &str) -> Result<Vec<&'a Document>
         .collect()
 }
 
-/// MongoDB's name for a BSON type, as its error messages use.
-pub fn type_name(value: Option<&Bson>) -> &'static str {
-    match value {
-        None => "missing",
-        Some(Bson::Double(_)) => "double",
-        Some(Bson::String(_)) => "string",
-        Some(Bson::Document(_)) => "object",
-        Some(Bson::Array(_)) => "array",
-        Some(Bson::Binary(_)) => "binData",
-        Some(Bson::Undefined) => "undefined",
-        Some(Bson::ObjectId(_)) => "objectId",
-        Some(Bson::Boolean(_)) => "bool",
-        Some(Bson::DateTime(_)) => "date",
-        Some(Bson::Null) => "null",
-        Some(Bson::RegularExpression(_)) => "regex",
-        Some(Bson::DbPointer(_)) => "dbPointer",
-        Some(Bson::JavaScriptCode(_)) => "javascript",
-        Some(Bson::Symbol(_)) => "symbol",
-        Some(Bson::JavaScriptCodeWithScope(_)) => "javascriptWithScope",
-        Some(Bson::Int32(_)) => "int",
-        Some(Bson::Timestamp(_)) => "timestamp",
-        Some(Bson::Int64(_)) => "long",
-        Some(Bson::Decimal128(_)) => "decimal",
-        Some(Bson::MinKey) => "minKey",
-        Some(Bson::MaxKey) => "maxKey",
-    }
-}
+pub use crate::value::type_name;
 
 /// The reply field of a write error: `{index, code, errmsg}` and extra fields.
 pub fn write_error(index: usize, err: &Error) -> Document {

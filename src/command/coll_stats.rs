@@ -281,7 +281,7 @@ fn storage_options(options: &Document) -> Result<i64> {
 /// collections reports 0 for them, as MongoDB does for a database that does not exist.
 pub fn db_stats(inv: &Invocation<'_>) -> Result<Document> {
     let scale = db_stats_scale(inv.body)?;
-    let free_storage = inv.body.get("freeStorage").is_some_and(super::hello::truthy);
+    let free_storage = inv.body.get("freeStorage").is_some_and(|v| crate::value::truthy(Some(v)));
     let view = args::read_view(inv)?;
     let collections = view.collections()?;
     let mut total = Measured::default();

@@ -28,7 +28,7 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
         .into_iter()
         .find(|(option, _)| options.contains_key(*option))
         .map(|(_, kind)| kind)
-        .or(options.get("capped").is_some_and(super::hello::truthy).then_some("capped collections"));
+        .or(options.get("capped").is_some_and(|v| crate::value::truthy(Some(v))).then_some("capped collections"));
     if let Some(kind) = kind {
         return Err(Error::command(ErrorCode::InvalidOptions, format!("{kind} are not supported yet")));
     }

@@ -8,12 +8,12 @@ use std::time::Instant;
 use bson::{doc, Bson, Document};
 
 use super::{args, arguments, Command, Invocation};
-use crate::bson_size::document_size;
 use crate::error::{Error, ErrorCode, Result};
 use crate::namespace::DbRef;
 use crate::operations::Operation;
 use crate::query::{Filter, Variables};
 use crate::server::{ConnectionInfo, Shared};
+use crate::value::size::document_size;
 
 /// Commands whose first field names the collection they work on.
 const ON_COLLECTION: &[&str] = &[

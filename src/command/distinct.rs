@@ -7,7 +7,7 @@ use super::matches::{self, Target};
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::{Filter, Variables};
-use crate::store::keys;
+use crate::value::order;
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "distinct")?;
@@ -38,7 +38,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             Ok(true)
         })?;
     }
-    values.sort_by(keys::compare);
-    values.dedup_by(|a, b| keys::compare(a, b).is_eq());
+    values.sort_by(order::compare);
+    values.dedup_by(|a, b| order::compare(a, b).is_eq());
     Ok(doc! {"values": values})
 }

@@ -18,7 +18,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     remember_client_metadata(inv)?;
     let legacy = inv.body.keys().next().is_some_and(|name| name != "hello");
     let mut reply = Document::new();
-    if inv.body.get("helloOk").is_some_and(truthy) {
+    if inv.body.get("helloOk").is_some_and(|v| crate::value::truthy(Some(v))) {
         reply.insert("helloOk", true);
     }
     reply.insert(if legacy { "ismaster" } else { "isWritablePrimary" }, true);
@@ -51,16 +51,4 @@ fn remember_client_metadata(inv: &Invocation<'_>) -> Result<()> {
     }
     *stored = Some(client.clone());
     Ok(())
-}
-
-/// MongoDB's notion of a true-ish flag: `true` or a non-zero number.
-pub fn truthy(value: &Bson) -> bool {
-    match value {
-        Bson::Boolean(b) => *b,
-        Bson::Int32(n) => *n != 0,
-        Bson::Int64(n) => *n != 0,
-        Bson::Double(d) => *d != 0.0,
-        Bson::Null | Bson::Undefined => false,
-        _ => true,
-    }
 }

@@ -31,7 +31,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                     bytes += size;
                     let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
                     if batch.contains(&collection, &id)? {
-                        return Err(duplicate_key(&ns, &id));
+                        return Err(Error::duplicate_id(&ns, &id));
                     }
                     batch.put(&collection, PutKind::Insert, doc)
                 });
@@ -127,7 +127,7 @@ fn dollar_prefixed_field(value: &Bson) -> Option<&str> {
 
 /// Refuses a document over 16 MiB (`BSONObjectTooLarge`, 10334); returns its size.
 pub fn check_size(doc: &Document) -> Result<usize> {
-    let size = crate::bson_size::document_size(doc);
+    let size = crate::value::size::document_size(doc);
     if size > MAX_BSON_OBJECT_SIZE {
         return Err(Error::command(
             ErrorCode::BSONObjectTooLarge,
@@ -135,9 +135,4 @@ pub fn check_size(doc: &Document) -> Result<usize> {
         ));
     }
     Ok(size)
-}
-
-/// MongoDB's duplicate key error for the `_id` index.
-pub fn duplicate_key(ns: &str, id: &Bson) -> Error {
-    Error::duplicate_key(ns, "_id_", &doc! { "_id": 1 }, &doc! { "_id": id.clone() })
 }

@@ -39,9 +39,6 @@ mod update;
 mod validate;
 mod whatsmyuri;
 
-pub use args::type_name;
-pub use insert::duplicate_key;
-
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use bson::{doc, Bson, Document};
 
 use super::*;
-use crate::bson_size::document_size;
-use crate::store::{keys, DOC_KEY_OVERHEAD};
+use crate::store::DOC_KEY_OVERHEAD;
+use crate::value::order;
+use crate::value::size::document_size;
 
 fn call(shared: &Arc<Shared>, body: Document) -> Document {
     run(&body, &ConnectionInfo::for_tests(7), shared)
@@ -40,7 +41,7 @@ fn sizes(docs: &[Document]) -> (i64, i64) {
         .iter()
         .map(|d| {
             let mut key = Vec::new();
-            keys::encode_value(d.get("_id").expect("an _id"), &mut key);
+            order::encode_value(d.get("_id").expect("an _id"), &mut key);
             (key.len() + DOC_KEY_OVERHEAD) as i64
         })
         .sum();

@@ -84,7 +84,7 @@ fn replace(inv: &Invocation<'_>, target: &str, results: Vec<Document>) -> Result
                     let (doc, size) = insert::prepare(&result)?;
                     let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
                     if batch.contains(&collection, &id)? {
-                        return Err(insert::duplicate_key(&temp_ns, &id));
+                        return Err(Error::duplicate_id(&temp_ns, &id));
                     }
                     batch.put(&collection, PutKind::Insert, doc)?;
                     bytes += size;

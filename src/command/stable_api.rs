@@ -41,7 +41,7 @@ pub fn check(command: &str, body: &Document) -> Result<()> {
         Some(Bson::Boolean(b)) => Ok(Some(*b)),
         Some(other) => Err(Error::type_mismatch(format!(
             "BSON field '{name}' is the wrong type '{}', expected type 'bool'",
-            super::type_name(Some(other))
+            crate::value::type_name(Some(other))
         ))),
     };
     let strict = flag("apiStrict")?;
@@ -71,7 +71,7 @@ pub fn check(command: &str, body: &Document) -> Result<()> {
         Some(Bson::String(_)) => Err(Error::command(ErrorCode::APIVersionError, "API version must be \"1\"")),
         Some(other) => Err(Error::type_mismatch(format!(
             "BSON field 'apiVersion' is the wrong type '{}', expected type 'string'",
-            super::type_name(Some(other))
+            crate::value::type_name(Some(other))
         ))),
     }
 }

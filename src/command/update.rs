@@ -92,7 +92,7 @@ pub fn array_filters(statement: &Document, field_prefix: &str) -> Result<Vec<Doc
     let wrong = |field: &str, value: &Bson, expected: &str| {
         Error::type_mismatch(format!(
             "BSON field '{field}' is the wrong type '{}', expected type '{expected}'",
-            super::type_name(Some(value))
+            crate::value::type_name(Some(value))
         ))
     };
     match statement.get("arrayFilters") {
@@ -258,7 +258,7 @@ pub fn upsert_insert(batch: &mut Batch<'_>, name: &str, filter: &Filter, update:
     let id = inserted.get("_id").cloned().unwrap_or(Bson::Null);
     let collection = batch.collection_or_create(name)?;
     if batch.contains(&collection, &id)? {
-        return Err(super::insert::duplicate_key(&format!("{}.{name}", batch.view().snapshot.addressed), &id));
+        return Err(Error::duplicate_id(&format!("{}.{name}", batch.view().snapshot.addressed), &id));
     }
     super::insert::check_size(&inserted)?;
     batch.put(&collection, PutKind::Insert, inserted.clone())?;

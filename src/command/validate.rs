@@ -11,7 +11,7 @@ use bson::{doc, Bson, Document};
 use super::coll_stats::{indexes, Measured};
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::keys;
+use crate::value::order;
 
 /// What the walk over the documents found.
 #[derive(Debug, Default)]
@@ -118,7 +118,7 @@ fn examine(inv: &Invocation<'_>, view: &crate::store::View, collection: &crate::
             Ok(doc) => {
                 encoded.clear();
                 if let Some(id) = doc.get("_id") {
-                    keys::encode_value(id, &mut encoded);
+                    order::encode_value(id, &mut encoded);
                 }
                 if encoded.as_slice() != key {
                     tracing::warn!(collection_id, "validate: a stored document lacks the _id it is stored under");

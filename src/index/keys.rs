@@ -12,7 +12,7 @@ use bson::{Bson, Document};
 use super::Index;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::path::values_at;
-use crate::store::keys::encode_value;
+use crate::value::order::encode_value;
 
 /// One key of a document.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,7 +15,7 @@ pub fn parse(spec: &Bson) -> Result<Document> {
     let Bson::Document(spec) = spec else {
         return Err(Error::type_mismatch(format!(
             "BSON field 'createIndexes.indexes' is the wrong type '{}', expected type 'object'",
-            crate::command::type_name(Some(spec))
+            crate::value::type_name(Some(spec))
         )));
     };
     let in_spec = |message: String| Error::command(ErrorCode::CannotCreateIndex, message);
@@ -46,7 +46,7 @@ pub fn parse(spec: &Bson) -> Result<Document> {
         match option.as_str() {
             "key" | "name" | "v" | "ns" => {}
             "unique" | "sparse" | "hidden" | "background" => {
-                out.insert(option, truthy(option, value)?);
+                out.insert(option, flag(option, value)?);
             }
             "expireAfterSeconds" => {
                 let seconds = whole_number(value).filter(|s| (0..=MAX_EXPIRE_AFTER_SECONDS).contains(s));
@@ -152,7 +152,7 @@ fn check_pattern(key: &Document) -> Result<()> {
             other => {
                 return Err(refuse(format!(
                     "Values in v:2 index key pattern cannot be of type {}. Only numbers > 0, numbers < 0, and strings are allowed.",
-                    crate::command::type_name(Some(other))
+                    crate::value::type_name(Some(other))
                 )))
             }
         };
@@ -163,16 +163,13 @@ fn check_pattern(key: &Document) -> Result<()> {
     Ok(())
 }
 
-/// A boolean option; MongoDB also takes numbers for them.
-fn truthy(option: &str, value: &Bson) -> Result<bool> {
+/// A boolean option; MongoDB also takes numbers (but not decimals) for them.
+fn flag(option: &str, value: &Bson) -> Result<bool> {
     match value {
-        Bson::Boolean(b) => Ok(*b),
-        Bson::Int32(n) => Ok(*n != 0),
-        Bson::Int64(n) => Ok(*n != 0),
-        Bson::Double(n) => Ok(*n != 0.0),
+        Bson::Boolean(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) => Ok(crate::value::truthy(Some(value))),
         other => Err(Error::type_mismatch(format!(
             "The field '{option}' must be a boolean, not {}",
-            crate::command::type_name(Some(other))
+            crate::value::type_name(Some(other))
         ))),
     }
 }

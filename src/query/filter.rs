@@ -16,7 +16,7 @@ use regex::{Regex, RegexBuilder};
 use super::expr::{Expr, Variables};
 use super::path::{set_path, LeafArrays, Path};
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::keys;
+use crate::value::order;
 
 /// A compiled filter: every condition must hold.
 #[derive(Debug, Clone, Default)]
@@ -241,7 +241,7 @@ impl Node {
             Node::Or(children) => children.iter().any(|child| child.eval(doc, &mut None)),
             Node::Nor(children) => !children.iter().any(|child| child.eval(doc, &mut None)),
             Node::Not(child) => !child.eval(doc, &mut None),
-            Node::Expr(expr) => expr.evaluate(doc).is_ok_and(|value| truthy(&value)),
+            Node::Expr(expr) => expr.evaluate(doc).is_ok_and(|value| crate::value::truthy(Some(&value))),
             Node::Always(value) => *value,
         }
     }
@@ -363,7 +363,7 @@ impl Comparison {
     /// canonical types never do, except that everything is above MinKey and below
     /// MaxKey; NaN is only equal to NaN.
     fn holds(self, value: &Bson, operand: &Bson) -> bool {
-        if keys::rank(value) != keys::rank(operand) {
+        if order::rank(value) != order::rank(operand) {
             return match operand {
                 Bson::MinKey => matches!(self, Comparison::Gt | Comparison::Gte),
                 Bson::MaxKey => matches!(self, Comparison::Lt | Comparison::Lte),
@@ -373,7 +373,7 @@ impl Comparison {
         if self != Comparison::Eq && (is_nan(value) || is_nan(operand)) {
             return matches!(self, Comparison::Gte | Comparison::Lte) && is_nan(value) && is_nan(operand);
         }
-        let order = keys::compare(value, operand);
+        let order = order::compare(value, operand);
         match self {
             Comparison::Eq => order == Ordering::Equal,
             Comparison::Gt => order == Ordering::Greater,
@@ -423,14 +423,14 @@ impl InList {
                 }
             }
         }
-        list.values.sort_by(keys::compare);
-        list.values.dedup_by(|a, b| keys::compare(a, b) == Ordering::Equal);
+        list.values.sort_by(order::compare);
+        list.values.dedup_by(|a, b| order::compare(a, b) == Ordering::Equal);
         Ok(list)
     }
 
     fn contains(&self, value: Option<&Bson>) -> bool {
         let Some(value) = value else { return self.has_null };
-        self.values.binary_search_by(|probe| keys::compare(probe, value)).is_ok()
+        self.values.binary_search_by(|probe| order::compare(probe, value)).is_ok()
             || self.regexes.iter().any(|pattern| pattern.matches(value))
     }
 }
@@ -507,7 +507,7 @@ impl TypeSet {
         match spec {
             Bson::String(alias) if alias == "number" => self.numbers = true,
             Bson::String(alias) => {
-                let found = type_by_alias(alias)
+                let found = crate::value::type_by_alias(alias)
                     .ok_or_else(|| Error::bad_value(format!("Unknown type name alias: {alias}")))?;
                 self.types.push(found);
             }
@@ -528,34 +528,6 @@ impl TypeSet {
     fn contains(&self, value: &Bson) -> bool {
         (self.numbers && as_f64(value).is_some()) || self.types.contains(&value.element_type())
     }
-}
-
-/// The BSON type a `$type` alias names.
-fn type_by_alias(alias: &str) -> Option<ElementType> {
-    Some(match alias {
-        "double" => ElementType::Double,
-        "string" => ElementType::String,
-        "object" => ElementType::EmbeddedDocument,
-        "array" => ElementType::Array,
-        "binData" => ElementType::Binary,
-        "undefined" => ElementType::Undefined,
-        "objectId" => ElementType::ObjectId,
-        "bool" => ElementType::Boolean,
-        "date" => ElementType::DateTime,
-        "null" => ElementType::Null,
-        "regex" => ElementType::RegularExpression,
-        "dbPointer" => ElementType::DbPointer,
-        "javascript" => ElementType::JavaScriptCode,
-        "symbol" => ElementType::Symbol,
-        "javascriptWithScope" => ElementType::JavaScriptCodeWithScope,
-        "int" => ElementType::Int32,
-        "timestamp" => ElementType::Timestamp,
-        "long" => ElementType::Int64,
-        "decimal" => ElementType::Decimal128,
-        "minKey" => ElementType::MinKey,
-        "maxKey" => ElementType::MaxKey,
-        _ => return None,
-    })
 }
 
 /// The bitwise operators.
@@ -679,20 +651,6 @@ fn show_number(value: &Bson) -> String {
         Some(f) if f.fract() == 0.0 && in_i64_range(f) => (f as i64).to_string(),
         Some(f) => f.to_string(),
         None => value.to_string(),
-    }
-}
-
-/// Whether an `$expr` value counts as true: anything but false, null,
-/// undefined and zero.
-fn truthy(value: &Bson) -> bool {
-    match value {
-        Bson::Boolean(b) => *b,
-        Bson::Null | Bson::Undefined => false,
-        Bson::Int32(i) => *i != 0,
-        Bson::Int64(i) => *i != 0,
-        Bson::Double(d) => *d != 0.0,
-        Bson::Decimal128(_) => as_f64(value).is_some_and(|f| f != 0.0),
-        _ => true,
     }
 }
 
@@ -820,7 +778,7 @@ fn parse_operators(path: &str, operators: &Document) -> Result<Vec<Clause>> {
             "$ne" => Clause::Not(vec![test(equality(operand)?)]),
             "$in" => test(Test::In(Box::new(InList::parse(operator, operand)?))),
             "$nin" => Clause::Not(vec![test(Test::In(Box::new(InList::parse(operator, operand)?)))]),
-            "$exists" if truthy(operand) => test(Test::Exists),
+            "$exists" if crate::value::truthy(Some(operand)) => test(Test::Exists),
             "$exists" => Clause::Not(vec![test(Test::Exists)]),
             "$type" => test(Test::Type(TypeSet::parse(path, operand)?)),
             "$size" => test(Test::Size(size(operand)?)),
@@ -1193,10 +1151,6 @@ mod tests {
         // Whatever `$expr` evaluates to, {$eq: [1, 2]} is false; an evaluation
         // error makes the document not match instead of failing the query.
         assert!(!filter(doc! {"$expr": {"$eq": [1, 2]}}).matches(&doc! {"a": 1}));
-        assert!(truthy(&Bson::Int64(2)) && truthy(&Bson::String(String::new())) && truthy(&doc! {}.into()));
-        assert!(!truthy(&Bson::Int32(0)) && !truthy(&Bson::Double(0.0)) && !truthy(&Bson::Null));
-        assert!(!truthy(&Bson::Boolean(false)) && !truthy(&Bson::Undefined));
-        assert!(!truthy(&Bson::Decimal128("0".parse().expect("decimal"))));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! anything else scans the collection. Every candidate is still checked against
 //! the whole filter, so ranges only have to hold every match (they may hold more).
 //!
-//! Ranges are computed on encoded keys (see `store::keys`): a field's condition
+//! Ranges are computed on encoded keys (see `value::order`): a field's condition
 //! becomes intervals of its encoding, each bounded by an [`Edge`], and the fields
 //! of a compound index concatenate.
 
@@ -17,8 +17,8 @@ use bson::{Bson, Document};
 use super::filter::{Filter, Narrowing};
 use crate::error::{Error, Result};
 use crate::index::{Index, ID_INDEX};
-use crate::store::keys::{encode_value, rank};
 use crate::store::Collection;
+use crate::value::order::{encode_value, rank};
 
 /// How a query reads its candidates.
 #[derive(Debug, Clone)]

@@ -12,8 +12,8 @@ use bson::{doc, Bson, Document};
 
 use super::expr::{Expr, Variables};
 use super::filter::Filter;
-use crate::command::type_name;
 use crate::error::{Error, ErrorCode, Result};
+use crate::value::type_name;
 
 /// A compiled projection.
 #[derive(Debug, Clone)]
@@ -432,7 +432,7 @@ impl<'v> Parser<'v> {
                 self.sub_object(name, sub, prefix, parent)
             }
             Bson::Boolean(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_) => {
-                if truthy(value) {
+                if crate::value::truthy(Some(value)) {
                     self.inclusion_field(name, prefix, parent)
                 } else if positional {
                     Err(Error::command(ErrorCode::Location31395, "positional projection cannot be used with exclusion"))
@@ -802,18 +802,6 @@ fn lookup_node<'n>(node: &'n Node, path: &[String]) -> Option<&'n Node> {
         Some(Entry::Node(child)) => Some(child),
         _ => None,
     })
-}
-
-/// Whether a boolean or number means "include".
-fn truthy(value: &Bson) -> bool {
-    match value {
-        Bson::Boolean(b) => *b,
-        Bson::Int32(n) => *n != 0,
-        Bson::Int64(n) => *n != 0,
-        Bson::Double(n) => *n != 0.0,
-        Bson::Decimal128(d) => d.to_string().parse::<f64>().is_ok_and(|n| n != 0.0),
-        _ => true,
-    }
 }
 
 /// An error's message alone.

@@ -11,7 +11,7 @@ use bson::{Bson, Document};
 
 use super::projection::{field_path, shell_element};
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::keys;
+use crate::value::order;
 
 /// A sort specification: dotted paths with 1 (ascending) or -1 (descending).
 #[derive(Debug, Clone)]
@@ -156,7 +156,7 @@ fn collect_value<'d>(value: &'d Bson, path: &[String], depth: usize, found: &mut
     }
 }
 
-/// MongoDB's order of two sort values: [`keys::compare`], except that an empty
+/// MongoDB's order of two sort values: [`order::compare`], except that an empty
 /// array ([`EMPTY_ARRAY`], BSON undefined) sorts after MinKey and before everything
 /// else.
 fn compare_values(a: &Bson, b: &Bson) -> Ordering {
@@ -166,7 +166,7 @@ fn compare_values(a: &Bson, b: &Bson) -> Ordering {
         (Bson::Undefined, _) => Ordering::Less,
         (Bson::MinKey, Bson::Undefined) => Ordering::Less,
         (_, Bson::Undefined) => Ordering::Greater,
-        _ => keys::compare(a, b),
+        _ => order::compare(a, b),
     }
 }
 

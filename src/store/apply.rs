@@ -213,10 +213,7 @@ impl Tables<'_> {
         let mut collection = self.collection(name)?;
         let prefix = tables::doc_prefix(collection.id, id);
         if !collection.indexes.is_empty() {
-            let old = self
-                .pick(Table::Docs, &prefix)?
-                .map(|bytes| decode(&bytes))
-                .transpose()?;
+            let old = self.pick(Table::Docs, &prefix)?.map(|bytes| decode(&bytes)).transpose()?;
             let encoded_id = &prefix[ID_LEN..];
             let mut flagged = false;
             for index in &mut collection.indexes {

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use bson::{Bson, Document};
 
 use super::apply::{create_ddl, create_index_ddl, drop_ddl, drop_index_ddl};
-use super::keys::encoded;
 use super::view::{Collection, View};
 use crate::error::{Error, ErrorCode, Result};
 use crate::index::{Index, Keys};
+use crate::value::order::encoded;
 use crate::wal::{Op, PutKind};
 
 /// Reads see the branch's latest state with this batch's own changes on top.

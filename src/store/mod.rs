@@ -16,7 +16,6 @@ mod batch;
 mod branches;
 pub mod engine;
 mod gc;
-pub mod keys;
 mod tables;
 mod view;
 

@@ -9,8 +9,8 @@
 
 use bson::Bson;
 
-use super::keys;
 use crate::lsn::Lsn;
+use crate::value::order;
 
 // The tables (see [`super::engine::Table`]):
 // - docs: `collection id ++ _id ++ branch (8) ++ !lsn (8)` → post-image, or empty.
@@ -65,7 +65,7 @@ pub const VERSION_SUFFIX: usize = 16;
 /// The key prefix of one document of a collection.
 pub fn doc_prefix(collection: u64, id: &Bson) -> Vec<u8> {
     let mut key = id_prefix(collection);
-    keys::encode_value(id, &mut key);
+    order::encode_value(id, &mut key);
     key
 }
 
@@ -91,14 +91,14 @@ pub fn collection_range(collection: u64) -> ([u8; 8], [u8; 8]) {
 /// The key prefix of every collection of a database.
 pub fn database_prefix(db: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(db.len() + 2);
-    keys::encode_str(db, &mut key);
+    order::encode_str(db, &mut key);
     key
 }
 
 /// The key prefix of one collection name in a database.
 pub fn catalog_prefix(db: &str, name: &str) -> Vec<u8> {
     let mut key = database_prefix(db);
-    keys::encode_str(name, &mut key);
+    order::encode_str(name, &mut key);
     key
 }
 

@@ -165,7 +165,7 @@ fn collection_keeps_the_index_entries_reads_need_and_drops_unreachable_ones() {
     }
     let lookup = |store: &Store, v: i32| {
         let view = store.view(&db("shop"), None).expect("view");
-        view.index_lookup(index_id(store), &crate::store::keys::encoded(&Bson::Int32(v))).expect("lookup").len()
+        view.index_lookup(index_id(store), &crate::value::order::encoded(&Bson::Int32(v))).expect("lookup").len()
     };
     assert_eq!((lookup(&store, 9), lookup(&store, 8)), (1, 0));
     let stats = store.collect_garbage(DateTime::now()).expect("gc");
@@ -190,7 +190,7 @@ fn index_entries_are_rebuilt_by_replay_after_a_crash() {
     let lookup = |store: &Store, v: i32| {
         let view = store.view(&db("shop"), None).expect("view");
         let index = view.collection("items").expect("catalog").expect("items").indexes[0].id;
-        view.index_lookup(index, &crate::store::keys::encoded(&Bson::Int32(v))).expect("lookup").len()
+        view.index_lookup(index, &crate::value::order::encoded(&Bson::Int32(v))).expect("lookup").len()
     };
     {
         let (wal, store) = open(dir.path(), Duration::from_secs(3600));

@@ -8,6 +8,13 @@
 //! the values they describe, which would change what a client stored; clippy's
 //! `disallowed-methods` (see `clippy.toml`) keeps it out.
 
+pub mod check;
 mod decode;
+pub mod order;
+pub mod size;
+mod truth;
+mod types;
 
 pub use decode::{decode, decode_next};
+pub use truth::truthy;
+pub use types::{alias, type_by_alias, type_by_code, type_name};

@@ -231,7 +231,7 @@ impl Entry {
     /// Decodes a payload of the given kind and format version; `Err` holds why it
     /// does not parse.
     pub fn decode(kind: Kind, version: u8, payload: &[u8]) -> std::result::Result<(DateTime, Entry), String> {
-        crate::wire::check_document(payload).map_err(|e| format!("payload is not BSON: {e}"))?;
+        crate::value::check::check_document(payload).map_err(|e| format!("payload is not BSON: {e}"))?;
         let d = crate::value::decode(payload).map_err(|e| format!("payload is not BSON: {e}"))?;
         let time = d.get_datetime("t").map_err(|_| "payload has no commit time".to_owned())?;
         let int = |key: &str| d.get_i64(key).map(|v| v as u64).map_err(|_| format!("payload lacks '{key}'"));

@@ -4,11 +4,10 @@
 //! panics: every length is checked against what is left before it is used, and all
 //! arithmetic on lengths is checked.
 
-mod bson_check;
 mod op_msg;
 mod op_query;
 
-pub use bson_check::{check_document, MAX_NESTING_DEPTH};
+pub use crate::value::check::{check_document, MAX_NESTING_DEPTH};
 pub use op_msg::{OpMsg, CHECKSUM_PRESENT, EXHAUST_ALLOWED, MORE_TO_COME};
 pub use op_query::{OpQuery, OpReply};
 

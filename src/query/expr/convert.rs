@@ -66,21 +66,11 @@ impl Target {
             "int" => Target::Int,
             "long" => Target::Long,
             "decimal" => Target::Decimal,
-            "object" => Target::Other("object"),
-            "array" => Target::Other("array"),
-            "binData" => Target::Other("binData"),
-            "null" => Target::Other("null"),
-            "regex" => Target::Other("regex"),
-            "timestamp" => Target::Other("timestamp"),
-            "minKey" => Target::Other("minKey"),
-            "maxKey" => Target::Other("maxKey"),
-            "javascript" => Target::Other("javascript"),
-            "symbol" => Target::Other("symbol"),
-            "undefined" => Target::Other("undefined"),
-            "dbPointer" => Target::Other("dbPointer"),
-            "javascriptWithScope" => Target::Other("javascriptWithScope"),
             "missing" => Target::Other("missing"),
-            _ => return fail(ErrorCode::BadValue, format!("Unknown type name: {name}")),
+            other => match crate::value::type_by_alias(other) {
+                Some(t) => Target::Other(crate::value::alias(t)),
+                None => return fail(ErrorCode::BadValue, format!("Unknown type name: {name}")),
+            },
         })
     }
 
@@ -102,33 +92,13 @@ impl Target {
 
 /// The type name of a BSON type number.
 fn type_for_code(code: i64) -> Result<&'static str> {
-    Ok(match code {
-        1 => "double",
-        2 => "string",
-        3 => "object",
-        4 => "array",
-        5 => "binData",
-        6 => "undefined",
-        7 => "objectId",
-        8 => "bool",
-        9 => "date",
-        10 => "null",
-        11 => "regex",
-        12 => "dbPointer",
-        13 => "javascript",
-        14 => "symbol",
-        15 => "javascriptWithScope",
-        16 => "int",
-        17 => "timestamp",
-        18 => "long",
-        19 => "decimal",
-        -1 => "minKey",
-        127 => "maxKey",
-        _ => {
+    match crate::value::type_by_code(code) {
+        Some(t) => Ok(crate::value::alias(t)),
+        None => {
             let message = format!("In $convert, numeric value for 'to' does not correspond to a BSON type: {code}");
-            return fail(ErrorCode::FailedToParse, message);
+            fail(ErrorCode::FailedToParse, message)
         }
-    })
+    }
 }
 
 /// `$convert: {input, to, onError, onNull}`, and the `$toX` shorthands.

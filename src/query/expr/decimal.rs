@@ -214,11 +214,6 @@ fn scale(coefficient: u128, by: i32) -> Option<u128> {
     coefficient.checked_mul(10u128.checked_pow(u32::try_from(by).ok()?)?)
 }
 
-/// Whether a Decimal128 is zero.
-pub(super) fn is_zero(d: &Decimal128) -> bool {
-    Dec::of(d).is_some_and(Dec::is_zero)
-}
-
 /// A Decimal128 as the nearest double (NaN and the infinities included).
 pub(super) fn to_f64(d: &Decimal128) -> f64 {
     let text = d.to_string();

@@ -43,7 +43,7 @@ use std::sync::Arc;
 use bson::{Bson, Document};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::keys;
+use crate::value::order;
 
 pub(crate) use arith::{Num, Sum};
 pub(crate) use object::merge_into;
@@ -508,20 +508,10 @@ pub(super) fn nullish(value: Option<&Bson>) -> bool {
     matches!(value, None | Some(Bson::Null | Bson::Undefined))
 }
 
-/// A value as a condition: false, null, undefined, missing and zero are false.
-pub(super) fn truthy(value: Option<&Bson>) -> bool {
-    match value {
-        None | Some(Bson::Null | Bson::Undefined | Bson::Boolean(false)) => false,
-        Some(Bson::Int32(n)) => *n != 0,
-        Some(Bson::Int64(n)) => *n != 0,
-        Some(Bson::Double(n)) => *n != 0.0,
-        Some(Bson::Decimal128(d)) => !decimal::is_zero(d),
-        Some(_) => true,
-    }
-}
+pub(super) use crate::value::truthy;
 
 /// MongoDB's name for a value's type, as `$type` returns it.
-pub(crate) use crate::command::type_name;
+pub(crate) use crate::value::type_name;
 
 /// Compares two values in BSON order, where missing sorts with undefined, below
 /// null and above MinKey.
@@ -538,7 +528,7 @@ pub(crate) fn compare(a: Option<&Bson>, b: Option<&Bson>) -> Ordering {
         (None, None) => Ordering::Equal,
         (None, Some(b)) => missing_against(b),
         (Some(a), None) => missing_against(a).reverse(),
-        (Some(a), Some(b)) => keys::compare(a, b),
+        (Some(a), Some(b)) => order::compare(a, b),
     }
 }
 

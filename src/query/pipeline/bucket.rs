@@ -13,7 +13,7 @@ use super::Stage;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::expr::{self, show, type_name, Expr, Variables};
 use crate::query::Sort;
-use crate::store::keys;
+use crate::value::order;
 
 /// Compiles `$bucket: {groupBy, boundaries, default, output}` into a `$group` and a
 /// `$sort`.
@@ -72,9 +72,9 @@ pub(super) fn parse_bucket(argument: &Bson, vars: &Variables) -> Result<Vec<Stag
         ));
     };
     if let Some(default) = &default {
-        let inside = keys::rank(default) == keys::rank(lowest)
-            && keys::compare(default, lowest).is_ge()
-            && keys::compare(default, highest).is_lt();
+        let inside = order::rank(default) == order::rank(lowest)
+            && order::compare(default, lowest).is_ge()
+            && order::compare(default, highest).is_lt();
         if inside {
             return Err(Error::command(
                 ErrorCode::Location40199,
@@ -147,7 +147,7 @@ fn parse_boundaries(value: &Bson, vars: &Variables) -> Result<Vec<Bson>> {
     }
     for (i, pair) in boundaries.windows(2).enumerate() {
         let (lower, upper) = (&pair[0], &pair[1]);
-        if keys::rank(lower) != keys::rank(upper) {
+        if order::rank(lower) != order::rank(upper) {
             let message = format!(
                 "All values in the the 'boundaries' option to $bucket must have the same type. Found conflicting types {} and {}.",
                 type_name(Some(lower)),
@@ -155,7 +155,7 @@ fn parse_boundaries(value: &Bson, vars: &Variables) -> Result<Vec<Bson>> {
             );
             return Err(Error::command(ErrorCode::Location40193, message));
         }
-        if keys::compare(lower, upper) != Ordering::Less {
+        if order::compare(lower, upper) != Ordering::Less {
             let message = format!(
                 "The 'boundaries' option to $bucket must be sorted, but elements {} and {} are not in ascending order ({} is not less than {}).",
                 i,

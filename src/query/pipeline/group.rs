@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use bson::{Bson, Document};
 
 use super::spill::Limits;
-use crate::bson_size;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::expr::{self, Expr, Num, Sum, Variables};
+use crate::value::size;
 
 /// A compiled `$group` stage.
 #[derive(Debug, Clone)]
@@ -177,7 +177,7 @@ impl Group {
             let at = match index.get(&key) {
                 Some(at) => *at,
                 None => {
-                    used += bson_size::value_size(&key.0) + GROUP_OVERHEAD;
+                    used += size::value_size(&key.0) + GROUP_OVERHEAD;
                     groups.push((key.0.clone(), self.accumulators.start()));
                     index.insert(key, groups.len() - 1);
                     groups.len() - 1
@@ -270,7 +270,7 @@ impl Accumulators {
         for ((_, op, expr), state) in self.fields.iter().zip(states.0.iter_mut()) {
             let value = expr.evaluate_optional(doc)?;
             if matches!(op, Accumulator::Push | Accumulator::AddToSet | Accumulator::MergeObjects) {
-                grown += value.as_ref().map_or(0, bson_size::value_size);
+                grown += value.as_ref().map_or(0, size::value_size);
             }
             state.add(*op, value)?;
         }

@@ -239,7 +239,7 @@ impl Merge {
             WhenMatched::KeepExisting => return Ok(None),
             WhenMatched::Fail => {
                 let id = result.get("_id").cloned().unwrap_or(Bson::Null);
-                return Err(crate::command::duplicate_key(ns, &id));
+                return Err(Error::duplicate_id(ns, &id));
             }
             WhenMatched::Replace => Update::parse(&Bson::Document(result), &[], &Variables::none())?,
             WhenMatched::Merge => Update::parse(&Bson::Document(doc! {"$set": result}), &[], &Variables::none())?,

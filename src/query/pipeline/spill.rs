@@ -14,10 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 use bson::Document;
 
 use super::Docs;
-use crate::bson_size::document_size;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::sort::SortKey;
 use crate::query::Sort;
+use crate::value::size::document_size;
 
 /// How many bytes a blocking stage may hold: MongoDB's 100 MB.
 pub const MEMORY_LIMIT: usize = 100 * 1024 * 1024;

@@ -6,10 +6,10 @@ use std::cmp::Ordering;
 
 use bson::{Bson, Document};
 
-use crate::command::type_name;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::{Filter, Sort, Variables};
-use crate::store::keys;
+use crate::value::order;
+use crate::value::type_name;
 
 /// A `$push`: the values to insert and what to do with the array afterwards.
 #[derive(Debug, Clone)]
@@ -115,8 +115,8 @@ impl PushSort {
     /// without the sorted fields.
     fn compare<'a>(&self, a: &'a Bson, b: &'a Bson) -> Ordering {
         match self {
-            PushSort::Whole { ascending: true } => keys::compare(a, b),
-            PushSort::Whole { ascending: false } => keys::compare(b, a),
+            PushSort::Whole { ascending: true } => order::compare(a, b),
+            PushSort::Whole { ascending: false } => order::compare(b, a),
             PushSort::Fields(sort) => {
                 let empty = Document::new();
                 let as_doc = |v: &'a Bson| match v {
@@ -187,7 +187,7 @@ pub fn add_to_set_values(argument: &Bson) -> Result<Vec<Bson>> {
 
 /// Whether `items` holds a value equal to `value`.
 pub fn contains(items: &[Bson], value: &Bson) -> bool {
-    items.iter().any(|item| keys::compare(item, value) == Ordering::Equal)
+    items.iter().any(|item| order::compare(item, value) == Ordering::Equal)
 }
 
 /// The `$pop` direction: `true` removes the first element.
@@ -255,7 +255,7 @@ impl Condition {
     /// Whether `$pull` removes `element`.
     pub fn matches(&self, element: &Bson) -> bool {
         match self {
-            Condition::Equal(value) => keys::compare(element, value) == Ordering::Equal,
+            Condition::Equal(value) => order::compare(element, value) == Ordering::Equal,
             Condition::Element(filter) => {
                 let mut wrapped = Document::new();
                 wrapped.insert(ELEMENT, element.clone());

@@ -97,7 +97,7 @@ impl Update {
                     ErrorCode::FailedToParse,
                     format!(
                         "Modifiers operate on fields but we found type {} instead. For example: {{$mod: {{<field>: ...}}}} not {{{op}: {}}}",
-                        crate::command::type_name(Some(fields)),
+                        crate::value::type_name(Some(fields)),
                         show::show(fields)
                     ),
                 ));

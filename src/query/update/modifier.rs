@@ -9,9 +9,9 @@ use super::arith::{self, BitOp, Op};
 use super::array::{self, Condition, Push};
 use super::show::{element, show};
 use super::tree::Apply;
-use crate::command::type_name;
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::keys;
+use crate::value::order;
+use crate::value::type_name;
 
 /// One operator applied to one path.
 #[derive(Debug, Clone)]
@@ -183,7 +183,7 @@ impl Apply<'_> {
                 *value = result;
             }
             Modifier::Compare(wanted, new) => {
-                if keys::compare(new, value) == *wanted {
+                if order::compare(new, value) == *wanted {
                     *value = new.clone();
                 }
             }
