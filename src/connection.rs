@@ -12,8 +12,8 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::command;
+use crate::context::{ConnectionInfo, Context};
 use crate::error::{Error, ErrorCode, Result};
-use crate::server::{ConnectionInfo, Shared};
 use crate::wire::{self, Message, OpMsg, OpReply};
 
 /// Request ids of the messages this server sends.
@@ -21,7 +21,7 @@ static NEXT_REQUEST_ID: AtomicI32 = AtomicI32::new(1);
 
 /// Serves one connection until the peer closes it, it sends a malformed frame, or
 /// the server shuts down (checked between requests only).
-pub async fn serve(stream: TcpStream, info: ConnectionInfo, shared: &Arc<Shared>, mut stop: watch::Receiver<bool>) {
+pub async fn serve(stream: TcpStream, info: ConnectionInfo, shared: &Arc<Context>, mut stop: watch::Receiver<bool>) {
     let info = Arc::new(info);
     let peer = info.peer;
     if let Err(e) = stream.set_nodelay(true) {
@@ -93,7 +93,7 @@ async fn read_frame(reader: &mut (impl AsyncReadExt + Unpin), buf: &mut BytesMut
 
 /// Decodes a frame, runs its command and encodes the reply (`None`: no reply wanted).
 /// An `Err` closes the connection.
-async fn handle(frame: &[u8], info: &Arc<ConnectionInfo>, shared: &Arc<Shared>) -> Result<Option<Vec<u8>>> {
+async fn handle(frame: &[u8], info: &Arc<ConnectionInfo>, shared: &Arc<Context>) -> Result<Option<Vec<u8>>> {
     let (header, message) = wire::decode(frame)?;
     let request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
     match message {
@@ -131,7 +131,7 @@ async fn handle(frame: &[u8], info: &Arc<ConnectionInfo>, shared: &Arc<Shared>) 
 /// Runs a command; those that touch the store (but point reads) run on the blocking
 /// pool, so that a write waiting for its fsync or a long scan never holds up a
 /// runtime worker.
-async fn run_command(body: bson::Document, info: &Arc<ConnectionInfo>, shared: &Arc<Shared>) -> bson::Document {
+async fn run_command(body: bson::Document, info: &Arc<ConnectionInfo>, shared: &Arc<Context>) -> bson::Document {
     if command::runs_inline(&body) {
         return command::run(&body, info, shared);
     }

@@ -266,11 +266,11 @@ pub fn reply_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::Context;
     use crate::namespace::DbRef;
-    use crate::server::Shared;
 
     fn cursor() -> Cursor {
-        let shared = Shared::for_tests();
+        let shared = Context::for_tests();
         let view = shared.store.view(&DbRef::parse("t").expect("name"), None).expect("view");
         Cursor {
             ns: "t.c".into(),

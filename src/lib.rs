@@ -9,6 +9,7 @@ pub mod cli;
 pub mod command;
 pub mod config;
 pub mod connection;
+pub mod context;
 pub mod cursor;
 pub mod error;
 pub mod index;

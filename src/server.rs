@@ -7,12 +7,12 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bson::Document;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::config::Settings;
+use crate::context::{ConnectionInfo, Context};
 use crate::cursor::Cursors;
 use crate::error::{Error, Result};
 use crate::operations::Operations;
@@ -24,46 +24,10 @@ use crate::wal::{self, fs::StdFs, Wal};
 /// How long shutdown waits for connections to finish their current request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// State shared by every connection of a server.
-pub struct Shared {
-    pub settings: Settings,
-    /// The process's command line, for `getCmdLineOpts`.
-    pub argv: Vec<String>,
-    pub started: Instant,
-    /// Connections open now.
-    pub connections_current: AtomicI64,
-    /// Connections accepted since start; also the source of connection ids.
-    pub connections_total: AtomicI64,
-    /// Connections refused because the limit was reached.
-    pub connections_refused: AtomicU64,
-    /// Warnings logged at startup, for `getLog: "startupWarnings"`.
-    pub startup_warnings: Vec<String>,
-    /// The write-ahead log.
-    pub wal: Arc<Wal>,
-    /// The materialized state of every branch.
-    pub store: Arc<Store>,
-    /// Open query cursors.
-    pub cursors: Cursors,
-    /// Commands being served, for `currentOp` and `killOp`.
-    pub operations: Operations,
-    /// Sessions clients used recently, for `$listLocalSessions`.
-    pub sessions: LocalSessions,
-    /// The TTL expirer's parameters and counters; its thread runs while the server does.
-    pub ttl: Arc<ttl::Monitor>,
-}
-
-/// What the server knows about one client connection.
-pub struct ConnectionInfo {
-    pub id: i64,
-    pub peer: SocketAddr,
-    /// The `client` document of the first `hello`, which may not change afterwards.
-    pub client_metadata: Mutex<Option<Document>>,
-}
-
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
-    shared: Arc<Shared>,
+    shared: Arc<Context>,
 }
 
 impl Server {
@@ -83,7 +47,7 @@ impl Server {
             tracing::warn!("{warning}");
         }
         let ttl = Arc::new(ttl::Monitor::new(settings.ttl_monitor_sleep_secs));
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(Context {
             settings,
             argv,
             started: Instant::now(),
@@ -239,50 +203,5 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => tracing::info!("SIGINT received"),
         _ = term => tracing::info!("SIGTERM received"),
-    }
-}
-
-#[cfg(test)]
-impl Shared {
-    /// State for handler tests: default settings, one open connection.
-    pub(crate) fn for_tests() -> Arc<Shared> {
-        let wal = Arc::new(
-            Wal::open(
-                Arc::new(wal::faulty::FaultyFs::new()),
-                std::path::Path::new("/wal"),
-                wal::Options::default(),
-                &mut |_| {},
-            )
-            .expect("in-memory WAL")
-            .0,
-        );
-        Arc::new(Shared {
-            settings: Settings::default(),
-            argv: vec!["branchdb".into(), "serve".into()],
-            started: Instant::now(),
-            connections_current: AtomicI64::new(1),
-            connections_total: AtomicI64::new(1),
-            connections_refused: AtomicU64::new(0),
-            startup_warnings: vec![],
-            wal: wal.clone(),
-            store: Store::open(
-                store::Location::Memory,
-                wal,
-                store::Options { retention: Duration::from_secs(3600), background: false },
-            )
-            .expect("in-memory store"),
-            cursors: Cursors::default(),
-            operations: Operations::default(),
-            sessions: LocalSessions::default(),
-            ttl: Arc::new(ttl::Monitor::new(Settings::default().ttl_monitor_sleep_secs)),
-        })
-    }
-}
-
-#[cfg(test)]
-impl ConnectionInfo {
-    /// A connection from 127.0.0.1:5000 with the given id.
-    pub(crate) fn for_tests(id: i64) -> ConnectionInfo {
-        ConnectionInfo { id, peer: SocketAddr::from(([127, 0, 0, 1], 5000)), client_metadata: Mutex::new(None) }
     }
 }

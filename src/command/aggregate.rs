@@ -67,7 +67,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     if let Some(output) = pipeline.output() {
         super::output::check(inv, output)?;
     }
-    let view = args::read_view(inv)?;
+    let view = inv.read_view()?;
     let collections = BranchCollections { inv, view: &view };
     let results = if let Some(spec) = coll_stats {
         pipeline.run(std::iter::once(super::coll_stats::stage(inv, &view, name, spec)), &collections)?
@@ -105,7 +105,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         exhausted: false,
     };
     let max = batch_size.map_or(DEFAULT_FIRST_BATCH, |b| b as usize);
-    cursor::reply_batch(&inv.shared.cursors, &inv.shared.store, None, cursor, Some(&view), max, inv.interrupt())
+    cursor::reply_batch(&inv.context.cursors, &inv.context.store, None, cursor, Some(&view), max, inv.interrupt())
 }
 
 /// Documents scanned per pull from the store.
@@ -222,7 +222,7 @@ mod tests {
 
     use bson::{doc, Bson, Document};
 
-    use crate::server::{ConnectionInfo, Shared};
+    use crate::context::{ConnectionInfo, Context};
 
     /// The first batch of a reply, or the reply itself when it failed.
     fn first_batch(reply: &Document) -> Vec<Bson> {
@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn lookup_reads_other_collections_of_the_branch() {
-        let shared = Shared::for_tests();
+        let shared = Context::for_tests();
         let call = |body: Document| crate::command::run(&body, &ConnectionInfo::for_tests(3), &shared);
         call(doc! {"insert": "orders", "documents": [{"_id": 1, "item": "a"}, {"_id": 2, "item": "b"}], "$db": "t"});
         call(doc! {"insert": "items", "documents": [{"_id": "a", "item": "a", "n": 5}], "$db": "t"});
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn allow_disk_use_is_a_boolean_option() {
-        let shared = Shared::for_tests();
+        let shared = Context::for_tests();
         let call = |body: Document| crate::command::run(&body, &ConnectionInfo::for_tests(3), &shared);
         let sort = vec![Bson::Document(doc! {"$sort": {"x": 1}})];
         let reply =

@@ -6,7 +6,6 @@ use bson::{Bson, Document};
 use super::Invocation;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::Variables;
-use crate::store::View;
 
 /// The collection a command names as its first field's value, checked as MongoDB
 /// checks collection names.
@@ -53,46 +52,6 @@ pub fn namespace(inv: &Invocation<'_>, collection: &str) -> String {
 /// Whether `writeConcern.j` asks to wait for an fsync.
 pub fn journaled(inv: &Invocation<'_>) -> bool {
     inv.body.get_document("writeConcern").ok().and_then(|wc| wc.get("j")).is_some_and(|j| crate::value::truthy(Some(j)))
-}
-
-/// A view for a read command: the addressed point, or `readConcern.atClusterTime`,
-/// or the latest state.
-pub fn read_view(inv: &Invocation<'_>) -> Result<View> {
-    let mut at = None;
-    if let Ok(concern) = inv.body.get_document("readConcern") {
-        let level = match concern.get("level") {
-            None => None,
-            Some(Bson::String(level)) => Some(level.as_str()),
-            Some(other) => {
-                return Err(Error::type_mismatch(format!("readConcern.level must be a string, not {other}")))
-            }
-        };
-        if let Some(level) = level {
-            if !matches!(level, "local" | "majority" | "available" | "linearizable" | "snapshot") {
-                return Err(Error::bad_value(format!("{level} is not a valid read concern level")));
-            }
-        }
-        match concern.get("atClusterTime") {
-            None => {}
-            Some(Bson::Timestamp(ts)) => {
-                if level != Some("snapshot") {
-                    return Err(Error::command(
-                        ErrorCode::InvalidOptions,
-                        "atClusterTime is only allowed with readConcern level snapshot",
-                    ));
-                }
-                if inv.db.point.is_some() {
-                    return Err(Error::command(
-                        ErrorCode::InvalidOptions,
-                        format!("'{}' already names a point; atClusterTime cannot move it", inv.db),
-                    ));
-                }
-                at = Some(inv.shared.store.resolve_cluster_time(*ts)?);
-            }
-            Some(other) => return Err(Error::type_mismatch(format!("atClusterTime must be a Timestamp, not {other}"))),
-        }
-    }
-    inv.shared.store.view(&inv.db, at)
 }
 
 /// An optional whole-number option (`limit`, `skip`, `batchSize`).
@@ -246,7 +205,7 @@ pub fn each_statement<T>(
 /// Refuses writes to a `~<point>` view (code 20) and to a branch that does not
 /// exist (26), before any statement runs.
 pub fn writable(inv: &Invocation<'_>) -> Result<()> {
-    inv.shared.store.check_writable(&inv.db)
+    inv.check_writable()
 }
 
 /// Refuses a field outside `known` in a statement of a write command, as MongoDB's

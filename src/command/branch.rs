@@ -22,7 +22,7 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
             )))
         }
     };
-    let store = &inv.shared.store;
+    let store = &inv.context.store;
     let at = match inv.body.get("at") {
         None | Some(Bson::Null) => None,
         Some(point) => Some(resolve(store, point)?),
@@ -39,26 +39,26 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
 }
 
 pub fn list(inv: &Invocation<'_>) -> Result<Document> {
-    let store = &inv.shared.store;
+    let store = &inv.context.store;
     let branches: Vec<Bson> = store.branches(&inv.db.db).iter().map(|b| Bson::Document(describe(store, b))).collect();
     Ok(doc! {"branches": branches})
 }
 
 pub fn info(inv: &Invocation<'_>) -> Result<Document> {
     let name = branch_name(inv.body, "branchInfo")?;
-    let store = &inv.shared.store;
+    let store = &inv.context.store;
     let branch = store.branch(&inv.db.db, name)?;
     Ok(describe(store, &branch))
 }
 
 pub fn drop(inv: &Invocation<'_>) -> Result<Document> {
     let name = branch_name(inv.body, "dropBranch")?;
-    let commit = inv.shared.store.drop_branch(&inv.db.db, name)?;
+    let commit = inv.context.store.drop_branch(&inv.db.db, name)?;
     Ok(doc! {"operationTime": commit.cluster_time()})
 }
 
 pub fn resolve_point(inv: &Invocation<'_>) -> Result<Document> {
-    let store = &inv.shared.store;
+    let store = &inv.context.store;
     let point = inv.body.get("resolvePoint").unwrap_or(&Bson::Null);
     if !matches!(point, Bson::DateTime(_) | Bson::Timestamp(_)) {
         return Err(Error::type_mismatch(format!(

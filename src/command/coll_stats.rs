@@ -85,7 +85,7 @@ pub(super) fn indexes(
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "collStats")?;
     let scale = scale(inv.body, "collStats")?;
-    let view = args::read_view(inv)?;
+    let view = inv.read_view()?;
     let mut reply = doc! {"ns": args::namespace(inv, name)};
     reply.extend(match view.collection(name)? {
         Some(collection) => storage_stats(inv, &view, &collection, scale)?,
@@ -231,7 +231,7 @@ pub(super) fn stage(inv: &Invocation<'_>, view: &View, name: &str, spec: &Bson) 
             .caused_by(&format!("Unable to retrieve {what} in $collStats stage"))
             .caused_by("PlanExecutor error during aggregation")
     };
-    let mut out = doc! {"ns": &ns, "host": host(inv.shared), "localTime": bson::DateTime::now()};
+    let mut out = doc! {"ns": &ns, "host": host(inv.context), "localTime": bson::DateTime::now()};
     let mut measured = None;
     if let Some(scale) = storage {
         let collection = collection.as_ref().ok_or_else(|| not_found("storageStats"))?;
@@ -282,7 +282,7 @@ fn storage_options(options: &Document) -> Result<i64> {
 pub fn db_stats(inv: &Invocation<'_>) -> Result<Document> {
     let scale = db_stats_scale(inv.body)?;
     let free_storage = inv.body.get("freeStorage").is_some_and(|v| crate::value::truthy(Some(v)));
-    let view = args::read_view(inv)?;
+    let view = inv.read_view()?;
     let collections = view.collections()?;
     let mut total = Measured::default();
     let mut index_count = 0usize;
@@ -320,7 +320,7 @@ pub fn db_stats(inv: &Invocation<'_>) -> Result<Document> {
     }
     reply.insert("scaleFactor", number(scale));
     let (used, capacity) =
-        if collections.is_empty() { (0, 0) } else { filesystem(&inv.shared.settings.data_dir).unwrap_or((0, 0)) };
+        if collections.is_empty() { (0, 0) } else { filesystem(&inv.context.settings.data_dir).unwrap_or((0, 0)) };
     reply.insert("fsUsedSize", scaled(used));
     reply.insert("fsTotalSize", scaled(capacity));
     Ok(reply)

@@ -32,8 +32,7 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
     if let Some(kind) = kind {
         return Err(Error::command(ErrorCode::InvalidOptions, format!("{kind} are not supported yet")));
     }
-    let (_, commit) =
-        inv.shared.store.write(&inv.db, args::journaled(inv), |batch| batch.create_collection(name, options))?;
+    let (_, commit) = inv.write(|batch| batch.create_collection(name, options))?;
     Ok(commit.map(|c| doc! {"operationTime": c.cluster_time()}).unwrap_or_default())
 }
 
@@ -64,8 +63,7 @@ fn default_id_index(spec: &Bson) -> Result<()> {
 pub fn drop(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "drop")?;
     args::writable(inv)?;
-    let (dropped, commit) =
-        inv.shared.store.write(&inv.db, args::journaled(inv), |batch| batch.drop_collection(name))?;
+    let (dropped, commit) = inv.write(|batch| batch.drop_collection(name))?;
     // MongoDB 7.0 answers ok for a collection that does not exist.
     let mut reply = if dropped {
         doc! {"nIndexesWas": 1, "ns": args::namespace(inv, name)}
@@ -96,10 +94,7 @@ pub fn rename(inv: &Invocation<'_>) -> Result<Document> {
     args::check_collection_name(&target, &to)?;
     args::writable(&target)?;
     let drop_target = args::boolean(inv.body, "dropTarget", false)?;
-    let (_, commit) = inv
-        .shared
-        .store
-        .write(&target.db, args::journaled(inv), |batch| batch.rename_collection(&from, &to, drop_target))?;
+    let (_, commit) = inv.write_to(&target.db, |batch| batch.rename_collection(&from, &to, drop_target))?;
     Ok(commit.map(|c| doc! {"operationTime": c.cluster_time()}).unwrap_or_default())
 }
 
@@ -119,7 +114,7 @@ fn full_namespace(body: &Document, field: &str) -> Result<(DbRef, String)> {
 
 pub fn drop_database(inv: &Invocation<'_>) -> Result<Document> {
     args::writable(inv)?;
-    let (_, commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+    let (_, commit) = inv.write(|batch| {
         for collection in batch.view().collections()? {
             batch.drop_collection(&collection.name)?;
         }
@@ -135,7 +130,7 @@ pub fn drop_database(inv: &Invocation<'_>) -> Result<Document> {
 pub fn list_collections(inv: &Invocation<'_>) -> Result<Document> {
     let filter = Filter::parse(args::document(inv.body, "filter")?.unwrap_or(&Document::new()), &Variables::none())?;
     let name_only = args::boolean(inv.body, "nameOnly", false)?;
-    let view = args::read_view(inv)?;
+    let view = inv.read_view()?;
     let read_only = view.snapshot.read_only;
     let mut batch = Vec::new();
     for collection in view.collections()? {
@@ -160,12 +155,12 @@ pub fn list_collections(inv: &Invocation<'_>) -> Result<Document> {
 pub fn list_databases(inv: &Invocation<'_>) -> Result<Document> {
     let filter = Filter::parse(args::document(inv.body, "filter")?.unwrap_or(&Document::new()), &Variables::none())?;
     let name_only = args::boolean(inv.body, "nameOnly", false)?;
-    let store = &inv.shared.store;
+    let store = &inv.context.store;
     let mut databases = Vec::new();
     for branch in store.all_branches() {
         let target = crate::namespace::DbRef { db: branch.db.clone(), branch: branch.name.clone(), point: None };
         // A branch dropped or created meanwhile is left out, not an error.
-        let Ok(view) = store.view(&target, None) else { continue };
+        let Ok(view) = inv.view_of(&target) else { continue };
         let collections = view.collections()?.len();
         // A main with no collections is a database that was dropped; other branches
         // are listed as long as they exist.

@@ -16,7 +16,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     }
     // MongoDB reads a negative limit as its absolute value; 0 means none.
     let limit = args::integer(inv.body, "limit")?.unwrap_or(0).unsigned_abs();
-    let view = args::read_view(inv)?;
+    let view = inv.read_view()?;
     let mut n = 0u64;
     if let Some(collection) = view.collection(name)? {
         let wanted = if limit == 0 { u64::MAX } else { (skip as u64).saturating_add(limit) };

@@ -8,11 +8,11 @@ use std::time::Instant;
 use bson::{doc, Bson, Document};
 
 use super::{args, arguments, Command, Invocation};
+use crate::context::{ConnectionInfo, Context};
 use crate::error::{Error, ErrorCode, Result};
 use crate::namespace::DbRef;
 use crate::operations::Operation;
 use crate::query::{Filter, Variables};
-use crate::server::{ConnectionInfo, Shared};
 use crate::value::size::document_size;
 
 /// Commands whose first field names the collection they work on.
@@ -100,9 +100,9 @@ pub fn current_op(inv: &Invocation<'_>) -> Result<Document> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let filter = Filter::parse(&filter, &Variables::none())?;
-    let (host, now) = (host(inv.shared), Instant::now());
+    let (host, now) = (host(inv.context), Instant::now());
     let inprog: Vec<Bson> = inv
-        .shared
+        .context
         .operations
         .list()
         .iter()
@@ -167,7 +167,7 @@ pub(super) fn number(n: i64) -> Bson {
 }
 
 /// `host:port` of this server, as `currentOp` and `$collStats` name it.
-pub(super) fn host(shared: &Shared) -> String {
+pub(super) fn host(shared: &Context) -> String {
     let port = shared.settings.bind.rsplit(':').next().unwrap_or("27017");
     format!("{}:{port}", super::host_info::hostname())
 }
@@ -177,7 +177,7 @@ pub(super) fn host(shared: &Shared) -> String {
 pub fn kill_op(inv: &Invocation<'_>) -> Result<Document> {
     let id = op_id(inv.body)?;
     tracing::info!(op = id, "going to kill op");
-    inv.shared.operations.kill(id);
+    inv.context.operations.kill(id);
     Ok(doc! {"info": "attempting to kill op"})
 }
 

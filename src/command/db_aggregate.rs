@@ -22,7 +22,7 @@ pub fn source<'s>(inv: &Invocation<'_>, stages: &'s [Bson]) -> Result<(Vec<Docum
                 Bson::Document(spec) => args::known_fields(spec, &["allUsers", "users"], "$listLocalSessions")?,
                 _ => return Err(Error::type_mismatch("$listLocalSessions requires an object as its argument")),
             }
-            inv.shared.sessions.list()
+            inv.context.sessions.list()
         }
         other => return Err(collection_required(&format!("'{other}'"))),
     };

@@ -38,7 +38,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
 /// it changed meanwhile.
 fn delete_one(inv: &Invocation<'_>, name: &str, target: &Target) -> Result<(i64, Option<Commit>)> {
     let Some(candidate) = first_match_now(inv, name, target)? else { return Ok((0, None)) };
-    inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+    inv.write(|batch| {
         let Some(collection) = batch.collection(name)? else { return Ok(0) };
         let found = match batch.get(&collection, &candidate)?.filter(|d| target.filter.matches(d)) {
             Some(_) => Some(candidate.clone()),
@@ -54,7 +54,7 @@ fn delete_one(inv: &Invocation<'_>, name: &str, target: &Target) -> Result<(i64,
 /// The `_id` of the first document of `name` matching `filter` in the latest
 /// published state (a consistent snapshot: finding none there is a valid answer).
 pub fn first_match_now(inv: &Invocation<'_>, name: &str, target: &Target) -> Result<Option<Bson>> {
-    let view = inv.shared.store.view(&inv.db, None)?;
+    let view = inv.latest_view()?;
     match view.collection(name)? {
         Some(collection) => first_match(inv, &view, &collection, target),
         None => Ok(None),
@@ -81,7 +81,7 @@ fn delete_many(inv: &Invocation<'_>, name: &str, target: &Target) -> Result<(i64
     let ids = matching_ids(inv, name, target)?;
     let (mut deleted, mut last) = (0, None);
     for chunk in ids.chunks(CHUNK) {
-        let (n, commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+        let (n, commit) = inv.write(|batch| {
             let Some(collection) = batch.collection(name)? else { return Ok(0) };
             let mut n = 0;
             for id in chunk {
@@ -100,7 +100,7 @@ fn delete_many(inv: &Invocation<'_>, name: &str, target: &Target) -> Result<(i64
 
 /// The `_id`s of the documents of `name` matching `filter` in the latest state.
 pub fn matching_ids(inv: &Invocation<'_>, name: &str, target: &Target) -> Result<Vec<Bson>> {
-    let view = inv.shared.store.view(&inv.db, None)?;
+    let view = inv.latest_view()?;
     let Some(collection) = view.collection(name)? else { return Ok(Vec::new()) };
     let mut ids = Vec::new();
     matches::each(inv, &view, &collection, target, |doc| {

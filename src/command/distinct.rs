@@ -28,7 +28,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     };
     let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?;
     let target = Target::new(filter, inv.body)?;
-    let view = args::read_view(inv)?;
+    let view = inv.read_view()?;
     let mut values: Vec<Bson> = Vec::new();
     if let Some(collection) = view.collection(name)? {
         matches::each(inv, &view, &collection, &target, |doc| {

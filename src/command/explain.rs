@@ -64,7 +64,7 @@ pub fn explain(inv: &Invocation<'_>, inner: &Document, execute: bool) -> Result<
     if let Some(sort) = query.sort {
         Sort::parse(sort)?;
     }
-    let view = args::read_view(inv)?;
+    let view = inv.read_view()?;
     let ns = args::namespace(inv, query.collection);
     let collection = view.collection(query.collection)?;
     let plan = match &collection {
@@ -118,7 +118,7 @@ pub fn explain(inv: &Invocation<'_>, inner: &Document, execute: bool) -> Result<
         "serverInfo",
         doc! {
             "host": super::host_info::hostname(),
-            "port": inv.shared.settings.bind.rsplit(':').next().and_then(|p| p.parse::<i32>().ok()).unwrap_or(27017),
+            "port": inv.context.settings.bind.rsplit(':').next().and_then(|p| p.parse::<i32>().ok()).unwrap_or(27017),
             "version": super::build_info::MONGODB_VERSION,
             "gitVersion": env!("CARGO_PKG_VERSION"),
         },

@@ -47,7 +47,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
         return Err(Error::bad_value("batchSize value must be non-negative"));
     }
     let single_batch = args::boolean(body, "singleBatch", false)?;
-    let view = args::read_view(inv)?;
+    let view = inv.read_view()?;
     let mut cursor = Cursor {
         ns: args::namespace(inv, name),
         snapshot: view.snapshot.clone(),
@@ -68,7 +68,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     }
     let max = batch_size.map_or(DEFAULT_FIRST_BATCH, |b| b as usize);
     let mut reply =
-        cursor::reply_batch(&inv.shared.cursors, &inv.shared.store, None, cursor, Some(&view), max, inv.interrupt())?;
+        cursor::reply_batch(&inv.context.cursors, &inv.context.store, None, cursor, Some(&view), max, inv.interrupt())?;
     if single_batch {
         close_in_reply(inv, &mut reply);
     }
@@ -137,7 +137,7 @@ fn executor_error(err: Error) -> Error {
 fn close_in_reply(inv: &Invocation<'_>, reply: &mut Document) {
     if let Ok(cursor) = reply.get_document_mut("cursor") {
         if let Ok(id) = cursor.get_i64("id") {
-            inv.shared.cursors.kill(id);
+            inv.context.cursors.kill(id);
         }
         cursor.insert("id", 0i64);
     }
@@ -167,11 +167,11 @@ pub fn get_more(inv: &Invocation<'_>) -> Result<Document> {
         Some(b) if b > 0 => b as usize,
         _ => usize::MAX,
     };
-    let cursor = inv.shared.cursors.take(id)?;
+    let cursor = inv.context.cursors.take(id)?;
     let expected = args::namespace(inv, &collection);
     if cursor.ns != expected {
         let actual = cursor.ns.clone();
-        inv.shared.cursors.put_back(id, cursor);
+        inv.context.cursors.put_back(id, cursor);
         return Err(Error::command(
             crate::error::ErrorCode::Unauthorized,
             format!(
@@ -179,7 +179,7 @@ pub fn get_more(inv: &Invocation<'_>) -> Result<Document> {
             ),
         ));
     }
-    cursor::reply_batch(&inv.shared.cursors, &inv.shared.store, Some(id), cursor, None, batch_size, inv.interrupt())
+    cursor::reply_batch(&inv.context.cursors, &inv.context.store, Some(id), cursor, None, batch_size, inv.interrupt())
 }
 
 pub fn kill_cursors(inv: &Invocation<'_>) -> Result<Document> {
@@ -193,7 +193,7 @@ pub fn kill_cursors(inv: &Invocation<'_>) -> Result<Document> {
         let Bson::Int64(id) = id else {
             return Err(Error::type_mismatch("BSON field 'killCursors.cursors' must be an array of longs"));
         };
-        if inv.shared.cursors.kill(*id) {
+        if inv.context.cursors.kill(*id) {
             killed.push(Bson::Int64(*id));
         } else {
             not_found.push(Bson::Int64(*id));

@@ -31,14 +31,14 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     args::writable(inv)?;
     let request = parse(inv.body)?;
     let candidate = {
-        let view = inv.shared.store.view(&inv.db, None)?;
+        let view = inv.latest_view()?;
         match view.collection(name)? {
             Some(collection) => first_match(inv, &view, &collection, &request.target, request.sort.as_ref())?,
             None => None,
         }
     };
     let candidate_id = candidate.as_ref().and_then(|d| d.get("_id").cloned());
-    let (outcome, commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+    let (outcome, commit) = inv.write(|batch| {
         let collection = batch.collection(name)?;
         let mut found = None;
         if let (Some(collection), Some(id)) = (&collection, &candidate_id) {

@@ -6,9 +6,9 @@ use super::Invocation;
 use crate::error::Result;
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
-    let s = &inv.shared.settings;
+    let s = &inv.context.settings;
     Ok(doc! {
-        "argv": inv.shared.argv.clone(),
+        "argv": inv.context.argv.clone(),
         "parsed": {
             "net": {"bindIp": s.bind.clone(), "maxIncomingConnections": s.max_connections as i64},
             "storage": {"dbPath": s.data_dir.display().to_string(), "durability": format!("{:?}", s.durability).to_lowercase()},

@@ -9,7 +9,7 @@ use crate::ttl::Monitor;
 
 /// Every parameter with its current value.
 fn parameters(inv: &Invocation<'_>) -> Document {
-    let ttl = &inv.shared.ttl;
+    let ttl = &inv.context.ttl;
     doc! {
         "featureCompatibilityVersion": {"version": "7.0"},
         "enableTestCommands": false,
@@ -93,7 +93,7 @@ pub fn set(inv: &Invocation<'_>) -> Result<Document> {
         if reply.is_empty() {
             reply.insert("was", before.get(name).cloned().unwrap_or(Bson::Null));
         }
-        setter(&inv.shared.ttl, inv.body, name)?;
+        setter(&inv.context.ttl, inv.body, name)?;
         tracing::info!(parameter = %name, value = %value, "server parameter set");
     }
     if reply.is_empty() {

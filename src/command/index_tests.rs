@@ -7,11 +7,11 @@ use bson::{doc, Bson, Document};
 
 use super::*;
 
-fn call(shared: &Arc<Shared>, body: Document) -> Document {
+fn call(shared: &Arc<Context>, body: Document) -> Document {
     run(&body, &ConnectionInfo::for_tests(7), shared)
 }
 
-fn ok(shared: &Arc<Shared>, body: Document) -> Document {
+fn ok(shared: &Arc<Context>, body: Document) -> Document {
     let reply = call(shared, body.clone());
     assert_eq!(reply.get_f64("ok"), Ok(1.0), "{body} -> {reply}");
     reply
@@ -24,12 +24,12 @@ fn code(reply: &Document) -> i32 {
     })
 }
 
-fn create_index(shared: &Arc<Shared>, db: &str, spec: Document) -> Document {
+fn create_index(shared: &Arc<Context>, db: &str, spec: Document) -> Document {
     ok(shared, doc! {"createIndexes": "c", "indexes": [spec], "$db": db})
 }
 
 /// The documents a find returns, over every batch.
-fn find(shared: &Arc<Shared>, db: &str, args: Document) -> Vec<Document> {
+fn find(shared: &Arc<Context>, db: &str, args: Document) -> Vec<Document> {
     let mut body = doc! {"find": "c"};
     body.extend(args);
     body.insert("$db", db);
@@ -49,7 +49,7 @@ fn find(shared: &Arc<Shared>, db: &str, args: Document) -> Vec<Document> {
 
 #[test]
 fn indexes_are_created_listed_and_dropped() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let reply = create_index(&shared, "db", doc! {"key": {"a": 1}, "name": "a_1", "unique": true});
     assert_eq!(reply.get_i32("numIndexesBefore"), Ok(1));
     assert_eq!(reply.get_i32("numIndexesAfter"), Ok(2));
@@ -89,7 +89,7 @@ fn indexes_are_created_listed_and_dropped() {
 
 #[test]
 fn unique_indexes_refuse_duplicates_with_key_pattern_and_value() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     create_index(&shared, "db", doc! {"key": {"a": 1, "b": 1}, "name": "ab", "unique": true});
     ok(
         &shared,
@@ -130,7 +130,7 @@ fn unique_indexes_refuse_duplicates_with_key_pattern_and_value() {
 
 #[test]
 fn each_branch_checks_uniqueness_against_its_own_documents() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     create_index(&shared, "db", doc! {"key": {"email": 1}, "name": "email_1", "unique": true});
     ok(&shared, doc! {"insert": "c", "documents": [{"_id": 1, "email": "a@x"}], "$db": "db"});
     ok(&shared, doc! {"createBranch": "dev", "$db": "db"});
@@ -155,7 +155,7 @@ fn each_branch_checks_uniqueness_against_its_own_documents() {
 
 #[test]
 fn a_point_in_time_view_reads_the_index_as_it_was() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     create_index(&shared, "db", doc! {"key": {"n": 1}, "name": "n_1"});
     let reply = ok(&shared, doc! {"insert": "c", "documents": [{"_id": 1, "n": 1}], "$db": "db"});
     let then = reply.get_timestamp("operationTime").expect("time").time;
@@ -210,7 +210,7 @@ impl Random {
 
 #[test]
 fn queries_through_indexes_return_what_scans_return() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let mut random = Random(0x9E37_79B9_7F4A_7C15);
     for spec in [
         doc! {"key": {"a": 1}, "name": "a"},
@@ -308,7 +308,7 @@ fn stages(plan: &Document) -> Vec<String> {
     out
 }
 
-fn explain(shared: &Arc<Shared>, command: Document, verbosity: &str) -> Document {
+fn explain(shared: &Arc<Context>, command: Document, verbosity: &str) -> Document {
     ok(shared, doc! {"explain": command, "verbosity": verbosity, "$db": "db"})
 }
 
@@ -318,7 +318,7 @@ fn winning(reply: &Document) -> Vec<String> {
 
 #[test]
 fn explain_shows_the_plan_the_query_runs_with() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     create_index(&shared, "db", doc! {"key": {"a": 1, "b": -1}, "name": "a_1_b_-1"});
     let docs: Vec<Document> = (0..100).map(|i| doc! {"_id": i, "a": i % 10, "b": i, "c": i % 3}).collect();
     ok(&shared, doc! {"insert": "c", "documents": docs, "$db": "db"});

@@ -24,20 +24,19 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
             )))
         }
     };
-    let ((before, after, created_collection), commit) =
-        inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
-            let created_collection = batch.collection(name)?.is_none();
-            let mut collection = batch.collection_or_create(name)?;
-            let before = collection.indexes.len() + 1;
-            for spec in specs {
-                if is_existing(&collection, &spec)? {
-                    continue;
-                }
-                let index = batch.create_index(&collection, spec)?;
-                collection.indexes.push(index);
+    let ((before, after, created_collection), commit) = inv.write(|batch| {
+        let created_collection = batch.collection(name)?.is_none();
+        let mut collection = batch.collection_or_create(name)?;
+        let before = collection.indexes.len() + 1;
+        for spec in specs {
+            if is_existing(&collection, &spec)? {
+                continue;
             }
-            Ok((before, collection.indexes.len() + 1, created_collection))
-        })?;
+            let index = batch.create_index(&collection, spec)?;
+            collection.indexes.push(index);
+        }
+        Ok((before, collection.indexes.len() + 1, created_collection))
+    })?;
     let mut reply = doc! {
         "numIndexesBefore": before as i32,
         "numIndexesAfter": after as i32,
@@ -100,7 +99,7 @@ fn options(spec: &Document) -> Document {
 
 pub fn list(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "listIndexes")?;
-    let view = args::read_view(inv)?;
+    let view = inv.read_view()?;
     let Some(collection) = view.collection(name)? else {
         return Err(Error::command(
             ErrorCode::NamespaceNotFound,
@@ -119,7 +118,7 @@ pub fn drop(inv: &Invocation<'_>) -> Result<Document> {
     args::writable(inv)?;
     let target = inv.body.get("index").cloned();
     let ns = args::namespace(inv, name);
-    let ((was, all), commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+    let ((was, all), commit) = inv.write(|batch| {
         let Some(collection) = batch.collection(name)? else {
             return Err(Error::command(ErrorCode::NamespaceNotFound, format!("ns not found {ns}")));
         };

@@ -22,7 +22,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let mut pending = prepared.into_iter().enumerate().peekable();
     // One log record per slice of up to RECORD_BYTES of documents.
     while pending.peek().is_some() && (!ordered || errors.is_empty()) {
-        let (slice_errors, commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+        let (slice_errors, commit) = inv.write(|batch| {
             let collection = batch.collection_or_create(name)?;
             let mut errors = Vec::new();
             let mut bytes = 0;

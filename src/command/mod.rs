@@ -28,6 +28,7 @@ mod hello;
 mod host_info;
 mod indexes;
 mod insert;
+mod invocation;
 mod list_commands;
 mod matches;
 mod output;
@@ -45,37 +46,10 @@ use std::time::{Duration, Instant};
 
 use bson::{Bson, Document};
 
+use crate::context::{ConnectionInfo, Context};
 use crate::error::{Error, ErrorCode, Result};
 use crate::namespace::DbRef;
-use crate::operations::{Interrupt, Operation};
-use crate::server::{ConnectionInfo, Shared};
-
-/// Everything a handler may look at.
-pub struct Invocation<'a> {
-    /// The command document, sequences merged, generic arguments included.
-    pub body: &'a Document,
-    /// `$db`, parsed.
-    pub db: DbRef,
-    pub connection: &'a ConnectionInfo,
-    pub shared: &'a Arc<Shared>,
-    /// When `maxTimeMS` runs out; long-running handlers call [`Invocation::check_deadline`].
-    pub deadline: Option<Instant>,
-    /// This command in the registry of running operations, which `killOp` marks.
-    pub op: Option<&'a Operation>,
-}
-
-impl Invocation<'_> {
-    /// Fails with `Interrupted` (11601) once `killOp` has killed this command, and
-    /// with `MaxTimeMSExpired` (50) once the deadline has passed.
-    pub fn check_deadline(&self) -> Result<()> {
-        self.interrupt().check()
-    }
-
-    /// What stops this command early, for work that runs outside the handler (cursors).
-    pub fn interrupt(&self) -> Interrupt<'_> {
-        Interrupt { deadline: self.deadline, op: self.op }
-    }
-}
+pub use invocation::Invocation;
 
 type Handler = fn(&Invocation<'_>) -> Result<Document>;
 
@@ -561,7 +535,7 @@ pub fn is_handshake(name: &str) -> bool {
 
 /// Runs one command and always returns a reply document: `ok: 1.0` with the
 /// handler's fields, or MongoDB's error shape.
-pub fn run(body: &Document, connection: &ConnectionInfo, shared: &Arc<Shared>) -> Document {
+pub fn run(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) -> Document {
     let mut reply = match run_checked(body, connection, shared) {
         Ok(mut reply) => {
             if !reply.contains_key("ok") {
@@ -582,7 +556,7 @@ pub fn run(body: &Document, connection: &ConnectionInfo, shared: &Arc<Shared>) -
     reply
 }
 
-fn run_checked(body: &Document, connection: &ConnectionInfo, shared: &Arc<Shared>) -> Result<Document> {
+fn run_checked(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) -> Result<Document> {
     let name = body.keys().next().map(String::as_str).unwrap_or("");
     let command =
         lookup(name).ok_or_else(|| Error::command(ErrorCode::CommandNotFound, format!("no such command: '{name}'")))?;
@@ -603,7 +577,7 @@ fn run_checked(body: &Document, connection: &ConnectionInfo, shared: &Arc<Shared
     shared.sessions.touch(body);
     let deadline = max_time(body)?.map(|limit| Instant::now() + limit);
     args::simple_collation(body)?;
-    let invocation = Invocation { body, db, connection, shared, deadline, op: Some(&running) };
+    let invocation = Invocation { body, db, connection, context: shared, deadline, op: Some(&running) };
     let reply = (command.run)(&invocation)?;
     invocation.check_deadline()?;
     Ok(reply)

@@ -10,7 +10,7 @@ use crate::store::DOC_KEY_OVERHEAD;
 use crate::value::order;
 use crate::value::size::document_size;
 
-fn call(shared: &Arc<Shared>, body: Document) -> Document {
+fn call(shared: &Arc<Context>, body: Document) -> Document {
     run(&body, &ConnectionInfo::for_tests(7), shared)
 }
 
@@ -26,8 +26,8 @@ fn documents() -> Vec<Document> {
 }
 
 /// A server with [`documents`] in `t.c` and one document in `t.d`.
-fn with_documents() -> Arc<Shared> {
-    let shared = Shared::for_tests();
+fn with_documents() -> Arc<Context> {
+    let shared = Context::for_tests();
     let docs: Vec<Bson> = documents().into_iter().map(Bson::Document).collect();
     assert_eq!(call(&shared, doc! {"insert": "c", "documents": docs, "$db": "t"}).get_i32("n"), Ok(5));
     assert_eq!(call(&shared, doc! {"insert": "d", "documents": [{"_id": "a"}], "$db": "t"}).get_i32("n"), Ok(1));
@@ -91,7 +91,7 @@ fn db_stats_sums_the_collections_of_the_addressed_branch() {
 
 #[test]
 fn db_stats_of_an_empty_database_is_zero_and_scale_is_checked() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let reply = call(&shared, doc! {"dbstats": 1, "$db": "nothing"});
     for key in ["dataSize", "storageSize", "indexSize", "totalSize", "fsUsedSize", "fsTotalSize", "avgObjSize"] {
         assert_eq!(reply.get_f64(key), Ok(0.0), "{key} in {reply}");
@@ -142,7 +142,7 @@ fn coll_stats_reports_mongodb_7_fields_in_order() {
 
 #[test]
 fn coll_stats_of_a_missing_collection_is_ok_and_zero_as_in_mongodb_7() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let mut reply = call(&shared, doc! {"collStats": "nope", "$db": "t"});
     reply.remove("operationTime");
     let expected = doc! {
@@ -152,7 +152,7 @@ fn coll_stats_of_a_missing_collection_is_ok_and_zero_as_in_mongodb_7() {
     assert_eq!(reply, expected);
 }
 
-fn aggregate(shared: &Arc<Shared>, collection: &str, pipeline: Vec<Document>) -> Document {
+fn aggregate(shared: &Arc<Context>, collection: &str, pipeline: Vec<Document>) -> Document {
     let pipeline: Vec<Bson> = pipeline.into_iter().map(Bson::Document).collect();
     call(shared, doc! {"aggregate": collection, "pipeline": pipeline, "cursor": {}, "$db": "t"})
 }
@@ -238,7 +238,7 @@ fn validate_counts_records_and_keys() {
 }
 
 /// An invocation of `body` registered as a running operation, as dispatch makes one.
-fn registered<'a>(shared: &'a Arc<Shared>, connection: &ConnectionInfo, body: &Document) -> Running<'a> {
+fn registered<'a>(shared: &'a Arc<Context>, connection: &ConnectionInfo, body: &Document) -> Running<'a> {
     let name = body.keys().next().expect("a command name");
     let db = DbRef::parse(body.get_str("$db").expect("$db")).expect("db");
     shared.operations.start(current_op::describe(lookup(name).expect("a command"), body, &db, connection))
@@ -295,7 +295,7 @@ fn current_op_lists_running_operations_in_mongodb_7s_shape() {
 
 #[test]
 fn large_commands_are_shown_truncated() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let connection = ConnectionInfo::for_tests(1);
     let docs: Vec<Bson> = (0..200).map(|i| Bson::Document(doc! {"_id": i, "é": "ü".repeat(20)})).collect();
     let body = doc! {"insert": "c", "documents": docs, "comment": "bulk", "$db": "t"};
@@ -309,7 +309,7 @@ fn large_commands_are_shown_truncated() {
 
 #[test]
 fn kill_op_interrupts_a_long_scan_at_its_next_check() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let docs: Vec<Bson> = (0..3000).map(|i| Bson::Document(doc! {"_id": i})).collect();
     assert_eq!(call(&shared, doc! {"insert": "big", "documents": docs, "$db": "t"}).get_i32("n"), Ok(3000));
     let connection = ConnectionInfo::for_tests(3);
@@ -333,7 +333,7 @@ fn kill_op_interrupts_a_long_scan_at_its_next_check() {
             body: &body,
             db: DbRef::parse("t").expect("db"),
             connection: &connection,
-            shared: &shared,
+            context: &shared,
             deadline: None,
             op: Some(&running),
         };
@@ -348,7 +348,7 @@ fn kill_op_interrupts_a_long_scan_at_its_next_check() {
 
 #[test]
 fn kill_op_checks_its_arguments() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     assert_error(&call(&shared, doc! {"killOp": 1, "$db": "admin"}), 4, "Missing expected field \"op\"");
     let text = call(&shared, doc! {"killOp": 1, "op": "1", "$db": "admin"});
     assert_error(&text, 14, "Expected field \"op\" to have numeric type, but found string");
@@ -361,7 +361,7 @@ fn kill_op_checks_its_arguments() {
 
 #[test]
 fn operations_are_described_with_mongodb_kinds_and_namespaces() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let connection = ConnectionInfo::for_tests(2);
     for (body, kind, ns) in [
         (doc! {"getMore": 5i64, "collection": "c", "$db": "t@b"}, "getmore", "t@b.c"),

@@ -63,7 +63,7 @@ fn replace(inv: &Invocation<'_>, target: &str, results: Vec<Document>) -> Result
     let mut last = None;
     loop {
         let outcome = inv.check_deadline().and_then(|()| {
-            inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+            inv.write(|batch| {
                 let collection = match batch.collection(&temp)? {
                     Some(collection) => collection,
                     None if first => {
@@ -106,7 +106,7 @@ fn replace(inv: &Invocation<'_>, target: &str, results: Vec<Document>) -> Result
             }
             Err(err) => {
                 // Best effort: a failure to drop leaves an unused temporary collection.
-                let _ = inv.shared.store.write(&inv.db, false, |batch| batch.drop_collection(&temp));
+                let _ = inv.write(|batch| batch.drop_collection(&temp));
                 return Err(err);
             }
         }
@@ -123,7 +123,7 @@ fn merge_into(inv: &Invocation<'_>, merge: &Merge, results: Vec<Document>) -> Re
     let mut next = 0;
     while next < results.len() {
         inv.check_deadline()?;
-        let ((end, failure), commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+        let ((end, failure), commit) = inv.write(|batch| {
             let mut bytes = 0;
             for (index, result) in results.iter().enumerate().skip(next) {
                 if bytes >= RECORD_BYTES {
@@ -168,24 +168,24 @@ mod tests {
 
     use bson::{doc, Document};
 
-    use crate::server::{ConnectionInfo, Shared};
+    use crate::context::{ConnectionInfo, Context};
 
-    fn call(shared: &Arc<Shared>, body: Document) -> Document {
+    fn call(shared: &Arc<Context>, body: Document) -> Document {
         super::super::run(&body, &ConnectionInfo::for_tests(1), shared)
     }
 
-    fn aggregate(shared: &Arc<Shared>, db: &str, pipeline: Vec<Document>) -> Document {
+    fn aggregate(shared: &Arc<Context>, db: &str, pipeline: Vec<Document>) -> Document {
         call(shared, doc! {"aggregate": "src", "pipeline": pipeline, "cursor": {}, "$db": db})
     }
 
     /// The documents of `coll` in `db`, in `_id` order.
-    fn find(shared: &Arc<Shared>, db: &str, coll: &str) -> Vec<Document> {
+    fn find(shared: &Arc<Context>, db: &str, coll: &str) -> Vec<Document> {
         let reply = call(shared, doc! {"find": coll, "batchSize": 100_000, "$db": db});
         let batch = reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("a batch");
         batch.iter().map(|d| d.as_document().expect("a document").clone()).collect()
     }
 
-    fn collections(shared: &Arc<Shared>, db: &str) -> Vec<String> {
+    fn collections(shared: &Arc<Context>, db: &str) -> Vec<String> {
         let reply = call(shared, doc! {"listCollections": 1, "nameOnly": true, "$db": db});
         let batch = reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("a batch");
         let mut names: Vec<String> = batch
@@ -196,8 +196,8 @@ mod tests {
         names
     }
 
-    fn with_source(docs: Vec<Document>) -> Arc<Shared> {
-        let shared = Shared::for_tests();
+    fn with_source(docs: Vec<Document>) -> Arc<Context> {
+        let shared = Context::for_tests();
         let reply = call(&shared, doc! {"insert": "src", "documents": docs, "$db": "shop"});
         assert_eq!(reply.get_f64("ok"), Ok(1.0), "{reply}");
         shared

@@ -10,7 +10,7 @@ use super::Invocation;
 use crate::error::Result;
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
-    let shared = inv.shared;
+    let shared = inv.context;
     let uptime = shared.started.elapsed();
     let current = shared.connections_current.load(Ordering::Relaxed);
     let limit = shared.settings.max_connections as i64;

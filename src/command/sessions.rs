@@ -17,7 +17,7 @@ pub fn start(_: &Invocation<'_>) -> Result<Document> {
 
 pub fn end(inv: &Invocation<'_>) -> Result<Document> {
     session_ids(inv, "endSessions")?;
-    inv.shared.sessions.end(documents(inv, "endSessions")?);
+    inv.context.sessions.end(documents(inv, "endSessions")?);
     Ok(doc! {})
 }
 

@@ -7,8 +7,8 @@ use bson::{doc, Bson, Document};
 
 use super::*;
 
-fn shared() -> Arc<Shared> {
-    Shared::for_tests()
+fn shared() -> Arc<Context> {
+    Context::for_tests()
 }
 
 fn connection() -> ConnectionInfo {
@@ -97,7 +97,7 @@ fn expired_deadlines_fail_with_50() {
         body: &body,
         db: DbRef::parse("admin").expect("db"),
         connection: &conn,
-        shared: &shared,
+        context: &shared,
         deadline: Some(Instant::now()),
         op: None,
     };

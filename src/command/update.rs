@@ -123,7 +123,7 @@ fn update_one(
     if candidate.is_none() && !upsert {
         return Ok((Outcome { matched: 0, modified: 0, upserted: None }, None));
     }
-    inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+    inv.write(|batch| {
         if let (Some(id), Some(collection)) = (&candidate, batch.collection(name)?) {
             if let Some(doc) = batch.get(&collection, id)?.filter(|d| target.filter.matches(d)) {
                 let (_, _, modified) = rewrite(batch, &collection, doc, &target.filter, update)?;
@@ -150,16 +150,13 @@ fn update_many(
 ) -> Result<(Outcome, Option<Commit>)> {
     let ids = super::delete::matching_ids(inv, name, target)?;
     if ids.is_empty() {
-        return inv
-            .shared
-            .store
-            .write(&inv.db, args::journaled(inv), |batch| apply(inv, batch, name, target, update, true, upsert));
+        return inv.write(|batch| apply(inv, batch, name, target, update, true, upsert));
     }
     let mut total = Outcome { matched: 0, modified: 0, upserted: None };
     let mut last = None;
     let mut next = 0;
     while next < ids.len() {
-        let ((outcome, end), commit) = inv.shared.store.write(&inv.db, args::journaled(inv), |batch| {
+        let ((outcome, end), commit) = inv.write(|batch| {
             let mut outcome = Outcome { matched: 0, modified: 0, upserted: None };
             let Some(collection) = batch.collection(name)? else { return Ok((outcome, ids.len())) };
             let mut bytes = 0;

@@ -35,7 +35,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         return Err(Error::command(ErrorCode::InvalidOptions, "validate with { repair: true } is not supported"));
     }
     let ns = args::namespace(inv, name);
-    let view = args::read_view(inv)?;
+    let view = inv.read_view()?;
     let collection = view.collection(name)?.ok_or_else(|| {
         Error::command(ErrorCode::NamespaceNotFound, format!("Collection '{ns}' does not exist to validate."))
     })?;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bson::{doc, Bson, DateTime, Document};
 
 use super::*;
-use crate::server::{ConnectionInfo, Shared};
+use crate::context::{ConnectionInfo, Context};
 
 /// The clock of the passes: 2024-01-01T00:00:00Z.
 const NOW: i64 = 1_704_067_200_000;
@@ -21,11 +21,11 @@ fn at(secs: i64) -> Bson {
     Bson::DateTime(DateTime::from_millis(NOW + secs * 1000))
 }
 
-fn call(shared: &Arc<Shared>, body: Document) -> Document {
+fn call(shared: &Arc<Context>, body: Document) -> Document {
     crate::command::run(&body, &ConnectionInfo::for_tests(1), shared)
 }
 
-fn ok(shared: &Arc<Shared>, body: Document) -> Document {
+fn ok(shared: &Arc<Context>, body: Document) -> Document {
     let reply = call(shared, body.clone());
     assert_eq!(reply.get_f64("ok"), Ok(1.0), "{body} -> {reply}");
     reply
@@ -36,7 +36,7 @@ fn code(reply: &Document) -> i32 {
 }
 
 /// Collection `c` of `db` with the index `spec` and the documents `docs`.
-fn setup(shared: &Arc<Shared>, db: &str, spec: Document, docs: Vec<Document>) {
+fn setup(shared: &Arc<Context>, db: &str, spec: Document, docs: Vec<Document>) {
     ok(shared, doc! {"createIndexes": "c", "indexes": [spec], "$db": db});
     if !docs.is_empty() {
         ok(shared, doc! {"insert": "c", "documents": docs, "$db": db});
@@ -44,7 +44,7 @@ fn setup(shared: &Arc<Shared>, db: &str, spec: Document, docs: Vec<Document>) {
 }
 
 /// The `_id`s of the documents of `c` in `db`, in order.
-fn ids(shared: &Arc<Shared>, db: &str) -> Vec<i32> {
+fn ids(shared: &Arc<Context>, db: &str) -> Vec<i32> {
     let reply = ok(shared, doc! {"find": "c", "sort": {"_id": 1}, "batchSize": 10_000, "$db": db});
     let batch = reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("batch");
     batch.iter().map(|d| d.as_document().and_then(|d| d.get_i32("_id").ok()).expect("an int _id")).collect()
@@ -56,7 +56,7 @@ fn ttl_index(key: Document, expire_after_seconds: i32) -> Document {
 
 #[test]
 fn expired_dates_go_fresh_dates_and_other_values_stay() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let docs = vec![
         doc! {"_id": 1, "at": at(-7200)},
         // Exactly `now - expireAfterSeconds`: expired (MongoDB's monitor deletes `$lte`).
@@ -85,7 +85,7 @@ fn expired_dates_go_fresh_dates_and_other_values_stay() {
 
 #[test]
 fn arrays_expire_by_their_earliest_date() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let docs = vec![
         doc! {"_id": 1, "at": [at(3600), at(-7200)]},
         doc! {"_id": 2, "at": [at(-60), at(3600)]},
@@ -101,7 +101,7 @@ fn arrays_expire_by_their_earliest_date() {
 
 #[test]
 fn dotted_paths_reach_into_arrays_of_documents() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let docs = vec![
         doc! {"_id": 1, "e": [{"d": at(60)}, {"d": at(-120)}]},
         doc! {"_id": 2, "e": [{"d": at(60)}, {"x": at(-120)}]},
@@ -114,7 +114,7 @@ fn dotted_paths_reach_into_arrays_of_documents() {
 
 #[test]
 fn a_descending_ttl_index_expires_the_same_documents() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let docs = vec![
         doc! {"_id": 1, "at": at(-7200)},
         doc! {"_id": 2, "at": at(-3600)},
@@ -133,7 +133,7 @@ fn a_descending_ttl_index_expires_the_same_documents() {
 
 #[test]
 fn a_partial_ttl_index_only_expires_the_documents_it_holds() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let spec = doc! {
         "key": {"at": 1}, "name": "ttl", "expireAfterSeconds": 0,
         "partialFilterExpression": {"kind": "session"},
@@ -151,7 +151,7 @@ fn a_partial_ttl_index_only_expires_the_documents_it_holds() {
 
 #[test]
 fn collections_without_a_ttl_index_are_left_alone() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     setup(&shared, "db", doc! {"key": {"at": 1}, "name": "at_1"}, vec![doc! {"_id": 1, "at": at(-7200)}]);
     assert_eq!(shared.ttl.pass(&shared.store, now()), 0);
     assert_eq!(ids(&shared, "db"), vec![1]);
@@ -159,7 +159,7 @@ fn collections_without_a_ttl_index_are_left_alone() {
 
 #[test]
 fn each_branch_expires_its_own_documents() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let docs = vec![doc! {"_id": 1, "at": at(-7200)}, doc! {"_id": 2, "at": at(-7200)}, doc! {"_id": 3, "at": at(60)}];
     setup(&shared, "db", ttl_index(doc! {"at": 1}, 3600), docs);
     ok(&shared, doc! {"createBranch": "dev", "$db": "db"});
@@ -176,7 +176,7 @@ fn each_branch_expires_its_own_documents() {
 
 #[test]
 fn deletions_are_logged_records_that_past_points_do_not_see() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let docs: Vec<Document> = (0..2500).map(|i| doc! {"_id": i, "at": at(-7200 - i64::from(i))}).collect();
     setup(&shared, "db", ttl_index(doc! {"at": 1}, 3600), docs);
     ok(&shared, doc! {"insert": "c", "documents": [{"_id": 5000, "at": at(0)}], "$db": "db"});
@@ -193,7 +193,7 @@ fn deletions_are_logged_records_that_past_points_do_not_see() {
 
 #[test]
 fn documents_are_checked_again_before_they_are_deleted() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let docs =
         vec![doc! {"_id": 1, "at": at(-7200)}, doc! {"_id": 2, "at": at(-7200)}, doc! {"_id": 3, "at": at(-7200)}];
     setup(&shared, "db", ttl_index(doc! {"at": 1}, 3600), docs);
@@ -221,7 +221,7 @@ fn documents_are_checked_again_before_they_are_deleted() {
 
 #[test]
 fn a_dropped_branch_is_skipped() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     setup(&shared, "db", ttl_index(doc! {"at": 1}, 0), vec![doc! {"_id": 1, "at": at(-1)}]);
     ok(&shared, doc! {"createBranch": "gone", "$db": "db"});
     let gone = shared.store.branch("db", "gone").expect("branch");
@@ -233,7 +233,7 @@ fn a_dropped_branch_is_skipped() {
 
 #[test]
 fn the_thread_runs_passes_at_the_interval_and_stops_promptly() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let monitor = Arc::new(Monitor::new(3600));
     let thread = monitor.start(shared.store.clone()).expect("start");
     // A shorter interval applies to the wait in progress.
@@ -252,7 +252,7 @@ fn the_thread_runs_passes_at_the_interval_and_stops_promptly() {
 
 #[test]
 fn ttl_parameters_are_read_and_set_at_runtime() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let get = |name: &str| {
         let reply = ok(&shared, doc! {"getParameter": 1, name: 1, "$db": "admin"});
         reply.get(name).cloned().expect("the parameter")

@@ -6,7 +6,7 @@ use bson::{Bson, Document};
 
 use super::{decode, opcode, Header, Message, OpMsg, OpReply, HEADER_LEN};
 use crate::command;
-use crate::server::{ConnectionInfo, Shared};
+use crate::context::{ConnectionInfo, Context};
 
 fn hex(text: &str) -> Vec<u8> {
     let text = text.trim();
@@ -25,7 +25,8 @@ fn reply_document(frame: &[u8]) -> Document {
 /// captured request ids.
 fn replay(request: &Document, captured_reply: &Document) -> Document {
     let id = captured_reply.get_i64("connectionId").expect("connectionId");
-    let mut reply = without_operation_time(command::run(request, &ConnectionInfo::for_tests(id), &Shared::for_tests()));
+    let mut reply =
+        without_operation_time(command::run(request, &ConnectionInfo::for_tests(id), &Context::for_tests()));
     reply.insert("localTime", captured_reply.get("localTime").expect("localTime").clone());
     reply
 }
@@ -85,7 +86,8 @@ fn rust_op_msg_ping_and_reply() {
 
     let captured = hex(include_str!("fixtures/rust_ping_reply_op_msg.hex"));
     let captured_header = Header::parse(&captured).expect("header");
-    let reply = without_operation_time(command::run(&msg.command, &ConnectionInfo::for_tests(1), &Shared::for_tests()));
+    let reply =
+        without_operation_time(command::run(&msg.command, &ConnectionInfo::for_tests(1), &Context::for_tests()));
     let encoded = OpMsg::encode_reply(captured_header.request_id, header.request_id, &reply).expect("encodes");
     assert_eq!(encoded, captured);
 }

@@ -6,10 +6,10 @@ use bson::{doc, Bson, Document};
 
 use super::*;
 use crate::command::{run, COMMANDS};
-use crate::server::{ConnectionInfo, Shared};
+use crate::context::{ConnectionInfo, Context};
 
 fn call(body: Document) -> Document {
-    run(&body, &ConnectionInfo::for_tests(3), &Shared::for_tests())
+    run(&body, &ConnectionInfo::for_tests(3), &Context::for_tests())
 }
 
 /// `{<command>: <value>, <field>: 1}` on a database the command may run against.
@@ -100,7 +100,7 @@ fn transactions_are_refused_with_illegal_operation() {
 
 #[test]
 fn validators_are_refused_not_stored() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let connection = ConnectionInfo::for_tests(1);
     for field in ["validator", "validationLevel", "validationAction"] {
         let reply = run(&doc! {"create": "v", field: {}, "$db": "t"}, &connection, &shared);
@@ -119,7 +119,7 @@ fn the_explained_command_is_checked_too() {
 
 #[test]
 fn id_index_is_the_default_one_or_refused() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let connection = ConnectionInfo::for_tests(1);
     let id_index = doc! {"v": 2, "key": {"_id": 1}, "name": "_id_"};
     let reply = run(&doc! {"create": "a", "idIndex": id_index, "$db": "t"}, &connection, &shared);
@@ -174,7 +174,7 @@ fn sources() -> String {
 
 #[test]
 fn a_hint_naming_no_index_fails_every_command_that_takes_one() {
-    let shared = Shared::for_tests();
+    let shared = Context::for_tests();
     let connection = ConnectionInfo::for_tests(1);
     let call = |body: Document| run(&body, &connection, &shared);
     assert_eq!(call(doc! {"insert": "c", "documents": [{"_id": 1, "x": 1}], "$db": "t"}).get_i32("n"), Ok(1));

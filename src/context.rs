@@ -1,0 +1,102 @@
+//! The context a server builds and every command runs in: its settings, the log
+//! and the store, the registries of cursors, operations and sessions, and its
+//! counters. Commands depend on this, not on the server that accepts connections.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bson::Document;
+
+use crate::config::Settings;
+use crate::cursor::Cursors;
+use crate::operations::Operations;
+use crate::sessions::LocalSessions;
+use crate::store::Store;
+use crate::ttl;
+use crate::wal::Wal;
+
+/// What every connection and command of a server shares.
+pub struct Context {
+    pub settings: Settings,
+    /// The process's command line, for `getCmdLineOpts`.
+    pub argv: Vec<String>,
+    pub started: Instant,
+    /// Connections open now.
+    pub connections_current: AtomicI64,
+    /// Connections accepted since start; also the source of connection ids.
+    pub connections_total: AtomicI64,
+    /// Connections refused because the limit was reached.
+    pub connections_refused: AtomicU64,
+    /// Warnings logged at startup, for `getLog: "startupWarnings"`.
+    pub startup_warnings: Vec<String>,
+    /// The write-ahead log.
+    pub wal: Arc<Wal>,
+    /// The materialized state of every branch.
+    pub store: Arc<Store>,
+    /// Open query cursors.
+    pub cursors: Cursors,
+    /// Commands being served, for `currentOp` and `killOp`.
+    pub operations: Operations,
+    /// Sessions clients used recently, for `$listLocalSessions`.
+    pub sessions: LocalSessions,
+    /// The TTL expirer's parameters and counters; its thread runs while the server does.
+    pub ttl: Arc<ttl::Monitor>,
+}
+
+/// What the server knows about one client connection.
+pub struct ConnectionInfo {
+    pub id: i64,
+    pub peer: SocketAddr,
+    /// The `client` document of the first `hello`, which may not change afterwards.
+    pub client_metadata: Mutex<Option<Document>>,
+}
+
+#[cfg(test)]
+use {crate::store, crate::wal, std::time::Duration};
+
+#[cfg(test)]
+impl Context {
+    /// State for handler tests: default settings, one open connection.
+    pub(crate) fn for_tests() -> Arc<Context> {
+        let wal = Arc::new(
+            Wal::open(
+                Arc::new(wal::faulty::FaultyFs::new()),
+                std::path::Path::new("/wal"),
+                wal::Options::default(),
+                &mut |_| {},
+            )
+            .expect("in-memory WAL")
+            .0,
+        );
+        Arc::new(Context {
+            settings: Settings::default(),
+            argv: vec!["branchdb".into(), "serve".into()],
+            started: Instant::now(),
+            connections_current: AtomicI64::new(1),
+            connections_total: AtomicI64::new(1),
+            connections_refused: AtomicU64::new(0),
+            startup_warnings: vec![],
+            wal: wal.clone(),
+            store: Store::open(
+                store::Location::Memory,
+                wal,
+                store::Options { retention: Duration::from_secs(3600), background: false },
+            )
+            .expect("in-memory store"),
+            cursors: Cursors::default(),
+            operations: Operations::default(),
+            sessions: LocalSessions::default(),
+            ttl: Arc::new(ttl::Monitor::new(Settings::default().ttl_monitor_sleep_secs)),
+        })
+    }
+}
+
+#[cfg(test)]
+impl ConnectionInfo {
+    /// A connection from 127.0.0.1:5000 with the given id.
+    pub(crate) fn for_tests(id: i64) -> ConnectionInfo {
+        ConnectionInfo { id, peer: SocketAddr::from(([127, 0, 0, 1], 5000)), client_metadata: Mutex::new(None) }
+    }
+}
