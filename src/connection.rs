@@ -92,10 +92,20 @@ async fn read_frame(reader: &mut (impl AsyncReadExt + Unpin), buf: &mut BytesMut
 }
 
 /// Decodes a frame, runs its command and encodes the reply (`None`: no reply wanted).
-/// An `Err` closes the connection.
+/// An `Err` closes the connection: an error that [`Error::closes_connection`] (a
+/// frame that does not decode leaves the stream untrustworthy); any other becomes
+/// an error reply.
 async fn handle(frame: &[u8], info: &Arc<ConnectionInfo>, shared: &Arc<Context>) -> Result<Option<Vec<u8>>> {
-    let (header, message) = wire::decode(frame)?;
     let request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
+    let (header, message) = match wire::decode(frame) {
+        Ok(decoded) => decoded,
+        Err(e) if e.closes_connection() => return Err(e),
+        Err(e) => {
+            let header = wire::Header::parse(frame)?;
+            return encode_or_error(|doc| OpMsg::encode_reply(request_id, header.request_id, doc), e.to_reply())
+                .map(Some);
+        }
+    };
     match message {
         Message::Msg(msg) => {
             let more_to_come = msg.more_to_come();

@@ -395,10 +395,11 @@ pub enum Error {
     Protocol(String),
     /// An I/O failure on a socket or a file.
     Io(std::io::Error),
-    /// A command failed; the client gets `{ok: 0, code, codeName, errmsg}`, and
-    /// the fields of `info` when there are some (a duplicate key's `keyPattern` and
-    /// `keyValue`).
-    Command { code: ErrorCode, message: String, info: Option<Box<Document>> },
+    /// A command failed; the client gets `{ok: 0, code, codeName, errmsg}`, the
+    /// fields of `info` when there are some (a duplicate key's `keyPattern` and
+    /// `keyValue`), and `errorLabels` when it has labels (what a driver may do
+    /// about it: `TransientTransactionError`, `RetryableWriteError`, ...).
+    Command { code: ErrorCode, message: String, info: Option<Box<Document>>, labels: Vec<&'static str> },
     /// The configuration could not be loaded.
     Config(String),
     /// A bug or a broken invariant: a task that panicked, a value that cannot encode.
@@ -422,7 +423,26 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A command error with the given code.
     pub fn command(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error::Command { code, message: message.into(), info: None }
+        Error::Command { code, message: message.into(), info: None, labels: Vec::new() }
+    }
+
+    /// The same error with an error label added (command errors only; a label is
+    /// added once).
+    pub fn with_label(mut self, label: &'static str) -> Self {
+        if let Error::Command { labels, .. } = &mut self {
+            if !labels.contains(&label) {
+                labels.push(label);
+            }
+        }
+        self
+    }
+
+    /// The error labels of a command error.
+    pub fn labels(&self) -> &[&'static str] {
+        match self {
+            Error::Command { labels, .. } => labels,
+            _ => &[],
+        }
     }
 
     /// MongoDB's duplicate key error (11000) for index `index` of `ns`, whose key
@@ -436,6 +456,7 @@ impl Error {
                 shown.join(", ")
             ),
             info: Some(Box::new(doc! { "keyPattern": pattern.clone(), "keyValue": value.clone() })),
+            labels: Vec::new(),
         }
     }
 
@@ -466,8 +487,8 @@ impl Error {
     /// Errors that are not command errors pass through unchanged.
     pub fn caused_by(self, context: &str) -> Self {
         match self {
-            Error::Command { code, message, info } => {
-                Error::Command { code, message: format!("{context} :: caused by :: {message}"), info }
+            Error::Command { code, message, info, labels } => {
+                Error::Command { code, message: format!("{context} :: caused by :: {message}"), info, labels }
             }
             other => other,
         }
@@ -507,6 +528,9 @@ impl Error {
         };
         let mut reply = doc! { "ok": 0.0, "errmsg": errmsg, "code": code.code(), "codeName": code.name() };
         reply.extend(self.info().cloned().unwrap_or_default());
+        if !self.labels().is_empty() {
+            reply.insert("errorLabels", self.labels().to_vec());
+        }
         reply
     }
 }
@@ -564,5 +588,19 @@ mod tests {
     #[test]
     fn protocol_errors_close_the_connection() {
         assert!(Error::protocol("bad frame").closes_connection());
+    }
+
+    #[test]
+    fn labels_reach_the_reply_once_each_and_only_when_present() {
+        let plain = Error::command(ErrorCode::BadValue, "x").to_reply();
+        assert!(plain.get("errorLabels").is_none(), "{plain}");
+        let err = Error::command(ErrorCode::BadValue, "x")
+            .with_label("TransientTransactionError")
+            .with_label("TransientTransactionError")
+            .caused_by("context");
+        assert_eq!(err.labels(), ["TransientTransactionError"]);
+        let reply = err.to_reply();
+        assert_eq!(reply.get_array("errorLabels").ok(), Some(&vec![bson::Bson::from("TransientTransactionError")]));
+        assert!(Error::protocol("x").with_label("RetryableWriteError").labels().is_empty());
     }
 }

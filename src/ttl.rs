@@ -25,8 +25,8 @@ use crate::index::{encode_field, Index};
 use crate::namespace::DbRef;
 use crate::store::{prefix_end, Branch, Collection, Store};
 
-/// Documents deleted per logged record.
-const CHUNK: usize = 1000;
+/// Documents deleted per logged record: the log's size rule.
+const CHUNK: usize = crate::wal::SPLIT_OPS;
 
 /// The expirer's settings and counters, shared by the server and its thread.
 pub struct Monitor {

@@ -71,16 +71,13 @@ fn first_match(inv: &Invocation<'_>, view: &View, collection: &Collection, targe
     Ok(found)
 }
 
-/// Documents deleted per log record by a multi-document delete.
-const CHUNK: usize = 1000;
-
 /// Deletes every match: the `_id`s are found without holding up writers, then
 /// deleted a chunk per log record, each re-read and re-matched under the writer
 /// lock. Like MongoDB's, the statement is not isolated from concurrent writes.
 fn delete_many(inv: &Invocation<'_>, name: &str, target: &Target) -> Result<(i64, Option<Commit>)> {
     let ids = matching_ids(inv, name, target)?;
     let (mut deleted, mut last) = (0, None);
-    for chunk in ids.chunks(CHUNK) {
+    for chunk in ids.chunks(crate::wal::SPLIT_OPS) {
         let (n, commit) = inv.write(|batch| {
             let Some(collection) = batch.collection(name)? else { return Ok(0) };
             let mut n = 0;

@@ -7,6 +7,7 @@ use bson::{doc, oid::ObjectId, Bson, Document};
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::store::PutKind;
+use crate::wal::SPLIT_BYTES;
 use crate::wire::MAX_BSON_OBJECT_SIZE;
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
@@ -20,13 +21,13 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     // Documents are checked and given their `_id` before the writer lock is taken.
     let prepared: Vec<Result<(Document, usize)>> = docs.iter().map(|doc| prepare(doc)).collect();
     let mut pending = prepared.into_iter().enumerate().peekable();
-    // One log record per slice of up to RECORD_BYTES of documents.
+    // One log record per slice of up to SPLIT_BYTES of documents.
     while pending.peek().is_some() && (!ordered || errors.is_empty()) {
         let (slice_errors, commit) = inv.write(|batch| {
             let collection = batch.collection_or_create(name)?;
             let mut errors = Vec::new();
             let mut bytes = 0;
-            while let Some((index, prepared)) = pending.next_if(|_| bytes < RECORD_BYTES) {
+            while let Some((index, prepared)) = pending.next_if(|_| bytes < SPLIT_BYTES) {
                 let outcome = prepared.and_then(|(doc, size)| {
                     bytes += size;
                     let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
@@ -59,9 +60,6 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     }
     Ok(reply)
 }
-
-/// Documents logged as one record at most (a little more: the last one crosses it).
-pub const RECORD_BYTES: usize = 8 * 1024 * 1024;
 
 /// Checks a document to insert and puts an `_id` first, generating one if missing;
 /// returns it with its size.

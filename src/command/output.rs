@@ -1,5 +1,5 @@
 //! Writing an aggregation's results for its final `$out` or `$merge` stage, into the
-//! branch the aggregate reads. Results are logged up to `RECORD_BYTES` per record.
+//! branch the aggregate reads. Results are logged up to `SPLIT_BYTES` per record.
 //!
 //! `$out` fills a temporary collection, then renames it over the target in its last
 //! record, so readers see the old target or the new one, never a half-written one;
@@ -9,12 +9,13 @@
 
 use bson::{oid::ObjectId, Bson, Document};
 
-use super::insert::{self, RECORD_BYTES};
+use super::insert;
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::namespace::DbRef;
 use crate::query::pipeline::{Merge, Output};
 use crate::store::{Batch, Commit, PutKind};
+use crate::wal::SPLIT_BYTES;
 
 /// Checks, before the pipeline runs, that `output` may write: its target is a valid
 /// collection of the database and branch the aggregate addresses, that branch is
@@ -79,7 +80,7 @@ fn replace(inv: &Invocation<'_>, target: &str, results: Vec<Document>) -> Result
                     None => return Err(Error::command(ErrorCode::NamespaceNotFound, format!("{temp_ns} was dropped"))),
                 };
                 let mut bytes = 0;
-                while bytes < RECORD_BYTES {
+                while bytes < SPLIT_BYTES {
                     let Some(result) = results.next() else { break };
                     let (doc, size) = insert::prepare(&result)?;
                     let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
@@ -126,7 +127,7 @@ fn merge_into(inv: &Invocation<'_>, merge: &Merge, results: Vec<Document>) -> Re
         let ((end, failure), commit) = inv.write(|batch| {
             let mut bytes = 0;
             for (index, result) in results.iter().enumerate().skip(next) {
-                if bytes >= RECORD_BYTES {
+                if bytes >= SPLIT_BYTES {
                     return Ok((index, None));
                 }
                 match merge_one(batch, merge, name, &ns, result) {

@@ -134,10 +134,6 @@ fn update_one(
     })
 }
 
-/// Documents rewritten per log record by a multi-document update (fewer when they
-/// reach `RECORD_BYTES`).
-const CHUNK: usize = 1000;
-
 /// A `multi` update: the matching `_id`s are found without holding up writers, then
 /// rewritten a chunk per log record, each document re-read and re-matched under the
 /// writer lock. Like MongoDB's, the statement is not isolated from concurrent writes.
@@ -161,7 +157,7 @@ fn update_many(
             let Some(collection) = batch.collection(name)? else { return Ok((outcome, ids.len())) };
             let mut bytes = 0;
             for (index, id) in ids.iter().enumerate().skip(next) {
-                if index - next >= CHUNK || bytes >= super::insert::RECORD_BYTES {
+                if index - next >= crate::wal::SPLIT_OPS || bytes >= crate::wal::SPLIT_BYTES {
                     return Ok((outcome, index));
                 }
                 let Some(doc) = batch.get(&collection, id)?.filter(|d| target.filter.matches(d)) else { continue };

@@ -55,11 +55,14 @@ pub const MAX_PAYLOAD: usize = 32 * 1024 * 1024;
 
 /// The size rule for writes of many documents (docs/ARCHITECTURE.md, "The size of
 /// a record"): a command's changes go into one record until they hold
-/// [`SPLIT_BYTES`] of documents or [`SPLIT_OPS`] changes; past either, the command
-/// goes on in a new record from its next document, each record atomic on its own,
-/// as MongoDB's multi-document writes are atomic per document only. One document
-/// is at most 16 MiB, so a record stays under [`MAX_PAYLOAD`]. (Multi-document
-/// transactions will be one record within the rule, framed beyond it.)
+/// [`SPLIT_BYTES`] of documents; past it, the command goes on in a new record from
+/// its next document, each record atomic on its own, as MongoDB's multi-document
+/// writes are atomic per document only. Statements that rewrite the matches of a
+/// query (a `multi` update or delete, the TTL expirer), which re-read each match
+/// under the writer lock, also cut every [`SPLIT_OPS`] documents, so that writers
+/// wait for one chunk at most. One document is at most 16 MiB, so a record stays
+/// under [`MAX_PAYLOAD`]. (Multi-document transactions will be one record within
+/// the rule, framed beyond it.)
 pub const SPLIT_BYTES: usize = 8 * 1024 * 1024;
 /// See [`SPLIT_BYTES`].
 pub const SPLIT_OPS: usize = 1000;
