@@ -12,6 +12,7 @@ pub mod connection;
 pub mod context;
 pub mod cursor;
 pub mod error;
+pub mod exec;
 pub mod index;
 pub mod log;
 pub mod lsn;

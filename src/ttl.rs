@@ -12,7 +12,6 @@
 //! write, and views of points before them still see the documents. Those views are
 //! read-only: only the branches themselves expire documents.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -21,8 +20,10 @@ use std::time::{Duration, Instant};
 use bson::{Bson, DateTime, Document};
 
 use crate::error::{Error, Result};
+use crate::exec;
 use crate::index::{encode_field, Index};
 use crate::namespace::DbRef;
+use crate::query::plan::IndexScan;
 use crate::store::{prefix_end, Branch, Collection, Store};
 
 /// Documents deleted per logged record: the log's size rule.
@@ -210,16 +211,15 @@ fn expired_ids(
     threshold: DateTime,
 ) -> Result<Vec<Bson>> {
     let view = store.view(target, None)?;
-    let (lower, upper) = date_keys(index, threshold);
-    let descending = index.fields.first().is_some_and(|field| field.descending);
-    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    // Oldest first, whatever the index's direction, read as a query reads an index.
+    let scan = IndexScan {
+        index: index.clone(),
+        ranges: vec![date_keys(index, threshold)],
+        reverse: index.fields.first().is_some_and(|field| field.descending),
+        bounds: Document::new(),
+    };
     let mut ids = Vec::new();
-    // Oldest first, whatever the index's direction.
-    view.index_scan(index.id, &lower, &upper, descending, |_, encoded_id| {
-        // A multikey index holds a document once per date.
-        if !seen.insert(encoded_id.to_vec()) {
-            return Ok(true);
-        }
+    exec::index_ids(&view, &scan, &mut 0, |encoded_id| {
         if let Some(doc) = view.get_encoded(collection.id, encoded_id)? {
             if expires(index, &doc, threshold)? {
                 ids.extend(doc.get("_id").cloned());

@@ -139,7 +139,7 @@ impl<'a> Documents<'a> {
             Access::IdLookup(id) => Feed::Ids(VecDeque::from([crate::value::order::encoded(id)])),
             Access::IndexScan(scan) => {
                 let mut ids = VecDeque::new();
-                super::matches::index_ids(view, scan, &mut 0, |id| {
+                crate::exec::index_ids(view, scan, &mut 0, |id| {
                     ids.push_back(id.to_vec());
                     Ok(true)
                 })?;

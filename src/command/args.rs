@@ -232,3 +232,9 @@ pub fn simple_collation(doc: &Document) -> Result<()> {
         ))),
     }
 }
+
+/// The target of a command or statement `doc` (see [`crate::exec::Target`]):
+/// `filter`, read by the caller, and its `hint` field.
+pub fn target(filter: crate::query::Filter, doc: &Document) -> Result<crate::exec::Target> {
+    Ok(crate::exec::Target { filter, hint: super::find::hint(doc)?.cloned() })
+}

@@ -2,8 +2,9 @@
 
 use bson::{doc, Document};
 
-use super::{args, matches, Invocation};
+use super::{args, Invocation};
 use crate::error::Result;
+use crate::exec;
 use crate::query::plan;
 use crate::query::{Filter, Variables};
 
@@ -21,7 +22,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     if let Some(collection) = view.collection(name)? {
         let wanted = if limit == 0 { u64::MAX } else { (skip as u64).saturating_add(limit) };
         let plan = plan::choose(&collection, &filter, None, super::find::hint(inv.body)?)?;
-        matches::walk(inv, &view, &collection, &plan, &filter, |_| {
+        exec::walk(&view, &collection, &plan, &filter, &inv.interrupt(), |_| {
             n += 1;
             Ok(n < wanted)
         })?;

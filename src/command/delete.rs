@@ -4,9 +4,9 @@
 
 use bson::{doc, Bson, Document};
 
-use super::matches::{self, Target};
 use super::{args, Invocation};
 use crate::error::{Error, Result};
+use crate::exec::{self, Target};
 use crate::query::{Filter, Variables};
 use crate::store::{Collection, Commit, View};
 
@@ -64,7 +64,7 @@ pub fn first_match_now(inv: &Invocation<'_>, name: &str, target: &Target) -> Res
 /// The `_id` of the first document of a collection matching `filter` in `view`.
 fn first_match(inv: &Invocation<'_>, view: &View, collection: &Collection, target: &Target) -> Result<Option<Bson>> {
     let mut found = None;
-    matches::each(inv, view, collection, target, |doc| {
+    exec::each(view, collection, target, &inv.interrupt(), |doc| {
         found = Some(doc.get("_id").cloned().unwrap_or(Bson::Null));
         Ok(false)
     })?;
@@ -100,7 +100,7 @@ pub fn matching_ids(inv: &Invocation<'_>, name: &str, target: &Target) -> Result
     let view = inv.latest_view()?;
     let Some(collection) = view.collection(name)? else { return Ok(Vec::new()) };
     let mut ids = Vec::new();
-    matches::each(inv, &view, &collection, target, |doc| {
+    exec::each(&view, &collection, target, &inv.interrupt(), |doc| {
         ids.push(doc.get("_id").cloned().unwrap_or(Bson::Null));
         Ok(true)
     })?;
@@ -118,5 +118,5 @@ fn statement_args(statement: &Document, vars: &Variables) -> Result<(Target, boo
     if !matches!(limit, 0 | 1) {
         return Err(Error::bad_value(format!("The limit field in delete objects must be 0 or 1. Got {limit}")));
     }
-    Ok((Target::new(filter, statement)?, limit == 1))
+    Ok((args::target(filter, statement)?, limit == 1))
 }

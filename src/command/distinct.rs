@@ -3,9 +3,9 @@
 
 use bson::{doc, Bson, Document};
 
-use super::matches::{self, Target};
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
+use crate::exec;
 use crate::query::{Filter, Variables};
 use crate::value::order;
 
@@ -27,11 +27,11 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         }
     };
     let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?;
-    let target = Target::new(filter, inv.body)?;
+    let target = args::target(filter, inv.body)?;
     let view = inv.read_view()?;
     let mut values: Vec<Bson> = Vec::new();
     if let Some(collection) = view.collection(name)? {
-        matches::each(inv, &view, &collection, &target, |doc| {
+        exec::each(&view, &collection, &target, &inv.interrupt(), |doc| {
             for value in crate::query::path::distinct_values(&doc, key) {
                 values.push(value.clone());
             }

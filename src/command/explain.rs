@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use bson::{doc, Bson, Document};
 
-use super::{args, matches, Invocation};
+use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
+use crate::exec;
 use crate::query::plan::{self, Access, Plan};
 use crate::query::{Filter, Sort, Variables};
 use crate::store::{Collection, View};
@@ -285,7 +286,7 @@ fn execution_stats(
         _ => None,
     };
     let mut found = 0u64;
-    let examined = matches::walk(inv, view, collection, plan, filter, |_| {
+    let examined = exec::walk(view, collection, plan, filter, &inv.interrupt(), |_| {
         found += 1;
         Ok(wanted.is_none_or(|w| found < w))
     })?;

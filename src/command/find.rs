@@ -4,12 +4,12 @@ use std::collections::VecDeque;
 
 use bson::{doc, Bson, Document};
 
-use super::{args, matches, Invocation};
+use super::{args, Invocation};
 use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, Result};
-use crate::query::plan::{self, Access, Plan};
+use crate::exec;
+use crate::query::plan;
 use crate::query::{Filter, Projection, Sort};
-use crate::store::{Collection, View};
 
 /// Whether a `find` reads at most one document by `_id` (`{_id: <value>}`, other
 /// conditions allowed), with no sort to buffer for.
@@ -60,7 +60,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     };
     if let Some(collection) = view.collection(name)? {
         let plan = plan::choose(&collection, &cursor.filter, sort_spec, hint)?;
-        cursor.source = source(inv, &view, &collection, &plan, &cursor.filter, sort.as_ref())?;
+        cursor.source = exec::find_source(&view, &collection, &plan, &cursor.filter, sort.as_ref(), &inv.interrupt())?;
     }
     if let Source::Ready(docs) = &mut cursor.source {
         let skip = std::mem::take(&mut cursor.skip) as usize;
@@ -86,51 +86,6 @@ pub fn hint(body: &Document) -> Result<Option<&Bson>> {
             Err(Error::bad_value(format!("hint must be a string or an object, not {}", args::type_name(Some(other)))))
         }
     }
-}
-
-/// Where a query's results come from, by its plan: a scan or an index's matching
-/// entries read as the cursor goes, or the matches read now (and sorted, when
-/// the plan's order is not the sort's).
-fn source(
-    inv: &Invocation<'_>,
-    view: &View,
-    collection: &Collection,
-    plan: &Plan,
-    filter: &Filter,
-    sort: Option<&Sort>,
-) -> Result<Source> {
-    let streams = sort.is_none() || plan.sorted;
-    match &plan.access {
-        Access::CollectionScan if streams => Ok(Source::Scan { collection: collection.id, after: None }),
-        Access::IndexScan(scan) if streams => {
-            let mut ids = VecDeque::new();
-            let mut keys = 0;
-            matches::index_ids(view, scan, &mut keys, |id| {
-                if ids.len().is_multiple_of(4096) {
-                    inv.check_deadline()?;
-                }
-                ids.push_back(id.to_vec());
-                Ok(true)
-            })?;
-            Ok(Source::Ids { collection: collection.id, ids })
-        }
-        _ => {
-            let mut found = Vec::new();
-            matches::walk(inv, view, collection, plan, filter, |doc| {
-                found.push(doc);
-                Ok(true)
-            })?;
-            if let Some(sort) = sort.filter(|_| !plan.sorted) {
-                found = sort.sort(found).map_err(executor_error)?;
-            }
-            Ok(Source::Ready(found.into()))
-        }
-    }
-}
-
-/// A failure while running a find (not while parsing it), as MongoDB reports one.
-fn executor_error(err: Error) -> Error {
-    err.caused_by("Executor error during find command")
 }
 
 /// Closes the cursor a reply announces (for `singleBatch`).

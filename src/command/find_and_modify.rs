@@ -7,9 +7,9 @@
 
 use bson::{doc, Bson, Document};
 
-use super::matches::{self, Target};
 use super::{args, update, Invocation};
 use crate::error::{Error, ErrorCode, Result};
+use crate::exec::{self, Target};
 use crate::query::sort::SortKey;
 use crate::query::{Filter, Projection, Sort, Update};
 use crate::store::{Collection, View};
@@ -123,7 +123,7 @@ fn parse(body: &Document) -> Result<Request> {
         (None, true) => None,
         (Some(spec), false) => Some(Update::parse(spec, &update::array_filters(body, "findAndModify")?, &vars)?),
     };
-    Ok(Request { target: Target::new(filter, body)?, sort, update, return_new, upsert, fields })
+    Ok(Request { target: args::target(filter, body)?, sort, update, return_new, upsert, fields })
 }
 
 /// The first document of a collection matching `filter`, in `sort` order when
@@ -137,14 +137,14 @@ fn first_match(
 ) -> Result<Option<Document>> {
     let Some(sort) = sort else {
         let mut first = None;
-        matches::each(inv, view, collection, target, |doc| {
+        exec::each(view, collection, target, &inv.interrupt(), |doc| {
             first = Some(doc);
             Ok(false)
         })?;
         return Ok(first);
     };
     let mut best: Option<(SortKey, Document)> = None;
-    matches::each(inv, view, collection, target, |doc| {
+    exec::each(view, collection, target, &inv.interrupt(), |doc| {
         let key = sort.key(&doc)?;
         if best.as_ref().is_none_or(|(best_key, _)| sort.compare_keys(&key, best_key).is_lt()) {
             best = Some((key, doc));

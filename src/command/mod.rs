@@ -30,7 +30,6 @@ mod indexes;
 mod insert;
 mod invocation;
 mod list_commands;
-mod matches;
 mod output;
 mod ping;
 mod server_status;

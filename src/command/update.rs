@@ -6,9 +6,9 @@ use std::borrow::Cow;
 
 use bson::{doc, oid::ObjectId, Bson, Document};
 
-use super::matches::{self, Target};
 use super::{args, Invocation};
 use crate::error::{Error, Result};
+use crate::exec::{self, Target};
 use crate::query::update::Context;
 use crate::query::{Filter, Update, Variables};
 use crate::store::{Batch, Collection, Commit, PutKind};
@@ -83,7 +83,7 @@ fn statement_args(statement: &Document, vars: &Variables) -> Result<(Target, Upd
             "multi update is not supported for replacement-style update",
         ));
     }
-    Ok((Target::new(filter, statement)?, update, multi, upsert))
+    Ok((args::target(filter, statement)?, update, multi, upsert))
 }
 
 /// The `arrayFilters` of an update statement or a `findAndModify` (`field_prefix`
@@ -218,7 +218,7 @@ fn apply(
     let collection = batch.collection(name)?;
     if let Some(collection) = &collection {
         let mut targets = Vec::new();
-        matches::each(inv, batch.view(), collection, target, |doc| {
+        exec::each(batch.view(), collection, target, &inv.interrupt(), |doc| {
             targets.push(doc);
             Ok(multi)
         })?;

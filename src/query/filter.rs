@@ -16,6 +16,7 @@ use regex::{Regex, RegexBuilder};
 use super::expr::{Expr, Variables};
 use super::path::{set_path, LeafArrays, Path};
 use crate::error::{Error, ErrorCode, Result};
+use crate::value::number::as_f64;
 use crate::value::order;
 
 /// A compiled filter: every condition must hold.
@@ -608,17 +609,6 @@ fn bit_position(item: &Bson) -> Result<u64> {
         )));
     }
     u64::try_from(position).map_err(|_| Error::bad_value(format!("bit positions must be >= 0 but got: {item}")))
-}
-
-/// A number as a double; `None` for other types.
-fn as_f64(value: &Bson) -> Option<f64> {
-    match value {
-        Bson::Int32(i) => Some(f64::from(*i)),
-        Bson::Int64(i) => Some(*i as f64),
-        Bson::Double(d) => Some(*d),
-        Bson::Decimal128(d) => d.to_string().parse().ok(),
-        _ => None,
-    }
 }
 
 /// A number that is an integer fitting in 64 bits; `None` for fractions, NaN,

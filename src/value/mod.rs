@@ -10,6 +10,7 @@
 
 pub mod check;
 mod decode;
+pub mod number;
 pub mod order;
 pub mod size;
 mod truth;

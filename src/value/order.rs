@@ -60,17 +60,9 @@ fn number(value: &Bson) -> Option<Num> {
         Bson::Int32(i) => Some(Num::Int(i64::from(*i))),
         Bson::Int64(i) => Some(Num::Int(*i)),
         Bson::Double(d) => Some(Num::Float(*d)),
-        Bson::Decimal128(d) => Some(Num::Float(decimal_to_f64(d))),
+        Bson::Decimal128(d) => Some(Num::Float(super::number::decimal_to_f64(d))),
         _ => None,
     }
-}
-
-/// A Decimal128 as its nearest double, parsed from its string form.
-///
-/// Limitation: MongoDB compares decimals exactly, but here decimals that differ only beyond double precision
-/// compare equal, and so do a decimal and an Int64 above 2^53 that round to the same double.
-fn decimal_to_f64(d: &bson::Decimal128) -> f64 {
-    d.to_string().parse().unwrap_or(f64::NAN)
 }
 
 /// The text of a String or Symbol, which MongoDB compares with each other by bytes; `None` for other types.
@@ -226,7 +218,7 @@ fn encode_payload(value: &Bson, out: &mut Vec<u8>) {
         Bson::Int32(i) => encode_number(Num::Int(i64::from(*i)), out),
         Bson::Int64(i) => encode_number(Num::Int(*i), out),
         Bson::Double(d) => encode_number(Num::Float(*d), out),
-        Bson::Decimal128(d) => encode_number(Num::Float(decimal_to_f64(d)), out),
+        Bson::Decimal128(d) => encode_number(Num::Float(super::number::decimal_to_f64(d)), out),
         Bson::String(s) | Bson::Symbol(s) | Bson::JavaScriptCode(s) => encode_str(s, out),
         Bson::Document(doc) => encode_document(doc, out),
         Bson::Array(items) => {

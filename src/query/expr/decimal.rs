@@ -216,12 +216,7 @@ fn scale(coefficient: u128, by: i32) -> Option<u128> {
 
 /// A Decimal128 as the nearest double (NaN and the infinities included).
 pub(super) fn to_f64(d: &Decimal128) -> f64 {
-    let text = d.to_string();
-    match text.as_str() {
-        "Infinity" => f64::INFINITY,
-        "-Infinity" => f64::NEG_INFINITY,
-        _ => text.parse().unwrap_or(f64::NAN),
-    }
+    crate::value::number::decimal_to_f64(d)
 }
 
 /// A double as a Decimal128 value (15 significant digits, as MongoDB converts).

@@ -13,9 +13,10 @@
 //! A final `$out` or `$merge` is parsed into the pipeline's [`Output`]; running the
 //! pipeline leaves it out, and the caller writes the results where it says.
 //!
-//! `$project` is [`Projection`]'s: what it supports (today inclusion and exclusion
-//! of top-level fields; computed fields are being added there) is what `$project`
-//! supports.
+//! `$project` is [`Projection`]'s (`Projection::parse_aggregation`): inclusion and
+//! exclusion of fields and dotted paths, nested objects, and computed fields with
+//! aggregation expressions, as `find`'s projection but without its positional and
+//! `$elemMatch` forms.
 
 mod bucket;
 mod facet;

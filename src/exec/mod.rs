@@ -1,16 +1,22 @@
-//! Walking the documents of a collection that match a filter, as a plan reads
-//! them (see `query::plan`): one `_id` lookup, an index's entries within key
-//! ranges, or a scan.
+//! Running plans over a view: the documents of a collection that a filter
+//! matches, read as the planner (`query::plan`) chose or a `hint` said (one `_id`
+//! lookup, an index's entries within key ranges, or a scan), with the operation's
+//! interrupt checked as the reading goes. Commands, the TTL expirer and cursors
+//! read documents through here; nothing here knows a command or a connection.
+
+mod source;
 
 use std::collections::HashSet;
 
 use bson::{Bson, Document};
 
-use super::Invocation;
 use crate::error::Result;
+use crate::operations::Interrupt;
 use crate::query::plan::{self, Access, IndexScan, Plan};
 use crate::query::Filter;
 use crate::store::{Collection, View};
+
+pub use source::find_source;
 
 /// What walking a plan examined, for `explain`'s `executionStats`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -31,43 +37,35 @@ pub struct Target {
     pub hint: Option<Bson>,
 }
 
-impl Target {
-    /// The target of a command or statement `doc`: `filter` read by the caller,
-    /// and its `hint` field.
-    pub fn new(filter: Filter, doc: &Document) -> Result<Target> {
-        Ok(Target { filter, hint: super::find::hint(doc)?.cloned() })
-    }
-}
-
 /// Calls `visit` with each document of `collection` that `target` reaches until
 /// it returns `false`, reading them the way the planner chooses (or the hint says).
 pub fn each(
-    inv: &Invocation<'_>,
     view: &View,
     collection: &Collection,
     target: &Target,
+    interrupt: &Interrupt<'_>,
     visit: impl FnMut(Document) -> Result<bool>,
 ) -> Result<()> {
     let plan = plan::choose(collection, &target.filter, None, target.hint.as_ref())?;
-    walk(inv, view, collection, &plan, &target.filter, visit).map(|_| ())
+    walk(view, collection, &plan, &target.filter, interrupt, visit).map(|_| ())
 }
 
 /// Calls `visit` with each document of `collection` matching `filter`, in the
-/// order `plan` reads them, until it returns `false`. Checks the command's
-/// deadline as it goes.
+/// order `plan` reads them, until it returns `false`. Checks the interrupt as it
+/// goes.
 pub fn walk(
-    inv: &Invocation<'_>,
     view: &View,
     collection: &Collection,
     plan: &Plan,
     filter: &Filter,
+    interrupt: &Interrupt<'_>,
     mut visit: impl FnMut(Document) -> Result<bool>,
 ) -> Result<Examined> {
     let mut examined = Examined::default();
     let mut offer = |doc: Document, examined: &mut Examined| -> Result<bool> {
         examined.docs += 1;
         if examined.docs.is_multiple_of(1024) {
-            inv.check_deadline()?;
+            interrupt.check()?;
         }
         if !filter.matches(&doc) {
             return Ok(true);

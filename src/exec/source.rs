@@ -1,0 +1,51 @@
+//! Where a query's results come from, as a cursor reads them.
+
+use std::collections::VecDeque;
+
+use crate::cursor::Source;
+use crate::error::Result;
+use crate::operations::Interrupt;
+use crate::query::plan::{Access, Plan};
+use crate::query::{Filter, Sort};
+use crate::store::{Collection, View};
+
+/// The source of a `find`'s results: a scan or an index's candidates that a cursor
+/// streams batch by batch when the plan reads in the wanted order, otherwise the
+/// matches read now (and sorted, when the plan does not give the order; a failure
+/// to sort is reported as MongoDB's find executor reports it).
+pub fn find_source(
+    view: &View,
+    collection: &Collection,
+    plan: &Plan,
+    filter: &Filter,
+    sort: Option<&Sort>,
+    interrupt: &Interrupt<'_>,
+) -> Result<Source> {
+    let streams = sort.is_none() || plan.sorted;
+    match &plan.access {
+        Access::CollectionScan if streams => Ok(Source::Scan { collection: collection.id, after: None }),
+        Access::IndexScan(scan) if streams => {
+            let mut ids = VecDeque::new();
+            let mut keys = 0;
+            super::index_ids(view, scan, &mut keys, |id| {
+                if ids.len().is_multiple_of(4096) {
+                    interrupt.check()?;
+                }
+                ids.push_back(id.to_vec());
+                Ok(true)
+            })?;
+            Ok(Source::Ids { collection: collection.id, ids })
+        }
+        _ => {
+            let mut found = Vec::new();
+            super::walk(view, collection, plan, filter, interrupt, |doc| {
+                found.push(doc);
+                Ok(true)
+            })?;
+            if let Some(sort) = sort.filter(|_| !plan.sorted) {
+                found = sort.sort(found).map_err(|e| e.caused_by("Executor error during find command"))?;
+            }
+            Ok(Source::Ready(found.into()))
+        }
+    }
+}
