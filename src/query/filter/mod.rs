@@ -1,0 +1,118 @@
+//! Filters: MongoDB's query language, compiled once from its BSON form into a tree
+//! of conditions and then evaluated against documents.
+//!
+//! The tree follows MongoDB's match expressions. A `Node` is a condition on a
+//! whole document: a `Test` that some value reached by a path must pass (see
+//! [`Path::any`] for how paths run through arrays), or a logical combination. The
+//! negating operators (`$ne`, `$nin`, `$not`, `$exists: false`) negate the whole
+//! path condition, so `{a: {$ne: 1}}` holds when *no* value of `a` equals 1.
+//!
+//! `parse.rs` compiles the BSON form, `eval.rs` holds the tree and evaluates it on
+//! decoded documents, `raw.rs` rejects stored documents from their raw bytes
+//! before they are decoded, and `narrow.rs` finds the conditions an index can
+//! serve.
+
+mod eval;
+mod narrow;
+mod parse;
+mod raw;
+
+use bson::{Bson, Document, RawDocument};
+
+use super::expr::Variables;
+use super::path::set_path;
+use crate::error::{Error, ErrorCode, Result};
+use eval::Node;
+use narrow::{collect_equalities, is_prefix};
+use parse::{parse_document, Level};
+
+pub use narrow::Narrowing;
+
+/// A compiled filter: every condition must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    conditions: Vec<Node>,
+}
+
+impl Filter {
+    /// Compiles a filter; its `$expr` conditions may read `vars`, the command's
+    /// variables.
+    pub fn parse(filter: &Document, vars: &Variables) -> Result<Filter> {
+        Ok(Filter { conditions: parse_document(filter, Level::Top(vars))? })
+    }
+
+    pub fn matches(&self, doc: &Document) -> bool {
+        self.conditions.iter().all(|node| node.eval(doc, &mut None))
+    }
+
+    /// Whether a stored document certainly does not match, judged from its raw
+    /// bytes without decoding it: some top-level condition on a top-level field
+    /// fails on that field's value (a scalar, or missing). `false` means "decode and
+    /// see", so scans decode only the documents that may match.
+    pub fn rejects_raw(&self, doc: &RawDocument) -> bool {
+        self.conditions.iter().any(|node| node.rejects_raw(doc))
+    }
+
+    /// The index of the array element through which `doc` matched: what the
+    /// positional `$` of updates and projections refers to. `None` when the
+    /// document does not match or matched through no array.
+    pub fn matched_position(&self, doc: &Document) -> Option<usize> {
+        let mut position = None;
+        self.conditions.iter().all(|node| node.eval(doc, &mut position)).then_some(position).flatten()
+    }
+
+    /// The `_id` this filter pins, when one of its top-level conditions is an
+    /// equality on `_id` with a plain value (not an array, a regular expression or
+    /// a document of operators): a point lookup. The other conditions still have
+    /// to be checked with [`Filter::matches`].
+    pub fn id_equality(&self) -> Option<&Bson> {
+        self.equalities().into_iter().find_map(|(path, value)| {
+            let plain = match value {
+                Bson::Array(_) | Bson::RegularExpression(_) => false,
+                Bson::Document(d) => !d.keys().next().is_some_and(|k| k.starts_with('$')),
+                _ => true,
+            };
+            (path == "_id" && plain).then_some(value)
+        })
+    }
+
+    /// The equality conditions an upsert seeds its new document with: `{path: v}`,
+    /// `{path: {$eq: v}}` and one-value `$in`, at the top level or inside a
+    /// top-level `$and`. Paths may be dotted.
+    pub fn equalities(&self) -> Vec<(&str, &Bson)> {
+        let mut out = Vec::new();
+        collect_equalities(&self.conditions, &mut out);
+        out
+    }
+
+    /// The document an upsert starts from: the [equalities](Filter::equalities),
+    /// dotted paths expanded into embedded documents. Two equalities on one path,
+    /// or on a path and its prefix, are MongoDB's error 54.
+    pub fn upsert_seed(&self) -> Result<Document> {
+        let equalities = self.equalities();
+        for (i, (path, _)) in equalities.iter().enumerate() {
+            for (earlier, _) in &equalities[..i] {
+                if path == earlier {
+                    return Err(Error::command(
+                        ErrorCode::NotSingleValueField,
+                        format!("cannot infer query fields to set, path '{path}' is matched twice"),
+                    ));
+                }
+                if is_prefix(earlier, path) || is_prefix(path, earlier) {
+                    return Err(Error::command(
+                        ErrorCode::NotSingleValueField,
+                        format!("cannot infer query fields to set, both paths '{earlier}' and '{path}' are matched"),
+                    ));
+                }
+            }
+        }
+        let mut seed = Document::new();
+        for (path, value) in equalities {
+            set_path(&mut seed, path, value.clone());
+        }
+        Ok(seed)
+    }
+}
+
+#[cfg(test)]
+mod tests;
