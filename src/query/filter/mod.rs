@@ -3,7 +3,7 @@
 //!
 //! The tree follows MongoDB's match expressions. A `Node` is a condition on a
 //! whole document: a `Test` that some value reached by a path must pass (see
-//! [`Path::any`] for how paths run through arrays), or a logical combination. The
+//! `Path::any` for how paths run through arrays), or a logical combination. The
 //! negating operators (`$ne`, `$nin`, `$not`, `$exists: false`) negate the whole
 //! path condition, so `{a: {$ne: 1}}` holds when *no* value of `a` equals 1.
 //!
