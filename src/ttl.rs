@@ -241,7 +241,7 @@ fn delete_expired(
     ids: &[Bson],
     now: DateTime,
 ) -> Result<u64> {
-    let (deleted, _) = store.write(target, false, |batch| {
+    let (deleted, _) = store.write(target, false, None, |batch| {
         let Some(current) = batch.collection(&collection.name)?.filter(|c| c.id == collection.id) else {
             return Ok(0);
         };

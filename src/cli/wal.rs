@@ -102,23 +102,12 @@ fn dump(dir: &Path, from: Lsn, limit: Option<usize>) -> Result<ExitCode> {
         let r = record?;
         let time = r.time.try_to_rfc3339_string().unwrap_or_else(|_| r.time.to_string());
         let line = match &r.entry {
-            Entry::Txn(Txn { branch, ops, origin, session }) => {
-                let mut line = format!("txn branch={} ops={}", branch.0, ops.len());
-                if let Some(origin) = origin {
-                    line.push_str(&format!(" origin={}@{}", origin.branch.0, origin.lsn));
-                }
-                if let Some(session) = session {
-                    line.push_str(&format!(
-                        " lsid={} txnNumber={} stmtIds={:?}",
-                        session.lsid, session.txn_number, session.stmt_ids
-                    ));
-                }
-                for op in ops {
-                    line.push_str(&match op {
-                        Op::Put { collection, kind, doc } => format!("\n    {} {collection} {doc}", kind.name()),
-                        Op::Delete { collection, id } => format!("\n    delete {collection} {id}"),
-                        Op::Ddl(ddl) => format!("\n    ddl {}", ddl.to_document()),
-                    });
+            Entry::Txn(txn) => describe_txn(txn),
+            Entry::Group(parts) => {
+                let mut line = format!("group parts={}", parts.len());
+                for txn in parts {
+                    line.push_str("\n  ");
+                    line.push_str(&describe_txn(txn).replace('\n', "\n  "));
                 }
                 line
             }
@@ -134,6 +123,26 @@ fn dump(dir: &Path, from: Lsn, limit: Option<usize>) -> Result<ExitCode> {
         writeln!(out, "lsn={} time={time} {}:{} {line}", r.lsn, r.file, r.offset)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A transaction as `dump` prints it: a header line, then one line per op.
+fn describe_txn(Txn { branch, ops, origin, session }: &Txn) -> String {
+    let mut line = format!("txn branch={} ops={}", branch.0, ops.len());
+    if let Some(origin) = origin {
+        line.push_str(&format!(" origin={}@{}", origin.branch.0, origin.lsn));
+    }
+    if let Some(session) = session {
+        let ids: Vec<i32> = session.statements.iter().map(|s| s.id).collect();
+        line.push_str(&format!(" lsid={} txnNumber={} stmtIds={ids:?}", session.lsid, session.txn_number));
+    }
+    for op in ops {
+        line.push_str(&match op {
+            Op::Put { collection, kind, doc } => format!("\n    {} {collection} {doc}", kind.name()),
+            Op::Delete { collection, id } => format!("\n    delete {collection} {id}"),
+            Op::Ddl(ddl) => format!("\n    ddl {}", ddl.to_document()),
+        });
+    }
+    line
 }
 
 fn stress(dir: &Path, writers: u64, tag: i64, options: Options) -> Result<ExitCode> {

@@ -114,6 +114,6 @@ impl Invocation<'_> {
         target: &DbRef,
         f: impl FnOnce(&mut Batch<'_>) -> Result<T>,
     ) -> Result<(T, Option<Commit>)> {
-        self.context.store.write(target, args::journaled(self), f)
+        self.context.store.write(target, args::journaled(self), None, f)
     }
 }

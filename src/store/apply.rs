@@ -83,7 +83,12 @@ pub fn apply(
     entry: &Entry,
 ) -> Result<()> {
     match entry {
-        Entry::Txn(t) => apply_txn(staged, branches, meta, lsn, t)?,
+        Entry::Txn(t) => apply_txn(staged, branches, meta, lsn, time, t)?,
+        Entry::Group(parts) => {
+            for t in parts {
+                apply_txn(staged, branches, meta, lsn, time, t)?;
+            }
+        }
         Entry::Branch(BranchOp::Create { id, db, name, parent, base_lsn }) => {
             let branch = Branch {
                 id: *id,
@@ -107,7 +112,7 @@ pub fn apply(
         }
         Entry::Checkpoint { .. } | Entry::Seal => {}
     }
-    if matches!(entry, Entry::Txn(_) | Entry::Branch(_)) {
+    if matches!(entry, Entry::Txn(_) | Entry::Group(_) | Entry::Branch(_)) {
         staged.put(Table::Times, tables::time_key(time.timestamp_millis().max(0) as u64, lsn), Vec::new());
     }
     meta.applied = lsn;
@@ -115,17 +120,42 @@ pub fn apply(
     Ok(())
 }
 
-fn apply_txn(staged: &mut Staged, branches: &mut Branches, meta: &mut Meta, lsn: Lsn, t: &Txn) -> Result<()> {
+fn apply_txn(
+    staged: &mut Staged,
+    branches: &mut Branches,
+    meta: &mut Meta,
+    lsn: Lsn,
+    time: DateTime,
+    t: &Txn,
+) -> Result<()> {
     let branch = branches.get_mut(t.branch).ok_or_else(|| missing_branch(t.branch))?;
     branch.head_lsn = lsn;
     let db = branch.db.clone();
     save_branch(staged, branch)?;
     // The branch's latest state: its own versions, then each ancestor's to its base.
     let chain = branches.chain(t.branch, Lsn(u64::MAX))?;
-    let mut tables = Tables { staged, chain: &chain, db: &db, branch: t.branch.0, lsn, known: HashMap::new() };
-    for op in &t.ops {
+    apply_ops(staged, &chain, &db, t.branch, lsn, &t.ops, &mut meta.next_collection)?;
+    if let Some(session) = &t.session {
+        super::sessions::record(staged, session, lsn, time)?;
+    }
+    Ok(())
+}
+
+/// Writes the versions `ops` make on `branch` of `db` (which sees `chain`) at
+/// `lsn`: a record's changes, or a transaction's statement into its private overlay.
+pub fn apply_ops(
+    staged: &mut Staged,
+    chain: &[(BranchId, Lsn)],
+    db: &str,
+    branch: BranchId,
+    lsn: Lsn,
+    ops: &[Op],
+    next_collection: &mut u64,
+) -> Result<()> {
+    let mut tables = Tables { staged, chain, db, branch: branch.0, lsn, known: HashMap::new() };
+    for op in ops {
         match op {
-            Op::Ddl(ddl) => tables.apply_ddl(ddl, meta)?,
+            Op::Ddl(ddl) => tables.apply_ddl(ddl, next_collection)?,
             Op::Put { collection, doc, .. } => {
                 let id = doc.get("_id").ok_or_else(|| Error::Store("a put without _id".into()))?;
                 tables.write_document(collection, id, Some(doc))?;
@@ -149,7 +179,7 @@ struct Tables<'t> {
 
 impl Tables<'_> {
     /// Applies a collection or index definition.
-    fn apply_ddl(&mut self, ddl: &Ddl, meta: &mut Meta) -> Result<()> {
+    fn apply_ddl(&mut self, ddl: &Ddl, next_collection: &mut u64) -> Result<()> {
         match ddl {
             Ddl::CreateCollection { name, id, options, indexes } => {
                 let collection = Collection {
@@ -158,7 +188,7 @@ impl Tables<'_> {
                     options: options.clone(),
                     indexes: indexes.iter().map(Index::from_document).collect::<Result<_>>()?,
                 };
-                meta.next_collection = meta.next_collection.max(collection.id + 1);
+                *next_collection = (*next_collection).max(collection.id + 1);
                 self.save_collection(collection)
             }
             Ddl::DropCollection { name } => {
@@ -170,7 +200,7 @@ impl Tables<'_> {
             Ddl::CreateIndex { collection, index } => {
                 let mut collection = self.collection(collection)?;
                 let mut index = Index::from_document(index)?;
-                meta.next_collection = meta.next_collection.max(index.id + 1);
+                *next_collection = (*next_collection).max(index.id + 1);
                 self.build(collection.id, &mut index)?;
                 collection.indexes.push(index);
                 self.save_collection(collection)

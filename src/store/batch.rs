@@ -10,7 +10,7 @@ use super::view::{Collection, View};
 use crate::error::{Error, ErrorCode, Result};
 use crate::index::{Index, Keys};
 use crate::value::order::encoded;
-use crate::wal::{Op, PutKind};
+use crate::wal::{Op, PutKind, Statement};
 
 /// Reads see the branch's latest state with this batch's own changes on top.
 pub struct Batch<'w> {
@@ -25,6 +25,8 @@ pub struct Batch<'w> {
     /// (`false`), by index id and key, then encoded `_id`: what uniqueness is
     /// checked against, on top of the view's entries.
     entries: HashMap<(u64, Vec<u8>), HashMap<Vec<u8>, bool>>,
+    /// The statements of a retryable write this batch executed, with their results.
+    statements: Vec<Statement>,
 }
 
 impl<'w> Batch<'w> {
@@ -36,11 +38,18 @@ impl<'w> Batch<'w> {
             collections: HashMap::new(),
             written: HashMap::new(),
             entries: HashMap::new(),
+            statements: Vec::new(),
         }
     }
 
-    pub(super) fn into_ops(self) -> Vec<Op> {
-        self.ops
+    pub(super) fn into_parts(self) -> (Vec<Op>, Vec<Statement>) {
+        (self.ops, self.statements)
+    }
+
+    /// Records that statement `id` of a retryable write ran here, and the part of the
+    /// reply a retry gives for it: the record that holds its changes holds this too.
+    pub fn statement(&mut self, id: i32, result: Document) {
+        self.statements.push(Statement { id, result });
     }
 
     /// The branch's latest state, without this batch's changes.

@@ -16,7 +16,9 @@ mod batch;
 mod branches;
 pub mod engine;
 mod gc;
+mod sessions;
 mod tables;
+mod transaction;
 mod view;
 
 use std::path::Path;
@@ -32,7 +34,9 @@ pub use crate::wal::PutKind;
 pub use batch::Batch;
 pub use branches::{Branch, MAX_DEPTH};
 pub use gc::GcStats;
+pub use sessions::{Retryable, SessionRecord};
 pub use tables::prefix_end;
+pub use transaction::Transaction;
 pub use view::{decode, Collection, Snapshot, View};
 
 /// Bytes a document's key holds besides its encoded `_id`: the collection id before
@@ -46,7 +50,7 @@ use engine::{Engine, MemoryEngine, RedbEngine, Staged};
 use crate::error::{Error, ErrorCode, Result};
 use crate::lsn::Lsn;
 use crate::namespace::{DbRef, Point, MAIN_BRANCH};
-use crate::wal::{self, BranchId, BranchOp, Entry, Txn, Wal};
+use crate::wal::{self, BranchId, BranchOp, Entry, Session, Txn, Wal};
 
 /// How often the background thread makes the store durable.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
@@ -196,33 +200,18 @@ impl Store {
 
     /// Runs `f` against the latest state of the branch `target` names and commits
     /// what it changed as one record. Returns `f`'s result and the commit, if it
-    /// changed anything. `j` waits for an fsync whatever the durability mode.
+    /// changed anything. `j` waits for an fsync whatever the durability mode. A
+    /// retryable write's record carries its session and the statements `f` recorded.
     pub fn write<T>(
         &self,
         target: &DbRef,
         j: bool,
+        retryable: Option<&Retryable>,
         f: impl FnOnce(&mut Batch<'_>) -> Result<T>,
     ) -> Result<(T, Option<Commit>)> {
         self.check_writable(target)?;
         let mut meta = self.lock_writer()?;
-        let mut created = None;
-        let existing = read(&self.branches).find(&target.db, &target.branch).map(|b| b.id);
-        let branch = match existing {
-            Some(branch) => branch,
-            None if target.branch == MAIN_BRANCH => {
-                let id = BranchId(meta.next_branch);
-                let create = BranchOp::Create {
-                    id,
-                    db: target.db.clone(),
-                    name: MAIN_BRANCH.to_owned(),
-                    parent: None,
-                    base_lsn: Lsn::ZERO,
-                };
-                created = Some(self.append_and_apply(&mut meta, &Entry::Branch(create))?);
-                id
-            }
-            None => return Err(missing_branch(&target.db, &target.branch)),
-        };
+        let (branch, created) = self.branch_for_write(&mut meta, target)?;
         let chain = read(&self.branches).chain(branch, Lsn(u64::MAX))?;
         let snapshot = Snapshot {
             db: target.db.clone(),
@@ -237,10 +226,14 @@ impl Store {
         let read_at = Commit { lsn: meta.applied, time: meta.applied_time };
         let mut batch = Batch::new(view, &mut meta.next_collection);
         let outcome = f(&mut batch);
-        let ops = batch.into_ops();
+        let (ops, statements) = batch.into_parts();
         let commit = match (&outcome, ops.is_empty()) {
             (Err(_), _) | (Ok(_), true) => created,
-            (Ok(_), false) => Some(self.append_and_apply(&mut meta, &Entry::Txn(Txn::new(branch, ops)))?),
+            (Ok(_), false) => {
+                let mut txn = Txn::new(branch, ops);
+                txn.session = retryable.map(|r| Session { lsid: r.lsid.clone(), txn_number: r.txn_number, statements });
+                Some(self.append_and_apply(&mut meta, &Entry::Txn(txn))?)
+            }
         };
         drop(meta);
         // A reply, even one that changed nothing (a duplicate key, no match), rests
@@ -249,6 +242,33 @@ impl Store {
         self.wal.wait_for_ack(settled.lsn, j)?;
         self.publish(settled);
         Ok((outcome?, commit))
+    }
+
+    /// The branch `target` names, for a write: a database's `main` is created by its
+    /// first write (the commit of its creation is returned).
+    fn branch_for_write(&self, meta: &mut Meta, target: &DbRef) -> Result<(BranchId, Option<Commit>)> {
+        let existing = read(&self.branches).find(&target.db, &target.branch).map(|b| b.id);
+        match existing {
+            Some(branch) => Ok((branch, None)),
+            None if target.branch == MAIN_BRANCH => {
+                let id = BranchId(meta.next_branch);
+                let create = BranchOp::Create {
+                    id,
+                    db: target.db.clone(),
+                    name: MAIN_BRANCH.to_owned(),
+                    parent: None,
+                    base_lsn: Lsn::ZERO,
+                };
+                Ok((id, Some(self.append_and_apply(meta, &Entry::Branch(create))?)))
+            }
+            None => Err(missing_branch(&target.db, &target.branch)),
+        }
+    }
+
+    /// What the session table holds for `lsid`: its newest retryable write or
+    /// committed transaction.
+    pub fn session_record(&self, lsid: &bson::Document) -> Result<Option<SessionRecord>> {
+        sessions::load(&*self.engine.snapshot()?, lsid)
     }
 
     /// Refuses a write to a `~<point>` view (code 20) and to a branch that does not
@@ -610,3 +630,5 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transaction_tests;

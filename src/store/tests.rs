@@ -20,7 +20,7 @@ fn db(name: &str) -> DbRef {
 
 fn insert(store: &Store, target: &str, coll: &str, d: Document) -> Commit {
     let (_, commit) = store
-        .write(&db(target), false, |batch| {
+        .write(&db(target), false, None, |batch| {
             let c = batch.collection_or_create(coll)?;
             batch.put(&c, PutKind::Insert, d)
         })
@@ -67,7 +67,7 @@ fn writes_to_a_point_view_are_refused_with_code_20() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_wal, store) = open(dir.path(), Duration::from_secs(3600));
     let commit = insert(&store, "shop", "items", doc! {"_id": 1});
-    let err = store.write(&db(&format!("shop@main~{}", commit.lsn)), false, |_| Ok(())).expect_err("read-only");
+    let err = store.write(&db(&format!("shop@main~{}", commit.lsn)), false, None, |_| Ok(())).expect_err("read-only");
     assert_eq!(err.code(), ErrorCode::IllegalOperation);
     let err = store.view(&db(&format!("shop@main~{}", commit.lsn.0 + 100)), None).expect_err("future");
     assert_eq!(err.code(), ErrorCode::BadValue);
@@ -81,7 +81,7 @@ fn dropping_and_recreating_a_collection_on_a_branch_leaves_the_parent_alone() {
     let (_wal, store) = open(dir.path(), Duration::from_secs(3600));
     insert(&store, "shop", "items", doc! {"_id": 1});
     store.create_branch("shop", "b", "main", None).expect("branch");
-    store.write(&db("shop@b"), false, |batch| batch.drop_collection("items")).expect("drop");
+    store.write(&db("shop@b"), false, None, |batch| batch.drop_collection("items")).expect("drop");
     assert_eq!(get(&store, "shop@b", "items", 1), None);
     insert(&store, "shop@b", "items", doc! {"_id": 2});
     assert_eq!(get(&store, "shop@b", "items", 1), None);
@@ -155,7 +155,7 @@ fn collection_keeps_the_index_entries_reads_need_and_drops_unreachable_ones() {
         view.collection("items").expect("catalog").expect("items").indexes[0].id
     };
     store
-        .write(&db("shop"), false, |batch| {
+        .write(&db("shop"), false, None, |batch| {
             let c = batch.collection_or_create("items")?;
             batch.create_index(&c, doc! {"v": 2, "key": {"v": 1}, "name": "v_1"})
         })
@@ -174,7 +174,7 @@ fn collection_keeps_the_index_entries_reads_need_and_drops_unreachable_ones() {
     assert_eq!(stats.versions, 8 + 16);
     assert_eq!((lookup(&store, 9), lookup(&store, 8)), (1, 0));
     store
-        .write(&db("shop"), false, |batch| {
+        .write(&db("shop"), false, None, |batch| {
             let c = batch.collection("items")?.expect("items");
             batch.drop_index(&c, "v_1");
             Ok(())
@@ -196,7 +196,7 @@ fn index_entries_are_rebuilt_by_replay_after_a_crash() {
         let (wal, store) = open(dir.path(), Duration::from_secs(3600));
         insert(&store, "shop", "items", doc! {"_id": 1, "v": 1});
         store
-            .write(&db("shop"), false, |batch| {
+            .write(&db("shop"), false, None, |batch| {
                 let c = batch.collection("items")?.expect("items");
                 batch.create_index(&c, doc! {"v": 2, "key": {"v": 1}, "name": "v_1"})
             })
@@ -302,7 +302,7 @@ fn run_model(steps: usize, seed: u64, memory: Option<Arc<MemoryEngine>>) {
                 let d = doc! {"_id": id, "n": counter, "step": step as i64};
                 let exists = branches[b].latest().get(coll).is_some_and(|c| c.contains_key(&id));
                 let (inserted, commit) = store
-                    .write(&db(&target), false, |batch| {
+                    .write(&db(&target), false, None, |batch| {
                         let c = batch.collection_or_create(coll)?;
                         if batch.contains(&c, &Bson::Int32(id))? {
                             return Ok(false);
@@ -322,7 +322,7 @@ fn run_model(steps: usize, seed: u64, memory: Option<Arc<MemoryEngine>>) {
             30..=49 => {
                 counter += 1;
                 let (_, commit) = store
-                    .write(&db(&target), false, |batch| {
+                    .write(&db(&target), false, None, |batch| {
                         let Some(c) = batch.collection(coll)? else { return Ok(()) };
                         if let Some(mut d) = batch.get(&c, &Bson::Int32(id))? {
                             d.insert("n", counter);
@@ -341,7 +341,7 @@ fn run_model(steps: usize, seed: u64, memory: Option<Arc<MemoryEngine>>) {
             // Delete by _id.
             50..=64 => {
                 let (_, commit) = store
-                    .write(&db(&target), false, |batch| {
+                    .write(&db(&target), false, None, |batch| {
                         let Some(c) = batch.collection(coll)? else { return Ok(()) };
                         if batch.contains(&c, &Bson::Int32(id))? {
                             batch.delete(&c, &Bson::Int32(id))?;
@@ -359,7 +359,7 @@ fn run_model(steps: usize, seed: u64, memory: Option<Arc<MemoryEngine>>) {
             // Drop a collection.
             65..=67 => {
                 let (dropped, commit) =
-                    store.write(&db(&target), false, |batch| batch.drop_collection(coll)).expect("drop");
+                    store.write(&db(&target), false, None, |batch| batch.drop_collection(coll)).expect("drop");
                 let mut state = branches[b].latest().clone();
                 assert_eq!(dropped, state.remove(coll).is_some(), "step {step}: drop");
                 if let Some(commit) = commit {

@@ -96,6 +96,11 @@ impl View {
         View { snapshot, engine }
     }
 
+    /// The engine state the view reads.
+    pub(super) fn engine(&self) -> &dyn engine::Snapshot {
+        &*self.engine
+    }
+
     /// The collection called `name`, if the view has it.
     pub fn collection(&self, name: &str) -> Result<Option<Collection>> {
         let prefix = tables::catalog_prefix(&self.snapshot.db, name);

@@ -95,13 +95,24 @@ pub struct Origin {
 }
 
 /// The logical session and transaction a write belongs to, so that a retried
-/// statement is recognised after a restart.
+/// statement is recognised after a restart, and a committed transaction is known
+/// to be committed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
     pub lsid: Document,
     pub txn_number: i64,
-    /// The statements of the command this record holds.
-    pub stmt_ids: Vec<i32>,
+    /// The statements of a retryable write this record holds, each with what it
+    /// did (its part of the reply); none for a transaction's commit.
+    pub statements: Vec<Statement>,
+}
+
+/// One executed statement of a retryable write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// Its position in the command (MongoDB's `stmtId`).
+    pub id: i32,
+    /// What a retry replies for it.
+    pub result: Document,
 }
 
 /// A set of changes to one branch, atomic as one record.
@@ -133,6 +144,10 @@ pub enum BranchOp {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entry {
     Txn(Txn),
+    /// A multi-document transaction's changes to several branches (databases),
+    /// applied together at one LSN: all or nothing. The first part carries the
+    /// session.
+    Group(Vec<Txn>),
     Branch(BranchOp),
     /// Everything up to `applied` is in the materialized store.
     Checkpoint {
@@ -150,6 +165,7 @@ impl Entry {
     pub fn kind(&self) -> Kind {
         match self {
             Entry::Txn(_) => Kind::Txn,
+            Entry::Group(_) => Kind::Group,
             Entry::Branch(_) => Kind::Branch,
             Entry::Checkpoint { .. } => Kind::Checkpoint,
             Entry::Seal => Kind::Seal,
@@ -164,44 +180,12 @@ impl Entry {
         w.begin();
         w.datetime("t", 0);
         match self {
-            Entry::Txn(txn) => {
-                w.i64("b", txn.branch.0 as i64);
-                if let Some(origin) = &txn.origin {
-                    w.begin_nested(0x03, "m");
-                    w.i64("b", origin.branch.0 as i64);
-                    w.i64("lsn", origin.lsn.0 as i64);
-                    w.end();
-                }
-                if let Some(session) = &txn.session {
-                    w.begin_nested(0x03, "s");
-                    w.document("lsid", &session.lsid)?;
-                    w.i64("n", session.txn_number);
-                    w.begin_nested(0x04, "st");
-                    for (i, stmt) in session.stmt_ids.iter().enumerate() {
-                        w.i32(&i.to_string(), *stmt);
-                    }
-                    w.end();
-                    w.end();
-                }
-                w.begin_nested(0x04, "ops");
-                for (i, op) in txn.ops.iter().enumerate() {
+            Entry::Txn(txn) => write_txn(&mut w, txn)?,
+            Entry::Group(parts) => {
+                w.begin_nested(0x04, "parts");
+                for (i, txn) in parts.iter().enumerate() {
                     w.begin_nested(0x03, &i.to_string());
-                    match op {
-                        Op::Put { collection, kind, doc } => {
-                            w.string("op", kind.tag());
-                            w.string("c", collection);
-                            w.document("d", doc)?;
-                        }
-                        Op::Delete { collection, id } => {
-                            w.string("op", "del");
-                            w.string("c", collection);
-                            w.value("id", id)?;
-                        }
-                        Op::Ddl(ddl) => {
-                            w.string("op", "ddl");
-                            w.document("d", &ddl.to_document())?;
-                        }
-                    }
+                    write_txn(&mut w, txn)?;
                     w.end();
                 }
                 w.end();
@@ -236,18 +220,20 @@ impl Entry {
         let time = d.get_datetime("t").map_err(|_| "payload has no commit time".to_owned())?;
         let int = |key: &str| d.get_i64(key).map(|v| v as u64).map_err(|_| format!("payload lacks '{key}'"));
         let entry = match kind {
-            Kind::Txn => {
-                let ops = d.get_array("ops").map_err(|_| "txn lacks ops".to_owned())?;
-                let ops = ops.iter().map(|op| decode_op(version, op)).collect::<std::result::Result<_, _>>()?;
-                let origin = match d.get_document("m") {
-                    Ok(m) => Some(Origin {
-                        branch: BranchId(m.get_i64("b").map_err(|_| "origin lacks b")? as u64),
-                        lsn: Lsn(m.get_i64("lsn").map_err(|_| "origin lacks lsn")? as u64),
-                    }),
-                    Err(_) => None,
-                };
-                let session = d.get_document("s").ok().map(decode_session).transpose()?;
-                Entry::Txn(Txn { branch: BranchId(int("b")?), ops, origin, session })
+            Kind::Txn => Entry::Txn(decode_txn(version, &d)?),
+            Kind::Group => {
+                let parts = d.get_array("parts").map_err(|_| "group lacks parts".to_owned())?;
+                let parts = parts
+                    .iter()
+                    .map(|part| match part {
+                        Bson::Document(part) => decode_txn(version, part),
+                        _ => Err("a part of a group is not a document".to_owned()),
+                    })
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                if parts.is_empty() {
+                    return Err("a group has no parts".into());
+                }
+                Entry::Group(parts)
             }
             Kind::Branch => match d.get_str("op") {
                 Ok("create") => Entry::Branch(BranchOp::Create {
@@ -265,6 +251,69 @@ impl Entry {
         };
         Ok((*time, entry))
     }
+}
+
+/// Writes a transaction's fields into the open document.
+fn write_txn(w: &mut Writer, txn: &Txn) -> Result<()> {
+    w.i64("b", txn.branch.0 as i64);
+    if let Some(origin) = &txn.origin {
+        w.begin_nested(0x03, "m");
+        w.i64("b", origin.branch.0 as i64);
+        w.i64("lsn", origin.lsn.0 as i64);
+        w.end();
+    }
+    if let Some(session) = &txn.session {
+        w.begin_nested(0x03, "s");
+        w.document("lsid", &session.lsid)?;
+        w.i64("n", session.txn_number);
+        w.begin_nested(0x04, "st");
+        for (i, statement) in session.statements.iter().enumerate() {
+            w.begin_nested(0x03, &i.to_string());
+            w.i32("id", statement.id);
+            w.document("r", &statement.result)?;
+            w.end();
+        }
+        w.end();
+        w.end();
+    }
+    w.begin_nested(0x04, "ops");
+    for (i, op) in txn.ops.iter().enumerate() {
+        w.begin_nested(0x03, &i.to_string());
+        match op {
+            Op::Put { collection, kind, doc } => {
+                w.string("op", kind.tag());
+                w.string("c", collection);
+                w.document("d", doc)?;
+            }
+            Op::Delete { collection, id } => {
+                w.string("op", "del");
+                w.string("c", collection);
+                w.value("id", id)?;
+            }
+            Op::Ddl(ddl) => {
+                w.string("op", "ddl");
+                w.document("d", &ddl.to_document())?;
+            }
+        }
+        w.end();
+    }
+    w.end();
+    Ok(())
+}
+
+fn decode_txn(version: u8, d: &Document) -> std::result::Result<Txn, String> {
+    let ops = d.get_array("ops").map_err(|_| "txn lacks ops".to_owned())?;
+    let ops = ops.iter().map(|op| decode_op(version, op)).collect::<std::result::Result<_, _>>()?;
+    let origin = match d.get_document("m") {
+        Ok(m) => Some(Origin {
+            branch: BranchId(m.get_i64("b").map_err(|_| "origin lacks b")? as u64),
+            lsn: Lsn(m.get_i64("lsn").map_err(|_| "origin lacks lsn")? as u64),
+        }),
+        Err(_) => None,
+    };
+    let session = d.get_document("s").ok().map(decode_session).transpose()?;
+    let branch = BranchId(d.get_i64("b").map_err(|_| "txn lacks 'b'".to_owned())? as u64);
+    Ok(Txn { branch, ops, origin, session })
 }
 
 fn decode_op(version: u8, op: &Bson) -> std::result::Result<Op, String> {
@@ -287,14 +336,18 @@ fn decode_op(version: u8, op: &Bson) -> std::result::Result<Op, String> {
 }
 
 fn decode_session(s: &Document) -> std::result::Result<Session, String> {
-    let stmt_ids = s.get_array("st").map_err(|_| "session lacks st")?;
+    let statements = s.get_array("st").map_err(|_| "session lacks st")?;
+    let statement = |st: &Bson| -> std::result::Result<Statement, String> {
+        let st = st.as_document().ok_or("a statement is not a document")?;
+        Ok(Statement {
+            id: st.get_i32("id").map_err(|_| "a statement lacks its id")?,
+            result: st.get_document("r").map_err(|_| "a statement lacks its result")?.clone(),
+        })
+    };
     Ok(Session {
         lsid: s.get_document("lsid").map_err(|_| "session lacks lsid")?.clone(),
         txn_number: s.get_i64("n").map_err(|_| "session lacks n")?,
-        stmt_ids: stmt_ids
-            .iter()
-            .map(|id| id.as_i32().ok_or_else(|| "a statement id is not an int".to_owned()))
-            .collect::<std::result::Result<_, _>>()?,
+        statements: statements.iter().map(statement).collect::<std::result::Result<_, _>>()?,
     })
 }
 
@@ -453,8 +506,19 @@ mod tests {
                 branch: BranchId(3),
                 ops: vec![Op::Delete { collection: "c".into(), id: Bson::Int32(2) }],
                 origin: Some(Origin { branch: BranchId(5), lsn: Lsn(40) }),
-                session: Some(Session { lsid: doc! {"id": "u"}, txn_number: 7, stmt_ids: vec![0, 1] }),
+                session: Some(Session {
+                    lsid: doc! {"id": "u"},
+                    txn_number: 7,
+                    statements: vec![
+                        Statement { id: 0, result: doc! {} },
+                        Statement { id: 1, result: doc! {"n": 1, "upserted": 5} },
+                    ],
+                }),
             }),
+            Entry::Group(vec![
+                Txn::new(BranchId(1), vec![Op::Delete { collection: "a".into(), id: Bson::Int32(1) }]),
+                Txn::new(BranchId(4), vec![Op::Delete { collection: "b".into(), id: Bson::Int32(2) }]),
+            ]),
             Entry::Branch(BranchOp::Create {
                 id: BranchId(2),
                 db: "shop".into(),

@@ -15,7 +15,8 @@
 //! 4  u32 len      payload length before padding; capped, checked before allocating
 //! 8  u64 lsn      previous + 1
 //! 16 u32 salt     the segment's salt
-//! 20 u8  kind     1 txn, 2 branch op, 3 checkpoint mark, 4 segment seal (0 never written)
+//! 20 u8  kind     1 txn, 2 branch op, 3 checkpoint mark, 4 segment seal,
+//!                 5 group (one transaction's parts on several branches); 0 never written
 //! 21 u8  version  payload format version
 //! 22 u16 flags    zero
 //! 24 u64 durable  highest LSN known fsynced when this record was encoded
@@ -47,6 +48,7 @@ pub enum Kind {
     Branch = 2,
     Checkpoint = 3,
     Seal = 4,
+    Group = 5,
 }
 
 impl Kind {
@@ -56,6 +58,7 @@ impl Kind {
             2 => Some(Kind::Branch),
             3 => Some(Kind::Checkpoint),
             4 => Some(Kind::Seal),
+            5 => Some(Kind::Group),
             _ => None,
         }
     }

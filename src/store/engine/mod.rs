@@ -38,11 +38,14 @@ pub enum Table {
     Times,
     /// Counters by name, each value 8 bytes big-endian.
     Meta,
+    /// The last retryable write or transaction of each logical session (not
+    /// versioned, not branched).
+    Sessions,
 }
 
 impl Table {
-    pub const ALL: [Table; 6] =
-        [Table::Docs, Table::Catalog, Table::Indexes, Table::Branches, Table::Times, Table::Meta];
+    pub const ALL: [Table; 7] =
+        [Table::Docs, Table::Catalog, Table::Indexes, Table::Branches, Table::Times, Table::Meta, Table::Sessions];
 
     fn slot(self) -> usize {
         self as usize

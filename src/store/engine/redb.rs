@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 const DOCS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("docs");
 const CATALOG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("catalog");
 const INDEXES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("indexes");
+const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
 const BRANCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("branches");
 const TIMES: TableDefinition<(u64, u64), ()> = TableDefinition::new("times");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -42,7 +43,7 @@ impl RedbEngine {
     fn with(db: Database) -> Result<RedbEngine> {
         // Reads open tables; a table exists once a write transaction opened it.
         let txn = db.begin_write()?;
-        for table in [DOCS, CATALOG, INDEXES] {
+        for table in [DOCS, CATALOG, INDEXES, SESSIONS] {
             txn.open_table(table)?;
         }
         txn.open_table(BRANCHES)?;
@@ -67,7 +68,7 @@ impl Engine for RedbEngine {
                 continue;
             }
             match table {
-                Table::Docs | Table::Catalog | Table::Indexes => {
+                Table::Docs | Table::Catalog | Table::Indexes | Table::Sessions => {
                     let mut t = txn.open_table(bytes_table(table))?;
                     for (key, value) in changes {
                         match value {
@@ -137,7 +138,7 @@ impl Snapshot for RedbSnapshot {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let txn = &self.0;
         Ok(match table {
-            Table::Docs | Table::Catalog | Table::Indexes => {
+            Table::Docs | Table::Catalog | Table::Indexes | Table::Sessions => {
                 txn.open_table(bytes_table(table))?.get(key)?.map(|v| v.value().to_vec())
             }
             Table::Branches => txn.open_table(BRANCHES)?.get(u64_key(key)?)?.map(|v| v.value().to_vec()),
@@ -159,7 +160,7 @@ impl Snapshot for RedbSnapshot {
         }
         let txn = &self.0;
         match table {
-            Table::Docs | Table::Catalog | Table::Indexes => {
+            Table::Docs | Table::Catalog | Table::Indexes | Table::Sessions => {
                 let t = txn.open_table(bytes_table(table))?;
                 scan(&t, (lower, upper), reverse, |k, v| visit(k, v))
             }
@@ -223,6 +224,7 @@ fn bytes_table(table: Table) -> TableDefinition<'static, &'static [u8], &'static
     match table {
         Table::Docs => DOCS,
         Table::Catalog => CATALOG,
+        Table::Sessions => SESSIONS,
         _ => INDEXES,
     }
 }

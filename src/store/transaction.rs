@@ -1,0 +1,318 @@
+//! Multi-document transactions: snapshot isolation over the versioned store.
+//!
+//! A transaction reads every branch as of the LSN published when it began (the
+//! engine snapshot taken then holds those versions for as long as it lives). Its
+//! writes go to a private overlay on that snapshot, applied there by the same code
+//! that applies log records, as versions at the start LSN: so its own reads, index
+//! scans and aggregations see them through the ordinary read path, and nobody
+//! else sees them at all. No lock is held between statements.
+//!
+//! Commit takes the writer lock, checks that no document the transaction wrote
+//! (and no collection it wrote to) has a version on its branch newer than the
+//! start (else `WriteConflict`, 112), replays the operations through a [`Batch`]
+//! on the latest state (which checks unique indexes), and appends them as one
+//! record: a [`Entry::Txn`] for one branch, a [`Entry::Group`] for several.
+
+use std::collections::HashSet;
+use std::ops::Bound;
+use std::sync::{Arc, RwLock};
+
+use bson::Bson;
+
+use super::apply::{self, Meta};
+use super::engine::{self, Staged, Table, Visit};
+use super::tables;
+use super::view::{Snapshot, View};
+use super::{missing_branch, read, Batch, Commit, Store};
+use crate::error::{Error, ErrorCode, Result};
+use crate::lsn::Lsn;
+use crate::namespace::{DbRef, MAIN_BRANCH};
+use crate::value::order::encoded;
+use crate::wal::{BranchId, Ddl, Entry, Op, Session, Txn};
+
+/// Collection and index ids a transaction hands out inside its overlay start
+/// here, far above any the store allocates; commit allocates real ones.
+const PROVISIONAL_IDS: u64 = 1 << 62;
+
+/// A transaction in progress.
+pub struct Transaction {
+    /// The published commit it reads.
+    start: Commit,
+    /// The engine snapshot of the start with the transaction's writes on top.
+    overlay: Arc<RwLock<Staged>>,
+    /// Its changes, per branch, in the order made.
+    parts: Vec<Part>,
+    next_id: u64,
+}
+
+struct Part {
+    branch: BranchId,
+    db: String,
+    ops: Vec<Op>,
+}
+
+impl Transaction {
+    /// The LSN the transaction reads.
+    pub fn start(&self) -> Commit {
+        self.start
+    }
+
+    /// Whether it has written anything.
+    pub fn is_read_only(&self) -> bool {
+        self.parts.iter().all(|part| part.ops.is_empty())
+    }
+
+    /// The operations it holds, all branches together.
+    pub fn op_count(&self) -> usize {
+        self.parts.iter().map(|part| part.ops.len()).sum()
+    }
+}
+
+impl Store {
+    /// Begins a transaction at the newest published commit.
+    pub fn begin(&self) -> Result<Transaction> {
+        let start = self.published();
+        let engine = self.engine.snapshot()?;
+        Ok(Transaction {
+            start,
+            overlay: Arc::new(RwLock::new(Staged::new(engine))),
+            parts: Vec::new(),
+            next_id: PROVISIONAL_IDS,
+        })
+    }
+
+    /// The transaction's view of `target`: its state at the start with the
+    /// transaction's own writes. A `~<point>` names its own past and is read as
+    /// outside a transaction.
+    pub fn transaction_view(&self, txn: &Transaction, target: &DbRef) -> Result<View> {
+        if target.point.is_some() {
+            return self.view(target, None);
+        }
+        let lsn = txn.start.lsn;
+        let branches = read(&self.branches);
+        let chain = match branches.find(&target.db, &target.branch) {
+            Some(branch) if branch.base_lsn > lsn => {
+                return Err(Error::command(
+                    ErrorCode::SnapshotUnavailable,
+                    format!(
+                        "branch '{}' of database '{}' was created after the transaction began",
+                        branch.name, branch.db
+                    ),
+                ))
+            }
+            Some(branch) => branches.chain(branch.id, lsn)?,
+            None if target.branch == MAIN_BRANCH => Vec::new(),
+            None => return Err(missing_branch(&target.db, &target.branch)),
+        };
+        drop(branches);
+        let snapshot = Snapshot {
+            db: target.db.clone(),
+            branch: target.branch.clone(),
+            addressed: target.to_string(),
+            lsn,
+            read_only: false,
+            chain,
+        };
+        Ok(View::new(snapshot, Box::new(Overlay(txn.overlay.clone()))))
+    }
+
+    /// Runs one statement of `txn` against `target`: `f` reads the transaction's
+    /// view and stages its changes, which are kept only when it succeeds.
+    pub fn transaction_write<T>(
+        &self,
+        txn: &mut Transaction,
+        target: &DbRef,
+        f: impl FnOnce(&mut Batch<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.check_writable(target)?;
+        if read(&self.branches).find(&target.db, &target.branch).is_none() {
+            // A database's main is created, empty, by its first write, here outside
+            // the transaction: an empty branch changes no reader's results.
+            let mut meta = self.lock_writer()?;
+            let (_, created) = self.branch_for_write(&mut meta, target)?;
+            drop(meta);
+            if let Some(commit) = created {
+                self.wal.wait_for_ack(commit.lsn, false)?;
+                self.publish(commit);
+            }
+        }
+        let branch = read(&self.branches).require(&target.db, &target.branch)?.id;
+        let view = self.transaction_view(txn, target)?;
+        let chain = view.snapshot.chain.clone();
+        let mut batch = Batch::new(view, &mut txn.next_id);
+        let outcome = f(&mut batch)?;
+        let (ops, _) = batch.into_parts();
+        if ops.is_empty() {
+            return Ok(outcome);
+        }
+        for op in &ops {
+            if let Op::Ddl(ddl) = op {
+                if !matches!(ddl, Ddl::CreateCollection { .. }) {
+                    return Err(Error::command(
+                        ErrorCode::OperationNotSupportedInTransaction,
+                        "only creating collections is allowed in a transaction",
+                    ));
+                }
+            }
+        }
+        let mut scratch = txn.next_id;
+        let mut overlay = txn.overlay.write().unwrap_or_else(|p| p.into_inner());
+        apply::apply_ops(&mut overlay, &chain, &target.db, branch, txn.start.lsn, &ops, &mut scratch)?;
+        drop(overlay);
+        match txn.parts.iter_mut().find(|part| part.branch == branch) {
+            Some(part) => part.ops.extend(ops),
+            None => txn.parts.push(Part { branch, db: target.db.clone(), ops }),
+        }
+        Ok(outcome)
+    }
+
+    /// Commits `txn` as one record carrying `session`, waiting for an fsync when
+    /// `j`. A transaction that wrote nothing writes no record.
+    pub fn commit_transaction(&self, txn: Transaction, session: Session, j: bool) -> Result<Option<Commit>> {
+        let parts: Vec<Part> = txn.parts.into_iter().filter(|part| !part.ops.is_empty()).collect();
+        if parts.is_empty() {
+            return Ok(None);
+        }
+        let mut meta = self.lock_writer()?;
+        let mut txns = Vec::with_capacity(parts.len());
+        for part in parts {
+            txns.push(self.replay_part(&mut meta, txn.start.lsn, part)?);
+        }
+        txns[0].session = Some(session);
+        let entry = match txns.len() {
+            1 => Entry::Txn(txns.remove(0)),
+            _ => Entry::Group(txns),
+        };
+        let commit = self.append_and_apply(&mut meta, &entry)?;
+        drop(meta);
+        self.wal.wait_for_ack(commit.lsn, j)?;
+        self.publish(commit);
+        Ok(Some(commit))
+    }
+
+    /// Checks one branch's changes against what committed since `start` and
+    /// replays them on the branch's latest state. Called with the writer lock.
+    fn replay_part(&self, meta: &mut Meta, start: Lsn, part: Part) -> Result<Txn> {
+        let branch = read(&self.branches)
+            .get(part.branch)
+            .cloned()
+            .ok_or_else(|| write_conflict(&format!("a branch of database '{}' was dropped", part.db)))?;
+        let chain = read(&self.branches).chain(branch.id, Lsn(u64::MAX))?;
+        let snapshot = Snapshot {
+            db: branch.db.clone(),
+            branch: branch.name.clone(),
+            addressed: DbRef { db: branch.db.clone(), branch: branch.name.clone(), point: None }.to_string(),
+            lsn: meta.applied,
+            read_only: false,
+            chain,
+        };
+        let view = View::new(snapshot, self.engine.snapshot()?);
+        check_conflicts(&view, branch.id, start, &part)?;
+        let mut batch = Batch::new(view, &mut meta.next_collection);
+        for op in part.ops {
+            match op {
+                Op::Ddl(Ddl::CreateCollection { name, options, .. }) => {
+                    batch.create_collection(&name, options)?;
+                }
+                Op::Put { collection, kind, doc } => {
+                    let collection = batch.collection(&collection)?.ok_or_else(|| dropped(&collection))?;
+                    batch.put(&collection, kind, doc)?;
+                }
+                Op::Delete { collection, id } => {
+                    let collection = batch.collection(&collection)?.ok_or_else(|| dropped(&collection))?;
+                    batch.delete(&collection, &id)?;
+                }
+                Op::Ddl(_) => {
+                    return Err(Error::Internal("a transaction holds a DDL operation it cannot replay".into()))
+                }
+            }
+        }
+        let (ops, _) = batch.into_parts();
+        Ok(Txn::new(branch.id, ops))
+    }
+}
+
+/// Fails with `WriteConflict` when a collection `part` writes to, or a document it
+/// writes, has a version on its branch newer than `start`.
+fn check_conflicts(view: &View, branch: BranchId, start: Lsn, part: &Part) -> Result<()> {
+    let mut collections: HashSet<&str> = HashSet::new();
+    let mut documents: HashSet<(&str, Vec<u8>)> = HashSet::new();
+    for op in &part.ops {
+        match op {
+            Op::Ddl(Ddl::CreateCollection { name, .. }) => {
+                collections.insert(name);
+            }
+            Op::Put { collection, doc, .. } => {
+                collections.insert(collection);
+                documents.insert((collection, encoded(doc.get("_id").unwrap_or(&Bson::Null))));
+            }
+            Op::Delete { collection, id } => {
+                collections.insert(collection);
+                documents.insert((collection, encoded(id)));
+            }
+            Op::Ddl(_) => {}
+        }
+    }
+    for name in &collections {
+        let prefix = tables::catalog_prefix(&view.snapshot.db, name);
+        if newer_version(view, Table::Catalog, &prefix, branch, start)? {
+            return Err(write_conflict(&format!("collection {}.{name} changed", view.snapshot.addressed)));
+        }
+    }
+    for (name, id) in documents {
+        // A collection created by this transaction has no documents of others.
+        let Some(collection) = view.collection(name)? else { continue };
+        let mut prefix = tables::id_prefix(collection.id);
+        prefix.extend_from_slice(&id);
+        if newer_version(view, Table::Docs, &prefix, branch, start)? {
+            return Err(write_conflict(&format!("a document of {}.{name} changed", view.snapshot.addressed)));
+        }
+    }
+    Ok(())
+}
+
+/// Whether the thing under `prefix` has a version on `branch` after `start`.
+fn newer_version(view: &View, table: Table, prefix: &[u8], branch: BranchId, start: Lsn) -> Result<bool> {
+    // Versions of a branch sort newest first: from LSN u64::MAX down to start + 1.
+    let lower = tables::version_key(prefix, branch.0, Lsn(u64::MAX));
+    let upper = tables::version_key(prefix, branch.0, start);
+    let mut found = false;
+    view.engine().scan(table, Bound::Included(&lower), Bound::Excluded(&upper), false, &mut |_, _| {
+        found = true;
+        Ok(false)
+    })?;
+    Ok(found)
+}
+
+fn write_conflict(what: &str) -> Error {
+    Error::command(
+        ErrorCode::WriteConflict,
+        format!("Write conflict during plan execution and yielding is disabled: {what} since the transaction began"),
+    )
+    .with_label("TransientTransactionError")
+}
+
+fn dropped(collection: &str) -> Error {
+    write_conflict(&format!("collection {collection} was dropped"))
+}
+
+/// The overlay as an engine snapshot, for views: each read holds the lock for
+/// its own duration only.
+struct Overlay(Arc<RwLock<Staged>>);
+
+impl engine::Snapshot for Overlay {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).get(table, key)
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+        visit: &mut Visit<'_>,
+    ) -> Result<()> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).scan(table, lower, upper, reverse, visit)
+    }
+}

@@ -1,0 +1,167 @@
+//! Transactions and the session table, on the store alone.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bson::{doc, Bson, Document};
+
+use super::{Location, Options, PutKind, Retryable, Store};
+use crate::error::ErrorCode;
+use crate::namespace::DbRef;
+use crate::wal::fs::StdFs;
+use crate::wal::{self, Session, Wal};
+
+fn open(dir: &Path) -> (Arc<Wal>, Arc<Store>) {
+    let (wal, _) = Wal::open(Arc::new(StdFs), &dir.join("wal"), wal::Options::default(), &mut |_| {}).expect("wal");
+    let wal = Arc::new(wal);
+    let options = Options { retention: Duration::from_secs(3600), background: false };
+    let store = Store::open(Location::Dir(&dir.join("store")), wal.clone(), options).expect("store");
+    (wal, store)
+}
+
+fn db(name: &str) -> DbRef {
+    DbRef::parse(name).expect("db name")
+}
+
+fn put(store: &Store, target: &str, d: Document) {
+    store
+        .write(&db(target), false, None, |batch| {
+            let c = batch.collection_or_create("c")?;
+            batch.put(&c, PutKind::Replace, d)
+        })
+        .expect("write");
+}
+
+fn get(store: &Store, target: &str, id: i32) -> Option<Document> {
+    let view = store.view(&db(target), None).expect("view");
+    let c = view.collection("c").expect("catalog")?;
+    view.get(c.id, &Bson::Int32(id)).expect("get")
+}
+
+fn session(n: i64) -> Session {
+    Session { lsid: doc! {"id": "s"}, txn_number: n, statements: Vec::new() }
+}
+
+#[test]
+fn a_transaction_reads_its_start_and_its_own_writes_and_commits_as_one_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (wal, store) = open(dir.path());
+    put(&store, "shop", doc! {"_id": 1, "v": 0});
+    let mut txn = store.begin().expect("begin");
+    put(&store, "shop", doc! {"_id": 2, "v": 0});
+    store
+        .transaction_write(&mut txn, &db("shop"), |batch| {
+            let c = batch.collection_or_create("c")?;
+            batch.put(&c, PutKind::Update, doc! {"_id": 1, "v": 1})?;
+            let orders = batch.collection_or_create("orders")?;
+            batch.put(&orders, PutKind::Insert, doc! {"_id": 9})
+        })
+        .expect("statement");
+    let view = store.transaction_view(&txn, &db("shop")).expect("view");
+    let c = view.collection("c").expect("catalog").expect("c");
+    assert_eq!(view.get(c.id, &Bson::Int32(1)).expect("get"), Some(doc! {"_id": 1, "v": 1}), "its own write");
+    assert_eq!(view.get(c.id, &Bson::Int32(2)).expect("get"), None, "committed after it began");
+    assert!(view.collection("orders").expect("catalog").is_some(), "a collection it created");
+    assert_eq!(get(&store, "shop", 1), Some(doc! {"_id": 1, "v": 0}), "invisible to others");
+    let before = wal.last_lsn();
+    let commit = store.commit_transaction(txn, session(1), false).expect("commit").expect("a record");
+    assert_eq!(commit.lsn, before.next(), "one record");
+    assert_eq!(get(&store, "shop", 1), Some(doc! {"_id": 1, "v": 1}));
+    let record = store.session_record(&doc! {"id": "s"}).expect("read").expect("a row");
+    assert!(record.committed_transaction);
+    assert_eq!(record.txn_number, 1);
+}
+
+#[test]
+fn a_document_written_since_the_start_is_a_write_conflict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_wal, store) = open(dir.path());
+    put(&store, "shop", doc! {"_id": 1, "v": 0});
+    let mut txn = store.begin().expect("begin");
+    store
+        .transaction_write(&mut txn, &db("shop"), |batch| {
+            let c = batch.collection("c")?.expect("c");
+            batch.put(&c, PutKind::Update, doc! {"_id": 1, "v": "txn"})
+        })
+        .expect("statement");
+    put(&store, "shop", doc! {"_id": 1, "v": "other"});
+    let err = store.commit_transaction(txn, session(1), false).expect_err("conflict");
+    assert_eq!(err.code(), ErrorCode::WriteConflict);
+    assert_eq!(err.labels(), ["TransientTransactionError"]);
+    assert_eq!(get(&store, "shop", 1), Some(doc! {"_id": 1, "v": "other"}));
+}
+
+#[test]
+fn a_transaction_over_two_databases_is_one_record_that_survives_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let (wal, store) = open(dir.path());
+        put(&store, "a", doc! {"_id": 1, "v": 0});
+        put(&store, "b", doc! {"_id": 1, "v": 0});
+        let mut txn = store.begin().expect("begin");
+        for name in ["a", "b"] {
+            store
+                .transaction_write(&mut txn, &db(name), |batch| {
+                    let c = batch.collection("c")?.expect("c");
+                    batch.put(&c, PutKind::Update, doc! {"_id": 1, "v": 1})
+                })
+                .expect("statement");
+        }
+        let before = wal.last_lsn();
+        let commit = store.commit_transaction(txn, session(3), true).expect("commit").expect("a record");
+        assert_eq!(commit.lsn, before.next());
+        // A crash: nothing is closed; the store replays the group.
+    }
+    let (_wal, store) = open(dir.path());
+    assert_eq!(get(&store, "a", 1), Some(doc! {"_id": 1, "v": 1}));
+    assert_eq!(get(&store, "b", 1), Some(doc! {"_id": 1, "v": 1}));
+    assert_eq!(store.session_record(&doc! {"id": "s"}).expect("read").map(|r| r.txn_number), Some(3));
+}
+
+#[test]
+fn a_retryable_write_records_its_statements_with_its_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let (_wal, store) = open(dir.path());
+        let retryable = Retryable { lsid: doc! {"id": "r"}, txn_number: 4 };
+        for (stmt, id) in [(0, 1), (1, 2)] {
+            store
+                .write(&db("shop"), true, Some(&retryable), |batch| {
+                    let c = batch.collection_or_create("c")?;
+                    batch.put(&c, PutKind::Insert, doc! {"_id": id})?;
+                    batch.statement(stmt, doc! {"n": 1});
+                    Ok(())
+                })
+                .expect("write");
+        }
+    }
+    let (_wal, store) = open(dir.path());
+    let record = store.session_record(&doc! {"id": "r"}).expect("read").expect("a row");
+    assert_eq!(record.txn_number, 4);
+    assert!(!record.committed_transaction);
+    assert_eq!(record.statements.keys().copied().collect::<Vec<_>>(), [0, 1], "split records add up");
+}
+
+#[test]
+fn unique_indexes_are_checked_at_commit_against_the_latest_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_wal, store) = open(dir.path());
+    store
+        .write(&db("shop"), false, None, |batch| {
+            let c = batch.collection_or_create("c")?;
+            batch.create_index(&c, doc! {"key": {"u": 1}, "name": "u_1", "unique": true})
+        })
+        .expect("index");
+    let mut txn = store.begin().expect("begin");
+    store
+        .transaction_write(&mut txn, &db("shop"), |batch| {
+            let c = batch.collection("c")?.expect("c");
+            batch.put(&c, PutKind::Insert, doc! {"_id": 1, "u": 7})
+        })
+        .expect("statement");
+    put(&store, "shop", doc! {"_id": 2, "u": 7});
+    let err = store.commit_transaction(txn, session(1), false).expect_err("duplicate");
+    assert_eq!(err.code(), ErrorCode::DuplicateKey);
+    assert_eq!(get(&store, "shop", 1), None);
+}
