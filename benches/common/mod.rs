@@ -43,7 +43,7 @@ pub fn load(store: &Store, target: &str, coll: &str, ids: std::ops::Range<i64>, 
     let ids: Vec<i64> = ids.collect();
     for chunk in ids.chunks(1000) {
         store
-            .write(&target, false, |batch| {
+            .write(&target, false, None, |batch| {
                 let c = batch.collection_or_create(coll)?;
                 for &id in chunk {
                     batch.put(&c, PutKind::Insert, document(id, size))?;
@@ -68,7 +68,7 @@ pub fn touch(
     let ids: Vec<i64> = ids.skip(offset as usize).step_by(step).collect();
     for chunk in ids.chunks(1000) {
         store
-            .write(&target, false, |batch| {
+            .write(&target, false, None, |batch| {
                 let c = batch.collection_or_create(coll)?;
                 for &id in chunk {
                     let mut d = document(id, size);
