@@ -213,14 +213,7 @@ impl Store {
         let mut meta = self.lock_writer()?;
         let (branch, created) = self.branch_for_write(&mut meta, target)?;
         let chain = read(&self.branches).chain(branch, Lsn(u64::MAX))?;
-        let snapshot = Snapshot {
-            db: target.db.clone(),
-            branch: target.branch.clone(),
-            addressed: target.to_string(),
-            lsn: meta.applied,
-            read_only: false,
-            chain,
-        };
+        let snapshot = Snapshot::of(target, meta.applied, chain);
         let view = View::new(snapshot, self.engine.snapshot()?);
         // What the batch read: applied, maybe not yet durable.
         let read_at = Commit { lsn: meta.applied, time: meta.applied_time };
@@ -411,14 +404,7 @@ impl Store {
             None => Vec::new(),
         };
         drop(branches);
-        let snapshot = Snapshot {
-            db: target.db.clone(),
-            branch: target.branch.clone(),
-            addressed: target.to_string(),
-            lsn,
-            read_only: target.point.is_some(),
-            chain,
-        };
+        let snapshot = Snapshot::of(target, lsn, chain);
         Ok(View::new(snapshot, engine))
     }
 

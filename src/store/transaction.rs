@@ -105,14 +105,7 @@ impl Store {
             None => return Err(missing_branch(&target.db, &target.branch)),
         };
         drop(branches);
-        let snapshot = Snapshot {
-            db: target.db.clone(),
-            branch: target.branch.clone(),
-            addressed: target.to_string(),
-            lsn,
-            read_only: false,
-            chain,
-        };
+        let snapshot = Snapshot::of(target, lsn, chain);
         Ok(View::new(snapshot, Box::new(Overlay(txn.overlay.clone()))))
     }
 
@@ -198,14 +191,8 @@ impl Store {
             .cloned()
             .ok_or_else(|| write_conflict(&format!("a branch of database '{}' was dropped", part.db)))?;
         let chain = read(&self.branches).chain(branch.id, Lsn(u64::MAX))?;
-        let snapshot = Snapshot {
-            db: branch.db.clone(),
-            branch: branch.name.clone(),
-            addressed: DbRef { db: branch.db.clone(), branch: branch.name.clone(), point: None }.to_string(),
-            lsn: meta.applied,
-            read_only: false,
-            chain,
-        };
+        let target = DbRef { db: branch.db.clone(), branch: branch.name.clone(), point: None };
+        let snapshot = Snapshot::of(&target, meta.applied, chain);
         let view = View::new(snapshot, self.engine.snapshot()?);
         check_conflicts(&view, branch.id, start, &part)?;
         let mut batch = Batch::new(view, &mut meta.next_collection);

@@ -11,6 +11,7 @@ use super::tables::{self, ID_LEN, VERSION_SUFFIX};
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::lsn::Lsn;
+use crate::namespace::DbRef;
 use crate::wal::BranchId;
 
 /// What a view reads: a branch of a database at an LSN, and the bounded chain of
@@ -27,6 +28,21 @@ pub struct Snapshot {
     /// The branch and its ancestors, each with the last LSN of its versions seen.
     /// Empty for a database that has no branch yet.
     pub(super) chain: Vec<(BranchId, Lsn)>,
+}
+
+impl Snapshot {
+    /// What `target` names, read at `lsn` through `chain`; read-only when it
+    /// names a point.
+    pub(super) fn of(target: &DbRef, lsn: Lsn, chain: Vec<(BranchId, Lsn)>) -> Snapshot {
+        Snapshot {
+            db: target.db.clone(),
+            branch: target.branch.clone(),
+            addressed: target.to_string(),
+            lsn,
+            read_only: target.point.is_some(),
+            chain,
+        }
+    }
 }
 
 /// A collection as a view sees it.
