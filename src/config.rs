@@ -46,6 +46,8 @@ pub struct Settings {
     pub history_retention: String,
     /// Seconds between passes of the TTL expirer (MongoDB's `ttlMonitorSleepSecs`).
     pub ttl_monitor_sleep_secs: u64,
+    /// Accept test commands (`configureFailPoint`), as MongoDB's `enableTestCommands`.
+    pub enable_test_commands: bool,
 }
 
 impl Default for Settings {
@@ -60,6 +62,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             history_retention: "7d".into(),
             ttl_monitor_sleep_secs: 60,
+            enable_test_commands: false,
         }
     }
 }
@@ -96,6 +99,9 @@ pub struct Overrides {
     /// Seconds between passes deleting the documents TTL indexes expire [default: 60]
     #[arg(long, env = "BRANCHDB_TTL_MONITOR_SLEEP_SECS")]
     pub ttl_monitor_sleep_secs: Option<u64>,
+    /// Accept test commands (configureFailPoint), for drivers' test suites; never in production
+    #[arg(long, env = "BRANCHDB_ENABLE_TEST_COMMANDS", num_args = 0..=1, default_missing_value = "true")]
+    pub enable_test_commands: Option<bool>,
 }
 
 impl Settings {
@@ -140,6 +146,7 @@ impl Settings {
             log_format,
             history_retention,
             ttl_monitor_sleep_secs,
+            enable_test_commands,
         } = o;
         if let Some(v) = bind {
             self.bind = v;
@@ -167,6 +174,9 @@ impl Settings {
         }
         if let Some(v) = ttl_monitor_sleep_secs {
             self.ttl_monitor_sleep_secs = v;
+        }
+        if let Some(v) = enable_test_commands {
+            self.enable_test_commands = v;
         }
     }
 }

@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::command;
+use crate::command::{self, Outcome};
 use crate::context::{ConnectionInfo, Context};
 use crate::error::{Error, ErrorCode, Result};
 use crate::wire::{self, Message, OpMsg, OpReply};
@@ -109,7 +109,10 @@ async fn handle(frame: &[u8], info: &Arc<ConnectionInfo>, shared: &Arc<Context>)
     match message {
         Message::Msg(msg) => {
             let more_to_come = msg.more_to_come();
-            let reply = run_command(msg.command, info, shared).await;
+            let reply = match run_command(msg.command, info, shared).await {
+                Outcome::Reply(reply) => reply,
+                Outcome::Close => return Err(Error::protocol("closed by the failCommand fail point")),
+            };
             if more_to_come {
                 return Ok(None);
             }
@@ -141,14 +144,14 @@ async fn handle(frame: &[u8], info: &Arc<ConnectionInfo>, shared: &Arc<Context>)
 /// Runs a command; those that touch the store (but point reads) run on the blocking
 /// pool, so that a write waiting for its fsync or a long scan never holds up a
 /// runtime worker.
-async fn run_command(body: bson::Document, info: &Arc<ConnectionInfo>, shared: &Arc<Context>) -> bson::Document {
-    if command::runs_inline(&body) {
-        return command::run(&body, info, shared);
+async fn run_command(body: bson::Document, info: &Arc<ConnectionInfo>, shared: &Arc<Context>) -> Outcome {
+    if command::runs_inline(&body, shared) {
+        return command::execute(&body, info, shared);
     }
     let (info, shared) = (info.clone(), shared.clone());
-    match tokio::task::spawn_blocking(move || command::run(&body, &info, &shared)).await {
-        Ok(reply) => reply,
-        Err(e) => Error::Internal(format!("command panicked: {e}")).to_reply(),
+    match tokio::task::spawn_blocking(move || command::execute(&body, &info, &shared)).await {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::Reply(Error::Internal(format!("command panicked: {e}")).to_reply()),
     }
 }
 

@@ -11,8 +11,9 @@ use bson::Document;
 
 use crate::config::Settings;
 use crate::cursor::Cursors;
+use crate::fail_points::FailPoints;
 use crate::operations::Operations;
-use crate::sessions::LocalSessions;
+use crate::sessions::Sessions;
 use crate::store::Store;
 use crate::ttl;
 use crate::wal::Wal;
@@ -39,8 +40,10 @@ pub struct Context {
     pub cursors: Cursors,
     /// Commands being served, for `currentOp` and `killOp`.
     pub operations: Operations,
-    /// Sessions clients used recently, for `$listLocalSessions`.
-    pub sessions: LocalSessions,
+    /// Logical sessions and their transactions.
+    pub sessions: Sessions,
+    /// The test commands' `failCommand` fail point.
+    pub fail_points: FailPoints,
     /// The TTL expirer's parameters and counters; its thread runs while the server does.
     pub ttl: Arc<ttl::Monitor>,
 }
@@ -87,7 +90,8 @@ impl Context {
             .expect("in-memory store"),
             cursors: Cursors::default(),
             operations: Operations::default(),
-            sessions: LocalSessions::default(),
+            sessions: Sessions::default(),
+            fail_points: FailPoints::default(),
             ttl: Arc::new(ttl::Monitor::new(Settings::default().ttl_monitor_sleep_secs)),
         })
     }

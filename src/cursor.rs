@@ -14,7 +14,7 @@ use bson::{Bson, Document};
 use crate::error::{Error, ErrorCode, Result};
 use crate::operations::Interrupt;
 use crate::query::{Filter, Projection};
-use crate::store::{Snapshot, Store, View};
+use crate::store::{Snapshot, View};
 use crate::value::size::document_size;
 
 /// A cursor idle this long is closed, as MongoDB's `cursorTimeoutMillis`.
@@ -225,17 +225,13 @@ impl Cursors {
 /// `nextBatch`). A cursor that ends, or fails, is closed.
 pub fn reply_batch(
     cursors: &Cursors,
-    store: &Store,
     id: Option<i64>,
     mut cursor: Cursor,
-    view: Option<&View>,
+    view: &View,
     max: usize,
     interrupt: Interrupt<'_>,
 ) -> Result<Document> {
-    let batch = match view {
-        Some(view) => cursor.next_batch(view, max, interrupt),
-        None => store.reopen(&cursor.snapshot).and_then(|view| cursor.next_batch(&view, max, interrupt)),
-    };
+    let batch = cursor.next_batch(view, max, interrupt);
     let batch = match batch {
         Ok(batch) => batch,
         Err(e) => {

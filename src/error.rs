@@ -26,6 +26,11 @@ macro_rules! error_codes {
             pub fn name(self) -> &'static str {
                 match self { $(ErrorCode::$name => stringify!($name)),* }
             }
+
+            /// The code numbered `code`, if branchdb knows it.
+            pub fn from_code(code: i32) -> Option<ErrorCode> {
+                match code { $($code => Some(ErrorCode::$name),)* _ => None }
+            }
         }
     };
 }
@@ -63,6 +68,21 @@ error_codes! {
     TransactionTooLarge = 257,
     OperationNotSupportedInTransaction = 263,
     TransactionTooOld = 225,
+    CommandFailed = 125,
+    Location50768 = 50768,
+    HostUnreachable = 6,
+    HostNotFound = 7,
+    NetworkTimeout = 89,
+    ShutdownInProgress = 91,
+    PrimarySteppedDown = 189,
+    ExceededTimeLimit = 262,
+    SocketException = 9001,
+    NotWritablePrimary = 10107,
+    InterruptedAtShutdown = 11600,
+    InterruptedDueToReplStateChange = 11602,
+    NotPrimaryNoSecondaryOk = 13435,
+    NotPrimaryOrSecondary = 13436,
+    LockTimeout = 24,
     IncompleteTransactionHistory = 217,
     FailPointEnabled = 3008,
     ImmutableField = 66,

@@ -13,6 +13,7 @@ pub mod context;
 pub mod cursor;
 pub mod error;
 pub mod exec;
+pub mod fail_points;
 pub mod index;
 pub mod log;
 pub mod lsn;

@@ -15,8 +15,9 @@ use crate::config::Settings;
 use crate::context::{ConnectionInfo, Context};
 use crate::cursor::Cursors;
 use crate::error::{Error, Result};
+use crate::fail_points::FailPoints;
 use crate::operations::Operations;
-use crate::sessions::LocalSessions;
+use crate::sessions::Sessions;
 use crate::store::{self, Store};
 use crate::ttl;
 use crate::wal::{self, fs::StdFs, Wal};
@@ -59,7 +60,8 @@ impl Server {
             store,
             cursors: Cursors::default(),
             operations: Operations::default(),
-            sessions: LocalSessions::default(),
+            sessions: Sessions::default(),
+            fail_points: FailPoints::default(),
             ttl,
         });
         Ok(Server { listener, shared })
@@ -78,6 +80,7 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
         let expirer = shared.ttl.start(shared.store.clone())?;
+        let reaper = tokio::spawn(reap_sessions(shared.clone(), stop_rx.clone()));
         tracing::info!(addr = %listener.local_addr()?, "listening");
         tokio::pin!(shutdown);
         loop {
@@ -121,6 +124,7 @@ impl Server {
             tracing::warn!(open = connections.len(), "connections still busy after the grace period; closing them");
             connections.shutdown().await;
         }
+        reaper.abort();
         let (store, wal) = (shared.store.clone(), shared.wal.clone());
         tokio::task::spawn_blocking(move || {
             if expirer.join().is_err() {
@@ -203,5 +207,22 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => tracing::info!("SIGINT received"),
         _ = term => tracing::info!("SIGTERM received"),
+    }
+}
+
+/// Once a second, aborts transactions past `transactionLifetimeLimitSeconds` and
+/// forgets sessions idle past their timeout, until the server stops.
+async fn reap_sessions(shared: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let aborted = shared.sessions.reap();
+                if aborted > 0 {
+                    tracing::info!(aborted, "aborted transactions open past transactionLifetimeLimitSeconds");
+                }
+            }
+            _ = stop.wait_for(|&stop| stop) => break,
+        }
     }
 }

@@ -1,41 +1,134 @@
-//! The logical session cache: the sessions (`lsid`) clients have used recently, as
-//! `$listLocalSessions` reports them. Sessions hold no other state yet (no
-//! transactions, no retryable-write table).
+//! The logical session registry: the sessions (`lsid`) clients have used, when each
+//! was last used (for `$listLocalSessions` and expiry), and each one's transaction
+//! state. A command that carries a transaction number checks its session out for
+//! its whole run (a second command on the same session waits); the rules of that
+//! state machine live with the commands (`command::session`), the state here.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use bson::{doc, spec::BinarySubtype, Binary, Bson, DateTime, Document};
 
-/// A session unused this long is forgotten (MongoDB's `localLogicalSessionTimeoutMinutes`).
-const TIMEOUT: Duration = Duration::from_secs(30 * 60);
-/// The cache forgets idle sessions when it grows past this many.
-const SWEEP_AT: usize = 10_000;
+use crate::store::{Commit, Transaction};
 
-/// Session ids (their UUID bytes) with when each was last used.
-#[derive(Default)]
-pub struct LocalSessions {
-    sessions: Mutex<HashMap<[u8; 16], DateTime>>,
+/// A session unused this long is forgotten (MongoDB's `localLogicalSessionTimeoutMinutes`).
+pub const TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// MongoDB's default `transactionLifetimeLimitSeconds`.
+pub const DEFAULT_TRANSACTION_LIFETIME_SECS: u64 = 60;
+
+/// The sessions of a server.
+pub struct Sessions {
+    sessions: Mutex<HashMap<[u8; 16], Arc<Session>>>,
+    /// A transaction open longer than this many seconds is aborted.
+    transaction_lifetime_secs: AtomicU64,
 }
 
-impl LocalSessions {
-    /// Records that the command `body` used its `lsid`, if it names one.
-    pub fn touch(&self, body: &Document) {
-        let Some(id) = body.get_document("lsid").ok().and_then(session_id) else { return };
-        let now = DateTime::now();
-        let mut sessions = self.lock();
-        if sessions.len() >= SWEEP_AT {
-            sessions.retain(|_, used| !expired(*used, now));
+impl Default for Sessions {
+    fn default() -> Sessions {
+        Sessions {
+            sessions: Mutex::default(),
+            transaction_lifetime_secs: AtomicU64::new(DEFAULT_TRANSACTION_LIFETIME_SECS),
         }
-        sessions.insert(id, now);
+    }
+}
+
+/// One logical session.
+pub struct Session {
+    id: [u8; 16],
+    /// Milliseconds since the epoch.
+    last_use: AtomicI64,
+    state: Mutex<State>,
+}
+
+/// What the server knows of a session's transaction numbers.
+#[derive(Default)]
+pub struct State {
+    /// Whether the store's session table has been read (the first command with a
+    /// transaction number after a restart reads what earlier runs left).
+    pub loaded: bool,
+    /// The newest transaction number used on the session.
+    pub txn_number: Option<i64>,
+    /// The multi-document transaction of `txn_number`, if it is one.
+    pub txn: Txn,
+}
+
+/// The state of a session's newest transaction.
+#[derive(Default)]
+pub enum Txn {
+    /// `txn_number` is a retryable write, or nothing yet.
+    #[default]
+    None,
+    /// Open: started with `started`.
+    Active {
+        transaction: Box<Transaction>,
+        started: Instant,
+    },
+    /// Committed (`None`: it had nothing to write, or committed before a restart).
+    Committed(Option<Commit>),
+    Aborted,
+}
+
+impl Session {
+    /// The session id as clients send it: `{id: UUID}`.
+    pub fn lsid(&self) -> Document {
+        doc! { "id": Binary { subtype: BinarySubtype::Uuid, bytes: self.id.to_vec() } }
     }
 
-    /// Forgets the sessions `{id: UUID}` of `endSessions`.
+    /// Checks the session out: waits while another command holds it.
+    pub fn check_out(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn touch(&self) {
+        self.last_use.store(DateTime::now().timestamp_millis(), Ordering::Relaxed);
+    }
+
+    fn last_use(&self) -> DateTime {
+        DateTime::from_millis(self.last_use.load(Ordering::Relaxed))
+    }
+
+    /// Aborts the open transaction, unless a command holds the session now.
+    fn abort_if_idle(&self) {
+        if let Ok(mut state) = self.state.try_lock() {
+            if matches!(state.txn, Txn::Active { .. }) {
+                state.txn = Txn::Aborted;
+            }
+        }
+    }
+}
+
+impl Sessions {
+    /// The session `lsid` names (created on first use), marked used now. `None`
+    /// when the command carries no `lsid`; an `lsid` that is not `{id: UUID}` is
+    /// refused by the caller before this.
+    pub fn touch(&self, lsid: &Document) -> Option<Arc<Session>> {
+        let id = session_id(lsid)?;
+        let mut sessions = self.lock();
+        let session = sessions
+            .entry(id)
+            .or_insert_with(|| Arc::new(Session { id, last_use: AtomicI64::new(0), state: Mutex::default() }))
+            .clone();
+        session.touch();
+        Some(session)
+    }
+
+    /// Forgets the sessions `{id: UUID}` of `endSessions` and `killSessions`,
+    /// aborting their open transactions.
     pub fn end<'a>(&self, ids: impl IntoIterator<Item = &'a Document>) {
         let mut sessions = self.lock();
         for id in ids.into_iter().filter_map(session_id) {
-            sessions.remove(&id);
+            if let Some(session) = sessions.remove(&id) {
+                session.abort_if_idle();
+            }
+        }
+    }
+
+    /// Forgets every session (`killAllSessions`), aborting their transactions.
+    pub fn end_all(&self) {
+        for (_, session) in self.lock().drain() {
+            session.abort_if_idle();
         }
     }
 
@@ -44,26 +137,63 @@ impl LocalSessions {
     /// whose `uid` is shown as 32 zero bytes.
     pub fn list(&self) -> Vec<Document> {
         let now = DateTime::now();
-        let mut sessions = self.lock();
-        sessions.retain(|_, used| !expired(*used, now));
-        let mut list: Vec<(&[u8; 16], &DateTime)> = sessions.iter().collect();
-        list.sort_by_key(|(_, used)| std::cmp::Reverse(**used));
+        let sessions = self.lock();
+        let mut list: Vec<(&[u8; 16], DateTime)> =
+            sessions.iter().map(|(id, s)| (id, s.last_use())).filter(|(_, used)| !expired(*used, now)).collect();
+        list.sort_by_key(|(_, used)| std::cmp::Reverse(*used));
         list.into_iter()
             .map(|(id, used)| {
                 let id = Binary { subtype: BinarySubtype::Uuid, bytes: id.to_vec() };
                 let uid = Binary { subtype: BinarySubtype::Generic, bytes: vec![0; 32] };
-                doc! { "_id": {"id": id, "uid": uid}, "lastUse": *used }
+                doc! { "_id": {"id": id, "uid": uid}, "lastUse": used }
             })
             .collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 16], DateTime>> {
+    /// Aborts transactions open longer than the lifetime limit and forgets sessions
+    /// idle longer than [`TIMEOUT`]; sessions a command holds are left alone.
+    /// Returns how many transactions it aborted.
+    pub fn reap(&self) -> usize {
+        let limit = Duration::from_secs(self.transaction_lifetime_secs());
+        let now = DateTime::now();
+        let mut aborted = 0;
+        self.lock().retain(|_, session| {
+            let Ok(mut state) = session.state.try_lock() else { return true };
+            if let Txn::Active { started, .. } = &state.txn {
+                if started.elapsed() > limit {
+                    state.txn = Txn::Aborted;
+                    aborted += 1;
+                }
+            }
+            !expired(session.last_use(), now)
+        });
+        aborted
+    }
+
+    /// `transactionLifetimeLimitSeconds`.
+    pub fn transaction_lifetime_secs(&self) -> u64 {
+        self.transaction_lifetime_secs.load(Ordering::Relaxed)
+    }
+
+    pub fn set_transaction_lifetime_secs(&self, secs: u64) {
+        self.transaction_lifetime_secs.store(secs, Ordering::Relaxed);
+    }
+
+    /// Transactions open now.
+    pub fn open_transactions(&self) -> usize {
+        self.lock()
+            .values()
+            .filter(|s| s.state.try_lock().is_ok_and(|state| matches!(state.txn, Txn::Active { .. })))
+            .count()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<[u8; 16], Arc<Session>>> {
         self.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 /// The UUID bytes of `{id: UUID}`.
-fn session_id(lsid: &Document) -> Option<[u8; 16]> {
+pub fn session_id(lsid: &Document) -> Option<[u8; 16]> {
     match lsid.get("id") {
         Some(Bson::Binary(Binary { subtype: BinarySubtype::Uuid, bytes })) => bytes.as_slice().try_into().ok(),
         _ => None,
@@ -84,15 +214,27 @@ mod tests {
 
     #[test]
     fn sessions_are_listed_once_each_until_ended() {
-        let sessions = LocalSessions::default();
-        sessions.touch(&doc! { "ping": 1, "lsid": lsid(1) });
-        sessions.touch(&doc! { "ping": 1, "lsid": lsid(1) });
-        sessions.touch(&doc! { "ping": 1, "lsid": lsid(2) });
-        sessions.touch(&doc! { "ping": 1 });
+        let sessions = Sessions::default();
+        sessions.touch(&lsid(1));
+        sessions.touch(&lsid(1));
+        sessions.touch(&lsid(2));
+        assert!(sessions.touch(&doc! {"id": 1}).is_none());
         assert_eq!(sessions.list().len(), 2);
         sessions.end([&lsid(1)]);
         let listed = sessions.list();
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].get_document("_id").and_then(|id| id.get_binary_generic("uid")).map(Vec::len), Ok(32));
+        sessions.end_all();
+        assert!(sessions.list().is_empty());
+    }
+
+    #[test]
+    fn a_session_keeps_its_state_and_id() {
+        let sessions = Sessions::default();
+        let session = sessions.touch(&lsid(3)).expect("a session");
+        session.check_out().txn_number = Some(7);
+        let again = sessions.touch(&lsid(3)).expect("the same session");
+        assert_eq!(again.check_out().txn_number, Some(7));
+        assert_eq!(again.lsid(), lsid(3));
     }
 }

@@ -105,7 +105,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         exhausted: false,
     };
     let max = batch_size.map_or(DEFAULT_FIRST_BATCH, |b| b as usize);
-    cursor::reply_batch(&inv.context.cursors, &inv.context.store, None, cursor, Some(&view), max, inv.interrupt())
+    cursor::reply_batch(&inv.context.cursors, None, cursor, &view, max, inv.interrupt())
 }
 
 /// Documents scanned per pull from the store.

@@ -175,17 +175,18 @@ impl<T> Statements<T> {
     }
 }
 
-/// Runs each statement of a write command. A command error becomes that
-/// statement's entry in `writeErrors` (and ends an ordered command); any other
-/// error fails the whole command.
+/// Runs each statement of a write command (`run` gets its index, its id in a
+/// retryable write). A command error becomes that statement's entry in
+/// `writeErrors` (and ends an ordered command); any other error fails the whole
+/// command.
 pub fn each_statement<T>(
     statements: &[&Document],
     ordered: bool,
-    mut run: impl FnMut(&Document) -> Result<(T, Option<crate::store::Commit>)>,
+    mut run: impl FnMut(usize, &Document) -> Result<(T, Option<crate::store::Commit>)>,
 ) -> Result<Statements<T>> {
     let mut out = Statements { done: Vec::new(), errors: Vec::new(), last_commit: None };
     for (index, statement) in statements.iter().enumerate() {
-        match run(statement) {
+        match run(index, statement) {
             Ok((outcome, commit)) => {
                 out.done.push((index, outcome));
                 out.last_commit = commit.or(out.last_commit);

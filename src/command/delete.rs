@@ -20,10 +20,14 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     }
     let ordered = args::boolean(inv.body, "ordered", true)?;
     let vars = args::variables(inv.body, "delete")?;
-    let results = args::each_statement(&statements, ordered, |statement| {
+    let results = args::each_statement(&statements, ordered, |index, statement| {
+        if let Some(done) = inv.executed(index) {
+            // A retried statement an earlier attempt executed: its reply again.
+            return Ok((i64::from(done.get_i32("n").unwrap_or(0)), None));
+        }
         let (target, just_one) = statement_args(statement, &vars)?;
         match just_one {
-            true => delete_one(inv, name, &target),
+            true => delete_one(inv, index, name, &target),
             false => delete_many(inv, name, &target),
         }
     })?;
@@ -33,10 +37,10 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     Ok(reply)
 }
 
-/// Deletes the first match. The match is looked for without holding up writers;
-/// under the writer lock it is re-read and re-matched, and looked for again only if
-/// it changed meanwhile.
-fn delete_one(inv: &Invocation<'_>, name: &str, target: &Target) -> Result<(i64, Option<Commit>)> {
+/// Deletes the first match, statement `index` of its command. The match is looked
+/// for without holding up writers; under the writer lock it is re-read and
+/// re-matched, and looked for again only if it changed meanwhile.
+fn delete_one(inv: &Invocation<'_>, index: usize, name: &str, target: &Target) -> Result<(i64, Option<Commit>)> {
     let Some(candidate) = first_match_now(inv, name, target)? else { return Ok((0, None)) };
     inv.write(|batch| {
         let Some(collection) = batch.collection(name)? else { return Ok(0) };
@@ -44,10 +48,12 @@ fn delete_one(inv: &Invocation<'_>, name: &str, target: &Target) -> Result<(i64,
             Some(_) => Some(candidate.clone()),
             None => first_match(inv, batch.view(), &collection, target)?,
         };
-        match found {
-            Some(id) => batch.delete(&collection, &id).map(|()| 1),
-            None => Ok(0),
+        let Some(id) = found else { return Ok(0) };
+        batch.delete(&collection, &id)?;
+        if inv.records_statements() {
+            batch.statement(index, doc! {"n": 1});
         }
+        Ok(1)
     })
 }
 

@@ -67,8 +67,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
         docs.drain(..skip.min(docs.len()));
     }
     let max = batch_size.map_or(DEFAULT_FIRST_BATCH, |b| b as usize);
-    let mut reply =
-        cursor::reply_batch(&inv.context.cursors, &inv.context.store, None, cursor, Some(&view), max, inv.interrupt())?;
+    let mut reply = cursor::reply_batch(&inv.context.cursors, None, cursor, &view, max, inv.interrupt())?;
     if single_batch {
         close_in_reply(inv, &mut reply);
     }
@@ -134,7 +133,14 @@ pub fn get_more(inv: &Invocation<'_>) -> Result<Document> {
             ),
         ));
     }
-    cursor::reply_batch(&inv.context.cursors, &inv.context.store, Some(id), cursor, None, batch_size, inv.interrupt())
+    let view = match inv.reopen(&cursor.snapshot) {
+        Ok(view) => view,
+        Err(e) => {
+            inv.context.cursors.kill(id);
+            return Err(e);
+        }
+    };
+    cursor::reply_batch(&inv.context.cursors, Some(id), cursor, &view, batch_size, inv.interrupt())
 }
 
 pub fn kill_cursors(inv: &Invocation<'_>) -> Result<Document> {

@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::exec::{self, Target};
 use crate::query::sort::SortKey;
 use crate::query::{Filter, Projection, Sort, Update};
-use crate::store::{Collection, View};
+use crate::store::{Batch, Collection, Commit, View};
 
 /// What the command asks for, parsed once.
 struct Request {
@@ -30,6 +30,16 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, command)?;
     args::writable(inv)?;
     let request = parse(inv.body)?;
+    let (outcome, commit) = match inv.executed(0) {
+        // A retry of a findAndModify an earlier attempt executed: its reply again.
+        Some(done) => (Outcome::recorded(done), None),
+        None => modify(inv, name, &request)?,
+    };
+    reply(outcome, commit, &request)
+}
+
+/// Finds the document and modifies it, as one record.
+fn modify(inv: &Invocation<'_>, name: &str, request: &Request) -> Result<(Outcome, Option<Commit>)> {
     let candidate = {
         let view = inv.latest_view()?;
         match view.collection(name)? {
@@ -38,37 +48,56 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         }
     };
     let candidate_id = candidate.as_ref().and_then(|d| d.get("_id").cloned());
-    let (outcome, commit) = inv.write(|batch| {
-        let collection = batch.collection(name)?;
-        let mut found = None;
-        if let (Some(collection), Some(id)) = (&collection, &candidate_id) {
-            found = batch.get(collection, id)?.filter(|d| request.target.filter.matches(d));
-            if found.is_none() {
-                found = first_match(inv, batch.view(), collection, &request.target, request.sort.as_ref())?;
-            }
+    inv.write(|batch| {
+        let outcome = change(inv, batch, name, request, candidate_id.as_ref())?;
+        if inv.records_statements() {
+            batch.statement(0, outcome.record());
         }
-        match (found, collection, &request.update) {
-            (Some(old), Some(collection), None) => {
-                let id = old.get("_id").cloned().unwrap_or(Bson::Null);
-                batch.delete(&collection, &id)?;
-                Ok(Outcome { value: Some(old), n: 1, updated_existing: None, upserted: None })
-            }
-            (Some(old), Some(collection), Some(change)) => {
-                let (new, _, _) = update::rewrite(batch, &collection, old.clone(), &request.target.filter, change)?;
-                let value = if request.return_new { new } else { old };
-                Ok(Outcome { value: Some(value), n: 1, updated_existing: Some(true), upserted: None })
-            }
-            (_, _, Some(change)) if request.upsert => {
-                let inserted = update::upsert_insert(batch, name, &request.target.filter, change)?;
-                let id = inserted.get("_id").cloned().unwrap_or(Bson::Null);
-                let value = request.return_new.then_some(inserted);
-                Ok(Outcome { value, n: 1, updated_existing: Some(false), upserted: Some(id) })
-            }
-            (_, _, change) => {
-                Ok(Outcome { value: None, n: 0, updated_existing: change.as_ref().map(|_| false), upserted: None })
-            }
+        Ok(outcome)
+    })
+}
+
+/// Updates or removes the match, or upserts, in `batch`.
+fn change(
+    inv: &Invocation<'_>,
+    batch: &mut Batch<'_>,
+    name: &str,
+    request: &Request,
+    candidate_id: Option<&Bson>,
+) -> Result<Outcome> {
+    let collection = batch.collection(name)?;
+    let mut found = None;
+    if let (Some(collection), Some(id)) = (&collection, &candidate_id) {
+        found = batch.get(collection, id)?.filter(|d| request.target.filter.matches(d));
+        if found.is_none() {
+            found = first_match(inv, batch.view(), collection, &request.target, request.sort.as_ref())?;
         }
-    })?;
+    }
+    match (found, collection, &request.update) {
+        (Some(old), Some(collection), None) => {
+            let id = old.get("_id").cloned().unwrap_or(Bson::Null);
+            batch.delete(&collection, &id)?;
+            Ok(Outcome { value: Some(old), n: 1, updated_existing: None, upserted: None })
+        }
+        (Some(old), Some(collection), Some(change)) => {
+            let (new, _, _) = update::rewrite(batch, &collection, old.clone(), &request.target.filter, change)?;
+            let value = if request.return_new { new } else { old };
+            Ok(Outcome { value: Some(value), n: 1, updated_existing: Some(true), upserted: None })
+        }
+        (_, _, Some(change)) if request.upsert => {
+            let inserted = update::upsert_insert(batch, name, &request.target.filter, change)?;
+            let id = inserted.get("_id").cloned().unwrap_or(Bson::Null);
+            let value = request.return_new.then_some(inserted);
+            Ok(Outcome { value, n: 1, updated_existing: Some(false), upserted: Some(id) })
+        }
+        (_, _, change) => {
+            Ok(Outcome { value: None, n: 0, updated_existing: change.as_ref().map(|_| false), upserted: None })
+        }
+    }
+}
+
+/// The reply: `lastErrorObject` and the document as `fields` projects it.
+fn reply(outcome: Outcome, commit: Option<Commit>, request: &Request) -> Result<Document> {
     let mut last_error = doc! {"n": outcome.n};
     if let Some(updated_existing) = outcome.updated_existing {
         last_error.insert("updatedExisting", updated_existing);
@@ -97,6 +126,30 @@ struct Outcome {
     n: i32,
     updated_existing: Option<bool>,
     upserted: Option<Bson>,
+}
+
+impl Outcome {
+    /// What a retryable write records: all of it, the image returned included.
+    fn record(&self) -> Document {
+        let mut record = doc! {"n": self.n, "value": self.value.clone().map_or(Bson::Null, Bson::Document)};
+        if let Some(updated_existing) = self.updated_existing {
+            record.insert("updatedExisting", updated_existing);
+        }
+        if let Some(id) = &self.upserted {
+            record.insert("upserted", id.clone());
+        }
+        record
+    }
+
+    /// The outcome from its record.
+    fn recorded(record: &Document) -> Outcome {
+        Outcome {
+            value: record.get_document("value").ok().cloned(),
+            n: record.get_i32("n").unwrap_or(0),
+            updated_existing: record.get_bool("updatedExisting").ok(),
+            upserted: record.get("upserted").cloned(),
+        }
+    }
 }
 
 fn parse(body: &Document) -> Result<Request> {

@@ -1,21 +1,22 @@
 //! `getParameter`: named server parameters, or all of them with `"*"`; and
-//! `setParameter`, for the few that change at runtime (the TTL monitor's).
+//! `setParameter`, for the few that change at runtime (the TTL monitor's and the
+//! transaction lifetime limit).
 
 use bson::{doc, Bson, Document};
 
 use super::{args, Invocation};
+use crate::context::Context;
 use crate::error::{Error, ErrorCode, Result};
-use crate::ttl::Monitor;
 
 /// Every parameter with its current value.
 fn parameters(inv: &Invocation<'_>) -> Document {
     let ttl = &inv.context.ttl;
     doc! {
         "featureCompatibilityVersion": {"version": "7.0"},
-        "enableTestCommands": false,
+        "enableTestCommands": inv.context.settings.enable_test_commands,
         "authenticationMechanisms": [],
         "maxBSONDepth": crate::wire::MAX_NESTING_DEPTH as i32,
-        "transactionLifetimeLimitSeconds": 60,
+        "transactionLifetimeLimitSeconds": i32::try_from(inv.context.sessions.transaction_lifetime_secs()).unwrap_or(i32::MAX),
         "ttlMonitorEnabled": ttl.enabled(),
         "ttlMonitorSleepSecs": i32::try_from(ttl.sleep_secs()).unwrap_or(i32::MAX),
     }
@@ -40,29 +41,36 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
 
 /// A parameter `setParameter` can change: reads its new value from the command
 /// (by name), checks it, and applies it.
-type Setter = fn(&Monitor, &Document, &str) -> Result<()>;
+type Setter = fn(&Context, &Document, &str) -> Result<()>;
 
 /// The parameter called `name`, if it changes at runtime.
 fn setter(name: &str) -> Option<Setter> {
     match name {
-        "ttlMonitorEnabled" => Some(|ttl, body, name| {
-            ttl.set_enabled(args::boolean(body, name, true)?);
+        "ttlMonitorEnabled" => Some(|context, body, name| {
+            context.ttl.set_enabled(args::boolean(body, name, true)?);
             Ok(())
         }),
-        "ttlMonitorSleepSecs" => Some(|ttl, body, name| match args::integer(body, name)? {
-            Some(secs) if secs > 0 && secs <= i64::from(i32::MAX) => {
-                ttl.set_sleep_secs(secs as u64);
-                Ok(())
-            }
-            Some(secs) if secs <= 0 => {
-                Err(Error::bad_value(format!("Invalid value for parameter {name}: {secs} is not greater than 0")))
-            }
-            _ => Err(Error::bad_value(format!(
-                "Invalid value for parameter {name}: {}",
-                body.get(name).unwrap_or(&Bson::Null)
-            ))),
+        "ttlMonitorSleepSecs" => {
+            Some(|context, body, name| positive_seconds(body, name).map(|secs| context.ttl.set_sleep_secs(secs)))
+        }
+        "transactionLifetimeLimitSeconds" => Some(|context, body, name| {
+            positive_seconds(body, name).map(|secs| context.sessions.set_transaction_lifetime_secs(secs))
         }),
         _ => None,
+    }
+}
+
+/// A parameter counting seconds: a whole number above zero.
+fn positive_seconds(body: &Document, name: &str) -> Result<u64> {
+    match args::integer(body, name)? {
+        Some(secs) if secs > 0 && secs <= i64::from(i32::MAX) => Ok(secs as u64),
+        Some(secs) if secs <= 0 => {
+            Err(Error::bad_value(format!("Invalid value for parameter {name}: {secs} is not greater than 0")))
+        }
+        _ => Err(Error::bad_value(format!(
+            "Invalid value for parameter {name}: {}",
+            body.get(name).unwrap_or(&Bson::Null)
+        ))),
     }
 }
 
@@ -93,7 +101,7 @@ pub fn set(inv: &Invocation<'_>) -> Result<Document> {
         if reply.is_empty() {
             reply.insert("was", before.get(name).cloned().unwrap_or(Bson::Null));
         }
-        setter(&inv.context.ttl, inv.body, name)?;
+        setter(inv.context, inv.body, name)?;
         tracing::info!(parameter = %name, value = %value, "server parameter set");
     }
     if reply.is_empty() {

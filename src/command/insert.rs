@@ -28,13 +28,21 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             let mut errors = Vec::new();
             let mut bytes = 0;
             while let Some((index, prepared)) = pending.next_if(|_| bytes < SPLIT_BYTES) {
+                if inv.executed(index).is_some() {
+                    // A retry: an earlier attempt inserted this document.
+                    continue;
+                }
                 let outcome = prepared.and_then(|(doc, size)| {
                     bytes += size;
                     let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
                     if batch.contains(&collection, &id)? {
                         return Err(Error::duplicate_id(&ns, &id));
                     }
-                    batch.put(&collection, PutKind::Insert, doc)
+                    batch.put(&collection, PutKind::Insert, doc)?;
+                    if inv.records_statements() {
+                        batch.statement(index, Document::new());
+                    }
+                    Ok(())
                 });
                 if let Err(err) = outcome {
                     errors.push((index, err));

@@ -1,18 +1,21 @@
 //! What a handler gets, and its only routes to the store: one for reads and one
-//! for writes. Multi-document transactions will switch these to a session's
-//! snapshot and write set here, and nowhere else.
+//! for writes. Inside a multi-document transaction they switch to the
+//! transaction's snapshot and write set here, and nowhere else; a retryable
+//! write's records carry its session.
 
+use std::cell::RefMut;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bson::{Bson, Document};
 
 use super::args;
+use super::transactions::SessionUse;
 use crate::context::{ConnectionInfo, Context};
 use crate::error::{Error, ErrorCode, Result};
 use crate::namespace::DbRef;
 use crate::operations::{Interrupt, Operation};
-use crate::store::{Batch, Commit, View};
+use crate::store::{Batch, Commit, Snapshot, Transaction, View};
 
 /// Everything a handler may look at.
 pub struct Invocation<'a> {
@@ -26,6 +29,9 @@ pub struct Invocation<'a> {
     pub deadline: Option<Instant>,
     /// This command in the registry of running operations, which `killOp` marks.
     pub op: Option<&'a Operation>,
+    /// The session's part in this command: a retryable write or a statement of a
+    /// transaction (`None`: neither).
+    pub session: Option<&'a SessionUse>,
 }
 
 impl Invocation<'_> {
@@ -39,6 +45,26 @@ impl Invocation<'_> {
     pub fn interrupt(&self) -> Interrupt<'_> {
         Interrupt { deadline: self.deadline, op: self.op }
     }
+
+    /// What statement `id` of this retryable write replied when an earlier attempt
+    /// executed it; a handler returns that instead of running it again.
+    pub fn executed(&self, id: usize) -> Option<&Document> {
+        self.session?.executed(id)
+    }
+
+    /// Whether the statements this command executes are recorded with its writes
+    /// (a retryable write), for a retry to find ([`crate::store::Batch::statement`]).
+    pub fn records_statements(&self) -> bool {
+        self.session.is_some_and(SessionUse::is_retryable)
+    }
+
+    /// The transaction this command is a statement of.
+    fn transaction(&self) -> Result<Option<RefMut<'_, Transaction>>> {
+        match self.session {
+            Some(session) => session.transaction(),
+            None => Ok(None),
+        }
+    }
 }
 
 /// The routes to the store.
@@ -46,6 +72,10 @@ impl Invocation<'_> {
     /// A view for a read command: the addressed point, or `readConcern.atClusterTime`,
     /// or the latest state.
     pub fn read_view(&self) -> Result<View> {
+        if let Some(txn) = self.transaction()? {
+            // The transaction checked its read concern when it began.
+            return self.context.store.transaction_view(&txn, &self.db);
+        }
         let mut at = None;
         if let Ok(concern) = self.body.get_document("readConcern") {
             let level = match concern.get("level") {
@@ -82,18 +112,44 @@ impl Invocation<'_> {
                 }
             }
         }
+        if let Some(after) = after_cluster_time(self.body)? {
+            self.wait_for_cluster_time(after)?;
+        }
         self.context.store.view(&self.db, at)
+    }
+
+    /// Waits until the store has published `after` (causal consistency: a read
+    /// sees at least what the client has seen), until the deadline.
+    pub fn wait_for_cluster_time(&self, after: bson::Timestamp) -> Result<()> {
+        let store = &self.context.store;
+        while store.operation_time() < after {
+            self.check_deadline()?;
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        Ok(())
     }
 
     /// The latest state of the addressed branch, where a write looks for its matches
     /// before it takes the writer lock.
     pub fn latest_view(&self) -> Result<View> {
-        self.context.store.view(&self.db, None)
+        self.view_of(&self.db)
     }
 
     /// The latest state of another database or branch (`listDatabases` reads them all).
     pub fn view_of(&self, target: &DbRef) -> Result<View> {
-        self.context.store.view(target, None)
+        match self.transaction()? {
+            Some(txn) => self.context.store.transaction_view(&txn, target),
+            None => self.context.store.view(target, None),
+        }
+    }
+
+    /// A cursor's snapshot again, for its next batch: inside the transaction that
+    /// opened it, with the transaction's writes.
+    pub fn reopen(&self, snapshot: &Snapshot) -> Result<View> {
+        match self.transaction()? {
+            Some(txn) => self.context.store.transaction_reopen(&txn, snapshot),
+            None => self.context.store.reopen(snapshot),
+        }
     }
 
     /// Refuses a write to a `~<point>` view (20) or to a branch that does not exist (26).
@@ -114,6 +170,20 @@ impl Invocation<'_> {
         target: &DbRef,
         f: impl FnOnce(&mut Batch<'_>) -> Result<T>,
     ) -> Result<(T, Option<Commit>)> {
-        self.context.store.write(target, args::journaled(self), None, f)
+        if let Some(mut txn) = self.transaction()? {
+            return Ok((self.context.store.transaction_write(&mut txn, target, f)?, None));
+        }
+        let retryable = self.session.and_then(SessionUse::retryable);
+        self.context.store.write(target, args::journaled(self), retryable, f)
+    }
+}
+
+/// `readConcern.afterClusterTime`, if the command has one.
+pub fn after_cluster_time(body: &Document) -> Result<Option<bson::Timestamp>> {
+    let Ok(concern) = body.get_document("readConcern") else { return Ok(None) };
+    match concern.get("afterClusterTime") {
+        None => Ok(None),
+        Some(Bson::Timestamp(ts)) => Ok(Some(*ts)),
+        Some(other) => Err(Error::type_mismatch(format!("afterClusterTime must be a Timestamp, not {other}"))),
     }
 }

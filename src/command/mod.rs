@@ -19,6 +19,7 @@ mod db_aggregate;
 mod delete;
 mod distinct;
 mod explain;
+mod fail_point;
 mod find;
 mod find_and_modify;
 mod get_cmd_line_opts;
@@ -35,6 +36,7 @@ mod ping;
 mod server_status;
 mod sessions;
 mod stable_api;
+mod transactions;
 mod update;
 mod validate;
 mod whatsmyuri;
@@ -47,6 +49,7 @@ use bson::{Bson, Document};
 
 use crate::context::{ConnectionInfo, Context};
 use crate::error::{Error, ErrorCode, Result};
+use crate::fail_points;
 use crate::namespace::DbRef;
 pub use invocation::Invocation;
 
@@ -77,6 +80,33 @@ pub static COMMANDS: &[Command] = &[
         store: false,
         args: &arguments::BUILD_INFO,
         run: build_info::run,
+    },
+    Command {
+        name: "commitTransaction",
+        aliases: &[],
+        help: "commit the session's transaction",
+        admin_only: true,
+        store: true,
+        args: &arguments::COMMIT_TRANSACTION,
+        run: outside_transaction,
+    },
+    Command {
+        name: "abortTransaction",
+        aliases: &[],
+        help: "abort the session's transaction",
+        admin_only: true,
+        store: true,
+        args: &arguments::ABORT_TRANSACTION,
+        run: outside_transaction,
+    },
+    Command {
+        name: "configureFailPoint",
+        aliases: &[],
+        help: "test command: make commands fail (needs --enable-test-commands)",
+        admin_only: true,
+        store: false,
+        args: &arguments::CONFIGURE_FAIL_POINT,
+        run: fail_point::run,
     },
     Command {
         name: "connectionStatus",
@@ -503,6 +533,13 @@ pub static COMMANDS: &[Command] = &[
     },
 ];
 
+/// `commitTransaction` and `abortTransaction` without the session fields of a
+/// transaction (with them, `transactions` runs them).
+fn outside_transaction(inv: &Invocation<'_>) -> Result<Document> {
+    let name = inv.body.keys().next().map_or("", String::as_str);
+    Err(Error::command(ErrorCode::CommandFailed, format!("{name} must be run within a transaction")))
+}
+
 /// Finds a command by any of its names.
 pub fn lookup(name: &str) -> Option<&'static Command> {
     static BY_NAME: OnceLock<HashMap<&'static str, &'static Command>> = OnceLock::new();
@@ -520,7 +557,11 @@ pub fn lookup(name: &str) -> Option<&'static Command> {
 /// Whether the command in `body` runs on the runtime's worker thread. Commands that
 /// touch the store run off it, on the blocking pool, except point reads by `_id`:
 /// those take microseconds, less than handing them to another thread costs.
-pub fn runs_inline(body: &Document) -> bool {
+pub fn runs_inline(body: &Document, shared: &Context) -> bool {
+    if shared.fail_points.armed() {
+        // A fail point may make the command wait.
+        return false;
+    }
     match body.keys().next().and_then(|name| lookup(name)) {
         Some(command) if command.store => command.name == "find" && find::is_point_read(body),
         _ => true,
@@ -532,25 +573,96 @@ pub fn is_handshake(name: &str) -> bool {
     matches!(name, "hello" | "isMaster" | "ismaster")
 }
 
+/// What to do with a command's outcome.
+#[derive(Debug)]
+pub enum Outcome {
+    Reply(Document),
+    /// Close the connection without a reply (a test fail point's `closeConnection`).
+    Close,
+}
+
 /// Runs one command and always returns a reply document: `ok: 1.0` with the
 /// handler's fields, or MongoDB's error shape.
 pub fn run(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) -> Document {
-    let mut reply = match run_checked(body, connection, shared) {
-        Ok(mut reply) => {
+    match execute(body, connection, shared) {
+        Outcome::Reply(reply) => reply,
+        Outcome::Close => Error::Internal("the connection is to be closed".into()).to_reply(),
+    }
+}
+
+/// Runs one command: its reply, or that the connection is to be closed.
+pub fn execute(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) -> Outcome {
+    let role = transactions::Fields::parse(body)
+        .map(|fields| fields.role(body.keys().next().map_or("", String::as_str)))
+        .unwrap_or(transactions::Role::Plain);
+    let mut write_concern_error = None;
+    let outcome = match fail_point(body, connection, shared) {
+        Some(action) if action.close_connection => return Outcome::Close,
+        Some(action) if action.error_code.is_some() => Err(action),
+        Some(action) => {
+            write_concern_error = action.write_concern_error;
+            Ok(run_checked(body, connection, shared))
+        }
+        None => Ok(run_checked(body, connection, shared)),
+    };
+    let mut reply = match outcome {
+        Ok(Ok(mut reply)) => {
             if !reply.contains_key("ok") {
                 reply.insert("ok", 1.0);
             }
+            if let Some(wce) = write_concern_error {
+                reply.insert("writeConcernError", wce);
+            }
             reply
         }
-        Err(err) => {
+        Ok(Err(err)) => {
             tracing::debug!(peer = %connection.peer, error = %err, "command failed");
             err.to_reply()
         }
+        Err(action) => fail_point_error(&action),
     };
+    transactions::add_labels(role, &mut reply);
     // SPEC §4: every reply carries the cluster time of the newest write it could see
     // (writes put their own).
     if !reply.contains_key("operationTime") {
         reply.insert("operationTime", shared.store.operation_time());
+    }
+    Outcome::Reply(reply)
+}
+
+/// What the `failCommand` fail point does to this command, after waiting as it
+/// says.
+fn fail_point(body: &Document, connection: &ConnectionInfo, shared: &Context) -> Option<fail_points::Action> {
+    if !shared.fail_points.armed() {
+        return None;
+    }
+    let name = body.keys().next()?;
+    let app_name = connection
+        .client_metadata
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .and_then(|client| client.get_document("application").ok()?.get_str("name").ok().map(str::to_owned));
+    let action = shared.fail_points.fire(name, app_name.as_deref())?;
+    if let Some(block) = action.block {
+        std::thread::sleep(block);
+    }
+    Some(action)
+}
+
+/// The error reply a fail point asks for.
+fn fail_point_error(action: &fail_points::Action) -> Document {
+    let code = action.error_code.unwrap_or(ErrorCode::InternalError.code());
+    let mut reply = bson::doc! {
+        "ok": 0.0,
+        "errmsg": "Failing command via 'failCommand' failpoint",
+        "code": code,
+    };
+    if let Some(known) = ErrorCode::from_code(code) {
+        reply.insert("codeName", known.name());
+    }
+    if let Some(labels) = &action.error_labels {
+        reply.insert("errorLabels", labels.clone());
     }
     reply
 }
@@ -572,13 +684,14 @@ fn run_checked(body: &Document, connection: &ConnectionInfo, shared: &Arc<Contex
             format!("{} may only be run against the admin database.", command.name),
         ));
     }
+    let session = transactions::Fields::parse(body)?;
     let running = shared.operations.start(current_op::describe(command, body, &db, connection));
-    shared.sessions.touch(body);
     let deadline = max_time(body)?.map(|limit| Instant::now() + limit);
     args::simple_collation(body)?;
-    let invocation = Invocation { body, db, connection, context: shared, deadline, op: Some(&running) };
-    let reply = (command.run)(&invocation)?;
-    invocation.check_deadline()?;
+    let invocation = Invocation { body, db, connection, context: shared, deadline, op: Some(&running), session: None };
+    let interrupt = crate::operations::Interrupt { deadline, op: Some(&running) };
+    let reply = transactions::run(command, invocation, &session)?;
+    interrupt.check()?;
     Ok(reply)
 }
 

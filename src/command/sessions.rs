@@ -1,8 +1,9 @@
-//! The logical-session commands. Sessions are remembered only for
-//! `$listLocalSessions` (`crate::sessions`): `endSessions` forgets them; there are
-//! no transactions or retryable-write tables yet, so killing and refreshing release
-//! nothing. The arguments are still checked as MongoDB checks them, and
-//! `startSession` hands out a fresh id.
+//! The logical-session commands (`crate::sessions` holds the sessions):
+//! `endSessions` and `killSessions` forget sessions and abort their open
+//! transactions, `killAllSessions` does so for all; `refreshSessions` marks them
+//! used. `startSession` hands out a fresh id. What a session's retryable writes
+//! recorded stays in the store's session table, as MongoDB keeps
+//! `config.transactions`.
 
 use bson::{doc, spec::BinarySubtype, Binary, Bson, Document};
 
@@ -23,16 +24,23 @@ pub fn end(inv: &Invocation<'_>) -> Result<Document> {
 
 pub fn kill(inv: &Invocation<'_>) -> Result<Document> {
     session_ids(inv, "killSessions")?;
+    inv.context.sessions.end(documents(inv, "killSessions")?);
     Ok(doc! {})
 }
 
 pub fn refresh(inv: &Invocation<'_>) -> Result<Document> {
     session_ids(inv, "refreshSessions")?;
+    for lsid in documents(inv, "refreshSessions")? {
+        inv.context.sessions.touch(lsid);
+    }
     Ok(doc! {})
 }
 
+/// `killAllSessions: []` kills every session; naming users kills theirs, and
+/// without authentication every session belongs to the one unnamed user.
 pub fn kill_all(inv: &Invocation<'_>) -> Result<Document> {
     documents(inv, "killAllSessions")?;
+    inv.context.sessions.end_all();
     Ok(doc! {})
 }
 

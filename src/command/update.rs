@@ -23,11 +23,15 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     }
     let ordered = args::boolean(inv.body, "ordered", true)?;
     let vars = args::variables(inv.body, "update")?;
-    let results = args::each_statement(&statements, ordered, |statement| {
+    let results = args::each_statement(&statements, ordered, |index, statement| {
+        if let Some(done) = inv.executed(index) {
+            // A retried statement an earlier attempt executed: its reply again.
+            return Ok((Outcome::recorded(done), None));
+        }
         let (target, update, multi, upsert) = statement_args(statement, &vars)?;
         match multi {
             true => update_many(inv, name, &target, &update, upsert),
-            false => update_one(inv, name, &target, &update, upsert),
+            false => update_one(inv, index, name, &target, &update, upsert),
         }
     })?;
     let (mut matched, mut modified) = (0i64, 0i64);
@@ -109,11 +113,13 @@ pub fn array_filters(statement: &Document, field_prefix: &str) -> Result<Vec<Doc
     }
 }
 
-/// A single-document update. The match is looked for without holding up writers;
-/// under the writer lock it is re-read and re-matched, and looked for again (with
-/// the upsert, if nothing matches) only if it changed meanwhile.
+/// A single-document update, statement `index` of its command. The match is looked
+/// for without holding up writers; under the writer lock it is re-read and
+/// re-matched, and looked for again (with the upsert, if nothing matches) only if
+/// it changed meanwhile. A retryable write records what it did.
 fn update_one(
     inv: &Invocation<'_>,
+    index: usize,
     name: &str,
     target: &Target,
     update: &Update,
@@ -124,13 +130,21 @@ fn update_one(
         return Ok((Outcome { matched: 0, modified: 0, upserted: None }, None));
     }
     inv.write(|batch| {
+        let mut outcome = None;
         if let (Some(id), Some(collection)) = (&candidate, batch.collection(name)?) {
             if let Some(doc) = batch.get(&collection, id)?.filter(|d| target.filter.matches(d)) {
                 let (_, _, modified) = rewrite(batch, &collection, doc, &target.filter, update)?;
-                return Ok(Outcome { matched: 1, modified: i64::from(modified), upserted: None });
+                outcome = Some(Outcome { matched: 1, modified: i64::from(modified), upserted: None });
             }
         }
-        apply(inv, batch, name, target, update, false, upsert)
+        let outcome = match outcome {
+            Some(outcome) => outcome,
+            None => apply(inv, batch, name, target, update, false, upsert)?,
+        };
+        if inv.records_statements() {
+            batch.statement(index, outcome.record());
+        }
+        Ok(outcome)
     })
 }
 
@@ -203,6 +217,26 @@ struct Outcome {
     matched: i64,
     modified: i64,
     upserted: Option<Bson>,
+}
+
+impl Outcome {
+    /// What a retryable write records of the statement.
+    fn record(&self) -> Document {
+        let mut record = doc! {"n": self.matched, "nModified": self.modified};
+        if let Some(id) = &self.upserted {
+            record.insert("upserted", id.clone());
+        }
+        record
+    }
+
+    /// The statement's outcome from its record.
+    fn recorded(record: &Document) -> Outcome {
+        Outcome {
+            matched: record.get_i64("n").unwrap_or(0),
+            modified: record.get_i64("nModified").unwrap_or(0),
+            upserted: record.get("upserted").cloned(),
+        }
+    }
 }
 
 fn apply(

@@ -48,7 +48,8 @@ impl<'w> Batch<'w> {
 
     /// Records that statement `id` of a retryable write ran here, and the part of the
     /// reply a retry gives for it: the record that holds its changes holds this too.
-    pub fn statement(&mut self, id: i32, result: Document) {
+    pub fn statement(&mut self, id: usize, result: Document) {
+        let id = i32::try_from(id).unwrap_or(i32::MAX);
         self.statements.push(Statement { id, result });
     }
 

@@ -109,6 +109,15 @@ impl Store {
         Ok(View::new(snapshot, Box::new(Overlay(txn.overlay.clone()))))
     }
 
+    /// A cursor's snapshot again inside `txn`: a cursor the transaction opened sees
+    /// its writes; one on a `~<point>` reads as outside.
+    pub fn transaction_reopen(&self, txn: &Transaction, snapshot: &Snapshot) -> Result<View> {
+        if snapshot.lsn != txn.start.lsn {
+            return self.reopen(snapshot);
+        }
+        Ok(View::new(snapshot.clone(), Box::new(Overlay(txn.overlay.clone()))))
+    }
+
     /// Runs one statement of `txn` against `target`: `f` reads the transaction's
     /// view and stages its changes, which are kept only when it succeeds.
     pub fn transaction_write<T>(

@@ -234,3 +234,19 @@ pub static RESOLVE_POINT: Args = Args::strict(&[
     // global one and is not checked against the branch's baseLsn.
     implemented("branch"),
 ]);
+
+/// configureFailPoint: the `failCommand` fail point of MongoDB's test commands.
+pub static CONFIGURE_FAIL_POINT: Args = Args::strict(&[implemented("mode"), implemented("data")]);
+
+/// commitTransaction: https://www.mongodb.com/docs/manual/reference/command/commitTransaction/
+/// The session fields and `writeConcern` are generic arguments.
+pub static COMMIT_TRANSACTION: Args = Args::strict(&[ignored(
+    "recoveryToken",
+    "routes a commit to the shards of a sharded cluster; one node has the whole transaction",
+)]);
+
+/// abortTransaction: https://www.mongodb.com/docs/manual/reference/command/abortTransaction/
+pub static ABORT_TRANSACTION: Args = Args::strict(&[ignored(
+    "recoveryToken",
+    "routes an abort to the shards of a sharded cluster; one node has the whole transaction",
+)]);

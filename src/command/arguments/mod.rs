@@ -62,6 +62,7 @@ pub const fn unsupported(name: &'static str, why: &'static str) -> Arg {
 }
 
 /// An argument refused whenever present, with the given code.
+#[allow(dead_code)]
 pub const fn refused(name: &'static str, code: ErrorCode, why: &'static str) -> Arg {
     Arg { name, handling: Handling::Refused(code, why) }
 }
@@ -128,9 +129,6 @@ pub fn is_generic(name: &str) -> bool {
     GENERIC.iter().any(|arg| arg.name == name)
 }
 
-const TRANSACTIONS: &str = "Transaction numbers are only allowed on a replica set member or mongos \
-     (branchdb does not run multi-document transactions yet)";
-
 /// The arguments every command accepts (MongoDB's generic arguments, those a
 /// client or driver sends).
 pub static GENERIC: &[Arg] = &[
@@ -143,13 +141,9 @@ pub static GENERIC: &[Arg] = &[
     implemented("apiVersion"),
     implemented("apiStrict"),
     implemented("apiDeprecationErrors"),
-    refused("autocommit", ErrorCode::IllegalOperation, TRANSACTIONS),
-    refused("startTransaction", ErrorCode::IllegalOperation, TRANSACTIONS),
-    pending(
-        "txnNumber",
-        "a retryable write retried after a lost reply is not recognised and may run twice \
-         (drivers send txnNumber with every write by default; the transactions issue records executed statements)",
-    ),
+    implemented("txnNumber"),
+    implemented("autocommit"),
+    implemented("startTransaction"),
     ignored(
         "$clusterTime",
         "gossiped cluster time: a single node's own time is always the newest, as a standalone mongod ignores it",

@@ -1,0 +1,474 @@
+//! The session fields of a command (`lsid`, `txnNumber`, `autocommit`,
+//! `startTransaction`) and what they make of it: a plain command; a retryable
+//! write, whose executed statements are recorded with its changes so that a retry
+//! replies as the first attempt did; or a statement of a multi-document
+//! transaction, run on the transaction's snapshot and write set, which
+//! `commitTransaction` and `abortTransaction` end. The rules are MongoDB's
+//! (`TransactionParticipant::beginOrContinue`); errors get the labels drivers act on.
+
+use std::cell::{RefCell, RefMut};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use bson::{doc, Bson, Document};
+
+use super::{args, Command, Invocation};
+use crate::error::{Error, ErrorCode, Result};
+use crate::sessions::{self, Session, State, Txn};
+use crate::store::{Retryable, Transaction};
+use crate::wal;
+
+/// The commands a transaction may run (MongoDB's list, less those branchdb lacks).
+const IN_TRANSACTION: &[&str] = &[
+    "abortTransaction",
+    "aggregate",
+    "commitTransaction",
+    "create",
+    "createIndexes",
+    "delete",
+    "distinct",
+    "find",
+    "findAndModify",
+    "getMore",
+    "insert",
+    "killCursors",
+    "update",
+];
+
+/// The commands that are retryable writes.
+const RETRYABLE_WRITES: &[&str] = &["insert", "update", "delete", "findAndModify"];
+
+/// The session's part in one command, as its handler sees it.
+pub enum SessionUse {
+    /// A retryable write, with what an earlier attempt executed.
+    Retryable { retryable: Retryable, executed: BTreeMap<i32, Document> },
+    /// A statement of a transaction.
+    Transaction(RefCell<Box<Transaction>>),
+}
+
+impl SessionUse {
+    /// The recorded reply of statement `id`, if an earlier attempt executed it.
+    pub fn executed(&self, id: usize) -> Option<&Document> {
+        match self {
+            SessionUse::Retryable { executed, .. } => executed.get(&i32::try_from(id).ok()?),
+            SessionUse::Transaction(_) => None,
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, SessionUse::Retryable { .. })
+    }
+
+    /// The session and number a retryable write's records carry.
+    pub fn retryable(&self) -> Option<&Retryable> {
+        match self {
+            SessionUse::Retryable { retryable, .. } => Some(retryable),
+            SessionUse::Transaction(_) => None,
+        }
+    }
+
+    /// The transaction, for one route to the store at a time.
+    pub fn transaction(&self) -> Result<Option<RefMut<'_, Transaction>>> {
+        match self {
+            SessionUse::Transaction(txn) => txn
+                .try_borrow_mut()
+                .map(|txn| Some(RefMut::map(txn, |txn| &mut **txn)))
+                .map_err(|_| Error::Internal("a transaction's store route was re-entered".into())),
+            SessionUse::Retryable { .. } => Ok(None),
+        }
+    }
+}
+
+/// What a command is, by its session fields: it decides the error labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Plain,
+    RetryableWrite,
+    /// A statement of a transaction.
+    Statement,
+    /// `commitTransaction` or `abortTransaction`.
+    Ends,
+}
+
+/// The session fields of a command, checked as MongoDB checks them.
+pub struct Fields {
+    lsid: Option<Document>,
+    txn_number: Option<i64>,
+    /// `autocommit: false` was given (`true` is refused).
+    in_transaction: bool,
+    start: bool,
+}
+
+impl Fields {
+    pub fn parse(body: &Document) -> Result<Fields> {
+        let lsid = match body.get("lsid") {
+            None => None,
+            Some(Bson::Document(lsid)) => {
+                if sessions::session_id(lsid).is_none() {
+                    return Err(Error::type_mismatch("BSON field 'lsid.id' must be a UUID (binary subtype 4)"));
+                }
+                Some(doc! { "id": lsid.get("id").cloned().unwrap_or(Bson::Null) })
+            }
+            Some(other) => return Err(wrong_type("lsid", other, "object")),
+        };
+        let txn_number = match body.get("txnNumber") {
+            None => None,
+            Some(Bson::Int64(n)) => Some(*n),
+            Some(Bson::Int32(n)) => Some(i64::from(*n)),
+            Some(other) => return Err(wrong_type("txnNumber", other, "long")),
+        };
+        let autocommit = match body.get("autocommit") {
+            None => None,
+            Some(Bson::Boolean(b)) => Some(*b),
+            Some(other) => return Err(wrong_type("autocommit", other, "bool")),
+        };
+        let start = match body.get("startTransaction") {
+            None => None,
+            Some(Bson::Boolean(b)) => Some(*b),
+            Some(other) => return Err(wrong_type("startTransaction", other, "bool")),
+        };
+        let invalid = |message: &str| Err(Error::command(ErrorCode::InvalidOptions, message));
+        if txn_number.is_some() && lsid.is_none() {
+            return invalid("Transaction number requires a session ID to also be specified");
+        }
+        if txn_number.is_some_and(|n| n < 0) {
+            return Err(Error::bad_value("Transaction number cannot be negative"));
+        }
+        if autocommit.is_some() && txn_number.is_none() {
+            return invalid("'autocommit' field requires a transaction number to also be specified");
+        }
+        if autocommit == Some(true) {
+            return invalid("Specifying autocommit=true is not allowed.");
+        }
+        if start.is_some() && autocommit.is_none() {
+            return invalid("'startTransaction' field requires 'autocommit' field to also be specified");
+        }
+        if start == Some(false) {
+            return invalid("Specifying startTransaction=false is not allowed.");
+        }
+        Ok(Fields { lsid, txn_number, in_transaction: autocommit.is_some(), start: start.is_some() })
+    }
+
+    /// What these fields make of `command`.
+    pub fn role(&self, command: &str) -> Role {
+        match (self.txn_number, self.in_transaction) {
+            (None, _) => Role::Plain,
+            (Some(_), false) => Role::RetryableWrite,
+            (Some(_), true) if is_end(command) => Role::Ends,
+            (Some(_), true) => Role::Statement,
+        }
+    }
+}
+
+fn wrong_type(field: &str, value: &Bson, expected: &str) -> Error {
+    Error::type_mismatch(format!(
+        "BSON field 'OperationSessionInfo.{field}' is the wrong type '{}', expected type '{expected}'",
+        crate::value::type_name(Some(value))
+    ))
+}
+
+fn is_end(command: &str) -> bool {
+    matches!(command, "commitTransaction" | "abortTransaction")
+}
+
+/// Runs `inv`'s command in its session, as its fields say.
+pub fn run(command: &Command, inv: Invocation<'_>, fields: &Fields) -> Result<Document> {
+    let session = fields.lsid.as_ref().and_then(|lsid| inv.context.sessions.touch(lsid));
+    let (Some(session), Some(txn_number)) = (session, fields.txn_number) else {
+        return (command.run)(&inv);
+    };
+    if fields.in_transaction && !IN_TRANSACTION.contains(&command.name) {
+        // Refused before the session is checked out: the transaction goes on.
+        return Err(Error::command(
+            ErrorCode::OperationNotSupportedInTransaction,
+            format!("Cannot run '{}' in a multi-document transaction.", command.name),
+        ));
+    }
+    let mut state = session.check_out();
+    if !state.loaded {
+        load(&inv, &session, &mut state)?;
+    }
+    match fields.in_transaction {
+        false => retryable_write(command, inv, &session, &mut state, txn_number),
+        true => statement(command, inv, &session, &mut state, txn_number, fields.start),
+    }
+}
+
+/// Reads what the store's session table holds for the session: its newest number,
+/// and whether that was a committed transaction.
+fn load(inv: &Invocation<'_>, session: &Session, state: &mut State) -> Result<()> {
+    if let Some(row) = inv.context.store.session_record(&session.lsid())? {
+        state.txn_number = Some(row.txn_number);
+        state.txn = if row.committed_transaction { Txn::Committed(None) } else { Txn::None };
+    }
+    state.loaded = true;
+    Ok(())
+}
+
+/// A retryable write: refused for an older number, run with the statements an
+/// earlier attempt at the same number executed.
+fn retryable_write(
+    command: &Command,
+    inv: Invocation<'_>,
+    session: &Session,
+    state: &mut State,
+    txn_number: i64,
+) -> Result<Document> {
+    if !RETRYABLE_WRITES.contains(&command.name) {
+        return Err(Error::command(
+            ErrorCode::Location50768,
+            format!(
+                "txnNumber may only be provided for multi-document transactions and retryable write commands. \
+                 autocommit:false was not provided, and {} is not a retryable write command.",
+                command.name
+            ),
+        ));
+    }
+    let lsid = session.lsid();
+    let executed = match state.txn_number {
+        Some(newest) if txn_number < newest => {
+            return Err(Error::command(
+                ErrorCode::TransactionTooOld,
+                format!(
+                    "Retryable write with txnNumber {txn_number} is prohibited on session {} because a newer \
+                     retryable write with txnNumber {newest} has already started on this session.",
+                    describe(&lsid)
+                ),
+            ))
+        }
+        Some(newest) if txn_number == newest => {
+            if !matches!(state.txn, Txn::None) {
+                return Err(Error::command(
+                    ErrorCode::IncompleteTransactionHistory,
+                    format!(
+                        "Cannot run a retryable write with txnNumber {txn_number} on session {}: a transaction \
+                         has that number",
+                        describe(&lsid)
+                    ),
+                ));
+            }
+            inv.context.store.session_record(&lsid)?.filter(|row| row.txn_number == txn_number)
+        }
+        _ => None,
+    };
+    // A newer number ends whatever the session had open.
+    state.txn_number = Some(txn_number);
+    state.txn = Txn::None;
+    let executed = executed.map(|row| row.statements).unwrap_or_default();
+    let used = SessionUse::Retryable { retryable: Retryable { lsid, txn_number }, executed };
+    (command.run)(&Invocation { session: Some(&used), ..inv })
+}
+
+/// A statement of a transaction, or its commit or abort.
+fn statement(
+    command: &Command,
+    inv: Invocation<'_>,
+    session: &Session,
+    state: &mut State,
+    txn_number: i64,
+    start: bool,
+) -> Result<Document> {
+    let ends = is_end(command.name);
+    if !ends && matches!(inv.db.db.as_str(), "admin" | "config" | "local") {
+        return Err(Error::command(
+            ErrorCode::OperationNotSupportedInTransaction,
+            format!("Cannot run command against the '{}' database in a transaction.", inv.db.db),
+        ));
+    }
+    if !ends && inv.body.contains_key("writeConcern") {
+        return Err(Error::command(
+            ErrorCode::InvalidOptions,
+            "Cannot set write concern after starting a transaction.",
+        ));
+    }
+    let lsid = session.lsid();
+    let newest = state.txn_number.unwrap_or(-1);
+    if txn_number < newest {
+        return Err(Error::command(
+            ErrorCode::TransactionTooOld,
+            format!(
+                "Cannot start transaction {txn_number} on session {} because a newer transaction {newest} has \
+                 already started.",
+                describe(&lsid)
+            ),
+        ));
+    }
+    if start {
+        if txn_number == newest {
+            return Err(Error::command(
+                ErrorCode::ConflictingOperationInProgress,
+                format!(
+                    "Cannot start a transaction at given transaction number {txn_number} on session {}: a \
+                     transaction or retryable write with the same number exists",
+                    describe(&lsid)
+                ),
+            ));
+        }
+        let transaction = begin(&inv)?;
+        state.txn_number = Some(txn_number);
+        state.txn = Txn::Active { transaction: Box::new(transaction), started: Instant::now() };
+    } else {
+        if inv.body.contains_key("readConcern") {
+            return Err(Error::command(
+                ErrorCode::InvalidOptions,
+                "Only the first command in a transaction may specify a readConcern",
+            ));
+        }
+        if txn_number > newest || matches!(state.txn, Txn::None) {
+            return Err(no_such_transaction(format!(
+                "Given transaction number {txn_number} does not match any in-progress transactions. The active \
+                 transaction number is {newest}"
+            )));
+        }
+        match (&state.txn, command.name) {
+            (Txn::Committed(commit), "commitTransaction") => {
+                // A retried commit: it committed.
+                let time = commit.map_or_else(|| inv.context.store.operation_time(), |c| c.cluster_time());
+                return Ok(doc! { "operationTime": time });
+            }
+            (Txn::Committed(_), _) => {
+                return Err(Error::command(
+                    ErrorCode::TransactionCommitted,
+                    format!("Transaction with {{ txnNumber: {txn_number} }} has been committed."),
+                ))
+            }
+            (Txn::Aborted, _) => {
+                return Err(no_such_transaction(format!(
+                    "Transaction with {{ txnNumber: {txn_number} }} has been aborted."
+                )))
+            }
+            (Txn::Active { .. }, _) | (Txn::None, _) => {}
+        }
+    }
+    let Txn::Active { transaction, started } = std::mem::take(&mut state.txn) else {
+        return Err(Error::Internal("the transaction is not open".into()));
+    };
+    match command.name {
+        "commitTransaction" => {
+            let session = wal::Session { lsid, txn_number, statements: Vec::new() };
+            match inv.context.store.commit_transaction(*transaction, session, args::journaled(&inv)) {
+                Ok(commit) => {
+                    state.txn = Txn::Committed(commit);
+                    let time = commit.map_or_else(|| inv.context.store.operation_time(), |c| c.cluster_time());
+                    Ok(doc! { "operationTime": time })
+                }
+                Err(e) => {
+                    state.txn = Txn::Aborted;
+                    Err(e)
+                }
+            }
+        }
+        "abortTransaction" => {
+            state.txn = Txn::Aborted;
+            Ok(Document::new())
+        }
+        _ => {
+            let used = SessionUse::Transaction(RefCell::new(transaction));
+            let outcome = (command.run)(&Invocation { session: Some(&used), ..inv });
+            let SessionUse::Transaction(transaction) = used else { unreachable!("built as a transaction above") };
+            // Any failure aborts the transaction, a write error too.
+            state.txn = match &outcome {
+                Ok(reply) if !reply.contains_key("writeErrors") => {
+                    Txn::Active { transaction: transaction.into_inner(), started }
+                }
+                _ => Txn::Aborted,
+            };
+            outcome
+        }
+    }
+}
+
+/// Begins a transaction at the read concern of its first statement.
+fn begin(inv: &Invocation<'_>) -> Result<Transaction> {
+    if let Ok(concern) = inv.body.get_document("readConcern") {
+        match concern.get("level") {
+            None | Some(Bson::String(_)) => {}
+            Some(other) => {
+                return Err(Error::type_mismatch(format!("readConcern.level must be a string, not {other}")))
+            }
+        }
+        if let Ok(level) = concern.get_str("level") {
+            if !matches!(level, "local" | "majority" | "snapshot") {
+                return Err(Error::command(
+                    ErrorCode::InvalidOptions,
+                    format!(
+                        "The readConcern level must be either 'local' (default), 'majority' or 'snapshot' in order \
+                         to run in a transaction, not '{level}'"
+                    ),
+                ));
+            }
+        }
+        if concern.contains_key("atClusterTime") {
+            return Err(Error::command(
+                ErrorCode::NotImplemented,
+                "atClusterTime in a transaction is not supported: address the point as <db>@<branch>~<point> instead",
+            ));
+        }
+        if let Some(after) = super::invocation::after_cluster_time(inv.body)? {
+            inv.wait_for_cluster_time(after)?;
+        }
+    }
+    inv.context.store.begin()
+}
+
+fn no_such_transaction(message: String) -> Error {
+    Error::command(ErrorCode::NoSuchTransaction, message)
+}
+
+/// A session id for messages: its UUID.
+fn describe(lsid: &Document) -> String {
+    match lsid.get("id") {
+        Some(Bson::Binary(id)) => bson::Uuid::from_bytes(id.bytes.as_slice().try_into().unwrap_or([0; 16])).to_string(),
+        _ => "?".into(),
+    }
+}
+
+/// Codes a driver may retry on (MongoDB's `RetriableError` category).
+pub fn is_retryable_code(code: i32) -> bool {
+    matches!(code, 6 | 7 | 89 | 91 | 189 | 262 | 9001 | 10107 | 11600 | 11602 | 13435 | 13436)
+}
+
+/// Adds the error labels MongoDB gives a reply of a command in `role`, unless it
+/// has some already: `TransientTransactionError` when retrying the whole
+/// transaction may succeed, `RetryableWriteError` when retrying the write or the
+/// commit may.
+pub fn add_labels(role: Role, reply: &mut Document) {
+    if reply.contains_key("errorLabels") {
+        return;
+    }
+    let code = match reply.get("ok") {
+        Some(Bson::Double(ok)) if *ok == 0.0 => reply.get_i32("code").ok(),
+        _ => None,
+    };
+    let concern_code = reply.get_document("writeConcernError").ok().and_then(|wce| wce.get_i32("code").ok());
+    let mut labels = Vec::new();
+    match role {
+        Role::Plain => {}
+        Role::Statement => {
+            if code.is_some_and(|code| is_transient(code) || code == 251 || is_retryable_code(code)) {
+                labels.push("TransientTransactionError");
+            }
+        }
+        Role::Ends => {
+            if code.is_some_and(is_transient) || (code == Some(251) && concern_code.is_none()) {
+                labels.push("TransientTransactionError");
+            }
+            if code.or(concern_code).is_some_and(is_retryable_code) {
+                labels.push("RetryableWriteError");
+            }
+        }
+        Role::RetryableWrite => {
+            if code.or(concern_code).is_some_and(is_retryable_code) {
+                labels.push("RetryableWriteError");
+            }
+        }
+    }
+    if !labels.is_empty() {
+        reply.insert("errorLabels", labels);
+    }
+}
+
+/// Codes after which the whole transaction may be retried.
+fn is_transient(code: i32) -> bool {
+    matches!(code, 24 | 112 | 239 | 246)
+}
