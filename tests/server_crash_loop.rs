@@ -6,99 +6,23 @@
 //!
 //! `BRANCHDB_SERVER_CRASH_CYCLES` sets the number of cycles (default 30).
 
+mod support;
+
 use std::collections::HashSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bson::{doc, Document};
+use bson::doc;
+use support::{all_documents, command, start};
 
 const WRITERS: u64 = 4;
 const TARGETS: [&str; 2] = ["crash", "crash@side"];
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
-}
-
-/// A server process, killed (SIGKILL) and reaped when dropped, so that a failing
-/// test leaves none behind.
-struct Server(Child);
-
-impl Server {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn start(data: &Path) -> (Server, SocketAddr) {
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_branchdb"))
-            .args(["serve", "--bind", &addr.to_string(), "--log", "warn", "--data-dir"])
-            .arg(data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the server"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(mut stream) = TcpStream::connect(addr) {
-            if command(&mut stream, doc! {"ping": 1, "$db": "admin"}).is_ok() {
-                return (server, addr);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("the server did not start");
-}
-
-/// Sends one OP_MSG command and reads its reply.
-fn command(stream: &mut TcpStream, body: Document) -> std::io::Result<Document> {
-    let mut payload = Vec::new();
-    body.to_writer(&mut payload).map_err(std::io::Error::other)?;
-    let mut frame = Vec::new();
-    for field in [(21 + payload.len()) as i32, 1, 0, 2013] {
-        frame.extend_from_slice(&field.to_le_bytes());
-    }
-    frame.extend_from_slice(&[0, 0, 0, 0, 0]);
-    frame.extend_from_slice(&payload);
-    stream.write_all(&frame)?;
-    let mut header = [0u8; 16];
-    stream.read_exact(&mut header)?;
-    let len = i32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-    let mut rest = vec![0u8; len.saturating_sub(16)];
-    stream.read_exact(&mut rest)?;
-    branchdb::value::decode(&rest[5..]).map_err(std::io::Error::other)
-}
-
 /// Every `_id` of `target.items`, through find and getMore.
 fn all_ids(addr: SocketAddr, target: &str) -> HashSet<i64> {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    let mut ids = HashSet::new();
-    let mut reply = command(&mut stream, doc! {"find": "items", "batchSize": 10_000, "$db": target}).expect("find");
-    loop {
-        assert_eq!(reply.get_f64("ok"), Ok(1.0), "{reply}");
-        let cursor = reply.get_document("cursor").expect("cursor");
-        let batch = cursor.get_array("firstBatch").or_else(|_| cursor.get_array("nextBatch")).expect("batch");
-        ids.extend(batch.iter().filter_map(|d| d.as_document()?.get_i64("_id").ok()));
-        let id = cursor.get_i64("id").expect("cursor id");
-        if id == 0 {
-            return ids;
-        }
-        reply = command(&mut stream, doc! {"getMore": id, "collection": "items", "$db": target}).expect("getMore");
-    }
+    all_documents(addr, target, "items").iter().filter_map(|d| d.get_i64("_id").ok()).collect()
 }
 
 #[test]
@@ -110,7 +34,7 @@ fn kill_9_of_the_server_loses_no_acknowledged_insert() {
     let mut seed = 0x5eed_u64;
     let started = Instant::now();
     for cycle in 0..cycles {
-        let (mut server, addr) = start(data.path());
+        let (mut server, addr) = start(data.path(), &[]);
         // What the last cycle acknowledged is all there, on its own branch only.
         for (target, acked) in TARGETS.iter().zip(&acked) {
             let acked = acked.lock().expect("oracle");
@@ -165,7 +89,7 @@ fn kill_9_of_the_server_loses_no_acknowledged_insert() {
         }
         next_id += WRITERS as i64 * 1_000_000;
         // An acknowledged insert on one branch must never show on the other.
-        let (_server, addr) = start(data.path());
+        let (_server, addr) = start(data.path(), &[]);
         let main_ids = all_ids(addr, TARGETS[0]);
         let side = acked[1].lock().expect("oracle");
         assert!(
