@@ -12,4 +12,5 @@ mod handshake;
 mod indexes;
 mod ops;
 mod refusals;
+mod transactions;
 mod ttl;

@@ -1,5 +1,5 @@
-//! What is not built is refused, never accepted and ignored: transactions,
-//! validators and unknown arguments, through the Rust driver; and `$pull` with
+//! What is not built is refused, never accepted and ignored: validators and
+//! unknown arguments, through the Rust driver; and `$pull` with
 //! `$or`/`$and`/`$nor` conditions, which MongoDB accepts.
 
 use bson::{doc, Document};
@@ -14,22 +14,6 @@ fn code(err: &mongodb::error::Error) -> Option<i32> {
         ErrorKind::Write(mongodb::error::WriteFailure::WriteError(e)) => Some(e.code),
         _ => None,
     }
-}
-
-#[tokio::test]
-async fn a_transaction_is_refused_and_writes_nothing() {
-    let server = TestServer::start().await;
-    let client = server.client().await;
-    let coll = client.database("txn").collection::<Document>("c");
-    let mut session = client.start_session().await.expect("session");
-    session.start_transaction().await.expect("start (client side)");
-    let err = coll.insert_one(doc! {"_id": 1}).session(&mut session).await.expect_err("refused");
-    assert_eq!(code(&err), Some(20), "{err}");
-    let _ = session.abort_transaction().await;
-    assert_eq!(coll.count_documents(doc! {}).await.expect("count"), 0);
-    // Retryable writes outside a transaction still work.
-    coll.insert_one(doc! {"_id": 2}).session(&mut session).await.expect("insert in a session");
-    server.stop().await;
 }
 
 #[tokio::test]

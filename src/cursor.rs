@@ -220,6 +220,14 @@ impl Cursors {
     }
 }
 
+/// Adds a snapshot read's cluster time to the `cursor` of its first reply
+/// (`cursor.atClusterTime`), where drivers look for it.
+pub fn report_snapshot_time(reply: &mut Document, time: Option<bson::Timestamp>) {
+    if let (Some(time), Ok(cursor)) = (time, reply.get_document_mut("cursor")) {
+        cursor.insert("atClusterTime", time);
+    }
+}
+
 /// Reads the next batch of `cursor` (the first when `id` is `None`), keeps it open
 /// when more remains, and builds the `cursor` reply field (`firstBatch` or
 /// `nextBatch`). A cursor that ends, or fails, is closed.

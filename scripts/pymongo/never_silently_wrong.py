@@ -4,8 +4,8 @@
 
 Documents whose subdocuments look like Extended JSON come back byte for byte (read
 as raw BSON, so pymongo decodes nothing either); the legacy {$binary, $type} shape
-is stored, not a closed connection; transactions are refused with code 20 instead of
-applied at once; validators are refused instead of stored and never enforced; and
+is stored, not a closed connection; a transaction's writes appear at its commit and
+never after its abort; validators are refused instead of stored and never enforced; and
 $pull takes $or, $and and $nor conditions.
 """
 import sys
@@ -48,17 +48,19 @@ for i, shape in enumerate(shapes):
     assert raw.count_documents({"a": {"$eq": shape}}) == 1, shape
 print(f"pymongo: {len(shapes)} Extended JSON look-alikes stored and returned byte for byte")
 
-# A transaction is refused, and nothing it tried to write is there.
+# A transaction's writes appear at its commit, all together, and never after an abort.
 txns = db.txns
 with client.start_session() as session:
-    try:
-        with session.start_transaction():
-            txns.insert_one({"_id": 1}, session=session)
-        raise AssertionError("a transaction was accepted")
-    except OperationFailure as e:
-        assert e.code == 20, e.details
-assert txns.count_documents({}) == 0, "a refused transaction wrote"
-print("pymongo: transactions refused with code 20, nothing written")
+    with session.start_transaction():
+        txns.insert_one({"_id": 1}, session=session)
+        txns.insert_one({"_id": 2}, session=session)
+        assert txns.count_documents({}) == 0, "a transaction's write was visible before its commit"
+    assert txns.count_documents({}) == 2, "a committed transaction's writes are missing"
+    session.start_transaction()
+    txns.insert_one({"_id": 3}, session=session)
+    session.abort_transaction()
+assert txns.count_documents({}) == 2, "an aborted transaction wrote"
+print("pymongo: a transaction's writes appear at its commit, none after its abort")
 
 # Validators are refused, not stored and ignored.
 for options in ({"validator": {"$jsonSchema": {"required": ["x"]}}}, {"validator": {"x": {"$gt": 0}}},

@@ -67,7 +67,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     if let Some(output) = pipeline.output() {
         super::output::check(inv, output)?;
     }
-    let view = inv.read_view()?;
+    let (view, snapshot_time) = inv.read_view_at()?;
     let collections = BranchCollections { inv, view: &view };
     let results = if let Some(spec) = coll_stats {
         pipeline.run(std::iter::once(super::coll_stats::stage(inv, &view, name, spec)), &collections)?
@@ -105,7 +105,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         exhausted: false,
     };
     let max = batch_size.map_or(DEFAULT_FIRST_BATCH, |b| b as usize);
-    cursor::reply_batch(&inv.context.cursors, None, cursor, &view, max, inv.interrupt())
+    let mut reply = cursor::reply_batch(&inv.context.cursors, None, cursor, &view, max, inv.interrupt())?;
+    cursor::report_snapshot_time(&mut reply, snapshot_time);
+    Ok(reply)
 }
 
 /// Documents scanned per pull from the store.

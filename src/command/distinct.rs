@@ -28,7 +28,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     };
     let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?;
     let target = args::target(filter, inv.body)?;
-    let view = inv.read_view()?;
+    let (view, snapshot_time) = inv.read_view_at()?;
     let mut values: Vec<Bson> = Vec::new();
     if let Some(collection) = view.collection(name)? {
         exec::each(&view, &collection, &target, &inv.interrupt(), |doc| {
@@ -40,5 +40,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     }
     values.sort_by(order::compare);
     values.dedup_by(|a, b| order::compare(a, b).is_eq());
-    Ok(doc! {"values": values})
+    let mut reply = doc! {"values": values};
+    if let Some(time) = snapshot_time {
+        reply.insert("atClusterTime", time);
+    }
+    Ok(reply)
 }

@@ -47,7 +47,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
         return Err(Error::bad_value("batchSize value must be non-negative"));
     }
     let single_batch = args::boolean(body, "singleBatch", false)?;
-    let view = inv.read_view()?;
+    let (view, snapshot_time) = inv.read_view_at()?;
     let mut cursor = Cursor {
         ns: args::namespace(inv, name),
         snapshot: view.snapshot.clone(),
@@ -71,6 +71,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     if single_batch {
         close_in_reply(inv, &mut reply);
     }
+    cursor::report_snapshot_time(&mut reply, snapshot_time);
     Ok(reply)
 }
 

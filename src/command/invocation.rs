@@ -72,11 +72,19 @@ impl Invocation<'_> {
     /// A view for a read command: the addressed point, or `readConcern.atClusterTime`,
     /// or the latest state.
     pub fn read_view(&self) -> Result<View> {
+        self.read_view_at().map(|(view, _)| view)
+    }
+
+    /// As [`Invocation::read_view`], with the cluster time a snapshot read
+    /// (`readConcern.level: "snapshot"` outside a transaction) reads at, which the
+    /// reply reports as `atClusterTime` for the session's next reads.
+    pub fn read_view_at(&self) -> Result<(View, Option<bson::Timestamp>)> {
         if let Some(txn) = self.transaction()? {
             // The transaction checked its read concern when it began.
-            return self.context.store.transaction_view(&txn, &self.db);
+            return Ok((self.context.store.transaction_view(&txn, &self.db)?, None));
         }
         let mut at = None;
+        let mut snapshot_time = None;
         if let Ok(concern) = self.body.get_document("readConcern") {
             let level = match concern.get("level") {
                 None => None,
@@ -106,6 +114,7 @@ impl Invocation<'_> {
                         ));
                     }
                     at = Some(self.context.store.resolve_cluster_time(*ts)?);
+                    snapshot_time = Some(*ts);
                 }
                 Some(other) => {
                     return Err(Error::type_mismatch(format!("atClusterTime must be a Timestamp, not {other}")))
@@ -115,7 +124,12 @@ impl Invocation<'_> {
         if let Some(after) = after_cluster_time(self.body)? {
             self.wait_for_cluster_time(after)?;
         }
-        self.context.store.view(&self.db, at)
+        if at.is_none() && self.db.point.is_none() && snapshot_level(self.body) {
+            let now = self.context.store.published();
+            at = Some(now.lsn);
+            snapshot_time = Some(now.cluster_time());
+        }
+        Ok((self.context.store.view(&self.db, at)?, snapshot_time))
     }
 
     /// Waits until the store has published `after` (causal consistency: a read
@@ -176,6 +190,11 @@ impl Invocation<'_> {
         let retryable = self.session.and_then(SessionUse::retryable);
         self.context.store.write(target, args::journaled(self), retryable, f)
     }
+}
+
+/// Whether the command asks for `readConcern.level: "snapshot"`.
+pub fn snapshot_level(body: &Document) -> bool {
+    body.get_document("readConcern").ok().and_then(|concern| concern.get_str("level").ok()) == Some("snapshot")
 }
 
 /// `readConcern.afterClusterTime`, if the command has one.

@@ -35,6 +35,9 @@ const IN_TRANSACTION: &[&str] = &[
     "update",
 ];
 
+/// The commands that read at `readConcern.level: "snapshot"` outside a transaction.
+const SNAPSHOT_READS: &[&str] = &["find", "aggregate", "distinct", "getMore", "explain"];
+
 /// The commands that are retryable writes.
 const RETRYABLE_WRITES: &[&str] = &["insert", "update", "delete", "findAndModify"];
 
@@ -173,6 +176,13 @@ fn is_end(command: &str) -> bool {
 
 /// Runs `inv`'s command in its session, as its fields say.
 pub fn run(command: &Command, inv: Invocation<'_>, fields: &Fields) -> Result<Document> {
+    if !fields.in_transaction && super::invocation::snapshot_level(inv.body) && !SNAPSHOT_READS.contains(&command.name)
+    {
+        return Err(Error::command(
+            ErrorCode::InvalidOptions,
+            format!("{} does not support readConcern level 'snapshot' outside a transaction", command.name),
+        ));
+    }
     let session = fields.lsid.as_ref().and_then(|lsid| inv.context.sessions.touch(lsid));
     let (Some(session), Some(txn_number)) = (session, fields.txn_number) else {
         return (command.run)(&inv);
@@ -373,7 +383,12 @@ fn statement(
                 }
                 _ => Txn::Aborted,
             };
-            outcome
+            outcome.map(|mut reply| {
+                // A router's replies in a transaction carry the token drivers send
+                // back with the commit; one node needs nothing in it.
+                reply.insert("recoveryToken", doc! {"recoveryShardId": "branchdb"});
+                reply
+            })
         }
     }
 }
@@ -468,7 +483,9 @@ pub fn add_labels(role: Role, reply: &mut Document) {
     }
 }
 
-/// Codes after which the whole transaction may be retried.
+/// Codes after which the whole transaction may be retried: `LockTimeout`,
+/// `WriteConflict`, `SnapshotTooOld`, `SnapshotUnavailable`,
+/// `PreparedTransactionInProgress`.
 fn is_transient(code: i32) -> bool {
-    matches!(code, 24 | 112 | 239 | 246)
+    matches!(code, 24 | 112 | 239 | 246 | 267)
 }

@@ -14,6 +14,7 @@
 mod apply;
 mod batch;
 mod branches;
+mod claims;
 pub mod engine;
 mod gc;
 mod sessions;
@@ -110,6 +111,10 @@ pub struct Store {
     /// Set when applying a logged record failed: the store is behind the log and
     /// takes no more writes until a restart replays it.
     failed: Mutex<Option<String>>,
+    /// Documents open transactions have written (`claims.rs`).
+    claims: Arc<claims::Claims>,
+    /// The next transaction's number, its name in `claims`.
+    next_transaction: AtomicU64,
     options: Options,
     stop: AtomicBool,
     background: Mutex<Option<JoinHandle<()>>>,
@@ -144,6 +149,8 @@ impl Store {
             writer: Mutex::new(meta),
             branches: RwLock::new(branches),
             failed: Mutex::new(None),
+            claims: Arc::default(),
+            next_transaction: AtomicU64::new(1),
             options,
             stop: AtomicBool::new(false),
             background: Mutex::new(None),

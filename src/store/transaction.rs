@@ -15,11 +15,13 @@
 
 use std::collections::HashSet;
 use std::ops::Bound;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use bson::Bson;
 
 use super::apply::{self, Meta};
+use super::claims::Held;
 use super::engine::{self, Staged, Table, Visit};
 use super::tables;
 use super::view::{Snapshot, View};
@@ -28,7 +30,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::lsn::Lsn;
 use crate::namespace::{DbRef, MAIN_BRANCH};
 use crate::value::order::encoded;
-use crate::wal::{BranchId, Ddl, Entry, Op, Session, Txn};
+use crate::wal::{self, BranchId, Ddl, Entry, Op, Session, Txn};
 
 /// Collection and index ids a transaction hands out inside its overlay start
 /// here, far above any the store allocates; commit allocates real ones.
@@ -38,10 +40,14 @@ const PROVISIONAL_IDS: u64 = 1 << 62;
 pub struct Transaction {
     /// The published commit it reads.
     start: Commit,
+    /// The documents it has written, which no other open transaction may write.
+    held: Held,
     /// The engine snapshot of the start with the transaction's writes on top.
     overlay: Arc<RwLock<Staged>>,
     /// Its changes, per branch, in the order made.
     parts: Vec<Part>,
+    /// About how many bytes its record will take.
+    bytes: usize,
     next_id: u64,
 }
 
@@ -73,10 +79,13 @@ impl Store {
     pub fn begin(&self) -> Result<Transaction> {
         let start = self.published();
         let engine = self.engine.snapshot()?;
+        let owner = self.next_transaction.fetch_add(1, Ordering::Relaxed);
         Ok(Transaction {
             start,
+            held: Held::new(self.claims.clone(), owner),
             overlay: Arc::new(RwLock::new(Staged::new(engine))),
             parts: Vec::new(),
+            bytes: 0,
             next_id: PROVISIONAL_IDS,
         })
     }
@@ -157,6 +166,17 @@ impl Store {
                 }
             }
         }
+        txn.bytes += ops.iter().map(op_size).sum::<usize>();
+        if txn.bytes > wal::MAX_PAYLOAD {
+            return Err(Error::command(
+                ErrorCode::TransactionTooLarge,
+                format!(
+                    "Total size of the transaction's changes exceeds the {} MiB a commit record holds",
+                    wal::MAX_PAYLOAD >> 20
+                ),
+            ));
+        }
+        claim(self, txn, target, branch, &ops)?;
         let mut scratch = txn.next_id;
         let mut overlay = txn.overlay.write().unwrap_or_else(|p| p.into_inner());
         apply::apply_ops(&mut overlay, &chain, &target.db, branch, txn.start.lsn, &ops, &mut scratch)?;
@@ -170,8 +190,8 @@ impl Store {
 
     /// Commits `txn` as one record carrying `session`, waiting for an fsync when
     /// `j`. A transaction that wrote nothing writes no record.
-    pub fn commit_transaction(&self, txn: Transaction, session: Session, j: bool) -> Result<Option<Commit>> {
-        let parts: Vec<Part> = txn.parts.into_iter().filter(|part| !part.ops.is_empty()).collect();
+    pub fn commit_transaction(&self, mut txn: Transaction, session: Session, j: bool) -> Result<Option<Commit>> {
+        let parts: Vec<Part> = std::mem::take(&mut txn.parts).into_iter().filter(|part| !part.ops.is_empty()).collect();
         if parts.is_empty() {
             return Ok(None);
         }
@@ -226,6 +246,47 @@ impl Store {
         let (ops, _) = batch.into_parts();
         Ok(Txn::new(branch.id, ops))
     }
+}
+
+/// About how many bytes `op` takes in a record.
+fn op_size(op: &Op) -> usize {
+    match op {
+        Op::Put { collection, doc, .. } => collection.len() + crate::value::size::document_size(doc) + 16,
+        Op::Delete { collection, id } => collection.len() + encoded(id).len() + 16,
+        Op::Ddl(_) => 256,
+    }
+}
+
+/// Claims the documents `ops` write for `txn`, and checks them against what
+/// committed since it began: a document another open transaction wrote, or one
+/// changed by a commit after the start, is a `WriteConflict` now rather than at
+/// commit.
+fn claim(store: &Store, txn: &mut Transaction, target: &DbRef, branch: BranchId, ops: &[Op]) -> Result<()> {
+    let keys = ops.iter().filter_map(|op| match op {
+        Op::Put { collection, doc, .. } => {
+            Some((branch, collection.clone(), encoded(doc.get("_id").unwrap_or(&Bson::Null))))
+        }
+        Op::Delete { collection, id } => Some((branch, collection.clone(), encoded(id))),
+        Op::Ddl(_) => None,
+    });
+    if let Err((_, collection, _)) = txn.held.claim(keys) {
+        return Err(Error::command(
+            ErrorCode::WriteConflict,
+            format!(
+                "Write conflict during plan execution and yielding is disabled: a document of {target}.{collection} \
+                 is being written by another transaction"
+            ),
+        )
+        .with_label("TransientTransactionError"));
+    }
+    let latest = store.published();
+    if latest.lsn == txn.start.lsn {
+        return Ok(());
+    }
+    let chain = read(&store.branches).chain(branch, latest.lsn)?;
+    let view = View::new(Snapshot::of(target, latest.lsn, chain), store.engine.snapshot()?);
+    let part = Part { branch, db: target.db.clone(), ops: ops.to_vec() };
+    check_conflicts(&view, branch, txn.start.lsn, &part)
 }
 
 /// Fails with `WriteConflict` when a collection `part` writes to, or a document it

@@ -1,4 +1,4 @@
-"""Reads the JUnit XML of a run of pymongo's CRUD unified tests and reports it for scripts/crud-spec.sh.
+"""Reads the JUnit XML of a run of one suite of pymongo's unified tests and reports it for scripts/spec-tests.sh.
 
 Prints the passed / failed / errors / skipped counts, the share of the tests that ran
 (not skipped) that pass, the failing tests grouped by the first line of their error,
@@ -7,7 +7,7 @@ the tests that passed when it was recorded: exits 1 when any of them no longer p
 and prints a hint when tests pass that it does not list. With --update it rewrites the
 file with the tests that pass now.
 
-    python crud-spec-report.py RESULTS.xml RATCHET.txt [--update]
+    python spec-tests-report.py SUITE RESULTS.xml RATCHET.txt [--update]
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 HEADER = """\
-# The CRUD unified tests of the MongoDB specifications (pymongo {version}'s runner) that
-# pass against branchdb: scripts/crud-spec.sh fails when one of them stops passing.
-# Rewrite with scripts/crud-spec.sh target/debug/branchdb --update.
+# The {suite} unified tests of the MongoDB specifications (pymongo {version}'s runner) that
+# pass against branchdb: scripts/spec-tests.sh fails when one of them stops passing.
+# Rewrite with scripts/spec-tests.sh {suite} target/debug/branchdb --update.
 # passed {passed} of {ran} run ({skipped} skipped)
 """
 PYMONGO_VERSION = "4.20.0"
@@ -62,10 +62,10 @@ def read_ratchet(path: Path) -> set[str]:
     return {line for line in lines if line and not line.startswith("#")}
 
 
-def write_ratchet(path: Path, passing: list[str], counts: collections.Counter[str]) -> None:
+def write_ratchet(suite: str, path: Path, passing: list[str], counts: collections.Counter[str]) -> None:
     """Records the passing test ids and the counts they come from."""
     ran = counts["passed"] + counts["failed"] + counts["errors"]
-    header = HEADER.format(version=PYMONGO_VERSION, passed=counts["passed"], ran=ran, skipped=counts["skipped"])
+    header = HEADER.format(suite=suite, version=PYMONGO_VERSION, passed=counts["passed"], ran=ran, skipped=counts["skipped"])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(header + "".join(f"{test_id}\n" for test_id in passing))
 
@@ -73,14 +73,15 @@ def write_ratchet(path: Path, passing: list[str], counts: collections.Counter[st
 def main() -> int:
     args = [arg for arg in sys.argv[1:] if arg != "--update"]
     update = "--update" in sys.argv[1:]
-    results = read_results(Path(args[0]))
-    ratchet = Path(args[1])
+    suite = args[0]
+    results = read_results(Path(args[1]))
+    ratchet = Path(args[2])
 
     counts = collections.Counter(outcome for outcome, _ in results.values())
     ran = counts["passed"] + counts["failed"] + counts["errors"]
     share = 100 * counts["passed"] / ran if ran else 0.0
     print(
-        f"CRUD unified spec tests: {counts['passed']} passed, {counts['failed']} failed, "
+        f"{suite} unified spec tests: {counts['passed']} passed, {counts['failed']} failed, "
         f"{counts['errors']} errors, {counts['skipped']} skipped, of {len(results)}"
     )
     print(f"{share:.1f}% of the {ran} tests that ran (not skipped) pass")
@@ -97,7 +98,7 @@ def main() -> int:
 
     passing = sorted(test_id for test_id, (outcome, _) in results.items() if outcome == "passed")
     if update:
-        write_ratchet(ratchet, passing, counts)
+        write_ratchet(suite, ratchet, passing, counts)
         print(f"\nrecorded {len(passing)} passing tests in {ratchet}")
         return 0
 
