@@ -177,8 +177,8 @@ impl<T> Statements<T> {
 
 /// Runs each statement of a write command (`run` gets its index, its id in a
 /// retryable write). A command error becomes that statement's entry in
-/// `writeErrors` (and ends an ordered command); any other error fails the whole
-/// command.
+/// `writeErrors` (and ends an ordered command); a transient one (a write conflict in
+/// a transaction) and any other error fail the whole command.
 pub fn each_statement<T>(
     statements: &[&Document],
     ordered: bool,
@@ -191,7 +191,9 @@ pub fn each_statement<T>(
                 out.done.push((index, outcome));
                 out.last_commit = commit.or(out.last_commit);
             }
-            Err(err @ Error::Command { .. }) => {
+            // A transient error (a write conflict in a transaction) fails the whole
+            // command, with its label, as in MongoDB.
+            Err(err @ Error::Command { .. }) if !err.labels().contains(&"TransientTransactionError") => {
                 out.errors.push(Bson::Document(write_error(index, &err)));
                 if ordered {
                     break;

@@ -721,3 +721,5 @@ mod index_tests;
 mod ops_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod transaction_tests;

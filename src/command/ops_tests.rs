@@ -336,6 +336,7 @@ fn kill_op_interrupts_a_long_scan_at_its_next_check() {
             context: &shared,
             deadline: None,
             op: Some(&running),
+            session: None,
         };
         let name = body.keys().next().expect("a name");
         let err = (lookup(name).expect("a command").run)(&inv).expect_err("killed");

@@ -69,7 +69,8 @@ fn missing_or_bad_db_is_refused() {
 #[test]
 fn generic_arguments_are_accepted() {
     let reply = call(doc! {
-        "ping": 1, "$db": "admin", "lsid": {"id": Bson::Null}, "txnNumber": 1i64,
+        "ping": 1, "$db": "admin",
+        "lsid": {"id": bson::Binary { subtype: bson::spec::BinarySubtype::Uuid, bytes: vec![1; 16] }},
         "$clusterTime": {}, "$readPreference": {"mode": "primary"}, "readConcern": {}, "writeConcern": {"w": 1},
         "comment": "x", "maxTimeMS": 1000, "apiVersion": "1", "apiStrict": false,
     });
@@ -100,6 +101,7 @@ fn expired_deadlines_fail_with_50() {
         context: &shared,
         deadline: Some(Instant::now()),
         op: None,
+        session: None,
     };
     assert_eq!(inv.check_deadline().expect_err("expired").code(), ErrorCode::MaxTimeMSExpired);
 }
