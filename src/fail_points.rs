@@ -185,7 +185,7 @@ mod tests {
     fn times_counts_down_and_names_and_apps_must_match() {
         let points = FailPoints::default();
         let data = doc! {"failCommands": ["insert"], "errorCode": 91, "appName": "a"};
-        points.configure(&Bson::Document(doc! {"times": 2}), Some(&data)).unwrap();
+        points.configure(&Bson::Document(doc! {"times": 2}), Some(&data)).expect("configured");
         assert_eq!(points.fire("find", Some("a")), None);
         assert_eq!(points.fire("insert", Some("b")), None);
         assert_eq!(points.fire("insert", Some("a")).and_then(|a| a.error_code), Some(91));
@@ -198,11 +198,11 @@ mod tests {
     fn skip_then_always_and_off() {
         let points = FailPoints::default();
         let data = doc! {"failCommands": ["ping"], "closeConnection": true};
-        points.configure(&Bson::Document(doc! {"skip": 1}), Some(&data)).unwrap();
+        points.configure(&Bson::Document(doc! {"skip": 1}), Some(&data)).expect("configured");
         assert_eq!(points.fire("ping", None), None);
         assert!(points.fire("ping", None).is_some_and(|a| a.close_connection));
         assert!(points.fire("ping", None).is_some());
-        points.configure(&Bson::String("off".into()), None).unwrap();
+        points.configure(&Bson::String("off".into()), None).expect("turned off");
         assert_eq!(points.fire("ping", None), None);
         assert!(points.configure(&Bson::String("sometimes".into()), Some(&data)).is_err());
     }

@@ -9,6 +9,8 @@
 //! cargo run --release --bin load -- --connections 16 --keys 1000000 find-eq
 //! cargo run --release --bin load -- --connections 1 --keys 1000000 scan
 //! cargo run --release --bin load -- --connections 1 --keys 1000000 group
+//! cargo run --release --bin load -- --connections 64 txn
+//! cargo run --release --bin load -- --connections 1 --keys 1000000 find-id-txn
 //! ```
 //!
 //! `insert` writes documents `{_id, n, name, k, u}` (see [`item`]): `k` takes
@@ -17,10 +19,17 @@
 //! documents) and `group` (`$group` by `k`) have something to work on. `--keys`
 //! tells those workloads how many documents the collection holds.
 //!
-//! Every workload prints one line of `name=value` fields: the requests sent (`ops`),
-//! the documents written, read or (for `scan` and `group`) gone through, per second
-//! too, and the requests' latencies (`min_us`, `mean_us`, `p50_us`, `p99_us`,
-//! `max_us`).
+//! `txn` commits small transactions: each op inserts two documents in a transaction
+//! (`startTransaction`, a second insert, `commitTransaction`: three round trips).
+//! `find-id-txn` is `find-id` inside read-only snapshot transactions of
+//! [`TXN_FINDS`] finds each, committed after the last (with it in the op's time).
+//! Each connection has its own session.
+//!
+//! Every workload prints one line of `name=value` fields: the ops done (`ops`: a
+//! request, or for `txn` a whole transaction), the documents written, read or (for
+//! `scan` and `group`) gone through, per second too, and the ops' latencies
+//! (`min_us`, `mean_us`, `p50_us`, `p99_us`, `max_us`); `txn` adds its
+//! `commitTransaction` requests' (`commit_p50_us`, `commit_p99_us`).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -82,7 +91,14 @@ enum Workload {
     Scan,
     /// `aggregate` of `<db>.items` grouped by `k`, counting each group.
     Group,
+    /// A transaction inserting two documents into `<db>.txn_items`, committed.
+    Txn,
+    /// `find-id` in read-only snapshot transactions of [`TXN_FINDS`] finds.
+    FindIdTxn,
 }
+
+/// The finds of one `find-id-txn` transaction.
+const TXN_FINDS: u64 = 1000;
 
 /// The values `k` takes in the documents `insert` writes: `_id % GROUPS`.
 const GROUPS: u64 = 100;
@@ -100,12 +116,14 @@ async fn main() -> std::io::Result<()> {
     }
     let started = Instant::now();
     let mut latencies = Vec::new();
+    let mut commits = Vec::new();
     let mut failures = 0u64;
     let mut docs = 0u64;
     for task in tasks {
         match task.await {
-            Ok(Ok((mut l, d))) => {
+            Ok(Ok(Driven { latencies: mut l, commits: mut c, docs: d })) => {
                 latencies.append(&mut l);
+                commits.append(&mut c);
                 docs += d;
             }
             Ok(Err(e)) => {
@@ -117,21 +135,26 @@ async fn main() -> std::io::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     latencies.sort_unstable();
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)));
-    let us = |d: Option<&Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1e6);
+    commits.sort_unstable();
+    let pct = |l: &[Duration], p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied();
+    let us = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1e6);
     let mean = latencies.iter().sum::<Duration>().checked_div(latencies.len() as u32);
+    let commit_fields = match commits.is_empty() {
+        true => String::new(),
+        false => format!(" commit_p50_us={:.0} commit_p99_us={:.0}", us(pct(&commits, 0.5)), us(pct(&commits, 0.99))),
+    };
     println!(
-        "connections={} ops={} docs={docs} failed_connections={} ops_per_sec={:.0} docs_per_sec={:.0} min_us={:.0} mean_us={:.0} p50_us={:.0} p99_us={:.0} max_us={:.0}",
+        "connections={} ops={} docs={docs} failed_connections={} ops_per_sec={:.0} docs_per_sec={:.0} min_us={:.0} mean_us={:.0} p50_us={:.0} p99_us={:.0} max_us={:.0}{commit_fields}",
         args.connections,
         latencies.len(),
         failures,
         latencies.len() as f64 / elapsed,
         docs as f64 / elapsed,
-        us(latencies.first()),
-        us(mean.as_ref()),
-        us(pct(0.50)),
-        us(pct(0.99)),
-        us(latencies.last()),
+        us(latencies.first().copied()),
+        us(mean),
+        us(pct(&latencies, 0.50)),
+        us(pct(&latencies, 0.99)),
+        us(latencies.last().copied()),
     );
     if failures > 0 {
         std::process::exit(1);
@@ -139,59 +162,131 @@ async fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-/// Sends requests until the deadline (or, for `insert`, the total; for
-/// `create-index`, once); returns each request's latency and the documents it
-/// wrote, read or went through.
+/// What one connection did: each op's latency, each `commitTransaction`'s, and the
+/// documents written, read or gone through.
+struct Driven {
+    latencies: Vec<Duration>,
+    commits: Vec<Duration>,
+    docs: u64,
+}
+
+/// A connection's session, for the transaction workloads.
+struct Session {
+    lsid: Document,
+    txn_number: i64,
+    /// Finds in the open `find-id-txn` transaction.
+    finds: u64,
+}
+
+impl Session {
+    /// A session with a fresh id (the server keeps what sessions did across runs).
+    fn new(connection: u64) -> Session {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&(nanos as u64).to_le_bytes());
+        bytes[8..].copy_from_slice(&connection.to_le_bytes());
+        let id = bson::Binary { subtype: bson::spec::BinarySubtype::Uuid, bytes: bytes.to_vec() };
+        Session { lsid: doc! {"id": id}, txn_number: 0, finds: 0 }
+    }
+
+    /// `command` as a statement of the open transaction (the first starts it).
+    fn statement(&self, mut command: Document, first: bool) -> Document {
+        command.insert("lsid", self.lsid.clone());
+        command.insert("txnNumber", self.txn_number);
+        command.insert("autocommit", false);
+        if first {
+            command.insert("startTransaction", true);
+        }
+        command
+    }
+
+    fn commit(&self) -> Document {
+        self.statement(doc! {"commitTransaction": 1, "$db": "admin"}, false)
+    }
+}
+
+/// Sends ops until the deadline (or, for `insert`, the total; for
+/// `create-index`, once).
 async fn drive(
     mut stream: TcpStream,
     args: std::sync::Arc<Args>,
     connection: u64,
     deadline: Instant,
-) -> std::io::Result<(Vec<Duration>, u64)> {
-    let mut latencies = Vec::new();
+) -> std::io::Result<Driven> {
+    let mut driven = Driven { latencies: Vec::new(), commits: Vec::new(), docs: 0 };
     let mut buf = Vec::new();
-    let mut docs = 0u64;
     let mut next_id = connection;
     let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (connection + 1).wrapping_mul(0x2545_F491_4F6C_DD1D);
+    let mut session = Session::new(connection);
     let db = args.db.as_str();
     while match args.workload {
-        Workload::CreateIndex => latencies.is_empty(),
+        Workload::CreateIndex => driven.latencies.is_empty(),
         _ => Instant::now() < deadline,
     } {
-        let command = match args.workload {
-            Workload::Ping => doc! {"ping": 1, "$db": "admin"},
+        let commands = match args.workload {
+            Workload::Ping => vec![doc! {"ping": 1, "$db": "admin"}],
             Workload::Insert => match insert_command(&args, &mut next_id) {
-                Some(command) => command,
+                Some(command) => vec![command],
                 None => break,
             },
             Workload::FindId => {
                 let id = random(&mut rng, args.keys) as i64;
-                doc! {"find": "items", "filter": {"_id": id}, "singleBatch": true, "$db": db}
+                vec![doc! {"find": "items", "filter": {"_id": id}, "singleBatch": true, "$db": db}]
             }
             Workload::CreateIndex => {
                 let index = doc! {"key": {&args.field: 1}, "name": format!("{}_1", args.field)};
-                doc! {"createIndexes": "items", "indexes": [index], "$db": db}
+                vec![doc! {"createIndexes": "items", "indexes": [index], "$db": db}]
             }
             Workload::FindEq => {
                 let u = random(&mut rng, args.keys) as i64;
-                doc! {"find": "items", "filter": {"u": u}, "singleBatch": true, "$db": db}
+                vec![doc! {"find": "items", "filter": {"u": u}, "singleBatch": true, "$db": db}]
             }
-            Workload::Scan => doc! {"count": "items", "query": {"k": 0}, "$db": db},
-            Workload::Group => doc! {
+            Workload::Scan => vec![doc! {"count": "items", "query": {"k": 0}, "$db": db}],
+            Workload::Group => vec![doc! {
                 "aggregate": "items",
                 "pipeline": [{"$group": {"_id": "$k", "n": {"$sum": 1}}}],
                 "cursor": {},
                 "$db": db,
-            },
+            }],
+            Workload::Txn => {
+                session.txn_number += 1;
+                let mut insert = || {
+                    let document = doc! {"_id": next_id as i64, "n": next_id as i64, "name": "load"};
+                    next_id += args.connections as u64;
+                    doc! {"insert": "txn_items", "documents": [document], "$db": db}
+                };
+                let (first, second) = (insert(), insert());
+                vec![session.statement(first, true), session.statement(second, false), session.commit()]
+            }
+            Workload::FindIdTxn => {
+                if session.finds == 0 {
+                    session.txn_number += 1;
+                }
+                let id = random(&mut rng, args.keys) as i64;
+                let find = doc! {"find": "items", "filter": {"_id": id}, "singleBatch": true, "$db": db};
+                let mut commands = vec![session.statement(find, session.finds == 0)];
+                session.finds += 1;
+                if session.finds == TXN_FINDS {
+                    commands.push(session.commit());
+                    session.finds = 0;
+                }
+                commands
+            }
         };
-        let frame = op_msg(&command)?;
         let sent = Instant::now();
-        stream.write_all(&frame).await?;
-        let reply = read_reply(&mut stream, &mut buf).await?;
-        latencies.push(sent.elapsed());
-        docs += tally(&args, &reply).map_err(|e| std::io::Error::other(format!("{e}: {reply}")))?;
+        for command in &commands {
+            let frame = op_msg(command)?;
+            let command_sent = Instant::now();
+            stream.write_all(&frame).await?;
+            let reply = read_reply(&mut stream, &mut buf).await?;
+            if command.contains_key("commitTransaction") {
+                driven.commits.push(command_sent.elapsed());
+            }
+            driven.docs += tally(&args, &reply).map_err(|e| std::io::Error::other(format!("{e}: {reply}")))?;
+        }
+        driven.latencies.push(sent.elapsed());
     }
-    Ok((latencies, docs))
+    Ok(driven)
 }
 
 /// The next `insert` command of a connection, whose `_id`s start at `next_id` and
@@ -234,8 +329,10 @@ fn tally(args: &Args, reply: &Document) -> Result<u64, String> {
         || reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).map_err(|e| e.to_string());
     Ok(match args.workload {
         Workload::Ping | Workload::CreateIndex => 0,
-        Workload::Insert => reply.get_i32("n").unwrap_or(0) as u64,
+        Workload::Insert | Workload::Txn => reply.get_i32("n").unwrap_or(0) as u64,
         Workload::FindId | Workload::FindEq => first_batch()?.len() as u64,
+        // The commit replies without a cursor.
+        Workload::FindIdTxn => first_batch().map_or(0, |batch| batch.len() as u64),
         Workload::Scan => {
             let expected = args.keys.div_ceil(GROUPS) as i64;
             if number(reply.get("n")) != Some(expected) {

@@ -57,7 +57,7 @@ type Expected = Result<(), i32>;
 
 fn code_of(reply: &Document) -> Result<(), i32> {
     match reply.get_f64("ok") {
-        Ok(ok) if ok == 1.0 => match reply.get_array("writeErrors") {
+        Ok(1.0) => match reply.get_array("writeErrors") {
             Ok(errors) => Err(errors[0].as_document().and_then(|e| e.get_i32("code").ok()).unwrap_or(-1)),
             Err(_) => Ok(()),
         },
@@ -161,7 +161,7 @@ fn the_transaction_state_machine_follows_the_model() {
         let n = match (rng.below(8), op) {
             (0, _) => highest - 1,
             (1, _) => highest + 2,
-            (2 | 3 | 4, 0) => highest,
+            (2..=4, 0) => highest,
             (_, 0 | 6) => highest + 1,
             _ => highest,
         }

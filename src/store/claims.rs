@@ -76,6 +76,6 @@ mod tests {
         drop(first);
         assert!(second.claim([key(1), key(2)]).is_ok());
         drop(second);
-        assert!(claims.0.lock().unwrap().is_empty());
+        assert!(claims.0.lock().expect("claims").is_empty());
     }
 }
