@@ -161,7 +161,7 @@ fn the_transaction_state_machine_follows_the_model() {
         let n = match (rng.below(8), op) {
             (0, _) => highest - 1,
             (1, _) => highest + 2,
-            (2..=4, 0) => highest,
+            (2..=4, 0) | (2..=3, 6) => highest,
             (_, 0 | 6) => highest + 1,
             _ => highest,
         }

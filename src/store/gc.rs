@@ -16,7 +16,7 @@ use bson::DateTime;
 
 use super::engine::{Staged, Table, WriteBatch};
 use super::tables::{self, ID_LEN};
-use super::{read, Store};
+use super::{read, sessions, Store};
 use crate::error::Result;
 use crate::lsn::Lsn;
 
@@ -190,6 +190,7 @@ impl Store {
         stats.versions += self.collect_table(Table::Indexes, &needs, false, |prefix, _| reachable(prefix))?;
         self.forget_branches(&needs.dropped)?;
         self.forget_times_before(horizon)?;
+        self.forget_sessions_before(DateTime::from_millis(now.timestamp_millis() - sessions::ROW_LIFETIME_MS))?;
         stats.segments = self.wal.remove_segments_below(horizon)?;
         Ok(stats)
     }
@@ -258,6 +259,21 @@ impl Store {
         for id in dropped {
             batch.delete(Table::Branches, tables::branch_key(*id));
         }
+        self.engine.commit(batch, false)
+    }
+
+    /// Deletes the session table's rows last written before `cutoff` (sessions
+    /// expire after 30 minutes, as MongoDB reaps `config.transactions`). Under the
+    /// writer lock, so that a row rewritten meanwhile is not lost.
+    fn forget_sessions_before(&self, cutoff: DateTime) -> Result<()> {
+        let _meta = self.lock_writer()?;
+        let mut batch = WriteBatch::default();
+        self.engine.snapshot()?.scan(Table::Sessions, Bound::Unbounded, Bound::Unbounded, false, &mut |key, row| {
+            if sessions::written_at(row).is_some_and(|written| written < cutoff) {
+                batch.delete(Table::Sessions, key.to_vec());
+            }
+            Ok(true)
+        })?;
         self.engine.commit(batch, false)
     }
 

@@ -68,6 +68,17 @@ pub fn record(staged: &mut Staged, session: &Session, lsn: Lsn, time: DateTime) 
     Ok(())
 }
 
+/// How long a row outlives its last write: MongoDB's session timeout
+/// (`localLogicalSessionTimeoutMinutes`), after which a session's retries are no
+/// longer recognised.
+pub const ROW_LIFETIME_MS: i64 = 30 * 60 * 1000;
+
+/// When the row `bytes` was last written.
+pub fn written_at(bytes: &[u8]) -> Option<DateTime> {
+    let row = crate::value::decode(bytes).ok()?;
+    row.get_datetime("t").ok().copied()
+}
+
 fn encode(record: &SessionRecord) -> Document {
     let statements: Vec<Bson> =
         record.statements.iter().map(|(id, result)| Bson::Document(doc! {"id": *id, "r": result.clone()})).collect();

@@ -141,6 +141,12 @@ fn a_retryable_write_records_its_statements_with_its_changes() {
     assert_eq!(record.txn_number, 4);
     assert!(!record.committed_transaction);
     assert_eq!(record.statements.keys().copied().collect::<Vec<_>>(), [0, 1], "split records add up");
+    // Collection keeps the row while the session may retry, and forgets it after.
+    store.collect_garbage(bson::DateTime::now()).expect("gc");
+    assert!(store.session_record(&doc! {"id": "r"}).expect("read").is_some());
+    let later = bson::DateTime::from_millis(bson::DateTime::now().timestamp_millis() + 31 * 60 * 1000);
+    store.collect_garbage(later).expect("gc");
+    assert!(store.session_record(&doc! {"id": "r"}).expect("read").is_none());
 }
 
 #[test]
