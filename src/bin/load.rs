@@ -91,7 +91,9 @@ enum Workload {
     Scan,
     /// `aggregate` of `<db>.items` grouped by `k`, counting each group.
     Group,
-    /// A transaction inserting two documents into `<db>.txn_items`, committed.
+    /// A transaction inserting two documents into `<db>.txn_items`, committed (the
+    /// collection is best created first: concurrent first transactions conflict on
+    /// creating it).
     Txn,
     /// `find-id` in read-only snapshot transactions of [`TXN_FINDS`] finds.
     FindIdTxn,
@@ -250,12 +252,11 @@ async fn drive(
             }],
             Workload::Txn => {
                 session.txn_number += 1;
-                let mut insert = || {
-                    let document = doc! {"_id": next_id as i64, "n": next_id as i64, "name": "load"};
-                    next_id += args.connections as u64;
-                    doc! {"insert": "txn_items", "documents": [document], "$db": db}
-                };
-                let (first, second) = (insert(), insert());
+                // The server gives the `_id`s: runs against the same data never collide.
+                let insert =
+                    |n: u64| doc! {"insert": "txn_items", "documents": [{"n": n as i64, "name": "load"}], "$db": db};
+                let (first, second) = (insert(next_id), insert(next_id + 1));
+                next_id += 2;
                 vec![session.statement(first, true), session.statement(second, false), session.commit()]
             }
             Workload::FindIdTxn => {

@@ -13,7 +13,7 @@
 //! on the latest state (which checks unique indexes), and appends them as one
 //! record: a [`Entry::Txn`] for one branch, a [`Entry::Group`] for several.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
@@ -30,7 +30,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::lsn::Lsn;
 use crate::namespace::{DbRef, MAIN_BRANCH};
 use crate::value::order::encoded;
-use crate::wal::{self, BranchId, Ddl, Entry, Op, Session, Txn};
+use crate::wal::{self, BranchId, Ddl, Entry, Op, PutKind, Session, Txn};
 
 /// Collection and index ids a transaction hands out inside its overlay start
 /// here, far above any the store allocates; commit allocates real ones.
@@ -279,8 +279,11 @@ fn claim(store: &Store, txn: &mut Transaction, target: &DbRef, branch: BranchId,
         )
         .with_label("TransientTransactionError"));
     }
+    // Inserts are checked at commit only: a document committed since the start
+    // under the same `_id` is rare, and looking costs a snapshot per statement.
     let latest = store.published();
-    if latest.lsn == txn.start.lsn {
+    let inserts_only = ops.iter().all(|op| matches!(op, Op::Put { kind: PutKind::Insert, .. } | Op::Ddl(_)));
+    if latest.lsn == txn.start.lsn || inserts_only {
         return Ok(());
     }
     let chain = read(&store.branches).chain(branch, latest.lsn)?;
@@ -316,10 +319,15 @@ fn check_conflicts(view: &View, branch: BranchId, start: Lsn, part: &Part) -> Re
             return Err(write_conflict(&format!("collection {}.{name} changed", view.snapshot.addressed)));
         }
     }
+    let mut ids = HashMap::new();
     for (name, id) in documents {
         // A collection created by this transaction has no documents of others.
-        let Some(collection) = view.collection(name)? else { continue };
-        let mut prefix = tables::id_prefix(collection.id);
+        let collection = match ids.get(name) {
+            Some(known) => *known,
+            None => *ids.entry(name).or_insert(view.collection(name)?.map(|c| c.id)),
+        };
+        let Some(collection) = collection else { continue };
+        let mut prefix = tables::id_prefix(collection);
         prefix.extend_from_slice(&id);
         if newer_version(view, Table::Docs, &prefix, branch, start)? {
             return Err(write_conflict(&format!("a document of {}.{name} changed", view.snapshot.addressed)));
