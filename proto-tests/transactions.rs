@@ -1,7 +1,8 @@
 //! Transactions through the Rust driver: a commit shows all its writes at once (on
 //! several collections, a branch and another database), an abort none, readers
-//! outside see nothing before the commit, and of two transactions writing the same
-//! document the second to commit gets a labelled write conflict.
+//! outside see nothing before the commit; of two transactions writing the same
+//! document the second to write gets a labelled write conflict, and a commit that
+//! finds the document changed since gets one too.
 
 use bson::{doc, Document};
 use mongodb::error::{ErrorKind, TRANSIENT_TRANSACTION_ERROR};
@@ -48,7 +49,7 @@ async fn a_commit_shows_every_write_at_once_and_an_abort_none() {
 }
 
 #[tokio::test]
-async fn the_second_of_two_conflicting_commits_gets_a_transient_write_conflict() {
+async fn the_first_writer_wins_and_a_commit_finds_later_changes() {
     let server = TestServer::start().await;
     let client = server.client().await;
     let coll = client.database("t").collection::<Document>("c");
@@ -57,14 +58,23 @@ async fn the_second_of_two_conflicting_commits_gets_a_transient_write_conflict()
         (client.start_session().await.expect("s1"), client.start_session().await.expect("s2"));
     first.start_transaction().await.expect("start");
     second.start_transaction().await.expect("start");
-    for session in [&mut first, &mut second] {
-        coll.update_one(doc! {"_id": 1}, doc! {"$inc": {"n": 1}}).session(session).await.expect("update");
-    }
+    coll.update_one(doc! {"_id": 1}, doc! {"$inc": {"n": 1}}).session(&mut first).await.expect("update");
+    // The second transaction to write the document fails at once, and is aborted.
+    let err =
+        coll.update_one(doc! {"_id": 1}, doc! {"$inc": {"n": 1}}).session(&mut second).await.expect_err("conflict");
+    assert!(matches!(&*err.kind, ErrorKind::Command(e) if e.code == 112), "{err}");
+    assert!(err.contains_label(TRANSIENT_TRANSACTION_ERROR), "{err}");
     first.commit_transaction().await.expect("first commit");
-    let err = second.commit_transaction().await.expect_err("conflict");
+    let err = second.commit_transaction().await.expect_err("aborted");
+    assert!(matches!(&*err.kind, ErrorKind::Command(e) if e.code == 251), "{err}");
+    // A change committed outside after a transaction's write fails its commit.
+    first.start_transaction().await.expect("start");
+    coll.update_one(doc! {"_id": 1}, doc! {"$inc": {"n": 10}}).session(&mut first).await.expect("update");
+    coll.update_one(doc! {"_id": 1}, doc! {"$inc": {"n": 100}}).await.expect("outside");
+    let err = first.commit_transaction().await.expect_err("conflict");
     assert!(matches!(&*err.kind, ErrorKind::Command(e) if e.code == 112), "{err}");
     assert!(err.contains_label(TRANSIENT_TRANSACTION_ERROR), "{err}");
     let doc = coll.find_one(doc! {}).await.expect("read").expect("doc");
-    assert_eq!(doc.get_i32("n"), Ok(1));
+    assert_eq!(doc.get_i32("n"), Ok(101));
     server.stop().await;
 }
