@@ -92,13 +92,25 @@ out=$("$tools/npm/node_modules/.bin/mongosh" "mongodb://127.0.0.1:$port/test" --
   if (plan.inputStage.stage !== "IXSCAN") throw new Error("explain " + JSON.stringify(plan));
   if (users.users.getIndexes().length !== 2) throw new Error("getIndexes");
   print("mongosh: indexes and explain ok");
+  // The transaction example of the README.
+  const bank = db.getSiblingDB("bank");
+  bank.accounts.insertMany([{_id: "ann", balance: 100}, {_id: "bob", balance: 0}]);
+  const session = db.getMongo().startSession();
+  session.withTransaction(() => {
+    const accounts = session.getDatabase("bank").accounts;
+    accounts.updateOne({_id: "ann"}, {$inc: {balance: -10}});
+    accounts.updateOne({_id: "bob"}, {$inc: {balance: 10}});
+  });
+  session.endSession();
+  if (bank.accounts.findOne({_id: "bob"}).balance !== 10) throw new Error("transaction not committed");
+  print("mongosh: withTransaction ok");
 ' 2>&1)
 echo "$out" | grep -v "^npm warn"
 if echo "$out" | grep -qiE "non-genuine|not a genuine|documentdb|cosmosdb|warning: this server"; then
   echo "mongosh printed a compatibility warning" >&2
   exit 1
 fi
-echo "$out" | grep -q "mongosh: indexes and explain ok" || { echo "mongosh failed" >&2; exit 1; }
+echo "$out" | grep -q "mongosh: withTransaction ok" || { echo "mongosh failed" >&2; exit 1; }
 
 # The README's quick-start session, typed into mongosh as a user would (`it` included).
 session=$("$tools/npm/node_modules/.bin/mongosh" "mongodb://127.0.0.1:$port/test" --quiet < scripts/mongosh/quick-start.js 2>&1)
