@@ -135,6 +135,8 @@ impl Store {
         // collections that exist now. Whatever is created later is left alone.
         let (needs, first_new_collection) = {
             let mut meta = self.lock_writer()?;
+            // The pending group carries an older copy of the meta row: in first.
+            self.commit_pending(&meta)?;
             meta.horizon = horizon;
             let mut staged = Staged::new(self.engine.snapshot()?);
             meta.save(&mut staged);
@@ -266,7 +268,8 @@ impl Store {
     /// expire after 30 minutes, as MongoDB reaps `config.transactions`). Under the
     /// writer lock, so that a row rewritten meanwhile is not lost.
     fn forget_sessions_before(&self, cutoff: DateTime) -> Result<()> {
-        let _meta = self.lock_writer()?;
+        let meta = self.lock_writer()?;
+        self.commit_pending(&meta)?;
         let mut batch = WriteBatch::default();
         self.engine.snapshot()?.scan(Table::Sessions, Bound::Unbounded, Bound::Unbounded, false, &mut |key, row| {
             if sessions::written_at(row).is_some_and(|written| written < cutoff) {

@@ -46,7 +46,7 @@ pub const DOC_KEY_OVERHEAD: usize = tables::ID_LEN + tables::VERSION_SUFFIX;
 
 use apply::Meta;
 use branches::Branches;
-use engine::{Engine, MemoryEngine, RedbEngine, Staged};
+use engine::{Engine, MemoryEngine, RedbEngine, Shared, Staged};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::lsn::Lsn;
@@ -108,6 +108,13 @@ pub struct Store {
     horizon: AtomicU64,
     /// The applied LSN last made durable.
     checkpointed: AtomicU64,
+    /// Records applied but not yet committed to the engine: a group that writers
+    /// read through and [`Store::settle`] commits in one engine transaction, as
+    /// the WAL shares one fsync among the writers waiting for it. Touched only with
+    /// the writer lock held.
+    pending: Mutex<Option<Shared>>,
+    /// The LSN up to which the engine holds every applied record.
+    committed: AtomicU64,
     /// Set when applying a logged record failed: the store is behind the log and
     /// takes no more writes until a restart replays it.
     failed: Mutex<Option<String>>,
@@ -146,6 +153,8 @@ impl Store {
             published: watch::Sender::new(Commit { lsn: meta.applied, time: meta.applied_time }),
             horizon: AtomicU64::new(meta.horizon.0),
             checkpointed: AtomicU64::new(meta.applied.0),
+            pending: Mutex::new(None),
+            committed: AtomicU64::new(meta.applied.0),
             writer: Mutex::new(meta),
             branches: RwLock::new(branches),
             failed: Mutex::new(None),
@@ -198,6 +207,7 @@ impl Store {
                 last_report = Instant::now();
             }
         }
+        self.committed.store(meta.applied.0, Ordering::Release);
         self.published.send_replace(Commit { lsn: meta.applied, time: meta.applied_time });
         drop(meta);
         self.checkpoint()?;
@@ -221,7 +231,7 @@ impl Store {
         let (branch, created) = self.branch_for_write(&mut meta, target)?;
         let chain = read(&self.branches).chain(branch, Lsn(u64::MAX))?;
         let snapshot = Snapshot::of(target, meta.applied, chain);
-        let view = View::new(snapshot, self.engine.snapshot()?);
+        let view = View::new(snapshot, self.writer_snapshot()?);
         // What the batch read: applied, maybe not yet durable.
         let read_at = Commit { lsn: meta.applied, time: meta.applied_time };
         let mut batch = Batch::new(view, &mut meta.next_collection);
@@ -238,9 +248,7 @@ impl Store {
         drop(meta);
         // A reply, even one that changed nothing (a duplicate key, no match), rests
         // on what the batch read: it waits until that is acknowledged too.
-        let settled = commit.unwrap_or(read_at);
-        self.wal.wait_for_ack(settled.lsn, j)?;
-        self.publish(settled);
+        self.settle(commit.unwrap_or(read_at), j)?;
         Ok((outcome?, commit))
     }
 
@@ -339,8 +347,7 @@ impl Store {
             BranchOp::Create { id, db: db.to_owned(), name: name.to_owned(), parent: Some(parent), base_lsn: base };
         let commit = self.append_and_apply(&mut meta, &Entry::Branch(create))?;
         drop(meta);
-        self.wal.wait_for_ack(commit.lsn, false)?;
-        self.publish(commit);
+        self.settle(commit, false)?;
         let branch = read(&self.branches).get(id).cloned().ok_or_else(|| missing_branch(db, name))?;
         Ok((branch, commit))
     }
@@ -366,8 +373,7 @@ impl Store {
         };
         let commit = self.append_and_apply(&mut meta, &Entry::Branch(BranchOp::Drop { id }))?;
         drop(meta);
-        self.wal.wait_for_ack(commit.lsn, false)?;
-        self.publish(commit);
+        self.settle(commit, false)?;
         Ok(commit)
     }
 
@@ -512,6 +518,7 @@ impl Store {
         if meta.applied.0 <= self.checkpointed.load(Ordering::Acquire) {
             return Ok(());
         }
+        self.commit_pending(&meta)?;
         self.wal.wait(meta.applied, true)?;
         self.engine.flush()?;
         self.wal.checkpoint(meta.applied)?;
@@ -552,26 +559,74 @@ impl Store {
         }
     }
 
-    /// Appends `entry` to the log and applies it. Called with the writer lock held,
-    /// so records are applied in LSN order.
+    /// Appends `entry` to the log and applies it to the pending group. Called with
+    /// the writer lock held, so records are applied in LSN order.
     fn append_and_apply(&self, meta: &mut Meta, entry: &Entry) -> Result<Commit> {
         let (lsn, time) = self.wal.append(entry)?;
         let applied = (|| {
-            let mut staged = Staged::new(self.engine.snapshot()?);
+            let mut pending = lock(&self.pending);
+            let group = match pending.as_ref() {
+                Some(group) => group.clone(),
+                None => pending.insert(Shared::new(Staged::new(self.engine.snapshot()?))).clone(),
+            };
+            drop(pending);
+            let mut staged = group.write();
             let mut next = *meta;
             apply::apply(&mut staged, &mut write(&self.branches), &mut next, lsn, time, entry)?;
             next.save(&mut staged);
-            self.engine.commit(staged.into_batch(), false)?;
             *meta = next;
             Ok(())
         })();
         if let Err(e) = applied {
-            let why = format!("applying LSN {lsn} failed: {e}");
-            tracing::error!("{why}; no more writes until a restart replays the log");
-            *lock(&self.failed) = Some(why);
+            self.fail(format!("applying LSN {lsn} failed: {e}"));
             return Err(e);
         }
         Ok(Commit { lsn, time })
+    }
+
+    /// What a writer reads, with the writer lock held: the engine with the
+    /// pending group on it.
+    fn writer_snapshot(&self) -> Result<Box<dyn engine::Snapshot>> {
+        match lock(&self.pending).as_ref() {
+            Some(group) => Ok(Box::new(group.clone())),
+            None => self.engine.snapshot(),
+        }
+    }
+
+    /// Commits the pending group to the engine (writer lock held, as `_meta`
+    /// shows): every applied record is then in the engine.
+    fn commit_pending(&self, meta: &Meta) -> Result<()> {
+        if let Some(group) = lock(&self.pending).take() {
+            let batch = group.write().take_batch();
+            if let Err(e) = self.engine.commit(batch, false) {
+                self.fail(format!("committing records up to LSN {} failed: {e}", meta.applied));
+                return Err(e);
+            }
+        }
+        self.committed.store(meta.applied.0, Ordering::Release);
+        Ok(())
+    }
+
+    /// Makes `commit` visible once it is acknowledged (fsynced when `j`): waits for
+    /// the log, commits the pending group to the engine unless a writer of a later
+    /// record already did (one engine transaction for all the writers that waited
+    /// together), and publishes.
+    fn settle(&self, commit: Commit, j: bool) -> Result<()> {
+        self.wal.wait_for_ack(commit.lsn, j)?;
+        if self.committed.load(Ordering::Acquire) < commit.lsn.0 {
+            let meta = self.lock_writer()?;
+            if self.committed.load(Ordering::Acquire) < commit.lsn.0 {
+                self.commit_pending(&meta)?;
+            }
+        }
+        self.publish(commit);
+        Ok(())
+    }
+
+    /// Stops writes until a restart replays the log: the engine is behind it.
+    fn fail(&self, why: String) {
+        tracing::error!("{why}; no more writes until a restart replays the log");
+        *lock(&self.failed) = Some(why);
     }
 
     fn publish(&self, commit: Commit) {

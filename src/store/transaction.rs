@@ -16,13 +16,12 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, RwLock};
 
 use bson::Bson;
 
 use super::apply::{self, Meta};
 use super::claims::Held;
-use super::engine::{self, Staged, Table, Visit};
+use super::engine::{Shared, Staged, Table};
 use super::tables;
 use super::view::{Snapshot, View};
 use super::{missing_branch, read, Batch, Commit, Store};
@@ -43,7 +42,7 @@ pub struct Transaction {
     /// The documents it has written, which no other open transaction may write.
     held: Held,
     /// The engine snapshot of the start with the transaction's writes on top.
-    overlay: Arc<RwLock<Staged>>,
+    overlay: Shared,
     /// Its changes, per branch, in the order made.
     parts: Vec<Part>,
     /// About how many bytes its record will take.
@@ -83,7 +82,7 @@ impl Store {
         Ok(Transaction {
             start,
             held: Held::new(self.claims.clone(), owner),
-            overlay: Arc::new(RwLock::new(Staged::new(engine))),
+            overlay: Shared::new(Staged::new(engine)),
             parts: Vec::new(),
             bytes: 0,
             next_id: PROVISIONAL_IDS,
@@ -115,7 +114,7 @@ impl Store {
         };
         drop(branches);
         let snapshot = Snapshot::of(target, lsn, chain);
-        Ok(View::new(snapshot, Box::new(Overlay(txn.overlay.clone()))))
+        Ok(View::new(snapshot, Box::new(txn.overlay.clone())))
     }
 
     /// A cursor's snapshot again inside `txn`: a cursor the transaction opened sees
@@ -124,7 +123,7 @@ impl Store {
         if snapshot.lsn != txn.start.lsn {
             return self.reopen(snapshot);
         }
-        Ok(View::new(snapshot.clone(), Box::new(Overlay(txn.overlay.clone()))))
+        Ok(View::new(snapshot.clone(), Box::new(txn.overlay.clone())))
     }
 
     /// Runs one statement of `txn` against `target`: `f` reads the transaction's
@@ -143,8 +142,7 @@ impl Store {
             let (_, created) = self.branch_for_write(&mut meta, target)?;
             drop(meta);
             if let Some(commit) = created {
-                self.wal.wait_for_ack(commit.lsn, false)?;
-                self.publish(commit);
+                self.settle(commit, false)?;
             }
         }
         let branch = read(&self.branches).require(&target.db, &target.branch)?.id;
@@ -178,7 +176,7 @@ impl Store {
         }
         claim(self, txn, target, branch, &ops)?;
         let mut scratch = txn.next_id;
-        let mut overlay = txn.overlay.write().unwrap_or_else(|p| p.into_inner());
+        let mut overlay = txn.overlay.write();
         apply::apply_ops(&mut overlay, &chain, &target.db, branch, txn.start.lsn, &ops, &mut scratch)?;
         drop(overlay);
         match txn.parts.iter_mut().find(|part| part.branch == branch) {
@@ -207,8 +205,7 @@ impl Store {
         };
         let commit = self.append_and_apply(&mut meta, &entry)?;
         drop(meta);
-        self.wal.wait_for_ack(commit.lsn, j)?;
-        self.publish(commit);
+        self.settle(commit, j)?;
         Ok(Some(commit))
     }
 
@@ -222,7 +219,7 @@ impl Store {
         let chain = read(&self.branches).chain(branch.id, Lsn(u64::MAX))?;
         let target = DbRef { db: branch.db.clone(), branch: branch.name.clone(), point: None };
         let snapshot = Snapshot::of(&target, meta.applied, chain);
-        let view = View::new(snapshot, self.engine.snapshot()?);
+        let view = View::new(snapshot, self.writer_snapshot()?);
         check_conflicts(&view, branch.id, start, &part)?;
         let mut batch = Batch::new(view, &mut meta.next_collection);
         for op in part.ops {
@@ -359,25 +356,4 @@ fn write_conflict(what: &str) -> Error {
 
 fn dropped(collection: &str) -> Error {
     write_conflict(&format!("collection {collection} was dropped"))
-}
-
-/// The overlay as an engine snapshot, for views: each read holds the lock for
-/// its own duration only.
-struct Overlay(Arc<RwLock<Staged>>);
-
-impl engine::Snapshot for Overlay {
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).get(table, key)
-    }
-
-    fn scan(
-        &self,
-        table: Table,
-        lower: Bound<&[u8]>,
-        upper: Bound<&[u8]>,
-        reverse: bool,
-        visit: &mut Visit<'_>,
-    ) -> Result<()> {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).scan(table, lower, upper, reverse, visit)
-    }
 }

@@ -19,7 +19,7 @@ use std::ops::Bound;
 
 pub use self::redb::RedbEngine;
 pub use memory::MemoryEngine;
-pub use staged::Staged;
+pub use staged::{Shared, Staged};
 
 use crate::error::Result;
 

@@ -5,6 +5,7 @@
 
 use std::iter::Peekable;
 use std::ops::Bound;
+use std::sync::{Arc, RwLock};
 
 use super::{is_empty_range, Snapshot, Table, Visit, WriteBatch};
 use crate::error::Result;
@@ -29,6 +30,11 @@ impl Staged {
 
     pub fn into_batch(self) -> WriteBatch {
         self.batch
+    }
+
+    /// The changes so far, leaving none.
+    pub fn take_batch(&mut self) -> WriteBatch {
+        std::mem::take(&mut self.batch)
     }
 
     fn merge<'c>(
@@ -98,5 +104,38 @@ impl Snapshot for Staged {
             false => self.merge(table, lower, upper, false, changes.peekable(), visit),
             true => self.merge(table, lower, upper, true, changes.rev().peekable(), visit),
         }
+    }
+}
+
+/// A `Staged` several readers share while one writer adds to it (a transaction's
+/// overlay, the store's group of records not yet committed): each read holds the
+/// lock for its own duration only.
+#[derive(Clone)]
+pub struct Shared(pub Arc<RwLock<Staged>>);
+
+impl Shared {
+    pub fn new(staged: Staged) -> Shared {
+        Shared(Arc::new(RwLock::new(staged)))
+    }
+
+    pub fn write(&self) -> std::sync::RwLockWriteGuard<'_, Staged> {
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Snapshot for Shared {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).get(table, key)
+    }
+
+    fn scan(
+        &self,
+        table: Table,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+        visit: &mut Visit<'_>,
+    ) -> Result<()> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).scan(table, lower, upper, reverse, visit)
     }
 }
