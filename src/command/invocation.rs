@@ -3,19 +3,19 @@
 //! transaction's snapshot and write set here, and nowhere else; a retryable
 //! write's records carry its session.
 
-use std::cell::RefMut;
+use std::cell::{RefCell, RefMut};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bson::{Bson, Document};
 
 use super::args;
-use super::transactions::SessionUse;
 use crate::context::{ConnectionInfo, Context};
 use crate::error::{Error, ErrorCode, Result};
 use crate::namespace::DbRef;
 use crate::operations::{Interrupt, Operation};
-use crate::store::{Batch, Commit, Snapshot, Transaction, View};
+use crate::store::{Batch, Commit, Retryable, Snapshot, Transaction, View};
 
 /// Everything a handler may look at.
 pub struct Invocation<'a> {
@@ -63,6 +63,47 @@ impl Invocation<'_> {
         match self.session {
             Some(session) => session.transaction(),
             None => Ok(None),
+        }
+    }
+}
+
+/// The session's part in one command, as its handler sees it.
+pub enum SessionUse {
+    /// A retryable write, with what an earlier attempt executed.
+    Retryable { retryable: Retryable, executed: BTreeMap<i32, Document> },
+    /// A statement of a transaction.
+    Transaction(RefCell<Box<Transaction>>),
+}
+
+impl SessionUse {
+    /// The recorded reply of statement `id`, if an earlier attempt executed it.
+    pub fn executed(&self, id: usize) -> Option<&Document> {
+        match self {
+            SessionUse::Retryable { executed, .. } => executed.get(&i32::try_from(id).ok()?),
+            SessionUse::Transaction(_) => None,
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, SessionUse::Retryable { .. })
+    }
+
+    /// The session and number a retryable write's records carry.
+    pub fn retryable(&self) -> Option<&Retryable> {
+        match self {
+            SessionUse::Retryable { retryable, .. } => Some(retryable),
+            SessionUse::Transaction(_) => None,
+        }
+    }
+
+    /// The transaction, for one route to the store at a time.
+    pub fn transaction(&self) -> Result<Option<RefMut<'_, Transaction>>> {
+        match self {
+            SessionUse::Transaction(txn) => txn
+                .try_borrow_mut()
+                .map(|txn| Some(RefMut::map(txn, |txn| &mut **txn)))
+                .map_err(|_| Error::Internal("a transaction's store route was re-entered".into())),
+            SessionUse::Retryable { .. } => Ok(None),
         }
     }
 }

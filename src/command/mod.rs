@@ -30,6 +30,7 @@ mod host_info;
 mod indexes;
 mod insert;
 mod invocation;
+mod labels;
 mod list_commands;
 mod output;
 mod ping;
@@ -594,7 +595,7 @@ pub fn run(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) 
 pub fn execute(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) -> Outcome {
     let role = transactions::Fields::parse(body)
         .map(|fields| fields.role(body.keys().next().map_or("", String::as_str)))
-        .unwrap_or(transactions::Role::Plain);
+        .unwrap_or(labels::Role::Plain);
     let mut write_concern_error = None;
     let outcome = match fail_point(body, connection, shared) {
         Some(action) if action.close_connection => return Outcome::Close,
@@ -621,7 +622,7 @@ pub fn execute(body: &Document, connection: &ConnectionInfo, shared: &Arc<Contex
         }
         Err(action) => fail_point_error(&action),
     };
-    transactions::add_labels(role, &mut reply);
+    labels::add_labels(role, &mut reply);
     // SPEC §4: every reply carries the cluster time of the newest write it could see
     // (writes put their own).
     if !reply.contains_key("operationTime") {

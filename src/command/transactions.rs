@@ -6,12 +6,13 @@
 //! `commitTransaction` and `abortTransaction` end. The rules are MongoDB's
 //! (`TransactionParticipant::beginOrContinue`); errors get the labels drivers act on.
 
-use std::cell::{RefCell, RefMut};
-use std::collections::BTreeMap;
+use std::cell::RefCell;
 use std::time::Instant;
 
 use bson::{doc, Bson, Document};
 
+use super::invocation::SessionUse;
+use super::labels::Role;
 use super::{args, Command, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::sessions::{self, Session, State, Txn};
@@ -40,58 +41,6 @@ const SNAPSHOT_READS: &[&str] = &["find", "aggregate", "distinct", "getMore", "e
 
 /// The commands that are retryable writes.
 const RETRYABLE_WRITES: &[&str] = &["insert", "update", "delete", "findAndModify"];
-
-/// The session's part in one command, as its handler sees it.
-pub enum SessionUse {
-    /// A retryable write, with what an earlier attempt executed.
-    Retryable { retryable: Retryable, executed: BTreeMap<i32, Document> },
-    /// A statement of a transaction.
-    Transaction(RefCell<Box<Transaction>>),
-}
-
-impl SessionUse {
-    /// The recorded reply of statement `id`, if an earlier attempt executed it.
-    pub fn executed(&self, id: usize) -> Option<&Document> {
-        match self {
-            SessionUse::Retryable { executed, .. } => executed.get(&i32::try_from(id).ok()?),
-            SessionUse::Transaction(_) => None,
-        }
-    }
-
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, SessionUse::Retryable { .. })
-    }
-
-    /// The session and number a retryable write's records carry.
-    pub fn retryable(&self) -> Option<&Retryable> {
-        match self {
-            SessionUse::Retryable { retryable, .. } => Some(retryable),
-            SessionUse::Transaction(_) => None,
-        }
-    }
-
-    /// The transaction, for one route to the store at a time.
-    pub fn transaction(&self) -> Result<Option<RefMut<'_, Transaction>>> {
-        match self {
-            SessionUse::Transaction(txn) => txn
-                .try_borrow_mut()
-                .map(|txn| Some(RefMut::map(txn, |txn| &mut **txn)))
-                .map_err(|_| Error::Internal("a transaction's store route was re-entered".into())),
-            SessionUse::Retryable { .. } => Ok(None),
-        }
-    }
-}
-
-/// What a command is, by its session fields: it decides the error labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Plain,
-    RetryableWrite,
-    /// A statement of a transaction.
-    Statement,
-    /// `commitTransaction` or `abortTransaction`.
-    Ends,
-}
 
 /// The session fields of a command, checked as MongoDB checks them.
 pub struct Fields {
@@ -436,56 +385,4 @@ fn describe(lsid: &Document) -> String {
         Some(Bson::Binary(id)) => bson::Uuid::from_bytes(id.bytes.as_slice().try_into().unwrap_or([0; 16])).to_string(),
         _ => "?".into(),
     }
-}
-
-/// Codes a driver may retry on (MongoDB's `RetriableError` category).
-pub fn is_retryable_code(code: i32) -> bool {
-    matches!(code, 6 | 7 | 89 | 91 | 189 | 262 | 9001 | 10107 | 11600 | 11602 | 13435 | 13436)
-}
-
-/// Adds the error labels MongoDB gives a reply of a command in `role`, unless it
-/// has some already: `TransientTransactionError` when retrying the whole
-/// transaction may succeed, `RetryableWriteError` when retrying the write or the
-/// commit may.
-pub fn add_labels(role: Role, reply: &mut Document) {
-    if reply.contains_key("errorLabels") {
-        return;
-    }
-    let code = match reply.get("ok") {
-        Some(Bson::Double(ok)) if *ok == 0.0 => reply.get_i32("code").ok(),
-        _ => None,
-    };
-    let concern_code = reply.get_document("writeConcernError").ok().and_then(|wce| wce.get_i32("code").ok());
-    let mut labels = Vec::new();
-    match role {
-        Role::Plain => {}
-        Role::Statement => {
-            if code.is_some_and(|code| is_transient(code) || code == 251 || is_retryable_code(code)) {
-                labels.push("TransientTransactionError");
-            }
-        }
-        Role::Ends => {
-            if code.is_some_and(is_transient) || (code == Some(251) && concern_code.is_none()) {
-                labels.push("TransientTransactionError");
-            }
-            if code.or(concern_code).is_some_and(is_retryable_code) {
-                labels.push("RetryableWriteError");
-            }
-        }
-        Role::RetryableWrite => {
-            if code.or(concern_code).is_some_and(is_retryable_code) {
-                labels.push("RetryableWriteError");
-            }
-        }
-    }
-    if !labels.is_empty() {
-        reply.insert("errorLabels", labels);
-    }
-}
-
-/// Codes after which the whole transaction may be retried: `LockTimeout`,
-/// `WriteConflict`, `SnapshotTooOld`, `SnapshotUnavailable`,
-/// `PreparedTransactionInProgress`.
-fn is_transient(code: i32) -> bool {
-    matches!(code, 24 | 112 | 239 | 246 | 267)
 }
