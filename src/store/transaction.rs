@@ -154,16 +154,7 @@ impl Store {
         if ops.is_empty() {
             return Ok(outcome);
         }
-        for op in &ops {
-            if let Op::Ddl(ddl) = op {
-                if !matches!(ddl, Ddl::CreateCollection { .. }) {
-                    return Err(Error::command(
-                        ErrorCode::OperationNotSupportedInTransaction,
-                        "only creating collections is allowed in a transaction",
-                    ));
-                }
-            }
-        }
+        check_ddl(txn, branch, target, &ops)?;
         txn.bytes += ops.iter().map(op_size).sum::<usize>();
         if txn.bytes > wal::MAX_PAYLOAD {
             return Err(Error::command(
@@ -235,6 +226,11 @@ impl Store {
                     let collection = batch.collection(&collection)?.ok_or_else(|| dropped(&collection))?;
                     batch.delete(&collection, &id)?;
                 }
+                Op::Ddl(Ddl::CreateIndex { collection, index }) => {
+                    let collection = batch.collection(&collection)?.ok_or_else(|| dropped(&collection))?;
+                    let spec = index.get_document("spec").map_err(|_| Error::Store(format!("bad index {index}")))?;
+                    batch.create_index(&collection, spec.clone())?;
+                }
                 Op::Ddl(_) => {
                     return Err(Error::Internal("a transaction holds a DDL operation it cannot replay".into()))
                 }
@@ -243,6 +239,37 @@ impl Store {
         let (ops, _) = batch.into_parts();
         Ok(Txn::new(branch.id, ops))
     }
+}
+
+/// Refuses DDL a transaction may not make: MongoDB allows creating collections,
+/// and indexes on collections the same transaction created.
+fn check_ddl(txn: &Transaction, branch: BranchId, target: &DbRef, ops: &[Op]) -> Result<()> {
+    let earlier = txn.parts.iter().filter(|part| part.branch == branch).flat_map(|part| part.ops.iter());
+    let created = |name: &str| {
+        earlier.clone().chain(ops).any(|op| matches!(op, Op::Ddl(Ddl::CreateCollection { name: n, .. }) if n == name))
+    };
+    for op in ops {
+        match op {
+            Op::Ddl(Ddl::CreateCollection { .. }) | Op::Put { .. } | Op::Delete { .. } => {}
+            Op::Ddl(Ddl::CreateIndex { collection, .. }) if created(collection) => {}
+            Op::Ddl(Ddl::CreateIndex { collection, .. }) => {
+                return Err(Error::command(
+                    ErrorCode::OperationNotSupportedInTransaction,
+                    format!(
+                        "Cannot create new indexes on existing collection {target}.{collection} in a multi-document \
+                         transaction."
+                    ),
+                ))
+            }
+            Op::Ddl(_) => {
+                return Err(Error::command(
+                    ErrorCode::OperationNotSupportedInTransaction,
+                    "only creating collections and their indexes is allowed in a transaction",
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// About how many bytes `op` takes in a record.

@@ -171,3 +171,42 @@ fn unique_indexes_are_checked_at_commit_against_the_latest_state() {
     assert_eq!(err.code(), ErrorCode::DuplicateKey);
     assert_eq!(get(&store, "shop", 1), None);
 }
+
+#[test]
+fn a_transaction_indexes_only_collections_it_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_wal, store) = open(dir.path());
+    put(&store, "shop", doc! {"_id": 1});
+    let mut txn = store.begin().expect("begin");
+    let index = doc! {"key": {"u": 1}, "name": "u_1", "unique": true};
+    let refused = store
+        .transaction_write(&mut txn, &db("shop"), |batch| {
+            let c = batch.collection("c")?.expect("c");
+            batch.create_index(&c, index.clone())
+        })
+        .expect_err("an existing collection");
+    assert_eq!(refused.code(), ErrorCode::OperationNotSupportedInTransaction);
+    let mut txn = store.begin().expect("begin");
+    store
+        .transaction_write(&mut txn, &db("shop"), |batch| {
+            let fresh = batch.collection_or_create("fresh")?;
+            batch.put(&fresh, PutKind::Insert, doc! {"_id": 1, "u": 1})?;
+            batch.put(&fresh, PutKind::Insert, doc! {"_id": 2, "u": 2})
+        })
+        .expect("insert");
+    store
+        .transaction_write(&mut txn, &db("shop"), |batch| {
+            let fresh = batch.collection("fresh")?.expect("created in the transaction");
+            batch.create_index(&fresh, index.clone())
+        })
+        .expect("index a collection the transaction created");
+    store.commit_transaction(txn, session(5), false).expect("commit");
+    let view = store.view(&db("shop"), None).expect("view");
+    let fresh = view.collection("fresh").expect("catalog").expect("committed");
+    assert_eq!(fresh.indexes.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(), ["u_1"]);
+    let duplicate = store.write(&db("shop"), false, None, |batch| {
+        let fresh = batch.collection("fresh")?.expect("fresh");
+        batch.put(&fresh, PutKind::Insert, doc! {"_id": 3, "u": 2})
+    });
+    assert_eq!(duplicate.expect_err("unique").code(), ErrorCode::DuplicateKey);
+}
