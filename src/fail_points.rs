@@ -4,6 +4,7 @@
 //! off. Drivers' specification tests use it to exercise retries and transactions.
 //! Only a server started with test commands enabled accepts it.
 
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -15,6 +16,10 @@ use crate::error::{Error, Result};
 #[derive(Default)]
 pub struct FailPoints {
     fail_command: Mutex<Option<FailCommand>>,
+    /// Whether `fail_command` is set: every command asks, without the lock.
+    armed: AtomicBool,
+    /// How many times the current setting has fired.
+    fired: AtomicI64,
 }
 
 /// When the fail point fires.
@@ -53,7 +58,8 @@ pub struct Action {
 
 impl FailPoints {
     /// `configureFailPoint: "failCommand"` with its `mode` and `data`; returns how
-    /// many times the previous setting fired (MongoDB's `count`).
+    /// many times the previous setting fired (MongoDB's `count`). `{times: 0}` is
+    /// off.
     pub fn configure(&self, mode: &Bson, data: Option<&Document>) -> Result<i64> {
         let mode = match mode {
             Bson::String(s) if s == "off" => None,
@@ -66,17 +72,19 @@ impl FailPoints {
             other => return Err(Error::bad_value(format!("unsupported fail point mode {other}"))),
         };
         let armed = match mode {
-            None => None,
+            None | Some(Mode::Times(0)) => None,
             Some(mode) => Some(parse(mode, data.ok_or_else(|| Error::bad_value("failCommand needs 'data'"))?)?),
         };
-        *self.lock() = armed;
-        Ok(0)
+        let mut point = self.lock();
+        self.armed.store(armed.is_some(), Ordering::Release);
+        *point = armed;
+        Ok(self.fired.swap(0, Ordering::AcqRel))
     }
 
     /// Whether a fail point is armed (commands then run off the runtime's workers,
     /// where waiting is allowed).
     pub fn armed(&self) -> bool {
-        self.lock().is_some()
+        self.armed.load(Ordering::Acquire)
     }
 
     /// What the fail point does to `command` from a client called `app_name`, if it
@@ -102,10 +110,13 @@ impl FailPoints {
                 if *n <= 0 {
                     let action = point.action.clone();
                     *armed = None;
+                    self.armed.store(false, Ordering::Release);
+                    self.fired.fetch_add(1, Ordering::AcqRel);
                     return Some(action);
                 }
             }
         }
+        self.fired.fetch_add(1, Ordering::AcqRel);
         Some(point.action.clone())
     }
 
@@ -192,6 +203,10 @@ mod tests {
         assert!(points.fire("insert", Some("a")).is_some());
         assert_eq!(points.fire("insert", Some("a")), None);
         assert!(!points.armed());
+        let off = Bson::String("off".into());
+        assert_eq!(points.configure(&off, None).expect("turned off"), 2, "the previous setting fired twice");
+        points.configure(&Bson::Document(doc! {"times": 0}), Some(&data)).expect("configured");
+        assert!(!points.armed(), "times: 0 is off");
     }
 
     #[test]

@@ -179,14 +179,6 @@ impl Sessions {
         self.transaction_lifetime_secs.store(secs, Ordering::Relaxed);
     }
 
-    /// Transactions open now.
-    pub fn open_transactions(&self) -> usize {
-        self.lock()
-            .values()
-            .filter(|s| s.state.try_lock().is_ok_and(|state| matches!(state.txn, Txn::Active { .. })))
-            .count()
-    }
-
     fn lock(&self) -> MutexGuard<'_, HashMap<[u8; 16], Arc<Session>>> {
         self.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }

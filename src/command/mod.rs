@@ -593,18 +593,22 @@ pub fn run(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) 
 
 /// Runs one command: its reply, or that the connection is to be closed.
 pub fn execute(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) -> Outcome {
-    let role = transactions::Fields::parse(body)
-        .map(|fields| fields.role(body.keys().next().map_or("", String::as_str)))
-        .unwrap_or(labels::Role::Plain);
+    // The session fields, parsed once: they decide the reply's labels, and a bad
+    // one fails the command where MongoDB checks them.
+    let fields = transactions::Fields::parse(body);
+    let role = match &fields {
+        Ok(fields) => fields.role(body.keys().next().map_or("", String::as_str)),
+        Err(_) => labels::Role::Plain,
+    };
     let mut write_concern_error = None;
     let outcome = match fail_point(body, connection, shared) {
         Some(action) if action.close_connection => return Outcome::Close,
         Some(action) if action.error_code.is_some() => Err(action),
         Some(action) => {
             write_concern_error = action.write_concern_error;
-            Ok(run_checked(body, connection, shared))
+            Ok(run_checked(body, fields, connection, shared))
         }
-        None => Ok(run_checked(body, connection, shared)),
+        None => Ok(run_checked(body, fields, connection, shared)),
     };
     let mut reply = match outcome {
         Ok(Ok(mut reply)) => {
@@ -668,7 +672,12 @@ fn fail_point_error(action: &fail_points::Action) -> Document {
     reply
 }
 
-fn run_checked(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) -> Result<Document> {
+fn run_checked(
+    body: &Document,
+    fields: Result<transactions::Fields>,
+    connection: &ConnectionInfo,
+    shared: &Arc<Context>,
+) -> Result<Document> {
     let name = body.keys().next().map(String::as_str).unwrap_or("");
     let command =
         lookup(name).ok_or_else(|| Error::command(ErrorCode::CommandNotFound, format!("no such command: '{name}'")))?;
@@ -685,7 +694,7 @@ fn run_checked(body: &Document, connection: &ConnectionInfo, shared: &Arc<Contex
             format!("{} may only be run against the admin database.", command.name),
         ));
     }
-    let session = transactions::Fields::parse(body)?;
+    let session = fields?;
     let running = shared.operations.start(current_op::describe(command, body, &db, connection));
     let deadline = max_time(body)?.map(|limit| Instant::now() + limit);
     args::simple_collation(body)?;

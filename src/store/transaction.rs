@@ -56,23 +56,6 @@ struct Part {
     ops: Vec<Op>,
 }
 
-impl Transaction {
-    /// The LSN the transaction reads.
-    pub fn start(&self) -> Commit {
-        self.start
-    }
-
-    /// Whether it has written anything.
-    pub fn is_read_only(&self) -> bool {
-        self.parts.iter().all(|part| part.ops.is_empty())
-    }
-
-    /// The operations it holds, all branches together.
-    pub fn op_count(&self) -> usize {
-        self.parts.iter().map(|part| part.ops.len()).sum()
-    }
-}
-
 impl Store {
     /// Begins a transaction at the newest published commit.
     pub fn begin(&self) -> Result<Transaction> {
@@ -211,7 +194,7 @@ impl Store {
         let target = DbRef { db: branch.db.clone(), branch: branch.name.clone(), point: None };
         let snapshot = Snapshot::of(&target, meta.applied, chain);
         let view = View::new(snapshot, self.writer_snapshot()?);
-        check_conflicts(&view, branch.id, start, &part)?;
+        check_conflicts(&view, branch.id, start, &part.ops)?;
         let mut batch = Batch::new(view, &mut meta.next_collection);
         for op in part.ops {
             match op {
@@ -312,16 +295,15 @@ fn claim(store: &Store, txn: &mut Transaction, target: &DbRef, branch: BranchId,
     }
     let chain = read(&store.branches).chain(branch, latest.lsn)?;
     let view = View::new(Snapshot::of(target, latest.lsn, chain), store.engine.snapshot()?);
-    let part = Part { branch, db: target.db.clone(), ops: ops.to_vec() };
-    check_conflicts(&view, branch, txn.start.lsn, &part)
+    check_conflicts(&view, branch, txn.start.lsn, ops)
 }
 
 /// Fails with `WriteConflict` when a collection `part` writes to, or a document it
 /// writes, has a version on its branch newer than `start`.
-fn check_conflicts(view: &View, branch: BranchId, start: Lsn, part: &Part) -> Result<()> {
+fn check_conflicts(view: &View, branch: BranchId, start: Lsn, ops: &[Op]) -> Result<()> {
     let mut collections: HashSet<&str> = HashSet::new();
     let mut documents: HashSet<(&str, Vec<u8>)> = HashSet::new();
-    for op in &part.ops {
+    for op in ops {
         match op {
             Op::Ddl(Ddl::CreateCollection { name, .. }) => {
                 collections.insert(name);

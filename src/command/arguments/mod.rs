@@ -61,12 +61,6 @@ pub const fn unsupported(name: &'static str, why: &'static str) -> Arg {
     Arg { name, handling: Handling::Refused(ErrorCode::NotImplemented, why) }
 }
 
-/// An argument refused whenever present, with the given code.
-#[allow(dead_code)]
-pub const fn refused(name: &'static str, code: ErrorCode, why: &'static str) -> Arg {
-    Arg { name, handling: Handling::Refused(code, why) }
-}
-
 /// What a command does with fields its list does not name.
 #[derive(Debug, Clone, Copy)]
 pub enum Unlisted {
