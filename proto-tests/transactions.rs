@@ -2,7 +2,8 @@
 //! several collections, a branch and another database), an abort none, readers
 //! outside see nothing before the commit; of two transactions writing the same
 //! document the second to write gets a labelled write conflict, and a commit that
-//! finds the document changed since gets one too.
+//! finds the document changed since gets one too. A transaction larger than a log
+//! record commits whole.
 
 use bson::{doc, Document};
 use mongodb::error::{ErrorKind, TRANSIENT_TRANSACTION_ERROR};
@@ -76,5 +77,27 @@ async fn the_first_writer_wins_and_a_commit_finds_later_changes() {
     assert!(err.contains_label(TRANSIENT_TRANSACTION_ERROR), "{err}");
     let doc = coll.find_one(doc! {}).await.expect("read").expect("doc");
     assert_eq!(doc.get_i32("n"), Ok(101));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_transaction_larger_than_a_log_record_commits_whole() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let big = client.database("big").collection::<Document>("c");
+    let pad = bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![7u8; 15 << 20] };
+    let mut session = client.start_session().await.expect("session");
+    session.start_transaction().await.expect("start");
+    for id in 0..3 {
+        big.insert_one(doc! {"_id": id, "pad": pad.clone()}).session(&mut session).await.expect("insert");
+    }
+    // 45 MiB: more than one log record holds, so the commit is framed.
+    session.commit_transaction().await.expect("commit");
+    let server = server.restart().await;
+    let client = server.client().await;
+    let big = client.database("big").collection::<Document>("c");
+    assert_eq!(big.count_documents(doc! {}).await.expect("count"), 3);
+    let last = big.find_one(doc! {"_id": 2}).await.expect("find").expect("the last document");
+    assert_eq!(last.get_binary_generic("pad").expect("pad").len(), 15 << 20);
     server.stop().await;
 }

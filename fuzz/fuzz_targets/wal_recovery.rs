@@ -21,11 +21,15 @@ fuzz_target!(|data: &[u8]| {
     let mut rest = data;
     let mut lsn = 1u64;
     while rest.len() >= 4 && rest[0] != 0xFF {
-        let kind = [Kind::Txn, Kind::Branch, Kind::Checkpoint, Kind::Seal][usize::from(rest[0] % 4)];
+        let kinds = [Kind::Txn, Kind::Branch, Kind::Checkpoint, Kind::Seal, Kind::Group, Kind::Fragment];
+        let kind = kinds[usize::from(rest[0] % 6)];
+        // Frame flags now and then, also where they do not belong.
+        let flags = [0, 0, 0, record::FRAME_START, record::FRAME_END][usize::from(rest[0] / 6 % 5)];
         lsn += u64::from(rest[1] % 8 == 0);
         let durable = Lsn(u64::from(rest[2] % 4));
         let len = usize::from(rest[3]).min(rest.len() - 4);
-        record::encode(&mut segment, Lsn(lsn), SALT, kind, durable, &rest[4..4 + len]);
+        let stamp = record::Stamp { lsn: Lsn(lsn), salt: SALT, kind, flags, durable };
+        record::encode(&mut segment, stamp, &rest[4..4 + len]);
         lsn += 1;
         rest = &rest[4 + len..];
     }

@@ -182,15 +182,17 @@ impl Store {
         let mut meta = self.lock_writer()?;
         let from = meta.applied.next();
         let mut records = 0u64;
-        let mut reader = self.wal.read(from, None)?.peekable();
-        if let Some(Ok(first)) = reader.peek() {
-            if first.lsn != from {
-                return Err(Error::Store(format!(
-                    "the store has applied LSN {} but the log's oldest record is LSN {}",
-                    meta.applied, first.lsn
-                )));
-            }
+        let mut reader = self.wal.read(from, None)?;
+        let first = reader.next().transpose()?;
+        // The first record read, a framed one's first fragment included, must be the
+        // next one.
+        if let Some(seen) = reader.first_seen().filter(|&seen| seen != from) {
+            return Err(Error::Store(format!(
+                "the store has applied LSN {} but the log's oldest record is LSN {seen}",
+                meta.applied
+            )));
         }
+        let mut reader = first.map(Ok).into_iter().chain(reader).peekable();
         let mut last_report = Instant::now();
         while reader.peek().is_some() {
             let mut staged = Staged::new(self.engine.snapshot()?);

@@ -11,7 +11,8 @@
 //! (and no collection it wrote to) has a version on its branch newer than the
 //! start (else `WriteConflict`, 112), replays the operations through a [`Batch`]
 //! on the latest state (which checks unique indexes), and appends them as one
-//! record: a [`Entry::Txn`] for one branch, a [`Entry::Group`] for several.
+//! record: a [`Entry::Txn`] for one branch, a [`Entry::Group`] for several (framed
+//! by the log when larger than a record holds).
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
@@ -29,11 +30,17 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::lsn::Lsn;
 use crate::namespace::{DbRef, MAIN_BRANCH};
 use crate::value::order::encoded;
-use crate::wal::{self, BranchId, Ddl, Entry, Op, PutKind, Session, Txn};
+use crate::wal::{BranchId, Ddl, Entry, Op, PutKind, Session, Txn};
 
 /// Collection and index ids a transaction hands out inside its overlay start
 /// here, far above any the store allocates; commit allocates real ones.
 const PROVISIONAL_IDS: u64 = 1 << 62;
+
+/// The most a transaction may change, in bytes of its commit record. Its changes are
+/// held in memory several times over until commit (the statements, the overlay, the
+/// replay, the record), so the limit keeps one transaction's memory bounded. Past
+/// [`crate::wal::MAX_PAYLOAD`], the log frames the record.
+pub const TRANSACTION_LIMIT: usize = 128 * 1024 * 1024;
 
 /// A transaction in progress.
 pub struct Transaction {
@@ -139,13 +146,10 @@ impl Store {
         }
         check_ddl(txn, branch, target, &ops)?;
         txn.bytes += ops.iter().map(op_size).sum::<usize>();
-        if txn.bytes > wal::MAX_PAYLOAD {
+        if txn.bytes > TRANSACTION_LIMIT {
             return Err(Error::command(
                 ErrorCode::TransactionTooLarge,
-                format!(
-                    "Total size of the transaction's changes exceeds the {} MiB a commit record holds",
-                    wal::MAX_PAYLOAD >> 20
-                ),
+                format!("Total size of the transaction's changes exceeds the limit of {} MiB", TRANSACTION_LIMIT >> 20),
             ));
         }
         claim(self, txn, target, branch, &ops)?;

@@ -13,7 +13,11 @@ use crate::wal::fs::StdFs;
 use crate::wal::{self, Session, Wal};
 
 fn open(dir: &Path) -> (Arc<Wal>, Arc<Store>) {
-    let (wal, _) = Wal::open(Arc::new(StdFs), &dir.join("wal"), wal::Options::default(), &mut |_| {}).expect("wal");
+    open_with(dir, wal::Options::default())
+}
+
+fn open_with(dir: &Path, options: wal::Options) -> (Arc<Wal>, Arc<Store>) {
+    let (wal, _) = Wal::open(Arc::new(StdFs), &dir.join("wal"), options, &mut |_| {}).expect("wal");
     let wal = Arc::new(wal);
     let options = Options { retention: Duration::from_secs(3600), background: false };
     let store = Store::open(Location::Dir(&dir.join("store")), wal.clone(), options).expect("store");
@@ -117,6 +121,50 @@ fn a_transaction_over_two_databases_is_one_record_that_survives_a_crash() {
     assert_eq!(get(&store, "a", 1), Some(doc! {"_id": 1, "v": 1}));
     assert_eq!(get(&store, "b", 1), Some(doc! {"_id": 1, "v": 1}));
     assert_eq!(store.session_record(&doc! {"id": "s"}).expect("read").map(|r| r.txn_number), Some(3));
+}
+
+#[test]
+fn a_transaction_larger_than_a_record_is_framed_and_survives_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = wal::Options { record_limit: 4096, ..wal::Options::default() };
+    let pad = "x".repeat(1000);
+    let commit = {
+        let (wal, store) = open_with(dir.path(), options.clone());
+        put(&store, "shop", doc! {"_id": 0});
+        let mut txn = store.begin().expect("begin");
+        for (i, name) in (1..=40).zip(["shop", "shop@main", "other"].iter().cycle()) {
+            store
+                .transaction_write(&mut txn, &db(name), |batch| {
+                    let c = batch.collection_or_create("c")?;
+                    batch.put(&c, PutKind::Insert, doc! {"_id": i, "pad": &pad})
+                })
+                .expect("statement");
+        }
+        let before = wal.last_lsn();
+        let commit = store.commit_transaction(txn, session(1), true).expect("commit").expect("a record");
+        assert!(commit.lsn.0 > before.0 + 9, "40 KB in records of 4 KB: framed");
+        put(&store, "shop", doc! {"_id": 100});
+        commit
+        // A crash: the store replays the framed group and the write after it.
+    };
+    let (wal, store) = open_with(dir.path(), options);
+    let ids = |target: &str| {
+        let view = store.view(&db(target), None).expect("view");
+        let c = view.collection("c").expect("catalog").expect("c");
+        let mut ids = Vec::new();
+        for i in 0..=100 {
+            if view.get(c.id, &Bson::Int32(i)).expect("get").is_some() {
+                ids.push(i);
+            }
+        }
+        ids
+    };
+    let other: Vec<i32> = (1..=40).filter(|i| i % 3 == 0).collect();
+    let shop: Vec<i32> = std::iter::once(0).chain((1..=40).filter(|i| i % 3 != 0)).chain([100]).collect();
+    assert_eq!((ids("shop"), ids("other")), (shop, other));
+    assert_eq!(store.session_record(&doc! {"id": "s"}).expect("read").map(|r| r.txn_number), Some(1));
+    let record = wal.read(commit.lsn, Some(commit.lsn)).expect("read").next().expect("the commit").expect("whole");
+    assert!(matches!(record.entry, wal::Entry::Group(ref parts) if parts.len() == 2));
 }
 
 #[test]

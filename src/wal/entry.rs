@@ -248,6 +248,7 @@ impl Entry {
             },
             Kind::Checkpoint => Entry::Checkpoint { applied: Lsn(int("applied")?) },
             Kind::Seal => Entry::Seal,
+            Kind::Fragment => return Err("a fragment is only a piece of a framed record".into()),
         };
         Ok((*time, entry))
     }

@@ -1,7 +1,8 @@
 //! The write-ahead log: the single source of truth of branchdb.
 //!
 //! Every change is one record with the next LSN; a record is one transaction, so a
-//! multi-document write is atomic by construction. Records go to segment files of a
+//! multi-document write is atomic by construction (a transaction larger than a record
+//! is framed: fragments, then the record that commits them). Records go to segment files of a
 //! fixed size (`record.rs` has the layout), and a small manifest says what the segments
 //! alone cannot (`manifest.rs`). Recovery (`recovery.rs`) tells a torn tail from damage.
 //!
@@ -50,7 +51,7 @@ use fs::{Fs, WalFile};
 use record::{record_size, Kind, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 
 /// The largest payload of one record. A write larger than this is cut into several
-/// records by its caller.
+/// records by its caller, or framed by the log when it is one transaction.
 pub const MAX_PAYLOAD: usize = 32 * 1024 * 1024;
 
 /// The size rule for writes of many documents (docs/ARCHITECTURE.md, "The size of
@@ -61,8 +62,8 @@ pub const MAX_PAYLOAD: usize = 32 * 1024 * 1024;
 /// query (a `multi` update or delete, the TTL expirer), which re-read each match
 /// under the writer lock, also cut every [`SPLIT_OPS`] documents, so that writers
 /// wait for one chunk at most. One document is at most 16 MiB, so a record stays
-/// under [`MAX_PAYLOAD`]. (Multi-document transactions will be one record within
-/// the rule, framed beyond it.)
+/// under [`MAX_PAYLOAD`]. A multi-document transaction is one record up to
+/// [`MAX_PAYLOAD`] and framed beyond it (`record.rs`).
 pub const SPLIT_BYTES: usize = 8 * 1024 * 1024;
 /// See [`SPLIT_BYTES`].
 pub const SPLIT_OPS: usize = 1000;
@@ -80,6 +81,9 @@ pub struct Options {
     /// fsync interval of `batched` and `none`.
     pub batch_interval: Duration,
     pub segment_size: u64,
+    /// The largest payload of one record written: a larger transaction is framed.
+    /// [`MAX_PAYLOAD`] but in tests.
+    pub record_limit: usize,
 }
 
 impl Default for Options {
@@ -88,6 +92,7 @@ impl Default for Options {
             durability: Durability::Strict,
             batch_interval: Duration::from_millis(100),
             segment_size: DEFAULT_SEGMENT_SIZE,
+            record_limit: MAX_PAYLOAD,
         }
     }
 }
@@ -95,6 +100,8 @@ impl Default for Options {
 /// An open log. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct Wal {
     inner: Arc<Inner>,
+    /// Held by [`Wal::append`] from its first record to its last.
+    appending: Mutex<()>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -242,7 +249,7 @@ impl Wal {
         });
         inner.prepare_next_segment(&mut inner.lock());
         let writer = spawn_writer(inner.clone())?;
-        Ok((Wal { inner, writer: Mutex::new(Some(writer)) }, recovered))
+        Ok((Wal { inner, appending: Mutex::new(()), writer: Mutex::new(Some(writer)) }, recovered))
     }
 
     /// Appends `entry` and waits as the durability mode says (`j`: wait for an fsync
@@ -303,23 +310,46 @@ impl Wal {
         self.inner.options.durability
     }
 
-    /// Appends `entry` to the buffer without waiting; see [`Wal::wait`].
+    /// Appends `entry` to the buffer without waiting; see [`Wal::wait`]. Returns the
+    /// LSN that commits it: a transaction larger than one record is framed (see
+    /// `record.rs`) and committed by its last record.
     pub fn append(&self, entry: &Entry) -> Result<(Lsn, DateTime)> {
         let mut payload = entry.encode()?;
-        let segment_size = self.inner.options.segment_size;
-        let size = record_size(payload.len()) as u64;
-        if payload.len() > MAX_PAYLOAD || size + SEAL_RESERVE + SEGMENT_HEADER_LEN as u64 > segment_size {
+        let piece = self.inner.options.record_limit.clamp(1, MAX_PAYLOAD);
+        let pieces = payload.len().div_ceil(piece).max(1);
+        let kind = entry.kind();
+        if pieces > 1 && !matches!(kind, Kind::Txn | Kind::Group) {
             return Err(Error::bad_value(format!("a WAL record of {} bytes is over the limit", payload.len())));
         }
-        let mut st = self.inner.lock();
-        loop {
-            st.usable()?;
-            if st.segment.has_room(st.pending.len(), size, segment_size) {
-                break;
-            }
-            st = self.inner.rotate(st)?;
+        let segment_size = self.inner.options.segment_size;
+        if record_size(piece.min(payload.len())) as u64 + SEAL_RESERVE + SEGMENT_HEADER_LEN as u64 > segment_size {
+            return Err(Error::bad_value(format!("a WAL record of {} bytes is over the limit", payload.len())));
         }
-        Ok(st.push(entry.kind(), &mut payload))
+        // One append at a time: the pieces of a frame stay together even when a
+        // rotation lets go of the state lock between them.
+        let _appending = self.appending.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = self.inner.lock();
+        let time = st.next_time();
+        entry::stamp_time(&mut payload, time);
+        let mut lsn = Lsn::ZERO;
+        for (i, bytes) in payload.chunks(piece).enumerate() {
+            let (kind, flags) = match (i, i + 1 == pieces) {
+                (0, true) => (kind, 0),
+                (0, false) => (Kind::Fragment, record::FRAME_START),
+                (_, false) => (Kind::Fragment, 0),
+                (_, true) => (kind, record::FRAME_END),
+            };
+            let size = record_size(bytes.len()) as u64;
+            loop {
+                st.usable()?;
+                if st.segment.has_room(st.pending.len(), size, segment_size) {
+                    break;
+                }
+                st = self.inner.rotate(st)?;
+            }
+            lsn = st.push(kind, flags, bytes);
+        }
+        Ok((lsn, time))
     }
 
     /// Waits until `lsn` is written to the OS (`sync: false`) or fsynced (`sync: true`).
@@ -416,17 +446,21 @@ impl State {
         }
     }
 
-    /// Encodes a record with the next LSN and a commit time no earlier than the last.
-    fn push(&mut self, kind: Kind, payload: &mut [u8]) -> (Lsn, DateTime) {
-        let lsn = self.next_lsn;
+    /// A commit time no earlier than the last.
+    fn next_time(&mut self) -> DateTime {
         let time_ms = DateTime::now().timestamp_millis().max(self.last_time_ms);
-        let time = DateTime::from_millis(time_ms);
-        entry::stamp_time(payload, time);
-        record::encode(&mut self.pending, lsn, self.segment.salt, kind, self.durable, payload);
-        self.next_lsn = lsn.next();
         self.last_time_ms = time_ms;
+        DateTime::from_millis(time_ms)
+    }
+
+    /// Encodes a record with the next LSN.
+    fn push(&mut self, kind: Kind, flags: u16, payload: &[u8]) -> Lsn {
+        let lsn = self.next_lsn;
+        let stamp = record::Stamp { lsn, salt: self.segment.salt, kind, flags, durable: self.durable };
+        record::encode(&mut self.pending, stamp, payload);
+        self.next_lsn = lsn.next();
         self.appended = lsn;
-        (lsn, time)
+        lsn
     }
 }
 
@@ -516,7 +550,9 @@ impl Inner {
         let mut st = st;
         if !st.segment.sealed {
             let mut seal = Entry::Seal.encode()?;
-            st.push(Kind::Seal, &mut seal);
+            let time = st.next_time();
+            entry::stamp_time(&mut seal, time);
+            st.push(Kind::Seal, 0, &seal);
             st.segment.sealed = true;
         }
         st = self.flush(st, true);

@@ -1,7 +1,10 @@
 //! Reading the log from any LSN, for replay into the store, point-in-time views and
 //! `wal dump`. The reader trusts only records that validate; it stops at the first
-//! that does not (recovery has already judged the log).
+//! that does not (recovery has already judged the log). It puts framed records
+//! together and yields them as the record that ends them; their fragments, and
+//! fragments no end follows, it never yields.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -33,6 +36,10 @@ pub struct Reader {
     from: Lsn,
     stop: Option<Lsn>,
     done: bool,
+    /// The payload so far of a framed record being read.
+    frame: Option<Vec<u8>>,
+    /// The first LSN read at or after `from`, of any record, fragments included.
+    first_seen: Option<Lsn>,
 }
 
 struct Segment {
@@ -49,7 +56,22 @@ impl Reader {
         // Start in the last segment that begins at or before `from`.
         let start = listed.iter().rposition(|(first, _)| *first <= from).unwrap_or(0);
         listed.drain(..start);
-        Ok(Reader { fs, segments: listed.into_iter(), current: None, from, stop, done: false })
+        Ok(Reader {
+            fs,
+            segments: listed.into_iter(),
+            current: None,
+            from,
+            stop,
+            done: false,
+            frame: None,
+            first_seen: None,
+        })
+    }
+
+    /// The first LSN at or after `from` that the reader has met: the LSN of the first
+    /// record yielded, or of the first fragment before it.
+    pub fn first_seen(&self) -> Option<Lsn> {
+        self.first_seen
     }
 
     fn next_record(&mut self) -> Result<Option<Record>> {
@@ -88,17 +110,50 @@ impl Reader {
                 lsn: header.lsn,
                 reason: format!("unknown record kind {}", header.kind),
             })?;
-            let record =
-                if header.lsn >= self.from {
-                    let payload =
-                        &seg.data[offset + RECORD_HEADER_LEN..offset + RECORD_HEADER_LEN + header.len as usize];
-                    let (time, entry) = Entry::decode(kind, header.version, payload).map_err(|reason| {
-                        Error::Corrupt { file: seg.path.clone(), offset: offset as u64, lsn: header.lsn, reason }
-                    })?;
-                    Some(Record { lsn: header.lsn, time, entry, file: seg.path.clone(), offset: offset as u64 })
-                } else {
+            if header.lsn >= self.from {
+                self.first_seen.get_or_insert(header.lsn);
+            }
+            let payload = &seg.data[offset + RECORD_HEADER_LEN..offset + RECORD_HEADER_LEN + header.len as usize];
+            let corrupt = |reason: String| Error::Corrupt {
+                file: seg.path.clone(),
+                offset: offset as u64,
+                lsn: header.lsn,
+                reason,
+            };
+            let whole = match kind {
+                Kind::Fragment => {
+                    match (header.flags == record::FRAME_START, self.frame.as_mut()) {
+                        (true, _) => self.frame = Some(payload.to_vec()),
+                        (false, Some(frame)) => frame.extend_from_slice(payload),
+                        // Read from inside a frame: its end is refused below.
+                        (false, None) => {}
+                    }
                     None
-                };
+                }
+                Kind::Seal | Kind::Checkpoint => Some(Cow::Borrowed(payload)),
+                _ if header.flags == record::FRAME_END => match self.frame.take() {
+                    Some(mut frame) => {
+                        frame.extend_from_slice(payload);
+                        Some(Cow::Owned(frame))
+                    }
+                    None if header.lsn >= self.from => {
+                        return Err(corrupt("the end of a framed record without its start".into()))
+                    }
+                    None => None,
+                },
+                // Fragments that no end followed: a transaction a crash cut off.
+                _ => {
+                    self.frame = None;
+                    Some(Cow::Borrowed(payload))
+                }
+            };
+            let record = match whole {
+                Some(payload) if header.lsn >= self.from => {
+                    let (time, entry) = Entry::decode(kind, header.version, &payload).map_err(corrupt)?;
+                    Some(Record { lsn: header.lsn, time, entry, file: seg.path.clone(), offset: offset as u64 })
+                }
+                _ => None,
+            };
             if kind == Kind::Seal {
                 self.current = None;
             }

@@ -16,14 +16,23 @@
 //! 8  u64 lsn      previous + 1
 //! 16 u32 salt     the segment's salt
 //! 20 u8  kind     1 txn, 2 branch op, 3 checkpoint mark, 4 segment seal,
-//!                 5 group (one transaction's parts on several branches); 0 never written
+//!                 5 group (one transaction's parts on several branches),
+//!                 6 fragment (a leading piece of a framed record); 0 never written
 //! 21 u8  version  payload format version
-//! 22 u16 flags    zero
+//! 22 u16 flags    zero, but on the pieces of a framed record: 1 (frame start) on its
+//!                 first fragment, 2 (frame end) on the txn or group record that ends it
 //! 24 u64 durable  highest LSN known fsynced when this record was encoded
 //! 32 ..  payload, then zero padding to a multiple of 8
 //! ```
 
 use crate::lsn::Lsn;
+
+// A framed record: a transaction whose payload is larger than one record holds is
+// written as fragments, each carrying the next slice of the payload, then a txn or
+// group record carrying the last slice. Its fragments come straight before it (the log
+// appends them together), seals of full segments aside. Only that last record makes
+// the frame a transaction: readers put the slices together when it is there, and drop
+// fragments that no end follows (a crash cut the commit off).
 
 pub const SEGMENT_HEADER_LEN: usize = 32;
 pub const RECORD_HEADER_LEN: usize = 32;
@@ -49,6 +58,7 @@ pub enum Kind {
     Checkpoint = 3,
     Seal = 4,
     Group = 5,
+    Fragment = 6,
 }
 
 impl Kind {
@@ -59,10 +69,25 @@ impl Kind {
             3 => Some(Kind::Checkpoint),
             4 => Some(Kind::Seal),
             5 => Some(Kind::Group),
+            6 => Some(Kind::Fragment),
             _ => None,
         }
     }
+
+    /// Whether a record of this kind may carry `flags`.
+    pub fn allows(self, flags: u16) -> bool {
+        match self {
+            Kind::Fragment => flags == 0 || flags == FRAME_START,
+            Kind::Txn | Kind::Group => flags == 0 || flags == FRAME_END,
+            Kind::Branch | Kind::Checkpoint | Kind::Seal => flags == 0,
+        }
+    }
 }
+
+/// Flag of the first fragment of a framed record.
+pub const FRAME_START: u16 = 1;
+/// Flag of the txn or group record that ends a framed record.
+pub const FRAME_END: u16 = 2;
 
 /// Rounds up to the 8-byte record alignment.
 pub fn padded(len: usize) -> usize {
@@ -103,8 +128,19 @@ impl RecordHeader {
     }
 }
 
+/// What goes in a record's header besides its length and CRC.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp {
+    pub lsn: Lsn,
+    pub salt: u32,
+    pub kind: Kind,
+    pub flags: u16,
+    pub durable: Lsn,
+}
+
 /// Appends one record to `out`: header, payload, zero padding, CRC filled in last.
-pub fn encode(out: &mut Vec<u8>, lsn: Lsn, salt: u32, kind: Kind, durable: Lsn, payload: &[u8]) {
+pub fn encode(out: &mut Vec<u8>, stamp: Stamp, payload: &[u8]) {
+    let Stamp { lsn, salt, kind, flags, durable } = stamp;
     let start = out.len();
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -112,7 +148,7 @@ pub fn encode(out: &mut Vec<u8>, lsn: Lsn, salt: u32, kind: Kind, durable: Lsn, 
     out.extend_from_slice(&salt.to_le_bytes());
     out.push(kind as u8);
     out.push(PAYLOAD_VERSION);
-    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&flags.to_le_bytes());
     out.extend_from_slice(&durable.0.to_le_bytes());
     out.extend_from_slice(payload);
     out.resize(start + record_size(payload.len()), 0);
@@ -191,12 +227,13 @@ mod tests {
     #[test]
     fn records_are_aligned_and_checksummed_with_their_padding() {
         let mut out = Vec::new();
-        encode(&mut out, Lsn(7), 0xABCD, Kind::Txn, Lsn(5), b"hello");
+        let stamp = Stamp { lsn: Lsn(7), salt: 0xABCD, kind: Kind::Txn, flags: FRAME_END, durable: Lsn(5) };
+        encode(&mut out, stamp, b"hello");
         assert_eq!(out.len(), 40);
         let h = RecordHeader::parse(&out);
         assert_eq!(
-            (h.len, h.lsn, h.salt, h.kind, h.version, h.durable),
-            (5, Lsn(7), 0xABCD, 1, PAYLOAD_VERSION, Lsn(5))
+            (h.len, h.lsn, h.salt, h.kind, h.version, h.flags, h.durable),
+            (5, Lsn(7), 0xABCD, 1, PAYLOAD_VERSION, FRAME_END, Lsn(5))
         );
         assert!(crc_matches(&out, &h));
         for i in 4..out.len() {

@@ -254,7 +254,7 @@ impl SegmentScan<'_> {
                 return Err(corrupt(self.path, self.pos as u64, self.expected, "record out of LSN sequence"));
             }
             let kind = Kind::from_u8(header.kind);
-            if kind.is_none() || !reads_payload_version(header.version) || header.flags != 0 {
+            if !kind.is_some_and(|k| k.allows(header.flags)) || !reads_payload_version(header.version) {
                 return Err(Error::IncompatibleVersion {
                     file: self.path.display().to_string(),
                     offset: self.pos as u64,
@@ -266,7 +266,12 @@ impl SegmentScan<'_> {
                 });
             }
             let payload = &self.data[self.pos + RECORD_HEADER_LEN..self.pos + RECORD_HEADER_LEN + header.len as usize];
-            if let Some(t) = payload.get(TIME_OFFSET..TIME_OFFSET + 8) {
+            // A payload starts with its commit time; a framed one in its first fragment.
+            let starts_payload = match kind {
+                Some(Kind::Fragment) => header.flags == record::FRAME_START,
+                _ => header.flags != record::FRAME_END,
+            };
+            if let Some(t) = payload.get(TIME_OFFSET..TIME_OFFSET + 8).filter(|_| starts_payload) {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(t);
                 out.last_time_ms = out.last_time_ms.max(i64::from_le_bytes(b));

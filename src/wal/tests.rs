@@ -15,7 +15,12 @@ fn dir() -> PathBuf {
 }
 
 fn options(durability: Durability, segment_size: u64) -> Options {
-    Options { durability, batch_interval: Duration::from_millis(5), segment_size }
+    Options { durability, batch_interval: Duration::from_millis(5), segment_size, record_limit: MAX_PAYLOAD }
+}
+
+/// Strict, with records of at most 700 bytes: larger transactions are framed.
+fn framing(segment_size: u64) -> Options {
+    Options { record_limit: 700, ..options(Durability::Strict, segment_size) }
 }
 
 fn open(fs: &FaultyFs, opts: Options) -> Result<(Wal, Recovered)> {
@@ -27,6 +32,12 @@ fn txn(n: i64) -> Entry {
         BranchId(1),
         vec![Op::Put { collection: "c".into(), kind: PutKind::Insert, doc: doc! {"_id": n} }],
     ))
+}
+
+/// A transaction whose document is padded to about `bytes`.
+fn big_txn(n: i64, bytes: usize) -> Entry {
+    let doc = doc! {"_id": n, "pad": "x".repeat(bytes)};
+    Entry::Txn(Txn::new(BranchId(1), vec![Op::Put { collection: "c".into(), kind: PutKind::Insert, doc }]))
 }
 
 fn read_all(fs: &FaultyFs) -> Vec<Record> {
@@ -150,6 +161,65 @@ fn records_over_the_limit_are_refused() {
     ));
     assert!(wal.commit(&big, false).is_err());
     assert_eq!(wal.commit(&txn(1), false).expect("still usable").0, Lsn(1));
+}
+
+#[test]
+fn a_transaction_larger_than_a_record_is_framed_and_reads_back_whole() {
+    let fs = FaultyFs::new();
+    // Segments of 4 KiB hold five pieces: frames cross rotations.
+    let (wal, _) = open(&fs, framing(4096)).expect("open");
+    let entries: Vec<Entry> = (0..12).map(|i| if i % 3 == 1 { big_txn(i, 5000) } else { txn(i) }).collect();
+    let commits: Vec<Lsn> = entries.iter().map(|e| wal.commit(e, false).expect("commit").0).collect();
+    assert!(commits[1].0 - commits[0].0 > 8, "a big transaction takes a record per 700 bytes");
+    drop(wal);
+    let records: Vec<Record> = read_all(&fs).into_iter().filter(|r| r.entry != Entry::Seal).collect();
+    assert_eq!(records.iter().map(|r| r.lsn).collect::<Vec<_>>(), commits, "one record per commit, at its LSN");
+    assert_eq!(records.iter().map(|r| r.entry.clone()).collect::<Vec<_>>(), entries);
+    assert!(records.windows(2).all(|w| w[0].time <= w[1].time), "commit times never go back");
+    let (wal, recovered) = open(&fs, framing(4096)).expect("reopen");
+    assert_eq!(recovered.last_lsn, commits[11]);
+    assert_eq!(recovered.last_time_ms, records[11].time.timestamp_millis());
+    // Reading from a frame's start yields it, and says where the frame began.
+    let mut reader = wal.read(commits[0].next(), None).expect("read");
+    let first = reader.find(|r| !matches!(r, Ok(r) if r.entry == Entry::Seal)).expect("a record");
+    assert_eq!(first.expect("valid").lsn, commits[1]);
+    assert_eq!(reader.first_seen(), Some(commits[0].next()));
+    // Reading from a frame's end, its start in an earlier segment, is refused rather
+    // than a silent half.
+    let inside = wal.read(commits[1], None).expect("read").find(|r| r.is_err());
+    assert!(matches!(inside, Some(Err(Error::Corrupt { .. }))));
+}
+
+#[test]
+fn a_frame_cut_short_by_a_crash_is_dropped_whole_at_every_cut() {
+    let fs = FaultyFs::new();
+    let (wal, _) = open(&fs, framing(4096)).expect("open");
+    for i in 0..4 {
+        let entry = if i % 2 == 1 { big_txn(i, 3000) } else { txn(i) };
+        wal.commit(&entry, false).expect("commit");
+    }
+    drop(wal);
+    let full = read_all(&fs);
+    let regions = record_regions(&fs);
+    for (seg, (path, len)) in regions.iter().enumerate() {
+        let data = fs.file(path).expect("segment");
+        for cut in (0..=*len).step_by(8) {
+            let crashed = fs.crash(Crash::KeepUnsynced);
+            for (later, _) in &regions[seg + 1..] {
+                crashed.remove(later).expect("remove");
+            }
+            crashed.set_file(path, data[..cut].to_vec());
+            let (wal, recovered) =
+                open(&crashed, framing(4096)).unwrap_or_else(|e| panic!("cut at {cut} of segment {seg}: {e}"));
+            let mut kept = txn_ids(&full.iter().filter(|r| r.lsn <= recovered.last_lsn).cloned().collect::<Vec<_>>());
+            assert_eq!(txn_ids(&read_all(&crashed)), kept, "cut at {cut} of segment {seg}");
+            // An append after fragments that no end followed leaves them behind.
+            wal.commit(&txn(99), false).expect("append after recovery");
+            drop(wal);
+            kept.push(99);
+            assert_eq!(txn_ids(&read_all(&crashed)), kept, "cut at {cut} of segment {seg}, then an append");
+        }
+    }
 }
 
 /// The bytes of every segment that hold records, as (path, length) pairs.
