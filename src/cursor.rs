@@ -47,6 +47,54 @@ pub struct Cursor {
     pub skip: u64,
     pub limit: Option<u64>,
     pub exhausted: bool,
+    /// The session and transaction that opened it.
+    pub owner: Owner,
+}
+
+/// The session (`lsid.id`) and transaction (`txnNumber`) a command ran in: a cursor
+/// remembers those that opened it, and takes `getMore`s only from them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Owner {
+    pub session: Option<Bson>,
+    pub txn_number: Option<i64>,
+}
+
+impl Owner {
+    /// Refuses a `getMore` of cursor `id`, opened by `self`, from `from`, as MongoDB
+    /// does (codes 50737 to 50741).
+    pub fn check_get_more(&self, id: i64, from: &Owner) -> Result<()> {
+        let refuse = |code, why: String| Err(Error::command(code, format!("Cannot run getMore on cursor {id}, {why}")));
+        match (&self.session, &from.session) {
+            (Some(opened), None) => {
+                return refuse(
+                    ErrorCode::Location50737,
+                    format!("which was created in session {opened}, without an lsid"),
+                )
+            }
+            (Some(opened), Some(now)) if opened != now => {
+                return refuse(
+                    ErrorCode::Location50738,
+                    format!("which was created in session {opened}, in session {now}"),
+                )
+            }
+            _ => {}
+        }
+        match (self.txn_number, from.txn_number) {
+            (None, Some(now)) => refuse(
+                ErrorCode::Location50739,
+                format!("which was not created in a transaction, in transaction {now}"),
+            ),
+            (Some(opened), None) => refuse(
+                ErrorCode::Location50740,
+                format!("which was created in transaction {opened}, without a txnNumber"),
+            ),
+            (Some(opened), Some(now)) if opened != now => refuse(
+                ErrorCode::Location50741,
+                format!("which was created in transaction {opened}, in transaction {now}"),
+            ),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Cursor {
@@ -285,6 +333,7 @@ mod tests {
             skip: 0,
             limit: None,
             exhausted: false,
+            owner: Owner::default(),
         }
     }
 

@@ -103,6 +103,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         skip: 0,
         limit: None,
         exhausted: false,
+        owner: inv.cursor_owner(),
     };
     let max = batch_size.map_or(DEFAULT_FIRST_BATCH, |b| b as usize);
     let mut reply = cursor::reply_batch(&inv.context.cursors, None, cursor, &view, max, inv.interrupt())?;

@@ -57,6 +57,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
         skip: skip as u64,
         limit: (limit > 0).then_some(limit as u64),
         exhausted: false,
+        owner: inv.cursor_owner(),
     };
     if let Some(collection) = view.collection(name)? {
         let plan = plan::choose(&collection, &cursor.filter, sort_spec, hint)?;
@@ -123,6 +124,10 @@ pub fn get_more(inv: &Invocation<'_>) -> Result<Document> {
         _ => usize::MAX,
     };
     let cursor = inv.context.cursors.take(id)?;
+    if let Err(e) = cursor.owner.check_get_more(id, &inv.cursor_owner()) {
+        inv.context.cursors.put_back(id, cursor);
+        return Err(e);
+    }
     let expected = args::namespace(inv, &collection);
     if cursor.ns != expected {
         let actual = cursor.ns.clone();

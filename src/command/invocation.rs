@@ -12,6 +12,7 @@ use bson::{Bson, Document};
 
 use super::args;
 use crate::context::{ConnectionInfo, Context};
+use crate::cursor::Owner;
 use crate::error::{Error, ErrorCode, Result};
 use crate::namespace::DbRef;
 use crate::operations::{Interrupt, Operation};
@@ -56,6 +57,20 @@ impl Invocation<'_> {
     /// (a retryable write), for a retry to find ([`crate::store::Batch::statement`]).
     pub fn records_statements(&self) -> bool {
         self.session.is_some_and(SessionUse::is_retryable)
+    }
+
+    /// The session and transaction this command runs in, which a cursor it opens
+    /// keeps (the fields were checked when the command was dispatched).
+    pub fn cursor_owner(&self) -> Owner {
+        let in_transaction = matches!(self.session, Some(SessionUse::Transaction(_)));
+        Owner {
+            session: self.body.get_document("lsid").ok().and_then(|lsid| lsid.get("id")).cloned(),
+            txn_number: match self.body.get("txnNumber") {
+                Some(Bson::Int64(n)) if in_transaction => Some(*n),
+                Some(Bson::Int32(n)) if in_transaction => Some(i64::from(*n)),
+                _ => None,
+            },
+        }
     }
 
     /// The transaction this command is a statement of.

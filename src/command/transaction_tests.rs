@@ -356,3 +356,45 @@ fn the_transaction_state_machine_follows_the_model() {
     assert_eq!(docs, model.docs, "the committed documents at the end");
     println!("{steps} random session commands matched the model in {secs} s; outcomes by code: {seen:?}");
 }
+
+#[test]
+fn a_cursor_takes_get_mores_only_from_its_session_and_transaction() {
+    let shared = Context::for_tests();
+    let connection = ConnectionInfo::for_tests(1);
+    let docs: Vec<Bson> = (0..5).map(|id| Bson::Document(doc! {"_id": id})).collect();
+    run(&doc! {"insert": "g", "documents": docs, "$db": "gm"}, &connection, &shared);
+    let lsid = |b: u8| doc! {"id": Binary { subtype: BinarySubtype::Uuid, bytes: vec![b; 16] }};
+    let with = |mut body: Document, extra: Document| {
+        body.extend(extra);
+        run(&body, &connection, &shared)
+    };
+    let open = |extra: Document| {
+        let reply = with(doc! {"find": "g", "batchSize": 1, "$db": "gm"}, extra);
+        reply.get_document("cursor").and_then(|c| c.get_i64("id")).unwrap_or_else(|_| panic!("{reply}"))
+    };
+    let more = |id: i64, extra: Document| {
+        code_of(&with(doc! {"getMore": id, "collection": "g", "batchSize": 1, "$db": "gm"}, extra))
+    };
+    let in_txn = |n: i64| doc! {"lsid": lsid(1), "txnNumber": n, "autocommit": false};
+    let starting = |n: i64| {
+        let mut fields = in_txn(n);
+        fields.insert("startTransaction", true);
+        fields
+    };
+
+    let id = open(doc! {"lsid": lsid(1)});
+    assert_eq!(more(id, doc! {}), Err(50737));
+    assert_eq!(more(id, doc! {"lsid": lsid(2)}), Err(50738));
+    assert_eq!(more(id, doc! {"lsid": lsid(1)}), Ok(()), "a refused getMore leaves the cursor open");
+    with(doc! {"insert": "g", "documents": [{"_id": 10}], "$db": "gm"}, starting(1));
+    assert_eq!(more(id, in_txn(1)), Err(50739));
+    let in_txn_cursor = open(starting(2));
+    assert_eq!(more(in_txn_cursor, doc! {"lsid": lsid(1)}), Err(50740));
+    assert_eq!(more(in_txn_cursor, in_txn(2)), Ok(()));
+    assert_eq!(code_of(&with(doc! {"commitTransaction": 1, "$db": "admin"}, in_txn(2))), Ok(()));
+    with(doc! {"insert": "g", "documents": [{"_id": 11}], "$db": "gm"}, starting(3));
+    assert_eq!(more(in_txn_cursor, in_txn(3)), Err(50741));
+    // A cursor opened without a session takes getMores from anyone.
+    let id = open(doc! {});
+    assert_eq!(more(id, doc! {"lsid": lsid(3)}), Ok(()));
+}
