@@ -48,6 +48,9 @@ pub struct Settings {
     pub ttl_monitor_sleep_secs: u64,
     /// Accept test commands (`configureFailPoint`), as MongoDB's `enableTestCommands`.
     pub enable_test_commands: bool,
+    /// The memory the server may use, in bytes ([`crate::memory`]): `None`, half the
+    /// machine's.
+    pub max_memory: Option<usize>,
 }
 
 impl Default for Settings {
@@ -63,6 +66,7 @@ impl Default for Settings {
             history_retention: "7d".into(),
             ttl_monitor_sleep_secs: 60,
             enable_test_commands: false,
+            max_memory: None,
         }
     }
 }
@@ -102,6 +106,10 @@ pub struct Overrides {
     /// Accept test commands (configureFailPoint), for drivers' test suites; never in production
     #[arg(long, env = "BRANCHDB_ENABLE_TEST_COMMANDS", num_args = 0..=1, default_missing_value = "true")]
     pub enable_test_commands: Option<bool>,
+    /// Memory the server may use: bytes, or a number with KiB, MiB, GiB (or K, M, G);
+    /// work that would go past it fails with ExceededMemoryLimit [default: half the machine's]
+    #[arg(long, env = "BRANCHDB_MAX_MEMORY")]
+    pub max_memory: Option<String>,
 }
 
 impl Settings {
@@ -115,9 +123,9 @@ impl Settings {
             None => None,
         };
         if let Some(file) = file {
-            settings.apply(file);
+            settings.apply(file)?;
         }
-        settings.apply(cli.clone());
+        settings.apply(cli.clone())?;
         if settings.max_connections == 0 {
             return Err(Error::Config("max_connections must be at least 1".into()));
         }
@@ -128,6 +136,11 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The memory the server may use, in bytes.
+    pub fn max_memory(&self) -> usize {
+        self.max_memory.unwrap_or_else(crate::memory::default_max_memory)
+    }
+
     /// `history_retention` as a duration.
     pub fn retention(&self) -> Result<Duration> {
         parse_duration(&self.history_retention).ok_or_else(|| {
@@ -135,7 +148,7 @@ impl Settings {
         })
     }
 
-    fn apply(&mut self, o: Overrides) {
+    fn apply(&mut self, o: Overrides) -> Result<()> {
         let Overrides {
             bind,
             data_dir,
@@ -147,6 +160,7 @@ impl Settings {
             history_retention,
             ttl_monitor_sleep_secs,
             enable_test_commands,
+            max_memory,
         } = o;
         if let Some(v) = bind {
             self.bind = v;
@@ -178,7 +192,35 @@ impl Settings {
         if let Some(v) = enable_test_commands {
             self.enable_test_commands = v;
         }
+        if let Some(v) = max_memory {
+            let bytes = parse_size(&v)
+                .filter(|&bytes| bytes >= MIN_MEMORY)
+                .ok_or_else(|| Error::Config(format!("max_memory '{v}' is not a size of at least 64MiB, like 1GiB")))?;
+            self.max_memory = Some(bytes);
+        }
+        Ok(())
     }
+}
+
+/// The least `max_memory` accepted.
+const MIN_MEMORY: usize = 64 << 20;
+
+/// Parses a size: bytes, or a number with KiB, MiB, GiB, TiB (K, M, G, T, KB, MB, GB, TB:
+/// the same powers of two).
+fn parse_size(text: &str) -> Option<usize> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number.parse().ok()?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => return None,
+    };
+    number.checked_mul(1usize << shift)
 }
 
 /// Parses "7d", "12h", "30m", "90s" (a whole number and a unit).
@@ -205,6 +247,18 @@ fn read_file(path: &Path) -> Result<Overrides> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_parse_in_powers_of_two() {
+        assert_eq!(parse_size("1GiB"), Some(1 << 30));
+        assert_eq!(parse_size("512 MiB"), Some(512 << 20));
+        assert_eq!(parse_size("2g"), Some(2 << 30));
+        assert_eq!(parse_size("1048576"), Some(1 << 20));
+        assert_eq!(parse_size("1.5G"), None);
+        assert_eq!(parse_size("lots"), None);
+        let cli = Overrides { max_memory: Some("1MiB".into()), ..Overrides::default() };
+        assert!(Settings::load(None, &cli).is_err(), "under the least accepted");
+    }
 
     #[test]
     fn layers_apply_in_order() {

@@ -12,6 +12,7 @@ use bson::Document;
 use crate::config::Settings;
 use crate::cursor::Cursors;
 use crate::fail_points::FailPoints;
+use crate::memory::Budget;
 use crate::operations::Operations;
 use crate::sessions::Sessions;
 use crate::store::Store;
@@ -46,6 +47,8 @@ pub struct Context {
     pub fail_points: FailPoints,
     /// The TTL expirer's parameters and counters; its thread runs while the server does.
     pub ttl: Arc<ttl::Monitor>,
+    /// What operations hold, against their share of `--max-memory`.
+    pub memory: Arc<Budget>,
 }
 
 /// What the server knows about one client connection.
@@ -85,7 +88,7 @@ impl Context {
             store: Store::open(
                 store::Location::Memory,
                 wal,
-                store::Options { retention: Duration::from_secs(3600), background: false },
+                store::Options { retention: Duration::from_secs(3600), background: false, cache_bytes: store::DEFAULT_CACHE },
             )
             .expect("in-memory store"),
             cursors: Cursors::default(),
@@ -93,6 +96,7 @@ impl Context {
             sessions: Sessions::default(),
             fail_points: FailPoints::default(),
             ttl: Arc::new(ttl::Monitor::new(Settings::default().ttl_monitor_sleep_secs)),
+            memory: Budget::new(crate::memory::split(1 << 30).operations),
         })
     }
 }

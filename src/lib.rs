@@ -17,6 +17,7 @@ pub mod fail_points;
 pub mod index;
 pub mod log;
 pub mod lsn;
+pub mod memory;
 pub mod namespace;
 pub mod operations;
 pub mod query;

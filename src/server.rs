@@ -16,6 +16,7 @@ use crate::context::{ConnectionInfo, Context};
 use crate::cursor::Cursors;
 use crate::error::{Error, Result};
 use crate::fail_points::FailPoints;
+use crate::memory::Budget;
 use crate::operations::Operations;
 use crate::sessions::Sessions;
 use crate::store::{self, Store};
@@ -48,6 +49,7 @@ impl Server {
             tracing::warn!("{warning}");
         }
         let ttl = Arc::new(ttl::Monitor::new(settings.ttl_monitor_sleep_secs));
+        let memory = Budget::new(crate::memory::split(settings.max_memory()).operations);
         let shared = Arc::new(Context {
             settings,
             argv,
@@ -62,6 +64,7 @@ impl Server {
             operations: Operations::default(),
             sessions: Sessions::default(),
             fail_points: FailPoints::default(),
+            memory,
             ttl,
         });
         Ok(Server { listener, shared })
@@ -176,7 +179,11 @@ async fn open_wal(settings: &Settings) -> Result<Wal> {
 /// Opens the store in `<data_dir>/store` and replays the log records it lacks.
 async fn open_store(settings: &Settings, wal: Arc<Wal>) -> Result<Arc<Store>> {
     let dir = settings.data_dir.join("store");
-    let options = store::Options { retention: settings.retention()?, background: true };
+    let options = store::Options {
+        retention: settings.retention()?,
+        background: true,
+        cache_bytes: crate::memory::split(settings.max_memory()).cache,
+    };
     tokio::task::spawn_blocking(move || Store::open(store::Location::Dir(&dir), wal, options))
         .await
         .map_err(|e| Error::Internal(format!("opening the store panicked: {e}")))?

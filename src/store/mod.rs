@@ -92,7 +92,12 @@ pub struct Options {
     pub retention: Duration,
     /// Run the checkpoint and collection thread.
     pub background: bool,
+    /// The most the engine's page cache holds, in bytes.
+    pub cache_bytes: usize,
 }
+
+/// A page cache for tools and tests: 64 MiB.
+pub const DEFAULT_CACHE: usize = 64 << 20;
 
 /// The open store. Share it behind an `Arc`; every method takes `&self`.
 pub struct Store {
@@ -132,7 +137,7 @@ impl Store {
     /// last applied LSN are replayed.
     pub fn open(location: Location<'_>, wal: Arc<Wal>, options: Options) -> Result<Arc<Store>> {
         let engine: Arc<dyn Engine> = match location {
-            Location::Dir(dir) => Arc::new(RedbEngine::open(dir)?),
+            Location::Dir(dir) => Arc::new(RedbEngine::open(dir, options.cache_bytes)?),
             Location::Memory => Arc::new(MemoryEngine::new()),
             Location::Engine(engine) => engine,
         };

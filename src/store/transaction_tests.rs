@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bson::{doc, Bson, Document};
 
-use super::{Location, Options, PutKind, Retryable, Store};
+use super::{Location, Options, PutKind, Retryable, Store, DEFAULT_CACHE};
 use crate::error::ErrorCode;
 use crate::namespace::DbRef;
 use crate::wal::fs::StdFs;
@@ -19,7 +19,7 @@ fn open(dir: &Path) -> (Arc<Wal>, Arc<Store>) {
 fn open_with(dir: &Path, options: wal::Options) -> (Arc<Wal>, Arc<Store>) {
     let (wal, _) = Wal::open(Arc::new(StdFs), &dir.join("wal"), options, &mut |_| {}).expect("wal");
     let wal = Arc::new(wal);
-    let options = Options { retention: Duration::from_secs(3600), background: false };
+    let options = Options { retention: Duration::from_secs(3600), background: false, cache_bytes: DEFAULT_CACHE };
     let store = Store::open(Location::Dir(&dir.join("store")), wal.clone(), options).expect("store");
     (wal, store)
 }

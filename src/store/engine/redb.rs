@@ -29,10 +29,11 @@ pub struct RedbEngine {
 }
 
 impl RedbEngine {
-    /// Opens (or creates) `<dir>/store.redb`.
-    pub fn open(dir: &Path) -> Result<RedbEngine> {
+    /// Opens (or creates) `<dir>/store.redb`, with a page cache of at most
+    /// `cache_bytes` (redb's own default is 1 GiB, whatever the server's memory).
+    pub fn open(dir: &Path, cache_bytes: usize) -> Result<RedbEngine> {
         std::fs::create_dir_all(dir)?;
-        RedbEngine::with(Database::create(dir.join("store.redb"))?)
+        RedbEngine::with(Database::builder().set_cache_size(cache_bytes).create(dir.join("store.redb"))?)
     }
 
     /// An engine on redb's in-memory backend.

@@ -1,0 +1,197 @@
+//! The server's memory budget: what operations hold, counted against `--max-memory`.
+//!
+//! Work that holds memory in proportion to what a client asks for (a blocking
+//! stage's documents, a `$lookup`'s matches, a cursor's computed results, a message
+//! being read, a transaction's writes) takes a [`Reservation`] from the one
+//! [`Budget`] and grows it as it gathers. A reservation that would take the budget
+//! past its limit fails with `ExceededMemoryLimit` (146): the operation ends with
+//! MongoDB's error and the server stays up, instead of growing until the kernel
+//! kills it. Dropping a reservation gives its bytes back.
+//!
+//! The budget is part of `--max-memory`, not all of it: the store's page cache,
+//! buffers of connections and the runtime take the rest (`split`).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// A limit on the bytes operations hold at once, and what they hold now.
+#[derive(Debug)]
+pub struct Budget {
+    limit: usize,
+    used: AtomicUsize,
+    /// The most ever held at once.
+    peak: AtomicUsize,
+}
+
+/// How `--max-memory` is shared out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    /// The store engine's page cache.
+    pub cache: usize,
+    /// What operations may hold: the [`Budget`]'s limit.
+    pub operations: usize,
+}
+
+/// A quarter of `--max-memory` for the store's page cache, half for operations;
+/// the last quarter is left to what is not counted (connections' buffers, replies
+/// being encoded, the runtime, the allocator's slack).
+pub fn split(max_memory: usize) -> Split {
+    Split { cache: max_memory / 4, operations: max_memory / 2 }
+}
+
+/// Half of the machine's memory (MongoDB sizes its cache from it too), or 4 GiB
+/// where `/proc/meminfo` cannot be read.
+pub fn default_max_memory() -> usize {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|info| {
+        let line = info.lines().find(|line| line.starts_with("MemTotal:"))?;
+        let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+        kib.checked_mul(1024)
+    });
+    total.map_or(4 << 30, |bytes| bytes / 2)
+}
+
+impl Budget {
+    pub fn new(limit: usize) -> Arc<Budget> {
+        Arc::new(Budget { limit, used: AtomicUsize::new(0), peak: AtomicUsize::new(0) })
+    }
+
+    /// An empty reservation, to grow as the work gathers.
+    pub fn reservation(self: &Arc<Self>) -> Reservation {
+        Reservation { budget: Arc::clone(self), bytes: 0 }
+    }
+
+    /// A reservation of `bytes`, if the budget has them.
+    pub fn reserve(self: &Arc<Self>, bytes: usize) -> Result<Reservation> {
+        let mut reservation = self.reservation();
+        reservation.grow(bytes)?;
+        Ok(reservation)
+    }
+
+    /// The bytes operations may hold at once.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// The bytes held now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// The most held at once since start.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    fn take(&self, bytes: usize) -> Result<()> {
+        let mut used = self.used.load(Ordering::Relaxed);
+        loop {
+            let wanted = used.saturating_add(bytes);
+            if wanted > self.limit {
+                return Err(Error::command(
+                    ErrorCode::ExceededMemoryLimit,
+                    format!(
+                        "Exceeded memory limit: operations hold {used} bytes of the server's {} and this one needs \
+                         {bytes} more (--max-memory)",
+                        self.limit
+                    ),
+                ));
+            }
+            match self.used.compare_exchange_weak(used, wanted, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => {
+                    self.peak.fetch_max(wanted, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(now) => used = now,
+            }
+        }
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+/// Bytes taken from a [`Budget`], given back when dropped.
+#[derive(Debug)]
+pub struct Reservation {
+    budget: Arc<Budget>,
+    bytes: usize,
+}
+
+impl Reservation {
+    /// Takes `bytes` more; fails with `ExceededMemoryLimit` (146), holding what it
+    /// held, when the budget lacks them.
+    pub fn grow(&mut self, bytes: usize) -> Result<()> {
+        if bytes > 0 {
+            self.budget.take(bytes)?;
+            self.bytes += bytes;
+        }
+        Ok(())
+    }
+
+    /// Gives `bytes` back (at most what it holds).
+    pub fn shrink(&mut self, bytes: usize) {
+        let bytes = bytes.min(self.bytes);
+        self.budget.give_back(bytes);
+        self.bytes -= bytes;
+    }
+
+    /// Holds `bytes` from now on, growing or shrinking to it.
+    pub fn resize(&mut self, bytes: usize) -> Result<()> {
+        match bytes.checked_sub(self.bytes) {
+            Some(more) => self.grow(more),
+            None => {
+                self.shrink(self.bytes - bytes);
+                Ok(())
+            }
+        }
+    }
+
+    /// The bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Moves what `other` holds into this reservation.
+    pub fn absorb(&mut self, mut other: Reservation) {
+        debug_assert!(Arc::ptr_eq(&self.budget, &other.budget), "reservations of one budget");
+        self.bytes += std::mem::take(&mut other.bytes);
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.budget.give_back(self.bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservations_take_from_the_budget_and_give_back_when_dropped() {
+        let budget = Budget::new(100);
+        let mut a = budget.reserve(60).expect("fits");
+        let err = budget.reserve(41).expect_err("over the limit");
+        assert_eq!(err.code(), ErrorCode::ExceededMemoryLimit);
+        assert_eq!(budget.used(), 60, "a refused reservation takes nothing");
+        a.grow(40).expect("exactly the limit");
+        assert!(a.grow(1).is_err());
+        assert_eq!(a.bytes(), 100);
+        a.resize(30).expect("shrinks");
+        let b = budget.reserve(70).expect("what a gave back");
+        a.absorb(b);
+        assert_eq!((a.bytes(), budget.used()), (100, 100));
+        drop(a);
+        assert_eq!((budget.used(), budget.peak()), (0, 100));
+    }
+
+    #[test]
+    fn the_split_leaves_a_quarter_uncounted() {
+        assert_eq!(split(1 << 30), Split { cache: 256 << 20, operations: 512 << 20 });
+        assert!(default_max_memory() > 0);
+    }
+}
