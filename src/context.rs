@@ -12,7 +12,7 @@ use bson::Document;
 use crate::config::Settings;
 use crate::cursor::Cursors;
 use crate::fail_points::FailPoints;
-use crate::memory::Budget;
+use crate::memory::{Budget, StageLimits};
 use crate::operations::Operations;
 use crate::sessions::Sessions;
 use crate::store::Store;
@@ -49,6 +49,8 @@ pub struct Context {
     pub ttl: Arc<ttl::Monitor>,
     /// What operations hold, against their share of `--max-memory`.
     pub memory: Arc<Budget>,
+    /// What one blocking stage may hold.
+    pub stage_limits: StageLimits,
 }
 
 /// What the server knows about one client connection.
@@ -88,7 +90,11 @@ impl Context {
             store: Store::open(
                 store::Location::Memory,
                 wal,
-                store::Options { retention: Duration::from_secs(3600), background: false, cache_bytes: store::DEFAULT_CACHE },
+                store::Options {
+                    retention: Duration::from_secs(3600),
+                    background: false,
+                    cache_bytes: store::DEFAULT_CACHE,
+                },
             )
             .expect("in-memory store"),
             cursors: Cursors::default(),
@@ -97,6 +103,7 @@ impl Context {
             fail_points: FailPoints::default(),
             ttl: Arc::new(ttl::Monitor::new(Settings::default().ttl_monitor_sleep_secs)),
             memory: Budget::new(crate::memory::split(1 << 30).operations),
+            stage_limits: StageLimits::default(),
         })
     }
 }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use bson::{Bson, Document};
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::memory::Reservation;
 use crate::operations::Interrupt;
 use crate::query::{Filter, Projection};
 use crate::store::{Snapshot, View};
@@ -49,6 +50,8 @@ pub struct Cursor {
     pub exhausted: bool,
     /// The session and transaction that opened it.
     pub owner: Owner,
+    /// The memory its computed results are counted in, given back when it closes.
+    pub memory: Option<Reservation>,
 }
 
 /// The session (`lsid.id`) and transaction (`txnNumber`) a command ran in: a cursor
@@ -334,6 +337,7 @@ mod tests {
             limit: None,
             exhausted: false,
             owner: Owner::default(),
+            memory: None,
         }
     }
 

@@ -11,7 +11,7 @@
 //! The budget is part of `--max-memory`, not all of it: the store's page cache,
 //! buffers of connections and the runtime take the rest (`split`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorCode, Result};
@@ -164,6 +164,46 @@ impl Reservation {
 impl Drop for Reservation {
     fn drop(&mut self) {
         self.budget.give_back(self.bytes);
+    }
+}
+
+/// What one blocking stage may hold before it spills or fails, as MongoDB's server
+/// parameters of the same names, changeable with `setParameter`.
+#[derive(Debug)]
+pub struct StageLimits {
+    /// `internalQueryMaxBlockingSortMemoryUsageBytes`: `$sort`, a `find`'s sort, and
+    /// the other blocking stages.
+    pub sort: AtomicUsize,
+    /// `internalDocumentSourceGroupMaxMemoryBytes`: `$group`.
+    pub group: AtomicUsize,
+    /// `allowDiskUseByDefault`: what a command without `allowDiskUse` gets.
+    pub allow_disk_use_by_default: AtomicBool,
+}
+
+/// MongoDB's 100 MB per blocking stage.
+pub const STAGE_LIMIT: usize = 100 * 1024 * 1024;
+
+impl Default for StageLimits {
+    fn default() -> StageLimits {
+        StageLimits {
+            sort: AtomicUsize::new(STAGE_LIMIT),
+            group: AtomicUsize::new(STAGE_LIMIT),
+            allow_disk_use_by_default: AtomicBool::new(true),
+        }
+    }
+}
+
+impl StageLimits {
+    pub fn sort(&self) -> usize {
+        self.sort.load(Ordering::Relaxed)
+    }
+
+    pub fn group(&self) -> usize {
+        self.group.load(Ordering::Relaxed)
+    }
+
+    pub fn allow_disk_use_by_default(&self) -> bool {
+        self.allow_disk_use_by_default.load(Ordering::Relaxed)
     }
 }
 

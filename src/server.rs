@@ -16,7 +16,7 @@ use crate::context::{ConnectionInfo, Context};
 use crate::cursor::Cursors;
 use crate::error::{Error, Result};
 use crate::fail_points::FailPoints;
-use crate::memory::Budget;
+use crate::memory::{Budget, StageLimits};
 use crate::operations::Operations;
 use crate::sessions::Sessions;
 use crate::store::{self, Store};
@@ -65,6 +65,7 @@ impl Server {
             sessions: Sessions::default(),
             fail_points: FailPoints::default(),
             memory,
+            stage_limits: StageLimits::default(),
             ttl,
         });
         Ok(Server { listener, shared })

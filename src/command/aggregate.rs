@@ -62,17 +62,21 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         }
         false => (None, stages),
     };
-    let allow_disk_use = args::boolean(inv.body, "allowDiskUse", false)?;
-    let pipeline = Pipeline::parse(stages, &args::variables(inv.body, "aggregate")?)?.allow_disk_use(allow_disk_use);
+    let limits = &inv.context.stage_limits;
+    let allow_disk_use = args::boolean(inv.body, "allowDiskUse", limits.allow_disk_use_by_default())?;
+    let pipeline = Pipeline::parse(stages, &args::variables(inv.body, "aggregate")?)?
+        .allow_disk_use(allow_disk_use)
+        .with_stage_limits(limits.sort(), limits.group())
+        .with_budget(inv.context.memory.clone());
     if let Some(output) = pipeline.output() {
         super::output::check(inv, output)?;
     }
     let (view, snapshot_time) = inv.read_view_at()?;
     let collections = BranchCollections { inv, view: &view };
-    let results = if let Some(spec) = coll_stats {
-        pipeline.run(std::iter::once(super::coll_stats::stage(inv, &view, name, spec)), &collections)?
+    let (results, held) = if let Some(spec) = coll_stats {
+        pipeline.run_held(std::iter::once(super::coll_stats::stage(inv, &view, name, spec)), &collections)?
     } else if let Some(made) = made {
-        pipeline.run(made.into_iter().map(Ok), &collections)?
+        pipeline.run_held(made.into_iter().map(Ok), &collections)?
     } else {
         match view.collection(name)? {
             Some(collection) => {
@@ -81,9 +85,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                     None => plan::Plan::collection_scan(),
                 };
                 let input = Documents::new(inv, &view, &collection, &plan)?;
-                pipeline.run(input, &collections)?
+                pipeline.run_held(input, &collections)?
             }
-            None => pipeline.run(std::iter::empty(), &collections)?,
+            None => pipeline.run_held(std::iter::empty(), &collections)?,
         }
     };
     if let Some(output) = pipeline.output() {
@@ -98,6 +102,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         ns: args::namespace(inv, name),
         snapshot: view.snapshot.clone(),
         source: Source::Ready(VecDeque::from(results)),
+        memory: Some(held),
         filter: Filter::default(),
         projection: None,
         skip: 0,

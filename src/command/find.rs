@@ -58,10 +58,24 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
         limit: (limit > 0).then_some(limit as u64),
         exhausted: false,
         owner: inv.cursor_owner(),
+        memory: None,
     };
     if let Some(collection) = view.collection(name)? {
         let plan = plan::choose(&collection, &cursor.filter, sort_spec, hint)?;
-        cursor.source = exec::find_source(&view, &collection, &plan, &cursor.filter, sort.as_ref(), &inv.interrupt())?;
+        let limits = &inv.context.stage_limits;
+        let allow_disk_use = args::boolean(body, "allowDiskUse", limits.allow_disk_use_by_default())?;
+        let mut held = inv.context.memory.reservation();
+        let sort_limit = (!allow_disk_use).then(|| limits.sort());
+        cursor.source = exec::find_source(
+            &view,
+            &collection,
+            &plan,
+            &cursor.filter,
+            sort.as_ref(),
+            &inv.interrupt(),
+            exec::Holding { held: &mut held, sort_limit },
+        )?;
+        cursor.memory = Some(held);
     }
     if let Source::Ready(docs) = &mut cursor.source {
         let skip = std::mem::take(&mut cursor.skip) as usize;

@@ -1,6 +1,8 @@
 //! `getParameter`: named server parameters, or all of them with `"*"`; and
-//! `setParameter`, for the few that change at runtime (the TTL monitor's and the
-//! transaction lifetime limit).
+//! `setParameter`, for the few that change at runtime (the TTL monitor's, the
+//! transaction lifetime limit, and what blocking query stages may hold).
+
+use std::sync::atomic::Ordering::Relaxed;
 
 use bson::{doc, Bson, Document};
 
@@ -19,6 +21,9 @@ fn parameters(inv: &Invocation<'_>) -> Document {
         "transactionLifetimeLimitSeconds": i32::try_from(inv.context.sessions.transaction_lifetime_secs()).unwrap_or(i32::MAX),
         "ttlMonitorEnabled": ttl.enabled(),
         "ttlMonitorSleepSecs": i32::try_from(ttl.sleep_secs()).unwrap_or(i32::MAX),
+        "internalQueryMaxBlockingSortMemoryUsageBytes": inv.context.stage_limits.sort() as i64,
+        "internalDocumentSourceGroupMaxMemoryBytes": inv.context.stage_limits.group() as i64,
+        "allowDiskUseByDefault": inv.context.stage_limits.allow_disk_use_by_default(),
     }
 }
 
@@ -53,10 +58,32 @@ fn setter(name: &str) -> Option<Setter> {
         "ttlMonitorSleepSecs" => {
             Some(|context, body, name| positive_seconds(body, name).map(|secs| context.ttl.set_sleep_secs(secs)))
         }
+        "internalQueryMaxBlockingSortMemoryUsageBytes" => {
+            Some(|context, body, name| positive_bytes(body, name).map(|b| context.stage_limits.sort.store(b, Relaxed)))
+        }
+        "internalDocumentSourceGroupMaxMemoryBytes" => {
+            Some(|context, body, name| positive_bytes(body, name).map(|b| context.stage_limits.group.store(b, Relaxed)))
+        }
+        "allowDiskUseByDefault" => Some(|context, body, name| {
+            let allow = args::boolean(body, name, true)?;
+            context.stage_limits.allow_disk_use_by_default.store(allow, Relaxed);
+            Ok(())
+        }),
         "transactionLifetimeLimitSeconds" => Some(|context, body, name| {
             positive_seconds(body, name).map(|secs| context.sessions.set_transaction_lifetime_secs(secs))
         }),
         _ => None,
+    }
+}
+
+/// A parameter counting bytes: a whole number above zero.
+fn positive_bytes(body: &Document, name: &str) -> Result<usize> {
+    match args::integer(body, name)? {
+        Some(bytes) if bytes > 0 => Ok(bytes as usize),
+        _ => Err(Error::bad_value(format!(
+            "Invalid value for parameter {name}: {} is not greater than 0",
+            body.get(name).unwrap_or(&Bson::Null)
+        ))),
     }
 }
 

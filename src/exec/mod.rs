@@ -16,7 +16,7 @@ use crate::query::plan::{self, Access, IndexScan, Plan};
 use crate::query::Filter;
 use crate::store::{Collection, View};
 
-pub use source::find_source;
+pub use source::{find_source, Holding};
 
 /// What walking a plan examined, for `explain`'s `executionStats`.
 #[derive(Debug, Clone, Copy, Default)]

@@ -3,16 +3,27 @@
 use std::collections::VecDeque;
 
 use crate::cursor::Source;
-use crate::error::Result;
+use crate::error::{Error, ErrorCode, Result};
+use crate::memory::Reservation;
 use crate::operations::Interrupt;
 use crate::query::plan::{Access, Plan};
 use crate::query::{Filter, Sort};
 use crate::store::{Collection, View};
+use crate::value::size::document_footprint;
+
+/// Where a `find` counts the matches it reads at once, and the most a sort of them
+/// may hold (`None`: `allowDiskUse`).
+pub struct Holding<'a> {
+    pub held: &'a mut Reservation,
+    pub sort_limit: Option<usize>,
+}
 
 /// The source of a `find`'s results: a scan or an index's candidates that a cursor
 /// streams batch by batch when the plan reads in the wanted order, otherwise the
 /// matches read now (and sorted, when the plan does not give the order; a failure
-/// to sort is reported as MongoDB's find executor reports it).
+/// to sort is reported as MongoDB's find executor reports it). Matches read now are
+/// counted in `memory`; a sort holding more than its limit fails (292), and none is
+/// given with `allowDiskUse` (the matches stay in memory, within the budget).
 pub fn find_source(
     view: &View,
     collection: &Collection,
@@ -20,7 +31,9 @@ pub fn find_source(
     filter: &Filter,
     sort: Option<&Sort>,
     interrupt: &Interrupt<'_>,
+    memory: Holding<'_>,
 ) -> Result<Source> {
+    let Holding { held, sort_limit } = memory;
     let streams = sort.is_none() || plan.sorted;
     match &plan.access {
         Access::CollectionScan if streams => Ok(Source::Scan { collection: collection.id, after: None }),
@@ -38,7 +51,16 @@ pub fn find_source(
         }
         _ => {
             let mut found = Vec::new();
+            let sorting = sort.is_some() && !plan.sorted;
             super::walk(view, collection, plan, filter, interrupt, |doc| {
+                held.grow(document_footprint(&doc))?;
+                if let Some(limit) = sort_limit.filter(|&limit| sorting && held.bytes() > limit) {
+                    return Err(Error::command(
+                        ErrorCode::QueryExceededMemoryLimitNoDiskUseAllowed,
+                        format!("Sort exceeded memory limit of {limit} bytes, but did not opt in to external sorting."),
+                    )
+                    .caused_by("Executor error during find command"));
+                }
                 found.push(doc);
                 Ok(true)
             })?;

@@ -9,8 +9,12 @@ use crate::wal::fs::StdFs;
 fn open(dir: &Path, retention: Duration) -> (Arc<Wal>, Arc<Store>) {
     let (wal, _) = Wal::open(Arc::new(StdFs), &dir.join("wal"), wal::Options::default(), &mut |_| {}).expect("wal");
     let wal = Arc::new(wal);
-    let store = Store::open(Location::Dir(&dir.join("store")), wal.clone(), Options { retention, background: false, cache_bytes: DEFAULT_CACHE })
-        .expect("store");
+    let store = Store::open(
+        Location::Dir(&dir.join("store")),
+        wal.clone(),
+        Options { retention, background: false, cache_bytes: DEFAULT_CACHE },
+    )
+    .expect("store");
     (wal, store)
 }
 
@@ -243,8 +247,12 @@ fn open_on(dir: &Path, memory: &Option<Arc<MemoryEngine>>) -> (Arc<Wal>, Arc<Sto
     let (wal, _) = Wal::open(Arc::new(StdFs), &dir.join("wal"), wal::Options::default(), &mut |_| {}).expect("wal");
     let wal = Arc::new(wal);
     let location = Location::Engine(engine.clone());
-    let store =
-        Store::open(location, wal.clone(), Options { retention: Duration::ZERO, background: false, cache_bytes: DEFAULT_CACHE }).expect("store");
+    let store = Store::open(
+        location,
+        wal.clone(),
+        Options { retention: Duration::ZERO, background: false, cache_bytes: DEFAULT_CACHE },
+    )
+    .expect("store");
     (wal, store)
 }
 

@@ -4,6 +4,40 @@
 
 use bson::{spec::BinarySubtype, Bson, Document};
 
+/// The largest document MongoDB stores or returns: 16 MiB.
+pub const MAX_DOCUMENT: usize = 16 * 1024 * 1024;
+
+/// Memory a map entry of a document takes besides its name and value: the
+/// `(String, Bson)` pair and the map's index and hash.
+const ENTRY: usize = std::mem::size_of::<(String, Bson)>() + 16;
+/// Memory a document or array takes besides its elements.
+const CONTAINER: usize = 64;
+
+/// About how many bytes `doc` holds in memory as a [`Document`] (its elements and
+/// what they keep on the heap): what memory limits count, as MongoDB counts its own
+/// in-memory documents rather than their BSON.
+pub fn document_footprint(doc: &Document) -> usize {
+    CONTAINER + doc.iter().map(|(name, value)| ENTRY + name.len() + value_heap(value)).sum::<usize>()
+}
+
+/// About how many bytes `value` holds in memory, itself included.
+pub fn value_footprint(value: &Bson) -> usize {
+    std::mem::size_of::<Bson>() + value_heap(value)
+}
+
+/// What a value keeps on the heap.
+fn value_heap(value: &Bson) -> usize {
+    match value {
+        Bson::String(s) | Bson::Symbol(s) | Bson::JavaScriptCode(s) => s.len(),
+        Bson::Document(doc) => document_footprint(doc),
+        Bson::Array(items) => CONTAINER + items.iter().map(value_footprint).sum::<usize>(),
+        Bson::Binary(binary) => binary.bytes.len(),
+        Bson::RegularExpression(regex) => regex.pattern.len() + regex.options.len(),
+        Bson::JavaScriptCodeWithScope(code) => code.code.len() + document_footprint(&code.scope),
+        _ => 0,
+    }
+}
+
 /// The length of `doc` encoded as BSON.
 pub fn document_size(doc: &Document) -> usize {
     // Length prefix, then per element a type byte, the name and its NUL, the value;
@@ -50,6 +84,24 @@ pub fn value_size(value: &Bson) -> usize {
             doc.insert("", value.clone());
             bson::to_vec(&doc).map_or(0, |bytes| bytes.len() - 4 - 1 - 1 - 1)
         }
+    }
+}
+
+#[cfg(test)]
+mod footprint_tests {
+    use bson::doc;
+
+    use super::*;
+
+    #[test]
+    fn a_footprint_counts_what_memory_holds_not_the_encoding() {
+        let small = doc! {"a": 1};
+        assert!(document_footprint(&small) > document_size(&small) * 5, "a small field costs an entry");
+        let big = doc! {"s": "x".repeat(100_000)};
+        let (footprint, size) = (document_footprint(&big), document_size(&big));
+        assert!(footprint >= 100_000 && footprint < size + 1000, "{footprint} for {size}");
+        let nested = doc! {"d": {"a": [1, 2, "xyz"]}};
+        assert!(document_footprint(&nested) > document_footprint(&doc! {"d": {}}) + 3 * std::mem::size_of::<Bson>());
     }
 }
 

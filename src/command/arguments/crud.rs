@@ -26,11 +26,9 @@ pub static FIND: Args = Args::strict(&[
         "noCursorTimeout",
         "MongoDB ignores it for cursors opened in a session, and drivers open every cursor in one",
     ),
-    pending(
-        "allowDiskUse",
-        "find never fails a sort for its size, so allowDiskUse: false does not bring back the 100 MB limit \
-         (true is MongoDB 8.0's default)",
-    ),
+    // Default: allowDiskUseByDefault (true, as MongoDB 8.0). Gap: true keeps the sort in
+    // memory within --max-memory rather than spilling it.
+    implemented("allowDiskUse"),
     ignored("oplogReplay", "A no-op since MongoDB 4.4, accepted for backwards compatibility."),
     ignored("allowPartialResults", "Only matters when a shard is unavailable; branchdb's single node always answers."),
 ]);
@@ -97,8 +95,8 @@ pub static FIND_AND_MODIFY: Args = Args::strict(&[
 pub static AGGREGATE: Args = Args::strict(&[
     implemented("pipeline"),
     implemented("explain"),
-    // Gap: defaults to false; MongoDB 8.0 defaults to true (allowDiskUseByDefault), so a
-    // pipeline without the field fails with 292 past 100 MB where MongoDB would spill.
+    // Default: allowDiskUseByDefault (true, as MongoDB 8.0). $sort and $group spill with it;
+    // the other blocking stages stay in memory within --max-memory.
     implemented("allowDiskUse"),
     implemented("cursor"),
     implemented("collation"), // only {locale: "simple"}

@@ -9,11 +9,13 @@ use std::cmp::Ordering;
 use bson::{doc, Bson, Document};
 
 use super::group::{Accumulators, Group};
+use super::held::Held;
 use super::Stage;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::expr::{self, show, type_name, Expr, Variables};
 use crate::query::Sort;
 use crate::value::order;
+use crate::value::size::{document_footprint, value_footprint};
 
 /// Compiles `$bucket: {groupBy, boundaries, default, output}` into a `$group` and a
 /// `$sort`.
@@ -242,11 +244,13 @@ impl BucketAuto {
     /// takes the following documents with its last value, and the last bucket all
     /// that remain. A bucket's `max` is the next bucket's `min` (the last bucket's
     /// own largest value).
-    pub(super) fn run(&self, docs: impl Iterator<Item = Result<Document>>) -> Result<Vec<Document>> {
+    pub(super) fn run(&self, docs: impl Iterator<Item = Result<Document>>, held: &mut Held) -> Result<Vec<Document>> {
         let mut keyed = docs
             .map(|doc| {
                 let doc = doc?;
-                Ok((self.group_by.evaluate(&doc)?, doc))
+                let key = self.group_by.evaluate(&doc)?;
+                held.add(document_footprint(&doc) + value_footprint(&key))?;
+                Ok((key, doc))
             })
             .collect::<Result<Vec<_>>>()?;
         keyed.sort_by(|(a, _), (b, _)| expr::compare(Some(a), Some(b)));

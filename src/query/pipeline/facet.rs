@@ -3,9 +3,14 @@
 
 use bson::{Bson, Document};
 
+use super::held::Held;
 use super::{Docs, Env, Pipeline, Within};
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::expr::{show, type_name, Variables};
+
+/// The most a `$facet` stage's output document may hold, as MongoDB's
+/// `internalQueryFacetMaxOutputDocSizeBytes`.
+const MAX_OUTPUT: usize = 100 * 1024 * 1024;
 
 /// A compiled `$facet` stage: output field names and their sub-pipelines.
 #[derive(Debug, Clone)]
@@ -48,13 +53,34 @@ impl Facet {
     }
 
     /// Runs every sub-pipeline over the whole input: one document out, even for no
-    /// input.
-    pub(super) fn run(&self, docs: Docs<'_>, env: &Env<'_>) -> Result<Document> {
-        let input = docs.collect::<Result<Vec<_>>>()?;
+    /// input. The input is held (in `held`) while the sub-pipelines read it; the
+    /// output may take up to MongoDB's 100 MB (4031 past it).
+    pub(super) fn run(&self, docs: Docs<'_>, env: &Env<'_>, held: &mut Held) -> Result<Document> {
+        let input = docs
+            .map(|doc| {
+                let doc = doc?;
+                held.add_document(&doc)?;
+                Ok(doc)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut out = Document::new();
+        let mut size = 0;
         for (name, pipeline) in &self.facets {
-            let results = pipeline.run_in(Box::new(input.iter().cloned().map(Ok)), env)?;
-            out.insert(name.clone(), Bson::Array(results.into_iter().map(Bson::Document).collect()));
+            let left = MAX_OUTPUT.saturating_sub(size);
+            let too_large = |more: usize| {
+                Error::command(
+                    ErrorCode::Location4031,
+                    format!(
+                        "document constructed by $facet is {} bytes, which exceeds the limit of {MAX_OUTPUT} bytes",
+                        size + more
+                    ),
+                )
+            };
+            let results = pipeline.run_in(Box::new(input.iter().cloned().map(Ok)), env, left, too_large)?;
+            let results: Vec<Bson> = results.into_iter().map(Bson::Document).collect();
+            size += results.iter().map(crate::value::size::value_size).sum::<usize>();
+            held.add(results.iter().map(crate::value::size::value_footprint).sum())?;
+            out.insert(name.clone(), Bson::Array(results));
         }
         Ok(out)
     }

@@ -3,12 +3,14 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use bson::{Bson, Document};
+use bson::{doc, Bson, Document};
 
-use super::spill::Limits;
+use super::held::Held;
+use super::spill::Run;
+use super::Docs;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::expr::{self, Expr, Num, Sum, Variables};
-use crate::value::size;
+use crate::value::size::{document_size, value_footprint, MAX_DOCUMENT};
 
 /// A compiled `$group` stage.
 #[derive(Debug, Clone)]
@@ -72,7 +74,7 @@ impl Accumulator {
             Accumulator::Min | Accumulator::Max => State::Extreme(None),
             Accumulator::First => State::First(None),
             Accumulator::Last => State::Last(Bson::Null),
-            Accumulator::Push | Accumulator::AddToSet => State::List(Vec::new()),
+            Accumulator::Push | Accumulator::AddToSet => State::List(Vec::new(), 0),
             Accumulator::MergeObjects => State::Merged(Document::new()),
         }
     }
@@ -86,9 +88,14 @@ enum State {
     Extreme(Option<Bson>),
     First(Option<Bson>),
     Last(Bson),
-    List(Vec<Bson>),
+    /// `$push`'s or `$addToSet`'s values, and the memory they take.
+    List(Vec<Bson>, usize),
     Merged(Document),
 }
+
+/// The most one `$push` or `$addToSet` may gather in a group, as MongoDB's
+/// `internalQueryMaxPushBytes` and `internalQueryMaxAddToSetBytes`.
+const MAX_LIST_BYTES: usize = 100 * 1024 * 1024;
 
 impl State {
     /// Takes in one document's value (`None` when missing).
@@ -114,11 +121,19 @@ impl State {
                 }
             }
             State::Last(last) => *last = value.unwrap_or(Bson::Null),
-            State::List(items) => {
+            State::List(items, bytes) => {
                 let Some(value) = value else { return Ok(()) };
                 let duplicate =
                     op == Accumulator::AddToSet && items.iter().any(|i| expr::compare(Some(i), Some(&value)).is_eq());
                 if !duplicate {
+                    *bytes += value_footprint(&value);
+                    if *bytes > MAX_LIST_BYTES {
+                        let name = if op == Accumulator::Push { "$push" } else { "$addToSet" };
+                        return Err(Error::command(
+                            ErrorCode::ExceededMemoryLimit,
+                            format!("{name} used too much memory and cannot spill to disk. Memory limit: {MAX_LIST_BYTES} bytes"),
+                        ));
+                    }
                     items.push(value);
                 }
             }
@@ -136,9 +151,54 @@ impl State {
             State::Extreme(best) => best.unwrap_or(Bson::Null),
             State::First(first) => first.unwrap_or(Bson::Null),
             State::Last(last) => last,
-            State::List(items) => Bson::Array(items),
+            State::List(items, _) => Bson::Array(items),
             State::Merged(merged) => Bson::Document(merged),
         }
+    }
+
+    /// What a spilled run keeps of the state, to be merged back by [`State::merge`].
+    fn partial(self) -> Bson {
+        match self {
+            State::Sum(sum) => Bson::Document(doc! {"s": sum.total()}),
+            State::Avg(sum, count) => Bson::Document(doc! {"s": sum.total(), "n": count as i64}),
+            State::Extreme(value) | State::First(value) => {
+                Bson::Document(value.map(|v| doc! {"v": v}).unwrap_or_default())
+            }
+            State::Last(last) => Bson::Document(doc! {"v": last}),
+            State::List(items, _) => Bson::Document(doc! {"v": items}),
+            State::Merged(merged) => Bson::Document(doc! {"v": merged}),
+        }
+    }
+
+    /// Takes in the partial state a later run holds for the same group.
+    fn merge(&mut self, op: Accumulator, partial: Bson) -> Result<()> {
+        let Bson::Document(mut partial) = partial else {
+            return Err(Error::Internal("a spilled group's state is not a document".into()));
+        };
+        let value = partial.remove("v");
+        match self {
+            State::Sum(sum) => sum.add(Num::of(partial.get("s")).unwrap_or(Num::Int(0))),
+            State::Avg(sum, count) => {
+                if let Some(n) = Num::of(partial.get("s")) {
+                    sum.add(n);
+                }
+                *count += partial.get_i64("n").unwrap_or(0) as u64;
+            }
+            State::Extreme(_) | State::First(_) | State::Last(_) => {
+                if value.is_some() {
+                    self.add(op, value)?;
+                }
+            }
+            State::List(..) => {
+                if let Some(Bson::Array(items)) = value {
+                    for item in items {
+                        self.add(op, Some(item))?;
+                    }
+                }
+            }
+            State::Merged(merged) => expr::merge_into(merged, value.as_ref())?,
+        }
+        Ok(())
     }
 }
 
@@ -164,42 +224,129 @@ impl Group {
         Ok(Group { id, accumulators })
     }
 
-    /// Groups the documents; groups come out in the order their first document came.
-    /// Past `limits.memory` bytes of groups, it fails unless `allowDiskUse` is set
-    /// (the groups then stay in memory: nothing is spilled).
-    pub(super) fn run(&self, docs: impl Iterator<Item = Result<Document>>, limits: Limits) -> Result<Vec<Document>> {
+    /// Groups the documents. Held in memory (counted in `held`), groups come out in
+    /// the order their first document came; past the stage's limit with
+    /// `allowDiskUse`, they are written to disk sorted by key, and come out in key
+    /// order, each merged from the parts the runs hold.
+    pub(super) fn run<'a>(&'a self, docs: Docs<'a>, mut held: Held) -> Result<Docs<'a>> {
         let mut index: BTreeMap<Key, usize> = BTreeMap::new();
         let mut groups: Vec<(Bson, States)> = Vec::new();
-        let mut used = 0;
+        let mut runs = Vec::new();
         for doc in docs {
             let doc = doc?;
             let key = Key(self.id.evaluate(&doc)?);
             let at = match index.get(&key) {
                 Some(at) => *at,
                 None => {
-                    used += size::value_size(&key.0) + GROUP_OVERHEAD;
+                    held.add(value_footprint(&key.0) + GROUP_OVERHEAD)?;
                     groups.push((key.0.clone(), self.accumulators.start()));
                     index.insert(key, groups.len() - 1);
                     groups.len() - 1
                 }
             };
-            used += self.accumulators.add(&mut groups[at].1, &doc)?;
-            if used > limits.memory && !limits.allow_disk_use {
-                return Err(Error::command(
-                    ErrorCode::QueryExceededMemoryLimitNoDiskUseAllowed,
-                    "Exceeded memory limit for $group, but didn't allow external sort. Pass allowDiskUse:true to opt in.",
-                ));
+            let grown = self.accumulators.add(&mut groups[at].1, &doc)?;
+            held.add(grown)?;
+            if held.over() {
+                runs.push(self.spill(&mut index, &mut groups)?);
+                held.clear();
             }
         }
-        Ok(groups
-            .into_iter()
-            .map(|(key, states)| {
-                let mut out = Document::new();
-                out.insert("_id", key);
-                self.accumulators.finish(states, &mut out);
-                out
-            })
-            .collect())
+        if runs.is_empty() {
+            let finished = groups.into_iter().map(|(key, states)| self.finish(key, states));
+            return Ok(held.keep_while(Box::new(finished)));
+        }
+        if !groups.is_empty() {
+            runs.push(self.spill(&mut index, &mut groups)?);
+        }
+        held.clear();
+        Ok(Box::new(MergedGroups::new(self, runs)?))
+    }
+
+    /// Writes the groups to a run sorted by key, as `{k: key, s: [partial states]}`,
+    /// and forgets them.
+    fn spill(&self, index: &mut BTreeMap<Key, usize>, groups: &mut Vec<(Bson, States)>) -> Result<Run> {
+        let mut slots: Vec<Option<(Bson, States)>> = std::mem::take(groups).into_iter().map(Some).collect();
+        let mut parts = Vec::with_capacity(slots.len());
+        for (_, at) in std::mem::take(index) {
+            if let Some((key, states)) = slots[at].take() {
+                parts.push(doc! {"k": key, "s": self.accumulators.partials(states)});
+            }
+        }
+        Run::write(parts.iter())
+    }
+
+    /// A group's output document: at most 16 MiB (`BSONObjectTooLarge`, 10334).
+    fn finish(&self, key: Bson, states: States) -> Result<Document> {
+        let mut out = Document::new();
+        out.insert("_id", key);
+        self.accumulators.finish(states, &mut out);
+        let size = document_size(&out);
+        if size > MAX_DOCUMENT {
+            return Err(Error::command(
+                ErrorCode::BSONObjectTooLarge,
+                format!(
+                    "BSONObj size: {size} (0x{size:X}) is invalid. Size must be between 0 and {MAX_DOCUMENT}(16MB)"
+                ),
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// The groups of several spilled runs, in key order: the parts of one key, from
+/// every run that holds it, merged in run order (so `$first` and `$last` keep the
+/// order documents came in).
+struct MergedGroups<'a> {
+    group: &'a Group,
+    runs: Vec<Run>,
+    /// Each run's next part, decoded: its key and partial states.
+    heads: Vec<Option<(Bson, Vec<Bson>)>>,
+}
+
+impl<'a> MergedGroups<'a> {
+    fn new(group: &'a Group, mut runs: Vec<Run>) -> Result<MergedGroups<'a>> {
+        let heads = runs.iter_mut().map(next_part).collect::<Result<Vec<_>>>()?;
+        Ok(MergedGroups { group, runs, heads })
+    }
+
+    fn next_group(&mut self) -> Result<Option<Document>> {
+        let smallest = self.heads.iter().flatten().map(|(key, _)| key).min_by(|a, b| expr::compare(Some(a), Some(b)));
+        let Some(key) = smallest.cloned() else { return Ok(None) };
+        let mut states = self.group.accumulators.start();
+        for at in 0..self.runs.len() {
+            let holds_key = matches!(&self.heads[at], Some((k, _)) if expr::compare(Some(k), Some(&key)).is_eq());
+            if holds_key {
+                let next = next_part(&mut self.runs[at])?;
+                if let Some((_, partials)) = std::mem::replace(&mut self.heads[at], next) {
+                    self.group.accumulators.merge(&mut states, partials)?;
+                }
+            }
+        }
+        self.group.finish(key, states).map(Some)
+    }
+}
+
+/// A run's next part: its key and partial states.
+fn next_part(run: &mut Run) -> Result<Option<(Bson, Vec<Bson>)>> {
+    let Some(mut part) = run.next()? else { return Ok(None) };
+    let key = part.remove("k").unwrap_or(Bson::Null);
+    match part.remove("s") {
+        Some(Bson::Array(partials)) => Ok(Some((key, partials))),
+        _ => Err(Error::Internal("a spilled group lost its states".into())),
+    }
+}
+
+impl Iterator for MergedGroups<'_> {
+    type Item = Result<Document>;
+
+    fn next(&mut self) -> Option<Result<Document>> {
+        match self.next_group() {
+            Ok(next) => next.map(Ok),
+            Err(e) => {
+                self.heads.clear();
+                Some(Err(e))
+            }
+        }
     }
 }
 
@@ -270,11 +417,27 @@ impl Accumulators {
         for ((_, op, expr), state) in self.fields.iter().zip(states.0.iter_mut()) {
             let value = expr.evaluate_optional(doc)?;
             if matches!(op, Accumulator::Push | Accumulator::AddToSet | Accumulator::MergeObjects) {
-                grown += value.as_ref().map_or(0, size::value_size);
+                grown += value.as_ref().map_or(0, value_footprint);
             }
             state.add(*op, value)?;
         }
         Ok(grown)
+    }
+
+    /// The partial states of a group, for a spilled run.
+    fn partials(&self, states: States) -> Vec<Bson> {
+        states.0.into_iter().map(State::partial).collect()
+    }
+
+    /// Merges partial states a run held for a group into `states`.
+    fn merge(&self, states: &mut States, partials: Vec<Bson>) -> Result<()> {
+        if partials.len() != self.fields.len() {
+            return Err(Error::Internal("a spilled group has the wrong number of states".into()));
+        }
+        for (((_, op, _), state), partial) in self.fields.iter().zip(states.0.iter_mut()).zip(partials) {
+            state.merge(*op, partial)?;
+        }
+        Ok(())
     }
 
     /// Appends each field's result for a group to `out`.

@@ -18,10 +18,11 @@
 use bson::{doc, Bson, Document};
 
 use super::fields::{set_path, split_path};
-use super::{Env, Pipeline, Within};
+use super::{Docs, Env, Pipeline, Within};
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::expr::{type_name, Expr, Variables};
 use crate::query::Filter;
+use crate::value::size::{document_size, MAX_DOCUMENT};
 
 /// A compiled `$lookup` stage.
 #[derive(Debug, Clone)]
@@ -137,19 +138,37 @@ impl Lookup {
         self.equality.is_none() && self.pipeline.as_ref().is_some_and(|p| p.lets.is_empty())
     }
 
-    /// The documents `doc` joins.
+    /// The documents `doc` joins: at most 16 MiB of them (4568 past it).
     pub(super) fn joined(&self, doc: &Document, env: &Env<'_>) -> Result<Vec<Document>> {
         let foreign = env.collection(&self.from)?;
-        let candidates: Vec<Document> = match &self.equality {
-            Some((local, foreign_field)) => {
-                let filter = join_filter(doc, local, foreign_field)?;
-                foreign.iter().filter(|f| filter.matches(f)).cloned().collect()
-            }
-            None => foreign.to_vec(),
+        let filter = match &self.equality {
+            Some((local, foreign_field)) => Some(join_filter(doc, local, foreign_field)?),
+            None => None,
+        };
+        // The candidates are copied one at a time, as the sub-pipeline reads them.
+        let candidates = (0..foreign.len())
+            .filter(|&at| filter.as_ref().is_none_or(|filter| filter.matches(&foreign[at])))
+            .map(|at| Ok(foreign[at].clone()));
+        let too_large = |_| {
+            let message =
+                format!("Total size of documents in {} matching the $lookup exceeds maximum document size", self.from);
+            Error::command(ErrorCode::Location4568, message)
         };
         match &self.pipeline {
-            Some(pipeline) => pipeline.run(doc, candidates, env),
-            None => Ok(candidates),
+            Some(pipeline) => pipeline.run(doc, Box::new(candidates), env, too_large),
+            None => {
+                let mut size = 0;
+                let mut out = Vec::new();
+                for candidate in candidates {
+                    let candidate: Document = candidate?;
+                    size += document_size(&candidate);
+                    if size > MAX_DOCUMENT {
+                        return Err(too_large(size));
+                    }
+                    out.push(candidate);
+                }
+                Ok(out)
+            }
         }
     }
 
@@ -177,11 +196,17 @@ impl SubPipeline {
         Ok(SubPipeline { stages, lets, vars: vars.clone(), compiled })
     }
 
-    /// Runs the sub-pipeline over `input` for the local document `doc`.
-    fn run(&self, doc: &Document, input: Vec<Document>, env: &Env<'_>) -> Result<Vec<Document>> {
-        let input = Box::new(input.into_iter().map(Ok));
+    /// Runs the sub-pipeline over `input` for the local document `doc`; its results
+    /// may take up to 16 MiB (`too_large` past it).
+    fn run(
+        &self,
+        doc: &Document,
+        input: Docs<'_>,
+        env: &Env<'_>,
+        too_large: impl Fn(usize) -> Error,
+    ) -> Result<Vec<Document>> {
         if self.lets.is_empty() {
-            return self.compiled.run_in(input, env);
+            return self.compiled.run_in(input, env, MAX_DOCUMENT, too_large);
         }
         let values = self
             .lets
@@ -189,7 +214,7 @@ impl SubPipeline {
             .map(|(name, expr)| Ok((name.clone(), expr.evaluate_optional(doc)?)))
             .collect::<Result<Vec<_>>>()?;
         let pipeline = Pipeline::parse_within(&self.stages, &self.vars.with_values(values), Within::Lookup)?;
-        pipeline.run_in(input, env)
+        pipeline.run_in(input, env, MAX_DOCUMENT, too_large)
     }
 }
 

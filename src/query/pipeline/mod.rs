@@ -5,7 +5,10 @@
 //! `$unwind`, `$lookup`, `$skip` and `$limit` pass documents one at a time (and the
 //! input is no longer pulled once a `$limit` is satisfied); `$sort`, `$group`,
 //! `$bucketAuto`, `$facet`, `$count` and `$sample` gather their whole input first.
-//! `$sort` and `$group` count the memory they hold against a limit (see [`spill`]).
+//! Blocking stages count the memory they hold against their stage's limit and the
+//! server's budget ([`held`]); `$sort` and `$group` spill to disk past the first
+//! with `allowDiskUse` ([`spill`]). A `$lookup`'s matches and a `$facet`'s output are
+//! capped as MongoDB caps them, and the results handed back are counted too.
 //!
 //! `$lookup` reads other collections through [`Collections`], which the caller
 //! provides: `aggregate` the collections of its branch and point, tests a map.
@@ -22,6 +25,7 @@ mod bucket;
 mod facet;
 mod fields;
 mod group;
+mod held;
 mod lookup;
 mod output;
 mod spill;
@@ -35,6 +39,7 @@ use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use bson::{doc, Bson, Document};
 
@@ -42,14 +47,17 @@ use self::bucket::BucketAuto;
 use self::facet::Facet;
 use self::fields::{remove_path, split_path, Computed};
 use self::group::Group;
+use self::held::Held;
 use self::lookup::Lookup;
 pub use self::output::{Merge, Output, Target};
 use self::spill::Limits;
 pub use self::spill::MEMORY_LIMIT;
 use self::unwind::Unwind;
 use crate::error::{Error, ErrorCode, Result};
+use crate::memory::{Budget, Reservation};
 use crate::query::expr::{show, type_name, Expr, Variables};
 use crate::query::{Filter, Projection, Sort};
+use crate::value::size::document_footprint;
 
 /// A compiled pipeline.
 #[derive(Debug, Clone)]
@@ -57,8 +65,11 @@ pub struct Pipeline {
     stages: Vec<Stage>,
     /// A final `$out` or `$merge`: where the results go instead of to the caller.
     output: Option<Output>,
-    /// The memory `$sort` and `$group` may use, and whether they may go past it.
+    /// The memory a blocking stage may use, and whether it may go past it.
     limits: Limits,
+    /// What the run counts its memory against (none: nothing limits it but the
+    /// stages' own limits, as for tests and one-document updates).
+    budget: Option<Arc<Budget>>,
 }
 
 /// The collections a pipeline's `$lookup` stages read.
@@ -82,7 +93,10 @@ impl Collections for NoCollections {
 pub(super) struct Env<'a> {
     collections: &'a dyn Collections,
     scanned: RefCell<HashMap<String, Rc<Vec<Document>>>>,
+    /// The memory the scanned collections take.
+    scanned_held: RefCell<Reservation>,
     limits: Limits,
+    budget: Arc<Budget>,
 }
 
 impl Env<'_> {
@@ -91,9 +105,21 @@ impl Env<'_> {
         if let Some(docs) = self.scanned.borrow().get(name) {
             return Ok(Rc::clone(docs));
         }
-        let docs = Rc::new(self.collections.scan(name)?);
+        let docs = self.collections.scan(name)?;
+        let bytes = docs.iter().map(document_footprint).sum();
+        self.scanned_held.borrow_mut().grow(bytes)?;
+        let docs = Rc::new(docs);
         self.scanned.borrow_mut().insert(name.to_owned(), Rc::clone(&docs));
         Ok(docs)
+    }
+
+    /// The memory a blocking stage called `stage` holds, empty at first.
+    fn held(&self, stage: &'static str) -> Held {
+        let mut limits = self.limits;
+        if stage == "$group" {
+            limits.memory = limits.group_memory;
+        }
+        Held::new(self.budget.reservation(), limits, stage)
     }
 }
 
@@ -178,7 +204,7 @@ impl Pipeline {
 
     /// Compiles a pipeline or a sub-pipeline, refusing the stages it may not hold.
     fn parse_within(stages: &[Bson], vars: &Variables, within: Within) -> Result<Pipeline> {
-        let mut pipeline = Pipeline { stages: Vec::new(), output: None, limits: Limits::default() };
+        let mut pipeline = Pipeline { stages: Vec::new(), output: None, limits: Limits::default(), budget: None };
         let mut misplaced = None;
         let mut names = Vec::with_capacity(stages.len());
         for (index, spec) in stages.iter().enumerate() {
@@ -207,7 +233,7 @@ impl Pipeline {
     /// A pipeline-style update: only `$addFields`, `$set`, `$project`, `$unset`,
     /// `$replaceRoot` and `$replaceWith` are allowed.
     pub fn parse_update(stages: &[Bson], vars: &Variables) -> Result<Pipeline> {
-        let mut pipeline = Pipeline { stages: Vec::new(), output: None, limits: Limits::default() };
+        let mut pipeline = Pipeline { stages: Vec::new(), output: None, limits: Limits::default(), budget: None };
         for spec in stages {
             let (name, argument) = stage_parts(spec)?;
             let parsed =
@@ -247,10 +273,23 @@ impl Pipeline {
         self
     }
 
-    /// Sets the memory `$sort` and `$group` may use ([`MEMORY_LIMIT`] unless
-    /// changed, as tests do).
-    pub fn with_memory_limit(mut self, bytes: usize) -> Pipeline {
-        self.limits.memory = bytes;
+    /// Sets the memory a blocking stage may use ([`MEMORY_LIMIT`] unless changed,
+    /// as tests do).
+    pub fn with_memory_limit(self, bytes: usize) -> Pipeline {
+        self.with_stage_limits(bytes, bytes)
+    }
+
+    /// Sets the memory `$group` and the other blocking stages may use, as the
+    /// server's parameters say.
+    pub fn with_stage_limits(mut self, others: usize, group: usize) -> Pipeline {
+        self.limits.memory = others;
+        self.limits.group_memory = group;
+        self
+    }
+
+    /// Counts what the run holds against `budget`.
+    pub fn with_budget(mut self, budget: Arc<Budget>) -> Pipeline {
+        self.budget = Some(budget);
         self
     }
 
@@ -261,17 +300,64 @@ impl Pipeline {
         input: impl Iterator<Item = Result<Document>> + 'a,
         collections: &'a dyn Collections,
     ) -> Result<Vec<Document>> {
-        let env = Env { collections, scanned: RefCell::new(HashMap::new()), limits: self.limits };
-        self.run_in(Box::new(input), &env)
+        self.run_held(input, collections).map(|(docs, _)| docs)
+    }
+
+    /// As [`Pipeline::run`], with the memory the results take, counted against the
+    /// budget, to be held for as long as they are.
+    pub fn run_held<'a>(
+        &'a self,
+        input: impl Iterator<Item = Result<Document>> + 'a,
+        collections: &'a dyn Collections,
+    ) -> Result<(Vec<Document>, Reservation)> {
+        let budget = self.budget.clone().unwrap_or_else(|| Budget::new(usize::MAX));
+        let env = Env {
+            collections,
+            scanned: RefCell::new(HashMap::new()),
+            scanned_held: RefCell::new(budget.reservation()),
+            limits: self.limits,
+            budget,
+        };
+        let mut held = env.budget.reservation();
+        let mut docs = Box::new(input) as Docs<'_>;
+        for stage in &self.stages {
+            docs = stage.apply(docs, &env)?;
+        }
+        let results = docs
+            .map(|doc| {
+                let doc = doc?;
+                held.grow(document_footprint(&doc))?;
+                Ok(doc)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((results, held))
     }
 
     /// Runs the stages over `input` in `env` (a sub-pipeline runs in its pipeline's).
-    fn run_in<'s>(&'s self, input: Docs<'s>, env: &'s Env<'_>) -> Result<Vec<Document>> {
+    /// Its results gathered, failing with `too_large` once they take more than
+    /// `cap` bytes of BSON.
+    fn run_in<'s>(
+        &'s self,
+        input: Docs<'s>,
+        env: &'s Env<'_>,
+        cap: usize,
+        too_large: impl Fn(usize) -> Error,
+    ) -> Result<Vec<Document>> {
         let mut docs = input;
         for stage in &self.stages {
             docs = stage.apply(docs, env)?;
         }
-        docs.collect()
+        let mut size = 0;
+        let mut out = Vec::new();
+        for doc in docs {
+            let doc = doc?;
+            size += crate::value::size::document_size(&doc);
+            if size > cap {
+                return Err(too_large(size));
+            }
+            out.push(doc);
+        }
+        Ok(out)
     }
 
     /// Runs the pipeline on one document (a pipeline-style update).
@@ -519,8 +605,8 @@ impl Stage {
                 }))
             }
             Stage::Limit(n) => Box::new(docs.take(usize::try_from(*n).unwrap_or(usize::MAX))),
-            Stage::Sort(sort) => spill::sort(sort, docs, env.limits)?,
-            Stage::Group(group) => Box::new(group.run(docs, env.limits)?.into_iter().map(Ok)),
+            Stage::Sort(sort) => spill::sort(sort, docs, env.held("$sort"))?,
+            Stage::Group(group) => group.run(docs, env.held("$group"))?,
             Stage::Count(field) => {
                 let mut count: i64 = 0;
                 for doc in docs {
@@ -531,7 +617,17 @@ impl Stage {
                     (count > 0).then(|| doc! {field.clone(): Bson::Int32(i32::try_from(count).unwrap_or(i32::MAX))});
                 Box::new(out.into_iter().map(Ok))
             }
-            Stage::Sample(size) => Box::new(sample(docs.collect::<Result<Vec<_>>>()?, *size).into_iter().map(Ok)),
+            Stage::Sample(size) => {
+                let mut held = env.held("$sample");
+                let docs = docs
+                    .map(|doc| {
+                        let doc = doc?;
+                        held.add_document(&doc)?;
+                        Ok(doc)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                held.keep_while(Box::new(sample(docs, *size).into_iter().map(Ok)))
+            }
             Stage::Lookup(lookup) if lookup.is_uncorrelated() => {
                 let mut joined: Option<Vec<Document>> = None;
                 Box::new(docs.map(move |doc| {
@@ -548,8 +644,16 @@ impl Stage {
                 let found = lookup.joined(&doc, env)?;
                 Ok(lookup.store(doc, found))
             })),
-            Stage::Facet(facet) => Box::new(std::iter::once(facet.run(docs, env))),
-            Stage::BucketAuto(bucket) => Box::new(bucket.run(docs)?.into_iter().map(Ok)),
+            Stage::Facet(facet) => {
+                let mut held = env.held("$facet");
+                let out = facet.run(docs, env, &mut held);
+                held.keep_while(Box::new(std::iter::once(out)))
+            }
+            Stage::BucketAuto(bucket) => {
+                let mut held = env.held("$bucketAuto");
+                let out = bucket.run(docs, &mut held)?;
+                held.keep_while(Box::new(out.into_iter().map(Ok)))
+            }
         })
     }
 }

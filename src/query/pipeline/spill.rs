@@ -4,7 +4,8 @@
 //! Like MongoDB, a `$sort` or `$group` holding more than 100 MB fails with
 //! `QueryExceededMemoryLimitNoDiskUseAllowed` (292) unless `allowDiskUse` is set.
 //! With it, `$sort` writes sorted runs to temporary files (removed when the run is
-//! dropped) and merges them; `$group` keeps its groups in memory regardless.
+//! dropped) and merges them; `$group` writes its groups sorted by key, and merges
+//! the runs' partial groups (`group.rs`).
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Seek, Write};
@@ -13,11 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use bson::Document;
 
+use super::held::Held;
 use super::Docs;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::sort::SortKey;
 use crate::query::Sort;
-use crate::value::size::document_size;
+use crate::value::size::document_footprint;
 
 /// How many bytes a blocking stage may hold: MongoDB's 100 MB.
 pub const MEMORY_LIMIT: usize = 100 * 1024 * 1024;
@@ -26,53 +28,61 @@ pub const MEMORY_LIMIT: usize = 100 * 1024 * 1024;
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Limits {
     pub(super) memory: usize,
+    /// `$group`'s own limit.
+    pub(super) group_memory: usize,
     pub(super) allow_disk_use: bool,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { memory: MEMORY_LIMIT, allow_disk_use: false }
+        Limits { memory: MEMORY_LIMIT, group_memory: MEMORY_LIMIT, allow_disk_use: false }
     }
 }
 
-/// Sorts a stream of documents (stably). In memory while it fits in the limit;
-/// past it, an error without `allowDiskUse`, else sorted runs on disk merged as
-/// the result is pulled.
-pub(super) fn sort<'a>(sort: &'a Sort, docs: Docs<'a>, limits: Limits) -> Result<Docs<'a>> {
+/// Sorts a stream of documents (stably). In memory while it fits in the stage's
+/// limit; past it, an error without `allowDiskUse`, else sorted runs on disk merged
+/// as the result is pulled. `held` counts what is in memory.
+pub(super) fn sort<'a>(sort: &'a Sort, docs: Docs<'a>, mut held: Held) -> Result<Docs<'a>> {
     let mut buffer: Vec<(SortKey, Document)> = Vec::new();
-    let mut used = 0;
     let mut runs = Vec::new();
     for doc in docs {
         let doc = doc?;
-        used += document_size(&doc);
+        held.add(document_footprint(&doc)).map_err(|e| sort_error(e, held.limit()))?;
         buffer.push((sort.key(&doc)?, doc));
-        if used > limits.memory {
-            if !limits.allow_disk_use {
-                let message = format!(
-                    "Sort exceeded memory limit of {} bytes, but did not opt in to external sorting.",
-                    limits.memory
-                );
-                return Err(Error::command(ErrorCode::QueryExceededMemoryLimitNoDiskUseAllowed, message));
-            }
-            runs.push(Run::write(sort, std::mem::take(&mut buffer))?);
-            used = 0;
+        if held.over() {
+            let mut buffer = std::mem::take(&mut buffer);
+            buffer.sort_by(|(a, _), (b, _)| sort.compare_keys(a, b));
+            runs.push(Run::write(buffer.iter().map(|(_, doc)| doc))?);
+            held.clear();
         }
     }
+    buffer.sort_by(|(a, _), (b, _)| sort.compare_keys(a, b));
     if runs.is_empty() {
-        buffer.sort_by(|(a, _), (b, _)| sort.compare_keys(a, b));
-        return Ok(Box::new(buffer.into_iter().map(|(_, doc)| Ok(doc))));
+        return Ok(held.keep_while(Box::new(buffer.into_iter().map(|(_, doc)| Ok(doc)))));
     }
     if !buffer.is_empty() {
-        runs.push(Run::write(sort, buffer)?);
+        runs.push(Run::write(buffer.iter().map(|(_, doc)| doc))?);
     }
+    held.clear();
     Ok(Box::new(Merge::new(sort, runs)?))
+}
+
+/// `$sort`'s own message for going past its limit without `allowDiskUse`.
+fn sort_error(e: Error, limit: usize) -> Error {
+    match e.code() {
+        ErrorCode::QueryExceededMemoryLimitNoDiskUseAllowed => Error::command(
+            ErrorCode::QueryExceededMemoryLimitNoDiskUseAllowed,
+            format!("Sort exceeded memory limit of {limit} bytes, but did not opt in to external sorting."),
+        ),
+        _ => e,
+    }
 }
 
 /// Numbers the temporary files of this process.
 static RUN_FILES: AtomicU64 = AtomicU64::new(0);
 
 /// A sorted run of documents in a temporary file, removed when the run is dropped.
-struct Run {
+pub(super) struct Run {
     path: PathBuf,
     reader: BufReader<File>,
     /// Documents not read back yet.
@@ -80,16 +90,15 @@ struct Run {
 }
 
 impl Run {
-    /// Sorts the documents and writes them, BSON after BSON, to a new file.
-    fn write(sort: &Sort, mut docs: Vec<(SortKey, Document)>) -> Result<Run> {
-        docs.sort_by(|(a, _), (b, _)| sort.compare_keys(a, b));
+    /// Writes the documents, in the order given, BSON after BSON, to a new file.
+    pub(super) fn write<'d>(docs: impl ExactSizeIterator<Item = &'d Document>) -> Result<Run> {
         let number = RUN_FILES.fetch_add(1, AtomicOrdering::Relaxed);
-        let path = std::env::temp_dir().join(format!("branchdb-sort-{}-{number}.bson", std::process::id()));
+        let path = std::env::temp_dir().join(format!("branchdb-spill-{}-{number}.bson", std::process::id()));
         let file = File::options().read(true).write(true).create_new(true).open(&path)?;
         // From here on, dropping the run removes the file, whatever fails.
         let mut run = Run { path, reader: BufReader::new(file), left: docs.len() };
         let mut writer = BufWriter::new(run.reader.get_mut());
-        for (_, doc) in &docs {
+        for doc in docs {
             doc.to_writer(&mut writer).map_err(|e| Error::command(ErrorCode::InternalError, e.to_string()))?;
         }
         writer.flush()?;
@@ -100,7 +109,7 @@ impl Run {
     }
 
     /// The next document of the run, `None` at its end.
-    fn next(&mut self) -> Result<Option<Document>> {
+    pub(super) fn next(&mut self) -> Result<Option<Document>> {
         if self.left == 0 {
             return Ok(None);
         }

@@ -154,9 +154,12 @@ fn blocking_stages_past_the_memory_limit_fail_without_allow_disk_use() {
     assert_eq!(out.len(), 97);
 }
 
+/// Held by the tests that spill, which count this process's spill files.
+static SPILLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The spill files of this process still on disk.
 fn spill_files() -> usize {
-    let prefix = format!("branchdb-sort-{}-", std::process::id());
+    let prefix = format!("branchdb-spill-{}-", std::process::id());
     std::fs::read_dir(std::env::temp_dir())
         .expect("temp dir")
         .filter(|entry| entry.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().starts_with(&prefix)))
@@ -165,6 +168,7 @@ fn spill_files() -> usize {
 
 #[test]
 fn a_sort_past_the_limit_spills_with_allow_disk_use_and_keeps_a_stable_order() {
+    let _spilling = SPILLING.lock().unwrap_or_else(|p| p.into_inner());
     let docs = padded_documents(2000);
     let mut expected = docs.clone();
     expected.sort_by_key(|d| d.get_i32("k").expect("k"));
@@ -180,6 +184,61 @@ fn a_sort_past_the_limit_spills_with_allow_disk_use_and_keeps_a_stable_order() {
         assert!(out == wanted, "the merged runs give the stable sorted order");
     }
     assert_eq!(spill_files(), 0, "the runs' files are removed");
+}
+
+#[test]
+fn a_group_past_the_limit_spills_with_allow_disk_use_and_merges_its_parts() {
+    let _spilling = SPILLING.lock().unwrap_or_else(|p| p.into_inner());
+    let docs = padded_documents(3000);
+    let spec = doc! {"$group": {
+        "_id": "$k",
+        "n": {"$sum": 1}, "total": {"$sum": "$_id"}, "avg": {"$avg": "$_id"},
+        "min": {"$min": "$_id"}, "max": {"$max": "$_id"},
+        "first": {"$first": "$_id"}, "last": {"$last": "$_id"},
+        "ids": {"$push": "$_id"}, "ks": {"$addToSet": "$k"}, "m": {"$mergeObjects": {"a": "$_id"}}, "c": {"$count": {}},
+    }};
+    let sorted = |mut out: Vec<Document>| {
+        out.sort_by_key(|d| d.get_i32("_id").expect("_id"));
+        out
+    };
+    let in_memory = sorted(one_stage(spec.clone()).run(docs.iter().cloned().map(Ok), &NoCollections).expect("fits"));
+    let small = one_stage(spec).with_memory_limit(16 * 1024).allow_disk_use(true);
+    let spilled = small.run(docs.iter().cloned().map(Ok), &NoCollections).expect("spilled group");
+    let keys: Vec<i32> = spilled.iter().map(|d| d.get_i32("_id").expect("_id")).collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "spilled groups come in key order");
+    assert_eq!(in_memory.len(), 97);
+    assert!(sorted(spilled) == in_memory, "the merged parts make the same groups");
+    assert_eq!(spill_files(), 0, "the runs' files are removed");
+}
+
+#[test]
+fn what_a_run_holds_counts_against_the_server_budget() {
+    let docs = padded_documents(2000);
+    let budget = crate::memory::Budget::new(64 * 1024);
+    let sort = one_stage(doc! {"$sort": {"k": 1}}).allow_disk_use(true).with_budget(budget.clone());
+    let err = sort.run(docs.iter().cloned().map(Ok), &NoCollections).expect_err("over the budget");
+    assert_eq!(err.code().code(), 146, "{err:?}");
+    assert_eq!(budget.used(), 0, "a failed run gives back what it held");
+    let fits = one_stage(doc! {"$match": {"k": 1}}).with_budget(budget.clone());
+    let (out, held) = fits.run_held(docs.iter().cloned().map(Ok), &NoCollections).expect("fits");
+    assert_eq!(held.bytes(), out.iter().map(crate::value::size::document_footprint).sum::<usize>());
+    drop(held);
+    assert_eq!(budget.used(), 0);
+}
+
+#[test]
+fn a_lookup_joining_more_than_16_mib_fails_with_4568() {
+    let mut map = MapCollections::default();
+    map.0.insert("big".into(), (0..20).map(|i| doc! {"_id": i, "pad": "x".repeat(1 << 20)}).collect());
+    let stages = [Bson::Document(doc! {"$lookup": {"from": "big", "pipeline": [], "as": "all"}})];
+    let pipeline = Pipeline::parse(&stages, &Variables::none()).expect("parses");
+    let err = pipeline.run(std::iter::once(Ok(doc! {"_id": 1})), &map).expect_err("too large");
+    assert_eq!(err.code().code(), 4568, "{err:?}");
+    let stages =
+        [Bson::Document(doc! {"$lookup": {"from": "big", "localField": "x", "foreignField": "y", "as": "all"}})];
+    let pipeline = Pipeline::parse(&stages, &Variables::none()).expect("parses");
+    let err = pipeline.run(std::iter::once(Ok(doc! {"_id": 1})), &map).expect_err("too large");
+    assert_eq!(err.code().code(), 4568, "every document matches a missing field: {err:?}");
 }
 
 /// Collections that count how often each is scanned.
