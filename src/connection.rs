@@ -1,7 +1,10 @@
 //! One client connection: reads frames, hands commands to dispatch, writes replies.
 //!
 //! Requests on a connection are served in order. A malformed frame closes only this
-//! connection; a malformed command gets an error reply.
+//! connection; a malformed command gets an error reply. A message is counted against
+//! the server's memory budget from the moment its length is known until its reply is
+//! sent; one the budget cannot hold is read past without being kept, and answered
+//! with `ExceededMemoryLimit` (146).
 
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
@@ -14,7 +17,12 @@ use tokio::sync::watch;
 use crate::command::{self, Outcome};
 use crate::context::{ConnectionInfo, Context};
 use crate::error::{Error, ErrorCode, Result};
+use crate::memory::{Budget, Reservation};
 use crate::wire::{self, Message, OpMsg, OpReply};
+
+/// What a message is counted as while it is served: its bytes, the documents
+/// decoded from them, and the reply, at about four times its length.
+const MESSAGE_FOOTPRINT: usize = 4;
 
 /// Request ids of the messages this server sends.
 static NEXT_REQUEST_ID: AtomicI32 = AtomicI32::new(1);
@@ -32,20 +40,26 @@ pub async fn serve(stream: TcpStream, info: ConnectionInfo, shared: &Arc<Context
     let mut buf = BytesMut::with_capacity(16 * 1024);
     tracing::debug!(%peer, id = info.id, "connection open");
     loop {
-        let frame = tokio::select! {
-            frame = read_frame(&mut reader, &mut buf) => frame,
+        let incoming = tokio::select! {
+            incoming = read_frame(&mut reader, &mut buf, &shared.memory) => incoming,
             _ = stop.wait_for(|&stop| stop) => break,
         };
-        let frame = match frame {
-            Ok(Some(frame)) => frame,
+        let (reply, _held) = match incoming {
+            Ok(Some(Incoming::Frame(frame, held))) => match handle(&frame, &info, shared).await {
+                Ok(reply) => (reply, Some(held)),
+                Err(e) => {
+                    closing(peer, &e);
+                    break;
+                }
+            },
+            Ok(Some(Incoming::Refused { start, error })) => match refusal(&start, error) {
+                Ok(reply) => (reply, None),
+                Err(e) => {
+                    closing(peer, &e);
+                    break;
+                }
+            },
             Ok(None) => break,
-            Err(e) => {
-                closing(peer, &e);
-                break;
-            }
-        };
-        let reply = match handle(&frame, &info, shared).await {
-            Ok(reply) => reply,
             Err(e) => {
                 closing(peer, &e);
                 break;
@@ -75,19 +89,96 @@ fn closing(peer: std::net::SocketAddr, error: &Error) {
     }
 }
 
+/// A message read from the connection.
+enum Incoming {
+    /// A whole frame, and the memory it is counted in.
+    Frame(BytesMut, Reservation),
+    /// A frame the memory budget could not hold, read past: its first bytes (the
+    /// header and an `OP_MSG`'s flags) and why it was refused.
+    Refused { start: BytesMut, error: Error },
+}
+
+/// Bytes of a refused frame kept to answer it: the header and an `OP_MSG`'s flags.
+const REFUSED_PREFIX: usize = wire::HEADER_LEN + 4;
+
 /// Reads one whole frame. `Ok(None)` is a clean end of stream between frames.
-async fn read_frame(reader: &mut (impl AsyncReadExt + Unpin), buf: &mut BytesMut) -> Result<Option<BytesMut>> {
+async fn read_frame(
+    reader: &mut (impl AsyncReadExt + Unpin),
+    buf: &mut BytesMut,
+    budget: &Arc<Budget>,
+) -> Result<Option<Incoming>> {
+    let mut held = None;
     loop {
         if let Some(len) = wire::frame_length(buf)? {
+            let reservation = match held.take() {
+                Some(reservation) => reservation,
+                None => match budget.reserve(len.saturating_mul(MESSAGE_FOOTPRINT)) {
+                    Ok(reservation) => reservation,
+                    Err(error) => return read_past(reader, buf, len, error).await.map(Some),
+                },
+            };
             if buf.len() >= len {
-                return Ok(Some(buf.split_to(len)));
+                return Ok(Some(Incoming::Frame(buf.split_to(len), reservation)));
             }
+            held = Some(reservation);
             // Grow towards the announced length only as bytes arrive.
             buf.reserve((len - buf.len()).min(1 << 20));
         }
         if reader.read_buf(buf).await? == 0 {
             return if buf.is_empty() { Ok(None) } else { Err(Error::protocol("connection closed inside a message")) };
         }
+    }
+}
+
+/// Reads past a frame of `len` bytes without keeping it, but for its first bytes.
+async fn read_past(
+    reader: &mut (impl AsyncReadExt + Unpin),
+    buf: &mut BytesMut,
+    len: usize,
+    error: Error,
+) -> Result<Incoming> {
+    let keep = REFUSED_PREFIX.min(len);
+    while buf.len() < keep {
+        if reader.read_buf(buf).await? == 0 {
+            return Err(Error::protocol("connection closed inside a message"));
+        }
+    }
+    let start = buf.split_to(keep);
+    let mut left = len - keep;
+    let mut scratch = vec![0u8; 64 * 1024];
+    while left > 0 {
+        if !buf.is_empty() {
+            let n = left.min(buf.len());
+            let _ = buf.split_to(n);
+            left -= n;
+            continue;
+        }
+        let n = reader.read(&mut scratch[..left.min(64 * 1024)]).await?;
+        if n == 0 {
+            return Err(Error::protocol("connection closed inside a message"));
+        }
+        left -= n;
+    }
+    Ok(Incoming::Refused { start, error })
+}
+
+/// The reply to a refused frame: its error, unless the client wants no reply.
+fn refusal(start: &[u8], error: Error) -> Result<Option<Vec<u8>>> {
+    let header = wire::Header::parse(start)?;
+    let request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
+    match header.op_code {
+        wire::opcode::OP_MSG => {
+            let flags =
+                start.get(wire::HEADER_LEN..REFUSED_PREFIX).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+            if flags & wire::MORE_TO_COME != 0 {
+                return Ok(None);
+            }
+            encode_or_error(|doc| OpMsg::encode_reply(request_id, header.request_id, doc), error.to_reply()).map(Some)
+        }
+        wire::opcode::OP_QUERY => {
+            encode_or_error(|doc| OpReply::encode(request_id, header.request_id, doc), error.to_reply()).map(Some)
+        }
+        other => Err(Error::protocol(format!("unknown opcode {other}"))),
     }
 }
 

@@ -387,6 +387,7 @@ error_codes! {
     Location51024 = 51024,
     QueryExceededMemoryLimitNoDiskUseAllowed = 292,
     ExceededMemoryLimit = 146,
+    TooManyLogicalSessions = 261,
     Location4568 = 4568,
     Location4031 = 4031,
     Location40600 = 40600,

@@ -11,10 +11,13 @@ use std::time::{Duration, Instant};
 
 use bson::{doc, spec::BinarySubtype, Binary, Bson, DateTime, Document};
 
+use crate::error::{Error, ErrorCode, Result};
 use crate::store::{Commit, Transaction};
 
 /// A session unused this long is forgotten (MongoDB's `localLogicalSessionTimeoutMinutes`).
 pub const TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// The most sessions held at once, as MongoDB's default `maxSessions`.
+pub const MAX_SESSIONS: usize = 1_000_000;
 /// MongoDB's default `transactionLifetimeLimitSeconds`.
 pub const DEFAULT_TRANSACTION_LIFETIME_SECS: u64 = 60;
 
@@ -103,15 +106,24 @@ impl Sessions {
     /// The session `lsid` names (created on first use), marked used now. `None`
     /// when the command carries no `lsid`; an `lsid` that is not `{id: UUID}` is
     /// refused by the caller before this.
-    pub fn touch(&self, lsid: &Document) -> Option<Arc<Session>> {
-        let id = session_id(lsid)?;
+    /// Past [`MAX_SESSIONS`], a new session is refused (`TooManyLogicalSessions`, 261).
+    pub fn touch(&self, lsid: &Document) -> Result<Option<Arc<Session>>> {
+        let Some(id) = session_id(lsid) else { return Ok(None) };
         let mut sessions = self.lock();
+        if sessions.len() >= MAX_SESSIONS && !sessions.contains_key(&id) {
+            return Err(Error::command(
+                ErrorCode::TooManyLogicalSessions,
+                format!(
+                    "Unable to add session into the cache because the number of active sessions is too high                      (maxSessions: {MAX_SESSIONS})"
+                ),
+            ));
+        }
         let session = sessions
             .entry(id)
             .or_insert_with(|| Arc::new(Session { id, last_use: AtomicI64::new(0), state: Mutex::default() }))
             .clone();
         session.touch();
-        Some(session)
+        Ok(Some(session))
     }
 
     /// Forgets the sessions `{id: UUID}` of `endSessions` and `killSessions`,
@@ -207,10 +219,10 @@ mod tests {
     #[test]
     fn sessions_are_listed_once_each_until_ended() {
         let sessions = Sessions::default();
-        sessions.touch(&lsid(1));
-        sessions.touch(&lsid(1));
-        sessions.touch(&lsid(2));
-        assert!(sessions.touch(&doc! {"id": 1}).is_none());
+        sessions.touch(&lsid(1)).expect("room");
+        sessions.touch(&lsid(1)).expect("room");
+        sessions.touch(&lsid(2)).expect("room");
+        assert!(sessions.touch(&doc! {"id": 1}).expect("no session").is_none());
         assert_eq!(sessions.list().len(), 2);
         sessions.end([&lsid(1)]);
         let listed = sessions.list();
@@ -223,9 +235,9 @@ mod tests {
     #[test]
     fn a_session_keeps_its_state_and_id() {
         let sessions = Sessions::default();
-        let session = sessions.touch(&lsid(3)).expect("a session");
+        let session = sessions.touch(&lsid(3)).expect("room").expect("a session");
         session.check_out().txn_number = Some(7);
-        let again = sessions.touch(&lsid(3)).expect("the same session");
+        let again = sessions.touch(&lsid(3)).expect("room").expect("the same session");
         assert_eq!(again.check_out().txn_number, Some(7));
         assert_eq!(again.lsid(), lsid(3));
     }

@@ -31,7 +31,7 @@ pub fn kill(inv: &Invocation<'_>) -> Result<Document> {
 pub fn refresh(inv: &Invocation<'_>) -> Result<Document> {
     session_ids(inv, "refreshSessions")?;
     for lsid in documents(inv, "refreshSessions")? {
-        inv.context.sessions.touch(lsid);
+        inv.context.sessions.touch(lsid)?;
     }
     Ok(doc! {})
 }

@@ -132,7 +132,10 @@ pub fn run(command: &Command, inv: Invocation<'_>, fields: &Fields) -> Result<Do
             format!("{} does not support readConcern level 'snapshot' outside a transaction", command.name),
         ));
     }
-    let session = fields.lsid.as_ref().and_then(|lsid| inv.context.sessions.touch(lsid));
+    let session = match &fields.lsid {
+        Some(lsid) => inv.context.sessions.touch(lsid)?,
+        None => None,
+    };
     let (Some(session), Some(txn_number)) = (session, fields.txn_number) else {
         return (command.run)(&inv);
     };
@@ -372,7 +375,9 @@ fn begin(inv: &Invocation<'_>) -> Result<Transaction> {
             inv.wait_for_cluster_time(after)?;
         }
     }
-    inv.context.store.begin()
+    let mut txn = inv.context.store.begin()?;
+    txn.count_memory_in(inv.context.memory.reservation());
+    Ok(txn)
 }
 
 fn no_such_transaction(message: String) -> Error {

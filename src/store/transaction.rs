@@ -28,6 +28,7 @@ use super::view::{Snapshot, View};
 use super::{missing_branch, read, Batch, Commit, Store};
 use crate::error::{Error, ErrorCode, Result};
 use crate::lsn::Lsn;
+use crate::memory::Reservation;
 use crate::namespace::{DbRef, MAIN_BRANCH};
 use crate::value::order::encoded;
 use crate::wal::{BranchId, Ddl, Entry, Op, PutKind, Session, Txn};
@@ -55,6 +56,20 @@ pub struct Transaction {
     /// About how many bytes its record will take.
     bytes: usize,
     next_id: u64,
+    /// The memory its changes take, when counted against a budget.
+    memory: Option<Reservation>,
+}
+
+/// What a transaction's changes take in memory, per byte of its record: the
+/// statements' operations, the overlay and the replay at commit.
+const CHANGE_FOOTPRINT: usize = 3;
+
+impl Transaction {
+    /// Counts the memory the transaction's changes take in `reservation` (a
+    /// statement past the budget fails with `ExceededMemoryLimit`, 146).
+    pub fn count_memory_in(&mut self, reservation: Reservation) {
+        self.memory = Some(reservation);
+    }
 }
 
 struct Part {
@@ -76,6 +91,7 @@ impl Store {
             parts: Vec::new(),
             bytes: 0,
             next_id: PROVISIONAL_IDS,
+            memory: None,
         })
     }
 
@@ -145,7 +161,11 @@ impl Store {
             return Ok(outcome);
         }
         check_ddl(txn, branch, target, &ops)?;
-        txn.bytes += ops.iter().map(op_size).sum::<usize>();
+        let bytes = ops.iter().map(op_size).sum::<usize>();
+        if let Some(memory) = &mut txn.memory {
+            memory.grow(bytes.saturating_mul(CHANGE_FOOTPRINT))?;
+        }
+        txn.bytes += bytes;
         if txn.bytes > TRANSACTION_LIMIT {
             return Err(Error::command(
                 ErrorCode::TransactionTooLarge,

@@ -99,47 +99,74 @@ const MAX_LIST_BYTES: usize = 100 * 1024 * 1024;
 
 impl State {
     /// Takes in one document's value (`None` when missing).
-    fn add(&mut self, op: Accumulator, value: Option<Bson>) -> Result<()> {
-        match self {
-            State::Sum(sum) => sum.add(Num::of(value.as_ref()).unwrap_or(Num::Int(0))),
+    /// Returns how many bytes the state grew by (a value kept, or kept instead of a
+    /// smaller one).
+    fn add(&mut self, op: Accumulator, value: Option<Bson>) -> Result<usize> {
+        let replaced =
+            |old: Option<&Bson>, new: &Bson| value_footprint(new).saturating_sub(old.map_or(0, value_footprint));
+        let grown = match self {
+            State::Sum(sum) => {
+                sum.add(Num::of(value.as_ref()).unwrap_or(Num::Int(0)));
+                0
+            }
             State::Avg(sum, count) => {
                 if let Some(n) = Num::of(value.as_ref()) {
                     sum.add(n);
                     *count += 1;
                 }
+                0
             }
             State::Extreme(best) => {
-                let Some(value) = value.filter(|v| !matches!(v, Bson::Null | Bson::Undefined)) else { return Ok(()) };
+                let Some(value) = value.filter(|v| !matches!(v, Bson::Null | Bson::Undefined)) else { return Ok(0) };
                 let wanted = if op == Accumulator::Min { Ordering::Less } else { Ordering::Greater };
                 if best.as_ref().is_none_or(|b| expr::compare(Some(&value), Some(b)) == wanted) {
+                    let grown = replaced(best.as_ref(), &value);
                     *best = Some(value);
+                    grown
+                } else {
+                    0
                 }
             }
-            State::First(first) => {
-                if first.is_none() {
-                    *first = Some(value.unwrap_or(Bson::Null));
+            State::First(first) => match first {
+                Some(_) => 0,
+                None => {
+                    let value = value.unwrap_or(Bson::Null);
+                    let grown = value_footprint(&value);
+                    *first = Some(value);
+                    grown
                 }
+            },
+            State::Last(last) => {
+                let value = value.unwrap_or(Bson::Null);
+                let grown = replaced(Some(last), &value);
+                *last = value;
+                grown
             }
-            State::Last(last) => *last = value.unwrap_or(Bson::Null),
             State::List(items, bytes) => {
-                let Some(value) = value else { return Ok(()) };
+                let Some(value) = value else { return Ok(0) };
                 let duplicate =
                     op == Accumulator::AddToSet && items.iter().any(|i| expr::compare(Some(i), Some(&value)).is_eq());
-                if !duplicate {
-                    *bytes += value_footprint(&value);
-                    if *bytes > MAX_LIST_BYTES {
-                        let name = if op == Accumulator::Push { "$push" } else { "$addToSet" };
-                        return Err(Error::command(
-                            ErrorCode::ExceededMemoryLimit,
-                            format!("{name} used too much memory and cannot spill to disk. Memory limit: {MAX_LIST_BYTES} bytes"),
-                        ));
-                    }
-                    items.push(value);
+                if duplicate {
+                    return Ok(0);
                 }
+                let grown = value_footprint(&value);
+                *bytes += grown;
+                if *bytes > MAX_LIST_BYTES {
+                    let name = if op == Accumulator::Push { "$push" } else { "$addToSet" };
+                    return Err(Error::command(
+                        ErrorCode::ExceededMemoryLimit,
+                        format!("{name} used too much memory and cannot spill to disk. Memory limit: {MAX_LIST_BYTES} bytes"),
+                    ));
+                }
+                items.push(value);
+                grown
             }
-            State::Merged(merged) => expr::merge_into(merged, value.as_ref())?,
-        }
-        Ok(())
+            State::Merged(merged) => {
+                expr::merge_into(merged, value.as_ref())?;
+                value.as_ref().map_or(0, value_footprint)
+            }
+        };
+        Ok(grown)
     }
 
     /// The accumulator's result for the group.
@@ -415,11 +442,7 @@ impl Accumulators {
     pub(super) fn add(&self, states: &mut States, doc: &Document) -> Result<usize> {
         let mut grown = 0;
         for ((_, op, expr), state) in self.fields.iter().zip(states.0.iter_mut()) {
-            let value = expr.evaluate_optional(doc)?;
-            if matches!(op, Accumulator::Push | Accumulator::AddToSet | Accumulator::MergeObjects) {
-                grown += value.as_ref().map_or(0, value_footprint);
-            }
-            state.add(*op, value)?;
+            grown += state.add(*op, expr.evaluate_optional(doc)?)?;
         }
         Ok(grown)
     }
