@@ -10,6 +10,7 @@ mod crud;
 mod exact_bytes;
 mod handshake;
 mod indexes;
+mod memory;
 mod ops;
 mod refusals;
 mod transactions;
