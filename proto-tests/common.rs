@@ -14,6 +14,8 @@ use tokio::task::JoinHandle;
 /// A server running on a free port; stopped when dropped or by [`TestServer::stop`].
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The metrics endpoint, when the settings ask for one.
+    pub metrics: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<branchdb::error::Result<()>>>,
     _data: tempfile::TempDir,
@@ -48,11 +50,12 @@ impl TestServer {
         configure(&mut settings);
         let server = Server::bind(settings, vec!["branchdb".into(), "serve".into()]).await.expect("bind");
         let addr = server.local_addr().expect("addr");
+        let metrics = server.metrics_addr().expect("metrics addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async move {
             let _ = stopped.await;
         }));
-        TestServer { addr, stop: Some(stop), task: Some(task), _data: data }
+        TestServer { addr, metrics, stop: Some(stop), task: Some(task), _data: data }
     }
 
     pub fn uri(&self) -> String {

@@ -11,6 +11,7 @@ mod exact_bytes;
 mod handshake;
 mod indexes;
 mod memory;
+mod metrics;
 mod ops;
 mod refusals;
 mod transactions;

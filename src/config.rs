@@ -51,6 +51,8 @@ pub struct Settings {
     /// The memory the server may use, in bytes ([`crate::memory`]): `None`, half the
     /// machine's.
     pub max_memory: Option<usize>,
+    /// Where to serve Prometheus metrics (`/metrics`); `None`: nowhere.
+    pub metrics_bind: Option<String>,
 }
 
 impl Default for Settings {
@@ -67,6 +69,7 @@ impl Default for Settings {
             ttl_monitor_sleep_secs: 60,
             enable_test_commands: false,
             max_memory: None,
+            metrics_bind: None,
         }
     }
 }
@@ -110,6 +113,9 @@ pub struct Overrides {
     /// work that would go past it fails with ExceededMemoryLimit [default: half the machine's]
     #[arg(long, env = "BRANCHDB_MAX_MEMORY")]
     pub max_memory: Option<String>,
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics [default: not served]
+    #[arg(long, env = "BRANCHDB_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
 }
 
 impl Settings {
@@ -161,6 +167,7 @@ impl Settings {
             ttl_monitor_sleep_secs,
             enable_test_commands,
             max_memory,
+            metrics_bind,
         } = o;
         if let Some(v) = bind {
             self.bind = v;
@@ -191,6 +198,9 @@ impl Settings {
         }
         if let Some(v) = enable_test_commands {
             self.enable_test_commands = v;
+        }
+        if let Some(v) = metrics_bind {
+            self.metrics_bind = Some(v);
         }
         if let Some(v) = max_memory {
             let bytes = parse_size(&v)

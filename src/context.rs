@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::cursor::Cursors;
 use crate::fail_points::FailPoints;
 use crate::memory::{Budget, StageLimits};
+use crate::metrics::Metrics;
 use crate::operations::Operations;
 use crate::sessions::Sessions;
 use crate::store::Store;
@@ -51,6 +52,8 @@ pub struct Context {
     pub memory: Arc<Budget>,
     /// What one blocking stage may hold.
     pub stage_limits: StageLimits,
+    /// Commands counted for `/metrics`.
+    pub metrics: Metrics,
 }
 
 /// What the server knows about one client connection.
@@ -104,6 +107,7 @@ impl Context {
             ttl: Arc::new(ttl::Monitor::new(Settings::default().ttl_monitor_sleep_secs)),
             memory: Budget::new(crate::memory::split(1 << 30).operations),
             stage_limits: StageLimits::default(),
+            metrics: Metrics::default(),
         })
     }
 }

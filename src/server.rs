@@ -17,6 +17,7 @@ use crate::cursor::Cursors;
 use crate::error::{Error, Result};
 use crate::fail_points::FailPoints;
 use crate::memory::{Budget, StageLimits};
+use crate::metrics::Metrics;
 use crate::operations::Operations;
 use crate::sessions::Sessions;
 use crate::store::{self, Store};
@@ -29,6 +30,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
+    /// The Prometheus endpoint's socket, with `--metrics-bind`.
+    metrics: Option<TcpListener>,
     shared: Arc<Context>,
 }
 
@@ -41,6 +44,14 @@ impl Server {
         let listener = TcpListener::bind(&settings.bind)
             .await
             .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", settings.bind)))?;
+        let metrics = match &settings.metrics_bind {
+            Some(bind) => Some(
+                TcpListener::bind(bind)
+                    .await
+                    .map_err(|e| Error::Config(format!("cannot serve metrics on {bind}: {e}")))?,
+            ),
+            None => None,
+        };
         let mut startup_warnings = Vec::new();
         if settings.durability == crate::config::Durability::None {
             startup_warnings.push("durability is 'none': acknowledged writes are lost on a crash".to_owned());
@@ -66,9 +77,10 @@ impl Server {
             fail_points: FailPoints::default(),
             memory,
             stage_limits: StageLimits::default(),
+            metrics: Metrics::default(),
             ttl,
         });
-        Ok(Server { listener, shared })
+        Ok(Server { listener, metrics, shared })
     }
 
     /// The address actually bound.
@@ -76,15 +88,24 @@ impl Server {
         Ok(self.listener.local_addr()?)
     }
 
+    /// The address the metrics endpoint is bound to, with `--metrics-bind`.
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>> {
+        Ok(self.metrics.as_ref().map(TcpListener::local_addr).transpose()?)
+    }
+
     /// Serves until `shutdown` completes, then stops accepting, lets every connection
     /// finish the request it is serving, and returns.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
-        let Server { listener, shared } = self;
+        let Server { listener, metrics, shared } = self;
         let limit = Arc::new(Semaphore::new(shared.settings.max_connections));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
         let expirer = shared.ttl.start(shared.store.clone())?;
         let reaper = tokio::spawn(reap_sessions(shared.clone(), stop_rx.clone()));
+        if let Some(metrics) = metrics {
+            tracing::info!(addr = %metrics.local_addr()?, "serving metrics at /metrics");
+            tokio::spawn(crate::metrics::serve(metrics, shared.clone(), stop_rx.clone()));
+        }
         tracing::info!(addr = %listener.local_addr()?, "listening");
         tokio::pin!(shutdown);
         loop {

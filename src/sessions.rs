@@ -126,6 +126,16 @@ impl Sessions {
         Ok(Some(session))
     }
 
+    /// How many sessions are held.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no session is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Forgets the sessions `{id: UUID}` of `endSessions` and `killSessions`,
     /// aborting their open transactions.
     pub fn end<'a>(&self, ids: impl IntoIterator<Item = &'a Document>) {

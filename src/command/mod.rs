@@ -593,8 +593,19 @@ pub fn run(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) 
     }
 }
 
-/// Runs one command: its reply, or that the connection is to be closed.
+/// Runs one command: its reply, or that the connection is to be closed. Counted in
+/// the metrics by name and outcome.
 pub fn execute(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) -> Outcome {
+    let started = Instant::now();
+    let outcome = execute_counted(body, connection, shared);
+    let name = body.keys().next().and_then(|name| lookup(name)).map_or("unknown", |command| command.name);
+    let ok = matches!(&outcome, Outcome::Reply(reply) if reply.get_f64("ok") == Ok(1.0));
+    shared.metrics.command(name, ok, started.elapsed());
+    outcome
+}
+
+/// Runs one command, as [`execute`] says.
+fn execute_counted(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) -> Outcome {
     // The session fields, parsed once: they decide the reply's labels, and a bad
     // one fails the command where MongoDB checks them.
     let fields = transactions::Fields::parse(body);

@@ -122,6 +122,7 @@ impl Run {
 impl Store {
     /// Collects the history that `now` puts beyond the retention.
     pub fn collect_garbage(&self, now: DateTime) -> Result<GcStats> {
+        let started = std::time::Instant::now();
         let retention = i64::try_from(self.options.retention.as_millis()).unwrap_or(i64::MAX);
         let cutoff = now.timestamp_millis().saturating_sub(retention);
         let horizon = {
@@ -194,6 +195,9 @@ impl Store {
         self.forget_times_before(horizon)?;
         self.forget_sessions_before(DateTime::from_millis(now.timestamp_millis() - sessions::ROW_LIFETIME_MS))?;
         stats.segments = self.wal.remove_segments_below(horizon)?;
+        self.work.versions_collected.fetch_add(stats.versions, std::sync::atomic::Ordering::Relaxed);
+        self.work.segments_removed.fetch_add(stats.segments as u64, std::sync::atomic::Ordering::Relaxed);
+        self.work.collections.record(started.elapsed());
         Ok(stats)
     }
 

@@ -51,6 +51,7 @@ use engine::{Engine, MemoryEngine, RedbEngine, Shared, Staged};
 use crate::error::{Error, ErrorCode, Result};
 use crate::lsn::Lsn;
 use crate::namespace::{DbRef, Point, MAIN_BRANCH};
+use crate::timings::Timings;
 use crate::wal::{self, BranchId, BranchOp, Entry, Session, Txn, Wal};
 
 /// How often the background thread makes the store durable.
@@ -130,6 +131,18 @@ pub struct Store {
     options: Options,
     stop: AtomicBool,
     background: Mutex<Option<JoinHandle<()>>>,
+    /// What the background work has done, for the metrics.
+    pub work: Work,
+}
+
+/// Checkpoints and history collection, counted.
+#[derive(Debug, Default)]
+pub struct Work {
+    pub checkpoints: Timings,
+    pub collections: Timings,
+    /// Versions and WAL segments history collection deleted.
+    pub versions_collected: AtomicU64,
+    pub segments_removed: AtomicU64,
 }
 
 impl Store {
@@ -158,6 +171,7 @@ impl Store {
             published: watch::Sender::new(Commit { lsn: meta.applied, time: meta.applied_time }),
             horizon: AtomicU64::new(meta.horizon.0),
             checkpointed: AtomicU64::new(meta.applied.0),
+            work: Work::default(),
             pending: Mutex::new(None),
             committed: AtomicU64::new(meta.applied.0),
             writer: Mutex::new(meta),
@@ -521,6 +535,7 @@ impl Store {
     /// manifest. Holds the writer lock throughout, so that the engine never holds a
     /// record the log could still lose.
     pub fn checkpoint(&self) -> Result<()> {
+        let started = Instant::now();
         let meta = self.lock_writer()?;
         if meta.applied.0 <= self.checkpointed.load(Ordering::Acquire) {
             return Ok(());
@@ -530,6 +545,7 @@ impl Store {
         self.engine.flush()?;
         self.wal.checkpoint(meta.applied)?;
         self.checkpointed.store(meta.applied.0, Ordering::Release);
+        self.work.checkpoints.record(started.elapsed());
         Ok(())
     }
 

@@ -47,6 +47,7 @@ pub use recovery::{Progress, Recovered};
 use crate::config::Durability;
 use crate::error::{Error, Result};
 use crate::lsn::Lsn;
+use crate::timings::Timings;
 use fs::{Fs, WalFile};
 use record::{record_size, Kind, SegmentHeader, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 
@@ -116,6 +117,10 @@ struct Inner {
     changed: Condvar,
     /// `State::durable`, readable without the lock.
     durable: AtomicU64,
+    /// How long each fsync of log data took.
+    sync_times: Timings,
+    /// Bytes of records written since open.
+    bytes_written: AtomicU64,
 }
 
 struct State {
@@ -246,6 +251,8 @@ impl Wal {
             state: Mutex::new(state),
             changed: Condvar::new(),
             durable: AtomicU64::new(recovered.last_lsn.0),
+            sync_times: Timings::default(),
+            bytes_written: AtomicU64::new(0),
         });
         inner.prepare_next_segment(&mut inner.lock());
         let writer = spawn_writer(inner.clone())?;
@@ -365,6 +372,16 @@ impl Wal {
     /// fsyncs of log data since the log was opened.
     pub fn sync_count(&self) -> u64 {
         self.inner.lock().syncs
+    }
+
+    /// How long the fsyncs of log data took.
+    pub fn sync_times(&self) -> crate::timings::Snapshot {
+        self.inner.sync_times.snapshot()
+    }
+
+    /// Bytes of records written since the log was opened.
+    pub fn bytes_written(&self) -> u64 {
+        self.inner.bytes_written.load(Ordering::Relaxed)
     }
 
     /// The last LSN appended.
@@ -510,7 +527,16 @@ impl Inner {
         let mut file = st.segment.file.take();
         drop(st);
         let result = match file.as_mut() {
-            Some(file) => file.write_at(offset, &buf).and_then(|()| if sync { file.sync_data() } else { Ok(()) }),
+            Some(file) => file.write_at(offset, &buf).and_then(|()| {
+                self.bytes_written.fetch_add(buf.len() as u64, Ordering::Relaxed);
+                if !sync {
+                    return Ok(());
+                }
+                let started = Instant::now();
+                let synced = file.sync_data();
+                self.sync_times.record(started.elapsed());
+                synced
+            }),
             None => Err(std::io::Error::other("the segment file is missing")),
         };
         let mut st = self.lock();
