@@ -28,7 +28,7 @@
 //! Every workload prints one line of `name=value` fields: the ops done (`ops`: a
 //! request, or for `txn` a whole transaction), the documents written, read or (for
 //! `scan` and `group`) gone through, per second too, and the ops' latencies
-//! (`min_us`, `mean_us`, `p50_us`, `p99_us`, `max_us`); `txn` adds its
+//! (`min_us`, `mean_us`, `p50_us`, `p99_us`, `p999_us`, `max_us`); `txn` adds its
 //! `commitTransaction` requests' (`commit_p50_us`, `commit_p99_us`).
 
 use std::net::SocketAddr;
@@ -146,7 +146,7 @@ async fn main() -> std::io::Result<()> {
         false => format!(" commit_p50_us={:.0} commit_p99_us={:.0}", us(pct(&commits, 0.5)), us(pct(&commits, 0.99))),
     };
     println!(
-        "connections={} ops={} docs={docs} failed_connections={} ops_per_sec={:.0} docs_per_sec={:.0} min_us={:.0} mean_us={:.0} p50_us={:.0} p99_us={:.0} max_us={:.0}{commit_fields}",
+        "connections={} ops={} docs={docs} failed_connections={} ops_per_sec={:.0} docs_per_sec={:.0} min_us={:.0} mean_us={:.0} p50_us={:.0} p99_us={:.0} p999_us={:.0} max_us={:.0}{commit_fields}",
         args.connections,
         latencies.len(),
         failures,
@@ -156,6 +156,7 @@ async fn main() -> std::io::Result<()> {
         us(mean),
         us(pct(&latencies, 0.50)),
         us(pct(&latencies, 0.99)),
+        us(pct(&latencies, 0.999)),
         us(latencies.last().copied()),
     );
     if failures > 0 {
