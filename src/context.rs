@@ -15,6 +15,7 @@ use crate::fail_points::FailPoints;
 use crate::memory::{Budget, StageLimits};
 use crate::metrics::Metrics;
 use crate::operations::Operations;
+use crate::profiling::Profiling;
 use crate::sessions::Sessions;
 use crate::store::Store;
 use crate::ttl;
@@ -54,6 +55,8 @@ pub struct Context {
     pub stage_limits: StageLimits,
     /// Commands counted for `/metrics`.
     pub metrics: Metrics,
+    /// `slowms` and `sampleRate`: the slow operation log.
+    pub profiling: Profiling,
 }
 
 /// What the server knows about one client connection.
@@ -108,6 +111,7 @@ impl Context {
             memory: Budget::new(crate::memory::split(1 << 30).operations),
             stage_limits: StageLimits::default(),
             metrics: Metrics::default(),
+            profiling: Profiling::default(),
         })
     }
 }

@@ -21,6 +21,7 @@ pub mod memory;
 pub mod metrics;
 pub mod namespace;
 pub mod operations;
+pub mod profiling;
 pub mod query;
 pub mod server;
 pub mod sessions;

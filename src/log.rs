@@ -63,14 +63,26 @@ impl<S: Subscriber> Layer<S> for RingLayer {
             tracing::Level::INFO => "I",
             _ => "D",
         };
-        let line = serde_json::json!({
+        // An event that carries its attributes as one JSON object (`attr_json`, as
+        // the slow operation log does) keeps their types; others are strings.
+        let mut attr = fields.attr;
+        let structured = attr.remove("attr_json").and_then(|json| serde_json::from_str(json.as_str()?).ok());
+        let id = attr.remove("id").and_then(|id| id.as_str()?.parse::<i64>().ok());
+        let ctx = attr.remove("ctx");
+        let mut line = serde_json::json!({
             "t": {"$date": bson::DateTime::now().try_to_rfc3339_string().unwrap_or_default()},
             "s": severity,
             "c": meta.target(),
-            "msg": fields.message,
-            "attr": serde_json::Value::Object(fields.attr),
-        })
-        .to_string();
+        });
+        if let Some(id) = id {
+            line["id"] = id.into();
+        }
+        if let Some(ctx) = ctx {
+            line["ctx"] = ctx;
+        }
+        line["msg"] = fields.message.into();
+        line["attr"] = structured.unwrap_or(serde_json::Value::Object(attr));
+        let line = line.to_string();
         let mut ring = ring().lock().unwrap_or_else(|p| p.into_inner());
         if ring.len() == RING_CAPACITY {
             ring.pop_front();

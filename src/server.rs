@@ -19,6 +19,7 @@ use crate::fail_points::FailPoints;
 use crate::memory::{Budget, StageLimits};
 use crate::metrics::Metrics;
 use crate::operations::Operations;
+use crate::profiling::Profiling;
 use crate::sessions::Sessions;
 use crate::store::{self, Store};
 use crate::ttl;
@@ -78,6 +79,7 @@ impl Server {
             memory,
             stage_limits: StageLimits::default(),
             metrics: Metrics::default(),
+            profiling: Profiling::default(),
             ttl,
         });
         Ok(Server { listener, metrics, shared })

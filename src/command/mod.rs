@@ -34,6 +34,7 @@ mod labels;
 mod list_commands;
 mod output;
 mod ping;
+mod profile;
 mod server_status;
 mod sessions;
 mod stable_api;
@@ -52,6 +53,7 @@ use crate::context::{ConnectionInfo, Context};
 use crate::error::{Error, ErrorCode, Result};
 use crate::fail_points;
 use crate::namespace::DbRef;
+use crate::profiling::SlowOperation;
 pub use invocation::Invocation;
 
 type Handler = fn(&Invocation<'_>) -> Result<Document>;
@@ -234,6 +236,15 @@ pub static COMMANDS: &[Command] = &[
         store: false,
         args: &arguments::LIST_COMMANDS,
         run: list_commands::run,
+    },
+    Command {
+        name: "profile",
+        aliases: &[],
+        help: "reads or sets the profiling level and the slow operation threshold (slowms, sampleRate)",
+        admin_only: false,
+        store: false,
+        args: &arguments::PROFILE,
+        run: profile::run,
     },
     Command {
         name: "ping",
@@ -598,10 +609,37 @@ pub fn run(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) 
 pub fn execute(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) -> Outcome {
     let started = Instant::now();
     let outcome = execute_counted(body, connection, shared);
-    let name = body.keys().next().and_then(|name| lookup(name)).map_or("unknown", |command| command.name);
-    let ok = matches!(&outcome, Outcome::Reply(reply) if reply.get_f64("ok") == Ok(1.0));
-    shared.metrics.command(name, ok, started.elapsed());
+    let took = started.elapsed();
+    let command = body.keys().next().and_then(|name| lookup(name));
+    let reply = match &outcome {
+        Outcome::Reply(reply) => Some(reply),
+        Outcome::Close => None,
+    };
+    let ok = reply.is_some_and(|reply| reply.get_f64("ok") == Ok(1.0));
+    shared.metrics.command(command.map_or("unknown", |command| command.name), ok, took);
+    if shared.profiling.is_slow(took) && !command.is_some_and(|command| SLOW_LOG_EXEMPT.contains(&command.name)) {
+        shared.profiling.log(SlowOperation {
+            connection: connection.id,
+            ns: namespace_of(body),
+            command: body,
+            reply,
+            took,
+        });
+    }
     outcome
+}
+
+/// Commands that wait by design, never logged as slow (as MongoDB leaves out
+/// `hello` with `maxAwaitTimeMS`).
+const SLOW_LOG_EXEMPT: &[&str] = &["hello"];
+
+/// `db.collection` for a command on a collection, `db.$cmd` for others.
+fn namespace_of(body: &Document) -> String {
+    let db = body.get_str("$db").unwrap_or("");
+    match body.iter().next() {
+        Some((_, Bson::String(collection))) => format!("{db}.{collection}"),
+        _ => format!("{db}.$cmd"),
+    }
 }
 
 /// Runs one command, as [`execute`] says.

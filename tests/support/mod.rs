@@ -37,12 +37,14 @@ impl Drop for Server {
     }
 }
 
-/// Starts the server on `data` with `extra` flags; returns once it answers a ping.
+/// Starts the server on `data` with `extra` flags (logging warnings only, unless they
+/// say `--log`); returns once it answers a ping.
 pub fn start(data: &Path, extra: &[&str]) -> (Server, SocketAddr) {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
     let server = Server(
         Command::new(env!("CARGO_BIN_EXE_branchdb"))
-            .args(["serve", "--bind", &addr.to_string(), "--log", "warn"])
+            .args(["serve", "--bind", &addr.to_string()])
+            .args(if extra.contains(&"--log") { &[][..] } else { &["--log", "warn"][..] })
             .args(extra)
             .arg("--data-dir")
             .arg(data)
