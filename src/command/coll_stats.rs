@@ -326,6 +326,17 @@ pub fn db_stats(inv: &Invocation<'_>) -> Result<Document> {
     Ok(reply)
 }
 
+/// What a branch's collections take, as `listDatabases` reports it (`sizeOnDisk`):
+/// their documents and index entries, as `dbStats` counts them (`totalSize`).
+pub(super) fn total_size(inv: &Invocation<'_>, view: &View) -> Result<u64> {
+    let mut total = 0;
+    for collection in view.collections()? {
+        let measured = measure(inv, view, &collection)?;
+        total += measured.data_bytes + indexes(inv, view, &collection, &measured)?.iter().map(|i| i.bytes).sum::<u64>();
+    }
+    Ok(total)
+}
+
 /// The largest `scale` of `dbStats`: 2^50 (a petabyte).
 const MAX_DB_STATS_SCALE: i64 = 1 << 50;
 

@@ -167,8 +167,10 @@ pub fn list_databases(inv: &Invocation<'_>) -> Result<Document> {
         if collections == 0 && branch.name == crate::namespace::MAIN_BRANCH {
             continue;
         }
-        // Sizes per database are not kept yet: 0, as for an in-memory database.
-        let info = doc! {"name": target.to_string(), "sizeOnDisk": 0i64, "empty": collections == 0};
+        // Sizes are measured by walking the branch's documents and index entries, as
+        // dbStats does (the store keeps no running totals); nameOnly skips the walk.
+        let size = if name_only { 0 } else { super::coll_stats::total_size(inv, &view)? };
+        let info = doc! {"name": target.to_string(), "sizeOnDisk": size as i64, "empty": collections == 0};
         if filter.matches(&info) {
             databases.push(Bson::Document(if name_only {
                 doc! {"name": target.to_string()}

@@ -305,3 +305,26 @@ fn aggregate_1_runs_over_the_database() {
     let body = doc! {"aggregate": 1, "pipeline": [{"$match": {}}], "cursor": {}, "$db": "t"};
     assert_error(&run(&body, &connection(), &shared), 73, "InvalidNamespace");
 }
+
+#[test]
+fn list_databases_reports_what_db_stats_measures() {
+    let shared = shared();
+    let conn = connection();
+    let docs: Vec<Bson> = (0..50).map(|i| Bson::Document(doc! {"_id": i, "pad": "x".repeat(100)})).collect();
+    run(&doc! {"insert": "c", "documents": docs, "$db": "sized"}, &conn, &shared);
+    let stats = run(&doc! {"dbStats": 1, "$db": "sized"}, &conn, &shared);
+    let total = stats.get_f64("totalSize").expect("totalSize");
+    let listed = run(&doc! {"listDatabases": 1, "$db": "admin"}, &conn, &shared);
+    let sized = listed
+        .get_array("databases")
+        .expect("databases")
+        .iter()
+        .filter_map(Bson::as_document)
+        .find(|d| d.get_str("name") == Ok("sized"))
+        .expect("listed")
+        .clone();
+    let size = sized.get_i64("sizeOnDisk").expect("sizeOnDisk");
+    assert!(size > 50 * 100, "{sized}");
+    assert_eq!(size as f64, total, "{sized} vs {stats}");
+    assert_eq!(listed.get_i64("totalSize"), Ok(size), "{listed}");
+}
