@@ -112,7 +112,7 @@ async fn read_frame(
         if let Some(len) = wire::frame_length(buf)? {
             let reservation = match held.take() {
                 Some(reservation) => reservation,
-                None => match budget.reserve(len.saturating_mul(MESSAGE_FOOTPRINT)) {
+                None => match budget.reserve_message(len.saturating_mul(MESSAGE_FOOTPRINT)) {
                     Ok(reservation) => reservation,
                     Err(error) => return read_past(reader, buf, len, error).await.map(Some),
                 },

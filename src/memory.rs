@@ -9,12 +9,18 @@
 //! kills it. Dropping a reservation gives its bytes back.
 //!
 //! The budget is part of `--max-memory`, not all of it: the store's page cache,
-//! buffers of connections and the runtime take the rest (`split`).
+//! buffers of connections and the runtime take the rest (`split`). Its last eighth
+//! is kept for the messages clients send ([`Budget::reserve_message`]): work that
+//! gathers memory stops short of it, so that while some operations fill the budget,
+//! other clients' requests are still read and answered.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::error::{Error, ErrorCode, Result};
+
+/// A reservation holding at most this much may take the budget's last eighth.
+pub const SMALL_WORK: usize = 1 << 20;
 
 /// A limit on the bytes operations hold at once, and what they hold now.
 #[derive(Debug)]
@@ -57,14 +63,23 @@ impl Budget {
         Arc::new(Budget { limit, used: AtomicUsize::new(0), peak: AtomicUsize::new(0) })
     }
 
-    /// An empty reservation, to grow as the work gathers.
+    /// An empty reservation for work, to grow as the work gathers, up to all but
+    /// the budget's last eighth.
     pub fn reservation(self: &Arc<Self>) -> Reservation {
-        Reservation { budget: Arc::clone(self), bytes: 0 }
+        Reservation { budget: Arc::clone(self), bytes: 0, ceiling: self.limit - self.limit / 8 }
     }
 
-    /// A reservation of `bytes`, if the budget has them.
+    /// A reservation of `bytes` for work, if the budget has them.
     pub fn reserve(self: &Arc<Self>, bytes: usize) -> Result<Reservation> {
         let mut reservation = self.reservation();
+        reservation.grow(bytes)?;
+        Ok(reservation)
+    }
+
+    /// A reservation of `bytes` for a message being read and served, which may take
+    /// the budget's last eighth too.
+    pub fn reserve_message(self: &Arc<Self>, bytes: usize) -> Result<Reservation> {
+        let mut reservation = Reservation { budget: Arc::clone(self), bytes: 0, ceiling: self.limit };
         reservation.grow(bytes)?;
         Ok(reservation)
     }
@@ -84,11 +99,12 @@ impl Budget {
         self.peak.load(Ordering::Relaxed)
     }
 
-    fn take(&self, bytes: usize) -> Result<()> {
+    /// Takes `bytes` unless `used` would pass `ceiling`.
+    fn take(&self, bytes: usize, ceiling: usize) -> Result<()> {
         let mut used = self.used.load(Ordering::Relaxed);
         loop {
             let wanted = used.saturating_add(bytes);
-            if wanted > self.limit {
+            if wanted > ceiling {
                 return Err(Error::command(
                     ErrorCode::ExceededMemoryLimit,
                     format!(
@@ -118,6 +134,8 @@ impl Budget {
 pub struct Reservation {
     budget: Arc<Budget>,
     bytes: usize,
+    /// How far it may take the budget's use.
+    ceiling: usize,
 }
 
 impl Reservation {
@@ -125,7 +143,9 @@ impl Reservation {
     /// held, when the budget lacks them.
     pub fn grow(&mut self, bytes: usize) -> Result<()> {
         if bytes > 0 {
-            self.budget.take(bytes)?;
+            let small = self.bytes.saturating_add(bytes) <= SMALL_WORK;
+            let ceiling = if small { self.budget.limit } else { self.ceiling };
+            self.budget.take(bytes, ceiling)?;
             self.bytes += bytes;
         }
         Ok(())
@@ -152,12 +172,6 @@ impl Reservation {
     /// The bytes held.
     pub fn bytes(&self) -> usize {
         self.bytes
-    }
-
-    /// Moves what `other` holds into this reservation.
-    pub fn absorb(&mut self, mut other: Reservation) {
-        debug_assert!(Arc::ptr_eq(&self.budget, &other.budget), "reservations of one budget");
-        self.bytes += std::mem::take(&mut other.bytes);
     }
 }
 
@@ -213,20 +227,22 @@ mod tests {
 
     #[test]
     fn reservations_take_from_the_budget_and_give_back_when_dropped() {
-        let budget = Budget::new(100);
-        let mut a = budget.reserve(60).expect("fits");
-        let err = budget.reserve(41).expect_err("over the limit");
+        let mb = SMALL_WORK;
+        let budget = Budget::new(16 * mb);
+        let mut a = budget.reserve(12 * mb).expect("fits");
+        let err = budget.reserve(2 * mb + 1).expect_err("large work stops short of the last eighth");
         assert_eq!(err.code(), ErrorCode::ExceededMemoryLimit);
-        assert_eq!(budget.used(), 60, "a refused reservation takes nothing");
-        a.grow(40).expect("exactly the limit");
+        assert_eq!(budget.used(), 12 * mb, "a refused reservation takes nothing");
+        a.grow(2 * mb).expect("up to the last eighth");
         assert!(a.grow(1).is_err());
-        assert_eq!(a.bytes(), 100);
-        a.resize(30).expect("shrinks");
-        let b = budget.reserve(70).expect("what a gave back");
-        a.absorb(b);
-        assert_eq!((a.bytes(), budget.used()), (100, 100));
-        drop(a);
-        assert_eq!((budget.used(), budget.peak()), (0, 100));
+        let small = budget.reserve(mb).expect("small work may take the last eighth");
+        let message = budget.reserve_message(mb).expect("and so may a message");
+        assert!(budget.reserve_message(1).is_err(), "not more than the limit");
+        assert_eq!(budget.used(), 16 * mb);
+        a.resize(4 * mb).expect("shrinks");
+        assert_eq!((a.bytes(), budget.used()), (4 * mb, 6 * mb));
+        drop((a, small, message));
+        assert_eq!((budget.used(), budget.peak()), (0, 16 * mb));
     }
 
     #[test]

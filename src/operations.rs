@@ -32,6 +32,17 @@ pub struct Operation {
     pub command: Document,
     pub started: Instant,
     killed: AtomicBool,
+    /// How far a long operation (an index build) has come, when it says.
+    progress: Mutex<Option<Progress>>,
+}
+
+/// How far a long operation has come, as `currentOp` reports it (`msg`,
+/// `progress: {done, total}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub message: &'static str,
+    pub done: u64,
+    pub total: u64,
 }
 
 impl Operation {
@@ -46,7 +57,18 @@ impl Operation {
             command,
             started: Instant::now(),
             killed: AtomicBool::new(false),
+            progress: Mutex::new(None),
         }
+    }
+
+    /// Records how far the operation has come.
+    pub fn set_progress(&self, progress: Progress) {
+        *self.progress.lock().unwrap_or_else(|p| p.into_inner()) = Some(progress);
+    }
+
+    /// How far the operation has come, if it says.
+    pub fn progress(&self) -> Option<Progress> {
+        *self.progress.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Asks the operation to stop at its next interrupt check.

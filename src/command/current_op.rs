@@ -145,6 +145,11 @@ fn report(op: &Operation, host: &str, now: Instant) -> Document {
         "waitingForFlowControl": false,
         "flowControlStats": {},
     });
+    if let Some(progress) = op.progress() {
+        let percent = (progress.done * 100).checked_div(progress.total).unwrap_or(0);
+        report.insert("msg", format!("{}: {}/{} {percent}%", progress.message, progress.done, progress.total));
+        report.insert("progress", doc! {"done": number(progress.done as i64), "total": number(progress.total as i64)});
+    }
     if op.is_killed() {
         report.insert("killPending", true);
     }

@@ -2,12 +2,18 @@
 //! collection of one branch: creating it writes one log record, whose application
 //! builds its entries; other branches keep the indexes they had.
 
+use std::time::{Duration, Instant};
+
 use bson::{doc, Bson, Document};
 
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::index::{self, Index, ID_INDEX};
-use crate::store::Collection;
+use crate::operations::Progress;
+use crate::store::{Collection, PROGRESS_EVERY};
+
+/// How often a long index build logs how far it has come.
+const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(2);
 
 pub fn create(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "createIndexes")?;
@@ -32,7 +38,18 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
             if is_existing(&collection, &spec)? {
                 continue;
             }
-            let index = batch.create_index(&collection, spec)?;
+            let ns = args::namespace(inv, name);
+            let mut last_log = Instant::now();
+            let mut report = |done: u64, total: u64| {
+                if let Some(op) = inv.op {
+                    op.set_progress(Progress { message: "Index Build: scanning collection", done, total });
+                }
+                if last_log.elapsed() >= PROGRESS_LOG_INTERVAL || (done == total && total >= PROGRESS_EVERY) {
+                    tracing::info!(%ns, done, total, "Index build: scanning collection");
+                    last_log = Instant::now();
+                }
+            };
+            let index = batch.create_index_reporting(&collection, spec, &mut report)?;
             collection.indexes.push(index);
         }
         Ok((before, collection.indexes.len() + 1, created_collection))

@@ -12,6 +12,9 @@ use crate::index::{Index, Keys};
 use crate::value::order::encoded;
 use crate::wal::{Op, PutKind, Statement};
 
+/// An index build reports its progress every this many documents.
+pub const PROGRESS_EVERY: u64 = 10_000;
+
 /// Reads see the branch's latest state with this batch's own changes on top.
 pub struct Batch<'w> {
     view: View,
@@ -128,11 +131,33 @@ impl<'w> Batch<'w> {
     /// a document cannot be indexed or the index is unique and two documents share
     /// a key.
     pub fn create_index(&mut self, collection: &Collection, spec: Document) -> Result<Index> {
+        self.create_index_reporting(collection, spec, &mut |_, _| {})
+    }
+
+    /// As [`Batch::create_index`], telling `progress(done, total)` how many of the
+    /// collection's documents it has read, every [`PROGRESS_EVERY`] and at the end.
+    pub fn create_index_reporting(
+        &mut self,
+        collection: &Collection,
+        spec: Document,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Index> {
         let mut index = Index::new(*self.next_collection, spec)?;
         let ns = format!("{}.{}", self.view.snapshot.addressed, collection.name);
         let mut seen: HashMap<Vec<u8>, ()> = HashMap::new();
         let mut failure = None;
+        let mut total = 0u64;
+        self.view.scan_bytes(collection.id, None, |_, _| {
+            total += 1;
+            Ok(true)
+        })?;
+        let mut done = 0u64;
+        progress(0, total);
         self.view.scan(collection.id, None, |_, doc| {
+            done += 1;
+            if done.is_multiple_of(PROGRESS_EVERY) {
+                progress(done, total.max(done));
+            }
             let keys = index.keys(&doc)?;
             index.multikey |= keys.multikey;
             if index.unique {
@@ -143,6 +168,7 @@ impl<'w> Batch<'w> {
             }
             Ok(true)
         })?;
+        progress(done, total.max(done));
         if let Some(key) = failure {
             let err = Error::duplicate_key(&ns, &index.name, &index.pattern(), &index.key_document(&key.values));
             return Err(err.caused_by(&format!("Index build failed: Collection {ns}")));

@@ -32,7 +32,7 @@ use bson::{DateTime, Timestamp};
 use tokio::sync::watch;
 
 pub use crate::wal::PutKind;
-pub use batch::Batch;
+pub use batch::{Batch, PROGRESS_EVERY};
 pub use branches::{Branch, MAX_DEPTH};
 pub use gc::GcStats;
 pub use sessions::{Retryable, SessionRecord};

@@ -528,3 +528,28 @@ fn a_version_1_log_recovers() {
     let branches: Vec<String> = store.branches("shop").into_iter().map(|b| b.name).collect();
     assert_eq!(branches, ["main", "feature"]);
 }
+
+#[test]
+fn an_index_build_reports_how_far_it_has_come() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_wal, store) = open(dir.path(), Duration::from_secs(3600));
+    store
+        .write(&db("p"), false, None, |batch| {
+            let c = batch.collection_or_create("c")?;
+            for i in 0..25_000 {
+                batch.put(&c, PutKind::Insert, doc! {"_id": i, "n": i % 7})?;
+            }
+            Ok(())
+        })
+        .expect("insert");
+    let mut reports = Vec::new();
+    store
+        .write(&db("p"), false, None, |batch| {
+            let c = batch.collection("c")?.expect("c");
+            batch.create_index_reporting(&c, doc! {"key": {"n": 1}, "name": "n_1"}, &mut |done, total| {
+                reports.push((done, total))
+            })
+        })
+        .expect("index build");
+    assert_eq!(reports, [(0, 25_000), (10_000, 25_000), (20_000, 25_000), (25_000, 25_000)]);
+}
