@@ -56,13 +56,7 @@ impl Facet {
     /// input. The input is held (in `held`) while the sub-pipelines read it; the
     /// output may take up to MongoDB's 100 MB (4031 past it).
     pub(super) fn run(&self, docs: Docs<'_>, env: &Env<'_>, held: &mut Held) -> Result<Document> {
-        let input = docs
-            .map(|doc| {
-                let doc = doc?;
-                held.add_document(&doc)?;
-                Ok(doc)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let input = held.gather(docs)?;
         let mut out = Document::new();
         let mut size = 0;
         for (name, pipeline) in &self.facets {

@@ -40,6 +40,16 @@ impl Held {
         Ok(())
     }
 
+    /// Gathers every document of `docs`, counting each.
+    pub(super) fn gather(&mut self, docs: Docs<'_>) -> Result<Vec<Document>> {
+        docs.map(|doc| {
+            let doc = doc?;
+            self.add_document(&doc)?;
+            Ok(doc)
+        })
+        .collect()
+    }
+
     /// Counts a document the stage keeps.
     pub(super) fn add_document(&mut self, doc: &Document) -> Result<()> {
         self.add(document_footprint(doc))

@@ -619,13 +619,7 @@ impl Stage {
             }
             Stage::Sample(size) => {
                 let mut held = env.held("$sample");
-                let docs = docs
-                    .map(|doc| {
-                        let doc = doc?;
-                        held.add_document(&doc)?;
-                        Ok(doc)
-                    })
-                    .collect::<Result<Vec<_>>>()?;
+                let docs = held.gather(docs)?;
                 held.keep_while(Box::new(sample(docs, *size).into_iter().map(Ok)))
             }
             Stage::Lookup(lookup) if lookup.is_uncorrelated() => {
