@@ -104,7 +104,7 @@ fn parse_point(text: &str) -> Result<Bson> {
 }
 
 /// Sends one command to the first host of a `mongodb://` URI and returns the reply.
-fn send(uri: &str, db: &str, mut body: Document) -> Result<Document> {
+pub(super) fn send(uri: &str, db: &str, mut body: Document) -> Result<Document> {
     let host = uri
         .strip_prefix("mongodb://")
         .and_then(|rest| rest.split(['/', '?']).next())

@@ -1,5 +1,5 @@
-//! The command line: `branchdb serve`, `branchdb branch ...` against a running
-//! server, and `branchdb wal verify|dump` for the log.
+//! The command line: `branchdb serve`, `branchdb branch ...` and `branchdb ping`
+//! against a running server, and `branchdb wal verify|dump` for the log.
 
 mod branch;
 mod wal;
@@ -37,6 +37,13 @@ enum Command {
         #[command(subcommand)]
         command: branch::BranchCommand,
     },
+    /// Ask a running server whether it answers (exit 0 when it does): a container's
+    /// health check.
+    Ping {
+        /// The server [default: mongodb://127.0.0.1:27017]
+        #[arg(long, env = "BRANCHDB_URI", default_value = branch::DEFAULT_URI)]
+        uri: String,
+    },
     /// Inspect the write-ahead log of a data directory (the server need not run).
     Wal {
         #[command(subcommand)]
@@ -50,6 +57,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { config, overrides } => serve(config, overrides),
         Command::Branch { uri, command } => branch::run(&uri, command),
+        Command::Ping { uri } => ping(&uri),
         Command::Wal { command } => wal::run(command),
     };
     match result {
@@ -57,6 +65,17 @@ pub fn main() -> ExitCode {
         Err(e) => {
             eprintln!("branchdb: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn ping(uri: &str) -> crate::error::Result<ExitCode> {
+    let reply = branch::send(uri, "admin", bson::doc! {"ping": 1})?;
+    match reply.get_f64("ok") {
+        Ok(ok) if ok == 1.0 => Ok(ExitCode::SUCCESS),
+        _ => {
+            eprintln!("branchdb: the server answered {reply}");
+            Ok(ExitCode::FAILURE)
         }
     }
 }
