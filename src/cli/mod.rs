@@ -72,7 +72,7 @@ pub fn main() -> ExitCode {
 fn ping(uri: &str) -> crate::error::Result<ExitCode> {
     let reply = branch::send(uri, "admin", bson::doc! {"ping": 1})?;
     match reply.get_f64("ok") {
-        Ok(ok) if ok == 1.0 => Ok(ExitCode::SUCCESS),
+        Ok(1.0) => Ok(ExitCode::SUCCESS),
         _ => {
             eprintln!("branchdb: the server answered {reply}");
             Ok(ExitCode::FAILURE)
