@@ -2,7 +2,9 @@
 //! an error, never a panic.
 #![no_main]
 
-use branchdb::wal::record::{crc_matches, record_size, Kind, RecordHeader, RECORD_HEADER_LEN};
+use branchdb::wal::record::{
+    crc_matches, record_size, Kind, RecordHeader, OLDEST_PAYLOAD_VERSION, PAYLOAD_VERSION, RECORD_HEADER_LEN,
+};
 use branchdb::wal::Entry;
 use libfuzzer_sys::fuzz_target;
 
@@ -13,7 +15,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = crc_matches(data, &header);
         }
     }
-    for kind in [Kind::Txn, Kind::Branch, Kind::Checkpoint, Kind::Seal] {
-        let _ = Entry::decode(kind, data);
+    for kind in [Kind::Txn, Kind::Branch, Kind::Checkpoint, Kind::Seal, Kind::Group, Kind::Fragment] {
+        for version in OLDEST_PAYLOAD_VERSION..=PAYLOAD_VERSION {
+            let _ = Entry::decode(kind, version, data);
+        }
     }
 });

@@ -19,7 +19,9 @@
 //! Any failed write or fsync poisons the log: nothing is acknowledged after it.
 
 pub mod entry;
-#[cfg(test)]
+// The fault-injecting file system: for the tests, and for the `wal_recovery` fuzz
+// target (cargo-fuzz builds with `--cfg fuzzing`); never in the server.
+#[cfg(any(test, fuzzing))]
 pub mod faulty;
 pub mod fs;
 mod manifest;
