@@ -69,13 +69,6 @@ impl Budget {
         Reservation { budget: Arc::clone(self), bytes: 0, ceiling: self.limit - self.limit / 8 }
     }
 
-    /// A reservation of `bytes` for work, if the budget has them.
-    pub fn reserve(self: &Arc<Self>, bytes: usize) -> Result<Reservation> {
-        let mut reservation = self.reservation();
-        reservation.grow(bytes)?;
-        Ok(reservation)
-    }
-
     /// A reservation of `bytes` for a message being read and served, which may take
     /// the budget's last eighth too.
     pub fn reserve_message(self: &Arc<Self>, bytes: usize) -> Result<Reservation> {
@@ -158,17 +151,6 @@ impl Reservation {
         self.bytes -= bytes;
     }
 
-    /// Holds `bytes` from now on, growing or shrinking to it.
-    pub fn resize(&mut self, bytes: usize) -> Result<()> {
-        match bytes.checked_sub(self.bytes) {
-            Some(more) => self.grow(more),
-            None => {
-                self.shrink(self.bytes - bytes);
-                Ok(())
-            }
-        }
-    }
-
     /// The bytes held.
     pub fn bytes(&self) -> usize {
         self.bytes
@@ -225,21 +207,28 @@ impl StageLimits {
 mod tests {
     use super::*;
 
+    /// A reservation of `bytes` for work.
+    fn reserve(budget: &Arc<Budget>, bytes: usize) -> Result<Reservation> {
+        let mut reservation = budget.reservation();
+        reservation.grow(bytes)?;
+        Ok(reservation)
+    }
+
     #[test]
     fn reservations_take_from_the_budget_and_give_back_when_dropped() {
         let mb = SMALL_WORK;
         let budget = Budget::new(16 * mb);
-        let mut a = budget.reserve(12 * mb).expect("fits");
-        let err = budget.reserve(2 * mb + 1).expect_err("large work stops short of the last eighth");
+        let mut a = reserve(&budget, 12 * mb).expect("fits");
+        let err = reserve(&budget, 2 * mb + 1).expect_err("large work stops short of the last eighth");
         assert_eq!(err.code(), ErrorCode::ExceededMemoryLimit);
         assert_eq!(budget.used(), 12 * mb, "a refused reservation takes nothing");
         a.grow(2 * mb).expect("up to the last eighth");
         assert!(a.grow(1).is_err());
-        let small = budget.reserve(mb).expect("small work may take the last eighth");
+        let small = reserve(&budget, mb).expect("small work may take the last eighth");
         let message = budget.reserve_message(mb).expect("and so may a message");
         assert!(budget.reserve_message(1).is_err(), "not more than the limit");
         assert_eq!(budget.used(), 16 * mb);
-        a.resize(4 * mb).expect("shrinks");
+        a.shrink(10 * mb);
         assert_eq!((a.bytes(), budget.used()), (4 * mb, 6 * mb));
         drop((a, small, message));
         assert_eq!((budget.used(), budget.peak()), (0, 16 * mb));

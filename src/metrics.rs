@@ -134,11 +134,9 @@ fn measure_branches(context: &Context) -> Vec<BranchSize> {
             let view = store.view(&target, None)?;
             let (mut documents, mut bytes) = (0u64, 0u64);
             for collection in view.collections()? {
-                view.scan_bytes(collection.id, None, |_, doc| {
-                    documents += 1;
-                    bytes += doc.len() as u64;
-                    Ok(true)
-                })?;
+                let measured = view.measure(collection.id, &mut || Ok(()))?;
+                documents += measured.documents;
+                bytes += measured.data_bytes;
             }
             Ok((documents, bytes))
         })();

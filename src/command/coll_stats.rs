@@ -16,32 +16,12 @@ use bson::{doc, Bson, Document};
 use super::current_op::{host, number};
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::{Collection, View, DOC_KEY_OVERHEAD};
-
-/// What one walk over a collection's visible documents measured.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(super) struct Measured {
-    pub documents: u64,
-    /// Their BSON bytes.
-    pub data_bytes: u64,
-    /// The bytes of their keys.
-    pub key_bytes: u64,
-}
+use crate::store::{Collection, Measured, View, DOC_KEY_OVERHEAD};
 
 /// Measures the documents of `collection` that `view` sees, checking the command's
 /// interrupt as it goes.
 pub(super) fn measure(inv: &Invocation<'_>, view: &View, collection: &Collection) -> Result<Measured> {
-    let mut measured = Measured::default();
-    view.scan_bytes(collection.id, None, |id, bytes| {
-        measured.documents += 1;
-        measured.data_bytes += bytes.len() as u64;
-        measured.key_bytes += (id.len() + DOC_KEY_OVERHEAD) as u64;
-        if measured.documents.is_multiple_of(1024) {
-            inv.check_deadline()?;
-        }
-        Ok(true)
-    })?;
-    Ok(measured)
+    view.measure(collection.id, &mut || inv.check_deadline())
 }
 
 /// One index of a collection, as the statistics commands report it.

@@ -8,9 +8,10 @@ use std::collections::HashSet;
 
 use bson::{doc, Bson, Document};
 
-use super::coll_stats::{indexes, Measured};
+use super::coll_stats::indexes;
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
+use crate::store::Measured;
 use crate::value::order;
 
 /// What the walk over the documents found.

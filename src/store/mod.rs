@@ -38,7 +38,7 @@ pub use gc::GcStats;
 pub use sessions::{Retryable, SessionRecord};
 pub use tables::prefix_end;
 pub use transaction::Transaction;
-pub use view::{decode, Collection, Snapshot, View};
+pub use view::{decode, Collection, Measured, Snapshot, View};
 
 /// Bytes a document's key holds besides its encoded `_id`: the collection id before
 /// it, the branch and the LSN after it.

@@ -94,6 +94,16 @@ impl Collection {
     }
 }
 
+/// What one walk over a collection's visible documents measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Measured {
+    pub documents: u64,
+    /// Their BSON bytes.
+    pub data_bytes: u64,
+    /// The bytes of their keys.
+    pub key_bytes: u64,
+}
+
 /// A snapshot with a snapshot of the engine: a consistent view for one request.
 /// Opening one is cheap; none is held across requests.
 pub struct View {
@@ -225,6 +235,23 @@ impl View {
                 false => each(id, Some(decode(bytes)?)),
             }
         })
+    }
+
+    /// Walks the documents of `collection` this view sees, counting them, their
+    /// BSON bytes and their keys' bytes; `check` runs every 1,024 documents (a
+    /// caller's interrupt).
+    pub fn measure(&self, collection: u64, check: &mut dyn FnMut() -> Result<()>) -> Result<Measured> {
+        let mut measured = Measured::default();
+        self.scan_bytes(collection, None, |id, bytes| {
+            measured.documents += 1;
+            measured.data_bytes += bytes.len() as u64;
+            measured.key_bytes += (id.len() + super::DOC_KEY_OVERHEAD) as u64;
+            if measured.documents.is_multiple_of(1024) {
+                check()?;
+            }
+            Ok(true)
+        })?;
+        Ok(measured)
     }
 
     /// As [`View::scan`], with each document as the bytes the store holds, not yet

@@ -67,7 +67,8 @@ impl Held {
 
     /// After a spill: the stage holds nothing any more.
     pub(super) fn clear(&mut self) {
-        self.reservation.resize(0).unwrap_or(());
+        let held = self.reservation.bytes();
+        self.reservation.shrink(held);
     }
 
     /// Keeps the bytes counted until `docs` is dropped (the stage's output is read).
