@@ -16,7 +16,7 @@ use bson::DateTime;
 
 use super::engine::{Staged, Table, WriteBatch};
 use super::tables::{self, ID_LEN};
-use super::{read, sessions, Store};
+use super::{lock, read, sessions, Store};
 use crate::error::Result;
 use crate::lsn::Lsn;
 
@@ -122,6 +122,9 @@ impl Run {
 impl Store {
     /// Collects the history that `now` puts beyond the retention.
     pub fn collect_garbage(&self, now: DateTime) -> Result<GcStats> {
+        // No checkpoint defers records meanwhile: the pass reads and writes the
+        // engine itself.
+        let _alone = lock(&self.maintenance);
         let started = std::time::Instant::now();
         let retention = i64::try_from(self.options.retention.as_millis()).unwrap_or(i64::MAX);
         let cutoff = now.timestamp_millis().saturating_sub(retention);
@@ -156,7 +159,7 @@ impl Store {
                 },
             )?;
             // Never durable on its own: only checkpoints make the engine durable.
-            self.engine.commit(staged.into_batch(), false)?;
+            self.engine.commit(&staged.into_batch(), false)?;
             let branches = read(&self.branches);
             let mut live = HashMap::new();
             for branch in branches.all() {
@@ -251,7 +254,7 @@ impl Store {
             for key in doomed {
                 batch.delete(table, key);
             }
-            self.engine.commit(batch, false)?;
+            self.engine.commit(&batch, false)?;
             match next_resume {
                 Some(key) => resume = Some(key),
                 None => return Ok(deleted),
@@ -265,7 +268,7 @@ impl Store {
         for id in dropped {
             batch.delete(Table::Branches, tables::branch_key(*id));
         }
-        self.engine.commit(batch, false)
+        self.engine.commit(&batch, false)
     }
 
     /// Deletes the session table's rows last written before `cutoff` (sessions
@@ -281,7 +284,7 @@ impl Store {
             }
             Ok(true)
         })?;
-        self.engine.commit(batch, false)
+        self.engine.commit(&batch, false)
     }
 
     /// Deletes the time index below the horizon, keeping the horizon's own entry.
@@ -296,7 +299,7 @@ impl Store {
                 _ => Ok(false),
             }
         })?;
-        self.engine.commit(batch, false)
+        self.engine.commit(&batch, false)
     }
 
     /// The last LSN applied at or before `ms` since the epoch (0 when none).
@@ -306,16 +309,10 @@ impl Store {
         }
         let upper = tables::time_key(ms as u64, Lsn(u64::MAX));
         let mut found = Lsn::ZERO;
-        self.engine.snapshot()?.scan(
-            Table::Times,
-            Bound::Unbounded,
-            Bound::Included(&upper),
-            true,
-            &mut |key, _| {
-                found = tables::time_key_lsn(key).unwrap_or(Lsn::ZERO);
-                Ok(false)
-            },
-        )?;
+        self.readable()?.scan(Table::Times, Bound::Unbounded, Bound::Included(&upper), true, &mut |key, _| {
+            found = tables::time_key_lsn(key).unwrap_or(Lsn::ZERO);
+            Ok(false)
+        })?;
         Ok(found)
     }
 }

@@ -7,13 +7,15 @@
 //! it here (a non-durable engine commit), releases the lock and waits for the log to
 //! make the record durable; then it is *published*: reads that name no point see the
 //! newest published LSN, so a client always reads its own acknowledged writes and
-//! never one the log could still lose. A background thread checkpoints: it waits
-//! for the log to be durable up to the applied LSN, commits the engine durably, and
-//! records the checkpoint in the WAL manifest; startup replays the log after it.
+//! never one the log could still lose. A background thread checkpoints
+//! (`checkpoint.rs`): it fixes the applied LSN, waits for the log to be durable up
+//! to it, flushes the engine and records the checkpoint in the WAL manifest, while
+//! writes go on; startup replays the log after it.
 
 mod apply;
 mod batch;
 mod branches;
+mod checkpoint;
 mod claims;
 pub mod engine;
 mod gc;
@@ -119,8 +121,12 @@ pub struct Store {
     /// the WAL shares one fsync among the writers waiting for it. Touched only with
     /// the writer lock held.
     pending: Mutex<Option<Shared>>,
-    /// The LSN up to which the engine holds every applied record.
+    /// The groups settled while a checkpoint flushes (`checkpoint.rs`).
+    deferred: Mutex<checkpoint::Deferred>,
+    /// The LSN up to which every applied record is visible to readers.
     committed: AtomicU64,
+    /// Held by a checkpoint or a history collection throughout: one at a time.
+    maintenance: Mutex<()>,
     /// Set when applying a logged record failed: the store is behind the log and
     /// takes no more writes until a restart replays it.
     failed: Mutex<Option<String>>,
@@ -173,7 +179,9 @@ impl Store {
             checkpointed: AtomicU64::new(meta.applied.0),
             work: Work::default(),
             pending: Mutex::new(None),
+            deferred: Mutex::default(),
             committed: AtomicU64::new(meta.applied.0),
+            maintenance: Mutex::new(()),
             writer: Mutex::new(meta),
             branches: RwLock::new(branches),
             failed: Mutex::new(None),
@@ -222,7 +230,7 @@ impl Store {
                 records += 1;
             }
             meta.save(&mut staged);
-            self.engine.commit(staged.into_batch(), false)?;
+            self.engine.commit(&staged.into_batch(), false)?;
             if last_report.elapsed() >= Duration::from_millis(250) {
                 tracing::info!(records, lsn = %meta.applied, "replaying the WAL into the store");
                 last_report = Instant::now();
@@ -297,7 +305,7 @@ impl Store {
     /// What the session table holds for `lsid`: its newest retryable write or
     /// committed transaction.
     pub fn session_record(&self, lsid: &bson::Document) -> Result<Option<SessionRecord>> {
-        sessions::load(&*self.engine.snapshot()?, lsid)
+        sessions::load(&*self.readable()?, lsid)
     }
 
     /// Refuses a write to a `~<point>` view (code 20) and to a branch that does not
@@ -426,7 +434,7 @@ impl Store {
             (None, Some(lsn)) => lsn,
             (None, None) => self.published().lsn,
         };
-        let engine = self.engine.snapshot()?;
+        let engine = self.readable()?;
         let branches = read(&self.branches);
         let branch = branches.find(&target.db, &target.branch);
         if branch.is_none() && target.branch != MAIN_BRANCH {
@@ -445,7 +453,7 @@ impl Store {
     /// A fresh view of an earlier snapshot (a cursor's next batch), as long as its
     /// history is still retained.
     pub fn reopen(&self, snapshot: &Snapshot) -> Result<View> {
-        let engine = self.engine.snapshot()?;
+        let engine = self.readable()?;
         let horizon = Lsn(self.horizon.load(Ordering::Acquire));
         if snapshot.lsn < horizon {
             return Err(too_old(snapshot.lsn, horizon));
@@ -531,24 +539,6 @@ impl Store {
         Lsn(self.horizon.load(Ordering::Acquire))
     }
 
-    /// Makes everything applied durable in the engine and records it in the WAL
-    /// manifest. Holds the writer lock throughout, so that the engine never holds a
-    /// record the log could still lose.
-    pub fn checkpoint(&self) -> Result<()> {
-        let started = Instant::now();
-        let meta = self.lock_writer()?;
-        if meta.applied.0 <= self.checkpointed.load(Ordering::Acquire) {
-            return Ok(());
-        }
-        self.commit_pending(&meta)?;
-        self.wal.wait(meta.applied, true)?;
-        self.engine.flush()?;
-        self.wal.checkpoint(meta.applied)?;
-        self.checkpointed.store(meta.applied.0, Ordering::Release);
-        self.work.checkpoints.record(started.elapsed());
-        Ok(())
-    }
-
     /// Stops the background thread and checkpoints.
     pub fn close(&self) -> Result<()> {
         self.stop.store(true, Ordering::Release);
@@ -590,7 +580,7 @@ impl Store {
             let mut pending = lock(&self.pending);
             let group = match pending.as_ref() {
                 Some(group) => group.clone(),
-                None => pending.insert(Shared::new(Staged::new(self.engine.snapshot()?))).clone(),
+                None => pending.insert(Shared::new(Staged::new(self.readable()?))).clone(),
             };
             drop(pending);
             let mut staged = group.write();
@@ -612,22 +602,8 @@ impl Store {
     fn writer_snapshot(&self) -> Result<Box<dyn engine::Snapshot>> {
         match lock(&self.pending).as_ref() {
             Some(group) => Ok(Box::new(group.clone())),
-            None => self.engine.snapshot(),
+            None => self.readable(),
         }
-    }
-
-    /// Commits the pending group to the engine (writer lock held, as `_meta`
-    /// shows): every applied record is then in the engine.
-    fn commit_pending(&self, meta: &Meta) -> Result<()> {
-        if let Some(group) = lock(&self.pending).take() {
-            let batch = group.write().take_batch();
-            if let Err(e) = self.engine.commit(batch, false) {
-                self.fail(format!("committing records up to LSN {} failed: {e}", meta.applied));
-                return Err(e);
-            }
-        }
-        self.committed.store(meta.applied.0, Ordering::Release);
-        Ok(())
     }
 
     /// Makes `commit` visible once it is acknowledged (fsynced when `j`): waits for

@@ -553,3 +553,97 @@ fn an_index_build_reports_how_far_it_has_come() {
         .expect("index build");
     assert_eq!(reports, [(0, 25_000), (10_000, 25_000), (20_000, 25_000), (25_000, 25_000)]);
 }
+
+/// An engine whose flush waits until the test lets it go (or 10 seconds pass).
+struct SlowFlush {
+    inner: Arc<MemoryEngine>,
+    entered: Mutex<std::sync::mpsc::Sender<()>>,
+    release: Mutex<std::sync::mpsc::Receiver<()>>,
+    timed_out: AtomicBool,
+}
+
+impl Engine for SlowFlush {
+    fn snapshot(&self) -> Result<Box<dyn engine::Snapshot>> {
+        self.inner.snapshot()
+    }
+
+    fn commit_all(&self, batches: &[&engine::WriteBatch], durable: bool) -> Result<()> {
+        self.inner.commit_all(batches, durable)
+    }
+
+    fn flush(&self) -> Result<()> {
+        let _ = lock(&self.entered).send(());
+        if lock(&self.release).recv_timeout(Duration::from_secs(10)).is_err() {
+            self.timed_out.store(true, Ordering::Release);
+        }
+        self.inner.flush()
+    }
+}
+
+fn docs_in(engine: &MemoryEngine) -> usize {
+    let mut rows = 0;
+    let snapshot = engine.snapshot().expect("snapshot");
+    snapshot
+        .scan(engine::Table::Docs, std::ops::Bound::Unbounded, std::ops::Bound::Unbounded, false, &mut |_, _| {
+            rows += 1;
+            Ok(true)
+        })
+        .expect("scan");
+    rows
+}
+
+#[test]
+fn writes_go_on_while_a_checkpoint_flushes_and_reach_the_engine_after_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let memory = Arc::new(MemoryEngine::new());
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let engine = Arc::new(SlowFlush {
+        inner: memory.clone(),
+        entered: Mutex::new(entered_tx),
+        release: Mutex::new(release_rx),
+        timed_out: AtomicBool::new(false),
+    });
+    let (wal, _) =
+        Wal::open(Arc::new(StdFs), &dir.path().join("wal"), wal::Options::default(), &mut |_| {}).expect("wal");
+    let wal = Arc::new(wal);
+    let options = Options { retention: Duration::from_secs(3600), background: false, cache_bytes: DEFAULT_CACHE };
+    let store = Store::open(Location::Engine(engine.clone()), wal.clone(), options.clone()).expect("store");
+    let mut fixed = insert(&store, "shop", "items", doc! {"_id": 0});
+    for id in 1..10 {
+        fixed = insert(&store, "shop", "items", doc! {"_id": id});
+    }
+    let checkpointing = std::thread::spawn({
+        let store = store.clone();
+        move || store.checkpoint()
+    });
+    entered.recv_timeout(Duration::from_secs(10)).expect("the checkpoint reached its flush");
+
+    // The flush waits; writes do not, and readers see them.
+    for id in 10..20 {
+        insert(&store, "shop", "items", doc! {"_id": id});
+    }
+    let view = store.view(&db("shop"), None).expect("view");
+    assert_eq!(scan(&view, "items").len(), 20);
+    assert_eq!(get(&store, "shop", "items", 15), Some(doc! {"_id": 15}));
+    // The engine holds only what the checkpoint flushes.
+    assert_eq!(docs_in(&memory), 10);
+
+    release.send(()).expect("release");
+    checkpointing.join().expect("checkpoint thread").expect("checkpoint");
+    assert!(!engine.timed_out.load(Ordering::Acquire), "writes waited for the flush");
+    assert_eq!(docs_in(&memory), 20, "the engine took what settled during the flush");
+    assert_eq!(scan(&view, "items").len(), 20, "a view opened during the flush still reads");
+    assert_eq!(store.checkpointed.load(Ordering::Acquire), fixed.lsn.0, "the checkpoint is where the flush began");
+    assert!(store.published().lsn > fixed.lsn);
+
+    // A crash now loses the engine's undurable commits; replay brings them back.
+    memory.crash();
+    assert_eq!(docs_in(&memory), 10);
+    drop(store);
+    let (wal, _) =
+        Wal::open(Arc::new(StdFs), &dir.path().join("wal"), wal::Options::default(), &mut |_| {}).expect("wal");
+    let store = Store::open(Location::Engine(memory.clone()), Arc::new(wal), options).expect("reopen");
+    let view = store.view(&db("shop"), None).expect("view");
+    assert_eq!(scan(&view, "items").len(), 20);
+}

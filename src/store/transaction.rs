@@ -82,7 +82,7 @@ impl Store {
     /// Begins a transaction at the newest published commit.
     pub fn begin(&self) -> Result<Transaction> {
         let start = self.published();
-        let engine = self.engine.snapshot()?;
+        let engine = self.readable()?;
         let owner = self.next_transaction.fetch_add(1, Ordering::Relaxed);
         Ok(Transaction {
             start,
@@ -318,7 +318,7 @@ fn claim(store: &Store, txn: &mut Transaction, target: &DbRef, branch: BranchId,
         return Ok(());
     }
     let chain = read(&store.branches).chain(branch, latest.lsn)?;
-    let view = View::new(Snapshot::of(target, latest.lsn, chain), store.engine.snapshot()?);
+    let view = View::new(Snapshot::of(target, latest.lsn, chain), store.readable()?);
     check_conflicts(&view, branch, txn.start.lsn, ops)
 }
 

@@ -46,16 +46,20 @@ impl Engine for MemoryEngine {
         Ok(Box::new(MemorySnapshot(self.lock().current.clone())))
     }
 
-    fn commit(&self, batch: WriteBatch, durable: bool) -> Result<()> {
+    fn commit_all(&self, batches: &[&WriteBatch], durable: bool) -> Result<()> {
         let mut state = self.lock();
         // Copies the maps only while a snapshot still reads them.
         let tables = Arc::make_mut(&mut state.current);
-        for (table, key, value) in batch.into_changes() {
-            let map = &mut tables[table.slot()];
-            match value {
-                Some(value) => map.insert(key, value),
-                None => map.remove(&key),
-            };
+        for batch in batches {
+            for table in Table::ALL {
+                let map = &mut tables[table.slot()];
+                for (key, value) in batch.changes(table) {
+                    match value {
+                        Some(value) => map.insert(key.clone(), value.clone()),
+                        None => map.remove(key),
+                    };
+                }
+            }
         }
         if durable {
             state.durable = state.current.clone();

@@ -19,7 +19,7 @@ use std::ops::Bound;
 
 pub use self::redb::RedbEngine;
 pub use memory::MemoryEngine;
-pub use staged::{Shared, Staged};
+pub use staged::{Overlay, Shared, Staged};
 
 use crate::error::Result;
 
@@ -77,10 +77,15 @@ pub trait Engine: Send + Sync {
     /// A snapshot of everything committed so far.
     fn snapshot(&self) -> Result<Box<dyn Snapshot>>;
 
-    /// Applies `batch` atomically. A commit that is not `durable` is visible to
-    /// later snapshots at once but may be lost by a crash, until a durable commit or
-    /// a [`Engine::flush`].
-    fn commit(&self, batch: WriteBatch, durable: bool) -> Result<()>;
+    /// Applies `batches` atomically, in order (a later batch's change of a key
+    /// wins). A commit that is not `durable` is visible to later snapshots at once
+    /// but may be lost by a crash, until a durable commit or a [`Engine::flush`].
+    fn commit_all(&self, batches: &[&WriteBatch], durable: bool) -> Result<()>;
+
+    /// Applies one batch atomically (see [`Engine::commit_all`]).
+    fn commit(&self, batch: &WriteBatch, durable: bool) -> Result<()> {
+        self.commit_all(&[batch], durable)
+    }
 
     /// Makes everything committed durable.
     fn flush(&self) -> Result<()>;
@@ -105,14 +110,21 @@ impl WriteBatch {
         self.tables.iter().all(BTreeMap::is_empty)
     }
 
+    /// How many keys the batch changes.
+    pub fn len(&self) -> usize {
+        self.tables.iter().map(BTreeMap::len).sum()
+    }
+
+    /// Lays `later` over this batch: its change of a key wins.
+    pub fn extend(&mut self, later: &WriteBatch) {
+        for (mine, theirs) in self.tables.iter_mut().zip(&later.tables) {
+            mine.extend(theirs.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+
     /// The changes to `table`, in key order (`None`: a delete).
     pub fn changes(&self, table: Table) -> &BTreeMap<Vec<u8>, Option<Vec<u8>>> {
         &self.tables[table.slot()]
-    }
-
-    /// Every change, table by table.
-    pub fn into_changes(self) -> impl Iterator<Item = (Table, Vec<u8>, Option<Vec<u8>>)> {
-        Table::ALL.into_iter().zip(self.tables).flat_map(|(t, m)| m.into_iter().map(move |(k, v)| (t, k, v)))
     }
 }
 

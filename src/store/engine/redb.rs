@@ -60,10 +60,10 @@ impl Engine for RedbEngine {
         Ok(Box::new(RedbSnapshot(self.db.begin_read()?)))
     }
 
-    fn commit(&self, batch: WriteBatch, durable: bool) -> Result<()> {
+    fn commit_all(&self, batches: &[&WriteBatch], durable: bool) -> Result<()> {
         let mut txn = self.db.begin_write()?;
         set_durability(&mut txn, durable)?;
-        for table in Table::ALL {
+        for (table, batch) in Table::ALL.into_iter().flat_map(|t| batches.iter().map(move |b| (t, b))) {
             let changes = batch.changes(table);
             if changes.is_empty() {
                 continue;

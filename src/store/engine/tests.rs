@@ -24,12 +24,12 @@ fn both_engines_scan_both_ways_and_keep_snapshots_apart() {
         for k in [1u8, 3, 5, 7] {
             batch.put(Table::Docs, vec![k], vec![k * 10]);
         }
-        engine.commit(batch, false).expect("commit");
+        engine.commit(&batch, false).expect("commit");
         let before = engine.snapshot().expect("snapshot");
         let mut batch = WriteBatch::default();
         batch.delete(Table::Docs, vec![3]);
         batch.put(Table::Docs, vec![4], vec![40]);
-        engine.commit(batch, true).expect("commit");
+        engine.commit(&batch, true).expect("commit");
         let after = engine.snapshot().expect("snapshot");
         let all = (Bound::Unbounded, Bound::Unbounded);
         assert_eq!(collect(&*before, Table::Docs, all.0, all.1, false), [1, 3, 5, 7], "{name}");
@@ -55,7 +55,7 @@ fn typed_tables_order_as_their_bytes() {
         }
         batch.put(Table::Meta, b"applied".to_vec(), 42u64.to_be_bytes().to_vec());
         batch.put(Table::Branches, 2u64.to_be_bytes().to_vec(), b"row".to_vec());
-        engine.commit(batch, false).expect("commit");
+        engine.commit(&batch, false).expect("commit");
         let snap = engine.snapshot().expect("snapshot");
         let mut times = Vec::new();
         let upper = [5u64.to_be_bytes(), u64::MAX.to_be_bytes()].concat();
@@ -80,7 +80,7 @@ fn a_staged_batch_reads_through_to_its_own_changes() {
         for k in [2u8, 4, 6, 8] {
             batch.put(Table::Indexes, vec![k], vec![k]);
         }
-        engine.commit(batch, false).expect("commit");
+        engine.commit(&batch, false).expect("commit");
         let mut staged = Staged::new(engine.snapshot().expect("snapshot"));
         staged.put(Table::Indexes, vec![1], vec![1]);
         staged.put(Table::Indexes, vec![4], vec![44]);
@@ -104,7 +104,7 @@ fn a_staged_batch_reads_through_to_its_own_changes() {
             .expect("scan");
         assert_eq!(back, [9, 8, 4], "{name}: reverse, stopping early");
         assert_eq!(staged.get(Table::Indexes, &[6]).expect("get"), None, "{name}");
-        engine.commit(staged.into_batch(), false).expect("commit");
+        engine.commit(&staged.into_batch(), false).expect("commit");
         let snap = engine.snapshot().expect("snapshot");
         assert_eq!(collect(&*snap, Table::Indexes, all.0, all.1, false), [1, 2, 4, 8, 9], "{name}");
     }
@@ -115,11 +115,11 @@ fn the_memory_engine_forgets_what_a_crash_would_lose() {
     let engine = MemoryEngine::new();
     let mut batch = WriteBatch::default();
     batch.put(Table::Docs, vec![1], vec![1]);
-    engine.commit(batch, false).expect("commit");
+    engine.commit(&batch, false).expect("commit");
     engine.flush().expect("flush");
     let mut batch = WriteBatch::default();
     batch.put(Table::Docs, vec![2], vec![2]);
-    engine.commit(batch, false).expect("commit");
+    engine.commit(&batch, false).expect("commit");
     engine.crash();
     let snap = engine.snapshot().expect("snapshot");
     assert_eq!(snap.get(Table::Docs, &[1]).expect("get"), Some(vec![1]));
