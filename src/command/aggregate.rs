@@ -18,7 +18,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     // `{aggregate: 1}` runs over the database: its first stage makes the documents.
     let over_database = matches!(inv.body.get("aggregate"), Some(n) if crate::index::whole_number(n) == Some(1));
     let name = match inv.body.get("aggregate") {
-        Some(Bson::String(_)) => args::collection(inv, "aggregate")?,
+        Some(Bson::String(_)) => args::collection_to_read(inv, "aggregate")?,
         _ if over_database => "$cmd.aggregate",
         _ => {
             return Err(Error::command(
@@ -77,6 +77,8 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         pipeline.run_held(std::iter::once(super::coll_stats::stage(inv, &view, name, spec)), &collections)?
     } else if let Some(made) = made {
         pipeline.run_held(made.into_iter().map(Ok), &collections)?
+    } else if name == super::system_profile::NAME {
+        pipeline.run_held(super::system_profile::documents(inv).into_iter().map(Ok), &collections)?
     } else {
         match view.collection(name)? {
             Some(collection) => {

@@ -23,6 +23,14 @@ pub fn collection<'a>(inv: &'a Invocation<'_>, command: &str) -> Result<&'a str>
     Ok(name)
 }
 
+/// The collection a read names: one [`collection`] accepts, or `system.profile`.
+pub fn collection_to_read<'a>(inv: &'a Invocation<'_>, command: &str) -> Result<&'a str> {
+    match inv.body.get(command) {
+        Some(Bson::String(name)) if name == super::system_profile::NAME => Ok(name),
+        _ => collection(inv, command),
+    }
+}
+
 /// MongoDB's rules for a collection name.
 pub fn check_collection_name(inv: &Invocation<'_>, name: &str) -> Result<()> {
     let invalid = |why: &str| Error::command(ErrorCode::InvalidNamespace, format!("Invalid collection name: {why}"));

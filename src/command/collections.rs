@@ -61,6 +61,9 @@ fn default_id_index(spec: &Bson) -> Result<()> {
 }
 
 pub fn drop(inv: &Invocation<'_>) -> Result<Document> {
+    if inv.body.get_str("drop") == Ok(super::system_profile::NAME) {
+        return super::system_profile::drop_profile(inv);
+    }
     let name = args::collection(inv, "drop")?;
     args::writable(inv)?;
     let (dropped, commit) = inv.write(|batch| batch.drop_collection(name))?;

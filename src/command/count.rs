@@ -9,7 +9,7 @@ use crate::query::plan;
 use crate::query::{Filter, Variables};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
-    let name = args::collection(inv, "count")?;
+    let name = args::collection_to_read(inv, "count")?;
     let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?;
     let skip = args::integer(inv.body, "skip")?.unwrap_or(0);
     if skip < 0 {
@@ -19,7 +19,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let limit = args::integer(inv.body, "limit")?.unwrap_or(0).unsigned_abs();
     let view = inv.read_view()?;
     let mut n = 0u64;
-    if let Some(collection) = view.collection(name)? {
+    if name == super::system_profile::NAME {
+        n = super::system_profile::documents(inv).iter().filter(|d| filter.matches(d)).count() as u64;
+    } else if let Some(collection) = view.collection(name)? {
         let wanted = if limit == 0 { u64::MAX } else { (skip as u64).saturating_add(limit) };
         let plan = plan::choose(&collection, &filter, None, super::find::hint(inv.body)?)?;
         exec::walk(&view, &collection, &plan, &filter, &inv.interrupt(), |_| {

@@ -37,12 +37,19 @@ const MAX_COMMAND_BYTES: usize = 1024;
 
 /// The operation a command is, as `currentOp` reports it.
 pub(super) fn describe(command: &Command, body: &Document, db: &DbRef, connection: &ConnectionInfo) -> Operation {
+    let (kind, ns) = kind_and_ns(command, body, &db.to_string());
+    Operation::new(connection.id, connection.peer, ns, kind, abbreviated(body, MAX_COMMAND_BYTES))
+}
+
+/// What kind of operation a command is (`query`, `insert`, …, `command`) and the
+/// namespace it works on (`db.$cmd` when none), as `currentOp` and the profiler
+/// name them.
+pub(super) fn kind_and_ns(command: &Command, body: &Document, db: &str) -> (&'static str, String) {
     let collection = match command.name {
         "getMore" => body.get_str("collection").ok(),
         name if ON_COLLECTION.contains(&name) => body.iter().next().and_then(|(_, v)| v.as_str()),
         _ => None,
     };
-    let ns = format!("{db}.{}", collection.unwrap_or("$cmd"));
     let kind = match command.name {
         "find" => "query",
         "getMore" => "getmore",
@@ -51,37 +58,40 @@ pub(super) fn describe(command: &Command, body: &Document, db: &DbRef, connectio
         "delete" => "remove",
         _ => "command",
     };
-    Operation::new(connection.id, connection.peer, ns, kind, abbreviated(body))
+    (kind, format!("{db}.{}", collection.unwrap_or("$cmd")))
 }
 
-/// The command as `currentOp` shows it: whole up to 1 KiB; a larger one becomes, as
-/// in MongoDB, `{$truncated: <the start of its text>, comment: <its comment>}`.
-fn abbreviated(body: &Document) -> Document {
-    if document_size(body) <= MAX_COMMAND_BYTES {
+/// The command whole up to `max` bytes; a larger one becomes, as in MongoDB,
+/// `{$truncated: <the start of its text>, comment: <its comment>}`.
+pub(super) fn abbreviated(body: &Document, max: usize) -> Document {
+    if document_size(body) <= max {
         return body.clone();
     }
-    let mut text = Bounded(String::new());
+    let mut text = Bounded { text: String::new(), max };
     // The writer refuses what does not fit, which ends the formatting early.
     let _ = write!(text, "{body}");
-    let mut short = doc! {"$truncated": text.0};
+    let mut short = doc! {"$truncated": text.text};
     if let Some(comment) = body.get("comment") {
         short.insert("comment", comment.clone());
     }
     short
 }
 
-/// A string that takes at most [`MAX_COMMAND_BYTES`] and refuses the rest.
-struct Bounded(String);
+/// A string that takes at most `max` bytes and refuses the rest.
+struct Bounded {
+    text: String,
+    max: usize,
+}
 
 impl std::fmt::Write for Bounded {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let room = MAX_COMMAND_BYTES - self.0.len();
+        let room = self.max - self.text.len();
         if s.len() <= room {
-            self.0.push_str(s);
+            self.text.push_str(s);
             return Ok(());
         }
         let end = (0..=room).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
-        self.0.push_str(&s[..end]);
+        self.text.push_str(&s[..end]);
         Err(std::fmt::Error)
     }
 }

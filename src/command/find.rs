@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use bson::{doc, Bson, Document};
 
-use super::{args, Invocation};
+use super::{args, system_profile, Invocation};
 use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, Result};
 use crate::exec;
@@ -23,12 +23,13 @@ pub fn is_point_read(body: &Document) -> bool {
 }
 
 pub fn find(inv: &Invocation<'_>) -> Result<Document> {
-    let name = args::collection(inv, "find")?;
+    let name = args::collection_to_read(inv, "find")?;
     let body = inv.body;
     let vars = args::variables(body, "find")?;
     let filter = Filter::parse(args::document(body, "filter")?.unwrap_or(&Document::new()), &vars)?;
     let sort_spec = args::document(body, "sort")?.filter(|s| !s.is_empty());
-    let sort = sort_spec.map(Sort::parse).transpose()?;
+    // The profile takes `{$natural: -1}` too (`system_profile::find`).
+    let sort = sort_spec.filter(|_| name != system_profile::NAME).map(Sort::parse).transpose()?;
     let hint = hint(body)?;
     let projection = match args::document(body, "projection")? {
         Some(spec) => Projection::parse(spec, &vars)?,
@@ -60,7 +61,9 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
         owner: inv.cursor_owner(),
         memory: None,
     };
-    if let Some(collection) = view.collection(name)? {
+    if name == system_profile::NAME {
+        cursor.source = Source::Ready(system_profile::find(inv, &cursor.filter, sort_spec)?);
+    } else if let Some(collection) = view.collection(name)? {
         let plan = plan::choose(&collection, &cursor.filter, sort_spec, hint)?;
         let limits = &inv.context.stage_limits;
         let allow_disk_use = args::boolean(body, "allowDiskUse", limits.allow_disk_use_by_default())?;
@@ -164,7 +167,7 @@ pub fn get_more(inv: &Invocation<'_>) -> Result<Document> {
 }
 
 pub fn kill_cursors(inv: &Invocation<'_>) -> Result<Document> {
-    args::collection(inv, "killCursors")?;
+    args::collection_to_read(inv, "killCursors")?;
     let ids = match inv.body.get("cursors") {
         Some(Bson::Array(ids)) => ids,
         _ => return Err(Error::type_mismatch("BSON field 'killCursors.cursors' must be an array of longs")),

@@ -38,6 +38,7 @@ mod profile;
 mod server_status;
 mod sessions;
 mod stable_api;
+mod system_profile;
 mod transactions;
 mod update;
 mod validate;
@@ -617,21 +618,20 @@ pub fn execute(body: &Document, connection: &ConnectionInfo, shared: &Arc<Contex
     };
     let ok = reply.is_some_and(|reply| reply.get_f64("ok") == Ok(1.0));
     shared.metrics.command(command.map_or("unknown", |command| command.name), ok, took);
-    if shared.profiling.is_slow(took) && !command.is_some_and(|command| SLOW_LOG_EXEMPT.contains(&command.name)) {
-        shared.profiling.log(SlowOperation {
-            connection: connection.id,
-            ns: namespace_of(body),
-            command: body,
-            reply,
-            took,
-        });
+    if let Some(command) = command.filter(|command| !PROFILE_EXEMPT.contains(&command.name)) {
+        let ns = namespace_of(body);
+        if !ns.ends_with(system_profile::NAME) {
+            let db = system_profile::database_of(body.get_str("$db").unwrap_or(""));
+            let op = SlowOperation { connection: connection.id, ns, command: body, reply, took };
+            shared.profiling.observe(db, op, || system_profile::entry(command, body, reply, connection, took));
+        }
     }
     outcome
 }
 
-/// Commands that wait by design, never logged as slow (as MongoDB leaves out
-/// `hello` with `maxAwaitTimeMS`).
-const SLOW_LOG_EXEMPT: &[&str] = &["hello"];
+/// Commands that wait by design, never logged as slow nor profiled (as MongoDB
+/// leaves out `hello` with `maxAwaitTimeMS`).
+const PROFILE_EXEMPT: &[&str] = &["hello"];
 
 /// `db.collection` for a command on a collection, `db.$cmd` for others.
 fn namespace_of(body: &Document) -> String {

@@ -156,12 +156,7 @@ pub static KILL_ALL_SESSIONS: Args =
     Args::lenient(&[], "MongoDB's killAllSessions parser is strict: false and ignores other fields");
 
 /// profile: https://www.mongodb.com/docs/manual/reference/command/profile/
-/// Levels 1 and 2 (system.profile) and `filter` are refused by the handler.
-pub static PROFILE: Args = Args::strict(&[
-    implemented("slowms"),
-    implemented("sampleRate"),
-    unsupported("filter", "profile filters are not supported yet"),
-]);
+pub static PROFILE: Args = Args::strict(&[implemented("slowms"), implemented("sampleRate"), implemented("filter")]);
 
 /// killOp: https://www.mongodb.com/docs/manual/reference/command/killOp/
 /// MongoDB: KillOpCmdBase (BasicCommand) reads only `op`. (A real mongos also takes
