@@ -96,9 +96,10 @@ impl std::fmt::Write for Bounded {
     }
 }
 
-/// `currentOp`: the running operations, this one included. Fields other than
-/// `$all`, `$ownOps` and the generic arguments are a query the operations must
-/// match. Every operation listed is active; with no users, each is the client's own.
+/// `currentOp`: the running operations, this one included, and a running history
+/// collection. Fields other than `$all`, `$ownOps` and the generic arguments are a
+/// query the operations must match. Every operation listed is active; with no
+/// users, each is the client's own.
 pub fn current_op(inv: &Invocation<'_>) -> Result<Document> {
     args::boolean(inv.body, "$all", false)?;
     args::boolean(inv.body, "$ownOps", false)?;
@@ -117,6 +118,7 @@ pub fn current_op(inv: &Invocation<'_>) -> Result<Document> {
         .list()
         .iter()
         .map(|op| report(op, &host, now))
+        .chain(inv.context.store.work.collecting().map(|progress| collecting(progress, &host, now)))
         .filter(|op| filter.matches(op))
         .map(Bson::Document)
         .collect();
@@ -164,6 +166,30 @@ fn report(op: &Operation, host: &str, now: Instant) -> Document {
         report.insert("killPending", true);
     }
     report
+}
+
+/// The history collection, as MongoDB reports a system operation (no client, no
+/// `opid`: `killOp` cannot stop it).
+fn collecting(progress: crate::store::Progress, host: &str, now: Instant) -> Document {
+    let running = now.saturating_duration_since(progress.started);
+    let percent = (progress.done * 100).checked_div(progress.total).unwrap_or(0);
+    doc! {
+        "type": "op",
+        "host": host,
+        "desc": "historyCollection",
+        "active": true,
+        "currentOpTime": current_op_time(),
+        "secs_running": running.as_secs() as i64,
+        "microsecs_running": i64::try_from(running.as_micros()).unwrap_or(i64::MAX),
+        "op": "none",
+        "ns": "",
+        "command": {},
+        "msg": format!("History collection: {}/{} {percent}%", progress.done, progress.total),
+        "progress": {"done": number(progress.done as i64), "total": number(progress.total as i64)},
+        "numYields": 0,
+        "locks": {},
+        "waitingForLock": false,
+    }
 }
 
 /// Now, as MongoDB writes `currentOpTime`: `2024-05-01T10:00:00.000+00:00`.

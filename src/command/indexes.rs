@@ -10,7 +10,7 @@ use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::index::{self, Index, ID_INDEX};
 use crate::operations::Progress;
-use crate::store::{Collection, PROGRESS_EVERY};
+use crate::store::{Collection, IndexBuild, PROGRESS_EVERY};
 
 /// How often a long index build logs how far it has come.
 const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(2);
@@ -40,6 +40,8 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
             }
             let ns = args::namespace(inv, name);
             let mut last_log = Instant::now();
+            // A unique index's keys, held while it is built.
+            let mut held = inv.context.memory.reservation();
             let mut report = |done: u64, total: u64| {
                 if let Some(op) = inv.op {
                     op.set_progress(Progress { message: "Index Build: scanning collection", done, total });
@@ -49,7 +51,11 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
                     last_log = Instant::now();
                 }
             };
-            let index = batch.create_index_reporting(&collection, spec, &mut report)?;
+            let index = batch.create_index_reporting(
+                &collection,
+                spec,
+                IndexBuild { progress: &mut report, hold: &mut |bytes| held.grow(bytes) },
+            )?;
             collection.indexes.push(index);
         }
         Ok((before, collection.indexes.len() + 1, created_collection))

@@ -15,6 +15,22 @@ use crate::wal::{Op, PutKind, Statement};
 /// An index build reports its progress every this many documents.
 pub const PROGRESS_EVERY: u64 = 10_000;
 
+/// What an index build tells its caller as it goes.
+pub struct IndexBuild<'a> {
+    /// `done` of `total` documents scanned.
+    pub progress: &'a mut dyn FnMut(u64, u64),
+    /// `bytes` more held in memory (a unique index's keys seen, reported every
+    /// 64 KiB); an error stops the build.
+    pub hold: &'a mut dyn FnMut(usize) -> Result<()>,
+}
+
+/// What a unique index build holds per key besides the key's bytes: the hash
+/// table's entry and the vector's header.
+const SEEN_KEY_OVERHEAD: usize = 48;
+
+/// How many bytes of keys a unique index build gathers before it reports them.
+const HOLD_REPORT_BYTES: usize = 64 * 1024;
+
 /// Reads see the branch's latest state with this batch's own changes on top.
 pub struct Batch<'w> {
     view: View,
@@ -131,7 +147,7 @@ impl<'w> Batch<'w> {
     /// a document cannot be indexed or the index is unique and two documents share
     /// a key.
     pub fn create_index(&mut self, collection: &Collection, spec: Document) -> Result<Index> {
-        self.create_index_reporting(collection, spec, &mut |_, _| {})
+        self.create_index_reporting(collection, spec, IndexBuild { progress: &mut |_, _| {}, hold: &mut |_| Ok(()) })
     }
 
     /// As [`Batch::create_index`], telling `progress(done, total)` how many of the
@@ -140,11 +156,14 @@ impl<'w> Batch<'w> {
         &mut self,
         collection: &Collection,
         spec: Document,
-        progress: &mut dyn FnMut(u64, u64),
+        build: IndexBuild<'_>,
     ) -> Result<Index> {
+        let IndexBuild { progress, hold } = build;
         let mut index = Index::new(*self.next_collection, spec)?;
         let ns = format!("{}.{}", self.view.snapshot.addressed, collection.name);
         let mut seen: HashMap<Vec<u8>, ()> = HashMap::new();
+        // Bytes of keys seen not yet reported to `hold`.
+        let mut unreported = 0usize;
         let mut failure = None;
         let mut total = 0u64;
         self.view.scan_bytes(collection.id, None, |_, _| {
@@ -161,9 +180,16 @@ impl<'w> Batch<'w> {
             let keys = index.keys(&doc)?;
             index.multikey |= keys.multikey;
             if index.unique {
-                if let Some(key) = keys.keys.into_iter().find(|key| seen.insert(key.bytes.clone(), ()).is_some()) {
-                    failure = Some(key);
-                    return Ok(false);
+                for key in keys.keys {
+                    let bytes = key.bytes.len() + SEEN_KEY_OVERHEAD;
+                    if seen.insert(key.bytes.clone(), ()).is_some() {
+                        failure = Some(key);
+                        return Ok(false);
+                    }
+                    unreported += bytes;
+                }
+                if unreported >= HOLD_REPORT_BYTES {
+                    hold(std::mem::take(&mut unreported))?;
                 }
             }
             Ok(true)

@@ -16,7 +16,19 @@ use bson::DateTime;
 
 use super::engine::{Staged, Table, WriteBatch};
 use super::tables::{self, ID_LEN};
-use super::{lock, read, sessions, Store};
+use super::{lock, read, sessions, Progress, Store, Work};
+
+/// How often a long pass logs how far it has come.
+const PROGRESS_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Ends a pass's progress report when dropped.
+struct Reporting<'w>(&'w Work);
+
+impl Drop for Reporting<'_> {
+    fn drop(&mut self) {
+        *lock(&self.0.collecting) = None;
+    }
+}
 use crate::error::Result;
 use crate::lsn::Lsn;
 
@@ -169,6 +181,7 @@ impl Store {
             (Needs { horizon, live, dropped }, meta.next_collection)
         };
         let mut stats = GcStats { horizon, ..GcStats::default() };
+        let _reporting = self.report_collection()?;
         let mut referenced = HashSet::new();
         stats.versions += self.collect_table(Table::Catalog, &needs, true, |_, kept| {
             for value in kept {
@@ -246,6 +259,7 @@ impl Store {
                 Ok(true)
             })?;
             run.judge(needs, &mut keep_run, &mut doomed);
+            self.advance_collection(seen as u64);
             // Deleting versions a concurrent writer did not write (its keys carry
             // newer LSNs) needs no lock: a run's newer versions never make its
             // doomed ones needed again.
@@ -259,6 +273,31 @@ impl Store {
                 Some(key) => resume = Some(key),
                 None => return Ok(deleted),
             }
+        }
+    }
+
+    /// Starts reporting the pass's progress (the keys of the version tables it
+    /// walks), until the returned guard drops.
+    pub(super) fn report_collection(&self) -> Result<impl Drop + '_> {
+        let mut total = 0;
+        for table in [Table::Catalog, Table::Docs, Table::Indexes] {
+            total += self.engine.key_count(table)?;
+        }
+        let now = std::time::Instant::now();
+        *lock(&self.work.collecting) = Some(Progress { done: 0, total, started: now, logged: now });
+        Ok(Reporting(&self.work))
+    }
+
+    /// Counts `keys` more walked, and logs the progress every 2 s.
+    pub(super) fn advance_collection(&self, keys: u64) {
+        let mut collecting = lock(&self.work.collecting);
+        let Some(progress) = collecting.as_mut() else { return };
+        progress.done += keys;
+        // Writes during the pass add keys.
+        progress.total = progress.total.max(progress.done);
+        if progress.logged.elapsed() >= PROGRESS_LOG_INTERVAL {
+            progress.logged = std::time::Instant::now();
+            tracing::info!(done = progress.done, total = progress.total, "collecting history");
         }
     }
 

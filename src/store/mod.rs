@@ -34,7 +34,7 @@ use bson::{DateTime, Timestamp};
 use tokio::sync::watch;
 
 pub use crate::wal::PutKind;
-pub use batch::{Batch, PROGRESS_EVERY};
+pub use batch::{Batch, IndexBuild, PROGRESS_EVERY};
 pub use branches::{Branch, MAX_DEPTH};
 pub use gc::GcStats;
 pub use sessions::{Retryable, SessionRecord};
@@ -149,6 +149,25 @@ pub struct Work {
     /// Versions and WAL segments history collection deleted.
     pub versions_collected: AtomicU64,
     pub segments_removed: AtomicU64,
+    /// How far the running history collection has come.
+    collecting: Mutex<Option<Progress>>,
+}
+
+/// How far a long piece of background work has come: `done` of `total` keys.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+    pub started: Instant,
+    /// When it was last logged.
+    logged: Instant,
+}
+
+impl Work {
+    /// How far the running history collection has come, if one is running.
+    pub fn collecting(&self) -> Option<Progress> {
+        *lock(&self.collecting)
+    }
 }
 
 impl Store {
@@ -221,6 +240,7 @@ impl Store {
         }
         let mut reader = first.map(Ok).into_iter().chain(reader).peekable();
         let mut last_report = Instant::now();
+        let through = self.wal.last_lsn();
         while reader.peek().is_some() {
             let mut staged = Staged::new(self.engine.snapshot()?);
             let mut branches = write(&self.branches);
@@ -232,7 +252,7 @@ impl Store {
             meta.save(&mut staged);
             self.engine.commit(&staged.into_batch(), false)?;
             if last_report.elapsed() >= Duration::from_millis(250) {
-                tracing::info!(records, lsn = %meta.applied, "replaying the WAL into the store");
+                tracing::info!(records, lsn = %meta.applied, through = %through, "replaying the WAL into the store");
                 last_report = Instant::now();
             }
         }

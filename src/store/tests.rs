@@ -546,13 +546,42 @@ fn an_index_build_reports_how_far_it_has_come() {
     store
         .write(&db("p"), false, None, |batch| {
             let c = batch.collection("c")?.expect("c");
-            batch.create_index_reporting(&c, doc! {"key": {"n": 1}, "name": "n_1"}, &mut |done, total| {
-                reports.push((done, total))
-            })
+            let mut progress = |done, total| reports.push((done, total));
+            let build = IndexBuild { progress: &mut progress, hold: &mut |_| Ok(()) };
+            batch.create_index_reporting(&c, doc! {"key": {"n": 1}, "name": "n_1"}, build)
         })
         .expect("index build");
     assert_eq!(reports, [(0, 25_000), (10_000, 25_000), (20_000, 25_000), (25_000, 25_000)]);
+
+    // A unique index reports the keys it holds, and stops when refused more.
+    let mut held = 0;
+    store
+        .write(&db("p"), false, None, |batch| {
+            let c = batch.collection("c")?.expect("c");
+            let build = IndexBuild {
+                progress: &mut |_, _| {},
+                hold: &mut |bytes| {
+                    held += bytes;
+                    Ok(())
+                },
+            };
+            batch.create_index_reporting(&c, doc! {"key": {"_id": 1, "n": 1}, "name": "u", "unique": true}, build)
+        })
+        .expect("unique index build");
+    assert!(held > 25_000 * SEEN_KEY_OVERHEAD_FOR_TESTS, "{held} bytes reported");
+    let refused = store.write(&db("p"), false, None, |batch| {
+        let c = batch.collection("c")?.expect("c");
+        let build = IndexBuild {
+            progress: &mut |_, _| {},
+            hold: &mut |_| Err(Error::command(ErrorCode::ExceededMemoryLimit, "no more")),
+        };
+        batch.create_index_reporting(&c, doc! {"key": {"_id": 1, "n": -1}, "name": "v", "unique": true}, build)
+    });
+    assert!(matches!(refused, Err(e) if e.code() == ErrorCode::ExceededMemoryLimit));
 }
+
+/// Bytes a unique index build reports per key at least.
+const SEEN_KEY_OVERHEAD_FOR_TESTS: usize = 48;
 
 /// An engine whose flush waits until the test lets it go (or 10 seconds pass).
 struct SlowFlush {
@@ -569,6 +598,10 @@ impl Engine for SlowFlush {
 
     fn commit_all(&self, batches: &[&engine::WriteBatch], durable: bool) -> Result<()> {
         self.inner.commit_all(batches, durable)
+    }
+
+    fn key_count(&self, table: engine::Table) -> Result<u64> {
+        self.inner.key_count(table)
     }
 
     fn flush(&self) -> Result<()> {
@@ -646,4 +679,27 @@ fn writes_go_on_while_a_checkpoint_flushes_and_reach_the_engine_after_it() {
     let store = Store::open(Location::Engine(memory.clone()), Arc::new(wal), options).expect("reopen");
     let view = store.view(&db("shop"), None).expect("view");
     assert_eq!(scan(&view, "items").len(), 20);
+}
+
+#[test]
+fn a_history_collection_reports_how_far_it_has_come() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_wal, store) = open(dir.path(), Duration::from_secs(3600));
+    for id in 0..20 {
+        insert(&store, "shop", "items", doc! {"_id": id});
+    }
+    assert!(store.work.collecting().is_none());
+    let reporting = store.report_collection().expect("report");
+    let started = store.work.collecting().expect("running");
+    assert_eq!(started.done, 0);
+    assert!(started.total >= 20, "documents and catalog versions: {}", started.total);
+    store.advance_collection(5);
+    assert_eq!(store.work.collecting().map(|p| p.done), Some(5));
+    store.advance_collection(started.total);
+    let past = store.work.collecting().expect("running");
+    assert_eq!(past.total, past.done, "writes during a pass add keys: the total grows with them");
+    drop(reporting);
+    assert!(store.work.collecting().is_none());
+    store.collect_garbage(DateTime::now()).expect("collect");
+    assert!(store.work.collecting().is_none(), "a pass ends its report");
 }

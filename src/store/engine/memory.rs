@@ -72,6 +72,10 @@ impl Engine for MemoryEngine {
         state.durable = state.current.clone();
         Ok(())
     }
+
+    fn key_count(&self, table: Table) -> Result<u64> {
+        Ok(self.lock().current[table.slot()].len() as u64)
+    }
 }
 
 struct MemorySnapshot(Arc<Tables>);

@@ -89,6 +89,9 @@ pub trait Engine: Send + Sync {
 
     /// Makes everything committed durable.
     fn flush(&self) -> Result<()>;
+
+    /// How many keys `table` holds now (for progress reports: cheap, not a scan).
+    fn key_count(&self, table: Table) -> Result<u64>;
 }
 
 /// Puts and deletes to apply together; the last change of a key wins.

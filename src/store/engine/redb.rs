@@ -10,7 +10,10 @@
 use std::ops::Bound;
 use std::path::Path;
 
-use redb::{Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, TableDefinition, WriteTransaction};
+use redb::{
+    Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
+};
 
 use super::{is_empty_range, Engine, Snapshot, Table, Visit, WriteBatch};
 use crate::error::{Error, Result};
@@ -117,6 +120,18 @@ impl Engine for RedbEngine {
         set_durability(&mut txn, true)?;
         txn.commit()?;
         Ok(())
+    }
+
+    fn key_count(&self, table: Table) -> Result<u64> {
+        let txn = self.db.begin_read()?;
+        Ok(match table {
+            Table::Docs | Table::Catalog | Table::Indexes | Table::Sessions => {
+                txn.open_table(bytes_table(table))?.len()?
+            }
+            Table::Branches => txn.open_table(BRANCHES)?.len()?,
+            Table::Times => txn.open_table(TIMES)?.len()?,
+            Table::Meta => txn.open_table(META)?.len()?,
+        })
     }
 }
 
