@@ -53,6 +53,10 @@ pub struct Settings {
     pub max_memory: Option<usize>,
     /// Where to serve Prometheus metrics (`/metrics`); `None`: nowhere.
     pub metrics_bind: Option<String>,
+    /// Access control: commands need an authenticated user (SPEC §8).
+    pub auth: bool,
+    /// Serve a non-loopback address with access control off.
+    pub allow_unauthenticated: bool,
 }
 
 impl Default for Settings {
@@ -70,6 +74,8 @@ impl Default for Settings {
             enable_test_commands: false,
             max_memory: None,
             metrics_bind: None,
+            auth: false,
+            allow_unauthenticated: false,
         }
     }
 }
@@ -116,6 +122,12 @@ pub struct Overrides {
     /// Serve Prometheus metrics at http://HOST:PORT/metrics [default: not served]
     #[arg(long, env = "BRANCHDB_METRICS_BIND")]
     pub metrics_bind: Option<String>,
+    /// Turn on access control: every command but the handshake needs a user [default: false]
+    #[arg(long, env = "BRANCHDB_AUTH", num_args = 0..=1, default_missing_value = "true")]
+    pub auth: Option<bool>,
+    /// Serve an address other than loopback with access control off [default: false]
+    #[arg(long, env = "BRANCHDB_ALLOW_UNAUTHENTICATED", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_unauthenticated: Option<bool>,
 }
 
 impl Settings {
@@ -168,6 +180,8 @@ impl Settings {
             enable_test_commands,
             max_memory,
             metrics_bind,
+            auth,
+            allow_unauthenticated,
         } = o;
         if let Some(v) = bind {
             self.bind = v;
@@ -201,6 +215,12 @@ impl Settings {
         }
         if let Some(v) = metrics_bind {
             self.metrics_bind = Some(v);
+        }
+        if let Some(v) = auth {
+            self.auth = v;
+        }
+        if let Some(v) = allow_unauthenticated {
+            self.allow_unauthenticated = v;
         }
         if let Some(v) = max_memory {
             let bytes = parse_size(&v)

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use bson::Document;
 
+use crate::auth::{ConnectionAuth, Security};
 use crate::config::Settings;
 use crate::cursor::Cursors;
 use crate::fail_points::FailPoints;
@@ -57,6 +58,8 @@ pub struct Context {
     pub metrics: Metrics,
     /// `slowms` and `sampleRate`: the slow operation log.
     pub profiling: Profiling,
+    /// Access control: whether it is on, and when users last changed.
+    pub security: Security,
 }
 
 /// What the server knows about one client connection.
@@ -65,6 +68,19 @@ pub struct ConnectionInfo {
     pub peer: SocketAddr,
     /// The `client` document of the first `hello`, which may not change afterwards.
     pub client_metadata: Mutex<Option<Document>>,
+    /// Who the connection is authenticated as.
+    auth: Mutex<ConnectionAuth>,
+}
+
+impl ConnectionInfo {
+    pub fn new(id: i64, peer: SocketAddr) -> ConnectionInfo {
+        ConnectionInfo { id, peer, client_metadata: Mutex::new(None), auth: Mutex::default() }
+    }
+
+    /// The connection's authentication, locked.
+    pub fn auth(&self) -> std::sync::MutexGuard<'_, ConnectionAuth> {
+        self.auth.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 #[cfg(test)]
@@ -112,6 +128,7 @@ impl Context {
             stage_limits: StageLimits::default(),
             metrics: Metrics::default(),
             profiling: Profiling::default(),
+            security: Security::default(),
         })
     }
 }
@@ -120,6 +137,6 @@ impl Context {
 impl ConnectionInfo {
     /// A connection from 127.0.0.1:5000 with the given id.
     pub(crate) fn for_tests(id: i64) -> ConnectionInfo {
-        ConnectionInfo { id, peer: SocketAddr::from(([127, 0, 0, 1], 5000)), client_metadata: Mutex::new(None) }
+        ConnectionInfo::new(id, SocketAddr::from(([127, 0, 0, 1], 5000)))
     }
 }

@@ -38,6 +38,12 @@ macro_rules! error_codes {
 error_codes! {
     InternalError = 1,
     Unauthorized = 13,
+    UserNotFound = 11,
+    AuthenticationFailed = 18,
+    RoleNotFound = 31,
+    MechanismUnavailable = 334,
+    Location51002 = 51002,
+    Location51003 = 51003,
     BadValue = 2,
     NoSuchKey = 4,
     FailedToParse = 9,

@@ -5,6 +5,7 @@
 //! frames bytes with [`wire`], [`command`] dispatches by name, and [`namespace`]
 //! says which database, branch and moment a request addresses.
 
+pub mod auth;
 pub mod cli;
 pub mod command;
 pub mod config;

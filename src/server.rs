@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
@@ -42,9 +42,20 @@ impl Server {
     pub async fn bind(settings: Settings, argv: Vec<String>) -> Result<Server> {
         let wal = Arc::new(open_wal(&settings).await?);
         let store = open_store(&settings, wal.clone()).await?;
+        let root = root_user()?;
+        let mut settings = settings;
+        settings.auth |= root.is_some();
         let listener = TcpListener::bind(&settings.bind)
             .await
             .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", settings.bind)))?;
+        let address = listener.local_addr()?;
+        if !settings.auth && !settings.allow_unauthenticated && !address.ip().is_loopback() {
+            return Err(Error::Config(format!(
+                "refusing to serve {address} without access control: anyone who can reach it could read and drop \
+                 every database. Turn on --auth (BRANCHDB_ROOT_USERNAME and BRANCHDB_ROOT_PASSWORD create the first \
+                 user), or pass --allow-unauthenticated"
+            )));
+        }
         let metrics = match &settings.metrics_bind {
             Some(bind) => Some(
                 TcpListener::bind(bind)
@@ -62,6 +73,7 @@ impl Server {
         }
         let ttl = Arc::new(ttl::Monitor::new(settings.ttl_monitor_sleep_secs));
         let memory = Budget::new(crate::memory::split(settings.max_memory()).operations);
+        let security = crate::auth::Security::new(settings.auth, false);
         let shared = Arc::new(Context {
             settings,
             argv,
@@ -80,8 +92,11 @@ impl Server {
             stage_limits: StageLimits::default(),
             metrics: Metrics::default(),
             profiling: Profiling::default(),
+            security,
             ttl,
         });
+        let root = root.as_ref().map(|(user, password)| (user.as_str(), password.as_str()));
+        crate::command::start_security(&shared, root)?;
         Ok(Server { listener, metrics, shared })
     }
 
@@ -131,7 +146,7 @@ impl Server {
                 continue;
             };
             let id = shared.connections_total.fetch_add(1, Ordering::Relaxed) + 1;
-            let info = ConnectionInfo { id, peer, client_metadata: Mutex::new(None) };
+            let info = ConnectionInfo::new(id, peer);
             let shared = shared.clone();
             let stop = stop_rx.clone();
             connections.spawn(async move {
@@ -255,5 +270,17 @@ async fn reap_sessions(shared: Arc<Context>, mut stop: watch::Receiver<bool>) {
             }
             _ = stop.wait_for(|&stop| stop) => break,
         }
+    }
+}
+
+/// The root user to create on an empty data directory, from
+/// `BRANCHDB_ROOT_USERNAME` and `BRANCHDB_ROOT_PASSWORD` (read from the
+/// environment only, so that the password shows in no command line).
+fn root_user() -> Result<Option<(String, String)>> {
+    let get = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    match (get("BRANCHDB_ROOT_USERNAME"), get("BRANCHDB_ROOT_PASSWORD")) {
+        (Some(user), Some(password)) => Ok(Some((user, password))),
+        (None, None) => Ok(None),
+        _ => Err(Error::Config("BRANCHDB_ROOT_USERNAME and BRANCHDB_ROOT_PASSWORD go together".into())),
     }
 }

@@ -159,8 +159,10 @@ pub fn list_databases(inv: &Invocation<'_>) -> Result<Document> {
     let filter = Filter::parse(args::document(inv.body, "filter")?.unwrap_or(&Document::new()), &Variables::none())?;
     let name_only = args::boolean(inv.body, "nameOnly", false)?;
     let store = &inv.context.store;
+    let limit = super::authorize::listing_limit(inv);
+    let visible = |db: &str, branch: &str| limit.as_ref().is_none_or(|grants| grants.touch(db, branch));
     let mut databases = Vec::new();
-    for branch in store.all_branches() {
+    for branch in store.all_branches().into_iter().filter(|b| visible(&b.db, &b.name)) {
         let target = crate::namespace::DbRef { db: branch.db.clone(), branch: branch.name.clone(), point: None };
         // A branch dropped or created meanwhile is left out, not an error.
         let Ok(view) = inv.view_of(&target) else { continue };

@@ -21,9 +21,11 @@ const ON_COLLECTION: &[&str] = &[
     "collStats",
     "count",
     "create",
+    "createIndexes",
     "delete",
     "distinct",
     "drop",
+    "dropIndexes",
     "find",
     "findAndModify",
     "insert",
@@ -31,6 +33,15 @@ const ON_COLLECTION: &[&str] = &[
     "update",
     "validate",
 ];
+
+/// The collection a command works on, when it names one.
+pub(super) fn collection_of<'b>(command: &Command, body: &'b Document) -> Option<&'b str> {
+    match command.name {
+        "getMore" => body.get_str("collection").ok(),
+        name if ON_COLLECTION.contains(&name) => body.iter().next().and_then(|(_, v)| v.as_str()),
+        _ => None,
+    }
+}
 
 /// The largest command `currentOp` shows whole, as MongoDB: 1 KiB.
 const MAX_COMMAND_BYTES: usize = 1024;
@@ -45,11 +56,7 @@ pub(super) fn describe(command: &Command, body: &Document, db: &DbRef, connectio
 /// namespace it works on (`db.$cmd` when none), as `currentOp` and the profiler
 /// name them.
 pub(super) fn kind_and_ns(command: &Command, body: &Document, db: &str) -> (&'static str, String) {
-    let collection = match command.name {
-        "getMore" => body.get_str("collection").ok(),
-        name if ON_COLLECTION.contains(&name) => body.iter().next().and_then(|(_, v)| v.as_str()),
-        _ => None,
-    };
+    let collection = collection_of(command, body);
     let kind = match command.name {
         "find" => "query",
         "getMore" => "getmore",

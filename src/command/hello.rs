@@ -32,6 +32,12 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     reply.insert("minWireVersion", MIN_WIRE_VERSION);
     reply.insert("maxWireVersion", MAX_WIRE_VERSION);
     reply.insert("readOnly", false);
+    if let Some(mechanisms) = super::sasl::supported_mechanisms(inv.context, inv.body) {
+        reply.insert("saslSupportedMechs", mechanisms);
+    }
+    if let Some(started) = super::sasl::speculative(inv.context, inv.connection, inv.body) {
+        reply.insert("speculativeAuthenticate", started);
+    }
     reply.insert("ok", 1.0);
     Ok(reply)
 }

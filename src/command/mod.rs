@@ -8,6 +8,7 @@
 mod aggregate;
 mod args;
 mod arguments;
+mod authorize;
 mod branch;
 mod build_info;
 mod coll_stats;
@@ -35,12 +36,16 @@ mod list_commands;
 mod output;
 mod ping;
 mod profile;
+mod roles;
+mod sasl;
 mod server_status;
 mod sessions;
 mod stable_api;
 mod system_profile;
 mod transactions;
 mod update;
+mod user_store;
+mod users;
 mod validate;
 mod whatsmyuri;
 
@@ -56,6 +61,10 @@ use crate::fail_points;
 use crate::namespace::DbRef;
 use crate::profiling::SlowOperation;
 pub use invocation::Invocation;
+pub use users::start_security;
+
+use crate::auth::privileges::Action;
+use authorize::Rule;
 
 type Handler = fn(&Invocation<'_>) -> Result<Document>;
 
@@ -71,6 +80,8 @@ pub struct Command {
     pub store: bool,
     /// What the command does with each of its arguments.
     pub args: &'static arguments::Args,
+    /// What the connection's users need to run it (`authorize.rs`).
+    pub auth: Rule,
     run: Handler,
 }
 
@@ -83,6 +94,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::BUILD_INFO,
+        auth: Rule::Open,
         run: build_info::run,
     },
     Command {
@@ -92,6 +104,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: true,
         store: true,
         args: &arguments::COMMIT_TRANSACTION,
+        auth: Rule::Authenticated,
         run: outside_transaction,
     },
     Command {
@@ -101,6 +114,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: true,
         store: true,
         args: &arguments::ABORT_TRANSACTION,
+        auth: Rule::Authenticated,
         run: outside_transaction,
     },
     Command {
@@ -110,6 +124,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: true,
         store: false,
         args: &arguments::CONFIGURE_FAIL_POINT,
+        auth: Rule::Cluster(&[Action::ConfigureFailPoint]),
         run: fail_point::run,
     },
     Command {
@@ -119,6 +134,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::CONNECTION_STATUS,
+        auth: Rule::Open,
         run: connection_status::run,
     },
     Command {
@@ -128,6 +144,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::END_SESSIONS,
+        auth: Rule::Open,
         run: sessions::end,
     },
     Command {
@@ -137,6 +154,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: true,
         store: false,
         args: &arguments::CURRENT_OP,
+        auth: Rule::Custom(authorize::current_op),
         run: current_op::current_op,
     },
     Command {
@@ -146,6 +164,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: true,
         store: false,
         args: &arguments::GET_CMD_LINE_OPTS,
+        auth: Rule::Cluster(&[Action::GetCmdLineOpts]),
         run: get_cmd_line_opts::run,
     },
     Command {
@@ -155,6 +174,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: true,
         store: false,
         args: &arguments::GET_LOG,
+        auth: Rule::Cluster(&[Action::GetLog]),
         run: get_log::run,
     },
     Command {
@@ -164,6 +184,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: true,
         store: false,
         args: &arguments::GET_PARAMETER,
+        auth: Rule::Cluster(&[Action::GetParameter]),
         run: get_parameter::run,
     },
     Command {
@@ -173,6 +194,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: true,
         store: false,
         args: &arguments::SET_PARAMETER,
+        auth: Rule::Cluster(&[Action::SetParameter]),
         run: get_parameter::set,
     },
     Command {
@@ -182,6 +204,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::HELLO,
+        auth: Rule::Open,
         run: hello::run,
     },
     Command {
@@ -191,6 +214,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::HOST_INFO,
+        auth: Rule::Cluster(&[Action::HostInfo]),
         run: host_info::run,
     },
     Command {
@@ -200,6 +224,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::IS_MASTER,
+        auth: Rule::Open,
         run: hello::run,
     },
     Command {
@@ -209,6 +234,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::KILL_ALL_SESSIONS,
+        auth: Rule::Cluster(&[Action::KillAnySession]),
         run: sessions::kill_all,
     },
     Command {
@@ -218,6 +244,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: true,
         store: false,
         args: &arguments::KILL_OP,
+        auth: Rule::Cluster(&[Action::Killop]),
         run: current_op::kill_op,
     },
     Command {
@@ -227,6 +254,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::KILL_SESSIONS,
+        auth: Rule::Authenticated,
         run: sessions::kill,
     },
     Command {
@@ -236,6 +264,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::LIST_COMMANDS,
+        auth: Rule::Open,
         run: list_commands::run,
     },
     Command {
@@ -245,6 +274,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::PROFILE,
+        auth: Rule::Branch(&[Action::EnableProfiler]),
         run: profile::run,
     },
     Command {
@@ -254,6 +284,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::PING,
+        auth: Rule::Open,
         run: ping::run,
     },
     Command {
@@ -263,6 +294,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::REFRESH_SESSIONS,
+        auth: Rule::Authenticated,
         run: sessions::refresh,
     },
     Command {
@@ -272,6 +304,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::SERVER_STATUS,
+        auth: Rule::Cluster(&[Action::ServerStatus]),
         run: server_status::run,
     },
     Command {
@@ -281,6 +314,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::START_SESSION,
+        auth: Rule::Authenticated,
         run: sessions::start,
     },
     Command {
@@ -290,6 +324,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::WHATSMYURI,
+        auth: Rule::Open,
         run: whatsmyuri::run,
     },
     Command {
@@ -299,6 +334,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::CREATE,
+        auth: Rule::Branch(&[Action::CreateCollection]),
         run: collections::create,
     },
     Command {
@@ -308,6 +344,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::CREATE_BRANCH,
+        auth: Rule::Custom(authorize::create_branch),
         run: branch::create,
     },
     Command {
@@ -317,6 +354,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::BRANCH_INFO,
+        auth: Rule::Custom(authorize::branch_info),
         run: branch::info,
     },
     Command {
@@ -326,6 +364,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::DELETE,
+        auth: Rule::Branch(&[Action::Remove]),
         run: delete::run,
     },
     Command {
@@ -335,6 +374,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::DROP,
+        auth: Rule::Branch(&[Action::DropCollection]),
         run: collections::drop,
     },
     Command {
@@ -344,6 +384,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::DROP_BRANCH,
+        auth: Rule::Custom(authorize::drop_branch),
         run: branch::drop,
     },
     Command {
@@ -353,6 +394,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::DROP_DATABASE,
+        auth: Rule::Branch(&[Action::DropDatabase]),
         run: collections::drop_database,
     },
     Command {
@@ -362,6 +404,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::FIND,
+        auth: Rule::Branch(&[Action::Find]),
         run: find::find,
     },
     Command {
@@ -371,6 +414,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::FIND_AND_MODIFY,
+        auth: Rule::Custom(authorize::find_and_modify),
         run: find_and_modify::run,
     },
     Command {
@@ -380,6 +424,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::AGGREGATE,
+        auth: Rule::Custom(authorize::aggregate),
         run: aggregate::run,
     },
     Command {
@@ -389,6 +434,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::COLL_STATS,
+        auth: Rule::Branch(&[Action::CollStats]),
         run: coll_stats::run,
     },
     Command {
@@ -398,6 +444,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::COUNT,
+        auth: Rule::Branch(&[Action::Find]),
         run: count::run,
     },
     Command {
@@ -407,6 +454,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::DB_STATS,
+        auth: Rule::Branch(&[Action::DbStats]),
         run: coll_stats::db_stats,
     },
     Command {
@@ -416,6 +464,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::DISTINCT,
+        auth: Rule::Branch(&[Action::Find]),
         run: distinct::run,
     },
     Command {
@@ -425,6 +474,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::CREATE_INDEXES,
+        auth: Rule::Branch(&[Action::CreateIndex]),
         run: indexes::create,
     },
     Command {
@@ -434,6 +484,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::DROP_INDEXES,
+        auth: Rule::Branch(&[Action::DropIndex]),
         run: indexes::drop,
     },
     Command {
@@ -443,6 +494,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::EXPLAIN,
+        auth: Rule::Custom(authorize::explain),
         run: explain::run,
     },
     Command {
@@ -452,6 +504,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::LIST_INDEXES,
+        auth: Rule::Branch(&[Action::ListIndexes]),
         run: indexes::list,
     },
     Command {
@@ -461,6 +514,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: true,
         store: true,
         args: &arguments::RENAME_COLLECTION,
+        auth: Rule::Custom(authorize::rename_collection),
         run: collections::rename,
     },
     Command {
@@ -470,6 +524,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::GET_MORE,
+        auth: Rule::Authenticated,
         run: find::get_more,
     },
     Command {
@@ -479,6 +534,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::INSERT,
+        auth: Rule::Branch(&[Action::Insert]),
         run: insert::run,
     },
     Command {
@@ -488,6 +544,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: false,
         args: &arguments::KILL_CURSORS,
+        auth: Rule::Authenticated,
         run: find::kill_cursors,
     },
     Command {
@@ -497,6 +554,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::LIST_BRANCHES,
+        auth: Rule::Branch(&[Action::ListBranches]),
         run: branch::list,
     },
     Command {
@@ -506,6 +564,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::LIST_COLLECTIONS,
+        auth: Rule::Branch(&[Action::ListCollections]),
         run: collections::list_collections,
     },
     Command {
@@ -515,6 +574,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: true,
         store: true,
         args: &arguments::LIST_DATABASES,
+        auth: Rule::Authenticated,
         run: collections::list_databases,
     },
     Command {
@@ -524,6 +584,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::RESOLVE_POINT,
+        auth: Rule::Branch(&[Action::Find]),
         run: branch::resolve_point,
     },
     Command {
@@ -533,6 +594,7 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::VALIDATE,
+        auth: Rule::Branch(&[Action::Validate]),
         run: validate::run,
     },
     Command {
@@ -542,7 +604,168 @@ pub static COMMANDS: &[Command] = &[
         admin_only: false,
         store: true,
         args: &arguments::UPDATE,
+        auth: Rule::Custom(authorize::update),
         run: update::run,
+    },
+    Command {
+        name: "saslStart",
+        aliases: &[],
+        help: "start a SASL authentication",
+        admin_only: false,
+        store: true,
+        args: &arguments::SASL_START,
+        auth: Rule::Open,
+        run: sasl::sasl_start,
+    },
+    Command {
+        name: "saslContinue",
+        aliases: &[],
+        help: "continue a SASL authentication",
+        admin_only: false,
+        store: true,
+        args: &arguments::SASL_CONTINUE,
+        auth: Rule::Open,
+        run: sasl::sasl_continue,
+    },
+    Command {
+        name: "authenticate",
+        aliases: &[],
+        help: "authenticate with a client certificate (MONGODB-X509)",
+        admin_only: false,
+        store: false,
+        args: &arguments::AUTHENTICATE,
+        auth: Rule::Open,
+        run: sasl::authenticate,
+    },
+    Command {
+        name: "logout",
+        aliases: &[],
+        help: "forget the user authenticated on this database",
+        admin_only: false,
+        store: false,
+        args: &arguments::LOGOUT,
+        auth: Rule::Open,
+        run: sasl::logout,
+    },
+    Command {
+        name: "createUser",
+        aliases: &[],
+        help: "create a user",
+        admin_only: false,
+        store: true,
+        args: &arguments::CREATE_USER,
+        auth: Rule::Custom(users::authorize_create),
+        run: users::create_user,
+    },
+    Command {
+        name: "updateUser",
+        aliases: &[],
+        help: "change a user's password, roles or custom data",
+        admin_only: false,
+        store: true,
+        args: &arguments::UPDATE_USER,
+        auth: Rule::Custom(users::authorize_update),
+        run: users::update_user,
+    },
+    Command {
+        name: "dropUser",
+        aliases: &[],
+        help: "drop a user",
+        admin_only: false,
+        store: true,
+        args: &arguments::DROP_USER,
+        auth: Rule::Branch(&[Action::DropUser]),
+        run: users::drop_user,
+    },
+    Command {
+        name: "dropAllUsersFromDatabase",
+        aliases: &[],
+        help: "drop every user of the database",
+        admin_only: false,
+        store: true,
+        args: &arguments::DROP_USER,
+        auth: Rule::Branch(&[Action::DropUser]),
+        run: users::drop_all_users,
+    },
+    Command {
+        name: "usersInfo",
+        aliases: &[],
+        help: "describe users",
+        admin_only: false,
+        store: true,
+        args: &arguments::USERS_INFO,
+        auth: Rule::Custom(users::authorize_info),
+        run: users::users_info,
+    },
+    Command {
+        name: "grantRolesToUser",
+        aliases: &[],
+        help: "grant roles to a user",
+        admin_only: false,
+        store: true,
+        args: &arguments::USER_ROLES,
+        auth: Rule::Custom(users::authorize_grant),
+        run: users::grant_roles,
+    },
+    Command {
+        name: "revokeRolesFromUser",
+        aliases: &[],
+        help: "revoke roles from a user",
+        admin_only: false,
+        store: true,
+        args: &arguments::USER_ROLES,
+        auth: Rule::Custom(users::authorize_revoke),
+        run: users::revoke_roles,
+    },
+    Command {
+        name: "createRole",
+        aliases: &[],
+        help: "create a role",
+        admin_only: false,
+        store: true,
+        args: &arguments::CREATE_ROLE,
+        auth: Rule::Custom(roles::authorize_create),
+        run: roles::create_role,
+    },
+    Command {
+        name: "updateRole",
+        aliases: &[],
+        help: "change a role's privileges or inherited roles",
+        admin_only: false,
+        store: true,
+        args: &arguments::CREATE_ROLE,
+        auth: Rule::Custom(roles::authorize_create),
+        run: roles::update_role,
+    },
+    Command {
+        name: "dropRole",
+        aliases: &[],
+        help: "drop a role",
+        admin_only: false,
+        store: true,
+        args: &arguments::DROP_USER,
+        auth: Rule::Branch(&[Action::DropRole]),
+        run: roles::drop_role,
+    },
+    Command {
+        name: "rolesInfo",
+        aliases: &[],
+        help: "describe roles",
+        admin_only: false,
+        store: true,
+        args: &arguments::ROLES_INFO,
+        auth: Rule::Custom(roles::authorize_info),
+        run: roles::roles_info,
+    },
+    Command {
+        name: "grantPrivilegesToRole",
+        aliases: &[],
+        help: "grant privileges to a role",
+        admin_only: false,
+        store: true,
+        args: &arguments::GRANT_PRIVILEGES,
+        auth: Rule::Custom(roles::authorize_grant),
+        run: roles::grant_privileges,
     },
 ];
 
@@ -579,7 +802,8 @@ pub fn runs_inline(body: &Document, shared: &Context) -> bool {
     }
     match body.keys().next().and_then(|name| lookup(name)) {
         Some(command) if command.store => command.name == "find" && find::is_point_read(body),
-        _ => true,
+        // Authenticating reads the users, and a failure waits.
+        _ => !body.contains_key("speculativeAuthenticate") && !body.contains_key("saslSupportedMechs"),
     }
 }
 
@@ -750,6 +974,7 @@ fn run_checked(
     let deadline = max_time(body)?.map(|limit| Instant::now() + limit);
     args::simple_collation(body)?;
     let invocation = Invocation { body, db, connection, context: shared, deadline, op: Some(&running), session: None };
+    authorize::check(command, &invocation)?;
     let interrupt = crate::operations::Interrupt { deadline, op: Some(&running) };
     let reply = transactions::run(command, invocation, &session)?;
     interrupt.check()?;

@@ -93,23 +93,13 @@ const HELLO_ARGS: &[Arg] = &[
         "compression",
         "branchdb offers no compressor: as a MongoDB with networkMessageCompressors disabled, the reply names none.",
     ),
-    // MongoDB looks the user up even with access control off and leaves
-    // saslSupportedMechs out of the reply for an unknown user. Gap: MongoDB refuses a
-    // value that is not a "db.user" string or {user, db} document. Must become
-    // implemented with SPEC §8 authentication.
-    ignored(
-        "saslSupportedMechs",
-        "No users exist: MongoDB omits saslSupportedMechs for an unknown user, as branchdb does.",
-    ),
-    // MongoDB runs the speculative saslStart/authenticate even with access control off,
-    // and swallows its failure ("Treat failure like we never even got a speculative
-    // start"). Gap: it does refuse a non-object or empty object (BadValue
-    // "hello.speculativeAuthenticate must be a non-empty Object"). Must become
-    // implemented with SPEC §8 authentication.
-    ignored(
-        "speculativeAuthenticate",
-        "No users exist: MongoDB drops a failed speculative attempt and omits the reply field, as branchdb does.",
-    ),
+    // sasl.rs `supported_mechanisms`: the user's mechanisms, nothing for an unknown
+    // user. Gap: MongoDB refuses a value that is not a "db.user" string.
+    implemented("saslSupportedMechs"),
+    // sasl.rs `speculative`: a saslStart whose failure is swallowed, as MongoDB's
+    // ("Treat failure like we never even got a speculative start"). Gap: MongoDB
+    // refuses a non-object or empty object (BadValue).
+    implemented("speculativeAuthenticate"),
     // load_balancer_support_test.cpp HelloNormalClientGivesOption: no serviceId, no error.
     // Gap: the field is `stability: unstable`, so with apiStrict:true MongoDB refuses it (323).
     ignored(

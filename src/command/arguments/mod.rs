@@ -10,9 +10,11 @@
 
 mod admin;
 mod crud;
+mod security;
 
 pub use admin::*;
 pub use crud::*;
+pub use security::*;
 
 use bson::Document;
 

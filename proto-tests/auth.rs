@@ -1,0 +1,94 @@
+//! Access control through the Rust driver: the localhost exception, SCRAM-SHA-256
+//! and SCRAM-SHA-1 logins (the driver starts them speculatively in `hello`), a
+//! wrong password, unauthenticated commands, and a user whose roles are scoped to
+//! branches.
+
+use bson::{doc, Document};
+use mongodb::options::{AuthMechanism, ClientOptions, Credential};
+
+use crate::common::TestServer;
+
+async fn login(
+    server: &TestServer,
+    user: &str,
+    password: &str,
+    source: &str,
+    mechanism: AuthMechanism,
+) -> mongodb::Client {
+    let mut options = ClientOptions::parse(server.uri()).await.expect("options");
+    options.credential = Some(
+        Credential::builder()
+            .username(user.to_owned())
+            .password(password.to_owned())
+            .source(source.to_owned())
+            .mechanism(mechanism)
+            .build(),
+    );
+    mongodb::Client::with_options(options).expect("client")
+}
+
+fn code(result: Result<impl std::fmt::Debug, mongodb::error::Error>) -> Option<i32> {
+    match result {
+        Ok(_) => None,
+        Err(e) => match *e.kind {
+            mongodb::error::ErrorKind::Command(ref c) => Some(c.code),
+            mongodb::error::ErrorKind::Write(mongodb::error::WriteFailure::WriteError(ref w)) => Some(w.code),
+            mongodb::error::ErrorKind::Authentication { .. } => Some(18),
+            _ => panic!("unexpected error {e}"),
+        },
+    }
+}
+
+#[tokio::test]
+async fn scram_logins_and_roles_scoped_to_branches() {
+    let server = TestServer::start_with(|s| s.auth = true).await;
+    let anonymous = server.client().await;
+    let items = |client: &mongodb::Client, db: &str| client.database(db).collection::<Document>("items");
+    assert_eq!(code(items(&anonymous, "shop").find_one(doc! {}).await), Some(13), "unauthenticated find");
+
+    // The localhost exception lets the first user be created, then closes.
+    let admin = anonymous.database("admin");
+    admin.run_command(doc! {"createUser": "root", "pwd": "s3cret", "roles": ["root"]}).await.expect("first user");
+    assert_eq!(code(admin.run_command(doc! {"createUser": "x", "pwd": "p", "roles": []}).await), Some(13));
+
+    for mechanism in [AuthMechanism::ScramSha256, AuthMechanism::ScramSha1] {
+        let root = login(&server, "root", "s3cret", "admin", mechanism.clone()).await;
+        let status = root.database("admin").run_command(doc! {"connectionStatus": 1}).await.expect("status");
+        let users = status.get_document("authInfo").and_then(|a| a.get_array("authenticatedUsers")).expect("users");
+        assert_eq!(users, &vec![bson::Bson::Document(doc! {"user": "root", "db": "admin"})], "{mechanism:?}");
+        let wrong = login(&server, "root", "wrong", "admin", mechanism.clone()).await;
+        assert_eq!(code(wrong.database("admin").run_command(doc! {"ping": 1}).await), Some(18), "{mechanism:?}");
+    }
+
+    let root = login(&server, "root", "s3cret", "admin", AuthMechanism::ScramSha256).await;
+    items(&root, "shop").insert_one(doc! {"_id": 1}).await.expect("root writes");
+    let shop = root.database("shop");
+    for branch in ["feature-1", "other"] {
+        shop.run_command(doc! {"createBranch": branch}).await.expect("branch");
+    }
+    shop.run_command(doc! {
+        "createUser": "dev",
+        "pwd": "devpw",
+        "roles": [{"role": "read", "db": "shop"}, {"role": "readWrite", "db": "shop@feature-*"}],
+    })
+    .await
+    .expect("dev");
+
+    let dev = login(&server, "dev", "devpw", "shop", AuthMechanism::ScramSha256).await;
+    assert!(items(&dev, "shop").find_one(doc! {}).await.expect("dev reads main").is_some());
+    assert_eq!(code(items(&dev, "shop").insert_one(doc! {"_id": 2}).await), Some(13), "main is read-only");
+    items(&dev, "shop@feature-1").insert_one(doc! {"_id": 2}).await.expect("dev writes a feature branch");
+    assert_eq!(code(items(&dev, "shop@other").insert_one(doc! {"_id": 2}).await), Some(13), "another branch");
+    assert_eq!(code(items(&dev, "shop@other").find_one(doc! {}).await), Some(13), "not even read");
+    let dev_shop = dev.database("shop");
+    dev_shop.run_command(doc! {"createBranch": "feature-2"}).await.expect("a feature branch of its own");
+    assert_eq!(code(dev_shop.run_command(doc! {"createBranch": "hotfix"}).await), Some(13));
+    assert_eq!(code(dev_shop.run_command(doc! {"createUser": "eve", "pwd": "p", "roles": []}).await), Some(13));
+    let names = dev.list_database_names().await.expect("list");
+    assert!(names.contains(&"shop@feature-1".to_owned()) && !names.contains(&"shop@other".to_owned()), "{names:?}");
+
+    // Dropping the user ends what it may do at its next command.
+    shop.run_command(doc! {"dropUser": "dev"}).await.expect("drop");
+    assert_eq!(code(items(&dev, "shop").find_one(doc! {}).await), Some(13));
+    server.stop().await;
+}
