@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the repository's Dockerfile with podman and checks the image as a user would
 # run it: started with a volume, written to with pymongo, restarted, read back; it
-# runs as a non-root user and has a health check that passes.
+# runs as a non-root user, creates its root user from BRANCHDB_ROOT_USERNAME and
+# BRANCHDB_ROOT_PASSWORD and refuses unauthenticated reads, and has a health check
+# that passes.
 #
 #   scripts/docker-smoke.sh [path to a branchdb binary]   (default: target/release/branchdb)
 #
@@ -65,10 +67,12 @@ podman build --quiet --pull=never --format docker -t "$image" "$context" >/dev/n
 port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 podman volume create "$volume" >/dev/null
 # The host's network, on a free port: the health check (`branchdb ping`) finds the
-# server through BRANCHDB_URI.
+# server through BRANCHDB_URI. The root variables create the first user and turn
+# access control on, as the README's `docker run` does.
 # podman's complaints that it cannot schedule health checks without systemd go to a
 # log: the check is run by hand below.
-"${run[@]}" -d --name "$name" --network host -e "BRANCHDB_URI=mongodb://127.0.0.1:$port" -v "$volume:/data" "$image" \
+"${run[@]}" -d --name "$name" --network host -e "BRANCHDB_URI=mongodb://127.0.0.1:$port" \
+  -e BRANCHDB_ROOT_USERNAME=root -e BRANCHDB_ROOT_PASSWORD=smoke-secret -v "$volume:/data" "$image" \
   serve --bind "127.0.0.1:$port" --data-dir /data >/dev/null 2>>"$work/podman.log"
 
 wait_up() {
@@ -85,8 +89,18 @@ wait_up
 "$python" - "$port" write <<'PY'
 import sys
 from pymongo import MongoClient
+from pymongo.errors import OperationFailure
 port, step = int(sys.argv[1]), sys.argv[2]
-client = MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=10000)
+anonymous = MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=10000)
+try:
+    anonymous["shop"]["items"].find_one()
+    raise SystemExit("an unauthenticated find was served")
+except OperationFailure as e:
+    assert e.code == 13, e
+client = MongoClient(
+    f"mongodb://root:smoke-secret@127.0.0.1:{port}/?directConnection=true&authSource=admin",
+    serverSelectionTimeoutMS=10000,
+)
 items = client["shop"]["items"]
 if step == "write":
     items.insert_many([{"_id": i, "name": f"item {i}"} for i in range(100)])
@@ -104,7 +118,10 @@ wait_up
 import sys
 from pymongo import MongoClient
 port = int(sys.argv[1])
-client = MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=10000)
+client = MongoClient(
+    f"mongodb://root:smoke-secret@127.0.0.1:{port}/?directConnection=true&authSource=admin",
+    serverSelectionTimeoutMS=10000,
+)
 items = client["shop"]["items"]
 assert items.count_documents({}) == 100, items.count_documents({})
 assert items.find_one({"_id": 1})["name"] == "item 1"
@@ -120,4 +137,4 @@ case "$healthcheck" in
 esac
 # (podman schedules health checks through systemd, absent here: run it by hand.)
 podman healthcheck run "$name" >/dev/null 2>&1 || { echo "docker-smoke: the health check failed" >&2; exit 1; }
-echo "docker-smoke: ok (uid $uid, data kept across a restart, health check passes) in $(( $(date +%s) - started )) s"
+echo "docker-smoke: ok (uid $uid, root user from the environment, data kept across a restart, health check passes) in $(( $(date +%s) - started )) s"

@@ -123,3 +123,6 @@ for expected in "{ name: 'item-20', price: 100 }" "matchedCount: 4" "tags: [ 'od
   fi
 done
 echo "mongosh: quick-start session (operators, updates, deletes, it) ok"
+
+# Access control, on a server of its own.
+scripts/smoke-auth.sh "$bin"
