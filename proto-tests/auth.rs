@@ -84,6 +84,14 @@ async fn scram_logins_and_roles_scoped_to_branches() {
     dev_shop.run_command(doc! {"createBranch": "feature-2"}).await.expect("a feature branch of its own");
     assert_eq!(code(dev_shop.run_command(doc! {"createBranch": "hotfix"}).await), Some(13));
     assert_eq!(code(dev_shop.run_command(doc! {"createUser": "eve", "pwd": "p", "roles": []}).await), Some(13));
+    // A cursor answers only the user who opened it.
+    let mut session = root.start_session().await.expect("session");
+    let find = doc! {"find": "items", "batchSize": 0};
+    let opened = root.database("shop").run_command(find).session(&mut session).await.expect("find");
+    let id = opened.get_document("cursor").and_then(|c| c.get_i64("id")).expect("cursor id");
+    let more = doc! {"getMore": id, "collection": "items"};
+    assert_eq!(code(dev_shop.run_command(more.clone()).await), Some(13), "another user's cursor");
+    root.database("shop").run_command(more).session(&mut session).await.expect("the owner's getMore");
     let names = dev.list_database_names().await.expect("list");
     assert!(names.contains(&"shop@feature-1".to_owned()) && !names.contains(&"shop@other".to_owned()), "{names:?}");
 

@@ -54,12 +54,15 @@ pub struct Cursor {
     pub memory: Option<Reservation>,
 }
 
-/// The session (`lsid.id`) and transaction (`txnNumber`) a command ran in: a cursor
-/// remembers those that opened it, and takes `getMore`s only from them.
+/// The session (`lsid.id`), transaction (`txnNumber`) and authenticated user a
+/// command ran with: a cursor remembers those that opened it, and takes `getMore`s
+/// only from them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Owner {
     pub session: Option<Bson>,
     pub txn_number: Option<i64>,
+    /// The user (`user@db`), with access control on.
+    pub user: Option<String>,
 }
 
 impl Owner {
@@ -67,6 +70,12 @@ impl Owner {
     /// does (codes 50737 to 50741).
     pub fn check_get_more(&self, id: i64, from: &Owner) -> Result<()> {
         let refuse = |code, why: String| Err(Error::command(code, format!("Cannot run getMore on cursor {id}, {why}")));
+        if self.user != from.user {
+            return Err(Error::command(
+                ErrorCode::Unauthorized,
+                format!("cursor id {id} was not created by the authenticated user"),
+            ));
+        }
         match (&self.session, &from.session) {
             (Some(opened), None) => {
                 return refuse(

@@ -328,23 +328,71 @@ impl Conversation {
     }
 }
 
+/// The client's side of a conversation, for branchdb's own tools (the load tool's
+/// logins) and tests.
+pub struct Client {
+    mechanism: Mechanism,
+    user: String,
+    password: String,
+    first_bare: String,
+    /// The server's signature the client expects, once it has sent its proof.
+    expected: Option<Vec<u8>>,
+}
+
+impl Client {
+    /// The client's first message, and the conversation.
+    pub fn start(mechanism: Mechanism, user: &str, password: &str) -> (Client, Vec<u8>) {
+        let nonce = BASE64.encode(rand::random::<[u8; 24]>());
+        let escaped = user.replace('=', "=3D").replace(',', "=2C");
+        let first_bare = format!("n={escaped},r={nonce}");
+        let message = format!("n,,{first_bare}").into_bytes();
+        (
+            Client { mechanism, user: user.to_owned(), password: password.to_owned(), first_bare, expected: None },
+            message,
+        )
+    }
+
+    /// The final message answering the server's first.
+    pub fn finish(&mut self, server_first: &[u8]) -> Result<Vec<u8>, Failure> {
+        let server_first = std::str::from_utf8(server_first).map_err(|_| Failure::Malformed("not UTF-8"))?;
+        let mut fields = server_first.split(',');
+        let mut field = |name: &str| fields.next().and_then(|f| f.strip_prefix(name)).map(str::to_owned);
+        let malformed = Failure::Malformed("the server's first message is not r=,s=,i=");
+        let nonce = field("r=").ok_or(malformed.clone())?;
+        let salt = field("s=").and_then(|s| BASE64.decode(s).ok()).ok_or(malformed.clone())?;
+        let iterations: u32 = field("i=").and_then(|i| i.parse().ok()).ok_or(malformed)?;
+        let m = self.mechanism;
+        let salted = m.salted_password(&m.prepare(&self.user, &self.password)?, &salt, iterations);
+        let client_key = m.hmac(&salted, b"Client Key");
+        let without_proof = format!("c=biws,r={nonce}");
+        let auth_message = format!("{},{server_first},{without_proof}", self.first_bare);
+        let signature = m.hmac(&m.hash(&client_key), auth_message.as_bytes());
+        let proof: Vec<u8> = client_key.iter().zip(&signature).map(|(k, s)| k ^ s).collect();
+        self.expected = Some(m.hmac(&m.hmac(&salted, b"Server Key"), auth_message.as_bytes()));
+        Ok(format!("{without_proof},p={}", BASE64.encode(proof)).into_bytes())
+    }
+
+    /// Whether the server's final message proves it holds the credential.
+    pub fn verify(&self, server_final: &[u8]) -> bool {
+        let signature = server_final.strip_prefix(b"v=").and_then(|v| BASE64.decode(v).ok());
+        signature.is_some() && signature == self.expected
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The client's side, written from RFC 5802 for the tests.
+    /// The client's final message, through [`Client`].
     fn client_final(m: Mechanism, user: &str, password: &str, first_bare: &str, server_first: &str) -> String {
-        let mut fields = server_first.split(',');
-        let nonce = fields.next().and_then(|f| f.strip_prefix("r=")).expect("r");
-        let salt = BASE64.decode(fields.next().and_then(|f| f.strip_prefix("s=")).expect("s")).expect("salt");
-        let iterations: u32 = fields.next().and_then(|f| f.strip_prefix("i=")).expect("i").parse().expect("i");
-        let salted = m.salted_password(&m.prepare(user, password).expect("prepare"), &salt, iterations);
-        let client_key = m.hmac(&salted, b"Client Key");
-        let without_proof = format!("c=biws,r={nonce}");
-        let auth_message = format!("{first_bare},{server_first},{without_proof}");
-        let signature = m.hmac(&m.hash(&client_key), auth_message.as_bytes());
-        let proof: Vec<u8> = client_key.iter().zip(&signature).map(|(k, s)| k ^ s).collect();
-        format!("{without_proof},p={}", BASE64.encode(proof))
+        let mut client = Client {
+            mechanism: m,
+            user: user.into(),
+            password: password.into(),
+            first_bare: first_bare.into(),
+            expected: None,
+        };
+        String::from_utf8(client.finish(server_first.as_bytes()).expect("final")).expect("utf-8")
     }
 
     #[test]
@@ -364,6 +412,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_client_and_the_server_prove_themselves_to_each_other() {
+        let credential = Credential::new(Mechanism::Sha256, "a,b=c", "pässword").expect("credential");
+        let (mut client, first) = Client::start(Mechanism::Sha256, "a,b=c", "pässword");
+        let first = parse_client_first(&first).expect("first");
+        assert_eq!(first.user, "a,b=c");
+        let (conversation, server_first) = Conversation::start(Mechanism::Sha256, first, credential);
+        let last = client.finish(&server_first).expect("final");
+        let server_final = conversation.finish(&last).expect("proof");
+        assert!(client.verify(&server_final));
+        assert!(!client.verify(b"v=AAAA"));
     }
 
     #[test]

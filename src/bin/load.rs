@@ -11,7 +11,11 @@
 //! cargo run --release --bin load -- --connections 1 --keys 1000000 group
 //! cargo run --release --bin load -- --connections 64 txn
 //! cargo run --release --bin load -- --connections 1 --keys 1000000 find-id-txn
+//! cargo run --release --bin load -- --user root --password pw --connections 16 scram
 //! ```
+//!
+//! With `--user` and `--password`, each connection logs in first (SCRAM-SHA-256 on
+//! `--auth-db`); `scram` logs in again and again, one whole conversation per op.
 //!
 //! `insert` writes documents `{_id, n, name, k, u}` (see [`item`]): `k` takes
 //! [`GROUPS`] values and `u` is unique, so that `find-eq` (equality on `u`, after
@@ -68,6 +72,15 @@ struct Args {
     /// `create-index`: the field to index, ascending.
     #[arg(long, default_value = "u")]
     field: String,
+    /// Log in as this user (SCRAM-SHA-256) before the workload.
+    #[arg(long)]
+    user: Option<String>,
+    /// The user's password.
+    #[arg(long, env = "BRANCHDB_LOAD_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// The database that holds the user.
+    #[arg(long, default_value = "admin")]
+    auth_db: String,
     /// What each connection sends.
     workload: Workload,
 }
@@ -97,6 +110,8 @@ enum Workload {
     Txn,
     /// `find-id` in read-only snapshot transactions of [`TXN_FINDS`] finds.
     FindIdTxn,
+    /// A whole SCRAM-SHA-256 login (`saslStart`, `saslContinue`) as `--user`.
+    Scram,
 }
 
 /// The finds of one `find-id-txn` transaction.
@@ -222,11 +237,20 @@ async fn drive(
     let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (connection + 1).wrapping_mul(0x2545_F491_4F6C_DD1D);
     let mut session = Session::new(connection);
     let db = args.db.as_str();
+    if args.user.is_some() && args.workload != Workload::Scram {
+        login(&mut stream, &mut buf, &args).await?;
+    }
     while match args.workload {
         Workload::CreateIndex => driven.latencies.is_empty(),
         _ => Instant::now() < deadline,
     } {
         let commands = match args.workload {
+            Workload::Scram => {
+                let sent = Instant::now();
+                login(&mut stream, &mut buf, &args).await?;
+                driven.latencies.push(sent.elapsed());
+                continue;
+            }
             Workload::Ping => vec![doc! {"ping": 1, "$db": "admin"}],
             Workload::Insert => match insert_command(&args, &mut next_id) {
                 Some(command) => vec![command],
@@ -291,6 +315,42 @@ async fn drive(
     Ok(driven)
 }
 
+/// Logs in as `--user` with SCRAM-SHA-256, checking the server's proof too.
+async fn login(stream: &mut TcpStream, buf: &mut Vec<u8>, args: &Args) -> std::io::Result<()> {
+    use branchdb::auth::scram::{Client, Mechanism};
+    let failed = |what: &str| std::io::Error::other(format!("login failed: {what}"));
+    let (Some(user), Some(password)) = (&args.user, &args.password) else {
+        return Err(failed("--user and --password are needed"));
+    };
+    let binary = |bytes: Vec<u8>| bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes };
+    let (mut client, first) = Client::start(Mechanism::Sha256, user, password);
+    let start = doc! {
+        "saslStart": 1,
+        "mechanism": "SCRAM-SHA-256",
+        "payload": binary(first),
+        "options": {"skipEmptyExchange": true},
+        "$db": &args.auth_db,
+    };
+    let reply = request(stream, buf, &start).await?;
+    let payload = |reply: &Document| match reply.get("payload") {
+        Some(Bson::Binary(b)) if number(reply.get("ok")) == Some(1) => Ok(b.bytes.clone()),
+        _ => Err(failed(&reply.to_string())),
+    };
+    let id = reply.get("conversationId").cloned().unwrap_or(Bson::Int32(1));
+    let last = client.finish(&payload(&reply)?).map_err(|e| failed(&e.to_string()))?;
+    let next = doc! {"saslContinue": 1, "conversationId": id, "payload": binary(last), "$db": &args.auth_db};
+    let reply = request(stream, buf, &next).await?;
+    if reply.get_bool("done") != Ok(true) || !client.verify(&payload(&reply)?) {
+        return Err(failed("the server did not prove it holds the credential"));
+    }
+    Ok(())
+}
+
+async fn request(stream: &mut TcpStream, buf: &mut Vec<u8>, command: &Document) -> std::io::Result<Document> {
+    stream.write_all(&op_msg(command)?).await?;
+    read_reply(stream, buf).await
+}
+
 /// The next `insert` command of a connection, whose `_id`s start at `next_id` and
 /// step by the number of connections; `None` once `--total` documents are out.
 fn insert_command(args: &Args, next_id: &mut u64) -> Option<Document> {
@@ -330,7 +390,7 @@ fn tally(args: &Args, reply: &Document) -> Result<u64, String> {
     let first_batch =
         || reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).map_err(|e| e.to_string());
     Ok(match args.workload {
-        Workload::Ping | Workload::CreateIndex => 0,
+        Workload::Ping | Workload::CreateIndex | Workload::Scram => 0,
         Workload::Insert | Workload::Txn => reply.get_i32("n").unwrap_or(0) as u64,
         Workload::FindId | Workload::FindEq => first_batch()?.len() as u64,
         // The commit replies without a cursor.

@@ -70,6 +70,10 @@ impl Invocation<'_> {
                 Some(Bson::Int32(n)) if in_transaction => Some(i64::from(*n)),
                 _ => None,
             },
+            user: match self.context.security.enabled {
+                true => self.connection.auth().users.first().map(ToString::to_string),
+                false => None,
+            },
         }
     }
 
