@@ -15,5 +15,6 @@ mod memory;
 mod metrics;
 mod ops;
 mod refusals;
+mod tls;
 mod transactions;
 mod ttl;

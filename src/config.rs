@@ -24,6 +24,27 @@ pub enum Durability {
     None,
 }
 
+/// Which connections are TLS (MongoDB's `--tlsMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+pub enum TlsMode {
+    /// Plain connections only.
+    #[serde(rename = "disabled")]
+    #[value(name = "disabled")]
+    Disabled,
+    /// TLS and plain connections (a single node makes no connections of its own, so
+    /// `allowTLS` and `preferTLS` serve alike).
+    #[serde(rename = "allowTLS")]
+    #[value(name = "allowTLS")]
+    Allow,
+    #[serde(rename = "preferTLS")]
+    #[value(name = "preferTLS")]
+    Prefer,
+    /// TLS connections only.
+    #[serde(rename = "requireTLS")]
+    #[value(name = "requireTLS")]
+    Require,
+}
+
 /// How log lines are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -57,6 +78,12 @@ pub struct Settings {
     pub auth: bool,
     /// Serve a non-loopback address with access control off.
     pub allow_unauthenticated: bool,
+    pub tls_mode: TlsMode,
+    /// The server's certificate chain (PEM); its key too when `tls_key_file` is unset.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// The authorities whose client certificates are accepted (PEM).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -76,6 +103,10 @@ impl Default for Settings {
             metrics_bind: None,
             auth: false,
             allow_unauthenticated: false,
+            tls_mode: TlsMode::Disabled,
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_ca_file: None,
         }
     }
 }
@@ -128,6 +159,18 @@ pub struct Overrides {
     /// Serve an address other than loopback with access control off [default: false]
     #[arg(long, env = "BRANCHDB_ALLOW_UNAUTHENTICATED", num_args = 0..=1, default_missing_value = "true")]
     pub allow_unauthenticated: Option<bool>,
+    /// Which connections are TLS: disabled, allowTLS, preferTLS, requireTLS [default: disabled]
+    #[arg(long, env = "BRANCHDB_TLS_MODE")]
+    pub tls_mode: Option<TlsMode>,
+    /// The server's certificate chain, PEM (and its key, without --tls-key-file)
+    #[arg(long, env = "BRANCHDB_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The server's private key, PEM
+    #[arg(long, env = "BRANCHDB_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+    /// Authorities whose client certificates are accepted, PEM (for MONGODB-X509)
+    #[arg(long, env = "BRANCHDB_TLS_CA_FILE")]
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -182,6 +225,10 @@ impl Settings {
             metrics_bind,
             auth,
             allow_unauthenticated,
+            tls_mode,
+            tls_cert_file,
+            tls_key_file,
+            tls_ca_file,
         } = o;
         if let Some(v) = bind {
             self.bind = v;
@@ -221,6 +268,18 @@ impl Settings {
         }
         if let Some(v) = allow_unauthenticated {
             self.allow_unauthenticated = v;
+        }
+        if let Some(v) = tls_mode {
+            self.tls_mode = v;
+        }
+        if let Some(v) = tls_cert_file {
+            self.tls_cert_file = Some(v);
+        }
+        if let Some(v) = tls_key_file {
+            self.tls_key_file = Some(v);
+        }
+        if let Some(v) = tls_ca_file {
+            self.tls_ca_file = Some(v);
         }
         if let Some(v) = max_memory {
             let bytes = parse_size(&v)

@@ -29,13 +29,31 @@ static NEXT_REQUEST_ID: AtomicI32 = AtomicI32::new(1);
 
 /// Serves one connection until the peer closes it, it sends a malformed frame, or
 /// the server shuts down (checked between requests only).
-pub async fn serve(stream: TcpStream, info: ConnectionInfo, shared: &Arc<Context>, mut stop: watch::Receiver<bool>) {
+pub async fn serve(stream: TcpStream, info: ConnectionInfo, shared: &Arc<Context>, stop: watch::Receiver<bool>) {
+    let (reader, writer) = stream.into_split();
+    serve_halves(reader, writer, info, shared, stop).await;
+}
+
+/// [`serve`] for a TLS connection.
+pub async fn serve_tls(
+    stream: tokio_rustls::server::TlsStream<TcpStream>,
+    info: ConnectionInfo,
+    shared: &Arc<Context>,
+    stop: watch::Receiver<bool>,
+) {
+    let (reader, writer) = tokio::io::split(stream);
+    serve_halves(reader, writer, info, shared, stop).await;
+}
+
+async fn serve_halves(
+    mut reader: impl AsyncReadExt + Unpin,
+    writer: impl tokio::io::AsyncWrite + Unpin,
+    info: ConnectionInfo,
+    shared: &Arc<Context>,
+    mut stop: watch::Receiver<bool>,
+) {
     let info = Arc::new(info);
     let peer = info.peer;
-    if let Err(e) = stream.set_nodelay(true) {
-        tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
-    }
-    let (mut reader, writer) = stream.into_split();
     let mut writer = BufWriter::new(writer);
     let mut buf = BytesMut::with_capacity(16 * 1024);
     tracing::debug!(%peer, id = info.id, "connection open");

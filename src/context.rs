@@ -70,11 +70,19 @@ pub struct ConnectionInfo {
     pub client_metadata: Mutex<Option<Document>>,
     /// Who the connection is authenticated as.
     auth: Mutex<ConnectionAuth>,
+    /// The subject of the client's TLS certificate, if it sent one (MONGODB-X509).
+    pub certificate_subject: Option<String>,
 }
 
 impl ConnectionInfo {
     pub fn new(id: i64, peer: SocketAddr) -> ConnectionInfo {
-        ConnectionInfo { id, peer, client_metadata: Mutex::new(None), auth: Mutex::default() }
+        ConnectionInfo {
+            id,
+            peer,
+            client_metadata: Mutex::new(None),
+            auth: Mutex::default(),
+            certificate_subject: None,
+        }
     }
 
     /// The connection's authentication, locked.

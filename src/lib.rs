@@ -28,6 +28,7 @@ pub mod server;
 pub mod sessions;
 pub mod store;
 pub mod timings;
+pub mod tls;
 pub mod ttl;
 pub mod value;
 pub mod wal;

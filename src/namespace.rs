@@ -85,9 +85,16 @@ impl fmt::Display for DbRef {
 }
 
 /// Checks a database name without branch suffix against MongoDB's rules.
+/// The database of users whose identity is outside (MONGODB-X509's certificate
+/// subjects): the one name that may hold a `$`.
+pub const EXTERNAL: &str = "$external";
+
 pub fn validate_db_name(db: &str) -> std::result::Result<(), &'static str> {
     if db.is_empty() {
         return Err("the database name is empty");
+    }
+    if db == EXTERNAL {
+        return Ok(());
     }
     if db.contains(FORBIDDEN_DB_CHARS) {
         return Err(

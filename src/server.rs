@@ -22,6 +22,7 @@ use crate::operations::Operations;
 use crate::profiling::Profiling;
 use crate::sessions::Sessions;
 use crate::store::{self, Store};
+use crate::tls::{Accepted, Tls};
 use crate::ttl;
 use crate::wal::{self, fs::StdFs, Wal};
 
@@ -34,6 +35,7 @@ pub struct Server {
     /// The Prometheus endpoint's socket, with `--metrics-bind`.
     metrics: Option<TcpListener>,
     shared: Arc<Context>,
+    tls: Tls,
 }
 
 impl Server {
@@ -43,6 +45,7 @@ impl Server {
         let wal = Arc::new(open_wal(&settings).await?);
         let store = open_store(&settings, wal.clone()).await?;
         let root = root_user()?;
+        let tls = Tls::load(&settings)?;
         let mut settings = settings;
         settings.auth |= root.is_some();
         let listener = TcpListener::bind(&settings.bind)
@@ -97,7 +100,7 @@ impl Server {
         });
         let root = root.as_ref().map(|(user, password)| (user.as_str(), password.as_str()));
         crate::command::start_security(&shared, root)?;
-        Ok(Server { listener, metrics, shared })
+        Ok(Server { listener, metrics, shared, tls })
     }
 
     /// The address actually bound.
@@ -113,7 +116,7 @@ impl Server {
     /// Serves until `shutdown` completes, then stops accepting, lets every connection
     /// finish the request it is serving, and returns.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
-        let Server { listener, metrics, shared } = self;
+        let Server { listener, metrics, shared, tls } = self;
         let limit = Arc::new(Semaphore::new(shared.settings.max_connections));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
@@ -146,12 +149,23 @@ impl Server {
                 continue;
             };
             let id = shared.connections_total.fetch_add(1, Ordering::Relaxed) + 1;
-            let info = ConnectionInfo::new(id, peer);
+            let mut info = ConnectionInfo::new(id, peer);
             let shared = shared.clone();
             let stop = stop_rx.clone();
+            let tls = tls.clone();
             connections.spawn(async move {
                 shared.connections_current.fetch_add(1, Ordering::Relaxed);
-                crate::connection::serve(stream, info, &shared, stop).await;
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(%peer, error = %e, "cannot set TCP_NODELAY");
+                }
+                match tls.accept(stream).await {
+                    Ok(Accepted::Plain(stream)) => crate::connection::serve(stream, info, &shared, stop).await,
+                    Ok(Accepted::Tls(stream, subject)) => {
+                        info.certificate_subject = subject;
+                        crate::connection::serve_tls(*stream, info, &shared, stop).await
+                    }
+                    Err(e) => tracing::info!(%peer, reason = %e, "closing connection before its first message"),
+                }
                 shared.connections_current.fetch_sub(1, Ordering::Relaxed);
                 drop(permit);
             });

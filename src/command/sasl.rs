@@ -95,12 +95,16 @@ pub fn sasl_continue(inv: &Invocation<'_>) -> Result<Document> {
     }
 }
 
-/// `hello`'s `speculativeAuthenticate`: the `saslStart` reply, or nothing when it
-/// fails (the client then authenticates the ordinary way), as MongoDB does.
+/// `hello`'s `speculativeAuthenticate`: the `saslStart` (or MONGODB-X509
+/// `authenticate`) reply, or nothing when it fails (the client then authenticates
+/// the ordinary way), as MongoDB does.
 pub fn speculative(context: &Context, connection: &ConnectionInfo, body: &Document) -> Option<Document> {
     let spec = body.get_document("speculativeAuthenticate").ok()?;
     let db = spec.get_str("db").unwrap_or("admin");
-    let mut reply = start(context, connection, db, spec).ok()?;
+    let mut reply = match spec.contains_key("authenticate") {
+        true => x509(context, connection, db, spec).ok()?,
+        false => start(context, connection, db, spec).ok()?,
+    };
     reply.remove("ok");
     Some(reply)
 }
@@ -115,16 +119,54 @@ pub fn supported_mechanisms(context: &Context, body: &Document) -> Option<Bson> 
     Some(Bson::Array(names.map(|m| Bson::String(m.name().to_owned())).collect()))
 }
 
-/// `authenticate`: MONGODB-X509 needs TLS, which this server does not serve yet.
+/// `authenticate`: MONGODB-X509, the user named by the subject of the client's
+/// TLS certificate (checked against `--tls-ca-file` in the handshake), in
+/// `$external`.
 pub fn authenticate(inv: &Invocation<'_>) -> Result<Document> {
-    let mechanism = inv.body.get_str("mechanism").unwrap_or_default();
-    Err(Error::command(
-        ErrorCode::MechanismUnavailable,
-        match mechanism {
-            "MONGODB-X509" => "MONGODB-X509 authenticates a TLS client certificate, and TLS is not served yet".into(),
-            other => format!("Received authentication for mechanism {other} which is unknown or not enabled"),
-        },
-    ))
+    x509(inv.context, inv.connection, &inv.db.db, inv.body)
+}
+
+fn x509(context: &Context, connection: &ConnectionInfo, db: &str, body: &Document) -> Result<Document> {
+    match body.get_str("mechanism") {
+        Ok("MONGODB-X509") => {}
+        other => {
+            return Err(Error::command(
+                ErrorCode::MechanismUnavailable,
+                format!(
+                    "Received authentication for mechanism {} which is unknown or not enabled",
+                    other.unwrap_or_default()
+                ),
+            ))
+        }
+    }
+    if db != crate::namespace::EXTERNAL {
+        return Err(Error::bad_value("X.509 authentication must always use the $external database."));
+    }
+    let failure = |why: &str, user: Option<&UserName>| {
+        tracing::warn!(
+            peer = %connection.peer,
+            user = %user.map_or_else(|| "(none)".to_owned(), ToString::to_string),
+            mechanism = "MONGODB-X509",
+            reason = why,
+            "Authentication failed"
+        );
+        std::thread::sleep(FAILURE_DELAY);
+        Error::command(ErrorCode::AuthenticationFailed, "Authentication failed.")
+    };
+    let Some(subject) = connection.certificate_subject.clone() else {
+        return Err(failure("no verified client certificate on the connection", None));
+    };
+    let user = UserName { user: subject, db: db.to_owned() };
+    if body.get_str("user").is_ok_and(|named| named != user.user) {
+        return Err(failure("the user named is not the certificate's subject", Some(&user)));
+    }
+    if user_store::user(context, &user)?.is_none() {
+        return Err(failure("no such user", Some(&user)));
+    }
+    tracing::info!(peer = %connection.peer, user = %user, mechanism = "MONGODB-X509", "Successfully authenticated");
+    let reply = doc! {"dbname": &user.db, "user": &user.user};
+    connection.auth().log_in(user);
+    Ok(reply)
 }
 
 /// `logout`: forgets the user authenticated on this database.

@@ -162,11 +162,14 @@ pub fn start_security(context: &Context, root: Option<(&str, &str)>) -> Result<(
 
 pub fn create_user(inv: &Invocation<'_>) -> Result<Document> {
     let name = named_user(inv, "createUser")?;
-    let password = password(inv.body)?.ok_or_else(|| {
-        Error::bad_value(
+    let external = name.db == crate::namespace::EXTERNAL;
+    let password = match (password(inv.body)?, external) {
+        (Some(_), true) => return Err(Error::bad_value("Cannot set the password of a user in $external")),
+        (None, false) => return Err(Error::bad_value(
             "Must provide a 'pwd' field for all user documents, except those with '$external' as the user's source db",
-        )
-    })?;
+        )),
+        (password, _) => password,
+    };
     let roles = role_list(inv.body.get("roles"), "roles", &name.db)?;
     check_roles_exist(inv.context, &roles)?;
     let custom = inv.body.get("customData");
@@ -176,7 +179,10 @@ pub fn create_user(inv: &Invocation<'_>) -> Result<Document> {
     if user_store::user(inv.context, &name)?.is_some() {
         return Err(Error::command(ErrorCode::Location51003, format!("User \"{name}\" already exists")));
     }
-    let credentials = credentials(&name.user, password, &mechanisms(inv.body)?)?;
+    let credentials = match password {
+        Some(password) => credentials(&name.user, password, &mechanisms(inv.body)?)?,
+        None => doc! {"external": true},
+    };
     save(inv.context, user_document(&name, credentials, &roles, custom), PutKind::Insert)?;
     Ok(Document::new())
 }
