@@ -337,19 +337,33 @@ pub struct Client {
     first_bare: String,
     /// The server's signature the client expects, once it has sent its proof.
     expected: Option<Vec<u8>>,
+    /// The salted password of the last salt and iteration count, which clients may
+    /// keep (as drivers do) so that a new login skips the key derivation.
+    salted: Option<(Vec<u8>, u32, Vec<u8>)>,
 }
 
 impl Client {
     /// The client's first message, and the conversation.
     pub fn start(mechanism: Mechanism, user: &str, password: &str) -> (Client, Vec<u8>) {
+        let mut client = Client {
+            mechanism,
+            user: user.to_owned(),
+            password: password.to_owned(),
+            first_bare: String::new(),
+            expected: None,
+            salted: None,
+        };
+        let first = client.again();
+        (client, first)
+    }
+
+    /// Starts a new conversation (a new nonce), keeping the salted password.
+    pub fn again(&mut self) -> Vec<u8> {
         let nonce = BASE64.encode(rand::random::<[u8; 24]>());
-        let escaped = user.replace('=', "=3D").replace(',', "=2C");
-        let first_bare = format!("n={escaped},r={nonce}");
-        let message = format!("n,,{first_bare}").into_bytes();
-        (
-            Client { mechanism, user: user.to_owned(), password: password.to_owned(), first_bare, expected: None },
-            message,
-        )
+        let escaped = self.user.replace('=', "=3D").replace(',', "=2C");
+        self.first_bare = format!("n={escaped},r={nonce}");
+        self.expected = None;
+        format!("n,,{}", self.first_bare).into_bytes()
     }
 
     /// The final message answering the server's first.
@@ -362,7 +376,11 @@ impl Client {
         let salt = field("s=").and_then(|s| BASE64.decode(s).ok()).ok_or(malformed.clone())?;
         let iterations: u32 = field("i=").and_then(|i| i.parse().ok()).ok_or(malformed)?;
         let m = self.mechanism;
-        let salted = m.salted_password(&m.prepare(&self.user, &self.password)?, &salt, iterations);
+        let salted = match &self.salted {
+            Some((s, i, salted)) if *s == salt && *i == iterations => salted.clone(),
+            _ => m.salted_password(&m.prepare(&self.user, &self.password)?, &salt, iterations),
+        };
+        self.salted = Some((salt, iterations, salted.clone()));
         let client_key = m.hmac(&salted, b"Client Key");
         let without_proof = format!("c=biws,r={nonce}");
         let auth_message = format!("{},{server_first},{without_proof}", self.first_bare);
@@ -391,6 +409,7 @@ mod tests {
             password: password.into(),
             first_bare: first_bare.into(),
             expected: None,
+            salted: None,
         };
         String::from_utf8(client.finish(server_first.as_bytes()).expect("final")).expect("utf-8")
     }
