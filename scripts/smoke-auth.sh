@@ -3,7 +3,8 @@
 # the localhost exception creates the first user; SCRAM-SHA-256 and SCRAM-SHA-1
 # logins; a wrong password (18) and an unauthenticated find (13); a user who reads
 # main and writes only feature branches; the users and roles helpers of mongosh;
-# and no password or SCRAM message in the server's log. Uses the clients
+# and no password or SCRAM message in the server's log. Then TLS (requireTLS, a CA
+# made with openssl): both clients connect over TLS, a plain connection fails. Uses the clients
 # scripts/smoke-clients.sh installs (it runs this script).
 #
 #   scripts/smoke-auth.sh [path to the branchdb binary]
@@ -18,7 +19,8 @@ port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0));
 data=$(mktemp -d)
 "$bin" serve --auth --bind "127.0.0.1:$port" --data-dir "$data" --log info > "$data/server.log" 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -rf "$data"' EXIT
+tls_server=
+trap 'kill $server $tls_server 2>/dev/null; wait 2>/dev/null; rm -rf "$data"' EXIT
 for _ in $(seq 100); do
   (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
   sleep 0.1
@@ -105,4 +107,48 @@ if grep -qE "root-Secret-1|dev-Secret-2|ci-Secret-3|Wrong-Guess-9|c=biws" "$data
   echo "the server's log holds a password or a SCRAM message" >&2
   exit 1
 fi
+
+# TLS: a CA, a server certificate for 127.0.0.1, a server that requires TLS.
+certs="$data/certs"
+mkdir -p "$certs"
+(
+  cd "$certs"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=smoke CA" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > server.ext
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
+    -extfile server.ext 2>/dev/null
+)
+tls_port=$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$bin" serve --bind "127.0.0.1:$tls_port" --data-dir "$data/tls" --log warn --tls-mode requireTLS \
+  --tls-cert-file "$certs/server.pem" --tls-key-file "$certs/server.key" > "$data/tls.log" 2>&1 &
+tls_server=$!
+for _ in $(seq 100); do
+  (echo > "/dev/tcp/127.0.0.1/$tls_port") 2>/dev/null && break
+  sleep 0.1
+done
+"$python" -W error - "$tls_port" "$certs/ca.pem" <<'PY'
+import sys
+import pymongo
+from pymongo.errors import ServerSelectionTimeoutError
+port, ca = int(sys.argv[1]), sys.argv[2]
+secure = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true&tls=true&tlsCAFile={ca}",
+                             serverSelectionTimeoutMS=5000)
+assert secure.admin.command("ping")["ok"] == 1.0
+secure.close()
+plain = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=1500)
+try:
+    plain.admin.command("ping")
+    raise SystemExit("a plain connection was served under requireTLS")
+except ServerSelectionTimeoutError:
+    pass
+plain.close()
+print("pymongo: TLS under requireTLS, a plain connection refused: ok")
+PY
+out=$("$mongosh" "mongodb://127.0.0.1:$tls_port/test?tls=true&tlsCAFile=$certs/ca.pem" --quiet --eval '
+  if (db.runCommand({ping: 1}).ok !== 1) throw new Error("ping");
+  print("mongosh: TLS ok");
+' 2>&1)
+echo "$out" | grep -q "mongosh: TLS ok" || { echo "mongosh (TLS): $out" >&2; exit 1; }
+echo "$out"
 echo "smoke-auth: ok"

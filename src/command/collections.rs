@@ -123,6 +123,10 @@ pub fn drop_database(inv: &Invocation<'_>) -> Result<Document> {
         }
         Ok(())
     })?;
+    if inv.db.db == "admin" && inv.db.branch == crate::namespace::MAIN_BRANCH {
+        // The users and roles went with it.
+        inv.context.security.changed(super::user_store::any_user(inv.context)?);
+    }
     let mut reply = doc! {"dropped": inv.db.to_string()};
     if let Some(commit) = commit {
         reply.insert("operationTime", commit.cluster_time());
