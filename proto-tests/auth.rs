@@ -91,6 +91,8 @@ async fn scram_logins_and_roles_scoped_to_branches() {
     let id = opened.get_document("cursor").and_then(|c| c.get_i64("id")).expect("cursor id");
     let more = doc! {"getMore": id, "collection": "items"};
     assert_eq!(code(dev_shop.run_command(more.clone()).await), Some(13), "another user's cursor");
+    let kill = doc! {"killCursors": "items", "cursors": [id]};
+    assert_eq!(code(dev_shop.run_command(kill).await), Some(13), "nor kill it");
     root.database("shop").run_command(more).session(&mut session).await.expect("the owner's getMore");
     let names = dev.list_database_names().await.expect("list");
     assert!(names.contains(&"shop@feature-1".to_owned()) && !names.contains(&"shop@other".to_owned()), "{names:?}");

@@ -267,6 +267,18 @@ impl Cursors {
         self.lock().remove(&id).is_some()
     }
 
+    /// Kills cursor `id` for `user` (`None` with access control off): a cursor
+    /// another user opened is refused with 13, as MongoDB refuses it.
+    pub fn kill_for(&self, id: i64, user: Option<&String>) -> Result<bool> {
+        let mut open = self.lock();
+        if let Some((Some(cursor), _)) = open.get(&id) {
+            if cursor.owner.user.as_ref() != user {
+                return Err(Error::command(ErrorCode::Unauthorized, format!("not authorized to kill cursor {id}")));
+            }
+        }
+        Ok(open.remove(&id).is_some())
+    }
+
     pub fn len(&self) -> usize {
         self.lock().len()
     }

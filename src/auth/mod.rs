@@ -29,7 +29,8 @@ pub struct Security {
     pub enabled: bool,
     /// Bumped by every change of users or roles.
     generation: AtomicU64,
-    /// Whether a user exists (the localhost exception holds until one does).
+    /// Whether a user or a role exists (the localhost exception holds until one
+    /// does).
     has_users: AtomicBool,
 }
 

@@ -23,10 +23,13 @@ pub fn collection<'a>(inv: &'a Invocation<'_>, command: &str) -> Result<&'a str>
     Ok(name)
 }
 
+/// The profile collection of each database (`system_profile.rs`).
+pub const SYSTEM_PROFILE: &str = "system.profile";
+
 /// The collection a read names: one [`collection`] accepts, or `system.profile`.
 pub fn collection_to_read<'a>(inv: &'a Invocation<'_>, command: &str) -> Result<&'a str> {
     match inv.body.get(command) {
-        Some(Bson::String(name)) if name == super::system_profile::NAME => Ok(name),
+        Some(Bson::String(name)) if name == SYSTEM_PROFILE => Ok(name),
         _ => collection(inv, command),
     }
 }

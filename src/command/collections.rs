@@ -125,7 +125,7 @@ pub fn drop_database(inv: &Invocation<'_>) -> Result<Document> {
     })?;
     if inv.db.db == "admin" && inv.db.branch == crate::namespace::MAIN_BRANCH {
         // The users and roles went with it.
-        inv.context.security.changed(super::user_store::any_user(inv.context)?);
+        inv.context.security.changed(super::user_store::any_user_or_role(inv.context)?);
     }
     let mut reply = doc! {"dropped": inv.db.to_string()};
     if let Some(commit) = commit {

@@ -173,11 +173,12 @@ pub fn kill_cursors(inv: &Invocation<'_>) -> Result<Document> {
         _ => return Err(Error::type_mismatch("BSON field 'killCursors.cursors' must be an array of longs")),
     };
     let (mut killed, mut not_found) = (Vec::new(), Vec::new());
+    let user = inv.cursor_owner().user;
     for id in ids {
         let Bson::Int64(id) = id else {
             return Err(Error::type_mismatch("BSON field 'killCursors.cursors' must be an array of longs"));
         };
-        if inv.context.cursors.kill(*id) {
+        if inv.context.cursors.kill_for(*id, user.as_ref())? {
             killed.push(Bson::Int64(*id));
         } else {
             not_found.push(Bson::Int64(*id));

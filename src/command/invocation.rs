@@ -253,6 +253,17 @@ impl Invocation<'_> {
 }
 
 /// Whether the command asks for `readConcern.level: "snapshot"`.
+/// Writes to `admin`'s `main` outside any session or transaction, journaled: the
+/// user and role documents (`user_store.rs`), written by their commands and, with
+/// no command, by the root user's creation at startup.
+pub fn write_security<T>(
+    context: &Context,
+    admin: &DbRef,
+    f: impl FnOnce(&mut Batch<'_>) -> Result<T>,
+) -> Result<(T, Option<Commit>)> {
+    context.store.write(admin, true, None, f)
+}
+
 pub fn snapshot_level(body: &Document) -> bool {
     body.get_document("readConcern").ok().and_then(|concern| concern.get_str("level").ok()) == Some("snapshot")
 }

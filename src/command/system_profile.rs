@@ -14,7 +14,7 @@ use crate::query::{Filter, Sort};
 use crate::value::size::document_size;
 
 /// The collection's name.
-pub const NAME: &str = "system.profile";
+pub const NAME: &str = super::args::SYSTEM_PROFILE;
 
 /// The largest command an entry shows whole; a larger one is abbreviated as
 /// `currentOp` abbreviates (a profile holds 1 MiB in all).

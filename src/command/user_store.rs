@@ -65,8 +65,17 @@ pub fn roles(context: &Context, db: Option<&str>) -> Result<Vec<Document>> {
 
 /// Whether any user exists.
 pub fn any_user(context: &Context) -> Result<bool> {
+    any(context, USERS)
+}
+
+/// Whether any user or role exists: the localhost exception holds until one does.
+pub fn any_user_or_role(context: &Context) -> Result<bool> {
+    Ok(any(context, USERS)? || any(context, ROLES)?)
+}
+
+fn any(context: &Context, collection: &str) -> Result<bool> {
     let view = context.store.view(&admin(), None)?;
-    let Some(c) = view.collection(USERS)? else { return Ok(false) };
+    let Some(c) = view.collection(collection)? else { return Ok(false) };
     let mut any = false;
     view.scan(c.id, None, |_, _| {
         any = true;
@@ -77,8 +86,8 @@ pub fn any_user(context: &Context) -> Result<bool> {
 
 /// Changes users or roles in one write to `admin`, then tells every connection.
 pub fn change<T>(context: &Context, f: impl FnOnce(&mut Batch<'_>) -> Result<T>) -> Result<T> {
-    let outcome = context.store.write(&admin(), true, None, f);
-    context.security.changed(any_user(context)?);
+    let outcome = super::invocation::write_security(context, &admin(), f);
+    context.security.changed(any_user_or_role(context)?);
     Ok(outcome?.0)
 }
 

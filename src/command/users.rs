@@ -156,7 +156,7 @@ pub fn start_security(context: &Context, root: Option<(&str, &str)>) -> Result<(
         }
         None => {}
     }
-    context.security.changed(user_store::any_user(context)?);
+    context.security.changed(user_store::any_user_or_role(context)?);
     Ok(())
 }
 
