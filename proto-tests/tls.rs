@@ -114,6 +114,20 @@ async fn tls_modes_and_x509_logins() {
     let status = x509.database("admin").run_command(doc! {"connectionStatus": 1}).await.expect("status");
     let users = status.get_document("authInfo").and_then(|a| a.get_array("authenticatedUsers")).expect("users");
     assert_eq!(users, &vec![bson::Bson::Document(doc! {"user": subject, "db": "$external"})]);
+    let info = x509.database("$external").run_command(doc! {"usersInfo": subject, "showPrivileges": true}).await;
+    let privileges = info.expect("usersInfo").get_array("users").expect("users")[0]
+        .as_document()
+        .and_then(|u| u.get_array("inheritedPrivileges").ok().cloned())
+        .expect("privileges");
+    assert!(!privileges.is_empty());
+    // With a CA file, a TLS client must present a certificate.
+    let uri = format!(
+        "mongodb://{}/?directConnection=true&serverSelectionTimeoutMS=1000&tls=true&tlsCAFile={}",
+        server.addr,
+        file("ca.pem").display()
+    );
+    let anonymous = mongodb::Client::with_uri_str(uri).await.expect("client");
+    assert!(anonymous.database("admin").run_command(doc! {"ping": 1}).await.is_err(), "no certificate, no service");
     server.stop().await;
 
     // allowTLS serves plain and TLS connections alike.

@@ -84,6 +84,8 @@ pub struct Settings {
     pub tls_key_file: Option<PathBuf>,
     /// The authorities whose client certificates are accepted (PEM).
     pub tls_ca_file: Option<PathBuf>,
+    /// With a CA file, serve clients that present no certificate too.
+    pub tls_allow_connections_without_certificates: bool,
 }
 
 impl Default for Settings {
@@ -107,6 +109,7 @@ impl Default for Settings {
             tls_cert_file: None,
             tls_key_file: None,
             tls_ca_file: None,
+            tls_allow_connections_without_certificates: false,
         }
     }
 }
@@ -171,6 +174,14 @@ pub struct Overrides {
     /// Authorities whose client certificates are accepted, PEM (for MONGODB-X509)
     #[arg(long, env = "BRANCHDB_TLS_CA_FILE")]
     pub tls_ca_file: Option<PathBuf>,
+    /// With --tls-ca-file, serve clients that present no certificate too [default: false]
+    #[arg(
+        long,
+        env = "BRANCHDB_TLS_ALLOW_CONNECTIONS_WITHOUT_CERTIFICATES",
+        num_args = 0..=1,
+        default_missing_value = "true"
+    )]
+    pub tls_allow_connections_without_certificates: Option<bool>,
 }
 
 impl Settings {
@@ -229,6 +240,7 @@ impl Settings {
             tls_cert_file,
             tls_key_file,
             tls_ca_file,
+            tls_allow_connections_without_certificates,
         } = o;
         if let Some(v) = bind {
             self.bind = v;
@@ -280,6 +292,9 @@ impl Settings {
         }
         if let Some(v) = tls_ca_file {
             self.tls_ca_file = Some(v);
+        }
+        if let Some(v) = tls_allow_connections_without_certificates {
+            self.tls_allow_connections_without_certificates = v;
         }
         if let Some(v) = max_memory {
             let bytes = parse_size(&v)

@@ -30,6 +30,8 @@ pub struct Operation {
     pub kind: &'static str,
     /// The command document, abbreviated when large.
     pub command: Document,
+    /// The user the connection is authenticated as (`user@db`), if any.
+    pub user: Option<String>,
     pub started: Instant,
     killed: AtomicBool,
     /// How far a long operation (an index build) has come, when it says.
@@ -55,6 +57,7 @@ impl Operation {
             ns,
             kind,
             command,
+            user: None,
             started: Instant::now(),
             killed: AtomicBool::new(false),
             progress: Mutex::new(None),

@@ -69,11 +69,14 @@ impl Tls {
             None => builder.with_no_client_auth(),
             Some(ca_file) => {
                 let roots = Arc::new(roots(ca_file)?);
-                // Clients without a certificate are served too; they log in another way.
-                let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider)
-                    .allow_unauthenticated()
-                    .build()
-                    .map_err(|e| config(format!("TLS: the CA file {}: {e}", ca_file.display())))?;
+                // As MongoDB: a client must present a certificate the CA signed, unless
+                // told that clients without one may log in another way.
+                let mut verifier = WebPkiClientVerifier::builder_with_provider(roots, provider);
+                if settings.tls_allow_connections_without_certificates {
+                    verifier = verifier.allow_unauthenticated();
+                }
+                let verifier =
+                    verifier.build().map_err(|e| config(format!("TLS: the CA file {}: {e}", ca_file.display())))?;
                 builder.with_client_cert_verifier(verifier)
             }
         };

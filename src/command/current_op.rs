@@ -49,7 +49,9 @@ const MAX_COMMAND_BYTES: usize = 1024;
 /// The operation a command is, as `currentOp` reports it.
 pub(super) fn describe(command: &Command, body: &Document, db: &DbRef, connection: &ConnectionInfo) -> Operation {
     let (kind, ns) = kind_and_ns(command, body, &db.to_string());
-    Operation::new(connection.id, connection.peer, ns, kind, abbreviated(body, MAX_COMMAND_BYTES))
+    let mut op = Operation::new(connection.id, connection.peer, ns, kind, abbreviated(body, MAX_COMMAND_BYTES));
+    op.user = connection.auth().users.first().map(ToString::to_string);
+    op
 }
 
 /// What kind of operation a command is (`query`, `insert`, …, `command`) and the
@@ -109,7 +111,10 @@ impl std::fmt::Write for Bounded {
 /// users, each is the client's own.
 pub fn current_op(inv: &Invocation<'_>) -> Result<Document> {
     args::boolean(inv.body, "$all", false)?;
-    args::boolean(inv.body, "$ownOps", false)?;
+    // With access control on, `$ownOps` shows the user's own operations only (one
+    // may see them without `inprog`); off, every operation is everyone's.
+    let own = args::boolean(inv.body, "$ownOps", false)? && inv.context.security.enabled;
+    let me = inv.connection.auth().users.first().map(ToString::to_string);
     let filter: Document = inv
         .body
         .iter()
@@ -124,8 +129,9 @@ pub fn current_op(inv: &Invocation<'_>) -> Result<Document> {
         .operations
         .list()
         .iter()
+        .filter(|op| !own || op.user == me)
         .map(|op| report(op, &host, now))
-        .chain(inv.context.store.work.collecting().map(|progress| collecting(progress, &host, now)))
+        .chain(inv.context.store.work.collecting().filter(|_| !own).map(|progress| collecting(progress, &host, now)))
         .filter(|op| filter.matches(op))
         .map(Bson::Document)
         .collect();

@@ -123,6 +123,23 @@ pub fn privileges(doc: &Document) -> Vec<Privilege> {
         .unwrap_or_default()
 }
 
+/// `roles` and every role they inherit, in name order.
+pub fn inherited_roles(context: &Context, roles: &[RoleName]) -> Vec<RoleName> {
+    let mut seen: Vec<RoleName> = Vec::new();
+    let mut pending = roles.to_vec();
+    while let Some(name) = pending.pop() {
+        if seen.contains(&name) {
+            continue;
+        }
+        if let Ok(Some(doc)) = role(context, &name) {
+            pending.extend(role_names(&doc));
+        }
+        seen.push(name);
+    }
+    seen.sort();
+    seen
+}
+
 /// What `roles` grant, with the roles defined in `admin.system.roles`.
 pub fn grants_of(context: &Context, roles: &[RoleName]) -> Grants {
     let custom = |name: &RoleName| {

@@ -333,6 +333,7 @@ pub fn authorize_revoke(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
 /// those, or `{forAllDBs: true}`; credentials only with `showCredentials`.
 pub fn users_info(inv: &Invocation<'_>) -> Result<Document> {
     let show_credentials = args::boolean(inv.body, "showCredentials", false)?;
+    let show_privileges = args::boolean(inv.body, "showPrivileges", false)?;
     let found = match wanted_users(inv)? {
         None => user_store::users(inv.context, Some(&inv.db.db))?,
         Some(names) if names.is_empty() => user_store::users(inv.context, None)?,
@@ -355,6 +356,16 @@ pub fn users_info(inv: &Invocation<'_>) -> Result<Document> {
                 user.remove("credentials");
             }
             user.insert("mechanisms", mechanisms);
+            if show_privileges {
+                let roles = user_store::role_names(&user);
+                let inherited = user_store::inherited_roles(inv.context, &roles);
+                let grants = user_store::grants_of(inv.context, &roles);
+                let documents =
+                    |roles: &[RoleName]| roles.iter().map(|r| Bson::Document(r.to_document())).collect::<Vec<_>>();
+                user.insert("inheritedRoles", documents(&inherited));
+                let privileges: Vec<Bson> = grants.privileges.iter().map(|p| Bson::Document(p.to_document())).collect();
+                user.insert("inheritedPrivileges", privileges);
+            }
             Bson::Document(user)
         })
         .collect();

@@ -38,10 +38,13 @@ impl Drop for Server {
 }
 
 /// Starts the server on `data` with `extra` flags (logging warnings only, unless they
-/// say `--log`); returns once it answers a ping.
+/// say `--log`); returns once it answers a ping. Its log goes to `server.log` in
+/// `data`, which a failure to start shows.
 pub fn start(data: &Path, extra: &[&str]) -> (Server, SocketAddr) {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
-    let server = Server(
+    let log_path = data.join("server.log");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("the server's log file");
+    let mut server = Server(
         Command::new(env!("CARGO_BIN_EXE_branchdb"))
             .args(["serve", "--bind", &addr.to_string()])
             .args(if extra.contains(&"--log") { &[][..] } else { &["--log", "warn"][..] })
@@ -49,7 +52,7 @@ pub fn start(data: &Path, extra: &[&str]) -> (Server, SocketAddr) {
             .arg("--data-dir")
             .arg(data)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start the server"),
     );
@@ -60,9 +63,14 @@ pub fn start(data: &Path, extra: &[&str]) -> (Server, SocketAddr) {
                 return (server, addr);
             }
         }
+        if let Ok(Some(status)) = server.0.try_wait() {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            panic!("the server exited ({status}) on {addr}:\n{log}");
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
-    panic!("the server did not start");
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    panic!("the server did not answer on {addr} within 30 s:\n{log}");
 }
 
 /// Sends one OP_MSG command and reads its reply.

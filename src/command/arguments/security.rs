@@ -51,7 +51,7 @@ pub static USER_ROLES: Args =
 /// usersInfo: https://www.mongodb.com/docs/manual/reference/command/usersInfo/
 pub static USERS_INFO: Args = Args::strict(&[
     implemented("showCredentials"),
-    unsupported("showPrivileges", "usersInfo's showPrivileges is not supported yet; rolesInfo shows privileges"),
+    implemented("showPrivileges"),
     unsupported("showAuthenticationRestrictions", "authentication restrictions are not supported"),
     unsupported("showCustomData", "usersInfo always shows customData"),
     unsupported("filter", "usersInfo's filter is not supported yet"),
