@@ -97,6 +97,10 @@ async fn scram_logins_and_roles_scoped_to_branches() {
     let names = dev.list_database_names().await.expect("list");
     assert!(names.contains(&"shop@feature-1".to_owned()) && !names.contains(&"shop@other".to_owned()), "{names:?}");
 
+    // Changing one's own password needs changeOwnPassword, which no built-in role has.
+    let own = doc! {"updateUser": "dev", "pwd": "new-password"};
+    assert_eq!(code(dev_shop.run_command(own).await), Some(13));
+
     // Dropping the user ends what it may do at its next command.
     shop.run_command(doc! {"dropUser": "dev"}).await.expect("drop");
     assert_eq!(code(items(&dev, "shop").find_one(doc! {}).await), Some(13));

@@ -246,15 +246,22 @@ pub fn update_user(inv: &Invocation<'_>) -> Result<Document> {
 }
 
 /// Who may update a user: `changePassword`, `changeCustomData`, and `grantRole`
-/// and `revokeRole` for a new list of roles; a user may change their own password.
+/// and `revokeRole` for a new list of roles; as MongoDB, a user granted
+/// `changeOwnPassword` or `changeOwnCustomData` (in no built-in role) may change
+/// their own.
 pub fn authorize_update(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
     let target = database(inv);
     let own = named_user(inv, "updateUser").is_ok_and(|n| inv.connection.auth().users.contains(&n));
-    if inv.body.contains_key("pwd") && !own {
-        require(inv, grants, &target, Actions::of(&[Action::ChangePassword]))?;
-    }
-    if inv.body.contains_key("customData") && !own {
-        require(inv, grants, &target, Actions::of(&[Action::ChangeCustomData]))?;
+    for (field, any, theirs) in [
+        ("pwd", Action::ChangePassword, Action::ChangeOwnPassword),
+        ("customData", Action::ChangeCustomData, Action::ChangeOwnCustomData),
+    ] {
+        if !inv.body.contains_key(field) {
+            continue;
+        }
+        if !(own && grants.allow(&target, Actions::of(&[theirs]))) {
+            require(inv, grants, &target, Actions::of(&[any]))?;
+        }
     }
     if inv.body.contains_key("roles") {
         let roles = role_list(inv.body.get("roles"), "roles", &inv.db.db).unwrap_or_default();
