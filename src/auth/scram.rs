@@ -374,7 +374,7 @@ impl Client {
         let malformed = Failure::Malformed("the server's first message is not r=,s=,i=");
         let nonce = field("r=").ok_or(malformed.clone())?;
         let salt = field("s=").and_then(|s| BASE64.decode(s).ok()).ok_or(malformed.clone())?;
-        let iterations: u32 = field("i=").and_then(|i| i.parse().ok()).ok_or(malformed)?;
+        let iterations: u32 = field("i=").and_then(|i| i.parse().ok()).filter(|&i| i > 0).ok_or(malformed)?;
         let m = self.mechanism;
         let salted = match &self.salted {
             Some((s, i, salted)) if *s == salt && *i == iterations => salted.clone(),

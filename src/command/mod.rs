@@ -842,13 +842,13 @@ pub fn execute(body: &Document, connection: &ConnectionInfo, shared: &Arc<Contex
     };
     let ok = reply.is_some_and(|reply| reply.get_f64("ok") == Ok(1.0));
     shared.metrics.command(command.map_or("unknown", |command| command.name), ok, took);
-    if let Some(command) = command.filter(|command| !PROFILE_EXEMPT.contains(&command.name)) {
-        let ns = namespace_of(body);
-        if !ns.ends_with(system_profile::NAME) {
-            let db = system_profile::database_of(body.get_str("$db").unwrap_or(""));
-            let op = SlowOperation { connection: connection.id, ns, command: body, reply, took };
-            shared.profiling.observe(db, op, || system_profile::entry(command, body, reply, connection, took));
-        }
+    let on_profile = body.iter().next().and_then(|(_, v)| v.as_str()) == Some(system_profile::NAME);
+    if let Some(command) = command.filter(|command| !PROFILE_EXEMPT.contains(&command.name) && !on_profile) {
+        let db = system_profile::database_of(body.get_str("$db").unwrap_or(""));
+        // Both records are made only when the settings want them: most commands make neither.
+        let slow = || SlowOperation { connection: connection.id, ns: namespace_of(body), command: body, reply, took };
+        let entry = || system_profile::entry(command, body, reply, connection, took);
+        shared.profiling.observe(db, took, slow, entry);
     }
     outcome
 }
@@ -970,7 +970,11 @@ fn run_checked(
         ));
     }
     let session = fields?;
-    let running = shared.operations.start(current_op::describe(command, body, &db, connection));
+    let mut operation = current_op::describe(command, body, &db, connection);
+    if shared.security.enabled {
+        operation.user = connection.auth().users.first().map(ToString::to_string);
+    }
+    let running = shared.operations.start(operation);
     let deadline = max_time(body)?.map(|limit| Instant::now() + limit);
     args::simple_collation(body)?;
     let invocation = Invocation { body, db, connection, context: shared, deadline, op: Some(&running), session: None };

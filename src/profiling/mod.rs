@@ -164,9 +164,16 @@ impl Profiling {
         }
     }
 
-    /// Logs and profiles an operation on database `db` as the settings say;
-    /// `entry` makes its profile document, only when one is needed.
-    pub fn observe(&self, db: &str, op: SlowOperation<'_>, entry: impl FnOnce() -> Document) {
+    /// Logs and profiles an operation on database `db` that took `took`, as the
+    /// settings say; `slow` makes its log record and `entry` its profile document,
+    /// each only when it is needed.
+    pub fn observe<'a>(
+        &self,
+        db: &str,
+        took: Duration,
+        slow: impl FnOnce() -> SlowOperation<'a>,
+        entry: impl FnOnce() -> Document,
+    ) {
         let database = match self.watched.load(Ordering::Relaxed) {
             0 => None,
             _ => self.lock().get(db).filter(|d| d.watched()).map(|d| (d.level, d.filter.as_ref().map(|f| f.1.clone()))),
@@ -179,12 +186,12 @@ impl Profiling {
                 (chosen, (level == 2 || (level == 1 && chosen)).then_some(entry))
             }
             None => {
-                let chosen = self.is_slow(op.took) && self.sampled();
+                let chosen = self.is_slow(took) && self.sampled();
                 (chosen, (level == 2 || (level == 1 && chosen)).then(entry))
             }
         };
         if log {
-            slow_log::log(&op);
+            slow_log::log(&slow());
         }
         if let Some(entry) = profile {
             if let Some(database) = self.lock().get_mut(db).filter(|d| d.level > 0) {
@@ -212,29 +219,25 @@ mod tests {
 
     use super::*;
 
-    fn op(took_ms: u64, body: &Document) -> SlowOperation<'_> {
-        SlowOperation {
-            connection: 1,
-            ns: "db.c".into(),
-            command: body,
-            reply: None,
-            took: Duration::from_millis(took_ms),
-        }
+    fn observe(profiling: &Profiling, db: &str, took_ms: u64, entry: Document) {
+        let body = doc! {"find": "c"};
+        let took = Duration::from_millis(took_ms);
+        let slow = || SlowOperation { connection: 1, ns: "db.c".into(), command: &body, reply: None, took };
+        profiling.observe(db, took, slow, || entry);
     }
 
     #[test]
     fn level_1_keeps_slow_operations_and_level_2_all_of_them() {
         let profiling = Profiling::default();
-        let body = doc! {"find": "c"};
-        profiling.observe("db", op(500, &body), || doc! {"n": 0});
+        observe(&profiling, "db", 500, doc! {"n": 0});
         assert!(profiling.entries("db").is_empty(), "level 0 keeps nothing");
         profiling.set("db", 1, FilterChange::Keep);
-        profiling.observe("db", op(1, &body), || doc! {"n": 1});
-        profiling.observe("db", op(500, &body), || doc! {"n": 2});
-        profiling.observe("other", op(500, &body), || doc! {"n": 3});
+        observe(&profiling, "db", 1, doc! {"n": 1});
+        observe(&profiling, "db", 500, doc! {"n": 2});
+        observe(&profiling, "other", 500, doc! {"n": 3});
         assert_eq!(profiling.entries("db"), vec![doc! {"n": 2}]);
         profiling.set("db", 2, FilterChange::Keep);
-        profiling.observe("db", op(0, &body), || doc! {"n": 4});
+        observe(&profiling, "db", 0, doc! {"n": 4});
         assert_eq!(profiling.entries("db").len(), 2);
         assert!(profiling.entries("other").is_empty());
         profiling.set("db", 0, FilterChange::Keep);
@@ -251,9 +254,8 @@ mod tests {
         let before = profiling.set("db", 1, FilterChange::Set(spec.clone(), filter));
         assert_eq!(before.level, 0);
         assert_eq!(profiling.settings("db").filter, Some(spec));
-        let body = doc! {"find": "c"};
-        profiling.observe("db", op(0, &body), || doc! {"op": "query"});
-        profiling.observe("db", op(900, &body), || doc! {"op": "insert"});
+        observe(&profiling, "db", 0, doc! {"op": "query"});
+        observe(&profiling, "db", 900, doc! {"op": "insert"});
         assert_eq!(profiling.entries("db"), vec![doc! {"op": "query"}]);
         profiling.set("db", 0, FilterChange::Unset);
         assert_eq!(profiling.watched.load(Ordering::Relaxed), 0);
