@@ -117,6 +117,12 @@ fn dump(dir: &Path, from: Lsn, limit: Option<usize>) -> Result<ExitCode> {
                 parent.map_or("none".to_owned(), |p| p.0.to_string())
             ),
             Entry::Branch(BranchOp::Drop { id }) => format!("branch drop id={}", id.0),
+            Entry::Branch(BranchOp::Reset { id, new_id, parent, base_lsn }) => {
+                format!("branch reset id={} new_id={} parent={} base_lsn={base_lsn}", id.0, new_id.0, parent.0)
+            }
+            Entry::Branch(BranchOp::Update { id, settings }) => {
+                format!("branch update id={} settings={}", id.0, settings.to_document())
+            }
             Entry::Checkpoint { applied } => format!("checkpoint applied={applied}"),
             Entry::Seal => "seal".to_owned(),
         };

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use std::ops::Bound;
 
-use bson::{Bson, DateTime, Document};
+use bson::{doc, Bson, DateTime, Document};
 
 use super::branches::{Branch, Branches};
 use super::engine::{Snapshot, Staged, Table, Visit};
@@ -14,7 +14,7 @@ use super::view::{decode, pick, resolve_runs, scan_prefix, Collection};
 use crate::error::{Error, Result};
 use crate::index::{Index, Key, Keys};
 use crate::lsn::Lsn;
-use crate::wal::{BranchId, BranchOp, Ddl, Entry, Op, Txn};
+use crate::wal::{BranchId, BranchOp, BranchSettings, Ddl, Entry, Op, PutKind, Txn};
 
 /// The store's counters and marks, saved in the `meta` table by every transaction
 /// that applies records.
@@ -57,16 +57,14 @@ impl Meta {
     }
 }
 
-/// Reads every branch row of the table into a registry of the live ones.
+/// Reads every branch row of the table into a registry (live or not: see
+/// [`Branch`]).
 pub fn load_branches(engine: &dyn Snapshot) -> Result<Branches> {
     let mut branches = Branches::default();
     engine.scan(Table::Branches, Bound::Unbounded, Bound::Unbounded, false, &mut |key, bytes| {
         let (id, _) = tables::split_id(key).ok_or_else(|| Error::Store("bad branch row key".into()))?;
         let doc = crate::value::decode(bytes).map_err(|e| Error::Store(format!("bad branch row: {e}")))?;
-        let branch = Branch::from_document(id, &doc)?;
-        if branch.dropped_lsn.is_none() {
-            branches.insert(branch);
-        }
+        branches.insert(Branch::from_document(id, &doc)?);
         Ok(true)
     })?;
     Ok(branches)
@@ -90,25 +88,33 @@ pub fn apply(
             }
         }
         Entry::Branch(BranchOp::Create { id, db, name, parent, base_lsn }) => {
-            let branch = Branch {
-                id: *id,
-                db: db.clone(),
-                name: name.clone(),
-                parent: *parent,
-                base_lsn: *base_lsn,
-                created_lsn: lsn,
-                created_at: time,
-                head_lsn: lsn,
-                dropped_lsn: None,
-            };
+            let branch = new_branch(*id, db, name, *parent, *base_lsn, lsn, time);
             save_branch(staged, &branch)?;
             branches.insert(branch);
             meta.next_branch = meta.next_branch.max(id.0 + 1);
+            let parent = parent.map_or(Bson::Null, |p| Bson::Int64(p.0 as i64));
+            save_log(staged, *id, lsn, time, doc! {"created": {"parent": parent, "base": base_lsn.0 as i64}})?;
         }
         Entry::Branch(BranchOp::Drop { id }) => {
-            let mut branch = branches.remove(*id).ok_or_else(|| missing_branch(*id))?;
-            branch.dropped_lsn = Some(lsn);
+            for branch in branches.drop_branch(*id, lsn).ok_or_else(|| missing_branch(*id))? {
+                save_branch(staged, &branch)?;
+            }
+        }
+        Entry::Branch(BranchOp::Reset { id, new_id, parent, base_lsn }) => {
+            let old = branches.replace(*id, lsn).ok_or_else(|| missing_branch(*id))?;
+            save_branch(staged, &old)?;
+            let mut branch = new_branch(*new_id, &old.db, &old.name, Some(*parent), *base_lsn, lsn, time);
+            branch.settings = old.settings.clone();
             save_branch(staged, &branch)?;
+            branches.insert(branch);
+            meta.next_branch = meta.next_branch.max(new_id.0 + 1);
+            let reset = doc! {"reset": {"replaced": id.0 as i64, "parent": parent.0 as i64, "base": base_lsn.0 as i64}};
+            save_log(staged, *new_id, lsn, time, reset)?;
+        }
+        Entry::Branch(BranchOp::Update { id, settings }) => {
+            let branch = branches.get_mut(*id).filter(|b| b.is_live()).ok_or_else(|| missing_branch(*id))?;
+            branch.settings = settings.clone();
+            save_branch(staged, branch)?;
         }
         Entry::Checkpoint { .. } | Entry::Seal => {}
     }
@@ -130,8 +136,12 @@ fn apply_txn(
 ) -> Result<()> {
     let branch = branches.get_mut(t.branch).ok_or_else(|| missing_branch(t.branch))?;
     branch.head_lsn = lsn;
+    if let Some(origin) = &t.origin {
+        branch.note_merge(origin.branch, origin.lsn, lsn);
+    }
     let db = branch.db.clone();
     save_branch(staged, branch)?;
+    save_log(staged, t.branch, lsn, time, log_entry(t))?;
     // The branch's latest state: its own versions, then each ancestor's to its base.
     let chain = branches.chain(t.branch, Lsn(u64::MAX))?;
     apply_ops(staged, &chain, &db, t.branch, lsn, &t.ops, &mut meta.next_collection)?;
@@ -242,6 +252,8 @@ impl Tables<'_> {
     fn write_document(&mut self, name: &str, id: &Bson, doc: Option<&Document>) -> Result<()> {
         let mut collection = self.collection(name)?;
         let prefix = tables::doc_prefix(collection.id, id);
+        let change = tables::change_key(self.branch, collection.id, self.lsn, &prefix[ID_LEN..]);
+        self.staged.put(Table::Changes, change, Vec::new());
         if !collection.indexes.is_empty() {
             let old = self.pick(Table::Docs, &prefix)?.map(|bytes| decode(&bytes)).transpose()?;
             let encoded_id = &prefix[ID_LEN..];
@@ -315,6 +327,88 @@ fn replace_entries(
         let key = tables::version_key(&tables::index_prefix(index, &new.bytes, encoded_id), branch, lsn);
         staged.put(Table::Indexes, key, encoded_id.to_vec());
     }
+    Ok(())
+}
+
+fn new_branch(
+    id: BranchId,
+    db: &str,
+    name: &str,
+    parent: Option<BranchId>,
+    base_lsn: Lsn,
+    lsn: Lsn,
+    time: DateTime,
+) -> Branch {
+    Branch {
+        id,
+        db: db.to_owned(),
+        name: name.to_owned(),
+        parent,
+        base_lsn,
+        created_lsn: lsn,
+        created_at: time,
+        head_lsn: lsn,
+        dropped_lsn: None,
+        replaced_lsn: None,
+        settings: BranchSettings::default(),
+        merges: Vec::new(),
+    }
+}
+
+/// What a record did to its branch, for `branchLog`: per collection the documents
+/// inserted, updated and deleted, the collections and indexes created or dropped,
+/// the session, and the merge it made.
+fn log_entry(t: &Txn) -> Document {
+    let mut ops = Document::new();
+    let mut ddl = Vec::new();
+    for op in &t.ops {
+        let (collection, field) = match op {
+            Op::Put { collection, kind: PutKind::Insert, .. } => (collection, "inserted"),
+            Op::Put { collection, .. } => (collection, "updated"),
+            Op::Delete { collection, .. } => (collection, "deleted"),
+            Op::Ddl(d) => {
+                ddl.push(Bson::String(describe_ddl(d)));
+                continue;
+            }
+        };
+        if !ops.contains_key(collection) {
+            ops.insert(collection.clone(), doc! {"inserted": 0i64, "updated": 0i64, "deleted": 0i64});
+        }
+        if let Ok(counts) = ops.get_document_mut(collection) {
+            let n = counts.get_i64(field).unwrap_or(0);
+            counts.insert(field, n + 1);
+        }
+    }
+    let mut entry = doc! {"ops": ops};
+    if !ddl.is_empty() {
+        entry.insert("ddl", ddl);
+    }
+    if let Some(session) = &t.session {
+        entry.insert("lsid", session.lsid.clone());
+        entry.insert("txnNumber", session.txn_number);
+    }
+    if let Some(origin) = &t.origin {
+        entry.insert("merge", doc! {"source": origin.branch.0 as i64, "sourceLsn": origin.lsn.0 as i64});
+    }
+    entry
+}
+
+fn describe_ddl(ddl: &Ddl) -> String {
+    match ddl {
+        Ddl::CreateCollection { name, .. } => format!("create {name}"),
+        Ddl::DropCollection { name } => format!("drop {name}"),
+        Ddl::CreateIndex { collection, index } => {
+            format!("createIndex {collection}.{}", index.get_str("name").unwrap_or("?"))
+        }
+        Ddl::DropIndex { collection, index } => format!("dropIndex {collection}.{index}"),
+    }
+}
+
+/// Writes a branch's log row for the record at `lsn`.
+fn save_log(staged: &mut Staged, branch: BranchId, lsn: Lsn, time: DateTime, mut entry: Document) -> Result<()> {
+    entry.insert("t", time);
+    let bytes = bson::to_vec(&entry).map_err(|e| Error::Store(e.to_string()))?;
+    staged.put(Table::Log, tables::log_key(branch.0, lsn), bytes);
     Ok(())
 }
 

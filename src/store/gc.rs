@@ -14,9 +14,11 @@ use std::ops::Bound;
 
 use bson::DateTime;
 
+use super::branches::Branches;
 use super::engine::{Staged, Table, WriteBatch};
 use super::tables::{self, ID_LEN};
-use super::{lock, read, sessions, Progress, Store, Work};
+use super::{lock, read, sessions, write, Progress, Store, Work};
+use crate::wal::BranchId;
 
 /// How often a long pass logs how far it has come.
 const PROGRESS_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
@@ -48,11 +50,12 @@ pub struct GcStats {
 /// For each live branch, the points below the horizon its readers may still need.
 struct Needs {
     horizon: Lsn,
-    /// Branch id → whether it has a parent, and the bases of its children below the
-    /// horizon.
+    /// Branch id → whether it has a parent, and the points below the horizon its
+    /// children's bases and merge bases read it at.
     live: HashMap<u64, (bool, Vec<Lsn>)>,
-    /// Branches dropped when the pass began: all their versions go. A branch in
-    /// neither set was created during the pass and keeps everything.
+    /// Branches no read can reach when the pass began (dropped, or replaced by a
+    /// reset before the horizon, with no branch based on them): all their versions
+    /// go. A branch in neither set was created during the pass and keeps everything.
     dropped: HashSet<u64>,
 }
 
@@ -131,6 +134,44 @@ impl Run {
     }
 }
 
+/// What each branch the store knows needs kept: for the branches a read can still
+/// reach (live ones, ones a reset replaced after the horizon, and their ancestors),
+/// whether each has a parent and the points below the horizon that children and
+/// merge bases read it at; and the others, whose versions all go.
+fn needs_of(branches: &Branches, horizon: Lsn) -> (HashMap<u64, (bool, Vec<Lsn>)>, HashSet<u64>) {
+    let mut needed: HashSet<BranchId> = HashSet::new();
+    let readable = branches
+        .known()
+        .filter(|b| b.dropped_lsn.is_none() && b.replaced_lsn.is_none_or(|replaced| replaced > horizon));
+    for branch in readable {
+        let mut at = Some(branch.id);
+        while let Some(id) = at {
+            if !needed.insert(id) {
+                break;
+            }
+            at = branches.get(id).and_then(|b| b.parent);
+        }
+    }
+    let mut live = HashMap::new();
+    let mut dropped = HashSet::new();
+    for branch in branches.known() {
+        if !needed.contains(&branch.id) {
+            dropped.insert(branch.id.0);
+            continue;
+        }
+        let children = branches.known().filter(|c| c.parent == Some(branch.id) && needed.contains(&c.id));
+        let merged_at = branches
+            .known()
+            .filter(|b| needed.contains(&b.id))
+            .flat_map(|b| b.merges.iter())
+            .filter(|m| m.source == branch.id)
+            .map(|m| m.source_lsn);
+        let points = children.map(|c| c.base_lsn).chain(merged_at).filter(|p| *p < horizon).collect();
+        live.insert(branch.id.0, (branch.parent.is_some(), points));
+    }
+    (live, dropped)
+}
+
 impl Store {
     /// Collects the history that `now` puts beyond the retention.
     pub fn collect_garbage(&self, now: DateTime) -> Result<GcStats> {
@@ -156,28 +197,9 @@ impl Store {
             meta.horizon = horizon;
             let mut staged = Staged::new(self.engine.snapshot()?);
             meta.save(&mut staged);
-            let mut dropped = HashSet::new();
-            self.engine.snapshot()?.scan(
-                Table::Branches,
-                Bound::Unbounded,
-                Bound::Unbounded,
-                false,
-                &mut |key, row| {
-                    let is_dropped = crate::value::decode(row).is_ok_and(|doc| doc.get_i64("dropped").is_ok());
-                    if let (true, Some((id, _))) = (is_dropped, tables::split_id(key)) {
-                        dropped.insert(id);
-                    }
-                    Ok(true)
-                },
-            )?;
             // Never durable on its own: only checkpoints make the engine durable.
             self.engine.commit(&staged.into_batch(), false)?;
-            let branches = read(&self.branches);
-            let mut live = HashMap::new();
-            for branch in branches.all() {
-                let bases = branches.children(branch.id).map(|c| c.base_lsn).filter(|b| *b < horizon).collect();
-                live.insert(branch.id.0, (branch.parent.is_some(), bases));
-            }
+            let (live, dropped) = needs_of(&read(&self.branches), horizon);
             (Needs { horizon, live, dropped }, meta.next_collection)
         };
         let mut stats = GcStats { horizon, ..GcStats::default() };
@@ -208,6 +230,7 @@ impl Store {
         stats.versions += self.collect_table(Table::Docs, &needs, false, |prefix, _| reachable(prefix))?;
         stats.versions += self.collect_table(Table::Indexes, &needs, false, |prefix, _| reachable(prefix))?;
         self.forget_branches(&needs.dropped)?;
+        self.forget_log(&needs.dropped, horizon)?;
         self.forget_times_before(horizon)?;
         self.forget_sessions_before(DateTime::from_millis(now.timestamp_millis() - sessions::ROW_LIFETIME_MS))?;
         stats.segments = self.wal.remove_segments_below(horizon)?;
@@ -266,6 +289,10 @@ impl Store {
             deleted += doomed.len() as u64;
             let mut batch = WriteBatch::default();
             for key in doomed {
+                // A document version's changes row goes with it.
+                if let Some(change) = (table == Table::Docs).then(|| tables::change_key_of_version(&key)).flatten() {
+                    batch.delete(Table::Changes, change);
+                }
                 batch.delete(table, key);
             }
             self.engine.commit(&batch, false)?;
@@ -301,12 +328,30 @@ impl Store {
         }
     }
 
-    /// Deletes the rows of the branches whose versions the pass removed.
+    /// Deletes the rows of the branches whose versions the pass removed, and
+    /// forgets them.
     fn forget_branches(&self, dropped: &HashSet<u64>) -> Result<()> {
         let mut batch = WriteBatch::default();
         for id in dropped {
             batch.delete(Table::Branches, tables::branch_key(*id));
         }
+        self.engine.commit(&batch, false)?;
+        let mut branches = write(&self.branches);
+        for id in dropped {
+            branches.forget(BranchId(*id));
+        }
+        Ok(())
+    }
+
+    /// Deletes the log rows below the horizon and those of forgotten branches.
+    fn forget_log(&self, dropped: &HashSet<u64>, horizon: Lsn) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        self.engine.snapshot()?.scan(Table::Log, Bound::Unbounded, Bound::Unbounded, false, &mut |key, _| {
+            if tables::split_log_key(key).is_some_and(|(branch, lsn)| lsn < horizon || dropped.contains(&branch)) {
+                batch.delete(Table::Log, key.to_vec());
+            }
+            Ok(true)
+        })?;
         self.engine.commit(&batch, false)
     }
 

@@ -15,10 +15,14 @@
 mod apply;
 mod batch;
 mod branches;
+mod changes;
 mod checkpoint;
 mod claims;
+pub mod diff;
 pub mod engine;
 mod gc;
+mod lifecycle;
+mod merge;
 mod sessions;
 mod tables;
 mod transaction;
@@ -33,10 +37,12 @@ use std::time::{Duration, Instant};
 use bson::{DateTime, Timestamp};
 use tokio::sync::watch;
 
-pub use crate::wal::PutKind;
+pub use crate::wal::{BranchSettings, PutKind};
 pub use batch::{Batch, IndexBuild, PROGRESS_EVERY};
-pub use branches::{Branch, MAX_DEPTH};
+pub use branches::{Branch, MergeMark, MAX_DEPTH};
 pub use gc::GcStats;
+pub use lifecycle::LogEntry;
+pub use merge::{Conflict, MergeRequest, Merged, Strategy};
 pub use sessions::{Retryable, SessionRecord};
 pub use tables::prefix_end;
 pub use transaction::Transaction;
@@ -179,6 +185,7 @@ impl Store {
             Location::Memory => Arc::new(MemoryEngine::new()),
             Location::Engine(engine) => engine,
         };
+        changes::index_existing(&*engine)?;
         let snapshot = engine.snapshot()?;
         let meta = Meta::load(&*snapshot)?;
         let branches = apply::load_branches(&*snapshot)?;
@@ -304,7 +311,13 @@ impl Store {
     /// The branch `target` names, for a write: a database's `main` is created by its
     /// first write (the commit of its creation is returned).
     fn branch_for_write(&self, meta: &mut Meta, target: &DbRef) -> Result<(BranchId, Option<Commit>)> {
-        let existing = read(&self.branches).find(&target.db, &target.branch).map(|b| b.id);
+        let existing = match read(&self.branches).find(&target.db, &target.branch) {
+            Some(branch) => {
+                refuse_read_only(branch)?;
+                Some(branch.id)
+            }
+            None => None,
+        };
         match existing {
             Some(branch) => Ok((branch, None)),
             None if target.branch == MAIN_BRANCH => {
@@ -328,8 +341,9 @@ impl Store {
         sessions::load(&*self.readable()?, lsid)
     }
 
-    /// Refuses a write to a `~<point>` view (code 20) and to a branch that does not
-    /// exist (26; a database's `main` is created by its first write).
+    /// Refuses a write to a `~<point>` view or a read-only branch (code 20) and to a
+    /// branch that does not exist (26; a database's `main` is created by its first
+    /// write).
     pub fn check_writable(&self, target: &DbRef) -> Result<()> {
         if target.point.is_some() {
             return Err(Error::command(
@@ -337,10 +351,11 @@ impl Store {
                 format!("cannot write to '{target}': a view of a past point (~) is read-only"),
             ));
         }
-        if target.branch != MAIN_BRANCH && read(&self.branches).find(&target.db, &target.branch).is_none() {
-            return Err(missing_branch(&target.db, &target.branch));
+        match read(&self.branches).find(&target.db, &target.branch) {
+            Some(branch) => refuse_read_only(branch),
+            None if target.branch == MAIN_BRANCH => Ok(()),
+            None => Err(missing_branch(&target.db, &target.branch)),
         }
-        Ok(())
     }
 
     /// Creates branch `name` of `db` from branch `from` at `at` (default: now).
@@ -354,7 +369,12 @@ impl Store {
                     format!("branch '{name}' of database '{db}' already exists"),
                 ));
             }
-            let parent = match branches.find(db, from) {
+            // At a point before a reset of `from`, the branch the reset replaced.
+            let found = match at {
+                Some(at) => branches.find_at(db, from, at),
+                None => branches.find(db, from),
+            };
+            let parent = match found {
                 Some(parent) => Some(parent.clone()),
                 None if from == MAIN_BRANCH => None,
                 None => return Err(missing_branch(db, from)),
@@ -401,9 +421,15 @@ impl Store {
         Ok((branch, commit))
     }
 
-    /// Drops branch `name` of `db`: refused for `main` and while other branches are
-    /// based on it.
+    /// Drops branch `name` of `db`: refused for `main`, for a protected branch and
+    /// while other branches are based on it.
     pub fn drop_branch(&self, db: &str, name: &str) -> Result<Commit> {
+        self.drop_branch_if(db, name, |_| true)?.ok_or_else(|| missing_branch(db, name))
+    }
+
+    /// As [`Store::drop_branch`], when `still` holds of the branch under the writer
+    /// lock (`None` when it does not).
+    fn drop_branch_if(&self, db: &str, name: &str, still: impl Fn(&Branch) -> bool) -> Result<Option<Commit>> {
         let mut meta = self.lock_writer()?;
         let id = {
             let branches = read(&self.branches);
@@ -411,6 +437,7 @@ impl Store {
             if branch.name == MAIN_BRANCH {
                 return Err(Error::command(ErrorCode::IllegalOperation, "branch 'main' cannot be dropped"));
             }
+            refuse_protected(branch, "dropped")?;
             let children: Vec<&str> = branches.children(branch.id).map(|c| c.name.as_str()).collect();
             if !children.is_empty() {
                 return Err(Error::command(
@@ -418,12 +445,15 @@ impl Store {
                     format!("branch '{name}' has branches based on it: {}", children.join(", ")),
                 ));
             }
+            if !still(branch) {
+                return Ok(None);
+            }
             branch.id
         };
         let commit = self.append_and_apply(&mut meta, &Entry::Branch(BranchOp::Drop { id }))?;
         drop(meta);
         self.settle(commit, false)?;
-        Ok(commit)
+        Ok(Some(commit))
     }
 
     /// The live branches of `db`, `main` first.
@@ -448,15 +478,31 @@ impl Store {
         // snapshot is taken (it holds that LSN's versions), then the horizon is
         // checked: history collection moves the horizon before it deletes, so a
         // snapshot that could miss collected versions sees the moved horizon.
-        let lsn = match (target.point, at) {
+        let lsn = self.point_of(target, at)?;
+        let engine = self.readable()?;
+        let snapshot = self.snapshot_at(target, lsn)?;
+        Ok(View::new(snapshot, engine))
+    }
+
+    /// The LSN a read of `target` reads at: its point, else `at`, else the latest
+    /// published state.
+    fn point_of(&self, target: &DbRef, at: Option<Lsn>) -> Result<Lsn> {
+        Ok(match (target.point, at) {
             (Some(Point::Lsn(lsn)), _) => lsn,
             (Some(Point::Time(time)), _) => self.resolve_time(time)?,
             (None, Some(lsn)) => lsn,
             (None, None) => self.published().lsn,
-        };
-        let engine = self.readable()?;
+        })
+    }
+
+    /// What a read of `target` at `lsn` sees, once the point is checked: at a point
+    /// before a reset of the branch, the branch the reset replaced.
+    fn snapshot_at(&self, target: &DbRef, lsn: Lsn) -> Result<Snapshot> {
         let branches = read(&self.branches);
-        let branch = branches.find(&target.db, &target.branch);
+        let branch = match target.point {
+            Some(_) => branches.find_at(&target.db, &target.branch, lsn),
+            None => branches.find(&target.db, &target.branch),
+        };
         if branch.is_none() && target.branch != MAIN_BRANCH {
             return Err(missing_branch(&target.db, &target.branch));
         }
@@ -465,26 +511,30 @@ impl Store {
             Some(branch) => branches.chain(branch.id, lsn)?,
             None => Vec::new(),
         };
-        drop(branches);
-        let snapshot = Snapshot::of(target, lsn, chain);
-        Ok(View::new(snapshot, engine))
+        Ok(Snapshot::of(target, lsn, chain))
     }
 
     /// A fresh view of an earlier snapshot (a cursor's next batch), as long as its
     /// history is still retained.
     pub fn reopen(&self, snapshot: &Snapshot) -> Result<View> {
         let engine = self.readable()?;
+        self.check_retained(snapshot)?;
+        Ok(View::new(snapshot.clone(), engine))
+    }
+
+    /// Refuses a snapshot whose history is no longer retained: below the horizon, or
+    /// of a dropped branch (its versions go at the next collection).
+    pub fn check_retained(&self, snapshot: &Snapshot) -> Result<()> {
         let horizon = Lsn(self.horizon.load(Ordering::Acquire));
         if snapshot.lsn < horizon {
             return Err(too_old(snapshot.lsn, horizon));
         }
-        // A dropped branch's versions go at the next collection.
         if let Some((id, _)) = snapshot.chain.first() {
-            if read(&self.branches).get(*id).is_none() {
+            if read(&self.branches).get(*id).is_none_or(|b| b.dropped_lsn.is_some()) {
                 return Err(missing_branch(&snapshot.db, &snapshot.branch));
             }
         }
-        Ok(View::new(snapshot.clone(), engine))
+        Ok(())
     }
 
     /// Checks that branch `name` (`None`: a `main` with no writes yet) can be read at
@@ -580,6 +630,9 @@ impl Store {
                 last_checkpoint = Instant::now();
             }
             if last_gc.elapsed() >= GC_INTERVAL {
+                if let Err(e) = self.expire_branches(DateTime::now()) {
+                    tracing::error!(error = %e, "dropping expired branches failed");
+                }
                 match self.collect_garbage(DateTime::now()) {
                     Ok(stats) if stats.versions > 0 || stats.segments > 0 => {
                         tracing::info!(versions = stats.versions, segments = stats.segments, horizon = %stats.horizon, "history collected")
@@ -666,6 +719,34 @@ impl Store {
     }
 }
 
+/// Refuses a write to a read-only branch (code 20).
+fn refuse_read_only(branch: &Branch) -> Result<()> {
+    match branch.settings.read_only {
+        true => Err(Error::command(
+            ErrorCode::IllegalOperation,
+            format!(
+                "branch '{}' of database '{}' is read-only (updateBranch with readOnly: false allows writes)",
+                branch.name, branch.db
+            ),
+        )),
+        false => Ok(()),
+    }
+}
+
+/// Refuses to drop or reset a protected branch (code 20).
+fn refuse_protected(branch: &Branch, what: &str) -> Result<()> {
+    match branch.settings.protected {
+        true => Err(Error::command(
+            ErrorCode::IllegalOperation,
+            format!(
+                "branch '{}' of database '{}' is protected and cannot be {what} (updateBranch with protected: false allows it)",
+                branch.name, branch.db
+            ),
+        )),
+        false => Ok(()),
+    }
+}
+
 fn missing_branch(db: &str, name: &str) -> Error {
     Error::command(ErrorCode::NamespaceNotFound, format!("branch '{name}' of database '{db}' does not exist"))
 }
@@ -695,6 +776,8 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write().unwrap_or_else(|p| p.into_inner())
 }
 
+#[cfg(test)]
+mod lifecycle_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -22,6 +22,11 @@ use crate::value::order;
 // - times: `commit time in ms (8) ++ LSN (8)` of every applied record, to turn times
 //   into LSNs; values empty.
 // - meta: counters and marks by name (see the `META_*` names), 8 bytes each.
+// - changes: `branch (8) ++ collection id (8) ++ lsn (8) ++ _id` → empty: which
+//   documents each record changed on each branch, so a diff finds the documents
+//   that differ between two states without reading the others. A row lives exactly
+//   as long as the document version it names.
+// - log: `branch (8) ++ !lsn (8)` → what the record did on the branch (`branchLog`).
 
 /// The last LSN applied to the store.
 pub const META_APPLIED: &str = "applied";
@@ -33,6 +38,10 @@ pub const META_NEXT_COLLECTION: &str = "next_collection";
 pub const META_NEXT_BRANCH: &str = "next_branch";
 /// The oldest LSN still readable (history below it was collected).
 pub const META_HORIZON: &str = "horizon";
+
+/// Set once the changes table holds a row for every document version (stores
+/// written before it existed are indexed at their first open).
+pub const META_CHANGES_INDEXED: &str = "changes_indexed";
 
 /// Width of the collection or index id that begins every document and index key.
 pub const ID_LEN: usize = 8;
@@ -57,6 +66,41 @@ pub fn time_key(ms: u64, lsn: Lsn) -> Vec<u8> {
 /// The LSN of a time index key.
 pub fn time_key_lsn(key: &[u8]) -> Option<Lsn> {
     Some(Lsn(u64::from_be_bytes(key.get(8..)?.try_into().ok()?)))
+}
+
+/// The key of the changes table's row for a document version.
+pub fn change_key(branch: u64, collection: u64, lsn: Lsn, encoded_id: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(24 + encoded_id.len());
+    key.extend_from_slice(&branch.to_be_bytes());
+    key.extend_from_slice(&collection.to_be_bytes());
+    key.extend_from_slice(&lsn.0.to_be_bytes());
+    key.extend_from_slice(encoded_id);
+    key
+}
+
+/// The changes row of a document version key (`collection id ++ _id ++ branch ++ !lsn`).
+pub fn change_key_of_version(doc_key: &[u8]) -> Option<Vec<u8>> {
+    let (prefix, branch, lsn) = split_version_key(doc_key)?;
+    let (collection, encoded_id) = split_id(prefix)?;
+    Some(change_key(branch, collection, lsn, encoded_id))
+}
+
+/// The LSN and encoded `_id` of a changes row.
+pub fn split_change_key(key: &[u8]) -> Option<(Lsn, &[u8])> {
+    let lsn = u64::from_be_bytes(key.get(16..24)?.try_into().ok()?);
+    Some((Lsn(lsn), &key[24..]))
+}
+
+/// The key of a branch's log row for the record at `lsn` (newest first).
+pub fn log_key(branch: u64, lsn: Lsn) -> Vec<u8> {
+    [branch.to_be_bytes(), (!lsn.0).to_be_bytes()].concat()
+}
+
+/// The branch and LSN of a log row's key.
+pub fn split_log_key(key: &[u8]) -> Option<(u64, Lsn)> {
+    let branch = u64::from_be_bytes(key.get(..8)?.try_into().ok()?);
+    let lsn = !u64::from_be_bytes(key.get(8..16)?.try_into().ok()?);
+    Some((branch, Lsn(lsn)))
 }
 
 /// Length of the branch and LSN suffix of a version key.

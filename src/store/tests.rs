@@ -6,7 +6,7 @@ use super::*;
 use crate::store::engine::MemoryEngine;
 use crate::wal::fs::StdFs;
 
-fn open(dir: &Path, retention: Duration) -> (Arc<Wal>, Arc<Store>) {
+pub(super) fn open(dir: &Path, retention: Duration) -> (Arc<Wal>, Arc<Store>) {
     let (wal, _) = Wal::open(Arc::new(StdFs), &dir.join("wal"), wal::Options::default(), &mut |_| {}).expect("wal");
     let wal = Arc::new(wal);
     let store = Store::open(
@@ -18,11 +18,11 @@ fn open(dir: &Path, retention: Duration) -> (Arc<Wal>, Arc<Store>) {
     (wal, store)
 }
 
-fn db(name: &str) -> DbRef {
+pub(super) fn db(name: &str) -> DbRef {
     DbRef::parse(name).expect("db name")
 }
 
-fn insert(store: &Store, target: &str, coll: &str, d: Document) -> Commit {
+pub(super) fn insert(store: &Store, target: &str, coll: &str, d: Document) -> Commit {
     let (_, commit) = store
         .write(&db(target), false, None, |batch| {
             let c = batch.collection_or_create(coll)?;
@@ -32,7 +32,7 @@ fn insert(store: &Store, target: &str, coll: &str, d: Document) -> Commit {
     commit.expect("a commit")
 }
 
-fn get(store: &Store, target: &str, coll: &str, id: i32) -> Option<Document> {
+pub(super) fn get(store: &Store, target: &str, coll: &str, id: i32) -> Option<Document> {
     let view = store.view(&db(target), None).expect("view");
     let c = view.collection(coll).expect("catalog")?;
     view.get(c.id, &Bson::Int32(id)).expect("get")

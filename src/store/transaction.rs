@@ -213,7 +213,15 @@ impl Store {
         let branch = read(&self.branches)
             .get(part.branch)
             .cloned()
+            .filter(|b| b.dropped_lsn.is_none())
             .ok_or_else(|| write_conflict(&format!("a branch of database '{}' was dropped", part.db)))?;
+        if branch.replaced_lsn.is_some() {
+            return Err(write_conflict(&format!(
+                "branch '{}' of database '{}' was reset since the transaction began",
+                branch.name, branch.db
+            )));
+        }
+        super::refuse_read_only(&branch)?;
         let chain = read(&self.branches).chain(branch.id, Lsn(u64::MAX))?;
         let target = DbRef { db: branch.db.clone(), branch: branch.name.clone(), point: None };
         let snapshot = Snapshot::of(&target, meta.applied, chain);

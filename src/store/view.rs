@@ -3,6 +3,7 @@
 //! touch the log.
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use bson::{Bson, Document, RawDocument};
 
@@ -108,7 +109,7 @@ pub struct Measured {
 /// Opening one is cheap; none is held across requests.
 pub struct View {
     pub snapshot: Snapshot,
-    engine: Box<dyn engine::Snapshot>,
+    engine: Arc<dyn engine::Snapshot>,
 }
 
 impl std::fmt::Debug for View {
@@ -119,7 +120,14 @@ impl std::fmt::Debug for View {
 
 impl View {
     pub(super) fn new(snapshot: Snapshot, engine: Box<dyn engine::Snapshot>) -> View {
-        View { snapshot, engine }
+        View { snapshot, engine: Arc::from(engine) }
+    }
+
+    /// A view of another snapshot over the same state of the engine (the other
+    /// side of a diff or a merge). The caller has checked that its history is
+    /// retained.
+    pub(super) fn sibling(&self, snapshot: Snapshot) -> View {
+        View { snapshot, engine: self.engine.clone() }
     }
 
     /// The engine state the view reads.
@@ -161,8 +169,19 @@ impl View {
     }
 
     fn get_at(&self, prefix: &[u8]) -> Result<Option<Document>> {
-        let bytes = pick(&self.snapshot.chain, |visit| scan_prefix(&*self.engine, Table::Docs, prefix, visit))?;
-        bytes.map(|bytes| decode(&bytes)).transpose()
+        self.get_raw_at(prefix)?.map(|bytes| decode(&bytes)).transpose()
+    }
+
+    /// The stored bytes of the document of `collection` whose encoded `_id` is
+    /// `encoded_id`.
+    pub fn get_raw(&self, collection: u64, encoded_id: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut prefix = tables::id_prefix(collection);
+        prefix.extend_from_slice(encoded_id);
+        self.get_raw_at(&prefix)
+    }
+
+    fn get_raw_at(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
+        pick(&self.snapshot.chain, |visit| scan_prefix(&*self.engine, Table::Docs, prefix, visit))
     }
 
     /// Calls `each` with the encoded key and `_id` of every entry of index `index`

@@ -133,11 +133,68 @@ impl Txn {
     }
 }
 
-/// Creating or dropping a branch.
+/// Creating, dropping, resetting or configuring a branch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BranchOp {
-    Create { id: BranchId, db: String, name: String, parent: Option<BranchId>, base_lsn: Lsn },
-    Drop { id: BranchId },
+    Create {
+        id: BranchId,
+        db: String,
+        name: String,
+        parent: Option<BranchId>,
+        base_lsn: Lsn,
+    },
+    Drop {
+        id: BranchId,
+    },
+    /// Branch `id` is replaced, under its name, by branch `new_id` starting at
+    /// `parent`'s state at `base_lsn`; `id` stays readable at points before this
+    /// record (format version 3).
+    Reset {
+        id: BranchId,
+        new_id: BranchId,
+        parent: BranchId,
+        base_lsn: Lsn,
+    },
+    /// Branch `id`'s settings become these (format version 3).
+    Update {
+        id: BranchId,
+        settings: BranchSettings,
+    },
+}
+
+/// What `updateBranch` sets (SPEC §3.1).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BranchSettings {
+    /// No drop, no reset.
+    pub protected: bool,
+    /// Writes fail with code 20.
+    pub read_only: bool,
+    /// The background collector drops the branch after this time.
+    pub expire_at: Option<DateTime>,
+    pub description: Option<String>,
+}
+
+impl BranchSettings {
+    pub fn to_document(&self) -> Document {
+        let mut doc = doc! { "protected": self.protected, "readOnly": self.read_only };
+        if let Some(at) = self.expire_at {
+            doc.insert("expireAt", at);
+        }
+        if let Some(description) = &self.description {
+            doc.insert("description", description);
+        }
+        doc
+    }
+
+    /// Missing fields read as their defaults.
+    pub fn from_document(doc: &Document) -> BranchSettings {
+        BranchSettings {
+            protected: doc.get_bool("protected").unwrap_or(false),
+            read_only: doc.get_bool("readOnly").unwrap_or(false),
+            expire_at: doc.get_datetime("expireAt").ok().copied(),
+            description: doc.get_str("description").ok().map(str::to_owned),
+        }
+    }
 }
 
 /// The content of a record.
@@ -205,6 +262,18 @@ impl Entry {
                 w.string("op", "drop");
                 w.i64("id", id.0 as i64);
             }
+            Entry::Branch(BranchOp::Reset { id, new_id, parent, base_lsn }) => {
+                w.string("op", "reset");
+                w.i64("id", id.0 as i64);
+                w.i64("new", new_id.0 as i64);
+                w.i64("parent", parent.0 as i64);
+                w.i64("base", base_lsn.0 as i64);
+            }
+            Entry::Branch(BranchOp::Update { id, settings }) => {
+                w.string("op", "update");
+                w.i64("id", id.0 as i64);
+                w.document("settings", &settings.to_document())?;
+            }
             Entry::Checkpoint { applied } => w.i64("applied", applied.0 as i64),
             Entry::Seal => {}
         }
@@ -244,6 +313,18 @@ impl Entry {
                     base_lsn: Lsn(int("base")?),
                 }),
                 Ok("drop") => Entry::Branch(BranchOp::Drop { id: BranchId(int("id")?) }),
+                Ok("reset") if version >= 3 => Entry::Branch(BranchOp::Reset {
+                    id: BranchId(int("id")?),
+                    new_id: BranchId(int("new")?),
+                    parent: BranchId(int("parent")?),
+                    base_lsn: Lsn(int("base")?),
+                }),
+                Ok("update") if version >= 3 => Entry::Branch(BranchOp::Update {
+                    id: BranchId(int("id")?),
+                    settings: BranchSettings::from_document(
+                        d.get_document("settings").map_err(|_| "branch update lacks settings")?,
+                    ),
+                }),
                 _ => return Err("unknown branch operation".into()),
             },
             Kind::Checkpoint => Entry::Checkpoint { applied: Lsn(int("applied")?) },
@@ -528,6 +609,21 @@ mod tests {
                 base_lsn: Lsn(9),
             }),
             Entry::Branch(BranchOp::Drop { id: BranchId(2) }),
+            Entry::Branch(BranchOp::Reset {
+                id: BranchId(1),
+                new_id: BranchId(6),
+                parent: BranchId(1),
+                base_lsn: Lsn(12),
+            }),
+            Entry::Branch(BranchOp::Update {
+                id: BranchId(6),
+                settings: BranchSettings {
+                    protected: true,
+                    read_only: false,
+                    expire_at: Some(DateTime::from_millis(1_795_255_200_000)),
+                    description: Some("prod".into()),
+                },
+            }),
             Entry::Checkpoint { applied: Lsn(77) },
             Entry::Seal,
         ];

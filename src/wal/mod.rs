@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 use bson::DateTime;
 
-pub use entry::{BranchId, BranchOp, Ddl, Entry, Op, Origin, PutKind, Session, Statement, Txn};
+pub use entry::{BranchId, BranchOp, BranchSettings, Ddl, Entry, Op, Origin, PutKind, Session, Statement, Txn};
 pub use manifest::Manifest;
 pub use reader::{Reader, Record};
 pub use recovery::{Progress, Recovered};

@@ -41,11 +41,24 @@ pub enum Table {
     /// The last retryable write or transaction of each logical session (not
     /// versioned, not branched).
     Sessions,
+    /// Which documents each record changed, by branch, collection and LSN.
+    Changes,
+    /// What each record did, by branch, newest first.
+    Log,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] =
-        [Table::Docs, Table::Catalog, Table::Indexes, Table::Branches, Table::Times, Table::Meta, Table::Sessions];
+    pub const ALL: [Table; 9] = [
+        Table::Docs,
+        Table::Catalog,
+        Table::Indexes,
+        Table::Branches,
+        Table::Times,
+        Table::Meta,
+        Table::Sessions,
+        Table::Changes,
+        Table::Log,
+    ];
 
     fn slot(self) -> usize {
         self as usize

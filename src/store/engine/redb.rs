@@ -22,6 +22,8 @@ const DOCS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("docs");
 const CATALOG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("catalog");
 const INDEXES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("indexes");
 const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
+const CHANGES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("changes");
+const LOG: TableDefinition<&[u8], &[u8]> = TableDefinition::new("log");
 const BRANCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("branches");
 const TIMES: TableDefinition<(u64, u64), ()> = TableDefinition::new("times");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -47,7 +49,7 @@ impl RedbEngine {
     fn with(db: Database) -> Result<RedbEngine> {
         // Reads open tables; a table exists once a write transaction opened it.
         let txn = db.begin_write()?;
-        for table in [DOCS, CATALOG, INDEXES, SESSIONS] {
+        for table in [DOCS, CATALOG, INDEXES, SESSIONS, CHANGES, LOG] {
             txn.open_table(table)?;
         }
         txn.open_table(BRANCHES)?;
@@ -72,7 +74,7 @@ impl Engine for RedbEngine {
                 continue;
             }
             match table {
-                Table::Docs | Table::Catalog | Table::Indexes | Table::Sessions => {
+                Table::Docs | Table::Catalog | Table::Indexes | Table::Sessions | Table::Changes | Table::Log => {
                     let mut t = txn.open_table(bytes_table(table))?;
                     for (key, value) in changes {
                         match value {
@@ -125,7 +127,7 @@ impl Engine for RedbEngine {
     fn key_count(&self, table: Table) -> Result<u64> {
         let txn = self.db.begin_read()?;
         Ok(match table {
-            Table::Docs | Table::Catalog | Table::Indexes | Table::Sessions => {
+            Table::Docs | Table::Catalog | Table::Indexes | Table::Sessions | Table::Changes | Table::Log => {
                 txn.open_table(bytes_table(table))?.len()?
             }
             Table::Branches => txn.open_table(BRANCHES)?.len()?,
@@ -154,7 +156,7 @@ impl Snapshot for RedbSnapshot {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let txn = &self.0;
         Ok(match table {
-            Table::Docs | Table::Catalog | Table::Indexes | Table::Sessions => {
+            Table::Docs | Table::Catalog | Table::Indexes | Table::Sessions | Table::Changes | Table::Log => {
                 txn.open_table(bytes_table(table))?.get(key)?.map(|v| v.value().to_vec())
             }
             Table::Branches => txn.open_table(BRANCHES)?.get(u64_key(key)?)?.map(|v| v.value().to_vec()),
@@ -176,7 +178,7 @@ impl Snapshot for RedbSnapshot {
         }
         let txn = &self.0;
         match table {
-            Table::Docs | Table::Catalog | Table::Indexes | Table::Sessions => {
+            Table::Docs | Table::Catalog | Table::Indexes | Table::Sessions | Table::Changes | Table::Log => {
                 let t = txn.open_table(bytes_table(table))?;
                 scan(&t, (lower, upper), reverse, |k, v| visit(k, v))
             }
@@ -241,6 +243,8 @@ fn bytes_table(table: Table) -> TableDefinition<'static, &'static [u8], &'static
         Table::Docs => DOCS,
         Table::Catalog => CATALOG,
         Table::Sessions => SESSIONS,
+        Table::Changes => CHANGES,
+        Table::Log => LOG,
         _ => INDEXES,
     }
 }
