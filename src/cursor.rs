@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bson::{Bson, Document};
@@ -15,7 +15,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::memory::Reservation;
 use crate::operations::Interrupt;
 use crate::query::{Filter, Projection};
-use crate::store::{Snapshot, View};
+use crate::store::diff::Difference;
+use crate::store::{self, Snapshot, View};
 use crate::value::size::document_size;
 
 /// A cursor idle this long is closed, as MongoDB's `cursorTimeoutMillis`.
@@ -34,6 +35,20 @@ pub enum Source {
     Ids { collection: u64, ids: VecDeque<Vec<u8>> },
     /// Results already computed (sorted, or from a point lookup).
     Ready(VecDeque<Document>),
+    /// A diff's candidates still to compare (see [`crate::store::diff`]).
+    Diff(Box<DiffSource>),
+}
+
+/// What a `diff` cursor still has to compare: the cursor's snapshot is the side
+/// compared to, this one the side compared from.
+pub struct DiffSource {
+    pub from: Snapshot,
+    /// The database both sides are states of.
+    pub db: String,
+    /// Per candidate: the collection, its id on each side, the encoded `_id`.
+    pub pending: VecDeque<(Arc<str>, Option<u64>, Option<u64>, Vec<u8>)>,
+    /// Turns a difference into the document the cursor returns.
+    pub render: fn(&str, &Difference) -> Result<Document>,
 }
 
 /// A query in progress.
@@ -201,6 +216,30 @@ impl Cursor {
                 )?;
                 self.exhausted = stopped_at.is_none();
                 *after = stopped_at;
+            }
+            Source::Diff(diff) => {
+                let from = view.beside(&diff.from);
+                let mut read = 0u64;
+                while batch.len() < max {
+                    let Some(candidate) = diff.pending.pop_front() else { break };
+                    read += 1;
+                    if read.is_multiple_of(1024) {
+                        interrupt.check()?;
+                    }
+                    let (name, before, after, id) = &candidate;
+                    let Some(difference) = store::diff::compare(&from, view, name, (*before, *after), id)? else {
+                        continue;
+                    };
+                    let doc = (diff.render)(&diff.db, &difference)?;
+                    let size = document_size(&doc);
+                    if !batch.is_empty() && bytes + size > MAX_BATCH_BYTES {
+                        diff.pending.push_front(candidate);
+                        break;
+                    }
+                    bytes += size;
+                    batch.push(doc);
+                }
+                self.exhausted = diff.pending.is_empty();
             }
         }
         if let Some(limit) = &mut self.limit {

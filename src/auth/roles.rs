@@ -44,6 +44,9 @@ const WRITE: &[Action] = &[
     Action::RenameCollectionSameDb,
     Action::CreateBranch,
     Action::DropBranch,
+    Action::MergeBranch,
+    Action::ResetBranch,
+    Action::UpdateBranch,
 ];
 
 const DB_ADMIN: &[Action] = &[

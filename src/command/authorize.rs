@@ -208,6 +208,66 @@ pub fn drop_branch(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
     require(inv, grants, &target, Actions::of(&[Action::DropBranch]))
 }
 
+/// `diff`: `find` on the branches of both states.
+pub fn diff(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
+    for field in ["diff", "with"] {
+        let text = inv.body.get_str(field).unwrap_or_default();
+        let branch = text.split_once('~').map_or(text, |(branch, _)| branch);
+        let target = Target::Collection { db: &inv.db.db, branch, collection: None };
+        require(inv, grants, &target, Actions::of(&[Action::Find]))?;
+    }
+    Ok(())
+}
+
+/// `mergeBranch`: `find` on the source, `mergeBranch` on the target (the
+/// source's parent unless `into` names it: the handler refuses a source without
+/// one).
+pub fn merge_branch(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
+    let db = &inv.db.db;
+    let source = inv.body.get_str("mergeBranch").unwrap_or_default();
+    require(inv, grants, &Target::Collection { db, branch: source, collection: None }, Actions::of(&[Action::Find]))?;
+    let parent;
+    let into = match inv.body.get_str("into") {
+        Ok(into) => into,
+        Err(_) => {
+            let store = &inv.context.store;
+            parent = store.branch(db, source).ok().and_then(|b| b.parent).and_then(|p| store.branch_by_id(p));
+            parent.as_ref().map_or(source, |p| p.name.as_str())
+        }
+    };
+    let target = Target::Collection { db, branch: into, collection: None };
+    require(inv, grants, &target, Actions::of(&[Action::MergeBranch]))
+}
+
+/// `resetBranch`: `resetBranch` on the branch, `find` on the state it takes.
+pub fn reset_branch(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
+    let db = &inv.db.db;
+    let name = inv.body.get_str("resetBranch").unwrap_or_default();
+    require(
+        inv,
+        grants,
+        &Target::Collection { db, branch: name, collection: None },
+        Actions::of(&[Action::ResetBranch]),
+    )?;
+    let to = inv.body.get_str("to").unwrap_or_default();
+    let from = to.split_once('~').map_or(to, |(branch, _)| branch);
+    require(inv, grants, &Target::Collection { db, branch: from, collection: None }, Actions::of(&[Action::Find]))
+}
+
+/// `updateBranch`: `updateBranch` on the branch.
+pub fn update_branch(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
+    let name = inv.body.get_str("updateBranch").unwrap_or_default();
+    let target = Target::Collection { db: &inv.db.db, branch: name, collection: None };
+    require(inv, grants, &target, Actions::of(&[Action::UpdateBranch]))
+}
+
+/// `branchLog`: `listBranches` on the branch.
+pub fn branch_log(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
+    let name = inv.body.get_str("branchLog").unwrap_or_default();
+    let target = Target::Collection { db: &inv.db.db, branch: name, collection: None };
+    require(inv, grants, &target, Actions::of(&[Action::ListBranches]))
+}
+
 /// `branchInfo`: `listBranches` on the branch it describes.
 pub fn branch_info(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
     let name = inv.body.get_str("branchInfo").unwrap_or_default();

@@ -1,13 +1,14 @@
 //! The branch commands of SPEC §3: `createBranch`, `listBranches`, `branchInfo`,
-//! `dropBranch` and `resolvePoint`. They run against any branch of a database and
-//! act on that database's branches.
+//! `dropBranch`, `resolvePoint`, and `updateBranch` of §3.1. They run against any
+//! branch of a database and act on that database's branches. The rest of the
+//! lifecycle: `branch_diff.rs`, `branch_merge.rs`, `branch_history.rs`.
 
 use bson::{doc, Bson, Document};
 
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::lsn::Lsn;
-use crate::namespace::{validate_branch_name, MAIN_BRANCH};
+use crate::namespace::{validate_branch_name, DbRef, MAIN_BRANCH};
 use crate::store::{Branch, Store};
 
 pub fn create(inv: &Invocation<'_>) -> Result<Document> {
@@ -90,20 +91,104 @@ pub fn resolve_point(inv: &Invocation<'_>) -> Result<Document> {
     Ok(doc! {"lsn": lsn.0 as i64})
 }
 
-/// `{name, parent, baseLsn, headLsn, createdAt}`.
+pub fn update(inv: &Invocation<'_>) -> Result<Document> {
+    let name = branch_name(inv.body, "updateBranch")?;
+    let flag = |field: &str| match inv.body.get(field) {
+        None => Ok(None),
+        Some(Bson::Boolean(b)) => Ok(Some(*b)),
+        Some(other) => {
+            Err(Error::type_mismatch(format!("'{field}' must be a boolean, not {}", args::type_name(Some(other)))))
+        }
+    };
+    let protected = flag("protected")?;
+    let read_only = flag("readOnly")?;
+    let expire_at = match inv.body.get("expireAt") {
+        None => None,
+        Some(Bson::Null) => Some(None),
+        Some(Bson::DateTime(at)) => Some(Some(*at)),
+        Some(other) => {
+            return Err(Error::type_mismatch(format!(
+                "'expireAt' must be a Date or null, not {}",
+                args::type_name(Some(other))
+            )))
+        }
+    };
+    let description = match inv.body.get("description") {
+        None => None,
+        Some(Bson::Null) => Some(None),
+        Some(Bson::String(text)) => Some(Some(text.clone())),
+        Some(other) => {
+            return Err(Error::type_mismatch(format!(
+                "'description' must be a string or null, not {}",
+                args::type_name(Some(other))
+            )))
+        }
+    };
+    if protected.is_none() && read_only.is_none() && expire_at.is_none() && description.is_none() {
+        return Err(Error::bad_value("updateBranch needs at least one of protected, readOnly, expireAt, description"));
+    }
+    let (_, commit) = inv.context.store.update_branch(&inv.db.db, name, |branch, settings| {
+        if matches!(expire_at, Some(Some(_))) && branch.name == MAIN_BRANCH {
+            return Err(Error::command(
+                ErrorCode::IllegalOperation,
+                "branch 'main' cannot expire: it is never dropped",
+            ));
+        }
+        settings.protected = protected.unwrap_or(settings.protected);
+        settings.read_only = read_only.unwrap_or(settings.read_only);
+        if let Some(at) = expire_at {
+            settings.expire_at = at;
+        }
+        if let Some(text) = description {
+            settings.description = text;
+        }
+        Ok(())
+    })?;
+    Ok(doc! {"operationTime": commit.cluster_time()})
+}
+
+/// `{name, parent, baseLsn, headLsn, createdAt, protected, readOnly, expireAt?,
+/// description?}`.
 fn describe(store: &Store, branch: &Branch) -> Document {
-    let parent = branch
-        .parent
-        .and_then(|p| store.all_branches().into_iter().find(|b| b.id == p))
-        .map_or(Bson::Null, |p| Bson::String(p.name));
-    doc! {
+    let parent = branch.parent.and_then(|p| store.branch_by_id(p)).map_or(Bson::Null, |p| Bson::String(p.name));
+    let mut described = doc! {
         "name": &branch.name,
         "parent": parent,
         "baseLsn": branch.base_lsn.0 as i64,
         // A write applied but not yet acknowledged is not the head yet.
         "headLsn": branch.head_lsn.min(store.published().lsn).max(branch.base_lsn).0 as i64,
         "createdAt": branch.created_at,
+        "protected": branch.settings.protected,
+        "readOnly": branch.settings.read_only,
+    };
+    if let Some(at) = branch.settings.expire_at {
+        described.insert("expireAt", at);
     }
+    if let Some(text) = &branch.settings.description {
+        described.insert("description", text);
+    }
+    described
+}
+
+/// A `<ref>` of the addressed database (SPEC §3.1): `feature-x` (a head),
+/// `main~1200`, `feature-x~2026-11-21T10:00:00Z`, given in `field`.
+pub(super) fn state_ref(inv: &Invocation<'_>, field: &str) -> Result<DbRef> {
+    let text = match inv.body.get(field) {
+        Some(Bson::String(text)) => text.as_str(),
+        other => {
+            return Err(Error::type_mismatch(format!(
+                "'{field}' must be a branch name, optionally with ~<point>, not {}",
+                args::type_name(other)
+            )))
+        }
+    };
+    if text.contains('@') {
+        return Err(Error::command(
+            ErrorCode::InvalidNamespace,
+            format!("'{text}' names another database; a {field} names a state of database '{}'", inv.db.db),
+        ));
+    }
+    DbRef::parse(&format!("{}@{text}", inv.db.db))
 }
 
 /// A point given as an LSN (a whole number), a Date or a Timestamp.
@@ -120,7 +205,7 @@ fn resolve(store: &Store, point: &Bson) -> Result<Lsn> {
 }
 
 /// The branch name a command carries as its first field, checked.
-fn branch_name<'a>(body: &'a Document, command: &str) -> Result<&'a str> {
+pub(super) fn branch_name<'a>(body: &'a Document, command: &str) -> Result<&'a str> {
     let name = match body.get(command) {
         Some(Bson::String(name)) => name.as_str(),
         other => {

@@ -156,7 +156,12 @@ pub fn get_more(inv: &Invocation<'_>) -> Result<Document> {
             ),
         ));
     }
-    let view = match inv.reopen(&cursor.snapshot) {
+    // A diff's other side is read over the same engine state, opened first.
+    let view = inv.reopen(&cursor.snapshot).and_then(|view| match &cursor.source {
+        cursor::Source::Diff(diff) => inv.context.store.check_retained(&diff.from).map(|_| view),
+        _ => Ok(view),
+    });
+    let view = match view {
         Ok(view) => view,
         Err(e) => {
             inv.context.cursors.kill(id);

@@ -10,6 +10,9 @@ mod args;
 mod arguments;
 mod authorize;
 mod branch;
+mod branch_diff;
+mod branch_history;
+mod branch_merge;
 mod build_info;
 mod coll_stats;
 mod collections;
@@ -386,6 +389,56 @@ pub static COMMANDS: &[Command] = &[
         args: &arguments::DROP_BRANCH,
         auth: Rule::Custom(authorize::drop_branch),
         run: branch::drop,
+    },
+    Command {
+        name: "diff",
+        aliases: &[],
+        help: "what changes one state of this database into another, as a cursor",
+        admin_only: false,
+        store: true,
+        args: &arguments::DIFF,
+        auth: Rule::Custom(authorize::diff),
+        run: branch_diff::run,
+    },
+    Command {
+        name: "mergeBranch",
+        aliases: &[],
+        help: "merge a branch into another (three-way, one record)",
+        admin_only: false,
+        store: true,
+        args: &arguments::MERGE_BRANCH,
+        auth: Rule::Custom(authorize::merge_branch),
+        run: branch_merge::run,
+    },
+    Command {
+        name: "resetBranch",
+        aliases: &[],
+        help: "move a branch's head to another state of this database",
+        admin_only: false,
+        store: true,
+        args: &arguments::RESET_BRANCH,
+        auth: Rule::Custom(authorize::reset_branch),
+        run: branch_history::reset,
+    },
+    Command {
+        name: "updateBranch",
+        aliases: &[],
+        help: "protect a branch, make it read-only, set its expiry or description",
+        admin_only: false,
+        store: true,
+        args: &arguments::UPDATE_BRANCH,
+        auth: Rule::Custom(authorize::update_branch),
+        run: branch::update,
+    },
+    Command {
+        name: "branchLog",
+        aliases: &[],
+        help: "the records that wrote a branch, newest first, as a cursor",
+        admin_only: false,
+        store: true,
+        args: &arguments::BRANCH_LOG,
+        auth: Rule::Custom(authorize::branch_log),
+        run: branch_history::log,
     },
     Command {
         name: "dropDatabase",

@@ -130,6 +130,13 @@ impl View {
         View { snapshot, engine: self.engine.clone() }
     }
 
+    /// A view of `snapshot` over this view's state of the engine (a `diff`
+    /// cursor's other side). Check its history with [`super::Store::check_retained`]
+    /// after this view was opened.
+    pub fn beside(&self, snapshot: &Snapshot) -> View {
+        self.sibling(snapshot.clone())
+    }
+
     /// The engine state the view reads.
     pub(super) fn engine(&self) -> &dyn engine::Snapshot {
         &*self.engine

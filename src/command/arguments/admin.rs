@@ -228,6 +228,50 @@ pub static RESOLVE_POINT: Args = Args::strict(&[
     implemented("branch"),
 ]);
 
+/// diff: `{diff: "<ref>", with: "<ref>", collection: "<c>"?, batchSize?}` (SPEC §3.1)
+pub static DIFF: Args = Args::strict(&[
+    // branch_diff.rs `run` -> branch::state_ref: a string, the database's branch with
+    // an optional ~<point>; another database is 73.
+    implemented("with"),
+    // branch_diff.rs `run`: string or null, else TypeMismatch.
+    implemented("collection"),
+    // branch_diff.rs `run`: the first batch's size.
+    implemented("batchSize"),
+]);
+
+/// mergeBranch: `{mergeBranch: "<source>", into: "<target>"?, strategy?, dryRun?}`
+pub static MERGE_BRANCH: Args = Args::strict(&[
+    // branch_merge.rs `run`: string or null (the source's parent).
+    implemented("into"),
+    // branch_merge.rs `run`: "fail" (default), "ours" or "theirs", else BadValue.
+    implemented("strategy"),
+    // branch_merge.rs `run`: computes everything and writes nothing.
+    implemented("dryRun"),
+]);
+
+/// resetBranch: `{resetBranch: "<name>", to: "<ref>"}`
+pub static RESET_BRANCH: Args = Args::strict(&[
+    // branch_history.rs `reset` -> branch::state_ref.
+    implemented("to"),
+]);
+
+/// updateBranch: `{updateBranch: "<name>", protected?, readOnly?, expireAt?, description?}`
+pub static UPDATE_BRANCH: Args = Args::strict(&[
+    // branch.rs `update`: booleans, a Date or null, a string or null.
+    implemented("protected"),
+    implemented("readOnly"),
+    implemented("expireAt"),
+    implemented("description"),
+]);
+
+/// branchLog: `{branchLog: "<name>", limit?, batchSize?}`
+pub static BRANCH_LOG: Args = Args::strict(&[
+    // branch_history.rs `log`: the newest `limit` records (0 or none: all retained).
+    implemented("limit"),
+    // branch_history.rs `log`: the first batch's size.
+    implemented("batchSize"),
+]);
+
 /// configureFailPoint: the `failCommand` fail point of MongoDB's test commands.
 pub static CONFIGURE_FAIL_POINT: Args = Args::strict(&[implemented("mode"), implemented("data")]);
 

@@ -1,0 +1,94 @@
+//! `resetBranch` and `branchLog` (SPEC §3.1): moving a branch's head to another
+//! state, and the records that wrote it, newest first.
+
+use std::collections::VecDeque;
+
+use bson::{doc, Bson, Document};
+
+use super::branch::{branch_name, state_ref};
+use super::{args, Invocation};
+use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
+use crate::error::{Error, Result};
+use crate::query::Filter;
+use crate::store::{LogEntry, Store};
+use crate::value::size::document_footprint;
+
+pub fn reset(inv: &Invocation<'_>) -> Result<Document> {
+    let name = branch_name(inv.body, "resetBranch")?;
+    let to = state_ref(inv, "to")?;
+    let (branch, commit) = inv.context.store.reset_branch(&inv.db.db, name, &to)?;
+    Ok(doc! {
+        "lsn": commit.lsn.0 as i64,
+        "baseLsn": branch.base_lsn.0 as i64,
+        "operationTime": commit.cluster_time(),
+    })
+}
+
+pub fn log(inv: &Invocation<'_>) -> Result<Document> {
+    let name = branch_name(inv.body, "branchLog")?;
+    let limit = match args::integer(inv.body, "limit")? {
+        Some(n) if n < 0 => return Err(Error::bad_value("limit must be non-negative")),
+        Some(0) | None => usize::MAX,
+        Some(n) => n as usize,
+    };
+    let batch_size = match args::integer(inv.body, "batchSize")? {
+        Some(b) if b < 0 => return Err(Error::bad_value("batchSize value must be non-negative")),
+        Some(b) => b as usize,
+        None => DEFAULT_FIRST_BATCH,
+    };
+    let store = &inv.context.store;
+    let entries = store.branch_log(&inv.db.db, name, limit)?;
+    let mut held = inv.context.memory.reservation();
+    let mut docs = VecDeque::with_capacity(entries.len());
+    for entry in &entries {
+        let doc = describe(store, entry);
+        held.grow(document_footprint(&doc))?;
+        docs.push_back(doc);
+    }
+    let view = store.view(&inv.db, None)?;
+    let cursor = Cursor {
+        ns: args::namespace(inv, "$cmd.branchLog"),
+        snapshot: view.snapshot.clone(),
+        source: Source::Ready(docs),
+        memory: Some(held),
+        filter: Filter::default(),
+        projection: None,
+        skip: 0,
+        limit: None,
+        exhausted: false,
+        owner: inv.cursor_owner(),
+    };
+    cursor::reply_batch(&inv.context.cursors, None, cursor, &view, batch_size, inv.interrupt())
+}
+
+/// `{lsn, time, ops, ddl?, lsid?, txnNumber?, merge?: {from, lsn}, created?:
+/// {from, lsn}, reset?: {to, lsn}}`, branches by name.
+fn describe(store: &Store, entry: &LogEntry) -> Document {
+    let name = |id: Option<i64>| {
+        id.and_then(|id| store.branch_by_id(crate::wal::BranchId(id as u64)))
+            .map_or(Bson::Null, |b| Bson::String(b.name))
+    };
+    let mut out = doc! {"lsn": entry.lsn.0 as i64, "time": entry.time};
+    let e = &entry.entry;
+    if let Ok(ops) = e.get_document("ops") {
+        out.insert("ops", ops.clone());
+    }
+    for field in ["ddl", "lsid", "txnNumber"] {
+        if let Some(value) = e.get(field) {
+            out.insert(field, value.clone());
+        }
+    }
+    if let Ok(merge) = e.get_document("merge") {
+        out.insert("merge", doc! {"from": name(merge.get_i64("source").ok()), "lsn": merge.get("sourceLsn").cloned().unwrap_or(Bson::Null)});
+    }
+    if let Ok(created) = e.get_document("created") {
+        out.insert("created", doc! {"from": name(created.get_i64("parent").ok()), "lsn": created.get("base").cloned().unwrap_or(Bson::Null)});
+    }
+    if let Ok(reset) = e.get_document("reset") {
+        out.insert(
+            "reset",
+            doc! {"to": name(reset.get_i64("parent").ok()), "lsn": reset.get("base").cloned().unwrap_or(Bson::Null)},
+        );
+    }
+    out
+}
