@@ -11,6 +11,7 @@ mod crud;
 mod exact_bytes;
 mod handshake;
 mod indexes;
+mod lifecycle;
 mod memory;
 mod metrics;
 mod ops;

@@ -64,6 +64,8 @@ use crate::wal::{self, BranchId, BranchOp, Entry, Session, Txn, Wal};
 
 /// How often the background thread makes the store durable.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
+/// How often it drops branches past their `expireAt`.
+const EXPIRY_INTERVAL: Duration = Duration::from_secs(1);
 /// How often it collects history older than the retention.
 const GC_INTERVAL: Duration = Duration::from_secs(60);
 /// Records applied per engine transaction during replay.
@@ -621,6 +623,7 @@ impl Store {
     fn background_loop(&self) {
         let mut last_checkpoint = Instant::now();
         let mut last_gc = Instant::now();
+        let mut last_expiry = Instant::now();
         while !self.stop.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(100));
             if last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL {
@@ -629,10 +632,13 @@ impl Store {
                 }
                 last_checkpoint = Instant::now();
             }
-            if last_gc.elapsed() >= GC_INTERVAL {
+            if last_expiry.elapsed() >= EXPIRY_INTERVAL {
                 if let Err(e) = self.expire_branches(DateTime::now()) {
                     tracing::error!(error = %e, "dropping expired branches failed");
                 }
+                last_expiry = Instant::now();
+            }
+            if last_gc.elapsed() >= GC_INTERVAL {
                 match self.collect_garbage(DateTime::now()) {
                     Ok(stats) if stats.versions > 0 || stats.segments > 0 => {
                         tracing::info!(versions = stats.versions, segments = stats.segments, horizon = %stats.horizon, "history collected")
