@@ -161,3 +161,66 @@ async fn a_pull_request_goes_from_branch_to_merge_and_back() {
     assert_eq!(error_code(&client, "shop", doc! {"mergeBranch": "feature", "into": "other@main"}).await, 73);
     assert_eq!(error_code(&client, "shop", doc! {"mergeBranch": "nope"}).await, 26);
 }
+
+#[test]
+fn the_command_line_walks_the_lifecycle_with_uri_anywhere() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let server = runtime.block_on(TestServer::start());
+    let client = runtime.block_on(server.client());
+    let shop = client.database("shop").collection::<Document>("items");
+    runtime.block_on(async {
+        shop.insert_many(vec![doc! {"_id": 1, "price": 2}, doc! {"_id": 2, "price": 5}]).await.expect("insert");
+        run(&client, "shop", doc! {"createBranch": "feature"}).await;
+        let feature = client.database("shop@feature").collection::<Document>("items");
+        feature.update_one(doc! {"_id": 1}, doc! {"$set": {"price": 3}}).await.expect("update");
+        feature.insert_one(doc! {"_id": 3, "price": 1}).await.expect("insert");
+        shop.update_one(doc! {"_id": 1}, doc! {"$set": {"price": 4}}).await.expect("update");
+    });
+    let uri = format!("mongodb://{}", server.addr);
+    // --uri after the subcommand's arguments.
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_branchdb"))
+            .arg("branch")
+            .args(args)
+            .arg("--uri")
+            .arg(&uri)
+            .output()
+            .expect("run branchdb");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = cli(&["diff", "shop", "main", "feature"]);
+    assert!(ok, "{out}");
+    assert!(out.contains("~ items 1 price: 4 → 3"), "{out}");
+    assert!(out.contains("+ items 3 {\"_id\":3,\"price\":1}"), "{out}");
+    let (ok, out) = cli(&["diff", "shop", "main", "feature", "--json"]);
+    assert!(ok && out.lines().count() == 2, "{out}");
+    assert!(out.lines().all(|line| serde_json::from_str::<serde_json::Value>(line).is_ok()), "{out}");
+    let (ok, out) = cli(&["merge", "shop", "feature", "--dry-run"]);
+    assert!(!ok && out.contains("1 conflict") && out.contains("price"), "a dry run that would stop fails: {out}");
+    let (ok, out) = cli(&["merge", "shop", "feature"]);
+    assert!(!ok && out.contains("not merged"), "{out}");
+    let (ok, out) = cli(&["merge", "shop", "feature", "--strategy", "theirs"]);
+    assert!(ok && out.contains("merged into main"), "{out}");
+    let (ok, out) = cli(&["log", "shop", "main", "--limit", "1"]);
+    assert!(ok && out.contains("merge of feature"), "{out}");
+    let (ok, out) = cli(&["reset", "shop", "main", "--to", "main~1"]);
+    assert!(ok && out.contains("reset at LSN"), "{out}");
+    let (ok, out) = cli(&["update", "shop", "main", "--protected", "--description", "prod"]);
+    assert!(ok, "{out}");
+    let (ok, out) = cli(&["info", "shop", "main"]);
+    assert!(ok && out.contains("protected") && out.contains("\"prod\""), "{out}");
+    let (ok, out) = cli(&["reset", "shop", "main", "--to", "feature"]);
+    assert!(!ok && out.contains("protected") && out.contains("20"), "{out}");
+    let (ok, out) = cli(&["update", "shop", "main", "--protected=false", "--expire-at", "never"]);
+    assert!(ok, "{out}");
+    // And --uri before the subcommand.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_branchdb"))
+        .args(["branch", "--uri", &uri, "list", "shop"])
+        .output()
+        .expect("run branchdb");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    runtime.block_on(server.stop());
+}

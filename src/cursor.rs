@@ -39,14 +39,17 @@ pub enum Source {
     Diff(Box<DiffSource>),
 }
 
+/// A document a diff still compares: the collection, its id on each side, the
+/// encoded `_id`.
+pub type DiffCandidate = (Arc<str>, Option<u64>, Option<u64>, Vec<u8>);
+
 /// What a `diff` cursor still has to compare: the cursor's snapshot is the side
 /// compared to, this one the side compared from.
 pub struct DiffSource {
     pub from: Snapshot,
     /// The database both sides are states of.
     pub db: String,
-    /// Per candidate: the collection, its id on each side, the encoded `_id`.
-    pub pending: VecDeque<(Arc<str>, Option<u64>, Option<u64>, Vec<u8>)>,
+    pub pending: VecDeque<DiffCandidate>,
     /// Turns a difference into the document the cursor returns.
     pub render: fn(&str, &Difference) -> Result<Document>,
 }

@@ -2,6 +2,7 @@
 //! against a running server, and `branchdb wal verify|dump` for the log.
 
 mod branch;
+mod client;
 mod wal;
 
 use std::path::PathBuf;
@@ -29,11 +30,16 @@ enum Command {
         #[command(flatten)]
         overrides: Overrides,
     },
-    /// Create, list, inspect and drop branches on a running server.
+    /// Branches on a running server: create, list, info, drop, diff, merge, reset,
+    /// update, log.
     Branch {
-        /// The server [default: mongodb://127.0.0.1:27017]
-        #[arg(long, env = "BRANCHDB_URI", default_value = branch::DEFAULT_URI)]
+        /// The server, with a user if it asks for one
+        /// (mongodb://user:password@host:port/?authSource=admin)
+        #[arg(long, env = "BRANCHDB_URI", default_value = branch::DEFAULT_URI, global = true)]
         uri: String,
+        /// Print the server's replies as JSON (one document per line), for scripts
+        #[arg(long, global = true)]
+        json: bool,
         #[command(subcommand)]
         command: branch::BranchCommand,
     },
@@ -56,7 +62,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { config, overrides } => serve(config, overrides),
-        Command::Branch { uri, command } => branch::run(&uri, command),
+        Command::Branch { uri, json, command } => branch::run(&uri, json, command),
         Command::Ping { uri } => ping(&uri),
         Command::Wal { command } => wal::run(command),
     };
@@ -70,7 +76,7 @@ pub fn main() -> ExitCode {
 }
 
 fn ping(uri: &str) -> crate::error::Result<ExitCode> {
-    let reply = branch::send(uri, "admin", bson::doc! {"ping": 1})?;
+    let reply = client::send(uri, "admin", bson::doc! {"ping": 1})?;
     match reply.get_f64("ok") {
         Ok(1.0) => Ok(ExitCode::SUCCESS),
         _ => {

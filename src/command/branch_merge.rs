@@ -59,6 +59,11 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let mut reply = doc! {
         "merged": merged.commit.is_some(),
         "into": &merged.target,
+        "strategy": match strategy {
+            Strategy::Fail => "fail",
+            Strategy::Ours => "ours",
+            Strategy::Theirs => "theirs",
+        },
         "mergeBase": {"branch": base, "lsn": merged.base.1.0 as i64},
         "inserted": merged.inserted as i64,
         "updated": merged.updated as i64,

@@ -52,7 +52,7 @@ struct Needs {
     horizon: Lsn,
     /// Branch id → whether it has a parent, and the points below the horizon its
     /// children's bases and merge bases read it at.
-    live: HashMap<u64, (bool, Vec<Lsn>)>,
+    live: HashMap<u64, NeededPoints>,
     /// Branches no read can reach when the pass began (dropped, or replaced by a
     /// reset before the horizon, with no branch based on them): all their versions
     /// go. A branch in neither set was created during the pass and keeps everything.
@@ -134,11 +134,14 @@ impl Run {
     }
 }
 
+/// Whether a branch has a parent, and the points below the horizon it is read at.
+type NeededPoints = (bool, Vec<Lsn>);
+
 /// What each branch the store knows needs kept: for the branches a read can still
 /// reach (live ones, ones a reset replaced after the horizon, and their ancestors),
 /// whether each has a parent and the points below the horizon that children and
 /// merge bases read it at; and the others, whose versions all go.
-fn needs_of(branches: &Branches, horizon: Lsn) -> (HashMap<u64, (bool, Vec<Lsn>)>, HashSet<u64>) {
+fn needs_of(branches: &Branches, horizon: Lsn) -> (HashMap<u64, NeededPoints>, HashSet<u64>) {
     let mut needed: HashSet<BranchId> = HashSet::new();
     let readable = branches
         .known()

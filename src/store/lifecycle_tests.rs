@@ -249,12 +249,22 @@ fn settings_protect_and_expire_branches() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_wal, store) = open(dir.path(), Duration::from_secs(3600));
     insert(&store, "shop", "items", doc! {"_id": 1});
-    store.update_branch("shop", "main", |_, s| Ok(s.protected = true)).expect("protect");
+    store
+        .update_branch("shop", "main", |_, s| {
+            s.protected = true;
+            Ok(())
+        })
+        .expect("protect");
     let err = store.reset_branch("shop", "main", &db("shop@main")).expect_err("protected");
     assert_eq!(err.code(), ErrorCode::IllegalOperation);
     assert!(err.to_string().contains("protected"), "{err}");
     store.create_branch("shop", "ro", "main", None).expect("branch");
-    store.update_branch("shop", "ro", |_, s| Ok(s.read_only = true)).expect("read-only");
+    store
+        .update_branch("shop", "ro", |_, s| {
+            s.read_only = true;
+            Ok(())
+        })
+        .expect("read-only");
     let err = store.write(&db("shop@ro"), false, None, |_| Ok(())).expect_err("read-only");
     assert_eq!(err.code(), ErrorCode::IllegalOperation);
     let err = merge(&store, "main", Strategy::Fail, false);
@@ -267,9 +277,19 @@ fn settings_protect_and_expire_branches() {
     let past = DateTime::from_millis(DateTime::now().timestamp_millis() - 1000);
     for name in ["tmp", "kept", "parent"] {
         store.create_branch("shop", name, "main", None).expect("branch");
-        store.update_branch("shop", name, |_, s| Ok(s.expire_at = Some(past))).expect("expire");
+        store
+            .update_branch("shop", name, |_, s| {
+                s.expire_at = Some(past);
+                Ok(())
+            })
+            .expect("expire");
     }
-    store.update_branch("shop", "kept", |_, s| Ok(s.protected = true)).expect("protect");
+    store
+        .update_branch("shop", "kept", |_, s| {
+            s.protected = true;
+            Ok(())
+        })
+        .expect("protect");
     store.create_branch("shop", "child", "parent", None).expect("child");
     let dropped = store.expire_branches(DateTime::now()).expect("expire");
     assert_eq!(dropped, vec!["shop@tmp".to_owned()]);

@@ -158,10 +158,9 @@ fn merge_base(branches: &Branches, source: &[(BranchId, Lsn)], target: &[(Branch
         for &(id, bound) in mine {
             let Some(branch) = branches.get(id) else { continue };
             for mark in &branch.merges {
-                if mark.lsn <= bound && holds(other, mark.source, mark.source_lsn) {
-                    if best.is_none_or(|(_, lsn)| mark.source_lsn > lsn) {
-                        best = Some((mark.source, mark.source_lsn));
-                    }
+                let newer = best.is_none_or(|(_, lsn)| mark.source_lsn > lsn);
+                if mark.lsn <= bound && holds(other, mark.source, mark.source_lsn) && newer {
+                    best = Some((mark.source, mark.source_lsn));
                 }
             }
         }
