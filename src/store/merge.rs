@@ -119,8 +119,7 @@ impl Store {
             (Sides { base: base_view, theirs }, ours)
         };
         let theirs_changes = diff::differences(&sides.base, &sides.theirs, None)?;
-        let ours_changed: HashSet<(String, Vec<u8>)> =
-            diff::differences(&sides.base, &ours, None)?.into_iter().map(|d| (d.collection, d.encoded_id)).collect();
+        let ours_changes = diff::differences(&sides.base, &ours, None)?;
         let mut merged = Merged {
             target: target.name.clone(),
             base,
@@ -131,7 +130,7 @@ impl Store {
             commit: None,
         };
         let mut batch = Batch::new(ours, &mut meta.next_collection);
-        let plan = Plan::new(&sides, &batch, theirs_changes, &ours_changed)?;
+        let plan = Plan::new(&sides, &batch, theirs_changes, ours_changes)?;
         plan.apply(request.strategy, &mut batch, &mut merged)?;
         let (ops, _) = batch.into_parts();
         if request.dry_run || (request.strategy == Strategy::Fail && !merged.conflicts.is_empty()) {
@@ -180,7 +179,9 @@ struct Plan {
     collections: BTreeMap<String, Sided>,
     /// The source's changes by collection.
     changes: BTreeMap<String, Vec<Difference>>,
-    /// The documents the target changed since the base, by collection.
+    /// The target's changes since the base, by collection.
+    ours_changes: BTreeMap<String, Vec<Difference>>,
+    /// The same, as a set of (collection, encoded `_id`).
     ours_changed: HashSet<(String, Vec<u8>)>,
 }
 
@@ -189,7 +190,7 @@ impl Plan {
         sides: &Sides,
         batch: &Batch<'_>,
         theirs_changes: Vec<Difference>,
-        ours_changed: &HashSet<(String, Vec<u8>)>,
+        ours_changes: Vec<Difference>,
     ) -> Result<Plan> {
         let mut collections: BTreeMap<String, Sided> = BTreeMap::new();
         let mut side = |list: Vec<Collection>, which: fn(&mut Sided) -> &mut Option<Collection>| {
@@ -209,29 +210,39 @@ impl Plan {
         for change in theirs_changes {
             changes.entry(change.collection.clone()).or_default().push(change);
         }
-        Ok(Plan { collections, changes, ours_changed: ours_changed.clone() })
+        let ours_changed = ours_changes.iter().map(|d| (d.collection.clone(), d.encoded_id.clone())).collect();
+        let mut by_collection: BTreeMap<String, Vec<Difference>> = BTreeMap::new();
+        for change in ours_changes {
+            by_collection.entry(change.collection.clone()).or_default().push(change);
+        }
+        Ok(Plan { collections, changes, ours_changes: by_collection, ours_changed })
     }
 
     fn apply(self, strategy: Strategy, batch: &mut Batch<'_>, merged: &mut Merged) -> Result<()> {
         let no_changes = Vec::new();
         for (name, sided) in &self.collections {
             let changes = self.changes.get(name).unwrap_or(&no_changes);
-            let ours_touched = |id: &[u8]| self.ours_changed.contains(&(name.clone(), id.to_vec()));
             let source_changed_collection = !same_collection(&sided.base, &sided.theirs);
             match (&sided.base, &sided.ours, &sided.theirs) {
                 // Neither the target nor the source has it (any more), or only
                 // the target created it: nothing to bring.
                 (_, None, None) | (None, Some(_), None) => {}
-                // Dropped on the source.
+                // Dropped on the source: a conflict with each document the target
+                // inserted or changed in it since the base.
                 (Some(_), Some(ours), None) => {
-                    let touched: Vec<&Difference> = changes.iter().filter(|c| ours_touched(&c.encoded_id)).collect();
+                    let touched: Vec<&Difference> = self
+                        .ours_changes
+                        .get(name)
+                        .map(|changes| changes.iter().filter(|c| c.after.is_some()).collect())
+                        .unwrap_or_default();
                     if touched.is_empty() {
                         batch.drop_collection(name)?;
                         continue;
                     }
                     for change in &touched {
-                        let ours_doc = read_doc(batch.view(), Some(ours.id), &change.encoded_id)?;
-                        merged.conflicts.push(conflict(name, change, &ours_doc, None)?);
+                        let base = change.before.as_deref().map(decode).transpose()?;
+                        let ours = change.after.as_deref().map(decode).transpose()?;
+                        merged.conflicts.push(conflict(name, &[base, ours, None])?);
                     }
                     match strategy {
                         Strategy::Theirs => {
@@ -253,13 +264,15 @@ impl Plan {
                             wanted.push(change);
                         } else {
                             // Deleted by the target, changed by the source.
-                            merged.conflicts.push(conflict(name, change, &None, None)?);
+                            let base = change.before.as_deref().map(decode).transpose()?;
+                            let theirs = change.after.as_deref().map(decode).transpose()?;
+                            merged.conflicts.push(conflict(name, &[base, None, theirs])?);
                             if strategy == Strategy::Theirs {
                                 wanted.push(change);
                             }
                         }
                     }
-                    if created_by_source || (strategy == Strategy::Theirs && !wanted.is_empty()) {
+                    if created_by_source || wanted.iter().any(|c| c.after.is_some()) {
                         let collection = batch.create_collection(name, theirs.options.clone())?;
                         for index in &theirs.indexes {
                             batch.create_index(&collection, index.spec.clone())?;
@@ -338,7 +351,7 @@ impl Plan {
                     Outcome::Same => None,
                     Outcome::Merged(doc) => Some(Some(doc)),
                     Outcome::Conflict { fields, ours_wins, theirs_wins } => {
-                        let mut found = conflict(name, change, &ours_doc, Some(&theirs_doc))?;
+                        let mut found = conflict(name, &[base_doc, ours_doc.clone(), theirs_doc.clone()])?;
                         found.fields = fields;
                         merged.conflicts.push(found);
                         match strategy {
@@ -514,30 +527,29 @@ fn read_doc(view: &View, collection: Option<u64>, encoded_id: &[u8]) -> Result<O
     }
 }
 
-/// A conflict over `change` with the target's `ours` (`theirs`: the source's
-/// document when it is already decoded).
-fn conflict(
-    name: &str,
-    change: &Difference,
-    ours: &Option<Document>,
-    theirs: Option<&Option<Document>>,
-) -> Result<Conflict> {
-    let base = change.before.as_deref().map(decode).transpose()?;
-    let theirs = match theirs {
-        Some(theirs) => theirs.clone(),
-        None => change.after.as_deref().map(decode).transpose()?,
-    };
-    let id = [&base, ours, &theirs]
+/// A conflict over one document, given as it is at the base, on the target and on
+/// the source; `fields` are those the side that kept it changed (the caller sets
+/// them for a document both sides changed).
+fn conflict(name: &str, [base, ours, theirs]: &[Option<Document>; 3]) -> Result<Conflict> {
+    let id = [base, ours, theirs]
         .into_iter()
         .flatten()
         .find_map(|d| d.get("_id").cloned())
         .ok_or_else(|| Error::Store(format!("a conflict in {name} without an _id")))?;
-    let fields = match (&ours, &theirs) {
-        (Some(o), None) => changed_fields(base.as_ref().unwrap_or(&Document::new()), o),
-        (None, Some(t)) => changed_fields(base.as_ref().unwrap_or(&Document::new()), t),
+    let empty = Document::new();
+    let fields = match (ours, theirs) {
+        (Some(o), None) => changed_fields(base.as_ref().unwrap_or(&empty), o),
+        (None, Some(t)) => changed_fields(base.as_ref().unwrap_or(&empty), t),
         _ => Vec::new(),
     };
-    Ok(Conflict { collection: name.to_owned(), id, fields, base, ours: ours.clone(), theirs })
+    Ok(Conflict {
+        collection: name.to_owned(),
+        id,
+        fields,
+        base: base.clone(),
+        ours: ours.clone(),
+        theirs: theirs.clone(),
+    })
 }
 
 fn missing(name: &str) -> Error {
