@@ -65,6 +65,7 @@ client.close()
 PY
 
 "$tools/venv/bin/python" -W error scripts/pymongo/never_silently_wrong.py "$port"
+"$tools/venv/bin/python" -W error scripts/pymongo/branch_lifecycle.py "$port"
 
 out=$("$tools/npm/node_modules/.bin/mongosh" "mongodb://127.0.0.1:$port/test" --eval '
   const ping = db.runCommand({ping: 1}); if (ping.ok !== 1) throw new Error("ping " + JSON.stringify(ping));
