@@ -162,7 +162,8 @@ pub fn apply_ops(
     ops: &[Op],
     next_collection: &mut u64,
 ) -> Result<()> {
-    let mut tables = Tables { staged, chain, db, branch: branch.0, lsn, known: HashMap::new() };
+    let mut tables =
+        Tables { staged, chain, db, branch: branch.0, lsn, known: HashMap::new(), changed: HashMap::new() };
     for op in ops {
         match op {
             Op::Ddl(ddl) => tables.apply_ddl(ddl, next_collection)?,
@@ -173,7 +174,7 @@ pub fn apply_ops(
             Op::Delete { collection, id } => tables.write_document(collection, id, None)?,
         }
     }
-    Ok(())
+    tables.save_changed()
 }
 
 /// The tables one record changes, and what it knows of the collections it names.
@@ -185,9 +186,28 @@ struct Tables<'t> {
     lsn: Lsn,
     /// Collections by name as this record goes (`None`: dropped).
     known: HashMap<String, Option<Collection>>,
+    /// The `_id`s written, by collection id, as a changes row holds them.
+    changed: HashMap<u64, Vec<u8>>,
 }
 
 impl Tables<'_> {
+    /// Writes the changes rows of the documents written (added to rows already
+    /// there: a transaction's statements write its overlay at one LSN).
+    fn save_changed(&mut self) -> Result<()> {
+        for (collection, ids) in std::mem::take(&mut self.changed) {
+            let key = tables::change_key(self.branch, collection, self.lsn);
+            let row = match self.staged.get(Table::Changes, &key)? {
+                Some(mut row) => {
+                    row.extend_from_slice(&ids);
+                    row
+                }
+                None => ids,
+            };
+            self.staged.put(Table::Changes, key, row);
+        }
+        Ok(())
+    }
+
     /// Applies a collection or index definition.
     fn apply_ddl(&mut self, ddl: &Ddl, next_collection: &mut u64) -> Result<()> {
         match ddl {
@@ -252,8 +272,7 @@ impl Tables<'_> {
     fn write_document(&mut self, name: &str, id: &Bson, doc: Option<&Document>) -> Result<()> {
         let mut collection = self.collection(name)?;
         let prefix = tables::doc_prefix(collection.id, id);
-        let change = tables::change_key(self.branch, collection.id, self.lsn, &prefix[ID_LEN..]);
-        self.staged.put(Table::Changes, change, Vec::new());
+        tables::push_changed_id(self.changed.entry(collection.id).or_default(), &prefix[ID_LEN..]);
         if !collection.indexes.is_empty() {
             let old = self.pick(Table::Docs, &prefix)?.map(|bytes| decode(&bytes)).transpose()?;
             let encoded_id = &prefix[ID_LEN..];

@@ -291,11 +291,11 @@ impl Store {
             // doomed ones needed again.
             deleted += doomed.len() as u64;
             let mut batch = WriteBatch::default();
+            // A document version's `_id` leaves its changes row with it.
+            if table == Table::Docs {
+                super::changes::forget_versions(&*self.engine.snapshot()?, &doomed, &mut batch)?;
+            }
             for key in doomed {
-                // A document version's changes row goes with it.
-                if let Some(change) = (table == Table::Docs).then(|| tables::change_key_of_version(&key)).flatten() {
-                    batch.delete(Table::Changes, change);
-                }
                 batch.delete(table, key);
             }
             self.engine.commit(&batch, false)?;

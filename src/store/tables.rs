@@ -22,10 +22,12 @@ use crate::value::order;
 // - times: `commit time in ms (8) ++ LSN (8)` of every applied record, to turn times
 //   into LSNs; values empty.
 // - meta: counters and marks by name (see the `META_*` names), 8 bytes each.
-// - changes: `branch (8) ++ collection id (8) ++ lsn (8) ++ _id` → empty: which
-//   documents each record changed on each branch, so a diff finds the documents
-//   that differ between two states without reading the others. A row lives exactly
-//   as long as the document version it names.
+// - changes: `branch (8) ++ collection id (8) ++ lsn (8)` → the encoded `_id`s of
+//   the documents the record changed in the collection on the branch (each as a
+//   4-byte little-endian length and the bytes), so a diff finds the documents that
+//   differ between two states without reading the others. An `_id` stays in its row
+//   exactly as long as the document version it names (history collection takes it
+//   out with the version).
 // - log: `branch (8) ++ !lsn (8)` → what the record did on the branch (`branchLog`).
 
 /// The last LSN applied to the store.
@@ -68,27 +70,35 @@ pub fn time_key_lsn(key: &[u8]) -> Option<Lsn> {
     Some(Lsn(u64::from_be_bytes(key.get(8..)?.try_into().ok()?)))
 }
 
-/// The key of the changes table's row for a document version.
-pub fn change_key(branch: u64, collection: u64, lsn: Lsn, encoded_id: &[u8]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(24 + encoded_id.len());
-    key.extend_from_slice(&branch.to_be_bytes());
-    key.extend_from_slice(&collection.to_be_bytes());
-    key.extend_from_slice(&lsn.0.to_be_bytes());
-    key.extend_from_slice(encoded_id);
-    key
+/// The key of the changes table's row for the documents a record at `lsn` changed
+/// in `collection` on `branch`.
+pub fn change_key(branch: u64, collection: u64, lsn: Lsn) -> Vec<u8> {
+    [branch.to_be_bytes(), collection.to_be_bytes(), lsn.0.to_be_bytes()].concat()
 }
 
-/// The changes row of a document version key (`collection id ++ _id ++ branch ++ !lsn`).
-pub fn change_key_of_version(doc_key: &[u8]) -> Option<Vec<u8>> {
+/// The changes row, and the encoded `_id`, of a document version key
+/// (`collection id ++ _id ++ branch ++ !lsn`).
+pub fn change_of_version(doc_key: &[u8]) -> Option<(Vec<u8>, &[u8])> {
     let (prefix, branch, lsn) = split_version_key(doc_key)?;
     let (collection, encoded_id) = split_id(prefix)?;
-    Some(change_key(branch, collection, lsn, encoded_id))
+    Some((change_key(branch, collection, lsn), encoded_id))
 }
 
-/// The LSN and encoded `_id` of a changes row.
-pub fn split_change_key(key: &[u8]) -> Option<(Lsn, &[u8])> {
-    let lsn = u64::from_be_bytes(key.get(16..24)?.try_into().ok()?);
-    Some((Lsn(lsn), &key[24..]))
+/// Appends an encoded `_id` to a changes row's value.
+pub fn push_changed_id(row: &mut Vec<u8>, encoded_id: &[u8]) {
+    row.extend_from_slice(&(encoded_id.len() as u32).to_le_bytes());
+    row.extend_from_slice(encoded_id);
+}
+
+/// The encoded `_id`s of a changes row's value (a damaged tail ends the list).
+pub fn changed_ids(row: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = row;
+    std::iter::from_fn(move || {
+        let len = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let id = rest.get(4..4 + len)?;
+        rest = &rest[4 + len..];
+        Some(id)
+    })
 }
 
 /// The key of a branch's log row for the record at `lsn` (newest first).
