@@ -104,8 +104,12 @@ impl Store {
             if target.id == source.id {
                 return Err(Error::bad_value(format!("cannot merge branch '{into}' into itself")));
             }
-            refuse_protected(&target, "merged into")?;
-            refuse_read_only(&target)?;
+            // A dry run writes nothing: it may look at what a merge into a
+            // protected or read-only branch would do.
+            if !request.dry_run {
+                refuse_protected(&target, "merged into")?;
+                refuse_read_only(&target)?;
+            }
             let base = merge_base(&branches, &branches.chain(source.id, at)?, &branches.chain(target.id, at)?)?;
             (source, target, base)
         };
