@@ -34,7 +34,7 @@ fn diff_cost(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(docs), &docs, |b, _| {
             b.iter(|| {
                 let (a, z) = store.view_pair(&from, &to).expect("views");
-                let found = diff::differences(&a, &z, None).expect("diff");
+                let found = diff::differences(&a, &z, None, usize::MAX).expect("diff");
                 assert_eq!(found.len(), 100);
                 black_box(found)
             })

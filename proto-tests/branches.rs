@@ -7,26 +7,7 @@ use bson::{doc, Bson, Document};
 use futures_util::TryStreamExt;
 use mongodb::Client;
 
-use crate::common::TestServer;
-
-async fn run(client: &Client, db: &str, command: Document) -> Document {
-    client.database(db).run_command(command).await.unwrap_or_else(|e| panic!("{db}: {e}"))
-}
-
-async fn error_code(client: &Client, db: &str, command: Document) -> i32 {
-    match client.database(db).run_command(command).await {
-        Ok(reply) => panic!("{db}: expected an error, got {reply}"),
-        Err(e) => match *e.kind {
-            mongodb::error::ErrorKind::Command(ref c) => c.code,
-            ref other => panic!("{db}: not a command error: {other:?}"),
-        },
-    }
-}
-
-async fn items(client: &Client, db: &str) -> Vec<Document> {
-    let coll = client.database(db).collection::<Document>("items");
-    coll.find(doc! {}).sort(doc! {"_id": 1}).await.expect("find").try_collect().await.expect("cursor")
-}
+use crate::common::{error_code, items, run, TestServer};
 
 async fn head_lsn(client: &Client, db: &str, branch: &str) -> i64 {
     run(client, db, doc! {"branchInfo": branch}).await.get_i64("headLsn").expect("headLsn")

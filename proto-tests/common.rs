@@ -160,3 +160,26 @@ impl RawClient {
         assert!(closed.is_ok(), "the server did not close the connection");
     }
 }
+
+/// Runs a command on `db`, panicking on an error.
+pub async fn run(client: &mongodb::Client, db: &str, command: Document) -> Document {
+    client.database(db).run_command(command).await.unwrap_or_else(|e| panic!("{db}: {e}"))
+}
+
+/// The code of the error a command gets, panicking when it succeeds.
+pub async fn error_code(client: &mongodb::Client, db: &str, command: Document) -> i32 {
+    match client.database(db).run_command(command).await {
+        Ok(reply) => panic!("{db}: expected an error, got {reply}"),
+        Err(e) => match *e.kind {
+            mongodb::error::ErrorKind::Command(ref c) => c.code,
+            ref other => panic!("{db}: not a command error: {other:?}"),
+        },
+    }
+}
+
+/// The documents of `db.items`, by `_id`.
+pub async fn items(client: &mongodb::Client, db: &str) -> Vec<Document> {
+    use futures_util::TryStreamExt;
+    let coll = client.database(db).collection::<Document>("items");
+    coll.find(doc! {}).sort(doc! {"_id": 1}).await.expect("find").try_collect().await.expect("cursor")
+}

@@ -128,6 +128,23 @@ impl Owner {
 }
 
 impl Cursor {
+    /// A cursor that returns what `source` gives, with no filter, projection, skip
+    /// or limit (computed results, a diff), holding `memory` until it closes.
+    pub fn plain(ns: String, snapshot: Snapshot, source: Source, memory: Option<Reservation>, owner: Owner) -> Cursor {
+        Cursor {
+            ns,
+            snapshot,
+            source,
+            filter: Filter::default(),
+            projection: None,
+            skip: 0,
+            limit: None,
+            exhausted: false,
+            owner,
+            memory,
+        }
+    }
+
     /// The next batch of at most `max` documents. The cursor is exhausted once a
     /// batch ends the results. A scan stops when `interrupt` says so.
     pub fn next_batch(&mut self, view: &View, max: usize, interrupt: Interrupt<'_>) -> Result<Vec<Document>> {
@@ -390,18 +407,7 @@ mod tests {
     fn cursor() -> Cursor {
         let shared = Context::for_tests();
         let view = shared.store.view(&DbRef::parse("t").expect("name"), None).expect("view");
-        Cursor {
-            ns: "t.c".into(),
-            snapshot: view.snapshot.clone(),
-            source: Source::Ready(VecDeque::new()),
-            filter: Filter::default(),
-            projection: None,
-            skip: 0,
-            limit: None,
-            exhausted: false,
-            owner: Owner::default(),
-            memory: None,
-        }
+        Cursor::plain("t.c".into(), view.snapshot.clone(), Source::Ready(VecDeque::new()), None, Owner::default())
     }
 
     #[test]

@@ -11,7 +11,6 @@ use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::pipeline::{Collections, Pipeline};
 use crate::query::plan::{self, Access, Plan};
-use crate::query::Filter;
 use crate::store::{Collection, View};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
@@ -100,18 +99,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         }
         return Ok(reply);
     }
-    let cursor = Cursor {
-        ns: args::namespace(inv, name),
-        snapshot: view.snapshot.clone(),
-        source: Source::Ready(VecDeque::from(results)),
-        memory: Some(held),
-        filter: Filter::default(),
-        projection: None,
-        skip: 0,
-        limit: None,
-        exhausted: false,
-        owner: inv.cursor_owner(),
-    };
+    let source = Source::Ready(VecDeque::from(results));
+    let cursor =
+        Cursor::plain(args::namespace(inv, name), view.snapshot.clone(), source, Some(held), inv.cursor_owner());
     let max = batch_size.map_or(DEFAULT_FIRST_BATCH, |b| b as usize);
     let mut reply = cursor::reply_batch(&inv.context.cursors, None, cursor, &view, max, inv.interrupt())?;
     cursor::report_snapshot_time(&mut reply, snapshot_time);

@@ -12,7 +12,6 @@ use super::branch::state_ref;
 use super::{args, Invocation};
 use crate::cursor::{self, Cursor, DiffSource, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, Result};
-use crate::query::Filter;
 use crate::store::diff::{self, Difference};
 use crate::store::{decode, DOC_KEY_OVERHEAD};
 
@@ -47,23 +46,10 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             pending.push_back((name.clone(), candidates.from, candidates.to, id));
         }
     }
-    let cursor = Cursor {
-        ns: args::namespace(inv, "$cmd.diff"),
-        snapshot: after.snapshot.clone(),
-        source: Source::Diff(Box::new(DiffSource {
-            from: before.snapshot.clone(),
-            db: inv.db.db.clone(),
-            pending,
-            render,
-        })),
-        memory: Some(held),
-        filter: Filter::default(),
-        projection: None,
-        skip: 0,
-        limit: None,
-        exhausted: false,
-        owner: inv.cursor_owner(),
-    };
+    let source =
+        Source::Diff(Box::new(DiffSource { from: before.snapshot.clone(), db: inv.db.db.clone(), pending, render }));
+    let ns = args::namespace(inv, "$cmd.diff");
+    let cursor = Cursor::plain(ns, after.snapshot.clone(), source, Some(held), inv.cursor_owner());
     cursor::reply_batch(&inv.context.cursors, None, cursor, &after, batch_size, inv.interrupt())
 }
 

@@ -9,7 +9,6 @@ use super::branch::{branch_name, state_ref};
 use super::{args, Invocation};
 use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, Result};
-use crate::query::Filter;
 use crate::store::{LogEntry, Store};
 use crate::value::size::document_footprint;
 
@@ -46,18 +45,8 @@ pub fn log(inv: &Invocation<'_>) -> Result<Document> {
         docs.push_back(doc);
     }
     let view = store.view(&inv.db, None)?;
-    let cursor = Cursor {
-        ns: args::namespace(inv, "$cmd.branchLog"),
-        snapshot: view.snapshot.clone(),
-        source: Source::Ready(docs),
-        memory: Some(held),
-        filter: Filter::default(),
-        projection: None,
-        skip: 0,
-        limit: None,
-        exhausted: false,
-        owner: inv.cursor_owner(),
-    };
+    let ns = args::namespace(inv, "$cmd.branchLog");
+    let cursor = Cursor::plain(ns, view.snapshot.clone(), Source::Ready(docs), Some(held), inv.cursor_owner());
     cursor::reply_batch(&inv.context.cursors, None, cursor, &view, batch_size, inv.interrupt())
 }
 

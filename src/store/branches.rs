@@ -324,35 +324,15 @@ mod tests {
         b.note_merge(BranchId(5), Lsn(40), Lsn(41));
         assert_eq!(Branch::from_document(2, &b.to_document()).expect("decode"), b);
     }
-}
-
-#[cfg(test)]
-mod lineage_tests {
-    use super::*;
-
-    fn branch(id: u64, name: &str, parent: Option<u64>, base: u64, created: u64) -> Branch {
-        Branch {
-            id: BranchId(id),
-            db: "shop".into(),
-            name: name.into(),
-            parent: parent.map(BranchId),
-            base_lsn: Lsn(base),
-            created_lsn: Lsn(created),
-            created_at: DateTime::from_millis(0),
-            head_lsn: Lsn(created),
-            dropped_lsn: None,
-            replaced_lsn: None,
-            settings: BranchSettings::default(),
-            merges: Vec::new(),
-        }
-    }
 
     #[test]
     fn a_reset_branch_answers_for_its_name_before_the_reset() {
         let mut branches = Branches::default();
-        branches.insert(branch(1, "main", None, 0, 1));
+        branches.insert(branch(1, "main", None, 0));
         branches.replace(BranchId(1), Lsn(50)).expect("live");
-        branches.insert(branch(2, "main", Some(1), 20, 50));
+        let mut successor = branch(2, "main", Some(1), 20);
+        successor.created_lsn = Lsn(50);
+        branches.insert(successor);
         assert_eq!(branches.find("shop", "main").map(|b| b.id), Some(BranchId(2)));
         assert_eq!(branches.find_at("shop", "main", Lsn(49)).map(|b| b.id), Some(BranchId(1)));
         assert_eq!(branches.find_at("shop", "main", Lsn(50)).map(|b| b.id), Some(BranchId(2)));

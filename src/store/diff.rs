@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::changes;
 use super::view::View;
-use crate::error::Result;
+use crate::error::{Error, ErrorCode, Result};
 
 /// The documents of one collection that may differ.
 #[derive(Debug, Clone)]
@@ -116,13 +116,28 @@ pub fn compare(
 }
 
 /// Every document that differs between `from` and `to`, read at once (a merge's
-/// sides; a `diff` cursor reads its candidates a batch at a time).
-pub fn differences(from: &View, to: &View, only: Option<&str>) -> Result<Vec<Difference>> {
+/// sides; a `diff` cursor reads its candidates a batch at a time), as long as their
+/// bytes stay within `limit`: past it, `TransactionTooLarge` (257).
+pub fn differences(from: &View, to: &View, only: Option<&str>, limit: usize) -> Result<Vec<Difference>> {
     let plan = plan(from, to, only)?;
     let mut found = Vec::new();
+    let mut bytes = 0usize;
     for candidates in &plan.collections {
         for id in &candidates.ids {
-            found.extend(compare(from, to, &candidates.name, (candidates.from, candidates.to), id)?);
+            let Some(difference) = compare(from, to, &candidates.name, (candidates.from, candidates.to), id)? else {
+                continue;
+            };
+            bytes += difference.before.as_ref().map_or(0, Vec::len) + difference.after.as_ref().map_or(0, Vec::len);
+            if bytes > limit {
+                return Err(Error::command(
+                    ErrorCode::TransactionTooLarge,
+                    format!(
+                        "the changes to merge hold more than {} MiB of documents; merge in smaller steps",
+                        limit >> 20
+                    ),
+                ));
+            }
+            found.push(difference);
         }
     }
     Ok(found)

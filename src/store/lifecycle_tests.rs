@@ -32,7 +32,7 @@ fn merge(store: &Store, source: &str, strategy: Strategy, dry_run: bool) -> Resu
 fn differences(store: &Store, from: &str, to: &str) -> (Vec<diff::Difference>, u64) {
     let (a, b) = store.view_pair(&db(from), &db(to)).expect("views");
     let plan = diff::plan(&a, &b, None).expect("plan");
-    (diff::differences(&a, &b, None).expect("diff"), plan.keys_read)
+    (diff::differences(&a, &b, None, usize::MAX).expect("diff"), plan.keys_read)
 }
 
 fn bulk(store: &Store, target: &str, coll: &str, n: i32) {
@@ -83,6 +83,10 @@ fn a_diff_reads_the_changed_documents_only() {
             (9_001, false, true)
         ]
     );
+    // What a merge holds of them is bounded.
+    let (a, b) = store.view_pair(&db("shop@feature"), &db("shop")).expect("views");
+    let err = diff::differences(&a, &b, None, 100).expect_err("past the limit");
+    assert_eq!(err.code(), ErrorCode::TransactionTooLarge);
     // A branch against its own past, and a state against itself.
     let at = store.published().lsn;
     update(&store, "shop", "items", doc! {"_id": 1, "v": 5});

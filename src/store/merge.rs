@@ -16,6 +16,7 @@ use bson::{Bson, Document};
 use super::batch::Batch;
 use super::branches::Branches;
 use super::diff::{self, Difference};
+use super::transaction::TRANSACTION_LIMIT;
 use super::view::{decode, Collection, Snapshot, View};
 use super::{read, refuse_protected, refuse_read_only, Commit, Store};
 use crate::error::{Error, Result};
@@ -122,8 +123,10 @@ impl Store {
             let base_view = ours.sibling(Snapshot::of(&of(&source.name), base.1, branches.chain(base.0, base.1)?));
             (Sides { base: base_view, theirs }, ours)
         };
-        let theirs_changes = diff::differences(&sides.base, &sides.theirs, None)?;
-        let ours_changes = diff::differences(&sides.base, &ours, None)?;
+        // Both sides' changes are held while the merge is worked out: at most what
+        // a transaction may change, each.
+        let theirs_changes = diff::differences(&sides.base, &sides.theirs, None, TRANSACTION_LIMIT)?;
+        let ours_changes = diff::differences(&sides.base, &ours, None, TRANSACTION_LIMIT)?;
         let mut merged = Merged {
             target: target.name.clone(),
             base,
@@ -138,6 +141,10 @@ impl Store {
         plan.apply(request.strategy, &mut batch, &mut merged)?;
         let (ops, _) = batch.into_parts();
         if request.dry_run || (request.strategy == Strategy::Fail && !merged.conflicts.is_empty()) {
+            // The answer rests on what was read: it waits until that is acknowledged.
+            let read_at = Commit { lsn: at, time: meta.applied_time };
+            drop(meta);
+            self.settle(read_at, false)?;
             return Ok(merged);
         }
         let txn = Txn { branch: target.id, ops, origin: Some(Origin { branch: source.id, lsn: at }), session: None };

@@ -560,7 +560,7 @@ fn run_model(steps: usize, seed: u64, memory: Option<Arc<MemoryEngine>>) {
                     let other_name = target_of(&model.branches[other].name);
                     let other_state = model.latest(other);
                     let (from, to) = store.view_pair(&db(&name), &db(&other_name)).expect("views");
-                    let found = diff::differences(&from, &to, None).expect("diff");
+                    let found = diff::differences(&from, &to, None, usize::MAX).expect("diff");
                     let mut expected = 0;
                     for coll in COLLS {
                         let empty = BTreeMap::new();
