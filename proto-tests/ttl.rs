@@ -47,8 +47,18 @@ async fn expired_documents_are_deleted_in_the_background_on_every_branch() {
     let dev = client.database("app@dev").collection::<Document>("sessions");
     dev.insert_many(vec![doc! {"_id": 3, "at": old}, doc! {"_id": 4, "at": future}]).await.expect("insert on dev");
 
+    // A read-only branch keeps what expires on it (the expirer writes through the
+    // same refusal as everyone; it skips such branches rather than fail on them).
+    client.database("app").run_command(doc! {"createBranch": "frozen"}).await.expect("createBranch");
+    let soon = DateTime::from_millis(DateTime::now().timestamp_millis() + 1500);
+    let frozen = client.database("app@frozen").collection::<Document>("sessions");
+    frozen.insert_one(doc! {"_id": 5, "at": soon}).await.expect("insert on frozen");
+    client.database("app").run_command(doc! {"updateBranch": "frozen", "readOnly": true}).await.expect("readOnly");
+
     wait_for(&client, "app", &[2]).await;
     wait_for(&client, "app@dev", &[4]).await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    assert!(ids(&client, "app@frozen").await.contains(&5), "the read-only branch kept its document");
 
     let status = client.database("admin").run_command(doc! {"serverStatus": 1}).await.expect("serverStatus");
     let metrics = status.get_document("metrics").and_then(|m| m.get_document("ttl")).expect("metrics.ttl");

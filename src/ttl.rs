@@ -131,12 +131,14 @@ impl Monitor {
         }
     }
 
-    /// Runs one pass as of `now` over every live branch; returns the documents it
-    /// deleted. Never fails: what goes wrong is logged, and the pass goes on.
+    /// Runs one pass as of `now` over every live branch that takes writes (a
+    /// read-only one keeps its documents until it is writable again); returns the
+    /// documents it deleted. Never fails: what goes wrong is logged, and the pass
+    /// goes on.
     pub fn pass(&self, store: &Store, now: DateTime) -> u64 {
         self.passes.fetch_add(1, Ordering::Relaxed);
         let mut deleted = 0;
-        for branch in store.all_branches() {
+        for branch in store.all_branches().into_iter().filter(|b| !b.settings.read_only) {
             if self.stopping() {
                 break;
             }
