@@ -104,6 +104,26 @@ pub fn variables(body: &Document, command: &str) -> Result<Variables> {
     }
 }
 
+/// An optional string (`None` when missing or null), else `TypeMismatch` saying
+/// the field must be `what`.
+pub fn optional_string<'a>(doc: &'a Document, field: &str, what: &str) -> Result<Option<&'a str>> {
+    match doc.get(field) {
+        None | Some(Bson::Null) => Ok(None),
+        Some(Bson::String(text)) => Ok(Some(text.as_str())),
+        Some(other) => Err(Error::type_mismatch(format!("'{field}' must be {what}, not {}", type_name(Some(other))))),
+    }
+}
+
+/// A cursor command's `batchSize`: the first batch's size (101 when missing),
+/// non-negative.
+pub fn first_batch_size(doc: &Document) -> Result<usize> {
+    match integer(doc, "batchSize")? {
+        Some(b) if b < 0 => Err(Error::bad_value("batchSize value must be non-negative")),
+        Some(b) => Ok(b as usize),
+        None => Ok(crate::cursor::DEFAULT_FIRST_BATCH),
+    }
+}
+
 /// An optional boolean option (`ordered`, `multi`, `upsert`, `singleBatch`).
 pub fn boolean(doc: &Document, field: &str, default: bool) -> Result<bool> {
     match doc.get(field) {

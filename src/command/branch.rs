@@ -13,16 +13,7 @@ use crate::store::{Branch, Store};
 
 pub fn create(inv: &Invocation<'_>) -> Result<Document> {
     let name = branch_name(inv.body, "createBranch")?;
-    let from = match inv.body.get("from") {
-        None | Some(Bson::Null) => MAIN_BRANCH,
-        Some(Bson::String(from)) => from.as_str(),
-        Some(other) => {
-            return Err(Error::type_mismatch(format!(
-                "'from' must be a branch name, not {}",
-                args::type_name(Some(other))
-            )))
-        }
-    };
+    let from = args::optional_string(inv.body, "from", "a branch name")?.unwrap_or(MAIN_BRANCH);
     let store = &inv.context.store;
     let at = match inv.body.get("at") {
         None | Some(Bson::Null) => None,
@@ -113,16 +104,10 @@ pub fn update(inv: &Invocation<'_>) -> Result<Document> {
             )))
         }
     };
+    // Missing: unchanged; null: removed.
     let description = match inv.body.get("description") {
         None => None,
-        Some(Bson::Null) => Some(None),
-        Some(Bson::String(text)) => Some(Some(text.clone())),
-        Some(other) => {
-            return Err(Error::type_mismatch(format!(
-                "'description' must be a string or null, not {}",
-                args::type_name(Some(other))
-            )))
-        }
+        Some(_) => Some(args::optional_string(inv.body, "description", "a string or null")?.map(str::to_owned)),
     };
     if protected.is_none() && read_only.is_none() && expire_at.is_none() && description.is_none() {
         return Err(Error::bad_value("updateBranch needs at least one of protected, readOnly, expireAt, description"));

@@ -10,29 +10,16 @@ use bson::{doc, Bson, Document};
 
 use super::branch::state_ref;
 use super::{args, Invocation};
-use crate::cursor::{self, Cursor, DiffSource, Source, DEFAULT_FIRST_BATCH};
-use crate::error::{Error, Result};
+use crate::cursor::{self, Cursor, DiffSource, Source};
+use crate::error::Result;
 use crate::store::diff::{self, Difference};
 use crate::store::{decode, DOC_KEY_OVERHEAD};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let from = state_ref(inv, "diff")?;
     let to = state_ref(inv, "with")?;
-    let only = match inv.body.get("collection") {
-        None | Some(Bson::Null) => None,
-        Some(Bson::String(name)) => Some(name.as_str()),
-        Some(other) => {
-            return Err(Error::type_mismatch(format!(
-                "'collection' must be a collection name, not {}",
-                args::type_name(Some(other))
-            )))
-        }
-    };
-    let batch_size = match args::integer(inv.body, "batchSize")? {
-        Some(b) if b < 0 => return Err(Error::bad_value("batchSize value must be non-negative")),
-        Some(b) => b as usize,
-        None => DEFAULT_FIRST_BATCH,
-    };
+    let only = args::optional_string(inv.body, "collection", "a collection name")?;
+    let batch_size = args::first_batch_size(inv.body)?;
     let store = &inv.context.store;
     let (before, after) = store.view_pair(&from, &to)?;
     let plan = diff::plan(&before, &after, only)?;

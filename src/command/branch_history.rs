@@ -7,7 +7,7 @@ use bson::{doc, Bson, Document};
 
 use super::branch::{branch_name, state_ref};
 use super::{args, Invocation};
-use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
+use crate::cursor::{self, Cursor, Source};
 use crate::error::{Error, Result};
 use crate::store::{LogEntry, Store};
 use crate::value::size::document_footprint;
@@ -30,11 +30,7 @@ pub fn log(inv: &Invocation<'_>) -> Result<Document> {
         Some(0) | None => usize::MAX,
         Some(n) => n as usize,
     };
-    let batch_size = match args::integer(inv.body, "batchSize")? {
-        Some(b) if b < 0 => return Err(Error::bad_value("batchSize value must be non-negative")),
-        Some(b) => b as usize,
-        None => DEFAULT_FIRST_BATCH,
-    };
+    let batch_size = args::first_batch_size(inv.body)?;
     let store = &inv.context.store;
     let entries = store.branch_log(&inv.db.db, name, limit)?;
     let mut held = inv.context.memory.reservation();

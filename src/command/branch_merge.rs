@@ -16,16 +16,7 @@ const MAX_LISTED_BYTES: usize = 8 << 20;
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let source = branch_name(inv.body, "mergeBranch")?;
-    let into = match inv.body.get("into") {
-        None | Some(Bson::Null) => None,
-        Some(Bson::String(into)) => Some(into.as_str()),
-        Some(other) => {
-            return Err(Error::type_mismatch(format!(
-                "'into' must be a branch name, not {}",
-                args::type_name(Some(other))
-            )))
-        }
-    };
+    let into = args::optional_string(inv.body, "into", "a branch name")?;
     if into.is_some_and(|into| into.contains('@')) {
         return Err(Error::command(
             crate::error::ErrorCode::InvalidNamespace,

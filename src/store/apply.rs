@@ -174,7 +174,8 @@ pub fn apply_ops(
             Op::Delete { collection, id } => tables.write_document(collection, id, None)?,
         }
     }
-    tables.save_changed()
+    tables.save_changed();
+    Ok(())
 }
 
 /// The tables one record changes, and what it knows of the collections it names.
@@ -191,21 +192,14 @@ struct Tables<'t> {
 }
 
 impl Tables<'_> {
-    /// Writes the changes rows of the documents written (added to rows already
-    /// there: a transaction's statements write its overlay at one LSN).
-    fn save_changed(&mut self) -> Result<()> {
+    /// Writes the changes rows of the documents written: one row per collection,
+    /// each LSN's row written once. (A transaction's statements share one LSN in its
+    /// private overlay, where a later statement's row replaces an earlier one's;
+    /// nothing reads an overlay's rows, and its commit writes them whole.)
+    fn save_changed(&mut self) {
         for (collection, ids) in std::mem::take(&mut self.changed) {
-            let key = tables::change_key(self.branch, collection, self.lsn);
-            let row = match self.staged.get(Table::Changes, &key)? {
-                Some(mut row) => {
-                    row.extend_from_slice(&ids);
-                    row
-                }
-                None => ids,
-            };
-            self.staged.put(Table::Changes, key, row);
+            self.staged.put(Table::Changes, tables::change_key(self.branch, collection, self.lsn), ids);
         }
-        Ok(())
     }
 
     /// Applies a collection or index definition.

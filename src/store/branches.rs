@@ -197,15 +197,10 @@ impl Branches {
     /// base rule decides).
     pub fn find_at(&self, db: &str, name: &str, lsn: Lsn) -> Option<&Branch> {
         let live = self.find(db, name)?;
-        let mut lineage: Vec<&Branch> = self
-            .by_id
-            .values()
-            .filter(|b| b.db == db && b.name == name && b.dropped_lsn.is_none() && b.replaced_lsn.is_some())
-            .chain(std::iter::once(live))
-            .collect();
-        lineage.sort_by_key(|b| b.created_lsn);
-        let at = lineage.iter().rev().find(|b| b.created_lsn <= lsn).or(lineage.first());
-        at.copied()
+        let predecessors = self.predecessors(live.id);
+        // Newest first: the first that existed at `lsn`, else the oldest.
+        let lineage = || std::iter::once(live).chain(predecessors.iter().copied());
+        lineage().find(|b| b.created_lsn <= lsn).or_else(|| lineage().last())
     }
 
     /// The branches a reset replaced under the name of live branch `id`, newest

@@ -727,27 +727,21 @@ impl Store {
 
 /// Refuses a write to a read-only branch (code 20).
 fn refuse_read_only(branch: &Branch) -> Result<()> {
-    match branch.settings.read_only {
-        true => Err(Error::command(
-            ErrorCode::IllegalOperation,
-            format!(
-                "branch '{}' of database '{}' is read-only (updateBranch with readOnly: false allows writes)",
-                branch.name, branch.db
-            ),
-        )),
-        false => Ok(()),
-    }
+    refuse_if(branch, branch.settings.read_only, "is read-only", "readOnly: false allows writes")
 }
 
-/// Refuses to drop or reset a protected branch (code 20).
+/// Refuses to drop, reset or merge into a protected branch (code 20).
 fn refuse_protected(branch: &Branch, what: &str) -> Result<()> {
-    match branch.settings.protected {
+    let why = format!("is protected and cannot be {what}");
+    refuse_if(branch, branch.settings.protected, &why, "protected: false allows it")
+}
+
+/// Code 20 naming the branch, why, and the setting that lifts it, when `refused`.
+fn refuse_if(branch: &Branch, refused: bool, why: &str, lift: &str) -> Result<()> {
+    match refused {
         true => Err(Error::command(
             ErrorCode::IllegalOperation,
-            format!(
-                "branch '{}' of database '{}' is protected and cannot be {what} (updateBranch with protected: false allows it)",
-                branch.name, branch.db
-            ),
+            format!("branch '{}' of database '{}' {why} (updateBranch with {lift})", branch.name, branch.db),
         )),
         false => Ok(()),
     }
