@@ -63,17 +63,16 @@ fn describe(store: &Store, entry: &LogEntry) -> Document {
             out.insert(field, value.clone());
         }
     }
-    if let Ok(merge) = e.get_document("merge") {
-        out.insert("merge", doc! {"from": name(merge.get_i64("source").ok()), "lsn": merge.get("sourceLsn").cloned().unwrap_or(Bson::Null)});
-    }
-    if let Ok(created) = e.get_document("created") {
-        out.insert("created", doc! {"from": name(created.get_i64("parent").ok()), "lsn": created.get("base").cloned().unwrap_or(Bson::Null)});
-    }
-    if let Ok(reset) = e.get_document("reset") {
-        out.insert(
-            "reset",
-            doc! {"to": name(reset.get_i64("parent").ok()), "lsn": reset.get("base").cloned().unwrap_or(Bson::Null)},
-        );
+    // The store names branches by id: each as its name, with the LSN of its state.
+    for (field, id, lsn, as_name) in [
+        ("merge", "source", "sourceLsn", "from"),
+        ("created", "parent", "base", "from"),
+        ("reset", "parent", "base", "to"),
+    ] {
+        if let Ok(what) = e.get_document(field) {
+            let lsn = what.get(lsn).cloned().unwrap_or(Bson::Null);
+            out.insert(field, doc! {as_name: name(what.get_i64(id).ok()), "lsn": lsn});
+        }
     }
     out
 }
