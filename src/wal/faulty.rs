@@ -194,6 +194,15 @@ impl Fs for FaultyFs {
         self.file(path).ok_or_else(|| not_found(path))
     }
 
+    fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let s = self.lock();
+        let data = &s.files.get(path).ok_or_else(|| not_found(path))?.data;
+        let from = (offset as usize).min(data.len());
+        let n = buf.len().min(data.len() - from);
+        buf[..n].copy_from_slice(&data[from..from + n]);
+        Ok(n)
+    }
+
     fn create_segment(&self, path: &Path, len: u64, header: &[u8]) -> io::Result<Box<dyn WalFile>> {
         let mut data = vec![0; len as usize];
         data[..header.len()].copy_from_slice(header);

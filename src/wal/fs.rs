@@ -19,6 +19,9 @@ pub trait Fs: Send + Sync {
     fn list(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// The whole content of a file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Reads up to `buf.len()` bytes of a file from `offset`: how many it read (fewer
+    /// only at the end of the file).
+    fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
     /// Creates (or replaces) a file of `len` zero bytes, written out to disk, with
     /// `header` written at its start, all synced; the directory is not synced.
     fn create_segment(&self, path: &Path, len: u64, header: &[u8]) -> io::Result<Box<dyn WalFile>>;
@@ -71,6 +74,27 @@ impl Fs for StdFs {
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         std::fs::read(path)
+    }
+
+    fn read_at(&self, path: &Path, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let file = std::fs::File::open(path)?;
+        let mut read = 0;
+        while read < buf.len() {
+            #[cfg(unix)]
+            let n = std::os::unix::fs::FileExt::read_at(&file, &mut buf[read..], offset + read as u64)?;
+            #[cfg(not(unix))]
+            let n = {
+                use std::io::{Read, Seek, SeekFrom};
+                let mut file = &file;
+                file.seek(SeekFrom::Start(offset + read as u64))?;
+                file.read(&mut buf[read..])?
+            };
+            if n == 0 {
+                break;
+            }
+            read += n;
+        }
+        Ok(read)
     }
 
     fn create_segment(&self, path: &Path, len: u64, header: &[u8]) -> io::Result<Box<dyn WalFile>> {

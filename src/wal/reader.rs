@@ -1,11 +1,16 @@
-//! Reading the log from any LSN, for replay into the store, point-in-time views and
-//! `wal dump`. The reader trusts only records that validate; it stops at the first
-//! that does not (recovery has already judged the log). It puts framed records
-//! together and yields them as the record that ends them; their fragments, and
-//! fragments no end follows, it never yields.
+//! Reading the log from any LSN, for replay into the store, point-in-time views,
+//! change streams and `wal dump`. The reader trusts only records that validate; it
+//! stops at the first that does not (recovery has already judged the log). It puts
+//! framed records together and yields them as the record that ends them; their
+//! fragments, and fragments no end follows, it never yields.
+//!
+//! Segments are read a window at a time (1 MiB, or one record when larger), never
+//! whole. A reader that reaches the end of what is written stays where it is:
+//! [`Reader::extend`] lets it go on to a later stop once more is written, so one
+//! reader can follow the log as it grows (change streams do).
 
 use std::borrow::Cow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bson::DateTime;
@@ -16,6 +21,9 @@ use super::record::{self, record_size, Kind, RecordHeader, SegmentHeader, RECORD
 use super::segment;
 use crate::error::{Error, Result};
 use crate::lsn::Lsn;
+
+/// How much of a segment one read brings in.
+const WINDOW: usize = 1 << 20;
 
 /// One record as read back.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,22 +39,49 @@ pub struct Record {
 /// An iterator over records in LSN order.
 pub struct Reader {
     fs: Arc<dyn Fs>,
-    segments: std::vec::IntoIter<(Lsn, std::path::PathBuf)>,
+    dir: PathBuf,
+    /// Segments not opened yet, by first LSN.
+    segments: std::vec::IntoIter<(Lsn, PathBuf)>,
+    /// The first LSN of the last segment listed, to list only newer ones later.
+    last_listed: Option<Lsn>,
     current: Option<Segment>,
     from: Lsn,
     stop: Option<Lsn>,
-    done: bool,
+    /// Set by an error: nothing more is read.
+    failed: bool,
     /// The payload so far of a framed record being read.
     frame: Option<Vec<u8>>,
     /// The first LSN read at or after `from`, of any record, fragments included.
     first_seen: Option<Lsn>,
 }
 
+/// The segment being read, and a window of its bytes.
 struct Segment {
-    path: String,
-    data: Vec<u8>,
+    path: PathBuf,
+    name: String,
     salt: u32,
-    pos: usize,
+    /// The offset of the next record.
+    pos: u64,
+    window: Vec<u8>,
+    /// The file offset of `window[0]`.
+    window_at: u64,
+}
+
+impl Segment {
+    /// The bytes from `at` on, at least `len` of them unless the file ends first;
+    /// read again from the file when `fresh` (bytes written since the window was read).
+    fn bytes(&mut self, fs: &dyn Fs, at: u64, len: usize, fresh: bool) -> std::io::Result<&[u8]> {
+        let start = at.checked_sub(self.window_at).map(|s| s as usize);
+        let covered = start.is_some_and(|s| s + len <= self.window.len());
+        if fresh || !covered {
+            self.window.resize(len.max(WINDOW), 0);
+            let n = fs.read_at(&self.path, at, &mut self.window)?;
+            self.window.truncate(n);
+            self.window_at = at;
+        }
+        let start = (at - self.window_at) as usize;
+        Ok(&self.window[start.min(self.window.len())..])
+    }
 }
 
 impl Reader {
@@ -58,11 +93,13 @@ impl Reader {
         listed.drain(..start);
         Ok(Reader {
             fs,
+            dir: dir.to_path_buf(),
+            last_listed: listed.last().map(|(first, _)| *first),
             segments: listed.into_iter(),
             current: None,
             from,
             stop,
-            done: false,
+            failed: false,
             frame: None,
             first_seen: None,
         })
@@ -74,52 +111,100 @@ impl Reader {
         self.first_seen
     }
 
+    /// Lets a reader that reached its stop, or the end of what was written, go on up
+    /// to `stop` (which the caller knows to be written to the OS).
+    pub fn extend(&mut self, stop: Lsn) {
+        self.stop = Some(stop);
+    }
+
+    /// The next segment to read: from the list, or newly created since it was made.
+    fn next_segment(&mut self) -> Result<Option<(Lsn, PathBuf)>> {
+        if let Some(next) = self.segments.next() {
+            return Ok(Some(next));
+        }
+        let newer: Vec<_> = segment::list(self.fs.as_ref(), &self.dir)?
+            .into_iter()
+            .filter(|(first, _)| self.last_listed.is_none_or(|last| *first > last))
+            .collect();
+        if let Some((first, _)) = newer.last() {
+            self.last_listed = Some(*first);
+        }
+        self.segments = newer.into_iter();
+        Ok(self.segments.next())
+    }
+
+    fn open(&self, path: PathBuf) -> Result<Segment> {
+        let name = path.display().to_string();
+        let mut head = [0u8; SEGMENT_HEADER_LEN];
+        let n = self.fs.read_at(&path, 0, &mut head)?;
+        let header = SegmentHeader::parse(&head[..n]).map_err(|why| Error::Corrupt {
+            file: name.clone(),
+            offset: 0,
+            lsn: Lsn::ZERO,
+            reason: why.to_owned(),
+        })?;
+        Ok(Segment {
+            path,
+            name,
+            salt: header.salt,
+            pos: SEGMENT_HEADER_LEN as u64,
+            window: Vec::new(),
+            window_at: 0,
+        })
+    }
+
     fn next_record(&mut self) -> Result<Option<Record>> {
         loop {
             if self.current.is_none() {
-                let Some((_, path)) = self.segments.next() else { return Ok(None) };
-                let data = self.fs.read(&path)?;
-                let path = path.display().to_string();
-                let header = SegmentHeader::parse(&data).map_err(|why| Error::Corrupt {
-                    file: path.clone(),
-                    offset: 0,
-                    lsn: Lsn::ZERO,
-                    reason: why.to_owned(),
-                })?;
-                self.current = Some(Segment { path, data, salt: header.salt, pos: SEGMENT_HEADER_LEN });
+                let Some((_, path)) = self.next_segment()? else { return Ok(None) };
+                self.current = Some(self.open(path)?);
             }
+            let fs = self.fs.clone();
             let Some(seg) = self.current.as_mut() else { continue };
-            let Some(header_bytes) = seg.data.get(seg.pos..seg.pos + RECORD_HEADER_LEN) else {
+            let offset = seg.pos;
+            // A record not whole in the window may have been written since it was
+            // read: look once more at the file before calling it the end.
+            let salt = seg.salt;
+            let (mut found, mut ended) = (None, false);
+            for fresh in [false, true] {
+                let bytes = seg.bytes(fs.as_ref(), offset, RECORD_HEADER_LEN, fresh)?;
+                if bytes.len() < RECORD_HEADER_LEN {
+                    // At the end of the file, the next segment goes on.
+                    ended = fresh;
+                    continue;
+                }
+                let header = RecordHeader::parse(bytes);
+                let size = record_size(header.len as usize).min(super::MAX_PAYLOAD + RECORD_HEADER_LEN + 8);
+                let bytes = seg.bytes(fs.as_ref(), offset, size, false)?;
+                if record::is_valid(bytes, 0, &header, salt) {
+                    found = Some(header);
+                    break;
+                }
+            }
+            if ended {
                 self.current = None;
                 continue;
-            };
-            let header = RecordHeader::parse(header_bytes);
-            let valid = record::is_valid(&seg.data, seg.pos, &header, seg.salt);
-            if !valid {
-                // The end of the log (recovery has cut any torn tail).
-                return Ok(None);
             }
+            let Some(seg) = self.current.as_mut() else { continue };
+            // The end of what is written (recovery has cut any torn tail).
+            let Some(header) = found else { return Ok(None) };
             if self.stop.is_some_and(|stop| header.lsn > stop) {
                 return Ok(None);
             }
-            let offset = seg.pos;
-            seg.pos += record_size(header.len as usize);
+            seg.pos += record_size(header.len as usize) as u64;
             let kind = Kind::from_u8(header.kind).ok_or_else(|| Error::IncompatibleVersion {
-                file: seg.path.clone(),
-                offset: offset as u64,
+                file: seg.name.clone(),
+                offset,
                 lsn: header.lsn,
                 reason: format!("unknown record kind {}", header.kind),
             })?;
             if header.lsn >= self.from {
                 self.first_seen.get_or_insert(header.lsn);
             }
-            let payload = &seg.data[offset + RECORD_HEADER_LEN..offset + RECORD_HEADER_LEN + header.len as usize];
-            let corrupt = |reason: String| Error::Corrupt {
-                file: seg.path.clone(),
-                offset: offset as u64,
-                lsn: header.lsn,
-                reason,
-            };
+            let name = seg.name.clone();
+            let bytes = seg.bytes(fs.as_ref(), offset, record_size(header.len as usize), false)?;
+            let payload = &bytes[RECORD_HEADER_LEN..RECORD_HEADER_LEN + header.len as usize];
+            let corrupt = |reason: String| Error::Corrupt { file: name.clone(), offset, lsn: header.lsn, reason };
             let whole = match kind {
                 Kind::Fragment => {
                     match (header.flags == record::FRAME_START, self.frame.as_mut()) {
@@ -150,7 +235,7 @@ impl Reader {
             let record = match whole {
                 Some(payload) if header.lsn >= self.from => {
                     let (time, entry) = Entry::decode(kind, header.version, &payload).map_err(corrupt)?;
-                    Some(Record { lsn: header.lsn, time, entry, file: seg.path.clone(), offset: offset as u64 })
+                    Some(Record { lsn: header.lsn, time, entry, file: name, offset })
                 }
                 _ => None,
             };
@@ -168,12 +253,12 @@ impl Iterator for Reader {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
+        if self.failed {
             return None;
         }
         let next = self.next_record().transpose();
-        if !matches!(next, Some(Ok(_))) {
-            self.done = true;
+        if matches!(next, Some(Err(_))) {
+            self.failed = true;
         }
         next
     }
