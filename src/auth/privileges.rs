@@ -57,6 +57,8 @@ pub enum Action {
     HostInfo,
     KillAnySession,
     ConfigureFailPoint,
+    ChangeStream,
+    CollMod,
 }
 
 /// Every action with its name.
@@ -107,6 +109,8 @@ const NAMES: &[(Action, &str)] = &[
     (Action::HostInfo, "hostInfo"),
     (Action::KillAnySession, "killAnySession"),
     (Action::ConfigureFailPoint, "configureFailPoint"),
+    (Action::ChangeStream, "changeStream"),
+    (Action::CollMod, "collMod"),
 ];
 
 impl Action {

@@ -31,6 +31,7 @@ const READ: &[Action] = &[
     Action::DbStats,
     Action::KillCursors,
     Action::ListBranches,
+    Action::ChangeStream,
 ];
 
 const WRITE: &[Action] = &[
@@ -63,6 +64,7 @@ const DB_ADMIN: &[Action] = &[
     Action::Validate,
     Action::EnableProfiler,
     Action::KillCursors,
+    Action::CollMod,
 ];
 
 const USER_ADMIN: &[Action] = &[

@@ -15,13 +15,17 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
     if let Some(id_index) = inv.body.get("idIndex") {
         default_id_index(id_index)?;
     }
-    let options: Document = inv
+    let mut options: Document = inv
         .body
         .iter()
         .skip(1)
         .filter(|(k, _)| !super::arguments::is_generic(k) && k.as_str() != "idIndex")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    if let Some(images) = options.get(super::coll_mod::IMAGES) {
+        let images = super::coll_mod::images_option("create", images)?;
+        options.insert(super::coll_mod::IMAGES, images);
+    }
     // Kinds of collection that behave differently are refused rather than created
     // as plain collections.
     let kind = [("viewOn", "views"), ("timeseries", "time series collections")]
@@ -117,12 +121,7 @@ fn full_namespace(body: &Document, field: &str) -> Result<(DbRef, String)> {
 
 pub fn drop_database(inv: &Invocation<'_>) -> Result<Document> {
     args::writable(inv)?;
-    let (_, commit) = inv.write(|batch| {
-        for collection in batch.view().collections()? {
-            batch.drop_collection(&collection.name)?;
-        }
-        Ok(())
-    })?;
+    let (_, commit) = inv.write(|batch| batch.drop_database())?;
     if inv.db.db == "admin" && inv.db.branch == crate::namespace::MAIN_BRANCH {
         // The users and roles went with it.
         inv.context.security.changed(super::user_store::any_user_or_role(inv.context)?);

@@ -14,6 +14,7 @@ mod branch_diff;
 mod branch_history;
 mod branch_merge;
 mod build_info;
+mod coll_mod;
 mod coll_stats;
 mod collections;
 mod connection_status;
@@ -479,6 +480,16 @@ pub static COMMANDS: &[Command] = &[
         args: &arguments::AGGREGATE,
         auth: Rule::Custom(authorize::aggregate),
         run: aggregate::run,
+    },
+    Command {
+        name: "collMod",
+        aliases: &[],
+        help: "change a collection's options",
+        admin_only: false,
+        store: true,
+        args: &arguments::COLL_MOD,
+        auth: Rule::Branch(&[Action::CollMod]),
+        run: coll_mod::run,
     },
     Command {
         name: "collStats",

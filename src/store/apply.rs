@@ -234,6 +234,12 @@ impl Tables<'_> {
                 collection.indexes.retain(|i| i.name != *index);
                 self.save_collection(collection)
             }
+            Ddl::ModifyCollection { name, options } => {
+                let mut collection = self.collection(name)?;
+                collection.options = options.clone();
+                self.save_collection(collection)
+            }
+            Ddl::DropDatabase => Ok(()),
         }
     }
 
@@ -414,6 +420,8 @@ fn describe_ddl(ddl: &Ddl) -> String {
             format!("createIndex {collection}.{}", index.get_str("name").unwrap_or("?"))
         }
         Ddl::DropIndex { collection, index } => format!("dropIndex {collection}.{index}"),
+        Ddl::ModifyCollection { name, .. } => format!("collMod {name}"),
+        Ddl::DropDatabase => "dropDatabase".into(),
     }
 }
 

@@ -10,7 +10,7 @@ use super::view::{Collection, View};
 use crate::error::{Error, ErrorCode, Result};
 use crate::index::{Index, Keys};
 use crate::value::order::encoded;
-use crate::wal::{Op, PutKind, Statement};
+use crate::wal::{Ddl, Op, PutKind, Statement};
 
 /// An index build reports its progress every this many documents.
 pub const PROGRESS_EVERY: u64 = 10_000;
@@ -116,6 +116,32 @@ impl<'w> Batch<'w> {
         self.ops.push(Op::Ddl(drop_ddl(name)));
         self.collections.insert(name.to_owned(), None);
         Ok(true)
+    }
+
+    /// Drops every collection and says in the record that the database was dropped
+    /// (change streams report it); `false`, writing nothing, when it has none.
+    pub fn drop_database(&mut self) -> Result<bool> {
+        let collections = self.view.collections()?;
+        for collection in &collections {
+            self.drop_collection(&collection.name)?;
+        }
+        if !collections.is_empty() {
+            self.ops.push(Op::Ddl(Ddl::DropDatabase));
+        }
+        Ok(!collections.is_empty())
+    }
+
+    /// Replaces the options of collection `name` (`collMod`); `NamespaceNotFound`
+    /// (26) when it does not exist.
+    pub fn modify_collection(&mut self, name: &str, options: Document) -> Result<Collection> {
+        let Some(collection) = self.collection(name)? else {
+            let db = &self.view.snapshot.addressed;
+            return Err(Error::command(ErrorCode::NamespaceNotFound, format!("ns does not exist: {db}.{name}")));
+        };
+        let modified = Collection { options: options.clone(), ..collection };
+        self.ops.push(Op::Ddl(Ddl::ModifyCollection { name: name.to_owned(), options }));
+        self.collections.insert(name.to_owned(), Some(modified.clone()));
+        Ok(modified)
     }
 
     /// Renames collection `from` to `to`, dropping `to` first when `drop_target`. Its

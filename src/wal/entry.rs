@@ -85,6 +85,14 @@ pub enum Ddl {
         collection: String,
         index: String,
     },
+    /// Replaces a collection's options (`collMod`).
+    ModifyCollection {
+        name: String,
+        options: Document,
+    },
+    /// Says that the record drops the database: its collections are dropped by the
+    /// operations before it. Changes nothing itself (change streams report it).
+    DropDatabase,
 }
 
 /// Where the changes of a merge come from: a branch as of an LSN.
@@ -434,7 +442,8 @@ fn decode_session(s: &Document) -> std::result::Result<Session, String> {
 }
 
 impl Ddl {
-    /// The document a record holds, in the shape version 1 wrote.
+    /// The document a record holds, in the shape version 1 wrote (the modify and
+    /// drop-database operations came with version 4).
     pub fn to_document(&self) -> Document {
         match self {
             Ddl::CreateCollection { name, id, options, indexes } => {
@@ -443,6 +452,8 @@ impl Ddl {
             Ddl::DropCollection { name } => doc! { "drop": name },
             Ddl::CreateIndex { collection, index } => doc! { "createIndex": collection, "index": index.clone() },
             Ddl::DropIndex { collection, index } => doc! { "dropIndex": collection, "index": index },
+            Ddl::ModifyCollection { name, options } => doc! { "modify": name, "options": options.clone() },
+            Ddl::DropDatabase => doc! { "dropDatabase": true },
         }
     }
 
@@ -473,6 +484,13 @@ impl Ddl {
         if let Ok(collection) = d.get_str("dropIndex") {
             let index = d.get_str("index").map_err(|_| bad())?.to_owned();
             return Ok(Ddl::DropIndex { collection: collection.to_owned(), index });
+        }
+        if let Ok(name) = d.get_str("modify") {
+            let options = d.get_document("options").map_err(|_| bad())?.clone();
+            return Ok(Ddl::ModifyCollection { name: name.to_owned(), options });
+        }
+        if d.contains_key("dropDatabase") {
+            return Ok(Ddl::DropDatabase);
         }
         Err(bad())
     }
@@ -581,7 +599,9 @@ mod tests {
                     }),
                     Op::Ddl(Ddl::CreateIndex { collection: "c".into(), index: doc! {"name": "b_1"} }),
                     Op::Ddl(Ddl::DropIndex { collection: "c".into(), index: "b_1".into() }),
+                    Op::Ddl(Ddl::ModifyCollection { name: "c".into(), options: doc! {"x": 1} }),
                     Op::Ddl(Ddl::DropCollection { name: "c".into() }),
+                    Op::Ddl(Ddl::DropDatabase),
                 ],
             )),
             Entry::Txn(Txn {

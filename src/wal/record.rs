@@ -38,10 +38,12 @@ pub const SEGMENT_HEADER_LEN: usize = 32;
 pub const RECORD_HEADER_LEN: usize = 32;
 pub const SEGMENT_MAGIC: &[u8; 8] = b"BDBWAL01";
 pub const SEGMENT_FORMAT_VERSION: u32 = 1;
-/// The payload format version this build writes: 3, the branch lifecycle's records
-/// (a reset, a branch's settings). Version 2 brought typed puts (insert, update or
-/// replace) and room for a merge origin and a session.
-pub const PAYLOAD_VERSION: u8 = 3;
+/// The payload format version this build writes: 4, with the DDL operations that
+/// change streams report (a collection's options modified, a database dropped).
+/// Version 3 brought the branch lifecycle's records (a reset, a branch's settings),
+/// version 2 typed puts (insert, update or replace) and room for a merge origin and
+/// a session.
+pub const PAYLOAD_VERSION: u8 = 4;
 /// The oldest payload format version this build still reads: 1, whose puts do not
 /// say what wrote them.
 pub const OLDEST_PAYLOAD_VERSION: u8 = 1;

@@ -143,7 +143,8 @@ pub static CREATE: Args = Args::strict(&[
     unsupported("timeseries", "time series collections are not supported yet"),
     unsupported("expireAfterSeconds", "clustered and time series collections are not supported yet"),
     unsupported("clusteredIndex", "clustered collections are not supported yet"),
-    unsupported("changeStreamPreAndPostImages", "change streams are not supported yet"),
+    // Stored with the collection; pre- and post-images are on unless it says {enabled: false}.
+    implemented("changeStreamPreAndPostImages"),
     // MongoDB: true is a deprecated no-op, false creates a collection without an _id index.
     unsupported("autoIndexId", "collections always have an _id index"),
     // Not in the 8.0 manual, but sent by mongorestore: the default `_id` index is
@@ -160,6 +161,23 @@ pub static CREATE: Args = Args::strict(&[
     unsupported("pipeline", "views are not supported yet"),
     implemented("collation"), // only {locale: "simple"}; stored in options, MongoDB stores none
     unsupported("encryptedFields", "Queryable Encryption is not supported"),
+]);
+
+/// collMod: https://www.mongodb.com/docs/v8.0/reference/command/collMod/
+pub static COLL_MOD: Args = Args::strict(&[
+    implemented("changeStreamPreAndPostImages"),
+    unsupported("validator", "document validation is not enforced yet"),
+    unsupported("validationLevel", "document validation is not enforced yet"),
+    unsupported("validationAction", "document validation is not enforced yet"),
+    unsupported("index", "changing an index's options is not supported yet"),
+    unsupported("viewOn", "views are not supported yet"),
+    unsupported("pipeline", "views are not supported yet"),
+    unsupported("expireAfterSeconds", "clustered and time series collections are not supported yet"),
+    unsupported("timeseries", "time series collections are not supported yet"),
+    unsupported("timeseriesBucketsMayHaveMixedSchemaData", "time series collections are not supported yet"),
+    unsupported("cappedSize", "capped collections are not supported yet"),
+    unsupported("cappedMax", "capped collections are not supported yet"),
+    unsupported("dryRun", "collMod's dry run is not supported yet"),
 ]);
 
 /// drop: https://www.mongodb.com/docs/v8.0/reference/command/drop/

@@ -1,0 +1,62 @@
+//! `collMod`: changes a collection's options, as a new version of its catalog entry
+//! (so each branch and point has its own). Of MongoDB's options it takes
+//! `changeStreamPreAndPostImages`; the others are refused (`arguments/crud.rs`) until
+//! the features they configure exist.
+
+use bson::{doc, Bson, Document};
+
+use super::{args, Invocation};
+use crate::error::{Error, ErrorCode, Result};
+
+/// The option change streams read: pre- and post-images are on unless a collection
+/// says `{enabled: false}`.
+pub const IMAGES: &str = "changeStreamPreAndPostImages";
+
+pub fn run(inv: &Invocation<'_>) -> Result<Document> {
+    let name = args::collection(inv, "collMod")?;
+    args::writable(inv)?;
+    let images = inv.body.get(IMAGES).map(|spec| images_option("collMod", spec)).transpose()?;
+    let (_, commit) = inv.write(|batch| {
+        let Some(collection) = batch.collection(name)? else {
+            return Err(Error::command(
+                ErrorCode::NamespaceNotFound,
+                format!("ns does not exist: {}.{name}", inv.db),
+            ));
+        };
+        let mut options = collection.options.clone();
+        if let Some(images) = &images {
+            options.insert(IMAGES, images.clone());
+        }
+        batch.modify_collection(name, options)
+    })?;
+    Ok(commit.map(|c| doc! {"operationTime": c.cluster_time()}).unwrap_or_default())
+}
+
+/// Checks a `changeStreamPreAndPostImages` option of `command` (`create`, `collMod`):
+/// `{enabled: <bool>}`, nothing else.
+pub fn images_option(command: &str, spec: &Bson) -> Result<Document> {
+    let field = format!("{command}.{IMAGES}");
+    let Bson::Document(spec) = spec else {
+        return Err(Error::type_mismatch(format!(
+            "BSON field '{field}' is the wrong type '{}', expected type 'object'",
+            args::type_name(Some(spec))
+        )));
+    };
+    if let Some(unknown) = spec.keys().find(|k| k.as_str() != "enabled") {
+        return Err(Error::command(
+            ErrorCode::Location40415,
+            format!("BSON field '{field}.{unknown}' is an unknown field."),
+        ));
+    }
+    match spec.get("enabled") {
+        Some(Bson::Boolean(enabled)) => Ok(doc! {"enabled": *enabled}),
+        None => Err(Error::command(
+            ErrorCode::Location40414,
+            format!("BSON field '{field}.enabled' is missing but a required field"),
+        )),
+        Some(other) => Err(Error::type_mismatch(format!(
+            "BSON field '{field}.enabled' is the wrong type '{}', expected type 'bool'",
+            args::type_name(Some(other))
+        ))),
+    }
+}
