@@ -27,6 +27,7 @@ pub mod query;
 pub mod server;
 pub mod sessions;
 pub mod store;
+pub mod stream;
 pub mod timings;
 pub mod tls;
 pub mod ttl;

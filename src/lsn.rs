@@ -17,6 +17,11 @@ impl Lsn {
     pub fn next(self) -> Lsn {
         Lsn(self.0.saturating_add(1))
     }
+
+    /// The LSN before this one (zero stays zero).
+    pub fn prev(self) -> Lsn {
+        Lsn(self.0.saturating_sub(1))
+    }
 }
 
 impl fmt::Display for Lsn {

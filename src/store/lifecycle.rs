@@ -6,7 +6,7 @@ use std::ops::Bound;
 use bson::{DateTime, Document};
 
 use super::engine::Table;
-use super::view::View;
+use super::view::{Snapshot, View};
 use super::{missing_branch, read, refuse_protected, tables, Branch, Commit, Store, MAX_DEPTH};
 use crate::error::{Error, ErrorCode, Result};
 use crate::lsn::Lsn;
@@ -35,6 +35,27 @@ impl Store {
         let first = View::new(self.snapshot_at(from, a)?, engine);
         let second = first.sibling(self.snapshot_at(to, b)?);
         Ok((first, second))
+    }
+
+    /// What a read of branch `id` (live or not) as it was at `lsn` reads: change
+    /// streams read a record's before and after states through it.
+    pub fn branch_snapshot(&self, id: BranchId, lsn: Lsn) -> Result<Snapshot> {
+        let branches = read(&self.branches);
+        let branch = branches.get(id).ok_or_else(|| {
+            Error::command(ErrorCode::ChangeStreamHistoryLost, format!("branch {} is no longer retained", id.0))
+        })?;
+        let horizon = self.horizon();
+        if lsn < horizon {
+            return Err(super::too_old(lsn, horizon));
+        }
+        let target = DbRef { db: branch.db.clone(), branch: branch.name.clone(), point: Some(Point::Lsn(lsn)) };
+        Ok(Snapshot::of(&target, lsn, branches.chain(id, lsn)?))
+    }
+
+    /// A view of branch `id` as it was at `lsn` (see [`Store::branch_snapshot`]).
+    pub fn branch_view(&self, id: BranchId, lsn: Lsn) -> Result<View> {
+        let engine = self.readable()?;
+        Ok(View::new(self.branch_snapshot(id, lsn)?, engine))
     }
 
     /// Any branch the store still knows, live or not (a parent a reset replaced, a
