@@ -254,6 +254,10 @@ async fn handle(frame: &[u8], info: &Arc<ConnectionInfo>, shared: &Arc<Context>)
 /// pool, so that a write waiting for its fsync or a long scan never holds up a
 /// runtime worker.
 async fn run_command(body: bson::Document, info: &Arc<ConnectionInfo>, shared: &Arc<Context>) -> Outcome {
+    // A change stream's getMore waits for its events here, on no thread.
+    if let Some(wait) = command::change_stream_wait(&body, shared) {
+        wait.ready().await;
+    }
     if command::runs_inline(&body, shared) {
         return command::execute(&body, info, shared);
     }

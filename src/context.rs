@@ -40,6 +40,8 @@ pub struct Context {
     pub wal: Arc<Wal>,
     /// The materialized state of every branch.
     pub store: Arc<Store>,
+    /// The published records change streams read (`stream::Feed`).
+    pub feed: Arc<crate::stream::Feed>,
     /// Open query cursors.
     pub cursors: Cursors,
     /// Commands being served, for `currentOp` and `killOp`.
@@ -108,6 +110,12 @@ impl Context {
             .expect("in-memory WAL")
             .0,
         );
+        let store = Store::open(
+            store::Location::Memory,
+            wal.clone(),
+            store::Options { retention: Duration::from_secs(3600), background: false, cache_bytes: store::DEFAULT_CACHE },
+        )
+        .expect("in-memory store");
         Arc::new(Context {
             settings: Settings::default(),
             argv: vec!["branchdb".into(), "serve".into()],
@@ -117,16 +125,8 @@ impl Context {
             connections_refused: AtomicU64::new(0),
             startup_warnings: vec![],
             wal: wal.clone(),
-            store: Store::open(
-                store::Location::Memory,
-                wal,
-                store::Options {
-                    retention: Duration::from_secs(3600),
-                    background: false,
-                    cache_bytes: store::DEFAULT_CACHE,
-                },
-            )
-            .expect("in-memory store"),
+            feed: crate::stream::Feed::new(store.clone(), wal.clone()),
+            store,
             cursors: Cursors::default(),
             operations: Operations::default(),
             sessions: Sessions::default(),

@@ -14,9 +14,11 @@ use bson::{Bson, Document};
 use crate::error::{Error, ErrorCode, Result};
 use crate::memory::Reservation;
 use crate::operations::Interrupt;
+use crate::query::pipeline::{NoCollections, Pipeline};
 use crate::query::{Filter, Projection};
 use crate::store::diff::Difference;
 use crate::store::{self, Snapshot, View};
+use crate::stream::{ChangeStream, Position, Scope};
 use crate::value::size::document_size;
 
 /// A cursor idle this long is closed, as MongoDB's `cursorTimeoutMillis`.
@@ -37,6 +39,55 @@ pub enum Source {
     Ready(VecDeque<Document>),
     /// A diff's candidates still to compare (see [`crate::store::diff`]).
     Diff(Box<DiffSource>),
+    /// A change stream's events (see [`crate::stream`]).
+    Stream(Box<StreamSource>),
+}
+
+/// A change stream and the stages its events go through.
+pub struct StreamSource {
+    pub stream: ChangeStream,
+    pub pipeline: Pipeline,
+}
+
+/// A change stream's batch is gathered a slice of events at a time, so it can stop
+/// near [`MAX_BATCH_BYTES`].
+const STREAM_SLICE: usize = 64;
+
+impl StreamSource {
+    /// The next events that pass the pipeline, at most `max`; fewer once the stream
+    /// has caught up. An event whose `_id` (its resume token) the pipeline changed
+    /// or removed is a `ChangeStreamFatalError` (280), as in MongoDB.
+    pub fn next_batch(&mut self, max: usize, interrupt: Interrupt<'_>) -> Result<Vec<Document>> {
+        let mut batch = Vec::new();
+        let mut bytes = 0usize;
+        while batch.len() < max && bytes < MAX_BATCH_BYTES / 2 && !self.stream.invalidated() {
+            let want = (max - batch.len()).min(STREAM_SLICE);
+            let events = self.stream.next_events(want, &mut || interrupt.check())?;
+            if events.is_empty() {
+                break;
+            }
+            let tokens: Vec<Bson> = events.iter().map(|e| e.doc.get("_id").cloned().unwrap_or(Bson::Null)).collect();
+            let docs = match self.pipeline.is_empty() {
+                true => events.into_iter().map(|e| e.doc).collect(),
+                false => self.pipeline.run(events.into_iter().map(|e| Ok(e.doc)), &NoCollections)?,
+            };
+            let mut expected = tokens.iter();
+            for doc in docs {
+                let id = doc.get("_id");
+                if !expected.any(|token| Some(token) == id) {
+                    return Err(Error::command(
+                        ErrorCode::ChangeStreamFatalError,
+                        "Encountered an event whose _id field, which contains the resume token, was modified by the \
+                         pipeline. Modifying the _id field of an event makes it impossible to resume the stream from \
+                         that point. Only transformations that retain the unmodified _id field are allowed.",
+                    ));
+                }
+                bytes += document_size(&doc);
+                batch.push(doc);
+            }
+        }
+        Ok(batch)
+    }
 }
 
 /// A document a diff still compares: the collection, its id on each side, the
@@ -261,6 +312,10 @@ impl Cursor {
                 }
                 self.exhausted = diff.pending.is_empty();
             }
+            Source::Stream(source) => {
+                batch = source.next_batch(max, interrupt)?;
+                self.exhausted = source.stream.invalidated();
+            }
         }
         if let Some(limit) = &mut self.limit {
             *limit -= batch.len() as u64;
@@ -338,6 +393,17 @@ impl Cursors {
         Ok(open.remove(&id).is_some())
     }
 
+    /// The scope and position of cursor `id` when it is a change stream's and not
+    /// being read: what its next `getMore` waits on.
+    pub fn stream_state(&self, id: i64) -> Option<(Scope, Position)> {
+        match self.lock().get(&id) {
+            Some((Some(Cursor { source: Source::Stream(source), .. }), _)) => {
+                Some((source.stream.scope.clone(), source.stream.position()))
+            }
+            _ => None,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.lock().len()
     }
@@ -396,6 +462,49 @@ pub fn reply_batch(
     };
     let batch: Vec<Bson> = batch.into_iter().map(Bson::Document).collect();
     Ok(bson::doc! { "cursor": { field: batch, "id": id, "ns": ns } })
+}
+
+/// Reads the next batch of a change stream's `cursor` (the first when `id` is
+/// `None`) and builds the `cursor` reply field with `postBatchResumeToken`. The
+/// cursor stays open (it is tailable) until an `invalidate` ends it; one that fails
+/// is closed.
+pub fn reply_stream_batch(
+    cursors: &Cursors,
+    id: Option<i64>,
+    mut cursor: Cursor,
+    max: usize,
+    interrupt: Interrupt<'_>,
+) -> Result<Document> {
+    let Source::Stream(source) = &mut cursor.source else {
+        return Err(Error::Internal("not a change stream's cursor".into()));
+    };
+    let batch = match source.next_batch(max, interrupt) {
+        Ok(batch) => batch,
+        Err(e) => {
+            if let Some(id) = id {
+                cursors.kill(id);
+            }
+            return Err(e);
+        }
+    };
+    let token = source.stream.resume_token().to_document();
+    let ended = source.stream.invalidated();
+    let field = if id.is_some() { "nextBatch" } else { "firstBatch" };
+    let ns = cursor.ns.clone();
+    let id = match (ended, id) {
+        (true, Some(id)) => {
+            cursors.kill(id);
+            0
+        }
+        (true, None) => 0,
+        (false, Some(id)) => {
+            cursors.put_back(id, cursor);
+            id
+        }
+        (false, None) => cursors.insert(cursor),
+    };
+    let batch: Vec<Bson> = batch.into_iter().map(Bson::Document).collect();
+    Ok(bson::doc! { "cursor": { field: batch, "postBatchResumeToken": token, "id": id, "ns": ns } })
 }
 
 #[cfg(test)]

@@ -85,6 +85,7 @@ impl Server {
             connections_total: AtomicI64::new(0),
             connections_refused: AtomicU64::new(0),
             startup_warnings,
+            feed: crate::stream::Feed::new(store.clone(), wal.clone()),
             wal,
             store,
             cursors: Cursors::default(),
@@ -181,8 +182,9 @@ impl Server {
             connections.shutdown().await;
         }
         reaper.abort();
-        let (store, wal) = (shared.store.clone(), shared.wal.clone());
+        let (store, wal, feed) = (shared.store.clone(), shared.wal.clone(), shared.feed.clone());
         tokio::task::spawn_blocking(move || {
+            feed.close();
             if expirer.join().is_err() {
                 tracing::error!("the TTL monitor's thread panicked");
             }

@@ -52,6 +52,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     if batch_size.is_some_and(|b| b < 0) {
         return Err(Error::bad_value("batchSize value must be non-negative"));
     }
+    if super::change_stream::is_change_stream(stages) {
+        return super::change_stream::open(inv, stages, batch_size);
+    }
     // A leading `$collStats` produces one document that the rest of the pipeline runs over.
     let (coll_stats, stages) = super::coll_stats::leading_stage(stages)?;
     let (made, stages) = match over_database {

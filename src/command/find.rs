@@ -156,6 +156,10 @@ pub fn get_more(inv: &Invocation<'_>) -> Result<Document> {
             ),
         ));
     }
+    if matches!(cursor.source, cursor::Source::Stream(_)) {
+        let batch_size = if batch_size == usize::MAX { cursor::DEFAULT_FIRST_BATCH } else { batch_size };
+        return super::change_stream::get_more(inv, id, cursor, batch_size);
+    }
     // A diff's other side is read over the same engine state, opened first.
     let view = inv.reopen(&cursor.snapshot).and_then(|view| match &cursor.source {
         cursor::Source::Diff(diff) => inv.context.store.check_retained(&diff.from).map(|_| view),

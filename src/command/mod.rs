@@ -14,6 +14,7 @@ mod branch_diff;
 mod branch_history;
 mod branch_merge;
 mod build_info;
+mod change_stream;
 mod coll_mod;
 mod coll_stats;
 mod collections;
@@ -870,6 +871,8 @@ pub fn runs_inline(body: &Document, shared: &Context) -> bool {
         _ => !body.contains_key("speculativeAuthenticate") && !body.contains_key("saslSupportedMechs"),
     }
 }
+
+pub use change_stream::{wait_for as change_stream_wait, Wait as ChangeStreamWait};
 
 /// Whether `name` is one of the handshake commands allowed over legacy OP_QUERY.
 pub fn is_handshake(name: &str) -> bool {

@@ -191,6 +191,10 @@ enum Stage {
 /// The stages a pipeline-style update may use.
 const UPDATE_STAGES: &[&str] = &["$addFields", "$set", "$project", "$unset", "$replaceRoot", "$replaceWith"];
 
+/// The stages a change stream's pipeline may hold after `$changeStream`.
+const CHANGE_STREAM_STAGES: &[&str] =
+    &["$match", "$addFields", "$set", "$project", "$unset", "$replaceRoot", "$replaceWith"];
+
 /// A stream of documents between stages.
 type Docs<'a> = Box<dyn Iterator<Item = Result<Document>> + 'a>;
 
@@ -241,6 +245,24 @@ impl Pipeline {
             if !UPDATE_STAGES.contains(&name) {
                 let message = format!("{name} is not allowed to be used within an update");
                 return Err(Error::command(ErrorCode::InvalidOptions, message));
+            }
+            pipeline.stages.extend(parsed);
+        }
+        Ok(pipeline)
+    }
+
+    /// The stages after `$changeStream`: only those that look at one event at a time
+    /// and keep it in order (`$match`, `$project`, `$addFields`/`$set`, `$unset`,
+    /// `$replaceRoot`/`$replaceWith`); any other known stage is 20, as in MongoDB.
+    pub fn parse_change_stream(stages: &[Bson], vars: &Variables) -> Result<Pipeline> {
+        let mut pipeline = Pipeline { stages: Vec::new(), output: None, limits: Limits::default(), budget: None };
+        for spec in stages {
+            let (name, argument) = stage_parts(spec)?;
+            let parsed =
+                if Output::parse(name, argument)?.is_some() { Vec::new() } else { parse_stage(name, argument, vars)? };
+            if !CHANGE_STREAM_STAGES.contains(&name) {
+                let message = format!("{name} is not permitted in a $changeStream pipeline");
+                return Err(Error::command(ErrorCode::IllegalOperation, message));
             }
             pipeline.stages.extend(parsed);
         }
@@ -424,6 +446,11 @@ fn parse_stage(name: &str, argument: &Bson, vars: &Variables) -> Result<Vec<Stag
         "$facet" => Stage::Facet(Facet::parse(argument, vars)?),
         "$bucket" => return bucket::parse_bucket(argument, vars),
         "$bucketAuto" => Stage::BucketAuto(BucketAuto::parse(argument, vars)?),
+        // First in a pipeline it opens a change stream (`command/change_stream.rs`).
+        "$changeStream" => {
+            let message = "$changeStream is only valid as the first stage in a pipeline";
+            return Err(Error::command(ErrorCode::Location40602, message));
+        }
         _ => {
             let message = format!("Unrecognized pipeline stage name: '{name}'");
             return Err(Error::command(ErrorCode::Location40324, message));
