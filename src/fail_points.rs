@@ -12,10 +12,12 @@ use bson::{Bson, Document};
 
 use crate::error::{Error, Result};
 
-/// The `failCommand` fail point of a server.
+/// The fail points of a server: `failCommand`, and `failGetMoreAfterCursorCheckout`
+/// (a `getMore` fails once it holds its cursor, which it then closes).
 #[derive(Default)]
 pub struct FailPoints {
     fail_command: Mutex<Option<FailCommand>>,
+    after_checkout: Mutex<Option<FailCommand>>,
     /// Whether `fail_command` is set: every command asks, without the lock.
     armed: AtomicBool,
     /// How many times the current setting has fired.
@@ -61,24 +63,37 @@ impl FailPoints {
     /// many times the previous setting fired (MongoDB's `count`). `{times: 0}` is
     /// off.
     pub fn configure(&self, mode: &Bson, data: Option<&Document>) -> Result<i64> {
-        let mode = match mode {
-            Bson::String(s) if s == "off" => None,
-            Bson::String(s) if s == "alwaysOn" => Some(Mode::AlwaysOn),
-            Bson::Document(d) => match d.iter().next() {
-                Some((key, value)) if key == "times" => Some(Mode::Times(count(value)?)),
-                Some((key, value)) if key == "skip" => Some(Mode::Skip(count(value)?)),
-                _ => return Err(Error::bad_value(format!("unsupported fail point mode {d}"))),
-            },
-            other => return Err(Error::bad_value(format!("unsupported fail point mode {other}"))),
-        };
-        let armed = match mode {
-            None | Some(Mode::Times(0)) => None,
+        let armed = match parse_mode(mode)? {
+            None => None,
             Some(mode) => Some(parse(mode, data.ok_or_else(|| Error::bad_value("failCommand needs 'data'"))?)?),
         };
         let mut point = self.lock();
         self.armed.store(armed.is_some(), Ordering::Release);
         *point = armed;
         Ok(self.fired.swap(0, Ordering::AcqRel))
+    }
+
+    /// `configureFailPoint: "failGetMoreAfterCursorCheckout"`: `data.errorCode` is the
+    /// error (`ErrorCode` 1, an internal error, without it).
+    pub fn configure_after_checkout(&self, mode: &Bson, data: Option<&Document>) -> Result<i64> {
+        let armed = match parse_mode(mode)? {
+            None => None,
+            Some(mode) => {
+                let mut data = data.cloned().unwrap_or_default();
+                data.insert("failCommands", vec!["getMore"]);
+                data.entry("errorCode".to_owned()).or_insert(Bson::Int32(1));
+                Some(parse(mode, &data)?)
+            }
+        };
+        *self.after_checkout.lock().unwrap_or_else(|p| p.into_inner()) = armed;
+        Ok(0)
+    }
+
+    /// The error code `failGetMoreAfterCursorCheckout` gives the `getMore` asking, if
+    /// it fires.
+    pub fn fire_after_checkout(&self) -> Option<i32> {
+        let mut point = self.after_checkout.lock().unwrap_or_else(|p| p.into_inner());
+        fire_in(&mut point, "getMore", None).and_then(|action| action.error_code)
     }
 
     /// Whether a fail point is armed (commands then run off the runtime's workers,
@@ -91,38 +106,56 @@ impl FailPoints {
     /// fires for it; firing counts down a `times` mode.
     pub fn fire(&self, command: &str, app_name: Option<&str>) -> Option<Action> {
         let mut armed = self.lock();
-        let point = armed.as_mut()?;
-        if command == "configureFailPoint" || !point.commands.iter().any(|c| c == command) {
-            return None;
-        }
-        if point.app_name.is_some() && point.app_name.as_deref() != app_name {
-            return None;
-        }
-        match &mut point.mode {
-            Mode::AlwaysOn => {}
-            Mode::Skip(n) if *n > 0 => {
-                *n -= 1;
-                return None;
-            }
-            Mode::Skip(_) => {}
-            Mode::Times(n) => {
-                *n -= 1;
-                if *n <= 0 {
-                    let action = point.action.clone();
-                    *armed = None;
-                    self.armed.store(false, Ordering::Release);
-                    self.fired.fetch_add(1, Ordering::AcqRel);
-                    return Some(action);
-                }
-            }
-        }
+        let action = fire_in(&mut armed, command, app_name)?;
+        self.armed.store(armed.is_some(), Ordering::Release);
         self.fired.fetch_add(1, Ordering::AcqRel);
-        Some(point.action.clone())
+        Some(action)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<FailCommand>> {
         self.fail_command.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Fires the fail point in `slot` for `command` if it matches; a `times` mode that
+/// runs out disarms it.
+fn fire_in(slot: &mut Option<FailCommand>, command: &str, app_name: Option<&str>) -> Option<Action> {
+    let point = slot.as_mut()?;
+    if command == "configureFailPoint" || !point.commands.iter().any(|c| c == command) {
+        return None;
+    }
+    if point.app_name.is_some() && point.app_name.as_deref() != app_name {
+        return None;
+    }
+    match &mut point.mode {
+        Mode::AlwaysOn => {}
+        Mode::Skip(n) if *n > 0 => {
+            *n -= 1;
+            return None;
+        }
+        Mode::Skip(_) => {}
+        Mode::Times(n) => {
+            *n -= 1;
+            if *n <= 0 {
+                return slot.take().map(|point| point.action);
+            }
+        }
+    }
+    Some(point.action.clone())
+}
+
+/// A fail point's `mode`; `None` turns it off.
+fn parse_mode(mode: &Bson) -> Result<Option<Mode>> {
+    Ok(match mode {
+        Bson::String(s) if s == "off" => None,
+        Bson::String(s) if s == "alwaysOn" => Some(Mode::AlwaysOn),
+        Bson::Document(d) => match d.iter().next() {
+            Some((key, value)) if key == "times" => Some(Mode::Times(count(value)?)).filter(|m| *m != Mode::Times(0)),
+            Some((key, value)) if key == "skip" => Some(Mode::Skip(count(value)?)),
+            _ => return Err(Error::bad_value(format!("unsupported fail point mode {d}"))),
+        },
+        other => return Err(Error::bad_value(format!("unsupported fail point mode {other}"))),
+    })
 }
 
 fn count(value: &Bson) -> Result<i64> {

@@ -53,12 +53,13 @@ pub fn open(inv: &Invocation<'_>, stages: &[Bson], batch_size: Option<i64>) -> R
         Scope::Collection { collection, .. } => args::namespace(inv, collection),
         _ => format!("{}.$cmd.aggregate", inv.db),
     };
-    let stream = ChangeStream::open(&inv.context.feed, scope, parsed.options, parsed.start)?;
+    let stream = ChangeStream::open(&inv.context.feed, scope, parsed.options, parsed.start).map_err(labelled)?;
     let view = inv.latest_view()?;
     let source = Source::Stream(Box::new(StreamSource { stream, pipeline }));
     let cursor = Cursor::plain(ns, view.snapshot.clone(), source, None, inv.cursor_owner());
     let max = batch_size.map_or(cursor::DEFAULT_FIRST_BATCH, |b| b as usize);
-    let mut reply = cursor::reply_stream_batch(&inv.context.cursors, None, cursor, max, inv.interrupt())?;
+    let mut reply =
+        cursor::reply_stream_batch(&inv.context.cursors, None, cursor, max, inv.interrupt()).map_err(labelled)?;
     reply.insert("operationTime", inv.context.store.operation_time());
     Ok(reply)
 }
@@ -208,10 +209,40 @@ fn scope(inv: &Invocation<'_>, all_changes_for_cluster: bool) -> Result<Scope> {
     }
 }
 
-/// The next batch of a change stream's cursor (`getMore`).
+/// The next batch of a change stream's cursor (`getMore`). An error the stream can
+/// be resumed after carries the `ResumableChangeStreamError` label, as MongoDB gives
+/// it, and closes the cursor.
 pub fn get_more(inv: &Invocation<'_>, id: i64, cursor: Cursor, batch_size: usize) -> Result<Document> {
-    cursor::reply_stream_batch(&inv.context.cursors, Some(id), cursor, batch_size, inv.interrupt())
+    let result = match inv.context.fail_points.fire_after_checkout() {
+        Some(code) => {
+            inv.context.cursors.kill(id);
+            let code = ErrorCode::from_code(code).unwrap_or(ErrorCode::InternalError);
+            Err(Error::command(code, "Failing getMore via 'failGetMoreAfterCursorCheckout' failpoint"))
+        }
+        None => cursor::reply_stream_batch(&inv.context.cursors, Some(id), cursor, batch_size, inv.interrupt()),
+    };
+    result.map_err(labelled)
 }
+
+/// A stream's error with the label MongoDB gives it: `ResumableChangeStreamError`
+/// for what a driver resumes after, `NonResumableChangeStreamError` for what no
+/// resume can get past.
+fn labelled(e: Error) -> Error {
+    let code = e.code();
+    if RESUMABLE.contains(&code.code()) {
+        e.with_label("ResumableChangeStreamError")
+    } else if matches!(code, ErrorCode::ChangeStreamFatalError | ErrorCode::ChangeStreamHistoryLost) {
+        e.with_label("NonResumableChangeStreamError")
+    } else {
+        e
+    }
+}
+
+/// The errors after which MongoDB labels a change stream resumable (its
+/// `isResumableChangeStreamError`): network, shutdown, election and routing errors.
+const RESUMABLE: &[i32] = &[
+    6, 7, 89, 91, 133, 150, 189, 234, 262, 9001, 10107, 11600, 11602, 13388, 13435, 13436, 63,
+];
 
 /// What a `getMore` of a change stream waits for before it runs.
 pub struct Wait {
