@@ -26,8 +26,7 @@ case "$suite" in
   crud) tests=test/test_crud_unified.py ;;
   transactions) tests=test/test_transactions_unified.py ;;
   retryable-writes) tests=test/test_retryable_writes_unified.py ;;
-  # Change streams are not built yet: their retry tests wait for them.
-  retryable-reads) tests=test/test_retryable_reads_unified.py; select=(-k "not ChangeStreams") ;;
+  retryable-reads) tests=test/test_retryable_reads_unified.py ;;
   sessions) tests=test/test_sessions_unified.py ;;
   # The unified tests only (test_change_stream.py also holds pymongo's own API tests).
   change-streams) tests=test/test_change_stream.py; select=(-k "TestUnified or Unified") ;;
