@@ -16,6 +16,7 @@ mod memory;
 mod metrics;
 mod ops;
 mod refusals;
+mod streams;
 mod tls;
 mod transactions;
 mod ttl;

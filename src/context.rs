@@ -113,7 +113,11 @@ impl Context {
         let store = Store::open(
             store::Location::Memory,
             wal.clone(),
-            store::Options { retention: Duration::from_secs(3600), background: false, cache_bytes: store::DEFAULT_CACHE },
+            store::Options {
+                retention: Duration::from_secs(3600),
+                background: false,
+                cache_bytes: store::DEFAULT_CACHE,
+            },
         )
         .expect("in-memory store");
         Arc::new(Context {

@@ -75,7 +75,17 @@ fn parse(spec: &Document) -> Result<Parsed> {
     let mut options =
         Options { full_document: FullDocument::Default, before_change: BeforeChange::Off, expanded: false };
     let mut start = Start::Now;
-    let mut starts = Vec::new();
+    let starts: Vec<&str> = spec
+        .keys()
+        .map(String::as_str)
+        .filter(|k| matches!(*k, "resumeAfter" | "startAfter" | "startAtOperationTime"))
+        .collect();
+    if starts.len() > 1 {
+        return Err(Error::command(
+            ErrorCode::Location40674,
+            format!("Only one type of resume option is allowed, but multiple were found: {}", starts.join(", ")),
+        ));
+    }
     let mut all_changes_for_cluster = false;
     let string = |name: &str, value: &Bson| match value {
         Bson::String(s) => Ok(s.clone()),
@@ -128,18 +138,13 @@ fn parse(spec: &Document) -> Result<Parsed> {
                          notification.",
                     ));
                 }
-                starts.push(name.as_str());
                 start = Start::After(token);
             }
             "startAfter" => {
-                starts.push(name.as_str());
                 start = Start::After(Token::parse(name, value)?);
             }
             "startAtOperationTime" => match value {
-                Bson::Timestamp(time) => {
-                    starts.push(name.as_str());
-                    start = Start::At(*time);
-                }
+                Bson::Timestamp(time) => start = Start::At(*time),
                 other => {
                     return Err(Error::type_mismatch(format!(
                         "BSON field '$changeStream.startAtOperationTime' is the wrong type '{}', expected type \
@@ -162,12 +167,6 @@ fn parse(spec: &Document) -> Result<Parsed> {
                 ))
             }
         }
-    }
-    if starts.len() > 1 {
-        return Err(Error::command(
-            ErrorCode::Location40674,
-            format!("Only one type of resume option is allowed, but multiple were found: {}", starts.join(", ")),
-        ));
     }
     Ok(Parsed { options, start, all_changes_for_cluster })
 }
@@ -240,9 +239,7 @@ fn labelled(e: Error) -> Error {
 
 /// The errors after which MongoDB labels a change stream resumable (its
 /// `isResumableChangeStreamError`): network, shutdown, election and routing errors.
-const RESUMABLE: &[i32] = &[
-    6, 7, 89, 91, 133, 150, 189, 234, 262, 9001, 10107, 11600, 11602, 13388, 13435, 13436, 63,
-];
+const RESUMABLE: &[i32] = &[6, 7, 89, 91, 133, 150, 189, 234, 262, 9001, 10107, 11600, 11602, 13388, 13435, 13436, 63];
 
 /// What a `getMore` of a change stream waits for before it runs.
 pub struct Wait {

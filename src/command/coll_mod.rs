@@ -18,10 +18,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let images = inv.body.get(IMAGES).map(|spec| images_option("collMod", spec)).transpose()?;
     let (_, commit) = inv.write(|batch| {
         let Some(collection) = batch.collection(name)? else {
-            return Err(Error::command(
-                ErrorCode::NamespaceNotFound,
-                format!("ns does not exist: {}.{name}", inv.db),
-            ));
+            return Err(Error::command(ErrorCode::NamespaceNotFound, format!("ns does not exist: {}.{name}", inv.db)));
         };
         let mut options = collection.options.clone();
         if let Some(images) = &images {

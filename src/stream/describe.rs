@@ -80,7 +80,7 @@ fn documents(before: &Document, after: &Document, path: &mut Vec<Step>, out: &mu
 
 fn values(old: &Bson, new: &Bson, path: &mut Vec<Step>, out: &mut Description) {
     match (old, new) {
-        _ if old == new => {}
+        _ if identical(old, new) => {}
         (Bson::Document(old), Bson::Document(new)) if same_order(old, new) => documents(old, new, path, out),
         (Bson::Array(old), Bson::Array(new)) => {
             for (index, new_item) in new.iter().enumerate() {
@@ -101,11 +101,24 @@ fn values(old: &Bson, new: &Bson, path: &mut Vec<Step>, out: &mut Description) {
     }
 }
 
+/// Whether two values are the same BSON: of one type, equal, and documents with
+/// their fields in the same order (`Document`'s own equality ignores the order).
+fn identical(a: &Bson, b: &Bson) -> bool {
+    match (a, b) {
+        (Bson::Document(a), Bson::Document(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && identical(va, vb))
+        }
+        (Bson::Array(a), Bson::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(a, b)| identical(a, b)),
+        _ => a == b,
+    }
+}
+
 /// Whether the fields both documents have come in the same order: otherwise the
 /// subdocument is described whole, since field-by-field changes would not give its
 /// new order back.
 fn same_order(old: &Document, new: &Document) -> bool {
-    let kept = |a: &Document, b: &Document| a.keys().filter(|k| b.contains_key(k.as_str())).cloned().collect::<Vec<_>>();
+    let kept =
+        |a: &Document, b: &Document| a.keys().filter(|k| b.contains_key(k.as_str())).cloned().collect::<Vec<_>>();
     kept(old, new) == kept(new, old)
 }
 
@@ -186,7 +199,10 @@ mod tests {
 
     #[test]
     fn numeric_field_names_and_dots_are_disambiguated_array_indexes_are_not() {
-        let d = describe(&doc! {"a": {"1": 1}, "b": [{"1": 1}], "c": [1]}, &doc! {"a": {"1": 2}, "b": [{"1": 2}], "c": [2]});
+        let d = describe(
+            &doc! {"a": {"1": 1}, "b": [{"1": 1}], "c": [1]},
+            &doc! {"a": {"1": 2}, "b": [{"1": 2}], "c": [2]},
+        );
         assert_eq!(d.updated, doc! {"a.1": 2, "b.0.1": 2, "c.0": 2});
         assert_eq!(d.disambiguated, doc! {"a.1": ["a", "1"], "b.0.1": ["b", 0, "1"]});
         let d = describe(&doc! {}, &doc! {"x.y": 1});

@@ -341,8 +341,11 @@ impl<'a> Render<'a> {
             Ddl::ModifyCollection { name: modified, options } if expanded && self.scope.holds(db, name, modified) => {
                 let before = self.view(txn.branch, lsn.prev())?.collection(modified)?;
                 let old = before.as_ref().map(|c| c.options.clone()).unwrap_or_default();
-                let changed: Document =
-                    options.iter().filter(|(k, v)| old.get(k.as_str()) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+                let changed: Document = options
+                    .iter()
+                    .filter(|(k, v)| old.get(k.as_str()) != Some(*v))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 let mut event = doc! { "operationType": "modify" };
                 if let Some(before) = &before {
                     event.insert("collectionUUID", uuid(before.id));
@@ -410,7 +413,14 @@ impl<'a> Render<'a> {
 
     /// A reset's changes to the branch: every document that differs between the
     /// branch before it and after it, as an insert, a replacement or a delete.
-    fn reset(&mut self, record: &Published, old: BranchId, new: BranchId, after: Position, out: &mut Vec<Event>) -> Result<()> {
+    fn reset(
+        &mut self,
+        record: &Published,
+        old: BranchId,
+        new: BranchId,
+        after: Position,
+        out: &mut Vec<Event>,
+    ) -> Result<()> {
         let Some(branch) = self.store.branch_by_id(new) else { return Ok(()) };
         if !self.scope.holds_branch(&branch.db, &branch.name) {
             return Ok(());

@@ -33,6 +33,7 @@ impl Scope {
             Scope::Collection { db, branch, collection } => {
                 *db == touched.db
                     && *branch == touched.branch
+                    && !touched.created
                     && touched.collection.as_ref().is_none_or(|c| c == collection)
             }
         }
@@ -65,6 +66,9 @@ pub struct Touched {
     pub db: String,
     pub branch: String,
     pub collection: Option<String>,
+    /// The branch was created (or a child forked from it): only database and
+    /// whole-server streams have an event for that.
+    pub created: bool,
 }
 
 /// The database name a branch is addressed by: `shop` for `main`, `shop@feature`.
@@ -89,24 +93,24 @@ pub fn touched(store: &Store, entry: &Entry) -> Vec<Touched> {
                 }
                 Op::Ddl(Ddl::DropDatabase) => None,
             };
-            out.insert(Touched { db: db.clone(), branch: branch.clone(), collection });
+            out.insert(Touched { db: db.clone(), branch: branch.clone(), collection, created: false });
         }
     };
     match entry {
         Entry::Txn(t) => txn(t),
         Entry::Group(parts) => parts.iter().for_each(txn),
         Entry::Branch(op) => {
-            let ids = match op {
-                BranchOp::Create { id, parent, .. } => vec![Some(*id), *parent],
-                BranchOp::Drop { id } => vec![Some(*id)],
-                BranchOp::Reset { id, new_id, .. } => vec![Some(*id), Some(*new_id)],
-                BranchOp::Update { .. } => Vec::new(),
+            let (ids, created) = match op {
+                BranchOp::Create { id, parent, .. } => (vec![Some(*id), *parent], true),
+                BranchOp::Drop { id } => (vec![Some(*id)], false),
+                BranchOp::Reset { id, new_id, .. } => (vec![Some(*id), Some(*new_id)], false),
+                BranchOp::Update { .. } => (Vec::new(), false),
             };
             for (db, branch) in ids.into_iter().flatten().filter_map(name) {
-                out.insert(Touched { db, branch, collection: None });
+                out.insert(Touched { db, branch, collection: None, created });
             }
             if let BranchOp::Create { db, name: branch, .. } = op {
-                out.insert(Touched { db: db.clone(), branch: branch.clone(), collection: None });
+                out.insert(Touched { db: db.clone(), branch: branch.clone(), collection: None, created });
             }
         }
         Entry::Checkpoint { .. } | Entry::Seal => {}

@@ -143,14 +143,7 @@ impl Reader {
             lsn: Lsn::ZERO,
             reason: why.to_owned(),
         })?;
-        Ok(Segment {
-            path,
-            name,
-            salt: header.salt,
-            pos: SEGMENT_HEADER_LEN as u64,
-            window: Vec::new(),
-            window_at: 0,
-        })
+        Ok(Segment { path, name, salt: header.salt, pos: SEGMENT_HEADER_LEN as u64, window: Vec::new(), window_at: 0 })
     }
 
     fn next_record(&mut self) -> Result<Option<Record>> {
