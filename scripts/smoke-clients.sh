@@ -116,7 +116,8 @@ echo "$out" | grep -q "mongosh: withTransaction ok" || { echo "mongosh failed" >
 # The README's quick-start session, typed into mongosh as a user would (`it` included).
 session=$("$tools/npm/node_modules/.bin/mongosh" "mongodb://127.0.0.1:$port/test" --quiet < scripts/mongosh/quick-start.js 2>&1)
 for expected in "{ name: 'item-20', price: 100 }" "matchedCount: 4" "tags: [ 'odd', 'sale' ]" "deletedCount: 5" \
-  'Type "it" for more' "{ _id: 0, name: 'item-0' }"; do
+  'Type "it" for more' "{ _id: 0, name: 'item-0' }" "operationType: 'insert'" \
+  "fullDocument: { _id: 30, name: 'item-30', price: 150 }"; do
   if ! grep -qF "$expected" <<< "$session"; then
     echo "$session"
     echo "mongosh quick-start session: missing $expected" >&2

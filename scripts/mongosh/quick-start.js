@@ -7,3 +7,6 @@ db.products.deleteMany({tags: {$in: ["odd"]}, price: {$gt: 100}})
 db.products.countDocuments()
 db.products.find({}, {name: 1}).sort({price: -1})
 it
+const changes = db.products.watch()
+db.products.insertOne({_id: 30, name: "item-30", price: 150})
+changes.tryNext()
