@@ -404,6 +404,16 @@ impl Cursors {
         }
     }
 
+    /// Tells change stream cursor `id`, if it is not being read and still at
+    /// `position`, that nothing up to `lsn` concerns it.
+    pub fn pass_quiet(&self, id: i64, position: Position, lsn: crate::lsn::Lsn) {
+        if let Some((Some(Cursor { source: Source::Stream(source), .. }), _)) = self.lock().get_mut(&id) {
+            if source.stream.position() == position {
+                source.stream.pass_quiet(lsn);
+            }
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.lock().len()
     }

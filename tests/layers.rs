@@ -31,6 +31,10 @@ const RULES: &[(&str, &str, &str)] = &[
     ("src/exec", "crate::command", "plans run below commands"),
     ("src/exec", "crate::server", "plans know no server"),
     ("src/exec", "crate::wire", "plans touch no protocol"),
+    ("src/stream", "crate::command", "change streams run below commands"),
+    ("src/stream", "crate::server", "change streams know no server"),
+    ("src/stream", "crate::wire", "change streams touch no protocol"),
+    ("src/stream", "crate::query", "change streams hand events to the command's stages"),
 ];
 
 /// Calls of the store's write path, which handlers reach only through the

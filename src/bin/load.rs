@@ -12,6 +12,8 @@
 //! cargo run --release --bin load -- --connections 64 txn
 //! cargo run --release --bin load -- --connections 1 --keys 1000000 find-id-txn
 //! cargo run --release --bin load -- --user root --password pw --connections 16 scram
+//! cargo run --release --bin load -- --connections 2 watch
+//! cargo run --release --bin load -- --connections 16 --batch 1 --streams 1000 insert
 //! ```
 //!
 //! With `--user` and `--password`, each connection logs in first (SCRAM-SHA-256 on
@@ -28,6 +30,14 @@
 //! `find-id-txn` is `find-id` inside read-only snapshot transactions of
 //! [`TXN_FINDS`] finds each, committed after the last (with it in the op's time).
 //! Each connection has its own session.
+//!
+//! `watch` measures change streams' commit-to-event latency: connection 0 follows
+//! `<db>.watched` with a change stream (a `getMore` always waiting), the others
+//! insert into it one document at a time; each op is the time from an insert's
+//! acknowledgement reaching its writer to its event reaching the follower.
+//! `--streams N` keeps N change streams open on `<db>.<stream-collection>` during
+//! any workload, each on its own connection and always waiting in a `getMore`, and
+//! adds the events they received (`stream_events`).
 //!
 //! Every workload prints one line of `name=value` fields: the ops done (`ops`: a
 //! request, or for `txn` a whole transaction), the documents written, read or (for
@@ -81,6 +91,12 @@ struct Args {
     /// The database that holds the user.
     #[arg(long, default_value = "admin")]
     auth_db: String,
+    /// Change streams to keep open during the workload (each on its own connection).
+    #[arg(long, default_value_t = 0)]
+    streams: usize,
+    /// The collection of `--db` the `--streams` watch.
+    #[arg(long, default_value = "items")]
+    stream_collection: String,
     /// What each connection sends.
     workload: Workload,
 }
@@ -112,7 +128,13 @@ enum Workload {
     FindIdTxn,
     /// A whole SCRAM-SHA-256 login (`saslStart`, `saslContinue`) as `--user`.
     Scram,
+    /// Commit-to-event latency of a change stream on `<db>.watched` (connection 0
+    /// follows it, the others insert).
+    Watch,
 }
+
+/// When each `watch` insert was acknowledged, by `_id`.
+static ACKED: std::sync::Mutex<Vec<Option<Instant>>> = std::sync::Mutex::new(Vec::new());
 
 /// The finds of one `find-id-txn` transaction.
 const TXN_FINDS: u64 = 1000;
@@ -126,6 +148,12 @@ async fn main() -> std::io::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let mut tasks = Vec::with_capacity(args.connections);
     let args = std::sync::Arc::new(args);
+    let mut followers = Vec::with_capacity(args.streams);
+    for _ in 0..args.streams {
+        let stream = TcpStream::connect(args.addr).await?;
+        stream.set_nodelay(true)?;
+        followers.push(tokio::spawn(follow(stream, args.clone(), deadline)));
+    }
     for connection in 0..args.connections {
         let stream = TcpStream::connect(args.addr).await?;
         stream.set_nodelay(true)?;
@@ -151,15 +179,29 @@ async fn main() -> std::io::Result<()> {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let mut stream_events = 0u64;
+    for follower in followers {
+        match follower.await {
+            Ok(Ok(events)) => stream_events += events,
+            Ok(Err(e)) => {
+                failures += 1;
+                eprintln!("stream failed: {e}");
+            }
+            Err(e) => return Err(std::io::Error::other(e)),
+        }
+    }
     latencies.sort_unstable();
     commits.sort_unstable();
     let pct = |l: &[Duration], p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied();
     let us = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64() * 1e6);
     let mean = latencies.iter().sum::<Duration>().checked_div(latencies.len() as u32);
-    let commit_fields = match commits.is_empty() {
+    let mut commit_fields = match commits.is_empty() {
         true => String::new(),
         false => format!(" commit_p50_us={:.0} commit_p99_us={:.0}", us(pct(&commits, 0.5)), us(pct(&commits, 0.99))),
     };
+    if args.streams > 0 {
+        commit_fields.push_str(&format!(" streams={} stream_events={stream_events}", args.streams));
+    }
     println!(
         "connections={} ops={} docs={docs} failed_connections={} ops_per_sec={:.0} docs_per_sec={:.0} min_us={:.0} mean_us={:.0} p50_us={:.0} p99_us={:.0} p999_us={:.0} max_us={:.0}{commit_fields}",
         args.connections,
@@ -233,13 +275,20 @@ async fn drive(
 ) -> std::io::Result<Driven> {
     let mut driven = Driven { latencies: Vec::new(), commits: Vec::new(), docs: 0 };
     let mut buf = Vec::new();
-    let mut next_id = connection;
+    let mut next_id = match args.workload {
+        // Connection 0 follows; the writers' `_id`s are 0, 1, 2, ... among them.
+        Workload::Watch => connection.saturating_sub(1),
+        _ => connection,
+    };
     let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (connection + 1).wrapping_mul(0x2545_F491_4F6C_DD1D);
     let mut session = Session::new(connection);
     let db = args.db.as_str();
     let mut scram = None;
     if args.user.is_some() && args.workload != Workload::Scram {
         login(&mut stream, &mut buf, &args, &mut scram).await?;
+    }
+    if args.workload == Workload::Watch && connection == 0 {
+        return watch(stream, &args, deadline).await;
     }
     while match args.workload {
         Workload::CreateIndex => driven.latencies.is_empty(),
@@ -253,6 +302,22 @@ async fn drive(
                 continue;
             }
             Workload::Ping => vec![doc! {"ping": 1, "$db": "admin"}],
+            Workload::Watch => {
+                // One document at a time, its acknowledgement noted for the follower.
+                let insert = doc! {"insert": "watched", "documents": [{"_id": next_id as i64}], "$db": db};
+                stream.write_all(&op_msg(&insert)?).await?;
+                let reply = read_reply(&mut stream, &mut buf).await?;
+                let acked = Instant::now();
+                driven.docs += tally(&args, &reply).map_err(|e| std::io::Error::other(format!("{e}: {reply}")))?;
+                let mut times = ACKED.lock().unwrap_or_else(|p| p.into_inner());
+                if times.len() <= next_id as usize {
+                    times.resize(next_id as usize + 1, None);
+                }
+                times[next_id as usize] = Some(acked);
+                drop(times);
+                next_id += args.connections as u64 - 1;
+                continue;
+            }
             Workload::Insert => match insert_command(&args, &mut next_id) {
                 Some(command) => vec![command],
                 None => break,
@@ -314,6 +379,66 @@ async fn drive(
         driven.latencies.push(sent.elapsed());
     }
     Ok(driven)
+}
+
+/// `watch`'s follower: a change stream on `<db>.watched`, each event's latency
+/// measured from its insert's acknowledgement (events whose acknowledgement the
+/// writer has not noted yet count as zero).
+async fn watch(mut stream: TcpStream, args: &Args, deadline: Instant) -> std::io::Result<Driven> {
+    let mut driven = Driven { latencies: Vec::new(), commits: Vec::new(), docs: 0 };
+    let mut buf = Vec::new();
+    let mut cursor = open_stream(&mut stream, &mut buf, &args.db, "watched").await?;
+    while Instant::now() < deadline {
+        let (events, next) = next_events(&mut stream, &mut buf, &args.db, "watched", cursor).await?;
+        cursor = next;
+        let arrived = Instant::now();
+        let times = ACKED.lock().unwrap_or_else(|p| p.into_inner());
+        for event in events {
+            let id = event.get_document("documentKey").ok().and_then(|k| number(k.get("_id"))).unwrap_or(-1);
+            let acked = times.get(id as usize).copied().flatten().unwrap_or(arrived);
+            driven.latencies.push(arrived.saturating_duration_since(acked));
+        }
+    }
+    Ok(driven)
+}
+
+/// A `--streams` follower: reads events until the deadline; returns how many.
+async fn follow(mut stream: TcpStream, args: std::sync::Arc<Args>, deadline: Instant) -> std::io::Result<u64> {
+    let mut buf = Vec::new();
+    let mut cursor = open_stream(&mut stream, &mut buf, &args.db, &args.stream_collection).await?;
+    let mut events = 0;
+    while Instant::now() < deadline {
+        let (batch, next) = next_events(&mut stream, &mut buf, &args.db, &args.stream_collection, cursor).await?;
+        cursor = next;
+        events += batch.len() as u64;
+    }
+    Ok(events)
+}
+
+/// Opens a change stream on `db.collection`: its cursor id.
+async fn open_stream(stream: &mut TcpStream, buf: &mut Vec<u8>, db: &str, collection: &str) -> std::io::Result<i64> {
+    let open = doc! {"aggregate": collection, "pipeline": [{"$changeStream": {}}], "cursor": {}, "$db": db};
+    let reply = request(stream, buf, &open).await?;
+    reply
+        .get_document("cursor")
+        .and_then(|c| c.get_i64("id"))
+        .map_err(|_| std::io::Error::other(format!("opening a change stream failed: {reply}")))
+}
+
+/// One waiting `getMore` of a change stream: its events and the cursor id.
+async fn next_events(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    db: &str,
+    collection: &str,
+    cursor: i64,
+) -> std::io::Result<(Vec<Document>, i64)> {
+    let more = doc! {"getMore": cursor, "collection": collection, "maxTimeMS": 1000i64, "$db": db};
+    let reply = request(stream, buf, &more).await?;
+    let cursor = reply.get_document("cursor").map_err(|_| std::io::Error::other(format!("getMore failed: {reply}")))?;
+    let events = cursor.get_array("nextBatch").map_err(|_| std::io::Error::other("no nextBatch"))?;
+    let events = events.iter().filter_map(|e| e.as_document().cloned()).collect();
+    Ok((events, cursor.get_i64("id").unwrap_or(0)))
 }
 
 /// Logs in as `--user` with SCRAM-SHA-256, checking the server's proof too. The
@@ -407,7 +532,7 @@ fn tally(args: &Args, reply: &Document) -> Result<u64, String> {
         || reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).map_err(|e| e.to_string());
     Ok(match args.workload {
         Workload::Ping | Workload::CreateIndex | Workload::Scram => 0,
-        Workload::Insert | Workload::Txn => reply.get_i32("n").unwrap_or(0) as u64,
+        Workload::Insert | Workload::Txn | Workload::Watch => reply.get_i32("n").unwrap_or(0) as u64,
         Workload::FindId | Workload::FindEq => first_batch()?.len() as u64,
         // The commit replies without a cursor.
         Workload::FindIdTxn => first_batch().map_or(0, |batch| batch.len() as u64),

@@ -243,7 +243,8 @@ const RESUMABLE: &[i32] = &[6, 7, 89, 91, 133, 150, 189, 234, 262, 9001, 10107, 
 
 /// What a `getMore` of a change stream waits for before it runs.
 pub struct Wait {
-    feed: Arc<crate::stream::Feed>,
+    context: Arc<Context>,
+    cursor: i64,
     waiter: Arc<crate::stream::Waiter>,
     position: crate::stream::Position,
     deadline: Instant,
@@ -251,26 +252,39 @@ pub struct Wait {
 
 impl Wait {
     /// Returns once the feed holds a record after the stream's position that
-    /// touches its scope, or at the deadline.
+    /// touches its scope, or at the deadline; then, if none came, tells the stream
+    /// how far the feed has nothing for it.
     pub async fn ready(self) {
         loop {
-            if self.feed.has_news(self.waiter.scope(), self.position) {
+            if self.context.feed.news(self.waiter.scope(), self.position).is_ok() {
                 return;
             }
             let notified = self.waiter.notify.notified();
             if tokio::time::timeout_at(self.deadline.into(), notified).await.is_err() {
+                if let Err(quiet) = self.context.feed.news(self.waiter.scope(), self.position) {
+                    self.context.cursors.pass_quiet(self.cursor, self.position, quiet);
+                }
                 return;
             }
         }
     }
 }
 
+/// Whether `body` is a `getMore` of a change stream that has nothing to read: it
+/// answers from memory in microseconds, so it runs on the runtime's worker (a
+/// thousand streams whose waits end together would otherwise start hundreds of
+/// threads of the blocking pool).
+pub fn is_quiet(body: &Document, shared: &Context) -> bool {
+    let Some(Bson::Int64(id)) = body.get("getMore") else { return false };
+    shared.cursors.stream_state(*id).is_some_and(|(scope, position)| shared.feed.news(&scope, position).is_err())
+}
+
 /// For a `getMore` of a change stream's cursor that has nothing to read yet, what
 /// to wait for (up to its `maxTimeMS`, one second by default).
-pub fn wait_for(body: &Document, shared: &Context) -> Option<Wait> {
+pub fn wait_for(body: &Document, shared: &Arc<Context>) -> Option<Wait> {
     let Some(Bson::Int64(id)) = body.get("getMore") else { return None };
     let (scope, position) = shared.cursors.stream_state(*id)?;
-    if shared.feed.has_news(&scope, position) {
+    if shared.feed.news(&scope, position).is_ok() {
         return None;
     }
     let wait = match body.get("maxTimeMS").and_then(crate::index::whole_number) {
@@ -279,7 +293,8 @@ pub fn wait_for(body: &Document, shared: &Context) -> Option<Wait> {
     };
     Some(Wait {
         waiter: shared.feed.waiter(scope),
-        feed: shared.feed.clone(),
+        context: shared.clone(),
+        cursor: *id,
         position,
         deadline: Instant::now() + wait,
     })

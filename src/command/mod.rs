@@ -856,8 +856,9 @@ pub fn lookup(name: &str) -> Option<&'static Command> {
 }
 
 /// Whether the command in `body` runs on the runtime's worker thread. Commands that
-/// touch the store run off it, on the blocking pool, except point reads by `_id`:
-/// those take microseconds, less than handing them to another thread costs. (One in
+/// touch the store run off it, on the blocking pool, except point reads by `_id` and
+/// `getMore`s of change streams with nothing to read: those take microseconds, less
+/// than handing them to another thread costs. (One in
 /// a transaction checks its session out here too, and waits on this thread while
 /// another command holds that session; run off it, such reads cost 1.5x more.)
 pub fn runs_inline(body: &Document, shared: &Context) -> bool {
@@ -866,7 +867,11 @@ pub fn runs_inline(body: &Document, shared: &Context) -> bool {
         return false;
     }
     match body.keys().next().and_then(|name| lookup(name)) {
-        Some(command) if command.store => command.name == "find" && find::is_point_read(body),
+        Some(command) if command.store => match command.name {
+            "find" => find::is_point_read(body),
+            "getMore" => change_stream::is_quiet(body, shared),
+            _ => false,
+        },
         // Authenticating reads the users, and a failure waits.
         _ => !body.contains_key("speculativeAuthenticate") && !body.contains_key("saslSupportedMechs"),
     }

@@ -23,7 +23,7 @@ use crate::lsn::Lsn;
 use crate::namespace::DbRef;
 use crate::store::{Store, View};
 use crate::value::order::encoded;
-use crate::wal::{BranchId, BranchOp, Ddl, Entry, Op, PutKind, Txn};
+use crate::wal::{BranchId, BranchOp, Ddl, Entry, Op, PutKind, Session, Txn};
 
 /// `fullDocument`: what update events carry of the document after them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,17 +69,24 @@ pub struct Event {
 /// The most a reset's events may hold of each side's documents, as a merge.
 const RESET_LIMIT: usize = 128 << 20;
 
-/// What is worked out once per record, whichever stream asks first.
+/// What is worked out once per record, whichever stream asks first, and only when
+/// a stream needs it.
 #[derive(Debug, Default)]
 pub struct Analysis {
+    catalog: std::sync::OnceLock<Renames>,
+    /// For an operation that writes a document an earlier operation of the record
+    /// wrote too, that earlier operation.
+    earlier: std::sync::OnceLock<HashMap<u32, u32>>,
+}
+
+/// A record's renames.
+#[derive(Debug, Default)]
+struct Renames {
     /// The operations that re-create a collection under a new name (a rename):
     /// the name it had, and the id of the collection it replaced, if any.
     renames: HashMap<u32, (String, Option<u64>)>,
     /// Operations that give no event: the drops a rename is made of.
     silent: Vec<u32>,
-    /// For an operation that writes a document an earlier operation of the record
-    /// wrote too, that earlier operation.
-    earlier: HashMap<u32, u32>,
 }
 
 /// Renders records for one stream, keeping the views it opens for one batch.
@@ -120,7 +127,12 @@ impl<'a> Render<'a> {
     }
 
     fn transaction(&mut self, record: &Published, parts: &[Txn], after: Position, out: &mut Vec<Event>) -> Result<()> {
-        let analysis = record.analysis.get_or_init(|| analyse(self.store, record.lsn, parts));
+        let has_ddl = parts.iter().any(|p| p.ops.iter().any(|op| matches!(op, Op::Ddl(_))));
+        let empty = Renames::default();
+        let analysis = match has_ddl {
+            true => record.analysis.catalog.get_or_init(|| renames(self.store, record.lsn, parts)),
+            false => &empty,
+        };
         // A transaction's events carry its session (a retryable write's do not).
         let session = parts.first().and_then(|p| p.session.as_ref()).filter(|s| s.statements.is_empty());
         let mut index = 0u32;
@@ -153,11 +165,11 @@ impl<'a> Render<'a> {
                             },
                         };
                         let change = Change { kind, collection, id, after: Some(doc) };
-                        events.push(self.document_event(record, txn, parts, i, &ns_db, change)?);
+                        out.extend(self.document_event(record, txn, parts, i, after, &ns_db, change, session)?);
                     }
                     Op::Delete { collection, id } if holds(collection) => {
                         let change = Change { kind: "delete", collection, id: id.clone(), after: None };
-                        events.push(self.document_event(record, txn, parts, i, &ns_db, change)?);
+                        out.extend(self.document_event(record, txn, parts, i, after, &ns_db, change, session)?);
                     }
                     Op::Ddl(ddl) => self.catalog_event(record, txn, i, &ns_db, ddl, analysis, &mut events)?,
                     _ => {}
@@ -178,24 +190,40 @@ impl<'a> Render<'a> {
         Ok(())
     }
 
-    /// An insert, update, replace or delete event.
+    /// An insert, update, replace or delete event, unless it lies at or before `after`.
+    #[allow(clippy::too_many_arguments)]
     fn document_event(
         &mut self,
         record: &Published,
         txn: &Txn,
         parts: &[Txn],
         op: u32,
+        after_position: Position,
         ns_db: &str,
         change: Change<'_>,
-    ) -> Result<(Document, bool)> {
+        session: Option<&Session>,
+    ) -> Result<Option<Event>> {
+        let position = Position::event(record.lsn, op, 0);
+        if position <= after_position {
+            return Ok(None);
+        }
         let Change { kind, collection, id, after } = change;
-        let mut event = doc! { "operationType": kind };
+        let mut event = doc! {
+            "_id": Token::new(position, false).to_document(),
+            "operationType": kind,
+            "clusterTime": crate::wal::cluster_time(record.lsn, record.time),
+            "wallTime": record.time,
+        };
         if self.options.expanded {
             if let Some(uuid) = self.collection_uuid(txn.branch, record.lsn, collection)? {
                 event.insert("collectionUUID", uuid);
             }
         }
-        let images = self.images_enabled(txn.branch, record.lsn, collection)?;
+        // Whether images are on matters only to the options that ask for them.
+        let asks_images = (kind == "update"
+            && matches!(self.options.full_document, FullDocument::WhenAvailable | FullDocument::Required))
+            || (kind != "insert" && self.options.before_change != BeforeChange::Off);
+        let images = !asks_images || self.images_enabled(txn.branch, record.lsn, collection)?;
         let needs_before = kind == "update" || (kind != "insert" && self.options.before_change != BeforeChange::Off);
         let before = match needs_before {
             true => self.before(record, txn, parts, op, collection, &id)?,
@@ -239,7 +267,11 @@ impl<'a> Render<'a> {
                 }
             }
         }
-        Ok((event, false))
+        if let Some(session) = session {
+            event.insert("lsid", session.lsid.clone());
+            event.insert("txnNumber", session.txn_number);
+        }
+        Ok(Some(Event { position, doc: event, invalidates: false }))
     }
 
     /// The events of a catalog operation, each with whether it invalidates.
@@ -251,7 +283,7 @@ impl<'a> Render<'a> {
         op: u32,
         ns_db: &str,
         ddl: &Ddl,
-        analysis: &Analysis,
+        analysis: &Renames,
         events: &mut Vec<(Document, bool)>,
     ) -> Result<()> {
         let Some(branch) = self.store.branch_by_id(txn.branch) else { return Ok(()) };
@@ -475,8 +507,8 @@ impl<'a> Render<'a> {
         collection: &str,
         id: &Bson,
     ) -> Result<Option<Document>> {
-        let analysis = record.analysis.get_or_init(|| analyse(self.store, record.lsn, parts));
-        if let Some(earlier) = analysis.earlier.get(&op) {
+        let earlier = record.analysis.earlier.get_or_init(|| repeated_writes(parts));
+        if let Some(earlier) = earlier.get(&op) {
             return Ok(match op_at(parts, *earlier) {
                 Some(Op::Put { doc, .. }) => Some(doc.clone()),
                 _ => None,
@@ -589,57 +621,68 @@ fn op_at(parts: &[Txn], mut index: u32) -> Option<&Op> {
     None
 }
 
-/// Works out a record's renames and repeated writes.
-fn analyse(store: &Store, lsn: Lsn, parts: &[Txn]) -> Analysis {
-    let mut analysis = Analysis::default();
-    let mut index = 0u32;
+/// For each operation of a record that writes a document an earlier operation
+/// wrote too, that earlier operation.
+fn repeated_writes(parts: &[Txn]) -> HashMap<u32, u32> {
+    let mut earlier = HashMap::new();
+    if parts.iter().map(|p| p.ops.len()).sum::<usize>() < 2 {
+        return earlier;
+    }
     let mut last_writer: HashMap<(usize, &str, Vec<u8>), u32> = HashMap::new();
+    let mut index = 0u32;
     for (part, txn) in parts.iter().enumerate() {
+        for op in &txn.ops {
+            let written = match op {
+                Op::Put { collection, doc, .. } => Some((collection, encoded(doc.get("_id").unwrap_or(&Bson::Null)))),
+                Op::Delete { collection, id } => Some((collection, encoded(id))),
+                Op::Ddl(_) => None,
+            };
+            if let Some((collection, id)) = written {
+                if let Some(previous) = last_writer.insert((part, collection.as_str(), id), index) {
+                    earlier.insert(index, previous);
+                }
+            }
+            index += 1;
+        }
+    }
+    earlier
+}
+
+/// Works out a record's renames.
+fn renames(store: &Store, lsn: Lsn, parts: &[Txn]) -> Renames {
+    let mut analysis = Renames::default();
+    let mut index = 0u32;
+    for txn in parts {
         let first = index;
         index += txn.ops.len() as u32;
         let mut before = None;
         for (offset, op) in txn.ops.iter().enumerate() {
             let i = first + offset as u32;
-            match op {
-                Op::Put { collection, doc, .. } => {
-                    let id = encoded(doc.get("_id").unwrap_or(&Bson::Null));
-                    if let Some(earlier) = last_writer.insert((part, collection.as_str(), id), i) {
-                        analysis.earlier.insert(i, earlier);
-                    }
-                }
-                Op::Delete { collection, id } => {
-                    if let Some(earlier) = last_writer.insert((part, collection.as_str(), encoded(id)), i) {
-                        analysis.earlier.insert(i, earlier);
-                    }
-                }
-                Op::Ddl(Ddl::CreateCollection { name: to, id, .. }) => {
-                    // A rename re-creates the collection with its id; the drop of its
-                    // old name follows it, the drop of a replaced target precedes it.
-                    let view = match &before {
-                        Some(view) => view,
-                        None => match store.branch_view(txn.branch, lsn.prev()) {
-                            Ok(view) => before.insert(view),
-                            Err(_) => continue,
-                        },
-                    };
-                    let id_of = |name: &str| view.collection(name).ok().flatten().map(|c| c.id);
-                    let from = txn.ops[offset + 1..].iter().enumerate().find_map(|(k, op)| match op {
-                        Op::Ddl(Ddl::DropCollection { name }) if id_of(name) == Some(*id) => Some((k, name.clone())),
-                        _ => None,
-                    });
-                    let Some((k, from)) = from else { continue };
-                    analysis.silent.push(i + 1 + k as u32);
-                    let target = offset
-                        .checked_sub(1)
-                        .filter(|&p| matches!(&txn.ops[p], Op::Ddl(Ddl::DropCollection { name }) if name == to));
-                    let dropped = target.and_then(|p| {
-                        analysis.silent.push(first + p as u32);
-                        id_of(to)
-                    });
-                    analysis.renames.insert(i, (from, dropped));
-                }
-                Op::Ddl(_) => {}
-            }
+            let Op::Ddl(Ddl::CreateCollection { name: to, id, .. }) = op else { continue };
+            // A rename re-creates the collection with its id; the drop of its old
+            // name follows it, the drop of a replaced target precedes it.
+            let view = match &before {
+                Some(view) => view,
+                None => match store.branch_view(txn.branch, lsn.prev()) {
+                    Ok(view) => before.insert(view),
+                    Err(_) => continue,
+                },
+            };
+            let id_of = |name: &str| view.collection(name).ok().flatten().map(|c| c.id);
+            let from = txn.ops[offset + 1..].iter().enumerate().find_map(|(k, op)| match op {
+                Op::Ddl(Ddl::DropCollection { name }) if id_of(name) == Some(*id) => Some((k, name.clone())),
+                _ => None,
+            });
+            let Some((k, from)) = from else { continue };
+            analysis.silent.push(i + 1 + k as u32);
+            let target = offset
+                .checked_sub(1)
+                .filter(|&p| matches!(&txn.ops[p], Op::Ddl(Ddl::DropCollection { name }) if name == to));
+            let dropped = target.and_then(|p| {
+                analysis.silent.push(first + p as u32);
+                id_of(to)
+            });
+            analysis.renames.insert(i, (from, dropped));
         }
     }
     analysis

@@ -10,7 +10,7 @@
 //! After each read it wakes the waiters whose scope the new records touch, and only
 //! those: a thousand streams on one collection are not woken by writes elsewhere.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
@@ -39,7 +39,7 @@ pub struct Published {
     /// About how much memory it holds.
     pub size: usize,
     /// What is worked out once per record for every stream (`events.rs`).
-    pub(super) analysis: std::sync::OnceLock<super::events::Analysis>,
+    pub(super) analysis: super::events::Analysis,
 }
 
 impl Published {
@@ -57,7 +57,7 @@ impl Published {
             entry: record.entry,
             touched,
             size,
-            analysis: std::sync::OnceLock::new(),
+            analysis: Default::default(),
         })
     }
 
@@ -107,7 +107,119 @@ struct State {
     since: Lsn,
     through: Lsn,
     bytes: usize,
-    waiters: Vec<Weak<Waiter>>,
+    waiters: Waiters,
+    /// The newest record that touched each scope, so that whether a stream has
+    /// news is one lookup, not a walk of the records after its position.
+    newest: Newest,
+}
+
+/// The newest LSN that touched what streams watch.
+#[derive(Default)]
+struct Newest {
+    /// Anything a whole-server stream sees.
+    cluster: Lsn,
+    branches: HashMap<(String, String), BranchNewest>,
+}
+
+#[derive(Default)]
+struct BranchNewest {
+    /// Anything a database stream on the branch sees.
+    any: Lsn,
+    /// The branch as a whole (not its creation): every collection stream sees it.
+    whole: Lsn,
+    collections: HashMap<String, Lsn>,
+}
+
+impl Newest {
+    fn note(&mut self, lsn: Lsn, touched: &Touched) {
+        let user = touched.collection.as_deref().is_none_or(|c| !c.starts_with("system."));
+        if user && !super::scope::INTERNAL_DATABASES.contains(&touched.db.as_str()) {
+            self.cluster = lsn;
+        }
+        let branch = self.branches.entry((touched.db.clone(), touched.branch.clone())).or_default();
+        if user {
+            branch.any = lsn;
+        }
+        match &touched.collection {
+            None if !touched.created => branch.whole = lsn,
+            None => {}
+            Some(collection) => {
+                branch.collections.insert(collection.clone(), lsn);
+            }
+        }
+    }
+
+    /// The newest LSN that touched `scope`.
+    fn of(&self, scope: &Scope) -> Lsn {
+        let branch = |db: &String, name: &String| self.branches.get(&(db.clone(), name.clone()));
+        match scope {
+            Scope::Cluster => self.cluster,
+            Scope::Database { db, branch: name } => branch(db, name).map_or(Lsn::ZERO, |b| b.any),
+            Scope::Collection { db, branch: name, collection } => branch(db, name)
+                .map_or(Lsn::ZERO, |b| b.whole.max(b.collections.get(collection).copied().unwrap_or(Lsn::ZERO))),
+        }
+    }
+}
+
+/// The parked waiters, by what they watch, so that a record wakes only the streams
+/// it concerns without looking at the others.
+#[derive(Default)]
+struct Waiters {
+    cluster: Vec<Weak<Waiter>>,
+    /// By database and branch: database streams, and collection streams by name.
+    branches: HashMap<(String, String), BranchWaiters>,
+}
+
+#[derive(Default)]
+struct BranchWaiters {
+    database: Vec<Weak<Waiter>>,
+    collections: HashMap<String, Vec<Weak<Waiter>>>,
+}
+
+impl Waiters {
+    fn add(&mut self, waiter: &Arc<Waiter>) {
+        let list = match &waiter.scope {
+            Scope::Cluster => &mut self.cluster,
+            Scope::Database { db, branch } => {
+                &mut self.branches.entry((db.clone(), branch.clone())).or_default().database
+            }
+            Scope::Collection { db, branch, collection } => self
+                .branches
+                .entry((db.clone(), branch.clone()))
+                .or_default()
+                .collections
+                .entry(collection.clone())
+                .or_default(),
+        };
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Arc::downgrade(waiter));
+    }
+
+    /// The live waiters whose scope a record touching `touched` concerns (a few may
+    /// be woken for nothing: they look again and wait again).
+    fn concerned(&mut self, touched: &[Touched], out: &mut Vec<Arc<Waiter>>) {
+        let mut take = |list: &mut Vec<Weak<Waiter>>| {
+            list.retain(|w| w.strong_count() > 0);
+            out.extend(list.iter().filter_map(Weak::upgrade).filter(|w| touched.iter().any(|t| w.scope.touches(t))));
+        };
+        take(&mut self.cluster);
+        for t in touched {
+            let Some(branch) = self.branches.get_mut(&(t.db.clone(), t.branch.clone())) else { continue };
+            take(&mut branch.database);
+            match &t.collection {
+                Some(collection) => {
+                    if let Some(list) = branch.collections.get_mut(collection) {
+                        take(list);
+                    }
+                }
+                None => branch.collections.values_mut().for_each(&mut take),
+            }
+        }
+        self.branches.retain(|_, b| {
+            b.collections.retain(|_, list| !list.is_empty());
+            !b.database.is_empty() || !b.collections.is_empty()
+        });
+    }
 }
 
 /// Keeps the feed running while it lives: one per open stream.
@@ -132,7 +244,8 @@ impl Feed {
                 since: published,
                 through: published,
                 bytes: 0,
-                waiters: Vec::new(),
+                waiters: Waiters::default(),
+                newest: Newest::default(),
             }),
             opened: Condvar::new(),
             streams: AtomicUsize::new(0),
@@ -182,21 +295,23 @@ impl Feed {
     /// Parks a stream over `scope` until records that touch it arrive.
     pub fn waiter(&self, scope: Scope) -> Arc<Waiter> {
         let waiter = Arc::new(Waiter { notify: tokio::sync::Notify::new(), scope });
-        let mut state = self.lock();
-        state.waiters.retain(|w| w.strong_count() > 0);
-        state.waiters.push(Arc::downgrade(&waiter));
+        self.lock().waiters.add(&waiter);
         waiter
     }
 
     /// Whether a stream over `scope` at `position` has anything to read: a record
     /// after it that touches its scope, or history older than the feed keeps.
-    pub fn has_news(&self, scope: &Scope, position: Position) -> bool {
+    /// `Err(lsn)` when it has not: no record up to `lsn` concerns it.
+    pub fn news(&self, scope: &Scope, position: Position) -> std::result::Result<(), Lsn> {
         let state = self.lock();
         if position.lsn < state.since {
-            return true;
+            return Ok(());
         }
-        let first = state.records.partition_point(|r| r.lsn < position.lsn);
-        state.records.range(first..).any(|r| !position.covers(r.lsn) && r.concerns(scope))
+        let newest = state.newest.of(scope);
+        match newest > position.lsn || (newest == position.lsn && !position.covers(newest)) {
+            true => Ok(()),
+            false => Err(state.through),
+        }
     }
 
     /// The records after `position`, or `Behind` when the feed no longer has them.
@@ -248,6 +363,9 @@ impl Feed {
             for record in &fresh {
                 state.bytes += record.size;
                 state.records.push_back(record.clone());
+                for touched in &record.touched {
+                    state.newest.note(record.lsn, touched);
+                }
             }
             while state.bytes > CAPACITY {
                 let Some(old) = state.records.pop_front() else { break };
@@ -255,13 +373,14 @@ impl Feed {
                 state.since = old.lsn;
             }
             state.through = target;
-            state.waiters.retain(|w| w.strong_count() > 0);
-            state.waiters.iter().filter_map(Weak::upgrade).collect::<Vec<_>>()
+            let mut waiters = Vec::new();
+            for record in &fresh {
+                state.waiters.concerned(&record.touched, &mut waiters);
+            }
+            waiters
         };
         for waiter in waiters {
-            if fresh.iter().any(|r| r.concerns(&waiter.scope)) {
-                waiter.notify.notify_one();
-            }
+            waiter.notify.notify_one();
         }
         Ok(())
     }
@@ -292,6 +411,7 @@ fn run(feed: Weak<Feed>) {
             let mut state = feed.lock();
             let now = feed.store.published().lsn;
             state.records.clear();
+            state.newest = Newest::default();
             state.bytes = 0;
             (state.since, state.through) = (now, now);
             let _idle = feed.opened.wait_timeout(state, Duration::from_secs(1));
@@ -313,6 +433,7 @@ fn run(feed: Weak<Feed>) {
             reader = None;
             let mut state = feed.lock();
             state.records.clear();
+            state.newest = Newest::default();
             state.bytes = 0;
             (state.since, state.through) = (target, target);
         }

@@ -128,12 +128,25 @@ impl ChangeStream {
         self.position
     }
 
+    /// Moves the position past `lsn`, which the feed says holds nothing for this
+    /// stream after its position (a quiet stream then does not go through the same
+    /// records again at its next batch).
+    pub fn pass_quiet(&mut self, lsn: Lsn) {
+        let idle = self.pending.is_empty() && self.queued.is_empty() && self.reader.is_none();
+        if idle && self.start_time.is_none() {
+            self.position = self.position.max(Position::after(lsn));
+        }
+    }
+
     /// The next events, at most `max`; fewer (none) once it has caught up with what
     /// is published. `keep_going` is asked between records (a deadline).
     pub fn next_events(&mut self, max: usize, keep_going: &mut dyn FnMut() -> Result<()>) -> Result<Vec<Event>> {
         let store = self.feed.store().clone();
+        let (scope, options) = (self.scope.clone(), self.options.clone());
+        let mut render = events::Render::new(&store, &scope, &options);
         let mut out = Vec::new();
         let mut read = 0usize;
+        let mut looked = 0usize;
         loop {
             while out.len() < max && !self.invalidated {
                 let Some(event) = self.pending.pop_front() else { break };
@@ -150,7 +163,10 @@ impl ChangeStream {
                 return Ok(out);
             }
             let Some(record) = self.next_record(&mut read)? else { return Ok(out) };
-            keep_going()?;
+            looked += 1;
+            if looked % 256 == 0 {
+                keep_going()?;
+            }
             if let Some(start) = self.start_time {
                 if cluster_time(record.lsn, record.time) < start {
                     self.position = Position::after(record.lsn);
@@ -159,7 +175,7 @@ impl ChangeStream {
                 self.start_time = None;
             }
             let mut events = Vec::new();
-            events::Render::new(&store, &self.scope, &self.options).events(&record, self.position, &mut events)?;
+            render.events(&record, self.position, &mut events)?;
             self.pending.extend(events);
             self.pending_lsn = Some(record.lsn);
         }
@@ -252,3 +268,6 @@ fn history_lost_on_read(e: Error, from: Lsn) -> Error {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -82,17 +82,24 @@ pub fn touched(store: &Store, entry: &Entry) -> Vec<Touched> {
     let name = |id: BranchId| store.branch_by_id(id).map(|b| (b.db, b.name));
     let mut txn = |txn: &Txn| {
         let Some((db, branch)) = name(txn.branch) else { return };
+        let mut last: Option<Option<&String>> = None;
         for op in &txn.ops {
             let collection = match op {
-                Op::Put { collection, .. } | Op::Delete { collection, .. } => Some(collection.clone()),
+                Op::Put { collection, .. } | Op::Delete { collection, .. } => Some(collection),
                 Op::Ddl(Ddl::CreateCollection { name, .. })
                 | Op::Ddl(Ddl::DropCollection { name })
-                | Op::Ddl(Ddl::ModifyCollection { name, .. }) => Some(name.clone()),
+                | Op::Ddl(Ddl::ModifyCollection { name, .. }) => Some(name),
                 Op::Ddl(Ddl::CreateIndex { collection, .. }) | Op::Ddl(Ddl::DropIndex { collection, .. }) => {
-                    Some(collection.clone())
+                    Some(collection)
                 }
                 Op::Ddl(Ddl::DropDatabase) => None,
             };
+            // Runs of one collection (an insert of many documents) make one entry.
+            if last == Some(collection) {
+                continue;
+            }
+            last = Some(collection);
+            let collection = collection.cloned();
             out.insert(Touched { db: db.clone(), branch: branch.clone(), collection, created: false });
         }
     };

@@ -60,7 +60,12 @@ impl Token {
         bytes.extend_from_slice(&self.position.op.to_be_bytes());
         bytes.extend_from_slice(&self.position.sub.to_be_bytes());
         bytes.push(u8::from(self.invalidate));
-        let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+        let mut hex = String::with_capacity(LEN * 2);
+        for b in bytes {
+            hex.push(DIGITS[usize::from(b >> 4)] as char);
+            hex.push(DIGITS[usize::from(b & 15)] as char);
+        }
         doc! { "_data": hex }
     }
 

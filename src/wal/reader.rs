@@ -24,6 +24,9 @@ use crate::lsn::Lsn;
 
 /// How much of a segment one read brings in.
 const WINDOW: usize = 1 << 20;
+/// How much one read brings in once the reader has caught up with the end of what
+/// is written (it follows the log a few records at a time).
+const TAIL_WINDOW: usize = 16 << 10;
 
 /// One record as read back.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +68,8 @@ struct Segment {
     window: Vec<u8>,
     /// The file offset of `window[0]`.
     window_at: u64,
+    /// Whether reads have reached the end of what is written: they are small then.
+    tailing: bool,
 }
 
 impl Segment {
@@ -74,7 +79,8 @@ impl Segment {
         let start = at.checked_sub(self.window_at).map(|s| s as usize);
         let covered = start.is_some_and(|s| s + len <= self.window.len());
         if fresh || !covered {
-            self.window.resize(len.max(WINDOW), 0);
+            self.tailing |= fresh;
+            self.window.resize(len.max(if self.tailing { TAIL_WINDOW } else { WINDOW }), 0);
             let n = fs.read_at(&self.path, at, &mut self.window)?;
             self.window.truncate(n);
             self.window_at = at;
@@ -143,7 +149,15 @@ impl Reader {
             lsn: Lsn::ZERO,
             reason: why.to_owned(),
         })?;
-        Ok(Segment { path, name, salt: header.salt, pos: SEGMENT_HEADER_LEN as u64, window: Vec::new(), window_at: 0 })
+        Ok(Segment {
+            path,
+            name,
+            salt: header.salt,
+            pos: SEGMENT_HEADER_LEN as u64,
+            window: Vec::new(),
+            window_at: 0,
+            tailing: false,
+        })
     }
 
     fn next_record(&mut self) -> Result<Option<Record>> {
