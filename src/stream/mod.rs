@@ -164,7 +164,7 @@ impl ChangeStream {
             }
             let Some(record) = self.next_record(&mut read)? else { return Ok(out) };
             looked += 1;
-            if looked % 256 == 0 {
+            if looked.is_multiple_of(256) {
                 keep_going()?;
             }
             if let Some(start) = self.start_time {
