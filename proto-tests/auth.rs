@@ -94,6 +94,17 @@ async fn scram_logins_and_roles_scoped_to_branches() {
     let kill = doc! {"killCursors": "items", "cursors": [id]};
     assert_eq!(code(dev_shop.run_command(kill).await), Some(13), "nor kill it");
     root.database("shop").run_command(more).session(&mut session).await.expect("the owner's getMore");
+    // Change streams: find and changeStream where they read.
+    let watch = |collection: bson::Bson, spec: Document| {
+        doc! {"aggregate": collection, "pipeline": [{"$changeStream": spec}], "cursor": {}}
+    };
+    dev_shop.run_command(watch("items".into(), doc! {})).await.expect("dev watches main's items");
+    dev_shop.run_command(watch(1.into(), doc! {})).await.expect("and the database branch");
+    let other = dev.database("shop@other").run_command(watch("items".into(), doc! {})).await;
+    assert_eq!(code(other), Some(13), "not another branch");
+    let cluster = dev.database("admin").run_command(watch(1.into(), doc! {"allChangesForCluster": true})).await;
+    assert_eq!(code(cluster), Some(13), "nor the whole server");
+    root.database("admin").run_command(watch(1.into(), doc! {"allChangesForCluster": true})).await.expect("root");
     let names = dev.list_database_names().await.expect("list");
     assert!(names.contains(&"shop@feature-1".to_owned()) && !names.contains(&"shop@other".to_owned()), "{names:?}");
 

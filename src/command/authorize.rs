@@ -122,6 +122,18 @@ pub fn find_and_modify(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
 pub fn aggregate(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
     let stages = inv.body.get_array("pipeline").map(Vec::as_slice).unwrap_or_default();
     let main = inv.body.get_str("aggregate").ok();
+    if super::change_stream::is_change_stream(stages) {
+        // A change stream reads its collection, its database branch, or (on admin,
+        // allChangesForCluster) every database: find and changeStream there, as in
+        // MongoDB. The stages after it read nothing else.
+        let spec = stages.first().and_then(Bson::as_document).and_then(|s| s.get_document("$changeStream").ok());
+        let cluster = spec.is_some_and(|s| s.get_bool("allChangesForCluster") == Ok(true));
+        let target = match cluster {
+            true => Target::Collection { db: "", branch: "", collection: None },
+            false => on_collection(inv, main),
+        };
+        return require(inv, grants, &target, Actions::of(&[Action::Find, Action::ChangeStream]));
+    }
     let mut reads: Vec<&str> = main.into_iter().collect();
     let mut writes = Vec::new();
     let mut stats = false;

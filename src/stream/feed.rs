@@ -6,7 +6,7 @@
 //! and reads the new records back from the log (from the page cache, where the log
 //! wrote them), so a stream costs a writer nothing, however slow it is. The thread
 //! runs only while a stream is open. It keeps the newest records up to [`CAPACITY`]
-//! bytes; a stream that falls behind them reads the log itself (`source.rs`).
+//! bytes; a stream that falls behind them reads the log itself (`mod.rs`).
 //! After each read it wakes the waiters whose scope the new records touch, and only
 //! those: a thousand streams on one collection are not woken by writes elsewhere.
 
