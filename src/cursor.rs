@@ -458,7 +458,16 @@ pub fn reply_batch(
     };
     let field = if id.is_some() { "nextBatch" } else { "firstBatch" };
     let ns = cursor.ns.clone();
-    let id = match (cursor.exhausted, id) {
+    let ended = cursor.exhausted;
+    let id = keep_or_close(cursors, id, cursor, ended);
+    let batch: Vec<Bson> = batch.into_iter().map(Bson::Document).collect();
+    Ok(bson::doc! { "cursor": { field: batch, "id": id, "ns": ns } })
+}
+
+/// Keeps a cursor for its next batch (registering it when it is new) or closes it
+/// when `ended`: the id its reply gives (0 once closed).
+fn keep_or_close(cursors: &Cursors, id: Option<i64>, cursor: Cursor, ended: bool) -> i64 {
+    match (ended, id) {
         (true, Some(id)) => {
             cursors.kill(id);
             0
@@ -469,9 +478,7 @@ pub fn reply_batch(
             id
         }
         (false, None) => cursors.insert(cursor),
-    };
-    let batch: Vec<Bson> = batch.into_iter().map(Bson::Document).collect();
-    Ok(bson::doc! { "cursor": { field: batch, "id": id, "ns": ns } })
+    }
 }
 
 /// Reads the next batch of a change stream's `cursor` (the first when `id` is
@@ -501,18 +508,7 @@ pub fn reply_stream_batch(
     let ended = source.stream.invalidated();
     let field = if id.is_some() { "nextBatch" } else { "firstBatch" };
     let ns = cursor.ns.clone();
-    let id = match (ended, id) {
-        (true, Some(id)) => {
-            cursors.kill(id);
-            0
-        }
-        (true, None) => 0,
-        (false, Some(id)) => {
-            cursors.put_back(id, cursor);
-            id
-        }
-        (false, None) => cursors.insert(cursor),
-    };
+    let id = keep_or_close(cursors, id, cursor, ended);
     let batch: Vec<Bson> = batch.into_iter().map(Bson::Document).collect();
     Ok(bson::doc! { "cursor": { field: batch, "postBatchResumeToken": token, "id": id, "ns": ns } })
 }
