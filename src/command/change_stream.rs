@@ -155,10 +155,19 @@ fn parse(spec: &Document) -> Result<Parsed> {
             },
             "allChangesForCluster" => all_changes_for_cluster = boolean(name, value)?,
             "showExpandedEvents" => options.expanded = boolean(name, value)?,
-            // What a router sends its shards, and events of a sharded cluster's
-            // internals: a single node has none.
-            "showSystemEvents" | "showMigrationEvents" | "allowToRunOnConfigDB" | "allowToRunOnSystemNS" => {
+            // A sharded cluster's chunk migrations: a single node has none.
+            "showMigrationEvents" => {
                 boolean(name, value)?;
+            }
+            // Events of system collections and streams on internal namespaces, which
+            // branchdb does not give: false is what it does, true is refused.
+            "showSystemEvents" | "allowToRunOnConfigDB" | "allowToRunOnSystemNS" => {
+                if boolean(name, value)? {
+                    return Err(Error::command(
+                        ErrorCode::InvalidOptions,
+                        format!("$changeStream.{name}: true is not supported"),
+                    ));
+                }
             }
             other => {
                 return Err(Error::command(

@@ -237,32 +237,37 @@ impl Pipeline {
     /// A pipeline-style update: only `$addFields`, `$set`, `$project`, `$unset`,
     /// `$replaceRoot` and `$replaceWith` are allowed.
     pub fn parse_update(stages: &[Bson], vars: &Variables) -> Result<Pipeline> {
-        let mut pipeline = Pipeline { stages: Vec::new(), output: None, limits: Limits::default(), budget: None };
-        for spec in stages {
-            let (name, argument) = stage_parts(spec)?;
-            let parsed =
-                if Output::parse(name, argument)?.is_some() { Vec::new() } else { parse_stage(name, argument, vars)? };
-            if !UPDATE_STAGES.contains(&name) {
-                let message = format!("{name} is not allowed to be used within an update");
-                return Err(Error::command(ErrorCode::InvalidOptions, message));
-            }
-            pipeline.stages.extend(parsed);
-        }
-        Ok(pipeline)
+        Pipeline::parse_only(stages, vars, UPDATE_STAGES, |name| {
+            let message = format!("{name} is not allowed to be used within an update");
+            Error::command(ErrorCode::InvalidOptions, message)
+        })
     }
 
     /// The stages after `$changeStream`: only those that look at one event at a time
     /// and keep it in order (`$match`, `$project`, `$addFields`/`$set`, `$unset`,
     /// `$replaceRoot`/`$replaceWith`); any other known stage is 20, as in MongoDB.
     pub fn parse_change_stream(stages: &[Bson], vars: &Variables) -> Result<Pipeline> {
+        Pipeline::parse_only(stages, vars, CHANGE_STREAM_STAGES, |name| {
+            let message = format!("{name} is not permitted in a $changeStream pipeline");
+            Error::command(ErrorCode::IllegalOperation, message)
+        })
+    }
+
+    /// A pipeline of the stages in `allowed` only: each parses first (an unknown
+    /// stage is 40324), then any other is `refused(name)`.
+    fn parse_only(
+        stages: &[Bson],
+        vars: &Variables,
+        allowed: &[&str],
+        refused: impl Fn(&str) -> Error,
+    ) -> Result<Pipeline> {
         let mut pipeline = Pipeline { stages: Vec::new(), output: None, limits: Limits::default(), budget: None };
         for spec in stages {
             let (name, argument) = stage_parts(spec)?;
             let parsed =
                 if Output::parse(name, argument)?.is_some() { Vec::new() } else { parse_stage(name, argument, vars)? };
-            if !CHANGE_STREAM_STAGES.contains(&name) {
-                let message = format!("{name} is not permitted in a $changeStream pipeline");
-                return Err(Error::command(ErrorCode::IllegalOperation, message));
+            if !allowed.contains(&name) {
+                return Err(refused(name));
             }
             pipeline.stages.extend(parsed);
         }
