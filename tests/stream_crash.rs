@@ -11,7 +11,7 @@ mod support;
 use std::collections::HashSet;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bson::{doc, Bson, Document};
@@ -27,16 +27,19 @@ struct Seen {
     last: Option<Document>,
 }
 
-/// Follows `crash.items` from `resume` until the connection fails or `stop` is set
-/// and it has caught up.
-fn consume(addr: SocketAddr, seen: &Mutex<Seen>, stop: &AtomicBool) {
+/// Follows `crash.items` from the last token seen (or from now) until the connection
+/// fails or `stop` is set and it has caught up. `opened` is told once the stream is
+/// open (or could not be), so no write of a fresh run goes before the stream's start.
+fn consume(addr: SocketAddr, seen: &Mutex<Seen>, stop: &AtomicBool, opened: mpsc::Sender<()>) {
     let Ok(mut stream) = TcpStream::connect(addr) else { return };
     let mut spec = doc! {};
     if let Some(token) = seen.lock().expect("seen").last.clone() {
         spec.insert("resumeAfter", token);
     }
     let open = doc! {"aggregate": "items", "pipeline": [{"$changeStream": spec}], "cursor": {}, "$db": "crash"};
-    let Ok(reply) = command(&mut stream, open) else { return };
+    let reply = command(&mut stream, open);
+    let _ = opened.send(());
+    let Ok(reply) = reply else { return };
     assert_eq!(reply.get_f64("ok"), Ok(1.0), "{reply}");
     let mut cursor = reply.get_document("cursor").expect("cursor").clone();
     let mut field = "firstBatch";
@@ -80,10 +83,13 @@ fn a_stream_resumed_after_kill_9_loses_and_repeats_no_event() {
         let (mut server, addr) = start(data.path(), &[]);
         let last = cycle == cycles;
         let stop = Arc::new(AtomicBool::new(false));
+        let (opened, stream_open) = mpsc::channel();
         let consumer = {
             let (seen, stop) = (seen.clone(), stop.clone());
-            std::thread::spawn(move || consume(addr, &seen, &stop))
+            std::thread::spawn(move || consume(addr, &seen, &stop, opened))
         };
+        // The first stream starts at "now": the writers wait for it.
+        let _ = stream_open.recv_timeout(Duration::from_secs(30));
         let writers: Vec<_> = (0..WRITERS)
             .map(|w| {
                 let (acked, attempted, stop) = (acked.clone(), attempted.clone(), stop.clone());
