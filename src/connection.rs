@@ -218,14 +218,11 @@ async fn handle(frame: &[u8], info: &Arc<ConnectionInfo>, shared: &Arc<Context>)
     match message {
         Message::Msg(msg) => {
             let more_to_come = msg.more_to_come();
-            let reply = match run_command(msg.command, info, shared).await {
-                Outcome::Reply(reply) => reply,
-                Outcome::Close => return Err(Error::protocol("closed by the failCommand fail point")),
+            let respond = move |reply: bson::Document| match more_to_come {
+                true => Ok(None),
+                false => encode_or_error(|doc| OpMsg::encode_reply(request_id, header.request_id, doc), reply).map(Some),
             };
-            if more_to_come {
-                return Ok(None);
-            }
-            encode_or_error(|doc| OpMsg::encode_reply(request_id, header.request_id, doc), reply).map(Some)
+            run_command(msg.command, info, shared, respond).await
         }
         Message::Query(query) => {
             let reply = match query.command() {
@@ -250,21 +247,38 @@ async fn handle(frame: &[u8], info: &Arc<ConnectionInfo>, shared: &Arc<Context>)
     }
 }
 
-/// Runs a command; those that touch the store (but point reads) run on the blocking
-/// pool, so that a write waiting for its fsync or a long scan never holds up a
-/// runtime worker.
-async fn run_command(body: bson::Document, info: &Arc<ConnectionInfo>, shared: &Arc<Context>) -> Outcome {
+/// Runs a command and encodes its reply with `respond`. Commands that touch the
+/// store (but point reads) run on the blocking pool, so that a write waiting for its
+/// fsync or a long scan never holds up a runtime worker; change stream batches run
+/// on the low-priority threads, their replies encoded there too (a batch of events
+/// is mostly encoding), so that streams never take the CPU from writers.
+async fn run_command(
+    body: bson::Document,
+    info: &Arc<ConnectionInfo>,
+    shared: &Arc<Context>,
+    respond: impl Fn(bson::Document) -> Result<Option<Vec<u8>>> + Copy + Send + 'static,
+) -> Result<Option<Vec<u8>>> {
+    let finish = move |outcome: Outcome| match outcome {
+        Outcome::Reply(reply) => respond(reply),
+        Outcome::Close => Err(Error::protocol("closed by the failCommand fail point")),
+    };
+    let panicked = move |e: String| respond(Error::Internal(format!("command panicked: {e}")).to_reply());
     // A change stream's getMore waits for its events here, on no thread.
     if let Some(wait) = command::change_stream_wait(&body, shared) {
         wait.ready().await;
     }
     if command::runs_inline(&body, shared) {
-        return command::execute(&body, info, shared);
+        return finish(command::execute(&body, info, shared));
     }
-    let (info, shared) = (info.clone(), shared.clone());
-    match tokio::task::spawn_blocking(move || command::execute(&body, &info, &shared)).await {
-        Ok(outcome) => outcome,
-        Err(e) => Outcome::Reply(Error::Internal(format!("command panicked: {e}")).to_reply()),
+    let low_priority = command::runs_at_low_priority(&body, shared);
+    let (info, context) = (info.clone(), shared.clone());
+    let work = move || command::execute(&body, &info, &context);
+    if low_priority {
+        return shared.low_priority.run(move || finish(work())).await.unwrap_or_else(panicked);
+    }
+    match tokio::task::spawn_blocking(work).await {
+        Ok(outcome) => finish(outcome),
+        Err(e) => panicked(e.to_string()),
     }
 }
 

@@ -42,6 +42,8 @@ pub struct Context {
     pub store: Arc<Store>,
     /// The published records change streams read (`stream::Feed`).
     pub feed: Arc<crate::stream::Feed>,
+    /// Where change stream batches run: threads that take only the CPU writers leave.
+    pub low_priority: crate::low_priority::LowPriority,
     /// Open query cursors.
     pub cursors: Cursors,
     /// Commands being served, for `currentOp` and `killOp`.

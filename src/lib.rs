@@ -17,6 +17,7 @@ pub mod exec;
 pub mod fail_points;
 pub mod index;
 pub mod log;
+pub mod low_priority;
 pub mod lsn;
 pub mod memory;
 pub mod metrics;

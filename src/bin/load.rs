@@ -37,7 +37,10 @@
 //! acknowledgement reaching its writer to its event reaching the follower.
 //! `--streams N` keeps N change streams open on `<db>.<stream-collection>` during
 //! any workload, each on its own connection and always waiting in a `getMore`, and
-//! adds the events they received (`stream_events`).
+//! adds the events they received (`stream_events`). The streams are opened before
+//! the workload starts; their clients run on a thread of their own at the lowest CPU
+//! priority and only count the events of each batch, so that on one machine they
+//! stand for consumers on others and what the figure shows is the server's cost.
 //!
 //! Every workload prints one line of `name=value` fields: the ops done (`ops`: a
 //! request, or for `txn` a whole transaction), the documents written, read or (for
@@ -148,12 +151,10 @@ async fn main() -> std::io::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let mut tasks = Vec::with_capacity(args.connections);
     let args = std::sync::Arc::new(args);
-    let mut followers = Vec::with_capacity(args.streams);
-    for _ in 0..args.streams {
-        let stream = TcpStream::connect(args.addr).await?;
-        stream.set_nodelay(true)?;
-        followers.push(tokio::spawn(follow(stream, args.clone(), deadline)));
-    }
+    let followers = match args.streams {
+        0 => None,
+        _ => Some(followers(args.clone(), deadline).await?),
+    };
     for connection in 0..args.connections {
         let stream = TcpStream::connect(args.addr).await?;
         stream.set_nodelay(true)?;
@@ -180,15 +181,10 @@ async fn main() -> std::io::Result<()> {
     }
     let elapsed = started.elapsed().as_secs_f64();
     let mut stream_events = 0u64;
-    for follower in followers {
-        match follower.await {
-            Ok(Ok(events)) => stream_events += events,
-            Ok(Err(e)) => {
-                failures += 1;
-                eprintln!("stream failed: {e}");
-            }
-            Err(e) => return Err(std::io::Error::other(e)),
-        }
+    if let Some(followers) = followers {
+        let (events, failed) = followers.join().map_err(|_| std::io::Error::other("the followers panicked"))?;
+        stream_events = events;
+        failures += failed;
     }
     latencies.sort_unstable();
     commits.sort_unstable();
@@ -402,15 +398,80 @@ async fn watch(mut stream: TcpStream, args: &Args, deadline: Instant) -> std::io
     Ok(driven)
 }
 
-/// A `--streams` follower: reads events until the deadline; returns how many.
-async fn follow(mut stream: TcpStream, args: std::sync::Arc<Args>, deadline: Instant) -> std::io::Result<u64> {
+/// The `--streams` followers: a thread at the lowest priority that opens the
+/// streams, returns once they are open, and follows them until the deadline; it
+/// ends with the events received and the streams that failed.
+async fn followers(
+    args: std::sync::Arc<Args>,
+    deadline: Instant,
+) -> std::io::Result<std::thread::JoinHandle<(u64, u64)>> {
+    let (opened, open) = tokio::sync::oneshot::channel();
+    let thread = std::thread::Builder::new().name("followers".into()).spawn(move || {
+        branchdb::low_priority::lower_this_thread();
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(e) => {
+                let _ = opened.send(Err(e));
+                return (0, 0);
+            }
+        };
+        runtime.block_on(async move {
+            let mut streams = Vec::with_capacity(args.streams);
+            for _ in 0..args.streams {
+                match open_follower(&args).await {
+                    Ok(stream) => streams.push(stream),
+                    Err(e) => {
+                        let _ = opened.send(Err(e));
+                        return (0, 0);
+                    }
+                }
+            }
+            let _ = opened.send(Ok(()));
+            let tasks: Vec<_> =
+                streams.into_iter().map(|(s, cursor)| tokio::spawn(follow(s, args.clone(), cursor, deadline))).collect();
+            let (mut events, mut failed) = (0, 0);
+            for task in tasks {
+                match task.await {
+                    Ok(Ok(n)) => events += n,
+                    Ok(Err(e)) => {
+                        failed += 1;
+                        eprintln!("stream failed: {e}");
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("stream panicked: {e}");
+                    }
+                }
+            }
+            (events, failed)
+        })
+    })?;
+    open.await.map_err(|_| std::io::Error::other("the followers ended"))??;
+    Ok(thread)
+}
+
+/// A follower's connection with its change stream open: the cursor id.
+async fn open_follower(args: &Args) -> std::io::Result<(TcpStream, i64)> {
+    let mut stream = TcpStream::connect(args.addr).await?;
+    stream.set_nodelay(true)?;
+    let cursor = open_stream(&mut stream, &mut Vec::new(), &args.db, &args.stream_collection).await?;
+    Ok((stream, cursor))
+}
+
+/// A `--streams` follower: counts the events of each batch (without decoding them)
+/// until the deadline; returns how many.
+async fn follow(mut stream: TcpStream, args: std::sync::Arc<Args>, mut cursor: i64, deadline: Instant) -> std::io::Result<u64> {
     let mut buf = Vec::new();
-    let mut cursor = open_stream(&mut stream, &mut buf, &args.db, &args.stream_collection).await?;
     let mut events = 0;
     while Instant::now() < deadline {
-        let (batch, next) = next_events(&mut stream, &mut buf, &args.db, &args.stream_collection, cursor).await?;
-        cursor = next;
-        events += batch.len() as u64;
+        let more = doc! {"getMore": cursor, "collection": &args.stream_collection, "maxTimeMS": 1000i64, "$db": &args.db};
+        stream.write_all(&op_msg(&more)?).await?;
+        read_frame(&mut stream, &mut buf).await?;
+        let failed = || std::io::Error::other("getMore of a stream failed");
+        let reply = bson::RawDocument::from_bytes(&buf[5..]).map_err(|_| failed())?;
+        let batch = reply.get_document("cursor").map_err(|_| failed())?;
+        events += batch.get_array("nextBatch").map_err(|_| failed())?.into_iter().count() as u64;
+        cursor = batch.get_i64("id").map_err(|_| failed())?;
     }
     Ok(events)
 }
@@ -579,6 +640,12 @@ fn op_msg(command: &Document) -> std::io::Result<Vec<u8>> {
 }
 
 async fn read_reply(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<Document> {
+    read_frame(stream, buf).await?;
+    branchdb::value::decode(&buf[5..]).map_err(std::io::Error::other)
+}
+
+/// Reads one reply's frame into `buf`, after its header.
+async fn read_frame(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<()> {
     let mut header = [0u8; 16];
     stream.read_exact(&mut header).await?;
     let len = i32::from_le_bytes([header[0], header[1], header[2], header[3]]);
@@ -586,5 +653,5 @@ async fn read_reply(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Resul
     let body_len = body_len.ok_or_else(|| std::io::Error::other(format!("bad reply length {len}")))?;
     buf.resize(body_len, 0);
     stream.read_exact(buf).await?;
-    branchdb::value::decode(&buf[5..]).map_err(std::io::Error::other)
+    Ok(())
 }

@@ -877,6 +877,19 @@ pub fn runs_inline(body: &Document, shared: &Context) -> bool {
     }
 }
 
+/// Whether the command in `body` runs on the low-priority threads: the batches of
+/// change streams (an `aggregate` opening one, a `getMore` of one), so that streams
+/// never take the CPU from writers.
+pub fn runs_at_low_priority(body: &Document, shared: &Context) -> bool {
+    match body.iter().next().map(|(name, value)| (name.as_str(), value)) {
+        Some(("getMore", Bson::Int64(id))) => shared.cursors.stream_state(*id).is_some(),
+        Some(("aggregate", _)) => {
+            body.get_array("pipeline").is_ok_and(|stages| change_stream::is_change_stream(stages))
+        }
+        _ => false,
+    }
+}
+
 pub use change_stream::{wait_for as change_stream_wait, Wait as ChangeStreamWait};
 
 /// Whether `name` is one of the handshake commands allowed over legacy OP_QUERY.
