@@ -220,7 +220,9 @@ async fn handle(frame: &[u8], info: &Arc<ConnectionInfo>, shared: &Arc<Context>)
             let more_to_come = msg.more_to_come();
             let respond = move |reply: bson::Document| match more_to_come {
                 true => Ok(None),
-                false => encode_or_error(|doc| OpMsg::encode_reply(request_id, header.request_id, doc), reply).map(Some),
+                false => {
+                    encode_or_error(|doc| OpMsg::encode_reply(request_id, header.request_id, doc), reply).map(Some)
+                }
             };
             run_command(msg.command, info, shared, respond).await
         }

@@ -132,6 +132,7 @@ impl Context {
             startup_warnings: vec![],
             wal: wal.clone(),
             feed: crate::stream::Feed::new(store.clone(), wal.clone()),
+            low_priority: crate::low_priority::LowPriority::new(1).expect("low-priority thread"),
             store,
             cursors: Cursors::default(),
             operations: Operations::default(),

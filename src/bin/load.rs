@@ -427,8 +427,10 @@ async fn followers(
                 }
             }
             let _ = opened.send(Ok(()));
-            let tasks: Vec<_> =
-                streams.into_iter().map(|(s, cursor)| tokio::spawn(follow(s, args.clone(), cursor, deadline))).collect();
+            let tasks: Vec<_> = streams
+                .into_iter()
+                .map(|(s, cursor)| tokio::spawn(follow(s, args.clone(), cursor, deadline)))
+                .collect();
             let (mut events, mut failed) = (0, 0);
             for task in tasks {
                 match task.await {
@@ -460,11 +462,17 @@ async fn open_follower(args: &Args) -> std::io::Result<(TcpStream, i64)> {
 
 /// A `--streams` follower: counts the events of each batch (without decoding them)
 /// until the deadline; returns how many.
-async fn follow(mut stream: TcpStream, args: std::sync::Arc<Args>, mut cursor: i64, deadline: Instant) -> std::io::Result<u64> {
+async fn follow(
+    mut stream: TcpStream,
+    args: std::sync::Arc<Args>,
+    mut cursor: i64,
+    deadline: Instant,
+) -> std::io::Result<u64> {
     let mut buf = Vec::new();
     let mut events = 0;
     while Instant::now() < deadline {
-        let more = doc! {"getMore": cursor, "collection": &args.stream_collection, "maxTimeMS": 1000i64, "$db": &args.db};
+        let more =
+            doc! {"getMore": cursor, "collection": &args.stream_collection, "maxTimeMS": 1000i64, "$db": &args.db};
         stream.write_all(&op_msg(&more)?).await?;
         read_frame(&mut stream, &mut buf).await?;
         let failed = || std::io::Error::other("getMore of a stream failed");

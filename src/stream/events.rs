@@ -11,6 +11,7 @@
 //! makes to the branch, as replacements, inserts and deletes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bson::{doc, spec::BinarySubtype, Binary, Bson, Document};
 
@@ -98,6 +99,11 @@ pub struct Render<'a> {
     views: HashMap<(BranchId, Lsn), View>,
     /// Views of the latest state of a database branch (`updateLookup`).
     latest: HashMap<String, View>,
+    /// The events of the record being rendered whose `fullDocument` is the document
+    /// an operation wrote: (index in the output, operation). It is put in once all
+    /// the record's events are rendered (earlier writes are pre-images of later
+    /// ones), moved out of the record when no one else holds it.
+    full_documents: Vec<(usize, u32)>,
 }
 
 /// A document change, before it becomes an event.
@@ -110,20 +116,44 @@ struct Change<'r> {
 
 impl<'a> Render<'a> {
     pub fn new(store: &'a Store, scope: &'a Scope, options: &'a Options) -> Render<'a> {
-        Render { store, scope, options, views: HashMap::new(), latest: HashMap::new() }
+        Render { store, scope, options, views: HashMap::new(), latest: HashMap::new(), full_documents: Vec::new() }
     }
 
-    /// The events of `record` after `after`, appended to `out`.
-    pub fn events(&mut self, record: &Published, after: Position, out: &mut Vec<Event>) -> Result<()> {
+    /// The events of `record` after `after`, appended to `out`. A record no one
+    /// else holds gives its documents to the events instead of copies.
+    pub fn events(&mut self, record: &mut Arc<Published>, after: Position, out: &mut Vec<Event>) -> Result<()> {
         if after.covers(record.lsn) || !record.concerns(self.scope) {
             return Ok(());
         }
-        match &record.entry {
-            Entry::Txn(txn) => self.transaction(record, std::slice::from_ref(txn), after, out),
-            Entry::Group(parts) => self.transaction(record, parts, after, out),
-            Entry::Branch(op) => self.branch_op(record, op, after, out),
-            Entry::Checkpoint { .. } | Entry::Seal => Ok(()),
+        self.full_documents.clear();
+        let published: &Published = record;
+        match &published.entry {
+            Entry::Txn(txn) => self.transaction(published, std::slice::from_ref(txn), after, out)?,
+            Entry::Group(parts) => self.transaction(published, parts, after, out)?,
+            Entry::Branch(op) => self.branch_op(published, op, after, out)?,
+            Entry::Checkpoint { .. } | Entry::Seal => {}
         }
+        if self.full_documents.is_empty() {
+            return Ok(());
+        }
+        let mut put = |event: usize, doc: Option<Document>| {
+            if let (Some(doc), Some(event)) = (doc, out.get_mut(event)) {
+                event.doc.insert("fullDocument", doc);
+            }
+        };
+        match Arc::get_mut(record) {
+            Some(owned) => {
+                for (event, op) in self.full_documents.drain(..) {
+                    put(event, written_mut(&mut owned.entry, op).map(std::mem::take));
+                }
+            }
+            None => {
+                for (event, op) in self.full_documents.drain(..) {
+                    put(event, written(&record.entry, op).cloned());
+                }
+            }
+        }
+        Ok(())
     }
 
     fn transaction(&mut self, record: &Published, parts: &[Txn], after: Position, out: &mut Vec<Event>) -> Result<()> {
@@ -165,11 +195,20 @@ impl<'a> Render<'a> {
                             },
                         };
                         let change = Change { kind, collection, id, after: Some(doc) };
-                        out.extend(self.document_event(record, txn, parts, i, after, &ns_db, change, session)?);
+                        if let Some((event, written)) =
+                            self.document_event(record, txn, parts, i, after, &ns_db, change, session)?
+                        {
+                            if written {
+                                self.full_documents.push((out.len(), i));
+                            }
+                            out.push(event);
+                        }
                     }
                     Op::Delete { collection, id } if holds(collection) => {
                         let change = Change { kind: "delete", collection, id: id.clone(), after: None };
-                        out.extend(self.document_event(record, txn, parts, i, after, &ns_db, change, session)?);
+                        out.extend(
+                            self.document_event(record, txn, parts, i, after, &ns_db, change, session)?.map(|e| e.0),
+                        );
                     }
                     Op::Ddl(ddl) => self.catalog_event(record, txn, i, &ns_db, ddl, analysis, &mut events)?,
                     _ => {}
@@ -190,7 +229,9 @@ impl<'a> Render<'a> {
         Ok(())
     }
 
-    /// An insert, update, replace or delete event, unless it lies at or before `after`.
+    /// An insert, update, replace or delete event, unless it lies at or before
+    /// `after`, and whether its `fullDocument` is the operation's document (to be
+    /// put in by `events`).
     #[allow(clippy::too_many_arguments)]
     fn document_event(
         &mut self,
@@ -202,7 +243,7 @@ impl<'a> Render<'a> {
         ns_db: &str,
         change: Change<'_>,
         session: Option<&Session>,
-    ) -> Result<Option<Event>> {
+    ) -> Result<Option<(Event, bool)>> {
         let position = Position::event(record.lsn, op, 0);
         if position <= after_position {
             return Ok(None);
@@ -229,13 +270,18 @@ impl<'a> Render<'a> {
             true => self.before(record, txn, parts, op, collection, &id)?,
             false => None,
         };
+        // The operation's own document goes in once the record is rendered
+        // (`events`): null holds its place.
+        let written = after.is_some()
+            && match (kind, self.options.full_document) {
+                ("insert" | "replace", _) => true,
+                ("update", FullDocument::WhenAvailable | FullDocument::Required) => images,
+                _ => false,
+            };
         let full = match (kind, self.options.full_document, after) {
-            ("insert" | "replace", _, Some(doc)) => Some(Bson::Document(doc.clone())),
+            _ if written => Some(Bson::Null),
             ("update", FullDocument::UpdateLookup, _) => Some(self.lookup(txn.branch, collection, &id)?),
-            ("update", FullDocument::WhenAvailable, Some(doc)) => {
-                Some(if images { Bson::Document(doc.clone()) } else { Bson::Null })
-            }
-            ("update", FullDocument::Required, Some(doc)) if images => Some(Bson::Document(doc.clone())),
+            ("update", FullDocument::WhenAvailable, Some(_)) => Some(Bson::Null),
             ("update", FullDocument::Required, _) => {
                 return Err(missing_image("post-image", "fullDocument", ns_db, collection, &id));
             }
@@ -271,7 +317,7 @@ impl<'a> Render<'a> {
             event.insert("lsid", session.lsid.clone());
             event.insert("txnNumber", session.txn_number);
         }
-        Ok(Some(Event { position, doc: event, invalidates: false }))
+        Ok(Some((Event { position, doc: event, invalidates: false }, written)))
     }
 
     /// The events of a catalog operation, each with whether it invalidates.
@@ -617,6 +663,39 @@ fn op_at(parts: &[Txn], mut index: u32) -> Option<&Op> {
             Some(op) => return Some(op),
             None => index -= txn.ops.len() as u32,
         }
+    }
+    None
+}
+
+/// The document operation `op` of a record writes.
+fn written(entry: &Entry, op: u32) -> Option<&Document> {
+    let parts = match entry {
+        Entry::Txn(txn) => std::slice::from_ref(txn),
+        Entry::Group(parts) => parts.as_slice(),
+        _ => return None,
+    };
+    match op_at(parts, op) {
+        Some(Op::Put { doc, .. }) => Some(doc),
+        _ => None,
+    }
+}
+
+/// [`written`], to take it.
+fn written_mut(entry: &mut Entry, mut op: u32) -> Option<&mut Document> {
+    let parts = match entry {
+        Entry::Txn(txn) => std::slice::from_mut(txn),
+        Entry::Group(parts) => parts.as_mut_slice(),
+        _ => return None,
+    };
+    for txn in parts {
+        let len = txn.ops.len() as u32;
+        if op < len {
+            return match txn.ops.get_mut(op as usize) {
+                Some(Op::Put { doc, .. }) => Some(doc),
+                _ => None,
+            };
+        }
+        op -= len;
     }
     None
 }

@@ -162,7 +162,7 @@ impl ChangeStream {
             if out.len() >= max || self.invalidated || !self.pending.is_empty() {
                 return Ok(out);
             }
-            let Some(record) = self.next_record(&mut read)? else { return Ok(out) };
+            let Some(mut record) = self.next_record(&mut read)? else { return Ok(out) };
             looked += 1;
             if looked.is_multiple_of(256) {
                 keep_going()?;
@@ -175,7 +175,7 @@ impl ChangeStream {
                 self.start_time = None;
             }
             let mut events = Vec::new();
-            render.events(&record, self.position, &mut events)?;
+            render.events(&mut record, self.position, &mut events)?;
             self.pending.extend(events);
             self.pending_lsn = Some(record.lsn);
         }
