@@ -1,24 +1,79 @@
-//! Threads at the lowest CPU priority, for work that must take only the CPU that
-//! writers leave: change stream batches. A thousand streams on a collection that is
-//! being written are a thousand renderings of every write; run among the writers'
-//! commands they would take the CPU from them (and hundreds of threads of the blocking
-//! pool with it). Here they queue for a few threads the kernel schedules last: when
-//! the machine is idle a stream gets its events at once, when it is busy the streams
-//! fall behind and catch up in larger batches, and the writers go on.
+//! Work that must take little of the CPU writers need: change stream batches. A
+//! thousand streams on a collection that is being written are a thousand renderings
+//! of every write; run among the writers' commands they would take the CPU from them
+//! (and hundreds of threads of the blocking pool with it).
+//!
+//! Such work gets an allowance of [`SHARE`] of the machine's CPU at normal priority
+//! (a few streams then get their events as fast as any command runs), and beyond it
+//! queues for a few threads the kernel schedules last (`SCHED_IDLE`): when the
+//! machine is idle they run at once, when it is busy the streams fall behind and
+//! catch up in larger batches, and the writers go on.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// A pool of threads at the lowest priority; they end when it is dropped.
+/// The share of the machine's CPU time the work may take at normal priority.
+pub const SHARE: f64 = 0.02;
+/// The most of the allowance that accumulates while no work comes.
+const BURST: Duration = Duration::from_millis(20);
+
+/// A pool of threads at the lowest priority, and the allowance at normal priority;
+/// the threads end when it is dropped.
 pub struct LowPriority {
     jobs: Mutex<mpsc::Sender<Job>>,
+    allowance: Arc<Allowance>,
+}
+
+/// CPU time the work may take at normal priority: a bucket that fills at
+/// [`SHARE`] of the cores' time, up to [`BURST`]; one job at a time runs from it
+/// (a thousand streams woken by one write would otherwise all find it full) and
+/// takes out its duration.
+struct Allowance {
+    /// Seconds of CPU per second.
+    rate: f64,
+    state: Mutex<Bucket>,
+}
+
+struct Bucket {
+    filled: Instant,
+    /// Seconds (below zero: owed).
+    holds: f64,
+    /// Whether a job runs from it now.
+    taken: bool,
+}
+
+impl Allowance {
+    fn new(cores: usize) -> Allowance {
+        let bucket = Bucket { filled: Instant::now(), holds: BURST.as_secs_f64(), taken: false };
+        Allowance { rate: SHARE * cores as f64, state: Mutex::new(bucket) }
+    }
+
+    /// Whether a job may run at normal priority now; if so, [`Allowance::spend`]
+    /// must follow.
+    fn take(&self) -> bool {
+        let mut bucket = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let filled = bucket.holds + now.duration_since(bucket.filled).as_secs_f64() * self.rate;
+        (bucket.filled, bucket.holds) = (now, filled.min(BURST.as_secs_f64()));
+        let free = bucket.holds > 0.0 && !bucket.taken;
+        bucket.taken |= free;
+        free
+    }
+
+    fn spend(&self, took: Duration) {
+        let mut bucket = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        bucket.holds -= took.as_secs_f64();
+        bucket.taken = false;
+    }
 }
 
 impl LowPriority {
-    /// A pool of `threads` threads (at least one).
+    /// A pool of `threads` threads (at least one), with an allowance at normal
+    /// priority of [`SHARE`] of as many cores.
     pub fn new(threads: usize) -> std::io::Result<LowPriority> {
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
@@ -35,7 +90,7 @@ impl LowPriority {
                 }
             })?;
         }
-        Ok(LowPriority { jobs: Mutex::new(sender) })
+        Ok(LowPriority { jobs: Mutex::new(sender), allowance: Arc::new(Allowance::new(threads.max(1))) })
     }
 
     /// A pool with a thread per core.
@@ -43,18 +98,31 @@ impl LowPriority {
         LowPriority::new(std::thread::available_parallelism().map_or(2, usize::from))
     }
 
-    /// Runs `work` on the pool; `Err` with the panic's message if it panicked.
+    /// Runs `work` from the allowance on the blocking pool, or beyond it on the
+    /// low-priority threads; `Err` with the panic's message if it panicked.
     pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
-        let (done, result) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(work)).map_err(|panic| {
+        let caught = |work: Box<dyn FnOnce() -> T + Send>| {
+            std::panic::catch_unwind(AssertUnwindSafe(work)).map_err(|panic| {
                 panic
                     .downcast_ref::<&str>()
                     .map(|s| s.to_string())
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "a panic".into())
-            });
-            let _ = done.send(outcome);
+            })
+        };
+        if self.allowance.take() {
+            let allowance = self.allowance.clone();
+            let timed = move || {
+                let started = Instant::now();
+                let outcome = caught(Box::new(work));
+                allowance.spend(started.elapsed());
+                outcome
+            };
+            return tokio::task::spawn_blocking(timed).await.unwrap_or_else(|e| Err(e.to_string()));
+        }
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(caught(Box::new(work)));
         });
         if self.jobs.lock().unwrap_or_else(|p| p.into_inner()).send(job).is_err() {
             return Err("the low-priority threads have ended".into());
@@ -93,12 +161,20 @@ mod tests {
         assert_eq!(pool.run(|| 1).await, Ok(1));
     }
 
+    /// The policy of the thread a job runs on.
     #[cfg(target_os = "linux")]
-    #[tokio::test]
-    async fn its_threads_run_at_the_lowest_priority() {
-        let pool = LowPriority::new(1).expect("pool");
+    async fn policy(pool: &LowPriority) -> Result<i32, String> {
         // SAFETY: pid 0 is the calling thread.
-        let policy = pool.run(|| unsafe { libc::sched_getscheduler(0) }).await;
-        assert_eq!(policy, Ok(libc::SCHED_IDLE));
+        pool.run(|| unsafe { libc::sched_getscheduler(0) }).await
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread")]
+    async fn work_beyond_the_allowance_runs_at_the_lowest_priority() {
+        let pool = LowPriority::new(1).expect("pool");
+        assert_eq!(policy(&pool).await, Ok(libc::SCHED_OTHER), "within the allowance");
+        // Take more than the allowance holds: what follows waits for idle CPU.
+        pool.run(|| std::thread::sleep(BURST * 3)).await.expect("sleep");
+        assert_eq!(policy(&pool).await, Ok(libc::SCHED_IDLE), "beyond the allowance");
     }
 }
