@@ -101,20 +101,11 @@ impl LowPriority {
     /// Runs `work` from the allowance on the blocking pool, or beyond it on the
     /// low-priority threads; `Err` with the panic's message if it panicked.
     pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
-        let caught = |work: Box<dyn FnOnce() -> T + Send>| {
-            std::panic::catch_unwind(AssertUnwindSafe(work)).map_err(|panic| {
-                panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "a panic".into())
-            })
-        };
         if self.allowance.take() {
             let allowance = self.allowance.clone();
             let timed = move || {
                 let started = Instant::now();
-                let outcome = caught(Box::new(work));
+                let outcome = caught(work);
                 allowance.spend(started.elapsed());
                 outcome
             };
@@ -122,13 +113,24 @@ impl LowPriority {
         }
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = done.send(caught(Box::new(work)));
+            let _ = done.send(caught(work));
         });
         if self.jobs.lock().unwrap_or_else(|p| p.into_inner()).send(job).is_err() {
             return Err("the low-priority threads have ended".into());
         }
         result.await.unwrap_or_else(|_| Err("the low-priority job was dropped".into()))
     }
+}
+
+/// Runs `work`, turning a panic into its message.
+fn caught<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(AssertUnwindSafe(work)).map_err(|panic| {
+        panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into())
+    })
 }
 
 /// Gives the calling thread the lowest scheduling priority: Linux's `SCHED_IDLE`

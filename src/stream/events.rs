@@ -657,14 +657,9 @@ fn history_lost(e: Error) -> Error {
 }
 
 /// The operation at global index `index` of a record's parts.
-fn op_at(parts: &[Txn], mut index: u32) -> Option<&Op> {
-    for txn in parts {
-        match txn.ops.get(index as usize) {
-            Some(op) => return Some(op),
-            None => index -= txn.ops.len() as u32,
-        }
-    }
-    None
+fn op_at(parts: &[Txn], index: u32) -> Option<&Op> {
+    let (part, index) = locate(parts.iter().map(|txn| txn.ops.len()), index)?;
+    parts[part].ops.get(index)
 }
 
 /// The document operation `op` of a record writes.
@@ -681,21 +676,27 @@ fn written(entry: &Entry, op: u32) -> Option<&Document> {
 }
 
 /// [`written`], to take it.
-fn written_mut(entry: &mut Entry, mut op: u32) -> Option<&mut Document> {
+fn written_mut(entry: &mut Entry, op: u32) -> Option<&mut Document> {
     let parts = match entry {
         Entry::Txn(txn) => std::slice::from_mut(txn),
         Entry::Group(parts) => parts.as_mut_slice(),
         _ => return None,
     };
-    for txn in parts {
-        let len = txn.ops.len() as u32;
-        if op < len {
-            return match txn.ops.get_mut(op as usize) {
-                Some(Op::Put { doc, .. }) => Some(doc),
-                _ => None,
-            };
+    let (part, index) = locate(parts.iter().map(|txn| txn.ops.len()), op)?;
+    match parts[part].ops.get_mut(index) {
+        Some(Op::Put { doc, .. }) => Some(doc),
+        _ => None,
+    }
+}
+
+/// Which part of a record, and which operation of it, global index `op` is.
+fn locate(lengths: impl Iterator<Item = usize>, op: u32) -> Option<(usize, usize)> {
+    let mut index = op as usize;
+    for (part, len) in lengths.enumerate() {
+        if index < len {
+            return Some((part, index));
         }
-        op -= len;
+        index -= len;
     }
     None
 }
