@@ -269,13 +269,13 @@ async fn run_command(
     if let Some(wait) = command::change_stream_wait(&body, shared) {
         wait.ready().await;
     }
-    if command::runs_inline(&body, shared) {
+    let placement = command::placement(&body, shared);
+    if placement == command::Placement::Inline {
         return finish(command::execute(&body, info, shared));
     }
-    let low_priority = command::runs_at_low_priority(&body, shared);
     let (info, context) = (info.clone(), shared.clone());
     let work = move || command::execute(&body, &info, &context);
-    if low_priority {
+    if placement == command::Placement::LowPriority {
         return shared.low_priority.run(move || finish(work())).await.unwrap_or_else(panicked);
     }
     match tokio::task::spawn_blocking(work).await {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use bson::{Bson, Document};
 
 use super::invocation::SessionUse;
+use super::Placement;
 use super::{args, Invocation};
 use crate::context::Context;
 use crate::cursor::{self, Cursor, Source, StreamSource};
@@ -279,13 +280,18 @@ impl Wait {
     }
 }
 
-/// Whether `body` is a `getMore` of a change stream that has nothing to read: it
-/// answers from memory in microseconds, so it runs on the runtime's worker (a
-/// thousand streams whose waits end together would otherwise start hundreds of
-/// threads of the blocking pool).
-pub fn is_quiet(body: &Document, shared: &Context) -> bool {
-    let Some(Bson::Int64(id)) = body.get("getMore") else { return false };
-    shared.cursors.stream_state(*id).is_some_and(|(scope, position)| shared.feed.news(&scope, position).is_err())
+/// Where a `getMore` of a change stream runs (`None` for another cursor's): one
+/// that has nothing to read answers from memory in microseconds, on the runtime's
+/// worker (a thousand streams whose waits end together would otherwise start
+/// hundreds of threads), unless a fail point is `armed`; one with events is a batch
+/// for the low-priority threads.
+pub fn get_more_placement(body: &Document, shared: &Context, armed: bool) -> Option<Placement> {
+    let Some(Bson::Int64(id)) = body.get("getMore") else { return None };
+    let (scope, position) = shared.cursors.stream_state(*id)?;
+    Some(match !armed && shared.feed.news(&scope, position).is_err() {
+        true => Placement::Inline,
+        false => Placement::LowPriority,
+    })
 }
 
 /// For a `getMore` of a change stream's cursor that has nothing to read yet, what

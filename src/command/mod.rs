@@ -855,38 +855,46 @@ pub fn lookup(name: &str) -> Option<&'static Command> {
         .copied()
 }
 
-/// Whether the command in `body` runs on the runtime's worker thread. Commands that
-/// touch the store run off it, on the blocking pool, except point reads by `_id` and
-/// `getMore`s of change streams with nothing to read: those take microseconds, less
-/// than handing them to another thread costs. (One in
-/// a transaction checks its session out here too, and waits on this thread while
-/// another command holds that session; run off it, such reads cost 1.5x more.)
-pub fn runs_inline(body: &Document, shared: &Context) -> bool {
-    if shared.fail_points.armed() {
-        // A fail point may make the command wait.
-        return false;
-    }
-    match body.keys().next().and_then(|name| lookup(name)) {
-        Some(command) if command.store => match command.name {
-            "find" => find::is_point_read(body),
-            "getMore" => change_stream::is_quiet(body, shared),
-            _ => false,
-        },
-        // Authenticating reads the users, and a failure waits.
-        _ => !body.contains_key("speculativeAuthenticate") && !body.contains_key("saslSupportedMechs"),
-    }
+/// Where a command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// On the runtime's worker thread: it takes microseconds, less than handing it
+    /// to another thread costs.
+    Inline,
+    /// On the blocking pool: it touches the store, and may wait for an fsync or scan.
+    Blocking,
+    /// On the low-priority threads: a change stream's batch, which must not take the
+    /// CPU from writers.
+    LowPriority,
 }
 
-/// Whether the command in `body` runs on the low-priority threads: the batches of
-/// change streams (an `aggregate` opening one, a `getMore` of one), so that streams
-/// never take the CPU from writers.
-pub fn runs_at_low_priority(body: &Document, shared: &Context) -> bool {
-    match body.iter().next().map(|(name, value)| (name.as_str(), value)) {
-        Some(("getMore", Bson::Int64(id))) => shared.cursors.stream_state(*id).is_some(),
-        Some(("aggregate", _)) => {
-            body.get_array("pipeline").is_ok_and(|stages| change_stream::is_change_stream(stages))
+/// Where the command in `body` runs. Commands that touch the store run on the
+/// blocking pool, except point reads by `_id` and `getMore`s of change streams with
+/// nothing to read (inline), and change streams' batches (an `aggregate` opening
+/// one, a `getMore` of one with events: low priority). (A point read in a
+/// transaction checks its session out inline too, and waits on this thread while
+/// another command holds that session; run off it, such reads cost 1.5x more.)
+/// While a fail point is armed nothing runs inline: it may make the command wait.
+pub fn placement(body: &Document, shared: &Context) -> Placement {
+    let armed = shared.fail_points.armed();
+    let inline_unless_armed = match armed {
+        true => Placement::Blocking,
+        false => Placement::Inline,
+    };
+    match body.keys().next().and_then(|name| lookup(name)) {
+        Some(command) if command.store => match command.name {
+            "getMore" => change_stream::get_more_placement(body, shared, armed).unwrap_or(Placement::Blocking),
+            "aggregate" if body.get_array("pipeline").is_ok_and(|s| change_stream::is_change_stream(s)) => {
+                Placement::LowPriority
+            }
+            "find" if find::is_point_read(body) => inline_unless_armed,
+            _ => Placement::Blocking,
+        },
+        // Authenticating reads the users, and a failure waits.
+        _ if body.contains_key("speculativeAuthenticate") || body.contains_key("saslSupportedMechs") => {
+            Placement::Blocking
         }
-        _ => false,
+        _ => inline_unless_armed,
     }
 }
 
