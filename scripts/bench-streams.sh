@@ -9,7 +9,7 @@
 #   alternate, `rounds` times (default 3); the medians are printed, and the median
 #   of each round's change against its run without streams.
 #
-#   cargo build --release && scripts/bench-streams.sh [rounds]
+#   cargo build --release && scripts/bench-streams.sh [rounds]   (docs: 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}

@@ -266,22 +266,26 @@ async fn run_command(
     };
     let panicked = move |e: String| respond(Error::Internal(format!("command panicked: {e}")).to_reply());
     // A change stream's getMore waits for its events here, on no thread.
-    if let Some(wait) = command::change_stream_wait(&body, shared) {
+    let wait = command::change_stream_wait(&body, shared);
+    let waited = wait.is_some();
+    if let Some(wait) = wait {
         wait.ready().await;
     }
-    let placement = command::placement(&body, shared);
-    if placement == command::Placement::Inline {
-        return finish(command::execute(&body, info, shared));
-    }
+    let placement = command::placement(&body, shared, waited);
     let (info, context) = (info.clone(), shared.clone());
     let work = move || command::execute(&body, &info, &context);
-    if placement == command::Placement::LowPriority {
-        return shared.low_priority.run(move || finish(work())).await.unwrap_or_else(panicked);
-    }
-    match tokio::task::spawn_blocking(work).await {
-        Ok(outcome) => finish(outcome),
-        Err(e) => panicked(e.to_string()),
-    }
+    let outcome = match placement {
+        command::Placement::Inline => return finish(work()),
+        command::Placement::LowPriority => shared.low_priority.run(move || finish(work())).await,
+        command::Placement::Spare => shared.low_priority.run_spare(move || finish(work())).await,
+        command::Placement::Blocking => {
+            return match tokio::task::spawn_blocking(work).await {
+                Ok(outcome) => finish(outcome),
+                Err(e) => panicked(e.to_string()),
+            }
+        }
+    };
+    outcome.unwrap_or_else(panicked)
 }
 
 /// Encodes a reply; one too large to send becomes an error reply instead.

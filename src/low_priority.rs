@@ -3,11 +3,13 @@
 //! of every write; run among the writers' commands they would take the CPU from them
 //! (and hundreds of threads of the blocking pool with it).
 //!
-//! Such work gets an allowance of [`SHARE`] of the machine's CPU at normal priority
-//! (a few streams then get their events as fast as any command runs), and beyond it
-//! queues for a few threads the kernel schedules last (`SCHED_IDLE`): when the
-//! machine is idle they run at once, when it is busy the streams fall behind and
-//! catch up in larger batches, and the writers go on.
+//! Work that keeps up (a stream's batch after it waited for a write) gets an
+//! allowance of [`SHARE`] of the machine's CPU at normal priority: a few streams
+//! then get their events as fast as any command runs. Beyond it, and for work that
+//! is behind anyway (a stream with history to catch up on), it queues for threads
+//! the kernel schedules last (`SCHED_IDLE`, one per two cores): when the machine is idle they
+//! run at once, when it is busy the streams fall behind and catch up in larger
+//! batches, and the writers go on.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
@@ -75,6 +77,12 @@ impl LowPriority {
     /// A pool of `threads` threads (at least one), with an allowance at normal
     /// priority of [`SHARE`] of as many cores.
     pub fn new(threads: usize) -> std::io::Result<LowPriority> {
+        LowPriority::with_allowance_of(threads, threads)
+    }
+
+    /// A pool of `threads` threads (at least one), with an allowance at normal
+    /// priority of [`SHARE`] of `cores` cores.
+    fn with_allowance_of(threads: usize, cores: usize) -> std::io::Result<LowPriority> {
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
         for n in 0..threads.max(1) {
@@ -90,18 +98,36 @@ impl LowPriority {
                 }
             })?;
         }
-        Ok(LowPriority { jobs: Mutex::new(sender), allowance: Arc::new(Allowance::new(threads.max(1))) })
+        Ok(LowPriority { jobs: Mutex::new(sender), allowance: Arc::new(Allowance::new(cores.max(1))) })
     }
 
-    /// A pool with a thread per core.
-    pub fn per_core() -> std::io::Result<LowPriority> {
-        LowPriority::new(std::thread::available_parallelism().map_or(2, usize::from))
+    /// A pool with a thread per two cores (at least one), and the allowance of all
+    /// of them. Even work the kernel runs only on idle cores costs writers: their
+    /// caches, memory bandwidth and, on a virtual machine, a host thread that no
+    /// longer rests; half the cores at most keeps that bounded.
+    pub fn for_this_machine() -> std::io::Result<LowPriority> {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        LowPriority::with_allowance_of(cores.div_ceil(2), cores)
     }
 
     /// Runs `work` from the allowance on the blocking pool, or beyond it on the
     /// low-priority threads; `Err` with the panic's message if it panicked.
     pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
-        if self.allowance.take() {
+        self.run_as(true, work).await
+    }
+
+    /// Runs `work` on the low-priority threads only, with the CPU no other thread
+    /// wants: for work that is behind, which an allowance would not make current.
+    pub async fn run_spare<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+        self.run_as(false, work).await
+    }
+
+    async fn run_as<T: Send + 'static>(
+        &self,
+        allowed: bool,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, String> {
+        if allowed && self.allowance.take() {
             let allowance = self.allowance.clone();
             let timed = move || {
                 let started = Instant::now();
@@ -178,5 +204,15 @@ mod tests {
         // Take more than the allowance holds: what follows waits for idle CPU.
         pool.run(|| std::thread::sleep(BURST * 3)).await.expect("sleep");
         assert_eq!(policy(&pool).await, Ok(libc::SCHED_IDLE), "beyond the allowance");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test(flavor = "multi_thread")]
+    async fn spare_work_never_runs_from_the_allowance() {
+        let pool = LowPriority::new(1).expect("pool");
+        // SAFETY: pid 0 is the calling thread.
+        let spare = pool.run_spare(|| unsafe { libc::sched_getscheduler(0) }).await;
+        assert_eq!(spare, Ok(libc::SCHED_IDLE));
+        assert_eq!(policy(&pool).await, Ok(libc::SCHED_OTHER), "the allowance is still whole");
     }
 }

@@ -86,7 +86,7 @@ impl Server {
             connections_refused: AtomicU64::new(0),
             startup_warnings,
             feed: crate::stream::Feed::new(store.clone(), wal.clone()),
-            low_priority: crate::low_priority::LowPriority::per_core()?,
+            low_priority: crate::low_priority::LowPriority::for_this_machine()?,
             wal,
             store,
             cursors: Cursors::default(),

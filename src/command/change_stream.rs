@@ -284,13 +284,15 @@ impl Wait {
 /// that has nothing to read answers from memory in microseconds, on the runtime's
 /// worker (a thousand streams whose waits end together would otherwise start
 /// hundreds of threads), unless a fail point is `armed`; one with events is a batch
-/// for the low-priority threads.
-pub fn get_more_placement(body: &Document, shared: &Context, armed: bool) -> Option<Placement> {
+/// for the low-priority threads, from their allowance when the stream keeps up (it
+/// `waited` for the events), with spare CPU only when it is behind.
+pub fn get_more_placement(body: &Document, shared: &Context, armed: bool, waited: bool) -> Option<Placement> {
     let Some(Bson::Int64(id)) = body.get("getMore") else { return None };
     let (scope, position) = shared.cursors.stream_state(*id)?;
-    Some(match !armed && shared.feed.news(&scope, position).is_err() {
-        true => Placement::Inline,
-        false => Placement::LowPriority,
+    Some(match (!armed && shared.feed.news(&scope, position).is_err(), waited) {
+        (true, _) => Placement::Inline,
+        (false, true) => Placement::LowPriority,
+        (false, false) => Placement::Spare,
     })
 }
 

@@ -863,19 +863,23 @@ pub enum Placement {
     Inline,
     /// On the blocking pool: it touches the store, and may wait for an fsync or scan.
     Blocking,
-    /// On the low-priority threads: a change stream's batch, which must not take the
-    /// CPU from writers.
+    /// On the low-priority threads, from their allowance at normal priority first:
+    /// a change stream's batch that keeps up (it waited for a write), or its first.
     LowPriority,
+    /// On the low-priority threads with only the CPU nobody else wants: the batch of
+    /// a change stream that is behind (its events were there when it asked).
+    Spare,
 }
 
 /// Where the command in `body` runs. Commands that touch the store run on the
 /// blocking pool, except point reads by `_id` and `getMore`s of change streams with
 /// nothing to read (inline), and change streams' batches (an `aggregate` opening
-/// one, a `getMore` of one with events: low priority). (A point read in a
+/// one, a `getMore` of one with events: low priority, or spare CPU only unless the
+/// stream `waited` for them). (A point read in a
 /// transaction checks its session out inline too, and waits on this thread while
 /// another command holds that session; run off it, such reads cost 1.5x more.)
 /// While a fail point is armed nothing runs inline: it may make the command wait.
-pub fn placement(body: &Document, shared: &Context) -> Placement {
+pub fn placement(body: &Document, shared: &Context, waited: bool) -> Placement {
     let armed = shared.fail_points.armed();
     let inline_unless_armed = match armed {
         true => Placement::Blocking,
@@ -883,7 +887,7 @@ pub fn placement(body: &Document, shared: &Context) -> Placement {
     };
     match body.keys().next().and_then(|name| lookup(name)) {
         Some(command) if command.store => match command.name {
-            "getMore" => change_stream::get_more_placement(body, shared, armed).unwrap_or(Placement::Blocking),
+            "getMore" => change_stream::get_more_placement(body, shared, armed, waited).unwrap_or(Placement::Blocking),
             "aggregate" if body.get_array("pipeline").is_ok_and(|s| change_stream::is_change_stream(s)) => {
                 Placement::LowPriority
             }
