@@ -12,6 +12,7 @@ pub mod check;
 mod decode;
 pub mod number;
 pub mod order;
+pub mod show;
 pub mod size;
 mod truth;
 mod types;

@@ -29,6 +29,8 @@ pub(super) enum Node {
     Expr(Expr),
     /// `$alwaysTrue` and `$alwaysFalse`.
     Always(bool),
+    /// `$jsonSchema`, on the whole document.
+    Schema(Box<super::schema::JsonSchema>),
 }
 
 impl Node {
@@ -52,6 +54,7 @@ impl Node {
             Node::Not(child) => !child.eval(doc, &mut None),
             Node::Expr(expr) => expr.evaluate(doc).is_ok_and(|value| crate::value::truthy(Some(&value))),
             Node::Always(value) => *value,
+            Node::Schema(schema) => schema.matches(doc),
         }
     }
 }

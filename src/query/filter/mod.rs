@@ -16,6 +16,7 @@ mod eval;
 mod narrow;
 mod parse;
 mod raw;
+mod schema;
 
 use bson::{Bson, Document, RawDocument};
 

@@ -65,7 +65,7 @@ pub(super) fn parse_top_operator(key: &str, value: &Bson, level: Level<'_>) -> R
         }
         "$text" => return Err(Error::command(ErrorCode::IndexNotFound, "text index required for $text query")),
         "$where" => return Err(Error::bad_value("$where is not allowed in this context")),
-        "$jsonSchema" => return Err(Error::bad_value("$jsonSchema is not supported")),
+        "$jsonSchema" => Node::Schema(Box::new(super::schema::JsonSchema::parse(value)?)),
         _ => return Err(Error::bad_value(format!("unknown top level operator: {key}"))),
     };
     Ok(Some(node))

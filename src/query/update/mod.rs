@@ -10,7 +10,7 @@ mod arith;
 mod array;
 mod filters;
 mod modifier;
-mod show;
+use crate::value::show;
 mod tree;
 
 #[cfg(test)]
