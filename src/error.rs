@@ -365,6 +365,7 @@ error_codes! {
     Location40323 = 40323,
     Location40324 = 40324,
     Location40415 = 40415,
+    Location5626500 = 5626500,
     Location5107200 = 5107200,
     Location5107201 = 5107201,
     MergeStageNoMatchingDocument = 13113,

@@ -1,7 +1,7 @@
 //! `collMod`: changes a collection's options, as a new version of its catalog entry
 //! (so each branch and point has its own). Of MongoDB's options it takes
-//! `changeStreamPreAndPostImages`; the others are refused (`arguments/crud.rs`) until
-//! the features they configure exist.
+//! `changeStreamPreAndPostImages` and the validation options (`validation.rs`); the
+//! others are refused (`arguments/crud.rs`) until the features they configure exist.
 
 use bson::{doc, Bson, Document};
 
@@ -24,6 +24,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         if let Some(images) = &images {
             options.insert(IMAGES, images.clone());
         }
+        super::validation::modify(&inv.db.db, name, inv.body, &mut options)?;
         batch.modify_collection(name, options)
     })?;
     Ok(commit.map(|c| doc! {"operationTime": c.cluster_time()}).unwrap_or_default())

@@ -36,6 +36,7 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
     if let Some(kind) = kind {
         return Err(Error::command(ErrorCode::InvalidOptions, format!("{kind} are not supported yet")));
     }
+    super::validation::check_create(&inv.db.db, name, &options)?;
     let (_, commit) = inv.write(|batch| batch.create_collection(name, options))?;
     Ok(commit.map(|c| doc! {"operationTime": c.cluster_time()}).unwrap_or_default())
 }

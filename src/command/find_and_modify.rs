@@ -7,6 +7,7 @@
 
 use bson::{doc, Bson, Document};
 
+use super::validation::Validation;
 use super::{args, update, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::exec::{self, Target};
@@ -80,12 +81,20 @@ fn change(
             Ok(Outcome { value: Some(old), n: 1, updated_existing: None, upserted: None })
         }
         (Some(old), Some(collection), Some(change)) => {
-            let (new, _, _) = update::rewrite(batch, &collection, old.clone(), &request.target.filter, change)?;
+            let (new, _, _) = update::rewrite(
+                batch,
+                &collection,
+                old.clone(),
+                &request.target.filter,
+                change,
+                Validation::of(inv.body),
+            )?;
             let value = if request.return_new { new } else { old };
             Ok(Outcome { value: Some(value), n: 1, updated_existing: Some(true), upserted: None })
         }
         (_, _, Some(change)) if request.upsert => {
-            let inserted = update::upsert_insert(batch, name, &request.target.filter, change)?;
+            let inserted =
+                update::upsert_insert(batch, name, &request.target.filter, change, Validation::of(inv.body))?;
             let id = inserted.get("_id").cloned().unwrap_or(Bson::Null);
             let value = request.return_new.then_some(inserted);
             Ok(Outcome { value, n: 1, updated_existing: Some(false), upserted: Some(id) })

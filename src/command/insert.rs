@@ -16,6 +16,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let docs = args::documents(inv.body, "documents")?;
     let ordered = args::boolean(inv.body, "ordered", true)?;
     let ns = args::namespace(inv, name);
+    let validation = super::validation::Validation::of(inv.body);
     let mut errors: Vec<(usize, Error)> = Vec::new();
     let mut last_commit = None;
     // Documents are checked and given their `_id` before the writer lock is taken.
@@ -38,6 +39,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                     if batch.contains(&collection, &id)? {
                         return Err(Error::duplicate_id(&ns, &id));
                     }
+                    validation.check(&collection, None, &doc)?;
                     batch.put(&collection, PutKind::Insert, doc)?;
                     if inv.records_statements() {
                         batch.statement(index, Document::new());

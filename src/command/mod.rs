@@ -52,6 +52,7 @@ mod update;
 mod user_store;
 mod users;
 mod validate;
+mod validation;
 mod whatsmyuri;
 
 use std::collections::HashMap;
@@ -1110,3 +1111,5 @@ mod ops_tests;
 mod tests;
 #[cfg(test)]
 mod transaction_tests;
+#[cfg(test)]
+mod validation_tests;

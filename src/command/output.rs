@@ -10,6 +10,7 @@
 use bson::{oid::ObjectId, Bson, Document};
 
 use super::insert;
+use super::validation::Validation;
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::namespace::DbRef;
@@ -57,6 +58,7 @@ pub fn write(inv: &Invocation<'_>, output: &Output, results: Vec<Document>) -> R
 /// it exists (a result breaking a unique index fails the stage, leaving `target`
 /// as it was).
 fn replace(inv: &Invocation<'_>, target: &str, results: Vec<Document>) -> Result<Option<Commit>> {
+    let validation = Validation::of(inv.body);
     let temp = format!("tmp.agg_out.{}", ObjectId::new().to_hex());
     let temp_ns = args::namespace(inv, &temp);
     let mut results = results.into_iter().peekable();
@@ -87,6 +89,7 @@ fn replace(inv: &Invocation<'_>, target: &str, results: Vec<Document>) -> Result
                     if batch.contains(&collection, &id)? {
                         return Err(Error::duplicate_id(&temp_ns, &id));
                     }
+                    validation.check(&collection, None, &doc)?;
                     batch.put(&collection, PutKind::Insert, doc)?;
                     bytes += size;
                 }
@@ -130,7 +133,7 @@ fn merge_into(inv: &Invocation<'_>, merge: &Merge, results: Vec<Document>) -> Re
                 if bytes >= SPLIT_BYTES {
                     return Ok((index, None));
                 }
-                match merge_one(batch, merge, name, &ns, result) {
+                match merge_one(batch, merge, name, &ns, result, Validation::of(inv.body)) {
                     Ok(size) => bytes += size,
                     Err(err) => return Ok((index, Some(err))),
                 }
@@ -147,7 +150,14 @@ fn merge_into(inv: &Invocation<'_>, merge: &Merge, results: Vec<Document>) -> Re
 }
 
 /// Merges one result into collection `name`; returns the size it wrote.
-fn merge_one(batch: &mut Batch<'_>, merge: &Merge, name: &str, ns: &str, result: &Document) -> Result<usize> {
+fn merge_one(
+    batch: &mut Batch<'_>,
+    merge: &Merge,
+    name: &str,
+    ns: &str,
+    result: &Document,
+    validation: Validation,
+) -> Result<usize> {
     merge.check_id(result)?;
     let (result, _) = insert::prepare(result)?;
     let id = result.get("_id").cloned().unwrap_or(Bson::Null);
@@ -159,6 +169,7 @@ fn merge_one(batch: &mut Batch<'_>, merge: &Merge, name: &str, ns: &str, result:
     let size = insert::check_size(&written)?;
     let collection = batch.collection_or_create(name)?;
     let kind = if existing.is_some() { PutKind::Replace } else { PutKind::Insert };
+    validation.check(&collection, existing.as_ref(), &written)?;
     batch.put(&collection, kind, written)?;
     Ok(size)
 }

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 use bson::{doc, oid::ObjectId, Bson, Document};
 
+use super::validation::Validation;
 use super::{args, Invocation};
 use crate::error::{Error, Result};
 use crate::exec::{self, Target};
@@ -133,7 +134,8 @@ fn update_one(
         let mut outcome = None;
         if let (Some(id), Some(collection)) = (&candidate, batch.collection(name)?) {
             if let Some(doc) = batch.get(&collection, id)?.filter(|d| target.filter.matches(d)) {
-                let (_, _, modified) = rewrite(batch, &collection, doc, &target.filter, update)?;
+                let (_, _, modified) =
+                    rewrite(batch, &collection, doc, &target.filter, update, Validation::of(inv.body))?;
                 outcome = Some(Outcome { matched: 1, modified: i64::from(modified), upserted: None });
             }
         }
@@ -175,7 +177,8 @@ fn update_many(
                     return Ok((outcome, index));
                 }
                 let Some(doc) = batch.get(&collection, id)?.filter(|d| target.filter.matches(d)) else { continue };
-                let (_, size, modified) = rewrite(batch, &collection, doc, &target.filter, update)?;
+                let (_, size, modified) =
+                    rewrite(batch, &collection, doc, &target.filter, update, Validation::of(inv.body))?;
                 outcome.matched += 1;
                 outcome.modified += i64::from(modified);
                 bytes += size;
@@ -199,11 +202,13 @@ pub fn rewrite(
     doc: Document,
     filter: &Filter,
     update: &Update,
+    validation: Validation,
 ) -> Result<(Document, usize, bool)> {
     let updated = update.apply(&doc, &Context::new(false, filter.matched_position(&doc)))?;
     let size = super::insert::check_size(&updated)?;
     let modified = updated != doc;
     if modified {
+        validation.check(collection, Some(&doc), &updated)?;
         let kind = match update {
             Update::Replace(_) => PutKind::Replace,
             Update::Operators(_) | Update::Pipeline(_) => PutKind::Update,
@@ -257,21 +262,31 @@ fn apply(
             Ok(multi)
         })?;
         for doc in targets {
-            let (_, _, modified) = rewrite(batch, collection, doc, &target.filter, update)?;
+            let (_, _, modified) = rewrite(batch, collection, doc, &target.filter, update, Validation::of(inv.body))?;
             outcome.matched += 1;
             outcome.modified += i64::from(modified);
         }
     }
     if outcome.matched == 0 && upsert {
-        outcome.upserted =
-            Some(upsert_insert(batch, name, &target.filter, update)?.get("_id").cloned().unwrap_or(Bson::Null));
+        outcome.upserted = Some(
+            upsert_insert(batch, name, &target.filter, update, Validation::of(inv.body))?
+                .get("_id")
+                .cloned()
+                .unwrap_or(Bson::Null),
+        );
     }
     Ok(outcome)
 }
 
 /// The insert of an upsert that matched nothing: the filter's equality fields (only
 /// `_id` for a replacement) with the update applied; returns the new document.
-pub fn upsert_insert(batch: &mut Batch<'_>, name: &str, filter: &Filter, update: &Update) -> Result<Document> {
+pub fn upsert_insert(
+    batch: &mut Batch<'_>,
+    name: &str,
+    filter: &Filter,
+    update: &Update,
+    validation: Validation,
+) -> Result<Document> {
     let mut seed = filter.upsert_seed()?;
     if let Update::Replace(_) = update {
         seed = seed.get("_id").map(|id| doc! {"_id": id.clone()}).unwrap_or_default();
@@ -288,6 +303,7 @@ pub fn upsert_insert(batch: &mut Batch<'_>, name: &str, filter: &Filter, update:
         return Err(Error::duplicate_id(&format!("{}.{name}", batch.view().snapshot.addressed), &id));
     }
     super::insert::check_size(&inserted)?;
+    validation.check(&collection, None, &inserted)?;
     batch.put(&collection, PutKind::Insert, inserted.clone())?;
     Ok(inserted)
 }

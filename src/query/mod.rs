@@ -15,7 +15,7 @@ pub mod update;
 mod golden;
 
 pub use expr::Variables;
-pub use filter::Filter;
+pub use filter::{explain_failure, Filter};
 pub use projection::Projection;
 pub use sort::Sort;
 pub use update::Update;

@@ -47,30 +47,26 @@ pub static GET_MORE: Args = Args::strict(&[
 pub static KILL_CURSORS: Args = Args::strict(&[implemented("cursors")]);
 
 /// insert: https://www.mongodb.com/docs/v8.0/reference/command/insert/
-pub static INSERT: Args = Args::strict(&[
-    implemented("documents"),
-    implemented("ordered"),
-    ignored(
-        "bypassDocumentValidation",
-        "No collection has a validator (create refuses them), so there is nothing to bypass.",
-    ),
-]);
+pub static INSERT: Args =
+    Args::strict(&[implemented("documents"), implemented("ordered"), implemented("bypassDocumentValidation")]);
 
 /// update: https://www.mongodb.com/docs/v8.0/reference/command/update/
 pub static UPDATE: Args = Args::strict(&[
     implemented("updates"),
     implemented("ordered"),
     implemented("let"),
-    ignored(
-        "bypassDocumentValidation",
-        "No collection has a validator (create refuses them), so there is nothing to bypass.",
-    ),
+    implemented("bypassDocumentValidation"),
     // The 8.0 page also lists `sort` in its command-field table, but it is a field of each
     // update statement (UpdateOpEntry, new in 8.0), not of the command: see the findings.
 ]);
 
 /// delete: https://www.mongodb.com/docs/v8.0/reference/command/delete/
-pub static DELETE: Args = Args::strict(&[implemented("deletes"), implemented("ordered"), implemented("let")]);
+pub static DELETE: Args = Args::strict(&[
+    implemented("deletes"),
+    implemented("ordered"),
+    implemented("let"),
+    ignored("bypassDocumentValidation", "Deletes store no document: there is nothing to check, as in MongoDB."),
+]);
 
 /// findAndModify: https://www.mongodb.com/docs/v8.0/reference/command/findAndModify/
 pub static FIND_AND_MODIFY: Args = Args::strict(&[
@@ -85,10 +81,7 @@ pub static FIND_AND_MODIFY: Args = Args::strict(&[
     implemented("arrayFilters"), // read by update::array_filters
     implemented("let"),
     implemented("hint"),
-    ignored(
-        "bypassDocumentValidation",
-        "No collection has a validator (create refuses them), so there is nothing to bypass.",
-    ),
+    implemented("bypassDocumentValidation"),
 ]);
 
 /// aggregate: https://www.mongodb.com/docs/v8.0/reference/command/aggregate/
@@ -104,10 +97,7 @@ pub static AGGREGATE: Args = Args::strict(&[
     // applied nor checked (MongoDB errors for a hint naming no index).
     implemented("hint"),
     implemented("let"),
-    ignored(
-        "bypassDocumentValidation",
-        "No collection has a validator (create refuses them), so $out/$merge have nothing to bypass.",
-    ),
+    implemented("bypassDocumentValidation"), // for the writes of $out and $merge
 ]);
 
 /// count: https://www.mongodb.com/docs/v8.0/reference/command/count/
@@ -153,9 +143,9 @@ pub static CREATE: Args = Args::strict(&[
     ignored("size", "MongoDB ignores size for collections that are not capped, and capped ones are refused."),
     ignored("max", "MongoDB ignores max for collections that are not capped, and capped ones are refused."),
     unsupported("storageEngine", "storage engine options are not supported"),
-    unsupported("validator", "document validation is not enforced yet"),
-    unsupported("validationLevel", "document validation is not enforced yet"),
-    unsupported("validationAction", "document validation is not enforced yet"),
+    implemented("validator"),
+    implemented("validationLevel"),
+    implemented("validationAction"),
     unsupported("indexOptionDefaults", "storage engine options are not supported"),
     unsupported("viewOn", "views are not supported yet"),
     unsupported("pipeline", "views are not supported yet"),
@@ -166,9 +156,9 @@ pub static CREATE: Args = Args::strict(&[
 /// collMod: https://www.mongodb.com/docs/v8.0/reference/command/collMod/
 pub static COLL_MOD: Args = Args::strict(&[
     implemented("changeStreamPreAndPostImages"),
-    unsupported("validator", "document validation is not enforced yet"),
-    unsupported("validationLevel", "document validation is not enforced yet"),
-    unsupported("validationAction", "document validation is not enforced yet"),
+    implemented("validator"),
+    implemented("validationLevel"),
+    implemented("validationAction"),
     unsupported("index", "changing an index's options is not supported yet"),
     unsupported("viewOn", "views are not supported yet"),
     unsupported("pipeline", "views are not supported yet"),

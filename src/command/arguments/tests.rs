@@ -116,19 +116,6 @@ fn session_fields_are_checked_as_mongodb_checks_them() {
 }
 
 #[test]
-fn validators_are_refused_not_stored() {
-    let shared = Context::for_tests();
-    let connection = ConnectionInfo::for_tests(1);
-    for field in ["validator", "validationLevel", "validationAction"] {
-        let reply = run(&doc! {"create": "v", field: {}, "$db": "t"}, &connection, &shared);
-        assert_eq!(reply.get_i32("code"), Ok(238), "{reply}");
-    }
-    let listed = run(&doc! {"listCollections": 1, "$db": "t"}, &connection, &shared);
-    let batch = listed.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("batch");
-    assert!(batch.is_empty(), "{listed}");
-}
-
-#[test]
 fn the_explained_command_is_checked_too() {
     let reply = call(doc! {"explain": {"find": "c", "notAnOption": 1}, "$db": "t"});
     assert_eq!(reply.get_i32("code"), Ok(40415), "{reply}");

@@ -13,6 +13,7 @@
 //! serve.
 
 mod eval;
+mod explain;
 mod narrow;
 mod parse;
 mod raw;
@@ -27,6 +28,7 @@ use eval::Node;
 use narrow::{collect_equalities, is_prefix};
 use parse::{parse_document, Level};
 
+pub use explain::explain_failure;
 pub use narrow::Narrowing;
 
 /// A compiled filter: every condition must hold.

@@ -238,3 +238,37 @@ fn refused_operators() {
     assert!(filter(doc! {"$alwaysTrue": 1}).matches(&doc! {}));
     assert!(!filter(doc! {"$alwaysFalse": 1}).matches(&doc! {}));
 }
+
+/// The explanations of rejected documents (`golden/validation-errors.json`): each
+/// case holds a validator, a document it rejects and the `details` MongoDB gives.
+/// Integers are compared by value (MongoDB's own tests do the same).
+#[test]
+fn golden_validation_errors() {
+    fn widen(value: Bson) -> Bson {
+        match value {
+            Bson::Int32(n) => Bson::Int64(i64::from(n)),
+            Bson::Document(doc) => Bson::Document(doc.into_iter().map(|(k, v)| (k, widen(v))).collect()),
+            Bson::Array(items) => Bson::Array(items.into_iter().map(widen).collect()),
+            other => other,
+        }
+    }
+    let groups = crate::query::golden::load(include_str!("../golden/validation-errors.json"));
+    let (mut total, mut failures) = (0, Vec::new());
+    for group in &groups {
+        for (index, case) in group.body.get_array("cases").expect("cases").iter().enumerate() {
+            total += 1;
+            let case = case.as_document().expect("a case is an object");
+            let validator = case.get_document("validator").expect("validator");
+            let document = case.get_document("document").expect("document");
+            let expected = case.get_document("details").expect("details");
+            let filter = Filter::parse(validator, &Variables::none()).expect("the validator parses");
+            assert!(!filter.matches(document), "case #{index}: {document} passes {validator}");
+            let got = super::explain_failure(validator, document);
+            if widen(Bson::from(got.clone())) != widen(Bson::from(expected.clone())) {
+                failures.push(format!("#{index}: {validator} on {document}\n  got      {got}\n  expected {expected}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {total} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert_eq!(total, 95, "the number of cases");
+}

@@ -13,6 +13,7 @@
 //!   documents regardless of field order;
 //! - a property that is missing passes its schema unless it is `required`.
 
+mod explain;
 mod parse;
 
 use std::cmp::Ordering;
@@ -47,6 +48,8 @@ impl JsonSchema {
 /// One schema (the top-level one, or one nested under a keyword).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Schema {
+    /// The schema as written, for explanations.
+    spec: Document,
     /// `type` or `bsonType`; `encrypt` implies binData.
     types: Option<TypeSet>,
     encrypt: Option<Encrypt>,

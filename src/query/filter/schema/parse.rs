@@ -103,7 +103,7 @@ fn schema(spec: &Document, top: bool) -> Result<Schema> {
             )));
         }
     }
-    let mut out = Schema::default();
+    let mut out = Schema { spec: spec.clone(), ..Schema::default() };
     if let Some(value) = spec.get("type") {
         out.types = Some(types("type", value)?);
     } else if let Some(value) = spec.get("bsonType") {

@@ -1,0 +1,206 @@
+//! Document validation: a collection's `validator` (any filter, `$jsonSchema`
+//! included), `validationLevel` (`strict`, `moderate`, `off`) and
+//! `validationAction` (`error`, `warn`), stored with its other options (so each
+//! branch and point has its own) and checked on every write that stores a
+//! document, unless the command says `bypassDocumentValidation`.
+
+use bson::{doc, Bson, Document};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::query::{Filter, Variables};
+use crate::store::Collection;
+
+const VALIDATOR: &str = "validator";
+const LEVEL: &str = "validationLevel";
+const ACTION: &str = "validationAction";
+const LEVELS: &[&str] = &["off", "strict", "moderate"];
+const ACTIONS: &[&str] = &["error", "warn"];
+
+/// Whether a command's writes are checked (`bypassDocumentValidation` unset or
+/// false) or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Validation {
+    bypass: bool,
+}
+
+impl Validation {
+    /// What `body` asks: `bypassDocumentValidation` is read as a boolean (any
+    /// number, `null` for false), as MongoDB reads it.
+    pub fn of(body: &Document) -> Validation {
+        let bypass = body.get("bypassDocumentValidation").is_some_and(|v| crate::value::truthy(Some(v)));
+        Validation { bypass }
+    }
+
+    /// Checks `new`, about to be stored in `collection` (replacing `old` for an
+    /// update): an error when it fails the collection's validator and the action is
+    /// `error`; a log line when the action is `warn`.
+    pub fn check(self, collection: &Collection, old: Option<&Document>, new: &Document) -> Result<()> {
+        if self.bypass {
+            return Ok(());
+        }
+        let Some(rules) = Rules::of(&collection.options)? else { return Ok(()) };
+        if rules.level == "off" || rules.filter.matches(new) {
+            return Ok(());
+        }
+        // Moderate: a document that already failed may be updated into anything.
+        if rules.level == "moderate" && old.is_some_and(|old| !rules.filter.matches(old)) {
+            return Ok(());
+        }
+        let info = doc! {
+            "failingDocumentId": new.get("_id").cloned().unwrap_or(Bson::Null),
+            "details": crate::query::explain_failure(rules.spec, new),
+        };
+        if rules.action == "warn" {
+            tracing::warn!(
+                id = 20294,
+                namespace = %collection.name,
+                errInfo = %info,
+                "Document would fail validation"
+            );
+            return Ok(());
+        }
+        Err(Error::Command {
+            code: ErrorCode::DocumentValidationFailure,
+            message: "Document failed validation".into(),
+            info: Some(Box::new(doc! {"errInfo": info})),
+            labels: Vec::new(),
+        })
+    }
+}
+
+/// A collection's validation options, compiled.
+struct Rules<'o> {
+    spec: &'o Document,
+    filter: Filter,
+    level: &'o str,
+    action: &'o str,
+}
+
+impl<'o> Rules<'o> {
+    /// The rules `options` hold; `None` without a validator.
+    fn of(options: &'o Document) -> Result<Option<Rules<'o>>> {
+        let Ok(spec) = options.get_document(VALIDATOR) else { return Ok(None) };
+        if spec.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Rules {
+            spec,
+            filter: Filter::parse(spec, &Variables::none())?,
+            level: options.get_str(LEVEL).unwrap_or("strict"),
+            action: options.get_str(ACTION).unwrap_or("error"),
+        }))
+    }
+}
+
+/// Checks the validation options of a `create` (`command`) of collection `name` in
+/// database `db`, as MongoDB checks them; they are stored as given.
+pub fn check_create(db: &str, name: &str, options: &Document) -> Result<()> {
+    check_options("create", db, name, options)
+}
+
+/// Applies the validation options of a `collMod` to `options`: as MongoDB, any of
+/// them also fills in the level and action with their current or default values;
+/// an empty validator removes validation.
+pub fn modify(db: &str, name: &str, body: &Document, options: &mut Document) -> Result<bool> {
+    if ![VALIDATOR, LEVEL, ACTION].iter().any(|field| body.contains_key(*field)) {
+        return Ok(false);
+    }
+    check_options("collMod", db, name, body).map_err(|e| match body.contains_key(VALIDATOR) {
+        true if matches!(e.code(), ErrorCode::TypeMismatch | ErrorCode::InvalidOptions) => e,
+        true => e.caused_by("Parsing of collection validator failed"),
+        false => e,
+    })?;
+    if let Some(Bson::Document(validator)) = body.get(VALIDATOR) {
+        match validator.is_empty() {
+            true => options.remove(VALIDATOR),
+            false => options.insert(VALIDATOR, validator.clone()),
+        };
+    }
+    for (field, default) in [(LEVEL, "strict"), (ACTION, "error")] {
+        let value = body.get_str(field).ok().or(options.get_str(field).ok()).unwrap_or(default).to_owned();
+        options.insert(field, value);
+    }
+    Ok(true)
+}
+
+fn check_options(command: &str, db: &str, name: &str, options: &Document) -> Result<()> {
+    for (field, allowed) in [(LEVEL, LEVELS), (ACTION, ACTIONS)] {
+        match options.get(field) {
+            None => {}
+            Some(Bson::String(value)) if allowed.contains(&value.as_str()) => {}
+            Some(Bson::String(value)) => {
+                return Err(Error::bad_value(format!(
+                    "Enumeration value '{value}' for field '{command}.{field}' is not a valid value."
+                )))
+            }
+            Some(other) => {
+                return Err(Error::type_mismatch(format!(
+                    "BSON field '{command}.{field}' is the wrong type '{}', expected type 'string'",
+                    crate::value::type_name(Some(other))
+                )))
+            }
+        }
+    }
+    let validator = match options.get(VALIDATOR) {
+        None => return Ok(()),
+        Some(Bson::Document(validator)) => validator,
+        Some(other) => {
+            return Err(Error::type_mismatch(format!(
+                "BSON field '{command}.{VALIDATOR}' is the wrong type '{}', expected type 'object'",
+                crate::value::type_name(Some(other))
+            )))
+        }
+    };
+    if validator.is_empty() {
+        return Ok(());
+    }
+    if name.starts_with("system.") {
+        return Err(Error::command(
+            ErrorCode::InvalidOptions,
+            format!("Document validators not allowed on system collection {db}.{name}"),
+        ));
+    }
+    if matches!(db, "admin" | "local" | "config") && !(db == "config" && name == "settings") {
+        return Err(Error::command(
+            ErrorCode::InvalidOptions,
+            format!("Document validators are not allowed on collection {db}.{name} in the {db} internal database"),
+        ));
+    }
+    refuse_in_validators(validator)?;
+    Filter::parse(validator, &Variables::none()).map(|_| ())
+}
+
+/// The operators a validator may not use, which a query may: `$where`, `$text` and
+/// the nearness operators (a document is checked alone; they need a collection).
+fn refuse_in_validators(filter: &Document) -> Result<()> {
+    for (key, value) in filter {
+        match key.as_str() {
+            "$where" => return Err(Error::bad_value("$where is not allowed in this context")),
+            "$text" => return Err(Error::bad_value("$text is not allowed in this context")),
+            "$and" | "$or" | "$nor" => {
+                for clause in value.as_array().into_iter().flatten() {
+                    if let Bson::Document(clause) = clause {
+                        refuse_in_validators(clause)?;
+                    }
+                }
+            }
+            _ => {
+                let near = match value {
+                    Bson::Document(ops) => {
+                        ops.keys().any(|k| matches!(k.as_str(), "$near" | "$nearSphere" | "$geoNear"))
+                    }
+                    _ => false,
+                };
+                if near {
+                    return Err(Error::command(
+                        ErrorCode::Location5626500,
+                        "$geoNear, $near, and $nearSphere are not allowed in this context, as these operators \
+                         require sorting geospatial data. If you do not need sort, consider using $geoWithin \
+                         instead.",
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
