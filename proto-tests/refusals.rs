@@ -1,6 +1,6 @@
-//! What is not built is refused, never accepted and ignored: validators and
-//! unknown arguments, through the Rust driver; and `$pull` with
-//! `$or`/`$and`/`$nor` conditions, which MongoDB accepts.
+//! Validators per branch, and unknown arguments refused as MongoDB refuses them,
+//! through the Rust driver; and `$pull` with `$or`/`$and`/`$nor` conditions, which
+//! MongoDB accepts.
 
 use bson::{doc, Document};
 use mongodb::error::ErrorKind;
@@ -16,20 +16,40 @@ fn code(err: &mongodb::error::Error) -> Option<i32> {
     }
 }
 
+/// A validator belongs to its branch: changed with `collMod` on `shop@loose`, it
+/// still rejects on `main`, and each branch's rejection is MongoDB's error 121.
 #[tokio::test]
-async fn validators_are_refused() {
+async fn validators_are_per_branch() {
     let server = TestServer::start().await;
     let client = server.client().await;
-    let db = client.database("valid");
-    let err = db
-        .create_collection("v")
-        .validator(doc! {"$jsonSchema": {"required": ["x"]}})
+    let main = client.database("shop");
+    main.create_collection("items")
+        .validator(doc! {"$jsonSchema": {"required": ["price"], "properties": {"price": {"bsonType": "number"}}}})
+        .validation_level(ValidationLevel::Strict)
         .await
-        .expect_err("validator refused");
-    assert_eq!(code(&err), Some(238), "{err}");
-    let err = db.create_collection("v").validation_level(ValidationLevel::Strict).await.expect_err("refused");
-    assert_eq!(code(&err), Some(238), "{err}");
-    assert!(db.list_collection_names().await.expect("list").is_empty());
+        .expect("create with a validator");
+    main.run_command(doc! {"createBranch": "loose"}).await.expect("branch");
+    let loose = client.database("shop@loose");
+    loose.run_command(doc! {"collMod": "items", "validator": {}}).await.expect("collMod on the branch");
+    let items = |db: &mongodb::Database| db.collection::<Document>("items");
+    items(&loose).insert_one(doc! {"_id": 1, "name": "no price"}).await.expect("the branch takes it");
+    let err = items(&main).insert_one(doc! {"_id": 1, "name": "no price"}).await.expect_err("main refuses it");
+    assert_eq!(code(&err), Some(121), "{err}");
+    let ErrorKind::Write(mongodb::error::WriteFailure::WriteError(write)) = &*err.kind else { panic!("{err}") };
+    let details = write.details.as_ref().and_then(|d| d.get_document("details").ok()).expect("errInfo.details");
+    assert_eq!(details.get_str("operatorName"), Ok("$jsonSchema"), "{details}");
+    items(&main).insert_one(doc! {"_id": 1, "price": 5}).await.expect("a valid document");
+    let err = items(&main)
+        .update_one(doc! {"_id": 1}, doc! {"$set": {"price": "five"}})
+        .await
+        .expect_err("an update that breaks it");
+    assert_eq!(code(&err), Some(121), "{err}");
+    items(&main)
+        .update_one(doc! {"_id": 1}, doc! {"$set": {"price": "five"}})
+        .bypass_document_validation(true)
+        .await
+        .expect("bypassed");
+    assert_eq!(items(&loose).count_documents(doc! {}).await.expect("count"), 1);
     server.stop().await;
 }
 
