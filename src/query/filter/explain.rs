@@ -139,21 +139,9 @@ impl Clause<'_> {
             return out;
         };
         if let Some(expected) = expected_types(shown) {
-            let names: Vec<&str> = values.iter().map(|v| crate::value::type_name(Some(v))).collect();
-            if !names.iter().any(|n| expected.contains(n)) {
+            if !values.iter().any(|v| expected.contains(&crate::value::type_name(Some(v)))) {
                 out.insert("reason", "type did not match");
-                let mut distinct: Vec<&str> = names.clone();
-                distinct.sort_unstable();
-                distinct.dedup();
-                match distinct.as_slice() {
-                    [] => {}
-                    [one] => {
-                        out.insert("consideredType", *one);
-                    }
-                    many => {
-                        out.insert("consideredTypes", many.to_vec());
-                    }
-                }
+                insert_types(&mut out, &values);
                 match expected {
                     [one] => out.insert("expectedType", *one),
                     many => out.insert("expectedTypes", many.to_vec()),
@@ -170,20 +158,10 @@ impl Clause<'_> {
         }
         out.insert("reason", reason(shown, flipped));
         if shown == "$type" {
-            let types: Vec<&str> = values.iter().map(|v| crate::value::type_name(Some(v))).collect();
-            let mut distinct = types.clone();
-            distinct.sort_unstable();
-            distinct.dedup();
+            // `$type` names the types of the values after them.
+            let types = values.clone();
             insert_values(&mut out, values);
-            match distinct.as_slice() {
-                [] => {}
-                [one] => {
-                    out.insert("consideredType", *one);
-                }
-                many => {
-                    out.insert("consideredTypes", many.to_vec());
-                }
-            }
+            insert_types(&mut out, &types);
             return out;
         }
         insert_values(&mut out, values);
@@ -299,6 +277,22 @@ fn reach(value: &Bson, parts: &[&str], spread: bool, out: &mut Vec<Bson>) -> boo
             any
         }
         _ => false,
+    }
+}
+
+/// `consideredType` (one distinct type) or `consideredTypes` (several, sorted).
+fn insert_types(out: &mut Document, values: &[Bson]) {
+    let mut types: Vec<&str> = values.iter().map(|v| crate::value::type_name(Some(v))).collect();
+    types.sort_unstable();
+    types.dedup();
+    match types.as_slice() {
+        [] => {}
+        [one] => {
+            out.insert("consideredType", *one);
+        }
+        many => {
+            out.insert("consideredTypes", many.to_vec());
+        }
     }
 }
 
