@@ -87,14 +87,14 @@ fn change(
                 old.clone(),
                 &request.target.filter,
                 change,
-                Validation::of(inv.body),
+                &Validation::of(inv.body),
             )?;
             let value = if request.return_new { new } else { old };
             Ok(Outcome { value: Some(value), n: 1, updated_existing: Some(true), upserted: None })
         }
         (_, _, Some(change)) if request.upsert => {
             let inserted =
-                update::upsert_insert(batch, name, &request.target.filter, change, Validation::of(inv.body))?;
+                update::upsert_insert(batch, name, &request.target.filter, change, &Validation::of(inv.body))?;
             let id = inserted.get("_id").cloned().unwrap_or(Bson::Null);
             let value = request.return_new.then_some(inserted);
             Ok(Outcome { value, n: 1, updated_existing: Some(false), upserted: Some(id) })

@@ -121,6 +121,7 @@ fn replace(inv: &Invocation<'_>, target: &str, results: Vec<Document>) -> Result
 /// as `merge` decides. The first error ends the stage, after what came before it is
 /// committed.
 fn merge_into(inv: &Invocation<'_>, merge: &Merge, results: Vec<Document>) -> Result<Option<Commit>> {
+    let validation = Validation::of(inv.body);
     let name = merge.into.coll.as_str();
     let ns = args::namespace(inv, name);
     let mut last = None;
@@ -133,7 +134,7 @@ fn merge_into(inv: &Invocation<'_>, merge: &Merge, results: Vec<Document>) -> Re
                 if bytes >= SPLIT_BYTES {
                     return Ok((index, None));
                 }
-                match merge_one(batch, merge, name, &ns, result, Validation::of(inv.body)) {
+                match merge_one(batch, merge, name, &ns, result, &validation) {
                     Ok(size) => bytes += size,
                     Err(err) => return Ok((index, Some(err))),
                 }
@@ -156,7 +157,7 @@ fn merge_one(
     name: &str,
     ns: &str,
     result: &Document,
-    validation: Validation,
+    validation: &Validation,
 ) -> Result<usize> {
     merge.check_id(result)?;
     let (result, _) = insert::prepare(result)?;

@@ -130,12 +130,12 @@ fn update_one(
     if candidate.is_none() && !upsert {
         return Ok((Outcome { matched: 0, modified: 0, upserted: None }, None));
     }
+    let validation = Validation::of(inv.body);
     inv.write(|batch| {
         let mut outcome = None;
         if let (Some(id), Some(collection)) = (&candidate, batch.collection(name)?) {
             if let Some(doc) = batch.get(&collection, id)?.filter(|d| target.filter.matches(d)) {
-                let (_, _, modified) =
-                    rewrite(batch, &collection, doc, &target.filter, update, Validation::of(inv.body))?;
+                let (_, _, modified) = rewrite(batch, &collection, doc, &target.filter, update, &validation)?;
                 outcome = Some(Outcome { matched: 1, modified: i64::from(modified), upserted: None });
             }
         }
@@ -165,6 +165,7 @@ fn update_many(
         return inv.write(|batch| apply(inv, batch, name, target, update, true, upsert));
     }
     let mut total = Outcome { matched: 0, modified: 0, upserted: None };
+    let validation = Validation::of(inv.body);
     let mut last = None;
     let mut next = 0;
     while next < ids.len() {
@@ -177,8 +178,7 @@ fn update_many(
                     return Ok((outcome, index));
                 }
                 let Some(doc) = batch.get(&collection, id)?.filter(|d| target.filter.matches(d)) else { continue };
-                let (_, size, modified) =
-                    rewrite(batch, &collection, doc, &target.filter, update, Validation::of(inv.body))?;
+                let (_, size, modified) = rewrite(batch, &collection, doc, &target.filter, update, &validation)?;
                 outcome.matched += 1;
                 outcome.modified += i64::from(modified);
                 bytes += size;
@@ -202,7 +202,7 @@ pub fn rewrite(
     doc: Document,
     filter: &Filter,
     update: &Update,
-    validation: Validation,
+    validation: &Validation,
 ) -> Result<(Document, usize, bool)> {
     let updated = update.apply(&doc, &Context::new(false, filter.matched_position(&doc)))?;
     let size = super::insert::check_size(&updated)?;
@@ -254,6 +254,7 @@ fn apply(
     upsert: bool,
 ) -> Result<Outcome> {
     let mut outcome = Outcome { matched: 0, modified: 0, upserted: None };
+    let validation = Validation::of(inv.body);
     let collection = batch.collection(name)?;
     if let Some(collection) = &collection {
         let mut targets = Vec::new();
@@ -262,17 +263,14 @@ fn apply(
             Ok(multi)
         })?;
         for doc in targets {
-            let (_, _, modified) = rewrite(batch, collection, doc, &target.filter, update, Validation::of(inv.body))?;
+            let (_, _, modified) = rewrite(batch, collection, doc, &target.filter, update, &validation)?;
             outcome.matched += 1;
             outcome.modified += i64::from(modified);
         }
     }
     if outcome.matched == 0 && upsert {
         outcome.upserted = Some(
-            upsert_insert(batch, name, &target.filter, update, Validation::of(inv.body))?
-                .get("_id")
-                .cloned()
-                .unwrap_or(Bson::Null),
+            upsert_insert(batch, name, &target.filter, update, &validation)?.get("_id").cloned().unwrap_or(Bson::Null),
         );
     }
     Ok(outcome)
@@ -285,7 +283,7 @@ pub fn upsert_insert(
     name: &str,
     filter: &Filter,
     update: &Update,
-    validation: Validation,
+    validation: &Validation,
 ) -> Result<Document> {
     let mut seed = filter.upsert_seed()?;
     if let Update::Replace(_) = update {

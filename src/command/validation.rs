@@ -4,6 +4,8 @@
 //! branch and point has its own) and checked on every write that stores a
 //! document, unless the command says `bypassDocumentValidation`.
 
+use std::cell::RefCell;
+
 use bson::{doc, Bson, Document};
 
 use crate::error::{Error, ErrorCode, Result};
@@ -17,10 +19,12 @@ const LEVELS: &[&str] = &["off", "strict", "moderate"];
 const ACTIONS: &[&str] = &["error", "warn"];
 
 /// Whether a command's writes are checked (`bypassDocumentValidation` unset or
-/// false) or not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// false) or not, and the validator it compiled last (a batch of writes compiles
+/// its collection's once).
+#[derive(Debug)]
 pub struct Validation {
     bypass: bool,
+    compiled: RefCell<Option<(Document, Filter)>>,
 }
 
 impl Validation {
@@ -28,29 +32,37 @@ impl Validation {
     /// number, `null` for false), as MongoDB reads it.
     pub fn of(body: &Document) -> Validation {
         let bypass = body.get("bypassDocumentValidation").is_some_and(|v| crate::value::truthy(Some(v)));
-        Validation { bypass }
+        Validation { bypass, compiled: RefCell::new(None) }
     }
 
     /// Checks `new`, about to be stored in `collection` (replacing `old` for an
     /// update): an error when it fails the collection's validator and the action is
     /// `error`; a log line when the action is `warn`.
-    pub fn check(self, collection: &Collection, old: Option<&Document>, new: &Document) -> Result<()> {
-        if self.bypass {
+    pub fn check(&self, collection: &Collection, old: Option<&Document>, new: &Document) -> Result<()> {
+        let options = &collection.options;
+        let Ok(spec) = options.get_document(VALIDATOR) else { return Ok(()) };
+        let level = options.get_str(LEVEL).unwrap_or("strict");
+        if self.bypass || spec.is_empty() || level == "off" {
             return Ok(());
         }
-        let Some(rules) = Rules::of(&collection.options)? else { return Ok(()) };
-        if rules.level == "off" || rules.filter.matches(new) {
+        let stale = self.compiled.borrow().as_ref().is_none_or(|(cached, _)| cached != spec);
+        if stale {
+            *self.compiled.borrow_mut() = Some((spec.clone(), Filter::parse(spec, &Variables::none())?));
+        }
+        let compiled = self.compiled.borrow();
+        let Some((_, filter)) = compiled.as_ref() else { return Ok(()) };
+        if filter.matches(new) {
             return Ok(());
         }
         // Moderate: a document that already failed may be updated into anything.
-        if rules.level == "moderate" && old.is_some_and(|old| !rules.filter.matches(old)) {
+        if level == "moderate" && old.is_some_and(|old| !filter.matches(old)) {
             return Ok(());
         }
         let info = doc! {
             "failingDocumentId": new.get("_id").cloned().unwrap_or(Bson::Null),
-            "details": crate::query::explain_failure(rules.spec, new),
+            "details": crate::query::explain_failure(spec, new),
         };
-        if rules.action == "warn" {
+        if options.get_str(ACTION) == Ok("warn") {
             tracing::warn!(
                 id = 20294,
                 namespace = %collection.name,
@@ -65,30 +77,6 @@ impl Validation {
             info: Some(Box::new(doc! {"errInfo": info})),
             labels: Vec::new(),
         })
-    }
-}
-
-/// A collection's validation options, compiled.
-struct Rules<'o> {
-    spec: &'o Document,
-    filter: Filter,
-    level: &'o str,
-    action: &'o str,
-}
-
-impl<'o> Rules<'o> {
-    /// The rules `options` hold; `None` without a validator.
-    fn of(options: &'o Document) -> Result<Option<Rules<'o>>> {
-        let Ok(spec) = options.get_document(VALIDATOR) else { return Ok(None) };
-        if spec.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(Rules {
-            spec,
-            filter: Filter::parse(spec, &Variables::none())?,
-            level: options.get_str(LEVEL).unwrap_or("strict"),
-            action: options.get_str(ACTION).unwrap_or("error"),
-        }))
     }
 }
 
