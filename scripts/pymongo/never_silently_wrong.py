@@ -13,7 +13,7 @@ import sys
 import bson
 import pymongo
 from bson.raw_bson import RawBSONDocument
-from pymongo.errors import OperationFailure
+from pymongo.errors import OperationFailure, WriteError
 
 port = int(sys.argv[1])
 client = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true", serverSelectionTimeoutMS=5000)
@@ -62,16 +62,18 @@ with client.start_session() as session:
 assert txns.count_documents({}) == 2, "an aborted transaction wrote"
 print("pymongo: a transaction's writes appear at its commit, none after its abort")
 
-# Validators are refused, not stored and ignored.
-for options in ({"validator": {"$jsonSchema": {"required": ["x"]}}}, {"validator": {"x": {"$gt": 0}}},
-                {"validationLevel": "strict"}, {"validationAction": "error"}):
-    try:
-        db.create_collection("validated", **options)
-        raise AssertionError(f"create accepted {options}")
-    except OperationFailure as e:
-        assert e.code == 238, e.details
-assert "validated" not in db.list_collection_names()
-print("pymongo: validators refused")
+# A validator is enforced, with MongoDB's error 121 and its explanation.
+validated = db.create_collection("validated", validator={"$jsonSchema": {"required": ["x"]}})
+validated.insert_one({"_id": 1, "x": 1})
+try:
+    validated.insert_one({"_id": 2})
+    raise AssertionError("a document the validator rejects was stored")
+except WriteError as e:
+    assert e.code == 121, e.details
+    details = e.details["errInfo"]["details"]
+    assert details["schemaRulesNotSatisfied"][0]["missingProperties"] == ["x"], details
+assert validated.count_documents({}) == 1
+print("pymongo: validators enforced")
 
 pulls = db.pulls
 pulls.insert_one({"_id": 1, "arr": [{"x": 1}, {"x": 2}, {"x": 3}, 1]})

@@ -58,10 +58,8 @@ impl Validation {
         if level == "moderate" && old.is_some_and(|old| !filter.matches(old)) {
             return Ok(());
         }
-        let info = doc! {
-            "failingDocumentId": new.get("_id").cloned().unwrap_or(Bson::Null),
-            "details": crate::query::explain_failure(spec, new),
-        };
+        let id = new.get("_id").cloned().unwrap_or(Bson::Null);
+        let info = err_info(id, crate::query::explain_failure(spec, new));
         if options.get_str(ACTION) == Ok("warn") {
             tracing::warn!(
                 id = 20294,
@@ -77,6 +75,42 @@ impl Validation {
             info: Some(Box::new(doc! {"errInfo": info})),
             labels: Vec::new(),
         })
+    }
+}
+
+/// The most an explanation may take, as in MongoDB.
+const MAX_ERR_INFO: usize = 12 << 20;
+
+/// `errInfo` of error 121: the document's `_id` and the explanation, within
+/// [`MAX_ERR_INFO`] as MongoDB keeps it: first without what the clauses were
+/// specified as and the values they considered (`truncated: true`), then with a
+/// note instead of the explanation.
+fn err_info(id: Bson, details: Document) -> Document {
+    let size = |doc: &Document| crate::value::size::document_size(doc);
+    let info = doc! {"failingDocumentId": id.clone(), "details": details};
+    if size(&info) <= MAX_ERR_INFO {
+        return info;
+    }
+    let Some(Bson::Document(details)) = info.get("details").cloned().map(strip_values) else { return info };
+    let truncated = doc! {"failingDocumentId": id.clone(), "truncated": true, "details": details};
+    if size(&truncated) <= MAX_ERR_INFO {
+        return truncated;
+    }
+    doc! {"failingDocumentId": id, "note": "detailed error was too large"}
+}
+
+/// An explanation without `specifiedAs` and the considered values, at any depth.
+fn strip_values(value: Bson) -> Bson {
+    const STRIPPED: &[&str] = &["specifiedAs", "consideredValue", "consideredValues", "consideredValuesTruncated"];
+    match value {
+        Bson::Document(doc) => Bson::Document(
+            doc.into_iter()
+                .filter(|(k, _)| !STRIPPED.contains(&k.as_str()))
+                .map(|(k, v)| (k, strip_values(v)))
+                .collect(),
+        ),
+        Bson::Array(items) => Bson::Array(items.into_iter().map(strip_values).collect()),
+        other => other,
     }
 }
 
@@ -191,4 +225,23 @@ fn refuse_in_validators(filter: &Document) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::{doc, Bson};
+
+    use super::*;
+
+    #[test]
+    fn an_explanation_too_large_is_truncated_then_replaced_by_a_note() {
+        let big = "x".repeat(7 << 20);
+        let details = doc! {"operatorName": "$eq", "specifiedAs": {"a": &big}, "reason": "comparison failed", "consideredValue": &big};
+        let info = err_info(Bson::Int32(1), details);
+        let expected = doc! {"failingDocumentId": 1, "truncated": true, "details": {"operatorName": "$eq", "reason": "comparison failed"}};
+        assert_eq!(info, expected);
+        let huge: Vec<Bson> = (0..2).map(|i| Bson::from(doc! {"index": i, "details": {"reason": &big}})).collect();
+        let info = err_info(Bson::Int32(1), doc! {"operatorName": "$or", "clausesNotSatisfied": huge});
+        assert_eq!(info, doc! {"failingDocumentId": 1, "note": "detailed error was too large"});
+    }
 }
