@@ -127,10 +127,12 @@ pub fn modify(db: &str, name: &str, body: &Document, options: &mut Document) -> 
     if ![VALIDATOR, LEVEL, ACTION].iter().any(|field| body.contains_key(*field)) {
         return Ok(false);
     }
-    check_options("collMod", db, name, body).map_err(|e| match body.contains_key(VALIDATOR) {
-        true if matches!(e.code(), ErrorCode::TypeMismatch | ErrorCode::InvalidOptions) => e,
-        true => e.caused_by("Parsing of collection validator failed"),
-        false => e,
+    // The levels and actions are checked as the command is parsed; the validator's
+    // own errors come with collMod's context.
+    check_choices("collMod", body)?;
+    check_validator("collMod", db, name, body).map_err(|e| match e.code() {
+        ErrorCode::TypeMismatch | ErrorCode::InvalidOptions => e,
+        _ => e.caused_by("Parsing of collection validator failed"),
     })?;
     if let Some(Bson::Document(validator)) = body.get(VALIDATOR) {
         match validator.is_empty() {
@@ -146,6 +148,12 @@ pub fn modify(db: &str, name: &str, body: &Document, options: &mut Document) -> 
 }
 
 fn check_options(command: &str, db: &str, name: &str, options: &Document) -> Result<()> {
+    check_choices(command, options)?;
+    check_validator(command, db, name, options)
+}
+
+/// `validationLevel` and `validationAction`: one of their values, as strings.
+fn check_choices(command: &str, options: &Document) -> Result<()> {
     for (field, allowed) in [(LEVEL, LEVELS), (ACTION, ACTIONS)] {
         match options.get(field) {
             None => {}
@@ -163,6 +171,11 @@ fn check_options(command: &str, db: &str, name: &str, options: &Document) -> Res
             }
         }
     }
+    Ok(())
+}
+
+/// The `validator`: a filter a validator may use, on a collection that may have one.
+fn check_validator(command: &str, db: &str, name: &str, options: &Document) -> Result<()> {
     let validator = match options.get(VALIDATOR) {
         None => return Ok(()),
         Some(Bson::Document(validator)) => validator,

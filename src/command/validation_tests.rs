@@ -181,6 +181,12 @@ fn bad_validation_options_are_refused_as_mongodb_refuses_them() {
         Ok("Parsing of collection validator failed :: caused by :: Unknown $jsonSchema keyword: invalid"),
         "{reply}"
     );
+    let reply = call(&shared, doc! {"collMod": "c", "validator": {"a": 1}, "validationLevel": "never", "$db": "v"});
+    assert_eq!(
+        reply.get_str("errmsg"),
+        Ok("Enumeration value 'never' for field 'collMod.validationLevel' is not a valid value."),
+        "a bad level is the command's error, not the validator's: {reply}"
+    );
     let listed = call(&shared, doc! {"listCollections": 1, "$db": "v"});
     let batch = listed.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("batch");
     assert_eq!(batch.len(), 1, "only the plain collection: {listed}");
