@@ -123,9 +123,9 @@ pub fn check_create(db: &str, name: &str, options: &Document) -> Result<()> {
 /// Applies the validation options of a `collMod` to `options`: as MongoDB, any of
 /// them also fills in the level and action with their current or default values;
 /// an empty validator removes validation.
-pub fn modify(db: &str, name: &str, body: &Document, options: &mut Document) -> Result<bool> {
+pub fn modify(db: &str, name: &str, body: &Document, options: &mut Document) -> Result<()> {
     if ![VALIDATOR, LEVEL, ACTION].iter().any(|field| body.contains_key(*field)) {
-        return Ok(false);
+        return Ok(());
     }
     // The levels and actions are checked as the command is parsed; the validator's
     // own errors come with collMod's context.
@@ -144,7 +144,7 @@ pub fn modify(db: &str, name: &str, body: &Document, options: &mut Document) -> 
         let value = body.get_str(field).ok().or(options.get_str(field).ok()).unwrap_or(default).to_owned();
         options.insert(field, value);
     }
-    Ok(true)
+    Ok(())
 }
 
 fn check_options(command: &str, db: &str, name: &str, options: &Document) -> Result<()> {

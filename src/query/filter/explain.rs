@@ -249,8 +249,9 @@ fn explain_expr(operand: &Bson, doc: &Document, inverted: bool) -> Document {
 /// `spread` is false; `None` when it reaches nothing.
 fn considered(doc: &Document, path: &str, spread: bool) -> Option<Vec<Bson>> {
     let parts: Vec<&str> = path.split('.').collect();
+    let (first, rest) = parts.split_first()?;
     let mut out = Vec::new();
-    let found = reach(&Bson::Document(doc.clone()), &parts, spread, &mut out);
+    let found = doc.get(*first).is_some_and(|value| reach(value, rest, spread, &mut out));
     found.then_some(out)
 }
 
