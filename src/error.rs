@@ -132,6 +132,16 @@ error_codes! {
     DollarPrefixedFieldName = 52,
     EmptyFieldName = 56,
     InvalidPipelineOperator = 168,
+    CommandNotSupportedOnView = 166,
+    GraphContainsCycle = 93,
+    ViewDepthLimitExceeded = 165,
+    OptionNotSupportedOnView = 157,
+    Location5979700 = 5979700,
+    Location5979703 = 5979703,
+    Location5979704 = 5979704,
+    Location6049200 = 6049200,
+    Location6049204 = 6049204,
+    Location6127800 = 6127800,
     Location15974 = 15974,
     Location15975 = 15975,
     Location15998 = 15998,
@@ -522,6 +532,18 @@ impl Error {
     /// The duplicate key error of the `_id` index: a document with `id` exists.
     pub fn duplicate_id(ns: &str, id: &bson::Bson) -> Self {
         Error::duplicate_key(ns, "_id_", &bson::doc! { "_id": 1 }, &bson::doc! { "_id": id.clone() })
+    }
+
+    /// The duplicate key error of a clustered collection, whose cluster key is no
+    /// index: a document with `id` exists.
+    pub fn duplicate_cluster_key(ns: &str, id: &bson::Bson) -> Self {
+        let error = Error::duplicate_id(ns, id);
+        match error {
+            Error::Command { code, message, info, labels } => {
+                Error::Command { code, message: message.replacen(" index: _id_", "", 1), info, labels }
+            }
+            other => other,
+        }
     }
 
     /// The extra reply fields of a command error (see [`Error::Command`]).

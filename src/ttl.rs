@@ -160,6 +160,16 @@ impl Monitor {
         };
         let mut deleted = 0;
         for collection in &collections {
+            if clustered_threshold(collection, now).is_some() {
+                match self.expire_clustered(store, &target, collection, now) {
+                    Ok(n) => deleted += n,
+                    Err(_) if dropped(store, &target) => return deleted,
+                    Err(e) => tracing::warn!(
+                        ns = %format!("{target}.{}", collection.name), error = %e,
+                        "TTL pass: expiring the clustered collection's documents failed"
+                    ),
+                }
+            }
             for index in collection.indexes.iter().filter(|index| index.expire_after_seconds.is_some()) {
                 match self.expire_index(store, &target, collection, index, now) {
                     Ok(n) => deleted += n,
@@ -198,6 +208,70 @@ impl Monitor {
         }
         if deleted > 0 {
             tracing::debug!(ns = %format!("{target}.{}", collection.name), index = %index.name, deleted, "TTL pass");
+        }
+        Ok(deleted)
+    }
+}
+
+/// The `expireAfterSeconds` of a clustered collection, whose documents expire by
+/// the date of their `_id` (the cluster key).
+fn clustered_expiry(collection: &Collection) -> Option<i64> {
+    collection.options.get_document("clusteredIndex").ok()?;
+    collection.options.get_i64("expireAfterSeconds").ok()
+}
+
+/// The newest `_id` date a clustered collection expires as of `now`.
+fn clustered_threshold(collection: &Collection, now: DateTime) -> Option<DateTime> {
+    let seconds = clustered_expiry(collection)?;
+    Some(DateTime::from_millis(now.timestamp_millis().saturating_sub(seconds.saturating_mul(1000))))
+}
+
+/// Whether a clustered collection's document expires at `threshold`: its `_id`
+/// is a date at or before it.
+fn id_expires(doc: &Document, threshold: DateTime) -> bool {
+    matches!(doc.get("_id"), Some(Bson::DateTime(date)) if *date <= threshold)
+}
+
+impl Monitor {
+    /// Deletes the documents of clustered `collection` whose `_id` date is at or
+    /// before `now - expireAfterSeconds`, [`CHUNK`] per record. Dates are one run
+    /// of the `_id` order, read from its start.
+    fn expire_clustered(&self, store: &Store, target: &DbRef, collection: &Collection, now: DateTime) -> Result<u64> {
+        let Some(threshold) = clustered_threshold(collection, now) else { return Ok(0) };
+        let view = store.view(target, None)?;
+        let dawn = Bson::DateTime(DateTime::MIN);
+        // Resume past every `_id` of the types ordered before dates.
+        let before_dates = [crate::value::order::encoded(&dawn)[0] - 1];
+        let mut ids = Vec::new();
+        view.scan(collection.id, Some(&before_dates), |_, doc| {
+            let id = doc.get("_id").unwrap_or(&Bson::Null);
+            if id_expires(&doc, threshold) {
+                ids.push(id.clone());
+                return Ok(true);
+            }
+            Ok(crate::value::order::compare(id, &dawn).is_lt())
+        })?;
+        let mut deleted = 0;
+        for chunk in ids.chunks(CHUNK) {
+            if self.stopping() {
+                break;
+            }
+            let (n, _) = store.write(target, false, None, |batch| {
+                let Some(current) = batch.collection(&collection.name)?.filter(|c| c.id == collection.id) else {
+                    return Ok(0);
+                };
+                let Some(threshold) = clustered_threshold(&current, now) else { return Ok(0) };
+                let mut n = 0;
+                for id in chunk {
+                    if batch.get(&current, id)?.is_some_and(|doc| id_expires(&doc, threshold)) {
+                        batch.delete(&current, id)?;
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            })?;
+            self.deleted.fetch_add(n, Ordering::Relaxed);
+            deleted += n;
         }
         Ok(deleted)
     }

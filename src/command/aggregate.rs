@@ -52,9 +52,30 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     if batch_size.is_some_and(|b| b < 0) {
         return Err(Error::bad_value("batchSize value must be non-negative"));
     }
+    let (view, snapshot_time) = inv.read_view_at()?;
+    // A view's pipeline runs first, over the collection underneath.
+    let target = match over_database {
+        true => None,
+        false => view.collection(name)?,
+    };
+    let resolved = match &target {
+        Some(entry) if entry.view_on().is_some() => Some(super::views::resolve(&view, entry)?),
+        _ => None,
+    };
     if super::change_stream::is_change_stream(stages) {
+        if resolved.is_some() {
+            return Err(super::views::not_a_collection(inv, name));
+        }
         return super::change_stream::open(inv, stages, batch_size);
     }
+    let combined: Vec<Bson>;
+    let stages: &[Bson] = match &resolved {
+        Some(resolved) => {
+            combined = resolved.pipeline.iter().chain(stages).cloned().collect();
+            &combined
+        }
+        None => stages,
+    };
     // A leading `$collStats` produces one document that the rest of the pipeline runs over.
     let (coll_stats, stages) = super::coll_stats::leading_stage(stages)?;
     let (made, stages) = match over_database {
@@ -73,8 +94,11 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     if let Some(output) = pipeline.output() {
         super::output::check(inv, output)?;
     }
-    let (view, snapshot_time) = inv.read_view_at()?;
-    let collections = BranchCollections { inv, view: &view };
+    let collections = BranchCollections { inv, view: &view, depth: 0 };
+    let source = match &resolved {
+        Some(resolved) => view.collection(&resolved.source)?.filter(|c| c.view_on().is_none()),
+        None => target,
+    };
     let (results, held) = if let Some(spec) = coll_stats {
         pipeline.run_held(std::iter::once(super::coll_stats::stage(inv, &view, name, spec)), &collections)?
     } else if let Some(made) = made {
@@ -82,7 +106,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     } else if name == super::system_profile::NAME {
         pipeline.run_held(super::system_profile::documents(inv).into_iter().map(Ok), &collections)?
     } else {
-        match view.collection(name)? {
+        match source {
             Some(collection) => {
                 let plan = match pipeline.leading_match() {
                     Some(filter) => plan::choose(&collection, filter, None, super::find::hint(inv.body)?)?,
@@ -109,6 +133,27 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let mut reply = cursor::reply_batch(&inv.context.cursors, None, cursor, &view, max, inv.interrupt())?;
     cursor::report_snapshot_time(&mut reply, snapshot_time);
     Ok(reply)
+}
+
+/// The documents of the view `entry` of `view` put through `stages` (for the
+/// commands that read a view through a pipeline: `count`, `distinct`).
+pub fn view_documents(inv: &Invocation<'_>, view: &View, entry: &Collection, stages: &[Bson]) -> Result<Vec<Document>> {
+    let resolved = super::views::resolve(view, entry)?;
+    let combined: Vec<Bson> = resolved.pipeline.into_iter().chain(stages.iter().cloned()).collect();
+    let pipeline = Pipeline::parse(&combined, &crate::query::Variables::none())?
+        .with_stage_limits(inv.context.stage_limits.sort(), inv.context.stage_limits.group())
+        .with_budget(inv.context.memory.clone());
+    let collections = BranchCollections { inv, view, depth: 0 };
+    match view.collection(&resolved.source)?.filter(|c| c.view_on().is_none()) {
+        Some(collection) => {
+            let plan = match pipeline.leading_match() {
+                Some(filter) => plan::choose(&collection, filter, None, None)?,
+                None => plan::Plan::collection_scan(),
+            };
+            pipeline.run(Documents::new(inv, view, &collection, &plan)?, &collections)
+        }
+        None => pipeline.run(std::iter::empty(), &collections),
+    }
 }
 
 /// Documents scanned per pull from the store.
@@ -196,15 +241,20 @@ impl Iterator for Documents<'_> {
     }
 }
 
-/// The collections of the addressed branch and point, as `$lookup` reads them.
+/// The collections of the addressed branch and point, as `$lookup` reads them;
+/// `depth` counts the views being read to get here.
 struct BranchCollections<'a> {
     inv: &'a Invocation<'a>,
     view: &'a View,
+    depth: usize,
 }
 
 impl Collections for BranchCollections<'_> {
     fn scan(&self, name: &str) -> Result<Vec<Document>> {
         let Some(collection) = self.view.collection(name)? else { return Ok(Vec::new()) };
+        if collection.view_on().is_some() {
+            return self.scan_view(&collection);
+        }
         self.inv.check_deadline()?;
         let mut docs = Vec::new();
         self.view.scan(collection.id, None, |_, doc| {
@@ -215,6 +265,21 @@ impl Collections for BranchCollections<'_> {
             Ok(true)
         })?;
         Ok(docs)
+    }
+}
+
+impl BranchCollections<'_> {
+    /// The documents of a view: its pipeline run over the collection underneath.
+    fn scan_view(&self, entry: &Collection) -> Result<Vec<Document>> {
+        if self.depth >= super::views::MAX_DEPTH {
+            return Err(super::views::too_deep());
+        }
+        let resolved = super::views::resolve(self.view, entry)?;
+        let inner = BranchCollections { depth: self.depth + 1, ..*self };
+        let input = inner.scan(&resolved.source)?;
+        let pipeline = Pipeline::parse(&resolved.pipeline, &crate::query::Variables::none())?
+            .with_budget(self.inv.context.memory.clone());
+        pipeline.run(input.into_iter().map(Ok), &inner)
     }
 }
 

@@ -20,6 +20,16 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         let Some(collection) = batch.collection(name)? else {
             return Err(Error::command(ErrorCode::NamespaceNotFound, format!("ns does not exist: {}.{name}", inv.db)));
         };
+        if collection.view_on().is_some() {
+            let options = super::views::modify(inv, batch.view(), &collection)?;
+            return batch.modify_collection(name, options);
+        }
+        if let Some(option) = ["viewOn", "pipeline"].into_iter().find(|o| inv.body.contains_key(*o)) {
+            return Err(Error::command(
+                ErrorCode::InvalidOptions,
+                format!("option only supported on a view: {option}"),
+            ));
+        }
         let mut options = collection.options.clone();
         if let Some(images) = &images {
             options.insert(IMAGES, images.clone());

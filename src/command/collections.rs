@@ -26,19 +26,117 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
         let images = super::coll_mod::images_option("create", images)?;
         options.insert(super::coll_mod::IMAGES, images);
     }
+    if options.contains_key("pipeline") && !options.contains_key("viewOn") {
+        return Err(Error::command(ErrorCode::InvalidOptions, "'pipeline' requires 'viewOn' to also be specified"));
+    }
+    if options.contains_key("viewOn") {
+        let (_, commit) = inv.write(|batch| {
+            // An existing name is refused first (by `create_collection`).
+            if batch.collection(name)?.is_none() {
+                super::views::check_definition(batch.view(), name, &options)?;
+            }
+            batch.create_collection(name, options)
+        })?;
+        return Ok(commit.map(|c| doc! {"operationTime": c.cluster_time()}).unwrap_or_default());
+    }
+    check_kind(inv, name, &mut options)?;
+    super::validation::check_create(&inv.db.db, name, &options)?;
+    let (_, commit) = inv.write(|batch| match batch.collection(name)? {
+        // MongoDB's create is idempotent: the same options again change nothing.
+        Some(existing) if existing.options == options && existing.view_on().is_none() => Ok(()),
+        Some(existing) => Err(Error::command(
+            ErrorCode::NamespaceExists,
+            format!(
+                "namespace {} already exists, but with different options: {}",
+                args::namespace(inv, name),
+                crate::value::show::document(&existing.options)
+            ),
+        )),
+        None => batch.create_collection(name, options).map(|_| ()),
+    })?;
+    Ok(commit.map(|c| doc! {"operationTime": c.cluster_time()}).unwrap_or_default())
+}
+
+/// Checks the options that make a collection of another kind (capped, clustered,
+/// time series) in MongoDB's order, and writes the clustered ones as MongoDB lists
+/// them; refuses the kinds not built yet.
+fn check_kind(inv: &Invocation<'_>, name: &str, options: &mut Document) -> Result<()> {
+    // A null is an option not given.
+    for option in ["capped", "size", "max"] {
+        if options.get(option) == Some(&Bson::Null) {
+            options.remove(option);
+        }
+    }
+    let capped = crate::value::truthy(options.get("capped"));
+    match options.get("clusteredIndex").cloned() {
+        None => {
+            if capped && !options.contains_key("size") {
+                return Err(Error::command(
+                    ErrorCode::InvalidOptions,
+                    "the 'size' field is required when 'capped' is true",
+                ));
+            }
+            if !capped && (options.contains_key("size") || options.contains_key("max")) {
+                return Err(Error::command(
+                    ErrorCode::InvalidOptions,
+                    "the 'capped' field needs to be true when either the 'size' or 'max' fields are present",
+                ));
+            }
+        }
+        Some(spec) => {
+            let did_you_mean = "Did you mean 'capped: true' with 'expireAfterSeconds'?";
+            if options.contains_key("size") {
+                return Err(Error::command(
+                    ErrorCode::Location6049200,
+                    format!(
+                        "'size' field for capped collections is not allowed on clustered collections. {did_you_mean}"
+                    ),
+                ));
+            }
+            if options.contains_key("max") {
+                return Err(Error::command(
+                    ErrorCode::Location6049204,
+                    format!(
+                        "'max' field for capped collections is not allowed on clustered collections. {did_you_mean}"
+                    ),
+                ));
+            }
+            if capped {
+                return Err(Error::command(
+                    ErrorCode::Location6127800,
+                    "Clustered capped collection only available with 'enableTestCommands' server parameter",
+                ));
+            }
+            match super::clustered::index_option(&spec, options, inv.body.contains_key("idIndex"))? {
+                Some(normal) => options.insert("clusteredIndex", normal),
+                None => options.remove("clusteredIndex"),
+            };
+        }
+    }
+    if capped && options.contains_key("timeseries") {
+        return Err(Error::command(
+            ErrorCode::InvalidOptions,
+            format!("{}: 'timeseries' is not allowed with 'capped'", args::namespace(inv, name)),
+        ));
+    }
+    if let Some(seconds) = options.get("expireAfterSeconds").cloned() {
+        if !options.contains_key("timeseries") && !options.contains_key("clusteredIndex") {
+            return Err(Error::command(
+                ErrorCode::InvalidOptions,
+                "'expireAfterSeconds' is only supported on time-series collections or when the 'clusteredIndex' option is specified",
+            ));
+        }
+        options.insert("expireAfterSeconds", super::clustered::expire_after_seconds(&seconds)?);
+    }
     // Kinds of collection that behave differently are refused rather than created
     // as plain collections.
-    let kind = [("viewOn", "views"), ("timeseries", "time series collections")]
-        .into_iter()
-        .find(|(option, _)| options.contains_key(*option))
-        .map(|(_, kind)| kind)
-        .or(options.get("capped").is_some_and(|v| crate::value::truthy(Some(v))).then_some("capped collections"));
-    if let Some(kind) = kind {
-        return Err(Error::command(ErrorCode::InvalidOptions, format!("{kind} are not supported yet")));
+    if options.contains_key("timeseries") {
+        return Err(Error::command(ErrorCode::InvalidOptions, "time series collections are not supported yet"));
     }
-    super::validation::check_create(&inv.db.db, name, &options)?;
-    let (_, commit) = inv.write(|batch| batch.create_collection(name, options))?;
-    Ok(commit.map(|c| doc! {"operationTime": c.cluster_time()}).unwrap_or_default())
+    if capped {
+        return Err(Error::command(ErrorCode::InvalidOptions, "capped collections are not supported yet"));
+    }
+    Ok(())
 }
 
 /// Accepts `idIndex` (mongorestore sends it) when it describes the `_id` index
@@ -141,16 +239,29 @@ pub fn list_collections(inv: &Invocation<'_>) -> Result<Document> {
     let read_only = view.snapshot.read_only;
     let mut batch = Vec::new();
     for collection in view.collections()? {
-        let info = doc! {
+        let info = match collection.view_on() {
+            Some(_) => doc! {
+                "name": &collection.name,
+                "type": "view",
+                "options": collection.options.clone(),
+                "info": {"readOnly": true},
+            },
+            None => doc! {
             "name": &collection.name,
             "type": "collection",
             "options": collection.options.clone(),
             "info": {"readOnly": read_only},
             "idIndex": {"v": 2, "key": {"_id": 1}, "name": "_id_"},
+            },
         };
+        let mut info = info;
+        if super::clustered::is_clustered(&collection) {
+            info.remove("idIndex");
+        }
         if filter.matches(&info) {
+            let kind = info.get_str("type").unwrap_or("collection").to_owned();
             batch.push(Bson::Document(if name_only {
-                doc! {"name": collection.name, "type": "collection"}
+                doc! {"name": collection.name, "type": kind}
             } else {
                 info
             }));

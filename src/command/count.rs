@@ -1,6 +1,6 @@
 //! `count`: how many documents match a query, after `skip` and within `limit`.
 
-use bson::{doc, Document};
+use bson::{doc, Bson, Document};
 
 use super::{args, Invocation};
 use crate::error::Result;
@@ -21,6 +21,11 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let mut n = 0u64;
     if name == super::system_profile::NAME {
         n = super::system_profile::documents(inv).iter().filter(|d| filter.matches(d)).count() as u64;
+    } else if let Some(entry) = view.collection(name)?.filter(|c| c.view_on().is_some()) {
+        let query = Bson::Document(args::document(inv.body, "query")?.cloned().unwrap_or_default());
+        let stages = [Bson::Document(doc! {"$match": query}), Bson::Document(doc! {"$count": "n"})];
+        let counted = super::aggregate::view_documents(inv, &view, &entry, &stages)?;
+        n = counted.first().and_then(|d| crate::index::whole_number(d.get("n")?)).unwrap_or(0).max(0) as u64;
     } else if let Some(collection) = view.collection(name)? {
         let wanted = if limit == 0 { u64::MAX } else { (skip as u64).saturating_add(limit) };
         let plan = plan::choose(&collection, &filter, None, super::find::hint(inv.body)?)?;

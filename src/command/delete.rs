@@ -13,6 +13,7 @@ use crate::store::{Collection, Commit, View};
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "delete")?;
     args::writable(inv)?;
+    super::views::refuse(inv, &inv.latest_view()?, name)?;
     let statements = args::documents(inv.body, "deletes")?;
     for statement in &statements {
         args::known_fields(statement, STATEMENT_FIELDS, "delete.deletes")?;

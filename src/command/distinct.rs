@@ -30,7 +30,13 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let target = args::target(filter, inv.body)?;
     let (view, snapshot_time) = inv.read_view_at()?;
     let mut values: Vec<Bson> = Vec::new();
-    if let Some(collection) = view.collection(name)? {
+    let entry = view.collection(name)?;
+    if let Some(entry) = entry.as_ref().filter(|c| c.view_on().is_some()) {
+        let query = Bson::Document(args::document(inv.body, "query")?.cloned().unwrap_or_default());
+        for doc in super::aggregate::view_documents(inv, &view, entry, &[Bson::Document(doc! {"$match": query})])? {
+            values.extend(crate::query::path::distinct_values(&doc, key).into_iter().cloned());
+        }
+    } else if let Some(collection) = entry {
         exec::each(&view, &collection, &target, &inv.interrupt(), |doc| {
             for value in crate::query::path::distinct_values(&doc, key) {
                 values.push(value.clone());

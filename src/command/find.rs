@@ -49,6 +49,13 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     }
     let single_batch = args::boolean(body, "singleBatch", false)?;
     let (view, snapshot_time) = inv.read_view_at()?;
+    let target = match name == system_profile::NAME {
+        true => None,
+        false => view.collection(name)?,
+    };
+    if target.as_ref().is_some_and(|entry| entry.view_on().is_some()) {
+        return super::views::find(inv, name);
+    }
     let mut cursor = Cursor {
         ns: args::namespace(inv, name),
         snapshot: view.snapshot.clone(),
@@ -63,7 +70,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     };
     if name == system_profile::NAME {
         cursor.source = Source::Ready(system_profile::find(inv, &cursor.filter, sort_spec)?);
-    } else if let Some(collection) = view.collection(name)? {
+    } else if let Some(collection) = target {
         let plan = plan::choose(&collection, &cursor.filter, sort_spec, hint)?;
         let limits = &inv.context.stage_limits;
         let allow_disk_use = args::boolean(body, "allowDiskUse", limits.allow_disk_use_by_default())?;
@@ -107,7 +114,7 @@ pub fn hint(body: &Document) -> Result<Option<&Bson>> {
 }
 
 /// Closes the cursor a reply announces (for `singleBatch`).
-fn close_in_reply(inv: &Invocation<'_>, reply: &mut Document) {
+pub(super) fn close_in_reply(inv: &Invocation<'_>, reply: &mut Document) {
     if let Ok(cursor) = reply.get_document_mut("cursor") {
         if let Ok(id) = cursor.get_i64("id") {
             inv.context.cursors.kill(id);

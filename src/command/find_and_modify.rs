@@ -30,6 +30,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let command = inv.body.keys().next().map_or("findAndModify", String::as_str);
     let name = args::collection(inv, command)?;
     args::writable(inv)?;
+    super::views::refuse(inv, &inv.latest_view()?, name)?;
     let request = parse(inv.body)?;
     let (outcome, commit) = match inv.executed(0) {
         // A retry of a findAndModify an earlier attempt executed: its reply again.

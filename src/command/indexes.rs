@@ -18,6 +18,7 @@ const PROGRESS_LOG_INTERVAL: Duration = Duration::from_secs(2);
 pub fn create(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "createIndexes")?;
     args::writable(inv)?;
+    super::views::refuse(inv, &inv.latest_view()?, name)?;
     let specs = match inv.body.get("indexes") {
         Some(Bson::Array(specs)) if specs.is_empty() => {
             return Err(Error::bad_value("Must specify at least one index to create"))
@@ -129,16 +130,20 @@ pub fn list(inv: &Invocation<'_>) -> Result<Document> {
             format!("ns does not exist: {}", args::namespace(inv, name)),
         ));
     };
-    let specs: Vec<Bson> = std::iter::once(index::id_index_spec())
-        .chain(collection.indexes.iter().map(|i| i.spec.clone()))
-        .map(Bson::Document)
-        .collect();
+    if collection.view_on().is_some() {
+        return Err(super::views::not_a_collection(inv, name));
+    }
+    // A clustered collection has its cluster key where others have the `_id` index.
+    let first = super::clustered::listed_index(&collection).unwrap_or_else(index::id_index_spec);
+    let specs: Vec<Bson> =
+        std::iter::once(first).chain(collection.indexes.iter().map(|i| i.spec.clone())).map(Bson::Document).collect();
     Ok(doc! {"cursor": {"id": 0i64, "ns": args::namespace(inv, name), "firstBatch": specs}})
 }
 
 pub fn drop(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "dropIndexes")?;
     args::writable(inv)?;
+    super::views::refuse(inv, &inv.latest_view()?, name)?;
     let target = inv.body.get("index").cloned();
     let ns = args::namespace(inv, name);
     let ((was, all), commit) = inv.write(|batch| {

@@ -26,6 +26,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     while pending.peek().is_some() && (!ordered || errors.is_empty()) {
         let (slice_errors, commit) = inv.write(|batch| {
             let collection = batch.collection_or_create(name)?;
+            if collection.view_on().is_some() {
+                return Err(super::views::not_a_collection(inv, name));
+            }
             let mut errors = Vec::new();
             let mut bytes = 0;
             while let Some((index, prepared)) = pending.next_if(|_| bytes < SPLIT_BYTES) {
@@ -37,7 +40,10 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                     bytes += size;
                     let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
                     if batch.contains(&collection, &id)? {
-                        return Err(Error::duplicate_id(&ns, &id));
+                        return Err(match super::clustered::is_clustered(&collection) {
+                            true => Error::duplicate_cluster_key(&ns, &id),
+                            false => Error::duplicate_id(&ns, &id),
+                        });
                     }
                     validation.check(&collection, None, &doc)?;
                     batch.put(&collection, PutKind::Insert, doc)?;

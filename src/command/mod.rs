@@ -15,6 +15,7 @@ mod branch_history;
 mod branch_merge;
 mod build_info;
 mod change_stream;
+mod clustered;
 mod coll_mod;
 mod coll_stats;
 mod collections;
@@ -53,6 +54,7 @@ mod user_store;
 mod users;
 mod validate;
 mod validation;
+mod views;
 mod whatsmyuri;
 
 use std::collections::HashMap;
@@ -1103,6 +1105,8 @@ fn max_time(body: &Document) -> Result<Option<Duration>> {
     }
 }
 
+#[cfg(test)]
+mod golden_tests;
 #[cfg(test)]
 mod index_tests;
 #[cfg(test)]

@@ -17,6 +17,7 @@ use crate::store::{Batch, Collection, Commit, PutKind};
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "update")?;
     args::writable(inv)?;
+    super::views::refuse(inv, &inv.latest_view()?, name)?;
     let statements = args::documents(inv.body, "updates")?;
     for statement in &statements {
         args::known_fields(statement, STATEMENT_FIELDS, "update.updates")?;

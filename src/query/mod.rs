@@ -12,7 +12,7 @@ pub mod sort;
 pub mod update;
 
 #[cfg(test)]
-mod golden;
+pub(crate) mod golden;
 
 pub use expr::Variables;
 pub use filter::{explain_failure, Filter};

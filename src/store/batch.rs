@@ -185,8 +185,9 @@ impl<'w> Batch<'w> {
         build: IndexBuild<'_>,
     ) -> Result<Index> {
         let IndexBuild { progress, hold } = build;
-        let mut index = Index::new(*self.next_collection, spec)?;
         let ns = format!("{}.{}", self.view.snapshot.addressed, collection.name);
+        collection.refuse_view(&ns)?;
+        let mut index = Index::new(*self.next_collection, spec)?;
         let mut seen: HashMap<Vec<u8>, ()> = HashMap::new();
         // Bytes of keys seen not yet reported to `hold`.
         let mut unreported = 0usize;
@@ -262,6 +263,7 @@ impl<'w> Batch<'w> {
     /// `kind` says it was written. Fails, writing nothing, when `doc` cannot be
     /// indexed or would give a unique index a key another document has (11000).
     pub fn put(&mut self, collection: &Collection, kind: PutKind, doc: Document) -> Result<()> {
+        self.refuse_view(collection)?;
         let id = doc.get("_id").ok_or_else(|| Error::Internal("a document without _id reached the store".into()))?;
         let encoded_id = encoded(id);
         if !collection.indexes.is_empty() {
@@ -273,8 +275,18 @@ impl<'w> Batch<'w> {
         Ok(())
     }
 
+    /// Refuses a write of documents into a view (the commands check first; this is
+    /// the floor under them).
+    fn refuse_view(&self, collection: &Collection) -> Result<()> {
+        match collection.view_on() {
+            Some(_) => collection.refuse_view(&format!("{}.{}", self.view.snapshot.addressed, collection.name)),
+            None => Ok(()),
+        }
+    }
+
     /// Deletes the document with `_id` `id`.
     pub fn delete(&mut self, collection: &Collection, id: &Bson) -> Result<()> {
+        self.refuse_view(collection)?;
         let encoded_id = encoded(id);
         if collection.indexes.iter().any(|index| index.unique) {
             let old = self.get(collection, id)?;

@@ -93,6 +93,24 @@ impl Collection {
     pub fn index(&self, name: &str) -> Option<&Index> {
         self.indexes.iter().find(|index| index.name == name)
     }
+
+    /// The collection or view this entry reads, when it is a view (its options
+    /// hold `viewOn` and `pipeline`; it has no documents of its own).
+    pub fn view_on(&self) -> Option<&str> {
+        self.options.get_str("viewOn").ok()
+    }
+
+    /// Refuses to write documents or indexes into a view (166), whose namespace is
+    /// `ns`.
+    pub fn refuse_view(&self, ns: &str) -> Result<()> {
+        match self.view_on() {
+            Some(_) => Err(Error::command(
+                crate::error::ErrorCode::CommandNotSupportedOnView,
+                format!("Namespace {ns} is a view, not a collection"),
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 /// What one walk over a collection's visible documents measured.

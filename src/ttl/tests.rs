@@ -275,3 +275,35 @@ fn ttl_parameters_are_read_and_set_at_runtime() {
     assert_eq!(set(doc! {"setParameter": 1, "ttlMonitorSleepSecs": 5, "$db": "db"}), 13);
     assert_eq!(shared.ttl.sleep_secs(), 5);
 }
+
+#[test]
+fn a_clustered_collection_expires_documents_by_their_id_date() {
+    let shared = Context::for_tests();
+    ok(
+        &shared,
+        doc! {"create": "c", "clusteredIndex": {"key": {"_id": 1}, "unique": true}, "expireAfterSeconds": 60, "$db": "k"},
+    );
+    let docs = vec![
+        doc! {"_id": 1},
+        doc! {"_id": "text"},
+        doc! {"_id": at(-3600)},
+        doc! {"_id": at(-60)},
+        doc! {"_id": at(-59)},
+        doc! {"_id": Bson::DateTime(DateTime::MIN)},
+        doc! {"_id": bson::Timestamp { time: 1, increment: 1 }},
+    ];
+    ok(&shared, doc! {"insert": "c", "documents": docs, "$db": "k"});
+    assert_eq!(shared.ttl.pass(&shared.store, now()), 3);
+    let reply = ok(&shared, doc! {"find": "c", "$db": "k"});
+    let left = reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("batch").clone();
+    let ids: Vec<Bson> = left.iter().filter_map(|d| d.as_document()?.get("_id").cloned()).collect();
+    assert_eq!(
+        ids,
+        vec![
+            Bson::Int32(1),
+            Bson::String("text".into()),
+            at(-59),
+            Bson::Timestamp(bson::Timestamp { time: 1, increment: 1 })
+        ]
+    );
+}

@@ -131,8 +131,8 @@ pub static CREATE: Args = Args::strict(&[
     // supported yet"); capped: false makes a plain collection, as in MongoDB.
     implemented("capped"),
     unsupported("timeseries", "time series collections are not supported yet"),
-    unsupported("expireAfterSeconds", "clustered and time series collections are not supported yet"),
-    unsupported("clusteredIndex", "clustered collections are not supported yet"),
+    implemented("expireAfterSeconds"), // clustered collections; time series ones are refused
+    implemented("clusteredIndex"),
     // Stored with the collection; pre- and post-images are on unless it says {enabled: false}.
     implemented("changeStreamPreAndPostImages"),
     // MongoDB: true is a deprecated no-op, false creates a collection without an _id index.
@@ -140,15 +140,16 @@ pub static CREATE: Args = Args::strict(&[
     // Not in the 8.0 manual, but sent by mongorestore: the default `_id` index is
     // accepted, any other is refused by the handler.
     implemented("idIndex"),
-    ignored("size", "MongoDB ignores size for collections that are not capped, and capped ones are refused."),
-    ignored("max", "MongoDB ignores max for collections that are not capped, and capped ones are refused."),
+    // Without capped: true, refused as MongoDB 8.0 refuses them (InvalidOptions).
+    implemented("size"),
+    implemented("max"),
     unsupported("storageEngine", "storage engine options are not supported"),
     implemented("validator"),
     implemented("validationLevel"),
     implemented("validationAction"),
     unsupported("indexOptionDefaults", "storage engine options are not supported"),
-    unsupported("viewOn", "views are not supported yet"),
-    unsupported("pipeline", "views are not supported yet"),
+    implemented("viewOn"),
+    implemented("pipeline"),
     implemented("collation"), // only {locale: "simple"}; stored in options, MongoDB stores none
     unsupported("encryptedFields", "Queryable Encryption is not supported"),
 ]);
@@ -160,8 +161,8 @@ pub static COLL_MOD: Args = Args::strict(&[
     implemented("validationLevel"),
     implemented("validationAction"),
     unsupported("index", "changing an index's options is not supported yet"),
-    unsupported("viewOn", "views are not supported yet"),
-    unsupported("pipeline", "views are not supported yet"),
+    implemented("viewOn"),
+    implemented("pipeline"),
     unsupported("expireAfterSeconds", "clustered and time series collections are not supported yet"),
     unsupported("timeseries", "time series collections are not supported yet"),
     unsupported("timeseriesBucketsMayHaveMixedSchemaData", "time series collections are not supported yet"),
