@@ -6,6 +6,7 @@ mod common;
 mod auth;
 mod bad_input;
 mod branches;
+mod collection_types;
 mod connections;
 mod crud;
 mod exact_bytes;

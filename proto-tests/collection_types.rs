@@ -1,0 +1,72 @@
+//! Collection types through the Rust driver: a view over a `$lookup`, on a branch.
+
+use bson::{doc, Document};
+use futures_util::TryStreamExt;
+use mongodb::error::ErrorKind;
+
+use crate::common::TestServer;
+
+/// A view whose pipeline joins another collection reads like a collection (find
+/// with a filter and sort, count, aggregate), refuses writes with 166, and
+/// belongs to the branch it was created on.
+#[tokio::test]
+async fn a_view_over_a_lookup() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let main = client.database("shop");
+    main.collection::<Document>("orders")
+        .insert_many(vec![
+            doc! {"_id": 1, "item": "pen", "qty": 2},
+            doc! {"_id": 2, "item": "ink", "qty": 1},
+            doc! {"_id": 3, "item": "pen", "qty": 5},
+        ])
+        .await
+        .expect("orders");
+    main.collection::<Document>("items")
+        .insert_many(vec![doc! {"_id": "pen", "price": 3}, doc! {"_id": "ink", "price": 10}])
+        .await
+        .expect("items");
+    main.run_command(doc! {"createBranch": "priced"}).await.expect("branch");
+    let branch = client.database("shop@priced");
+    branch
+        .create_collection("priced")
+        .view_on("orders".to_string())
+        .pipeline(vec![
+            doc! {"$lookup": {"from": "items", "localField": "item", "foreignField": "_id", "as": "it"}},
+            doc! {"$project": {"item": 1, "total": {"$multiply": ["$qty", {"$first": "$it.price"}]}}},
+        ])
+        .await
+        .expect("create the view");
+    let priced = branch.collection::<Document>("priced");
+    let found: Vec<Document> = priced
+        .find(doc! {"total": {"$gte": 6}})
+        .sort(doc! {"total": -1})
+        .await
+        .expect("find")
+        .try_collect()
+        .await
+        .expect("cursor");
+    assert_eq!(
+        found,
+        vec![
+            doc! {"_id": 3, "item": "pen", "total": 15},
+            doc! {"_id": 2, "item": "ink", "total": 10},
+            doc! {"_id": 1, "item": "pen", "total": 6}
+        ]
+    );
+    assert_eq!(priced.count_documents(doc! {"item": "pen"}).await.expect("count"), 2);
+    assert_eq!(priced.estimated_document_count().await.expect("estimated count"), 3);
+    let sums: Vec<Document> = priced
+        .aggregate(vec![doc! {"$group": {"_id": null, "sum": {"$sum": "$total"}}}])
+        .await
+        .expect("aggregate")
+        .try_collect()
+        .await
+        .expect("cursor");
+    assert_eq!(sums, vec![doc! {"_id": null, "sum": 31}]);
+    let err = priced.insert_one(doc! {"_id": 9}).await.expect_err("a view takes no writes");
+    assert!(matches!(&*err.kind, ErrorKind::Command(e) if e.code == 166), "{err}");
+    let names = main.list_collection_names().await.expect("main's collections");
+    assert!(!names.contains(&"priced".to_string()), "the view is the branch's: {names:?}");
+    server.stop().await;
+}
