@@ -9,6 +9,7 @@
 //! `disallowed-methods` (see `clippy.toml`) keeps it out.
 
 pub mod check;
+pub mod collation;
 mod decode;
 pub mod number;
 pub mod order;

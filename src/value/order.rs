@@ -21,6 +21,8 @@ use std::cmp::Ordering;
 
 use bson::{Bson, Document};
 
+use super::collation::Collation;
+
 /// Ends an object or array; below every type byte, so a shorter object or array sorts first.
 const END: u8 = 0x00;
 
@@ -75,22 +77,30 @@ fn text(value: &Bson) -> Option<&str> {
 
 /// MongoDB's comparison of two BSON values (without collation): first the canonical type order, then the values.
 pub fn compare(a: &Bson, b: &Bson) -> Ordering {
-    rank(a).cmp(&rank(b)).then_with(|| compare_same_rank(a, b))
+    compare_collated(a, b, None)
+}
+
+/// As [`compare`], with strings (also inside documents and arrays) compared by `collation`.
+pub fn compare_collated(a: &Bson, b: &Bson, collation: Option<&Collation>) -> Ordering {
+    rank(a).cmp(&rank(b)).then_with(|| compare_same_rank(a, b, collation))
 }
 
 /// Compares two values of the same canonical type.
-fn compare_same_rank(a: &Bson, b: &Bson) -> Ordering {
+fn compare_same_rank(a: &Bson, b: &Bson, collation: Option<&Collation>) -> Ordering {
     if let (Some(x), Some(y)) = (number(a), number(b)) {
         return compare_numbers(x, y);
     }
     if let (Some(x), Some(y)) = (text(a), text(b)) {
-        return x.as_bytes().cmp(y.as_bytes());
+        return super::collation::compare_text(x, y, collation);
     }
     match (a, b) {
-        (Bson::Document(x), Bson::Document(y)) => compare_documents(x, y),
-        (Bson::Array(x), Bson::Array(y)) => {
-            x.iter().zip(y).map(|(l, r)| compare(l, r)).find(|o| o.is_ne()).unwrap_or_else(|| x.len().cmp(&y.len()))
-        }
+        (Bson::Document(x), Bson::Document(y)) => compare_documents(x, y, collation),
+        (Bson::Array(x), Bson::Array(y)) => x
+            .iter()
+            .zip(y)
+            .map(|(l, r)| compare_collated(l, r, collation))
+            .find(|o| o.is_ne())
+            .unwrap_or_else(|| x.len().cmp(&y.len())),
         (Bson::Binary(x), Bson::Binary(y)) => x
             .bytes
             .len()
@@ -110,7 +120,7 @@ fn compare_same_rank(a: &Bson, b: &Bson) -> Ordering {
         }
         (Bson::JavaScriptCode(x), Bson::JavaScriptCode(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Bson::JavaScriptCodeWithScope(x), Bson::JavaScriptCodeWithScope(y)) => {
-            x.code.as_bytes().cmp(y.code.as_bytes()).then_with(|| compare_documents(&x.scope, &y.scope))
+            x.code.as_bytes().cmp(y.code.as_bytes()).then_with(|| compare_documents(&x.scope, &y.scope, None))
         }
         // MinKey, MaxKey, Null and Undefined: the type is the whole value.
         _ => Ordering::Equal,
@@ -149,14 +159,14 @@ fn compare_int_float(i: i64, f: f64) -> Ordering {
 
 /// Compares two objects field by field: the value's type, then the field name, then the value. An object that
 /// runs out of fields first is smaller.
-fn compare_documents(a: &Document, b: &Document) -> Ordering {
+fn compare_documents(a: &Document, b: &Document, collation: Option<&Collation>) -> Ordering {
     a.iter()
         .zip(b)
         .map(|((a_name, a_value), (b_name, b_value))| {
             rank(a_value)
                 .cmp(&rank(b_value))
                 .then_with(|| a_name.as_bytes().cmp(b_name.as_bytes()))
-                .then_with(|| compare_same_rank(a_value, b_value))
+                .then_with(|| compare_same_rank(a_value, b_value, collation))
         })
         .find(|o| o.is_ne())
         .unwrap_or_else(|| a.len().cmp(&b.len()))
