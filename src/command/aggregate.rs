@@ -4,6 +4,8 @@
 
 use std::collections::VecDeque;
 
+use std::sync::Arc;
+
 use bson::{doc, Bson, Document};
 
 use super::{args, Invocation};
@@ -12,6 +14,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::query::pipeline::{Collections, Pipeline};
 use crate::query::plan::{self, Access, Plan};
 use crate::store::{Collection, View};
+use crate::value::collation::Collation;
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     // `{aggregate: 1}` runs over the database: its first stage makes the documents.
@@ -90,7 +93,8 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let pipeline = Pipeline::parse(stages, &args::variables(inv.body, "aggregate")?)?
         .allow_disk_use(allow_disk_use)
         .with_stage_limits(limits.sort(), limits.group())
-        .with_budget(inv.context.memory.clone());
+        .with_budget(inv.context.memory.clone())
+        .with_collation(args::collation(inv.body)?.as_ref())?;
     if let Some(output) = pipeline.output() {
         super::output::check(inv, output)?;
     }
@@ -137,12 +141,19 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
 
 /// The documents of the view `entry` of `view` put through `stages` (for the
 /// commands that read a view through a pipeline: `count`, `distinct`).
-pub fn view_documents(inv: &Invocation<'_>, view: &View, entry: &Collection, stages: &[Bson]) -> Result<Vec<Document>> {
+pub fn view_documents(
+    inv: &Invocation<'_>,
+    view: &View,
+    entry: &Collection,
+    stages: &[Bson],
+    collation: Option<&Arc<Collation>>,
+) -> Result<Vec<Document>> {
     let resolved = super::views::resolve(view, entry)?;
     let combined: Vec<Bson> = resolved.pipeline.into_iter().chain(stages.iter().cloned()).collect();
     let pipeline = Pipeline::parse(&combined, &crate::query::Variables::none())?
         .with_stage_limits(inv.context.stage_limits.sort(), inv.context.stage_limits.group())
-        .with_budget(inv.context.memory.clone());
+        .with_budget(inv.context.memory.clone())
+        .with_collation(collation)?;
     let collections = BranchCollections { inv, view, depth: 0 };
     match view.collection(&resolved.source)?.filter(|c| c.view_on().is_none()) {
         Some(collection) => {

@@ -257,6 +257,15 @@ pub fn known_fields(statement: &Document, known: &[&str], context: &str) -> Resu
 
 /// Refuses a `collation` other than the simple one (binary comparison, what
 /// branchdb does), rather than answer with the wrong matches or order.
+/// The `collation` of a command or statement `doc`: `None` when absent or simple.
+pub fn collation(doc: &Document) -> Result<Option<std::sync::Arc<crate::value::collation::Collation>>> {
+    match doc.get("collation") {
+        None => Ok(None),
+        Some(spec) => crate::value::collation::Collation::parse(spec),
+    }
+}
+
+/// Refuses a `collation` other than simple in a command that does not take one yet.
 pub fn simple_collation(doc: &Document) -> Result<()> {
     match doc.get("collation") {
         None => Ok(()),

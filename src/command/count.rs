@@ -10,7 +10,9 @@ use crate::query::{Filter, Variables};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection_to_read(inv, "count")?;
-    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?;
+    let collation = args::collation(inv.body)?;
+    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?
+        .with_collation(collation.as_ref())?;
     let skip = args::integer(inv.body, "skip")?.unwrap_or(0);
     if skip < 0 {
         return Err(crate::error::Error::bad_value("skip value is negative in count query"));
@@ -24,7 +26,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     } else if let Some(entry) = view.collection(name)?.filter(|c| c.view_on().is_some()) {
         let query = Bson::Document(args::document(inv.body, "query")?.cloned().unwrap_or_default());
         let stages = [Bson::Document(doc! {"$match": query}), Bson::Document(doc! {"$count": "n"})];
-        let counted = super::aggregate::view_documents(inv, &view, &entry, &stages)?;
+        let counted = super::aggregate::view_documents(inv, &view, &entry, &stages, collation.as_ref())?;
         n = counted.first().and_then(|d| crate::index::whole_number(d.get("n")?)).unwrap_or(0).max(0) as u64;
     } else if let Some(collection) = view.collection(name)? {
         let wanted = if limit == 0 { u64::MAX } else { (skip as u64).saturating_add(limit) };

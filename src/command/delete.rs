@@ -17,7 +17,6 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let statements = args::documents(inv.body, "deletes")?;
     for statement in &statements {
         args::known_fields(statement, STATEMENT_FIELDS, "delete.deletes")?;
-        args::simple_collation(statement)?;
     }
     let ordered = args::boolean(inv.body, "ordered", true)?;
     let vars = args::variables(inv.body, "delete")?;
@@ -120,7 +119,8 @@ const STATEMENT_FIELDS: &[&str] = &["q", "limit", "hint", "collation", "sampleId
 /// A statement's filter, which may read the command's variables, and whether it
 /// deletes one document.
 fn statement_args(statement: &Document, vars: &Variables) -> Result<(Target, bool)> {
-    let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()), vars)?;
+    let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()), vars)?
+        .with_collation(args::collation(statement)?.as_ref())?;
     let limit = args::integer(statement, "limit")?.unwrap_or(0);
     if !matches!(limit, 0 | 1) {
         return Err(Error::bad_value(format!("The limit field in delete objects must be 0 or 1. Got {limit}")));

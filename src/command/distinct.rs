@@ -26,14 +26,22 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             )))
         }
     };
-    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?;
+    let collation = args::collation(inv.body)?;
+    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?
+        .with_collation(collation.as_ref())?;
     let target = args::target(filter, inv.body)?;
     let (view, snapshot_time) = inv.read_view_at()?;
     let mut values: Vec<Bson> = Vec::new();
     let entry = view.collection(name)?;
     if let Some(entry) = entry.as_ref().filter(|c| c.view_on().is_some()) {
         let query = Bson::Document(args::document(inv.body, "query")?.cloned().unwrap_or_default());
-        for doc in super::aggregate::view_documents(inv, &view, entry, &[Bson::Document(doc! {"$match": query})])? {
+        for doc in super::aggregate::view_documents(
+            inv,
+            &view,
+            entry,
+            &[Bson::Document(doc! {"$match": query})],
+            collation.as_ref(),
+        )? {
             values.extend(crate::query::path::distinct_values(&doc, key).into_iter().cloned());
         }
     } else if let Some(collection) = entry {
@@ -44,8 +52,11 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             Ok(true)
         })?;
     }
-    values.sort_by(order::compare);
-    values.dedup_by(|a, b| order::compare(a, b).is_eq());
+    // Equal values under the collation are one value: the first met stays (a
+    // stable sort keeps them in the order read).
+    let compare = |a: &Bson, b: &Bson| order::compare_collated(a, b, collation.as_deref());
+    values.sort_by(compare);
+    values.dedup_by(|a, b| compare(a, b).is_eq());
     let mut reply = doc! {"values": values};
     if let Some(time) = snapshot_time {
         reply.insert("atClusterTime", time);

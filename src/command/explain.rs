@@ -59,6 +59,9 @@ pub fn explain(inv: &Invocation<'_>, inner: &Document, execute: bool) -> Result<
     if let Some(command) = inner.keys().next().and_then(|name| super::lookup(name)) {
         command.args.check(command.name, inner)?;
     }
+    // Explaining under a collation is not built yet: refused rather than explained
+    // as if by bytes.
+    args::simple_collation(inner)?;
     let query = query_of(inner)?;
     let vars = Variables::none();
     let filter = Filter::parse(&query.filter, &vars)?;

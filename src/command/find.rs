@@ -26,15 +26,26 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection_to_read(inv, "find")?;
     let body = inv.body;
     let vars = args::variables(body, "find")?;
-    let filter = Filter::parse(args::document(body, "filter")?.unwrap_or(&Document::new()), &vars)?;
+    let collation = args::collation(body)?;
+    let filter = Filter::parse(args::document(body, "filter")?.unwrap_or(&Document::new()), &vars)?
+        .with_collation(collation.as_ref())?;
     let sort_spec = args::document(body, "sort")?.filter(|s| !s.is_empty());
     // The profile takes `{$natural: -1}` too (`system_profile::find`).
-    let sort = sort_spec.filter(|_| name != system_profile::NAME).map(Sort::parse).transpose()?;
+    let sort = sort_spec
+        .filter(|_| name != system_profile::NAME)
+        .map(|spec| Sort::parse(spec).map(|sort| sort.with_collation(collation.as_ref())))
+        .transpose()?;
     let hint = hint(body)?;
     let projection = match args::document(body, "projection")? {
         Some(spec) => Projection::parse(spec, &vars)?,
         None => None,
     };
+    if collation.is_some() && projection.as_ref().is_some_and(Projection::compares_values) {
+        return Err(Error::command(
+            crate::error::ErrorCode::NotImplemented,
+            "a collation other than simple is not supported yet with computed or $elemMatch projections",
+        ));
+    }
     let skip = args::integer(body, "skip")?.unwrap_or(0);
     if skip < 0 {
         return Err(Error::bad_value("skip value must be non-negative"));
@@ -71,7 +82,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     if name == system_profile::NAME {
         cursor.source = Source::Ready(system_profile::find(inv, &cursor.filter, sort_spec)?);
     } else if let Some(collection) = target {
-        let plan = plan::choose(&collection, &cursor.filter, sort_spec, hint)?;
+        let plan = plan::choose_collated(&collection, &cursor.filter, sort_spec, hint, collation.is_some())?;
         let limits = &inv.context.stage_limits;
         let allow_disk_use = args::boolean(body, "allowDiskUse", limits.allow_disk_use_by_default())?;
         let mut held = inv.context.memory.reservation();

@@ -164,12 +164,28 @@ impl Outcome {
 
 fn parse(body: &Document) -> Result<Request> {
     let vars = args::variables(body, "findAndModify")?;
-    let filter = Filter::parse(args::document(body, "query")?.unwrap_or(&Document::new()), &vars)?;
-    let sort = args::document(body, "sort")?.filter(|s| !s.is_empty()).map(Sort::parse).transpose()?;
+    let collation = args::collation(body)?;
+    let filter = Filter::parse(args::document(body, "query")?.unwrap_or(&Document::new()), &vars)?
+        .with_collation(collation.as_ref())?;
+    let sort = args::document(body, "sort")?
+        .filter(|s| !s.is_empty())
+        .map(|spec| Sort::parse(spec).map(|sort| sort.with_collation(collation.as_ref())))
+        .transpose()?;
     let fields = match args::document(body, "fields")? {
         Some(spec) => Projection::parse(spec, &vars)?,
         None => None,
     };
+    if collation.is_some() {
+        if let Some(spec) = body.get("update") {
+            update::refuse_collated(spec, body)?;
+        }
+        if fields.as_ref().is_some_and(Projection::compares_values) {
+            return Err(Error::command(
+                ErrorCode::NotImplemented,
+                "a collation other than simple is not supported yet with computed or $elemMatch projections",
+            ));
+        }
+    }
     let remove = args::boolean(body, "remove", false)?;
     let return_new = args::boolean(body, "new", false)?;
     let upsert = args::boolean(body, "upsert", false)?;

@@ -1076,7 +1076,10 @@ fn run_checked(
     }
     let running = shared.operations.start(operation);
     let deadline = max_time(body)?.map(|limit| Instant::now() + limit);
-    args::simple_collation(body)?;
+    // The commands that compare by a collation read it themselves.
+    if !matches!(command.name, "find" | "count" | "distinct" | "findAndModify" | "aggregate") {
+        args::simple_collation(body)?;
+    }
     let invocation = Invocation { body, db, connection, context: shared, deadline, op: Some(&running), session: None };
     authorize::check(command, &invocation)?;
     let interrupt = crate::operations::Interrupt { deadline, op: Some(&running) };

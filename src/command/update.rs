@@ -21,7 +21,6 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let statements = args::documents(inv.body, "updates")?;
     for statement in &statements {
         args::known_fields(statement, STATEMENT_FIELDS, "update.updates")?;
-        args::simple_collation(statement)?;
     }
     let ordered = args::boolean(inv.body, "ordered", true)?;
     let vars = args::variables(inv.body, "update")?;
@@ -62,13 +61,18 @@ const STATEMENT_FIELDS: &[&str] =
 /// may read the command's variables `vars`; a pipeline-style update also its
 /// constants `c`.
 fn statement_args(statement: &Document, vars: &Variables) -> Result<(Target, Update, bool, bool)> {
-    let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()), vars)?;
+    let collation = args::collation(statement)?;
+    let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()), vars)?
+        .with_collation(collation.as_ref())?;
     let spec = statement.get("u").ok_or_else(|| {
         Error::command(
             crate::error::ErrorCode::Location40414,
             "BSON field 'update.updates.u' is missing but a required field",
         )
     })?;
+    if collation.is_some() {
+        refuse_collated(spec, statement)?;
+    }
     let constants = args::document(statement, "c")?;
     if constants.is_some() && !matches!(spec, Bson::Array(_)) {
         return Err(Error::command(
@@ -90,6 +94,26 @@ fn statement_args(statement: &Document, vars: &Variables) -> Result<(Target, Upd
         ));
     }
     Ok((args::target(filter, statement)?, update, multi, upsert))
+}
+
+/// Refuses an update (`spec`, of `statement`) under a collation when it would
+/// compare strings itself: array filters, the operators that compare array
+/// elements or values, and pipelines, which do not take a collation yet.
+pub fn refuse_collated(spec: &Bson, statement: &Document) -> Result<()> {
+    const COMPARING: &[&str] = &["$addToSet", "$pull", "$pullAll", "$min", "$max", "$push"];
+    let comparing = match spec {
+        Bson::Array(_) => Some("a pipeline update"),
+        Bson::Document(update) => update.keys().find(|k| COMPARING.contains(&k.as_str())).map(String::as_str),
+        _ => None,
+    };
+    let comparing = comparing.or(statement.contains_key("arrayFilters").then_some("arrayFilters"));
+    match comparing {
+        Some(what) => Err(Error::command(
+            crate::error::ErrorCode::NotImplemented,
+            format!("a collation other than simple is not supported yet with {what}"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The `arrayFilters` of an update statement or a `findAndModify` (`field_prefix`

@@ -27,7 +27,7 @@ pub enum Access {
     CollectionScan,
     /// The one document whose `_id` the filter pins.
     IdLookup(Bson),
-    IndexScan(IndexScan),
+    IndexScan(Box<IndexScan>),
 }
 
 /// A scan of an index over ranges of keys.
@@ -78,9 +78,27 @@ pub fn choose(collection: &Collection, filter: &Filter, sort: Option<&Document>,
         .filter(|c| c.score > (0, false, false))
         .reduce(|best, c| if c.score > best.score { c } else { best });
     Ok(match best {
-        Some(c) => Plan { sorted: c.sorted, access: Access::IndexScan(c.scan) },
+        Some(c) => Plan { sorted: c.sorted, access: Access::IndexScan(Box::new(c.scan)) },
         None => Plan { access: Access::CollectionScan, sorted: in_id_order(&sort) },
     })
+}
+
+/// As [`choose`], for a query whose strings compare by a collation (`collated`):
+/// indexes and the `_id` order hold strings in byte order, so only a single
+/// document gives the sort's order; the rest is sorted after reading.
+pub fn choose_collated(
+    collection: &Collection,
+    filter: &Filter,
+    sort: Option<&Document>,
+    hint: Option<&Bson>,
+    collated: bool,
+) -> Result<Plan> {
+    if !collated {
+        return choose(collection, filter, sort, hint);
+    }
+    let mut plan = choose(collection, filter, None, hint)?;
+    plan.sorted = sort.is_none() || matches!(plan.access, Access::IdLookup(_));
+    Ok(plan)
 }
 
 /// Whether a sort is the `_id` order a collection scan reads in.
@@ -118,7 +136,7 @@ fn hinted(
         Some(None) => Err(unusable()),
         Some(Some(index)) => {
             let c = candidate(index, bounds, sort, true).ok_or_else(unusable)?;
-            Ok(Plan { sorted: c.sorted, access: Access::IndexScan(c.scan) })
+            Ok(Plan { sorted: c.sorted, access: Access::IndexScan(Box::new(c.scan)) })
         }
     }
 }

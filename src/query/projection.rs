@@ -98,6 +98,20 @@ impl Projection {
 
     /// Whether applying needs the position of the array element the filter matched
     /// through (a positional projection), so callers compute it only then.
+    /// Whether the projection compares or computes values (computed fields,
+    /// `$elemMatch`): what a collation would change.
+    pub fn compares_values(&self) -> bool {
+        fn any(node: &Node) -> bool {
+            node.computed
+                || node.children.iter().any(|(_, entry)| match entry {
+                    Entry::Leaf(Leaf::ElemMatch(_) | Leaf::Computed(_)) => true,
+                    Entry::Leaf(_) => false,
+                    Entry::Node(child) => any(child),
+                })
+        }
+        any(&self.root)
+    }
+
     pub fn needs_position(&self) -> bool {
         self.steps.iter().any(|step| matches!(step, Step::Positional { .. }))
     }

@@ -6,17 +6,21 @@
 //! ([`Sort::compare_keys`]); [`Sort::sort`] does both.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use bson::{Bson, Document};
 
 use super::projection::{field_path, shell_element};
 use crate::error::{Error, ErrorCode, Result};
+use crate::value::collation::Collation;
 use crate::value::order;
 
 /// A sort specification: dotted paths with 1 (ascending) or -1 (descending).
 #[derive(Debug, Clone)]
 pub struct Sort {
     fields: Vec<SortField>,
+    /// The collation strings sort by (bytes without one).
+    collation: Option<Arc<Collation>>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,7 +62,13 @@ impl Sort {
             };
             fields.push(SortField { path: field_path(name)?, ascending });
         }
-        Ok(Sort { fields })
+        Ok(Sort { fields, collation: None })
+    }
+
+    /// This sort, with strings ordered by `collation` (by bytes without one).
+    pub fn with_collation(mut self, collation: Option<&Arc<Collation>>) -> Sort {
+        self.collation = collation.cloned();
+        self
     }
 
     /// The key `doc` sorts by. Fails when two fields reach different arrays, which
@@ -67,6 +77,7 @@ impl Sort {
         let mut values = Vec::with_capacity(self.fields.len());
         // The path prefix at which an earlier field met an array.
         let mut array_at: Option<&[String]> = None;
+        let collation = self.collation.as_deref();
         for field in &self.fields {
             let mut found = Found::default();
             collect(doc, &field.path, 0, &mut found);
@@ -78,9 +89,9 @@ impl Sort {
                 array_at = Some(prefix);
             }
             let chosen = if field.ascending {
-                found.values.into_iter().min_by(|a, b| compare_values(a, b))
+                found.values.into_iter().min_by(|a, b| compare_values(a, b, collation))
             } else {
-                found.values.into_iter().max_by(|a, b| compare_values(a, b))
+                found.values.into_iter().max_by(|a, b| compare_values(a, b, collation))
             };
             values.push(chosen.cloned().unwrap_or(Bson::Null));
         }
@@ -90,7 +101,7 @@ impl Sort {
     /// The order of two keys under this specification.
     pub fn compare_keys(&self, a: &SortKey, b: &SortKey) -> Ordering {
         for ((field, x), y) in self.fields.iter().zip(&a.0).zip(&b.0) {
-            let order = compare_values(x, y);
+            let order = compare_values(x, y, self.collation.as_deref());
             let order = if field.ascending { order } else { order.reverse() };
             if order != Ordering::Equal {
                 return order;
@@ -159,14 +170,14 @@ fn collect_value<'d>(value: &'d Bson, path: &[String], depth: usize, found: &mut
 /// MongoDB's order of two sort values: [`order::compare`], except that an empty
 /// array ([`EMPTY_ARRAY`], BSON undefined) sorts after MinKey and before everything
 /// else.
-fn compare_values(a: &Bson, b: &Bson) -> Ordering {
+fn compare_values(a: &Bson, b: &Bson, collation: Option<&Collation>) -> Ordering {
     match (a, b) {
         (Bson::Undefined, Bson::Undefined) => Ordering::Equal,
         (Bson::Undefined, Bson::MinKey) => Ordering::Greater,
         (Bson::Undefined, _) => Ordering::Less,
         (Bson::MinKey, Bson::Undefined) => Ordering::Less,
         (_, Bson::Undefined) => Ordering::Greater,
-        _ => order::compare(a, b),
+        _ => order::compare_collated(a, b, collation),
     }
 }
 

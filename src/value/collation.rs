@@ -91,7 +91,8 @@ impl Collation {
         options.alternate_handling =
             Some(if alternate == "shifted" { AlternateHandling::Shifted } else { AlternateHandling::NonIgnorable });
         let max_variable = fields.max_variable.clone().unwrap_or_else(|| "punct".to_owned());
-        options.max_variable = Some(if max_variable == "space" { MaxVariable::Space } else { MaxVariable::Punctuation });
+        options.max_variable =
+            Some(if max_variable == "space" { MaxVariable::Space } else { MaxVariable::Punctuation });
         let mut prefs = CollatorPreferences::from(&locale);
         let case_first = fields.case_first.clone().unwrap_or_else(|| "off".to_owned());
         prefs.case_first = Some(match case_first.as_str() {
@@ -203,9 +204,7 @@ impl Fields {
                 "version" => match value {
                     Bson::String(v) if v == VERSION => {}
                     Bson::String(v) => {
-                        return Err(Error::bad_value(format!(
-                            "Field 'version' must be \"{VERSION}\", but was \"{v}\""
-                        )))
+                        return Err(Error::bad_value(format!("Field 'version' must be \"{VERSION}\", but was \"{v}\"")))
                     }
                     _ => return Err(wrong_type("string")),
                 },

@@ -80,6 +80,21 @@ impl Expr {
         Ok(ctx.eval(&self.node)?.map(Cow::into_owned))
     }
 
+    /// Whether the expression only reads and arranges values (constants, field
+    /// paths, variables, objects and arrays of them), calling no operator: what
+    /// compares nothing, whatever the collation.
+    pub fn is_plain(&self) -> bool {
+        fn plain(node: &Node) -> bool {
+            match node {
+                Node::Const(_) | Node::Missing | Node::Current(_) | Node::Var(..) | Node::Now => true,
+                Node::Object(fields) => fields.iter().all(|(_, node)| plain(node)),
+                Node::Array(items) => items.iter().all(plain),
+                Node::Call(..) | Node::Special(_) => false,
+            }
+        }
+        plain(&self.node)
+    }
+
     /// Whether the expression is a constant (it reads neither the document nor a
     /// variable), and its value if so.
     pub fn constant(&self) -> Option<&Bson> {

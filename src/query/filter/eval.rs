@@ -1,6 +1,7 @@
 //! The compiled tree of a filter and its evaluation on decoded documents.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use bson::spec::ElementType;
 use bson::{Bson, Document};
@@ -10,6 +11,7 @@ use super::super::expr::Expr;
 use super::super::path::{LeafArrays, Path};
 use super::parse::is_operator_document;
 use crate::error::{Error, ErrorCode, Result};
+use crate::value::collation::Collation;
 use crate::value::number::as_f64;
 use crate::value::order;
 
@@ -92,6 +94,8 @@ impl Clause {
 #[derive(Debug, Clone)]
 pub(super) enum Test {
     Compare(Comparison, Bson),
+    /// A comparison whose strings compare by a collation.
+    Collated(Comparison, Bson, Arc<Collation>),
     In(Box<InList>),
     Regex(Box<Pattern>),
     Exists,
@@ -123,7 +127,10 @@ impl Test {
     /// index in `position`.
     pub(super) fn matches(&self, value: Option<&Bson>, position: &mut Option<usize>) -> bool {
         match self {
-            Test::Compare(comparison, operand) => comparison.holds(value.unwrap_or(&Bson::Undefined), operand),
+            Test::Compare(comparison, operand) => comparison.holds(value.unwrap_or(&Bson::Undefined), operand, None),
+            Test::Collated(comparison, operand, collation) => {
+                comparison.holds(value.unwrap_or(&Bson::Undefined), operand, Some(collation))
+            }
             Test::In(list) => list.contains(value),
             Test::Regex(pattern) => value.is_some_and(|v| pattern.matches(v)),
             Test::Exists => value.is_some(),
@@ -174,7 +181,7 @@ impl Comparison {
     /// Whether `value` compares to `operand` this way. Values of different
     /// canonical types never do, except that everything is above MinKey and below
     /// MaxKey; NaN is only equal to NaN.
-    pub(super) fn holds(self, value: &Bson, operand: &Bson) -> bool {
+    pub(super) fn holds(self, value: &Bson, operand: &Bson, collation: Option<&Collation>) -> bool {
         if order::rank(value) != order::rank(operand) {
             return match operand {
                 Bson::MinKey => matches!(self, Comparison::Gt | Comparison::Gte),
@@ -185,7 +192,7 @@ impl Comparison {
         if self != Comparison::Eq && (is_nan(value) || is_nan(operand)) {
             return matches!(self, Comparison::Gte | Comparison::Lte) && is_nan(value) && is_nan(operand);
         }
-        let order = order::compare(value, operand);
+        let order = order::compare_collated(value, operand, collation);
         match self {
             Comparison::Eq => order == Ordering::Equal,
             Comparison::Gt => order == Ordering::Greater,
@@ -214,6 +221,8 @@ pub(super) struct InList {
     pub(super) regexes: Vec<Pattern>,
     /// Whether the list holds null, which also matches a missing field.
     pub(super) has_null: bool,
+    /// The collation its strings compare by (and its values are sorted by).
+    pub(super) collation: Option<Arc<Collation>>,
 }
 
 impl InList {
@@ -221,7 +230,7 @@ impl InList {
         let Bson::Array(items) = operand else {
             return Err(Error::bad_value(format!("{operator} needs an array")));
         };
-        let mut list = InList { values: Vec::new(), regexes: Vec::new(), has_null: false };
+        let mut list = InList { values: Vec::new(), regexes: Vec::new(), has_null: false, collation: None };
         for item in items {
             match item {
                 Bson::Document(d) if is_operator_document(d, false) => {
@@ -240,9 +249,19 @@ impl InList {
         Ok(list)
     }
 
+    /// The list with its strings compared by `collation`.
+    pub(super) fn collated(mut self, collation: Arc<Collation>) -> InList {
+        let compare = |a: &Bson, b: &Bson| order::compare_collated(a, b, Some(&collation));
+        self.values.sort_by(compare);
+        self.values.dedup_by(|a, b| compare(a, b) == Ordering::Equal);
+        self.collation = Some(collation);
+        self
+    }
+
     pub(super) fn contains(&self, value: Option<&Bson>) -> bool {
         let Some(value) = value else { return self.has_null };
-        self.values.binary_search_by(|probe| order::compare(probe, value)).is_ok()
+        let collation = self.collation.as_deref();
+        self.values.binary_search_by(|probe| order::compare_collated(probe, value, collation)).is_ok()
             || self.regexes.iter().any(|pattern| pattern.matches(value))
     }
 }

@@ -12,6 +12,7 @@
 //! before they are decoded, and `narrow.rs` finds the conditions an index can
 //! serve.
 
+mod collate;
 mod eval;
 mod explain;
 mod narrow;
@@ -35,13 +36,15 @@ pub use narrow::Narrowing;
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     conditions: Vec<Node>,
+    /// Whether its strings compare by a collation ([`Filter::with_collation`]).
+    collated: bool,
 }
 
 impl Filter {
     /// Compiles a filter; its `$expr` conditions may read `vars`, the command's
     /// variables.
     pub fn parse(filter: &Document, vars: &Variables) -> Result<Filter> {
-        Ok(Filter { conditions: parse_document(filter, Level::Top(vars))? })
+        Ok(Filter { conditions: parse_document(filter, Level::Top(vars))?, collated: false })
     }
 
     pub fn matches(&self, doc: &Document) -> bool {
@@ -67,12 +70,14 @@ impl Filter {
     /// The `_id` this filter pins, when one of its top-level conditions is an
     /// equality on `_id` with a plain value (not an array, a regular expression or
     /// a document of operators): a point lookup. The other conditions still have
-    /// to be checked with [`Filter::matches`].
+    /// to be checked with [`Filter::matches`]. Under a collation, an `_id` holding
+    /// text pins nothing: other spellings may equal it.
     pub fn id_equality(&self) -> Option<&Bson> {
         self.equalities().into_iter().find_map(|(path, value)| {
             let plain = match value {
                 Bson::Array(_) | Bson::RegularExpression(_) => false,
-                Bson::Document(d) => !d.keys().next().is_some_and(|k| k.starts_with('$')),
+                Bson::String(_) | Bson::Symbol(_) if self.collated => false,
+                Bson::Document(d) => !d.keys().next().is_some_and(|k| k.starts_with('$')) && !self.collated,
                 _ => true,
             };
             (path == "_id" && plain).then_some(value)

@@ -38,7 +38,7 @@ impl Filter {
         fn all(nodes: &[Node]) -> bool {
             nodes.iter().all(|node| match node {
                 Node::Path { test: Test::Compare(..) | Test::Exists, .. } => true,
-                Node::Path { test: Test::In(list), .. } => list.regexes.is_empty(),
+                Node::Path { test: Test::In(list), .. } => list.regexes.is_empty() && list.collation.is_none(),
                 Node::And(children) => all(children),
                 _ => false,
             })
@@ -60,7 +60,9 @@ pub(super) fn collect_narrowings<'f>(nodes: &'f [Node], out: &mut Vec<(&'f str, 
                     Comparison::Lte => Narrowing::Lte(value),
                 },
             ),
-            Node::Path { path, test: Test::In(list) } if list.regexes.is_empty() => (path, Narrowing::In(&list.values)),
+            Node::Path { path, test: Test::In(list) } if list.regexes.is_empty() && list.collation.is_none() => {
+                (path, Narrowing::In(&list.values))
+            }
             Node::Path { path, test: Test::Exists } => (path, Narrowing::Exists),
             Node::And(children) => {
                 collect_narrowings(children, out);
@@ -82,7 +84,10 @@ pub(super) fn is_prefix(prefix: &str, path: &str) -> bool {
 pub(super) fn collect_equalities<'f>(nodes: &'f [Node], out: &mut Vec<(&'f str, &'f Bson)>) {
     for node in nodes {
         match node {
-            Node::Path { path, test: Test::Compare(Comparison::Eq, value) } => out.push((path.as_str(), value)),
+            Node::Path {
+                path,
+                test: Test::Compare(Comparison::Eq, value) | Test::Collated(Comparison::Eq, value, _),
+            } => out.push((path.as_str(), value)),
             Node::Path { path, test: Test::In(list) } if list.regexes.is_empty() && list.values.len() == 1 => {
                 out.extend(list.values.first().map(|value| (path.as_str(), value)));
             }

@@ -2,6 +2,7 @@
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bson::{doc, Bson, Document};
 
@@ -10,6 +11,7 @@ use super::spill::Run;
 use super::Docs;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::expr::{self, Expr, Num, Sum, Variables};
+use crate::value::collation::Collation;
 use crate::value::size::{document_size, value_footprint, MAX_DOCUMENT};
 
 /// A compiled `$group` stage.
@@ -17,6 +19,8 @@ use crate::value::size::{document_size, value_footprint, MAX_DOCUMENT};
 pub(super) struct Group {
     id: Expr,
     accumulators: Accumulators,
+    /// The collation group keys compare by (bytes without one).
+    collation: Option<Arc<Collation>>,
 }
 
 /// The output fields of `$group`, `$bucket` and `$bucketAuto`: each a name, an
@@ -248,7 +252,30 @@ impl Group {
         let Some(id) = id else {
             return Err(Error::command(ErrorCode::Location15955, "a group specification must include an _id"));
         };
-        Ok(Group { id, accumulators })
+        Ok(Group { id, accumulators, collation: None })
+    }
+
+    /// This group with its keys compared by `collation`. Its expressions must only
+    /// read values, and its accumulators must not compare them (`$min`, `$max`,
+    /// `$addToSet`), until expressions and accumulators take a collation too.
+    pub(super) fn with_collation(mut self, collation: &Arc<Collation>) -> Result<Group> {
+        let comparing = self.accumulators.fields.iter().find(|(_, op, expr)| {
+            matches!(op, Accumulator::Min | Accumulator::Max | Accumulator::AddToSet) || !expr.is_plain()
+        });
+        if let Some((name, _, _)) = comparing {
+            return Err(Error::command(
+                ErrorCode::NotImplemented,
+                format!("a collation other than simple is not supported yet with the $group field '{name}'"),
+            ));
+        }
+        if !self.id.is_plain() {
+            return Err(Error::command(
+                ErrorCode::NotImplemented,
+                "a collation other than simple is not supported yet with a $group _id that computes",
+            ));
+        }
+        self.collation = Some(collation.clone());
+        Ok(self)
     }
 
     /// Groups the documents. Held in memory (counted in `held`), groups come out in
@@ -261,7 +288,7 @@ impl Group {
         let mut runs = Vec::new();
         for doc in docs {
             let doc = doc?;
-            let key = Key(self.id.evaluate(&doc)?);
+            let key = Key(self.id.evaluate(&doc)?, self.collation.clone());
             let at = match index.get(&key) {
                 Some(at) => *at,
                 None => {
@@ -337,11 +364,13 @@ impl<'a> MergedGroups<'a> {
     }
 
     fn next_group(&mut self) -> Result<Option<Document>> {
-        let smallest = self.heads.iter().flatten().map(|(key, _)| key).min_by(|a, b| expr::compare(Some(a), Some(b)));
+        let collation = self.group.collation.as_deref();
+        let compare = |a: &Bson, b: &Bson| crate::value::order::compare_collated(a, b, collation);
+        let smallest = self.heads.iter().flatten().map(|(key, _)| key).min_by(|a, b| compare(a, b));
         let Some(key) = smallest.cloned() else { return Ok(None) };
         let mut states = self.group.accumulators.start();
         for at in 0..self.runs.len() {
-            let holds_key = matches!(&self.heads[at], Some((k, _)) if expr::compare(Some(k), Some(&key)).is_eq());
+            let holds_key = matches!(&self.heads[at], Some((k, _)) if compare(k, &key).is_eq());
             if holds_key {
                 let next = next_part(&mut self.runs[at])?;
                 if let Some((_, partials)) = std::mem::replace(&mut self.heads[at], next) {
@@ -472,9 +501,9 @@ impl Accumulators {
 }
 
 /// A group key, ordered (and so deduplicated) by BSON comparison: `1` and `1.0`
-/// are one group.
+/// are one group; so are strings the group's collation finds equal.
 #[derive(Debug)]
-struct Key(Bson);
+struct Key(Bson, Option<Arc<Collation>>);
 
 impl PartialEq for Key {
     fn eq(&self, other: &Key) -> bool {
@@ -492,6 +521,6 @@ impl PartialOrd for Key {
 
 impl Ord for Key {
     fn cmp(&self, other: &Key) -> Ordering {
-        expr::compare(Some(&self.0), Some(&other.0))
+        crate::value::order::compare_collated(&self.0, &other.0, self.1.as_deref())
     }
 }

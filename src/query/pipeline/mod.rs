@@ -57,6 +57,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::memory::{Budget, Reservation};
 use crate::query::expr::{show, type_name, Expr, Variables};
 use crate::query::{Filter, Projection, Sort};
+use crate::value::collation::Collation;
 use crate::value::size::document_footprint;
 
 /// A compiled pipeline.
@@ -188,6 +189,29 @@ enum Stage {
     BucketAuto(BucketAuto),
 }
 
+impl Stage {
+    /// The stage's name, for messages.
+    fn name(&self) -> &'static str {
+        match self {
+            Stage::Match(_) => "$match",
+            Stage::Project(_) => "$project",
+            Stage::AddFields(_) => "$addFields",
+            Stage::Unset(_) => "$unset",
+            Stage::ReplaceRoot(_) => "$replaceRoot",
+            Stage::Sort(_) => "$sort",
+            Stage::Skip(_) => "$skip",
+            Stage::Limit(_) => "$limit",
+            Stage::Count(_) => "$count",
+            Stage::Group(_) => "$group",
+            Stage::Unwind(_) => "$unwind",
+            Stage::Sample(_) => "$sample",
+            Stage::Lookup(_) => "$lookup",
+            Stage::Facet(_) => "$facet",
+            Stage::BucketAuto(_) => "$bucketAuto",
+        }
+    }
+}
+
 /// The stages a pipeline-style update may use.
 const UPDATE_STAGES: &[&str] = &["$addFields", "$set", "$project", "$unset", "$replaceRoot", "$replaceWith"];
 
@@ -282,6 +306,36 @@ impl Pipeline {
     /// The final `$out` or `$merge`, if any: [`Pipeline::run`] leaves it to the caller.
     pub fn output(&self) -> Option<&Output> {
         self.output.as_ref()
+    }
+
+    /// This pipeline with its strings compared by `collation`: in `$match` filters
+    /// and `$sort`. Stages that would compare strings elsewhere (groups, joins,
+    /// expressions) are refused until they take a collation too.
+    pub fn with_collation(mut self, collation: Option<&Arc<Collation>>) -> Result<Pipeline> {
+        let Some(collation) = collation else { return Ok(self) };
+        let stages = std::mem::take(&mut self.stages);
+        for stage in stages {
+            let stage = match stage {
+                Stage::Match(filter) => Stage::Match(filter.with_collation(Some(collation))?),
+                Stage::Sort(sort) => Stage::Sort(sort.with_collation(Some(collation))),
+                Stage::Group(group) => Stage::Group(group.with_collation(collation)?),
+                Stage::Project(projection) if !projection.compares_values() => Stage::Project(projection),
+                keep @ (Stage::Unset(_)
+                | Stage::Skip(_)
+                | Stage::Limit(_)
+                | Stage::Count(_)
+                | Stage::Sample(_)
+                | Stage::Unwind(_)) => keep,
+                other => {
+                    return Err(Error::command(
+                        ErrorCode::NotImplemented,
+                        format!("a collation other than simple is not supported yet with {}", other.name()),
+                    ))
+                }
+            };
+            self.stages.push(stage);
+        }
+        Ok(self)
     }
 
     /// The filter of a leading `$match`, which a caller may use to choose its input
