@@ -12,7 +12,7 @@ use bson::{Bson, Document};
 use super::Index;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::path::values_at;
-use crate::value::order::encode_value;
+use crate::value::collation::Collation;
 
 /// One key of a document.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +71,7 @@ impl Index {
     fn encode(&self, values: Vec<Bson>) -> Key {
         let mut bytes = Vec::new();
         for (field, value) in self.fields.iter().zip(&values) {
-            encode_field(value, field.descending, &mut bytes);
+            encode_field_collated(value, field.descending, self.collation.as_deref(), &mut bytes);
         }
         Key { values, bytes }
     }
@@ -80,8 +80,14 @@ impl Index {
 /// Appends one field's value to an encoded key, inverted when the field is
 /// descending (the encoding is prefix-free, so inverting reverses its order).
 pub fn encode_field(value: &Bson, descending: bool, out: &mut Vec<u8>) {
+    encode_field_collated(value, descending, None, out);
+}
+
+/// As [`encode_field`], with strings encoded by their `collation` sort keys (an
+/// index with a collation).
+pub fn encode_field_collated(value: &Bson, descending: bool, collation: Option<&Collation>, out: &mut Vec<u8>) {
     let start = out.len();
-    encode_value(value, out);
+    crate::value::order::encode_value_collated(value, collation, out);
     if descending {
         for byte in &mut out[start..] {
             *byte = !*byte;

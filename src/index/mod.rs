@@ -10,6 +10,8 @@
 mod keys;
 mod spec;
 
+use std::sync::Arc;
+
 use bson::{doc, Bson, Document};
 
 pub use keys::{encode_field, Key, Keys};
@@ -18,6 +20,7 @@ pub use spec::{is_descending, is_id_pattern, parse, whole_number};
 use crate::error::{Error, Result};
 use crate::query::expr::Variables;
 use crate::query::Filter;
+use crate::value::collation::Collation;
 
 /// The name and key pattern of the `_id` index every collection has.
 pub const ID_INDEX: &str = "_id_";
@@ -51,6 +54,9 @@ pub struct Index {
     /// Some document held an array in an indexed field (or does still): the index
     /// may hold several keys per document, so its order is not a sort order.
     pub multikey: bool,
+    /// The collation its keys hold strings by (their sort keys); `None`: simple,
+    /// by bytes.
+    pub collation: Option<Arc<Collation>>,
 }
 
 impl Index {
@@ -68,6 +74,7 @@ impl Index {
             Err(_) => None,
         };
         let expire_after_seconds = spec.get("expireAfterSeconds").and_then(spec::whole_number);
+        let collation = spec.get("collation").map(Collation::parse).transpose()?.flatten();
         Ok(Index {
             id,
             name,
@@ -77,6 +84,7 @@ impl Index {
             partial,
             expire_after_seconds,
             multikey: false,
+            collation,
             spec,
         })
     }

@@ -6,6 +6,7 @@ use bson::{Bson, Document};
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::expr::Variables;
 use crate::query::Filter;
+use crate::value::collation::Collation;
 
 /// The largest `expireAfterSeconds` MongoDB accepts.
 const MAX_EXPIRE_AFTER_SECONDS: i64 = i32::MAX as i64;
@@ -69,10 +70,12 @@ pub fn parse(spec: &Bson) -> Result<Document> {
                 Filter::parse(filter, &Variables::none())?;
                 out.insert(option, value.clone());
             }
-            "collation" => match value {
-                Bson::Document(c) if c.get_str("locale") == Ok("simple") => {}
-                _ => return Err(Error::bad_value("collations other than 'simple' are not supported")),
-            },
+            // Kept whole, as MongoDB lists it; the simple collation is no collation.
+            "collation" => {
+                if let Some(collation) = Collation::parse(value)? {
+                    out.insert(option, collation.spec().clone());
+                }
+            }
             _ => {
                 return Err(Error::command(
                     ErrorCode::InvalidIndexSpecificationOption,

@@ -158,6 +158,24 @@ fn candidate(
     sort: &[(String, bool)],
     hinted: bool,
 ) -> Option<Candidate> {
+    if index.collation.is_none() {
+        return candidate_by_bounds(index, bounds, sort, hinted);
+    }
+    // An index with a collation holds strings as collation keys: bounds made of
+    // values by bytes do not fit it, nor does its order give a sort by bytes. Read
+    // whole when hinted, else not at all.
+    let mut whole = candidate_by_bounds(index, &HashMap::new(), &[], hinted).filter(|_| hinted)?;
+    whole.sorted = sort.is_empty();
+    Some(whole)
+}
+
+/// As [`candidate`], for an index whose keys order as values do.
+fn candidate_by_bounds(
+    index: &Index,
+    bounds: &HashMap<&str, FieldBounds>,
+    sort: &[(String, bool)],
+    hinted: bool,
+) -> Option<Candidate> {
     let full = FieldBounds::default();
     let field_bounds: Vec<&FieldBounds> =
         index.fields.iter().map(|f| bounds.get(f.path.as_str()).unwrap_or(&full)).collect();

@@ -198,8 +198,14 @@ fn read_db_pointer(value: &Bson) -> Option<(Vec<u8>, [u8; 12])> {
 
 /// Appends the order-preserving, self-delimiting encoding of `value` to `out`.
 pub fn encode_value(value: &Bson, out: &mut Vec<u8>) {
+    encode_value_collated(value, None, out);
+}
+
+/// As [`encode_value`], with strings (also inside documents and arrays) encoded by their `collation` sort keys:
+/// the bytes order as the collation compares, so strings it finds equal encode alike.
+pub fn encode_value_collated(value: &Bson, collation: Option<&Collation>, out: &mut Vec<u8>) {
     out.push(rank(value));
-    encode_payload(value, out);
+    encode_payload(value, collation, out);
 }
 
 /// A value's encoding, on its own.
@@ -213,7 +219,12 @@ pub fn encoded(value: &Bson) -> Vec<u8> {
 /// keys): its bytes with each 0x00 written as 0x00 0xFF, then 0x00 0x00. Byte order of the encodings is byte
 /// order of the strings.
 pub fn encode_str(s: &str, out: &mut Vec<u8>) {
-    for &byte in s.as_bytes() {
+    encode_bytes(s.as_bytes(), out);
+}
+
+/// As [`encode_str`], for any bytes.
+fn encode_bytes(bytes: &[u8], out: &mut Vec<u8>) {
+    for &byte in bytes {
         out.push(byte);
         if byte == 0x00 {
             out.push(0xFF);
@@ -223,17 +234,24 @@ pub fn encode_str(s: &str, out: &mut Vec<u8>) {
 }
 
 /// Appends the part of a value's encoding that follows its type byte.
-fn encode_payload(value: &Bson, out: &mut Vec<u8>) {
+fn encode_payload(value: &Bson, collation: Option<&Collation>, out: &mut Vec<u8>) {
     match value {
+        Bson::String(s) | Bson::Symbol(s) if collation.is_some() => {
+            let mut key = Vec::new();
+            if let Some(collation) = collation {
+                collation.write_key(s, &mut key);
+            }
+            encode_bytes(&key, out);
+        }
         Bson::Int32(i) => encode_number(Num::Int(i64::from(*i)), out),
         Bson::Int64(i) => encode_number(Num::Int(*i), out),
         Bson::Double(d) => encode_number(Num::Float(*d), out),
         Bson::Decimal128(d) => encode_number(Num::Float(super::number::decimal_to_f64(d)), out),
         Bson::String(s) | Bson::Symbol(s) | Bson::JavaScriptCode(s) => encode_str(s, out),
-        Bson::Document(doc) => encode_document(doc, out),
+        Bson::Document(doc) => encode_document(doc, collation, out),
         Bson::Array(items) => {
             for item in items {
-                encode_value(item, out);
+                encode_value_collated(item, collation, out);
             }
             out.push(END);
         }
@@ -261,18 +279,18 @@ fn encode_payload(value: &Bson, out: &mut Vec<u8>) {
         }
         Bson::JavaScriptCodeWithScope(code) => {
             encode_str(&code.code, out);
-            encode_document(&code.scope, out);
+            encode_document(&code.scope, None, out);
         }
         Bson::MinKey | Bson::MaxKey | Bson::Null | Bson::Undefined => {}
     }
 }
 
 /// Appends an object's fields (type byte, escaped name, payload) and the end byte.
-fn encode_document(doc: &Document, out: &mut Vec<u8>) {
+fn encode_document(doc: &Document, collation: Option<&Collation>, out: &mut Vec<u8>) {
     for (name, value) in doc {
         out.push(rank(value));
         encode_str(name, out);
-        encode_payload(value, out);
+        encode_payload(value, collation, out);
     }
     out.push(END);
 }
