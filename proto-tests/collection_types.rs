@@ -1,4 +1,5 @@
-//! Collection types through the Rust driver: a view over a `$lookup`, on a branch.
+//! Collection types and collations through the Rust driver: a view over a
+//! `$lookup`, on a branch; a case-insensitive unique index.
 
 use bson::{doc, Document};
 use futures_util::TryStreamExt;
@@ -68,5 +69,42 @@ async fn a_view_over_a_lookup() {
     assert!(matches!(&*err.kind, ErrorKind::Command(e) if e.code == 166), "{err}");
     let names = main.list_collection_names().await.expect("main's collections");
     assert!(!names.contains(&"priced".to_string()), "the view is the branch's: {names:?}");
+    server.stop().await;
+}
+
+/// A unique index with a strength-2 collation refuses a name that differs only in
+/// case, and queries with that collation find names whatever their case.
+#[tokio::test]
+async fn a_case_insensitive_unique_index() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let users = client.database("app").collection::<Document>("users");
+    let case_insensitive = mongodb::options::Collation::builder()
+        .locale("en")
+        .strength(mongodb::options::CollationStrength::Secondary)
+        .build();
+    let index = mongodb::IndexModel::builder()
+        .keys(doc! {"email": 1})
+        .options(mongodb::options::IndexOptions::builder().unique(true).collation(case_insensitive.clone()).build())
+        .build();
+    users.create_index(index).await.expect("create the index");
+    users.insert_one(doc! {"_id": 1, "email": "Ada@Example.com"}).await.expect("first");
+    let err = users.insert_one(doc! {"_id": 2, "email": "ada@example.COM"}).await.expect_err("same but for case");
+    let ErrorKind::Write(mongodb::error::WriteFailure::WriteError(write)) = &*err.kind else { panic!("{err}") };
+    assert_eq!(write.code, 11000, "{err}");
+    users.insert_one(doc! {"_id": 3, "email": "grace@example.com"}).await.expect("another");
+    let found = users
+        .find_one(doc! {"email": "ADA@EXAMPLE.COM"})
+        .collation(case_insensitive.clone())
+        .await
+        .expect("find")
+        .expect("found whatever the case");
+    assert_eq!(found.get_i32("_id"), Ok(1));
+    assert!(users.find_one(doc! {"email": "ADA@EXAMPLE.COM"}).await.expect("find").is_none(), "by bytes: no match");
+    let listed: Vec<mongodb::IndexModel> =
+        users.list_indexes().await.expect("list").try_collect().await.expect("cursor");
+    let collation = listed[1].options.as_ref().and_then(|o| o.collation.clone()).expect("the index's collation");
+    assert_eq!(collation.locale, "en");
+    assert!(matches!(collation.strength, Some(mongodb::options::CollationStrength::Secondary)), "{collation:?}");
     server.stop().await;
 }
