@@ -102,3 +102,8 @@ fn run_file(json: &str) -> usize {
 fn golden_collection_types() {
     assert_eq!(run_file(include_str!("golden/collection-types.json")), 81, "the number of cases");
 }
+
+#[test]
+fn golden_collation() {
+    assert_eq!(run_file(include_str!("golden/collation.json")), 73, "the number of cases");
+}
