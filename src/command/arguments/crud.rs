@@ -14,7 +14,7 @@ pub static FIND: Args = Args::strict(&[
     implemented("limit"),
     implemented("batchSize"),
     implemented("singleBatch"),
-    implemented("collation"), // only {locale: "simple"} (args::simple_collation at dispatch)
+    implemented("collation"), // filter and sort; computed/$elemMatch projections refuse a non-simple one (238)
     implemented("let"),
     unsupported("max", "index bounds (min/max) are not supported yet"),
     unsupported("min", "index bounds (min/max) are not supported yet"),
@@ -77,7 +77,7 @@ pub static FIND_AND_MODIFY: Args = Args::strict(&[
     implemented("new"),
     implemented("fields"),
     implemented("upsert"),
-    implemented("collation"),    // only {locale: "simple"}
+    implemented("collation"), // query and sort; comparing update operators refuse a non-simple one (238)
     implemented("arrayFilters"), // read by update::array_filters
     implemented("let"),
     implemented("hint"),
@@ -92,7 +92,7 @@ pub static AGGREGATE: Args = Args::strict(&[
     // the other blocking stages stay in memory within --max-memory.
     implemented("allowDiskUse"),
     implemented("cursor"),
-    implemented("collation"), // only {locale: "simple"}
+    implemented("collation"), // $match, $sort, $group keys; other comparing stages refuse a non-simple one (238)
     // Gap: only read when the pipeline starts with $match (plan::choose); otherwise neither
     // applied nor checked (MongoDB errors for a hint naming no index).
     implemented("hint"),
@@ -106,7 +106,7 @@ pub static COUNT: Args = Args::strict(&[
     implemented("limit"),
     implemented("skip"),
     implemented("hint"),
-    implemented("collation"), // only {locale: "simple"}
+    implemented("collation"),
     ignored("fields", "Sent by old shells; MongoDB's count parser ignores it (ignore: true in its IDL)."),
 ]);
 
@@ -114,7 +114,7 @@ pub static COUNT: Args = Args::strict(&[
 pub static DISTINCT: Args = Args::strict(&[
     implemented("key"),
     implemented("query"),
-    implemented("collation"), // only {locale: "simple"}
+    implemented("collation"),
     implemented("hint"),
 ]);
 
@@ -150,7 +150,7 @@ pub static CREATE: Args = Args::strict(&[
     unsupported("indexOptionDefaults", "storage engine options are not supported"),
     implemented("viewOn"),
     implemented("pipeline"),
-    implemented("collation"), // only {locale: "simple"}; stored in options, MongoDB stores none
+    implemented("collation"), // only {locale: "simple"} (collection defaults refused at dispatch); stored in options
     unsupported("encryptedFields", "Queryable Encryption is not supported"),
 ]);
 
