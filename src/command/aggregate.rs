@@ -94,7 +94,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         .allow_disk_use(allow_disk_use)
         .with_stage_limits(limits.sort(), limits.group())
         .with_budget(inv.context.memory.clone())
-        .with_collation(args::collation(inv.body)?.as_ref())?;
+        .with_collation(args::collation_on(inv.body, target.as_ref())?.as_ref())?;
     if let Some(output) = pipeline.output() {
         super::output::check(inv, output)?;
     }

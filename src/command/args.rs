@@ -257,11 +257,17 @@ pub fn known_fields(statement: &Document, known: &[&str], context: &str) -> Resu
 
 /// Refuses a `collation` other than the simple one (binary comparison, what
 /// branchdb does), rather than answer with the wrong matches or order.
-/// The `collation` of a command or statement `doc`: `None` when absent or simple.
-pub fn collation(doc: &Document) -> Result<Option<std::sync::Arc<crate::value::collation::Collation>>> {
-    match doc.get("collation") {
-        None => Ok(None),
-        Some(spec) => crate::value::collation::Collation::parse(spec),
+/// The collation a command or statement `doc` on `collection` compares by: its
+/// own `collation` when it gives one (`{locale: "simple"}` included), else the
+/// collection's default (collections with one are not built yet: `create` refuses
+/// a collation other than simple); `None` for the simple collation.
+pub fn collation_on(
+    doc: &Document,
+    collection: Option<&crate::store::Collection>,
+) -> Result<Option<std::sync::Arc<crate::value::collation::Collation>>> {
+    match (doc.get("collation"), collection.and_then(|c| c.options.get("collation"))) {
+        (Some(spec), _) | (None, Some(spec)) => crate::value::collation::Collation::parse(spec),
+        (None, None) => Ok(None),
     }
 }
 

@@ -10,9 +10,7 @@ use crate::query::{Filter, Variables};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection_to_read(inv, "count")?;
-    let collation = args::collation(inv.body)?;
-    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?
-        .with_collation(collation.as_ref())?;
+    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?;
     let skip = args::integer(inv.body, "skip")?.unwrap_or(0);
     if skip < 0 {
         return Err(crate::error::Error::bad_value("skip value is negative in count query"));
@@ -20,15 +18,18 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     // MongoDB reads a negative limit as its absolute value; 0 means none.
     let limit = args::integer(inv.body, "limit")?.unwrap_or(0).unsigned_abs();
     let view = inv.read_view()?;
+    let entry = view.collection(name)?;
+    let collation = args::collation_on(inv.body, entry.as_ref())?;
+    let filter = filter.with_collation(collation.as_ref())?;
     let mut n = 0u64;
     if name == super::system_profile::NAME {
         n = super::system_profile::documents(inv).iter().filter(|d| filter.matches(d)).count() as u64;
-    } else if let Some(entry) = view.collection(name)?.filter(|c| c.view_on().is_some()) {
+    } else if let Some(entry) = entry.as_ref().filter(|c| c.view_on().is_some()) {
         let query = Bson::Document(args::document(inv.body, "query")?.cloned().unwrap_or_default());
         let stages = [Bson::Document(doc! {"$match": query}), Bson::Document(doc! {"$count": "n"})];
-        let counted = super::aggregate::view_documents(inv, &view, &entry, &stages, collation.as_ref())?;
+        let counted = super::aggregate::view_documents(inv, &view, entry, &stages, collation.as_ref())?;
         n = counted.first().and_then(|d| crate::index::whole_number(d.get("n")?)).unwrap_or(0).max(0) as u64;
-    } else if let Some(collection) = view.collection(name)? {
+    } else if let Some(collection) = entry {
         let wanted = if limit == 0 { u64::MAX } else { (skip as u64).saturating_add(limit) };
         let plan = plan::choose(&collection, &filter, None, super::find::hint(inv.body)?)?;
         exec::walk(&view, &collection, &plan, &filter, &inv.interrupt(), |_| {

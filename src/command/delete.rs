@@ -13,7 +13,7 @@ use crate::store::{Collection, Commit, View};
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "delete")?;
     args::writable(inv)?;
-    super::views::refuse(inv, &inv.latest_view()?, name)?;
+    let entry = super::views::refuse(inv, &inv.latest_view()?, name)?;
     let statements = args::documents(inv.body, "deletes")?;
     for statement in &statements {
         args::known_fields(statement, STATEMENT_FIELDS, "delete.deletes")?;
@@ -25,7 +25,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             // A retried statement an earlier attempt executed: its reply again.
             return Ok((i64::from(done.get_i32("n").unwrap_or(0)), None));
         }
-        let (target, just_one) = statement_args(statement, &vars)?;
+        let (target, just_one) = statement_args(statement, &vars, entry.as_ref())?;
         match just_one {
             true => delete_one(inv, index, name, &target),
             false => delete_many(inv, name, &target),
@@ -118,9 +118,9 @@ const STATEMENT_FIELDS: &[&str] = &["q", "limit", "hint", "collation", "sampleId
 
 /// A statement's filter, which may read the command's variables, and whether it
 /// deletes one document.
-fn statement_args(statement: &Document, vars: &Variables) -> Result<(Target, bool)> {
+fn statement_args(statement: &Document, vars: &Variables, entry: Option<&Collection>) -> Result<(Target, bool)> {
     let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()), vars)?
-        .with_collation(args::collation(statement)?.as_ref())?;
+        .with_collation(args::collation_on(statement, entry)?.as_ref())?;
     let limit = args::integer(statement, "limit")?.unwrap_or(0);
     if !matches!(limit, 0 | 1) {
         return Err(Error::bad_value(format!("The limit field in delete objects must be 0 or 1. Got {limit}")));

@@ -26,13 +26,13 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             )))
         }
     };
-    let collation = args::collation(inv.body)?;
-    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?
-        .with_collation(collation.as_ref())?;
-    let target = args::target(filter, inv.body)?;
+    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?;
     let (view, snapshot_time) = inv.read_view_at()?;
     let mut values: Vec<Bson> = Vec::new();
     let entry = view.collection(name)?;
+    // The command's collation, else the collection's.
+    let collation = args::collation_on(inv.body, entry.as_ref())?;
+    let target = args::target(filter.with_collation(collation.as_ref())?, inv.body)?;
     if let Some(entry) = entry.as_ref().filter(|c| c.view_on().is_some()) {
         let query = Bson::Document(args::document(inv.body, "query")?.cloned().unwrap_or_default());
         for doc in super::aggregate::view_documents(

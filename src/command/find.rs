@@ -26,26 +26,16 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection_to_read(inv, "find")?;
     let body = inv.body;
     let vars = args::variables(body, "find")?;
-    let collation = args::collation(body)?;
-    let filter = Filter::parse(args::document(body, "filter")?.unwrap_or(&Document::new()), &vars)?
-        .with_collation(collation.as_ref())?;
+    let filter = Filter::parse(args::document(body, "filter")?.unwrap_or(&Document::new()), &vars)?;
     let sort_spec = args::document(body, "sort")?.filter(|s| !s.is_empty());
     // The profile takes `{$natural: -1}` too (`system_profile::find`).
-    let sort = sort_spec
-        .filter(|_| name != system_profile::NAME)
-        .map(|spec| Sort::parse(spec).map(|sort| sort.with_collation(collation.as_ref())))
-        .transpose()?;
+    let sort = sort_spec.filter(|_| name != system_profile::NAME).map(Sort::parse).transpose()?;
     let hint = hint(body)?;
     let projection = match args::document(body, "projection")? {
         Some(spec) => Projection::parse(spec, &vars)?,
         None => None,
     };
-    if collation.is_some() && projection.as_ref().is_some_and(Projection::compares_values) {
-        return Err(Error::command(
-            crate::error::ErrorCode::NotImplemented,
-            "a collation other than simple is not supported yet with computed or $elemMatch projections",
-        ));
-    }
+
     let skip = args::integer(body, "skip")?.unwrap_or(0);
     if skip < 0 {
         return Err(Error::bad_value("skip value must be non-negative"));
@@ -66,6 +56,16 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     };
     if target.as_ref().is_some_and(|entry| entry.view_on().is_some()) {
         return super::views::find(inv, name);
+    }
+    // The command's collation, else the collection's.
+    let collation = args::collation_on(body, target.as_ref())?;
+    let filter = filter.with_collation(collation.as_ref())?;
+    let sort = sort.map(|sort| sort.with_collation(collation.as_ref()));
+    if collation.is_some() && projection.as_ref().is_some_and(Projection::compares_values) {
+        return Err(Error::command(
+            crate::error::ErrorCode::NotImplemented,
+            "a collation other than simple is not supported yet with computed or $elemMatch projections",
+        ));
     }
     let mut cursor = Cursor {
         ns: args::namespace(inv, name),

@@ -30,8 +30,8 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let command = inv.body.keys().next().map_or("findAndModify", String::as_str);
     let name = args::collection(inv, command)?;
     args::writable(inv)?;
-    super::views::refuse(inv, &inv.latest_view()?, name)?;
-    let request = parse(inv.body)?;
+    let entry = super::views::refuse(inv, &inv.latest_view()?, name)?;
+    let request = parse(inv.body, entry.as_ref())?;
     let (outcome, commit) = match inv.executed(0) {
         // A retry of a findAndModify an earlier attempt executed: its reply again.
         Some(done) => (Outcome::recorded(done), None),
@@ -162,9 +162,9 @@ impl Outcome {
     }
 }
 
-fn parse(body: &Document) -> Result<Request> {
+fn parse(body: &Document, entry: Option<&Collection>) -> Result<Request> {
     let vars = args::variables(body, "findAndModify")?;
-    let collation = args::collation(body)?;
+    let collation = args::collation_on(body, entry)?;
     let filter = Filter::parse(args::document(body, "query")?.unwrap_or(&Document::new()), &vars)?
         .with_collation(collation.as_ref())?;
     let sort = args::document(body, "sort")?

@@ -17,7 +17,7 @@ use crate::store::{Batch, Collection, Commit, PutKind};
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "update")?;
     args::writable(inv)?;
-    super::views::refuse(inv, &inv.latest_view()?, name)?;
+    let entry = super::views::refuse(inv, &inv.latest_view()?, name)?;
     let statements = args::documents(inv.body, "updates")?;
     for statement in &statements {
         args::known_fields(statement, STATEMENT_FIELDS, "update.updates")?;
@@ -29,7 +29,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             // A retried statement an earlier attempt executed: its reply again.
             return Ok((Outcome::recorded(done), None));
         }
-        let (target, update, multi, upsert) = statement_args(statement, &vars)?;
+        let (target, update, multi, upsert) = statement_args(statement, &vars, entry.as_ref())?;
         match multi {
             true => update_many(inv, name, &target, &update, upsert),
             false => update_one(inv, index, name, &target, &update, upsert),
@@ -60,8 +60,12 @@ const STATEMENT_FIELDS: &[&str] =
 /// A statement's filter, update, `multi` and `upsert`. The filter and the update
 /// may read the command's variables `vars`; a pipeline-style update also its
 /// constants `c`.
-fn statement_args(statement: &Document, vars: &Variables) -> Result<(Target, Update, bool, bool)> {
-    let collation = args::collation(statement)?;
+fn statement_args(
+    statement: &Document,
+    vars: &Variables,
+    entry: Option<&Collection>,
+) -> Result<(Target, Update, bool, bool)> {
+    let collation = args::collation_on(statement, entry)?;
     let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()), vars)?
         .with_collation(collation.as_ref())?;
     let spec = statement.get("u").ok_or_else(|| {

@@ -59,11 +59,12 @@ pub fn not_a_collection(inv: &Invocation<'_>, name: &str) -> Error {
     )
 }
 
-/// Refuses a write command on `name` when it is a view of the addressed branch.
-pub fn refuse(inv: &Invocation<'_>, view: &View, name: &str) -> Result<()> {
+/// Refuses a write command on `name` when it is a view of the addressed branch;
+/// else the collection, when it exists.
+pub fn refuse(inv: &Invocation<'_>, view: &View, name: &str) -> Result<Option<Collection>> {
     match view.collection(name)? {
         Some(entry) if entry.view_on().is_some() => Err(not_a_collection(inv, name)),
-        _ => Ok(()),
+        entry => Ok(entry),
     }
 }
 

@@ -111,12 +111,8 @@ pub static COUNT: Args = Args::strict(&[
 ]);
 
 /// distinct: https://www.mongodb.com/docs/v8.0/reference/command/distinct/
-pub static DISTINCT: Args = Args::strict(&[
-    implemented("key"),
-    implemented("query"),
-    implemented("collation"),
-    implemented("hint"),
-]);
+pub static DISTINCT: Args =
+    Args::strict(&[implemented("key"), implemented("query"), implemented("collation"), implemented("hint")]);
 
 /// explain: https://www.mongodb.com/docs/v8.0/reference/command/explain/
 pub static EXPLAIN: Args = Args::strict(&[implemented("verbosity")]);
