@@ -136,6 +136,8 @@ error_codes! {
     GraphContainsCycle = 93,
     ViewDepthLimitExceeded = 165,
     OptionNotSupportedOnView = 157,
+    IncompatibleCollationVersion = 161,
+    OperationFailed = 96,
     Location5979700 = 5979700,
     Location5979703 = 5979703,
     Location5979704 = 5979704,

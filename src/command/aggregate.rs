@@ -3,7 +3,6 @@
 //! or `$merge` into the same branch (the cursor is then empty).
 
 use std::collections::VecDeque;
-
 use std::sync::Arc;
 
 use bson::{doc, Bson, Document};

@@ -177,7 +177,7 @@ fn parse(body: &Document, entry: Option<&Collection>) -> Result<Request> {
     };
     if collation.is_some() {
         if let Some(spec) = body.get("update") {
-            update::refuse_collated(spec, body)?;
+            update::refuse_collated(spec)?;
         }
         if fields.as_ref().is_some_and(Projection::compares_values) {
             return Err(Error::command(
@@ -200,7 +200,10 @@ fn parse(body: &Document, entry: Option<&Collection>) -> Result<Request> {
             )
         }
         (None, true) => None,
-        (Some(spec), false) => Some(Update::parse(spec, &update::array_filters(body, "findAndModify")?, &vars)?),
+        (Some(spec), false) => Some(
+            Update::parse(spec, &update::array_filters(body, "findAndModify")?, &vars)?
+                .with_collation(collation.as_ref())?,
+        ),
     };
     Ok(Request { target: args::target(filter, body)?, sort, update, return_new, upsert, fields })
 }

@@ -75,7 +75,7 @@ fn statement_args(
         )
     })?;
     if collation.is_some() {
-        refuse_collated(spec, statement)?;
+        refuse_collated(spec)?;
     }
     let constants = args::document(statement, "c")?;
     if constants.is_some() && !matches!(spec, Bson::Array(_)) {
@@ -88,7 +88,8 @@ fn statement_args(
         Some(constants) => Cow::Owned(vars.with_constants(constants)?),
         None => Cow::Borrowed(vars),
     };
-    let update = Update::parse(spec, &array_filters(statement, "update.updates")?, &vars)?;
+    let update =
+        Update::parse(spec, &array_filters(statement, "update.updates")?, &vars)?.with_collation(collation.as_ref())?;
     let multi = args::boolean(statement, "multi", false)?;
     let upsert = args::boolean(statement, "upsert", false)?;
     if multi && matches!(update, Update::Replace(_)) {
@@ -100,23 +101,18 @@ fn statement_args(
     Ok((args::target(filter, statement)?, update, multi, upsert))
 }
 
-/// Refuses an update (`spec`, of `statement`) under a collation when it would
-/// compare strings itself: array filters, the operators that compare array
-/// elements or values, and pipelines, which do not take a collation yet.
-pub fn refuse_collated(spec: &Bson, statement: &Document) -> Result<()> {
-    const COMPARING: &[&str] = &["$addToSet", "$pull", "$pullAll", "$min", "$max", "$push"];
-    let comparing = match spec {
-        Bson::Array(_) => Some("a pipeline update"),
-        Bson::Document(update) => update.keys().find(|k| COMPARING.contains(&k.as_str())).map(String::as_str),
-        _ => None,
-    };
-    let comparing = comparing.or(statement.contains_key("arrayFilters").then_some("arrayFilters"));
-    match comparing {
-        Some(what) => Err(Error::command(
+/// Refuses an update (`spec`) under a collation when it would compare strings
+/// where a collation is not taken yet: `$pull` conditions that are filters.
+pub fn refuse_collated(spec: &Bson) -> Result<()> {
+    let Bson::Document(update) = spec else { return Ok(()) };
+    let pull_filter =
+        update.get_document("$pull").is_ok_and(|pull| pull.values().any(|v| matches!(v, Bson::Document(_))));
+    match pull_filter {
+        true => Err(Error::command(
             crate::error::ErrorCode::NotImplemented,
-            format!("a collation other than simple is not supported yet with {what}"),
+            "a collation other than simple is not supported yet with $pull conditions",
         )),
-        None => Ok(()),
+        false => Ok(()),
     }
 }
 

@@ -36,6 +36,120 @@ impl PartialEq for Collation {
     }
 }
 
+/// The locales MongoDB 8.0 has collation data for, as it names them (ICU's
+/// underscore form, case-sensitive); others are refused.
+const LOCALES: &[&str] = &[
+    "af",
+    "am",
+    "ar",
+    "as",
+    "az",
+    "be",
+    "bg",
+    "bn",
+    "bo",
+    "bs",
+    "bs_Cyrl",
+    "ca",
+    "chr",
+    "cs",
+    "cy",
+    "da",
+    "de",
+    "de_AT",
+    "dsb",
+    "dz",
+    "ee",
+    "el",
+    "en",
+    "en_US",
+    "en_US_POSIX",
+    "eo",
+    "es",
+    "et",
+    "fa",
+    "fa_AF",
+    "fi",
+    "fil",
+    "fo",
+    "fr",
+    "fr_CA",
+    "ga",
+    "gl",
+    "gu",
+    "ha",
+    "haw",
+    "he",
+    "hi",
+    "hr",
+    "hsb",
+    "hu",
+    "hy",
+    "id",
+    "ig",
+    "is",
+    "it",
+    "ja",
+    "ka",
+    "kk",
+    "kl",
+    "km",
+    "kn",
+    "ko",
+    "kok",
+    "ky",
+    "lb",
+    "lkt",
+    "ln",
+    "lo",
+    "lt",
+    "lv",
+    "mk",
+    "ml",
+    "mn",
+    "mr",
+    "ms",
+    "mt",
+    "my",
+    "nb",
+    "ne",
+    "nl",
+    "nn",
+    "om",
+    "or",
+    "pa",
+    "pl",
+    "ps",
+    "pt",
+    "ro",
+    "ru",
+    "se",
+    "si",
+    "sk",
+    "sl",
+    "smn",
+    "sq",
+    "sr",
+    "sr_Latn",
+    "sv",
+    "sw",
+    "ta",
+    "te",
+    "th",
+    "to",
+    "tr",
+    "ug",
+    "uk",
+    "ur",
+    "vi",
+    "wae",
+    "yi",
+    "yo",
+    "zh",
+    "zh_Hant",
+    "zu",
+];
+
 impl Collation {
     /// Parses a `collation` argument; `None` for the simple collation.
     pub fn parse(spec: &Bson) -> Result<Option<Arc<Collation>>> {
@@ -46,24 +160,97 @@ impl Collation {
             )));
         };
         let fields = Fields::parse(spec)?;
+        // MongoDB checks the other fields' types and values, then ignores them.
         if fields.locale == "simple" {
-            if spec.len() > 1 {
-                return Err(Error::bad_value(
-                    "If \"locale\" is set to \"simple\", then \"strength\", \"caseLevel\", \"caseFirst\", \"numericOrdering\", \"alternate\", \"maxVariable\", \"normalization\", \"backwards\" and \"version\" may not be set",
-                ));
-            }
             return Ok(None);
         }
-        Collation::build(fields).map(|c| Some(Arc::new(c)))
+        Collation::build(fields, spec).map(|c| Some(Arc::new(c)))
     }
 
-    fn build(fields: Fields) -> Result<Collation> {
-        let bcp47 = fields.locale.replace('_', "-");
-        let locale = match bcp47.as_str() {
-            "root" | "" => icu_locale_core::Locale::UNKNOWN,
-            other => icu_locale_core::Locale::try_from_str(other).map_err(|_| invalid_locale(&fields.locale))?,
+    fn build(fields: Fields, given: &Document) -> Result<Collation> {
+        let shown = || super::show::document(given);
+        if fields.locale.contains('\0') {
+            return Err(Error::bad_value(format!(
+                "Field 'locale' cannot contain null byte. Collation spec: {}",
+                shown()
+            )));
+        }
+        if fields.locale.is_empty() {
+            return Err(Error::bad_value(format!("Field 'locale' cannot be the empty string in: {}", shown())));
+        }
+        if let Some((base, variant)) = fields.locale.split_once("@collation=") {
+            if LOCALES.contains(&base) {
+                return Err(Error::command(
+                    ErrorCode::NotImplemented,
+                    format!("the collation variant '{variant}' of locale '{base}' is not supported yet"),
+                ));
+            }
+        }
+        if !LOCALES.contains(&fields.locale.as_str()) {
+            let wanted = fields.locale.replace('-', "_").to_lowercase();
+            let suggestion = LOCALES.iter().find(|known| known.to_lowercase() == wanted);
+            let did_you_mean = suggestion.map(|s| format!(". Did you mean '{s}'?")).unwrap_or_default();
+            return Err(Error::bad_value(format!("Field 'locale' is invalid in: {}{did_you_mean}", shown())));
+        }
+        let locale = icu_locale_core::Locale::try_from_str(&fields.locale.replace('_', "-"))
+            .map_err(|_| Error::bad_value(format!("Field 'locale' is not valid in: {}", shown())))?;
+        let mut options = CollatorOptions::default();
+        options.strength = fields.strength.map(|strength| match strength {
+            1 => Strength::Primary,
+            2 => Strength::Secondary,
+            3 => Strength::Tertiary,
+            4 => Strength::Quaternary,
+            _ => Strength::Identical,
+        });
+        options.case_level = fields.case_level.map(|on| if on { CaseLevel::On } else { CaseLevel::Off });
+        options.alternate_handling = fields.alternate.as_deref().map(|alternate| match alternate {
+            "shifted" => AlternateHandling::Shifted,
+            _ => AlternateHandling::NonIgnorable,
+        });
+        options.max_variable = fields.max_variable.as_deref().map(|max| match max {
+            "space" => MaxVariable::Space,
+            _ => MaxVariable::Punctuation,
+        });
+        let mut prefs = CollatorPreferences::from(&locale);
+        prefs.case_first = fields.case_first.as_deref().map(|first| match first {
+            "upper" => CollationCaseFirst::Upper,
+            "lower" => CollationCaseFirst::Lower,
+            _ => CollationCaseFirst::False,
+        });
+        prefs.numeric_ordering = fields.numeric_ordering.map(|on| {
+            if on {
+                CollationNumericOrdering::True
+            } else {
+                CollationNumericOrdering::False
+            }
+        });
+        let collator = CollatorBorrowed::try_new(prefs, options).map_err(|e| {
+            Error::command(
+                ErrorCode::OperationFailed,
+                format!("Failed to create collator: {e}. Collation spec: {}", shown()),
+            )
+        })?;
+        // What the collation is, the locale's defaults filled in.
+        let resolved = collator.resolved_options();
+        let strength = match resolved.strength {
+            Strength::Primary => 1,
+            Strength::Secondary => 2,
+            Strength::Tertiary => 3,
+            Strength::Quaternary => 4,
+            _ => 5,
         };
-        // Locales whose secondary level is compared backwards (French of Canada).
+        let case_level = resolved.case_level == CaseLevel::On;
+        let case_first = match resolved.case_first {
+            CollationCaseFirst::Upper => "upper",
+            CollationCaseFirst::Lower => "lower",
+            _ => "off",
+        };
+        let alternate =
+            if resolved.alternate_handling == AlternateHandling::Shifted { "shifted" } else { "non-ignorable" };
+        let max_variable = if resolved.max_variable == MaxVariable::Space { "space" } else { "punct" };
+        let numeric = resolved.numeric == CollationNumericOrdering::True;
+        // Canadian French compares its secondary level backwards; ICU4X takes that
+        // from the locale only.
         let backwards_by_default = fields.locale == "fr_CA";
         let backwards = fields.backwards.unwrap_or(backwards_by_default);
         if backwards != backwards_by_default {
@@ -76,34 +263,26 @@ impl Collation {
                 ),
             ));
         }
-        let strength = fields.strength.unwrap_or(3);
-        let mut options = CollatorOptions::default();
-        options.strength = Some(match strength {
-            1 => Strength::Primary,
-            2 => Strength::Secondary,
-            3 => Strength::Tertiary,
-            4 => Strength::Quaternary,
-            _ => Strength::Identical,
-        });
-        let case_level = fields.case_level.unwrap_or(false);
-        options.case_level = Some(if case_level { CaseLevel::On } else { CaseLevel::Off });
-        let alternate = fields.alternate.clone().unwrap_or_else(|| "non-ignorable".to_owned());
-        options.alternate_handling =
-            Some(if alternate == "shifted" { AlternateHandling::Shifted } else { AlternateHandling::NonIgnorable });
-        let max_variable = fields.max_variable.clone().unwrap_or_else(|| "punct".to_owned());
-        options.max_variable =
-            Some(if max_variable == "space" { MaxVariable::Space } else { MaxVariable::Punctuation });
-        let mut prefs = CollatorPreferences::from(&locale);
-        let case_first = fields.case_first.clone().unwrap_or_else(|| "off".to_owned());
-        prefs.case_first = Some(match case_first.as_str() {
-            "upper" => CollationCaseFirst::Upper,
-            "lower" => CollationCaseFirst::Lower,
-            _ => CollationCaseFirst::False,
-        });
-        let numeric = fields.numeric_ordering.unwrap_or(false);
-        prefs.numeric_ordering =
-            Some(if numeric { CollationNumericOrdering::True } else { CollationNumericOrdering::False });
-        let collator = CollatorBorrowed::try_new(prefs, options).map_err(|_| invalid_locale(&fields.locale))?;
+        if let Some(version) = &fields.version {
+            if version != VERSION {
+                return Err(Error::command(
+                    ErrorCode::IncompatibleCollationVersion,
+                    format!(
+                        "Requested collation version {version} but the only available collator version was {VERSION}. Requested collation spec: {}",
+                        shown()
+                    ),
+                ));
+            }
+        }
+        if backwards && strength == 1 {
+            return Err(Error::bad_value(format!("'backwards' is invalid with 'strength' of 1 in: {}", shown())));
+        }
+        if case_first != "off" && !case_level && strength <= 2 {
+            return Err(Error::bad_value(format!(
+                "'caseFirst' is invalid unless 'caseLevel' is on or 'strength' is greater than 2 in: {}",
+                shown()
+            )));
+        }
         let spec = doc! {
             "locale": &fields.locale,
             "caseLevel": case_level,
@@ -135,10 +314,6 @@ impl Collation {
     }
 }
 
-fn invalid_locale(locale: &str) -> Error {
-    Error::bad_value(format!("Field 'locale' is invalid in: {{ locale: \"{locale}\" }}"))
-}
-
 /// The fields of a collation document, each checked for its type and values.
 #[derive(Default)]
 struct Fields {
@@ -151,6 +326,7 @@ struct Fields {
     max_variable: Option<String>,
     normalization: Option<bool>,
     backwards: Option<bool>,
+    version: Option<String>,
 }
 
 impl Fields {
@@ -158,6 +334,26 @@ impl Fields {
         let mut fields = Fields::default();
         let mut locale = None;
         for (name, value) in spec {
+            // A null option is given as its default (the locale's does not apply).
+            if matches!(value, Bson::Null | Bson::Undefined) && !matches!(name.as_str(), "locale" | "backwards") {
+                match name.as_str() {
+                    "strength" => fields.strength = Some(3),
+                    "caseLevel" => fields.case_level = Some(false),
+                    "caseFirst" => fields.case_first = Some("off".to_owned()),
+                    "numericOrdering" => fields.numeric_ordering = Some(false),
+                    "alternate" => fields.alternate = Some("non-ignorable".to_owned()),
+                    "maxVariable" => fields.max_variable = Some("punct".to_owned()),
+                    "normalization" => fields.normalization = Some(false),
+                    "version" => {}
+                    other => {
+                        return Err(Error::command(
+                            ErrorCode::Location40415,
+                            format!("BSON field 'collation.{other}' is an unknown field."),
+                        ))
+                    }
+                }
+                continue;
+            }
             let wrong_type = |expected: &str| {
                 Error::type_mismatch(format!(
                     "BSON field 'collation.{name}' is the wrong type '{}', expected type '{expected}'",
@@ -183,14 +379,29 @@ impl Fields {
                 "strength" => {
                     let strength = match value {
                         Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_) => {
-                            super::number::as_f64(value).unwrap_or(f64::NAN)
+                            super::number::as_f64(value).map_or(0.0, f64::trunc)
                         }
-                        _ => return Err(wrong_type("int")),
+                        _ => {
+                            return Err(Error::type_mismatch(format!(
+                                "BSON field 'collation.strength' is the wrong type '{}', expected types '[double, decimal, long, int]'",
+                                super::type_name(Some(value))
+                            )))
+                        }
                     };
-                    if strength.fract() != 0.0 || !(1.0..=5.0).contains(&strength) {
+                    if strength > 5.0 {
                         return Err(Error::bad_value(format!(
-                            "BSON field 'strength' value must be >= 1 and <= 5, actual value '{strength}'"
+                            "BSON field 'strength' value must be <= 5, actual value '{strength}'"
                         )));
+                    }
+                    if strength < 0.0 {
+                        return Err(Error::bad_value(format!(
+                            "BSON field 'strength' value must be >= 0, actual value '{strength}'"
+                        )));
+                    }
+                    if strength == 0.0 || strength.is_nan() {
+                        return Err(Error::bad_value(
+                            "Enumeration value '0' for field 'collation.strength' is not a valid value.",
+                        ));
                     }
                     fields.strength = Some(strength as i32);
                 }
@@ -200,12 +411,17 @@ impl Fields {
                 "alternate" => fields.alternate = Some(choice(&["non-ignorable", "shifted"])?),
                 "maxVariable" => fields.max_variable = Some(choice(&["punct", "space"])?),
                 "normalization" => fields.normalization = Some(boolean()?),
-                "backwards" => fields.backwards = Some(boolean()?),
-                "version" => match value {
-                    Bson::String(v) if v == VERSION => {}
-                    Bson::String(v) => {
-                        return Err(Error::bad_value(format!("Field 'version' must be \"{VERSION}\", but was \"{v}\"")))
+                "backwards" => match value {
+                    Bson::Boolean(b) => fields.backwards = Some(*b),
+                    other => {
+                        return Err(Error::type_mismatch(format!(
+                            "Field 'backwards' should be a boolean value, but found: {}",
+                            super::type_name(Some(other))
+                        )))
                     }
+                },
+                "version" => match value {
+                    Bson::String(v) => fields.version = Some(v.clone()),
                     _ => return Err(wrong_type("string")),
                 },
                 other => {
@@ -278,7 +494,11 @@ mod tests {
         assert_eq!(code(doc! {"locale": "en", "caseFirst": "sideways"}), 2);
         assert_eq!(code(doc! {"locale": "en", "colour": 1}), 40415);
         assert_eq!(code(doc! {"locale": 1}), 14);
-        assert_eq!(code(doc! {"locale": "simple", "strength": 1}), 2);
+        assert_eq!(code(doc! {"locale": "EN"}), 2);
+        assert_eq!(code(doc! {"locale": "en", "version": "1.0"}), 161);
+        assert_eq!(code(doc! {"locale": "en", "strength": 2, "caseFirst": "upper"}), 2);
         assert!(Collation::parse(&Bson::Document(doc! {"locale": "simple"})).expect("simple").is_none());
+        // Checked, then ignored.
+        assert!(Collation::parse(&Bson::Document(doc! {"locale": "simple", "strength": 1})).expect("simple").is_none());
     }
 }

@@ -8,6 +8,7 @@ use bson::{Bson, Document};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::{Filter, Sort, Variables};
+use crate::value::collation::Collation;
 use crate::value::order;
 use crate::value::type_name;
 
@@ -62,7 +63,7 @@ impl Push {
     }
 
     /// Inserts the values into `items`, then sorts and slices it.
-    pub fn apply(&self, items: &mut Vec<Bson>) {
+    pub fn apply(&self, collation: Option<&Collation>, items: &mut Vec<Bson>) {
         let at = match self.position {
             None => items.len(),
             Some(p) if p >= 0 => usize::try_from(p).unwrap_or(usize::MAX).min(items.len()),
@@ -70,7 +71,7 @@ impl Push {
         };
         items.splice(at..at, self.each.iter().cloned());
         if let Some(sort) = &self.sort {
-            items.sort_by(|a, b| sort.compare(a, b));
+            items.sort_by(|a, b| sort.compare(a, b, collation));
         }
         match self.slice {
             Some(n) if n >= 0 => items.truncate(usize::try_from(n).unwrap_or(usize::MAX)),
@@ -113,10 +114,10 @@ impl PushSort {
 
     /// The order of two elements; elements that are not documents sort as documents
     /// without the sorted fields.
-    fn compare<'a>(&self, a: &'a Bson, b: &'a Bson) -> Ordering {
+    fn compare<'a>(&self, a: &'a Bson, b: &'a Bson, collation: Option<&Collation>) -> Ordering {
         match self {
-            PushSort::Whole { ascending: true } => order::compare(a, b),
-            PushSort::Whole { ascending: false } => order::compare(b, a),
+            PushSort::Whole { ascending: true } => order::compare_collated(a, b, collation),
+            PushSort::Whole { ascending: false } => order::compare_collated(b, a, collation),
             PushSort::Fields(sort) => {
                 let empty = Document::new();
                 let as_doc = |v: &'a Bson| match v {
@@ -178,16 +179,16 @@ pub fn add_to_set_values(argument: &Bson) -> Result<Vec<Bson>> {
     };
     let mut unique: Vec<Bson> = Vec::with_capacity(values.len());
     for value in values {
-        if !contains(&unique, &value) {
+        if !contains(&unique, &value, None) {
             unique.push(value);
         }
     }
     Ok(unique)
 }
 
-/// Whether `items` holds a value equal to `value`.
-pub fn contains(items: &[Bson], value: &Bson) -> bool {
-    items.iter().any(|item| order::compare(item, value) == Ordering::Equal)
+/// Whether `items` holds a value equal to `value` (strings compared by `collation`).
+pub fn contains(items: &[Bson], value: &Bson, collation: Option<&Collation>) -> bool {
+    items.iter().any(|item| order::compare_collated(item, value, collation) == Ordering::Equal)
 }
 
 /// The `$pop` direction: `true` removes the first element.
@@ -253,9 +254,11 @@ impl Condition {
     }
 
     /// Whether `$pull` removes `element`.
-    pub fn matches(&self, element: &Bson) -> bool {
+    /// Strings compare by `collation`, in an equality; conditions that are filters
+    /// take none (the commands refuse them under one).
+    pub fn matches(&self, element: &Bson, collation: Option<&Collation>) -> bool {
         match self {
-            Condition::Equal(value) => order::compare(element, value) == Ordering::Equal,
+            Condition::Equal(value) => order::compare_collated(element, value, collation) == Ordering::Equal,
             Condition::Element(filter) => {
                 let mut wrapped = Document::new();
                 wrapped.insert(ELEMENT, element.clone());

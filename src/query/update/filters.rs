@@ -15,6 +15,19 @@ pub struct ArrayFilters {
 }
 
 impl ArrayFilters {
+    /// The filters, comparing strings by `collation`.
+    pub fn with_collation(
+        self,
+        collation: &std::sync::Arc<crate::value::collation::Collation>,
+    ) -> Result<ArrayFilters> {
+        let filters = self
+            .filters
+            .into_iter()
+            .map(|(identifier, filter)| Ok((identifier, filter.with_collation(Some(collation))?)))
+            .collect::<Result<_>>()?;
+        Ok(ArrayFilters { filters })
+    }
+
     /// Parses the filters; each names its identifier as the top-level field name
     /// of its conditions (`{"x.grade": {$gte: 85}}` is the filter of `x`).
     pub fn parse(docs: &[Document]) -> Result<ArrayFilters> {

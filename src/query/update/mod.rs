@@ -16,6 +16,8 @@ mod tree;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
+
 use bson::{Bson, DateTime, Document};
 
 use self::filters::ArrayFilters;
@@ -23,6 +25,7 @@ use self::tree::{Apply, Children};
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::expr::Variables;
 use crate::query::pipeline::Pipeline;
+use crate::value::collation::Collation;
 
 /// A parsed update.
 #[derive(Debug, Clone)]
@@ -43,6 +46,9 @@ pub struct Operators {
     filters: ArrayFilters,
     /// The source path of each `$rename`, by the index its nodes carry.
     renames: Vec<String>,
+    /// The collation `$min`, `$max`, `$addToSet`, `$pull`, `$pullAll` and `$push`'s
+    /// `$sort` compare strings by (bytes without one).
+    collation: Option<Arc<Collation>>,
 }
 
 /// What an update is applied with besides the document.
@@ -115,7 +121,27 @@ impl Update {
                 ),
             ));
         }
-        Ok(Update::Operators(Operators { root, filters, renames }))
+        Ok(Update::Operators(Operators { root, filters, renames, collation: None }))
+    }
+
+    /// This update comparing strings by `collation` (its operators and array
+    /// filters); a pipeline update does not take one yet (238).
+    pub fn with_collation(self, collation: Option<&Arc<Collation>>) -> Result<Update> {
+        let Some(collation) = collation else { return Ok(self) };
+        Ok(match self {
+            Update::Operators(operators) => Update::Operators(Operators {
+                filters: operators.filters.with_collation(collation)?,
+                collation: Some(collation.clone()),
+                ..operators
+            }),
+            Update::Replace(replacement) => Update::Replace(replacement),
+            Update::Pipeline(_) => {
+                return Err(Error::command(
+                    ErrorCode::NotImplemented,
+                    "a collation other than simple is not supported yet with a pipeline update",
+                ))
+            }
+        })
     }
 
     /// The document `doc` becomes under this update.

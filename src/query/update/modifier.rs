@@ -183,7 +183,7 @@ impl Apply<'_> {
                 *value = result;
             }
             Modifier::Compare(wanted, new) => {
-                if order::compare(new, value) == *wanted {
+                if order::compare_collated(new, value, self.collation) == *wanted {
                     *value = new.clone();
                 }
             }
@@ -199,14 +199,17 @@ impl Apply<'_> {
                     return Ok(Outcome::Remove);
                 }
             }
-            Modifier::Push(push) => push.apply(self.array(value, |value| {
-                format!(
-                    "The field '{}' must be an array but is of type {} in document {{{}}}",
-                    self.field(),
-                    type_name(Some(value)),
-                    self.id_text()
-                )
-            })?),
+            Modifier::Push(push) => push.apply(
+                self.collation,
+                self.array(value, |value| {
+                    format!(
+                        "The field '{}' must be an array but is of type {} in document {{{}}}",
+                        self.field(),
+                        type_name(Some(value)),
+                        self.id_text()
+                    )
+                })?,
+            ),
             Modifier::AddToSet(values) => {
                 let items = self.array(value, |value| {
                     format!(
@@ -216,7 +219,7 @@ impl Apply<'_> {
                     )
                 })?;
                 for value in values {
-                    if !array::contains(items, value) {
+                    if !array::contains(items, value, self.collation) {
                         items.push(value.clone());
                     }
                 }
@@ -240,11 +243,11 @@ impl Apply<'_> {
             }
             Modifier::Pull(condition) => {
                 self.array(value, |_| "Cannot apply $pull to a non-array value".to_owned())?
-                    .retain(|item| !condition.matches(item));
+                    .retain(|item| !condition.matches(item, self.collation));
             }
             Modifier::PullAll(values) => {
                 self.array(value, |_| "Cannot apply $pull to a non-array value".to_owned())?
-                    .retain(|item| !array::contains(values, item));
+                    .retain(|item| !array::contains(values, item, self.collation));
             }
             Modifier::Bit(ops) => {
                 if !matches!(value, Bson::Int32(_) | Bson::Int64(_)) {
@@ -278,10 +281,19 @@ impl Apply<'_> {
             },
             Modifier::Push(push) => {
                 let mut items = Vec::new();
-                push.apply(&mut items);
+                push.apply(self.collation, &mut items);
                 Some(Bson::Array(items))
             }
-            Modifier::AddToSet(values) => Some(Bson::Array(values.clone())),
+            Modifier::AddToSet(values) => {
+                // Values its collation finds equal are added once.
+                let mut items: Vec<Bson> = Vec::with_capacity(values.len());
+                for value in values {
+                    if !array::contains(&items, value, self.collation) {
+                        items.push(value.clone());
+                    }
+                }
+                Some(Bson::Array(items))
+            }
             Modifier::Bit(ops) => {
                 Some(ops.iter().fold(Bson::Int32(0), |acc, (op, operand)| arith::bitwise(*op, &acc, operand)))
             }

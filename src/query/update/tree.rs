@@ -19,6 +19,7 @@ use super::modifier::{not_viable, Modifier, Outcome};
 use super::show::{element, show};
 use super::{dollar_prefixed, Context, Operators};
 use crate::error::{Error, ErrorCode, Result};
+use crate::value::collation::Collation;
 
 /// The most nulls an update pads an array with to reach an index.
 const MAX_PADDING: usize = 1_500_000;
@@ -239,6 +240,8 @@ fn same_kind(a: &Node, b: &Node) -> bool {
 pub struct Apply<'a> {
     pub ctx: &'a Context,
     filters: &'a ArrayFilters,
+    /// The collation the operators compare strings by.
+    pub collation: Option<&'a Collation>,
     /// The document's `_id`, for messages.
     id: Option<&'a Bson>,
     /// The value of each `$rename`'s source, read before the update.
@@ -254,7 +257,15 @@ impl<'a> Apply<'a> {
     pub fn run(operators: &'a Operators, doc: &'a Document, ctx: &'a Context) -> Result<Document> {
         let id = doc.get("_id");
         let renamed = operators.renames.iter().map(|from| rename_source(doc, from, id)).collect::<Result<Vec<_>>>()?;
-        let mut apply = Apply { ctx, filters: &operators.filters, id, renamed, path: Vec::new(), in_array: Vec::new() };
+        let mut apply = Apply {
+            ctx,
+            filters: &operators.filters,
+            collation: operators.collation.as_deref(),
+            id,
+            renamed,
+            path: Vec::new(),
+            in_array: Vec::new(),
+        };
         let mut root = Bson::Document(doc.clone());
         apply.fields(&operators.root, &mut root)?;
         match root {
