@@ -22,6 +22,11 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
         .filter(|(k, _)| !super::arguments::is_generic(k) && k.as_str() != "idIndex")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    // The simple collation is no collation: MongoDB keeps none (dispatch refuses
+    // any other until collections with a default are built).
+    if options.get("collation").is_some() && args::collation_on(&options, None)?.is_none() {
+        options.remove("collation");
+    }
     if let Some(images) = options.get(super::coll_mod::IMAGES) {
         let images = super::coll_mod::images_option("create", images)?;
         options.insert(super::coll_mod::IMAGES, images);

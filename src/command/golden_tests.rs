@@ -100,7 +100,7 @@ fn run_file(json: &str) -> usize {
 
 #[test]
 fn golden_collection_types() {
-    assert_eq!(run_file(include_str!("golden/collection-types.json")), 105, "the number of cases");
+    assert_eq!(run_file(include_str!("golden/collection-types.json")), 108, "the number of cases");
 }
 
 #[test]

@@ -146,7 +146,7 @@ pub static CREATE: Args = Args::strict(&[
     unsupported("indexOptionDefaults", "storage engine options are not supported"),
     implemented("viewOn"),
     implemented("pipeline"),
-    implemented("collation"), // only {locale: "simple"} (collection defaults refused at dispatch); stored in options
+    implemented("collation"), // only {locale: "simple"} (collection defaults refused at dispatch), which is not kept
     unsupported("encryptedFields", "Queryable Encryption is not supported"),
 ]);
 
