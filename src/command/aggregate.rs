@@ -94,6 +94,12 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         .with_stage_limits(limits.sort(), limits.group())
         .with_budget(inv.context.memory.clone())
         .with_collation(args::collation_on(inv.body, target.as_ref())?.as_ref())?;
+    // (A view's pipeline comes first, so a `$text` after it is not the first stage;
+    // a collection that does not exist has nothing to search.)
+    let pipeline = match &target {
+        Some(collection) if resolved.is_none() => pipeline.with_text_index(&collection.indexes)?,
+        _ => pipeline,
+    };
     if let Some(output) = pipeline.output() {
         super::output::check(inv, output)?;
     }

@@ -5,7 +5,7 @@ use bson::{Bson, Document};
 
 use super::Invocation;
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::Variables;
+use crate::query::{Filter, Variables};
 
 /// The collection a command names as its first field's value, checked as MongoDB
 /// checks collection names.
@@ -255,8 +255,6 @@ pub fn known_fields(statement: &Document, known: &[&str], context: &str) -> Resu
     }
 }
 
-/// Refuses a `collation` other than the simple one (binary comparison, what
-/// branchdb does), rather than answer with the wrong matches or order.
 /// The collation a command or statement `doc` on `collection` compares by: its
 /// own `collation` when it gives one (`{locale: "simple"}` included), else the
 /// collection's default (collections with one are not built yet: `create` refuses
@@ -268,6 +266,16 @@ pub fn collation_on(
     match (doc.get("collation"), collection.and_then(|c| c.options.get("collation"))) {
         (Some(spec), _) | (None, Some(spec)) => crate::value::collation::Collation::parse(spec),
         (None, None) => Ok(None),
+    }
+}
+
+/// `filter` with its `$text` bound to the text index of `collection` (error 27
+/// without one); a collection that does not exist has nothing to search, and the
+/// search is left unbound, matching nothing.
+pub fn text_on(filter: Filter, collection: Option<&crate::store::Collection>) -> Result<Filter> {
+    match collection {
+        Some(collection) => filter.with_text_index(&collection.indexes),
+        None => Ok(filter),
     }
 }
 

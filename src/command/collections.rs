@@ -238,7 +238,10 @@ pub fn drop_database(inv: &Invocation<'_>) -> Result<Document> {
 }
 
 pub fn list_collections(inv: &Invocation<'_>) -> Result<Document> {
-    let filter = Filter::parse(args::document(inv.body, "filter")?.unwrap_or(&Document::new()), &Variables::none())?;
+    let filter = Filter::parse_without_text(
+        args::document(inv.body, "filter")?.unwrap_or(&Document::new()),
+        &Variables::none(),
+    )?;
     let name_only = args::boolean(inv.body, "nameOnly", false)?;
     let view = inv.read_view()?;
     let read_only = view.snapshot.read_only;
@@ -276,7 +279,10 @@ pub fn list_collections(inv: &Invocation<'_>) -> Result<Document> {
 }
 
 pub fn list_databases(inv: &Invocation<'_>) -> Result<Document> {
-    let filter = Filter::parse(args::document(inv.body, "filter")?.unwrap_or(&Document::new()), &Variables::none())?;
+    let filter = Filter::parse_without_text(
+        args::document(inv.body, "filter")?.unwrap_or(&Document::new()),
+        &Variables::none(),
+    )?;
     let name_only = args::boolean(inv.body, "nameOnly", false)?;
     let store = &inv.context.store;
     let limit = super::authorize::listing_limit(inv);

@@ -20,7 +20,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let view = inv.read_view()?;
     let entry = view.collection(name)?;
     let collation = args::collation_on(inv.body, entry.as_ref())?;
-    let filter = filter.with_collation(collation.as_ref())?;
+    let filter = args::text_on(filter.with_collation(collation.as_ref())?, entry.as_ref())?;
     let mut n = 0u64;
     if name == super::system_profile::NAME {
         n = super::system_profile::documents(inv).iter().filter(|d| filter.matches(d)).count() as u64;

@@ -122,7 +122,7 @@ pub fn current_op(inv: &Invocation<'_>) -> Result<Document> {
         .filter(|(k, _)| !matches!(k.as_str(), "$all" | "$ownOps" | "$truncateOps") && !arguments::is_generic(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let filter = Filter::parse(&filter, &Variables::none())?;
+    let filter = Filter::parse_without_text(&filter, &Variables::none())?;
     let (host, now) = (host(inv.context), Instant::now());
     let inprog: Vec<Bson> = inv
         .context

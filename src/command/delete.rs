@@ -121,6 +121,7 @@ const STATEMENT_FIELDS: &[&str] = &["q", "limit", "hint", "collation", "sampleId
 fn statement_args(statement: &Document, vars: &Variables, entry: Option<&Collection>) -> Result<(Target, bool)> {
     let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()), vars)?
         .with_collation(args::collation_on(statement, entry)?.as_ref())?;
+    let filter = args::text_on(filter, entry)?;
     let limit = args::integer(statement, "limit")?.unwrap_or(0);
     if !matches!(limit, 0 | 1) {
         return Err(Error::bad_value(format!("The limit field in delete objects must be 0 or 1. Got {limit}")));

@@ -32,7 +32,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let entry = view.collection(name)?;
     // The command's collation, else the collection's.
     let collation = args::collation_on(inv.body, entry.as_ref())?;
-    let target = args::target(filter.with_collation(collation.as_ref())?, inv.body)?;
+    let target = args::target(args::text_on(filter.with_collation(collation.as_ref())?, entry.as_ref())?, inv.body)?;
     if let Some(entry) = entry.as_ref().filter(|c| c.view_on().is_some()) {
         let query = Bson::Document(args::document(inv.body, "query")?.cloned().unwrap_or_default());
         for doc in super::aggregate::view_documents(

@@ -71,6 +71,7 @@ pub fn explain(inv: &Invocation<'_>, inner: &Document, execute: bool) -> Result<
     let view = inv.read_view()?;
     let ns = args::namespace(inv, query.collection);
     let collection = view.collection(query.collection)?;
+    let filter = args::text_on(filter, collection.as_ref())?;
     let plan = match &collection {
         Some(collection) => Some(plan::choose(collection, &filter, query.sort, query.hint)?),
         None => None,

@@ -59,8 +59,9 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     }
     // The command's collation, else the collection's.
     let collation = args::collation_on(body, target.as_ref())?;
-    let filter = filter.with_collation(collation.as_ref())?;
+    let filter = args::text_on(filter.with_collation(collation.as_ref())?, target.as_ref())?;
     let sort = sort.map(|sort| sort.with_collation(collation.as_ref()));
+    let (projection, sort) = text_scores(&filter, projection, sort)?;
     if collation.is_some() && projection.as_ref().is_some_and(Projection::compares_values) {
         return Err(Error::command(
             crate::error::ErrorCode::NotImplemented,
@@ -109,6 +110,26 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     }
     cursor::report_snapshot_time(&mut reply, snapshot_time);
     Ok(reply)
+}
+
+/// The projection and sort of a query, given the text scores they ask for from the
+/// filter's `$text` search: MongoDB's error 40218 without one. A search that is
+/// not bound (its collection does not exist) matches nothing, so nothing asks.
+pub(super) fn text_scores(
+    filter: &Filter,
+    projection: Option<Projection>,
+    sort: Option<Sort>,
+) -> Result<(Option<Projection>, Option<Sort>)> {
+    let asked = projection.as_ref().is_some_and(Projection::needs_text_score)
+        || sort.as_ref().is_some_and(Sort::needs_text_score);
+    if !asked || (filter.has_text() && filter.text_search().is_none()) {
+        return Ok((projection, sort));
+    }
+    let search = filter.text_search();
+    Ok((
+        projection.map(|p| p.with_text_search(search)).transpose()?,
+        sort.map(|s| s.with_text_search(search)).transpose()?,
+    ))
 }
 
 /// The `hint` of a command: an index name or key pattern; `None` when absent or

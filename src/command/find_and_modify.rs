@@ -167,6 +167,7 @@ fn parse(body: &Document, entry: Option<&Collection>) -> Result<Request> {
     let collation = args::collation_on(body, entry)?;
     let filter = Filter::parse(args::document(body, "query")?.unwrap_or(&Document::new()), &vars)?
         .with_collation(collation.as_ref())?;
+    let filter = args::text_on(filter, entry)?;
     let sort = args::document(body, "sort")?
         .filter(|s| !s.is_empty())
         .map(|spec| Sort::parse(spec).map(|sort| sort.with_collation(collation.as_ref())))

@@ -77,7 +77,8 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
 
 /// Whether `spec` is already an index of `collection` (nothing to do); MongoDB's
 /// errors when it conflicts with one: the same name for another key or other
-/// options (86, 85), or the same key and options under another name (85).
+/// options (86, 85), the same key and options under another name (85), or a
+/// second text index (67).
 fn is_existing(collection: &Collection, spec: &Document) -> Result<bool> {
     let name = spec.get_str("name").unwrap_or_default();
     let key = spec.get_document("key").cloned().unwrap_or_default();
@@ -108,6 +109,14 @@ fn is_existing(collection: &Collection, spec: &Document) -> Result<bool> {
                 ))
             }
             _ => {}
+        }
+    }
+    if crate::query::text::is_text_pattern(&key) {
+        if let Some(text) = collection.indexes.iter().find(|index| index.text.is_some()) {
+            return Err(Error::command(
+                ErrorCode::CannotCreateIndex,
+                format!("only one text index per collection allowed, found existing text index \"{}\"", text.name),
+            ));
         }
     }
     Ok(false)

@@ -24,7 +24,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let filter = match inv.body.get("filter") {
         None => FilterChange::Keep,
         Some(Bson::String(unset)) if unset == "unset" => FilterChange::Unset,
-        Some(Bson::Document(spec)) => FilterChange::Set(spec.clone(), Filter::parse(spec, &Variables::none())?),
+        Some(Bson::Document(spec)) => {
+            FilterChange::Set(spec.clone(), Filter::parse_without_text(spec, &Variables::none())?)
+        }
         Some(other) => {
             return Err(Error::bad_value(format!(
                 "Expected an object, or the string 'unset' for the profile filter, not {other}"

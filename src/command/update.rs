@@ -68,6 +68,7 @@ fn statement_args(
     let collation = args::collation_on(statement, entry)?;
     let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()), vars)?
         .with_collation(collation.as_ref())?;
+    let filter = args::text_on(filter, entry)?;
     let spec = statement.get("u").ok_or_else(|| {
         Error::command(
             crate::error::ErrorCode::Location40414,

@@ -12,6 +12,7 @@ use bson::{Bson, Document};
 use super::Index;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::path::values_at;
+use crate::query::text::TextSpec;
 use crate::value::collation::Collation;
 
 /// One key of a document.
@@ -37,6 +38,9 @@ impl Index {
     pub fn keys(&self, doc: &Document) -> Result<Keys> {
         if self.partial.as_ref().is_some_and(|filter| !filter.matches(doc)) {
             return Ok(Keys::default());
+        }
+        if let Some(text) = &self.text {
+            return self.text_keys(text, doc);
         }
         let mut fields: Vec<(Vec<Bson>, bool)> = Vec::with_capacity(self.fields.len());
         let mut present = false;
@@ -65,6 +69,37 @@ impl Index {
         out.sort_by(|a, b| a.bytes.cmp(&b.bytes));
         out.dedup_by(|a, b| a.bytes == b.bytes);
         Ok(Keys { keys: out, multikey: !arrays.is_empty() })
+    }
+
+    /// A text index's keys: one per term of the document's indexed strings, after
+    /// the values of the fields before the text part, which may not be arrays.
+    fn text_keys(&self, text: &TextSpec, doc: &Document) -> Result<Keys> {
+        let mut prefix = Vec::with_capacity(text.prefix.len());
+        for path in &text.prefix {
+            let (values, _, through_array) = field_values(doc, path);
+            if through_array {
+                return Err(Error::command(
+                    ErrorCode::Location16675,
+                    format!("Field '{path}' of text index contains an array in document: {doc}"),
+                ));
+            }
+            prefix.extend(values);
+        }
+        let mut terms: Vec<String> = text.term_scores(doc)?.into_keys().collect();
+        terms.sort();
+        let keys = terms
+            .into_iter()
+            .map(|term| {
+                let mut values = prefix.clone();
+                values.push(Bson::String(term));
+                let mut bytes = Vec::new();
+                for value in &values {
+                    encode_field(value, false, &mut bytes);
+                }
+                Key { values, bytes }
+            })
+            .collect();
+        Ok(Keys { keys, multikey: true })
     }
 
     /// The encoded key of one combination of values.

@@ -19,6 +19,7 @@ pub use spec::{is_descending, is_id_pattern, parse, whole_number};
 
 use crate::error::{Error, Result};
 use crate::query::expr::Variables;
+use crate::query::text::TextSpec;
 use crate::query::Filter;
 use crate::value::collation::Collation;
 
@@ -57,6 +58,9 @@ pub struct Index {
     /// The collation its keys hold strings by (their sort keys); `None`: simple,
     /// by bytes.
     pub collation: Option<Arc<Collation>>,
+    /// A text index: its keys are the terms of its documents' strings, after the
+    /// values of the fields before them (see `query::text`).
+    pub text: Option<Arc<TextSpec>>,
 }
 
 impl Index {
@@ -70,11 +74,12 @@ impl Index {
             .map(|(path, direction)| Field { path: path.clone(), descending: spec::is_descending(direction) })
             .collect();
         let partial = match spec.get_document("partialFilterExpression") {
-            Ok(filter) => Some(Filter::parse(filter, &Variables::none())?),
+            Ok(filter) => Some(Filter::parse_without_text(filter, &Variables::none())?),
             Err(_) => None,
         };
         let expire_after_seconds = spec.get("expireAfterSeconds").and_then(spec::whole_number);
         let collation = spec.get("collation").map(Collation::parse).transpose()?.flatten();
+        let text = TextSpec::from_spec(&spec)?.map(Arc::new);
         Ok(Index {
             id,
             name,
@@ -85,6 +90,7 @@ impl Index {
             expire_after_seconds,
             multikey: false,
             collation,
+            text,
             spec,
         })
     }

@@ -31,6 +31,7 @@ pub fn parse(spec: &Bson) -> Result<Document> {
         }
     };
     check_pattern(key)?;
+    let text = crate::query::text::is_text_pattern(key);
     let name = match spec.get("name") {
         Some(Bson::String(name)) if !name.is_empty() && name != "*" => name,
         Some(Bson::String(name)) => return Err(in_spec(format!("The index name '{name}' is not valid"))),
@@ -67,7 +68,11 @@ pub fn parse(spec: &Bson) -> Result<Document> {
                 let Bson::Document(filter) = value else {
                     return Err(Error::type_mismatch("The field 'partialFilterExpression' must be an object"));
                 };
-                Filter::parse(filter, &Variables::none())?;
+                Filter::parse_without_text(filter, &Variables::none())?;
+                out.insert(option, value.clone());
+            }
+            // A text index's own options, checked and put in their stored form below.
+            "weights" | "default_language" | "language_override" | "textIndexVersion" if text => {
                 out.insert(option, value.clone());
             }
             // Kept whole, as MongoDB lists it; the simple collation is no collation.
@@ -86,6 +91,15 @@ pub fn parse(spec: &Bson) -> Result<Document> {
     }
     if out.get_bool("sparse") == Ok(true) && out.contains_key("partialFilterExpression") {
         return Err(in_spec("cannot mix \"partialFilterExpression\" and \"sparse\" options".into()));
+    }
+    if text {
+        if out.get_bool("sparse") == Ok(true) || out.get_bool("unique") == Ok(true) {
+            let option = if out.get_bool("unique") == Ok(true) { "unique" } else { "sparse" };
+            return Err(in_spec(format!(
+                "Error in specification {spec} :: caused by :: text indexes cannot be {option}"
+            )));
+        }
+        return crate::query::text::normalize(&out);
     }
     if is_id_pattern(key) {
         if let Some(option) = out.keys().find(|o| !matches!(o.as_str(), "v" | "key" | "name" | "background")) {
@@ -125,8 +139,8 @@ pub fn whole_number(value: &Bson) -> Option<i64> {
 }
 
 /// Refuses key patterns this server cannot build: MongoDB's error 67 for values
-/// other than non-zero numbers, and for special index types (text, 2d, hashed,
-/// wildcard), which are not supported.
+/// other than non-zero numbers, and for special index types other than text (2d,
+/// hashed, wildcard), which are not supported.
 fn check_pattern(key: &Document) -> Result<()> {
     let refuse = |message: String| Error::command(ErrorCode::CannotCreateIndex, message);
     if key.is_empty() {
@@ -149,6 +163,7 @@ fn check_pattern(key: &Document) -> Result<()> {
             Bson::Int64(n) => *n != 0,
             Bson::Double(n) => *n != 0.0 && !n.is_nan(),
             Bson::Decimal128(n) => n.to_string().parse::<f64>().is_ok_and(|n| n != 0.0),
+            Bson::String(kind) if kind == "text" => true,
             Bson::String(kind) => {
                 return Err(refuse(format!("Index type '{kind}' is not supported by this server. Key pattern: {key}")))
             }
@@ -198,7 +213,8 @@ mod tests {
         assert_eq!(code(doc! { "key": {"a": 1} }), 9);
         assert_eq!(code(doc! { "name": "x" }), 9);
         assert_eq!(code(doc! { "key": {"a": 0}, "name": "x" }), 67);
-        assert_eq!(code(doc! { "key": {"a": "text"}, "name": "x" }), 67);
+        assert_eq!(code(doc! { "key": {"a": "2d"}, "name": "x" }), 67);
+        assert_eq!(code(doc! { "key": {"a": 1}, "name": "x", "weights": {"a": 2} }), 197);
         assert_eq!(code(doc! { "key": {"a": 1}, "name": "x", "bogus": 1 }), 197);
         assert_eq!(code(doc! { "key": {"a": 1, "b": 1}, "name": "x", "expireAfterSeconds": 5 }), 67);
         assert_eq!(code(doc! { "key": {"a": 1}, "name": "x", "expireAfterSeconds": -1 }), 67);

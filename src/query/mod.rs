@@ -9,6 +9,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod projection;
 pub mod sort;
+pub mod text;
 pub mod update;
 
 #[cfg(test)]

@@ -12,6 +12,9 @@ use bson::{doc, Bson, Document};
 
 use super::expr::{Expr, Variables};
 use super::filter::Filter;
+use super::path::set_path;
+use super::sort::no_text_score;
+use super::text::TextSearch;
 use crate::error::{Error, ErrorCode, Result};
 use crate::value::type_name;
 
@@ -23,6 +26,10 @@ pub struct Projection {
     inclusion: bool,
     /// `$slice` and positional steps, run on the projected document.
     steps: Vec<Step>,
+    /// The dotted paths that get the text score (`{$meta: "textScore"}`).
+    text_score: Vec<String>,
+    /// The `$text` search that gives them.
+    text: Option<Box<TextSearch>>,
 }
 
 /// Where a projection is used: `find` allows `$slice`, `$elemMatch` and the
@@ -119,6 +126,10 @@ impl Projection {
     /// Projects `doc`. `position` is the index of the array element through which
     /// the query's filter matched `doc`, for a positional projection.
     pub fn apply(&self, doc: Document, position: Option<usize>) -> Result<Document> {
+        let score = match self.text_score.is_empty() {
+            true => None,
+            false => Some(self.text.as_ref().ok_or_else(no_text_score)?.score(&doc)),
+        };
         let mut out = if self.inclusion { include_doc(&self.root, &doc, &doc)? } else { self.exclude(doc)? };
         for step in &self.steps {
             match step {
@@ -126,7 +137,26 @@ impl Projection {
                 Step::Positional { path } => narrow_to_position(&mut out, path, position)?,
             }
         }
+        if let Some(score) = score {
+            for path in &self.text_score {
+                set_path(&mut out, path, Bson::Double(score));
+            }
+        }
         Ok(out)
+    }
+
+    /// Whether the projection asks for the text score.
+    pub fn needs_text_score(&self) -> bool {
+        !self.text_score.is_empty()
+    }
+
+    /// This projection, taking text scores from `search`: MongoDB's error 40218
+    /// when it asks for them and there is no search.
+    pub fn with_text_search(mut self, search: Option<&TextSearch>) -> Result<Projection> {
+        if self.needs_text_score() {
+            self.text = Some(Box::new(search.cloned().ok_or_else(no_text_score)?));
+        }
+        Ok(self)
     }
 
     /// An exclusion projection of `doc`; `$elemMatch` fields (matched against the
@@ -369,6 +399,7 @@ struct Parser<'v> {
     has_elem_match: bool,
     has_find_slice: bool,
     steps: Vec<Step>,
+    text_score: Vec<String>,
 }
 
 impl<'v> Parser<'v> {
@@ -384,6 +415,7 @@ impl<'v> Parser<'v> {
             has_elem_match: false,
             has_find_slice: false,
             steps: Vec::new(),
+            text_score: Vec::new(),
         }
     }
 
@@ -402,7 +434,7 @@ impl<'v> Parser<'v> {
             root.children.retain(|(name, _)| name != "_id");
         }
         root.mark_computed();
-        Ok(Projection { root, inclusion, steps: self.steps })
+        Ok(Projection { root, inclusion, steps: self.steps, text_score: self.text_score, text: None })
     }
 
     /// Inclusion or exclusion for a specification no field decided: only `_id`,
@@ -569,6 +601,11 @@ impl<'v> Parser<'v> {
                 Err(Error::command(ErrorCode::InvalidPipelineOperator, "Cannot use $elemMatch in this context"))
             }
             ("$id" | "$ref" | "$db", _) => Ok(false),
+            ("$meta", _) if argument.as_str() == Some("textScore") => {
+                let full: Vec<&str> = prefix.iter().chain(path).map(String::as_str).collect();
+                self.text_score.push(full.join("."));
+                Ok(true)
+            }
             ("$meta", _) => Err(refuse_meta(argument)),
             _ => self.expression(path, sub, parent).map(|()| true),
         }
@@ -701,12 +738,10 @@ fn number_as_i32(value: &Bson) -> Option<i32> {
     }
 }
 
-/// `{$meta: …}` is refused: branchdb keeps no text scores, index keys or record ids.
+/// `{$meta: …}` other than `textScore` is refused: branchdb keeps no index keys
+/// or record ids.
 fn refuse_meta(argument: &Bson) -> Error {
     match argument {
-        Bson::String(name) if name == "textScore" => {
-            Error::command(ErrorCode::Location40218, "query requires text score metadata, but it is not available")
-        }
         Bson::String(name) if META_NAMES.contains(&name.as_str()) => {
             Error::bad_value(format!("$meta projection of \"{name}\" is not supported"))
         }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use bson::{Bson, Document};
 
 use super::projection::{field_path, shell_element};
+use super::text::TextSearch;
 use crate::error::{Error, ErrorCode, Result};
 use crate::value::collation::Collation;
 use crate::value::order;
@@ -21,10 +22,14 @@ pub struct Sort {
     fields: Vec<SortField>,
     /// The collation strings sort by (bytes without one).
     collation: Option<Arc<Collation>>,
+    /// The `$text` search whose scores `{$meta: "textScore"}` sorts by.
+    text: Option<Box<TextSearch>>,
 }
 
 #[derive(Debug, Clone)]
 struct SortField {
+    /// Empty for `{$meta: "textScore"}`, which sorts by the text score, highest
+    /// first.
     path: Vec<String>,
     ascending: bool,
 }
@@ -40,7 +45,11 @@ impl Sort {
         let mut fields = Vec::with_capacity(spec.len());
         for (name, direction) in spec {
             let ascending = match direction {
-                Bson::Document(meta) => return Err(refuse_meta(meta)),
+                Bson::Document(meta) => {
+                    check_meta(meta)?;
+                    fields.push(SortField { path: Vec::new(), ascending: false });
+                    continue;
+                }
                 Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_) => {
                     match number_as_i64(direction) {
                         1 => true,
@@ -62,7 +71,21 @@ impl Sort {
             };
             fields.push(SortField { path: field_path(name)?, ascending });
         }
-        Ok(Sort { fields, collation: None })
+        Ok(Sort { fields, collation: None, text: None })
+    }
+
+    /// Whether the sort is by the text score (`{$meta: "textScore"}`).
+    pub fn needs_text_score(&self) -> bool {
+        self.fields.iter().any(|field| field.path.is_empty())
+    }
+
+    /// This sort, taking text scores from `search`: MongoDB's error 40218 when it
+    /// sorts by them and there is no search.
+    pub fn with_text_search(mut self, search: Option<&TextSearch>) -> Result<Sort> {
+        if self.needs_text_score() {
+            self.text = Some(Box::new(search.cloned().ok_or_else(no_text_score)?));
+        }
+        Ok(self)
     }
 
     /// This sort, with strings ordered by `collation` (by bytes without one).
@@ -79,6 +102,11 @@ impl Sort {
         let mut array_at: Option<&[String]> = None;
         let collation = self.collation.as_deref();
         for field in &self.fields {
+            if field.path.is_empty() {
+                let search = self.text.as_ref().ok_or_else(no_text_score)?;
+                values.push(Bson::Double(search.score(doc)));
+                continue;
+            }
             let mut found = Found::default();
             collect(doc, &field.path, 0, &mut found);
             if let Some(depth) = found.array_depth {
@@ -193,26 +221,39 @@ fn number_as_i64(value: &Bson) -> i64 {
     }
 }
 
-/// `{$meta: …}` sorts are refused: branchdb keeps no text scores or random values.
-fn refuse_meta(meta: &Document) -> Error {
+/// Checks a `{$meta: …}` sort: only `textScore` is kept (branchdb keeps no random
+/// values or search scores).
+fn check_meta(meta: &Document) -> Result<()> {
     let Some((key, name)) = meta.iter().next() else {
-        return Error::command(ErrorCode::Location17312, "$meta is the only expression supported by $sort right now");
+        return Err(Error::command(
+            ErrorCode::Location17312,
+            "$meta is the only expression supported by $sort right now",
+        ));
     };
     if key != "$meta" {
-        return Error::command(ErrorCode::Location17312, "$meta is the only expression supported by $sort right now");
+        return Err(Error::command(
+            ErrorCode::Location17312,
+            "$meta is the only expression supported by $sort right now",
+        ));
     }
     if meta.len() > 1 {
-        return Error::command(ErrorCode::FailedToParse, "Cannot have additional keys in a $meta sort specification");
+        return Err(Error::command(
+            ErrorCode::FailedToParse,
+            "Cannot have additional keys in a $meta sort specification",
+        ));
     }
     match name.as_str() {
-        Some("textScore") => {
-            Error::command(ErrorCode::Location40218, "query requires text score metadata, but it is not available")
-        }
+        Some("textScore") => Ok(()),
         Some(name @ ("randVal" | "geoNearDistance" | "searchScore")) => {
-            Error::bad_value(format!("$meta sort by \"{name}\" is not supported"))
+            Err(Error::bad_value(format!("$meta sort by \"{name}\" is not supported")))
         }
-        _ => Error::command(ErrorCode::Location31138, format!("Illegal $meta sort: {}", shell_element(key, name))),
+        _ => Err(Error::command(ErrorCode::Location31138, format!("Illegal $meta sort: {}", shell_element(key, name)))),
     }
+}
+
+/// MongoDB's error for text scores asked of a query without `$text`.
+pub fn no_text_score() -> Error {
+    Error::command(ErrorCode::Location40218, "query requires text score metadata, but it is not available")
 }
 
 #[cfg(test)]

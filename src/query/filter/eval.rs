@@ -33,6 +33,8 @@ pub(super) enum Node {
     Always(bool),
     /// `$jsonSchema`, on the whole document.
     Schema(Box<super::schema::JsonSchema>),
+    /// `$text`: the document matches the search of the collection's text index.
+    Text(Box<super::text::Text>),
 }
 
 impl Node {
@@ -57,6 +59,7 @@ impl Node {
             Node::Expr(expr) => expr.evaluate(doc).is_ok_and(|value| crate::value::truthy(Some(&value))),
             Node::Always(value) => *value,
             Node::Schema(schema) => schema.matches(doc),
+            Node::Text(text) => text.matches(doc),
         }
     }
 }

@@ -19,6 +19,7 @@ mod narrow;
 mod parse;
 mod raw;
 mod schema;
+mod text;
 
 use bson::{Bson, Document, RawDocument};
 
@@ -44,7 +45,19 @@ impl Filter {
     /// Compiles a filter; its `$expr` conditions may read `vars`, the command's
     /// variables.
     pub fn parse(filter: &Document, vars: &Variables) -> Result<Filter> {
-        Ok(Filter { conditions: parse_document(filter, Level::Top(vars))?, collated: false })
+        let conditions = parse_document(filter, Level::Top(vars))?;
+        text::check_placement(&conditions)?;
+        Ok(Filter { conditions, collated: false })
+    }
+
+    /// As [`Filter::parse`], for the places that take a filter but no `$text`
+    /// (array filters, `$pull`, partial indexes, listings).
+    pub fn parse_without_text(filter: &Document, vars: &Variables) -> Result<Filter> {
+        let parsed = Filter::parse(filter, vars)?;
+        if parsed.has_text() {
+            return Err(Error::bad_value("$text is not allowed in this context"));
+        }
+        Ok(parsed)
     }
 
     pub fn matches(&self, doc: &Document) -> bool {

@@ -63,7 +63,10 @@ pub(super) fn parse_top_operator(key: &str, value: &Bson, level: Level<'_>) -> R
         "$text" if matches!(level, Level::Nested) => {
             return Err(Error::bad_value("$text can only be applied to the top-level document"))
         }
-        "$text" => return Err(Error::command(ErrorCode::IndexNotFound, "text index required for $text query")),
+        "$text" => Node::Text(Box::new(super::text::Text {
+            query: crate::query::text::TextQuery::parse(value)?,
+            search: None,
+        })),
         "$where" => return Err(Error::bad_value("$where is not allowed in this context")),
         "$jsonSchema" => Node::Schema(Box::new(super::schema::JsonSchema::parse(value)?)),
         _ => return Err(Error::bad_value(format!("unknown top level operator: {key}"))),

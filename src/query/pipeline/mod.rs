@@ -29,6 +29,7 @@ mod held;
 mod lookup;
 mod output;
 mod spill;
+mod text;
 mod unwind;
 
 #[cfg(test)]
@@ -251,6 +252,7 @@ impl Pipeline {
         for name in names {
             within.check(name)?;
         }
+        check_text(&pipeline.stages, matches!(within, Within::Top))?;
         if let Some(name) = misplaced {
             let message = format!("{name} can only be the final stage in the pipeline");
             return Err(Error::command(ErrorCode::Location40601, message));
@@ -295,6 +297,7 @@ impl Pipeline {
             }
             pipeline.stages.extend(parsed);
         }
+        check_text(&pipeline.stages, false)?;
         Ok(pipeline)
     }
 
@@ -464,6 +467,22 @@ fn stage_parts(spec: &Bson) -> Result<(&str, &Bson)> {
             ErrorCode::Location40323,
             "A pipeline stage specification object must contain exactly one field.",
         )),
+    }
+}
+
+/// A `$match` with `$text` may only open a command's own pipeline (where the
+/// collection's text index serves it), as in MongoDB.
+fn check_text(stages: &[Stage], top: bool) -> Result<()> {
+    let misplaced = stages
+        .iter()
+        .enumerate()
+        .any(|(at, stage)| matches!(stage, Stage::Match(filter) if filter.has_text() && (at > 0 || !top)));
+    match misplaced {
+        true => Err(Error::command(
+            ErrorCode::Location17313,
+            "$match with $text is only allowed as the first pipeline stage",
+        )),
+        false => Ok(()),
     }
 }
 

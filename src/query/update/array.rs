@@ -241,13 +241,13 @@ impl Condition {
             Bson::Document(doc) if doc.keys().next().is_some_and(|k| is_element_operator(k)) => {
                 let mut wrapped = Document::new();
                 wrapped.insert(ELEMENT, argument.clone());
-                Ok(Condition::Element(Filter::parse(&wrapped, &Variables::none())?))
+                Ok(Condition::Element(Filter::parse_without_text(&wrapped, &Variables::none())?))
             }
-            Bson::Document(doc) => Ok(Condition::Document(Filter::parse(doc, &Variables::none())?)),
+            Bson::Document(doc) => Ok(Condition::Document(Filter::parse_without_text(doc, &Variables::none())?)),
             Bson::RegularExpression(_) => {
                 let mut wrapped = Document::new();
                 wrapped.insert(ELEMENT, argument.clone());
-                Ok(Condition::Element(Filter::parse(&wrapped, &Variables::none())?))
+                Ok(Condition::Element(Filter::parse_without_text(&wrapped, &Variables::none())?))
             }
             other => Ok(Condition::Equal(other.clone())),
         }

@@ -47,7 +47,7 @@ impl ArrayFilters {
                     format!("Found multiple array filters with the same top-level field name {identifier}"),
                 ));
             }
-            let filter = Filter::parse(doc, &Variables::none())?;
+            let filter = Filter::parse_without_text(doc, &Variables::none())?;
             filters.insert(identifier, filter);
         }
         Ok(ArrayFilters { filters })

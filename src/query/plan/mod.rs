@@ -9,6 +9,8 @@
 //! becomes intervals of its encoding, each bounded by an [`Edge`], and the fields
 //! of a compound index concatenate.
 
+mod text;
+
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -62,6 +64,9 @@ impl Plan {
 /// be returned in the order of `sort` (a sort specification) when given. `hint`
 /// names an index (by name or key pattern) or `{$natural: 1}`.
 pub fn choose(collection: &Collection, filter: &Filter, sort: Option<&Document>, hint: Option<&Bson>) -> Result<Plan> {
+    if filter.has_text() {
+        return text::plan(collection, filter, hint);
+    }
     let sort = sort.map(sort_fields).unwrap_or_default();
     let bounds = FieldBounds::of(filter);
     if let Some(hint) = hint {
@@ -73,7 +78,7 @@ pub fn choose(collection: &Collection, filter: &Filter, sort: Option<&Document>,
     let best = collection
         .indexes
         .iter()
-        .filter(|index| !index.spec.get_bool("hidden").unwrap_or(false))
+        .filter(|index| !index.spec.get_bool("hidden").unwrap_or(false) && index.text.is_none())
         .filter_map(|index| candidate(index, &bounds, &sort, false))
         .filter(|c| c.score > (0, false, false))
         .reduce(|best, c| if c.score > best.score { c } else { best });
@@ -134,6 +139,8 @@ fn hinted(
             None => Plan { access: Access::CollectionScan, sorted: in_id_order(sort) },
         }),
         Some(None) => Err(unusable()),
+        // A text index serves `$text` only.
+        Some(Some(index)) if index.text.is_some() => Err(unusable()),
         Some(Some(index)) => {
             let c = candidate(index, bounds, sort, true).ok_or_else(unusable)?;
             Ok(Plan { sorted: c.sorted, access: Access::IndexScan(Box::new(c.scan)) })
