@@ -18,6 +18,7 @@ mod metrics;
 mod ops;
 mod refusals;
 mod streams;
+mod text_search;
 mod tls;
 mod transactions;
 mod ttl;
