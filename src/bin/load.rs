@@ -13,6 +13,9 @@
 //! cargo run --release --bin load -- --connections 1 --keys 1000000 find-id-txn
 //! cargo run --release --bin load -- --user root --password pw --connections 16 scram
 //! cargo run --release --bin load -- --connections 2 watch
+//! cargo run --release --bin load -- --connections 16 --total 1000000 --words 6 insert
+//! cargo run --release --bin load -- --connections 1 --field text create-index
+//! cargo run --release --bin load -- --connections 1 text
 //! cargo run --release --bin load -- --connections 16 --batch 1 --streams 1000 insert
 //! ```
 //!
@@ -82,9 +85,16 @@ struct Args {
     /// values drawn from 0..keys; `scan` and `group` go through this many documents.
     #[arg(long, default_value_t = 1_000_000)]
     keys: u64,
-    /// `create-index`: the field to index, ascending.
+    /// `create-index`: the field to index, ascending (`text`: a text index on it).
     #[arg(long, default_value = "u")]
     field: String,
+    /// `insert`: give each document a `text` field of this many words, drawn from
+    /// a vocabulary of [`VOCABULARY`] made-up words (none when 0).
+    #[arg(long, default_value_t = 0)]
+    words: usize,
+    /// `text`: the most documents a search returns (its best scores).
+    #[arg(long, default_value_t = 10)]
+    limit: i64,
     /// Log in as this user (SCRAM-SHA-256) before the workload.
     #[arg(long)]
     user: Option<String>,
@@ -134,6 +144,10 @@ enum Workload {
     /// Commit-to-event latency of a change stream on `<db>.watched` (connection 0
     /// follows it, the others insert).
     Watch,
+    /// `find` with `$text` of two random words of the vocabulary in `<db>.items`
+    /// (inserted with `--words`, indexed after `create-index --field text`), the
+    /// `--limit` best by text score.
+    Text,
 }
 
 /// When each `watch` insert was acknowledged, by `_id`.
@@ -323,7 +337,10 @@ async fn drive(
                 vec![doc! {"find": "items", "filter": {"_id": id}, "singleBatch": true, "$db": db}]
             }
             Workload::CreateIndex => {
-                let index = doc! {"key": {&args.field: 1}, "name": format!("{}_1", args.field)};
+                let index = match args.field.as_str() {
+                    "text" => doc! {"key": {"text": "text"}, "name": "text_text"},
+                    field => doc! {"key": {field: 1}, "name": format!("{field}_1")},
+                };
                 vec![doc! {"createIndexes": "items", "indexes": [index], "$db": db}]
             }
             Workload::FindEq => {
@@ -331,6 +348,18 @@ async fn drive(
                 vec![doc! {"find": "items", "filter": {"u": u}, "singleBatch": true, "$db": db}]
             }
             Workload::Scan => vec![doc! {"count": "items", "query": {"k": 0}, "$db": db}],
+            Workload::Text => {
+                let search = format!("{} {}", word(random(&mut rng, VOCABULARY)), word(random(&mut rng, VOCABULARY)));
+                vec![doc! {
+                    "find": "items",
+                    "filter": {"$text": {"$search": search}},
+                    "projection": {"score": {"$meta": "textScore"}},
+                    "sort": {"score": {"$meta": "textScore"}},
+                    "limit": args.limit,
+                    "singleBatch": true,
+                    "$db": db,
+                }]
+            }
             Workload::Group => vec![doc! {
                 "aggregate": "items",
                 "pipeline": [{"$group": {"_id": "$k", "n": {"$sum": 1}}}],
@@ -566,7 +595,11 @@ async fn request(stream: &mut TcpStream, buf: &mut Vec<u8>, command: &Document) 
 fn insert_command(args: &Args, next_id: &mut u64) -> Option<Document> {
     let mut batch = Vec::new();
     while batch.len() < args.batch as usize && args.total.is_none_or(|t| *next_id < t) {
-        batch.push(Bson::Document(item(*next_id, args.total)));
+        let mut item = item(*next_id, args.total);
+        if args.words > 0 {
+            item.insert("text", text(*next_id, args.words));
+        }
+        batch.push(Bson::Document(item));
         *next_id += args.connections as u64;
     }
     (!batch.is_empty()).then(|| doc! {"insert": "items", "documents": batch, "$db": &args.db})
@@ -579,6 +612,24 @@ fn insert_command(args: &Args, next_id: &mut u64) -> Option<Document> {
 fn item(id: u64, total: Option<u64>) -> Document {
     let u = total.map_or(id, |t| id * 7919 % t);
     doc! {"_id": id as i64, "n": id as i64, "name": "load", "k": (id % GROUPS) as i64, "u": u as i64}
+}
+
+/// The made-up words `--words` draws from.
+const VOCABULARY: u64 = 8000;
+
+/// Word `n` of the vocabulary: three syllables of twenty, none a stop word.
+fn word(n: u64) -> String {
+    const SYLLABLES: [&str; 20] = [
+        "ka", "lo", "mi", "ru", "te", "sa", "no", "vi", "pe", "zu", "da", "fo", "gi", "hu", "be", "xo", "ly", "ce",
+        "wa", "jo",
+    ];
+    (0..3).map(|i| SYLLABLES[(n / 20u64.pow(i) % 20) as usize]).collect()
+}
+
+/// The `text` of document `id`: `words` words of the vocabulary, spread evenly.
+fn text(id: u64, words: usize) -> String {
+    let mut rng = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..words).map(|_| word(random(&mut rng, VOCABULARY))).collect::<Vec<_>>().join(" ")
 }
 
 /// The next value of a connection's xorshift generator, reduced to 0..keys.
@@ -602,7 +653,7 @@ fn tally(args: &Args, reply: &Document) -> Result<u64, String> {
     Ok(match args.workload {
         Workload::Ping | Workload::CreateIndex | Workload::Scram => 0,
         Workload::Insert | Workload::Txn | Workload::Watch => reply.get_i32("n").unwrap_or(0) as u64,
-        Workload::FindId | Workload::FindEq => first_batch()?.len() as u64,
+        Workload::FindId | Workload::FindEq | Workload::Text => first_batch()?.len() as u64,
         // The commit replies without a cursor.
         Workload::FindIdTxn => first_batch().map_or(0, |batch| batch.len() as u64),
         Workload::Scan => {

@@ -269,14 +269,10 @@ pub fn collation_on(
     }
 }
 
-/// `filter` with its `$text` bound to the text index of `collection` (error 27
-/// without one); a collection that does not exist has nothing to search, and the
-/// search is left unbound, matching nothing.
+/// `filter` with its `$text` bound to the text index of `collection`: MongoDB's
+/// error 27 without one, or without the collection.
 pub fn text_on(filter: Filter, collection: Option<&crate::store::Collection>) -> Result<Filter> {
-    match collection {
-        Some(collection) => filter.with_text_index(&collection.indexes),
-        None => Ok(filter),
-    }
+    filter.with_text_index(collection.map_or(&[], |c| &c.indexes[..]))
 }
 
 /// Refuses a `collation` other than simple in a command that does not take one yet.

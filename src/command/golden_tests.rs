@@ -107,3 +107,8 @@ fn golden_collection_types() {
 fn golden_collation() {
     assert_eq!(run_file(include_str!("golden/collation.json")), 182, "the number of cases");
 }
+
+#[test]
+fn golden_text() {
+    assert_eq!(run_file(include_str!("golden/text.json")), 170, "the number of cases");
+}

@@ -77,8 +77,8 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
 
 /// Whether `spec` is already an index of `collection` (nothing to do); MongoDB's
 /// errors when it conflicts with one: the same name for another key or other
-/// options (86, 85), the same key and options under another name (85), or a
-/// second text index (67).
+/// options (86, 85), the same key and options under another name (85, and for
+/// text indexes other options too), or a second text index (67).
 fn is_existing(collection: &Collection, spec: &Document) -> Result<bool> {
     let name = spec.get_str("name").unwrap_or_default();
     let key = spec.get_document("key").cloned().unwrap_or_default();
@@ -106,6 +106,14 @@ fn is_existing(collection: &Collection, spec: &Document) -> Result<bool> {
                         "Index already exists with a different name: {}",
                         found.get_str("name").unwrap_or_default()
                     ),
+                ))
+            }
+            // Text indexes differ by weights and languages, which do not make them
+            // different indexes.
+            (false, true, false) if crate::query::text::is_text_pattern(&key) => {
+                return Err(Error::command(
+                    ErrorCode::IndexOptionsConflict,
+                    format!("An equivalent index already exists with a different name and options. Requested index: {spec}, existing index: {found}"),
                 ))
             }
             _ => {}

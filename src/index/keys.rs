@@ -79,7 +79,7 @@ impl Index {
             let (values, _, through_array) = field_values(doc, path);
             if through_array {
                 return Err(Error::command(
-                    ErrorCode::Location16675,
+                    ErrorCode::CannotBuildIndexKeys,
                     format!("Field '{path}' of text index contains an array in document: {doc}"),
                 ));
             }

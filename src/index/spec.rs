@@ -93,10 +93,10 @@ pub fn parse(spec: &Bson) -> Result<Document> {
         return Err(in_spec("cannot mix \"partialFilterExpression\" and \"sparse\" options".into()));
     }
     if text {
-        if out.get_bool("sparse") == Ok(true) || out.get_bool("unique") == Ok(true) {
-            let option = if out.get_bool("unique") == Ok(true) { "unique" } else { "sparse" };
+        // Text indexes are sparse whatever `sparse` says; a unique one is refused.
+        if out.get_bool("unique") == Ok(true) {
             return Err(in_spec(format!(
-                "Error in specification {spec} :: caused by :: text indexes cannot be {option}"
+                "Error in specification {spec} :: caused by :: text indexes cannot be unique"
             )));
         }
         return crate::query::text::normalize(&out);
@@ -150,7 +150,8 @@ fn check_pattern(key: &Document) -> Result<()> {
         if field.is_empty() {
             return Err(refuse(format!("Index keys cannot be an empty field. Key pattern: {key}")));
         }
-        if field.starts_with('$') || field.contains(".$") {
+        let wildcard_text = field == "$**" && matches!(direction, Bson::String(kind) if kind == "text");
+        if (field.starts_with('$') || field.contains(".$")) && !wildcard_text {
             return Err(refuse(format!(
                 "Index key contains an illegal field name: field name starts with '$'. Key pattern: {key}"
             )));

@@ -66,7 +66,7 @@ impl Filter {
             .iter()
             .find_map(|index| index.text.clone())
             .ok_or_else(|| Error::command(ErrorCode::IndexNotFound, "text index required for $text query"))?;
-        bind(&mut self.conditions, &spec);
+        bind(&mut self.conditions, &spec)?;
         Ok(self)
     }
 }
@@ -79,14 +79,15 @@ fn find(nodes: &[Node]) -> Option<&Text> {
     })
 }
 
-fn bind(nodes: &mut [Node], spec: &Arc<crate::query::text::TextSpec>) {
+fn bind(nodes: &mut [Node], spec: &Arc<crate::query::text::TextSpec>) -> Result<()> {
     for node in nodes {
         match node {
-            Node::Text(text) => text.search = Some(TextSearch::new(text.query.clone(), spec.clone())),
-            Node::And(children) | Node::Or(children) => bind(children, spec),
+            Node::Text(text) => text.search = Some(TextSearch::new(text.query.clone(), spec.clone())?),
+            Node::And(children) | Node::Or(children) => bind(children, spec)?,
             _ => {}
         }
     }
+    Ok(())
 }
 
 /// Checks where `$text` conditions stand in a parsed filter: one at most, and not

@@ -19,17 +19,8 @@ pub(super) fn plan(collection: &Collection, filter: &Filter, hint: Option<&Bson>
     let Some(index) = collection.indexes.iter().find(|index| index.text.is_some()) else {
         return Err(Error::command(ErrorCode::IndexNotFound, "text index required for $text query"));
     };
-    if let Some(hint) = hint {
-        let names_it = match hint {
-            Bson::String(name) => *name == index.name,
-            Bson::Document(pattern) => *pattern == index.pattern(),
-            _ => false,
-        };
-        if !names_it {
-            return Err(Error::bad_value(
-                "error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index",
-            ));
-        }
+    if hint.is_some() {
+        return Err(Error::bad_value("text and hint not allowed in same query"));
     }
     let equalities = filter.equalities();
     if !filter.text_at_top() {
@@ -39,7 +30,8 @@ pub(super) fn plan(collection: &Collection, filter: &Filter, hint: Option<&Bson>
     let mut shown = Document::new();
     for path in &search.spec.prefix {
         let value = equalities.iter().find(|(p, v)| p == path && is_point(v)).map(|(_, v)| *v).ok_or_else(|| {
-            Error::bad_value(
+            Error::command(
+                ErrorCode::NoQueryExecutionPlans,
                 "error processing query: planner returned error :: caused by :: failed to use text index to satisfy $text query (if text index is compound, are equality predicates given for all prefix fields?)",
             )
         })?;

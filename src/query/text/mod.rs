@@ -33,8 +33,10 @@ use crate::error::{Error, ErrorCode, Result};
 /// A text index's definition, as its stored spec gives it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextSpec {
-    /// The weight of each indexed path, `$**` standing for every string.
+    /// The weight of each indexed path.
     weights: Vec<(String, f64)>,
+    /// `$**`: every string is indexed (weight 1 unless its path has one).
+    wildcard: bool,
     default_language: Language,
     language_override: String,
     /// The key pattern's fields before the text part (a `$text` query gives each
@@ -58,6 +60,7 @@ impl TextSpec {
             .iter()
             .map(|(path, weight)| Ok((path.clone(), crate::value::number::as_f64(weight).ok_or_else(corrupt)?)))
             .collect::<Result<Vec<_>>>()?;
+        let wildcard = weights.iter().any(|(path, _)| path == "$**");
         let default_language =
             spec.get_str("default_language").ok().and_then(Language::parse).unwrap_or(Language::English);
         let language_override = spec.get_str("language_override").unwrap_or("language").to_owned();
@@ -65,32 +68,24 @@ impl TextSpec {
         let fts = fields.iter().position(|f| *f == "_fts").ok_or_else(corrupt)?;
         let prefix = fields[..fts].iter().map(|f| f.to_string()).collect();
         let suffix = fields[fts + 1..].iter().filter(|f| **f != "_ftsx").map(|f| f.to_string()).collect();
-        Ok(Some(TextSpec { weights, default_language, language_override, prefix, suffix }))
+        Ok(Some(TextSpec { weights, wildcard, default_language, language_override, prefix, suffix }))
     }
 
     pub fn default_language(&self) -> Language {
         self.default_language
     }
 
-    /// The weight of the field at `path`, if the index holds its strings.
+    /// The weight of the field at `path`, if the index holds its strings: the
+    /// weight given for exactly that path, else 1 under `$**`.
     fn weight(&self, path: &str) -> Option<f64> {
-        let mut wildcard = None;
-        for (field, weight) in &self.weights {
-            if field == path {
-                return Some(*weight);
-            }
-            if field == "$**" {
-                wildcard = Some(*weight);
-            }
-        }
-        wildcard
+        let exact = self.weights.iter().find(|(field, _)| field == path).map(|(_, weight)| *weight);
+        exact.or(self.wildcard.then_some(1.0))
     }
 
-    /// Whether the index holds strings at or below `path`.
+    /// Whether the index holds strings below `path`.
     fn reaches_into(&self, path: &str) -> bool {
-        self.weights
-            .iter()
-            .any(|(field, _)| field == "$**" || field.strip_prefix(path).is_some_and(|rest| rest.starts_with('.')))
+        self.wildcard
+            || self.weights.iter().any(|(field, _)| field.strip_prefix(path).is_some_and(|rest| rest.starts_with('.')))
     }
 
     /// Calls `visit` with every string the index holds of `doc`, its language and
@@ -111,9 +106,18 @@ impl TextSpec {
             Some(Bson::String(name)) => Language::parse(name).ok_or_else(|| {
                 Error::command(ErrorCode::Location17262, format!("language override unsupported: {name}"))
             })?,
-            _ => inherited,
+            Some(_) => {
+                return Err(Error::command(
+                    ErrorCode::Location17261,
+                    "found language override field in document with non-string type",
+                ))
+            }
+            None => inherited,
         };
         for (name, value) in doc {
+            if self.wildcard && *name == self.language_override {
+                continue;
+            }
             let field = match path.is_empty() {
                 true => name.clone(),
                 false => format!("{path}.{name}"),
@@ -138,8 +142,9 @@ impl TextSpec {
             }
             Bson::Document(inner) if self.reaches_into(field) => self.walk(inner, field, language, visit)?,
             Bson::Array(items) => {
+                // Arrays in arrays only under `$**`.
                 for item in items {
-                    if !matches!(item, Bson::Array(_)) {
+                    if self.wildcard || !matches!(item, Bson::Array(_)) {
                         self.visit_value(item, field, language, visit)?;
                     }
                 }
@@ -194,10 +199,12 @@ pub struct TextSearch {
 }
 
 impl TextSearch {
-    pub fn new(query: TextQuery, spec: Arc<TextSpec>) -> TextSearch {
-        let language = query.language.unwrap_or(spec.default_language);
+    /// The search `query` on the index `spec`; MongoDB's error 2 when it names a
+    /// language it does not know.
+    pub fn new(query: TextQuery, spec: Arc<TextSpec>) -> Result<TextSearch> {
+        let language = query.language(spec.default_language)?;
         let terms = Terms::parse(&query.search, language, query.sensitivity);
-        TextSearch { query, spec, language, terms }
+        Ok(TextSearch { query, spec, language, terms })
     }
 
     /// The terms the index is read for (folded as its keys are).

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use bson::{Bson, Document};
+use bson::Bson;
 
 use super::tokens::{self, Sensitivity};
 use super::Language;
@@ -14,8 +14,8 @@ use crate::error::{Error, ErrorCode, Result};
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextQuery {
     pub search: String,
-    /// `$language`: `None` for the index's default language.
-    pub language: Option<Language>,
+    /// `$language` as given: `None` (or empty) for the index's default language.
+    pub language: Option<String>,
     pub sensitivity: Sensitivity,
 }
 
@@ -29,45 +29,37 @@ impl TextQuery {
         let mut language = None;
         let mut sensitivity = Sensitivity::NONE;
         for (name, value) in args {
-            match name.as_str() {
-                "$search" => match value {
-                    Bson::String(text) => search = Some(text.clone()),
-                    _ => return Err(Error::type_mismatch("$search requires a string value")),
-                },
-                "$language" => match value {
-                    Bson::String(name) => {
-                        language = Some(Language::parse(name).ok_or_else(|| {
-                            Error::bad_value(format!("unsupported language: \"{name}\" for text index version 3"))
-                        })?)
-                    }
-                    _ => return Err(Error::type_mismatch("$language requires a string value")),
-                },
-                "$caseSensitive" => sensitivity.case = flag(name, value)?,
-                "$diacriticSensitive" => sensitivity.diacritics = flag(name, value)?,
-                _ => return Err(Error::bad_value(format!("Unrecognized field '{name}' in $text"))),
+            match (name.as_str(), value) {
+                ("$search", Bson::String(text)) => search = Some(text.clone()),
+                ("$language", Bson::String(name)) => language = Some(name.clone()).filter(|n| !n.is_empty()),
+                ("$caseSensitive", Bson::Boolean(flag)) => sensitivity.case = *flag,
+                ("$diacriticSensitive", Bson::Boolean(flag)) => sensitivity.diacritics = *flag,
+                ("$search" | "$language", other) => return Err(wrong_type(name, "string", other)),
+                ("$caseSensitive" | "$diacriticSensitive", other) => return Err(wrong_type(name, "bool", other)),
+                _ => return Err(Error::bad_value("extra fields in $text")),
             }
         }
         let search =
-            search.ok_or_else(|| Error::command(ErrorCode::FailedToParse, "$text requires a $search field"))?;
+            search.ok_or_else(|| Error::command(ErrorCode::NoSuchKey, "Missing expected field \"$search\""))?;
         Ok(TextQuery { search, language, sensitivity })
     }
 
-    /// The arguments as `$text` takes them, for `explain`.
-    pub fn to_document(&self, default_language: Language) -> Document {
-        bson::doc! {
-            "$search": &self.search,
-            "$language": self.language.unwrap_or(default_language).name(),
-            "$caseSensitive": self.sensitivity.case,
-            "$diacriticSensitive": self.sensitivity.diacritics,
+    /// The language the search is in: `$language`, else `default`; MongoDB's
+    /// error 2 for a language it does not know.
+    pub fn language(&self, default: Language) -> Result<Language> {
+        match &self.language {
+            None => Ok(default),
+            Some(name) => Language::parse(name)
+                .ok_or_else(|| Error::bad_value(format!("unsupported language: \"{name}\" for text index version 3"))),
         }
     }
 }
 
-fn flag(name: &str, value: &Bson) -> Result<bool> {
-    match value {
-        Bson::Boolean(b) => Ok(*b),
-        _ => Err(Error::type_mismatch(format!("{name} requires a boolean value"))),
-    }
+fn wrong_type(name: &str, expected: &str, found: &Bson) -> Error {
+    Error::type_mismatch(format!(
+        "\"{name}\" had the wrong type. Expected {expected}, found {}",
+        crate::value::type_name(Some(found))
+    ))
 }
 
 /// What a search string asks for, in terms of one language.
@@ -83,7 +75,7 @@ pub struct Terms {
     pub negated_phrases: Vec<String>,
 }
 
-/// How one character of a search string reads.
+/// How one character of a search string reads (tab is not white space here).
 #[derive(PartialEq)]
 enum Kind {
     Space,
@@ -94,7 +86,7 @@ enum Kind {
 
 fn kind(c: char) -> Kind {
     match c {
-        ' ' | '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' => Kind::Space,
+        ' ' | '\n' | '\u{b}' | '\u{c}' | '\r' => Kind::Space,
         '"' => Kind::Quote,
         '-' => Kind::Minus,
         _ => Kind::Text,
@@ -102,12 +94,14 @@ fn kind(c: char) -> Kind {
 }
 
 impl Terms {
-    /// Reads a search string: runs of text are split into terms; a quote opens or
-    /// closes a phrase (whose words are terms too, unless the phrase is negated); a
-    /// minus after white space (or first) negates what follows up to the next
-    /// white space; a minus elsewhere only separates.
+    /// Reads a search string as MongoDB does: runs of text are words; a quote opens
+    /// or closes a phrase (whose words are terms too, unless the phrase is
+    /// negated; an unclosed phrase is no phrase); a minus right after white space
+    /// (or first) negates the words up to the next white space, or the phrase it
+    /// opens; a minus elsewhere only separates.
     pub fn parse(search: &str, language: Language, sensitivity: Sensitivity) -> Terms {
         let mut terms = Terms::default();
+        let (mut positive, mut negative) = (String::new(), String::new());
         let (mut negated, mut in_phrase) = (false, false);
         let mut phrase_start = 0;
         let mut after_space = true;
@@ -115,8 +109,6 @@ impl Terms {
         while let Some((at, c)) = chars.next() {
             match kind(c) {
                 Kind::Space => {
-                    // White space ends a negation, but not inside a phrase.
-                    negated &= in_phrase;
                     after_space = true;
                     continue;
                 }
@@ -131,10 +123,10 @@ impl Terms {
                         true => terms.negated_phrases.push(phrase),
                         false => terms.phrases.push(phrase),
                     }
-                    negated = false;
                     in_phrase = false;
                 }
                 Kind::Quote => {
+                    negated &= !after_space;
                     in_phrase = true;
                     phrase_start = at + 1;
                 }
@@ -148,27 +140,19 @@ impl Terms {
                         chars.next();
                     }
                     if !(in_phrase && negated) {
-                        terms.add(&search[at..end], language, sensitivity, negated);
+                        negated &= !after_space;
+                        let sentence = if negated { &mut negative } else { &mut positive };
+                        sentence.push_str(&search[at..end]);
+                        sentence.push(' ');
                     }
                 }
             }
             after_space = false;
         }
+        terms.keys = tokens::terms(&positive, language, Sensitivity::NONE).collect();
+        terms.positive = tokens::terms(&positive, language, sensitivity).collect();
+        terms.negated = tokens::terms(&negative, language, sensitivity).collect();
         terms
-    }
-
-    fn add(&mut self, text: &str, language: Language, sensitivity: Sensitivity, negated: bool) {
-        for word in tokens::words(text, language) {
-            let Some(term) = tokens::term(word, language, sensitivity) else { continue };
-            if negated {
-                self.negated.insert(term);
-                continue;
-            }
-            self.positive.insert(term);
-            if let Some(key) = tokens::term(word, language, Sensitivity::NONE) {
-                self.keys.insert(key);
-            }
-        }
     }
 }
 
@@ -198,6 +182,23 @@ mod tests {
         let t = parse("-coffee-cake bake");
         assert_eq!(t.negated, set(&["coffe", "cake"]));
         assert_eq!(t.positive, set(&["bake"]));
+        let t = parse("- coffee");
+        assert_eq!(t.positive, set(&["coffe"]));
+    }
+
+    #[test]
+    fn mongodbs_reference_parses() {
+        let t = parse("-\"really fun\"-\"stuff here\" \"another phrase\"");
+        assert_eq!(t.positive, set(&["anoth", "phrase"]));
+        assert_eq!(t.negated_phrases, ["really fun", "stuff here"]);
+        assert_eq!(t.phrases, ["another phrase"]);
+        let t = parse("\"industry\" -Melbourne -Physics");
+        assert_eq!(t.positive, set(&["industri"]));
+        assert_eq!(t.negated, set(&["melbourn", "physic"]));
+        let sensitive =
+            Terms::parse("This is Positively fun", Language::English, Sensitivity { case: true, diacritics: false });
+        assert_eq!(sensitive.keys, set(&["posit", "fun"]));
+        assert_eq!(sensitive.positive, set(&["Posit", "fun"]));
     }
 
     #[test]
@@ -211,13 +212,15 @@ mod tests {
     fn arguments_are_checked() {
         let code = |v: Bson| TextQuery::parse(&v).expect_err("refused").code().code();
         assert_eq!(code(Bson::Int32(1)), 2);
+        assert_eq!(code(bson::bson!({})), 4);
         assert_eq!(code(bson::bson!({"$search": 1})), 14);
-        assert_eq!(code(bson::bson!({"$search": "x", "$language": "xx"})), 2);
         assert_eq!(code(bson::bson!({"$search": "x", "$caseSensitive": 1})), 14);
         assert_eq!(code(bson::bson!({"$search": "x", "$nope": 1})), 2);
         let q = TextQuery::parse(&bson::bson!({"$search": "x", "$language": "es", "$caseSensitive": true}))
             .expect("parses");
-        assert_eq!(q.language, Some(Language::Spanish));
+        assert_eq!(q.language(Language::English).expect("known"), Language::Spanish);
         assert!(q.sensitivity.case);
+        let q = TextQuery::parse(&bson::bson!({"$search": "x", "$language": "xx"})).expect("parses");
+        assert_eq!(q.language(Language::English).expect_err("unknown").code().code(), 2);
     }
 }

@@ -1,8 +1,9 @@
 //! A text index's specification as `createIndexes` takes it and as `listIndexes`
 //! shows it: `{a: "text", b: "text"}` is stored with the key `{_fts: "text", _ftsx:
 //! 1}` (fields before and after the text fields kept around it), the `weights` of
-//! the text fields (1 unless the `weights` option says otherwise), sorted by name,
-//! `default_language`, `language_override` and `textIndexVersion: 3`.
+//! the text fields (1 unless the `weights` option says otherwise, whole numbers),
+//! sorted by name, `default_language` as given, `language_override` and
+//! `textIndexVersion: 3`. Its errors are MongoDB's 67.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::value::number::as_f64;
 
 /// The heaviest weight a field may have (exclusive).
-const MAX_WEIGHT: f64 = 100_000.0;
+const MAX_WEIGHT: i64 = 100_000;
 
 /// Whether a key pattern is a text index's: it has a `"text"` field (as given, or
 /// `_fts` as stored).
@@ -21,97 +22,63 @@ pub fn is_text_pattern(pattern: &Document) -> bool {
     pattern.values().any(|v| matches!(v, Bson::String(s) if s == "text"))
 }
 
+fn refuse(message: impl Into<String>) -> Error {
+    Error::command(ErrorCode::CannotCreateIndex, message)
+}
+
 /// The stored form of a text index's spec (see the module's documentation);
 /// `spec` is `{v, key, name, …options}` as `createIndexes` checked it.
 pub fn normalize(spec: &Document) -> Result<Document> {
-    let pattern = spec.get_document("key").map_err(|_| Error::bad_value("the 'key' field must be an object"))?;
-    let in_spec = |code: ErrorCode, message: String| Error::command(code, message);
-    let mut weights: BTreeMap<String, f64> = BTreeMap::new();
-    let (mut prefix, mut suffix) = (Vec::new(), Vec::new());
-    let mut text_seen = false;
-    let mut text_ended = false;
-    for (field, value) in pattern {
-        match value {
-            Bson::String(kind) if kind == "text" => {
-                if text_ended {
-                    return Err(in_spec(
-                        ErrorCode::CannotCreateIndex,
-                        format!("Error in specification {spec} :: caused by :: text fields must be contiguous"),
-                    ));
-                }
-                text_seen = true;
-                if field != "_fts" {
-                    weights.insert(field.clone(), 1.0);
-                }
-            }
-            Bson::String(kind) => {
-                return Err(in_spec(
-                    ErrorCode::CannotCreateIndex,
-                    format!("Error in specification {spec} :: caused by :: Can't use more than one index plugin for a single index; found '{kind}' and 'text'"),
-                ))
-            }
-            _ if field == "_ftsx" => {}
-            _ if text_seen => {
-                text_ended = true;
-                suffix.push((field.clone(), value.clone()));
-            }
-            _ => prefix.push((field.clone(), value.clone())),
+    let pattern = spec.get_document("key").map_err(|_| refuse("the 'key' field must be an object"))?;
+    let (key, mut weights) = rewrite_key(pattern)?;
+    match spec.get("weights") {
+        None => {}
+        Some(Bson::String(all)) if all == "$**" => {
+            weights.insert("$**".to_owned(), 1);
         }
+        Some(Bson::Document(given)) => {
+            for (field, weight) in given {
+                let weight = as_f64(weight).ok_or_else(|| refuse("weight for text index needs numeric type"))?;
+                weights.insert(field.clone(), weight.clamp(i32::MIN.into(), i32::MAX.into()) as i64);
+            }
+        }
+        Some(_) => return Err(refuse("text index option 'weights' must be an object")),
     }
-    if let Some(given) = spec.get("weights") {
-        let Bson::Document(given) = given else {
-            return Err(Error::bad_value("weights must be an object"));
-        };
-        for (field, weight) in given {
-            let Some(weight) = as_f64(weight) else {
-                return Err(in_spec(ErrorCode::Location16730, "weight for text index needs numeric type".into()));
-            };
-            if !(weight > 0.0 && weight < MAX_WEIGHT) {
-                return Err(Error::bad_value(format!(
-                    "text index weight must be in the exclusive interval (0,100000) but found: {weight}"
-                )));
-            }
-            weights.insert(field.clone(), weight);
-        }
+    if weights.is_empty() {
+        return Err(refuse("text index option 'weights' must specify fields or the wildcard"));
     }
-    for field in weights.keys() {
-        if field != "$**" && (field.starts_with('$') || field.split('.').any(|p| p.is_empty() || p.starts_with('$'))) {
-            return Err(Error::bad_value(format!("weight fields cannot contain '$' or empty parts: {field}")));
+    for (field, weight) in &weights {
+        if !(0 < *weight && *weight < MAX_WEIGHT) {
+            return Err(refuse(format!(
+                "text index weight must be in the exclusive interval (0,{MAX_WEIGHT}) but found: {weight}"
+            )));
         }
+        check_weight_path(field)?;
     }
     let default_language = match spec.get("default_language") {
-        None => Language::English,
-        Some(Bson::String(name)) => {
-            Language::parse(name).ok_or_else(|| Error::bad_value(format!("default_language is not valid: {name}")))?
-        }
-        Some(_) => return Err(Error::bad_value("default_language needs a string type")),
+        None => "english".to_owned(),
+        Some(Bson::String(name)) if Language::parse(name).is_some() => name.clone(),
+        Some(Bson::String(_)) => return Err(refuse("default_language is not valid")),
+        Some(_) => return Err(refuse("default_language needs a string type")),
     };
     let language_override = match spec.get("language_override") {
         None => "language".to_owned(),
         Some(Bson::String(field)) if !field.is_empty() && !field.starts_with('$') && !field.contains('.') => {
             field.clone()
         }
-        Some(Bson::String(field)) => return Err(Error::bad_value(format!("language_override is not valid: {field}"))),
-        Some(_) => return Err(Error::bad_value("language_override needs a string type")),
+        Some(Bson::String(_)) => return Err(refuse("language_override is not valid")),
+        Some(_) => return Err(refuse("language_override must be a string")),
     };
     match spec.get("textIndexVersion") {
         None => {}
         Some(version) if as_f64(version) == Some(3.0) => {}
-        Some(version) => {
-            return Err(Error::command(
-                ErrorCode::Location17364,
-                format!("Currently only textIndexVersion 3 is supported, not {version}"),
-            ))
+        Some(version) if as_f64(version).is_some() => {
+            return Err(refuse(format!("textIndexVersion {version} is not supported: branchdb builds version 3")))
         }
+        Some(_) => return Err(refuse("text index option 'textIndexVersion' must be a number")),
     }
-    let mut key = Document::new();
-    for (field, value) in prefix {
-        key.insert(field, value);
-    }
-    key.insert("_fts", "text");
-    key.insert("_ftsx", 1);
-    for (field, value) in suffix {
-        key.insert(field, value);
+    if let Some(collation) = spec.get("collation") {
+        return Err(refuse(format!("Index type 'text' does not support collation: {collation}")));
     }
     let mut out = Document::new();
     for (option, value) in spec {
@@ -125,18 +92,83 @@ pub fn normalize(spec: &Document) -> Result<Document> {
             }
         }
     }
-    let weights: Document = weights.into_iter().map(|(field, weight)| (field, weight_value(weight))).collect();
+    let weights: Document = weights.into_iter().map(|(field, weight)| (field, Bson::Int32(weight as i32))).collect();
     out.insert("weights", weights);
-    out.insert("default_language", default_language.name());
+    out.insert("default_language", default_language);
     out.insert("language_override", language_override);
     out.insert("textIndexVersion", 3);
     Ok(out)
 }
 
-/// A weight as `listIndexes` shows it: whole weights as 32-bit integers.
-fn weight_value(weight: f64) -> Bson {
-    match weight.fract() == 0.0 {
-        true => Bson::Int32(weight as i32),
-        false => Bson::Double(weight),
+/// The stored key of a text index's key pattern (prefix fields, `_fts`, `_ftsx`,
+/// suffix fields) and the text fields it names, each of weight 1.
+fn rewrite_key(pattern: &Document) -> Result<(Document, BTreeMap<String, i64>)> {
+    let mut weights = BTreeMap::new();
+    let mut key = Document::new();
+    // Where the walk is: before the text fields, among them, after them.
+    #[derive(PartialEq)]
+    enum At {
+        Before,
+        Text,
+        After,
     }
+    let mut at = At::Before;
+    let mut stored_form = false;
+    for (field, value) in pattern {
+        let reserved = || refuse("text index with reserved fields _fts/_ftsx not allowed");
+        match value {
+            Bson::String(kind) if kind == "text" => {
+                if at == At::After {
+                    return Err(refuse("'text' fields in index must all be adjacent"));
+                }
+                if at == At::Before {
+                    key.insert("_fts", "text");
+                    key.insert("_ftsx", 1);
+                }
+                at = At::Text;
+                match field.as_str() {
+                    "_fts" => stored_form = true,
+                    "_ftsx" => return Err(reserved()),
+                    _ => {
+                        weights.insert(field.clone(), 1);
+                    }
+                }
+            }
+            _ if field == "_ftsx" && stored_form && at == At::Text => {
+                if as_f64(value) != Some(1.0) {
+                    return Err(refuse("expecting _ftsx:1"));
+                }
+            }
+            _ if field == "_fts" || field == "_ftsx" => return Err(reserved()),
+            _ => {
+                if !matches!(as_f64(value).map(|v| v.trunc()), Some(v) if v == 1.0 || v == -1.0) {
+                    return Err(refuse("expected value 1 or -1 for non-text key in compound index"));
+                }
+                if at == At::Text {
+                    at = At::After;
+                }
+                key.insert(field.clone(), value.clone());
+            }
+        }
+    }
+    Ok((key, weights))
+}
+
+/// Checks a field named in `weights`.
+fn check_weight_path(field: &str) -> Result<()> {
+    if field == "$**" {
+        return Ok(());
+    }
+    if field.is_empty() {
+        return Err(refuse("weight cannot be on an empty field"));
+    }
+    for part in field.split('.') {
+        if part.is_empty() {
+            return Err(refuse("weight cannot have empty path component"));
+        }
+        if part.starts_with('$') {
+            return Err(refuse("weight cannot have path component with $ prefix"));
+        }
+    }
+    Ok(())
 }

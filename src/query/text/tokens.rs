@@ -52,19 +52,21 @@ pub fn words(text: &str, language: Language) -> impl Iterator<Item = &str> {
     text.split(move |c| is_delimiter(c, language)).filter(|w| !w.is_empty())
 }
 
-/// `text` folded as a search with `sensitivity` compares it.
+/// `text` folded as a search with `sensitivity` compares it: lower case unless
+/// case counts, without diacritics unless they count.
 pub fn fold(text: &str, language: Language, sensitivity: Sensitivity) -> String {
-    let mut out = match sensitivity.case {
+    let out = match sensitivity.case {
         true => text.to_owned(),
         false => lower(text, language),
     };
-    if !sensitivity.diacritics && !out.is_ascii() {
-        out = strip_diacritics(&out);
+    match sensitivity.diacritics {
+        true => out,
+        false => strip_diacritics(&out),
     }
-    out
 }
 
-/// Lower case, by Turkish rules in Turkish (`I` is dotless `ı`, `İ` is `i`).
+/// Lower case by Unicode's simple case folding (one code point for one: `ß` stays,
+/// `ς` is `σ`), by Turkish rules in Turkish (`I` is dotless `ı`, `İ` is `i`).
 fn lower(text: &str, language: Language) -> String {
     if text.is_ascii() && !language.turkish() {
         return text.to_ascii_lowercase();
@@ -74,22 +76,44 @@ fn lower(text: &str, language: Language) -> String {
         match c {
             'I' if language.turkish() => out.push('ı'),
             'İ' if language.turkish() => out.push('i'),
-            // A single code point, as MongoDB's simple case folding: `İ` would
-            // otherwise gain a combining dot.
-            'İ' => out.push('i'),
+            // No simple folding: kept (its dot goes with the diacritics).
+            'İ' => out.push('İ'),
+            'ς' => out.push('σ'),
             _ => out.extend(c.to_lowercase()),
         }
     }
     out
 }
 
-/// `text` without its diacritical marks: decomposed, the marks dropped, composed
-/// again.
+/// `text` without its diacritics: a pure diacritic (a combining accent, `^`, `¨`)
+/// is dropped, and a letter that decomposes into one letter and diacritics becomes
+/// that letter (`é` is `e`, `й` is `и`; `ø` and `ł` stay).
 fn strip_diacritics(text: &str) -> String {
     const DIACRITIC: CodePointSetDataBorrowed<'static> = CodePointSetData::new::<Diacritic>();
-    let decomposed = DecomposingNormalizerBorrowed::new_nfd().normalize(text);
-    let stripped: String = decomposed.chars().filter(|c| !DIACRITIC.contains(*c)).collect();
-    ComposingNormalizerBorrowed::new_nfc().normalize(&stripped).into_owned()
+    if text.is_ascii() && !text.contains(['^', '`']) {
+        return text.to_owned();
+    }
+    let nfd = DecomposingNormalizerBorrowed::new_nfd();
+    let nfc = ComposingNormalizerBorrowed::new_nfc();
+    let mut out = String::with_capacity(text.len());
+    let mut one = [0u8; 4];
+    for c in text.chars() {
+        if DIACRITIC.contains(c) {
+            continue;
+        }
+        if c.is_ascii() {
+            out.push(c);
+            continue;
+        }
+        let base: String = nfd.normalize(c.encode_utf8(&mut one)).chars().filter(|d| !DIACRITIC.contains(*d)).collect();
+        let base = nfc.normalize(&base);
+        let mut chars = base.chars();
+        match (chars.next(), chars.next()) {
+            (Some(single), None) => out.push(single),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// The terms of `text` in `language`: its words folded, stop words dropped, stemmed.
@@ -97,14 +121,23 @@ pub fn terms(text: &str, language: Language, sensitivity: Sensitivity) -> impl I
     words(text, language).filter_map(move |word| term(word, language, sensitivity))
 }
 
-/// The term of one word; `None` for a stop word.
+/// The term of one word; `None` for a stop word. As MongoDB: the word in lower
+/// case is checked against the stop words (diacritics count there), then stemmed
+/// (in its own case when case counts), then stripped of its diacritics (unless
+/// they count).
 pub fn term(word: &str, language: Language, sensitivity: Sensitivity) -> Option<String> {
-    let folded = fold(word, language, sensitivity);
-    let stop = match sensitivity == Sensitivity::NONE {
-        true => language.is_stop_word(&folded),
-        false => language.is_stop_word(&fold(word, language, Sensitivity::NONE)),
+    let lowered = lower(word, language);
+    if language.is_stop_word(&lowered) {
+        return None;
+    }
+    let stem = match sensitivity.case {
+        true => language.stem(word),
+        false => language.stem(&lowered),
     };
-    (!stop).then(|| language.stem(&folded))
+    Some(match sensitivity.diacritics {
+        true => stem,
+        false => strip_diacritics(&stem),
+    })
 }
 
 #[cfg(test)]
