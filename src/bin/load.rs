@@ -14,8 +14,10 @@
 //! cargo run --release --bin load -- --user root --password pw --connections 16 scram
 //! cargo run --release --bin load -- --connections 2 watch
 //! cargo run --release --bin load -- --connections 16 --total 1000000 --words 6 insert
-//! cargo run --release --bin load -- --connections 1 --field text create-index
+//! cargo run --release --bin load -- --connections 1 create-text-index
 //! cargo run --release --bin load -- --connections 1 text
+//! cargo run --release --bin load -- --connections 1 --field text --collation en create-index
+//! cargo run --release --bin load -- --connections 1 --words 6 --collation en find-text
 //! cargo run --release --bin load -- --connections 16 --batch 1 --streams 1000 insert
 //! ```
 //!
@@ -85,9 +87,13 @@ struct Args {
     /// values drawn from 0..keys; `scan` and `group` go through this many documents.
     #[arg(long, default_value_t = 1_000_000)]
     keys: u64,
-    /// `create-index`: the field to index, ascending (`text`: a text index on it).
+    /// `create-index`: the field to index, ascending.
     #[arg(long, default_value = "u")]
     field: String,
+    /// `create-index` and `find-text`: compare strings by this locale's collation
+    /// at strength 2 (case-insensitive) instead of by their bytes.
+    #[arg(long)]
+    collation: Option<String>,
     /// `insert`: give each document a `text` field of this many words, drawn from
     /// a vocabulary of [`VOCABULARY`] made-up words (none when 0).
     #[arg(long, default_value_t = 0)]
@@ -144,10 +150,16 @@ enum Workload {
     /// Commit-to-event latency of a change stream on `<db>.watched` (connection 0
     /// follows it, the others insert).
     Watch,
+    /// `createIndexes` of a text index on `text` in `<db>.items`.
+    CreateTextIndex,
     /// `find` with `$text` of two random words of the vocabulary in `<db>.items`
-    /// (inserted with `--words`, indexed after `create-index --field text`), the
-    /// `--limit` best by text score.
+    /// (inserted with `--words`, indexed after `create-text-index`), the `--limit`
+    /// best by text score.
     Text,
+    /// `find` by equality on the `text` of a random document in `<db>.items`
+    /// (inserted with `--words`, indexed after `create-index --field text`), with
+    /// `--collation` when given.
+    FindText,
 }
 
 /// When each `watch` insert was acknowledged, by `_id`.
@@ -301,7 +313,7 @@ async fn drive(
         return watch(stream, &args, deadline).await;
     }
     while match args.workload {
-        Workload::CreateIndex => driven.latencies.is_empty(),
+        Workload::CreateIndex | Workload::CreateTextIndex => driven.latencies.is_empty(),
         _ => Instant::now() < deadline,
     } {
         let commands = match args.workload {
@@ -337,10 +349,11 @@ async fn drive(
                 vec![doc! {"find": "items", "filter": {"_id": id}, "singleBatch": true, "$db": db}]
             }
             Workload::CreateIndex => {
-                let index = match args.field.as_str() {
-                    "text" => doc! {"key": {"text": "text"}, "name": "text_text"},
-                    field => doc! {"key": {field: 1}, "name": format!("{field}_1")},
-                };
+                let field = args.field.as_str();
+                let mut index = doc! {"key": {field: 1}, "name": format!("{field}_1")};
+                if let Some(collation) = collation(&args) {
+                    index.insert("collation", collation);
+                }
                 vec![doc! {"createIndexes": "items", "indexes": [index], "$db": db}]
             }
             Workload::FindEq => {
@@ -348,6 +361,19 @@ async fn drive(
                 vec![doc! {"find": "items", "filter": {"u": u}, "singleBatch": true, "$db": db}]
             }
             Workload::Scan => vec![doc! {"count": "items", "query": {"k": 0}, "$db": db}],
+            Workload::CreateTextIndex => {
+                let index = doc! {"key": {"text": "text"}, "name": "text_text"};
+                vec![doc! {"createIndexes": "items", "indexes": [index], "$db": db}]
+            }
+            Workload::FindText => {
+                let id = random(&mut rng, args.keys);
+                let mut find =
+                    doc! {"find": "items", "filter": {"text": text(id, args.words)}, "singleBatch": true, "$db": db};
+                if let Some(collation) = collation(&args) {
+                    find.insert("collation", collation);
+                }
+                vec![find]
+            }
             Workload::Text => {
                 let search = format!("{} {}", word(random(&mut rng, VOCABULARY)), word(random(&mut rng, VOCABULARY)));
                 vec![doc! {
@@ -614,6 +640,11 @@ fn item(id: u64, total: Option<u64>) -> Document {
     doc! {"_id": id as i64, "n": id as i64, "name": "load", "k": (id % GROUPS) as i64, "u": u as i64}
 }
 
+/// The collation `--collation` names: its locale at strength 2.
+fn collation(args: &Args) -> Option<Document> {
+    args.collation.as_ref().map(|locale| doc! {"locale": locale, "strength": 2})
+}
+
 /// The made-up words `--words` draws from.
 const VOCABULARY: u64 = 8000;
 
@@ -651,9 +682,9 @@ fn tally(args: &Args, reply: &Document) -> Result<u64, String> {
     let first_batch =
         || reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).map_err(|e| e.to_string());
     Ok(match args.workload {
-        Workload::Ping | Workload::CreateIndex | Workload::Scram => 0,
+        Workload::Ping | Workload::CreateIndex | Workload::CreateTextIndex | Workload::Scram => 0,
         Workload::Insert | Workload::Txn | Workload::Watch => reply.get_i32("n").unwrap_or(0) as u64,
-        Workload::FindId | Workload::FindEq | Workload::Text => first_batch()?.len() as u64,
+        Workload::FindId | Workload::FindEq | Workload::Text | Workload::FindText => first_batch()?.len() as u64,
         // The commit replies without a cursor.
         Workload::FindIdTxn => first_batch().map_or(0, |batch| batch.len() as u64),
         Workload::Scan => {

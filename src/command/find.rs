@@ -83,7 +83,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     if name == system_profile::NAME {
         cursor.source = Source::Ready(system_profile::find(inv, &cursor.filter, sort_spec)?);
     } else if let Some(collection) = target {
-        let plan = plan::choose_collated(&collection, &cursor.filter, sort_spec, hint, collation.is_some())?;
+        let plan = plan::choose_collated(&collection, &cursor.filter, sort_spec, hint, collation.as_ref())?;
         let limits = &inv.context.stage_limits;
         let allow_disk_use = args::boolean(body, "allowDiskUse", limits.allow_disk_use_by_default())?;
         let mut held = inv.context.memory.reservation();

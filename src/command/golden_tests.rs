@@ -105,7 +105,7 @@ fn golden_collection_types() {
 
 #[test]
 fn golden_collation() {
-    assert_eq!(run_file(include_str!("golden/collation.json")), 182, "the number of cases");
+    assert_eq!(run_file(include_str!("golden/collation.json")), 191, "the number of cases");
 }
 
 #[test]

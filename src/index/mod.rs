@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use bson::{doc, Bson, Document};
 
-pub use keys::{encode_field, Key, Keys};
+pub use keys::{encode_field, encode_field_collated, Key, Keys};
 pub use spec::{is_descending, is_id_pattern, parse, whole_number};
 
 use crate::error::{Error, Result};

@@ -9,10 +9,12 @@
 //! becomes intervals of its encoding, each bounded by an [`Edge`], and the fields
 //! of a compound index concatenate.
 
+mod collated;
 mod text;
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bson::{Bson, Document};
 
@@ -20,6 +22,7 @@ use super::filter::{Filter, Narrowing};
 use crate::error::{Error, Result};
 use crate::index::{Index, ID_INDEX};
 use crate::store::Collection;
+use crate::value::collation::Collation;
 use crate::value::order::{encode_value, rank};
 
 /// How a query reads its candidates.
@@ -88,7 +91,8 @@ pub fn choose(collection: &Collection, filter: &Filter, sort: Option<&Document>,
     })
 }
 
-/// As [`choose`], for a query whose strings compare by a collation (`collated`):
+/// As [`choose`], for a query whose strings compare by `collation`: an index with
+/// the same collation serves the query's equalities on its leading fields; other
 /// indexes and the `_id` order hold strings in byte order, so only a single
 /// document gives the sort's order; the rest is sorted after reading.
 pub fn choose_collated(
@@ -96,12 +100,18 @@ pub fn choose_collated(
     filter: &Filter,
     sort: Option<&Document>,
     hint: Option<&Bson>,
-    collated: bool,
+    collation: Option<&Arc<Collation>>,
 ) -> Result<Plan> {
-    if !collated {
+    let Some(collation) = collation else {
         return choose(collection, filter, sort, hint);
-    }
-    let mut plan = choose(collection, filter, None, hint)?;
+    };
+    let mut plan = match hint.is_none() && filter.id_equality().is_none() && !filter.has_text() {
+        true => match collated::equality_scan(collection, filter, collation) {
+            Some(plan) => plan,
+            None => choose(collection, filter, None, hint)?,
+        },
+        false => choose(collection, filter, None, hint)?,
+    };
     plan.sorted = sort.is_none() || matches!(plan.access, Access::IdLookup(_));
     Ok(plan)
 }
