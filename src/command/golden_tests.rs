@@ -110,5 +110,5 @@ fn golden_collation() {
 
 #[test]
 fn golden_text() {
-    assert_eq!(run_file(include_str!("golden/text.json")), 170, "the number of cases");
+    assert_eq!(run_file(include_str!("golden/text.json")), 179, "the number of cases");
 }

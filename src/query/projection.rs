@@ -126,11 +126,17 @@ impl Projection {
     /// Projects `doc`. `position` is the index of the array element through which
     /// the query's filter matched `doc`, for a positional projection.
     pub fn apply(&self, doc: Document, position: Option<usize>) -> Result<Document> {
-        let score = match self.text_score.is_empty() {
-            true => None,
-            false => Some(self.text.as_ref().ok_or_else(no_text_score)?.score(&doc)),
+        let score = match self.needs_text_score() {
+            true => self.text.as_ref().map(|search| search.score(&doc)),
+            false => None,
         };
-        let mut out = if self.inclusion { include_doc(&self.root, &doc, &doc)? } else { self.exclude(doc)? };
+        if !self.text_score.is_empty() && score.is_none() {
+            return Err(no_text_score());
+        }
+        let mut out = match self.inclusion {
+            true => include_doc(&self.root, &doc, &Root { doc: &doc, score })?,
+            false => self.exclude(doc)?,
+        };
         for step in &self.steps {
             match step {
                 Step::Slice { path, skip, limit } => slice_at(&mut out, path, *skip, *limit),
@@ -147,7 +153,14 @@ impl Projection {
 
     /// Whether the projection asks for the text score.
     pub fn needs_text_score(&self) -> bool {
-        !self.text_score.is_empty()
+        fn computed(node: &Node) -> bool {
+            node.children.iter().any(|(_, entry)| match entry {
+                Entry::Leaf(Leaf::Computed(expr)) => expr.needs_text_score(),
+                Entry::Leaf(_) => false,
+                Entry::Node(child) => computed(child),
+            })
+        }
+        !self.text_score.is_empty() || computed(&self.root)
     }
 
     /// This projection, taking text scores from `search`: MongoDB's error 40218
@@ -210,10 +223,17 @@ impl Node {
 // Applying
 // ---------------------------------------------------------------------------------
 
+/// The whole input document, which expressions and `$elemMatch` read, and its text
+/// score.
+struct Root<'a> {
+    doc: &'a Document,
+    score: Option<f64>,
+}
+
 /// The inclusion projection of `doc` at `node`: kept fields in the document's order,
 /// then computed fields in the specification's order. `root` is the whole input
 /// document, which expressions and `$elemMatch` read.
-fn include_doc(node: &Node, doc: &Document, root: &Document) -> Result<Document> {
+fn include_doc(node: &Node, doc: &Document, root: &Root<'_>) -> Result<Document> {
     let mut out = Document::new();
     for (name, value) in doc {
         match node.get(name) {
@@ -235,7 +255,7 @@ fn include_doc(node: &Node, doc: &Document, root: &Document) -> Result<Document>
 /// The inclusion projection of a value below a dotted path: documents are projected,
 /// arrays element by element, and other values dropped (or, when the path computes
 /// fields, replaced by a document of them).
-fn include_value(node: &Node, value: &Bson, root: &Document) -> Result<Option<Bson>> {
+fn include_value(node: &Node, value: &Bson, root: &Root<'_>) -> Result<Option<Bson>> {
     Ok(match value {
         Bson::Document(doc) => Some(Bson::Document(include_doc(node, doc, root)?)),
         Bson::Array(items) => {
@@ -256,7 +276,7 @@ fn include_value(node: &Node, value: &Bson, root: &Document) -> Result<Option<Bs
 
 /// Adds the computed fields of `node` to `out`: expressions, `$elemMatch` results,
 /// and documents of computed fields for paths `out` lacks.
-fn add_computed(node: &Node, out: &mut Document, root: &Document) -> Result<()> {
+fn add_computed(node: &Node, out: &mut Document, root: &Root<'_>) -> Result<()> {
     if !node.computed {
         return Ok(());
     }
@@ -264,12 +284,12 @@ fn add_computed(node: &Node, out: &mut Document, root: &Document) -> Result<()> 
         match entry {
             Entry::Leaf(Leaf::Computed(expr)) => {
                 // A missing value (`$$REMOVE`, an absent field) leaves the field out.
-                if let Some(value) = expr.evaluate_optional(root)? {
+                if let Some(value) = expr.evaluate_scored(root.doc, root.score)? {
                     out.insert(name.clone(), value);
                 }
             }
             Entry::Leaf(Leaf::ElemMatch(filter)) => {
-                if let Some(element) = first_match(filter, name, root) {
+                if let Some(element) = first_match(filter, name, root.doc) {
                     out.insert(name.clone(), Bson::Array(vec![element]));
                 }
             }

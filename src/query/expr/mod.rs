@@ -55,6 +55,8 @@ pub struct Expr {
     node: Node,
     /// How many variable slots evaluation needs.
     slots: usize,
+    /// Whether it reads the text score (`{$meta: "textScore"}`).
+    text_score: bool,
 }
 
 impl Expr {
@@ -64,7 +66,7 @@ impl Expr {
     pub fn parse(spec: &Bson, vars: &Variables) -> Result<Expr> {
         let mut parser = Parser::new(vars);
         let node = parser.operand(spec)?;
-        Ok(Expr { node, slots: parser.slots })
+        Ok(Expr { node, slots: parser.slots, text_score: parser.text_score })
     }
 
     /// The expression's value with `$$ROOT` and `$$CURRENT` bound to `root`; a
@@ -76,8 +78,20 @@ impl Expr {
     /// The expression's value, or `None` when it is missing (a field that does not
     /// exist, `$$REMOVE`): callers that build documents leave the field out.
     pub fn evaluate_optional(&self, root: &Document) -> Result<Option<Bson>> {
-        let mut ctx = Ctx { root, vars: vec![None; self.slots] };
+        self.evaluate_scored(root, None)
+    }
+
+    /// As [`Expr::evaluate_optional`], with `text_score` the document's score for the
+    /// query's `$text` search, which `{$meta: "textScore"}` reads (MongoDB's error
+    /// 40218 without one).
+    pub fn evaluate_scored(&self, root: &Document, text_score: Option<f64>) -> Result<Option<Bson>> {
+        let mut ctx = Ctx { root, vars: vec![None; self.slots], text_score };
         Ok(ctx.eval(&self.node)?.map(Cow::into_owned))
+    }
+
+    /// Whether the expression reads the text score.
+    pub fn needs_text_score(&self) -> bool {
+        self.text_score
     }
 
     /// Whether the expression only reads and arranges values (constants, field
@@ -86,7 +100,7 @@ impl Expr {
     pub fn is_plain(&self) -> bool {
         fn plain(node: &Node) -> bool {
             match node {
-                Node::Const(_) | Node::Missing | Node::Current(_) | Node::Var(..) | Node::Now => true,
+                Node::Const(_) | Node::Missing | Node::Current(_) | Node::Var(..) | Node::Now | Node::TextScore => true,
                 Node::Object(fields) => fields.iter().all(|(_, node)| plain(node)),
                 Node::Array(items) => items.iter().all(plain),
                 Node::Call(..) | Node::Special(_) => false,
@@ -172,6 +186,8 @@ pub(super) enum Node {
     Var(usize, Vec<String>),
     /// `$$NOW`.
     Now,
+    /// `{$meta: "textScore"}`.
+    TextScore,
     /// An object of expressions.
     Object(Vec<(String, Node)>),
     /// An array of expressions.
@@ -190,6 +206,7 @@ impl fmt::Debug for Node {
             Node::Current(path) => write!(f, "${}", path.join(".")),
             Node::Var(slot, path) => write!(f, "$${slot}.{}", path.join(".")),
             Node::Now => write!(f, "$$NOW"),
+            Node::TextScore => write!(f, "{{$meta: \"textScore\"}}"),
             Node::Object(fields) => f.debug_map().entries(fields.iter().map(|(k, v)| (k, v))).finish(),
             Node::Array(items) => f.debug_list().entries(items).finish(),
             Node::Call(name, _, args) => write!(f, "{{{name}: {args:?}}}"),
@@ -215,12 +232,14 @@ pub(super) struct Parser<'v> {
     /// Whether the expression reads the current document (a field path,
     /// `$$ROOT` or `$$CURRENT`).
     reads_document: bool,
+    /// Whether it reads the text score.
+    text_score: bool,
 }
 
 impl<'v> Parser<'v> {
     /// A parser with the command's variables and no user variable in scope.
     fn new(command: &'v Variables) -> Parser<'v> {
-        Parser { command, scope: Vec::new(), slots: 0, reads_document: false }
+        Parser { command, scope: Vec::new(), slots: 0, reads_document: false, text_score: false }
     }
 
     /// An operand: a field path or variable, an object, an array or a constant.
@@ -262,6 +281,9 @@ impl<'v> Parser<'v> {
         if name == "$literal" || name == "$const" {
             return Ok(Node::Const(argument.clone()));
         }
+        if name == "$meta" {
+            return self.meta(argument);
+        }
         let Some(op) = operator(name) else {
             return Err(Error::command(
                 ErrorCode::InvalidPipelineOperator,
@@ -275,6 +297,24 @@ impl<'v> Parser<'v> {
                 Ok(Node::Call(op.name, f, args))
             }
             Kind::Special(parse) => parse(self, argument),
+        }
+    }
+
+    /// `{$meta: …}`: the text score; the other metadata MongoDB keeps (search
+    /// scores, index keys, record ids) branchdb has not.
+    fn meta(&mut self, argument: &Bson) -> Result<Node> {
+        match argument {
+            Bson::String(name) if name == "textScore" => {
+                self.text_score = true;
+                Ok(Node::TextScore)
+            }
+            Bson::String(name) if META_NAMES.contains(&name.as_str()) => {
+                Err(Error::bad_value(format!("$meta of \"{name}\" is not supported")))
+            }
+            Bson::String(name) => {
+                Err(Error::command(ErrorCode::Location17308, format!("Unsupported argument to $meta: {name}")))
+            }
+            _ => Err(Error::command(ErrorCode::Location17307, "$meta only supports string arguments")),
         }
     }
 
@@ -417,6 +457,7 @@ fn check_arity(name: &str, arity: Arity, count: usize) -> Result<()> {
 pub(super) struct Ctx<'a> {
     root: &'a Document,
     vars: Vec<Val<'a>>,
+    text_score: Option<f64>,
 }
 
 impl<'a> Ctx<'a> {
@@ -428,6 +469,10 @@ impl<'a> Ctx<'a> {
             Node::Current(path) => Ok(walk_document(self.root, path)),
             Node::Var(slot, path) => Ok(self.variable(*slot, path)),
             Node::Now => Ok(Some(Cow::Owned(Bson::DateTime(bson::DateTime::now())))),
+            Node::TextScore => match self.text_score {
+                Some(score) => Ok(Some(Cow::Owned(Bson::Double(score)))),
+                None => Err(crate::query::sort::no_text_score()),
+            },
             Node::Object(fields) => {
                 let mut out = Document::new();
                 for (name, value) in fields {
@@ -585,3 +630,18 @@ pub(super) fn is_number(value: Option<&Bson>) -> bool {
 pub(super) fn int(n: usize) -> Bson {
     i32::try_from(n).map_or(Bson::Int64(n as i64), Bson::Int32)
 }
+
+/// The metadata `$meta` knows in MongoDB 8.0.
+const META_NAMES: &[&str] = &[
+    "textScore",
+    "randVal",
+    "searchScore",
+    "searchHighlights",
+    "searchScoreDetails",
+    "geoNearDistance",
+    "geoNearPoint",
+    "recordId",
+    "indexKey",
+    "sortKey",
+    "vectorSearchScore",
+];

@@ -93,7 +93,7 @@ fn evaluate_constant(spec: &Bson, vars: &Variables) -> Result<Option<Bson>> {
              run before the query examines any documents.",
         ));
     }
-    Expr { node, slots: parser.slots }.evaluate_optional(&Document::new())
+    Expr { node, slots: parser.slots, text_score: false }.evaluate_optional(&Document::new())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use bson::{Bson, Document};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::expr::{Expr, Variables};
+use crate::query::text::TextSearch;
 
 /// The value at a dotted path, through sub-documents only (arrays stop it).
 pub(super) fn get_path<'d>(doc: &'d Document, path: &[String]) -> Option<&'d Bson> {
@@ -82,6 +83,8 @@ pub(super) fn split_path(path: &str) -> Result<Vec<String>> {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Computed {
     fields: Vec<(String, Field)>,
+    /// The `$text` search whose scores `{$meta: "textScore"}` reads.
+    text: Option<Box<TextSearch>>,
 }
 
 /// One computed field.
@@ -161,23 +164,38 @@ impl Computed {
     /// Adds the fields to a document: every expression sees the document as it was
     /// before the stage.
     pub(super) fn apply(&self, mut doc: Document) -> Result<Document> {
-        let values = self.evaluate(&doc)?;
+        let score = self.text.as_ref().map(|search| search.score(&doc));
+        let values = self.evaluate(&doc, score)?;
         set_all(&mut doc, &values);
         Ok(doc)
     }
 
-    /// Evaluates every expression against `root`.
-    fn evaluate(&self, root: &Document) -> Result<Vec<(String, Evaluated)>> {
+    /// Evaluates every expression against `root`, whose text score is `score`.
+    fn evaluate(&self, root: &Document, score: Option<f64>) -> Result<Vec<(String, Evaluated)>> {
         self.fields
             .iter()
             .map(|(name, field)| {
                 let value = match field {
-                    Field::Value(expr) => Evaluated::Value(expr.evaluate_optional(root)?),
-                    Field::Nested(nested) => Evaluated::Nested(nested.evaluate(root)?),
+                    Field::Value(expr) => Evaluated::Value(expr.evaluate_scored(root, score)?),
+                    Field::Nested(nested) => Evaluated::Nested(nested.evaluate(root, score)?),
                 };
                 Ok((name.clone(), value))
             })
             .collect()
+    }
+
+    /// Whether an expression reads the text score.
+    pub(super) fn needs_text_score(&self) -> bool {
+        self.fields.iter().any(|(_, field)| match field {
+            Field::Value(expr) => expr.needs_text_score(),
+            Field::Nested(nested) => nested.needs_text_score(),
+        })
+    }
+
+    /// These fields, with text scores from `search`.
+    pub(super) fn with_text_search(mut self, search: &TextSearch) -> Computed {
+        self.text = Some(Box::new(search.clone()));
+        self
     }
 }
 

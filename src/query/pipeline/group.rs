@@ -11,6 +11,7 @@ use super::spill::Run;
 use super::Docs;
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::expr::{self, Expr, Num, Sum, Variables};
+use crate::query::text::TextSearch;
 use crate::value::collation::Collation;
 use crate::value::size::{document_size, value_footprint, MAX_DOCUMENT};
 
@@ -21,6 +22,8 @@ pub(super) struct Group {
     accumulators: Accumulators,
     /// The collation group keys compare by (bytes without one).
     collation: Option<Arc<Collation>>,
+    /// The `$text` search whose scores `{$meta: "textScore"}` reads.
+    text: Option<Box<TextSearch>>,
 }
 
 /// The output fields of `$group`, `$bucket` and `$bucketAuto`: each a name, an
@@ -252,7 +255,7 @@ impl Group {
         let Some(id) = id else {
             return Err(Error::command(ErrorCode::Location15955, "a group specification must include an _id"));
         };
-        Ok(Group { id, accumulators, collation: None })
+        Ok(Group { id, accumulators, collation: None, text: None })
     }
 
     /// This group with its keys compared by `collation`. Its expressions must only
@@ -278,6 +281,17 @@ impl Group {
         Ok(self)
     }
 
+    /// Whether its key or an accumulator reads the text score.
+    pub(super) fn needs_text_score(&self) -> bool {
+        self.id.needs_text_score() || self.accumulators.fields.iter().any(|(_, _, expr)| expr.needs_text_score())
+    }
+
+    /// This group, with text scores from `search`.
+    pub(super) fn with_text_search(mut self, search: &TextSearch) -> Group {
+        self.text = Some(Box::new(search.clone()));
+        self
+    }
+
     /// Groups the documents. Held in memory (counted in `held`), groups come out in
     /// the order their first document came; past the stage's limit with
     /// `allowDiskUse`, they are written to disk sorted by key, and come out in key
@@ -288,7 +302,8 @@ impl Group {
         let mut runs = Vec::new();
         for doc in docs {
             let doc = doc?;
-            let key = Key(self.id.evaluate(&doc)?, self.collation.clone());
+            let score = self.text.as_ref().map(|search| search.score(&doc));
+            let key = Key(self.id.evaluate_scored(&doc, score)?.unwrap_or(Bson::Null), self.collation.clone());
             let at = match index.get(&key) {
                 Some(at) => *at,
                 None => {
@@ -298,7 +313,7 @@ impl Group {
                     groups.len() - 1
                 }
             };
-            let grown = self.accumulators.add(&mut groups[at].1, &doc)?;
+            let grown = self.accumulators.add_scored(&mut groups[at].1, &doc, score)?;
             held.add(grown)?;
             if held.over() {
                 runs.push(self.spill(&mut index, &mut groups)?);
@@ -469,9 +484,14 @@ impl Accumulators {
     /// Takes one document into a group's states; returns roughly how many bytes
     /// the states grew by (the values `$push`, `$addToSet` and the like keep).
     pub(super) fn add(&self, states: &mut States, doc: &Document) -> Result<usize> {
+        self.add_scored(states, doc, None)
+    }
+
+    /// As [`Accumulators::add`], for a document whose text score is `score`.
+    pub(super) fn add_scored(&self, states: &mut States, doc: &Document, score: Option<f64>) -> Result<usize> {
         let mut grown = 0;
         for ((_, op, expr), state) in self.fields.iter().zip(states.0.iter_mut()) {
-            grown += state.add(*op, expr.evaluate_optional(doc)?)?;
+            grown += state.add(*op, expr.evaluate_scored(doc, score)?)?;
         }
         Ok(grown)
     }

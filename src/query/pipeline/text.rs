@@ -3,7 +3,8 @@
 //! search. A score is worked out from the document the search matched, so the
 //! stages that ask for it (`$project`, `$sort`) must see the documents as the
 //! search matched them: only `$match`, `$sort`, `$skip` and `$limit` may stand
-//! between.
+//! between. `$project`, `$addFields`/`$set` and `$group` read it in their
+//! expressions.
 
 use super::{Pipeline, Stage};
 use crate::error::{Error, ErrorCode, Result};
@@ -46,6 +47,16 @@ impl Pipeline {
                     let projection = projection.with_text_search(Some(search.as_ref().ok_or_else(unavailable)?))?;
                     search = None;
                     Stage::Project(projection)
+                }
+                Stage::AddFields(computed) if computed.needs_text_score() => {
+                    let computed = computed.with_text_search(search.as_ref().ok_or_else(unavailable)?);
+                    search = None;
+                    Stage::AddFields(computed)
+                }
+                Stage::Group(group) if group.needs_text_score() => {
+                    let group = group.with_text_search(search.as_ref().ok_or_else(unavailable)?);
+                    search = None;
+                    Stage::Group(group)
                 }
                 stage @ (Stage::Match(_) | Stage::Sort(_) | Stage::Skip(_) | Stage::Limit(_)) => stage,
                 other => {
