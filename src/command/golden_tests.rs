@@ -112,3 +112,8 @@ fn golden_collation() {
 fn golden_text() {
     assert_eq!(run_file(include_str!("golden/text.json")), 179, "the number of cases");
 }
+
+#[test]
+fn golden_index_types() {
+    assert_eq!(run_file(include_str!("golden/index-types.json")), 30, "the number of cases");
+}

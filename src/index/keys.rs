@@ -47,6 +47,17 @@ impl Index {
         for field in &self.fields {
             let (values, reached, through_array) = field_values(doc, &field.path);
             present |= reached;
+            if field.hashed {
+                if through_array || meets_array(doc, &field.path) {
+                    return Err(Error::command(
+                        ErrorCode::Location16766,
+                        "Error: hashed indexes do not currently support array values",
+                    ));
+                }
+                let value = values.first().unwrap_or(&Bson::Null);
+                fields.push((vec![Bson::Int64(super::hash(value))], false));
+                continue;
+            }
             fields.push((values, through_array));
         }
         if self.sparse && !present {
@@ -154,6 +165,21 @@ fn field_values(doc: &Document, path: &str) -> (Vec<Bson>, bool, bool) {
         }
     }
     (values, true, through_array)
+}
+
+/// Whether the path meets an array on its way or at its end (where MongoDB's hashed
+/// indexes refuse to go).
+fn meets_array(doc: &Document, path: &str) -> bool {
+    let mut current = doc;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        match current.get(part) {
+            Some(Bson::Array(_)) => return true,
+            Some(Bson::Document(inner)) if parts.peek().is_some() => current = inner,
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// `key` with `value` appended.

@@ -7,6 +7,7 @@
 //! version per (key, `_id`), written as documents are (see `store::apply`). The
 //! `_id` index is the documents table itself and is never stored here.
 
+mod hashed;
 mod keys;
 mod spec;
 
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use bson::{doc, Bson, Document};
 
+pub use hashed::hash;
 pub use keys::{encode_field, encode_field_collated, Key, Keys};
 pub use spec::{is_descending, is_id_pattern, parse, whole_number};
 
@@ -33,6 +35,8 @@ pub struct Field {
     pub path: String,
     /// `-1` in the key pattern: the field's keys are stored in reverse order.
     pub descending: bool,
+    /// `"hashed"` in the key pattern: the field's keys are its values' hashes.
+    pub hashed: bool,
 }
 
 /// A secondary index as its collection's catalog entry holds it.
@@ -71,7 +75,11 @@ impl Index {
         let pattern = spec.get_document("key").map_err(|_| corrupt())?;
         let fields = pattern
             .iter()
-            .map(|(path, direction)| Field { path: path.clone(), descending: spec::is_descending(direction) })
+            .map(|(path, direction)| Field {
+                path: path.clone(),
+                descending: spec::is_descending(direction),
+                hashed: direction.as_str() == Some("hashed"),
+            })
             .collect();
         let partial = match spec.get_document("partialFilterExpression") {
             Ok(filter) => Some(Filter::parse_without_text(filter, &Variables::none())?),

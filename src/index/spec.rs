@@ -92,6 +92,9 @@ pub fn parse(spec: &Bson) -> Result<Document> {
     if out.get_bool("sparse") == Ok(true) && out.contains_key("partialFilterExpression") {
         return Err(in_spec("cannot mix \"partialFilterExpression\" and \"sparse\" options".into()));
     }
+    if key.values().any(|v| v.as_str() == Some("hashed")) {
+        check_hashed(key, &out)?;
+    }
     if text {
         // Text indexes are sparse whatever `sparse` says; a unique one is refused.
         if out.get_bool("unique") == Ok(true) {
@@ -164,7 +167,7 @@ fn check_pattern(key: &Document) -> Result<()> {
             Bson::Int64(n) => *n != 0,
             Bson::Double(n) => *n != 0.0 && !n.is_nan(),
             Bson::Decimal128(n) => n.to_string().parse::<f64>().is_ok_and(|n| n != 0.0),
-            Bson::String(kind) if kind == "text" => true,
+            Bson::String(kind) if kind == "text" || kind == "hashed" => true,
             Bson::String(kind) => {
                 return Err(refuse(format!("Index type '{kind}' is not supported by this server. Key pattern: {key}")))
             }
@@ -178,6 +181,34 @@ fn check_pattern(key: &Document) -> Result<()> {
         if !nonzero {
             return Err(refuse(format!("Values in the index key pattern can't be 0. Key pattern: {key}")));
         }
+    }
+    Ok(())
+}
+
+/// Checks a hashed index: one hashed field, not unique, no other index type, and
+/// no collation (not built yet).
+fn check_hashed(key: &Document, spec: &Document) -> Result<()> {
+    let refuse = |message: String| Error::command(ErrorCode::CannotCreateIndex, message);
+    let hashed = key.values().filter(|v| v.as_str() == Some("hashed")).count();
+    if hashed > 1 {
+        return Err(Error::command(
+            ErrorCode::Location31303,
+            format!("A maximum of one index field is allowed to be hashed but found {hashed} for 'key' {key}"),
+        ));
+    }
+    if let Some(other) = key.values().filter_map(Bson::as_str).find(|kind| *kind != "hashed") {
+        return Err(refuse(format!(
+            "Can't use more than one index plugin for a single index; found '{other}' and 'hashed'"
+        )));
+    }
+    if spec.get_bool("unique") == Ok(true) {
+        return Err(Error::command(
+            ErrorCode::Location16764,
+            "Currently hashed indexes cannot guarantee uniqueness. Use a regular index.",
+        ));
+    }
+    if spec.contains_key("collation") {
+        return Err(refuse("hashed indexes with a collation are not supported yet".into()));
     }
     Ok(())
 }

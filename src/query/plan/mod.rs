@@ -10,6 +10,7 @@
 //! of a compound index concatenate.
 
 mod collated;
+mod hashed;
 mod text;
 
 use std::cmp::Ordering;
@@ -82,7 +83,7 @@ pub fn choose(collection: &Collection, filter: &Filter, sort: Option<&Document>,
         .indexes
         .iter()
         .filter(|index| !index.spec.get_bool("hidden").unwrap_or(false) && index.text.is_none())
-        .filter_map(|index| candidate(index, &bounds, &sort, false))
+        .filter_map(|index| candidate(index, filter, &bounds, &sort, false))
         .filter(|c| c.score > (0, false, false))
         .reduce(|best, c| if c.score > best.score { c } else { best });
     Ok(match best {
@@ -152,7 +153,7 @@ fn hinted(
         // A text index serves `$text` only.
         Some(Some(index)) if index.text.is_some() => Err(unusable()),
         Some(Some(index)) => {
-            let c = candidate(index, bounds, sort, true).ok_or_else(unusable)?;
+            let c = candidate(index, filter, bounds, sort, true).ok_or_else(unusable)?;
             Ok(Plan { sorted: c.sorted, access: Access::IndexScan(Box::new(c.scan)) })
         }
     }
@@ -169,12 +170,16 @@ struct Candidate {
 /// The scan of `index` for a query, or `None` when the index cannot answer it
 /// (it is sparse or partial and may miss matches). `hinted`: use it even for a
 /// whole scan, as long as it has every match.
-fn candidate(
+fn candidate<'f>(
     index: &Index,
-    bounds: &HashMap<&str, FieldBounds>,
+    filter: &'f Filter,
+    bounds: &HashMap<&'f str, FieldBounds>,
     sort: &[(String, bool)],
     hinted: bool,
 ) -> Option<Candidate> {
+    if let Some(field) = index.fields.iter().find(|field| field.hashed) {
+        return hashed::candidate(index, &field.path, filter, bounds, sort, hinted);
+    }
     if index.collation.is_none() {
         return candidate_by_bounds(index, bounds, sort, hinted);
     }
