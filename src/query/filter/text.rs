@@ -45,6 +45,26 @@ impl Filter {
         at_top(&self.conditions)
     }
 
+    /// The other branches of the `$or` (at the top level or under a top-level
+    /// `$and`) one of whose branches holds the `$text`, as filters of their own.
+    pub fn text_or_siblings(&self) -> Vec<Filter> {
+        fn siblings(nodes: &[Node], collated: bool) -> Option<Vec<Filter>> {
+            nodes.iter().find_map(|node| match node {
+                Node::Or(branches) => {
+                    let holds =
+                        |branch: &Node| matches!(branch, Node::And(c) if c.iter().any(|n| matches!(n, Node::Text(_))));
+                    branches.iter().any(holds).then(|| {
+                        let others = branches.iter().filter(|branch| !holds(branch));
+                        others.map(|branch| Filter { conditions: vec![branch.clone()], collated }).collect()
+                    })
+                }
+                Node::And(children) => siblings(children, collated),
+                _ => None,
+            })
+        }
+        siblings(&self.conditions, self.collated).unwrap_or_default()
+    }
+
     /// Whether the filter has a `$text` condition.
     pub fn has_text(&self) -> bool {
         find(&self.conditions).is_some()

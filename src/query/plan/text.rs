@@ -1,7 +1,8 @@
 //! Planning a `$text` query: it reads the collection's text index for each of the
 //! search's terms (after the equalities the filter gives the index's prefix
-//! fields), or, when the `$text` sits under an `$or`, scans the collection (each
-//! document is matched against the whole search either way).
+//! fields), or, when the `$text` sits under an `$or` whose other branches have
+//! indexes (291 otherwise, as MongoDB), scans the collection (each document is
+//! matched against the whole search either way).
 
 use bson::{Bson, Document};
 
@@ -23,7 +24,18 @@ pub(super) fn plan(collection: &Collection, filter: &Filter, hint: Option<&Bson>
         return Err(Error::bad_value("text and hint not allowed in same query"));
     }
     let equalities = filter.equalities();
+    // Under an `$or`, MongoDB unions the text index's matches with the other
+    // branches' indexes, so each of those must have one; this server then scans (each
+    // document is matched against the whole filter either way).
     if !filter.text_at_top() {
+        for sibling in filter.text_or_siblings() {
+            if matches!(super::choose(collection, &sibling, None, None)?.access, Access::CollectionScan) {
+                return Err(Error::command(
+                    ErrorCode::NoQueryExecutionPlans,
+                    "error processing query: planner returned error :: caused by :: Failed to produce a solution for TEXT under OR - other non-TEXT clauses under OR have to be indexed as well.",
+                ));
+            }
+        }
         return Ok(Plan::collection_scan());
     }
     let mut prefix = Vec::new();
