@@ -115,5 +115,5 @@ fn golden_text() {
 
 #[test]
 fn golden_index_types() {
-    assert_eq!(run_file(include_str!("golden/index-types.json")), 30, "the number of cases");
+    assert_eq!(run_file(include_str!("golden/index-types.json")), 31, "the number of cases");
 }

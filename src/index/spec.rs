@@ -62,6 +62,12 @@ pub fn parse(spec: &Bson) -> Result<Document> {
                         "TTL indexes are single-field indexes, compound indexes do not support TTL".into(),
                     ));
                 }
+                if key.values().any(|kind| matches!(kind, Bson::String(_))) {
+                    return Err(in_spec(format!(
+                        "TTL indexes cannot be {} indexes",
+                        key.values().next().and_then(Bson::as_str).unwrap_or_default()
+                    )));
+                }
                 out.insert(option, value.clone());
             }
             "partialFilterExpression" => {
