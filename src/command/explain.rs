@@ -11,7 +11,8 @@ use bson::{doc, Bson, Document};
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::exec;
-use crate::query::plan::{self, Access, Plan};
+use crate::query::plan::{self, Access, IndexScan, Plan};
+use crate::query::text::TextSearch;
 use crate::query::{Filter, Sort, Variables};
 use crate::store::{Collection, View};
 
@@ -76,7 +77,7 @@ pub fn explain(inv: &Invocation<'_>, inner: &Document, execute: bool) -> Result<
         Some(collection) => Some(plan::choose(collection, &filter, query.sort, query.hint)?),
         None => None,
     };
-    let winning = winning_plan(&query, plan.as_ref());
+    let winning = winning_plan(&query, plan.as_ref(), filter.text_search());
     let planner = doc! {
         "namespace": &ns,
         "indexFilterSet": false,
@@ -212,7 +213,7 @@ fn query_of(inner: &Document) -> Result<Query<'_>> {
 }
 
 /// The plan's stages, bottom up, as `explain` shows them.
-fn winning_plan(query: &Query<'_>, plan: Option<&Plan>) -> Document {
+fn winning_plan(query: &Query<'_>, plan: Option<&Plan>, text: Option<&TextSearch>) -> Document {
     let Some(plan) = plan else { return doc! { "stage": "EOF" } };
     let shown_filter = (!query.filter.is_empty()).then(|| query.filter.clone());
     let mut stage = match &plan.access {
@@ -225,6 +226,7 @@ fn winning_plan(query: &Query<'_>, plan: Option<&Plan>) -> Document {
             scan.insert("direction", "forward");
             scan
         }
+        Access::IndexScan(scan) if scan.index.text.is_some() => text_stages(scan, text),
         Access::IndexScan(scan) => {
             let index = &scan.index;
             let multikey_paths: Document = index.fields.iter().map(|f| (f.path.clone(), Bson::Array(vec![]))).collect();
@@ -358,5 +360,55 @@ fn annotate(stage: &mut Document, counts: &Counts) {
     }
     if let Ok(input) = stage.get_document_mut("inputStage") {
         annotate(input, counts);
+    }
+}
+
+/// A `$text` query's stages as MongoDB shows them: `TEXT_MATCH` (the search as
+/// parsed) over the fetch of the text index's entries, one scan per term (several
+/// under an `OR`).
+fn text_stages(scan: &IndexScan, text: Option<&TextSearch>) -> Document {
+    let index = &scan.index;
+    let scans: Vec<Bson> = scan
+        .ranges
+        .iter()
+        .map(|_| {
+            Bson::Document(doc! {
+                "stage": "IXSCAN",
+                "keyPattern": index.pattern(),
+                "indexName": &index.name,
+                "isMultiKey": true,
+                "isUnique": false,
+                "isSparse": false,
+                "isPartial": index.partial.is_some(),
+                "indexVersion": 2,
+                "direction": "backward",
+                "indexBounds": {},
+            })
+        })
+        .collect();
+    let input = match scans.len() {
+        0 => doc! { "stage": "EOF" },
+        1 => scans.into_iter().next().and_then(|s| s.as_document().cloned()).unwrap_or_default(),
+        _ => doc! { "stage": "OR", "inputStages": scans },
+    };
+    let strings = |set: &mut dyn Iterator<Item = &String>| set.map(|s| Bson::String(s.clone())).collect::<Vec<_>>();
+    let parsed = match text {
+        Some(search) => doc! {
+            "terms": strings(&mut search.terms.positive.iter()),
+            "negatedTerms": strings(&mut search.terms.negated.iter()),
+            "phrases": strings(&mut search.terms.phrases.iter()),
+            "negatedPhrases": strings(&mut search.terms.negated_phrases.iter()),
+        },
+        None => Document::new(),
+    };
+    let prefix: Document =
+        scan.bounds.iter().filter(|(field, _)| *field != "_fts").map(|(k, v)| (k.clone(), v.clone())).collect();
+    doc! {
+        "stage": "TEXT_MATCH",
+        "indexPrefix": prefix,
+        "indexName": &index.name,
+        "parsedTextQuery": parsed,
+        "textIndexVersion": 3,
+        "inputStage": { "stage": "FETCH", "inputStage": input },
     }
 }

@@ -110,7 +110,7 @@ fn golden_collation() {
 
 #[test]
 fn golden_text() {
-    assert_eq!(run_file(include_str!("golden/text.json")), 181, "the number of cases");
+    assert_eq!(run_file(include_str!("golden/text.json")), 182, "the number of cases");
 }
 
 #[test]
