@@ -70,11 +70,6 @@ impl Filter {
         find(&self.conditions).is_some()
     }
 
-    /// The score of a matching document for the filter's `$text` search.
-    pub fn text_score(&self, doc: &Document) -> Option<f64> {
-        self.text_search().map(|search| search.score(doc))
-    }
-
     /// Binds the filter's `$text` condition to the text index among `indexes`:
     /// MongoDB's error 27 when there is none. A filter without `$text` is
     /// returned as it is.

@@ -194,7 +194,6 @@ fn score_string(text: &str, language: Language, weight: f64, scores: &mut HashMa
 pub struct TextSearch {
     pub query: TextQuery,
     pub spec: Arc<TextSpec>,
-    pub language: Language,
     pub terms: Terms,
 }
 
@@ -204,7 +203,7 @@ impl TextSearch {
     pub fn new(query: TextQuery, spec: Arc<TextSpec>) -> Result<TextSearch> {
         let language = query.language(spec.default_language)?;
         let terms = Terms::parse(&query.search, language, query.sensitivity);
-        Ok(TextSearch { query, spec, language, terms })
+        Ok(TextSearch { query, spec, terms })
     }
 
     /// The terms the index is read for (folded as its keys are).
