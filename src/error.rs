@@ -153,6 +153,11 @@ error_codes! {
     Location16730 = 16730,
     Location16764 = 16764,
     Location16766 = 16766,
+    Location16755 = 16755,
+    Location16605 = 16605,
+    Location16606 = 16606,
+    Location16804 = 16804,
+    Location13027 = 13027,
     Location17261 = 17261,
     Location17262 = 17262,
     Location17364 = 17364,
@@ -515,6 +520,14 @@ impl Error {
             }
         }
         self
+    }
+
+    /// The message of a command error (its text for any other).
+    pub fn message(&self) -> String {
+        match self {
+            Error::Command { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
     }
 
     /// The error labels of a command error.

@@ -80,6 +80,12 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     };
     // A leading `$collStats` produces one document that the rest of the pipeline runs over.
     let (coll_stats, stages) = super::coll_stats::leading_stage(stages)?;
+    // A leading `$geoNear` reads the collection nearest first, as the pipeline's source.
+    let (geo_near, stages) = match resolved.is_none() && !over_database {
+        true => super::geo_near::leading_stage(stages)?,
+        false => (None, stages),
+    };
+    let geo_near_wanted = super::geo_near::wanted(stages);
     let (made, stages) = match over_database {
         true => {
             let (made, rest) = super::db_aggregate::source(inv, stages)?;
@@ -116,6 +122,11 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         pipeline.run_held(super::system_profile::documents(inv).into_iter().map(Ok), &collections)?
     } else {
         match source {
+            Some(collection) if geo_near.is_some() => {
+                let spec = geo_near.as_ref().expect("a $geoNear");
+                let docs = super::geo_near::documents(inv, &view, &collection, spec, geo_near_wanted)?;
+                pipeline.run_held(docs.into_iter().map(Ok), &collections)?
+            }
             Some(collection) => {
                 let plan = match pipeline.leading_match() {
                     Some(filter) => plan::choose(&collection, filter, None, super::find::hint(inv.body)?)?,
@@ -201,6 +212,8 @@ impl<'a> Documents<'a> {
         let feed = match &plan.access {
             Access::CollectionScan => Feed::Scan(None),
             Access::IdLookup(id) => Feed::Ids(VecDeque::from([crate::value::order::encoded(id)])),
+            // `$match` refuses `$near`; the `$geoNear` stage reads through its own feed.
+            Access::Near(_) => return Err(crate::error::Error::Internal("a nearest-first plan in $match".into())),
             Access::IndexScan(scan) => {
                 let mut ids = VecDeque::new();
                 crate::exec::index_ids(view, scan, &mut 0, |id| {

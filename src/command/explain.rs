@@ -227,6 +227,17 @@ fn winning_plan(query: &Query<'_>, plan: Option<&Plan>, text: Option<&TextSearch
             scan
         }
         Access::IndexScan(scan) if scan.index.text.is_some() => text_stages(scan, text),
+        Access::Near(scan) => {
+            let stage = match scan.index.geo.as_ref().map(|g| g.kind) {
+                Some(crate::index::GeoKind::Flat(_)) => "GEO_NEAR_2D",
+                _ => "GEO_NEAR_2DSPHERE",
+            };
+            let mut near = doc! { "stage": stage, "keyPattern": scan.index.pattern(), "indexName": &scan.index.name, "indexVersion": 2 };
+            if let Some(filter) = &shown_filter {
+                near.insert("filter", filter.clone());
+            }
+            doc! { "stage": "FETCH", "inputStage": near }
+        }
         Access::IndexScan(scan) => {
             let index = &scan.index;
             let multikey_paths: Document = index.fields.iter().map(|f| (f.path.clone(), Bson::Array(vec![]))).collect();

@@ -95,7 +95,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
             &cursor.filter,
             sort.as_ref(),
             &inv.interrupt(),
-            exec::Holding { held: &mut held, sort_limit },
+            exec::Holding { held: &mut held, sort_limit, wanted: (limit > 0).then(|| (skip + limit.abs()) as usize) },
         )?;
         cursor.memory = Some(held);
     }

@@ -29,6 +29,7 @@ mod explain;
 mod fail_point;
 mod find;
 mod find_and_modify;
+mod geo_near;
 mod get_cmd_line_opts;
 mod get_log;
 mod get_parameter;

@@ -4,6 +4,7 @@
 //! interrupt checked as the reading goes. Commands, the TTL expirer and cursors
 //! read documents through here; nothing here knows a command or a connection.
 
+mod near;
 mod source;
 
 use std::collections::HashSet;
@@ -16,6 +17,7 @@ use crate::query::plan::{self, Access, IndexScan, Plan};
 use crate::query::Filter;
 use crate::store::{Collection, View};
 
+pub use near::nearest;
 pub use source::{find_source, Holding};
 
 /// What walking a plan examined, for `explain`'s `executionStats`.
@@ -98,6 +100,10 @@ pub fn walk(
                 None => Ok(true),
             })?;
             examined.keys = keys;
+        }
+        Access::Near(scan) => {
+            // The search checks the filter itself; documents come nearest first.
+            return nearest(view, collection, scan, filter, interrupt, None, |_, _, doc| visit(doc));
         }
     }
     Ok(examined)

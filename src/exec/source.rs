@@ -16,6 +16,9 @@ use crate::value::size::document_footprint;
 pub struct Holding<'a> {
     pub held: &'a mut Reservation,
     pub sort_limit: Option<usize>,
+    /// The most results the query returns (its skip and limit), when it has a
+    /// limit: a nearest-first read stops there.
+    pub wanted: Option<usize>,
 }
 
 /// The source of a `find`'s results: a scan or an index's candidates that a cursor
@@ -33,7 +36,7 @@ pub fn find_source(
     interrupt: &Interrupt<'_>,
     memory: Holding<'_>,
 ) -> Result<Source> {
-    let Holding { held, sort_limit } = memory;
+    let Holding { held, sort_limit, wanted } = memory;
     let streams = sort.is_none() || plan.sorted;
     match &plan.access {
         Access::CollectionScan if streams => Ok(Source::Scan { collection: collection.id, after: None }),
@@ -48,6 +51,15 @@ pub fn find_source(
                 Ok(true)
             })?;
             Ok(Source::Ids { collection: collection.id, ids })
+        }
+        Access::Near(scan) if streams => {
+            let mut found = VecDeque::new();
+            super::nearest(view, collection, scan, filter, interrupt, wanted, |_, _, doc| {
+                held.grow(document_footprint(&doc))?;
+                found.push_back(doc);
+                Ok(true)
+            })?;
+            Ok(Source::Ready(found))
         }
         _ => {
             let mut found = Vec::new();

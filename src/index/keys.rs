@@ -44,7 +44,15 @@ impl Index {
         }
         let mut fields: Vec<(Vec<Bson>, bool)> = Vec::with_capacity(self.fields.len());
         let mut present = false;
-        for field in &self.fields {
+        let mut geo_multikey = false;
+        for (position, field) in self.fields.iter().enumerate() {
+            if let Some(geo) = self.geo.as_ref().filter(|geo| geo.field == position) {
+                // Without a value in its geo field, a document is not indexed.
+                let Some(cells) = geo.keys(doc, &field.path)? else { return Ok(Keys::default()) };
+                geo_multikey |= cells.len() > 1;
+                fields.push((cells, false));
+                continue;
+            }
             let (values, reached, through_array) = field_values(doc, &field.path);
             present |= reached;
             if field.hashed {
@@ -79,7 +87,7 @@ impl Index {
         let mut out: Vec<Key> = keys.into_iter().map(|values| self.encode(values)).collect();
         out.sort_by(|a, b| a.bytes.cmp(&b.bytes));
         out.dedup_by(|a, b| a.bytes == b.bytes);
-        Ok(Keys { keys: out, multikey: !arrays.is_empty() })
+        Ok(Keys { keys: out, multikey: !arrays.is_empty() || geo_multikey })
     }
 
     /// A text index's keys: one per term of the document's indexed strings, after

@@ -7,6 +7,7 @@
 //! version per (key, `_id`), written as documents are (see `store::apply`). The
 //! `_id` index is the documents table itself and is never stored here.
 
+mod geo;
 mod hashed;
 mod keys;
 mod spec;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use bson::{doc, Bson, Document};
 
+pub use geo::{GeoIndex, GeoKind};
 pub use hashed::hash;
 pub use keys::{encode_field, encode_field_collated, Key, Keys};
 pub use spec::{is_descending, is_id_pattern, parse, whole_number};
@@ -65,6 +67,8 @@ pub struct Index {
     /// A text index: its keys are the terms of its documents' strings, after the
     /// values of the fields before them (see `query::text`).
     pub text: Option<Arc<TextSpec>>,
+    /// A geo index (`2dsphere`, `2d`): its geo field's keys are cells.
+    pub geo: Option<GeoIndex>,
 }
 
 impl Index {
@@ -88,6 +92,7 @@ impl Index {
         let expire_after_seconds = spec.get("expireAfterSeconds").and_then(spec::whole_number);
         let collation = spec.get("collation").map(Collation::parse).transpose()?.flatten();
         let text = TextSpec::from_spec(&spec)?.map(Arc::new);
+        let geo = GeoIndex::from_spec(&spec);
         Ok(Index {
             id,
             name,
@@ -99,6 +104,7 @@ impl Index {
             multikey: false,
             collation,
             text,
+            geo,
             spec,
         })
     }

@@ -81,6 +81,10 @@ pub fn parse(spec: &Bson) -> Result<Document> {
             "weights" | "default_language" | "language_override" | "textIndexVersion" if text => {
                 out.insert(option, value.clone());
             }
+            // A geo index's own options, checked below.
+            "2dsphereIndexVersion" | "bits" | "min" | "max" | "finestIndexedLevel" | "coarsestIndexedLevel" => {
+                out.insert(option, value.clone());
+            }
             // Kept whole, as MongoDB lists it; the simple collation is no collation.
             "collation" => {
                 if let Some(collation) = Collation::parse(value)? {
@@ -101,6 +105,7 @@ pub fn parse(spec: &Bson) -> Result<Document> {
     if key.values().any(|v| v.as_str() == Some("hashed")) {
         check_hashed(key, &out)?;
     }
+    super::geo::check_spec(key, &mut out)?;
     if text {
         // Text indexes are sparse whatever `sparse` says; a unique one is refused.
         if out.get_bool("unique") == Ok(true) {
@@ -173,7 +178,7 @@ fn check_pattern(key: &Document) -> Result<()> {
             Bson::Int64(n) => *n != 0,
             Bson::Double(n) => *n != 0.0 && !n.is_nan(),
             Bson::Decimal128(n) => n.to_string().parse::<f64>().is_ok_and(|n| n != 0.0),
-            Bson::String(kind) if kind == "text" || kind == "hashed" => true,
+            Bson::String(kind) if matches!(kind.as_str(), "text" | "hashed" | "2d" | "2dsphere") => true,
             Bson::String(kind) => {
                 return Err(refuse(format!("Index type '{kind}' is not supported by this server. Key pattern: {key}")))
             }

@@ -4,6 +4,7 @@
 
 pub mod expr;
 pub mod filter;
+pub mod geo;
 pub mod path;
 pub mod pipeline;
 pub mod plan;

@@ -113,6 +113,11 @@ pub(super) enum Test {
     ElemMatchDocument(Box<Node>),
     /// An array with an element satisfying every clause.
     ElemMatchValue(Vec<Clause>),
+    /// `$geoWithin`, `$geoIntersects`.
+    Geo(Box<crate::query::geo::GeoQuery>),
+    /// `$near`, `$nearSphere`: a location within the query's distances (the
+    /// nearest-first order is the plan's).
+    Near(Arc<crate::query::geo::Near>),
     /// Matches nothing (`$all: []`).
     Never,
 }
@@ -159,6 +164,8 @@ impl Test {
                 *position = found.or(*position);
                 found.is_some()
             }
+            Test::Geo(query) => value.is_some_and(|v| query.matches(v)),
+            Test::Near(near) => value.is_some_and(|v| near.matches(v)),
             Test::Never => false,
         }
     }

@@ -15,6 +15,7 @@
 mod collate;
 mod eval;
 mod explain;
+mod geo;
 mod narrow;
 mod parse;
 mod raw;
@@ -47,6 +48,7 @@ impl Filter {
     pub fn parse(filter: &Document, vars: &Variables) -> Result<Filter> {
         let conditions = parse_document(filter, Level::Top(vars))?;
         text::check_placement(&conditions)?;
+        geo::check_placement(&conditions)?;
         Ok(Filter { conditions, collated: false })
     }
 

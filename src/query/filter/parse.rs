@@ -2,7 +2,10 @@
 
 use bson::{Bson, Document};
 
+use std::sync::Arc;
+
 use super::super::expr::{Expr, Variables};
+use super::super::geo::{GeoQuery, Near};
 use super::super::path::Path;
 use super::eval::*;
 use crate::error::{Error, ErrorCode, Result};
@@ -153,21 +156,25 @@ pub(super) fn parse_operators(path: &str, operators: &Document) -> Result<Vec<Cl
             "$bitsAllClear" => test(Test::Bits(Box::new(BitTest::parse(operator, BitOp::AllClear, operand)?))),
             "$bitsAnySet" => test(Test::Bits(Box::new(BitTest::parse(operator, BitOp::AnySet, operand)?))),
             "$bitsAnyClear" => test(Test::Bits(Box::new(BitTest::parse(operator, BitOp::AnyClear, operand)?))),
-            "$near" | "$nearSphere" | "$geoNear" => {
-                return Err(Error::command(
-                    ErrorCode::NoQueryExecutionPlans,
-                    "error processing query: planner returned error :: caused by :: unable to find index for $geoNear query",
-                ))
+            "$near" | "$nearSphere" | "$geoNear" => test(Test::Near(Arc::new(Near::parse(operator, operators)?))),
+            "$maxDistance" | "$minDistance" if has_near(operators) => continue,
+            "$maxDistance" | "$minDistance" => {
+                return Err(Error::bad_value(format!("{operator} must be within a $near or $nearSphere")))
             }
-            "$geoWithin" | "$geoIntersects" | "$within" => {
-                return Err(Error::bad_value(format!("{operator} is not supported")))
-            }
+            "$geoWithin" | "$within" => test(Test::Geo(Box::new(GeoQuery::within(operand)?))),
+            "$geoIntersects" => test(Test::Geo(Box::new(GeoQuery::intersects(operand)?))),
+            "$uniqueDocs" => continue,
             "$where" => return Err(Error::bad_value("$where cannot be applied to a field")),
             _ => return Err(Error::bad_value(format!("unknown operator: {operator}"))),
         };
         clauses.push(clause);
     }
     Ok(clauses)
+}
+
+/// Whether a field's operator document holds `$near` or `$nearSphere`.
+fn has_near(operators: &Document) -> bool {
+    operators.keys().any(|k| matches!(k.as_str(), "$near" | "$nearSphere" | "$geoNear"))
 }
 
 /// Equality with a value (`{a: v}`, `{$eq: v}`); a regular expression here is

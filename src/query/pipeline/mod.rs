@@ -24,6 +24,7 @@
 mod bucket;
 mod facet;
 mod fields;
+mod geo_near;
 mod group;
 mod held;
 mod lookup;
@@ -47,6 +48,7 @@ use bson::{doc, Bson, Document};
 use self::bucket::BucketAuto;
 use self::facet::Facet;
 use self::fields::{remove_path, split_path, Computed};
+pub use self::geo_near::GeoNear;
 use self::group::Group;
 use self::held::Held;
 use self::lookup::Lookup;
@@ -490,7 +492,16 @@ fn check_text(stages: &[Stage], top: bool) -> Result<()> {
 fn parse_stage(name: &str, argument: &Bson, vars: &Variables) -> Result<Vec<Stage>> {
     let stage = match name {
         "$match" => match argument {
-            Bson::Document(filter) => Stage::Match(Filter::parse(filter, vars)?),
+            Bson::Document(filter) => {
+                let filter = Filter::parse(filter, vars)?;
+                if filter.near().is_some() {
+                    return Err(Error::command(
+                        ErrorCode::Location5626500,
+                        "$geoNear, $near, and $nearSphere are not allowed in this context, as these operators require sorting geospatial data. If you do not need sort, consider using $geoWithin instead.",
+                    ));
+                }
+                Stage::Match(filter)
+            }
             _ => {
                 return Err(Error::command(
                     ErrorCode::Location15959,
@@ -524,6 +535,12 @@ fn parse_stage(name: &str, argument: &Bson, vars: &Variables) -> Result<Vec<Stag
         "$facet" => Stage::Facet(Facet::parse(argument, vars)?),
         "$bucket" => return bucket::parse_bucket(argument, vars),
         "$bucketAuto" => Stage::BucketAuto(BucketAuto::parse(argument, vars)?),
+        // First in a collection's pipeline it is the pipeline's source (`command/geo_near.rs`).
+        "$geoNear" => {
+            GeoNear::parse(argument)?;
+            let message = "$geoNear is only valid as the first stage in a pipeline";
+            return Err(Error::command(ErrorCode::Location40602, message));
+        }
         // First in a pipeline it opens a change stream (`command/change_stream.rs`).
         "$changeStream" => {
             let message = "$changeStream is only valid as the first stage in a pipeline";

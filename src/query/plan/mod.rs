@@ -10,6 +10,7 @@
 //! of a compound index concatenate.
 
 mod collated;
+mod geo;
 mod hashed;
 mod text;
 
@@ -26,6 +27,8 @@ use crate::store::Collection;
 use crate::value::collation::Collation;
 use crate::value::order::{encode_value, rank};
 
+pub use geo::NearScan;
+
 /// How a query reads its candidates.
 #[derive(Debug, Clone)]
 pub enum Access {
@@ -34,6 +37,8 @@ pub enum Access {
     /// The one document whose `_id` the filter pins.
     IdLookup(Bson),
     IndexScan(Box<IndexScan>),
+    /// A geo index read nearest first (`$near`, `$nearSphere`, `$geoNear`).
+    Near(Box<NearScan>),
 }
 
 /// A scan of an index over ranges of keys.
@@ -70,6 +75,10 @@ impl Plan {
 pub fn choose(collection: &Collection, filter: &Filter, sort: Option<&Document>, hint: Option<&Bson>) -> Result<Plan> {
     if filter.has_text() {
         return text::plan(collection, filter, hint);
+    }
+    if filter.near().is_some() {
+        let scan = geo::near_plan(collection, filter, hint)?;
+        return Ok(Plan { access: Access::Near(Box::new(scan)), sorted: sort.is_none_or(|s| s.is_empty()) });
     }
     let sort = sort.map(sort_fields).unwrap_or_default();
     let bounds = FieldBounds::of(filter);
@@ -130,33 +139,42 @@ fn hinted(
     sort: &[(String, bool)],
     hint: &Bson,
 ) -> Result<Plan> {
-    let index = match hint {
-        Bson::String(name) if name == ID_INDEX => None,
-        Bson::String(name) => Some(collection.index(name)),
-        Bson::Document(pattern) if pattern.contains_key("$natural") => return Ok(Plan::collection_scan()),
-        Bson::Document(pattern) if crate::index::is_id_pattern(pattern) => None,
-        Bson::Document(pattern) => Some(collection.indexes.iter().find(|i| &i.pattern() == pattern)),
-        _ => return Err(Error::bad_value("hint must be a string or an object")),
-    };
-    let unusable = || {
-        Error::bad_value(
-            "error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index",
-        )
-    };
-    match index {
+    if matches!(hint, Bson::Document(pattern) if pattern.contains_key("$natural")) {
+        return Ok(Plan::collection_scan());
+    }
+    match hinted_index(collection, hint)? {
         // The `_id` index is the documents' own order.
         None => Ok(match filter.id_equality() {
             Some(id) => Plan { access: Access::IdLookup(id.clone()), sorted: true },
             None => Plan { access: Access::CollectionScan, sorted: in_id_order(sort) },
         }),
-        Some(None) => Err(unusable()),
         // A text index serves `$text` only.
-        Some(Some(index)) if index.text.is_some() => Err(unusable()),
-        Some(Some(index)) => {
-            let c = candidate(index, filter, bounds, sort, true).ok_or_else(unusable)?;
+        Some(index) if index.text.is_some() => Err(unusable_hint()),
+        Some(index) => {
+            let c = candidate(index, filter, bounds, sort, true).ok_or_else(unusable_hint)?;
             Ok(Plan { sorted: c.sorted, access: Access::IndexScan(Box::new(c.scan)) })
         }
     }
+}
+
+/// The index a hint names (`None`: the `_id` index or `$natural`); MongoDB's
+/// BadValue when there is no such index.
+fn hinted_index<'c>(collection: &'c Collection, hint: &Bson) -> Result<Option<&'c Index>> {
+    let index = match hint {
+        Bson::String(name) if name == ID_INDEX => return Ok(None),
+        Bson::String(name) => collection.index(name),
+        Bson::Document(pattern) if pattern.contains_key("$natural") => return Ok(None),
+        Bson::Document(pattern) if crate::index::is_id_pattern(pattern) => return Ok(None),
+        Bson::Document(pattern) => collection.indexes.iter().find(|i| &i.pattern() == pattern),
+        _ => return Err(Error::bad_value("hint must be a string or an object")),
+    };
+    index.map(Some).ok_or_else(unusable_hint)
+}
+
+fn unusable_hint() -> Error {
+    Error::bad_value(
+        "error processing query: planner returned error :: caused by :: hint provided does not correspond to an existing index",
+    )
 }
 
 /// An index scan the planner could use, and how good it is: (fields with one or
@@ -177,6 +195,11 @@ fn candidate<'f>(
     sort: &[(String, bool)],
     hinted: bool,
 ) -> Option<Candidate> {
+    if index.geo.is_some() {
+        let mut c = geo::candidate(index, filter, bounds, hinted)?;
+        c.sorted = sort.is_empty();
+        return Some(c);
+    }
     if let Some(field) = index.fields.iter().find(|field| field.hashed) {
         return hashed::candidate(index, &field.path, filter, bounds, sort, hinted);
     }
@@ -483,6 +506,14 @@ impl Interval {
             upper: Edge::after(bytes),
             shown: (true, text.clone(), text, true),
         }
+    }
+
+    /// The values from `low` to `high`, both included.
+    fn between(low: &Bson, high: &Bson) -> Interval {
+        let (mut lower, mut upper) = (Vec::new(), Vec::new());
+        encode_value(low, &mut lower);
+        encode_value(high, &mut upper);
+        Interval { lower: Edge::before(lower), upper: Edge::after(upper), shown: (true, show(low), show(high), true) }
     }
 
     /// The values of `value`'s type bracket above it (`lower` given: inclusive or
