@@ -10,6 +10,7 @@ mod collection_types;
 mod connections;
 mod crud;
 mod exact_bytes;
+mod geo;
 mod handshake;
 mod indexes;
 mod lifecycle;

@@ -19,6 +19,9 @@
 //! cargo run --release --bin load -- --connections 1 --field text --collation en create-index
 //! cargo run --release --bin load -- --connections 1 --words 6 --collation en find-text
 //! cargo run --release --bin load -- --connections 16 --batch 1 --streams 1000 insert
+//! cargo run --release --bin load -- --connections 16 --total 1000000 --points insert
+//! cargo run --release --bin load -- --connections 1 create-geo-index
+//! cargo run --release --bin load -- --connections 1 --limit 10 near
 //! ```
 //!
 //! With `--user` and `--password`, each connection logs in first (SCRAM-SHA-256 on
@@ -98,7 +101,11 @@ struct Args {
     /// a vocabulary of [`VOCABULARY`] made-up words (none when 0).
     #[arg(long, default_value_t = 0)]
     words: usize,
-    /// `text`: the most documents a search returns (its best scores).
+    /// `insert`: give each document a GeoJSON point `loc`, spread evenly over a
+    /// square degree (about 111 by 84 km) around [`POINTS_ORIGIN`].
+    #[arg(long)]
+    points: bool,
+    /// `text` and `near`: the most documents a query returns.
     #[arg(long, default_value_t = 10)]
     limit: i64,
     /// Log in as this user (SCRAM-SHA-256) before the workload.
@@ -160,6 +167,11 @@ enum Workload {
     /// (inserted with `--words`, indexed after `create-index --field text`), with
     /// `--collation` when given.
     FindText,
+    /// `createIndexes` of a 2dsphere index on `loc` in `<db>.items`.
+    CreateGeoIndex,
+    /// `find` with `$near` a random point of the square `--points` fills, the
+    /// `--limit` nearest documents.
+    Near,
 }
 
 /// When each `watch` insert was acknowledged, by `_id`.
@@ -313,7 +325,7 @@ async fn drive(
         return watch(stream, &args, deadline).await;
     }
     while match args.workload {
-        Workload::CreateIndex | Workload::CreateTextIndex => driven.latencies.is_empty(),
+        Workload::CreateIndex | Workload::CreateTextIndex | Workload::CreateGeoIndex => driven.latencies.is_empty(),
         _ => Instant::now() < deadline,
     } {
         let commands = match args.workload {
@@ -364,6 +376,20 @@ async fn drive(
             Workload::CreateTextIndex => {
                 let index = doc! {"key": {"text": "text"}, "name": "text_text"};
                 vec![doc! {"createIndexes": "items", "indexes": [index], "$db": db}]
+            }
+            Workload::CreateGeoIndex => {
+                let index = doc! {"key": {"loc": "2dsphere"}, "name": "loc_2dsphere"};
+                vec![doc! {"createIndexes": "items", "indexes": [index], "$db": db}]
+            }
+            Workload::Near => {
+                let point = point(random(&mut rng, u64::MAX));
+                vec![doc! {
+                    "find": "items",
+                    "filter": {"loc": {"$near": {"$geometry": point}}},
+                    "limit": args.limit,
+                    "singleBatch": true,
+                    "$db": db,
+                }]
             }
             Workload::FindText => {
                 let id = random(&mut rng, args.keys);
@@ -625,6 +651,9 @@ fn insert_command(args: &Args, next_id: &mut u64) -> Option<Document> {
         if args.words > 0 {
             item.insert("text", text(*next_id, args.words));
         }
+        if args.points {
+            item.insert("loc", point(next_id.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+        }
         batch.push(Bson::Document(item));
         *next_id += args.connections as u64;
     }
@@ -643,6 +672,16 @@ fn item(id: u64, total: Option<u64>) -> Document {
 /// The collation `--collation` names: its locale at strength 2.
 fn collation(args: &Args) -> Option<Document> {
     args.collation.as_ref().map(|locale| doc! {"locale": locale, "strength": 2})
+}
+
+/// The south-west corner of the square degree `--points` fills.
+const POINTS_ORIGIN: (f64, f64) = (-74.5, 40.2);
+
+/// A GeoJSON point of the square degree, placed by the bits of `seed`.
+fn point(seed: u64) -> Document {
+    let fraction = |bits: u64| (bits & 0xffff_ffff) as f64 / f64::from(u32::MAX);
+    let (lng, lat) = (POINTS_ORIGIN.0 + fraction(seed), POINTS_ORIGIN.1 + fraction(seed >> 32));
+    doc! {"type": "Point", "coordinates": [lng, lat]}
 }
 
 /// The made-up words `--words` draws from.
@@ -682,9 +721,15 @@ fn tally(args: &Args, reply: &Document) -> Result<u64, String> {
     let first_batch =
         || reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).map_err(|e| e.to_string());
     Ok(match args.workload {
-        Workload::Ping | Workload::CreateIndex | Workload::CreateTextIndex | Workload::Scram => 0,
+        Workload::Ping
+        | Workload::CreateIndex
+        | Workload::CreateTextIndex
+        | Workload::CreateGeoIndex
+        | Workload::Scram => 0,
         Workload::Insert | Workload::Txn | Workload::Watch => reply.get_i32("n").unwrap_or(0) as u64,
-        Workload::FindId | Workload::FindEq | Workload::Text | Workload::FindText => first_batch()?.len() as u64,
+        Workload::FindId | Workload::FindEq | Workload::Text | Workload::FindText | Workload::Near => {
+            first_batch()?.len() as u64
+        }
         // The commit replies without a cursor.
         Workload::FindIdTxn => first_batch().map_or(0, |batch| batch.len() as u64),
         Workload::Scan => {
