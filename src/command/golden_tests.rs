@@ -4,7 +4,8 @@
 //!
 //! A case is `{name, steps: [...]}`; a step is `{run: <command>}` (which must
 //! succeed), with `reply: {...}` (each field given must be the reply's: a document
-//! at least the fields given, an array exactly; numbers compared by value) or `error: <code>` / `error: {code, errmsg}`. A command
+//! at least the fields given, an array exactly; numbers compared by value) or `error: <code>` / `error: {code, errmsg}`,
+//! or `writeError: <code>` for a write whose first write error has that code. A command
 //! without `$db` runs on database `g`.
 
 use std::sync::Arc;
@@ -46,6 +47,11 @@ fn fits(expected: &Bson, actual: &Bson) -> bool {
 
 /// What is wrong with `reply` for `step`, if anything.
 fn check(step: &Document, reply: &Document) -> Option<String> {
+    if let Some(code) = step.get("writeError") {
+        let first = reply.get_array("writeErrors").ok().and_then(|errors| errors.first()?.as_document());
+        let found = first.and_then(|error| error.get("code"));
+        return (!found.is_some_and(|found| same(code, found))).then(|| format!("expected a write error {code}"));
+    }
     match step.get("error") {
         Some(expected) => {
             let (code, errmsg) = match expected {
@@ -111,6 +117,11 @@ fn golden_collation() {
 #[test]
 fn golden_text() {
     assert_eq!(run_file(include_str!("golden/text.json")), 182, "the number of cases");
+}
+
+#[test]
+fn golden_geo() {
+    assert_eq!(run_file(include_str!("golden/geo.json")), 165, "the number of cases");
 }
 
 #[test]
