@@ -208,7 +208,7 @@ pub fn check_spec(key: &Document, out: &mut Document) -> Result<()> {
             ));
         }
         let (min, max) = (number("min")?.unwrap_or(DEFAULT_GRID.min), number("max")?.unwrap_or(DEFAULT_GRID.max));
-        if !(min < max) || !(max - min).is_finite() {
+        if min.partial_cmp(&max) != Some(std::cmp::Ordering::Less) || !(max - min).is_finite() {
             return Err(Error::command(
                 ErrorCode::InvalidOptions,
                 format!("region for hash must be valid and have positive area, but [{min}, {max}] was specified"),

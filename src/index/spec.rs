@@ -256,7 +256,7 @@ mod tests {
         assert_eq!(code(doc! { "key": {"a": 1} }), 9);
         assert_eq!(code(doc! { "name": "x" }), 9);
         assert_eq!(code(doc! { "key": {"a": 0}, "name": "x" }), 67);
-        assert_eq!(code(doc! { "key": {"a": "2d"}, "name": "x" }), 67);
+        assert_eq!(code(doc! { "key": {"a": "geoHaystack"}, "name": "x" }), 67);
         assert_eq!(code(doc! { "key": {"a": 1}, "name": "x", "weights": {"a": 2} }), 197);
         assert_eq!(code(doc! { "key": {"a": 1}, "name": "x", "bogus": 1 }), 197);
         assert_eq!(code(doc! { "key": {"a": 1, "b": 1}, "name": "x", "expireAfterSeconds": 5 }), 67);

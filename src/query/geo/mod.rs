@@ -88,7 +88,7 @@ impl GeoQuery {
     /// Parses the operand of `$geoWithin` (or its old name `$within`).
     pub fn within(operand: &Bson) -> Result<GeoQuery> {
         let Bson::Document(spec) = operand else {
-            return Err(bad(format!("geometry must be an object")));
+            return Err(bad("geometry must be an object"));
         };
         let mut shapes = spec.iter().filter(|(k, _)| k.as_str() != "$uniqueDocs");
         let Some((kind, value)) = shapes.next() else {
@@ -110,7 +110,7 @@ impl GeoQuery {
             "$box" => {
                 let corners = points_of(value, "$box")?;
                 if corners.len() != 2 {
-                    return Err(bad(format!("Point must only contain numeric elements")));
+                    return Err(bad("Point must only contain numeric elements"));
                 }
                 GeoQuery::WithinPlane(FlatRegion::rectangle(corners[0], corners[1]))
             }

@@ -103,9 +103,9 @@ impl GeoNear {
             ));
         }
         if !matches!(stage.near, Bson::Array(_) | Bson::Document(_)) {
-            return Err(Error::bad_value(format!(
-                "$geoNear requires near argument to be a GeoJSON object or a legacy point(array)"
-            )));
+            return Err(Error::bad_value(
+                "$geoNear requires near argument to be a GeoJSON object or a legacy point(array)",
+            ));
         }
         Filter::parse(&stage.query, &Variables::none())?;
         Ok(stage)
