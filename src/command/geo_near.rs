@@ -50,11 +50,12 @@ pub fn documents(
     spec: &GeoNear,
     wanted: Option<usize>,
 ) -> Result<Vec<Document>> {
-    let index = geo_index(collection, spec)?;
-    let path = index.fields[index.geo.as_ref().map_or(0, |g| g.field)].path.clone();
+    let path = match &spec.key {
+        Some(key) => key.clone(),
+        None => geo_field(collection, &super::args::namespace(inv, &collection.name))?,
+    };
     let filter = spec.filter(&path)?;
-    let hint = Bson::String(index.name.clone());
-    let plan = plan::choose(collection, &filter, None, Some(&hint))?;
+    let plan = plan::choose(collection, &filter, None, None)?;
     let Access::Near(scan) = &plan.access else {
         return Err(Error::Internal("$geoNear planned without a nearest-first read".into()));
     };
@@ -67,52 +68,29 @@ pub fn documents(
     Ok(out)
 }
 
+/// The field a `$geoNear` without `key` reads, as MongoDB picks it: the one of the
+/// collection's visible 2d index, else of its visible 2dsphere index; more than one
+/// of the kind, or none of either, is 27.
+fn geo_field(collection: &Collection, ns: &str) -> Result<String> {
+    for (kind, name) in [(true, "2d"), (false, "2dsphere")] {
+        let mut found = collection.indexes.iter().filter(|index| {
+            let flat = matches!(index.geo.as_ref().map(|g| g.kind), Some(GeoKind::Flat(_)));
+            index.geo.is_some() && flat == kind && !index.spec.get_bool("hidden").unwrap_or(false)
+        });
+        if let Some(index) = found.next() {
+            if found.next().is_some() {
+                return Err(Error::command(
+                    ErrorCode::IndexNotFound,
+                    format!("There is more than one {name} index on {ns}; unsure which to use for $geoNear"),
+                ));
+            }
+            return Ok(geo_path(index).unwrap_or_default().to_owned());
+        }
+    }
+    Err(Error::command(ErrorCode::IndexNotFound, "$geoNear requires a 2d or 2dsphere index, but none were found"))
+}
+
 /// The path of an index's geo field.
 fn geo_path(index: &Index) -> Option<&str> {
     index.geo.as_ref().map(|g| index.fields[g.field].path.as_str())
-}
-
-/// The geo index the stage reads: the one on its `key`, else the collection's
-/// only one of the kind its point needs (a 2d index first for a legacy point).
-fn geo_index<'c>(collection: &'c Collection, spec: &GeoNear) -> Result<&'c Index> {
-    let geo: Vec<&Index> = collection.indexes.iter().filter(|i| i.geo.is_some()).collect();
-    if let Some(key) = &spec.key {
-        return geo.into_iter().find(|i| geo_path(i) == Some(key.as_str())).ok_or_else(|| {
-            Error::bad_value(format!("$geoNear requires a 2d or 2dsphere index on key '{key}', but none were found"))
-        });
-    }
-    if geo.is_empty() {
-        return Err(Error::command(
-            ErrorCode::IndexNotFound,
-            "$geoNear requires a 2d or 2dsphere index, but none were found",
-        ));
-    }
-    let of_kind = |flat: bool| -> Vec<&Index> {
-        geo.iter()
-            .copied()
-            .filter(|i| matches!(i.geo.as_ref().map(|g| g.kind), Some(GeoKind::Flat(_))) == flat)
-            .collect()
-    };
-    let ns = &collection.name;
-    let flat = of_kind(true);
-    if !spec.geojson() && !flat.is_empty() {
-        return match flat.as_slice() {
-            [only] => Ok(only),
-            _ => Err(Error::command(
-                ErrorCode::IndexOptionsConflict,
-                format!("There is more than one 2d index on {ns}; unsure which to use for $geoNear"),
-            )),
-        };
-    }
-    match of_kind(false).as_slice() {
-        [only] => Ok(only),
-        [] => Err(Error::command(
-            ErrorCode::IndexNotFound,
-            "$geoNear requires a 2dsphere index to use a GeoJSON point, but none were found",
-        )),
-        _ => Err(Error::command(
-            ErrorCode::IndexOptionsConflict,
-            format!("There is more than one 2dsphere index on {ns}; unsure which to use for $geoNear"),
-        )),
-    }
 }

@@ -123,7 +123,8 @@ pub(super) fn near_plan(collection: &Collection, filter: &Filter, hint: Option<&
         }
         None => {
             let native = |index: &&Index| index.geo.as_ref().is_some_and(|geo| near.native_to(geo.kind));
-            let mut usable_indexes = collection.indexes.iter().filter(usable);
+            let visible = |index: &&Index| !index.spec.get_bool("hidden").unwrap_or(false);
+            let mut usable_indexes = collection.indexes.iter().filter(usable).filter(visible);
             let first = usable_indexes.next().ok_or_else(unable)?;
             std::iter::once(first).chain(usable_indexes).find(native).unwrap_or(first)
         }
