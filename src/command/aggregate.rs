@@ -135,6 +135,12 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                 let input = Documents::new(inv, &view, &collection, &plan)?;
                 pipeline.run_held(input, &collections)?
             }
+            None if geo_near.is_some() => {
+                return Err(Error::command(
+                    ErrorCode::NamespaceNotFound,
+                    format!("$geoNear requires a geo index to run, but {} does not exist", args::namespace(inv, name)),
+                ))
+            }
             None => pipeline.run_held(std::iter::empty(), &collections)?,
         }
     };

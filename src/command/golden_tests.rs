@@ -121,7 +121,7 @@ fn golden_text() {
 
 #[test]
 fn golden_geo() {
-    assert_eq!(run_file(include_str!("golden/geo.json")), 170, "the number of cases");
+    assert_eq!(run_file(include_str!("golden/geo.json")), 236, "the number of cases");
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use bson::{Bson, Document};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::geo::{cover, flat_point, geojson, looks_like_geojson, shown, Grid, Location};
+use crate::query::geo::{cover, flat_point, geojson, looks_like_geojson, shown, Flat, Grid, Location};
 use crate::query::path::values_at;
 
 /// What a geo field holds.
@@ -54,7 +54,7 @@ impl GeoIndex {
         for value in reached {
             match self.kind {
                 GeoKind::Sphere => sphere_cells(value, doc, &mut cells)?,
-                GeoKind::Flat(grid) => flat_cells(value, &grid, doc, path, &mut cells)?,
+                GeoKind::Flat(grid) => flat_cells(value, &grid, doc, &mut cells)?,
             }
         }
         cells.sort_unstable();
@@ -70,7 +70,7 @@ impl GeoIndex {
 fn grid_of(spec: &Document) -> Grid {
     let number = |name: &str| spec.get(name).and_then(crate::value::number::as_f64);
     Grid {
-        bits: number("bits").map_or(DEFAULT_GRID.bits, |b| b as u32),
+        bits: number("bits").map_or(DEFAULT_GRID.bits, |b| b as u32).clamp(1, 32),
         min: number("min").unwrap_or(DEFAULT_GRID.min),
         max: number("max").unwrap_or(DEFAULT_GRID.max),
     }
@@ -84,162 +84,148 @@ fn cannot_extract(doc: &Document, reason: &str) -> Error {
     )
 }
 
-/// The cells of one value of a 2dsphere field: a GeoJSON object, a legacy pair,
-/// or an array of them.
+/// The cells of one value of a 2dsphere field: a GeoJSON object or a legacy
+/// pair (an array of them is refused, as MongoDB refuses it).
 fn sphere_cells(value: &Bson, doc: &Document, out: &mut Vec<u64>) -> Result<()> {
-    match value {
+    let geometry = match value {
         Bson::Document(shape) if looks_like_geojson(shape) => {
-            let geometry = geojson(shape).map_err(|e| cannot_extract(doc, &e.message()))?;
-            out.extend(geometry.cells());
-        }
-        Bson::Array(items)
-            if !items.is_empty() && items.iter().all(|i| matches!(i, Bson::Array(_) | Bson::Document(_))) =>
-        {
-            for item in items {
-                sphere_cells(item, doc, out)?;
-            }
+            geojson(shape).map_err(|e| cannot_extract(doc, &e.message()))?
         }
         _ => {
-            let location = flat_point(value, false).map_err(|e| cannot_extract(doc, &e.message()))?;
-            let geometry = Location::Flat(location).on_sphere().ok_or_else(|| {
-                cannot_extract(
-                    doc,
-                    &format!("Point coordinates must be within bounds, lng: {} lat: {}", location.x, location.y),
-                )
-            })?;
-            out.extend(geometry.cells());
-        }
-    }
-    Ok(())
-}
-
-/// The cells of one value of a 2d field: a legacy pair or an array of them.
-fn flat_cells(value: &Bson, grid: &Grid, doc: &Document, path: &str, out: &mut Vec<u64>) -> Result<()> {
-    let pairs: Vec<&Bson> = match value {
-        Bson::Array(items) if items.first().is_some_and(|i| matches!(i, Bson::Array(_) | Bson::Document(_))) => {
-            items.iter().collect()
-        }
-        Bson::Array(_) | Bson::Document(_) => vec![value],
-        _ => {
-            return Err(Error::command(
-                ErrorCode::Location16804,
-                format!(
-                    "location object expected, location array not in correct format :: caused by :: {path}: {}",
-                    shown(value)
-                ),
-            ))
+            let p = flat_point(value, true).map_err(|e| cannot_extract(doc, &e.message()))?;
+            Location::Flat(p).on_sphere().ok_or_else(|| {
+                cannot_extract(doc, &format!("Longitude/latitude is out of bounds, lng: {} lat: {}", p.x, p.y))
+            })?
         }
     };
-    for pair in pairs {
-        let p = flat_point(pair, true).map_err(|e| {
-            Error::command(
+    out.extend(geometry.cells());
+    Ok(())
+}
+
+/// The cells of one value of a 2d field, as MongoDB's 2d keys go: a value that is
+/// no array or document is not indexed; one whose first value is a number is a
+/// location, any other a list of locations.
+fn flat_cells(value: &Bson, grid: &Grid, doc: &Document, out: &mut Vec<u64>) -> Result<()> {
+    let first_is_number = match value {
+        Bson::Array(items) => items.first().and_then(crate::value::number::as_f64).is_some(),
+        Bson::Document(fields) => fields.values().next().and_then(crate::value::number::as_f64).is_some(),
+        _ => return Ok(()),
+    };
+    let locations: Vec<&Bson> = match first_is_number {
+        true => vec![value],
+        false => elements(value).collect(),
+    };
+    let caused_by = || shown(&Bson::Document(doc.clone()));
+    for location in locations {
+        if !matches!(location, Bson::Array(_) | Bson::Document(_)) {
+            return Err(Error::command(
                 ErrorCode::Location16804,
-                format!("{} :: caused by :: {}", e.message(), shown(&Bson::Document(doc.clone()))),
-            )
-        })?;
-        for v in [p.x, p.y] {
-            if !(grid.min..grid.max).contains(&v) {
-                return Err(Error::command(
-                    ErrorCode::Location13027,
-                    format!(
-                        "point not in interval of [ {}, {} ) :: caused by :: {}",
-                        grid.min,
-                        grid.max,
-                        shown(&Bson::Document(doc.clone()))
-                    ),
-                ));
-            }
+                "location object expected, location array not in correct format",
+            ));
         }
-        out.push(grid.cell(&p));
+        let mut values = elements(location);
+        let Some(x) = values.next() else { continue };
+        let Some(y) = values.next() else {
+            return Err(Error::command(
+                ErrorCode::Location13068,
+                format!("geo field only has 1 element :: caused by :: {}", caused_by()),
+            ));
+        };
+        let (Some(x), Some(y)) = (crate::value::number::as_f64(x), crate::value::number::as_f64(y)) else {
+            return Err(Error::command(
+                ErrorCode::Location13026,
+                format!("geo values must be 'legacy coordinate pairs' for 2d indexes :: caused by :: {}", caused_by()),
+            ));
+        };
+        if ![x, y].iter().all(|v| (grid.min..=grid.max).contains(v)) {
+            return Err(Error::command(
+                ErrorCode::Location13027,
+                format!("point not in interval of [ {}, {} ] :: caused by :: {}", grid.min, grid.max, caused_by()),
+            ));
+        }
+        out.push(grid.cell(&Flat { x, y }));
     }
     Ok(())
 }
 
-/// Checks the geo part of an index spec (`out`, the stored form being built):
-/// one geo plugin, `2d` first and alone, the options of each kind in range. A
-/// 2dsphere index is stored with its version, 3 unless given, as MongoDB lists it;
-/// a geo option on an index of another kind is refused as MongoDB refuses it.
+/// The values of an array or a document.
+fn elements(value: &Bson) -> Box<dyn Iterator<Item = &Bson> + '_> {
+    match value {
+        Bson::Array(items) => Box::new(items.iter()),
+        Bson::Document(fields) => Box::new(fields.values()),
+        _ => Box::new(std::iter::empty()),
+    }
+}
+
+/// Checks the geo part of an index spec (`out`, the stored form being built), as
+/// MongoDB 8.0 does: a 2d field first and alone (16801, 16800), its `bits`, `min`
+/// and `max` in range (72), a 2dsphere version of 1 to 3 (67), stored as 3 unless
+/// given. The geo options are numbers (14) and, as in 8.0, taken on any index.
 pub fn check_spec(key: &Document, out: &mut Document) -> Result<()> {
-    let refuse = |message: String| Error::command(ErrorCode::CannotCreateIndex, message);
-    let kinds: Vec<&str> = key.values().filter_map(Bson::as_str).collect();
-    let sphere = kinds.contains(&"2dsphere");
-    let flat = kinds.contains(&"2d");
-    let spec_shown = || shown(&Bson::Document(out.clone()));
-    if let Some(other) = kinds.iter().find(|k| **k != kinds[0]) {
-        return Err(refuse(format!(
-            "Can't use more than one index plugin for a single index; found '{}' and '{other}'",
-            kinds[0]
-        )));
-    }
-    let sphere_options = ["2dsphereIndexVersion", "finestIndexedLevel", "coarsestIndexedLevel"];
-    let flat_options = ["bits", "min", "max"];
-    for option in sphere_options.iter().chain(&flat_options) {
-        let belongs = if sphere_options.contains(option) { sphere } else { flat };
-        if out.contains_key(*option) && !belongs {
-            return Err(Error::command(
-                ErrorCode::InvalidIndexSpecificationOption,
-                format!(
-                    "The field '{option}' is not valid for an index specification. Specification: {}",
-                    spec_shown()
-                ),
-            ));
-        }
-    }
-    if flat {
-        if kinds.len() > 1 {
-            return Err(refuse(format!("can't have 2 geo fields: {}", shown(&Bson::Document(key.clone())))));
-        }
-        if key.values().next().and_then(Bson::as_str) != Some("2d") {
-            return Err(refuse(format!("2d has to be first in index: {}", shown(&Bson::Document(key.clone())))));
-        }
-        let number = |name: &str| -> Result<Option<f64>> {
-            match out.get(name) {
-                None => Ok(None),
-                Some(v) => crate::value::number::as_f64(v)
-                    .map(Some)
-                    .ok_or_else(|| Error::type_mismatch(format!("The field '{name}' must be a number"))),
+    for option in ["2dsphereIndexVersion", "bits", "min", "max", "finestIndexedLevel", "coarsestIndexedLevel"] {
+        if let Some(value) = out.get(option) {
+            if crate::value::number::as_f64(value).is_none() {
+                return Err(Error::type_mismatch(format!(
+                    "The field '{option}' must be a number, but got {}",
+                    crate::value::type_name(Some(value))
+                )));
             }
-        };
-        let bits = number("bits")?.unwrap_or(f64::from(DEFAULT_GRID.bits));
-        if !(1.0..=32.0).contains(&bits) || bits.fract() != 0.0 {
-            return Err(Error::command(
-                ErrorCode::InvalidOptions,
-                format!("bits in geo index must be between 1 and 32: {bits}"),
-            ));
-        }
-        let (min, max) = (number("min")?.unwrap_or(DEFAULT_GRID.min), number("max")?.unwrap_or(DEFAULT_GRID.max));
-        if min.partial_cmp(&max) != Some(std::cmp::Ordering::Less) || !(max - min).is_finite() {
-            return Err(Error::command(
-                ErrorCode::InvalidOptions,
-                format!("region for hash must be valid and have positive area, but [{min}, {max}] was specified"),
-            ));
         }
     }
-    if sphere {
+    let kinds: Vec<&str> = key.values().filter_map(Bson::as_str).collect();
+    if kinds.contains(&"2d") {
+        check_flat(key, out)?;
+    }
+    if kinds.contains(&"2dsphere") {
         match out.get("2dsphereIndexVersion") {
             None => {
                 out.insert("2dsphereIndexVersion", 3);
             }
             Some(version) => {
-                let known = crate::index::whole_number(version).filter(|v| (1..=3).contains(v));
-                if known.is_none() {
+                if !crate::index::whole_number(version).is_some_and(|v| (1..=3).contains(&v)) {
                     return Err(Error::command(
                         ErrorCode::CannotCreateIndex,
-                        format!("unsupported geo index version {{ 2dsphereIndexVersion : {} }}, only support versions: [1,2,3]", shown(version)),
+                        format!(
+                            "unsupported geo index version {{ 2dsphereIndexVersion : 2dsphereIndexVersion: {} }}, only versions: [1,2,3] are supported",
+                            shown(version)
+                        ),
                     ));
                 }
             }
         }
-        for level in ["finestIndexedLevel", "coarsestIndexedLevel"] {
-            if let Some(value) = out.get(level) {
-                if !crate::index::whole_number(value).is_some_and(|l| (0..=30).contains(&l)) {
-                    return Err(Error::command(
-                        ErrorCode::CannotCreateIndex,
-                        format!("level must be between 0 and 30, {level}: {}", shown(value)),
-                    ));
-                }
-            }
+    }
+    Ok(())
+}
+
+/// A 2d index's own rules.
+fn check_flat(key: &Document, out: &Document) -> Result<()> {
+    let mut seen = false;
+    for (position, kind) in key.values().enumerate() {
+        if kind.as_str() != Some("2d") {
+            continue;
         }
+        if seen {
+            return Err(Error::command(ErrorCode::Location16800, "can't have 2 geo fields"));
+        }
+        if position != 0 {
+            return Err(Error::command(ErrorCode::Location16801, "2d has to be first in index"));
+        }
+        seen = true;
+    }
+    let number = |name: &str| out.get(name).and_then(crate::value::number::as_f64);
+    let bits = number("bits").map_or(DEFAULT_GRID.bits as i64, |b| b as i64);
+    if !(1..=32).contains(&bits) {
+        return Err(Error::command(
+            ErrorCode::InvalidOptions,
+            format!("bits for hash must be > 0 and <= 32, but {bits} bits were specified"),
+        ));
+    }
+    let (min, max) = (number("min").unwrap_or(DEFAULT_GRID.min), number("max").unwrap_or(DEFAULT_GRID.max));
+    if min.partial_cmp(&max) != Some(std::cmp::Ordering::Less) || !min.is_finite() || !max.is_finite() {
+        return Err(Error::command(
+            ErrorCode::InvalidOptions,
+            format!("region for hash must be valid and have positive area, but [{min}, {max}] was specified"),
+        ));
     }
     Ok(())
 }

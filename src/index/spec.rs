@@ -31,6 +31,7 @@ pub fn parse(spec: &Bson) -> Result<Document> {
         }
     };
     check_pattern(key)?;
+    check_plugin(key)?;
     let text = crate::query::text::is_text_pattern(key);
     let name = match spec.get("name") {
         Some(Bson::String(name)) if !name.is_empty() && name != "*" => name,
@@ -179,6 +180,9 @@ fn check_pattern(key: &Document) -> Result<()> {
             Bson::Double(n) => *n != 0.0 && !n.is_nan(),
             Bson::Decimal128(n) => n.to_string().parse::<f64>().is_ok_and(|n| n != 0.0),
             Bson::String(kind) if matches!(kind.as_str(), "text" | "hashed" | "2d" | "2dsphere") => true,
+            Bson::String(kind) if kind == "geoHaystack" => {
+                return Err(refuse("GeoHaystack indexes cannot be created in version 5.0 and above".into()))
+            }
             Bson::String(kind) => {
                 return Err(refuse(format!("Index type '{kind}' is not supported by this server. Key pattern: {key}")))
             }
@@ -196,6 +200,19 @@ fn check_pattern(key: &Document) -> Result<()> {
     Ok(())
 }
 
+/// MongoDB's plugin rule: every string in a key pattern names the same index type.
+fn check_plugin(key: &Document) -> Result<()> {
+    let mut kinds = key.values().filter_map(Bson::as_str);
+    let first = kinds.next();
+    if kinds.any(|kind| Some(kind) != first) {
+        return Err(Error::command(
+            ErrorCode::CannotCreateIndex,
+            "Can't use more than one index plugin for a single index.",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks a hashed index: one hashed field, not unique, no other index type, and
 /// no collation (not built yet).
 fn check_hashed(key: &Document, spec: &Document) -> Result<()> {
@@ -207,11 +224,7 @@ fn check_hashed(key: &Document, spec: &Document) -> Result<()> {
             format!("A maximum of one index field is allowed to be hashed but found {hashed} for 'key' {key}"),
         ));
     }
-    if let Some(other) = key.values().filter_map(Bson::as_str).find(|kind| *kind != "hashed") {
-        return Err(refuse(format!(
-            "Can't use more than one index plugin for a single index; found '{other}' and 'hashed'"
-        )));
-    }
+
     if spec.get_bool("unique") == Ok(true) {
         return Err(Error::command(
             ErrorCode::Location16764,

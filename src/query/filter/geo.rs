@@ -67,5 +67,8 @@ pub(super) fn check_placement(nodes: &[Node]) -> Result<()> {
     if found > 1 {
         return Err(Error::bad_value("Too many geoNear expressions"));
     }
+    if found == 1 && super::text::find(nodes).is_some() {
+        return Err(Error::bad_value("text and geoNear not allowed in same query"));
+    }
     Ok(())
 }

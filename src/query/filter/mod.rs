@@ -52,12 +52,18 @@ impl Filter {
         Ok(Filter { conditions, collated: false })
     }
 
-    /// As [`Filter::parse`], for the places that take a filter but no `$text`
-    /// (array filters, `$pull`, partial indexes, listings).
+    /// As [`Filter::parse`], for the places that take a filter but no `$text` and
+    /// no `$near` (array filters, `$pull`, partial indexes, listings).
     pub fn parse_without_text(filter: &Document, vars: &Variables) -> Result<Filter> {
         let parsed = Filter::parse(filter, vars)?;
         if parsed.has_text() {
             return Err(Error::bad_value("$text is not allowed in this context"));
+        }
+        if parsed.near().is_some() {
+            return Err(Error::command(
+                ErrorCode::Location5626500,
+                "$geoNear, $near, and $nearSphere are not allowed in this context, as these operators require sorting geospatial data. If you do not need sort, consider using $geoWithin instead.",
+            ));
         }
         Ok(parsed)
     }

@@ -156,25 +156,29 @@ pub(super) fn parse_operators(path: &str, operators: &Document) -> Result<Vec<Cl
             "$bitsAllClear" => test(Test::Bits(Box::new(BitTest::parse(operator, BitOp::AllClear, operand)?))),
             "$bitsAnySet" => test(Test::Bits(Box::new(BitTest::parse(operator, BitOp::AnySet, operand)?))),
             "$bitsAnyClear" => test(Test::Bits(Box::new(BitTest::parse(operator, BitOp::AnyClear, operand)?))),
-            "$near" | "$nearSphere" | "$geoNear" => test(Test::Near(Arc::new(Near::parse(operator, operators)?))),
-            "$maxDistance" | "$minDistance" if has_near(operators) => continue,
-            "$maxDistance" | "$minDistance" => {
-                return Err(Error::bad_value(format!("{operator} must be within a $near or $nearSphere")))
+            // The whole operator document is the near query's (its distances beside it).
+            "$near" | "$nearSphere" | "$geoNear" => {
+                let first = operators.keys().next().is_some_and(|k| k == operator);
+                if !first || !matches!(operand, Bson::Document(_) | Bson::Array(_)) {
+                    let shown = crate::query::geo::shown(&Bson::Document(operators.clone()));
+                    return Err(Error::bad_value(format!("near must be first in: {shown}")));
+                }
+                clauses.push(test(Test::Near(Arc::new(Near::parse(operator, operators)?))));
+                return Ok(clauses);
             }
-            "$geoWithin" | "$within" => test(Test::Geo(Box::new(GeoQuery::within(operand)?))),
-            "$geoIntersects" => test(Test::Geo(Box::new(GeoQuery::intersects(operand)?))),
-            "$uniqueDocs" => continue,
+            "$geoWithin" | "$within" | "$geoIntersects" => {
+                if let Some((other, value)) = operators.iter().find(|(k, _)| *k != operator) {
+                    let shown = crate::query::geo::shown(value);
+                    return Err(Error::bad_value(format!("can't parse extra field: {other}: {shown}")));
+                }
+                test(Test::Geo(Box::new(GeoQuery::parse(operator, operand)?)))
+            }
             "$where" => return Err(Error::bad_value("$where cannot be applied to a field")),
             _ => return Err(Error::bad_value(format!("unknown operator: {operator}"))),
         };
         clauses.push(clause);
     }
     Ok(clauses)
-}
-
-/// Whether a field's operator document holds `$near` or `$nearSphere`.
-fn has_near(operators: &Document) -> bool {
-    operators.keys().any(|k| matches!(k.as_str(), "$near" | "$nearSphere" | "$geoNear"))
 }
 
 /// Equality with a value (`{a: v}`, `{$eq: v}`); a regular expression here is

@@ -86,7 +86,7 @@ impl Filter {
     }
 }
 
-fn find(nodes: &[Node]) -> Option<&Text> {
+pub(super) fn find(nodes: &[Node]) -> Option<&Text> {
     nodes.iter().find_map(|node| match node {
         Node::Text(text) => Some(&**text),
         Node::And(children) | Node::Or(children) => find(children),

@@ -78,6 +78,8 @@ pub enum GeoQuery {
     WithinPlane(FlatRegion),
     /// `$geoIntersects` a GeoJSON geometry.
     Intersects(Geometry),
+    /// `$geoIntersects` a `$centerSphere`: MongoDB takes it and matches nothing.
+    IntersectsNothing,
 }
 
 fn bad(message: impl Into<String>) -> Error {
@@ -85,67 +87,58 @@ fn bad(message: impl Into<String>) -> Error {
 }
 
 impl GeoQuery {
-    /// Parses the operand of `$geoWithin` (or its old name `$within`).
-    pub fn within(operand: &Bson) -> Result<GeoQuery> {
-        let Bson::Document(spec) = operand else {
-            return Err(bad("geometry must be an object"));
-        };
-        let mut shapes = spec.iter().filter(|(k, _)| k.as_str() != "$uniqueDocs");
-        let Some((kind, value)) = shapes.next() else {
-            return Err(bad(format!("$geoWithin not supported with provided geometry: {}", shown(operand))));
-        };
-        if shapes.next().is_some() {
-            return Err(bad(format!("$geoWithin not supported with provided geometry: {}", shown(operand))));
+    /// Parses `$geoWithin` (or its old name `$within`) or `$geoIntersects` with its
+    /// operand, as MongoDB does: each key of the operand names a shape (a later one
+    /// replaces an earlier, except that `$geoWithin` takes only one), and the shape
+    /// must suit the operator.
+    pub fn parse(operator: &str, operand: &Bson) -> Result<GeoQuery> {
+        let Bson::Document(spec) = operand else { return Err(bad("geometry must be an object")) };
+        let mut shape = None;
+        for (kind, value) in spec {
+            if kind == "$uniqueDocs" {
+                continue;
+            }
+            let known = matches!(kind.as_str(), "$box" | "$center" | "$polygon" | "$centerSphere" | "$geometry");
+            if !known || !matches!(value, Bson::Document(_) | Bson::Array(_)) {
+                return Err(bad(format!("unknown geo specifier: {kind}: {}", shown(value))));
+            }
+            if shape.is_some() && operator == "$geoWithin" {
+                return Err(bad(format!("$geoWithin doesn't accept multiple shapes {kind}: {}", shown(value))));
+            }
+            shape = Some(Shape::parse(kind, value)?);
         }
-        let unsupported = || bad(format!("$geoWithin not supported with provided geometry: {}", shown(operand)));
-        Ok(match kind.as_str() {
-            "$geometry" => {
-                let Bson::Document(geometry) = value else { return Err(unsupported()) };
-                match geojson(geometry)? {
-                    Geometry::Polygon(polygon) => GeoQuery::WithinSphere(SphereRegion::Polygons(vec![polygon])),
-                    Geometry::MultiPolygon(polygons) => GeoQuery::WithinSphere(SphereRegion::Polygons(polygons)),
-                    _ => return Err(unsupported()),
-                }
-            }
-            "$box" => {
-                let corners = points_of(value, "$box")?;
-                if corners.len() != 2 {
-                    return Err(bad("Point must only contain numeric elements"));
-                }
-                GeoQuery::WithinPlane(FlatRegion::rectangle(corners[0], corners[1]))
-            }
-            "$polygon" => {
-                let points = points_of(value, "$polygon")?;
-                if points.len() < 3 {
-                    return Err(bad("Polygon must have at least 3 points"));
-                }
-                GeoQuery::WithinPlane(FlatRegion::polygon(&points))
-            }
-            "$center" => {
-                let (center, radius) = circle(value, "$center")?;
-                GeoQuery::WithinPlane(FlatRegion::Circle { center, radius })
-            }
-            "$centerSphere" => {
-                let (center, radius) = circle(value, "$centerSphere")?;
-                let spot = parse::spot(center.x, center.y)?;
-                GeoQuery::WithinSphere(SphereRegion::Cap { center: spot.point, radius })
-            }
-            _ => return Err(unsupported()),
-        })
-    }
-
-    /// Parses the operand of `$geoIntersects`: `{$geometry: <GeoJSON>}`.
-    pub fn intersects(operand: &Bson) -> Result<GeoQuery> {
-        let geometry = match operand {
-            Bson::Document(spec) => match spec.get("$geometry") {
-                Some(Bson::Document(geometry)) if spec.len() == 1 => geometry,
-                _ => {
-                    return Err(bad(format!("$geoIntersects not supported with provided geometry: {}", shown(operand))))
-                }
-            },
-            _ => return Err(bad("$geoIntersects requires an object")),
+        let shape = shape.ok_or_else(|| bad("geo query doesn't have any geometry"))?;
+        let whole = || shown(&Bson::Document(bson::doc! { operator: operand.clone() }));
+        if operator == "$geoIntersects" {
+            return match shape {
+                Shape::GeoJson(geometry) => Ok(GeoQuery::Intersects(geometry)),
+                Shape::Legacy(p) => match parse::spot(p.x, p.y) {
+                    Ok(spot) => Ok(GeoQuery::Intersects(Geometry::Point(spot))),
+                    Err(_) => Err(bad(format!("$geoIntersect not supported with provided geometry: {}", whole()))),
+                },
+                Shape::Cap(_) => Ok(GeoQuery::IntersectsNothing),
+                Shape::Plane(_) => Err(bad(format!("$geoIntersect not supported with provided geometry: {}", whole()))),
+            };
+        }
+        let polygons = match shape {
+            Shape::Plane(region) => return Ok(GeoQuery::WithinPlane(region)),
+            Shape::Cap(region) => return Ok(GeoQuery::WithinSphere(region)),
+            Shape::GeoJson(Geometry::Polygon(polygon)) => vec![polygon],
+            Shape::GeoJson(Geometry::MultiPolygon(polygons)) => polygons,
+            Shape::GeoJson(Geometry::Collection(members)) => members
+                .into_iter()
+                .flat_map(|member| match member {
+                    Geometry::Polygon(polygon) => vec![polygon],
+                    Geometry::MultiPolygon(polygons) => polygons,
+                    _ => Vec::new(),
+                })
+                .collect(),
+            Shape::GeoJson(_) | Shape::Legacy(_) => Vec::new(),
         };
-        Ok(GeoQuery::Intersects(geojson(geometry)?))
+        if polygons.is_empty() {
+            return Err(bad(format!("$within not supported with provided geometry: {}", whole())));
+        }
+        Ok(GeoQuery::WithinSphere(SphereRegion::Polygons(polygons)))
     }
 
     /// Whether a stored value satisfies the query.
@@ -155,6 +148,7 @@ impl GeoQuery {
             GeoQuery::WithinSphere(region) => location.on_sphere().is_some_and(|g| g.within(region)),
             GeoQuery::WithinPlane(region) => location.on_plane().is_some_and(|p| region.contains(&p)),
             GeoQuery::Intersects(geometry) => location.on_sphere().is_some_and(|g| g.intersects(geometry)),
+            GeoQuery::IntersectsNothing => false,
         }
     }
 
@@ -164,6 +158,7 @@ impl GeoQuery {
         match self {
             GeoQuery::WithinSphere(region) => Some(region.cell_ranges()),
             GeoQuery::Intersects(geometry) => Some(cover::rect_ranges(&geometry.rect_bound())),
+            GeoQuery::IntersectsNothing => Some(Vec::new()),
             GeoQuery::WithinPlane(_) => None,
         }
     }
@@ -177,24 +172,91 @@ impl GeoQuery {
     }
 }
 
-/// The legacy points of a `$box` or `$polygon` operand.
-fn points_of(value: &Bson, operator: &str) -> Result<Vec<Flat>> {
-    let Bson::Array(items) = value else {
-        return Err(bad(format!("{operator} must be an array")));
-    };
-    items.iter().map(|item| flat_point(item, false)).collect()
+/// One shape a geo query's operand names.
+enum Shape {
+    /// `$geometry` with a GeoJSON object.
+    GeoJson(Geometry),
+    /// `$geometry` with a legacy pair.
+    Legacy(Flat),
+    /// `$box`, `$center`, `$polygon`.
+    Plane(FlatRegion),
+    /// `$centerSphere`.
+    Cap(SphereRegion),
+}
+
+impl Shape {
+    fn parse(kind: &str, value: &Bson) -> Result<Shape> {
+        Ok(match kind {
+            "$geometry" if is_legacy_form(value) => Shape::Legacy(flat_point(value, false)?),
+            "$geometry" => match value {
+                Bson::Document(geometry) => Shape::GeoJson(geojson(geometry)?),
+                _ => return Err(bad(format!("unknown GeoJSON type: {}", shown(value)))),
+            },
+            "$box" => {
+                let mut corners = elements(value);
+                let mut corner = || match corners.next() {
+                    Some(corner) => flat_point(corner, false),
+                    None => Err(bad("Point must be an array or object, instead got type missing")),
+                };
+                let (a, b) = (corner()?, corner()?);
+                Shape::Plane(FlatRegion::rectangle(a, b))
+            }
+            "$polygon" => {
+                let points = elements(value).map(|p| flat_point(p, false)).collect::<Result<Vec<_>>>()?;
+                if points.len() < 3 {
+                    return Err(bad(format!(
+                        "Polygon must have at least 3 points, instead got {} vertices",
+                        points.len()
+                    )));
+                }
+                Shape::Plane(FlatRegion::polygon(&points))
+            }
+            "$center" => {
+                let (center, radius) = circle(value)?;
+                Shape::Plane(FlatRegion::Circle { center, radius })
+            }
+            _ => {
+                let (center, radius) = circle(value)?;
+                let spot = parse::spot(center.x, center.y)?;
+                Shape::Cap(SphereRegion::Cap { center: spot.point, radius })
+            }
+        })
+    }
+}
+
+/// Whether a query's point is a legacy pair: an array, or a document whose first
+/// value is a number.
+fn is_legacy_form(value: &Bson) -> bool {
+    match value {
+        Bson::Array(_) => true,
+        Bson::Document(doc) => doc.values().next().is_some_and(|v| as_f64(v).is_some()),
+        _ => false,
+    }
+}
+
+/// The values of an array or a document.
+fn elements(value: &Bson) -> Box<dyn Iterator<Item = &Bson> + '_> {
+    match value {
+        Bson::Array(items) => Box::new(items.iter()),
+        Bson::Document(doc) => Box::new(doc.values()),
+        _ => Box::new(std::iter::empty()),
+    }
 }
 
 /// The centre and radius of a `$center` or `$centerSphere` operand.
-fn circle(value: &Bson, operator: &str) -> Result<(Flat, f64)> {
-    let Bson::Array(items) = value else {
-        return Err(bad(format!("{operator} must be an array")));
+fn circle(value: &Bson) -> Result<(Flat, f64)> {
+    let mut parts = elements(value);
+    let center = match parts.next() {
+        Some(center) => flat_point(center, false)?,
+        None => return Err(bad("Point must be an array or object, instead got type missing")),
     };
-    let [center, radius] = items.as_slice() else {
-        return Err(bad(format!("{operator} must have 2 elements: a point and a radius")));
-    };
-    let center = flat_point(center, false)?;
-    let radius = as_f64(radius).filter(|r| *r >= 0.0).ok_or_else(|| bad("radius must be a non-negative number"))?;
+    let radius = parts.next();
+    let radius = radius.and_then(as_f64).filter(|r| *r >= 0.0).ok_or_else(|| {
+        bad(format!("Radius must be a non-negative number: {}", radius.map_or("EOO".to_owned(), shown)))
+    })?;
+    if parts.next().is_some() {
+        return Err(bad("Only 2 fields allowed for circular region, but more were provided"));
+    }
     Ok((center, radius))
 }
 
@@ -205,6 +267,35 @@ pub struct Near {
     origin: Origin,
     min: Option<f64>,
     max: Option<f64>,
+}
+
+/// The point a `$near` names in the first form.
+enum Bare {
+    Legacy(Flat),
+    GeoJson(Spot),
+}
+
+/// The point of a `$near` in the first form: a legacy pair (or `[x, y, max]`), or
+/// a GeoJSON point object (whose `type` may be left out) without `$geometry`.
+fn bare_point(operand: &Bson) -> Option<Bare> {
+    if let Bson::Document(doc) = operand {
+        if doc.contains_key("coordinates") && doc.get_str("type").unwrap_or("Point") == "Point" {
+            let mut point = doc.clone();
+            point.insert("type", "Point");
+            return match geojson(&point) {
+                Ok(Geometry::Point(spot)) => Some(Bare::GeoJson(spot)),
+                _ => None,
+            };
+        }
+    }
+    let mut values = elements(operand);
+    let numeric = |v: Option<&Bson>| v.and_then(as_f64);
+    let (x, y) = (numeric(values.next())?, numeric(values.next())?);
+    match values.next() {
+        None => Some(Bare::Legacy(Flat { x, y })),
+        Some(max) if as_f64(max).is_some() && values.next().is_none() => Some(Bare::Legacy(Flat { x, y })),
+        Some(_) => None,
+    }
 }
 
 /// The point a `$near` is measured from, and the units of its distances.
@@ -218,52 +309,111 @@ enum Origin {
 }
 
 impl Near {
-    /// Parses `$near` or `$nearSphere` from a field's operator document, which may
-    /// hold `$maxDistance` and `$minDistance` beside it.
+    /// Parses `$near` or `$nearSphere` from a field's operator document, which it
+    /// begins, in MongoDB's two forms: a point with its distances beside it
+    /// (`{$near: [x, y], $maxDistance: d}`, errors with their own codes), or a
+    /// GeoJSON point with its distances inside (`{$near: {$geometry, $maxDistance}}`).
     pub fn parse(operator: &str, operators: &Document) -> Result<Near> {
         let operand = operators.get(operator).expect("the operator is in its document");
         let sphere = operator == "$nearSphere";
-        let (origin, inner) = match operand {
-            Bson::Document(spec) if spec.contains_key("$geometry") => {
-                let Some(Bson::Document(geometry)) = spec.get("$geometry") else {
-                    return Err(bad(format!("invalid point in geo near query $geometry argument: {}", shown(operand))));
-                };
-                let spot = match geojson(geometry) {
-                    Ok(Geometry::Point(spot)) => spot,
-                    _ => {
-                        return Err(bad(format!(
-                            "invalid point in geo near query $geometry argument: {}",
-                            shown(&Bson::Document(geometry.clone()))
-                        )))
+        if let Some(point) = bare_point(operand) {
+            return Near::parse_beside(sphere, point, operand, operators);
+        }
+        if let Some((extra, value)) = operators.iter().nth(1) {
+            return Err(bad(format!(
+                "geo near accepts just one argument when querying for a GeoJSON point. Extra field found: {extra}: {}",
+                shown(value)
+            )));
+        }
+        let Bson::Document(spec) = operand else { return Err(bad("geo near query argument is not an object")) };
+        let mut origin = None;
+        let mut near = Near { origin: Origin::Plane(Flat { x: 0.0, y: 0.0 }), min: None, max: None };
+        for (key, value) in spec {
+            match key.as_str() {
+                "$geometry" => match value {
+                    Bson::Document(_) | Bson::Array(_) if is_legacy_form(value) => {
+                        return Err(bad(format!("$near requires geojson point, given {}", shown(value))));
                     }
-                };
-                (Origin::Sphere { spot, meters: true }, Some(spec))
+                    Bson::Document(geometry) => {
+                        let invalid = |reason: String| {
+                            bad(format!(
+                                "invalid point in geo near query $geometry argument: {}  {reason}",
+                                shown(value)
+                            ))
+                        };
+                        let spot = match geojson(geometry).map_err(|e| invalid(e.message()))? {
+                            Geometry::Point(spot) => spot,
+                            _ => {
+                                let kind = geometry.get_str("type").unwrap_or("unknown");
+                                return Err(invalid(format!(
+                                    "Expected geojson geometry with type Point, but got type {kind}"
+                                )));
+                            }
+                        };
+                        origin = Some(Origin::Sphere { spot, meters: true });
+                    }
+                    _ => {}
+                },
+                "$minDistance" | "$maxDistance" => {
+                    let distance = as_f64(value).ok_or_else(|| bad(format!("{key} must be a number")))?;
+                    if !(distance >= 0.0 && distance.is_finite()) {
+                        return Err(bad(format!("{key} must be non-negative")));
+                    }
+                    *near.slot(key) = Some(distance);
+                }
+                _ => return Err(bad(format!("invalid argument in geo near query: {key}"))),
             }
-            _ => {
-                let p = flat_point(operand, false)
-                    .map_err(|e| bad(format!("invalid argument in geo near query: {}", &e.message())))?;
-                let origin = match sphere {
-                    true => Origin::Sphere { spot: parse::spot(p.x, p.y)?, meters: false },
-                    false => Origin::Plane(p),
-                };
-                (origin, None)
-            }
+        }
+        near.origin = origin.ok_or_else(|| bad("$geometry is required for geo near query"))?;
+        Ok(near)
+    }
+
+    /// The first form: a point (legacy, or a GeoJSON point without `$geometry`),
+    /// or `[x, y, maxDistance]`, with `$minDistance` and `$maxDistance` beside it.
+    fn parse_beside(sphere: bool, point: Bare, operand: &Bson, operators: &Document) -> Result<Near> {
+        let origin = match point {
+            Bare::GeoJson(spot) => Origin::Sphere { spot, meters: true },
+            Bare::Legacy(p) if sphere => match parse::spot(p.x, p.y) {
+                Ok(spot) => Origin::Sphere { spot, meters: false },
+                Err(_) => return Err(bad("Legacy point is out of bounds for spherical query")),
+            },
+            Bare::Legacy(p) => Origin::Plane(p),
         };
         let mut near = Near { origin, min: None, max: None };
-        let distances = inner.into_iter().flat_map(|spec| spec.iter()).chain(operators.iter());
-        for (key, value) in distances {
-            let slot = match key.as_str() {
-                "$maxDistance" => &mut near.max,
-                "$minDistance" => &mut near.min,
-                _ => continue,
-            };
-            let distance = as_f64(value).ok_or_else(|| bad(format!("{key} must be a number")))?;
-            if distance < 0.0 || distance.is_nan() {
-                return Err(bad(format!("{key} must be non-negative")));
+        if let Some(max) = elements(operand).nth(2).and_then(as_f64) {
+            if max < 0.0 {
+                return Err(Error::command(ErrorCode::Location18522, "max distance must be non-negative"));
             }
-            *slot = Some(distance);
+            near.max = Some(max);
+        }
+        for (key, value) in operators.iter().skip(1) {
+            let (not_number, negative) = match key.as_str() {
+                "$minDistance" => (ErrorCode::Location16893, ErrorCode::Location16894),
+                "$maxDistance" => (ErrorCode::Location16895, ErrorCode::Location16896),
+                "$uniqueDocs" => continue,
+                _ => {
+                    return Err(Error::command(
+                        ErrorCode::Location34413,
+                        format!("invalid argument in geo near query: {key}"),
+                    ))
+                }
+            };
+            let distance =
+                as_f64(value).ok_or_else(|| Error::command(not_number, format!("{key} must be a number")))?;
+            if distance.is_nan() || distance < 0.0 {
+                return Err(Error::command(negative, format!("{key} must be non-negative")));
+            }
+            *near.slot(key) = Some(distance);
         }
         Ok(near)
+    }
+
+    fn slot(&mut self, key: &str) -> &mut Option<f64> {
+        if key == "$minDistance" {
+            &mut self.min
+        } else {
+            &mut self.max
+        }
     }
 
     /// Whether an index of `kind` can serve the query.
@@ -273,26 +423,9 @@ impl Near {
             (Origin::Sphere { meters: true, .. }, GeoKind::Sphere) => true,
             (Origin::Sphere { meters: true, .. }, GeoKind::Flat(_)) => false,
             (Origin::Sphere { meters: false, .. }, _) => true,
-            (Origin::Plane(_), _) => true,
+            (Origin::Plane(_), GeoKind::Flat(_)) => true,
+            (Origin::Plane(_), GeoKind::Sphere) => false,
         }
-    }
-
-    /// The query as an index of `kind` reads it: a legacy `$near` on a 2dsphere
-    /// index measures on the sphere, in radians.
-    pub fn read_by(&self, kind: crate::index::GeoKind) -> Near {
-        match (self.origin, kind) {
-            (Origin::Plane(p), crate::index::GeoKind::Sphere) => {
-                let spot = Spot::new(p.x.clamp(-180.0, 180.0), p.y.clamp(-90.0, 90.0));
-                Near { origin: Origin::Sphere { spot, meters: false }, ..self.clone() }
-            }
-            _ => self.clone(),
-        }
-    }
-
-    /// Whether an index of `kind` reads the query as written (a legacy `$near`
-    /// prefers a 2d index).
-    pub fn native_to(&self, kind: crate::index::GeoKind) -> bool {
-        !matches!((self.origin, kind), (Origin::Plane(_), crate::index::GeoKind::Sphere))
     }
 
     /// The distance from the query's point to a stored value, in the query's

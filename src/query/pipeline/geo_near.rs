@@ -13,6 +13,16 @@ use crate::query::Filter;
 use crate::value::number::as_f64;
 use crate::value::type_name;
 
+/// `maxDistance` or `minDistance`: a number, not negative.
+fn distance(name: &str, value: &Bson) -> Result<f64> {
+    let n = as_f64(value)
+        .ok_or_else(|| Error::type_mismatch(format!("$geoNear requires ${name} to evaluate to a number")))?;
+    if n < 0.0 {
+        return Err(Error::bad_value(format!("{name} must be nonnegative")));
+    }
+    Ok(n)
+}
+
 /// A parsed `$geoNear`.
 #[derive(Debug, Clone)]
 pub struct GeoNear {
@@ -29,6 +39,7 @@ pub struct GeoNear {
 }
 
 impl GeoNear {
+    /// Parses the stage's options with MongoDB 8.0's checks and codes.
     pub fn parse(argument: &Bson) -> Result<GeoNear> {
         let Bson::Document(spec) = argument else {
             return Err(Error::command(
@@ -36,8 +47,29 @@ impl GeoNear {
                 format!("invalid parameter: expected an object ($geoNear), got {}", type_name(Some(argument))),
             ));
         };
+        for (removed, code, message) in [
+            (
+                "limit",
+                ErrorCode::Location50858,
+                "$geoNear no longer supports the 'limit' parameter. Use a $limit stage instead.",
+            ),
+            (
+                "num",
+                ErrorCode::Location50857,
+                "$geoNear no longer supports the 'num' parameter. Use a $limit stage instead.",
+            ),
+            ("start", ErrorCode::Location50856, "$geoNear no longer supports the 'start' argument."),
+        ] {
+            if spec.contains_key(removed) {
+                return Err(Error::command(code, message));
+            }
+        }
+        let near = spec
+            .get("near")
+            .cloned()
+            .ok_or_else(|| Error::command(ErrorCode::Location5860400, "$geoNear requires a 'near' argument"))?;
         let mut stage = GeoNear {
-            near: Bson::Null,
+            near,
             distance_field: String::new(),
             spherical: false,
             max_distance: None,
@@ -47,54 +79,55 @@ impl GeoNear {
             include_locs: None,
             key: None,
         };
-        let number = |name: &str, value: &Bson| {
-            as_f64(value).ok_or_else(|| Error::type_mismatch(format!("{name} must be a number")))
-        };
-        let non_negative = |name: &str, value: &Bson| {
-            let n = number(name, value)?;
-            if n < 0.0 {
-                return Err(Error::bad_value(format!("{name} must be nonnegative")));
-            }
-            Ok(n)
-        };
         for (name, value) in spec {
             match name.as_str() {
-                "near" => stage.near = value.clone(),
+                "near" | "uniqueDocs" => {}
                 "distanceField" => match value {
                     Bson::String(field) => stage.distance_field = field.clone(),
-                    _ => return Err(Error::type_mismatch("distanceField must be a string")),
+                    _ => {
+                        return Err(Error::command(
+                            ErrorCode::Location16606,
+                            "$geoNear requires that the 'distanceField' option is a String",
+                        ))
+                    }
                 },
                 "spherical" => stage.spherical = crate::value::truthy(Some(value)),
-                "maxDistance" => stage.max_distance = Some(non_negative("maxDistance", value)?),
-                "minDistance" => stage.min_distance = Some(non_negative("minDistance", value)?),
+                "maxDistance" => stage.max_distance = Some(distance("maxDistance", value)?),
+                "minDistance" => stage.min_distance = Some(distance("minDistance", value)?),
                 "query" => match value {
                     Bson::Document(query) => stage.query = query.clone(),
                     _ => return Err(Error::type_mismatch("query must be an object")),
                 },
-                "distanceMultiplier" => stage.distance_multiplier = Some(non_negative("distanceMultiplier", value)?),
+                "distanceMultiplier" => {
+                    let n = as_f64(value).ok_or_else(|| Error::type_mismatch("distanceMultiplier must be a number"))?;
+                    if n < 0.0 {
+                        return Err(Error::bad_value("distanceMultiplier must be nonnegative"));
+                    }
+                    stage.distance_multiplier = Some(n);
+                }
                 "includeLocs" => match value {
                     Bson::String(field) => stage.include_locs = Some(field.clone()),
-                    _ => return Err(Error::type_mismatch("includeLocs must be a string")),
+                    _ => {
+                        return Err(Error::command(
+                            ErrorCode::Location16607,
+                            "$geoNear requires that 'includeLocs' option is a String",
+                        ))
+                    }
                 },
                 "key" => match value {
                     Bson::String(key) if !key.is_empty() => stage.key = Some(key.clone()),
                     Bson::String(_) => {
                         return Err(Error::bad_value("$geoNear parameter 'key' cannot be the empty string"))
                     }
-                    _ => return Err(Error::type_mismatch("$geoNear parameter 'key' must be of type string")),
+                    other => {
+                        return Err(Error::type_mismatch(format!(
+                            "$geoNear parameter 'key' must be of type string but found type: {}",
+                            type_name(Some(other))
+                        )))
+                    }
                 },
-                // Accepted and without effect, as in MongoDB.
-                "uniqueDocs" => {}
-                _ => {
-                    return Err(Error::command(
-                        ErrorCode::Location16605,
-                        format!("Unknown argument to $geoNear: {name}"),
-                    ))
-                }
+                _ => return Err(Error::bad_value(format!("Unknown argument to $geoNear: {name}"))),
             }
-        }
-        if matches!(stage.near, Bson::Null) {
-            return Err(Error::command(ErrorCode::Location16605, "$geoNear requires a 'near' option"));
         }
         if stage.distance_field.is_empty() {
             return Err(Error::command(
@@ -103,7 +136,8 @@ impl GeoNear {
             ));
         }
         if !matches!(stage.near, Bson::Array(_) | Bson::Document(_)) {
-            return Err(Error::bad_value(
+            return Err(Error::command(
+                ErrorCode::Location5860401,
                 "$geoNear requires near argument to be a GeoJSON object or a legacy point(array)",
             ));
         }
@@ -120,16 +154,26 @@ impl GeoNear {
     /// spherical, `$nearSphere`) on `path`.
     pub fn filter(&self, path: &str) -> Result<Filter> {
         let operator = if self.spherical { "$nearSphere" } else { "$near" };
-        let mut near = match self.geojson() {
-            true => doc! { operator: { "$geometry": self.near.clone() } },
-            false => doc! { operator: self.near.clone() },
-        };
+        // The distances go inside a GeoJSON point's operand, beside a legacy one.
+        let mut distances = Document::new();
         if let Some(max) = self.max_distance {
-            near.insert("$maxDistance", max);
+            distances.insert("$maxDistance", max);
         }
         if let Some(min) = self.min_distance {
-            near.insert("$minDistance", min);
+            distances.insert("$minDistance", min);
         }
+        let near = match self.geojson() {
+            true => {
+                let mut operand = doc! { "$geometry": self.near.clone() };
+                operand.extend(distances);
+                doc! { operator: operand }
+            }
+            false => {
+                let mut near = doc! { operator: self.near.clone() };
+                near.extend(distances);
+                near
+            }
+        };
         let mut filter = doc! { path: near };
         if !self.query.is_empty() {
             filter.insert("$and", vec![Bson::Document(self.query.clone())]);

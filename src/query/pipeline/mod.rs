@@ -248,6 +248,14 @@ impl Pipeline {
                     }
                     pipeline.output = Some(output);
                 }
+                // First in a collection's pipeline it is the pipeline's source
+                // (`command/geo_near.rs`); anywhere else MongoDB refuses it.
+                None if name == "$geoNear" => {
+                    GeoNear::parse(argument)?;
+                    within.check(name)?;
+                    let message = "$geoNear was not the first stage in the pipeline after optimization. Is optimization disabled or inhibited?";
+                    return Err(Error::command(ErrorCode::Location40603, message));
+                }
                 None => pipeline.stages.extend(parse_stage(name, argument, vars)?),
             }
         }
@@ -535,12 +543,6 @@ fn parse_stage(name: &str, argument: &Bson, vars: &Variables) -> Result<Vec<Stag
         "$facet" => Stage::Facet(Facet::parse(argument, vars)?),
         "$bucket" => return bucket::parse_bucket(argument, vars),
         "$bucketAuto" => Stage::BucketAuto(BucketAuto::parse(argument, vars)?),
-        // First in a collection's pipeline it is the pipeline's source (`command/geo_near.rs`).
-        "$geoNear" => {
-            GeoNear::parse(argument)?;
-            let message = "$geoNear is only valid as the first stage in a pipeline";
-            return Err(Error::command(ErrorCode::Location40602, message));
-        }
         // First in a pipeline it opens a change stream (`command/change_stream.rs`).
         "$changeStream" => {
             let message = "$changeStream is only valid as the first stage in a pipeline";

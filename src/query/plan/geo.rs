@@ -122,20 +122,11 @@ pub(super) fn near_plan(collection: &Collection, filter: &Filter, hint: Option<&
             hinted.filter(usable).ok_or_else(unable)?
         }
         None => {
-            let native = |index: &&Index| index.geo.as_ref().is_some_and(|geo| near.native_to(geo.kind));
             let visible = |index: &&Index| !index.spec.get_bool("hidden").unwrap_or(false);
-            let mut usable_indexes = collection.indexes.iter().filter(usable).filter(visible);
-            let first = usable_indexes.next().ok_or_else(unable)?;
-            std::iter::once(first).chain(usable_indexes).find(native).unwrap_or(first)
+            collection.indexes.iter().filter(usable).find(visible).ok_or_else(unable)?
         }
     };
-    let kind = index.geo.as_ref().map_or(GeoKind::Sphere, |geo| geo.kind);
-    Ok(NearScan {
-        index: index.clone(),
-        path: path.to_owned(),
-        near: Arc::new(near.read_by(kind)),
-        filter: filter.clone(),
-    })
+    Ok(NearScan { index: index.clone(), path: path.to_owned(), near: near.clone(), filter: filter.clone() })
 }
 
 /// The scan of geo `index` for the `$geoWithin`/`$geoIntersects` conditions of

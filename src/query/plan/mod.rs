@@ -77,6 +77,12 @@ pub fn choose(collection: &Collection, filter: &Filter, sort: Option<&Document>,
         return text::plan(collection, filter, hint);
     }
     if filter.near().is_some() {
+        if sort.is_some_and(|s| s.contains_key("$natural")) {
+            return Err(Error::bad_value("geoNear expression not allowed with $natural sort order"));
+        }
+        if matches!(hint, Some(Bson::Document(h)) if h.contains_key("$natural")) {
+            return Err(Error::bad_value("geoNear expression not allowed with $natural hint"));
+        }
         let scan = geo::near_plan(collection, filter, hint)?;
         return Ok(Plan { access: Access::Near(Box::new(scan)), sorted: sort.is_none_or(|s| s.is_empty()) });
     }
