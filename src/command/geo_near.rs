@@ -60,7 +60,10 @@ pub fn documents(
         return Err(Error::Internal("$geoNear planned without a nearest-first read".into()));
     };
     let mut out = Vec::new();
-    exec::nearest(view, collection, scan, &filter, &inv.interrupt(), wanted, |distance, _, doc| {
+    let mut held = inv.context.memory.reservation();
+    exec::nearest(view, collection, scan, &filter, &inv.interrupt(), wanted, |distance, id| {
+        let Some(doc) = view.get_encoded(collection.id, id)? else { return Ok(true) };
+        held.grow(crate::value::size::document_footprint(&doc))?;
         let location = scan.nearest_location(&doc);
         out.push(spec.decorate(doc, distance, location));
         Ok(true)

@@ -103,7 +103,12 @@ pub fn walk(
         }
         Access::Near(scan) => {
             // The search checks the filter itself; documents come nearest first.
-            return nearest(view, collection, scan, filter, interrupt, None, |_, _, doc| visit(doc));
+            return nearest(view, collection, scan, filter, interrupt, None, |_, id| {
+                match view.get_encoded(collection.id, id)? {
+                    Some(doc) => visit(doc),
+                    None => Ok(true),
+                }
+            });
         }
     }
     Ok(examined)

@@ -6,11 +6,10 @@
 //! farther than the radius is then final (a document not yet read has no cell
 //! within the radius, so it is farther) and is handed on nearest first. The radius
 //! doubles until enough documents are handed on, the query's maximum distance is
-//! reached, or the ring holds the whole index.
+//! reached, or the ring holds the whole index. Only the `_id`s and distances of the
+//! queued documents are held: a caller reads the documents it is handed again.
 
 use std::collections::HashSet;
-
-use bson::Document;
 
 use super::Examined;
 use crate::error::Result;
@@ -19,8 +18,8 @@ use crate::query::plan::NearScan;
 use crate::query::Filter;
 use crate::store::{Collection, View};
 
-/// Calls `visit` with each document matching `filter`, its distance from the
-/// query's point and its encoded `_id`, nearest first, until it returns `false` or
+/// Calls `visit` with the distance from the query's point and the encoded `_id` of
+/// each document matching `filter`, nearest first, until it returns `false` or
 /// `wanted` documents were handed on.
 pub fn nearest(
     view: &View,
@@ -29,12 +28,12 @@ pub fn nearest(
     filter: &Filter,
     interrupt: &Interrupt<'_>,
     wanted: Option<usize>,
-    mut visit: impl FnMut(f64, &[u8], Document) -> Result<bool>,
+    mut visit: impl FnMut(f64, &[u8]) -> Result<bool>,
 ) -> Result<Examined> {
     let mut examined = Examined::default();
     let mut read: HashSet<Vec<u8>> = HashSet::new();
     // Matches read but not yet handed on, farthest first.
-    let mut queued: Vec<(f64, Vec<u8>, Document)> = Vec::new();
+    let mut queued: Vec<(f64, Vec<u8>)> = Vec::new();
     let max = scan.max_radius();
     let mut radius = scan.first_radius().min(max);
     loop {
@@ -53,17 +52,17 @@ pub fn nearest(
                 }
                 if filter.matches(&doc) {
                     if let Some(distance) = scan.distance_of(&doc).filter(|d| scan.near.within(*d)) {
-                        queued.push((distance, id.to_vec(), doc));
+                        queued.push((distance, id.to_vec()));
                     }
                 }
                 Ok(true)
             })?;
         }
         queued.sort_by(|a, b| b.0.total_cmp(&a.0));
-        while queued.last().is_some_and(|(distance, _, _)| last || *distance <= radius) {
-            let (distance, id, doc) = queued.pop().expect("a queued match");
+        while queued.last().is_some_and(|(distance, _)| last || *distance <= radius) {
+            let (distance, id) = queued.pop().expect("a queued match");
             examined.returned += 1;
-            if !visit(distance, &id, doc)? || wanted.is_some_and(|w| examined.returned as usize >= w) {
+            if !visit(distance, &id)? || wanted.is_some_and(|w| examined.returned as usize >= w) {
                 return Ok(examined);
             }
         }

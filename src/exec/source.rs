@@ -52,14 +52,14 @@ pub fn find_source(
             })?;
             Ok(Source::Ids { collection: collection.id, ids })
         }
+        // The nearest first, as `_id`s the cursor reads a batch at a time.
         Access::Near(scan) if streams => {
-            let mut found = VecDeque::new();
-            super::nearest(view, collection, scan, filter, interrupt, wanted, |_, _, doc| {
-                held.grow(document_footprint(&doc))?;
-                found.push_back(doc);
+            let mut ids = VecDeque::new();
+            super::nearest(view, collection, scan, filter, interrupt, wanted, |_, id| {
+                ids.push_back(id.to_vec());
                 Ok(true)
             })?;
-            Ok(Source::Ready(found))
+            Ok(Source::Ids { collection: collection.id, ids })
         }
         _ => {
             let mut found = Vec::new();
