@@ -13,12 +13,13 @@ use bson::{Bson, Document};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::memory::Reservation;
+use crate::namespace::DbRef;
 use crate::operations::Interrupt;
 use crate::query::pipeline::{NoCollections, Pipeline};
 use crate::query::{Filter, Projection};
 use crate::store::diff::Difference;
-use crate::store::{self, Snapshot, View};
-use crate::stream::{ChangeStream, Position, Scope};
+use crate::store::{self, Natural, Snapshot, View};
+use crate::stream::{ChangeStream, Position, Scope, Subscription};
 use crate::value::size::document_size;
 
 /// A cursor idle this long is closed, as MongoDB's `cursorTimeoutMillis`.
@@ -30,8 +31,9 @@ pub const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024 - 16 * 1024;
 
 /// Where a query's results come from.
 pub enum Source {
-    /// A scan of a collection in `_id` order, resuming after an encoded `_id`.
-    Scan { collection: u64, after: Option<Vec<u8>> },
+    /// A scan of a collection in `order`, resuming after a place in it (an encoded
+    /// `_id`, or a capped collection's position and `_id`).
+    Scan { collection: u64, order: Natural, after: Option<Vec<u8>> },
     /// The documents of a collection with these encoded `_id`s, in this order (an
     /// index's candidates), each still to be checked against the filter.
     Ids { collection: u64, ids: VecDeque<Vec<u8>> },
@@ -121,6 +123,24 @@ pub struct Cursor {
     pub owner: Owner,
     /// The memory its computed results are counted in, given back when it closes.
     pub memory: Option<Reservation>,
+    /// What a tailable cursor follows (`None` for others).
+    pub tail: Option<Tail>,
+}
+
+/// A tailable cursor on a capped collection: it stays open at the end of the
+/// collection, and each `getMore` reads the branch's latest state past the last
+/// document it returned.
+pub struct Tail {
+    /// The branch it reads, and the collection's name and id (a collection
+    /// dropped or replaced under the same name ends the cursor).
+    pub target: DbRef,
+    pub collection: String,
+    pub collection_id: u64,
+    /// `awaitData`: a `getMore` with nothing to read waits for an insert (the
+    /// subscription keeps the change feed, which says when one comes, running).
+    pub awaiting: Option<Subscription>,
+    /// The last batch reached the end of the collection.
+    pub caught_up: bool,
 }
 
 /// The session (`lsid.id`), transaction (`txnNumber`) and authenticated user a
@@ -193,6 +213,7 @@ impl Cursor {
             exhausted: false,
             owner,
             memory,
+            tail: None,
         }
     }
 
@@ -247,7 +268,8 @@ impl Cursor {
                 }
                 self.exhausted = ids.is_empty();
             }
-            Source::Scan { collection, after } => {
+            Source::Scan { collection, order, after } => {
+                self.exhausted = false;
                 let mut scanned = 0u64;
                 let mut stopped_at = None;
                 // The encoded `_id` of the document before the current one.
@@ -255,6 +277,7 @@ impl Cursor {
                 let (filter, skip) = (&self.filter, &mut self.skip);
                 view.scan_filtered(
                     *collection,
+                    *order,
                     after.as_deref(),
                     |raw| filter.rejects_raw(raw),
                     |id, doc| {
@@ -285,8 +308,18 @@ impl Cursor {
                         Ok(true)
                     },
                 )?;
-                self.exhausted = stopped_at.is_none();
-                *after = stopped_at;
+                if let Some(tail) = &mut self.tail {
+                    tail.caught_up = stopped_at.is_none();
+                }
+                match (stopped_at, self.tail.is_some()) {
+                    (Some(place), _) => *after = Some(place),
+                    // A tailable cursor waits at the last document it passed.
+                    (None, true) => *after = (!previous.is_empty()).then_some(previous),
+                    (None, false) => {
+                        self.exhausted = true;
+                        *after = None;
+                    }
+                }
             }
             Source::Diff(diff) => {
                 let from = view.beside(&diff.from);
@@ -399,6 +432,22 @@ impl Cursors {
         match self.lock().get(&id) {
             Some((Some(Cursor { source: Source::Stream(source), .. }), _)) => {
                 Some((source.stream.scope.clone(), source.stream.position()))
+            }
+            _ => None,
+        }
+    }
+
+    /// What awaitData cursor `id` on a capped collection waits for when it is not
+    /// being read: inserts into its collection after the state it last read.
+    pub fn tail_state(&self, id: i64) -> Option<(Scope, Position)> {
+        match self.lock().get(&id) {
+            Some((Some(Cursor { tail: Some(tail), snapshot, .. }), _)) if tail.awaiting.is_some() && tail.caught_up => {
+                let scope = Scope::Collection {
+                    db: tail.target.db.clone(),
+                    branch: tail.target.branch.clone(),
+                    collection: tail.collection.clone(),
+                };
+                Some((scope, Position::after(snapshot.lsn)))
             }
             _ => None,
         }

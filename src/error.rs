@@ -57,6 +57,8 @@ error_codes! {
     NamespaceNotFound = 26,
     CursorNotFound = 43,
     CursorInUse = 143,
+    CappedPositionLost = 136,
+    QueryPlanKilled = 175,
     NamespaceExists = 48,
     MaxTimeMSExpired = 50,
     CommandNotFound = 59,

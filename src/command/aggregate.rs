@@ -12,7 +12,7 @@ use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, ErrorCode, Result};
 use crate::query::pipeline::{Collections, Pipeline};
 use crate::query::plan::{self, Access, Plan};
-use crate::store::{Collection, View};
+use crate::store::{Collection, Natural, View};
 use crate::value::collation::Collation;
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
@@ -207,8 +207,9 @@ struct Documents<'a> {
 
 /// Where the documents come from.
 enum Feed {
-    /// A scan, resuming after this encoded `_id` (`None` before the first chunk).
-    Scan(Option<Vec<u8>>),
+    /// A scan in the collection's natural order, resuming after this place in it
+    /// (`None` before the first chunk).
+    Scan(Natural, Option<Vec<u8>>),
     /// These encoded `_id`s, in order.
     Ids(VecDeque<Vec<u8>>),
 }
@@ -216,7 +217,7 @@ enum Feed {
 impl<'a> Documents<'a> {
     fn new(inv: &'a Invocation<'a>, view: &'a View, collection: &Collection, plan: &Plan) -> Result<Documents<'a>> {
         let feed = match &plan.access {
-            Access::CollectionScan => Feed::Scan(None),
+            Access::CollectionScan { backwards } => Feed::Scan(Natural::of(collection, *backwards), None),
             Access::IdLookup(id) => Feed::Ids(VecDeque::from([crate::value::order::encoded(id)])),
             // `$match` refuses `$near`; the `$geoNear` stage reads through its own feed.
             Access::Near(_) => return Err(crate::error::Error::Internal("a nearest-first plan in $match".into())),
@@ -244,16 +245,22 @@ impl<'a> Documents<'a> {
                 }
                 self.done = ids.is_empty();
             }
-            Feed::Scan(after) => {
+            Feed::Scan(order, after) => {
                 let mut last = None;
-                self.view.scan(self.collection, after.as_deref(), |id, doc| {
-                    buffer.push_back(doc);
-                    if buffer.len() >= CHUNK {
-                        last = Some(id.to_vec());
-                        return Ok(false);
-                    }
-                    Ok(true)
-                })?;
+                self.view.scan_filtered(
+                    self.collection,
+                    *order,
+                    after.as_deref(),
+                    |_| false,
+                    |id, doc| {
+                        buffer.extend(doc);
+                        if buffer.len() >= CHUNK {
+                            last = Some(id.to_vec());
+                            return Ok(false);
+                        }
+                        Ok(true)
+                    },
+                )?;
                 self.done = last.is_none();
                 *after = last;
             }
@@ -292,13 +299,19 @@ impl Collections for BranchCollections<'_> {
         }
         self.inv.check_deadline()?;
         let mut docs = Vec::new();
-        self.view.scan(collection.id, None, |_, doc| {
-            docs.push(doc);
-            if docs.len() % CHUNK == 0 {
-                self.inv.check_deadline()?;
-            }
-            Ok(true)
-        })?;
+        self.view.scan_filtered(
+            collection.id,
+            Natural::of(&collection, false),
+            None,
+            |_| false,
+            |_, doc| {
+                docs.extend(doc);
+                if docs.len() % CHUNK == 0 {
+                    self.inv.check_deadline()?;
+                }
+                Ok(true)
+            },
+        )?;
         Ok(docs)
     }
 }

@@ -296,11 +296,12 @@ pub fn get_more_placement(body: &Document, shared: &Context, armed: bool, waited
     })
 }
 
-/// For a `getMore` of a change stream's cursor that has nothing to read yet, what
-/// to wait for (up to its `maxTimeMS`, one second by default).
+/// For a `getMore` of a change stream's cursor, or of an awaitData cursor on a
+/// capped collection, that has nothing to read yet, what to wait for (up to its
+/// `maxTimeMS`, one second by default).
 pub fn wait_for(body: &Document, shared: &Arc<Context>) -> Option<Wait> {
     let Some(Bson::Int64(id)) = body.get("getMore") else { return None };
-    let (scope, position) = shared.cursors.stream_state(*id)?;
+    let (scope, position) = shared.cursors.stream_state(*id).or_else(|| shared.cursors.tail_state(*id))?;
     if shared.feed.news(&scope, position).is_ok() {
         return None;
     }

@@ -35,6 +35,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             options.insert(IMAGES, images.clone());
         }
         super::validation::modify(&inv.db.db, name, inv.body, &mut options)?;
+        super::capped::modify(inv.body, &collection, &mut options)?;
         batch.modify_collection(name, options)
     })?;
     Ok(commit.map(|c| doc! {"operationTime": c.cluster_time()}).unwrap_or_default())

@@ -75,7 +75,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
 }
 
 /// The storage statistics of a collection in MongoDB 7.0's order, sizes divided by
-/// `scale`. branchdb has no capped collections, orphans or free-space accounting.
+/// `scale`. branchdb has no orphans or free-space accounting.
 fn storage_stats(inv: &Invocation<'_>, view: &View, collection: &Collection, scale: i64) -> Result<Document> {
     let measured = measure(inv, view, collection)?;
     let indexes = indexes(inv, view, collection, &measured)?;
@@ -85,12 +85,20 @@ fn storage_stats(inv: &Invocation<'_>, view: &View, collection: &Collection, sca
         stats.insert("avgObjSize", i32::try_from(average).unwrap_or(i32::MAX));
     }
     let index_bytes: u64 = indexes.iter().map(|index| index.bytes).sum();
+    let capped = crate::store::capped::is_capped(&collection.options);
     let index_sizes: Document = indexes.iter().map(|index| (index.name.clone(), scaled(index.bytes))).collect();
     stats.extend(doc! {
         "numOrphanDocs": 0,
         "storageSize": scaled(measured.data_bytes),
         "freeStorageSize": 0,
-        "capped": false,
+        "capped": capped,
+    });
+    if capped {
+        let (size, max) = crate::store::capped::limits(&collection.options);
+        stats.insert("max", number(max.map_or(0, |max| max as i64)));
+        stats.insert("maxSize", scaled(size));
+    }
+    stats.extend(doc! {
         "nindexes": indexes.len() as i32,
         "indexDetails": {},
         "indexBuilds": [],

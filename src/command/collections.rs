@@ -139,7 +139,7 @@ fn check_kind(inv: &Invocation<'_>, name: &str, options: &mut Document) -> Resul
         return Err(Error::command(ErrorCode::InvalidOptions, "time series collections are not supported yet"));
     }
     if capped {
-        return Err(Error::command(ErrorCode::InvalidOptions, "capped collections are not supported yet"));
+        *options = super::capped::options(options)?;
     }
     Ok(())
 }

@@ -218,12 +218,12 @@ fn winning_plan(query: &Query<'_>, plan: Option<&Plan>, text: Option<&TextSearch
     let shown_filter = (!query.filter.is_empty()).then(|| query.filter.clone());
     let mut stage = match &plan.access {
         Access::IdLookup(_) => doc! { "stage": "IDHACK" },
-        Access::CollectionScan => {
+        Access::CollectionScan { backwards } => {
             let mut scan = doc! { "stage": "COLLSCAN" };
             if let Some(filter) = &shown_filter {
                 scan.insert("filter", filter.clone());
             }
-            scan.insert("direction", "forward");
+            scan.insert("direction", if *backwards { "backward" } else { "forward" });
             scan
         }
         Access::IndexScan(scan) if scan.index.text.is_some() => text_stages(scan, text),

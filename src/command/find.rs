@@ -6,7 +6,7 @@ use bson::{doc, Bson, Document};
 
 use super::{args, system_profile, Invocation};
 use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::exec;
 use crate::query::plan;
 use crate::query::{Filter, Projection, Sort};
@@ -29,7 +29,9 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     let filter = Filter::parse(args::document(body, "filter")?.unwrap_or(&Document::new()), &vars)?;
     let sort_spec = args::document(body, "sort")?.filter(|s| !s.is_empty());
     // The profile takes `{$natural: -1}` too (`system_profile::find`).
-    let sort = sort_spec.filter(|_| name != system_profile::NAME).map(Sort::parse).transpose()?;
+    // So does the plan a `{$natural: <direction>}` sort (a scan's own order).
+    let natural = sort_spec.and_then(plan::natural);
+    let sort = sort_spec.filter(|_| name != system_profile::NAME && natural.is_none()).map(Sort::parse).transpose()?;
     let hint = hint(body)?;
     let projection = match args::document(body, "projection")? {
         Some(spec) => Projection::parse(spec, &vars)?,
@@ -49,6 +51,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
         return Err(Error::bad_value("batchSize value must be non-negative"));
     }
     let single_batch = args::boolean(body, "singleBatch", false)?;
+    let tailing = tailing(inv, sort_spec, single_batch)?;
     let (view, snapshot_time) = inv.read_view_at()?;
     let target = match name == system_profile::NAME {
         true => None,
@@ -79,11 +82,15 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
         exhausted: false,
         owner: inv.cursor_owner(),
         memory: None,
+        tail: None,
     };
     if name == system_profile::NAME {
         cursor.source = Source::Ready(system_profile::find(inv, &cursor.filter, sort_spec)?);
     } else if let Some(collection) = target {
         let plan = plan::choose_collated(&collection, &cursor.filter, sort_spec, hint, collation.as_ref())?;
+        if let Some(await_data) = tailing {
+            cursor.tail = tail(inv, &view, &collection, &cursor, &plan, await_data)?;
+        }
         let limits = &inv.context.stage_limits;
         let allow_disk_use = args::boolean(body, "allowDiskUse", limits.allow_disk_use_by_default())?;
         let mut held = inv.context.memory.reservation();
@@ -110,6 +117,78 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     }
     cursor::report_snapshot_time(&mut reply, snapshot_time);
     Ok(reply)
+}
+
+/// Whether a `find` asks for a tailable cursor, and then whether it awaits data:
+/// checked as MongoDB checks the options against each other.
+fn tailing(inv: &Invocation<'_>, sort: Option<&Document>, single_batch: bool) -> Result<Option<bool>> {
+    let tailable = args::boolean(inv.body, "tailable", false)?;
+    let await_data = args::boolean(inv.body, "awaitData", false)?;
+    if !tailable {
+        return match await_data {
+            true => {
+                Err(Error::command(ErrorCode::FailedToParse, "Cannot set 'awaitData' without also setting 'tailable'"))
+            }
+            false => Ok(None),
+        };
+    }
+    if sort.is_some_and(|sort| *sort != doc! {"$natural": 1}) {
+        return Err(Error::bad_value("cannot use tailable option with a sort other than {$natural: 1}"));
+    }
+    if single_batch {
+        return Err(Error::bad_value("cannot use tailable option with the 'singleBatch' option"));
+    }
+    if matches!(inv.session, Some(super::invocation::SessionUse::Transaction(_))) {
+        return Err(Error::command(
+            ErrorCode::OperationNotSupportedInTransaction,
+            "It is illegal to open a tailable cursor in a transaction",
+        ));
+    }
+    Ok(Some(await_data))
+}
+
+/// What a tailable cursor on `collection` follows; MongoDB's refusals of a
+/// collection that is not capped and of queries that cannot be tailed. An empty
+/// collection gives no cursor to keep, as in MongoDB.
+fn tail(
+    inv: &Invocation<'_>,
+    view: &crate::store::View,
+    collection: &crate::store::Collection,
+    cursor: &Cursor,
+    plan: &plan::Plan,
+    await_data: bool,
+) -> Result<Option<cursor::Tail>> {
+    if cursor.filter.has_text() {
+        return Err(Error::bad_value("text and tailable cursor not allowed in same query"));
+    }
+    if cursor.filter.near().is_some() {
+        return Err(Error::bad_value("Tailable cursors and geo $near cannot be used together"));
+    }
+    if !crate::store::capped::is_capped(&collection.options) {
+        return Err(Error::bad_value(format!(
+            "error processing query: ns={} tailable cursor requested on non capped collection",
+            cursor.ns
+        )));
+    }
+    if !matches!(plan.access, plan::Access::CollectionScan { backwards: false }) {
+        return Err(Error::bad_value("tailable cursors read a capped collection in insertion order, with no index"));
+    }
+    if view.snapshot.read_only {
+        return Err(Error::bad_value(format!(
+            "a tailable cursor follows a branch's new documents; {} is a point in history, which never changes",
+            view.snapshot.addressed
+        )));
+    }
+    if view.capped_totals(collection.id)?.count == 0 {
+        return Ok(None);
+    }
+    Ok(Some(cursor::Tail {
+        target: crate::namespace::DbRef::parse(&view.snapshot.addressed)?,
+        collection: collection.name.clone(),
+        collection_id: collection.id,
+        awaiting: await_data.then(|| inv.context.feed.subscribe()).transpose()?,
+        caught_up: false,
+    }))
 }
 
 /// The projection and sort of a query, given the text scores they ask for from the
@@ -199,6 +278,9 @@ pub fn get_more(inv: &Invocation<'_>) -> Result<Document> {
         let batch_size = if batch_size == usize::MAX { cursor::DEFAULT_FIRST_BATCH } else { batch_size };
         return super::change_stream::get_more(inv, id, cursor, batch_size);
     }
+    if cursor.tail.is_some() {
+        return get_more_tailing(inv, id, cursor, batch_size);
+    }
     // A diff's other side is read over the same engine state, opened first.
     let view = inv.reopen(&cursor.snapshot).and_then(|view| match &cursor.source {
         cursor::Source::Diff(diff) => inv.context.store.check_retained(&diff.from).map(|_| view),
@@ -211,6 +293,41 @@ pub fn get_more(inv: &Invocation<'_>) -> Result<Document> {
             return Err(e);
         }
     };
+    cursor::reply_batch(&inv.context.cursors, Some(id), cursor, &view, batch_size, inv.interrupt())
+}
+
+/// The next batch of a tailable cursor: what its collection holds now past the
+/// last document it passed. When that document is gone (the collection deleted
+/// it to make room), the cursor has lost its place and dies, as in MongoDB (136).
+fn get_more_tailing(inv: &Invocation<'_>, id: i64, mut cursor: Cursor, batch_size: usize) -> Result<Document> {
+    let read = |cursor: &Cursor| -> Result<crate::store::View> {
+        let tail = cursor.tail.as_ref().ok_or_else(|| Error::Internal("not a tailable cursor".into()))?;
+        let view = inv.view_of(&tail.target)?;
+        if view.collection(&tail.collection)?.is_none_or(|c| c.id != tail.collection_id) {
+            return Err(Error::command(ErrorCode::QueryPlanKilled, format!("collection dropped: {}", cursor.ns)));
+        }
+        if let cursor::Source::Scan { after: Some(place), .. } = &cursor.source {
+            if !view.holds_place(tail.collection_id, place)? {
+                return Err(Error::command(
+                    ErrorCode::CappedPositionLost,
+                    format!(
+                        "CollectionScan died due to position in capped collection being deleted. Last seen record id: {}",
+                        crate::store::capped::describe_place(place)
+                    ),
+                ));
+            }
+        }
+        Ok(view)
+    };
+    let view = match read(&cursor) {
+        Ok(view) => view,
+        Err(e) => {
+            inv.context.cursors.kill(id);
+            return Err(e);
+        }
+    };
+    cursor.snapshot = view.snapshot.clone();
+    let batch_size = if batch_size == usize::MAX { cursor::DEFAULT_FIRST_BATCH } else { batch_size };
     cursor::reply_batch(&inv.context.cursors, Some(id), cursor, &view, batch_size, inv.interrupt())
 }
 

@@ -14,6 +14,7 @@ mod branch_diff;
 mod branch_history;
 mod branch_merge;
 mod build_info;
+mod capped;
 mod change_stream;
 mod clustered;
 mod coll_mod;
@@ -485,6 +486,26 @@ pub static COMMANDS: &[Command] = &[
         args: &arguments::AGGREGATE,
         auth: Rule::Custom(authorize::aggregate),
         run: aggregate::run,
+    },
+    Command {
+        name: "cloneCollectionAsCapped",
+        aliases: &[],
+        help: "copy a collection into a new capped collection",
+        admin_only: false,
+        store: true,
+        args: &arguments::CLONE_COLLECTION_AS_CAPPED,
+        auth: Rule::Branch(&[Action::Find, Action::Insert, Action::CreateCollection]),
+        run: capped::clone,
+    },
+    Command {
+        name: "convertToCapped",
+        aliases: &[],
+        help: "make a collection capped",
+        admin_only: false,
+        store: true,
+        args: &arguments::CONVERT_TO_CAPPED,
+        auth: Rule::Branch(&[Action::Insert, Action::CreateCollection, Action::DropCollection]),
+        run: capped::convert,
     },
     Command {
         name: "collMod",

@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::operations::Interrupt;
 use crate::query::plan::{self, Access, IndexScan, Plan};
 use crate::query::Filter;
-use crate::store::{Collection, View};
+use crate::store::{Collection, Natural, View};
 
 pub use near::nearest;
 pub use source::{find_source, Holding};
@@ -81,8 +81,9 @@ pub fn walk(
                 offer(doc, &mut examined)?;
             }
         }
-        Access::CollectionScan => view.scan_filtered(
+        Access::CollectionScan { backwards } => view.scan_filtered(
             collection.id,
+            Natural::of(collection, *backwards),
             None,
             |raw| filter.rejects_raw(raw),
             |_, doc| match doc {

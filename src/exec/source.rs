@@ -8,7 +8,7 @@ use crate::memory::Reservation;
 use crate::operations::Interrupt;
 use crate::query::plan::{Access, Plan};
 use crate::query::{Filter, Sort};
-use crate::store::{Collection, View};
+use crate::store::{Collection, Natural, View};
 use crate::value::size::document_footprint;
 
 /// Where a `find` counts the matches it reads at once, and the most a sort of them
@@ -39,7 +39,9 @@ pub fn find_source(
     let Holding { held, sort_limit, wanted } = memory;
     let streams = sort.is_none() || plan.sorted;
     match &plan.access {
-        Access::CollectionScan if streams => Ok(Source::Scan { collection: collection.id, after: None }),
+        Access::CollectionScan { backwards } if streams => {
+            Ok(Source::Scan { collection: collection.id, order: Natural::of(collection, *backwards), after: None })
+        }
         Access::IndexScan(scan) if streams => {
             let mut ids = VecDeque::new();
             let mut keys = 0;

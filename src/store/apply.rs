@@ -8,6 +8,7 @@ use std::ops::Bound;
 use bson::{doc, Bson, DateTime, Document};
 
 use super::branches::{Branch, Branches};
+use super::capped;
 use super::engine::{Snapshot, Staged, Table, Visit};
 use super::tables::{self, ID_LEN};
 use super::view::{decode, pick, resolve_runs, scan_prefix, Collection};
@@ -164,14 +165,15 @@ pub fn apply_ops(
 ) -> Result<()> {
     let mut tables =
         Tables { staged, chain, db, branch: branch.0, lsn, known: HashMap::new(), changed: HashMap::new() };
-    for op in ops {
+    for (index, op) in ops.iter().enumerate() {
+        let index = u32::try_from(index).unwrap_or(u32::MAX);
         match op {
             Op::Ddl(ddl) => tables.apply_ddl(ddl, next_collection)?,
             Op::Put { collection, doc, .. } => {
                 let id = doc.get("_id").ok_or_else(|| Error::Store("a put without _id".into()))?;
-                tables.write_document(collection, id, Some(doc))?;
+                tables.write_document(collection, id, Some(doc), index)?;
             }
-            Op::Delete { collection, id } => tables.write_document(collection, id, None)?,
+            Op::Delete { collection, id } => tables.write_document(collection, id, None, index)?,
         }
     }
     tables.save_changed();
@@ -268,14 +270,30 @@ impl Tables<'_> {
         Ok(collection)
     }
 
-    /// Writes a document's new version (`None`: a tombstone) and its index entries.
-    fn write_document(&mut self, name: &str, id: &Bson, doc: Option<&Document>) -> Result<()> {
+    /// Writes a document's new version (`None`: a tombstone) and its index entries
+    /// (and, in a capped collection, its place in the order), as operation `op` of
+    /// the record.
+    fn write_document(&mut self, name: &str, id: &Bson, doc: Option<&Document>, op: u32) -> Result<()> {
         let mut collection = self.collection(name)?;
         let prefix = tables::doc_prefix(collection.id, id);
-        tables::push_changed_id(self.changed.entry(collection.id).or_default(), &prefix[ID_LEN..]);
+        let encoded_id = &prefix[ID_LEN..];
+        tables::push_changed_id(self.changed.entry(collection.id).or_default(), encoded_id);
+        let capped = capped::is_capped(&collection.options);
+        let old_bytes = match capped || !collection.indexes.is_empty() {
+            true => self.pick(Table::Docs, &prefix)?,
+            false => None,
+        };
+        let bytes = match doc {
+            Some(doc) => bson::to_vec(doc).map_err(|e| Error::Store(e.to_string()))?,
+            None => Vec::new(),
+        };
+        if capped {
+            let (before, after) = (old_bytes.as_ref().map(Vec::len), doc.map(|_| bytes.len()));
+            let mut rows = capped::Rows { staged: self.staged, chain: self.chain, branch: self.branch, lsn: self.lsn };
+            rows.write(collection.id, encoded_id, before, after, op)?;
+        }
         if !collection.indexes.is_empty() {
-            let old = self.pick(Table::Docs, &prefix)?.map(|bytes| decode(&bytes)).transpose()?;
-            let encoded_id = &prefix[ID_LEN..];
+            let old = old_bytes.map(|bytes| decode(&bytes)).transpose()?;
             let mut flagged = false;
             for index in &mut collection.indexes {
                 let before = old.as_ref().map(|d| index.keys(d)).transpose()?.unwrap_or_default();
@@ -291,10 +309,6 @@ impl Tables<'_> {
             }
         }
         let key = tables::version_key(&prefix, self.branch, self.lsn);
-        let bytes = match doc {
-            Some(doc) => bson::to_vec(doc).map_err(|e| Error::Store(e.to_string()))?,
-            None => Vec::new(),
-        };
         self.staged.put(Table::Docs, key, bytes);
         Ok(())
     }

@@ -1,15 +1,17 @@
 //! A batch: the changes one write command makes to one branch, gathered while the
 //! writer lock is held, then logged as one record and applied.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use bson::{Bson, Document};
 
 use super::apply::{create_ddl, create_index_ddl, drop_ddl, drop_index_ddl};
+use super::capped::{self, Totals};
 use super::view::{Collection, View};
 use crate::error::{Error, ErrorCode, Result};
 use crate::index::{Index, Keys};
 use crate::value::order::encoded;
+use crate::value::size::document_size;
 use crate::wal::{Ddl, Op, PutKind, Statement};
 
 /// An index build reports its progress every this many documents.
@@ -46,7 +48,33 @@ pub struct Batch<'w> {
     entries: HashMap<(u64, Vec<u8>), HashMap<Vec<u8>, bool>>,
     /// The statements of a retryable write this batch executed, with their results.
     statements: Vec<Statement>,
+    /// What this batch knows of the capped collections it writes, by id.
+    capped: HashMap<u64, Capping>,
+    /// A statement of a multi-document transaction (which may not write capped
+    /// collections).
+    in_transaction: bool,
 }
+
+/// A capped collection as a batch writes it: its totals with the batch's changes,
+/// and where the oldest documents still to delete are.
+struct Capping {
+    totals: Totals,
+    limits: (u64, Option<u64>),
+    /// The place in the view's insertion order up to which documents were
+    /// considered for deletion, and whether the view has no more.
+    place: Option<Vec<u8>>,
+    view_done: bool,
+    /// Documents of the view's order the batch has not yet looked at.
+    queued: VecDeque<Vec<u8>>,
+    /// The documents this batch inserted, oldest first: newer than the view's.
+    inserted: VecDeque<Vec<u8>>,
+    /// The same, to look up.
+    fresh: HashSet<Vec<u8>>,
+}
+
+/// How many places of the view's insertion order a batch reads at once when it
+/// deletes a capped collection's oldest documents.
+const EVICTION_CHUNK: usize = 64;
 
 impl<'w> Batch<'w> {
     pub(super) fn new(view: View, next_collection: &'w mut u64) -> Batch<'w> {
@@ -58,7 +86,14 @@ impl<'w> Batch<'w> {
             written: HashMap::new(),
             entries: HashMap::new(),
             statements: Vec::new(),
+            capped: HashMap::new(),
+            in_transaction: false,
         }
+    }
+
+    /// A batch for one statement of a multi-document transaction.
+    pub(super) fn for_transaction(view: View, next_collection: &'w mut u64) -> Batch<'w> {
+        Batch { in_transaction: true, ..Batch::new(view, next_collection) }
     }
 
     pub(super) fn into_parts(self) -> (Vec<Op>, Vec<Statement>) {
@@ -266,13 +301,110 @@ impl<'w> Batch<'w> {
         self.refuse_view(collection)?;
         let id = doc.get("_id").ok_or_else(|| Error::Internal("a document without _id reached the store".into()))?;
         let encoded_id = encoded(id);
+        let capped = capped::is_capped(&collection.options);
+        let old = match capped || !collection.indexes.is_empty() {
+            true => self.get(collection, id)?,
+            false => None,
+        };
         if !collection.indexes.is_empty() {
-            let old = self.get(collection, id)?;
             self.track_entries(collection, &encoded_id, old.as_ref(), Some(&doc))?;
         }
-        self.written.insert((collection.id, encoded_id), self.ops.len());
+        let inserted = capped.then(|| (old.as_ref().map(document_size), document_size(&doc)));
+        self.written.insert((collection.id, encoded_id.clone()), self.ops.len());
         self.ops.push(Op::Put { collection: collection.name.clone(), kind, doc });
+        if let Some((before, after)) = inserted {
+            let capping = self.capping(collection)?;
+            capping.totals.bytes = (capping.totals.bytes + after as u64).saturating_sub(before.unwrap_or(0) as u64);
+            if before.is_none() {
+                capping.totals.count += 1;
+                capping.fresh.insert(encoded_id.clone());
+                capping.inserted.push_back(encoded_id);
+                self.delete_oldest(collection)?;
+            }
+        }
         Ok(())
+    }
+
+    /// What the batch knows of capped collection `collection`, read from the view
+    /// the first time; refused in a transaction, as MongoDB refuses it (263).
+    fn capping(&mut self, collection: &Collection) -> Result<&mut Capping> {
+        if self.in_transaction {
+            return Err(Error::command(
+                ErrorCode::OperationNotSupportedInTransaction,
+                format!(
+                    "Collection '{}.{}' is a capped collection. Writes in transactions are not allowed on capped collections.",
+                    self.view.snapshot.addressed, collection.name
+                ),
+            ));
+        }
+        if !self.capped.contains_key(&collection.id) {
+            let capping = Capping {
+                totals: self.view.capped_totals(collection.id)?,
+                limits: capped::limits(&collection.options),
+                place: None,
+                view_done: false,
+                queued: VecDeque::new(),
+                inserted: VecDeque::new(),
+                fresh: HashSet::new(),
+            };
+            self.capped.insert(collection.id, capping);
+        }
+        self.capped.get_mut(&collection.id).ok_or_else(|| Error::Internal("capped state vanished".into()))
+    }
+
+    /// Deletes the oldest documents of capped collection `collection` while it is
+    /// over its size or count: first those of the view, in insertion order, then
+    /// those this batch inserted. The newest document always stays.
+    fn delete_oldest(&mut self, collection: &Collection) -> Result<()> {
+        loop {
+            let capping = self.capping(collection)?;
+            if !capping.totals.over(capping.limits) || capping.totals.count <= 1 {
+                return Ok(());
+            }
+            let oldest = match capping.queued.pop_front() {
+                // A document of the view this batch inserted again has a new place.
+                Some(id) if capping.fresh.contains(&id) => continue,
+                Some(id) => id,
+                None if !capping.view_done => {
+                    self.queue_oldest(collection)?;
+                    continue;
+                }
+                None => match capping.inserted.pop_front() {
+                    Some(id) => id,
+                    None => return Ok(()),
+                },
+            };
+            if let Some(doc) = self.get_encoded(collection, &oldest)? {
+                let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+                self.delete(collection, &id)?;
+            }
+        }
+    }
+
+    /// Queues the next documents of the view's insertion order for deletion.
+    fn queue_oldest(&mut self, collection: &Collection) -> Result<()> {
+        let after = self.capping(collection)?.place.clone();
+        let (mut queued, mut place) = (VecDeque::new(), None);
+        self.view.scan_insertion_order(collection.id, after.as_deref(), false, |at, id| {
+            queued.push_back(id.to_vec());
+            place = Some(at.to_vec());
+            Ok(queued.len() < EVICTION_CHUNK)
+        })?;
+        let capping = self.capping(collection)?;
+        capping.view_done = queued.len() < EVICTION_CHUNK;
+        capping.place = place.or(capping.place.take());
+        capping.queued = queued;
+        Ok(())
+    }
+
+    /// The document of `collection` whose encoded `_id` is `encoded_id`, this
+    /// batch's changes included.
+    fn get_encoded(&self, collection: &Collection, encoded_id: &[u8]) -> Result<Option<Document>> {
+        match self.written.get(&(collection.id, encoded_id.to_vec())).map(|&i| &self.ops[i]) {
+            Some(Op::Put { doc, .. }) => Ok(Some(doc.clone())),
+            Some(_) => Ok(None),
+            None => self.view.get_encoded(collection.id, encoded_id),
+        }
     }
 
     /// Refuses a write of documents into a view (the commands check first; this is
@@ -288,9 +420,17 @@ impl<'w> Batch<'w> {
     pub fn delete(&mut self, collection: &Collection, id: &Bson) -> Result<()> {
         self.refuse_view(collection)?;
         let encoded_id = encoded(id);
-        if collection.indexes.iter().any(|index| index.unique) {
+        let capped = capped::is_capped(&collection.options);
+        if capped || collection.indexes.iter().any(|index| index.unique) {
             let old = self.get(collection, id)?;
-            self.track_entries(collection, &encoded_id, old.as_ref(), None)?;
+            if collection.indexes.iter().any(|index| index.unique) {
+                self.track_entries(collection, &encoded_id, old.as_ref(), None)?;
+            }
+            if let Some(old) = old.filter(|_| capped) {
+                let capping = self.capping(collection)?;
+                capping.totals.bytes = capping.totals.bytes.saturating_sub(document_size(&old) as u64);
+                capping.totals.count = capping.totals.count.saturating_sub(1);
+            }
         }
         self.written.insert((collection.id, encoded_id), self.ops.len());
         self.ops.push(Op::Delete { collection: collection.name.clone(), id: id.clone() });

@@ -15,6 +15,7 @@
 mod apply;
 mod batch;
 mod branches;
+pub mod capped;
 mod changes;
 mod checkpoint;
 mod claims;
@@ -46,7 +47,7 @@ pub use merge::{Conflict, MergeRequest, Merged, Strategy};
 pub use sessions::{Retryable, SessionRecord};
 pub use tables::prefix_end;
 pub use transaction::Transaction;
-pub use view::{decode, Collection, Measured, Snapshot, View};
+pub use view::{decode, Collection, Measured, Natural, Snapshot, View};
 
 /// Bytes a document's key holds besides its encoded `_id`: the collection id before
 /// it, the branch and the LSN after it.

@@ -154,7 +154,7 @@ impl Store {
         let branch = read(&self.branches).require(&target.db, &target.branch)?.id;
         let view = self.transaction_view(txn, target)?;
         let chain = view.snapshot.chain.clone();
-        let mut batch = Batch::new(view, &mut txn.next_id);
+        let mut batch = Batch::for_transaction(view, &mut txn.next_id);
         let outcome = f(&mut batch)?;
         let (ops, _) = batch.into_parts();
         if ops.is_empty() {

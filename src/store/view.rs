@@ -46,6 +46,22 @@ impl Snapshot {
     }
 }
 
+/// The order a collection scan reads in: a collection's natural order is its
+/// documents' `_id` order, or for a capped collection the order they were inserted
+/// in; `{$natural: -1}` reads it backwards.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Natural {
+    pub insertion: bool,
+    pub reverse: bool,
+}
+
+impl Natural {
+    /// The natural order of `collection`, forwards or backwards.
+    pub fn of(collection: &Collection, reverse: bool) -> Natural {
+        Natural { insertion: super::capped::is_capped(&collection.options), reverse }
+    }
+}
+
 /// A collection as a view sees it.
 #[derive(Debug, Clone)]
 pub struct Collection {
@@ -261,23 +277,32 @@ impl View {
         self.scan_bytes(collection, after, |id, bytes| each(id, decode(bytes)?))
     }
 
-    /// As [`View::scan`], with a predicate on the raw document: `each` gets each
-    /// document only when `rejects` does not reject it, and `None` for those it
-    /// rejects, which are not decoded.
+    /// Calls `each` with every document of `collection` in `order`, with its place
+    /// in that order (to resume after), starting past the place `after`, until it
+    /// returns `false`; `each` gets each document only when `rejects` does not
+    /// reject it, and `None` for those it rejects, which are not decoded.
     pub fn scan_filtered(
         &self,
         collection: u64,
+        order: Natural,
         after: Option<&[u8]>,
         rejects: impl Fn(&RawDocument) -> bool,
         mut each: impl FnMut(&[u8], Option<Document>) -> Result<bool>,
     ) -> Result<()> {
-        self.scan_bytes(collection, after, |id, bytes| {
+        let mut offer = |place: &[u8], bytes: &[u8]| {
             let raw =
                 RawDocument::from_bytes(bytes).map_err(|e| Error::Store(format!("bad document in the store: {e}")))?;
             match rejects(raw) {
-                true => each(id, None),
-                false => each(id, Some(decode(bytes)?)),
+                true => each(place, None),
+                false => each(place, Some(decode(bytes)?)),
             }
+        };
+        if !order.insertion {
+            return self.scan_bytes_in(collection, after, order.reverse, offer);
+        }
+        self.scan_insertion_order(collection, after, order.reverse, |place, id| match self.get_raw(collection, id)? {
+            Some(bytes) => offer(place, &bytes),
+            None => Ok(true),
         })
     }
 
@@ -304,21 +329,35 @@ impl View {
         &self,
         collection: u64,
         after: Option<&[u8]>,
+        each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        self.scan_bytes_in(collection, after, false, each)
+    }
+
+    /// As [`View::scan_bytes`], in `_id` order or, when `reverse`, the opposite.
+    fn scan_bytes_in(
+        &self,
+        collection: u64,
+        after: Option<&[u8]>,
+        reverse: bool,
         mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
     ) -> Result<()> {
         let (start, end) = tables::collection_range(collection);
         let resume = after.map(|id| {
             let mut key = start.to_vec();
             key.extend_from_slice(id);
-            key.extend_from_slice(&[0xFF; VERSION_SUFFIX]);
+            if !reverse {
+                // Past every version of that document.
+                key.extend_from_slice(&[0xFF; VERSION_SUFFIX]);
+            }
             key
         });
-        let lower = match &resume {
-            Some(key) => Bound::Excluded(key.as_slice()),
-            None => Bound::Included(&start[..]),
+        let (lower, upper) = match (&resume, reverse) {
+            (Some(key), false) => (Bound::Excluded(key.as_slice()), Bound::Excluded(&end[..])),
+            (Some(key), true) => (Bound::Included(&start[..]), Bound::Excluded(key.as_slice())),
+            (None, _) => (Bound::Included(&start[..]), Bound::Excluded(&end[..])),
         };
-        let scan =
-            |visit: &mut Visit<'_>| self.engine.scan(Table::Docs, lower, Bound::Excluded(&end[..]), false, visit);
+        let scan = |visit: &mut Visit<'_>| self.engine.scan(Table::Docs, lower, upper, reverse, visit);
         resolve_runs(scan, &self.snapshot.chain, |prefix, bytes| each(&prefix[ID_LEN..], bytes))
     }
 }

@@ -20,8 +20,8 @@ pub static FIND: Args = Args::strict(&[
     unsupported("min", "index bounds (min/max) are not supported yet"),
     unsupported("returnKey", "returnKey is not supported yet"),
     unsupported("showRecordId", "record ids are not exposed by branchdb"),
-    unsupported("tailable", "tailable cursors are not supported yet"),
-    unsupported("awaitData", "tailable cursors are not supported yet"),
+    implemented("tailable"), // capped collections only
+    implemented("awaitData"),
     ignored(
         "noCursorTimeout",
         "MongoDB ignores it for cursors opened in a session, and drivers open every cursor in one",
@@ -123,8 +123,6 @@ pub static EXPLAIN: Args = Args::strict(&[implemented("verbosity")]);
 /// listCollections), so an `ignored` option below is still echoed in `options`, where MongoDB
 /// would normalise it away.
 pub static CREATE: Args = Args::strict(&[
-    // capped: true is refused by the handler itself (InvalidOptions, "capped collections are not
-    // supported yet"); capped: false makes a plain collection, as in MongoDB.
     implemented("capped"),
     unsupported("timeseries", "time series collections are not supported yet"),
     implemented("expireAfterSeconds"), // clustered collections; time series ones are refused
@@ -162,10 +160,16 @@ pub static COLL_MOD: Args = Args::strict(&[
     unsupported("expireAfterSeconds", "clustered and time series collections are not supported yet"),
     unsupported("timeseries", "time series collections are not supported yet"),
     unsupported("timeseriesBucketsMayHaveMixedSchemaData", "time series collections are not supported yet"),
-    unsupported("cappedSize", "capped collections are not supported yet"),
-    unsupported("cappedMax", "capped collections are not supported yet"),
+    implemented("cappedSize"),
+    implemented("cappedMax"),
     unsupported("dryRun", "collMod's dry run is not supported yet"),
 ]);
+
+/// convertToCapped: https://www.mongodb.com/docs/v8.0/reference/command/convertToCapped/
+pub static CONVERT_TO_CAPPED: Args = Args::strict(&[implemented("size")]);
+
+/// cloneCollectionAsCapped: https://www.mongodb.com/docs/v8.0/reference/command/cloneCollectionAsCapped/
+pub static CLONE_COLLECTION_AS_CAPPED: Args = Args::strict(&[implemented("toCollection"), implemented("size")]);
 
 /// drop: https://www.mongodb.com/docs/v8.0/reference/command/drop/
 pub static DROP: Args = Args::strict(&[]);

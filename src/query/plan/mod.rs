@@ -32,8 +32,11 @@ pub use geo::NearScan;
 /// How a query reads its candidates.
 #[derive(Debug, Clone)]
 pub enum Access {
-    /// Every document, in `_id` order.
-    CollectionScan,
+    /// Every document, in the collection's natural order (its `_id`s', or a capped
+    /// collection's insertion order), or the opposite.
+    CollectionScan {
+        backwards: bool,
+    },
     /// The one document whose `_id` the filter pins.
     IdLookup(Bson),
     IndexScan(Box<IndexScan>),
@@ -65,7 +68,7 @@ pub struct Plan {
 impl Plan {
     /// A plan that scans the collection.
     pub fn collection_scan() -> Plan {
-        Plan { access: Access::CollectionScan, sorted: false }
+        Plan { access: Access::CollectionScan { backwards: false }, sorted: false }
     }
 }
 
@@ -86,6 +89,10 @@ pub fn choose(collection: &Collection, filter: &Filter, sort: Option<&Document>,
         let scan = geo::near_plan(collection, filter, hint)?;
         return Ok(Plan { access: Access::Near(Box::new(scan)), sorted: sort.is_none_or(|s| s.is_empty()) });
     }
+    // A `$natural` sort is a collection scan's own order.
+    if let Some(backwards) = sort.and_then(natural) {
+        return Ok(Plan { access: Access::CollectionScan { backwards }, sorted: true });
+    }
     let sort = sort.map(sort_fields).unwrap_or_default();
     let bounds = FieldBounds::of(filter);
     if let Some(hint) = hint {
@@ -103,7 +110,7 @@ pub fn choose(collection: &Collection, filter: &Filter, sort: Option<&Document>,
         .reduce(|best, c| if c.score > best.score { c } else { best });
     Ok(match best {
         Some(c) => Plan { sorted: c.sorted, access: Access::IndexScan(Box::new(c.scan)) },
-        None => Plan { access: Access::CollectionScan, sorted: in_id_order(&sort) },
+        None => Plan { access: Access::CollectionScan { backwards: false }, sorted: in_id_order(collection, &sort) },
     })
 }
 
@@ -118,7 +125,7 @@ pub fn choose_collated(
     hint: Option<&Bson>,
     collation: Option<&Arc<Collation>>,
 ) -> Result<Plan> {
-    let Some(collation) = collation else {
+    let Some(collation) = collation.filter(|_| sort.and_then(natural).is_none()) else {
         return choose(collection, filter, sort, hint);
     };
     let mut plan = match hint.is_none() && filter.id_equality().is_none() && !filter.has_text() {
@@ -132,9 +139,21 @@ pub fn choose_collated(
     Ok(plan)
 }
 
-/// Whether a sort is the `_id` order a collection scan reads in.
-fn in_id_order(sort: &[(String, bool)]) -> bool {
-    matches!(sort, [(path, false)] if path == "_id")
+/// Whether a sort is the `_id` order a scan of `collection` reads in (a capped
+/// collection's is its insertion order).
+fn in_id_order(collection: &Collection, sort: &[(String, bool)]) -> bool {
+    matches!(sort, [(path, false)] if path == "_id") && !crate::store::capped::is_capped(&collection.options)
+}
+
+/// The direction a `{$natural: <n>}` sort or hint asks for (`true`: backwards);
+/// `None` for any other.
+pub fn natural(spec: &Document) -> Option<bool> {
+    match spec.iter().next() {
+        Some((key, value)) if spec.len() == 1 && key == "$natural" => {
+            Some(crate::value::number::as_f64(value).is_some_and(|n| n < 0.0))
+        }
+        _ => None,
+    }
 }
 
 /// The plan a hint asks for; MongoDB's BadValue when it names no usable index.
@@ -145,14 +164,17 @@ fn hinted(
     sort: &[(String, bool)],
     hint: &Bson,
 ) -> Result<Plan> {
-    if matches!(hint, Bson::Document(pattern) if pattern.contains_key("$natural")) {
-        return Ok(Plan::collection_scan());
+    if let Bson::Document(pattern) = hint {
+        if pattern.contains_key("$natural") {
+            let backwards = natural(pattern).unwrap_or(false);
+            return Ok(Plan { access: Access::CollectionScan { backwards }, sorted: sort.is_empty() });
+        }
     }
     match hinted_index(collection, hint)? {
         // The `_id` index is the documents' own order.
         None => Ok(match filter.id_equality() {
             Some(id) => Plan { access: Access::IdLookup(id.clone()), sorted: true },
-            None => Plan { access: Access::CollectionScan, sorted: in_id_order(sort) },
+            None => Plan { access: Access::CollectionScan { backwards: false }, sorted: in_id_order(collection, sort) },
         }),
         // A text index serves `$text` only.
         Some(index) if index.text.is_some() => Err(unusable_hint()),

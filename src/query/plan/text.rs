@@ -29,7 +29,7 @@ pub(super) fn plan(collection: &Collection, filter: &Filter, hint: Option<&Bson>
     // document is matched against the whole filter either way).
     if !filter.text_at_top() {
         for sibling in filter.text_or_siblings() {
-            if matches!(super::choose(collection, &sibling, None, None)?.access, Access::CollectionScan) {
+            if matches!(super::choose(collection, &sibling, None, None)?.access, Access::CollectionScan { .. }) {
                 return Err(Error::command(
                     ErrorCode::NoQueryExecutionPlans,
                     "error processing query: planner returned error :: caused by :: Failed to produce a solution for TEXT under OR - other non-TEXT clauses under OR have to be indexed as well.",
