@@ -1,5 +1,6 @@
 //! Collection types and collations through the Rust driver: a view over a
-//! `$lookup`, on a branch; a case-insensitive unique index.
+//! `$lookup`, on a branch; a case-insensitive unique index; a tailable cursor on a
+//! capped collection.
 
 use bson::{doc, Document};
 use futures_util::TryStreamExt;
@@ -106,5 +107,87 @@ async fn a_case_insensitive_unique_index() {
     let collation = listed[1].options.as_ref().and_then(|o| o.collation.clone()).expect("the index's collation");
     assert_eq!(collation.locale, "en");
     assert!(matches!(collation.strength, Some(mongodb::options::CollationStrength::Secondary)), "{collation:?}");
+    server.stop().await;
+}
+
+/// A tailable awaitData cursor on a capped collection reads the documents in the
+/// order they were inserted, waits for new ones (each `getMore` returns as soon as
+/// one is inserted, not at the end of its wait), sees only its own branch's, and
+/// dies with 136 once the collection has deleted the last document it read to make
+/// room; the collection keeps its newest `max` documents.
+#[tokio::test]
+async fn a_tailable_cursor_on_a_capped_collection() {
+    use mongodb::options::CursorType;
+    use std::time::{Duration, Instant};
+
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let main = client.database("logs");
+    main.run_command(doc! {"create": "events", "capped": true, "size": 100_000, "max": 5})
+        .await
+        .expect("a capped collection");
+    let events = main.collection::<Document>("events");
+    // `_id`s against the insertion order: the order read is the insertion order.
+    for id in [30, 10, 20] {
+        events.insert_one(doc! {"_id": id}).await.expect("insert");
+    }
+    main.run_command(doc! {"createBranch": "other"}).await.expect("branch");
+    let mut tail = events
+        .find(doc! {})
+        .cursor_type(CursorType::TailableAwait)
+        .max_await_time(Duration::from_secs(5))
+        .await
+        .expect("tailable cursor");
+    let mut read = Vec::new();
+    for _ in 0..3 {
+        let doc = tail.try_next().await.expect("next").expect("a document");
+        read.push(doc.get_i32("_id").expect("_id"));
+    }
+    assert_eq!(read, [30, 10, 20], "insertion order");
+
+    // A write on the other branch is not this cursor's; one on main is, at once.
+    let writer = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let other = client.database("logs@other").collection::<Document>("events");
+            other.insert_one(doc! {"_id": 99}).await.expect("insert on the branch");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let events = client.database("logs").collection::<Document>("events");
+            events.insert_one(doc! {"_id": 5}).await.expect("insert on main");
+            Instant::now()
+        })
+    };
+    let doc = tokio::time::timeout(Duration::from_secs(10), tail.try_next())
+        .await
+        .expect("the insert wakes the cursor")
+        .expect("next")
+        .expect("a document");
+    let inserted_at = writer.await.expect("writer");
+    assert_eq!(doc.get_i32("_id"), Ok(5), "main's insert, not the branch's");
+    assert!(inserted_at.elapsed() < Duration::from_secs(2), "the wait ended with the insert");
+
+    // Ten more: the collection keeps its five newest, and the cursor's place is gone.
+    let more: Vec<Document> = (100..110).map(|id| doc! {"_id": id}).collect();
+    events.insert_many(more).await.expect("insert many");
+    let kept: Vec<i32> = events
+        .find(doc! {})
+        .await
+        .expect("find")
+        .try_collect::<Vec<Document>>()
+        .await
+        .expect("cursor")
+        .iter()
+        .map(|d| d.get_i32("_id").expect("_id"))
+        .collect();
+    assert_eq!(kept, [105, 106, 107, 108, 109], "the newest five, oldest first");
+    let error = tail.try_next().await.expect_err("the cursor lost its place");
+    match *error.kind {
+        ErrorKind::Command(ref e) => assert_eq!(e.code, 136, "{e:?}"),
+        ref other => panic!("{other:?}"),
+    }
+    // The branch still has what it had, and its own insert.
+    let branch = client.database("logs@other").collection::<Document>("events");
+    assert_eq!(branch.count_documents(doc! {}).await.expect("count"), 4);
     server.stop().await;
 }
