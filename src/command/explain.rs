@@ -66,7 +66,7 @@ pub fn explain(inv: &Invocation<'_>, inner: &Document, execute: bool) -> Result<
     let query = query_of(inner)?;
     let vars = Variables::none();
     let filter = Filter::parse(&query.filter, &vars)?;
-    if let Some(sort) = query.sort {
+    if let Some(sort) = query.sort.filter(|sort| plan::natural(sort).is_none()) {
         Sort::parse(sort)?;
     }
     let view = inv.read_view()?;

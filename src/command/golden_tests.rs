@@ -110,6 +110,11 @@ fn golden_collection_types() {
 }
 
 #[test]
+fn golden_capped_collections() {
+    assert_eq!(run_file(include_str!("golden/capped.json")), 78, "the number of cases");
+}
+
+#[test]
 fn golden_collation() {
     assert_eq!(run_file(include_str!("golden/collation.json")), 191, "the number of cases");
 }
