@@ -119,6 +119,8 @@ error_codes! {
     InvalidIdField = 53,
     PathNotViable = 28,
     IndexNotFound = 27,
+    AmbiguousIndexKeyPattern = 181,
+    CannotConvertIndexToUnique = 359,
     Location5858203 = 5858203,
     CannotCreateIndex = 67,
     IndexOptionsConflict = 85,

@@ -18,6 +18,7 @@ mod capped;
 mod change_stream;
 mod clustered;
 mod coll_mod;
+mod coll_mod_index;
 mod coll_stats;
 mod collections;
 mod connection_status;

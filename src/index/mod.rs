@@ -52,6 +52,9 @@ pub struct Index {
     pub name: String,
     pub fields: Vec<Field>,
     pub unique: bool,
+    /// `prepareUnique`: new keys are refused when another document has them, as
+    /// in a unique index, on the way to making it one.
+    pub prepare_unique: bool,
     pub sparse: bool,
     /// Only documents matching this filter are indexed.
     pub partial: Option<Filter>,
@@ -98,6 +101,7 @@ impl Index {
             name,
             fields,
             unique: spec.get_bool("unique").unwrap_or(false),
+            prepare_unique: spec.get_bool("prepareUnique").unwrap_or(false),
             sparse: spec.get_bool("sparse").unwrap_or(false),
             partial,
             expire_after_seconds,

@@ -48,7 +48,7 @@ pub fn parse(spec: &Bson) -> Result<Document> {
     for (option, value) in spec {
         match option.as_str() {
             "key" | "name" | "v" | "ns" => {}
-            "unique" | "sparse" | "hidden" | "background" => {
+            "unique" | "sparse" | "hidden" | "background" | "prepareUnique" => {
                 out.insert(option, flag(option, value)?);
             }
             "expireAfterSeconds" => {

@@ -241,6 +241,15 @@ impl Tables<'_> {
                 collection.options = options.clone();
                 self.save_collection(collection)
             }
+            Ddl::ModifyIndex { collection, name, spec } => {
+                let mut collection = self.collection(collection)?;
+                for index in collection.indexes.iter_mut().filter(|i| i.name == *name) {
+                    let multikey = index.multikey;
+                    *index = Index::new(index.id, spec.clone())?;
+                    index.multikey = multikey;
+                }
+                self.save_collection(collection)
+            }
             Ddl::DropDatabase => Ok(()),
         }
     }
@@ -435,6 +444,7 @@ fn describe_ddl(ddl: &Ddl) -> String {
         }
         Ddl::DropIndex { collection, index } => format!("dropIndex {collection}.{index}"),
         Ddl::ModifyCollection { name, .. } => format!("collMod {name}"),
+        Ddl::ModifyIndex { collection, name, .. } => format!("collMod {collection}.{name}"),
         Ddl::DropDatabase => "dropDatabase".into(),
     }
 }

@@ -269,6 +269,21 @@ impl<'w> Batch<'w> {
         Ok(index)
     }
 
+    /// Replaces the definition of `collection`'s index called `name` with `spec`
+    /// (hidden, TTL, unique: options that leave its entries as they are).
+    pub fn modify_index(&mut self, collection: &Collection, name: &str, spec: Document) -> Result<()> {
+        let mut changed = collection.clone();
+        for index in changed.indexes.iter_mut().filter(|i| i.name == name) {
+            let multikey = index.multikey;
+            *index = Index::new(index.id, spec.clone())?;
+            index.multikey = multikey;
+        }
+        let ddl = Ddl::ModifyIndex { collection: collection.name.clone(), name: name.to_owned(), spec };
+        self.ops.push(Op::Ddl(ddl));
+        self.collections.insert(collection.name.clone(), Some(changed));
+        Ok(())
+    }
+
     /// Drops the index called `name` of `collection`.
     pub fn drop_index(&mut self, collection: &Collection, name: &str) {
         self.ops.push(Op::Ddl(drop_index_ddl(&collection.name, name)));
@@ -421,9 +436,10 @@ impl<'w> Batch<'w> {
         self.refuse_view(collection)?;
         let encoded_id = encoded(id);
         let capped = capped::is_capped(&collection.options);
-        if capped || collection.indexes.iter().any(|index| index.unique) {
+        let unique = collection.indexes.iter().any(|index| index.unique || index.prepare_unique);
+        if capped || unique {
             let old = self.get(collection, id)?;
-            if collection.indexes.iter().any(|index| index.unique) {
+            if unique {
                 self.track_entries(collection, &encoded_id, old.as_ref(), None)?;
             }
             if let Some(old) = old.filter(|_| capped) {
@@ -451,7 +467,7 @@ impl<'w> Batch<'w> {
         let mut changes: Vec<(u64, Keys, Keys)> = Vec::new();
         for index in &collection.indexes {
             let after = new.map(|d| index.keys(d)).transpose()?.unwrap_or_default();
-            if !index.unique {
+            if !index.unique && !index.prepare_unique {
                 continue;
             }
             let before = old.map(|d| index.keys(d)).transpose()?.unwrap_or_default();

@@ -433,6 +433,29 @@ impl<'a> Render<'a> {
                 event.insert("stateBeforeChange", doc! {"collectionOptions": old});
                 events.push((event, false));
             }
+            Ddl::ModifyIndex { collection, name: index, spec }
+                if expanded && self.scope.holds(db, name, collection) =>
+            {
+                let before = self.view(txn.branch, lsn.prev())?.collection(collection)?;
+                let old = before.as_ref().and_then(|c| c.index(index)).map(|i| i.spec.clone()).unwrap_or_default();
+                let mut changed = doc! {"name": index};
+                let mut previous = Document::new();
+                for option in ["hidden", "expireAfterSeconds", "prepareUnique", "unique"] {
+                    if spec.get(option) != old.get(option) {
+                        changed.insert(option, spec.get(option).cloned().unwrap_or(Bson::Boolean(false)));
+                        previous.insert(option, old.get(option).cloned().unwrap_or(Bson::Boolean(false)));
+                    }
+                }
+                let mut event = doc! { "operationType": "modify" };
+                if let Some(before) = &before {
+                    event.insert("collectionUUID", uuid(before.id));
+                }
+                event.insert("ns", doc! {"db": ns_db, "coll": collection});
+                event.insert("operationDescription", doc! {"index": changed});
+                let options = before.map(|c| c.options).unwrap_or_default();
+                event.insert("stateBeforeChange", doc! {"collectionOptions": options, "indexOptions": previous});
+                events.push((event, false));
+            }
             Ddl::DropDatabase if !matches!(self.scope, Scope::Collection { .. }) => {
                 events.push((doc! {"operationType": "dropDatabase", "ns": {"db": ns_db}}, false));
                 if matches!(self.scope, Scope::Database { .. }) {

@@ -89,9 +89,9 @@ pub fn touched(store: &Store, entry: &Entry) -> Vec<Touched> {
                 Op::Ddl(Ddl::CreateCollection { name, .. })
                 | Op::Ddl(Ddl::DropCollection { name })
                 | Op::Ddl(Ddl::ModifyCollection { name, .. }) => Some(name),
-                Op::Ddl(Ddl::CreateIndex { collection, .. }) | Op::Ddl(Ddl::DropIndex { collection, .. }) => {
-                    Some(collection)
-                }
+                Op::Ddl(Ddl::CreateIndex { collection, .. })
+                | Op::Ddl(Ddl::DropIndex { collection, .. })
+                | Op::Ddl(Ddl::ModifyIndex { collection, .. }) => Some(collection),
                 Op::Ddl(Ddl::DropDatabase) => None,
             };
             // Runs of one collection (an insert of many documents) make one entry.

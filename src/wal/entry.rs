@@ -90,6 +90,13 @@ pub enum Ddl {
         name: String,
         options: Document,
     },
+    /// Replaces the definition of a collection's index, keeping its entries
+    /// (`collMod`'s `index` option: hidden, TTL, unique; format version 5).
+    ModifyIndex {
+        collection: String,
+        name: String,
+        spec: Document,
+    },
     /// Says that the record drops the database: its collections are dropped by the
     /// operations before it. Changes nothing itself (change streams report it).
     DropDatabase,
@@ -443,7 +450,8 @@ fn decode_session(s: &Document) -> std::result::Result<Session, String> {
 
 impl Ddl {
     /// The document a record holds, in the shape version 1 wrote (the modify and
-    /// drop-database operations came with version 4).
+    /// drop-database operations came with version 4, the index modification with
+    /// version 5).
     pub fn to_document(&self) -> Document {
         match self {
             Ddl::CreateCollection { name, id, options, indexes } => {
@@ -453,6 +461,9 @@ impl Ddl {
             Ddl::CreateIndex { collection, index } => doc! { "createIndex": collection, "index": index.clone() },
             Ddl::DropIndex { collection, index } => doc! { "dropIndex": collection, "index": index },
             Ddl::ModifyCollection { name, options } => doc! { "modify": name, "options": options.clone() },
+            Ddl::ModifyIndex { collection, name, spec } => {
+                doc! { "modifyIndex": collection, "name": name, "spec": spec.clone() }
+            }
             Ddl::DropDatabase => doc! { "dropDatabase": true },
         }
     }
@@ -488,6 +499,11 @@ impl Ddl {
         if let Ok(name) = d.get_str("modify") {
             let options = d.get_document("options").map_err(|_| bad())?.clone();
             return Ok(Ddl::ModifyCollection { name: name.to_owned(), options });
+        }
+        if let Ok(collection) = d.get_str("modifyIndex") {
+            let name = d.get_str("name").map_err(|_| bad())?.to_owned();
+            let spec = d.get_document("spec").map_err(|_| bad())?.clone();
+            return Ok(Ddl::ModifyIndex { collection: collection.to_owned(), name, spec });
         }
         if d.contains_key("dropDatabase") {
             return Ok(Ddl::DropDatabase);
@@ -600,6 +616,11 @@ mod tests {
                     Op::Ddl(Ddl::CreateIndex { collection: "c".into(), index: doc! {"name": "b_1"} }),
                     Op::Ddl(Ddl::DropIndex { collection: "c".into(), index: "b_1".into() }),
                     Op::Ddl(Ddl::ModifyCollection { name: "c".into(), options: doc! {"x": 1} }),
+                    Op::Ddl(Ddl::ModifyIndex {
+                        collection: "c".into(),
+                        name: "b_1".into(),
+                        spec: doc! {"hidden": true},
+                    }),
                     Op::Ddl(Ddl::DropCollection { name: "c".into() }),
                     Op::Ddl(Ddl::DropDatabase),
                 ],

@@ -43,7 +43,7 @@ pub const SEGMENT_FORMAT_VERSION: u32 = 1;
 /// Version 3 brought the branch lifecycle's records (a reset, a branch's settings),
 /// version 2 typed puts (insert, update or replace) and room for a merge origin and
 /// a session.
-pub const PAYLOAD_VERSION: u8 = 4;
+pub const PAYLOAD_VERSION: u8 = 5;
 /// The oldest payload format version this build still reads: 1, whose puts do not
 /// say what wrote them.
 pub const OLDEST_PAYLOAD_VERSION: u8 = 1;

@@ -154,7 +154,7 @@ pub static COLL_MOD: Args = Args::strict(&[
     implemented("validator"),
     implemented("validationLevel"),
     implemented("validationAction"),
-    unsupported("index", "changing an index's options is not supported yet"),
+    implemented("index"), // hidden, expireAfterSeconds, prepareUnique, unique (forceNonUnique refused)
     implemented("viewOn"),
     implemented("pipeline"),
     unsupported("expireAfterSeconds", "clustered and time series collections are not supported yet"),
@@ -162,7 +162,7 @@ pub static COLL_MOD: Args = Args::strict(&[
     unsupported("timeseriesBucketsMayHaveMixedSchemaData", "time series collections are not supported yet"),
     implemented("cappedSize"),
     implemented("cappedMax"),
-    unsupported("dryRun", "collMod's dry run is not supported yet"),
+    implemented("dryRun"), // with index.unique: checks for duplicates, changes nothing
 ]);
 
 /// convertToCapped: https://www.mongodb.com/docs/v8.0/reference/command/convertToCapped/
