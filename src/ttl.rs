@@ -170,6 +170,16 @@ impl Monitor {
                     ),
                 }
             }
+            if timeseries_threshold(collection, now).is_some() {
+                match self.expire_timeseries(store, &target, collection, now) {
+                    Ok(n) => deleted += n,
+                    Err(_) if dropped(store, &target) => return deleted,
+                    Err(e) => tracing::warn!(
+                        ns = %format!("{target}.{}", collection.name), error = %e,
+                        "TTL pass: expiring the time series collection's measurements failed"
+                    ),
+                }
+            }
             for index in collection.indexes.iter().filter(|index| index.expire_after_seconds.is_some()) {
                 match self.expire_index(store, &target, collection, index, now) {
                     Ok(n) => deleted += n,
@@ -264,6 +274,62 @@ impl Monitor {
                 let mut n = 0;
                 for id in chunk {
                     if batch.get(&current, id)?.is_some_and(|doc| id_expires(&doc, threshold)) {
+                        batch.delete(&current, id)?;
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            })?;
+            self.deleted.fetch_add(n, Ordering::Relaxed);
+            deleted += n;
+        }
+        Ok(deleted)
+    }
+}
+
+/// The time field of a time series collection with `expireAfterSeconds`, and the
+/// newest date it expires as of `now`.
+fn timeseries_threshold(collection: &Collection, now: DateTime) -> Option<(&str, DateTime)> {
+    let time_field = collection.options.get_document("timeseries").ok()?.get_str("timeField").ok()?;
+    let seconds = collection.options.get("expireAfterSeconds").and_then(crate::index::whole_number)?;
+    let threshold = DateTime::from_millis(now.timestamp_millis().saturating_sub(seconds.saturating_mul(1000)));
+    Some((time_field, threshold))
+}
+
+/// Whether a measurement's time is at or before `threshold`.
+fn measurement_expires(doc: &Document, time_field: &str, threshold: DateTime) -> bool {
+    matches!(doc.get(time_field), Some(Bson::DateTime(date)) if *date <= threshold)
+}
+
+impl Monitor {
+    /// Deletes the measurements of time series `collection` whose time is at or
+    /// before `now - expireAfterSeconds`, [`CHUNK`] per record. MongoDB expires
+    /// whole buckets once their newest measurement is old enough; branchdb keeps no
+    /// buckets and expires each measurement by its own time (a walk of the
+    /// collection per pass).
+    fn expire_timeseries(&self, store: &Store, target: &DbRef, collection: &Collection, now: DateTime) -> Result<u64> {
+        let Some((time_field, threshold)) = timeseries_threshold(collection, now) else { return Ok(0) };
+        let view = store.view(target, None)?;
+        let mut ids = Vec::new();
+        view.scan(collection.id, None, |_, doc| {
+            if measurement_expires(&doc, time_field, threshold) {
+                ids.extend(doc.get("_id").cloned());
+            }
+            Ok(!self.stopping())
+        })?;
+        let mut deleted = 0;
+        for chunk in ids.chunks(CHUNK) {
+            if self.stopping() {
+                break;
+            }
+            let (n, _) = store.write(target, false, None, |batch| {
+                let Some(current) = batch.collection(&collection.name)?.filter(|c| c.id == collection.id) else {
+                    return Ok(0);
+                };
+                let Some((time_field, threshold)) = timeseries_threshold(&current, now) else { return Ok(0) };
+                let mut n = 0;
+                for id in chunk {
+                    if batch.get(&current, id)?.is_some_and(|doc| measurement_expires(&doc, time_field, threshold)) {
                         batch.delete(&current, id)?;
                         n += 1;
                     }

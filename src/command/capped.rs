@@ -158,6 +158,12 @@ fn existing(inv: &Invocation<'_>, batch: &Batch<'_>, name: &str, role: &str) -> 
             format!("cannot convert a view into a capped collection: {ns}"),
         ));
     }
+    if super::timeseries::is_timeseries(&collection.options) {
+        return Err(Error::command(
+            ErrorCode::CommandNotSupportedOnView,
+            format!("Cannot convert a time-series collection to capped: {ns}"),
+        ));
+    }
     Ok(collection)
 }
 

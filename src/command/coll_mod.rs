@@ -51,6 +51,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         }
         super::validation::modify(&inv.db.db, name, inv.body, &mut options)?;
         super::capped::modify(inv.body, &collection, &mut options)?;
+        super::timeseries::modify(inv.body, &collection, &mut options)?;
         if options != collection.options || !inv.body.contains_key("index") {
             batch.modify_collection(name, options)?;
         }

@@ -57,7 +57,14 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
                 crate::value::show::document(&existing.options)
             ),
         )),
-        None => batch.create_collection(name, options).map(|_| ()),
+        None => {
+            let default_index = super::timeseries::default_index(&options);
+            let collection = batch.create_collection(name, options)?;
+            if let Some(spec) = default_index {
+                batch.create_index(&collection, crate::index::parse(&Bson::Document(spec))?)?;
+            }
+            Ok(())
+        }
     })?;
     Ok(commit.map(|c| doc! {"operationTime": c.cluster_time()}).unwrap_or_default())
 }
@@ -133,10 +140,8 @@ fn check_kind(inv: &Invocation<'_>, name: &str, options: &mut Document) -> Resul
         }
         options.insert("expireAfterSeconds", super::clustered::expire_after_seconds(&seconds)?);
     }
-    // Kinds of collection that behave differently are refused rather than created
-    // as plain collections.
     if options.contains_key("timeseries") {
-        return Err(Error::command(ErrorCode::InvalidOptions, "time series collections are not supported yet"));
+        *options = super::timeseries::options(inv, name, options)?;
     }
     if capped {
         *options = super::capped::options(options)?;
@@ -247,7 +252,14 @@ pub fn list_collections(inv: &Invocation<'_>) -> Result<Document> {
     let read_only = view.snapshot.read_only;
     let mut batch = Vec::new();
     for collection in view.collections()? {
+        let timeseries = super::timeseries::is_timeseries(&collection.options);
         let info = match collection.view_on() {
+            None if timeseries => doc! {
+                "name": &collection.name,
+                "type": "timeseries",
+                "options": collection.options.clone(),
+                "info": {"readOnly": read_only},
+            },
             Some(_) => doc! {
                 "name": &collection.name,
                 "type": "view",

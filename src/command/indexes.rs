@@ -39,6 +39,7 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
             if is_existing(&collection, &spec)? {
                 continue;
             }
+            super::timeseries::check_index(&collection, &spec)?;
             let ns = args::namespace(inv, name);
             let mut last_log = Instant::now();
             // A unique index's keys, held while it is built.

@@ -51,6 +51,7 @@ mod server_status;
 mod sessions;
 mod stable_api;
 mod system_profile;
+mod timeseries;
 mod transactions;
 mod update;
 mod user_store;

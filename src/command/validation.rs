@@ -39,6 +39,8 @@ impl Validation {
     /// update): an error when it fails the collection's validator and the action is
     /// `error`; a log line when the action is `warn`.
     pub fn check(&self, collection: &Collection, old: Option<&Document>, new: &Document) -> Result<()> {
+        // A time series measurement needs its date, bypass or not.
+        super::timeseries::check_measurement(collection, new)?;
         let options = &collection.options;
         let Ok(spec) = options.get_document(VALIDATOR) else { return Ok(()) };
         let level = options.get_str(LEVEL).unwrap_or("strict");

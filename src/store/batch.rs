@@ -314,6 +314,7 @@ impl<'w> Batch<'w> {
     /// indexed or would give a unique index a key another document has (11000).
     pub fn put(&mut self, collection: &Collection, kind: PutKind, doc: Document) -> Result<()> {
         self.refuse_view(collection)?;
+        self.refuse_timeseries_in_transaction(collection)?;
         let id = doc.get("_id").ok_or_else(|| Error::Internal("a document without _id reached the store".into()))?;
         let encoded_id = encoded(id);
         let capped = capped::is_capped(&collection.options);
@@ -422,6 +423,21 @@ impl<'w> Batch<'w> {
         }
     }
 
+    /// Refuses a transaction's write to a time series collection, as MongoDB does
+    /// (263).
+    fn refuse_timeseries_in_transaction(&self, collection: &Collection) -> Result<()> {
+        if !self.in_transaction || !collection.options.contains_key("timeseries") {
+            return Ok(());
+        }
+        Err(Error::command(
+            ErrorCode::OperationNotSupportedInTransaction,
+            format!(
+                "Cannot insert into a time-series collection in a multi-document transaction: {}.{}",
+                self.view.snapshot.addressed, collection.name
+            ),
+        ))
+    }
+
     /// Refuses a write of documents into a view (the commands check first; this is
     /// the floor under them).
     fn refuse_view(&self, collection: &Collection) -> Result<()> {
@@ -434,6 +450,7 @@ impl<'w> Batch<'w> {
     /// Deletes the document with `_id` `id`.
     pub fn delete(&mut self, collection: &Collection, id: &Bson) -> Result<()> {
         self.refuse_view(collection)?;
+        self.refuse_timeseries_in_transaction(collection)?;
         let encoded_id = encoded(id);
         let capped = capped::is_capped(&collection.options);
         let unique = collection.indexes.iter().any(|index| index.unique || index.prepare_unique);

@@ -124,8 +124,8 @@ pub static EXPLAIN: Args = Args::strict(&[implemented("verbosity")]);
 /// would normalise it away.
 pub static CREATE: Args = Args::strict(&[
     implemented("capped"),
-    unsupported("timeseries", "time series collections are not supported yet"),
-    implemented("expireAfterSeconds"), // clustered collections; time series ones are refused
+    implemented("timeseries"),
+    implemented("expireAfterSeconds"), // clustered and time series collections
     implemented("clusteredIndex"),
     // Stored with the collection; pre- and post-images are on unless it says {enabled: false}.
     implemented("changeStreamPreAndPostImages"),
@@ -157,9 +157,12 @@ pub static COLL_MOD: Args = Args::strict(&[
     implemented("index"), // hidden, expireAfterSeconds, prepareUnique, unique (forceNonUnique refused)
     implemented("viewOn"),
     implemented("pipeline"),
-    unsupported("expireAfterSeconds", "clustered and time series collections are not supported yet"),
-    unsupported("timeseries", "time series collections are not supported yet"),
-    unsupported("timeseriesBucketsMayHaveMixedSchemaData", "time series collections are not supported yet"),
+    implemented("expireAfterSeconds"), // clustered and time series collections
+    implemented("timeseries"),         // granularity, bucketMaxSpanSeconds with bucketRoundingSeconds
+    unsupported(
+        "timeseriesBucketsMayHaveMixedSchemaData",
+        "branchdb keeps measurements as documents, not buckets: there is no bucket schema to flag",
+    ),
     implemented("cappedSize"),
     implemented("cappedMax"),
     implemented("dryRun"), // with index.unique: checks for duplicates, changes nothing
