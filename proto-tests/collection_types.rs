@@ -1,6 +1,6 @@
 //! Collection types and collations through the Rust driver: a view over a
 //! `$lookup`, on a branch; a case-insensitive unique index; a tailable cursor on a
-//! capped collection.
+//! capped collection; a time series `$group`.
 
 use bson::{doc, Document};
 use futures_util::TryStreamExt;
@@ -189,5 +189,83 @@ async fn a_tailable_cursor_on_a_capped_collection() {
     // The branch still has what it had, and its own insert.
     let branch = client.database("logs@other").collection::<Document>("events");
     assert_eq!(branch.count_documents(doc! {}).await.expect("count"), 4);
+    server.stop().await;
+}
+
+/// A time series collection made on a branch: the options it lists, the index on
+/// its meta and time fields, a `$group` by sensor over a time range, and the
+/// refusal of a measurement without its date; main has no such collection.
+#[tokio::test]
+async fn a_time_series_group() {
+    use bson::DateTime;
+
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    client.database("iot").run_command(doc! {"create": "seed"}).await.expect("main exists");
+    client.database("iot").run_command(doc! {"createBranch": "sensors"}).await.expect("branch");
+    let branch = client.database("iot@sensors");
+    branch
+        .run_command(doc! {
+            "create": "weather",
+            "timeseries": {"timeField": "ts", "metaField": "sensor", "granularity": "minutes"},
+            "expireAfterSeconds": 86_400 * 3650,
+        })
+        .await
+        .expect("a time series collection");
+    let weather = branch.collection::<Document>("weather");
+    let start = DateTime::parse_rfc3339_str("2026-12-01T00:00:00Z").expect("date").timestamp_millis();
+    let minute = 60_000;
+    let readings: Vec<Document> = (0..60)
+        .map(|i: i64| {
+            doc! {
+                "sensor": {"id": i % 3, "kind": "temp"},
+                "ts": DateTime::from_millis(start + i * minute),
+                "temp": 10.0 + (i % 3) as f64 + (i as f64) / 100.0,
+            }
+        })
+        .collect();
+    weather.insert_many(readings).await.expect("measurements");
+
+    let pipeline = vec![
+        doc! {"$match": {"ts": {"$gte": DateTime::from_millis(start), "$lt": DateTime::from_millis(start + 30 * minute)}}},
+        doc! {"$group": {"_id": "$sensor.id", "n": {"$sum": 1}, "avg": {"$avg": "$temp"}, "last": {"$max": "$ts"}}},
+        doc! {"$sort": {"_id": 1}},
+    ];
+    let groups: Vec<Document> =
+        weather.aggregate(pipeline).await.expect("aggregate").try_collect().await.expect("cursor");
+    assert_eq!(groups.len(), 3, "{groups:?}");
+    for (sensor, group) in groups.iter().enumerate() {
+        assert_eq!(group.get_i64("_id").or_else(|_| group.get_i32("_id").map(i64::from)), Ok(sensor as i64));
+        assert_eq!(group.get_i32("n"), Ok(10), "{group:?}");
+        // Readings i = sensor, sensor + 3, ..., sensor + 27: temp 10 + sensor + i / 100.
+        let expected = 10.0 + sensor as f64 + (sensor as f64 + 13.5) / 100.0;
+        let avg = group.get_f64("avg").expect("avg");
+        assert!((avg - expected).abs() < 1e-9, "sensor {sensor}: {avg} vs {expected}");
+        let last = group.get_datetime("last").expect("last").timestamp_millis();
+        assert_eq!(last, start + (sensor as i64 + 27) * minute);
+    }
+
+    let listed =
+        branch.run_command(doc! {"listCollections": 1, "filter": {"name": "weather"}}).await.expect("listCollections");
+    let info = listed.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("batch")[0]
+        .as_document()
+        .expect("entry")
+        .clone();
+    assert_eq!(info.get_str("type"), Ok("timeseries"), "{info}");
+    let options = info.get_document("options").expect("options");
+    assert_eq!(
+        options.get_document("timeseries").expect("timeseries"),
+        &doc! {"timeField": "ts", "metaField": "sensor", "granularity": "minutes", "bucketMaxSpanSeconds": 86_400},
+    );
+    let indexes: Vec<String> = weather.list_index_names().await.expect("indexes");
+    assert_eq!(indexes, ["_id_", "sensor_1_ts_1"]);
+
+    let error = weather.insert_one(doc! {"sensor": {"id": 1}, "temp": 3.0}).await.expect_err("no date");
+    let ErrorKind::Write(mongodb::error::WriteFailure::WriteError(write)) = &*error.kind else { panic!("{error}") };
+    assert_eq!(write.code, 2, "{error}");
+    assert!(write.message.contains("'ts' must be present"), "{error}");
+
+    let on_main = client.database("iot").list_collection_names().await.expect("main");
+    assert!(!on_main.contains(&"weather".to_string()), "the branch's own: {on_main:?}");
     server.stop().await;
 }

@@ -287,12 +287,14 @@ pub fn modify(body: &Document, collection: &Collection, options: &mut Document) 
             Bson::String(off) if off == "off" => {
                 options.remove("expireAfterSeconds");
             }
-            Bson::String(other) => return Err(Error::command(
-                ErrorCode::InvalidOptions,
-                format!(
+            Bson::String(other) => {
+                return Err(Error::command(
+                    ErrorCode::InvalidOptions,
+                    format!(
                     "Invalid string value for the 'expireAfterSeconds' option. Got: '{other}'. Accepted value is 'off'"
                 ),
-            )),
+                ))
+            }
             value => {
                 options.insert("expireAfterSeconds", super::clustered::expire_after_seconds(value)?);
             }
