@@ -115,6 +115,11 @@ fn golden_capped_collections() {
 }
 
 #[test]
+fn golden_time_series_collections() {
+    assert_eq!(run_file(include_str!("golden/timeseries.json")), 72, "the number of cases");
+}
+
+#[test]
 fn golden_collation() {
     assert_eq!(run_file(include_str!("golden/collation.json")), 191, "the number of cases");
 }
