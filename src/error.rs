@@ -140,7 +140,7 @@ error_codes! {
     CommandNotSupportedOnView = 166,
     GraphContainsCycle = 93,
     ViewDepthLimitExceeded = 165,
-    OptionNotSupportedOnView = 157,
+    OptionNotSupportedOnView = 167,
     IncompatibleCollationVersion = 161,
     OperationFailed = 96,
     Location5979700 = 5979700,

@@ -263,10 +263,23 @@ pub fn collation_on(
     doc: &Document,
     collection: Option<&crate::store::Collection>,
 ) -> Result<Option<std::sync::Arc<crate::value::collation::Collation>>> {
-    match (doc.get("collation"), collection.and_then(|c| c.options.get("collation"))) {
-        (Some(spec), _) | (None, Some(spec)) => crate::value::collation::Collation::parse(spec),
-        (None, None) => Ok(None),
+    use crate::value::collation::Collation;
+    let default = collection.and_then(|c| c.options.get("collation"));
+    let Some(spec) = doc.get("collation") else {
+        return default.map(Collation::parse).transpose().map(Option::flatten);
+    };
+    let given = Collation::parse(spec)?;
+    // A view reads by its own collation only (simple when it names none).
+    if collection.is_some_and(|c| c.view_on().is_some()) {
+        let own = default.map(Collation::parse).transpose()?.flatten();
+        if given.as_ref().map(|c| c.spec()) != own.as_ref().map(|c| c.spec()) {
+            return Err(Error::command(
+                ErrorCode::OptionNotSupportedOnView,
+                "Cannot override a view's default collation",
+            ));
+        }
     }
+    Ok(given)
 }
 
 /// `filter` with its `$text` bound to the text index of `collection`: MongoDB's

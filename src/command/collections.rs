@@ -22,10 +22,13 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
         .filter(|(k, _)| !super::arguments::is_generic(k) && k.as_str() != "idIndex")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    // The simple collation is no collation: MongoDB keeps none (dispatch refuses
-    // any other until collections with a default are built).
-    if options.get("collation").is_some() && args::collation_on(&options, None)?.is_none() {
-        options.remove("collation");
+    // A default collation is kept in full, as MongoDB lists it; the simple
+    // collation is no collation.
+    if options.contains_key("collation") {
+        match args::collation_on(&options, None)? {
+            Some(collation) => options.insert("collation", collation.spec().clone()),
+            None => options.remove("collation"),
+        };
     }
     if let Some(images) = options.get(super::coll_mod::IMAGES) {
         let images = super::coll_mod::images_option("create", images)?;
@@ -271,7 +274,7 @@ pub fn list_collections(inv: &Invocation<'_>) -> Result<Document> {
             "type": "collection",
             "options": collection.options.clone(),
             "info": {"readOnly": read_only},
-            "idIndex": {"v": 2, "key": {"_id": 1}, "name": "_id_"},
+            "idIndex": super::indexes::id_index(&collection),
             },
         };
         let mut info = info;

@@ -121,7 +121,7 @@ fn golden_time_series_collections() {
 
 #[test]
 fn golden_collation() {
-    assert_eq!(run_file(include_str!("golden/collation.json")), 191, "the number of cases");
+    assert_eq!(run_file(include_str!("golden/collation.json")), 218, "the number of cases");
 }
 
 #[test]

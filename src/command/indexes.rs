@@ -23,7 +23,14 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
         Some(Bson::Array(specs)) if specs.is_empty() => {
             return Err(Error::bad_value("Must specify at least one index to create"))
         }
-        Some(Bson::Array(specs)) => specs.iter().map(index::parse).collect::<Result<Vec<_>>>()?,
+        // Each with whether it names a collation (the simple one included).
+        Some(Bson::Array(specs)) => specs
+            .iter()
+            .map(|spec| {
+                let names_collation = spec.as_document().is_some_and(|s| s.contains_key("collation"));
+                index::parse(spec).map(|spec| (spec, names_collation))
+            })
+            .collect::<Result<Vec<_>>>()?,
         other => {
             return Err(Error::type_mismatch(format!(
                 "BSON field 'createIndexes.indexes' is the wrong type '{}', expected type 'array'",
@@ -35,7 +42,11 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
         let created_collection = batch.collection(name)?.is_none();
         let mut collection = batch.collection_or_create(name)?;
         let before = collection.indexes.len() + 1;
-        for spec in specs {
+        for (spec, names_collation) in specs {
+            let spec = match names_collation {
+                true => spec,
+                false => with_default_collation(&collection, spec),
+            };
             if is_existing(&collection, &spec)? {
                 continue;
             }
@@ -152,10 +163,32 @@ pub fn list(inv: &Invocation<'_>) -> Result<Document> {
         return Err(super::views::not_a_collection(inv, name));
     }
     // A clustered collection has its cluster key where others have the `_id` index.
-    let first = super::clustered::listed_index(&collection).unwrap_or_else(index::id_index_spec);
+    let first = super::clustered::listed_index(&collection).unwrap_or_else(|| id_index(&collection));
     let specs: Vec<Bson> =
         std::iter::once(first).chain(collection.indexes.iter().map(|i| i.spec.clone())).map(Bson::Document).collect();
     Ok(doc! {"cursor": {"id": 0i64, "ns": args::namespace(inv, name), "firstBatch": specs}})
+}
+
+/// The `_id` index of `collection` as MongoDB lists it: with the collection's
+/// default collation, when it has one.
+pub fn id_index(collection: &Collection) -> Document {
+    let mut spec = index::id_index_spec();
+    if let Ok(collation) = collection.options.get_document("collation") {
+        spec.insert("collation", collation.clone());
+    }
+    spec
+}
+
+/// An index spec that names no collation takes its collection's default, as in
+/// MongoDB (a text index, which compares no strings by collation, takes none).
+fn with_default_collation(collection: &Collection, mut spec: Document) -> Document {
+    let text = spec.get_document("key").is_ok_and(crate::query::text::is_text_pattern);
+    if let (Ok(collation), false, false) =
+        (collection.options.get_document("collation"), spec.contains_key("collation"), text)
+    {
+        spec.insert("collation", collation.clone());
+    }
+    spec
 }
 
 pub fn drop(inv: &Invocation<'_>) -> Result<Document> {

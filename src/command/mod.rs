@@ -1101,7 +1101,7 @@ fn run_checked(
     let running = shared.operations.start(operation);
     let deadline = max_time(body)?.map(|limit| Instant::now() + limit);
     // The commands that compare by a collation read it themselves.
-    if !matches!(command.name, "find" | "count" | "distinct" | "findAndModify" | "aggregate") {
+    if !matches!(command.name, "find" | "count" | "distinct" | "findAndModify" | "aggregate" | "create") {
         args::simple_collation(body)?;
     }
     let invocation = Invocation { body, db, connection, context: shared, deadline, op: Some(&running), session: None };
