@@ -136,5 +136,5 @@ fn golden_geo() {
 
 #[test]
 fn golden_index_types() {
-    assert_eq!(run_file(include_str!("golden/index-types.json")), 67, "the number of cases");
+    assert_eq!(run_file(include_str!("golden/index-types.json")), 92, "the number of cases");
 }

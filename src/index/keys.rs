@@ -42,6 +42,9 @@ impl Index {
         if let Some(text) = &self.text {
             return self.text_keys(text, doc);
         }
+        if let Some(wildcard) = &self.wildcard {
+            return wildcard.keys(self, doc);
+        }
         let mut fields: Vec<(Vec<Bson>, bool)> = Vec::with_capacity(self.fields.len());
         let mut present = false;
         let mut geo_multikey = false;

@@ -11,6 +11,7 @@ mod geo;
 mod hashed;
 mod keys;
 mod spec;
+mod wildcard;
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ pub use geo::{GeoIndex, GeoKind};
 pub use hashed::hash;
 pub use keys::{encode_field, encode_field_collated, Key, Keys};
 pub use spec::{is_descending, is_id_pattern, parse, whole_number};
+pub use wildcard::Wildcard;
 
 use crate::error::{Error, Result};
 use crate::query::expr::Variables;
@@ -72,6 +74,8 @@ pub struct Index {
     pub text: Option<Arc<TextSpec>>,
     /// A geo index (`2dsphere`, `2d`): its geo field's keys are cells.
     pub geo: Option<GeoIndex>,
+    /// A wildcard index: its keys are `(path, value)` for every path it covers.
+    pub wildcard: Option<Wildcard>,
 }
 
 impl Index {
@@ -96,6 +100,7 @@ impl Index {
         let collation = spec.get("collation").map(Collation::parse).transpose()?.flatten();
         let text = TextSpec::from_spec(&spec)?.map(Arc::new);
         let geo = GeoIndex::from_spec(&spec);
+        let wildcard = Wildcard::from_spec(&spec);
         Ok(Index {
             id,
             name,
@@ -109,6 +114,7 @@ impl Index {
             collation,
             text,
             geo,
+            wildcard,
             spec,
         })
     }

@@ -82,6 +82,10 @@ pub fn parse(spec: &Bson) -> Result<Document> {
             "weights" | "default_language" | "language_override" | "textIndexVersion" if text => {
                 out.insert(option, value.clone());
             }
+            // A wildcard index's paths, checked below.
+            "wildcardProjection" => {
+                out.insert(option, value.clone());
+            }
             // A geo index's own options, checked below.
             "2dsphereIndexVersion" | "bits" | "min" | "max" | "finestIndexedLevel" | "coarsestIndexedLevel" => {
                 out.insert(option, value.clone());
@@ -103,6 +107,7 @@ pub fn parse(spec: &Bson) -> Result<Document> {
     if out.get_bool("sparse") == Ok(true) && out.contains_key("partialFilterExpression") {
         return Err(in_spec("cannot mix \"partialFilterExpression\" and \"sparse\" options".into()));
     }
+    super::wildcard::check_spec(key, &out)?;
     if key.values().any(|v| v.as_str() == Some("hashed")) {
         check_hashed(key, &out)?;
     }
@@ -154,8 +159,8 @@ pub fn whole_number(value: &Bson) -> Option<i64> {
 }
 
 /// Refuses key patterns this server cannot build: MongoDB's error 67 for values
-/// other than non-zero numbers, and for special index types other than text (2d,
-/// hashed, wildcard), which are not supported.
+/// other than non-zero numbers and index types it does not know, and for `$` in
+/// field names but a wildcard's (`$**`, `a.$**`, last).
 fn check_pattern(key: &Document) -> Result<()> {
     let refuse = |message: String| Error::command(ErrorCode::CannotCreateIndex, message);
     if key.is_empty() {
@@ -166,7 +171,13 @@ fn check_pattern(key: &Document) -> Result<()> {
             return Err(refuse(format!("Index keys cannot be an empty field. Key pattern: {key}")));
         }
         let wildcard_text = field == "$**" && matches!(direction, Bson::String(kind) if kind == "text");
-        if (field.starts_with('$') || field.contains(".$")) && !wildcard_text {
+        let wildcard = (field == "$**" || field.ends_with(".$**")) && !field[..field.len() - 3].contains('$');
+        if direction.as_str() == Some("wildcard") {
+            return Err(refuse(
+                "The key pattern value for an 'wildcard' index must be a non-zero number, not a string.".into(),
+            ));
+        }
+        if (field.starts_with('$') || field.contains(".$")) && !wildcard_text && !wildcard {
             return Err(refuse(format!(
                 "Index key contains an illegal field name: field name starts with '$'. Key pattern: {key}"
             )));

@@ -13,6 +13,7 @@ mod collated;
 mod geo;
 mod hashed;
 mod text;
+mod wildcard;
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -230,6 +231,13 @@ fn candidate<'f>(
     }
     if let Some(field) = index.fields.iter().find(|field| field.hashed) {
         return hashed::candidate(index, &field.path, filter, bounds, sort, hinted);
+    }
+    if let Some(wildcard) = &index.wildcard {
+        // Collated strings are collation keys there: by-bytes bounds do not fit.
+        return match index.collation {
+            Some(_) => None,
+            None => wildcard::candidate(index, wildcard, filter, bounds),
+        };
     }
     if index.collation.is_none() {
         return candidate_by_bounds(index, bounds, sort, hinted);
