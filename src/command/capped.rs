@@ -161,7 +161,7 @@ fn existing(inv: &Invocation<'_>, batch: &Batch<'_>, name: &str, role: &str) -> 
     if super::timeseries::is_timeseries(&collection.options) {
         return Err(Error::command(
             ErrorCode::CommandNotSupportedOnView,
-            format!("Cannot convert a time-series collection to capped: {ns}"),
+            format!("Namespace {ns} is a timeseries collection"),
         ));
     }
     Ok(collection)

@@ -41,6 +41,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                 format!("option only supported on a view: {option}"),
             ));
         }
+        super::timeseries::check_modify(inv.body, &collection)?;
         let changed = match inv.body.get("index") {
             Some(spec) => super::coll_mod_index::modify(inv, batch, &collection, spec, dry_run)?,
             None => Document::new(),

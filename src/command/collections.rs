@@ -52,6 +52,13 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
     let (_, commit) = inv.write(|batch| match batch.collection(name)? {
         // MongoDB's create is idempotent: the same options again change nothing.
         Some(existing) if existing.options == options && existing.view_on().is_none() => Ok(()),
+        Some(existing) if super::timeseries::is_timeseries(&options) => {
+            let ns = args::namespace(inv, name);
+            Err(match super::timeseries::is_timeseries(&existing.options) {
+                true => super::timeseries::exists_error(&ns),
+                false => Error::command(ErrorCode::NamespaceExists, format!("Collection {ns} already exists.")),
+            })
+        }
         Some(existing) => Err(Error::command(
             ErrorCode::NamespaceExists,
             format!(

@@ -31,6 +31,10 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, command)?;
     args::writable(inv)?;
     let entry = super::views::refuse(inv, &inv.latest_view()?, name)?;
+    // An update of one measurement is refused as MongoDB 8.0 refuses it.
+    if let Some(entry) = entry.as_ref().filter(|_| inv.body.contains_key("update")) {
+        super::timeseries::check_update(entry, &bson::doc! {"multi": false})?;
+    }
     let request = parse(inv.body, entry.as_ref())?;
     let (outcome, commit) = match inv.executed(0) {
         // A retry of a findAndModify an earlier attempt executed: its reply again.

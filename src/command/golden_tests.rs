@@ -116,7 +116,7 @@ fn golden_capped_collections() {
 
 #[test]
 fn golden_time_series_collections() {
-    assert_eq!(run_file(include_str!("golden/timeseries.json")), 72, "the number of cases");
+    assert_eq!(run_file(include_str!("golden/timeseries.json")), 100, "the number of cases");
 }
 
 #[test]

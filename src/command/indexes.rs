@@ -164,8 +164,10 @@ pub fn list(inv: &Invocation<'_>) -> Result<Document> {
     }
     // A clustered collection has its cluster key where others have the `_id` index.
     let first = super::clustered::listed_index(&collection).unwrap_or_else(|| id_index(&collection));
+    // A time series collection has no `_id` index in MongoDB (its buckets do).
+    let first = (!super::timeseries::is_timeseries(&collection.options)).then_some(first);
     let specs: Vec<Bson> =
-        std::iter::once(first).chain(collection.indexes.iter().map(|i| i.spec.clone())).map(Bson::Document).collect();
+        first.into_iter().chain(collection.indexes.iter().map(|i| i.spec.clone())).map(Bson::Document).collect();
     Ok(doc! {"cursor": {"id": 0i64, "ns": args::namespace(inv, name), "firstBatch": specs}})
 }
 

@@ -17,6 +17,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let ordered = args::boolean(inv.body, "ordered", true)?;
     let ns = args::namespace(inv, name);
     let validation = super::validation::Validation::of(inv.body);
+    super::timeseries::refuse_in_transaction(inv, name)?;
     let mut errors: Vec<(usize, Error)> = Vec::new();
     let mut last_commit = None;
     // Documents are checked and given their `_id` before the writer lock is taken.

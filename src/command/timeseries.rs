@@ -47,29 +47,24 @@ fn bucketing(granularity: &str) -> (i64, i64) {
 /// others.
 pub fn options(inv: &Invocation<'_>, name: &str, given: &Document) -> Result<Document> {
     let ns = args::namespace(inv, name);
-    let not_allowed_with = |option: &str| {
-        Error::command(ErrorCode::InvalidOptions, format!("{ns}: 'timeseries' is not allowed with '{option}'"))
-    };
-    for option in [
-        "capped",
-        "autoIndexId",
-        "idIndex",
-        "size",
-        "max",
-        "validator",
-        "validationLevel",
-        "validationAction",
-        "viewOn",
-        "pipeline",
-        "clusteredIndex",
-    ] {
-        let given_option = match option {
-            "capped" => crate::value::truthy(given.get(option)),
-            _ => given.contains_key(option),
-        };
-        if given_option || (option == "idIndex" && inv.body.contains_key("idIndex")) {
-            return Err(not_allowed_with(option));
-        }
+    // Only these may come with `timeseries` (and `capped: false`), in the order
+    // MongoDB lists them.
+    const ALLOWED: [&str; 5] = ["temp", "storageEngine", "indexOptionDefaults", "collation", "expireAfterSeconds"];
+    let refused = given.iter().find(|(key, value)| {
+        let plain = key.as_str() == "capped" && !crate::value::truthy(Some(value));
+        key.as_str() != "timeseries" && !plain && !ALLOWED.contains(&key.as_str())
+    });
+    if let Some(option) = refused.map(|(k, _)| k.as_str()).or(inv.body.contains_key("idIndex").then_some("idIndex")) {
+        return Err(Error::command(
+            ErrorCode::InvalidOptions,
+            format!("{ns}: 'timeseries' is not allowed with '{option}'"),
+        ));
+    }
+    if matches!(inv.session, Some(super::invocation::SessionUse::Transaction(_))) {
+        return Err(Error::command(
+            ErrorCode::OperationNotSupportedInTransaction,
+            "Cannot create a time-series collection in a multi-document transaction.",
+        ));
     }
     let spec = match given.get("timeseries") {
         Some(Bson::Document(spec)) => spec,
@@ -81,24 +76,30 @@ pub fn options(inv: &Invocation<'_>, name: &str, given: &Document) -> Result<Doc
         }
     };
     let timeseries = timeseries_spec(&ns, spec)?;
-    let mut options = doc! {"timeseries": timeseries};
-    for (key, value) in given {
-        match key.as_str() {
-            "timeseries" => {}
-            "expireAfterSeconds" => {
-                options.insert(key.clone(), super::clustered::expire_after_seconds(value)?);
+    let mut options = Document::new();
+    for option in ALLOWED {
+        match (option, given.get(option)) {
+            (_, None) => {}
+            ("expireAfterSeconds", Some(value)) => {
+                options.insert(option, super::clustered::expire_after_seconds(value)?);
             }
-            _ => {
-                options.insert(key.clone(), value.clone());
+            (_, Some(value)) => {
+                options.insert(option, value.clone());
             }
         }
     }
+    options.insert("timeseries", timeseries);
     Ok(options)
+}
+
+/// Refuses `create` of a time series collection where one with other options is.
+pub fn exists_error(ns: &str) -> Error {
+    Error::command(ErrorCode::NamespaceExists, format!("A timeseries collection already exists. NS: {ns}"))
 }
 
 /// The `timeseries` option checked and completed with its defaults.
 fn timeseries_spec(ns: &str, spec: &Document) -> Result<Document> {
-    let field = |name: &str| format!("TimeseriesOptions.{name}");
+    let field = |name: &str| format!("create.timeseries.{name}");
     let known = ["timeField", "metaField", "granularity", "bucketMaxSpanSeconds", "bucketRoundingSeconds"];
     if let Some(unknown) = spec.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(Error::command(
@@ -180,46 +181,39 @@ fn timeseries_spec(ns: &str, spec: &Document) -> Result<Document> {
     if let Some(meta) = &meta_field {
         out.insert("metaField", meta);
     }
-    match (max_span, rounding) {
-        (None, None) => {
-            let granularity = granularity.unwrap_or_else(|| "seconds".to_owned());
-            let (span, _) = bucketing(&granularity);
-            out.insert("granularity", granularity);
-            out.insert("bucketMaxSpanSeconds", span as i32);
-        }
-        (Some(span), Some(round)) => {
-            if let Some(granularity) = granularity {
-                // With a granularity, only its own span may be given.
-                if bucketing(&granularity) != (span, round) {
-                    return Err(Error::command(
-                        ErrorCode::InvalidOptions,
-                        "Time-series 'bucketMaxSpanSeconds' cannot be set to a value other than the default of the provided granularity",
-                    ));
-                }
-                out.insert("granularity", granularity);
-                out.insert("bucketMaxSpanSeconds", span as i32);
-            } else {
-                if span != round {
-                    return Err(Error::command(
-                        ErrorCode::InvalidOptions,
-                        "Time-series 'bucketMaxSpanSeconds' and 'bucketRoundingSeconds' fields must be equal",
-                    ));
-                }
-                out.insert("bucketRoundingSeconds", round as i32);
-                out.insert("bucketMaxSpanSeconds", span as i32);
-            }
-        }
-        (Some(span), None) if granularity.as_deref().is_some_and(|g| bucketing(g).0 == span) => {
-            let granularity = granularity.unwrap_or_default();
-            out.insert("granularity", granularity);
-            out.insert("bucketMaxSpanSeconds", span as i32);
-        }
-        (Some(_), None) | (None, Some(_)) => {
+    let must_equal = || {
+        Error::command(
+            ErrorCode::InvalidOptions,
+            "Time-series 'bucketRoundingSeconds' must be equal to 'bucketMaxSpanSeconds'",
+        )
+    };
+    match (granularity, max_span, rounding) {
+        (Some(_), _, Some(_)) => {
             return Err(Error::command(
                 ErrorCode::InvalidOptions,
-                "Time-series 'bucketMaxSpanSeconds' and 'bucketRoundingSeconds' must both be set",
+                "Time-series 'bucketRoundingSeconds' cannot be set alongside the granularity parameter",
             ))
         }
+        (Some(granularity), span, None) => {
+            let default = bucketing(&granularity).0;
+            if span.is_some_and(|span| span != default) {
+                return Err(Error::command(
+                    ErrorCode::InvalidOptions,
+                    format!("Time-series 'bucketMaxSpanSeconds' cannot be set to a value other than the default of {default} for the provided granularity"),
+                ));
+            }
+            out.insert("granularity", granularity);
+            out.insert("bucketMaxSpanSeconds", default as i32);
+        }
+        (None, None, None) => {
+            out.insert("granularity", "seconds");
+            out.insert("bucketMaxSpanSeconds", bucketing("seconds").0 as i32);
+        }
+        (None, Some(span), Some(round)) if span == round => {
+            out.insert("bucketRoundingSeconds", round as i32);
+            out.insert("bucketMaxSpanSeconds", span as i32);
+        }
+        (None, _, _) => return Err(must_equal()),
     }
     Ok(out)
 }
@@ -243,30 +237,108 @@ pub fn check_measurement(collection: &Collection, doc: &Document) -> Result<()> 
     }
 }
 
-/// Refuses an index MongoDB does not allow on a time series collection.
+/// Refuses an index MongoDB does not allow on a time series collection: unique,
+/// text and sparse-measurement indexes (72), the time field but ascending or
+/// descending and measurement fields but those or 2dsphere (67), and a TTL index but
+/// on the time field over a partial filter on the meta field (72).
 pub fn check_index(collection: &Collection, spec: &Document) -> Result<()> {
     if !is_timeseries(&collection.options) {
         return Ok(());
     }
+    let invalid = |message: &str| Err(Error::command(ErrorCode::InvalidOptions, message.to_owned()));
     if spec.get_bool("unique") == Ok(true) {
-        return Err(Error::command(
-            ErrorCode::InvalidOptions,
-            "Unique indexes are not supported on time-series collections",
-        ));
+        return invalid("Unique indexes are not supported on time-series collections");
     }
     let key = spec.get_document("key").cloned().unwrap_or_default();
-    if key.values().any(|kind| matches!(kind.as_str(), Some("text" | "hashed" | "2d")))
-        && meta_field(collection).is_none()
-    {
-        return Err(Error::command(
-            ErrorCode::CannotCreateIndex,
-            format!("Index not supported on a time-series collection without a metaField: {key}"),
-        ));
+    if key.values().any(|kind| kind.as_str() == Some("text")) {
+        return invalid("Text indexes are not supported on time-series collections");
+    }
+    let time = time_field(collection).unwrap_or_default();
+    let meta = meta_field(collection);
+    let on_meta = |path: &str| meta.is_some_and(|m| path == m || path.starts_with(&format!("{m}.")));
+    let measurements = key.keys().any(|path| path != time && !on_meta(path));
+    if crate::value::truthy(spec.get("sparse")) && measurements {
+        return invalid("Sparse indexes are not supported on time-series measurements");
+    }
+    for (path, kind) in &key {
+        let numeric = kind.as_str().is_none();
+        let bad = match () {
+            _ if path == time => {
+                (!numeric).then_some("Indexes on the time field must be ascending or descending (numbers only)")
+            }
+            _ if on_meta(path) => None,
+            _ => (!numeric && kind.as_str() != Some("2dsphere") || path.ends_with("$**")).then_some(
+                "Indexes on measurement fields must be ascending or descending (numbers only), or '2dsphere'",
+            ),
+        };
+        if let Some(why) = bad {
+            return Err(Error::command(
+                ErrorCode::CannotCreateIndex,
+                format!("BadValue: Invalid index spec for time-series collection: {spec}. {why}: {path}: {kind}"),
+            ));
+        }
     }
     if spec.contains_key("expireAfterSeconds") {
+        if key.len() != 1 || !key.contains_key(time) {
+            return invalid("TTL indexes on non-time fields are not supported on time-series collections");
+        }
+        let partial_on_meta = spec
+            .get_document("partialFilterExpression")
+            .is_ok_and(|filter| !filter.is_empty() && filter_fields(filter).into_iter().all(on_meta));
+        if !partial_on_meta {
+            return invalid(
+                "TTL indexes on time-series collections require a partialFilterExpression on the metaField",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Refuses what `collMod` may not change on a time series collection (72).
+pub fn check_modify(body: &Document, collection: &Collection) -> Result<()> {
+    if !is_timeseries(&collection.options) {
+        return Ok(());
+    }
+    let refused = [
+        "validator",
+        "validationLevel",
+        "validationAction",
+        "changeStreamPreAndPostImages",
+        "recordPreImages",
+        "cappedSize",
+        "cappedMax",
+    ];
+    if let Some(option) = refused.into_iter().find(|o| body.contains_key(*o)) {
         return Err(Error::command(
             ErrorCode::InvalidOptions,
-            "TTL indexes are not supported on time-series collections: use the collection's expireAfterSeconds",
+            format!("option not supported on a time-series collection: {option}"),
+        ));
+    }
+    if body.get_document("index").is_ok_and(|index| index.contains_key("expireAfterSeconds")) {
+        return Err(Error::command(
+            ErrorCode::InvalidOptions,
+            "TTL indexes are not supported for time-series collections. Please refer to the documentation and use the top-level 'expireAfterSeconds' option instead",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a `find` option MongoDB cannot run on a time series collection, whose
+/// reads are an aggregation over its buckets (168).
+pub fn check_find(collection: &Collection, body: &Document) -> Result<()> {
+    if !is_timeseries(&collection.options) {
+        return Ok(());
+    }
+    if crate::value::truthy(body.get("tailable")) {
+        return Err(Error::command(
+            ErrorCode::InvalidPipelineOperator,
+            "Tailable cursors are not supported in aggregation.",
+        ));
+    }
+    if body.get_document("sort").is_ok_and(|sort| sort.contains_key("$natural")) {
+        return Err(Error::command(
+            ErrorCode::InvalidPipelineOperator,
+            "Sort option $natural not supported in aggregation.",
         ));
     }
     Ok(())
@@ -280,7 +352,7 @@ pub fn modify(body: &Document, collection: &Collection, options: &mut Document) 
         if !timeseries && !super::clustered::is_clustered(collection) {
             return Err(Error::command(
                 ErrorCode::InvalidOptions,
-                "collMod expireAfterSeconds is only supported on time-series or clustered collections",
+                "'expireAfterSeconds' option is only supported on collections clustered by _id",
             ));
         }
         match seconds {
@@ -291,7 +363,7 @@ pub fn modify(body: &Document, collection: &Collection, options: &mut Document) 
                 return Err(Error::command(
                     ErrorCode::InvalidOptions,
                     format!(
-                    "Invalid string value for the 'expireAfterSeconds' option. Got: '{other}'. Accepted value is 'off'"
+                    "Invalid string value for the 'clusteredIndex::expireAfterSeconds' option. Got: '{other}'. Accepted value is 'off'"
                 ),
                 ))
             }
@@ -335,33 +407,153 @@ pub fn modify(body: &Document, collection: &Collection, options: &mut Document) 
                 ));
             }
         }
-        current.insert("granularity", granularity);
-        current.insert("bucketMaxSpanSeconds", bucketing(granularity).0 as i32);
-        current.remove("bucketRoundingSeconds");
+        let mut with_granularity = doc! {"timeField": current.get_str("timeField").unwrap_or_default()};
+        if let Ok(meta) = current.get_str("metaField") {
+            with_granularity.insert("metaField", meta);
+        }
+        with_granularity.insert("granularity", granularity);
+        with_granularity.insert("bucketMaxSpanSeconds", bucketing(granularity).0 as i32);
+        current = with_granularity;
     }
-    let span = change.get("bucketMaxSpanSeconds").map(crate::index::whole_number);
-    let rounding = change.get("bucketRoundingSeconds").map(crate::index::whole_number);
+    let span = change.get("bucketMaxSpanSeconds").map(|v| crate::index::whole_number(v).unwrap_or(0));
+    let rounding = change.get("bucketRoundingSeconds").map(|v| crate::index::whole_number(v).unwrap_or(0));
+    let refuse = |message: &str| Err(Error::command(ErrorCode::InvalidOptions, message.to_owned()));
+    if let Ok(granularity) = change.get_str("granularity") {
+        if rounding.is_some() {
+            return refuse(
+                "Timeseries 'bucketRoundingSeconds' is not configurable alongside the granularity parameter",
+            );
+        }
+        if span.is_some_and(|span| span != bucketing(granularity).0) {
+            return refuse(
+                "Timeseries 'bucketMaxSpanSeconds' is not configurable to a value other than the default for the provided granularity",
+            );
+        }
+        options.insert("timeseries", current);
+        return Ok(());
+    }
     match (span, rounding) {
         (None, None) => {}
-        (Some(Some(span)), Some(Some(rounding))) if span == rounding && (1..=MAX_BUCKET_SECONDS).contains(&span) => {
-            let old = current.get("bucketMaxSpanSeconds").and_then(crate::index::whole_number);
-            if old.is_some_and(|old| span < old) {
-                return Err(Error::command(
-                    ErrorCode::InvalidOptions,
-                    "Invalid transition for timeseries.bucketMaxSpanSeconds: it may only be increased",
-                ));
-            }
-            current.remove("granularity");
-            current.insert("bucketRoundingSeconds", span as i32);
-            current.insert("bucketMaxSpanSeconds", span as i32);
+        (Some(_), None) | (None, Some(_)) => {
+            return refuse(
+                "Timeseries 'bucketMaxSpanSeconds' and 'bucketRoundingSeconds' need to be set alongside each other",
+            )
         }
-        _ => {
-            return Err(Error::command(
-                ErrorCode::InvalidOptions,
-                "Time-series 'bucketMaxSpanSeconds' and 'bucketRoundingSeconds' must both be set, to the same number of seconds from 1 to 31536000",
-            ))
+        (Some(span), Some(round)) if span != round => {
+            return refuse("Timeseries 'bucketRoundingSeconds' needs to be equal to 'bucketMaxSpanSeconds'")
+        }
+        (Some(span), Some(_)) => {
+            if !(1..=MAX_BUCKET_SECONDS).contains(&span) {
+                return Err(Error::bad_value(format!("Invalid value for timeseries.bucketMaxSpanSeconds: {span}")));
+            }
+            // A collection with a granularity compares with its implied bucketing.
+            let (old_span, old_round) = match current.get_str("granularity") {
+                Ok(granularity) => bucketing(granularity),
+                Err(_) => (
+                    current.get("bucketMaxSpanSeconds").and_then(crate::index::whole_number).unwrap_or(0),
+                    current.get("bucketRoundingSeconds").and_then(crate::index::whole_number).unwrap_or(0),
+                ),
+            };
+            if span < old_span {
+                return refuse("Timeseries 'bucketMaxSpanSeconds' needs to be equal or greater to transition");
+            }
+            if span < old_round {
+                return refuse("Timeseries 'bucketRoundingSeconds' needs to be equal or greater to transition");
+            }
+            let mut custom = doc! {"timeField": current.get_str("timeField").unwrap_or_default()};
+            if let Ok(meta) = current.get_str("metaField") {
+                custom.insert("metaField", meta);
+            }
+            custom.insert("bucketRoundingSeconds", span as i32);
+            custom.insert("bucketMaxSpanSeconds", span as i32);
+            current = custom;
         }
     }
     options.insert("timeseries", current);
     Ok(())
+}
+
+/// Refuses an insert into time series collection `name` in a transaction, as
+/// MongoDB does: the whole command fails (263), not one write.
+pub fn refuse_in_transaction(inv: &Invocation<'_>, name: &str) -> Result<()> {
+    if !matches!(inv.session, Some(super::invocation::SessionUse::Transaction(_))) {
+        return Ok(());
+    }
+    let Some(collection) = inv.read_view()?.collection(name)? else { return Ok(()) };
+    if !is_timeseries(&collection.options) {
+        return Ok(());
+    }
+    let ns = args::namespace(inv, name);
+    Err(Error::command(
+        ErrorCode::OperationNotSupportedInTransaction,
+        format!(
+            "time-series insert failed: {ns} :: caused by :: Cannot insert into a time-series collection in a multi-document transaction: {ns}"
+        ),
+    ))
+}
+
+/// Refuses an update MongoDB 8.0 does not run on time series `collection` (72):
+/// only `multi: true` updates with operators, that select and change the
+/// `metaField` alone, are allowed.
+pub fn check_update(collection: &Collection, statement: &Document) -> Result<()> {
+    if !is_timeseries(&collection.options) {
+        return Ok(());
+    }
+    let refuse = |message: String| Err(Error::command(ErrorCode::InvalidOptions, message));
+    if !crate::value::truthy(statement.get("multi")) {
+        return refuse("Cannot perform a non-multi update on a time-series collection".into());
+    }
+    if crate::value::truthy(statement.get("upsert")) {
+        return refuse("Cannot perform an upsert on a time-series collection".into());
+    }
+    let Some(meta) = meta_field(collection) else {
+        return refuse("Cannot perform an update on a time-series collection that does not have a metaField".into());
+    };
+    let on_meta = |path: &str| path == meta || path.starts_with(&format!("{meta}."));
+    if let Ok(filter) = statement.get_document("q") {
+        if filter_fields(filter).into_iter().any(|f| !on_meta(f)) {
+            return refuse(format!(
+                "Cannot perform an update or delete on a time-series collection when querying on a field that is not the metaField '{meta}'"
+            ));
+        }
+    }
+    let update = match statement.get("u") {
+        Some(Bson::Document(update)) => update,
+        Some(Bson::Array(_)) => {
+            return refuse("Cannot perform an update on a time-series collection using a pipeline update".into())
+        }
+        _ => return Ok(()),
+    };
+    if !update.keys().next().is_some_and(|k| k.starts_with('$')) {
+        return refuse("Cannot perform an update on a time-series collection using a replacement document".into());
+    }
+    for (operator, fields) in update {
+        let Bson::Document(fields) = fields else { continue };
+        for (path, value) in fields {
+            let renamed_to = (operator == "$rename").then(|| value.as_str()).flatten();
+            if !on_meta(path) || renamed_to.is_some_and(|to| !on_meta(to)) {
+                return refuse(format!(
+                    "Cannot perform an update on a time-series collection which updates a field that is not the metaField '{meta}'"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The top-level fields a filter names, through `$and`, `$or` and `$nor`.
+fn filter_fields(filter: &Document) -> Vec<&str> {
+    let mut fields = Vec::new();
+    for (key, value) in filter {
+        match (key.as_str(), value) {
+            ("$and" | "$or" | "$nor", Bson::Array(clauses)) => {
+                for clause in clauses.iter().filter_map(Bson::as_document) {
+                    fields.extend(filter_fields(clause));
+                }
+            }
+            (operator, _) if operator.starts_with('$') => {}
+            (field, _) => fields.push(field),
+        }
+    }
+    fields
 }

@@ -29,6 +29,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             // A retried statement an earlier attempt executed: its reply again.
             return Ok((Outcome::recorded(done), None));
         }
+        if let Some(entry) = &entry {
+            super::timeseries::check_update(entry, statement)?;
+        }
         let (target, update, multi, upsert) = statement_args(statement, &vars, entry.as_ref())?;
         match multi {
             true => update_many(inv, name, &target, &update, upsert),
