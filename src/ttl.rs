@@ -205,17 +205,9 @@ impl Monitor {
         index: &Index,
         now: DateTime,
     ) -> Result<u64> {
-        let Some(threshold) = threshold(index, now) else { return Ok(0) };
-        let candidates = expired_ids(store, target, collection, index, threshold)?;
-        let mut deleted = 0;
-        for chunk in candidates.chunks(CHUNK) {
-            if self.stopping() {
-                break;
-            }
-            let n = delete_expired(store, target, collection, index.id, chunk, now)?;
-            self.deleted.fetch_add(n, Ordering::Relaxed);
-            deleted += n;
-        }
+        let Some(oldest) = threshold(index, now) else { return Ok(0) };
+        let candidates = expired_ids(store, target, collection, index, oldest)?;
+        let deleted = self.delete_expiring(store, target, collection, &candidates, index_expires(index.id, now))?;
         if deleted > 0 {
             tracing::debug!(ns = %format!("{target}.{}", collection.name), index = %index.name, deleted, "TTL pass");
         }
@@ -261,29 +253,9 @@ impl Monitor {
             }
             Ok(crate::value::order::compare(id, &dawn).is_lt())
         })?;
-        let mut deleted = 0;
-        for chunk in ids.chunks(CHUNK) {
-            if self.stopping() {
-                break;
-            }
-            let (n, _) = store.write(target, false, None, |batch| {
-                let Some(current) = batch.collection(&collection.name)?.filter(|c| c.id == collection.id) else {
-                    return Ok(0);
-                };
-                let Some(threshold) = clustered_threshold(&current, now) else { return Ok(0) };
-                let mut n = 0;
-                for id in chunk {
-                    if batch.get(&current, id)?.is_some_and(|doc| id_expires(&doc, threshold)) {
-                        batch.delete(&current, id)?;
-                        n += 1;
-                    }
-                }
-                Ok(n)
-            })?;
-            self.deleted.fetch_add(n, Ordering::Relaxed);
-            deleted += n;
-        }
-        Ok(deleted)
+        self.delete_expiring(store, target, collection, &ids, |current, doc| {
+            Ok(clustered_threshold(current, now).is_some_and(|threshold| id_expires(doc, threshold)))
+        })
     }
 }
 
@@ -317,6 +289,24 @@ impl Monitor {
             }
             Ok(!self.stopping())
         })?;
+        self.delete_expiring(store, target, collection, &ids, |current, doc| {
+            let expiry = timeseries_threshold(current, now);
+            Ok(expiry.is_some_and(|(time_field, threshold)| measurement_expires(doc, time_field, threshold)))
+        })
+    }
+
+    /// Deletes the documents of `ids` from `collection` on branch `target`, [`CHUNK`]
+    /// per record, each only if `expires` still says so of it and of the collection
+    /// as the record finds them: a document may have changed, or the collection or
+    /// its expiry gone, since it was found.
+    fn delete_expiring(
+        &self,
+        store: &Store,
+        target: &DbRef,
+        collection: &Collection,
+        ids: &[Bson],
+        expires: impl Fn(&Collection, &Document) -> Result<bool>,
+    ) -> Result<u64> {
         let mut deleted = 0;
         for chunk in ids.chunks(CHUNK) {
             if self.stopping() {
@@ -326,12 +316,13 @@ impl Monitor {
                 let Some(current) = batch.collection(&collection.name)?.filter(|c| c.id == collection.id) else {
                     return Ok(0);
                 };
-                let Some((time_field, threshold)) = timeseries_threshold(&current, now) else { return Ok(0) };
                 let mut n = 0;
                 for id in chunk {
-                    if batch.get(&current, id)?.is_some_and(|doc| measurement_expires(&doc, time_field, threshold)) {
-                        batch.delete(&current, id)?;
-                        n += 1;
+                    if let Some(doc) = batch.get(&current, id)? {
+                        if expires(&current, &doc)? {
+                            batch.delete(&current, id)?;
+                            n += 1;
+                        }
                     }
                 }
                 Ok(n)
@@ -372,35 +363,13 @@ fn expired_ids(
     Ok(ids)
 }
 
-/// Deletes, as one record, the documents of `ids` that index `index_id` of
-/// `collection` still expires as of `now` on the branch's latest state: each may
-/// have changed, or the index or collection gone, since they were found.
-fn delete_expired(
-    store: &Store,
-    target: &DbRef,
-    collection: &Collection,
-    index_id: u64,
-    ids: &[Bson],
-    now: DateTime,
-) -> Result<u64> {
-    let (deleted, _) = store.write(target, false, None, |batch| {
-        let Some(current) = batch.collection(&collection.name)?.filter(|c| c.id == collection.id) else {
-            return Ok(0);
-        };
-        let Some(index) = current.indexes.iter().find(|index| index.id == index_id) else { return Ok(0) };
-        let Some(threshold) = threshold(index, now) else { return Ok(0) };
-        let mut deleted = 0;
-        for id in ids {
-            if let Some(doc) = batch.get(&current, id)? {
-                if expires(index, &doc, threshold)? {
-                    batch.delete(&current, id)?;
-                    deleted += 1;
-                }
-            }
-        }
-        Ok(deleted)
-    })?;
-    Ok(deleted)
+/// Whether index `index_id` of a collection, as a record finds it, expires a
+/// document as of `now` (not once the index is gone).
+fn index_expires(index_id: u64, now: DateTime) -> impl Fn(&Collection, &Document) -> Result<bool> {
+    move |collection, doc| match collection.indexes.iter().find(|index| index.id == index_id) {
+        Some(index) => threshold(index, now).map_or(Ok(false), |threshold| expires(index, doc, threshold)),
+        None => Ok(false),
+    }
 }
 
 /// The newest date a TTL index expires as of `now`: `now - expireAfterSeconds`.

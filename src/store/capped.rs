@@ -14,13 +14,11 @@
 //! versions like any others: each branch and each past point has its own order, and
 //! history collection keeps what is needed.
 
-use std::ops::Bound;
-
 use bson::Document;
 
-use super::engine::{Staged, Table, Visit};
-use super::tables::{self, ID_LEN};
-use super::view::{pick, resolve_runs, scan_prefix, View};
+use super::engine::{Staged, Table};
+use super::tables;
+use super::view::{pick, scan_prefix, View};
 use crate::error::{Error, Result};
 use crate::lsn::Lsn;
 use crate::wal::BranchId;
@@ -162,25 +160,11 @@ impl View {
         collection: u64,
         after: Option<&[u8]>,
         reverse: bool,
-        mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+        each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
     ) -> Result<()> {
         let start = prefix(collection, ORDER);
         let end = tables::prefix_end(&start);
-        let resume = after.map(|place| {
-            let mut key = [&start[..], place].concat();
-            if !reverse {
-                // Past every version of that place's run.
-                key.extend_from_slice(&[0xFF; tables::VERSION_SUFFIX]);
-            }
-            key
-        });
-        let (lower, upper) = match (&resume, reverse) {
-            (Some(key), false) => (Bound::Excluded(key.as_slice()), Bound::Excluded(end.as_slice())),
-            (Some(key), true) => (Bound::Included(start.as_slice()), Bound::Excluded(key.as_slice())),
-            (None, _) => (Bound::Included(start.as_slice()), Bound::Excluded(end.as_slice())),
-        };
-        let scan = |visit: &mut Visit<'_>| self.engine().scan(Table::Indexes, lower, upper, reverse, visit);
-        resolve_runs(scan, &self.snapshot.chain, |run, id| each(&run[ID_LEN + 1..], id))
+        self.scan_runs(Table::Indexes, &start, &end, after, reverse, each)
     }
 
     /// Whether the document at `place` (as [`View::scan_insertion_order`] gives

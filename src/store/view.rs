@@ -340,25 +340,40 @@ impl View {
         collection: u64,
         after: Option<&[u8]>,
         reverse: bool,
-        mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+        each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
     ) -> Result<()> {
         let (start, end) = tables::collection_range(collection);
-        let resume = after.map(|id| {
-            let mut key = start.to_vec();
-            key.extend_from_slice(id);
+        self.scan_runs(Table::Docs, &start, &end, after, reverse, each)
+    }
+
+    /// Visits the runs of `table` (the versions of one thing) from `start` up to
+    /// `end`, in key order or, when `reverse`, the opposite, resuming past the run
+    /// whose key continues `start` with `after`. `each` gets the run's key past
+    /// `start` and the newest value the view sees; `false` stops.
+    pub(super) fn scan_runs(
+        &self,
+        table: Table,
+        start: &[u8],
+        end: &[u8],
+        after: Option<&[u8]>,
+        reverse: bool,
+        mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        let resume = after.map(|place| {
+            let mut key = [start, place].concat();
             if !reverse {
-                // Past every version of that document.
+                // Past every version of that run.
                 key.extend_from_slice(&[0xFF; VERSION_SUFFIX]);
             }
             key
         });
         let (lower, upper) = match (&resume, reverse) {
-            (Some(key), false) => (Bound::Excluded(key.as_slice()), Bound::Excluded(&end[..])),
-            (Some(key), true) => (Bound::Included(&start[..]), Bound::Excluded(key.as_slice())),
-            (None, _) => (Bound::Included(&start[..]), Bound::Excluded(&end[..])),
+            (Some(key), false) => (Bound::Excluded(key.as_slice()), Bound::Excluded(end)),
+            (Some(key), true) => (Bound::Included(start), Bound::Excluded(key.as_slice())),
+            (None, _) => (Bound::Included(start), Bound::Excluded(end)),
         };
-        let scan = |visit: &mut Visit<'_>| self.engine.scan(Table::Docs, lower, upper, reverse, visit);
-        resolve_runs(scan, &self.snapshot.chain, |prefix, bytes| each(&prefix[ID_LEN..], bytes))
+        let scan = |visit: &mut Visit<'_>| self.engine.scan(table, lower, upper, reverse, visit);
+        resolve_runs(scan, &self.snapshot.chain, |run, value| each(&run[start.len()..], value))
     }
 }
 

@@ -207,14 +207,23 @@ fn documents_are_checked_again_before_they_are_deleted() {
     // Since the scan, 1 was refreshed and 2 deleted.
     ok(&shared, doc! {"update": "c", "updates": [{"q": {"_id": 1}, "u": {"$set": {"at": at(0)}}}], "$db": "db"});
     ok(&shared, doc! {"delete": "c", "deletes": [{"q": {"_id": 2}, "limit": 1}], "$db": "db"});
-    let deleted = delete_expired(&shared.store, &target, &collection, index.id, &found, now()).expect("delete");
+    let deleted = shared
+        .ttl
+        .delete_expiring(&shared.store, &target, &collection, &found, index_expires(index.id, now()))
+        .expect("delete");
     assert_eq!(deleted, 1);
     assert_eq!(ids(&shared, "db"), vec![1]);
     // Once the index is dropped, nothing is deleted.
     ok(&shared, doc! {"insert": "c", "documents": [{"_id": 4, "at": at(-7200)}], "$db": "db"});
     ok(&shared, doc! {"dropIndexes": "c", "index": "ttl", "$db": "db"});
     let four = [Bson::Int32(4)];
-    assert_eq!(delete_expired(&shared.store, &target, &collection, index.id, &four, now()).expect("delete"), 0);
+    assert_eq!(
+        shared
+            .ttl
+            .delete_expiring(&shared.store, &target, &collection, &four, index_expires(index.id, now()))
+            .expect("delete"),
+        0
+    );
     assert_eq!(shared.ttl.pass(&shared.store, now()), 0);
     assert_eq!(ids(&shared, "db"), vec![1, 4]);
 }
