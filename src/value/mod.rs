@@ -13,6 +13,7 @@ pub mod collation;
 mod decode;
 pub mod number;
 pub mod order;
+pub mod regex;
 pub mod show;
 pub mod size;
 mod truth;

@@ -3,9 +3,9 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use crate::value::regex::{Invalid, Regex};
 use bson::spec::ElementType;
 use bson::{Bson, Document};
-use regex::{Regex, RegexBuilder};
 
 use super::super::expr::Expr;
 use super::super::path::{LeafArrays, Path};
@@ -280,36 +280,27 @@ impl InList {
 #[derive(Debug, Clone)]
 pub(super) struct Pattern {
     pub(super) regex: Regex,
-    pub(super) pattern: String,
-    pub(super) options: String,
 }
 
 impl Pattern {
     /// Compiles `pattern` with MongoDB's options `i`, `m`, `s`, `x` (and `u`,
     /// which changes nothing here).
     pub(super) fn new(pattern: &str, options: &str) -> Result<Pattern> {
-        if let Some(flag) = options.chars().find(|c| !"imsxu".contains(*c)) {
-            return Err(Error::command(ErrorCode::Location51108, format!("invalid flag in regex options: {flag}")));
-        }
-        if pattern.contains('\0') {
-            return Err(Error::bad_value("Regular expression cannot contain an embedded null byte"));
-        }
-        let regex = RegexBuilder::new(pattern)
-            .case_insensitive(options.contains('i'))
-            .multi_line(options.contains('m'))
-            .dot_matches_new_line(options.contains('s'))
-            .ignore_whitespace(options.contains('x'))
-            .build()
-            .map_err(|e| Error::command(ErrorCode::Location51091, format!("Regular expression is invalid: {e}")))?;
-        Ok(Pattern { regex, pattern: pattern.to_owned(), options: options.to_owned() })
+        let regex = Regex::new(pattern, options).map_err(|invalid| match invalid {
+            Invalid::Flag(_) => Error::command(ErrorCode::Location51108, invalid.to_string()),
+            Invalid::NullByte => Error::bad_value(invalid.to_string()),
+            Invalid::Syntax(e) => Error::command(ErrorCode::Location51091, format!("Regular expression is invalid: {e}")),
+        })?;
+        Ok(Pattern { regex })
     }
 
-    /// Strings and symbols match by the expression; a stored regular expression
-    /// matches when it is the same one.
+    /// Strings and symbols match by the expression (not when the match fails to
+    /// finish, as past PCRE2's match limit); a stored regular expression matches
+    /// when it is the same one.
     pub(super) fn matches(&self, value: &Bson) -> bool {
         match value {
-            Bson::String(s) | Bson::Symbol(s) => self.regex.is_match(s),
-            Bson::RegularExpression(re) => re.pattern == self.pattern && re.options == self.options,
+            Bson::String(s) | Bson::Symbol(s) => self.regex.is_match(s).unwrap_or(false),
+            Bson::RegularExpression(re) => re.pattern == self.regex.pattern() && re.options == self.regex.options(),
             _ => false,
         }
     }

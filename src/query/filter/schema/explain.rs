@@ -111,7 +111,7 @@ impl Schema {
                 "consideredValue": value.clone(),
             })
         };
-        if self.pattern.as_ref().is_some_and(|re| !re.is_match(s)) {
+        if self.pattern.as_ref().is_some_and(|re| !re.is_match(s).unwrap_or(false)) {
             fail("pattern", "regular expression did not match");
         }
         if self.max_length.is_some_and(|max| length > max) {
@@ -312,7 +312,7 @@ impl Schema {
     fn additional_errors(&self, doc: &Document, errors: &mut Vec<Document>) {
         let covered = |name: &str| {
             self.properties.iter().any(|(p, _)| p == name)
-                || self.pattern_properties.iter().any(|(re, _)| re.is_match(name))
+                || self.pattern_properties.iter().any(|(re, _)| re.is_match(name).unwrap_or(false))
         };
         match &self.additional_properties {
             Some(Additional::Allowed(false)) => {
@@ -342,10 +342,10 @@ impl Schema {
             .pattern_properties
             .iter()
             .filter_map(|(re, schema)| {
-                let (name, value) = doc.iter().find(|(name, value)| re.is_match(name) && !schema.matches(value))?;
+                let (name, value) = doc.iter().find(|(name, value)| re.is_match(name).unwrap_or(false) && !schema.matches(value))?;
                 let mut entry = doc! {"propertyName": name.as_str()};
                 annotate(&mut entry, &schema.spec);
-                entry.insert("regexMatched", re.as_str());
+                entry.insert("regexMatched", re.pattern());
                 entry.insert("details", to_bson(schema.errors(value)));
                 Some(Bson::from(entry))
             })

@@ -20,7 +20,7 @@ use std::cmp::Ordering;
 
 use bson::spec::ElementType;
 use bson::{Bson, Document};
-use regex::Regex;
+use crate::value::regex::Regex;
 
 use super::super::path::{LeafArrays, Path};
 use super::eval::TypeSet;
@@ -193,7 +193,7 @@ impl Schema {
         let length = s.chars().count() as u64;
         self.min_length.is_none_or(|min| length >= min)
             && self.max_length.is_none_or(|max| length <= max)
-            && self.pattern.as_ref().is_none_or(|re| re.is_match(s))
+            && self.pattern.as_ref().is_none_or(|re| re.is_match(s).unwrap_or(false))
     }
 
     fn matches_array(&self, items: &[Bson]) -> bool {
@@ -236,7 +236,7 @@ impl Schema {
             for (name, value) in doc {
                 let mut covered = self.properties.iter().any(|(p, _)| p == name);
                 for (re, schema) in &self.pattern_properties {
-                    if re.is_match(name) {
+                    if re.is_match(name).unwrap_or(false) {
                         covered = true;
                         if !schema.matches(value) {
                             return false;

@@ -5,7 +5,7 @@
 
 use bson::spec::ElementType;
 use bson::{Bson, Document};
-use regex::Regex;
+use crate::value::regex::{Invalid, Regex};
 
 use super::{Additional, Bound, Dependency, Encrypt, Items, Schema};
 use crate::error::{Error, ErrorCode, Result};
@@ -217,7 +217,7 @@ fn schema(spec: &Document, top: bool) -> Result<Schema> {
             out.additional_properties = Some(additional_properties(value)?);
         }
         for (pattern, property) in parsed {
-            let re = Regex::new(pattern).map_err(|e| Error::bad_value(format!("Invalid regular expression: {e}")))?;
+            let re = Regex::new(pattern, "").map_err(|e| Error::bad_value(format!("Invalid regular expression: {e}")))?;
             out.pattern_properties.push((re, property));
         }
     } else if let Some(value) = spec.get("additionalProperties") {
@@ -322,11 +322,10 @@ fn json_type(name: &str) -> Result<ElementType> {
 
 /// `pattern`: searched for anywhere in the string.
 fn pattern_regex(pattern: &str) -> Result<Regex> {
-    if pattern.contains('\0') {
-        return Err(Error::bad_value("Regular expression cannot contain an embedded null byte"));
-    }
-    Regex::new(pattern)
-        .map_err(|e| Error::command(ErrorCode::Location51091, format!("Regular expression is invalid: {e}")))
+    Regex::new(pattern, "").map_err(|invalid| match invalid {
+        Invalid::Syntax(e) => Error::command(ErrorCode::Location51091, format!("Regular expression is invalid: {e}")),
+        other => Error::bad_value(other.to_string()),
+    })
 }
 
 /// A keyword whose value is a count: a non-negative whole number.
