@@ -139,7 +139,7 @@ impl Num {
     }
 
     /// The value holding this number.
-    fn to_bson(self) -> Bson {
+    pub(super) fn to_bson(self) -> Bson {
         match self {
             Num::Int(n) => Bson::Int32(n),
             Num::Long(n) => Bson::Int64(n),
@@ -450,7 +450,7 @@ fn modulo(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
 
 /// Applies a one-number operator: null for null or missing, error 28765 for
 /// anything else that is not a number.
-fn unary(name: &str, arg: Option<&Bson>, f: impl Fn(Num) -> Result<Bson>) -> Result<Option<Bson>> {
+pub(super) fn unary(name: &str, arg: Option<&Bson>, f: impl Fn(Num) -> Result<Bson>) -> Result<Option<Bson>> {
     match Num::of(arg) {
         Some(n) => Ok(Some(f(n)?)),
         None if nullish(arg) => Ok(Some(Bson::Null)),

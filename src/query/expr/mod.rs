@@ -24,13 +24,20 @@
 
 mod arith;
 mod array;
+mod bitwise;
 mod convert;
+mod data;
 mod date;
 mod decimal;
 mod logic;
 mod object;
+mod regex;
+mod replace;
+mod set;
 mod string;
+mod trig;
 mod variables;
+mod zip;
 
 #[cfg(test)]
 mod tests;
@@ -166,11 +173,31 @@ enum Arity {
 
 /// The operator called `name`, from the family tables.
 fn operator(name: &str) -> Option<&'static Operator> {
-    [arith::OPERATORS, array::OPERATORS, convert::OPERATORS, date::OPERATORS, logic::OPERATORS, object::OPERATORS]
-        .into_iter()
-        .chain([string::OPERATORS])
-        .flatten()
-        .find(|op| op.name == name)
+    FAMILIES.iter().copied().flatten().find(|op| op.name == name)
+}
+
+/// The operator tables, one per family.
+const FAMILIES: &[&[Operator]] = &[
+    arith::OPERATORS,
+    array::OPERATORS,
+    bitwise::OPERATORS,
+    convert::OPERATORS,
+    data::OPERATORS,
+    date::OPERATORS,
+    logic::OPERATORS,
+    object::OPERATORS,
+    regex::OPERATORS,
+    replace::OPERATORS,
+    set::OPERATORS,
+    string::OPERATORS,
+    trig::OPERATORS,
+    zip::OPERATORS,
+];
+
+/// Whether `name` is an operator of the expression language (for the
+/// compatibility table).
+pub fn is_operator(name: &str) -> bool {
+    matches!(name, "$literal" | "$const" | "$meta") || operator(name).is_some()
 }
 
 /// A node of a compiled expression.
@@ -211,6 +238,23 @@ impl fmt::Debug for Node {
             Node::Array(items) => f.debug_list().entries(items).finish(),
             Node::Call(name, _, args) => write!(f, "{{{name}: {args:?}}}"),
             Node::Special(special) => special.fmt(f),
+        }
+    }
+}
+
+impl Node {
+    /// The value of a node that reads neither the document nor a variable (a
+    /// constant, or an array or object of them), as MongoDB's optimizer folds it.
+    pub(super) fn folded(&self) -> Option<Bson> {
+        match self {
+            Node::Const(value) => Some(value.clone()),
+            Node::Array(items) => items.iter().map(Node::folded).collect::<Option<_>>().map(Bson::Array),
+            Node::Object(fields) => fields
+                .iter()
+                .map(|(name, node)| Some((name.clone(), node.folded()?)))
+                .collect::<Option<Document>>()
+                .map(Bson::Document),
+            _ => None,
         }
     }
 }

@@ -289,7 +289,9 @@ impl Pattern {
         let regex = Regex::new(pattern, options).map_err(|invalid| match invalid {
             Invalid::Flag(_) => Error::command(ErrorCode::Location51108, invalid.to_string()),
             Invalid::NullByte => Error::bad_value(invalid.to_string()),
-            Invalid::Syntax(e) => Error::command(ErrorCode::Location51091, format!("Regular expression is invalid: {e}")),
+            Invalid::Syntax(e) => {
+                Error::command(ErrorCode::Location51091, format!("Regular expression is invalid: {e}"))
+            }
         })?;
         Ok(Pattern { regex })
     }

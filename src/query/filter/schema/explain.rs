@@ -342,7 +342,8 @@ impl Schema {
             .pattern_properties
             .iter()
             .filter_map(|(re, schema)| {
-                let (name, value) = doc.iter().find(|(name, value)| re.is_match(name).unwrap_or(false) && !schema.matches(value))?;
+                let (name, value) =
+                    doc.iter().find(|(name, value)| re.is_match(name).unwrap_or(false) && !schema.matches(value))?;
                 let mut entry = doc! {"propertyName": name.as_str()};
                 annotate(&mut entry, &schema.spec);
                 entry.insert("regexMatched", re.pattern());

@@ -18,9 +18,9 @@ mod parse;
 
 use std::cmp::Ordering;
 
+use crate::value::regex::Regex;
 use bson::spec::ElementType;
 use bson::{Bson, Document};
-use crate::value::regex::Regex;
 
 use super::super::path::{LeafArrays, Path};
 use super::eval::TypeSet;

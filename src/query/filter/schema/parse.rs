@@ -3,9 +3,9 @@
 //! first, then `description`/`title`, the type keywords, and the keywords of
 //! strings and numbers, arrays, encryption, documents and logic in that order.
 
+use crate::value::regex::{Invalid, Regex};
 use bson::spec::ElementType;
 use bson::{Bson, Document};
-use crate::value::regex::{Invalid, Regex};
 
 use super::{Additional, Bound, Dependency, Encrypt, Items, Schema};
 use crate::error::{Error, ErrorCode, Result};
@@ -217,7 +217,8 @@ fn schema(spec: &Document, top: bool) -> Result<Schema> {
             out.additional_properties = Some(additional_properties(value)?);
         }
         for (pattern, property) in parsed {
-            let re = Regex::new(pattern, "").map_err(|e| Error::bad_value(format!("Invalid regular expression: {e}")))?;
+            let re =
+                Regex::new(pattern, "").map_err(|e| Error::bad_value(format!("Invalid regular expression: {e}")))?;
             out.pattern_properties.push((re, property));
         }
     } else if let Some(value) = spec.get("additionalProperties") {
