@@ -1,14 +1,13 @@
 //! Date operators: the parts of a date (`$year`, `$dayOfWeek`…), `$dateToString`
 //! and `$dateFromString`.
 //!
-//! Time zones: UTC and fixed offsets (`"+05:30"`, `"-0800"`) are supported; an
-//! Olson name other than UTC/GMT is refused with MongoDB's "unrecognized time zone"
-//! error (there is no time zone database here).
+//! Time zones are those of `calendar`: Olson names and fixed offsets.
 
 use std::borrow::Cow;
 
 use bson::{Bson, DateTime};
 
+use super::calendar::{coerce_to_date, days_from_civil, days_in_month, parse_offset, timezone, Parts, Zone, DAY};
 use super::logic::{named_args, special};
 use super::{fail, nullish, show, type_name, Ctx, Node, Operator, Parser, Special, Val};
 use crate::error::{Error, ErrorCode, Result};
@@ -30,158 +29,6 @@ pub(super) const OPERATORS: &[Operator] = &[
     Operator::special("$dateToString", DateToString::parse),
     Operator::special("$dateFromString", DateFromString::parse),
 ];
-
-/// Milliseconds in a day.
-const DAY: i64 = 86_400_000;
-
-/// The calendar parts of an instant in a time zone.
-#[derive(Debug, Clone, Copy)]
-struct Parts {
-    year: i64,
-    month: i64,
-    day: i64,
-    hour: i64,
-    minute: i64,
-    second: i64,
-    millisecond: i64,
-    /// 1 (Sunday) to 7.
-    day_of_week: i64,
-    /// 1 to 366.
-    day_of_year: i64,
-    /// Weeks starting on Sunday, 0 before the year's first Sunday (`%U`).
-    week: i64,
-    /// ISO 8601 week, year and day (1 is Monday).
-    iso_week: i64,
-    iso_year: i64,
-    iso_day_of_week: i64,
-}
-
-impl Parts {
-    /// The parts of `millis` since the epoch, shifted by `offset` minutes.
-    fn of(millis: i64, offset: i64) -> Parts {
-        let local = millis + offset * 60_000;
-        let days = local.div_euclid(DAY);
-        let in_day = local.rem_euclid(DAY);
-        let (year, month, day) = civil_from_days(days);
-        let day_of_year = days - days_from_civil(year, 1, 1) + 1;
-        // 1970-01-01 was a Thursday.
-        let weekday = (days + 4).rem_euclid(7); // 0 is Sunday
-        let iso_day_of_week = if weekday == 0 { 7 } else { weekday };
-        let (iso_year, iso_week) = iso_week(year, day_of_year, iso_day_of_week);
-        Parts {
-            year,
-            month,
-            day,
-            hour: in_day / 3_600_000,
-            minute: in_day / 60_000 % 60,
-            second: in_day / 1000 % 60,
-            millisecond: in_day % 1000,
-            day_of_week: weekday + 1,
-            day_of_year,
-            week: (day_of_year - 1 + 7 - weekday) / 7,
-            iso_week,
-            iso_year,
-            iso_day_of_week,
-        }
-    }
-}
-
-/// The ISO 8601 week-numbering year and week of a day.
-fn iso_week(year: i64, day_of_year: i64, iso_day_of_week: i64) -> (i64, i64) {
-    let week = (day_of_year - iso_day_of_week + 10) / 7;
-    if week < 1 {
-        let previous = year - 1;
-        return (previous, weeks_in_year(previous));
-    }
-    if week > weeks_in_year(year) {
-        return (year + 1, 1);
-    }
-    (year, week)
-}
-
-/// How many ISO weeks a year has (52 or 53).
-fn weeks_in_year(year: i64) -> i64 {
-    let jan1 = (days_from_civil(year, 1, 1) + 4).rem_euclid(7); // 0 is Sunday
-    let leap = days_from_civil(year + 1, 1, 1) - days_from_civil(year, 1, 1) == 366;
-    if jan1 == 4 || (leap && jan1 == 3) {
-        53
-    } else {
-        52
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The proleptic Gregorian date of a day since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// The instant a value stands for: a date, a timestamp or an ObjectId's time.
-fn coerce_to_date(value: Option<&Bson>) -> Result<i64> {
-    match value {
-        Some(Bson::DateTime(d)) => Ok(d.timestamp_millis()),
-        Some(Bson::Timestamp(t)) => Ok(i64::from(t.time) * 1000),
-        Some(Bson::ObjectId(oid)) => Ok(oid.timestamp().timestamp_millis()),
-        other => fail(ErrorCode::Location16006, format!("can't convert from BSON type {} to Date", type_name(other))),
-    }
-}
-
-/// A time zone's offset from UTC in minutes: `UTC`, `GMT`, `Z` or a fixed offset.
-fn parse_timezone(zone: &str) -> Result<i64> {
-    if matches!(zone, "UTC" | "GMT" | "Z" | "Etc/UTC" | "Etc/GMT") {
-        return Ok(0);
-    }
-    parse_offset(zone).ok_or_else(|| {
-        Error::command(ErrorCode::Location40485, format!("unrecognized time zone identifier: \"{zone}\""))
-    })
-}
-
-/// A `+hh`, `+hhmm` or `+hh:mm` offset in minutes.
-fn parse_offset(text: &str) -> Option<i64> {
-    let (sign, rest) = match text.as_bytes().first()? {
-        b'+' => (1, &text[1..]),
-        b'-' => (-1, &text[1..]),
-        _ => return None,
-    };
-    let digits: String = rest.chars().filter(|c| *c != ':').collect();
-    if !digits.bytes().all(|b| b.is_ascii_digit()) || !matches!(digits.len(), 2 | 4) || rest.len() > 5 {
-        return None;
-    }
-    let hours: i64 = digits[..2].parse().ok()?;
-    let minutes: i64 = if digits.len() == 4 { digits[2..].parse().ok()? } else { 0 };
-    Some(sign * (hours * 60 + minutes))
-}
-
-/// Evaluates an optional `timezone` argument: `Ok(None)` when it is null or
-/// missing (the operator then returns null).
-fn timezone(ctx: &mut Ctx<'_>, node: Option<&Node>) -> Result<Option<i64>> {
-    let Some(node) = node else { return Ok(Some(0)) };
-    match ctx.eval(node)?.as_deref() {
-        Some(Bson::String(zone)) => parse_timezone(zone).map(Some),
-        value if nullish(value) => Ok(None),
-        other => {
-            fail(ErrorCode::Location40517, format!("timezone must evaluate to a string, found {}", type_name(other)))
-        }
-    }
-}
 
 /// `$year`, `$month`…: `date`, `[date]` or `{date, timezone}`.
 #[derive(Debug)]
@@ -229,11 +76,11 @@ impl DatePart {
 impl Special for DatePart {
     fn eval<'a>(&self, ctx: &mut Ctx<'a>) -> Result<Val<'a>> {
         let date = ctx.eval(&self.date)?;
-        let Some(offset) = timezone(ctx, self.timezone.as_ref())? else { return Ok(Some(Cow::Owned(Bson::Null))) };
+        let Some(zone) = timezone(ctx, self.timezone.as_ref())? else { return Ok(Some(Cow::Owned(Bson::Null))) };
         if nullish(date.as_deref()) {
             return Ok(Some(Cow::Owned(Bson::Null)));
         }
-        let parts = Parts::of(coerce_to_date(date.as_deref())?, offset);
+        let parts = Parts::of(zone.local(coerce_to_date(date.as_deref())?));
         Ok(Some(Cow::Owned(super::arith::int_or_wider((self.part)(&parts).into()))))
     }
 }
@@ -243,7 +90,7 @@ const ISO_FORMAT: &str = "%Y-%m-%dT%H:%M:%S.%LZ";
 
 /// A date as `2024-01-31T12:00:00.000Z`.
 pub(super) fn iso_string(millis: i64) -> String {
-    format_date(ISO_FORMAT, millis, 0).unwrap_or_default()
+    format_date(ISO_FORMAT, millis, Zone::UTC).unwrap_or_default()
 }
 
 /// Refuses a format with an unknown `%` specifier or a `%` at its end.
@@ -267,11 +114,11 @@ fn validate_format(format: &str) -> Result<()> {
     Ok(())
 }
 
-/// Formats an instant with `%` specifiers, in a time zone `offset` minutes from
-/// UTC.
-fn format_date(format: &str, millis: i64, offset: i64) -> Result<String> {
+/// Formats an instant with `%` specifiers, in a time zone.
+fn format_date(format: &str, millis: i64, zone: Zone) -> Result<String> {
     validate_format(format)?;
-    let d = Parts::of(millis, offset);
+    let d = Parts::of(zone.local(millis));
+    let offset = zone.offset_at(millis) / 60_000;
     let mut out = String::new();
     let mut chars = format.chars();
     while let Some(c) = chars.next() {
@@ -380,16 +227,16 @@ impl Special for DateToString {
                 }
             },
         };
-        let offset = timezone(ctx, self.timezone.as_ref())?;
+        let zone = timezone(ctx, self.timezone.as_ref())?;
         if nullish(date.as_deref()) {
             return match &self.on_null {
                 Some(on_null) => ctx.eval(on_null),
                 None => Ok(Some(Cow::Owned(Bson::Null))),
             };
         }
-        let (Some(offset), Some(format)) = (offset, format) else { return Ok(Some(Cow::Owned(Bson::Null))) };
+        let (Some(zone), Some(format)) = (zone, format) else { return Ok(Some(Cow::Owned(Bson::Null))) };
         let millis = coerce_to_date(date.as_deref())?;
-        Ok(Some(Cow::Owned(Bson::String(format_date(&format, millis, offset)?))))
+        Ok(Some(Cow::Owned(Bson::String(format_date(&format, millis, zone)?))))
     }
 }
 
@@ -444,33 +291,39 @@ impl Scanner<'_> {
     }
 }
 
-/// The instant of calendar fields, shifted back by a zone `offset` in minutes;
-/// `None` when a field is out of range.
-fn instant(year: i64, month: i64, day: i64, clock: (i64, i64, i64, i64), offset: i64) -> Option<i64> {
+/// Date text read: its local time, and the UTC offset it names (minutes), if any.
+struct Reading {
+    local: i64,
+    offset: Option<i64>,
+}
+
+/// The local time of calendar fields; `None` when a field is out of range.
+fn local_time(year: i64, month: i64, day: i64, clock: (i64, i64, i64, i64)) -> Option<i64> {
     let (hour, minute, second, millis) = clock;
-    let month_length =
-        days_from_civil(year + i64::from(month == 12), month % 12 + 1, 1) - days_from_civil(year, month, 1);
     let valid = (1..=12).contains(&month)
-        && (1..=month_length).contains(&day)
+        && (1..=days_in_month(year, month)).contains(&day)
         && (0..24).contains(&hour)
         && (0..60).contains(&minute)
         && (0..60).contains(&second);
-    valid.then(|| {
-        days_from_civil(year, month, day) * DAY + hour * 3_600_000 + minute * 60_000 + second * 1000 + millis
-            - offset * 60_000
-    })
+    valid.then(|| days_from_civil(year, month, day) * DAY + hour * 3_600_000 + minute * 60_000 + second * 1000 + millis)
 }
 
 /// Parses an ISO 8601 date: `2024-01-31`, optionally with a time `T12:30`,
 /// seconds, fractions and a zone (`Z`, `+01:00`); without a zone it is UTC.
 pub(super) fn parse_iso(text: &str) -> Option<i64> {
+    let reading = read_iso(text)?;
+    Some(reading.local - reading.offset.unwrap_or(0) * 60_000)
+}
+
+/// Reads an ISO 8601 date (see `parse_iso`).
+fn read_iso(text: &str) -> Option<Reading> {
     let mut s = Scanner { text: text.trim(), at: 0 };
     let year = s.digits(4)?;
     s.literal('-')?;
     let month = s.digits(2)?;
     s.literal('-')?;
     let day = s.digits(2)?;
-    let (mut hour, mut minute, mut second, mut millis, mut offset) = (0, 0, 0, 0, 0);
+    let (mut hour, mut minute, mut second, mut millis, mut offset) = (0, 0, 0, 0, None);
     if s.accept('T') || s.accept(' ') {
         hour = s.digits(2)?;
         s.literal(':')?;
@@ -484,21 +337,21 @@ pub(super) fn parse_iso(text: &str) -> Option<i64> {
         }
         s.accept(' ');
         if !s.done() {
-            offset = s.zone()?;
+            offset = Some(s.zone()?);
         }
     }
     if !s.done() {
         return None;
     }
-    instant(year, month, day, (hour, minute, second, millis), offset)
+    Some(Reading { local: local_time(year, month, day, (hour, minute, second, millis))?, offset })
 }
 
 /// Parses a date with a `$dateFromString` format (`%Y`, `%m`, `%d`, `%H`, `%M`,
 /// `%S`, `%L`, `%z`, `%Z`, `%%` and literal characters).
-fn parse_with_format(text: &str, format: &str) -> Option<i64> {
+fn parse_with_format(text: &str, format: &str) -> Option<Reading> {
     let mut s = Scanner { text, at: 0 };
     let (mut year, mut month, mut day) = (1970, 1, 1);
-    let (mut hour, mut minute, mut second, mut millis, mut offset) = (0, 0, 0, 0, 0);
+    let (mut hour, mut minute, mut second, mut millis, mut offset) = (0, 0, 0, 0, None);
     let mut chars = format.chars();
     while let Some(c) = chars.next() {
         if c != '%' {
@@ -513,7 +366,7 @@ fn parse_with_format(text: &str, format: &str) -> Option<i64> {
             'M' => minute = s.some_digits(2)?.0,
             'S' => second = s.some_digits(2)?.0,
             'L' => millis = s.some_digits(3)?.0,
-            'z' => offset = s.zone()?,
+            'z' => offset = Some(s.zone()?),
             'Z' => {
                 let sign = if s.accept('-') {
                     -1
@@ -521,7 +374,7 @@ fn parse_with_format(text: &str, format: &str) -> Option<i64> {
                     s.accept('+');
                     1
                 };
-                offset = sign * s.some_digits(4)?.0;
+                offset = Some(sign * s.some_digits(4)?.0);
             }
             '%' => s.literal('%')?,
             _ => return None,
@@ -530,7 +383,7 @@ fn parse_with_format(text: &str, format: &str) -> Option<i64> {
     if !s.done() {
         return None;
     }
-    instant(year, month, day, (hour, minute, second, millis), offset)
+    Some(Reading { local: local_time(year, month, day, (hour, minute, second, millis))?, offset })
 }
 
 /// `$dateFromString: {dateString, format, timezone, onError, onNull}`.
@@ -568,7 +421,7 @@ impl DateFromString {
     }
 
     /// Parses the string, failing with `ConversionFailure` (which `onError` catches).
-    fn convert(text: &Bson, format: Option<&str>, offset: i64) -> Result<Bson> {
+    fn convert(text: &Bson, format: Option<&str>, zone: Zone) -> Result<Bson> {
         let Bson::String(text) = text else {
             let message = format!(
                 "$dateFromString requires that 'dateString' be a string, found: {} with value {}",
@@ -577,13 +430,20 @@ impl DateFromString {
             );
             return Err(Error::command(ErrorCode::ConversionFailure, message));
         };
-        let parsed = match format {
-            Some(format) => parse_with_format(text, format).map(|m| m - offset * 60_000),
-            None => parse_iso(text).map(|m| m - offset * 60_000),
+        let reading = match format {
+            Some(format) => parse_with_format(text, format),
+            None => read_iso(text),
         };
-        match parsed {
-            Some(millis) => Ok(Bson::DateTime(DateTime::from_millis(millis))),
-            None => Err(Error::command(ErrorCode::ConversionFailure, format!("Error parsing date string '{text}'"))),
+        let failure = |message: String| Err(Error::command(ErrorCode::ConversionFailure, message));
+        match reading {
+            None => failure(format!("Error parsing date string '{text}'")),
+            Some(Reading { offset: Some(_), .. }) if zone != Zone::UTC => failure(
+                "you cannot pass in a date/time string with GMT offset together with a timezone argument".into(),
+            ),
+            Some(Reading { local, offset: Some(minutes) }) => {
+                Ok(Bson::DateTime(DateTime::from_millis(local - minutes * 60_000)))
+            }
+            Some(Reading { local, offset: None }) => Ok(Bson::DateTime(DateTime::from_millis(zone.instant(local)))),
         }
     }
 }
@@ -603,17 +463,17 @@ impl Special for DateFromString {
                 }
             },
         };
-        let offset = timezone(ctx, self.timezone.as_ref())?;
+        let zone = timezone(ctx, self.timezone.as_ref())?;
         if nullish(text.as_deref()) {
             return match &self.on_null {
                 Some(on_null) => ctx.eval(on_null),
                 None => Ok(Some(Cow::Owned(Bson::Null))),
             };
         }
-        let (Some(offset), Some(format), Some(text)) = (offset, format, text) else {
+        let (Some(zone), Some(format), Some(text)) = (zone, format, text) else {
             return Ok(Some(Cow::Owned(Bson::Null)));
         };
-        match DateFromString::convert(&text, format.as_deref(), offset) {
+        match DateFromString::convert(&text, format.as_deref(), zone) {
             Ok(date) => Ok(Some(Cow::Owned(date))),
             Err(error) if error.code() == ErrorCode::ConversionFailure => match &self.on_error {
                 Some(on_error) => ctx.eval(on_error),

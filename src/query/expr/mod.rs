@@ -25,9 +25,12 @@
 mod arith;
 mod array;
 mod bitwise;
+mod calendar;
 mod convert;
 mod data;
 mod date;
+mod date_math;
+mod date_parts;
 mod decimal;
 mod logic;
 mod object;
@@ -184,6 +187,8 @@ const FAMILIES: &[&[Operator]] = &[
     convert::OPERATORS,
     data::OPERATORS,
     date::OPERATORS,
+    date_math::OPERATORS,
+    date_parts::OPERATORS,
     logic::OPERATORS,
     object::OPERATORS,
     regex::OPERATORS,
