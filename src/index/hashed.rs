@@ -92,10 +92,10 @@ fn add_value(md5: &mut Md5, value: &Bson) {
     }
 }
 
-/// The end-of-object element closing a document: type -1 and an empty name.
+/// The end-of-object element closing a document: canonical type 0 (that of EOO),
+/// and no name.
 fn end(md5: &mut Md5) {
-    md5.update((-1i32).to_le_bytes());
-    md5.update([0]);
+    md5.update(0i32.to_le_bytes());
 }
 
 /// A double as MongoDB squashes it for hashing: truncated toward zero, NaN as 0,

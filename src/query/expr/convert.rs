@@ -23,6 +23,7 @@ pub(super) const OPERATORS: &[Operator] = &[
     Operator::special("$toBool", |p, arg| Convert::shorthand(p, arg, "$toBool", Target::Bool)),
     Operator::special("$toObjectId", |p, arg| Convert::shorthand(p, arg, "$toObjectId", Target::ObjectId)),
     Operator::special("$toDate", |p, arg| Convert::shorthand(p, arg, "$toDate", Target::Date)),
+    Operator::special("$toUUID", |p, arg| Convert::shorthand(p, arg, "$toUUID", Target::Uuid)),
 ];
 
 /// A type `$convert` converts to.
@@ -36,6 +37,8 @@ enum Target {
     Int,
     Long,
     Decimal,
+    /// Binary data of the UUID subtype (`$toUUID`).
+    Uuid,
     /// Another valid BSON type, to which only identity conversions exist.
     Other(&'static str),
 }
@@ -85,6 +88,7 @@ impl Target {
             Target::Int => "int",
             Target::Long => "long",
             Target::Decimal => "decimal",
+            Target::Uuid => "binData",
             Target::Other(name) => name,
         }
     }
@@ -106,6 +110,8 @@ fn type_for_code(code: i64) -> Result<&'static str> {
 struct Convert {
     input: Node,
     to: Node,
+    /// The target of a shorthand (`$toInt`…), which `to` does not name.
+    target: Option<Target>,
     on_error: Option<Node>,
     on_null: Option<Node>,
 }
@@ -132,7 +138,7 @@ impl Convert {
         }
         let Some(input) = input else { return fail(ErrorCode::FailedToParse, "Missing 'input' parameter to $convert") };
         let Some(to) = to else { return fail(ErrorCode::FailedToParse, "Missing 'to' parameter to $convert") };
-        Ok(special(Convert { input, to, on_error, on_null }))
+        Ok(special(Convert { input, to, target: None, on_error, on_null }))
     }
 
     /// `$toInt: expr` and the like: a conversion without `onError` or `onNull`.
@@ -142,22 +148,19 @@ impl Convert {
             return fail(ErrorCode::Location50723, format!("{name} requires a single argument, got {}", args.len()));
         }
         let input = args.pop().unwrap_or(Node::Missing);
-        Ok(special(Convert {
-            input,
-            to: Node::Const(Bson::String(target.name().to_owned())),
-            on_error: None,
-            on_null: None,
-        }))
+        Ok(special(Convert { input, to: Node::Missing, target: Some(target), on_error: None, on_null: None }))
     }
 }
 
 impl Special for Convert {
     fn eval<'a>(&self, ctx: &mut Ctx<'a>) -> Result<Val<'a>> {
-        let to = ctx.eval(&self.to)?;
-        let target = match to.as_deref() {
-            value if nullish(value) => None,
-            Some(value) => Some(Target::named(value)?),
-            None => None,
+        let target = match self.target {
+            Some(target) => Some(target),
+            None => match ctx.eval(&self.to)?.as_deref() {
+                value if nullish(value) => None,
+                Some(value) => Some(Target::named(value)?),
+                None => None,
+            },
         };
         let input = ctx.eval(&self.input)?;
         if nullish(input.as_deref()) {
@@ -185,7 +188,7 @@ fn failure<T>(message: impl Into<String>) -> Result<T> {
 
 /// Converts a value that is not null to a type.
 fn convert(value: &Bson, target: Target) -> Result<Bson> {
-    if type_name(Some(value)) == target.name() {
+    if type_name(Some(value)) == target.name() && target != Target::Uuid {
         return Ok(value.clone());
     }
     let unsupported = || {
@@ -261,7 +264,28 @@ fn convert(value: &Bson, target: Target) -> Result<Bson> {
             },
             _ => unsupported(),
         },
+        Target::Uuid => to_uuid(value),
         Target::Other(_) => unsupported(),
+    }
+}
+
+/// Converts a UUID string (`8-4-4-4-12` hex digits) to binary data of the UUID
+/// subtype; UUIDs pass through.
+fn to_uuid(value: &Bson) -> Result<Bson> {
+    use bson::spec::BinarySubtype;
+    match value {
+        Bson::Binary(binary) if binary.subtype == BinarySubtype::Uuid => Ok(value.clone()),
+        Bson::Binary(_) => failure("Conversions between different BinData subtypes are not supported"),
+        Bson::String(s) => match bson::Uuid::parse_str(s) {
+            Ok(uuid) if s.len() == 36 => Ok(Bson::Binary(bson::Binary::from_uuid(uuid))),
+            _ => failure(format!(
+                "Failed to parse BinData '{s}' in $convert with no onError value: Invalid UUID string: {s}"
+            )),
+        },
+        other => failure(format!(
+            "Unsupported conversion from {} to binData in $convert with no onError value",
+            type_name(Some(other))
+        )),
     }
 }
 

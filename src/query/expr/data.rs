@@ -1,9 +1,12 @@
 //! Operators on a value's BSON form: `$binarySize`, `$bsonSize`, the parts of a
 //! timestamp (`$tsSecond`, `$tsIncrement`) and `$toHashedIndexKey`.
 
+use std::borrow::Cow;
+
 use bson::Bson;
 
-use super::{fail, int, nullish, type_name, Arity, Operator};
+use super::logic::special;
+use super::{fail, int, nullish, type_name, Arity, Ctx, Node, Operator, Parser, Special, Val};
 use crate::error::{ErrorCode, Result};
 use crate::value::size::document_size;
 
@@ -14,9 +17,7 @@ pub(super) const OPERATORS: &[Operator] = &[
     Operator::eager("$tsIncrement", Arity::Exactly(1), |a| {
         timestamp_part("$tsIncrement", a[0], ErrorCode::Location5687302)
     }),
-    Operator::eager("$toHashedIndexKey", Arity::Exactly(1), |a| {
-        Ok(Some(Bson::Int64(crate::index::hash(a[0].unwrap_or(&Bson::Null)))))
-    }),
+    Operator::special("$toHashedIndexKey", HashedKey::parse),
 ];
 
 /// `$binarySize`: a string's UTF-8 bytes or a binary's length.
@@ -52,5 +53,23 @@ fn timestamp_part(name: &str, arg: Option<&Bson>, code: ErrorCode) -> Result<Opt
         }
         other if nullish(other) => Ok(Some(Bson::Null)),
         other => fail(code, format!(" Argument to {name} must be a timestamp, but is {}", type_name(other))),
+    }
+}
+
+/// `$toHashedIndexKey: <expression>`: the hashed index key of a value. Its
+/// argument is one expression, an array literal included.
+#[derive(Debug)]
+struct HashedKey(Node);
+
+impl HashedKey {
+    fn parse(p: &mut Parser, spec: &Bson) -> Result<Node> {
+        Ok(special(HashedKey(p.operand(spec)?)))
+    }
+}
+
+impl Special for HashedKey {
+    fn eval<'a>(&self, ctx: &mut Ctx<'a>) -> Result<Val<'a>> {
+        let value = ctx.eval(&self.0)?;
+        Ok(Some(Cow::Owned(Bson::Int64(crate::index::hash(value.as_deref().unwrap_or(&Bson::Null))))))
     }
 }

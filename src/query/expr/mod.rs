@@ -33,10 +33,13 @@ mod date_math;
 mod date_parts;
 mod decimal;
 mod logic;
+mod n_elements;
 mod object;
 mod regex;
 mod replace;
 mod set;
+mod sort_array;
+pub(crate) mod stats;
 mod string;
 mod trig;
 mod variables;
@@ -190,10 +193,13 @@ const FAMILIES: &[&[Operator]] = &[
     date_math::OPERATORS,
     date_parts::OPERATORS,
     logic::OPERATORS,
+    n_elements::OPERATORS,
     object::OPERATORS,
     regex::OPERATORS,
     replace::OPERATORS,
     set::OPERATORS,
+    sort_array::OPERATORS,
+    stats::OPERATORS,
     string::OPERATORS,
     trig::OPERATORS,
     zip::OPERATORS,

@@ -74,11 +74,9 @@ impl RegexOp {
         let Some(regex) = regex else {
             return fail(ErrorCode::Location31023, format!("{name} requires 'regex' parameter"));
         };
-        let constant = match (&regex, &options) {
-            (Node::Const(pattern), None) => Some(evaluated_regex(name, Some(pattern), None)?),
-            (Node::Const(pattern), Some(Node::Const(options))) => {
-                Some(evaluated_regex(name, Some(pattern), Some(options))?)
-            }
+        let constant = match (regex.folded(), options.as_ref().map(Node::folded)) {
+            (Some(pattern), None) => Some(evaluated_regex(name, Some(&pattern), None)?),
+            (Some(pattern), Some(Some(options))) => Some(evaluated_regex(name, Some(&pattern), Some(&options))?),
             _ => None,
         };
         Ok(special(RegexOp { mode, input, regex, options, constant }))

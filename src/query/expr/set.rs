@@ -122,7 +122,8 @@ fn equals(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
 struct IsSubset {
     left: Node,
     right: Node,
-    /// Whether `right` is a constant.
+    /// Whether `right` is a constant and `left` is not (MongoDB's optimizer
+    /// then replaces the expression, which reports a bad `left` differently).
     constant: bool,
 }
 
@@ -138,7 +139,8 @@ impl IsSubset {
                 return fail(ErrorCode::Location17311, second_not_array(Some(value)));
             }
         }
-        Ok(special(IsSubset { left, right, constant: constant.is_some() }))
+        let constant = constant.is_some() && left.folded().is_none();
+        Ok(special(IsSubset { left, right, constant }))
     }
 }
 

@@ -88,10 +88,15 @@ fn unbounded(name: &str, arg: Option<&Bson>, f: fn(f64) -> f64) -> Result<Option
     unary(name, arg, |n| Ok(applied(n, f)))
 }
 
-/// `f` of `n`: a decimal for a decimal, else a double.
+/// `f` of `n`: a decimal for a decimal, else a double. An exact integer at an
+/// infinity (`$tanh` gives ±1) stays exact.
 fn applied(n: Num, f: fn(f64) -> f64) -> Bson {
+    let x = n.to_f64();
     match n {
-        Num::Decimal(_) => decimal::from_f64(f(n.to_f64())),
+        Num::Decimal(_) if x.is_infinite() && f(x).fract() == 0.0 => {
+            decimal::to_bson(super::decimal::Dec::from_i128(f(x) as i128))
+        }
+        Num::Decimal(_) => decimal::from_f64(f(x)),
         _ => Bson::Double(f(n.to_f64())),
     }
 }
