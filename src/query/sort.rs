@@ -38,6 +38,18 @@ struct SortField {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SortKey(Vec<Bson>);
 
+impl SortKey {
+    /// The key's values, one per field (to save it).
+    pub fn into_values(self) -> Vec<Bson> {
+        self.0
+    }
+
+    /// A key saved by [`SortKey::into_values`].
+    pub fn from_values(values: Vec<Bson>) -> SortKey {
+        SortKey(values)
+    }
+}
+
 impl Sort {
     /// Compiles a sort specification. An empty one sorts nothing; callers normally
     /// skip it.
@@ -72,6 +84,25 @@ impl Sort {
             fields.push(SortField { path: field_path(name)?, ascending });
         }
         Ok(Sort { fields, collation: None, text: None })
+    }
+
+    /// The path and direction (ascending) of a sort on exactly one field that is
+    /// not a `$meta` score.
+    pub fn single_field(&self) -> Option<(&[String], bool)> {
+        match self.fields.as_slice() {
+            [field] if !field.path.is_empty() => Some((&field.path, field.ascending)),
+            _ => None,
+        }
+    }
+
+    /// How many fields the sort has.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether the sort has no field.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
     }
 
     /// Whether the sort is by the text score (`{$meta: "textScore"}`).

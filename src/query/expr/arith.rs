@@ -97,7 +97,7 @@ impl Num {
     }
 
     /// The number as a double.
-    pub(super) fn to_f64(self) -> f64 {
+    pub(crate) fn to_f64(self) -> f64 {
         match self {
             Num::Int(n) => f64::from(n),
             Num::Long(n) => n as f64,
@@ -648,4 +648,13 @@ impl Special for Rand {
 fn random_unit() -> f64 {
     let bits = RandomState::new().build_hasher().finish() >> 11;
     bits as f64 / (1u64 << 53) as f64
+}
+
+/// The sum of two numbers, as `$add` computes it (the wider type wins).
+pub(crate) fn add_numbers(a: &Bson, b: &Bson) -> Bson {
+    let mut sum = Sum::default();
+    for n in [a, b].into_iter().filter_map(|v| Num::of(Some(v))) {
+        sum.add(n);
+    }
+    sum.total()
 }

@@ -75,6 +75,37 @@ impl Unit {
     }
 }
 
+/// The time units, for `$setWindowFields`' range windows with `unit`,
+/// `$derivative` and `$integral`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TimeUnit(Unit);
+
+impl TimeUnit {
+    /// The unit called `name` (case-sensitive), or MongoDB's message for an
+    /// unknown one.
+    pub(crate) fn named(name: &str) -> std::result::Result<TimeUnit, String> {
+        Unit::NAMES
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map(|(_, unit)| TimeUnit(*unit))
+            .ok_or_else(|| format!("unknown time unit value: {name}"))
+    }
+
+    /// The unit's length in milliseconds, for a week and shorter units.
+    pub(crate) fn fixed_millis(self) -> Option<i64> {
+        match self.0 {
+            Unit::Week => Some(7 * DAY),
+            Unit::Day => Some(DAY),
+            unit => unit.millis(),
+        }
+    }
+
+    /// `date` plus `amount` units, in UTC.
+    pub(crate) fn add(self, date: i64, amount: i64) -> Result<i64> {
+        i64::try_from(date_add(date, self.0, amount, Zone::UTC)?).map_err(|_| add_overflowed())
+    }
+}
+
 /// A unit argument, `None` when it is null or missing.
 fn unit_of(value: Option<&Bson>, op: &str) -> Result<Option<Unit>> {
     match value {

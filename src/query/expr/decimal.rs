@@ -119,11 +119,33 @@ impl Dec {
         Some(Dec { neg, coefficient, exponent }.rounded())
     }
 
-    /// The exact product rounded to 34 digits, or `None` when it does not fit.
+    /// The product rounded to 34 digits, or `None` when the exponent does not fit.
+    /// Exact when the coefficients' product fits in 128 bits (after dropping
+    /// trailing zeros); otherwise the longer operand is first rounded a digit at
+    /// a time until it does, which can move the 34th digit.
     pub(super) fn mul(self, other: Dec) -> Option<Dec> {
-        let coefficient = self.coefficient.checked_mul(other.coefficient)?;
-        let exponent = self.exponent.checked_add(other.exponent)?;
-        Some(Dec { neg: self.neg != other.neg, coefficient, exponent }.rounded())
+        let (mut a, mut b) = (self.trimmed(), other.trimmed());
+        loop {
+            if let Some(coefficient) = a.coefficient.checked_mul(b.coefficient) {
+                let exponent = a.exponent.checked_add(b.exponent)?;
+                return Some(Dec { neg: self.neg != other.neg, coefficient, exponent }.rounded());
+            }
+            let longer = if a.coefficient >= b.coefficient { &mut a } else { &mut b };
+            let (kept, rest) = (longer.coefficient / 10, longer.coefficient % 10);
+            let up = rounds_away(longer.neg, kept, rest, 10, Rounding::HalfEven);
+            longer.coefficient = kept + u128::from(up);
+            longer.exponent = longer.exponent.checked_add(1)?;
+        }
+    }
+
+    /// The same value without trailing zeros in its coefficient.
+    fn trimmed(self) -> Dec {
+        let mut out = self;
+        while out.coefficient != 0 && out.coefficient.is_multiple_of(10) {
+            out.coefficient /= 10;
+            out.exponent += 1;
+        }
+        out
     }
 
     /// The quotient by long division, rounded half-even to 34 digits; an exact

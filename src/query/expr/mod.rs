@@ -58,7 +58,9 @@ use bson::{Bson, Document};
 use crate::error::{Error, ErrorCode, Result};
 use crate::value::order;
 
-pub(crate) use arith::{Num, Sum};
+pub(crate) use arith::{add_numbers, Num, Sum};
+pub(crate) use date_math::TimeUnit;
+pub(crate) use n_elements::{n_arguments, n_value, Pick};
 pub(crate) use object::merge_into;
 pub use variables::Variables;
 
@@ -129,6 +131,12 @@ impl Expr {
             Node::Const(value) => Some(value),
             _ => None,
         }
+    }
+
+    /// The value of an expression built of constants only (arrays and objects of
+    /// them included).
+    pub fn folded(&self) -> Option<Bson> {
+        self.node.folded()
     }
 }
 

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use bson::Bson;
 
 use super::arith::Num;
+use super::decimal::Dec;
 use super::logic::special;
 use super::{fail, type_name, Arity, Ctx, Node, Operator, Parser, Special, Val};
 use crate::error::{ErrorCode, Result};
@@ -38,6 +39,23 @@ impl Deviation {
             self.mean += delta / self.count as f64;
             self.m2 += delta * (x - self.mean);
         }
+    }
+
+    /// The count, mean and sum of squared deviations (to save the state).
+    pub(crate) fn parts(&self) -> (u64, f64, f64) {
+        (self.count, self.mean, self.m2)
+    }
+
+    /// Takes in another deviation's parts (Chan's parallel combination).
+    pub(crate) fn merge(&mut self, count: u64, mean: f64, m2: f64) {
+        if count == 0 {
+            return;
+        }
+        let total = self.count + count;
+        let delta = mean - self.mean;
+        self.m2 += m2 + delta * delta * (self.count as f64) * (count as f64) / total as f64;
+        self.mean += delta * count as f64 / total as f64;
+        self.count = total;
     }
 
     /// Takes out a value added before.
@@ -81,6 +99,52 @@ fn deviation_of(args: &[Option<&Bson>]) -> Deviation {
     deviation
 }
 
+/// An exponential moving average, in decimal arithmetic as MongoDB computes it:
+/// each number moves the average by `alpha` of its distance.
+#[derive(Debug, Clone)]
+pub(crate) struct MovingAverage {
+    alpha: Dec,
+    average: Option<Dec>,
+    /// Whether a decimal was averaged (the result is then a decimal).
+    decimal: bool,
+}
+
+impl MovingAverage {
+    /// An average with weight `2 / (n + 1)`.
+    pub(crate) fn with_n(n: i64) -> MovingAverage {
+        let alpha = Dec::from_i128(2).div(Dec::from_i128(i128::from(n) + 1)).unwrap_or(Dec::from_i128(1));
+        MovingAverage { alpha, average: None, decimal: false }
+    }
+
+    /// An average with weight `alpha` (between 0 and 1).
+    pub(crate) fn with_alpha(alpha: f64) -> MovingAverage {
+        MovingAverage { alpha: Dec::from_f64(alpha).unwrap_or(Dec::from_i128(1)), average: None, decimal: false }
+    }
+
+    /// Takes in a value (anything but a number is skipped); returns the average
+    /// so far, null before the first number.
+    pub(crate) fn add(&mut self, value: Option<&Bson>) -> Bson {
+        if let Some(n) = Num::of(value) {
+            self.decimal |= matches!(n, Num::Decimal(_));
+            if let Some(x) = n.to_dec() {
+                self.average = Some(match self.average {
+                    None => x,
+                    Some(average) => {
+                        let keep = Dec::from_i128(1).add(self.alpha.negate());
+                        let moved = x.mul(self.alpha).zip(keep.and_then(|keep| average.mul(keep)));
+                        moved.and_then(|(a, b)| a.add(b)).unwrap_or(average)
+                    }
+                });
+            }
+        }
+        match self.average {
+            None => Bson::Null,
+            Some(average) if self.decimal => super::decimal::to_bson(average),
+            Some(average) => Bson::Double(average.to_f64()),
+        }
+    }
+}
+
 /// The value at a percentile `p` (0 to 1) of sorted values: the lower of the
 /// two around it, as MongoDB's discrete method takes.
 pub(crate) fn percentile_of(sorted: &[f64], p: f64) -> Bson {
@@ -107,8 +171,27 @@ impl QuantileSpec {
     /// of constant numbers from 0 to 1, `constant` giving its value when it is
     /// constant.
     pub(crate) fn parse(spec: &Bson, op: &str, constant: impl FnMut(&Bson) -> Option<Bson>) -> Result<QuantileSpec> {
+        let codes = (ErrorCode::Location7436201, ErrorCode::Location7436200);
+        QuantileSpec::parse_with(spec, op, codes, constant)
+    }
+
+    /// Reads the argument of the `$median` or `$percentile` accumulator (or
+    /// window function), whose expressions may read `vars`.
+    pub(crate) fn parse_accumulator(spec: &Bson, op: &str, vars: &super::Variables) -> Result<QuantileSpec> {
+        let codes = (ErrorCode::Location7436100, ErrorCode::Location7429703);
+        QuantileSpec::parse_with(spec, op, codes, |p| super::Expr::parse(p, vars).ok()?.folded())
+    }
+
+    /// Reads `{input, p, method}`; a non-object gets `codes` (for `$median`, for
+    /// `$percentile`).
+    fn parse_with(
+        spec: &Bson,
+        op: &str,
+        codes: (ErrorCode, ErrorCode),
+        constant: impl FnMut(&Bson) -> Option<Bson>,
+    ) -> Result<QuantileSpec> {
         let Bson::Document(doc) = spec else {
-            let code = if op == "$median" { ErrorCode::Location7436201 } else { ErrorCode::Location7436200 };
+            let code = if op == "$median" { codes.0 } else { codes.1 };
             return fail(code, format!("specification must be an object; found {op}: {spec}"));
         };
         let (mut input, mut p, mut method) = (None, None, None);

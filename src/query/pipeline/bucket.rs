@@ -265,7 +265,7 @@ impl BucketAuto {
                 end += 1;
             }
             let max = keyed.get(end).unwrap_or(&keyed[end - 1]).0.clone();
-            let mut states = self.output.start();
+            let mut states = self.output.start(&Bson::Null)?;
             for (_, doc) in &keyed[start..end] {
                 self.output.add(&mut states, doc)?;
             }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use bson::{doc, Bson, Document};
 
+use super::accumulator::{Accumulator, State};
 use super::held::Held;
 use super::spill::Run;
 use super::Docs;
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::expr::{self, Expr, Num, Sum, Variables};
+use crate::query::expr::{Expr, Variables};
 use crate::query::text::TextSearch;
 use crate::value::collation::Collation;
 use crate::value::size::{document_size, value_footprint, MAX_DOCUMENT};
@@ -40,202 +41,6 @@ pub(super) struct States(Vec<State>);
 /// Memory counted for a group besides its key and the values it keeps.
 const GROUP_OVERHEAD: usize = 64;
 
-/// An accumulator operator.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Accumulator {
-    Sum,
-    Avg,
-    Min,
-    Max,
-    First,
-    Last,
-    Push,
-    AddToSet,
-    MergeObjects,
-    Count,
-}
-
-impl Accumulator {
-    /// The accumulator called `name`.
-    fn named(name: &str) -> Option<Accumulator> {
-        Some(match name {
-            "$sum" => Accumulator::Sum,
-            "$avg" => Accumulator::Avg,
-            "$min" => Accumulator::Min,
-            "$max" => Accumulator::Max,
-            "$first" => Accumulator::First,
-            "$last" => Accumulator::Last,
-            "$push" => Accumulator::Push,
-            "$addToSet" => Accumulator::AddToSet,
-            "$mergeObjects" => Accumulator::MergeObjects,
-            "$count" => Accumulator::Count,
-            _ => return None,
-        })
-    }
-
-    /// The empty state of this accumulator for a new group.
-    fn start(self) -> State {
-        match self {
-            Accumulator::Sum | Accumulator::Count => State::Sum(Sum::default()),
-            Accumulator::Avg => State::Avg(Sum::default(), 0),
-            Accumulator::Min | Accumulator::Max => State::Extreme(None),
-            Accumulator::First => State::First(None),
-            Accumulator::Last => State::Last(Bson::Null),
-            Accumulator::Push | Accumulator::AddToSet => State::List(Vec::new(), 0),
-            Accumulator::MergeObjects => State::Merged(Document::new()),
-        }
-    }
-}
-
-/// What an accumulator has gathered so far in one group.
-#[derive(Debug)]
-enum State {
-    Sum(Sum),
-    Avg(Sum, u64),
-    Extreme(Option<Bson>),
-    First(Option<Bson>),
-    Last(Bson),
-    /// `$push`'s or `$addToSet`'s values, and the memory they take.
-    List(Vec<Bson>, usize),
-    Merged(Document),
-}
-
-/// The most one `$push` or `$addToSet` may gather in a group, as MongoDB's
-/// `internalQueryMaxPushBytes` and `internalQueryMaxAddToSetBytes`.
-const MAX_LIST_BYTES: usize = 100 * 1024 * 1024;
-
-impl State {
-    /// Takes in one document's value (`None` when missing).
-    /// Returns how many bytes the state grew by (a value kept, or kept instead of a
-    /// smaller one).
-    fn add(&mut self, op: Accumulator, value: Option<Bson>) -> Result<usize> {
-        let replaced =
-            |old: Option<&Bson>, new: &Bson| value_footprint(new).saturating_sub(old.map_or(0, value_footprint));
-        let grown = match self {
-            State::Sum(sum) => {
-                sum.add(Num::of(value.as_ref()).unwrap_or(Num::Int(0)));
-                0
-            }
-            State::Avg(sum, count) => {
-                if let Some(n) = Num::of(value.as_ref()) {
-                    sum.add(n);
-                    *count += 1;
-                }
-                0
-            }
-            State::Extreme(best) => {
-                let Some(value) = value.filter(|v| !matches!(v, Bson::Null | Bson::Undefined)) else { return Ok(0) };
-                let wanted = if op == Accumulator::Min { Ordering::Less } else { Ordering::Greater };
-                if best.as_ref().is_none_or(|b| expr::compare(Some(&value), Some(b)) == wanted) {
-                    let grown = replaced(best.as_ref(), &value);
-                    *best = Some(value);
-                    grown
-                } else {
-                    0
-                }
-            }
-            State::First(first) => match first {
-                Some(_) => 0,
-                None => {
-                    let value = value.unwrap_or(Bson::Null);
-                    let grown = value_footprint(&value);
-                    *first = Some(value);
-                    grown
-                }
-            },
-            State::Last(last) => {
-                let value = value.unwrap_or(Bson::Null);
-                let grown = replaced(Some(last), &value);
-                *last = value;
-                grown
-            }
-            State::List(items, bytes) => {
-                let Some(value) = value else { return Ok(0) };
-                let duplicate =
-                    op == Accumulator::AddToSet && items.iter().any(|i| expr::compare(Some(i), Some(&value)).is_eq());
-                if duplicate {
-                    return Ok(0);
-                }
-                let grown = value_footprint(&value);
-                *bytes += grown;
-                if *bytes > MAX_LIST_BYTES {
-                    let name = if op == Accumulator::Push { "$push" } else { "$addToSet" };
-                    return Err(Error::command(
-                        ErrorCode::ExceededMemoryLimit,
-                        format!("{name} used too much memory and cannot spill to disk. Memory limit: {MAX_LIST_BYTES} bytes"),
-                    ));
-                }
-                items.push(value);
-                grown
-            }
-            State::Merged(merged) => {
-                expr::merge_into(merged, value.as_ref())?;
-                value.as_ref().map_or(0, value_footprint)
-            }
-        };
-        Ok(grown)
-    }
-
-    /// The accumulator's result for the group.
-    fn finish(self) -> Bson {
-        match self {
-            State::Sum(sum) => sum.total(),
-            State::Avg(_, 0) => Bson::Null,
-            State::Avg(sum, count) => sum.average(count),
-            State::Extreme(best) => best.unwrap_or(Bson::Null),
-            State::First(first) => first.unwrap_or(Bson::Null),
-            State::Last(last) => last,
-            State::List(items, _) => Bson::Array(items),
-            State::Merged(merged) => Bson::Document(merged),
-        }
-    }
-
-    /// What a spilled run keeps of the state, to be merged back by [`State::merge`].
-    fn partial(self) -> Bson {
-        match self {
-            State::Sum(sum) => Bson::Document(doc! {"s": sum.total()}),
-            State::Avg(sum, count) => Bson::Document(doc! {"s": sum.total(), "n": count as i64}),
-            State::Extreme(value) | State::First(value) => {
-                Bson::Document(value.map(|v| doc! {"v": v}).unwrap_or_default())
-            }
-            State::Last(last) => Bson::Document(doc! {"v": last}),
-            State::List(items, _) => Bson::Document(doc! {"v": items}),
-            State::Merged(merged) => Bson::Document(doc! {"v": merged}),
-        }
-    }
-
-    /// Takes in the partial state a later run holds for the same group.
-    fn merge(&mut self, op: Accumulator, partial: Bson) -> Result<()> {
-        let Bson::Document(mut partial) = partial else {
-            return Err(Error::Internal("a spilled group's state is not a document".into()));
-        };
-        let value = partial.remove("v");
-        match self {
-            State::Sum(sum) => sum.add(Num::of(partial.get("s")).unwrap_or(Num::Int(0))),
-            State::Avg(sum, count) => {
-                if let Some(n) = Num::of(partial.get("s")) {
-                    sum.add(n);
-                }
-                *count += partial.get_i64("n").unwrap_or(0) as u64;
-            }
-            State::Extreme(_) | State::First(_) | State::Last(_) => {
-                if value.is_some() {
-                    self.add(op, value)?;
-                }
-            }
-            State::List(..) => {
-                if let Some(Bson::Array(items)) = value {
-                    for item in items {
-                        self.add(op, Some(item))?;
-                    }
-                }
-            }
-            State::Merged(merged) => expr::merge_into(merged, value.as_ref())?,
-        }
-        Ok(())
-    }
-}
-
 impl Group {
     /// Parses `{_id: expr, field: {$accumulator: expr}, …}`.
     /// The expressions may read `vars`, the command's variables.
@@ -262,9 +67,7 @@ impl Group {
     /// read values, and its accumulators must not compare them (`$min`, `$max`,
     /// `$addToSet`), until expressions and accumulators take a collation too.
     pub(super) fn with_collation(mut self, collation: &Arc<Collation>) -> Result<Group> {
-        let comparing = self.accumulators.fields.iter().find(|(_, op, expr)| {
-            matches!(op, Accumulator::Min | Accumulator::Max | Accumulator::AddToSet) || !expr.is_plain()
-        });
+        let comparing = self.accumulators.fields.iter().find(|(_, op, expr)| op.compares() || !expr.is_plain());
         if let Some((name, _, _)) = comparing {
             return Err(Error::command(
                 ErrorCode::NotImplemented,
@@ -308,7 +111,7 @@ impl Group {
                 Some(at) => *at,
                 None => {
                     held.add(value_footprint(&key.0) + GROUP_OVERHEAD)?;
-                    groups.push((key.0.clone(), self.accumulators.start()));
+                    groups.push((key.0.clone(), self.accumulators.start(&key.0)?));
                     index.insert(key, groups.len() - 1);
                     groups.len() - 1
                 }
@@ -383,7 +186,7 @@ impl<'a> MergedGroups<'a> {
         let compare = |a: &Bson, b: &Bson| crate::value::order::compare_collated(a, b, collation);
         let smallest = self.heads.iter().flatten().map(|(key, _)| key).min_by(|a, b| compare(a, b));
         let Some(key) = smallest.cloned() else { return Ok(None) };
-        let mut states = self.group.accumulators.start();
+        let mut states = self.group.accumulators.start(&key)?;
         for at in 0..self.runs.len() {
             let holds_key = matches!(&self.heads[at], Some((k, _)) if compare(k, &key).is_eq());
             if holds_key {
@@ -456,18 +259,10 @@ impl Accumulators {
             let message = format!("The {op_name} accumulator is a unary operator");
             return Err(Error::command(ErrorCode::Location40237, message));
         }
-        let Some(op) = Accumulator::named(op_name) else {
+        let Some((op, input)) = Accumulator::parse(op_name, argument, vars)? else {
             return Err(Error::command(ErrorCode::Location15952, format!("unknown group operator '{op_name}'")));
         };
-        let argument = if op == Accumulator::Count {
-            if !matches!(argument, Bson::Document(d) if d.is_empty()) {
-                return Err(Error::type_mismatch("$count takes no arguments, i.e. $count:{}"));
-            }
-            Bson::Int32(1)
-        } else {
-            argument.clone()
-        };
-        self.fields.push((name.to_owned(), op, Expr::parse(&argument, vars)?));
+        self.fields.push((name.to_owned(), op, input));
         Ok(())
     }
 
@@ -476,9 +271,14 @@ impl Accumulators {
         self.fields.is_empty()
     }
 
-    /// The empty states of a new group.
-    pub(super) fn start(&self) -> States {
-        States(self.fields.iter().map(|(_, op, _)| op.start()).collect())
+    /// The empty states of a new group whose key is `key` (which `n` of
+    /// `$topN` and the like reads when it is a document).
+    pub(super) fn start(&self, key: &Bson) -> Result<States> {
+        let scope = match key {
+            Bson::Document(doc) => doc.clone(),
+            _ => Document::new(),
+        };
+        self.fields.iter().map(|(_, op, _)| op.start(&scope)).collect::<Result<_>>().map(States)
     }
 
     /// Takes one document into a group's states; returns roughly how many bytes
@@ -491,7 +291,7 @@ impl Accumulators {
     pub(super) fn add_scored(&self, states: &mut States, doc: &Document, score: Option<f64>) -> Result<usize> {
         let mut grown = 0;
         for ((_, op, expr), state) in self.fields.iter().zip(states.0.iter_mut()) {
-            grown += state.add(*op, expr.evaluate_scored(doc, score)?)?;
+            grown += state.add(op, expr.evaluate_scored(doc, score)?, op.sort_key(doc)?)?;
         }
         Ok(grown)
     }
@@ -507,15 +307,15 @@ impl Accumulators {
             return Err(Error::Internal("a spilled group has the wrong number of states".into()));
         }
         for (((_, op, _), state), partial) in self.fields.iter().zip(states.0.iter_mut()).zip(partials) {
-            state.merge(*op, partial)?;
+            state.merge(op, partial)?;
         }
         Ok(())
     }
 
     /// Appends each field's result for a group to `out`.
     pub(super) fn finish(&self, states: States, out: &mut Document) {
-        for ((name, _, _), state) in self.fields.iter().zip(states.0) {
-            out.insert(name.clone(), state.finish());
+        for ((name, op, _), state) in self.fields.iter().zip(states.0) {
+            out.insert(name.clone(), state.finish(op));
         }
     }
 }

@@ -55,6 +55,11 @@ impl Held {
         self.add(document_footprint(doc))
     }
 
+    /// The bytes the stage holds now.
+    pub(super) fn bytes(&self) -> usize {
+        self.reservation.bytes()
+    }
+
     /// The stage's limit.
     pub(super) fn limit(&self) -> usize {
         self.limits.memory

@@ -21,6 +21,7 @@
 //! aggregation expressions, as `find`'s projection but without its positional and
 //! `$elemMatch` forms.
 
+mod accumulator;
 mod bucket;
 mod facet;
 mod fields;
@@ -32,6 +33,7 @@ mod output;
 mod spill;
 mod text;
 mod unwind;
+mod window;
 
 #[cfg(test)]
 mod tests;
@@ -190,6 +192,7 @@ enum Stage {
     Lookup(Box<Lookup>),
     Facet(Facet),
     BucketAuto(BucketAuto),
+    Window(Box<window::SetWindowFields>),
 }
 
 impl Stage {
@@ -211,6 +214,7 @@ impl Stage {
             Stage::Lookup(_) => "$lookup",
             Stage::Facet(_) => "$facet",
             Stage::BucketAuto(_) => "$bucketAuto",
+            Stage::Window(_) => "$setWindowFields",
         }
     }
 }
@@ -543,6 +547,7 @@ fn parse_stage(name: &str, argument: &Bson, vars: &Variables) -> Result<Vec<Stag
         "$facet" => Stage::Facet(Facet::parse(argument, vars)?),
         "$bucket" => return bucket::parse_bucket(argument, vars),
         "$bucketAuto" => Stage::BucketAuto(BucketAuto::parse(argument, vars)?),
+        "$setWindowFields" => return window::parse(argument, vars),
         // First in a pipeline it opens a change stream (`command/change_stream.rs`).
         "$changeStream" => {
             let message = "$changeStream is only valid as the first stage in a pipeline";
@@ -767,6 +772,7 @@ impl Stage {
                 let out = facet.run(docs, env, &mut held);
                 held.keep_while(Box::new(std::iter::once(out)))
             }
+            Stage::Window(window) => window.run(docs, env.held("$setWindowFields")),
             Stage::BucketAuto(bucket) => {
                 let mut held = env.held("$bucketAuto");
                 let out = bucket.run(docs, &mut held)?;

@@ -1,5 +1,6 @@
 //! The golden aggregation cases of `src/query/golden/aggregation.json` and
-//! `src/query/golden/aggregation-stages.json`: each group holds input `documents`
+//! `src/query/golden/aggregation-stages.json` (and windows, accumulators,
+//! `$densify` and `$fill` in `aggregation-windows.json`): each group holds input `documents`
 //! and, for `$lookup`, other `collections` (name to documents); each case a
 //! `pipeline` that must produce exactly `expect` (field order and numeric types
 //! count), `count` documents (for `$sample`), or fail with the error code `error`.
@@ -14,7 +15,7 @@ use crate::query::expr::Variables;
 use crate::query::golden;
 
 /// How many cases the golden files hold; update it when adding cases.
-const CASES: usize = 328;
+const CASES: usize = 515;
 
 /// Collections held in memory, as tests give them to `$lookup`.
 #[derive(Default)]
@@ -51,9 +52,13 @@ fn same(a: &Document, b: &Document) -> bool {
 fn golden_aggregation() {
     let mut failures = Vec::new();
     let mut count = 0;
-    let groups = [include_str!("../golden/aggregation.json"), include_str!("../golden/aggregation-stages.json")]
-        .into_iter()
-        .flat_map(golden::load);
+    let groups = [
+        include_str!("../golden/aggregation.json"),
+        include_str!("../golden/aggregation-stages.json"),
+        include_str!("../golden/aggregation-windows.json"),
+    ]
+    .into_iter()
+    .flat_map(golden::load);
     for group in groups {
         let documents = documents(group.body.get("documents"));
         let mut collections = MapCollections::default();
