@@ -9,6 +9,7 @@
 //! cargo run --release --bin load -- --connections 16 --keys 1000000 find-eq
 //! cargo run --release --bin load -- --connections 1 --keys 1000000 scan
 //! cargo run --release --bin load -- --connections 1 --keys 1000000 group
+//! cargo run --release --bin load -- --connections 1 --keys 1000000 window
 //! cargo run --release --bin load -- --connections 64 txn
 //! cargo run --release --bin load -- --connections 1 --keys 1000000 find-id-txn
 //! cargo run --release --bin load -- --user root --password pw --connections 16 scram
@@ -30,7 +31,9 @@
 //! `insert` writes documents `{_id, n, name, k, u}` (see [`item`]): `k` takes
 //! [`GROUPS`] values and `u` is unique, so that `find-eq` (equality on `u`, after
 //! `create-index` on it), `scan` (an unindexed `count` matching `k: 0`, 1% of the
-//! documents) and `group` (`$group` by `k`) have something to work on. `--keys`
+//! documents), `group` (`$group` by `k`) and `window` (a `$setWindowFields` sum
+//! over a sliding window of [`WINDOW`] documents, partitioned by `k` and sorted by
+//! `u`, counted by a `$group`) have something to work on. `--keys`
 //! tells those workloads how many documents the collection holds.
 //!
 //! `txn` commits small transactions: each op inserts two documents in a transaction
@@ -146,6 +149,9 @@ enum Workload {
     Scan,
     /// `aggregate` of `<db>.items` grouped by `k`, counting each group.
     Group,
+    /// `aggregate` of `<db>.items` summing `n` over a sliding window of
+    /// [`WINDOW`] documents in each partition by `k`, sorted by `u`.
+    Window,
     /// A transaction inserting two documents into `<db>.txn_items`, committed (the
     /// collection is best created first: concurrent first transactions conflict on
     /// creating it).
@@ -182,6 +188,9 @@ const TXN_FINDS: u64 = 1000;
 
 /// The values `k` takes in the documents `insert` writes: `_id % GROUPS`.
 const GROUPS: u64 = 100;
+
+/// The documents in each sliding window of the `window` workload.
+const WINDOW: u64 = 100;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -415,6 +424,19 @@ async fn drive(
             Workload::Group => vec![doc! {
                 "aggregate": "items",
                 "pipeline": [{"$group": {"_id": "$k", "n": {"$sum": 1}}}],
+                "cursor": {},
+                "$db": db,
+            }],
+            Workload::Window => vec![doc! {
+                "aggregate": "items",
+                "pipeline": [
+                    {"$setWindowFields": {
+                        "partitionBy": "$k",
+                        "sortBy": {"u": 1},
+                        "output": {"s": {"$sum": "$n", "window": {"documents": [1 - WINDOW as i64, 0]}}},
+                    }},
+                    {"$group": {"_id": null, "n": {"$sum": 1}, "s": {"$max": "$s"}}},
+                ],
                 "cursor": {},
                 "$db": db,
             }],
@@ -736,6 +758,14 @@ fn tally(args: &Args, reply: &Document) -> Result<u64, String> {
             let expected = args.keys.div_ceil(GROUPS) as i64;
             if number(reply.get("n")) != Some(expected) {
                 return Err(format!("expected n: {expected} of a collection of {} documents", args.keys));
+            }
+            args.keys
+        }
+        Workload::Window => {
+            let totals = first_batch()?;
+            let counted = totals.first().and_then(|t| number(t.as_document()?.get("n")));
+            if counted != Some(args.keys as i64) {
+                return Err(format!("expected a window over each of {} documents", args.keys));
             }
             args.keys
         }

@@ -138,6 +138,10 @@ impl Sort {
                 values.push(Bson::Double(search.score(doc)));
                 continue;
             }
+            if let Some(value) = scalar_at(doc, &field.path) {
+                values.push(value.clone());
+                continue;
+            }
             let mut found = Found::default();
             collect(doc, &field.path, 0, &mut found);
             if let Some(depth) = found.array_depth {
@@ -176,6 +180,20 @@ impl Sort {
         keyed.sort_by(|(a, _), (b, _)| self.compare_keys(a, b));
         Ok(keyed.into_iter().map(|(_, doc)| doc).collect())
     }
+}
+
+/// The value at a path through sub-documents only, when it is neither an array
+/// nor missing (the common case, which needs no collecting).
+fn scalar_at<'d>(doc: &'d Document, path: &[String]) -> Option<&'d Bson> {
+    let (last, parents) = path.split_last()?;
+    let mut at = doc;
+    for part in parents {
+        match at.get(part)? {
+            Bson::Document(inner) => at = inner,
+            _ => return None,
+        }
+    }
+    at.get(last).filter(|value| !matches!(value, Bson::Array(_)))
 }
 
 /// The values a sort path reaches in a document.

@@ -11,6 +11,7 @@
 pub mod check;
 pub mod collation;
 mod decode;
+mod encode;
 pub mod number;
 pub mod order;
 pub mod regex;
@@ -20,5 +21,6 @@ mod truth;
 mod types;
 
 pub use decode::{decode, decode_next};
+pub use encode::encode;
 pub use truth::truthy;
 pub use types::{alias, type_by_alias, type_by_code, type_name};

@@ -30,9 +30,20 @@ const PARTITION_KEY: &str = "__internal_setWindowFields_partition_key";
 /// names, as MongoDB 8.0 applies them.
 #[derive(Debug, Clone)]
 pub(super) struct SetWindowFields {
-    partitioned: bool,
+    partition: Partitioning,
     sort: Option<Sort>,
     outputs: Vec<(Vec<String>, Output)>,
+}
+
+/// How the stage finds a document's partition.
+#[derive(Debug, Clone)]
+enum Partitioning {
+    /// One partition.
+    Whole,
+    /// The value of a field path (the sort before the stage sorts by it).
+    Field(Expr),
+    /// A computed key, set in [`PARTITION_KEY`] before the sort.
+    Computed,
 }
 
 fn failed(message: impl Into<String>) -> Error {
@@ -92,29 +103,40 @@ pub(super) fn parse(argument: &Bson, vars: &Variables) -> Result<Vec<Stage>> {
         }
     }
     let mut stages = Vec::new();
-    let partitioned = match partition_by {
-        None => false,
+    let mut sort_all = Document::new();
+    let partition = match partition_by {
+        None => Partitioning::Whole,
         Some(partition_by) => {
             let expr = Expr::parse(partition_by, vars)?;
             if matches!(expr.folded(), Some(Bson::Array(_))) {
                 let message = "An expression used to partition cannot evaluate to value of type array";
                 return Err(Error::command(ErrorCode::TypeMismatch, message));
             }
-            let set = doc! {PARTITION_KEY: partition_by.clone()};
-            stages.push(Stage::AddFields(Computed::parse(&set, "$addFields", vars)?));
-            true
+            match partition_by {
+                Bson::String(path) if path.starts_with('$') && !path.starts_with("$$") => {
+                    sort_all.insert(&path[1..], 1);
+                    Partitioning::Field(expr)
+                }
+                _ => {
+                    let set = doc! {PARTITION_KEY: partition_by.clone()};
+                    stages.push(Stage::AddFields(Computed::parse(&set, "$addFields", vars)?));
+                    sort_all.insert(PARTITION_KEY, 1);
+                    Partitioning::Computed
+                }
+            }
         }
     };
-    let mut sort_all = Document::new();
-    if partitioned {
-        sort_all.insert(PARTITION_KEY, 1);
+    for (field, direction) in sort_spec {
+        if !sort_all.contains_key(&field) {
+            sort_all.insert(field, direction);
+        }
     }
-    sort_all.extend(sort_spec);
     if !sort_all.is_empty() {
         stages.push(Stage::Sort(Sort::parse(&sort_all)?));
     }
-    stages.push(Stage::Window(Box::new(SetWindowFields { partitioned, sort, outputs })));
-    if partitioned {
+    let computed = matches!(partition, Partitioning::Computed);
+    stages.push(Stage::Window(Box::new(SetWindowFields { partition, sort, outputs })));
+    if computed {
         stages.push(Stage::Unset(vec![vec![PARTITION_KEY.to_owned()]]));
     }
     Ok(stages)
@@ -129,14 +151,16 @@ impl SetWindowFields {
 
     /// The partition key of a document.
     fn key(&self, doc: &Document) -> Result<Bson> {
-        if !self.partitioned {
-            return Ok(Bson::Null);
-        }
-        match doc.get(PARTITION_KEY) {
+        let key = match &self.partition {
+            Partitioning::Whole => return Ok(Bson::Null),
+            Partitioning::Field(expr) => expr.evaluate_optional(doc)?,
+            Partitioning::Computed => doc.get(PARTITION_KEY).cloned(),
+        };
+        match key {
             Some(Bson::Array(_)) => {
                 Err(Error::command(ErrorCode::TypeMismatch, "Cannot 'partitionBy' an expression of type array"))
             }
-            Some(value) => Ok(value.clone()),
+            Some(value) => Ok(value),
             None => Ok(Bson::Null),
         }
     }
