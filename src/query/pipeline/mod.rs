@@ -23,8 +23,10 @@
 
 mod accumulator;
 mod bucket;
+mod densify;
 mod facet;
 mod fields;
+mod fill;
 mod geo_near;
 mod group;
 mod held;
@@ -193,6 +195,7 @@ enum Stage {
     Facet(Facet),
     BucketAuto(BucketAuto),
     Window(Box<window::SetWindowFields>),
+    Densify(Box<densify::Densify>),
 }
 
 impl Stage {
@@ -215,6 +218,7 @@ impl Stage {
             Stage::Facet(_) => "$facet",
             Stage::BucketAuto(_) => "$bucketAuto",
             Stage::Window(_) => "$setWindowFields",
+            Stage::Densify(_) => "$densify",
         }
     }
 }
@@ -548,6 +552,8 @@ fn parse_stage(name: &str, argument: &Bson, vars: &Variables) -> Result<Vec<Stag
         "$bucket" => return bucket::parse_bucket(argument, vars),
         "$bucketAuto" => Stage::BucketAuto(BucketAuto::parse(argument, vars)?),
         "$setWindowFields" => return window::parse(argument, vars),
+        "$densify" => return densify::parse(argument),
+        "$fill" => return fill::parse(argument, vars),
         // First in a pipeline it opens a change stream (`command/change_stream.rs`).
         "$changeStream" => {
             let message = "$changeStream is only valid as the first stage in a pipeline";
@@ -773,6 +779,7 @@ impl Stage {
                 held.keep_while(Box::new(std::iter::once(out)))
             }
             Stage::Window(window) => window.run(docs, env.held("$setWindowFields")),
+            Stage::Densify(densify) => densify.run(docs),
             Stage::BucketAuto(bucket) => {
                 let mut held = env.held("$bucketAuto");
                 let out = bucket.run(docs, &mut held)?;
