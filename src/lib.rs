@@ -8,6 +8,8 @@
 pub mod auth;
 pub mod cli;
 pub mod command;
+#[cfg(test)]
+mod compat;
 pub mod config;
 pub mod connection;
 pub mod context;

@@ -55,6 +55,7 @@ pub(super) fn parse_top_operator(key: &str, value: &Bson, level: Level<'_>) -> R
             Level::Nested => return Err(Error::bad_value("$expr can only be applied to the top-level document")),
         },
         "$comment" => return Ok(None),
+        "$sampleRate" => sample_rate(value, level)?,
         "$alwaysTrue" | "$alwaysFalse" => {
             if integer(value) != Some(1) {
                 return Err(Error::command(ErrorCode::FailedToParse, format!("{key} must be an integer value of 1")));
@@ -77,6 +78,25 @@ pub(super) fn parse_top_operator(key: &str, value: &Bson, level: Level<'_>) -> R
     Ok(Some(node))
 }
 
+/// `$sampleRate: p`: each document matches with probability `p`, as
+/// `{$expr: {$lt: [{$rand: {}}, p]}}` (0 never, 1 always).
+fn sample_rate(value: &Bson, level: Level<'_>) -> Result<Node> {
+    let Level::Top(vars) = level else {
+        return Err(Error::bad_value("$sampleRate can only be applied to the top-level document"));
+    };
+    let Some(rate) = crate::query::expr::Num::of(Some(value)).map(|n| n.to_f64()) else {
+        return Err(Error::bad_value("argument to $sampleRate must be a numeric type"));
+    };
+    if !(0.0..=1.0).contains(&rate) {
+        return Err(Error::bad_value("numeric argument to $sampleRate must be in [0, 1]"));
+    }
+    Ok(match rate {
+        0.0 => Node::Always(false),
+        1.0 => Node::Always(true),
+        _ => Node::Expr(Expr::parse(&bson::bson!({"$lt": [{"$rand": {}}, rate]}), vars)?),
+    })
+}
+
 /// Whether `key` is one of the operators that stand in place of a field.
 pub(super) fn is_top_operator(key: &str) -> bool {
     matches!(
@@ -90,6 +110,7 @@ pub(super) fn is_top_operator(key: &str) -> bool {
             | "$alwaysFalse"
             | "$text"
             | "$where"
+            | "$sampleRate"
             | "$jsonSchema"
     )
 }

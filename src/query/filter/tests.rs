@@ -272,3 +272,19 @@ fn golden_validation_errors() {
     assert!(failures.is_empty(), "{} of {total} cases failed:\n{}", failures.len(), failures.join("\n"));
     assert_eq!(total, 95, "the number of cases");
 }
+
+#[test]
+fn sample_rate_keeps_each_document_with_its_probability() {
+    let parse = |rate: Bson| Filter::parse(&doc! {"$sampleRate": rate}, &Variables::none());
+    let doc = doc! {"a": 1};
+    assert!(!parse(Bson::Int32(0)).expect("0").matches(&doc));
+    assert!(parse(Bson::Int32(1)).expect("1").matches(&doc));
+    let half = parse(Bson::Double(0.5)).expect("0.5");
+    let kept = (0..2000).filter(|_| half.matches(&doc)).count();
+    assert!((800..1200).contains(&kept), "kept {kept} of 2000");
+    for bad in [Bson::Double(1.5), Bson::String("x".into()), Bson::Double(f64::NAN)] {
+        assert_eq!(parse(bad).map(|_| ()).map_err(|e| e.code()), Err(crate::error::ErrorCode::BadValue));
+    }
+    let nested = Filter::parse(&doc! {"a": {"$elemMatch": {"$sampleRate": 0.5}}}, &Variables::none());
+    assert!(nested.is_err());
+}
