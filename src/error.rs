@@ -656,6 +656,16 @@ error_codes! {
     Location6050201 = 6050201,
     Location6050202 = 6050202,
     Location6050204 = 6050204,
+    Location31441 = 31441,
+    Location17053 = 17053,
+    Location40099 = 40099,
+    Location40100 = 40100,
+    Location40101 = 40101,
+    Location40102 = 40102,
+    Location40103 = 40103,
+    Location40104 = 40104,
+    Location40105 = 40105,
+    Location40185 = 40185,
 }
 
 /// Everything that can go wrong while serving a request or running the server.

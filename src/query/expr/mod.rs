@@ -400,6 +400,10 @@ impl<'v> Parser<'v> {
             "ROOT" | "CURRENT" => return Ok(self.current(path)),
             "REMOVE" => return Ok(Node::Missing),
             "NOW" => return Ok(Node::Now),
+            // `$redact`'s decisions.
+            "KEEP" | "PRUNE" | "DESCEND" if path.is_empty() => {
+                return Ok(Node::Const(Bson::String(name.to_lowercase())));
+            }
             _ => {}
         }
         check_variable_name(name)?;

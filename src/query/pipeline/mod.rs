@@ -28,12 +28,15 @@ mod facet;
 mod fields;
 mod fill;
 mod geo_near;
+mod graph_lookup;
 mod group;
 mod held;
 mod lookup;
 mod output;
+mod redact;
 mod spill;
 mod text;
+mod union_with;
 mod unwind;
 mod window;
 
@@ -140,6 +143,8 @@ enum Within {
     Facet,
     /// A `$lookup` sub-pipeline.
     Lookup,
+    /// A `$unionWith` sub-pipeline.
+    Union,
 }
 
 /// The stages a `$facet` sub-pipeline may not use.
@@ -171,6 +176,10 @@ impl Within {
                 ErrorCode::Location51047,
                 format!("{name} is not allowed within a $lookup's sub-pipeline"),
             )),
+            Within::Union if NOT_IN_LOOKUP.contains(&name) => Err(Error::command(
+                ErrorCode::Location31441,
+                format!("{name} is not allowed within a $unionWith's sub-pipeline"),
+            )),
             _ => Ok(()),
         }
     }
@@ -196,6 +205,9 @@ enum Stage {
     BucketAuto(BucketAuto),
     Window(Box<window::SetWindowFields>),
     Densify(Box<densify::Densify>),
+    UnionWith(Box<union_with::UnionWith>),
+    GraphLookup(Box<graph_lookup::GraphLookup>),
+    Redact(Expr),
 }
 
 impl Stage {
@@ -219,6 +231,9 @@ impl Stage {
             Stage::BucketAuto(_) => "$bucketAuto",
             Stage::Window(_) => "$setWindowFields",
             Stage::Densify(_) => "$densify",
+            Stage::UnionWith(_) => "$unionWith",
+            Stage::GraphLookup(_) => "$graphLookup",
+            Stage::Redact(_) => "$redact",
         }
     }
 }
@@ -435,6 +450,15 @@ impl Pipeline {
         Ok((results, held))
     }
 
+    /// The stages chained over `input` in `env` (a `$unionWith` sub-pipeline).
+    fn stream<'s>(&'s self, input: Docs<'s>, env: &'s Env<'_>) -> Result<Docs<'s>> {
+        let mut docs = input;
+        for stage in &self.stages {
+            docs = stage.apply(docs, env)?;
+        }
+        Ok(docs)
+    }
+
     /// Runs the stages over `input` in `env` (a sub-pipeline runs in its pipeline's).
     /// Its results gathered, failing with `too_large` once they take more than
     /// `cap` bytes of BSON.
@@ -553,6 +577,9 @@ fn parse_stage(name: &str, argument: &Bson, vars: &Variables) -> Result<Vec<Stag
         "$bucketAuto" => Stage::BucketAuto(BucketAuto::parse(argument, vars)?),
         "$setWindowFields" => return window::parse(argument, vars),
         "$densify" => return densify::parse(argument),
+        "$unionWith" => Stage::UnionWith(Box::new(union_with::UnionWith::parse(argument, vars)?)),
+        "$graphLookup" => Stage::GraphLookup(Box::new(graph_lookup::GraphLookup::parse(argument, vars)?)),
+        "$redact" => Stage::Redact(Expr::parse(argument, vars)?),
         "$fill" => return fill::parse(argument, vars),
         // First in a pipeline it opens a change stream (`command/change_stream.rs`).
         "$changeStream" => {
@@ -780,6 +807,12 @@ impl Stage {
             }
             Stage::Window(window) => window.run(docs, env.held("$setWindowFields")),
             Stage::Densify(densify) => densify.run(docs),
+            Stage::UnionWith(union) => union.apply(docs, env),
+            Stage::GraphLookup(lookup) => Box::new(docs.map(move |doc| doc.and_then(|d| lookup.apply(d, env)))),
+            Stage::Redact(expr) => Box::new(docs.filter_map(move |doc| match doc {
+                Ok(doc) => redact::redact(expr, doc).transpose(),
+                Err(e) => Some(Err(e)),
+            })),
             Stage::BucketAuto(bucket) => {
                 let mut held = env.held("$bucketAuto");
                 let out = bucket.run(docs, &mut held)?;
