@@ -29,6 +29,7 @@ const READ: &[Action] = &[
     Action::ListIndexes,
     Action::CollStats,
     Action::DbStats,
+    Action::DbHash,
     Action::KillCursors,
     Action::ListBranches,
     Action::ChangeStream,

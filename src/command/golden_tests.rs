@@ -138,3 +138,8 @@ fn golden_geo() {
 fn golden_index_types() {
     assert_eq!(run_file(include_str!("golden/index-types.json")), 92, "the number of cases");
 }
+
+#[test]
+fn golden_diagnostics() {
+    assert_eq!(run_file(include_str!("golden/diagnostics.json")), 2, "the number of cases");
+}

@@ -25,6 +25,7 @@ mod connection_status;
 mod count;
 mod current_op;
 mod db_aggregate;
+mod db_hash;
 mod delete;
 mod distinct;
 mod explain;
@@ -538,6 +539,26 @@ pub static COMMANDS: &[Command] = &[
         args: &arguments::COUNT,
         auth: Rule::Branch(&[Action::Find]),
         run: count::run,
+    },
+    Command {
+        name: "dbHash",
+        aliases: &["dbhash"],
+        help: "an MD5 of each collection's documents in _id order, and of them all",
+        admin_only: false,
+        store: true,
+        args: &arguments::DB_HASH,
+        auth: Rule::Branch(&[Action::DbHash]),
+        run: db_hash::db_hash,
+    },
+    Command {
+        name: "dataSize",
+        aliases: &["datasize"],
+        help: "the BSON bytes and count of a collection's documents, optionally in a key range",
+        admin_only: false,
+        store: true,
+        args: &arguments::DATA_SIZE,
+        auth: Rule::Branch(&[Action::Find]),
+        run: db_hash::data_size,
     },
     Command {
         name: "dbStats",

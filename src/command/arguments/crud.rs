@@ -243,6 +243,17 @@ pub static COLL_STATS: Args = Args::strict(&[
     ignored("numericOnly", "Only trims the wiredTiger section, which branchdb does not report."),
 ]);
 
+/// dbHash: https://www.mongodb.com/docs/v8.0/reference/command/dbHash/
+pub static DB_HASH: Args = Args::strict(&[implemented("collections")]);
+
+/// dataSize: https://www.mongodb.com/docs/v8.0/reference/command/dataSize/
+pub static DATA_SIZE: Args = Args::strict(&[
+    implemented("keyPattern"),
+    implemented("min"),
+    implemented("max"),
+    ignored("estimate", "The size is always counted exactly."),
+]);
+
 /// dbStats: https://www.mongodb.com/docs/v8.0/reference/command/dbStats/
 /// (strictness: 8.0 parses it with an IDL command, DBStatsCommand, assumed strict)
 pub static DB_STATS: Args = Args::strict(&[
