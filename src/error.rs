@@ -666,6 +666,12 @@ error_codes! {
     Location40104 = 40104,
     Location40105 = 40105,
     Location40185 = 40185,
+    Location4341106 = 4341106,
+    Location4341107 = 4341107,
+    Location4341108 = 4341108,
+    Location4341114 = 4341114,
+    Location4341115 = 4341115,
+    Location4341125 = 4341125,
 }
 
 /// Everything that can go wrong while serving a request or running the server.

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use bson::{oid::ObjectId, Bson, DateTime};
 
 use super::arith::Num;
+use super::bindata::{self, Format};
 use super::decimal::{self, Dec, Rounding};
 use super::logic::special;
 use super::{fail, is_number, nullish, type_name, Arity, Ctx, Node, Operator, Parser, Special, Val};
@@ -23,7 +24,7 @@ pub(super) const OPERATORS: &[Operator] = &[
     Operator::special("$toBool", |p, arg| Convert::shorthand(p, arg, "$toBool", Target::Bool)),
     Operator::special("$toObjectId", |p, arg| Convert::shorthand(p, arg, "$toObjectId", Target::ObjectId)),
     Operator::special("$toDate", |p, arg| Convert::shorthand(p, arg, "$toDate", Target::Date)),
-    Operator::special("$toUUID", |p, arg| Convert::shorthand(p, arg, "$toUUID", Target::Uuid)),
+    Operator::special("$toUUID", |p, arg| Convert::shorthand(p, arg, "$toUUID", Target::BinData)),
 ];
 
 /// A type `$convert` converts to.
@@ -37,13 +38,25 @@ enum Target {
     Int,
     Long,
     Decimal,
-    /// Binary data of the UUID subtype (`$toUUID`).
-    Uuid,
+    /// Binary data (of the subtype the conversion is given).
+    BinData,
     /// Another valid BSON type, to which only identity conversions exist.
     Other(&'static str),
 }
 
 impl Target {
+    /// The type and binary subtype a `to` value names: a type name, a BSON type
+    /// number, or `{type, subtype}` (subtype 0 by default).
+    fn resolve(to: &Bson) -> Result<(Target, Bson)> {
+        match to {
+            Bson::Document(spec) => {
+                let target = Target::named(spec.get("type").unwrap_or(&Bson::Undefined))?;
+                Ok((target, spec.get("subtype").cloned().unwrap_or(Bson::Int32(0))))
+            }
+            other => Ok((Target::named(other)?, Bson::Int32(0))),
+        }
+    }
+
     /// The type a `to` value names (a type name or a BSON type number).
     fn named(to: &Bson) -> Result<Target> {
         let name = match to {
@@ -69,6 +82,7 @@ impl Target {
             "int" => Target::Int,
             "long" => Target::Long,
             "decimal" => Target::Decimal,
+            "binData" => Target::BinData,
             "missing" => Target::Other("missing"),
             other => match crate::value::type_by_alias(other) {
                 Some(t) => Target::Other(crate::value::alias(t)),
@@ -88,7 +102,7 @@ impl Target {
             Target::Int => "int",
             Target::Long => "long",
             Target::Decimal => "decimal",
-            Target::Uuid => "binData",
+            Target::BinData => "binData",
             Target::Other(name) => name,
         }
     }
@@ -105,15 +119,24 @@ fn type_for_code(code: i64) -> Result<&'static str> {
     }
 }
 
-/// `$convert: {input, to, onError, onNull}`, and the `$toX` shorthands.
+/// `$convert: {input, to, format, onError, onNull}`, and the `$toX` shorthands.
 #[derive(Debug)]
 struct Convert {
     input: Node,
     to: Node,
-    /// The target of a shorthand (`$toInt`…), which `to` does not name.
-    target: Option<Target>,
+    format: Option<Node>,
+    /// What a shorthand (`$toInt`…) converts to, which `to` does not name.
+    fixed: Option<Fixed>,
     on_error: Option<Node>,
     on_null: Option<Node>,
+}
+
+/// A shorthand's target, binary subtype and format.
+#[derive(Debug)]
+struct Fixed {
+    target: Target,
+    subtype: Bson,
+    format: Option<Format>,
 }
 
 impl Convert {
@@ -125,11 +148,12 @@ impl Convert {
                 format!("$convert expects an object of named arguments but found: {found}"),
             );
         };
-        let (mut input, mut to, mut on_error, mut on_null) = (None, None, None, None);
+        let (mut input, mut to, mut format, mut on_error, mut on_null) = (None, None, None, None, None);
         for (field, value) in doc {
             let slot = match field.as_str() {
                 "input" => &mut input,
                 "to" => &mut to,
+                "format" => &mut format,
                 "onError" => &mut on_error,
                 "onNull" => &mut on_null,
                 _ => return fail(ErrorCode::FailedToParse, format!("$convert found an unknown argument: {field}")),
@@ -138,39 +162,62 @@ impl Convert {
         }
         let Some(input) = input else { return fail(ErrorCode::FailedToParse, "Missing 'input' parameter to $convert") };
         let Some(to) = to else { return fail(ErrorCode::FailedToParse, "Missing 'to' parameter to $convert") };
-        Ok(special(Convert { input, to, target: None, on_error, on_null }))
+        Ok(special(Convert { input, to, format, fixed: None, on_error, on_null }))
     }
 
     /// `$toInt: expr` and the like: a conversion without `onError` or `onNull`.
+    /// `$toString` writes binary data in the `auto` format; `$toUUID` reads a
+    /// UUID's text.
     fn shorthand(p: &mut Parser, spec: &Bson, name: &str, target: Target) -> Result<Node> {
         let mut args = p.arguments(spec)?;
         if args.len() != 1 {
             return fail(ErrorCode::Location50723, format!("{name} requires a single argument, got {}", args.len()));
         }
         let input = args.pop().unwrap_or(Node::Missing);
-        Ok(special(Convert { input, to: Node::Missing, target: Some(target), on_error: None, on_null: None }))
+        let fixed = match target {
+            Target::String => Fixed { target, subtype: Bson::Int32(0), format: Some(Format::Auto) },
+            Target::BinData => Fixed { target, subtype: Bson::Int32(4), format: Some(Format::Uuid) },
+            _ => Fixed { target, subtype: Bson::Int32(0), format: None },
+        };
+        Ok(special(Convert {
+            input,
+            to: Node::Missing,
+            format: None,
+            fixed: Some(fixed),
+            on_error: None,
+            on_null: None,
+        }))
     }
 }
 
 impl Special for Convert {
     fn eval<'a>(&self, ctx: &mut Ctx<'a>) -> Result<Val<'a>> {
-        let target = match self.target {
-            Some(target) => Some(target),
+        // `to` is checked before the input's null test, as MongoDB does.
+        let target = match &self.fixed {
+            Some(fixed) => Some((fixed.target, fixed.subtype.clone())),
             None => match ctx.eval(&self.to)?.as_deref() {
                 value if nullish(value) => None,
-                Some(value) => Some(Target::named(value)?),
+                Some(value) => Some(Target::resolve(value)?),
                 None => None,
             },
         };
         let input = ctx.eval(&self.input)?;
+        let format = match &self.format {
+            Some(node) => ctx.eval_owned(node)?,
+            None => None,
+        };
         if nullish(input.as_deref()) {
             return match &self.on_null {
                 Some(on_null) => ctx.eval(on_null),
                 None => Ok(Some(Cow::Owned(Bson::Null))),
             };
         }
-        let (Some(target), Some(input)) = (target, input) else { return Ok(Some(Cow::Owned(Bson::Null))) };
-        match convert(&input, target) {
+        let (Some((target, subtype)), Some(input)) = (target, input) else { return Ok(Some(Cow::Owned(Bson::Null))) };
+        let format = match &self.fixed {
+            Some(fixed) => fixed.format,
+            None => bindata::format_of(format.as_ref())?,
+        };
+        match convert(&input, target, &subtype, format) {
             Ok(value) => Ok(Some(Cow::Owned(value))),
             Err(error) if error.code() == ErrorCode::ConversionFailure => match &self.on_error {
                 Some(on_error) => ctx.eval(on_error),
@@ -186,9 +233,11 @@ fn failure<T>(message: impl Into<String>) -> Result<T> {
     Err(Error::command(ErrorCode::ConversionFailure, message))
 }
 
-/// Converts a value that is not null to a type.
-fn convert(value: &Bson, target: Target) -> Result<Bson> {
-    if type_name(Some(value)) == target.name() && target != Target::Uuid {
+/// Converts a value that is not null to a type (binary data to `subtype`, to and
+/// from strings in `format`).
+fn convert(value: &Bson, target: Target, subtype: &Bson, format: Option<Format>) -> Result<Bson> {
+    let same = type_name(Some(value)) == target.name();
+    if same && !matches!(target, Target::BinData | Target::Other(_)) {
         return Ok(value.clone());
     }
     let unsupported = || {
@@ -212,6 +261,7 @@ fn convert(value: &Bson, target: Target) -> Result<Bson> {
             Bson::Boolean(b) => Ok(Bson::String(b.to_string())),
             Bson::ObjectId(oid) => Ok(Bson::String(oid.to_hex())),
             Bson::DateTime(d) => Ok(Bson::String(super::date::iso_string(d.timestamp_millis()))),
+            Bson::Binary(binary) => bindata::to_string(binary, format),
             _ => unsupported(),
         },
         Target::Double => match value {
@@ -264,28 +314,12 @@ fn convert(value: &Bson, target: Target) -> Result<Bson> {
             },
             _ => unsupported(),
         },
-        Target::Uuid => to_uuid(value),
-        Target::Other(_) => unsupported(),
-    }
-}
-
-/// Converts a UUID string (`8-4-4-4-12` hex digits) to binary data of the UUID
-/// subtype; UUIDs pass through.
-fn to_uuid(value: &Bson) -> Result<Bson> {
-    use bson::spec::BinarySubtype;
-    match value {
-        Bson::Binary(binary) if binary.subtype == BinarySubtype::Uuid => Ok(value.clone()),
-        Bson::Binary(_) => failure("Conversions between different BinData subtypes are not supported"),
-        Bson::String(s) => match bson::Uuid::parse_str(s) {
-            Ok(uuid) if s.len() == 36 => Ok(Bson::Binary(bson::Binary::from_uuid(uuid))),
-            _ => failure(format!(
-                "Failed to parse BinData '{s}' in $convert with no onError value: Invalid UUID string: {s}"
-            )),
+        Target::BinData => match value {
+            Bson::String(text) => bindata::from_string(text, format, subtype),
+            Bson::Binary(binary) => bindata::to_binary(binary, subtype),
+            _ => unsupported(),
         },
-        other => failure(format!(
-            "Unsupported conversion from {} to binData in $convert with no onError value",
-            type_name(Some(other))
-        )),
+        Target::Other(_) => unsupported(),
     }
 }
 

@@ -24,6 +24,7 @@
 
 mod arith;
 mod array;
+mod bindata;
 mod bitwise;
 mod calendar;
 mod convert;
