@@ -142,13 +142,16 @@ impl Output {
         if matches!(function, Function::Derivative { .. }) && bounds.is_none() {
             return Err(failed("$derivative requires explicit window bounds"));
         }
+        // An implicit window needs no sort of its own (`$locf` runs without one).
+        if let Some(bounds) = &bounds {
+            check_bounds(bounds, sort)?;
+        }
         let bounds = bounds.unwrap_or(match function {
             Function::Rank(_) | Function::Locf(_) | Function::ExpMovingAvg { .. } => {
                 Bounds::Documents(Bound::Unbounded, Bound::Current)
             }
             _ => Bounds::WHOLE,
         });
-        check_bounds(&bounds, sort)?;
         Ok(Output { function, bounds })
     }
 }
