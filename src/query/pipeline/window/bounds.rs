@@ -92,8 +92,14 @@ impl Bounds {
 
 /// An integral number as an `i64`.
 fn integral(value: &Bson) -> Option<i64> {
-    let n = Num::of(Some(value))?.to_f64();
-    (n.fract() == 0.0 && n.abs() < 9.2e18).then_some(n as i64)
+    match Num::of(Some(value))? {
+        Num::Int(n) => Some(i64::from(n)),
+        Num::Long(n) => Some(n),
+        other => {
+            let n = other.to_f64();
+            (n.fract() == 0.0 && n.abs() < 9.2e18).then_some(n as i64)
+        }
+    }
 }
 
 /// Reads `[lower, upper]`, each `"unbounded"`, `"current"` or a constant
@@ -181,7 +187,7 @@ impl<'p> Windows<'p> {
         let offset = |bound: &Bound, unbounded: i64| match bound {
             Bound::Unbounded => unbounded,
             Bound::Current => at as i64,
-            Bound::At(n) => at as i64 + integral(n).unwrap_or(0),
+            Bound::At(n) => (at as i64).saturating_add(integral(n).unwrap_or(0)),
         };
         let (low, high) = (offset(lower, 0).max(0), offset(upper, last).min(last));
         (low <= high).then_some((low as usize, high as usize))
