@@ -190,15 +190,17 @@ pub fn write_error(index: usize, err: &Error) -> Document {
 pub struct Statements<T> {
     /// The outcome of each statement that succeeded, with its index.
     pub done: Vec<(usize, T)>,
-    errors: Vec<Bson>,
-    last_commit: Option<crate::store::Commit>,
+    /// The error of each statement that failed, with its index.
+    pub errors: Vec<(usize, Error)>,
+    pub last_commit: Option<crate::store::Commit>,
 }
 
 impl<T> Statements<T> {
     /// Adds `writeErrors` (when there are any) and the last write's `operationTime`.
     pub fn complete(&self, reply: &mut Document) {
         if !self.errors.is_empty() {
-            reply.insert("writeErrors", self.errors.clone());
+            let errors: Vec<Bson> = self.errors.iter().map(|(i, err)| Bson::Document(write_error(*i, err))).collect();
+            reply.insert("writeErrors", errors);
         }
         if let Some(commit) = self.last_commit {
             reply.insert("operationTime", commit.cluster_time());
@@ -225,7 +227,7 @@ pub fn each_statement<T>(
             // A transient error (a write conflict in a transaction) fails the whole
             // command, with its label, as in MongoDB.
             Err(err @ Error::Command { .. }) if !err.labels().contains(&"TransientTransactionError") => {
-                out.errors.push(Bson::Document(write_error(index, &err)));
+                out.errors.push((index, err));
                 if ordered {
                     break;
                 }

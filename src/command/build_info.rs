@@ -7,8 +7,8 @@ use crate::error::Result;
 use crate::wire::MAX_BSON_OBJECT_SIZE;
 
 /// The MongoDB version whose behaviour branchdb follows.
-pub const MONGODB_VERSION: &str = "7.0.12";
-pub const MONGODB_VERSION_ARRAY: [i32; 4] = [7, 0, 12, 0];
+pub const MONGODB_VERSION: &str = "8.0.4";
+pub const MONGODB_VERSION_ARRAY: [i32; 4] = [8, 0, 4, 0];
 
 pub fn run(_: &Invocation<'_>) -> Result<Document> {
     Ok(doc! {

@@ -4,7 +4,8 @@
 
 use bson::{doc, Bson, Document};
 
-use super::{args, Invocation};
+use super::args::{self, Statements};
+use super::Invocation;
 use crate::error::{Error, Result};
 use crate::exec::{self, Target};
 use crate::query::{Filter, Variables};
@@ -12,15 +13,25 @@ use crate::store::{Collection, Commit, View};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "delete")?;
+    let statements = args::documents(inv.body, "deletes")?;
+    let ordered = args::boolean(inv.body, "ordered", true)?;
+    let results = execute(inv, name, &statements, ordered)?;
+    let deleted: i64 = results.done.iter().map(|(_, n)| n).sum();
+    let mut reply = doc! { "n": deleted as i32 };
+    results.complete(&mut reply);
+    Ok(reply)
+}
+
+/// Runs delete `statements` on collection `name` (checked) of the invocation's
+/// branch, with the command's `let`: how many documents each statement deleted.
+pub fn execute(inv: &Invocation<'_>, name: &str, statements: &[&Document], ordered: bool) -> Result<Statements<i64>> {
     args::writable(inv)?;
     let entry = super::views::refuse(inv, &inv.latest_view()?, name)?;
-    let statements = args::documents(inv.body, "deletes")?;
-    for statement in &statements {
+    for statement in statements {
         args::known_fields(statement, STATEMENT_FIELDS, "delete.deletes")?;
     }
-    let ordered = args::boolean(inv.body, "ordered", true)?;
     let vars = args::variables(inv.body, "delete")?;
-    let results = args::each_statement(&statements, ordered, |index, statement| {
+    args::each_statement(statements, ordered, |index, statement| {
         if let Some(done) = inv.executed(index) {
             // A retried statement an earlier attempt executed: its reply again.
             return Ok((i64::from(done.get_i32("n").unwrap_or(0)), None));
@@ -30,11 +41,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             true => delete_one(inv, index, name, &target),
             false => delete_many(inv, name, &target),
         }
-    })?;
-    let deleted: i64 = results.done.iter().map(|(_, n)| n).sum();
-    let mut reply = doc! { "n": deleted as i32 };
-    results.complete(&mut reply);
-    Ok(reply)
+    })
 }
 
 /// Deletes the first match, statement `index` of its command. The match is looked
@@ -50,9 +57,7 @@ fn delete_one(inv: &Invocation<'_>, index: usize, name: &str, target: &Target) -
         };
         let Some(id) = found else { return Ok(0) };
         batch.delete(&collection, &id)?;
-        if inv.records_statements() {
-            batch.statement(index, doc! {"n": 1});
-        }
+        inv.record_statement(batch, index, doc! {"n": 1});
         Ok(1)
     })
 }

@@ -11,9 +11,8 @@ use super::validation::Validation;
 use super::{args, update, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::exec::{self, Target};
-use crate::query::sort::SortKey;
 use crate::query::{Filter, Projection, Sort, Update};
-use crate::store::{Batch, Collection, Commit, View};
+use crate::store::{Batch, Collection, Commit};
 
 /// What the command asks for, parsed once.
 struct Request {
@@ -49,16 +48,16 @@ fn modify(inv: &Invocation<'_>, name: &str, request: &Request) -> Result<(Outcom
     let candidate = {
         let view = inv.latest_view()?;
         match view.collection(name)? {
-            Some(collection) => first_match(inv, &view, &collection, &request.target, request.sort.as_ref())?,
+            Some(collection) => {
+                exec::first(&view, &collection, &request.target, request.sort.as_ref(), &inv.interrupt())?
+            }
             None => None,
         }
     };
     let candidate_id = candidate.as_ref().and_then(|d| d.get("_id").cloned());
     inv.write(|batch| {
         let outcome = change(inv, batch, name, request, candidate_id.as_ref())?;
-        if inv.records_statements() {
-            batch.statement(0, outcome.record());
-        }
+        inv.record_statement(batch, 0, outcome.record());
         Ok(outcome)
     })
 }
@@ -76,7 +75,7 @@ fn change(
     if let (Some(collection), Some(id)) = (&collection, &candidate_id) {
         found = batch.get(collection, id)?.filter(|d| request.target.filter.matches(d));
         if found.is_none() {
-            found = first_match(inv, batch.view(), collection, &request.target, request.sort.as_ref())?;
+            found = exec::first(batch.view(), collection, &request.target, request.sort.as_ref(), &inv.interrupt())?;
         }
     }
     match (found, collection, &request.update) {
@@ -211,32 +210,4 @@ fn parse(body: &Document, entry: Option<&Collection>) -> Result<Request> {
         ),
     };
     Ok(Request { target: args::target(filter, body)?, sort, update, return_new, upsert, fields })
-}
-
-/// The first document of a collection matching `filter`, in `sort` order when
-/// there is one (else in `_id` order).
-fn first_match(
-    inv: &Invocation<'_>,
-    view: &View,
-    collection: &Collection,
-    target: &Target,
-    sort: Option<&Sort>,
-) -> Result<Option<Document>> {
-    let Some(sort) = sort else {
-        let mut first = None;
-        exec::each(view, collection, target, &inv.interrupt(), |doc| {
-            first = Some(doc);
-            Ok(false)
-        })?;
-        return Ok(first);
-    };
-    let mut best: Option<(SortKey, Document)> = None;
-    exec::each(view, collection, target, &inv.interrupt(), |doc| {
-        let key = sort.key(&doc)?;
-        if best.as_ref().is_none_or(|(best_key, _)| sort.compare_keys(&key, best_key).is_lt()) {
-            best = Some((key, doc));
-        }
-        Ok(true)
-    })?;
-    Ok(best.map(|(_, doc)| doc))
 }

@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorCode, Result};
 fn parameters(inv: &Invocation<'_>) -> Document {
     let ttl = &inv.context.ttl;
     doc! {
-        "featureCompatibilityVersion": {"version": "7.0"},
+        "featureCompatibilityVersion": {"version": "8.0"},
         "enableTestCommands": inv.context.settings.enable_test_commands,
         "authenticationMechanisms": [],
         "maxBSONDepth": crate::wire::MAX_NESTING_DEPTH as i32,

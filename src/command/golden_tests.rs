@@ -143,3 +143,8 @@ fn golden_index_types() {
 fn golden_diagnostics() {
     assert_eq!(run_file(include_str!("golden/diagnostics.json")), 2, "the number of cases");
 }
+
+#[test]
+fn golden_bulk_write() {
+    assert_eq!(run_file(include_str!("golden/bulk-write.json")), 13, "the number of cases");
+}

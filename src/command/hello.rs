@@ -1,5 +1,5 @@
 //! `hello`, and its legacy spellings `isMaster`/`ismaster`: the handshake every
-//! driver starts with. branchdb presents itself as a MongoDB 7.0 router (`isdbgrid`),
+//! driver starts with. branchdb presents itself as a MongoDB 8.0 router (`isdbgrid`),
 //! so drivers enable sessions and retryable writes without replica-set discovery.
 
 use bson::{Bson, Document};
@@ -8,9 +8,9 @@ use super::Invocation;
 use crate::error::{Error, ErrorCode, Result};
 use crate::wire::{MAX_BSON_OBJECT_SIZE, MAX_MESSAGE_SIZE};
 
-/// Wire versions: 21 is MongoDB 7.0.
+/// Wire versions: 25 is MongoDB 8.0.
 pub const MIN_WIRE_VERSION: i32 = 0;
-pub const MAX_WIRE_VERSION: i32 = 21;
+pub const MAX_WIRE_VERSION: i32 = 25;
 pub const MAX_WRITE_BATCH_SIZE: i32 = 100_000;
 pub const LOGICAL_SESSION_TIMEOUT_MINUTES: i32 = 30;
 

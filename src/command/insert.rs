@@ -6,15 +6,42 @@ use bson::{doc, oid::ObjectId, Bson, Document};
 
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::PutKind;
+use crate::store::{Commit, PutKind};
 use crate::wal::SPLIT_BYTES;
 use crate::wire::MAX_BSON_OBJECT_SIZE;
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "insert")?;
-    args::writable(inv)?;
     let docs = args::documents(inv.body, "documents")?;
     let ordered = args::boolean(inv.body, "ordered", true)?;
+    let inserted = execute(inv, name, &docs, ordered)?;
+    let mut reply = doc! { "n": inserted.n as i32 };
+    if !inserted.errors.is_empty() {
+        let list: Vec<Bson> =
+            inserted.errors.iter().map(|(i, err)| Bson::Document(args::write_error(*i, err))).collect();
+        reply.insert("writeErrors", list);
+    }
+    if let Some(commit) = inserted.last_commit {
+        reply.insert("operationTime", commit.cluster_time());
+    }
+    Ok(reply)
+}
+
+/// What an insert did.
+pub struct Inserted {
+    /// Documents inserted (a retry counts those an earlier attempt inserted).
+    pub n: usize,
+    /// How many documents were tried: all, or up to the first error when ordered.
+    pub attempted: usize,
+    /// The error of each document that failed, with its index.
+    pub errors: Vec<(usize, Error)>,
+    pub last_commit: Option<Commit>,
+}
+
+/// Inserts `docs` into collection `name` (checked) of the invocation's branch,
+/// which it creates if missing, with the command's `bypassDocumentValidation`.
+pub fn execute(inv: &Invocation<'_>, name: &str, docs: &[&Document], ordered: bool) -> Result<Inserted> {
+    args::writable(inv)?;
     let ns = args::namespace(inv, name);
     let validation = super::validation::Validation::of(inv.body);
     super::timeseries::refuse_in_transaction(inv, name)?;
@@ -48,9 +75,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                     }
                     validation.check(&collection, None, &doc)?;
                     batch.put(&collection, PutKind::Insert, doc)?;
-                    if inv.records_statements() {
-                        batch.statement(index, Document::new());
-                    }
+                    inv.record_statement(batch, index, Document::new());
                     Ok(())
                 });
                 if let Err(err) = outcome {
@@ -65,17 +90,8 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         errors.extend(slice_errors);
         last_commit = commit.or(last_commit);
     }
-    let commit = last_commit;
     let attempted = if ordered { errors.first().map_or(docs.len(), |(i, _)| *i + 1) } else { docs.len() };
-    let mut reply = doc! { "n": (attempted - errors.len()) as i32 };
-    if !errors.is_empty() {
-        let list: Vec<Bson> = errors.iter().map(|(i, err)| Bson::Document(args::write_error(*i, err))).collect();
-        reply.insert("writeErrors", list);
-    }
-    if let Some(commit) = commit {
-        reply.insert("operationTime", commit.cluster_time());
-    }
-    Ok(reply)
+    Ok(Inserted { n: attempted - errors.len(), attempted, errors, last_commit })
 }
 
 /// Checks a document to insert and puts an `_id` first, generating one if missing;

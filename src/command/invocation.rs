@@ -33,6 +33,9 @@ pub struct Invocation<'a> {
     /// The session's part in this command: a retryable write or a statement of a
     /// transaction (`None`: neither).
     pub session: Option<&'a SessionUse>,
+    /// The id of this command's first statement: 0, except for the commands a
+    /// `bulkWrite` runs, whose statements continue its own numbering.
+    pub first_statement: usize,
 }
 
 impl Invocation<'_> {
@@ -50,7 +53,15 @@ impl Invocation<'_> {
     /// What statement `id` of this retryable write replied when an earlier attempt
     /// executed it; a handler returns that instead of running it again.
     pub fn executed(&self, id: usize) -> Option<&Document> {
-        self.session?.executed(id)
+        self.session?.executed(self.first_statement + id)
+    }
+
+    /// Records with `batch` what statement `id` of this retryable write did
+    /// (`result`), for a retry to find; nothing outside a retryable write.
+    pub fn record_statement(&self, batch: &mut Batch<'_>, id: usize, result: Document) {
+        if self.records_statements() {
+            batch.statement(self.first_statement + id, result);
+        }
     }
 
     /// Whether the statements this command executes are recorded with its writes

@@ -14,6 +14,7 @@ mod branch_diff;
 mod branch_history;
 mod branch_merge;
 mod build_info;
+mod bulk_write;
 mod capped;
 mod change_stream;
 mod clustered;
@@ -109,6 +110,16 @@ pub static COMMANDS: &[Command] = &[
         args: &arguments::BUILD_INFO,
         auth: Rule::Open,
         run: build_info::run,
+    },
+    Command {
+        name: "bulkWrite",
+        aliases: &[],
+        help: "inserts, updates and deletes on any namespaces",
+        admin_only: true,
+        store: true,
+        args: &arguments::BULK_WRITE,
+        auth: Rule::Custom(bulk_write::authorize),
+        run: bulk_write::run,
     },
     Command {
         name: "commitTransaction",
@@ -1125,7 +1136,16 @@ fn run_checked(
     if !matches!(command.name, "find" | "count" | "distinct" | "findAndModify" | "aggregate" | "create") {
         args::simple_collation(body)?;
     }
-    let invocation = Invocation { body, db, connection, context: shared, deadline, op: Some(&running), session: None };
+    let invocation = Invocation {
+        body,
+        db,
+        connection,
+        context: shared,
+        deadline,
+        op: Some(&running),
+        session: None,
+        first_statement: 0,
+    };
     authorize::check(command, &invocation)?;
     let interrupt = crate::operations::Interrupt { deadline, op: Some(&running) };
     let reply = transactions::run(command, invocation, &session)?;

@@ -337,6 +337,7 @@ fn kill_op_interrupts_a_long_scan_at_its_next_check() {
             deadline: None,
             op: Some(&running),
             session: None,
+            first_statement: 0,
         };
         let name = body.keys().next().expect("a name");
         let err = (lookup(name).expect("a command").run)(&inv).expect_err("killed");

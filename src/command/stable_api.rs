@@ -8,6 +8,7 @@ use crate::error::{Error, ErrorCode, Result};
 /// The commands of MongoDB's Stable API, version 1, that branchdb has.
 const STABLE_API_V1: &[&str] = &[
     "aggregate",
+    "bulkWrite",
     "count",
     "create",
     "createIndexes",

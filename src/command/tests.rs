@@ -102,6 +102,7 @@ fn expired_deadlines_fail_with_50() {
         deadline: Some(Instant::now()),
         op: None,
         session: None,
+        first_statement: 0,
     };
     assert_eq!(inv.check_deadline().expect_err("expired").code(), ErrorCode::MaxTimeMSExpired);
 }
@@ -119,7 +120,7 @@ fn hello_has_every_handshake_field() {
         ("logicalSessionTimeoutMinutes", Bson::Int32(30)),
         ("connectionId", Bson::Int64(7)),
         ("minWireVersion", Bson::Int32(0)),
-        ("maxWireVersion", Bson::Int32(21)),
+        ("maxWireVersion", Bson::Int32(25)),
         ("readOnly", Bson::Boolean(false)),
         ("ok", Bson::Double(1.0)),
     ] {
@@ -146,9 +147,9 @@ fn client_metadata_may_be_sent_once() {
 }
 
 #[test]
-fn build_info_looks_like_mongodb_7() {
+fn build_info_looks_like_mongodb_8() {
     let reply = call(doc! {"buildinfo": 1, "$db": "admin"});
-    assert!(reply.get_str("version").expect("version").starts_with("7.0."));
+    assert!(reply.get_str("version").expect("version").starts_with("8.0."));
     let array = reply.get_array("versionArray").expect("versionArray");
     assert_eq!(array.len(), 4);
     assert!(array.iter().all(|v| matches!(v, Bson::Int32(_))));
@@ -160,7 +161,7 @@ fn build_info_looks_like_mongodb_7() {
 #[test]
 fn get_parameter_by_name_and_star() {
     let fcv = call(doc! {"getParameter": 1, "featureCompatibilityVersion": 1, "$db": "admin"});
-    assert_eq!(fcv.get_document("featureCompatibilityVersion").expect("fcv").get_str("version"), Ok("7.0"));
+    assert_eq!(fcv.get_document("featureCompatibilityVersion").expect("fcv").get_str("version"), Ok("8.0"));
     let all = call(doc! {"getParameter": "*", "$db": "admin"});
     assert_eq!(all.get_bool("enableTestCommands"), Ok(false));
     assert_error(&call(doc! {"getParameter": 1, "nope": 1, "$db": "admin"}), 72, "InvalidOptions");

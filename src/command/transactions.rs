@@ -23,6 +23,7 @@ use crate::wal;
 const IN_TRANSACTION: &[&str] = &[
     "abortTransaction",
     "aggregate",
+    "bulkWrite",
     "commitTransaction",
     "create",
     "createIndexes",
@@ -40,7 +41,7 @@ const IN_TRANSACTION: &[&str] = &[
 const SNAPSHOT_READS: &[&str] = &["find", "aggregate", "distinct", "getMore", "explain"];
 
 /// The commands that are retryable writes.
-const RETRYABLE_WRITES: &[&str] = &["insert", "update", "delete", "findAndModify"];
+const RETRYABLE_WRITES: &[&str] = &["insert", "update", "delete", "findAndModify", "bulkWrite"];
 
 /// The session fields of a command, checked as MongoDB checks them.
 pub struct Fields {
@@ -231,7 +232,8 @@ fn statement(
     start: bool,
 ) -> Result<Document> {
     let ends = is_end(command.name);
-    if !ends && matches!(inv.db.db.as_str(), "admin" | "config" | "local") {
+    // `bulkWrite` runs on `admin` and writes where its namespaces say.
+    if !ends && command.name != "bulkWrite" && matches!(inv.db.db.as_str(), "admin" | "config" | "local") {
         return Err(Error::command(
             ErrorCode::OperationNotSupportedInTransaction,
             format!("Cannot run command against the '{}' database in a transaction.", inv.db.db),
@@ -330,7 +332,7 @@ fn statement(
             let SessionUse::Transaction(transaction) = used else { unreachable!("built as a transaction above") };
             // Any failure aborts the transaction, a write error too.
             state.txn = match &outcome {
-                Ok(reply) if !reply.contains_key("writeErrors") => {
+                Ok(reply) if !reply.contains_key("writeErrors") && !reply.get_i32("nErrors").is_ok_and(|n| n > 0) => {
                     Txn::Active { transaction: transaction.into_inner(), started }
                 }
                 _ => Txn::Aborted,

@@ -6,38 +6,20 @@ use std::borrow::Cow;
 
 use bson::{doc, oid::ObjectId, Bson, Document};
 
+use super::args::{self, Statements};
 use super::validation::Validation;
-use super::{args, Invocation};
+use super::Invocation;
 use crate::error::{Error, Result};
 use crate::exec::{self, Target};
 use crate::query::update::Context;
-use crate::query::{Filter, Update, Variables};
+use crate::query::{Filter, Sort, Update, Variables};
 use crate::store::{Batch, Collection, Commit, PutKind};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "update")?;
-    args::writable(inv)?;
-    let entry = super::views::refuse(inv, &inv.latest_view()?, name)?;
     let statements = args::documents(inv.body, "updates")?;
-    for statement in &statements {
-        args::known_fields(statement, STATEMENT_FIELDS, "update.updates")?;
-    }
     let ordered = args::boolean(inv.body, "ordered", true)?;
-    let vars = args::variables(inv.body, "update")?;
-    let results = args::each_statement(&statements, ordered, |index, statement| {
-        if let Some(done) = inv.executed(index) {
-            // A retried statement an earlier attempt executed: its reply again.
-            return Ok((Outcome::recorded(done), None));
-        }
-        if let Some(entry) = &entry {
-            super::timeseries::check_update(entry, statement)?;
-        }
-        let (target, update, multi, upsert) = statement_args(statement, &vars, entry.as_ref())?;
-        match multi {
-            true => update_many(inv, name, &target, &update, upsert),
-            false => update_one(inv, index, name, &target, &update, upsert),
-        }
-    })?;
+    let results = execute(inv, name, &statements, ordered)?;
     let (mut matched, mut modified) = (0i64, 0i64);
     let mut upserted = Vec::new();
     for (index, outcome) in &results.done {
@@ -55,19 +37,56 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     Ok(reply)
 }
 
-/// The fields of an update statement MongoDB 7.0 knows (`hint` is read by the
+/// Runs update `statements` on collection `name` (checked) of the invocation's
+/// branch, with the command's `let` and `bypassDocumentValidation`: what each
+/// statement did.
+pub fn execute(
+    inv: &Invocation<'_>,
+    name: &str,
+    statements: &[&Document],
+    ordered: bool,
+) -> Result<Statements<Outcome>> {
+    args::writable(inv)?;
+    let entry = super::views::refuse(inv, &inv.latest_view()?, name)?;
+    for statement in statements {
+        args::known_fields(statement, STATEMENT_FIELDS, "update.updates")?;
+    }
+    let vars = args::variables(inv.body, "update")?;
+    args::each_statement(statements, ordered, |index, statement| {
+        if let Some(done) = inv.executed(index) {
+            // A retried statement an earlier attempt executed: its reply again.
+            return Ok((Outcome::recorded(done), None));
+        }
+        if let Some(entry) = &entry {
+            super::timeseries::check_update(entry, statement)?;
+        }
+        let parsed = statement_args(statement, &vars, entry.as_ref())?;
+        match parsed.multi {
+            true => update_many(inv, name, &parsed.target, &parsed.update, parsed.upsert),
+            false => update_one(inv, index, name, &parsed),
+        }
+    })
+}
+
+/// The fields of an update statement MongoDB 8.0 knows (`hint` is read by the
 /// statement's target; `upsertSupplied` and `sampleId` are internal to sharding).
 const STATEMENT_FIELDS: &[&str] =
-    &["q", "u", "c", "upsert", "multi", "arrayFilters", "hint", "collation", "upsertSupplied", "sampleId"];
+    &["q", "u", "c", "upsert", "multi", "arrayFilters", "hint", "collation", "sort", "upsertSupplied", "sampleId"];
 
-/// A statement's filter, update, `multi` and `upsert`. The filter and the update
-/// may read the command's variables `vars`; a pipeline-style update also its
-/// constants `c`.
-fn statement_args(
-    statement: &Document,
-    vars: &Variables,
-    entry: Option<&Collection>,
-) -> Result<(Target, Update, bool, bool)> {
+/// One update statement, parsed.
+pub struct Statement {
+    pub target: Target,
+    pub update: Update,
+    pub multi: bool,
+    pub upsert: bool,
+    /// Which match a single-document update takes: the first in this order.
+    pub sort: Option<Sort>,
+}
+
+/// A statement's filter, update, `multi`, `upsert` and `sort`. The filter and the
+/// update may read the command's variables `vars`; a pipeline-style update also
+/// its constants `c`.
+fn statement_args(statement: &Document, vars: &Variables, entry: Option<&Collection>) -> Result<Statement> {
     let collation = args::collation_on(statement, entry)?;
     let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()), vars)?
         .with_collation(collation.as_ref())?;
@@ -102,7 +121,14 @@ fn statement_args(
             "multi update is not supported for replacement-style update",
         ));
     }
-    Ok((args::target(filter, statement)?, update, multi, upsert))
+    let sort = match args::document(statement, "sort")? {
+        Some(spec) if multi && !spec.is_empty() => {
+            return Err(Error::command(crate::error::ErrorCode::FailedToParse, "Cannot specify sort with multi=true"))
+        }
+        Some(spec) if !spec.is_empty() => Some(Sort::parse(spec)?.with_collation(collation.as_ref())),
+        _ => None,
+    };
+    Ok(Statement { target: args::target(filter, statement)?, update, multi, upsert, sort })
 }
 
 /// Refuses an update (`spec`) under a collation when it would compare strings
@@ -151,11 +177,16 @@ fn update_one(
     inv: &Invocation<'_>,
     index: usize,
     name: &str,
-    target: &Target,
-    update: &Update,
-    upsert: bool,
+    statement: &Statement,
 ) -> Result<(Outcome, Option<Commit>)> {
-    let candidate = super::delete::first_match_now(inv, name, target)?;
+    let Statement { target, update, upsert, sort, .. } = statement;
+    let view = inv.latest_view()?;
+    let candidate = match view.collection(name)? {
+        Some(collection) => exec::first(&view, &collection, target, sort.as_ref(), &inv.interrupt())?
+            .map(|doc| doc.get("_id").cloned().unwrap_or(Bson::Null)),
+        None => None,
+    };
+    drop(view);
     if candidate.is_none() && !upsert {
         return Ok((Outcome { matched: 0, modified: 0, upserted: None }, None));
     }
@@ -170,11 +201,9 @@ fn update_one(
         }
         let outcome = match outcome {
             Some(outcome) => outcome,
-            None => apply(inv, batch, name, target, update, false, upsert)?,
+            None => apply_one(inv, batch, name, statement)?,
         };
-        if inv.records_statements() {
-            batch.statement(index, outcome.record());
-        }
+        inv.record_statement(batch, index, outcome.record());
         Ok(outcome)
     })
 }
@@ -191,7 +220,7 @@ fn update_many(
 ) -> Result<(Outcome, Option<Commit>)> {
     let ids = super::delete::matching_ids(inv, name, target)?;
     if ids.is_empty() {
-        return inv.write(|batch| apply(inv, batch, name, target, update, true, upsert));
+        return inv.write(|batch| apply_many(inv, batch, name, target, update, upsert));
     }
     let mut total = Outcome { matched: 0, modified: 0, upserted: None };
     let validation = Validation::of(inv.body);
@@ -247,10 +276,13 @@ pub fn rewrite(
     Ok((updated, size, modified))
 }
 
-struct Outcome {
-    matched: i64,
-    modified: i64,
-    upserted: Option<Bson>,
+/// What one update statement did.
+pub struct Outcome {
+    /// Documents matched (not counting an upsert).
+    pub matched: i64,
+    pub modified: i64,
+    /// The `_id` of the document an upsert inserted.
+    pub upserted: Option<Bson>,
 }
 
 impl Outcome {
@@ -273,13 +305,32 @@ impl Outcome {
     }
 }
 
-fn apply(
+/// A single-document update under the writer lock: the first match in the
+/// statement's order, or the upsert.
+fn apply_one(inv: &Invocation<'_>, batch: &mut Batch<'_>, name: &str, statement: &Statement) -> Result<Outcome> {
+    let Statement { target, update, upsert, sort, .. } = statement;
+    let mut outcome = Outcome { matched: 0, modified: 0, upserted: None };
+    let validation = Validation::of(inv.body);
+    if let Some(collection) = batch.collection(name)? {
+        if let Some(doc) = exec::first(batch.view(), &collection, target, sort.as_ref(), &inv.interrupt())? {
+            let (_, _, modified) = rewrite(batch, &collection, doc, &target.filter, update, &validation)?;
+            return Ok(Outcome { matched: 1, modified: i64::from(modified), upserted: None });
+        }
+    }
+    if *upsert {
+        let inserted = upsert_insert(batch, name, &target.filter, update, &validation)?;
+        outcome.upserted = Some(inserted.get("_id").cloned().unwrap_or(Bson::Null));
+    }
+    Ok(outcome)
+}
+
+/// A `multi` update under the writer lock: every match, or the upsert.
+fn apply_many(
     inv: &Invocation<'_>,
     batch: &mut Batch<'_>,
     name: &str,
     target: &Target,
     update: &Update,
-    multi: bool,
     upsert: bool,
 ) -> Result<Outcome> {
     let mut outcome = Outcome { matched: 0, modified: 0, upserted: None };
@@ -289,7 +340,7 @@ fn apply(
         let mut targets = Vec::new();
         exec::each(batch.view(), collection, target, &inv.interrupt(), |doc| {
             targets.push(doc);
-            Ok(multi)
+            Ok(true)
         })?;
         for doc in targets {
             let (_, _, modified) = rewrite(batch, collection, doc, &target.filter, update, &validation)?;

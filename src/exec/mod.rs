@@ -14,7 +14,8 @@ use bson::{Bson, Document};
 use crate::error::Result;
 use crate::operations::Interrupt;
 use crate::query::plan::{self, Access, IndexScan, Plan};
-use crate::query::Filter;
+use crate::query::sort::SortKey;
+use crate::query::{Filter, Sort};
 use crate::store::{Collection, Natural, View};
 
 pub use near::nearest;
@@ -50,6 +51,34 @@ pub fn each(
 ) -> Result<()> {
     let plan = plan::choose(collection, &target.filter, None, target.hint.as_ref())?;
     walk(view, collection, &plan, &target.filter, interrupt, visit).map(|_| ())
+}
+
+/// The first document of `collection` that `target` reaches, in `sort` order when
+/// there is one (else in the order the plan reads them).
+pub fn first(
+    view: &View,
+    collection: &Collection,
+    target: &Target,
+    sort: Option<&Sort>,
+    interrupt: &Interrupt<'_>,
+) -> Result<Option<Document>> {
+    let Some(sort) = sort else {
+        let mut first = None;
+        each(view, collection, target, interrupt, |doc| {
+            first = Some(doc);
+            Ok(false)
+        })?;
+        return Ok(first);
+    };
+    let mut best: Option<(SortKey, Document)> = None;
+    each(view, collection, target, interrupt, |doc| {
+        let key = sort.key(&doc)?;
+        if best.as_ref().is_none_or(|(best_key, _)| sort.compare_keys(&key, best_key).is_lt()) {
+            best = Some((key, doc));
+        }
+        Ok(true)
+    })?;
+    Ok(best.map(|(_, doc)| doc))
 }
 
 /// Calls `visit` with each document of `collection` matching `filter`, in the

@@ -50,6 +50,20 @@ pub static KILL_CURSORS: Args = Args::strict(&[implemented("cursors")]);
 pub static INSERT: Args =
     Args::strict(&[implemented("documents"), implemented("ordered"), implemented("bypassDocumentValidation")]);
 
+/// bulkWrite: https://www.mongodb.com/docs/v8.0/reference/command/bulkWrite/
+pub static BULK_WRITE: Args = Args::strict(&[
+    implemented("ops"),
+    implemented("nsInfo"),
+    implemented("cursor"),
+    implemented("ordered"),
+    implemented("errorsOnly"),
+    implemented("let"),
+    implemented("bypassDocumentValidation"),
+    // Internal (a router numbers a shard's statements); read as the first id.
+    implemented("stmtId"),
+    implemented("stmtIds"),
+]);
+
 /// update: https://www.mongodb.com/docs/v8.0/reference/command/update/
 pub static UPDATE: Args = Args::strict(&[
     implemented("updates"),

@@ -1,0 +1,356 @@
+//! A `bulkWrite` command, parsed and checked as MongoDB 8.0's command parser and
+//! `validateRequest` check it, in their order: field types first (14), unknown
+//! (40415) and missing (40414) fields, then the number of operations (16), the
+//! namespaces (73) and each operation's namespace index (2). Nothing runs before
+//! the whole command has passed.
+
+use bson::{Bson, Document};
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::namespace::DbRef;
+use crate::value::type_name;
+
+/// The most operations one command may carry.
+pub const MAX_OPS: usize = 100_000;
+
+/// What a `bulkWrite` asks.
+pub struct Request<'a> {
+    pub ops: Vec<Op<'a>>,
+    /// The namespaces `nsInfo` lists, in its order.
+    pub namespaces: Vec<Namespace>,
+    pub ordered: bool,
+    /// Reply with the failed operations only.
+    pub errors_only: bool,
+    /// How many results the first batch holds at most (`cursor.batchSize`).
+    pub batch_size: usize,
+    /// The statement id of the first operation (`stmtId`, or the first of `stmtIds`).
+    pub first_statement: usize,
+}
+
+/// One entry of `nsInfo`.
+pub struct Namespace {
+    pub db: DbRef,
+    pub collection: String,
+    /// `db.collection`, as the command gave it.
+    pub full: String,
+}
+
+/// One entry of `ops`: its namespace (an index into `nsInfo`) and what it does.
+pub struct Op<'a> {
+    /// The entry as the command gave it.
+    pub source: &'a Document,
+    pub ns: usize,
+    pub kind: Kind,
+    /// The statement of the `insert`, `update` or `delete` command it amounts to:
+    /// the document, `{q, u, c, multi, upsert, …}` or `{q, limit, …}`.
+    pub statement: Statement<'a>,
+    /// `multi: true` (an update or a delete of every match).
+    pub multi: bool,
+    /// An update that may insert.
+    pub upsert: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Insert,
+    Update,
+    Delete,
+}
+
+/// An insert's document as given, or the statement built for an update or delete.
+pub enum Statement<'a> {
+    Document(&'a Document),
+    Built(Document),
+}
+
+impl Statement<'_> {
+    pub fn document(&self) -> &Document {
+        match self {
+            Statement::Document(doc) => doc,
+            Statement::Built(doc) => doc,
+        }
+    }
+}
+
+/// The fields of each kind of operation (the first names the kind and holds the
+/// namespace index), and the name of each in the statement it becomes.
+const INSERT_FIELDS: &[(&str, &str)] = &[("insert", ""), ("document", "")];
+const UPDATE_FIELDS: &[(&str, &str)] = &[
+    ("update", ""),
+    ("filter", "q"),
+    ("updateMods", "u"),
+    ("constants", "c"),
+    ("multi", "multi"),
+    ("upsert", "upsert"),
+    ("arrayFilters", "arrayFilters"),
+    ("hint", "hint"),
+    ("collation", "collation"),
+    ("sort", "sort"),
+    ("upsertSupplied", "upsertSupplied"),
+    ("sampleId", "sampleId"),
+];
+const DELETE_FIELDS: &[(&str, &str)] = &[
+    ("delete", ""),
+    ("filter", "q"),
+    ("multi", ""),
+    ("hint", "hint"),
+    ("collation", "collation"),
+    ("sampleId", "sampleId"),
+];
+
+impl<'a> Request<'a> {
+    pub fn parse(body: &'a Document) -> Result<Request<'a>> {
+        let ops = array(body, "ops")?;
+        let ns_info = array(body, "nsInfo")?;
+        let ordered = boolean(body, "bulkWrite.ordered", "ordered", true)?;
+        let errors_only = boolean(body, "bulkWrite.errorsOnly", "errorsOnly", false)?;
+        let batch_size = match body.get("cursor") {
+            None => usize::MAX,
+            Some(Bson::Document(cursor)) => match cursor.get("batchSize") {
+                None => usize::MAX,
+                Some(size) => non_negative("bulkWrite.cursor.batchSize", "batchSize", size)? as usize,
+            },
+            Some(other) => return Err(wrong_type("bulkWrite.cursor", other, "object")),
+        };
+        let ops = ops.iter().enumerate().map(|(i, op)| Op::parse(i, op)).collect::<Result<Vec<_>>>()?;
+        let namespaces = ns_info.iter().map(Namespace::parse).collect::<Result<Vec<_>>>()?;
+        let first_statement = statement_ids(body, ops.len())?;
+        if ops.is_empty() || ops.len() > MAX_OPS {
+            return Err(Error::command(
+                ErrorCode::InvalidLength,
+                format!("Write batch sizes must be between 1 and {MAX_OPS}. Got {} operations.", ops.len()),
+            ));
+        }
+        for namespace in &namespaces {
+            namespace.check()?;
+        }
+        if let Some(op) = ops.iter().find(|op| op.ns >= namespaces.len()) {
+            return Err(Error::bad_value(format!("BulkWrite ops entry {} has an invalid nsInfo index.", op.source)));
+        }
+        Ok(Request { ops, namespaces, ordered, errors_only, batch_size, first_statement })
+    }
+}
+
+impl<'a> Op<'a> {
+    fn parse(index: usize, op: &'a Bson) -> Result<Op<'a>> {
+        let Bson::Document(op) = op else {
+            return Err(wrong_type(&format!("bulkWrite.ops.{index}"), op, "object"));
+        };
+        let Some((first, value)) = op.iter().next() else {
+            return Err(Error::command(
+                ErrorCode::Location40414,
+                "BSON field 'bulkWrite.ops.insert' is missing but a required field",
+            ));
+        };
+        let (kind, fields) = match first.as_str() {
+            "insert" => (Kind::Insert, INSERT_FIELDS),
+            "update" => (Kind::Update, UPDATE_FIELDS),
+            "delete" => (Kind::Delete, DELETE_FIELDS),
+            other => return Err(unknown_field(other)),
+        };
+        let ns = non_negative(&format!("bulkWrite.ops.{first}"), first, value)? as usize;
+        if let Some(unknown) = op.keys().find(|k| !fields.iter().any(|(name, _)| name == k)) {
+            return Err(unknown_field(unknown));
+        }
+        let required: &[&str] = match kind {
+            Kind::Insert => &["document"],
+            Kind::Update => &["filter", "updateMods"],
+            Kind::Delete => &["filter"],
+        };
+        if let Some(missing) = required.iter().find(|name| !op.contains_key(**name)) {
+            return Err(Error::command(
+                ErrorCode::Location40414,
+                format!("BSON field 'bulkWrite.ops.{missing}' is missing but a required field"),
+            ));
+        }
+        for (name, value) in op.iter().skip(1) {
+            check_type(name, value)?;
+        }
+        let multi = matches!(op.get("multi"), Some(Bson::Boolean(true)));
+        let upsert = matches!(op.get("upsert"), Some(Bson::Boolean(true)));
+        let statement = match kind {
+            Kind::Insert => match op.get("document") {
+                Some(Bson::Document(doc)) => Statement::Document(doc),
+                _ => unreachable!("checked above"),
+            },
+            Kind::Update | Kind::Delete => {
+                let mut built = Document::new();
+                for (name, value) in op.iter().skip(1) {
+                    let renamed = fields.iter().find(|(field, _)| field == name).map_or("", |(_, to)| *to);
+                    if !renamed.is_empty() {
+                        built.insert(renamed, value.clone());
+                    }
+                }
+                if kind == Kind::Delete {
+                    built.insert("limit", if multi { 0 } else { 1 });
+                }
+                Statement::Built(built)
+            }
+        };
+        Ok(Op { source: op, ns, kind, statement, multi, upsert })
+    }
+}
+
+impl Namespace {
+    fn parse(entry: &Bson) -> Result<Namespace> {
+        let Bson::Document(entry) = entry else {
+            return Err(wrong_type("bulkWrite.nsInfo", entry, "object"));
+        };
+        if let Some(unknown) = entry.keys().find(|k| !matches!(k.as_str(), "ns" | "collectionUUID")) {
+            return match unknown.as_str() {
+                "encryptionInformation" | "isTimeseriesNamespace" | "shardVersion" | "databaseVersion" => {
+                    Err(Error::command(
+                        ErrorCode::NotImplemented,
+                        format!("bulkWrite's nsInfo.{unknown} is for encrypted or sharded collections, which branchdb lacks"),
+                    ))
+                }
+                _ => Err(unknown_field(unknown)),
+            };
+        }
+        if entry.contains_key("collectionUUID") {
+            return Err(Error::command(
+                ErrorCode::NotImplemented,
+                "bulkWrite's nsInfo.collectionUUID is not supported: collections have no UUID here",
+            ));
+        }
+        let full = match entry.get("ns") {
+            Some(Bson::String(ns)) => ns.clone(),
+            Some(other) => return Err(wrong_type("bulkWrite.nsInfo.ns", other, "string")),
+            None => {
+                return Err(Error::command(
+                    ErrorCode::Location40414,
+                    "BSON field 'bulkWrite.nsInfo.ns' is missing but a required field",
+                ))
+            }
+        };
+        let (db, collection) = full.split_once('.').unwrap_or((full.as_str(), ""));
+        let db = DbRef::parse(db).map_err(|_| invalid_namespace(&full))?;
+        Ok(Namespace { db, collection: collection.to_owned(), full })
+    }
+
+    /// A namespace must name a database and a collection.
+    fn check(&self) -> Result<()> {
+        match self.collection.is_empty() || self.full.contains('\0') {
+            true => Err(invalid_namespace(&self.full)),
+            false => Ok(()),
+        }
+    }
+}
+
+fn invalid_namespace(ns: &str) -> Error {
+    Error::command(ErrorCode::InvalidNamespace, format!("Invalid namespace specified for bulkWrite: '{ns}'"))
+}
+
+/// The statement id of the first operation: `stmtId`, or the first of `stmtIds`
+/// when they number the operations one after another (only a router sends them),
+/// else 0.
+fn statement_ids(body: &Document, ops: usize) -> Result<usize> {
+    match (body.get("stmtId"), body.get("stmtIds")) {
+        (Some(_), Some(_)) => Err(Error::command(
+            ErrorCode::InvalidOptions,
+            "May not specify both stmtId and stmtIds in bulkWrite command.",
+        )),
+        (Some(id), None) => Ok(non_negative("bulkWrite.stmtId", "stmtId", id)? as usize),
+        (None, Some(Bson::Array(ids))) => {
+            if ids.len() != ops {
+                return Err(Error::command(
+                    ErrorCode::InvalidLength,
+                    "Number of statement ids must match the number of batch entries",
+                ));
+            }
+            let ids: Vec<i64> =
+                ids.iter().map(|id| non_negative("bulkWrite.stmtIds", "stmtIds", id)).collect::<Result<_>>()?;
+            let first = ids.first().copied().unwrap_or(0);
+            if ids.iter().enumerate().any(|(i, id)| *id != first + i as i64) {
+                return Err(Error::command(
+                    ErrorCode::NotImplemented,
+                    "bulkWrite's stmtIds must number the operations one after another",
+                ));
+            }
+            Ok(first as usize)
+        }
+        (None, Some(other)) => Err(wrong_type("bulkWrite.stmtIds", other, "array")),
+        (None, None) => Ok(0),
+    }
+}
+
+/// The types the command parser requires of an operation's fields.
+fn check_type(name: &str, value: &Bson) -> Result<()> {
+    let expected = match name {
+        "document" | "filter" | "constants" | "collation" | "sort" => "object",
+        "multi" | "upsert" | "upsertSupplied" => "bool",
+        "arrayFilters" => "array",
+        "updateMods" => {
+            return match value {
+                Bson::Document(_) | Bson::Array(_) => Ok(()),
+                _ => Err(Error::command(
+                    ErrorCode::FailedToParse,
+                    "Update argument must be either an object or an array",
+                )),
+            }
+        }
+        _ => return Ok(()),
+    };
+    let fits = match expected {
+        "object" => matches!(value, Bson::Document(_)),
+        "bool" => matches!(value, Bson::Boolean(_)),
+        _ => matches!(value, Bson::Array(_)),
+    };
+    match fits {
+        true => Ok(()),
+        false => Err(wrong_type(&format!("bulkWrite.ops.{name}"), value, expected)),
+    }
+}
+
+fn array<'a>(body: &'a Document, field: &str) -> Result<&'a Vec<Bson>> {
+    match body.get(field) {
+        Some(Bson::Array(items)) => Ok(items),
+        Some(other) => Err(wrong_type(&format!("bulkWrite.{field}"), other, "array")),
+        None => Err(Error::command(
+            ErrorCode::Location40414,
+            format!("BSON field 'bulkWrite.{field}' is missing but a required field"),
+        )),
+    }
+}
+
+/// An option that must be a BSON boolean.
+fn boolean(body: &Document, path: &str, field: &str, default: bool) -> Result<bool> {
+    match body.get(field) {
+        None => Ok(default),
+        Some(Bson::Boolean(b)) => Ok(*b),
+        Some(other) => Err(wrong_type(path, other, "bool")),
+    }
+}
+
+/// A whole number of at least 0, of any numeric type (the parser's `safeInt`).
+fn non_negative(path: &str, field: &str, value: &Bson) -> Result<i64> {
+    let n = match value {
+        Bson::Int32(n) => i64::from(*n),
+        Bson::Int64(n) => *n,
+        Bson::Double(d) if d.is_finite() => *d as i64,
+        other => {
+            return Err(Error::type_mismatch(format!(
+                "BSON field '{path}' is the wrong type '{}', expected types '[long, int, decimal, double]'",
+                type_name(Some(other))
+            )))
+        }
+    };
+    match n {
+        0.. => Ok(n),
+        _ => Err(Error::command(
+            ErrorCode::Location51024,
+            format!("BSON field '{field}' value must be >= 0, actual value '{n}'"),
+        )),
+    }
+}
+
+fn wrong_type(path: &str, value: &Bson, expected: &str) -> Error {
+    Error::type_mismatch(format!(
+        "BSON field '{path}' is the wrong type '{}', expected type '{expected}'",
+        type_name(Some(value))
+    ))
+}
+
+fn unknown_field(name: &str) -> Error {
+    Error::command(ErrorCode::Location40415, format!("BSON field 'bulkWrite.ops.{name}' is an unknown field."))
+}
