@@ -23,6 +23,7 @@
 //! cargo run --release --bin load -- --connections 16 --total 1000000 --points insert
 //! cargo run --release --bin load -- --connections 1 create-geo-index
 //! cargo run --release --bin load -- --connections 1 --limit 10 near
+//! cargo run --release --bin load -- --connections 1 --total 1000000 --batch 100000 bulk-write
 //! ```
 //!
 //! With `--user` and `--password`, each connection logs in first (SCRAM-SHA-256 on
@@ -178,6 +179,11 @@ enum Workload {
     /// `find` with `$near` a random point of the square `--points` fills, the
     /// `--limit` nearest documents.
     Near,
+    /// `bulkWrite` of `--batch` mixed operations on `<db>.bulk_items`: of each four,
+    /// two insert new documents (as `insert` writes them), one updates the first of
+    /// them and one deletes the second (half inserts, a quarter updates, a quarter deletes); `--total` counts
+    /// operations. Each operation counts as a document written.
+    BulkWrite,
 }
 
 /// When each `watch` insert was acknowledged, by `_id`.
@@ -361,6 +367,10 @@ async fn drive(
                 next_id += args.connections as u64 - 1;
                 continue;
             }
+            Workload::BulkWrite => match bulk_write_command(&args, &mut next_id) {
+                Some(command) => vec![command],
+                None => break,
+            },
             Workload::Insert => match insert_command(&args, &mut next_id) {
                 Some(command) => vec![command],
                 None => break,
@@ -682,6 +692,24 @@ fn insert_command(args: &Args, next_id: &mut u64) -> Option<Document> {
     (!batch.is_empty()).then(|| doc! {"insert": "items", "documents": batch, "$db": &args.db})
 }
 
+/// The next `bulk-write` command: `--batch` operations (a multiple of four), in
+/// fours from this connection's next id, up to `--total` operations in all.
+fn bulk_write_command(args: &Args, next_id: &mut u64) -> Option<Document> {
+    let mut ops = Vec::new();
+    while ops.len() + 4 <= args.batch.max(4) as usize && args.total.is_none_or(|t| *next_id * 4 < t) {
+        let (kept, deleted) = (*next_id as i64 * 2, *next_id as i64 * 2 + 1);
+        ops.push(doc! {"insert": 0, "document": item(kept as u64, None)});
+        ops.push(doc! {"insert": 0, "document": item(deleted as u64, None)});
+        ops.push(doc! {"update": 0, "filter": {"_id": kept}, "updateMods": {"$inc": {"n": 1}}, "multi": false});
+        ops.push(doc! {"delete": 0, "filter": {"_id": deleted}, "multi": false});
+        *next_id += args.connections as u64;
+    }
+    let ns = format!("{}.bulk_items", args.db);
+    (!ops.is_empty()).then(|| {
+        doc! {"bulkWrite": 1, "ops": ops, "nsInfo": [{"ns": ns}], "ordered": true, "errorsOnly": true, "$db": "admin"}
+    })
+}
+
 /// The document `insert` writes with `_id` `id`: `n` is the `_id` again, `k` one of
 /// [`GROUPS`] values, and `u` a unique value in 0..total that does not follow `_id`
 /// order (`id * 7919 % total`, a permutation since 7919 is prime, unless `total`
@@ -737,7 +765,8 @@ fn random(rng: &mut u64, keys: u64) -> u64 {
 /// through.
 fn tally(args: &Args, reply: &Document) -> Result<u64, String> {
     // Drivers accept `ok` as any number equal to 1; so does this tool.
-    if number(reply.get("ok")) != Some(1) || reply.contains_key("writeErrors") {
+    if number(reply.get("ok")) != Some(1) || reply.contains_key("writeErrors") || number(reply.get("nErrors")) > Some(0)
+    {
         return Err("command failed".into());
     }
     let first_batch =
@@ -749,6 +778,10 @@ fn tally(args: &Args, reply: &Document) -> Result<u64, String> {
         | Workload::CreateGeoIndex
         | Workload::Scram => 0,
         Workload::Insert | Workload::Txn | Workload::Watch => reply.get_i32("n").unwrap_or(0) as u64,
+        Workload::BulkWrite => ["nInserted", "nMatched", "nDeleted"]
+            .iter()
+            .map(|field| number(reply.get(*field)).unwrap_or(0) as u64)
+            .sum(),
         Workload::FindId | Workload::FindEq | Workload::Text | Workload::FindText | Workload::Near => {
             first_batch()?.len() as u64
         }

@@ -186,6 +186,39 @@ pub fn write_error(index: usize, err: &Error) -> Document {
     doc
 }
 
+/// How an update or delete statement names its fields: as the `update` and
+/// `delete` commands' statements do (`q`, `u`, `c`, `limit`), or as `bulkWrite`'s
+/// operations do (`filter`, `updateMods`, `constants`, `multi`). The other fields
+/// have the same names in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Command,
+    BulkWrite,
+}
+
+impl Shape {
+    pub fn filter(self) -> &'static str {
+        match self {
+            Shape::Command => "q",
+            Shape::BulkWrite => "filter",
+        }
+    }
+
+    pub fn update(self) -> &'static str {
+        match self {
+            Shape::Command => "u",
+            Shape::BulkWrite => "updateMods",
+        }
+    }
+
+    pub fn constants(self) -> &'static str {
+        match self {
+            Shape::Command => "c",
+            Shape::BulkWrite => "constants",
+        }
+    }
+}
+
 /// What the statements of an `update` or `delete` command did.
 pub struct Statements<T> {
     /// The outcome of each statement that succeeded, with its index.

@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::namespace::DbRef;
 use crate::operations::Operation;
 use crate::query::{Filter, Variables};
-use crate::value::size::document_size;
+use crate::value::size::document_size_within;
 
 /// Commands whose first field names the collection they work on.
 const ON_COLLECTION: &[&str] = &[
@@ -73,7 +73,7 @@ pub(super) fn kind_and_ns(command: &Command, body: &Document, db: &str) -> (&'st
 /// The command whole up to `max` bytes; a larger one becomes, as in MongoDB,
 /// `{$truncated: <the start of its text>, comment: <its comment>}`.
 pub(super) fn abbreviated(body: &Document, max: usize) -> Document {
-    if document_size(body) <= max {
+    if document_size_within(body, max).is_some() {
         return body.clone();
     }
     let mut text = Bounded { text: String::new(), max };

@@ -4,39 +4,46 @@
 
 use bson::{doc, Bson, Document};
 
-use super::args::{self, Statements};
+use super::args::{self, Shape, Statements};
 use super::Invocation;
 use crate::error::{Error, Result};
 use crate::exec::{self, Target};
 use crate::query::{Filter, Variables};
-use crate::store::{Collection, Commit, View};
+use crate::store::{Batch, Collection, Commit, View};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "delete")?;
     let statements = args::documents(inv.body, "deletes")?;
     let ordered = args::boolean(inv.body, "ordered", true)?;
-    let results = execute(inv, name, &statements, ordered)?;
+    for statement in &statements {
+        args::known_fields(statement, STATEMENT_FIELDS, "delete.deletes")?;
+    }
+    let results = execute(inv, name, &statements, Shape::Command, ordered)?;
     let deleted: i64 = results.done.iter().map(|(_, n)| n).sum();
     let mut reply = doc! { "n": deleted as i32 };
     results.complete(&mut reply);
     Ok(reply)
 }
 
-/// Runs delete `statements` on collection `name` (checked) of the invocation's
-/// branch, with the command's `let`: how many documents each statement deleted.
-pub fn execute(inv: &Invocation<'_>, name: &str, statements: &[&Document], ordered: bool) -> Result<Statements<i64>> {
+/// Runs delete `statements` (of `shape`) on collection `name` (checked) of the
+/// invocation's branch, with the command's `let`: how many documents each
+/// statement deleted.
+pub fn execute(
+    inv: &Invocation<'_>,
+    name: &str,
+    statements: &[&Document],
+    shape: Shape,
+    ordered: bool,
+) -> Result<Statements<i64>> {
     args::writable(inv)?;
     let entry = super::views::refuse(inv, &inv.latest_view()?, name)?;
-    for statement in statements {
-        args::known_fields(statement, STATEMENT_FIELDS, "delete.deletes")?;
-    }
     let vars = args::variables(inv.body, "delete")?;
     args::each_statement(statements, ordered, |index, statement| {
         if let Some(done) = inv.executed(index) {
             // A retried statement an earlier attempt executed: its reply again.
             return Ok((i64::from(done.get_i32("n").unwrap_or(0)), None));
         }
-        let (target, just_one) = statement_args(statement, &vars, entry.as_ref())?;
+        let (target, just_one) = statement_args(statement, shape, &vars, entry.as_ref())?;
         match just_one {
             true => delete_one(inv, index, name, &target),
             false => delete_many(inv, name, &target),
@@ -60,6 +67,28 @@ fn delete_one(inv: &Invocation<'_>, index: usize, name: &str, target: &Target) -
         inv.record_statement(batch, index, doc! {"n": 1});
         Ok(1)
     })
+}
+
+/// A single-document delete whose filter pins an `_id` (`id`), statement `index`
+/// of its command, run in `batch` (whose own changes it sees): how many it deleted.
+pub fn delete_at(
+    inv: &Invocation<'_>,
+    batch: &mut Batch<'_>,
+    name: &str,
+    index: usize,
+    filter: &Filter,
+    id: &Bson,
+) -> Result<i64> {
+    if let Some(done) = inv.executed(index) {
+        return Ok(i64::from(done.get_i32("n").unwrap_or(0)));
+    }
+    let Some(collection) = batch.collection(name)? else { return Ok(0) };
+    if !batch.get(&collection, id)?.is_some_and(|d| filter.matches(&d)) {
+        return Ok(0);
+    }
+    batch.delete(&collection, id)?;
+    inv.record_statement(batch, index, doc! {"n": 1});
+    Ok(1)
 }
 
 /// The `_id` of the first document of `name` matching `filter` in the latest
@@ -123,13 +152,23 @@ const STATEMENT_FIELDS: &[&str] = &["q", "limit", "hint", "collation", "sampleId
 
 /// A statement's filter, which may read the command's variables, and whether it
 /// deletes one document.
-fn statement_args(statement: &Document, vars: &Variables, entry: Option<&Collection>) -> Result<(Target, bool)> {
-    let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()), vars)?
+pub fn statement_args(
+    statement: &Document,
+    shape: Shape,
+    vars: &Variables,
+    entry: Option<&Collection>,
+) -> Result<(Target, bool)> {
+    let filter = Filter::parse(args::document(statement, shape.filter())?.unwrap_or(&Document::new()), vars)?
         .with_collation(args::collation_on(statement, entry)?.as_ref())?;
     let filter = args::text_on(filter, entry)?;
-    let limit = args::integer(statement, "limit")?.unwrap_or(0);
-    if !matches!(limit, 0 | 1) {
-        return Err(Error::bad_value(format!("The limit field in delete objects must be 0 or 1. Got {limit}")));
-    }
-    Ok((args::target(filter, statement)?, limit == 1))
+    let just_one = match shape {
+        Shape::Command => match args::integer(statement, "limit")?.unwrap_or(0) {
+            limit @ (0 | 1) => limit == 1,
+            limit => {
+                return Err(Error::bad_value(format!("The limit field in delete objects must be 0 or 1. Got {limit}")))
+            }
+        },
+        Shape::BulkWrite => !args::boolean(statement, "multi", false)?,
+    };
+    Ok((args::target(filter, statement)?, just_one))
 }

@@ -32,7 +32,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let entry = super::views::refuse(inv, &inv.latest_view()?, name)?;
     // An update of one measurement is refused as MongoDB 8.0 refuses it.
     if let Some(entry) = entry.as_ref().filter(|_| inv.body.contains_key("update")) {
-        super::timeseries::check_update(entry, &bson::doc! {"multi": false})?;
+        super::timeseries::check_update(entry, &bson::doc! {"multi": false}, args::Shape::Command)?;
     }
     let request = parse(inv.body, entry.as_ref())?;
     let (outcome, commit) = match inv.executed(0) {
@@ -85,7 +85,7 @@ fn change(
             Ok(Outcome { value: Some(old), n: 1, updated_existing: None, upserted: None })
         }
         (Some(old), Some(collection), Some(change)) => {
-            let (new, _, _) = update::rewrite(
+            let new = update::rewrite_returning(
                 batch,
                 &collection,
                 old.clone(),

@@ -146,5 +146,5 @@ fn golden_diagnostics() {
 
 #[test]
 fn golden_bulk_write() {
-    assert_eq!(run_file(include_str!("golden/bulk-write.json")), 13, "the number of cases");
+    assert_eq!(run_file(include_str!("golden/bulk-write.json")), 15, "the number of cases");
 }

@@ -4,9 +4,10 @@
 
 use bson::{doc, oid::ObjectId, Bson, Document};
 
+use super::validation::Validation;
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
-use crate::store::{Commit, PutKind};
+use crate::store::{Batch, Collection, Commit, PutKind};
 use crate::wal::SPLIT_BYTES;
 use crate::wire::MAX_BSON_OBJECT_SIZE;
 
@@ -43,7 +44,7 @@ pub struct Inserted {
 pub fn execute(inv: &Invocation<'_>, name: &str, docs: &[&Document], ordered: bool) -> Result<Inserted> {
     args::writable(inv)?;
     let ns = args::namespace(inv, name);
-    let validation = super::validation::Validation::of(inv.body);
+    let validation = Validation::of(inv.body);
     super::timeseries::refuse_in_transaction(inv, name)?;
     let mut errors: Vec<(usize, Error)> = Vec::new();
     let mut last_commit = None;
@@ -66,17 +67,7 @@ pub fn execute(inv: &Invocation<'_>, name: &str, docs: &[&Document], ordered: bo
                 }
                 let outcome = prepared.and_then(|(doc, size)| {
                     bytes += size;
-                    let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
-                    if batch.contains(&collection, &id)? {
-                        return Err(match super::clustered::is_clustered(&collection) {
-                            true => Error::duplicate_cluster_key(&ns, &id),
-                            false => Error::duplicate_id(&ns, &id),
-                        });
-                    }
-                    validation.check(&collection, None, &doc)?;
-                    batch.put(&collection, PutKind::Insert, doc)?;
-                    inv.record_statement(batch, index, Document::new());
-                    Ok(())
+                    put_new(inv, batch, &collection, &ns, index, doc, &validation)
                 });
                 if let Err(err) = outcome {
                     errors.push((index, err));
@@ -92,6 +83,30 @@ pub fn execute(inv: &Invocation<'_>, name: &str, docs: &[&Document], ordered: bo
     }
     let attempted = if ordered { errors.first().map_or(docs.len(), |(i, _)| *i + 1) } else { docs.len() };
     Ok(Inserted { n: attempted - errors.len(), attempted, errors, last_commit })
+}
+
+/// Writes `doc` (prepared) into `collection` (`ns`) as statement `index`, unless a
+/// document has its `_id` or it fails the collection's validator.
+pub fn put_new(
+    inv: &Invocation<'_>,
+    batch: &mut Batch<'_>,
+    collection: &Collection,
+    ns: &str,
+    index: usize,
+    doc: Document,
+    validation: &Validation,
+) -> Result<()> {
+    let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+    if batch.contains(collection, &id)? {
+        return Err(match super::clustered::is_clustered(collection) {
+            true => Error::duplicate_cluster_key(ns, &id),
+            false => Error::duplicate_id(ns, &id),
+        });
+    }
+    validation.check(collection, None, &doc)?;
+    batch.put(collection, PutKind::Insert, doc)?;
+    inv.record_statement(batch, index, Document::new());
+    Ok(())
 }
 
 /// Checks a document to insert and puts an `_id` first, generating one if missing;

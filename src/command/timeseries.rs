@@ -495,7 +495,7 @@ pub fn refuse_in_transaction(inv: &Invocation<'_>, name: &str) -> Result<()> {
 /// Refuses an update MongoDB 8.0 does not run on time series `collection` (72):
 /// only `multi: true` updates with operators, that select and change the
 /// `metaField` alone, are allowed.
-pub fn check_update(collection: &Collection, statement: &Document) -> Result<()> {
+pub fn check_update(collection: &Collection, statement: &Document, shape: args::Shape) -> Result<()> {
     if !is_timeseries(&collection.options) {
         return Ok(());
     }
@@ -510,14 +510,14 @@ pub fn check_update(collection: &Collection, statement: &Document) -> Result<()>
         return refuse("Cannot perform an update on a time-series collection that does not have a metaField".into());
     };
     let on_meta = |path: &str| path == meta || path.starts_with(&format!("{meta}."));
-    if let Ok(filter) = statement.get_document("q") {
+    if let Ok(filter) = statement.get_document(shape.filter()) {
         if filter_fields(filter).into_iter().any(|f| !on_meta(f)) {
             return refuse(format!(
                 "Cannot perform an update or delete on a time-series collection when querying on a field that is not the metaField '{meta}'"
             ));
         }
     }
-    let update = match statement.get("u") {
+    let update = match statement.get(shape.update()) {
         Some(Bson::Document(update)) => update,
         Some(Bson::Array(_)) => {
             return refuse("Cannot perform an update on a time-series collection using a pipeline update".into())

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use bson::{doc, oid::ObjectId, Bson, Document};
 
-use super::args::{self, Statements};
+use super::args::{self, Shape, Statements};
 use super::validation::Validation;
 use super::Invocation;
 use crate::error::{Error, Result};
@@ -19,7 +19,10 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "update")?;
     let statements = args::documents(inv.body, "updates")?;
     let ordered = args::boolean(inv.body, "ordered", true)?;
-    let results = execute(inv, name, &statements, ordered)?;
+    for statement in &statements {
+        args::known_fields(statement, STATEMENT_FIELDS, "update.updates")?;
+    }
+    let results = execute(inv, name, &statements, Shape::Command, ordered)?;
     let (mut matched, mut modified) = (0i64, 0i64);
     let mut upserted = Vec::new();
     for (index, outcome) in &results.done {
@@ -37,20 +40,18 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     Ok(reply)
 }
 
-/// Runs update `statements` on collection `name` (checked) of the invocation's
-/// branch, with the command's `let` and `bypassDocumentValidation`: what each
-/// statement did.
+/// Runs update `statements` (of `shape`) on collection `name` (checked) of the
+/// invocation's branch, with the command's `let` and `bypassDocumentValidation`:
+/// what each statement did.
 pub fn execute(
     inv: &Invocation<'_>,
     name: &str,
     statements: &[&Document],
+    shape: Shape,
     ordered: bool,
 ) -> Result<Statements<Outcome>> {
     args::writable(inv)?;
     let entry = super::views::refuse(inv, &inv.latest_view()?, name)?;
-    for statement in statements {
-        args::known_fields(statement, STATEMENT_FIELDS, "update.updates")?;
-    }
     let vars = args::variables(inv.body, "update")?;
     args::each_statement(statements, ordered, |index, statement| {
         if let Some(done) = inv.executed(index) {
@@ -58,9 +59,9 @@ pub fn execute(
             return Ok((Outcome::recorded(done), None));
         }
         if let Some(entry) = &entry {
-            super::timeseries::check_update(entry, statement)?;
+            super::timeseries::check_update(entry, statement, shape)?;
         }
-        let parsed = statement_args(statement, &vars, entry.as_ref())?;
+        let parsed = statement_args(statement, shape, &vars, entry.as_ref())?;
         match parsed.multi {
             true => update_many(inv, name, &parsed.target, &parsed.update, parsed.upsert),
             false => update_one(inv, index, name, &parsed),
@@ -86,12 +87,17 @@ pub struct Statement {
 /// A statement's filter, update, `multi`, `upsert` and `sort`. The filter and the
 /// update may read the command's variables `vars`; a pipeline-style update also
 /// its constants `c`.
-fn statement_args(statement: &Document, vars: &Variables, entry: Option<&Collection>) -> Result<Statement> {
+pub fn statement_args(
+    statement: &Document,
+    shape: Shape,
+    vars: &Variables,
+    entry: Option<&Collection>,
+) -> Result<Statement> {
     let collation = args::collation_on(statement, entry)?;
-    let filter = Filter::parse(args::document(statement, "q")?.unwrap_or(&Document::new()), vars)?
+    let filter = Filter::parse(args::document(statement, shape.filter())?.unwrap_or(&Document::new()), vars)?
         .with_collation(collation.as_ref())?;
     let filter = args::text_on(filter, entry)?;
-    let spec = statement.get("u").ok_or_else(|| {
+    let spec = statement.get(shape.update()).ok_or_else(|| {
         Error::command(
             crate::error::ErrorCode::Location40414,
             "BSON field 'update.updates.u' is missing but a required field",
@@ -100,7 +106,7 @@ fn statement_args(statement: &Document, vars: &Variables, entry: Option<&Collect
     if collation.is_some() {
         refuse_collated(spec)?;
     }
-    let constants = args::document(statement, "c")?;
+    let constants = args::document(statement, shape.constants())?;
     if constants.is_some() && !matches!(spec, Bson::Array(_)) {
         return Err(Error::command(
             crate::error::ErrorCode::Location51198,
@@ -195,7 +201,7 @@ fn update_one(
         let mut outcome = None;
         if let (Some(id), Some(collection)) = (&candidate, batch.collection(name)?) {
             if let Some(doc) = batch.get(&collection, id)?.filter(|d| target.filter.matches(d)) {
-                let (_, _, modified) = rewrite(batch, &collection, doc, &target.filter, update, &validation)?;
+                let (_, modified) = rewrite(batch, &collection, doc, &target.filter, update, &validation)?;
                 outcome = Some(Outcome { matched: 1, modified: i64::from(modified), upserted: None });
             }
         }
@@ -236,7 +242,7 @@ fn update_many(
                     return Ok((outcome, index));
                 }
                 let Some(doc) = batch.get(&collection, id)?.filter(|d| target.filter.matches(d)) else { continue };
-                let (_, size, modified) = rewrite(batch, &collection, doc, &target.filter, update, &validation)?;
+                let (size, modified) = rewrite(batch, &collection, doc, &target.filter, update, &validation)?;
                 outcome.matched += 1;
                 outcome.modified += i64::from(modified);
                 bytes += size;
@@ -252,7 +258,7 @@ fn update_many(
 }
 
 /// Applies `update` to a matched document and writes the result when it differs;
-/// returns the result, its size and whether it changed. A positional `$` in the
+/// returns its size and whether it changed. A positional `$` in the
 /// update refers to the array element through which `filter` matched.
 pub fn rewrite(
     batch: &mut Batch<'_>,
@@ -261,19 +267,48 @@ pub fn rewrite(
     filter: &Filter,
     update: &Update,
     validation: &Validation,
-) -> Result<(Document, usize, bool)> {
+) -> Result<(usize, bool)> {
+    let (size, modified, _) = rewrite_keeping(batch, collection, doc, filter, update, validation, false)?;
+    Ok((size, modified))
+}
+
+/// As [`rewrite`], returning the document as it became.
+pub fn rewrite_returning(
+    batch: &mut Batch<'_>,
+    collection: &Collection,
+    doc: Document,
+    filter: &Filter,
+    update: &Update,
+    validation: &Validation,
+) -> Result<Document> {
+    let (_, _, kept) = rewrite_keeping(batch, collection, doc, filter, update, validation, true)?;
+    Ok(kept.unwrap_or_default())
+}
+
+/// [`rewrite`], keeping a copy of the result when `keep` says so.
+fn rewrite_keeping(
+    batch: &mut Batch<'_>,
+    collection: &Collection,
+    doc: Document,
+    filter: &Filter,
+    update: &Update,
+    validation: &Validation,
+    keep: bool,
+) -> Result<(usize, bool, Option<Document>)> {
     let updated = update.apply(&doc, &Context::new(false, filter.matched_position(&doc)))?;
     let size = super::insert::check_size(&updated)?;
     let modified = updated != doc;
-    if modified {
-        validation.check(collection, Some(&doc), &updated)?;
-        let kind = match update {
-            Update::Replace(_) => PutKind::Replace,
-            Update::Operators(_) | Update::Pipeline(_) => PutKind::Update,
-        };
-        batch.put(collection, kind, updated.clone())?;
+    if !modified {
+        return Ok((size, false, keep.then_some(updated)));
     }
-    Ok((updated, size, modified))
+    validation.check(collection, Some(&doc), &updated)?;
+    let kind = match update {
+        Update::Replace(_) => PutKind::Replace,
+        Update::Operators(_) | Update::Pipeline(_) => PutKind::Update,
+    };
+    let kept = keep.then(|| updated.clone());
+    batch.put(collection, kind, updated)?;
+    Ok((size, true, kept))
 }
 
 /// What one update statement did.
@@ -305,6 +340,42 @@ impl Outcome {
     }
 }
 
+/// A single-document update whose filter pins an `_id` (`id`), statement `index`
+/// of its command, run in `batch` (whose own changes it sees): the document with
+/// that `_id` if it matches, or the upsert. Returns what it did and the size of
+/// the document it wrote (0: none).
+pub fn update_at(
+    inv: &Invocation<'_>,
+    batch: &mut Batch<'_>,
+    name: &str,
+    index: usize,
+    statement: &Statement,
+    id: &Bson,
+) -> Result<(Outcome, usize)> {
+    if let Some(done) = inv.executed(index) {
+        return Ok((Outcome::recorded(done), 0));
+    }
+    let validation = Validation::of(inv.body);
+    let filter = &statement.target.filter;
+    let mut outcome = Outcome { matched: 0, modified: 0, upserted: None };
+    let mut size = 0;
+    let found = match batch.collection(name)? {
+        Some(collection) => batch.get(&collection, id)?.filter(|d| filter.matches(d)).map(|doc| (collection, doc)),
+        None => None,
+    };
+    if let Some((collection, doc)) = found {
+        let (written, modified) = rewrite(batch, &collection, doc, filter, &statement.update, &validation)?;
+        outcome = Outcome { matched: 1, modified: i64::from(modified), upserted: None };
+        size = if modified { written } else { 0 };
+    } else if statement.upsert {
+        let inserted = upsert_insert(batch, name, filter, &statement.update, &validation)?;
+        size = crate::value::size::document_size(&inserted);
+        outcome.upserted = Some(inserted.get("_id").cloned().unwrap_or(Bson::Null));
+    }
+    inv.record_statement(batch, index, outcome.record());
+    Ok((outcome, size))
+}
+
 /// A single-document update under the writer lock: the first match in the
 /// statement's order, or the upsert.
 fn apply_one(inv: &Invocation<'_>, batch: &mut Batch<'_>, name: &str, statement: &Statement) -> Result<Outcome> {
@@ -313,7 +384,7 @@ fn apply_one(inv: &Invocation<'_>, batch: &mut Batch<'_>, name: &str, statement:
     let validation = Validation::of(inv.body);
     if let Some(collection) = batch.collection(name)? {
         if let Some(doc) = exec::first(batch.view(), &collection, target, sort.as_ref(), &inv.interrupt())? {
-            let (_, _, modified) = rewrite(batch, &collection, doc, &target.filter, update, &validation)?;
+            let (_, modified) = rewrite(batch, &collection, doc, &target.filter, update, &validation)?;
             return Ok(Outcome { matched: 1, modified: i64::from(modified), upserted: None });
         }
     }
@@ -343,7 +414,7 @@ fn apply_many(
             Ok(true)
         })?;
         for doc in targets {
-            let (_, _, modified) = rewrite(batch, collection, doc, &target.filter, update, &validation)?;
+            let (_, modified) = rewrite(batch, collection, doc, &target.filter, update, &validation)?;
             outcome.matched += 1;
             outcome.modified += i64::from(modified);
         }

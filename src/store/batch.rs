@@ -1,6 +1,7 @@
 //! A batch: the changes one write command makes to one branch, gathered while the
 //! writer lock is held, then logged as one record and applied.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use bson::{Bson, Document};
@@ -40,6 +41,9 @@ pub struct Batch<'w> {
     ops: Vec<Op>,
     /// Collections this batch created (`Some`) or dropped (`None`), by name.
     collections: HashMap<String, Option<Collection>>,
+    /// The view's collections this batch looked up, by name (the view does not
+    /// change: a batch of many operations reads its catalog once per name).
+    looked_up: RefCell<HashMap<String, Option<Collection>>>,
     /// The last op of this batch on a document, by collection id and encoded `_id`.
     written: HashMap<(u64, Vec<u8>), usize>,
     /// The entries of unique indexes this batch added (`true`) or removed
@@ -83,6 +87,7 @@ impl<'w> Batch<'w> {
             next_collection,
             ops: Vec::new(),
             collections: HashMap::new(),
+            looked_up: RefCell::new(HashMap::new()),
             written: HashMap::new(),
             entries: HashMap::new(),
             statements: Vec::new(),
@@ -114,10 +119,15 @@ impl<'w> Batch<'w> {
 
     /// The collection `name`, if it exists now.
     pub fn collection(&self, name: &str) -> Result<Option<Collection>> {
-        match self.collections.get(name) {
-            Some(known) => Ok(known.clone()),
-            None => self.view.collection(name),
+        if let Some(known) = self.collections.get(name) {
+            return Ok(known.clone());
         }
+        if let Some(seen) = self.looked_up.borrow().get(name) {
+            return Ok(seen.clone());
+        }
+        let found = self.view.collection(name)?;
+        self.looked_up.borrow_mut().insert(name.to_owned(), found.clone());
+        Ok(found)
     }
 
     /// Creates collection `name`; `NamespaceExists` (48) when it exists.

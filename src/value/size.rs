@@ -45,6 +45,33 @@ pub fn document_size(doc: &Document) -> usize {
     4 + doc.iter().map(|(name, value)| 1 + name.len() + 1 + value_size(value)).sum::<usize>() + 1
 }
 
+/// The length of `doc` encoded as BSON if it is at most `limit`, found without
+/// measuring more of it than `limit` (a check of a command that may be huge).
+pub fn document_size_within(doc: &Document, limit: usize) -> Option<usize> {
+    fields_size_within(doc.iter().map(|(name, value)| (name.len(), value)), limit)
+}
+
+/// The length of a document or array whose elements have names of these lengths
+/// and these values, if it is at most `limit`.
+fn fields_size_within<'a>(fields: impl Iterator<Item = (usize, &'a Bson)>, limit: usize) -> Option<usize> {
+    let mut size = 4 + 1;
+    for (name_len, value) in fields {
+        let room = limit.checked_sub(size + 1 + name_len + 1)?;
+        size += 1 + name_len + 1 + value_size_within(value, room)?;
+    }
+    (size <= limit).then_some(size)
+}
+
+/// The length of a value's encoding (as [`value_size`]) if it is at most `limit`.
+pub fn value_size_within(value: &Bson, limit: usize) -> Option<usize> {
+    let size = match value {
+        Bson::Document(doc) => document_size_within(doc, limit)?,
+        Bson::Array(items) => fields_size_within(items.iter().enumerate().map(|(i, v)| (decimal_digits(i), v)), limit)?,
+        other => value_size(other),
+    };
+    (size <= limit).then_some(size)
+}
+
 fn array_size(items: &[Bson]) -> usize {
     4 + items.iter().enumerate().map(|(i, value)| 1 + decimal_digits(i) + 1 + value_size(value)).sum::<usize>() + 1
 }
@@ -84,6 +111,23 @@ pub fn value_size(value: &Bson) -> usize {
             doc.insert("", value.clone());
             bson::to_vec(&doc).map_or(0, |bytes| bytes.len() - 4 - 1 - 1 - 1)
         }
+    }
+}
+
+#[cfg(test)]
+mod within_tests {
+    use bson::doc;
+
+    use super::*;
+
+    #[test]
+    fn a_size_within_a_limit_is_the_size_and_beyond_it_none() {
+        let doc = doc! {"a": 1, "b": {"c": [1, "two", {"d": null}]}, "e": "x".repeat(100)};
+        let size = document_size(&doc);
+        assert_eq!(document_size_within(&doc, size), Some(size));
+        assert_eq!(document_size_within(&doc, size + 1000), Some(size));
+        assert_eq!(document_size_within(&doc, size - 1), None);
+        assert_eq!(document_size_within(&doc, 10), None);
     }
 }
 

@@ -10,13 +10,15 @@
 //! command: the reply is `ok: 1` with `nErrors`. An ordered command stops at its
 //! first error; inside a transaction any error aborts it, so nothing runs after one.
 
+mod points;
 mod request;
 mod results;
 
 use bson::Document;
 
+use super::args::{self, Shape};
 use super::invocation::SessionUse;
-use super::{args, delete, insert, update, Invocation};
+use super::{delete, insert, update, Invocation};
 use crate::auth::privileges::{Action, Actions, Grants, Target};
 use crate::error::{Error, ErrorCode, Result};
 use request::{Kind, Request};
@@ -37,20 +39,30 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             start += 1;
             continue;
         }
+        let after_points = points::run(inv, &request, start, ordered, &mut results)?;
+        if after_points > start {
+            start = after_points;
+            continue;
+        }
         let end = start
             + request.ops[start..]
                 .iter()
                 .take_while(|next| next.kind == op.kind && next.ns == op.ns && !(retryable && next.multi))
                 .count();
         let id = |index: usize| request.first_statement + index;
-        results.retried((start..end).filter(|i| inv.executed(id(*i)).is_some()).map(id));
+        for retried in (start..end).map(id).filter(|id| inv.executed(*id).is_some()) {
+            results.retried(retried);
+        }
         let ns = &request.namespaces[op.ns];
         let target = Invocation { db: ns.db.clone(), first_statement: id(start), ..*inv };
-        let statements: Vec<&Document> = request.ops[start..end].iter().map(|op| op.statement.document()).collect();
-        let done = args::check_collection_name(&target, &ns.collection).and_then(|()| match op.kind {
-            Kind::Insert => insert::execute(&target, &ns.collection, &statements, ordered).map(Done::Inserted),
-            Kind::Update => update::execute(&target, &ns.collection, &statements, ordered).map(Done::Updated),
-            Kind::Delete => delete::execute(&target, &ns.collection, &statements, ordered).map(Done::Deleted),
+        let ops = &request.ops[start..end];
+        let documents: Vec<&Document> = ops.iter().filter_map(|op| op.document).collect();
+        let statements: Vec<&Document> = ops.iter().map(|op| op.source).collect();
+        let (name, shape) = (ns.collection.as_str(), Shape::BulkWrite);
+        let done = args::check_collection_name(&target, name).and_then(|()| match op.kind {
+            Kind::Insert => insert::execute(&target, name, &documents, ordered).map(Done::Inserted),
+            Kind::Update => update::execute(&target, name, &statements, shape, ordered).map(Done::Updated),
+            Kind::Delete => delete::execute(&target, name, &statements, shape, ordered).map(Done::Deleted),
         });
         match done {
             Ok(done) => results.add(start, done),
@@ -71,7 +83,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
 /// Whether an error fails the whole command rather than one operation: an
 /// interruption, a transient error of a transaction (it carries its label), or a
 /// failure of the server itself.
-fn stops_the_command(err: &Error) -> bool {
+pub(super) fn stops_the_command(err: &Error) -> bool {
     match err {
         Error::Command { code, labels, .. } => {
             labels.contains(&"TransientTransactionError")

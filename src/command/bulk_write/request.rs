@@ -37,13 +37,13 @@ pub struct Namespace {
 
 /// One entry of `ops`: its namespace (an index into `nsInfo`) and what it does.
 pub struct Op<'a> {
-    /// The entry as the command gave it.
+    /// The entry as the command gave it: an update or delete is read from it as
+    /// a statement.
     pub source: &'a Document,
     pub ns: usize,
     pub kind: Kind,
-    /// The statement of the `insert`, `update` or `delete` command it amounts to:
-    /// the document, `{q, u, c, multi, upsert, …}` or `{q, limit, …}`.
-    pub statement: Statement<'a>,
+    /// An insert's document.
+    pub document: Option<&'a Document>,
     /// `multi: true` (an update or a delete of every match).
     pub multi: bool,
     /// An update that may insert.
@@ -57,46 +57,25 @@ pub enum Kind {
     Delete,
 }
 
-/// An insert's document as given, or the statement built for an update or delete.
-pub enum Statement<'a> {
-    Document(&'a Document),
-    Built(Document),
-}
-
-impl Statement<'_> {
-    pub fn document(&self) -> &Document {
-        match self {
-            Statement::Document(doc) => doc,
-            Statement::Built(doc) => doc,
-        }
-    }
-}
-
 /// The fields of each kind of operation (the first names the kind and holds the
-/// namespace index), and the name of each in the statement it becomes.
-const INSERT_FIELDS: &[(&str, &str)] = &[("insert", ""), ("document", "")];
-const UPDATE_FIELDS: &[(&str, &str)] = &[
-    ("update", ""),
-    ("filter", "q"),
-    ("updateMods", "u"),
-    ("constants", "c"),
-    ("multi", "multi"),
-    ("upsert", "upsert"),
-    ("arrayFilters", "arrayFilters"),
-    ("hint", "hint"),
-    ("collation", "collation"),
-    ("sort", "sort"),
-    ("upsertSupplied", "upsertSupplied"),
-    ("sampleId", "sampleId"),
+/// namespace index). An update or delete is read in place as a statement of
+/// [`Shape::BulkWrite`](crate::command::args::Shape).
+const INSERT_FIELDS: &[&str] = &["insert", "document"];
+const UPDATE_FIELDS: &[&str] = &[
+    "update",
+    "filter",
+    "updateMods",
+    "constants",
+    "multi",
+    "upsert",
+    "arrayFilters",
+    "hint",
+    "collation",
+    "sort",
+    "upsertSupplied",
+    "sampleId",
 ];
-const DELETE_FIELDS: &[(&str, &str)] = &[
-    ("delete", ""),
-    ("filter", "q"),
-    ("multi", ""),
-    ("hint", "hint"),
-    ("collation", "collation"),
-    ("sampleId", "sampleId"),
-];
+const DELETE_FIELDS: &[&str] = &["delete", "filter", "multi", "hint", "collation", "sampleId"];
 
 impl<'a> Request<'a> {
     pub fn parse(body: &'a Document) -> Result<Request<'a>> {
@@ -149,7 +128,7 @@ impl<'a> Op<'a> {
             other => return Err(unknown_field(other)),
         };
         let ns = non_negative(&format!("bulkWrite.ops.{first}"), first, value)? as usize;
-        if let Some(unknown) = op.keys().find(|k| !fields.iter().any(|(name, _)| name == k)) {
+        if let Some(unknown) = op.keys().find(|k| !fields.contains(&k.as_str())) {
             return Err(unknown_field(unknown));
         }
         let required: &[&str] = match kind {
@@ -168,26 +147,8 @@ impl<'a> Op<'a> {
         }
         let multi = matches!(op.get("multi"), Some(Bson::Boolean(true)));
         let upsert = matches!(op.get("upsert"), Some(Bson::Boolean(true)));
-        let statement = match kind {
-            Kind::Insert => match op.get("document") {
-                Some(Bson::Document(doc)) => Statement::Document(doc),
-                _ => unreachable!("checked above"),
-            },
-            Kind::Update | Kind::Delete => {
-                let mut built = Document::new();
-                for (name, value) in op.iter().skip(1) {
-                    let renamed = fields.iter().find(|(field, _)| field == name).map_or("", |(_, to)| *to);
-                    if !renamed.is_empty() {
-                        built.insert(renamed, value.clone());
-                    }
-                }
-                if kind == Kind::Delete {
-                    built.insert("limit", if multi { 0 } else { 1 });
-                }
-                Statement::Built(built)
-            }
-        };
-        Ok(Op { source: op, ns, kind, statement, multi, upsert })
+        let document = op.get_document("document").ok();
+        Ok(Op { source: op, ns, kind, document, multi, upsert })
     }
 }
 

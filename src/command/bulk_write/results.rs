@@ -61,48 +61,65 @@ impl Results {
         self.errors > 0
     }
 
-    pub fn retried(&mut self, ids: impl Iterator<Item = usize>) {
-        self.retried.extend(ids.map(|id| i32::try_from(id).unwrap_or(i32::MAX)));
+    /// Statement `id` is one an earlier attempt of this retryable write executed.
+    pub fn retried(&mut self, id: usize) {
+        self.retried.push(i32::try_from(id).unwrap_or(i32::MAX));
     }
 
     /// The results of the run of operations that starts at operation `first`.
     pub fn add(&mut self, first: usize, done: Done) {
         match done {
             Done::Inserted(inserted) => {
-                self.inserted += inserted.n as i64;
-                self.last_commit = inserted.last_commit.or(self.last_commit);
+                self.committed(inserted.last_commit);
                 let mut errors = inserted.errors.iter().peekable();
                 for index in 0..inserted.attempted {
                     match errors.next_if(|(failed, _)| *failed == index) {
                         Some((_, err)) => self.failed_op(first + index, Kind::Insert, err),
-                        None => self.succeeded(first + index, doc! {"n": 1}),
+                        None => self.inserted(first + index),
                     }
                 }
             }
             Done::Updated(statements) => {
-                self.last_commit = statements.last_commit.or(self.last_commit);
-                self.merge(first, Kind::Update, &statements, |results, outcome| {
-                    results.modified += outcome.modified;
-                    let mut item = doc! {"n": outcome.matched as i32, "nModified": outcome.modified as i32};
-                    match &outcome.upserted {
-                        Some(id) => {
-                            results.upserted += 1;
-                            item.insert("n", 1);
-                            item.insert("upserted", doc! {"index": 0, "_id": id.clone()});
-                        }
-                        None => results.matched += outcome.matched,
-                    }
-                    item
-                });
+                self.committed(statements.last_commit);
+                self.merge(first, Kind::Update, &statements, Results::updated);
             }
             Done::Deleted(statements) => {
-                self.last_commit = statements.last_commit.or(self.last_commit);
-                self.merge(first, Kind::Delete, &statements, |results, n| {
-                    results.deleted += n;
-                    doc! {"n": *n as i32}
-                });
+                self.committed(statements.last_commit);
+                self.merge(first, Kind::Delete, &statements, |results, index, n| results.deleted(index, *n));
             }
         }
+    }
+
+    /// Operations ran up to a write that committed as `commit`.
+    pub fn committed(&mut self, commit: Option<Commit>) {
+        self.last_commit = commit.or(self.last_commit);
+    }
+
+    /// Operation `index` inserted its document.
+    pub fn inserted(&mut self, index: usize) {
+        self.inserted += 1;
+        self.succeeded(index, doc! {"n": 1});
+    }
+
+    /// Operation `index` updated (or upserted) as `outcome` says.
+    pub fn updated(&mut self, index: usize, outcome: &Outcome) {
+        self.modified += outcome.modified;
+        let mut counts = doc! {"n": outcome.matched as i32, "nModified": outcome.modified as i32};
+        match &outcome.upserted {
+            Some(id) => {
+                self.upserted += 1;
+                counts.insert("n", 1);
+                counts.insert("upserted", doc! {"index": 0, "_id": id.clone()});
+            }
+            None => self.matched += outcome.matched,
+        }
+        self.succeeded(index, counts);
+    }
+
+    /// Operation `index` deleted `n` documents.
+    pub fn deleted(&mut self, index: usize, n: i64) {
+        self.deleted += n;
+        self.succeeded(index, doc! {"n": n as i32});
     }
 
     /// The results of update or delete statements, in statement order.
@@ -111,7 +128,7 @@ impl Results {
         first: usize,
         kind: Kind,
         statements: &Statements<T>,
-        mut count: impl FnMut(&mut Results, &T) -> Document,
+        done_one: impl Fn(&mut Results, usize, &T),
     ) {
         let mut done = statements.done.iter().peekable();
         let mut errors = statements.errors.iter().peekable();
@@ -121,8 +138,7 @@ impl Results {
             match (next_done, next_error) {
                 (Some(d), e) if e.is_none_or(|e| d < e) => {
                     let (index, outcome) = done.next().expect("peeked");
-                    let item = count(self, outcome);
-                    self.succeeded(first + index, item);
+                    done_one(self, first + index, outcome);
                 }
                 (_, Some(_)) => {
                     let (index, err) = errors.next().expect("peeked");
