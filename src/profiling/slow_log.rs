@@ -72,10 +72,7 @@ pub fn log(op: &SlowOperation<'_>) {
 /// `budget` bytes, descending into the document or array that does not fit, and
 /// where they were cut: the path to the first value left out, with that value's
 /// type and size.
-fn cut(
-    fields: &mut dyn Iterator<Item = (String, &Bson)>,
-    budget: &mut usize,
-) -> (Vec<(String, Bson)>, Document) {
+fn cut(fields: &mut dyn Iterator<Item = (String, &Bson)>, budget: &mut usize) -> (Vec<(String, Bson)>, Document) {
     let mut kept = Vec::new();
     for (name, value) in fields {
         let element = name.len() + 2;
