@@ -60,6 +60,8 @@ pub enum Action {
     ConfigureFailPoint,
     ChangeStream,
     CollMod,
+    Fsync,
+    Unlock,
 }
 
 /// Every action with its name.
@@ -104,6 +106,8 @@ const NAMES: &[(Action, &str)] = &[
     (Action::ServerStatus, "serverStatus"),
     (Action::Inprog, "inprog"),
     (Action::Killop, "killop"),
+    (Action::Fsync, "fsync"),
+    (Action::Unlock, "unlock"),
     (Action::GetParameter, "getParameter"),
     (Action::SetParameter, "setParameter"),
     (Action::GetCmdLineOpts, "getCmdLineOpts"),

@@ -135,7 +135,9 @@ pub fn current_op(inv: &Invocation<'_>) -> Result<Document> {
         .filter(|op| filter.matches(op))
         .map(Bson::Document)
         .collect();
-    Ok(doc! {"inprog": inprog})
+    let mut reply = doc! {"inprog": inprog};
+    super::fsync::current_op_note(inv, &mut reply);
+    Ok(reply)
 }
 
 /// One operation in MongoDB 7.0's `currentOp` shape. branchdb neither yields nor

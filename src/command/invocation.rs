@@ -259,7 +259,9 @@ impl Invocation<'_> {
             return Ok((self.context.store.transaction_write(&mut txn, target, f)?, None));
         }
         let retryable = self.session.and_then(SessionUse::retryable);
-        self.context.store.write(target, args::journaled(self), retryable, f)
+        // While `fsync` holds the store still the write waits, until `maxTimeMS` or `killOp`.
+        let keep_waiting = || self.check_deadline();
+        self.context.store.write_waiting(target, args::journaled(self), retryable, &keep_waiting, f)
     }
 }
 

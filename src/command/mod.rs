@@ -33,6 +33,7 @@ mod explain;
 mod fail_point;
 mod find;
 mod find_and_modify;
+mod fsync;
 mod geo_near;
 mod get_cmd_line_opts;
 mod get_log;
@@ -640,6 +641,26 @@ pub static COMMANDS: &[Command] = &[
         args: &arguments::RENAME_COLLECTION,
         auth: Rule::Custom(authorize::rename_collection),
         run: collections::rename,
+    },
+    Command {
+        name: "fsync",
+        aliases: &[],
+        help: "checkpoint the store; with lock: true, hold every write until fsyncUnlock",
+        admin_only: true,
+        store: true,
+        args: &arguments::FSYNC,
+        auth: Rule::Cluster(&[Action::Fsync]),
+        run: fsync::fsync,
+    },
+    Command {
+        name: "fsyncUnlock",
+        aliases: &[],
+        help: "take away one fsync lock; writes resume when none is left",
+        admin_only: true,
+        store: false,
+        args: &arguments::FSYNC_UNLOCK,
+        auth: Rule::Cluster(&[Action::Unlock]),
+        run: fsync::fsync_unlock,
     },
     Command {
         name: "getMore",

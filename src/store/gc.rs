@@ -194,7 +194,7 @@ impl Store {
         // Under the writer lock, so that nothing is half-applied: the branches and
         // collections that exist now. Whatever is created later is left alone.
         let (needs, first_new_collection) = {
-            let mut meta = self.lock_writer()?;
+            let mut meta = self.lock_writer_open(&|| Ok(()))?;
             // The pending group carries an older copy of the meta row: in first.
             self.commit_pending(&meta)?;
             meta.horizon = horizon;

@@ -75,7 +75,7 @@ impl Store {
                 format!("cannot reset a branch of database '{db}' to a state of database '{}'", to.db),
             ));
         }
-        let mut meta = self.lock_writer()?;
+        let mut meta = self.lock_writer_open(&|| Ok(()))?;
         let (id, parent, base) = {
             let branches = read(&self.branches);
             let branch = branches.require(db, name)?;
@@ -118,7 +118,7 @@ impl Store {
         name: &str,
         change: impl FnOnce(&Branch, &mut BranchSettings) -> Result<()>,
     ) -> Result<(Branch, Commit)> {
-        let mut meta = self.lock_writer()?;
+        let mut meta = self.lock_writer_open(&|| Ok(()))?;
         let (id, settings) = {
             let branches = read(&self.branches);
             let branch = branches.require(db, name)?;

@@ -21,6 +21,7 @@ mod checkpoint;
 mod claims;
 pub mod diff;
 pub mod engine;
+mod gate;
 mod gc;
 mod lifecycle;
 mod merge;
@@ -148,6 +149,8 @@ pub struct Store {
     background: Mutex<Option<JoinHandle<()>>>,
     /// What the background work has done, for the metrics.
     pub work: Work,
+    /// Closed by `fsync {lock: true}`: changes wait (`gate.rs`).
+    pub gate: gate::Gate,
 }
 
 /// Checkpoints and history collection, counted.
@@ -207,6 +210,7 @@ impl Store {
             horizon: AtomicU64::new(meta.horizon.0),
             checkpointed: AtomicU64::new(meta.applied.0),
             work: Work::default(),
+            gate: gate::Gate::default(),
             pending: Mutex::new(None),
             deferred: Mutex::default(),
             committed: AtomicU64::new(meta.applied.0),
@@ -285,8 +289,21 @@ impl Store {
         retryable: Option<&Retryable>,
         f: impl FnOnce(&mut Batch<'_>) -> Result<T>,
     ) -> Result<(T, Option<Commit>)> {
+        self.write_waiting(target, j, retryable, &|| Ok(()), f)
+    }
+
+    /// As [`Store::write`]; while the write gate is closed it waits, asking
+    /// `keep_waiting` every so often (its error ends the wait).
+    pub fn write_waiting<T>(
+        &self,
+        target: &DbRef,
+        j: bool,
+        retryable: Option<&Retryable>,
+        keep_waiting: &dyn Fn() -> Result<()>,
+        f: impl FnOnce(&mut Batch<'_>) -> Result<T>,
+    ) -> Result<(T, Option<Commit>)> {
         self.check_writable(target)?;
-        let mut meta = self.lock_writer()?;
+        let mut meta = self.lock_writer_open(keep_waiting)?;
         let (branch, created) = self.branch_for_write(&mut meta, target)?;
         let chain = read(&self.branches).chain(branch, Lsn(u64::MAX))?;
         let snapshot = Snapshot::of(target, meta.applied, chain);
@@ -363,7 +380,7 @@ impl Store {
 
     /// Creates branch `name` of `db` from branch `from` at `at` (default: now).
     pub fn create_branch(&self, db: &str, name: &str, from: &str, at: Option<Lsn>) -> Result<(Branch, Commit)> {
-        let mut meta = self.lock_writer()?;
+        let mut meta = self.lock_writer_open(&|| Ok(()))?;
         let (parent, base) = {
             let branches = read(&self.branches);
             if branches.find(db, name).is_some() || name == MAIN_BRANCH {
@@ -433,7 +450,7 @@ impl Store {
     /// As [`Store::drop_branch`], when `still` holds of the branch under the writer
     /// lock (`None` when it does not).
     fn drop_branch_if(&self, db: &str, name: &str, still: impl Fn(&Branch) -> bool) -> Result<Option<Commit>> {
-        let mut meta = self.lock_writer()?;
+        let mut meta = self.lock_writer_open(&|| Ok(()))?;
         let id = {
             let branches = read(&self.branches);
             let branch = branches.require(db, name)?;
@@ -615,6 +632,8 @@ impl Store {
     /// Stops the background thread and checkpoints.
     pub fn close(&self) -> Result<()> {
         self.stop.store(true, Ordering::Release);
+        // A shutdown releases `fsync`'s locks, as MongoDB's does.
+        while self.gate.unlock().is_some_and(|left| left > 0) {}
         if let Some(handle) = lock(&self.background).take() {
             let _ = handle.join();
         }
@@ -627,6 +646,10 @@ impl Store {
         let mut last_expiry = Instant::now();
         while !self.stop.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(100));
+            if self.gate.is_closed() {
+                // `fsync` holds the files still: no checkpoint, expiry or collection.
+                continue;
+            }
             if last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL {
                 if let Err(e) = self.checkpoint() {
                     tracing::error!(error = %e, "checkpoint failed");
@@ -716,6 +739,36 @@ impl Store {
             }
             newer
         });
+    }
+
+    /// The writer lock once the write gate is open (see [`gate`]): a change waits
+    /// while `fsync` holds the store still, asking `keep_waiting` every so often.
+    /// The gate is checked again under the lock, so no change slips in after
+    /// [`Store::freeze`] drained the writers.
+    fn lock_writer_open(&self, keep_waiting: &dyn Fn() -> Result<()>) -> Result<MutexGuard<'_, Meta>> {
+        loop {
+            self.gate.wait_open(keep_waiting)?;
+            let meta = self.lock_writer()?;
+            if !self.gate.is_closed() {
+                return Ok(meta);
+            }
+        }
+    }
+
+    /// Closes the write gate (one more lock); the first lock waits for the writer
+    /// holding the lock, if any, and checkpoints, so that the files hold everything
+    /// written and stay as they are until the last unlock. Returns the number of
+    /// locks.
+    pub fn freeze(&self) -> Result<u64> {
+        let locks = self.gate.lock();
+        if locks == 1 {
+            let flushed = self.lock_writer().map(drop).and_then(|()| self.checkpoint());
+            if let Err(e) = flushed {
+                self.gate.unlock();
+                return Err(e);
+            }
+        }
+        Ok(locks)
     }
 
     fn lock_writer(&self) -> Result<MutexGuard<'_, Meta>> {

@@ -287,3 +287,19 @@ pub static ABORT_TRANSACTION: Args = Args::strict(&[ignored(
     "recoveryToken",
     "routes an abort to the shards of a sharded cluster; one node has the whole transaction",
 )]);
+
+/// fsync: https://www.mongodb.com/docs/v8.0/reference/command/fsync/
+/// MongoDB 8.0: fsync.idl (strict).
+pub static FSYNC: Args = Args::strict(&[
+    implemented("lock"),
+    ignored(
+        "fsyncLockAcquisitionTimeoutMillis",
+        "MongoDB applies it only to the locks a router takes for a backup (forBackup); checked as an int",
+    ),
+    ignored("forBackup", "It only adds a check that no sharding DDL runs, and there are no shards"),
+]);
+
+/// fsyncUnlock: https://www.mongodb.com/docs/v8.0/reference/command/fsyncUnlock/
+/// MongoDB 8.0: a BasicCommand, which ignores fields it does not know.
+pub static FSYNC_UNLOCK: Args =
+    Args::lenient(&[], "fsyncUnlock is a BasicCommand in MongoDB 8.0: it ignores fields it does not know");
