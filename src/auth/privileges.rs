@@ -62,6 +62,9 @@ pub enum Action {
     CollMod,
     Fsync,
     Unlock,
+    DropConnections,
+    ConnPoolStats,
+    LogRotate,
 }
 
 /// Every action with its name.
@@ -108,6 +111,9 @@ const NAMES: &[(Action, &str)] = &[
     (Action::Killop, "killop"),
     (Action::Fsync, "fsync"),
     (Action::Unlock, "unlock"),
+    (Action::DropConnections, "dropConnections"),
+    (Action::ConnPoolStats, "connPoolStats"),
+    (Action::LogRotate, "logRotate"),
     (Action::GetParameter, "getParameter"),
     (Action::SetParameter, "setParameter"),
     (Action::GetCmdLineOpts, "getCmdLineOpts"),

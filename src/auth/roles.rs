@@ -89,6 +89,7 @@ const CLUSTER_MONITOR: &[Action] = &[
     Action::GetCmdLineOpts,
     Action::GetLog,
     Action::HostInfo,
+    Action::ConnPoolStats,
 ];
 
 /// Whether `name` is a built-in role in database `db`.

@@ -148,3 +148,8 @@ fn golden_diagnostics() {
 fn golden_bulk_write() {
     assert_eq!(run_file(include_str!("golden/bulk-write.json")), 15, "the number of cases");
 }
+
+#[test]
+fn golden_host_administration() {
+    assert_eq!(run_file(include_str!("golden/host-admin.json")), 5, "the number of cases");
+}

@@ -39,6 +39,7 @@ mod get_cmd_line_opts;
 mod get_log;
 mod get_parameter;
 mod hello;
+mod host_admin;
 mod host_info;
 mod indexes;
 mod insert;
@@ -661,6 +662,46 @@ pub static COMMANDS: &[Command] = &[
         args: &arguments::FSYNC_UNLOCK,
         auth: Rule::Cluster(&[Action::Unlock]),
         run: fsync::fsync_unlock,
+    },
+    Command {
+        name: "dropConnections",
+        aliases: &[],
+        help: "drop outgoing pooled connections to hosts (branchdb opens none)",
+        admin_only: true,
+        store: false,
+        args: &arguments::DROP_CONNECTIONS,
+        auth: Rule::Cluster(&[Action::DropConnections]),
+        run: host_admin::drop_connections,
+    },
+    Command {
+        name: "connPoolStats",
+        aliases: &[],
+        help: "outgoing connection pools (branchdb has none)",
+        admin_only: false,
+        store: false,
+        args: &arguments::CONN_POOL_STATS,
+        auth: Rule::Cluster(&[Action::ConnPoolStats]),
+        run: host_admin::conn_pool_stats,
+    },
+    Command {
+        name: "logRotate",
+        aliases: &[],
+        help: "rotate the log (branchdb logs to standard error: nothing to rename)",
+        admin_only: true,
+        store: false,
+        args: &arguments::LOG_ROTATE,
+        auth: Rule::Cluster(&[Action::LogRotate]),
+        run: host_admin::log_rotate,
+    },
+    Command {
+        name: "lockInfo",
+        aliases: &[],
+        help: "locks held and awaited (only fsync's lock exists)",
+        admin_only: true,
+        store: false,
+        args: &arguments::LOCK_INFO,
+        auth: Rule::Cluster(&[Action::ServerStatus]),
+        run: host_admin::lock_info,
     },
     Command {
         name: "getMore",

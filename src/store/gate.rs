@@ -5,7 +5,7 @@
 //! each `fsyncUnlock` takes one away, and the gate opens at zero, whichever
 //! connection took them. A restart opens it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
@@ -20,6 +20,8 @@ pub struct Gate {
     locks: Mutex<u64>,
     closed: AtomicBool,
     opened: Condvar,
+    /// Changes waiting for the gate to open.
+    waiting: AtomicUsize,
 }
 
 impl Gate {
@@ -47,6 +49,11 @@ impl Gate {
         *self.locks()
     }
 
+    /// How many changes wait for the gate to open.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
+    }
+
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
@@ -54,16 +61,24 @@ impl Gate {
     /// Waits until the gate is open, asking `keep_waiting` every so often; its
     /// error (an interrupted or timed-out operation) ends the wait.
     pub fn wait_open(&self, keep_waiting: &dyn Fn() -> Result<()>) -> Result<()> {
-        let mut locks = self.locks();
-        while *locks > 0 {
-            drop(locks);
-            keep_waiting()?;
-            locks = self.locks();
-            if *locks > 0 {
-                locks = self.opened.wait_timeout(locks, WAKE_EVERY).unwrap_or_else(|p| p.into_inner()).0;
-            }
+        if !self.is_closed() {
+            return Ok(());
         }
-        Ok(())
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        let waited = (|| {
+            let mut locks = self.locks();
+            while *locks > 0 {
+                drop(locks);
+                keep_waiting()?;
+                locks = self.locks();
+                if *locks > 0 {
+                    locks = self.opened.wait_timeout(locks, WAKE_EVERY).unwrap_or_else(|p| p.into_inner()).0;
+                }
+            }
+            Ok(())
+        })();
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        waited
     }
 
     fn locks(&self) -> std::sync::MutexGuard<'_, u64> {

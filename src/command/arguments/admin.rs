@@ -303,3 +303,23 @@ pub static FSYNC: Args = Args::strict(&[
 /// MongoDB 8.0: a BasicCommand, which ignores fields it does not know.
 pub static FSYNC_UNLOCK: Args =
     Args::lenient(&[], "fsyncUnlock is a BasicCommand in MongoDB 8.0: it ignores fields it does not know");
+
+/// dropConnections: https://www.mongodb.com/docs/v8.0/reference/command/dropConnections/
+/// MongoDB 8.0: drop_connections.idl (strict).
+pub static DROP_CONNECTIONS: Args = Args::strict(&[implemented("hostAndPort")]);
+
+/// connPoolStats: https://www.mongodb.com/docs/v8.0/reference/command/connPoolStats/
+pub static CONN_POOL_STATS: Args =
+    Args::lenient(&[], "connPoolStats is a BasicCommand in MongoDB 8.0: it ignores fields it does not know");
+
+/// logRotate: https://www.mongodb.com/docs/v8.0/reference/command/logRotate/
+/// MongoDB 8.0: generic_servers.idl `logRotate` (strict); the command's value names
+/// the log.
+pub static LOG_ROTATE: Args = Args::strict(&[]);
+
+/// lockInfo: https://www.mongodb.com/docs/v8.0/reference/command/lockInfo/
+/// MongoDB 8.0: lock_info.idl (strict).
+pub static LOCK_INFO: Args = Args::strict(&[ignored(
+    "includeStorageEngineDump",
+    "It writes the storage engine's lock table to MongoDB's log; branchdb's engine has none (checked as a bool)",
+)]);
