@@ -62,6 +62,8 @@ pub struct Context {
     pub metrics: Metrics,
     /// `slowms` and `sampleRate`: the slow operation log.
     pub profiling: Profiling,
+    /// Each collection's usage, for `top`.
+    pub top: crate::profiling::top::Top,
     /// Access control: whether it is on, and when users last changed.
     pub security: Security,
 }
@@ -143,6 +145,7 @@ impl Context {
             stage_limits: StageLimits::default(),
             metrics: Metrics::default(),
             profiling: Profiling::default(),
+            top: crate::profiling::top::Top::default(),
             security: Security::default(),
         })
     }

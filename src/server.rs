@@ -97,6 +97,7 @@ impl Server {
             stage_limits: StageLimits::default(),
             metrics: Metrics::default(),
             profiling: Profiling::default(),
+            top: crate::profiling::top::Top::default(),
             security,
             ttl,
         });

@@ -65,6 +65,7 @@ pub enum Action {
     DropConnections,
     ConnPoolStats,
     LogRotate,
+    Top,
 }
 
 /// Every action with its name.
@@ -114,6 +115,7 @@ const NAMES: &[(Action, &str)] = &[
     (Action::DropConnections, "dropConnections"),
     (Action::ConnPoolStats, "connPoolStats"),
     (Action::LogRotate, "logRotate"),
+    (Action::Top, "top"),
     (Action::GetParameter, "getParameter"),
     (Action::SetParameter, "setParameter"),
     (Action::GetCmdLineOpts, "getCmdLineOpts"),

@@ -90,6 +90,7 @@ const CLUSTER_MONITOR: &[Action] = &[
     Action::GetLog,
     Action::HostInfo,
     Action::ConnPoolStats,
+    Action::Top,
 ];
 
 /// Whether `name` is a built-in role in database `db`.

@@ -56,6 +56,7 @@ mod sessions;
 mod stable_api;
 mod system_profile;
 mod timeseries;
+mod top;
 mod transactions;
 mod update;
 mod user_store;
@@ -704,6 +705,16 @@ pub static COMMANDS: &[Command] = &[
         run: host_admin::lock_info,
     },
     Command {
+        name: "top",
+        aliases: &[],
+        help: "each collection's operations and their time since the server started",
+        admin_only: true,
+        store: false,
+        args: &arguments::TOP,
+        auth: Rule::Cluster(&[Action::Top]),
+        run: top::run,
+    },
+    Command {
         name: "getMore",
         aliases: &[],
         help: "the next batch of a cursor",
@@ -1060,6 +1071,9 @@ pub fn execute(body: &Document, connection: &ConnectionInfo, shared: &Arc<Contex
     };
     let ok = reply.is_some_and(|reply| reply.get_f64("ok") == Ok(1.0));
     shared.metrics.command(command.map_or("unknown", |command| command.name), ok, took);
+    if let Some(command) = command {
+        top::record(shared, command, body, ok, took);
+    }
     let on_profile = body.iter().next().and_then(|(_, v)| v.as_str()) == Some(system_profile::NAME);
     if let Some(command) = command.filter(|command| !PROFILE_EXEMPT.contains(&command.name) && !on_profile) {
         let db = system_profile::database_of(body.get_str("$db").unwrap_or(""));

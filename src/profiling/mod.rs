@@ -14,6 +14,7 @@
 //! database's profile covers all its branches (each entry's `ns` names the branch).
 
 mod slow_log;
+pub mod top;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

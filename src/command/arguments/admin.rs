@@ -323,3 +323,6 @@ pub static LOCK_INFO: Args = Args::strict(&[ignored(
     "includeStorageEngineDump",
     "It writes the storage engine's lock table to MongoDB's log; branchdb's engine has none (checked as a bool)",
 )]);
+
+/// top: https://www.mongodb.com/docs/v8.0/reference/command/top/
+pub static TOP: Args = Args::lenient(&[], "top is a BasicCommand in MongoDB 8.0: it ignores fields it does not know");
