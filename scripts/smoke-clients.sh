@@ -34,9 +34,9 @@ import sys, pymongo
 client = pymongo.MongoClient(f"mongodb://127.0.0.1:{sys.argv[1]}/?directConnection=true", serverSelectionTimeoutMS=5000)
 assert client.admin.command("ping")["ok"] == 1.0
 info = client.admin.command("buildInfo")
-assert info["version"].startswith("7.0."), info
+assert info["version"].startswith("8.0."), info
 hello = client.test.command("hello")
-assert hello["isWritablePrimary"] and hello["maxWireVersion"] == 21, hello
+assert hello["isWritablePrimary"] and hello["maxWireVersion"] == 25, hello
 print("pymongo: ping, buildInfo", info["version"], "and hello ok; server type", client.topology_description.server_descriptions()[("127.0.0.1", int(sys.argv[1]))].server_type_name)
 
 shop = client.shop.items
@@ -69,7 +69,7 @@ PY
 
 out=$("$tools/npm/node_modules/.bin/mongosh" "mongodb://127.0.0.1:$port/test" --eval '
   const ping = db.runCommand({ping: 1}); if (ping.ok !== 1) throw new Error("ping " + JSON.stringify(ping));
-  const version = db.version(); if (!version.startsWith("7.0.")) throw new Error("version " + version);
+  const version = db.version(); if (!version.startsWith("8.0.")) throw new Error("version " + version);
   const hello = db.hello(); if (!hello.isWritablePrimary) throw new Error("hello");
   print("mongosh: ping, buildInfo " + version + " and hello ok");
   const shop = db.getSiblingDB("shop2");

@@ -4,7 +4,9 @@
 //! Each run of consecutive operations of one kind on one namespace is carried out
 //! as the `insert`, `update` or `delete` it amounts to, through the same code: it
 //! validates, writes, records a retryable write's statements (numbered on from
-//! the command's own) and fails exactly as they do. What each operation did comes
+//! the command's own) and fails exactly as they do. A run of point writes (each
+//! touching one document by `_id`, of any kind) is done in one log record instead
+//! (`points.rs`), with the same parsers and checks. What each operation did comes
 //! back as one result document, through a cursor on `admin.$cmd.bulkWrite`, with
 //! the summary counts beside it. A failed operation is a result, not a failed
 //! command: the reply is `ok: 1` with `nErrors`. An ordered command stops at its
