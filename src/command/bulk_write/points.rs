@@ -1,10 +1,9 @@
 //! Point writes: a run of operations that each touch at most one document known
 //! by its `_id` (inserts, and single-document updates and deletes whose filter
 //! pins the `_id`), on plain collections of one database and branch, done in one
-//! log record instead of one each. Each costs the writer lock what one document
-//! of an `insert` does (a lookup by `_id`), so a record takes them up to
-//! [`SPLIT_BYTES`] of documents written (a delete counts its `_id`), as an
-//! `insert` splits its records.
+//! log record instead of one each: each costs the writer lock what one document of
+//! an `insert` does (a lookup by `_id`). A record takes up to [`SPLIT_OPS`] of them
+//! or [`SPLIT_BYTES`] of documents written (a delete counts its `_id`).
 //!
 //! Each operation reads the batch's own changes (an update finds a document an
 //! earlier operation inserted), so the result is the one running them one by one
@@ -22,7 +21,7 @@ use crate::command::args::{self, Shape};
 use crate::command::{delete, insert, update, Invocation};
 use crate::error::Result;
 use crate::store::Collection;
-use crate::wal::SPLIT_BYTES;
+use crate::wal::{SPLIT_BYTES, SPLIT_OPS};
 
 /// Runs the point operations from `start` on, as many as one record takes; returns
 /// the index of the first operation it did not run (`start` when that one is not a
@@ -69,7 +68,7 @@ pub fn run(
     let (end, commit) = target.write(|batch| {
         let mut index = start;
         let mut bytes = 0;
-        while index < request.ops.len() && index - start < crate::wal::SPLIT_OPS && bytes < SPLIT_BYTES {
+        while index < request.ops.len() && index - start < SPLIT_OPS && bytes < SPLIT_BYTES {
             if ordered && results.failed() {
                 break;
             }
