@@ -18,6 +18,7 @@ pub mod error;
 pub mod exec;
 pub mod fail_points;
 pub mod index;
+pub mod js;
 pub mod log;
 pub mod low_priority;
 pub mod lsn;
