@@ -251,9 +251,10 @@ impl Cursor {
                     if read.is_multiple_of(1024) {
                         interrupt.check()?;
                     }
-                    let Some(doc) = view.get_encoded(*collection, &id)?.filter(|d| self.filter.matches(d)) else {
+                    let Some(doc) = view.get_encoded(*collection, &id)? else { continue };
+                    if !self.filter.try_matches(&doc)? {
                         continue;
-                    };
+                    }
                     if self.skip > 0 {
                         self.skip -= 1;
                         continue;
@@ -285,7 +286,11 @@ impl Cursor {
                         if scanned.is_multiple_of(1024) {
                             interrupt.check()?;
                         }
-                        if let Some(doc) = doc.filter(|doc| filter.matches(doc)) {
+                        let doc = match doc {
+                            Some(doc) if filter.try_matches(&doc)? => Some(doc),
+                            _ => None,
+                        };
+                        if let Some(doc) = doc {
                             if *skip > 0 {
                                 *skip -= 1;
                             } else {

@@ -10,7 +10,8 @@ use crate::query::{Filter, Variables};
 
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection_to_read(inv, "count")?;
-    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?;
+    let filter =
+        Filter::parse_query(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?;
     let skip = args::integer(inv.body, "skip")?.unwrap_or(0);
     if skip < 0 {
         return Err(crate::error::Error::bad_value("skip value is negative in count query"));

@@ -158,7 +158,7 @@ pub fn statement_args(
     vars: &Variables,
     entry: Option<&Collection>,
 ) -> Result<(Target, bool)> {
-    let filter = Filter::parse(args::document(statement, shape.filter())?.unwrap_or(&Document::new()), vars)?
+    let filter = Filter::parse_query(args::document(statement, shape.filter())?.unwrap_or(&Document::new()), vars)?
         .with_collation(args::collation_on(statement, entry)?.as_ref())?;
     let filter = args::text_on(filter, entry)?;
     let just_one = match shape {

@@ -26,7 +26,8 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             )))
         }
     };
-    let filter = Filter::parse(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?;
+    let filter =
+        Filter::parse_query(args::document(inv.body, "query")?.unwrap_or(&Document::new()), &Variables::none())?;
     let (view, snapshot_time) = inv.read_view_at()?;
     let mut values: Vec<Bson> = Vec::new();
     let entry = view.collection(name)?;

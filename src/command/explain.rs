@@ -65,7 +65,7 @@ pub fn explain(inv: &Invocation<'_>, inner: &Document, execute: bool) -> Result<
     args::simple_collation(inner)?;
     let query = query_of(inner)?;
     let vars = Variables::none();
-    let filter = Filter::parse(&query.filter, &vars)?;
+    let filter = Filter::parse_query(&query.filter, &vars)?;
     if let Some(sort) = query.sort.filter(|sort| plan::natural(sort).is_none()) {
         Sort::parse(sort)?;
     }

@@ -26,7 +26,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection_to_read(inv, "find")?;
     let body = inv.body;
     let vars = args::variables(body, "find")?;
-    let filter = Filter::parse(args::document(body, "filter")?.unwrap_or(&Document::new()), &vars)?;
+    let filter = Filter::parse_query(args::document(body, "filter")?.unwrap_or(&Document::new()), &vars)?;
     let sort_spec = args::document(body, "sort")?.filter(|s| !s.is_empty());
     // The profile takes `{$natural: -1}` too (`system_profile::find`).
     // So does the plan a `{$natural: <direction>}` sort (a scan's own order).

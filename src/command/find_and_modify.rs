@@ -168,7 +168,7 @@ impl Outcome {
 fn parse(body: &Document, entry: Option<&Collection>) -> Result<Request> {
     let vars = args::variables(body, "findAndModify")?;
     let collation = args::collation_on(body, entry)?;
-    let filter = Filter::parse(args::document(body, "query")?.unwrap_or(&Document::new()), &vars)?
+    let filter = Filter::parse_query(args::document(body, "query")?.unwrap_or(&Document::new()), &vars)?
         .with_collation(collation.as_ref())?;
     let filter = args::text_on(filter, entry)?;
     let sort = args::document(body, "sort")?

@@ -153,3 +153,8 @@ fn golden_bulk_write() {
 fn golden_host_administration() {
     assert_eq!(run_file(include_str!("golden/host-admin.json")), 5, "the number of cases");
 }
+
+#[test]
+fn golden_javascript() {
+    assert_eq!(run_file(include_str!("golden/javascript.json")), 107, "the number of cases");
+}

@@ -94,7 +94,7 @@ pub fn statement_args(
     entry: Option<&Collection>,
 ) -> Result<Statement> {
     let collation = args::collation_on(statement, entry)?;
-    let filter = Filter::parse(args::document(statement, shape.filter())?.unwrap_or(&Document::new()), vars)?
+    let filter = Filter::parse_query(args::document(statement, shape.filter())?.unwrap_or(&Document::new()), vars)?
         .with_collation(collation.as_ref())?;
     let filter = args::text_on(filter, entry)?;
     let spec = statement.get(shape.update()).ok_or_else(|| {

@@ -207,6 +207,15 @@ fn check_validator(command: &str, db: &str, name: &str, options: &Document) -> R
     Filter::parse(validator, &Variables::none()).map(|_| ())
 }
 
+/// Whether an expression calls `$function` somewhere.
+fn calls_function(expression: &Bson) -> bool {
+    match expression {
+        Bson::Document(doc) => doc.iter().any(|(key, value)| key == "$function" || calls_function(value)),
+        Bson::Array(items) => items.iter().any(calls_function),
+        _ => false,
+    }
+}
+
 /// The operators a validator may not use, which a query may: `$where`, `$text` and
 /// the nearness operators (a document is checked alone; they need a collection).
 fn refuse_in_validators(filter: &Document) -> Result<()> {
@@ -214,6 +223,9 @@ fn refuse_in_validators(filter: &Document) -> Result<()> {
         match key.as_str() {
             "$where" => return Err(Error::bad_value("$where is not allowed in this context")),
             "$text" => return Err(Error::bad_value("$text is not allowed in this context")),
+            "$expr" if calls_function(value) => {
+                return Err(Error::command(ErrorCode::Location4660800, "$function cannot be used inside a validator."))
+            }
             "$and" | "$or" | "$nor" => {
                 for clause in value.as_array().into_iter().flatten() {
                     if let Bson::Document(clause) = clause {

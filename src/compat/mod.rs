@@ -77,7 +77,7 @@ fn query_operator_known(name: &str, argument: &str, top_level: bool) -> bool {
     } else {
         doc! {"a": {name: argument}}
     };
-    match Filter::parse(&filter, &Variables::none()) {
+    match Filter::parse_query(&filter, &Variables::none()) {
         Ok(_) => true,
         Err(error) => !error.message().starts_with("unknown"),
     }

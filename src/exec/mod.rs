@@ -98,7 +98,7 @@ pub fn walk(
         if examined.docs.is_multiple_of(1024) {
             interrupt.check()?;
         }
-        if !filter.matches(&doc) {
+        if !filter.try_matches(&doc)? {
             return Ok(true);
         }
         examined.returned += 1;

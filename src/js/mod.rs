@@ -12,6 +12,7 @@
 //! `NumberLong`, and the other BSON types as the shell's objects.
 
 mod convert;
+mod heap;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -29,9 +30,9 @@ use crate::error::{Error, ErrorCode, Result};
 /// (60 seconds).
 pub const CALL_TIME_LIMIT: Duration = Duration::from_secs(60);
 
-/// What one scope's runtime may allocate. MongoDB's `jsHeapLimitMB` defaults to
-/// 1,100 MB per scope; branchdb keeps every scope small so that many at once stay
-/// bounded.
+/// What one scope's runtime may allocate (`heap.rs` holds it to that). MongoDB
+/// allows aggregation's JavaScript 100 MB per scope; branchdb keeps every scope
+/// smaller so that many at once stay bounded.
 pub const HEAP_LIMIT: usize = 64 << 20;
 
 /// The deepest a function may nest JavaScript calls, in bytes of native stack.
@@ -71,6 +72,7 @@ struct Instance {
     functions: HashMap<String, u32>,
     deadline: Arc<Mutex<Option<Instant>>>,
     time_limit: Duration,
+    usage: Arc<heap::Usage>,
 }
 
 /// What a call gives back.
@@ -163,13 +165,23 @@ impl Instance {
             call().map_err(|e| interpreter_error(&ctx, e, &deadline))
         });
         *lock(&instance.deadline) = None;
-        outcome
+        instance.settle(outcome)
+    }
+
+    /// `outcome`, or MongoDB's "Out of memory" (139) when the heap refused an
+    /// allocation during the call (whatever QuickJS could still throw).
+    fn settle<T>(&self, outcome: Result<T>) -> Result<T> {
+        let refused = self.usage.take_refused();
+        match outcome {
+            Err(_) if refused => Err(Error::command(ErrorCode::JSInterpreterFailure, "Out of memory")),
+            outcome => outcome,
+        }
     }
 
     fn new() -> Result<Instance> {
-        let runtime =
-            Runtime::new().map_err(|e| Error::command(ErrorCode::InternalError, format!("JavaScript runtime: {e}")))?;
-        runtime.set_memory_limit(HEAP_LIMIT);
+        let (heap, usage) = heap::Heap::new(HEAP_LIMIT);
+        let runtime = Runtime::new_with_alloc(heap)
+            .map_err(|e| Error::command(ErrorCode::InternalError, format!("JavaScript runtime: {e}")))?;
         runtime.set_max_stack_size(STACK_LIMIT);
         let deadline: Arc<Mutex<Option<Instant>>> = Arc::default();
         let checked = Arc::clone(&deadline);
@@ -187,13 +199,22 @@ impl Instance {
                 )?;
                 define.call::<_, Value>((HELPERS, helpers))?;
                 define.call::<_, Value>((FUNCTIONS, Array::new(ctx.clone())?))?;
+                define.call::<_, Value>(("hex_md5", Function::new(ctx.clone(), hex_md5)?))?;
                 Ok(())
             };
             install().map_err(|e| {
                 Error::command(ErrorCode::InternalError, format!("JavaScript prelude: {e}: {:?}", ctx.catch()))
             })
         })?;
-        Ok(Instance { context, _runtime: runtime, functions: HashMap::new(), deadline, time_limit: CALL_TIME_LIMIT })
+        usage.take_refused();
+        Ok(Instance {
+            context,
+            _runtime: runtime,
+            functions: HashMap::new(),
+            deadline,
+            time_limit: CALL_TIME_LIMIT,
+            usage,
+        })
     }
 
     /// The index of the function `source` compiles to, compiling it on first use.
@@ -215,12 +236,18 @@ impl Instance {
             compile().map_err(|e| interpreter_error(&ctx, e, &deadline))
         });
         *lock(&self.deadline) = None;
-        if !compiled? {
+        if !self.settle(compiled)? {
             return Err(Error::command(ErrorCode::Location31265, "The body function did not evaluate"));
         }
         self.functions.insert(source.to_owned(), index);
         Ok(index)
     }
+}
+
+/// The shell's `hex_md5(text)`: the MD5 digest of the text's UTF-8, in hex.
+fn hex_md5(text: String) -> String {
+    use md5::Digest;
+    md5::Md5::digest(text.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Compiles `source` into a function, as MongoDB's parser reads a body: `source`
@@ -283,9 +310,6 @@ fn interpreter_error(ctx: &Ctx<'_>, error: rquickjs::Error, deadline: &Mutex<Opt
     if thrown.is_error() {
         let name: String = object.get::<_, Option<String>>("name").ok().flatten().unwrap_or_else(|| "Error".into());
         let message: String = object.get::<_, Option<String>>("message").ok().flatten().unwrap_or_default();
-        if name == "InternalError" && message == "out of memory" {
-            return Error::command(ErrorCode::JSInterpreterFailure, "Out of memory");
-        }
         return Error::command(ErrorCode::JSInterpreterFailure, format!("{name}: {message} :\n{stack}"));
     }
     let text = thrown.get::<Coerced<String>>().map(|c| c.0).unwrap_or_default();

@@ -33,6 +33,7 @@ mod date;
 mod date_math;
 mod date_parts;
 mod decimal;
+mod function;
 mod logic;
 mod n_elements;
 mod object;
@@ -201,6 +202,7 @@ const FAMILIES: &[&[Operator]] = &[
     date::OPERATORS,
     date_math::OPERATORS,
     date_parts::OPERATORS,
+    function::OPERATORS,
     logic::OPERATORS,
     n_elements::OPERATORS,
     object::OPERATORS,

@@ -34,7 +34,7 @@ impl Node {
                     "a collation other than simple is not supported yet with $expr",
                 ))
             }
-            other @ (Node::Always(_) | Node::Schema(_) | Node::Text(_)) => other,
+            other @ (Node::Always(_) | Node::Schema(_) | Node::Text(_) | Node::Where(..)) => other,
         })
     }
 }

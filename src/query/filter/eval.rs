@@ -35,15 +35,18 @@ pub(super) enum Node {
     Schema(Box<super::schema::JsonSchema>),
     /// `$text`: the document matches the search of the collection's text index.
     Text(Box<super::text::Text>),
+    /// `$where`: the JavaScript predicate, and the scope it runs in.
+    Where(Arc<str>, Arc<crate::js::Scope>),
 }
 
 impl Node {
     /// Whether `doc` satisfies this condition. A path condition that holds through
     /// an array element records the element's index in `position` (the last one
     /// recorded wins, as in MongoDB); the logical operators other than `$and` do
-    /// not record positions.
-    pub(super) fn eval(&self, doc: &Document, position: &mut Option<usize>) -> bool {
-        match self {
+    /// not record positions. Fails when an expression (`$expr`) or a `$where`
+    /// function fails.
+    pub(super) fn eval(&self, doc: &Document, position: &mut Option<usize>) -> Result<bool> {
+        Ok(match self {
             Node::Path { path, test } => path.any(doc, test.leaf_arrays(), &mut |value, offset| {
                 let mut inner = None;
                 let found = test.matches(value, &mut inner);
@@ -52,16 +55,34 @@ impl Node {
                 }
                 found
             }),
-            Node::And(children) => children.iter().all(|child| child.eval(doc, position)),
-            Node::Or(children) => children.iter().any(|child| child.eval(doc, &mut None)),
-            Node::Nor(children) => !children.iter().any(|child| child.eval(doc, &mut None)),
-            Node::Not(child) => !child.eval(doc, &mut None),
-            Node::Expr(expr) => expr.evaluate(doc).is_ok_and(|value| crate::value::truthy(Some(&value))),
+            Node::And(children) => {
+                for child in children {
+                    if !child.eval(doc, position)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Node::Or(children) => any(children, doc)?,
+            Node::Nor(children) => !any(children, doc)?,
+            Node::Not(child) => !child.eval(doc, &mut None)?,
+            Node::Expr(expr) => crate::value::truthy(Some(&expr.evaluate(doc)?)),
+            Node::Where(source, scope) => scope.test(source, doc)?,
             Node::Always(value) => *value,
             Node::Schema(schema) => schema.matches(doc),
             Node::Text(text) => text.matches(doc),
+        })
+    }
+}
+
+/// Whether some of `children` holds for `doc` (positions are not recorded).
+fn any(children: &[Node], doc: &Document) -> Result<bool> {
+    for child in children {
+        if child.eval(doc, &mut None)? {
+            return Ok(true);
         }
     }
+    Ok(false)
 }
 
 /// What one operator of a field's operator document (`{$gt: 1}`) asks of a value.
@@ -151,8 +172,8 @@ impl Test {
             Test::ElemMatchDocument(node) => {
                 let Some(Bson::Array(items)) = value else { return false };
                 let found = items.iter().position(|item| match item {
-                    Bson::Document(doc) => node.eval(doc, &mut None),
-                    Bson::Array(inner) => node.eval(&array_as_document(inner), &mut None),
+                    Bson::Document(doc) => node.eval(doc, &mut None).unwrap_or(false),
+                    Bson::Array(inner) => node.eval(&array_as_document(inner), &mut None).unwrap_or(false),
                     _ => false,
                 });
                 *position = found.or(*position);

@@ -46,7 +46,17 @@ impl Filter {
     /// Compiles a filter; its `$expr` conditions may read `vars`, the command's
     /// variables.
     pub fn parse(filter: &Document, vars: &Variables) -> Result<Filter> {
-        let conditions = parse_document(filter, Level::Top(vars))?;
+        Filter::parse_at(filter, Level::Top { vars, javascript: false })
+    }
+
+    /// As [`Filter::parse`], for a query's own filter (`find`, `count`, `distinct`,
+    /// updates and deletes), which may also use `$where`.
+    pub fn parse_query(filter: &Document, vars: &Variables) -> Result<Filter> {
+        Filter::parse_at(filter, Level::Top { vars, javascript: true })
+    }
+
+    fn parse_at(filter: &Document, level: Level<'_>) -> Result<Filter> {
+        let conditions = parse_document(filter, level)?;
         text::check_placement(&conditions)?;
         geo::check_placement(&conditions)?;
         Ok(Filter { conditions, collated: false })
@@ -68,8 +78,22 @@ impl Filter {
         Ok(parsed)
     }
 
+    /// Whether `doc` matches; an expression or a `$where` function that fails
+    /// counts as no match (for the places that hold documents the filter has
+    /// already been tried on, or filters that cannot fail).
     pub fn matches(&self, doc: &Document) -> bool {
-        self.conditions.iter().all(|node| node.eval(doc, &mut None))
+        self.try_matches(doc).unwrap_or(false)
+    }
+
+    /// Whether `doc` matches, failing as MongoDB fails the query when an
+    /// expression (`$expr`) or a `$where` function fails.
+    pub fn try_matches(&self, doc: &Document) -> Result<bool> {
+        for node in &self.conditions {
+            if !node.eval(doc, &mut None)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Whether a stored document certainly does not match, judged from its raw
@@ -85,7 +109,7 @@ impl Filter {
     /// document does not match or matched through no array.
     pub fn matched_position(&self, doc: &Document) -> Option<usize> {
         let mut position = None;
-        self.conditions.iter().all(|node| node.eval(doc, &mut position)).then_some(position).flatten()
+        self.conditions.iter().all(|node| node.eval(doc, &mut position).unwrap_or(false)).then_some(position).flatten()
     }
 
     /// The `_id` this filter pins, when one of its top-level conditions is an

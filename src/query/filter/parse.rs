@@ -16,7 +16,12 @@ use crate::value::number::as_f64;
 /// `$expr` and `$text` are refused).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Level<'v> {
-    Top(&'v Variables),
+    /// The filter's own level: its `$expr` reads `vars`; `$where` is allowed when
+    /// `javascript` is (a query's filter, not a stage's, an index's or a validator's).
+    Top {
+        vars: &'v Variables,
+        javascript: bool,
+    },
     Nested,
 }
 
@@ -51,7 +56,7 @@ pub(super) fn parse_top_operator(key: &str, value: &Bson, level: Level<'_>) -> R
         "$or" => Node::Or(parse_list(key, value, level)?.into_iter().map(Node::And).collect()),
         "$nor" => Node::Nor(parse_list(key, value, level)?.into_iter().map(Node::And).collect()),
         "$expr" => match level {
-            Level::Top(vars) => Node::Expr(Expr::parse(value, vars)?),
+            Level::Top { vars, .. } => Node::Expr(Expr::parse(value, vars)?),
             Level::Nested => return Err(Error::bad_value("$expr can only be applied to the top-level document")),
         },
         "$comment" => return Ok(None),
@@ -71,17 +76,44 @@ pub(super) fn parse_top_operator(key: &str, value: &Bson, level: Level<'_>) -> R
             query: crate::query::text::TextQuery::parse(value)?,
             search: None,
         })),
-        "$where" => return Err(Error::bad_value("$where is not allowed in this context")),
+        "$where" => match level {
+            Level::Top { javascript: true, .. } => where_function(value)?,
+            Level::Top { javascript: false, .. } => {
+                return Err(Error::bad_value("$where is not allowed in this context"))
+            }
+            Level::Nested => return Err(Error::bad_value("$where can only be applied to the top-level document")),
+        },
         "$jsonSchema" => Node::Schema(Box::new(super::schema::JsonSchema::parse(value)?)),
         _ => return Err(Error::bad_value(format!("unknown top level operator: {key}"))),
     };
     Ok(Some(node))
 }
 
+/// `$where: <code>`: a JavaScript predicate over `this` (and `obj`), compiled now
+/// so that a syntax error fails the query before any document is read.
+fn where_function(value: &Bson) -> Result<Node> {
+    let source = match value {
+        Bson::String(source) | Bson::JavaScriptCode(source) => source,
+        Bson::JavaScriptCodeWithScope(_) => {
+            return Err(Error::command(
+                ErrorCode::Location4649201,
+                "$where no longer supports deprecated BSON type CodeWScope",
+            ))
+        }
+        _ => return Err(Error::bad_value("$where got bad type")),
+    };
+    if source.is_empty() {
+        return Err(Error::bad_value("code for $where cannot be empty"));
+    }
+    let scope = crate::js::Scope::new();
+    scope.compile(source)?;
+    Ok(Node::Where(source.as_str().into(), scope))
+}
+
 /// `$sampleRate: p`: each document matches with probability `p`, as
 /// `{$expr: {$lt: [{$rand: {}}, p]}}` (0 never, 1 always).
 fn sample_rate(value: &Bson, level: Level<'_>) -> Result<Node> {
-    let Level::Top(vars) = level else {
+    let Level::Top { vars, .. } = level else {
         return Err(Error::bad_value("$sampleRate can only be applied to the top-level document"));
     };
     let Some(rate) = crate::query::expr::Num::of(Some(value)).map(|n| n.to_f64()) else {

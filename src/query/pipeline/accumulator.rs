@@ -44,6 +44,8 @@ pub(super) enum Accumulator {
     },
     /// `$median`, `$percentile`.
     Quantile(Arc<QuantileSpec>),
+    /// `$accumulator`: JavaScript functions; its input is `accumulateArgs`.
+    Js(Arc<super::js_accumulator::JsAccumulator>),
 }
 
 /// The most one accumulator may keep in a group, as MongoDB's
@@ -85,6 +87,7 @@ impl Accumulator {
                 return Ok(Some((Accumulator::N { pick, n }, Expr::parse(input, vars)?)));
             }
             "$top" | "$bottom" | "$topN" | "$bottomN" => return Accumulator::parse_top(op, argument, vars).map(Some),
+            "$accumulator" => return super::js_accumulator::JsAccumulator::parse(argument, vars).map(Some),
             "$median" | "$percentile" => {
                 let spec = QuantileSpec::parse_accumulator(argument, op, vars)?;
                 let input = Expr::parse(&spec.input, vars)?;
@@ -161,6 +164,7 @@ impl Accumulator {
             Accumulator::Top { bottom: true, .. } => "$bottomN",
             Accumulator::Quantile(spec) if spec.p.is_none() => "$median",
             Accumulator::Quantile(_) => "$percentile",
+            Accumulator::Js(_) => "$accumulator",
         }
     }
 
@@ -196,6 +200,7 @@ impl Accumulator {
                 State::Ranked { items: Vec::new(), n, bytes: 0 }
             }
             Accumulator::Quantile(_) => State::Numbers(Vec::new()),
+            Accumulator::Js(js) => State::Js(js.init(scope)?),
         })
     }
 
@@ -234,6 +239,8 @@ pub(super) enum State {
     },
     /// The numbers `$median` and `$percentile` gathered.
     Numbers(Vec<f64>),
+    /// The state `$accumulator`'s functions return.
+    Js(Bson),
 }
 
 /// Refuses state that grew past what one accumulator may keep.
@@ -337,18 +344,25 @@ impl State {
                     0
                 }
             }
+            State::Js(state) => {
+                let Accumulator::Js(js) = op else { return Ok(0) };
+                let next = js.accumulate(state, value)?;
+                let grown = replaced(Some(state), &next);
+                *state = next;
+                grown
+            }
         };
         Ok(grown)
     }
 
     /// The accumulator's result so far.
-    pub(super) fn value(&self, op: &Accumulator) -> Bson {
+    pub(super) fn value(&self, op: &Accumulator) -> Result<Bson> {
         self.clone().finish(op)
     }
 
     /// The accumulator's result for the group.
-    pub(super) fn finish(self, op: &Accumulator) -> Bson {
-        match self {
+    pub(super) fn finish(self, op: &Accumulator) -> Result<Bson> {
+        Ok(match self {
             State::Sum(sum) => sum.total(),
             State::Avg(_, 0) => Bson::Null,
             State::Avg(sum, count) => sum.average(count),
@@ -373,7 +387,11 @@ impl State {
                 }
                 _ => Bson::Null,
             },
-        }
+            State::Js(state) => match op {
+                Accumulator::Js(js) => js.finalize(state)?,
+                _ => state,
+            },
+        })
     }
 
     /// What a spilled run keeps of the state, to be merged back by [`State::merge`].
@@ -396,6 +414,7 @@ impl State {
                 doc! {"v": pairs}
             }
             State::Numbers(numbers) => doc! {"v": numbers},
+            State::Js(state) => doc! {"v": state},
         })
     }
 
@@ -442,6 +461,11 @@ impl State {
                 }
             }
             State::Numbers(numbers) => numbers.extend(items(value).iter().filter_map(|v| v.as_f64())),
+            State::Js(state) => {
+                if let Accumulator::Js(js) = op {
+                    *state = js.merge(state, value.unwrap_or(Bson::Undefined))?;
+                }
+            }
         }
         Ok(())
     }

@@ -270,7 +270,7 @@ impl BucketAuto {
                 self.output.add(&mut states, doc)?;
             }
             let mut bucket = doc! {"_id": {"min": keyed[start].0.clone(), "max": max}};
-            self.output.finish(states, &mut bucket);
+            self.output.finish(states, &mut bucket)?;
             out.push(bucket);
             start = end;
         }

@@ -151,7 +151,7 @@ impl Group {
     fn finish(&self, key: Bson, states: States) -> Result<Document> {
         let mut out = Document::new();
         out.insert("_id", key);
-        self.accumulators.finish(states, &mut out);
+        self.accumulators.finish(states, &mut out)?;
         let size = document_size(&out);
         if size > MAX_DOCUMENT {
             return Err(Error::command(
@@ -313,10 +313,11 @@ impl Accumulators {
     }
 
     /// Appends each field's result for a group to `out`.
-    pub(super) fn finish(&self, states: States, out: &mut Document) {
+    pub(super) fn finish(&self, states: States, out: &mut Document) -> Result<()> {
         for ((name, op, _), state) in self.fields.iter().zip(states.0) {
-            out.insert(name.clone(), state.finish(op));
+            out.insert(name.clone(), state.finish(op)?);
         }
+        Ok(())
     }
 }
 

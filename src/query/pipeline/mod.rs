@@ -31,6 +31,7 @@ mod geo_near;
 mod graph_lookup;
 mod group;
 mod held;
+mod js_accumulator;
 mod lookup;
 mod output;
 mod redact;
@@ -740,7 +741,14 @@ impl Stage {
     /// Chains the stage onto a stream of documents.
     fn apply<'a>(&'a self, docs: Docs<'a>, env: &'a Env<'_>) -> Result<Docs<'a>> {
         Ok(match self {
-            Stage::Match(filter) => Box::new(docs.filter(move |doc| doc.as_ref().map_or(true, |d| filter.matches(d)))),
+            Stage::Match(filter) => Box::new(docs.filter_map(move |doc| match doc {
+                Ok(d) => match filter.try_matches(&d) {
+                    Ok(true) => Some(Ok(d)),
+                    Ok(false) => None,
+                    Err(error) => Some(Err(error)),
+                },
+                Err(error) => Some(Err(error)),
+            })),
             Stage::Project(projection) => Box::new(docs.map(move |doc| doc.and_then(|d| projection.apply(d, None)))),
             Stage::AddFields(computed) => Box::new(docs.map(move |doc| doc.and_then(|d| computed.apply(d)))),
             Stage::Unset(paths) => Box::new(docs.map(move |doc| {

@@ -240,6 +240,8 @@ fn parse_function(
         "$covariancePop" | "$covarianceSamp" => {
             Function::Covariance { input: Expr::parse(argument, vars)?, sample: op == "$covarianceSamp" }
         }
+        // MongoDB has no window form of `$accumulator`.
+        "$accumulator" => return Err(failed(format!("Unrecognized window function, {op}"))),
         _ => match Accumulator::parse(op, argument, vars)? {
             Some((op, input)) => Function::Accumulate { op, input },
             None => return Err(failed(format!("Unrecognized window function, {op}"))),
@@ -457,7 +459,7 @@ impl Partition<'_> {
             let mut next = None;
             for i in 0..count {
                 let Some((low, high)) = windows.at(i)? else {
-                    out.push(Some(fresh()?.finish(op)));
+                    out.push(Some(fresh()?.finish(op)?));
                     continue;
                 };
                 let mut at = next.unwrap_or(low);
@@ -466,7 +468,7 @@ impl Partition<'_> {
                     at += 1;
                 }
                 next = Some(at);
-                out.push(Some(state.value(op)));
+                out.push(Some(state.value(op)?));
             }
             return Ok(out);
         }
@@ -474,14 +476,14 @@ impl Partition<'_> {
         for i in 0..count {
             let window = windows.at(i)?;
             let value = match (&mut sliding, window) {
-                (_, None) => fresh()?.finish(op),
+                (_, None) => fresh()?.finish(op)?,
                 (Some(sliding), Some(window)) => sliding.slide(window, &inputs),
                 (None, Some((low, high))) => {
                     let mut state = fresh()?;
                     for at in low..=high {
                         state.add(op, inputs[at].clone(), keys[at].clone())?;
                     }
-                    let mut value = state.finish(op);
+                    let mut value = state.finish(op)?;
                     if let (Accumulator::AddToSet, Bson::Array(items)) = (op, &mut value) {
                         // A sliding window's set comes out in ascending order.
                         items.sort_by(|a, b| crate::query::expr::compare(Some(a), Some(b)));
