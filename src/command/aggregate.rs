@@ -172,18 +172,32 @@ pub fn view_documents(
 ) -> Result<Vec<Document>> {
     let resolved = super::views::resolve(view, entry)?;
     let combined: Vec<Bson> = resolved.pipeline.into_iter().chain(stages.iter().cloned()).collect();
-    let pipeline = Pipeline::parse(&combined, &crate::query::Variables::none())?
+    let source = view.collection(&resolved.source)?.filter(|c| c.view_on().is_none());
+    collection_documents(inv, view, source.as_ref(), &combined, collation)
+}
+
+/// The documents of `collection` (none when it does not exist) put through
+/// `stages` (for the commands that select documents through a pipeline: a view's
+/// `count` and `distinct`, `mapReduce`).
+pub fn collection_documents(
+    inv: &Invocation<'_>,
+    view: &View,
+    collection: Option<&Collection>,
+    stages: &[Bson],
+    collation: Option<&Arc<Collation>>,
+) -> Result<Vec<Document>> {
+    let pipeline = Pipeline::parse(stages, &crate::query::Variables::none())?
         .with_stage_limits(inv.context.stage_limits.sort(), inv.context.stage_limits.group())
         .with_budget(inv.context.memory.clone())
         .with_collation(collation)?;
     let collections = BranchCollections { inv, view, depth: 0 };
-    match view.collection(&resolved.source)?.filter(|c| c.view_on().is_none()) {
+    match collection {
         Some(collection) => {
             let plan = match pipeline.leading_match() {
-                Some(filter) => plan::choose(&collection, filter, None, None)?,
+                Some(filter) => plan::choose(collection, filter, None, None)?,
                 None => plan::Plan::collection_scan(),
             };
-            pipeline.run(Documents::new(inv, view, &collection, &plan)?, &collections)
+            pipeline.run(Documents::new(inv, view, collection, &plan)?, &collections)
         }
         None => pipeline.run(std::iter::empty(), &collections),
     }

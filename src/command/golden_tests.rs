@@ -158,3 +158,8 @@ fn golden_host_administration() {
 fn golden_javascript() {
     assert_eq!(run_file(include_str!("golden/javascript.json")), 107, "the number of cases");
 }
+
+#[test]
+fn golden_map_reduce() {
+    assert_eq!(run_file(include_str!("golden/map-reduce.json")), 36, "the number of cases");
+}

@@ -46,6 +46,7 @@ mod insert;
 mod invocation;
 mod labels;
 mod list_commands;
+mod map_reduce;
 mod output;
 mod ping;
 mod profile;
@@ -583,6 +584,16 @@ pub static COMMANDS: &[Command] = &[
         args: &arguments::DB_STATS,
         auth: Rule::Branch(&[Action::DbStats]),
         run: coll_stats::db_stats,
+    },
+    Command {
+        name: "mapReduce",
+        aliases: &[],
+        help: "map, group and reduce a collection's documents with JavaScript functions",
+        admin_only: false,
+        store: true,
+        args: &arguments::MAP_REDUCE,
+        auth: Rule::Custom(map_reduce::authorize),
+        run: map_reduce::run,
     },
     Command {
         name: "distinct",

@@ -98,6 +98,36 @@ impl Scope {
         self.with_instance(|instance| instance.function(source).map(drop))
     }
 
+    /// Runs the script `source` once, for what it defines (mapReduce's `emit`).
+    pub fn run_script(&self, source: &str) -> Result<()> {
+        self.with_instance(|instance| {
+            let outcome = instance.context.with(|ctx| {
+                let deadline = Mutex::new(None);
+                sloppy::<Value>(&ctx, source).map(drop).map_err(|e| interpreter_error(&ctx, e, &deadline))
+            });
+            instance.settle(outcome)
+        })
+    }
+
+    /// Sets the globals named by `values`' fields to its values (mapReduce's
+    /// `scope`).
+    pub fn set_globals(&self, values: &Document) -> Result<()> {
+        self.with_instance(|instance| {
+            let outcome = instance.context.with(|ctx| {
+                let deadline = Mutex::new(None);
+                let set = || -> rquickjs::Result<()> {
+                    let helpers = convert::Helpers::of(&ctx)?;
+                    for (name, value) in values {
+                        ctx.globals().set(name.as_str(), convert::to_js(&ctx, &helpers, value)?)?;
+                    }
+                    Ok(())
+                };
+                set().map_err(|e| interpreter_error(&ctx, e, &deadline))
+            });
+            instance.settle(outcome)
+        })
+    }
+
     /// Calls the function `source` with `args`, and with `this` (and the global
     /// `obj`) bound to `this` when given, else to an empty object (MongoDB's
     /// receiver for `$function` and `$accumulator`); the returned value as BSON,
@@ -259,17 +289,25 @@ fn hex_md5(text: String) -> String {
 fn compile<'js>(ctx: &Ctx<'js>, source: &str) -> rquickjs::Result<Value<'js>> {
     let stripped = source.trim().trim_end_matches(';').trim_end();
     if stripped.starts_with("function") || stripped.starts_with("async") || looks_like_arrow(stripped) {
-        return ctx.eval(format!("(\n{stripped}\n)"));
+        return sloppy(ctx, format!("(\n{stripped}\n)"));
     }
-    if let Ok(function) = ctx.eval::<Value, _>(format!("(function () {{ return (\n{stripped}\n); }})")) {
+    if let Ok(function) = sloppy::<Value>(ctx, format!("(function () {{ return (\n{stripped}\n); }})")) {
         return Ok(function);
     }
     ctx.catch();
-    let body: Value = ctx.eval(format!("(function () {{\n{source}\n}})"))?;
+    let body: Value = sloppy(ctx, format!("(function () {{\n{source}\n}})"))?;
     if source.contains("return") {
         return Ok(body);
     }
-    ctx.eval(format!("(function () {{ return eval({}); }})", serde_json::Value::String(source.to_owned())))
+    sloppy(ctx, format!("(function () {{ return eval({}); }})", serde_json::Value::String(source.to_owned())))
+}
+
+/// Evaluates `source` in sloppy mode, as MongoDB's interpreter runs functions
+/// (an assignment to an undeclared name makes a global).
+fn sloppy<'js, V: rquickjs::FromJs<'js>>(ctx: &Ctx<'js>, source: impl Into<Vec<u8>>) -> rquickjs::Result<V> {
+    let mut options = rquickjs::context::EvalOptions::default();
+    options.strict = false;
+    ctx.eval_with_options(source, options)
 }
 
 /// Whether `source` starts like an arrow function: `x =>` or `(…) =>`.

@@ -64,6 +64,22 @@ pub static BULK_WRITE: Args = Args::strict(&[
     implemented("stmtIds"),
 ]);
 
+/// mapReduce: https://www.mongodb.com/docs/v8.0/reference/command/mapReduce/
+pub static MAP_REDUCE: Args = Args::strict(&[
+    implemented("map"),
+    implemented("reduce"),
+    implemented("out"),
+    implemented("query"),
+    implemented("sort"),
+    implemented("limit"),
+    implemented("finalize"),
+    implemented("scope"),
+    implemented("collation"),
+    implemented("bypassDocumentValidation"),
+    ignored("jsMode", "MongoDB ignores it too: every function runs in JavaScript"),
+    ignored("verbose", "MongoDB 8.0 adds nothing to the reply for it"),
+]);
+
 /// update: https://www.mongodb.com/docs/v8.0/reference/command/update/
 pub static UPDATE: Args = Args::strict(&[
     implemented("updates"),
