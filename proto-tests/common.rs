@@ -70,6 +70,13 @@ impl TestServer {
         RawClient::connect(self.addr).await
     }
 
+    /// Waits (at most `within`) for the server to stop by itself, as a `shutdown`
+    /// command makes it.
+    pub async fn wait_stopped(&mut self, within: Duration) {
+        let task = self.task.take().expect("a running server");
+        tokio::time::timeout(within, task).await.expect("stopped in time").expect("server task").expect("server run");
+    }
+
     /// Asks the server to shut down and waits until it has.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {

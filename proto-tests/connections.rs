@@ -1,6 +1,7 @@
-//! Many connections at once, the connection limit, and graceful shutdown.
+//! Many connections at once, the connection limit, and graceful shutdown (on a
+//! signal and by the `shutdown` command).
 
-use bson::doc;
+use bson::{doc, Document};
 
 use crate::common::{RawClient, TestServer};
 
@@ -58,4 +59,23 @@ async fn shutdown_closes_idle_connections_and_returns() {
     assert_eq!(client.ping().await.get_f64("ok"), Ok(1.0));
     server.stop().await;
     client.expect_closed().await;
+}
+
+#[tokio::test]
+async fn the_shutdown_command_stops_the_server_and_keeps_what_it_acknowledged() {
+    let mut server = TestServer::start().await;
+    let client = server.client().await;
+    let items = client.database("shop").collection::<Document>("items");
+    items.insert_many((0..100).map(|i| doc! {"_id": i})).await.expect("insert");
+    assert_eq!(crate::common::error_code(&client, "shop", doc! {"shutdown": 1}).await, 13, "only on admin");
+    // The reply may arrive, or the connection close first: either way the server stops.
+    let _ = client.database("admin").run_command(doc! {"shutdown": 1}).await;
+    server.wait_stopped(std::time::Duration::from_secs(30)).await;
+    let server = server.restart().await;
+    let client = server.client().await;
+    assert_eq!(items_in(&client).await, 100);
+}
+
+async fn items_in(client: &mongodb::Client) -> u64 {
+    client.database("shop").collection::<Document>("items").count_documents(doc! {}).await.expect("count")
 }

@@ -66,6 +66,8 @@ pub struct Context {
     pub top: crate::profiling::top::Top,
     /// Access control: whether it is on, and when users last changed.
     pub security: Security,
+    /// Notified by the `shutdown` command: the server stops as on SIGTERM.
+    pub shutdown: tokio::sync::Notify,
 }
 
 /// What the server knows about one client connection.
@@ -147,6 +149,7 @@ impl Context {
             profiling: Profiling::default(),
             top: crate::profiling::top::Top::default(),
             security: Security::default(),
+            shutdown: tokio::sync::Notify::new(),
         })
     }
 }

@@ -37,6 +37,8 @@ macro_rules! error_codes {
 
 error_codes! {
     InternalError = 1,
+    Location10040 = 10040,
+    InvalidRoleModification = 49,
     Location4544712 = 4544712,
     Location4544711 = 4544711,
     Location4544710 = 4544710,

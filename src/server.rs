@@ -100,6 +100,7 @@ impl Server {
             top: crate::profiling::top::Top::default(),
             security,
             ttl,
+            shutdown: tokio::sync::Notify::new(),
         });
         let root = root.as_ref().map(|(user, password)| (user.as_str(), password.as_str()));
         crate::command::start_security(&shared, root)?;
@@ -116,7 +117,7 @@ impl Server {
         Ok(self.metrics.as_ref().map(TcpListener::local_addr).transpose()?)
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets every connection
+    /// Serves until `shutdown` completes (or a `shutdown` command asks), then stops accepting, lets every connection
     /// finish the request it is serving, and returns.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
         let Server { listener, metrics, shared, tls } = self;
@@ -134,6 +135,10 @@ impl Server {
         loop {
             let (stream, peer) = tokio::select! {
                 _ = &mut shutdown => break,
+                _ = shared.shutdown.notified() => {
+                    tracing::info!("shutdown command received");
+                    break;
+                }
                 Some(_) = connections.join_next(), if !connections.is_empty() => continue,
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bson::{doc, spec::BinarySubtype, Binary, Bson, DateTime, Document};
+use sha2::{Digest, Sha256};
 
+use crate::auth::UserName;
 use crate::error::{Error, ErrorCode, Result};
 use crate::store::{Commit, Transaction};
 
@@ -21,9 +23,13 @@ pub const MAX_SESSIONS: usize = 1_000_000;
 /// MongoDB's default `transactionLifetimeLimitSeconds`.
 pub const DEFAULT_TRANSACTION_LIFETIME_SECS: u64 = 60;
 
+/// A session's key: its id and its owner's `uid`, as MongoDB keys them (the same id
+/// used by two users is two sessions).
+type Key = ([u8; 16], [u8; 32]);
+
 /// The sessions of a server.
 pub struct Sessions {
-    sessions: Mutex<HashMap<[u8; 16], Arc<Session>>>,
+    sessions: Mutex<HashMap<Key, Arc<Session>>>,
     /// A transaction open longer than this many seconds is aborted.
     transaction_lifetime_secs: AtomicU64,
 }
@@ -37,9 +43,48 @@ impl Default for Sessions {
     }
 }
 
+/// Who a session belongs to: the user authenticated on the connection that used
+/// it, and MongoDB's `uid` for that user (the SHA-256 of `user@db`, of the empty
+/// string without one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: [u8; 32],
+    pub user: Option<UserName>,
+}
+
+impl Owner {
+    /// The owner of the sessions a connection authenticated as `users` uses (its
+    /// first user: MongoDB allows one at a time).
+    pub fn of(users: &[UserName]) -> Owner {
+        let user = users.first().cloned();
+        let name = user.as_ref().map(UserName::to_string).unwrap_or_default();
+        Owner { uid: Sha256::digest(name.as_bytes()).into(), user }
+    }
+}
+
+/// Which sessions a kill or a listing takes.
+pub enum Pick<'a> {
+    All,
+    /// The sessions of these owners' `uid`s.
+    Uids(&'a [[u8; 32]]),
+    /// The sessions a predicate accepts (id and owner).
+    Matching(&'a dyn Fn(&[u8; 16], &Owner) -> bool),
+}
+
+impl Pick<'_> {
+    fn takes(&self, id: &[u8; 16], owner: &Owner) -> bool {
+        match self {
+            Pick::All => true,
+            Pick::Uids(uids) => uids.contains(&owner.uid),
+            Pick::Matching(accepts) => accepts(id, owner),
+        }
+    }
+}
+
 /// One logical session.
 pub struct Session {
     id: [u8; 16],
+    owner: Owner,
     /// Milliseconds since the epoch.
     last_use: AtomicI64,
     state: Mutex<State>,
@@ -79,6 +124,10 @@ impl Session {
         doc! { "id": Binary { subtype: BinarySubtype::Uuid, bytes: self.id.to_vec() } }
     }
 
+    pub fn owner(&self) -> &Owner {
+        &self.owner
+    }
+
     /// Checks the session out: waits while another command holds it.
     pub fn check_out(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -107,10 +156,11 @@ impl Sessions {
     /// when the command carries no `lsid`; an `lsid` that is not `{id: UUID}` is
     /// refused by the caller before this.
     /// Past [`MAX_SESSIONS`], a new session is refused (`TooManyLogicalSessions`, 261).
-    pub fn touch(&self, lsid: &Document) -> Result<Option<Arc<Session>>> {
+    pub fn touch(&self, lsid: &Document, owner: &Owner) -> Result<Option<Arc<Session>>> {
         let Some(id) = session_id(lsid) else { return Ok(None) };
+        let key = (id, owner.uid);
         let mut sessions = self.lock();
-        if sessions.len() >= MAX_SESSIONS && !sessions.contains_key(&id) {
+        if sessions.len() >= MAX_SESSIONS && !sessions.contains_key(&key) {
             return Err(Error::command(
                 ErrorCode::TooManyLogicalSessions,
                 format!(
@@ -119,8 +169,10 @@ impl Sessions {
             ));
         }
         let session = sessions
-            .entry(id)
-            .or_insert_with(|| Arc::new(Session { id, last_use: AtomicI64::new(0), state: Mutex::default() }))
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(Session { id, owner: owner.clone(), last_use: AtomicI64::new(0), state: Mutex::default() })
+            })
             .clone();
         session.touch();
         Ok(Some(session))
@@ -136,38 +188,47 @@ impl Sessions {
         self.len() == 0
     }
 
-    /// Forgets the sessions `{id: UUID}` of `endSessions` and `killSessions`,
-    /// aborting their open transactions.
-    pub fn end<'a>(&self, ids: impl IntoIterator<Item = &'a Document>) {
-        let mut sessions = self.lock();
-        for id in ids.into_iter().filter_map(session_id) {
-            if let Some(session) = sessions.remove(&id) {
+    /// Forgets the sessions `{id: UUID}` of `endSessions` (the caller's, `owner`)
+    /// and `killSessions` (anyone's, `None`), aborting their open transactions.
+    pub fn end<'a>(&self, ids: impl IntoIterator<Item = &'a Document>, owner: Option<&Owner>) {
+        let ids: Vec<[u8; 16]> = ids.into_iter().filter_map(session_id).collect();
+        self.kill(&Pick::Matching(&|id, of| ids.contains(id) && owner.is_none_or(|owner| owner == of)));
+    }
+
+    /// Forgets the sessions `pick` takes (`killAllSessions` and
+    /// `killAllSessionsByPattern`), aborting their open transactions.
+    pub fn kill(&self, pick: &Pick<'_>) {
+        self.lock().retain(|(id, _), session| {
+            let taken = pick.takes(id, &session.owner);
+            if taken {
                 session.abort_if_idle();
             }
-        }
+            !taken
+        });
     }
 
-    /// Forgets every session (`killAllSessions`), aborting their transactions.
-    pub fn end_all(&self) {
-        for (_, session) in self.lock().drain() {
-            session.abort_if_idle();
-        }
-    }
-
-    /// Every live session as `$listLocalSessions` shows it: `{_id: {id, uid}, lastUse}`.
-    /// Without authentication every session belongs to the same (unnamed) user,
-    /// whose `uid` is shown as 32 zero bytes.
-    pub fn list(&self) -> Vec<Document> {
+    /// The live sessions `pick` takes, as `$listLocalSessions` shows them: `{_id:
+    /// {id, uid}, lastUse}`, and `user: {name}` for a session of a user, most
+    /// recently used first.
+    pub fn list(&self, pick: &Pick<'_>) -> Vec<Document> {
         let now = DateTime::now();
         let sessions = self.lock();
-        let mut list: Vec<(&[u8; 16], DateTime)> =
-            sessions.iter().map(|(id, s)| (id, s.last_use())).filter(|(_, used)| !expired(*used, now)).collect();
+        let mut list: Vec<(&Session, DateTime)> = sessions
+            .values()
+            .filter(|s| pick.takes(&s.id, &s.owner))
+            .map(|s| (s.as_ref(), s.last_use()))
+            .filter(|(_, used)| !expired(*used, now))
+            .collect();
         list.sort_by_key(|(_, used)| std::cmp::Reverse(*used));
         list.into_iter()
-            .map(|(id, used)| {
-                let id = Binary { subtype: BinarySubtype::Uuid, bytes: id.to_vec() };
-                let uid = Binary { subtype: BinarySubtype::Generic, bytes: vec![0; 32] };
-                doc! { "_id": {"id": id, "uid": uid}, "lastUse": used }
+            .map(|(session, used)| {
+                let id = Binary { subtype: BinarySubtype::Uuid, bytes: session.id.to_vec() };
+                let uid = Binary { subtype: BinarySubtype::Generic, bytes: session.owner.uid.to_vec() };
+                let mut listed = doc! { "_id": {"id": id, "uid": uid}, "lastUse": used };
+                if let Some(user) = &session.owner.user {
+                    listed.insert("user", doc! {"name": user.to_string()});
+                }
+                listed
             })
             .collect()
     }
@@ -201,7 +262,7 @@ impl Sessions {
         self.transaction_lifetime_secs.store(secs, Ordering::Relaxed);
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<[u8; 16], Arc<Session>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Key, Arc<Session>>> {
         self.sessions.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -226,28 +287,54 @@ mod tests {
         doc! { "id": Binary { subtype: BinarySubtype::Uuid, bytes: vec![byte; 16] } }
     }
 
+    fn nobody() -> Owner {
+        Owner::of(&[])
+    }
+
+    fn user(name: &str) -> Owner {
+        Owner::of(&[UserName { user: name.into(), db: "admin".into() }])
+    }
+
     #[test]
     fn sessions_are_listed_once_each_until_ended() {
         let sessions = Sessions::default();
-        sessions.touch(&lsid(1)).expect("room");
-        sessions.touch(&lsid(1)).expect("room");
-        sessions.touch(&lsid(2)).expect("room");
-        assert!(sessions.touch(&doc! {"id": 1}).expect("no session").is_none());
-        assert_eq!(sessions.list().len(), 2);
-        sessions.end([&lsid(1)]);
-        let listed = sessions.list();
+        sessions.touch(&lsid(1), &nobody()).expect("room");
+        sessions.touch(&lsid(1), &nobody()).expect("room");
+        sessions.touch(&lsid(2), &nobody()).expect("room");
+        assert!(sessions.touch(&doc! {"id": 1}, &nobody()).expect("no session").is_none());
+        assert_eq!(sessions.list(&Pick::All).len(), 2);
+        sessions.end([&lsid(1)], Some(&nobody()));
+        let listed = sessions.list(&Pick::All);
         assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].get_document("_id").and_then(|id| id.get_binary_generic("uid")).map(Vec::len), Ok(32));
-        sessions.end_all();
-        assert!(sessions.list().is_empty());
+        // MongoDB's uid without a user: the SHA-256 of nothing.
+        let uid = listed[0].get_document("_id").and_then(|id| id.get_binary_generic("uid")).expect("a uid");
+        assert_eq!(uid[..4], [0xe3, 0xb0, 0xc4, 0x42]);
+        sessions.kill(&Pick::All);
+        assert!(sessions.list(&Pick::All).is_empty());
+    }
+
+    #[test]
+    fn the_same_id_used_by_two_users_is_two_sessions() {
+        let sessions = Sessions::default();
+        let (ann, bob) = (user("ann"), user("bob"));
+        sessions.touch(&lsid(1), &ann).expect("room").expect("a session").check_out().txn_number = Some(1);
+        let bobs = sessions.touch(&lsid(1), &bob).expect("room").expect("a session");
+        assert_eq!(bobs.check_out().txn_number, None);
+        assert_eq!(sessions.list(&Pick::Uids(&[ann.uid])).len(), 1);
+        let listed = sessions.list(&Pick::Uids(&[bob.uid]));
+        assert_eq!(listed[0].get_document("user").and_then(|u| u.get_str("name")), Ok("bob@admin"));
+        sessions.end([&lsid(1)], Some(&ann));
+        assert_eq!(sessions.len(), 1);
+        sessions.end([&lsid(1)], None);
+        assert!(sessions.is_empty());
     }
 
     #[test]
     fn a_session_keeps_its_state_and_id() {
         let sessions = Sessions::default();
-        let session = sessions.touch(&lsid(3)).expect("room").expect("a session");
+        let session = sessions.touch(&lsid(3), &nobody()).expect("room").expect("a session");
         session.check_out().txn_number = Some(7);
-        let again = sessions.touch(&lsid(3)).expect("room").expect("the same session");
+        let again = sessions.touch(&lsid(3), &nobody()).expect("room").expect("the same session");
         assert_eq!(again.check_out().txn_number, Some(7));
         assert_eq!(again.lsid(), lsid(3));
     }

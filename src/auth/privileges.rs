@@ -66,6 +66,8 @@ pub enum Action {
     ConnPoolStats,
     LogRotate,
     Top,
+    InvalidateUserCache,
+    Shutdown,
 }
 
 /// Every action with its name.
@@ -116,6 +118,8 @@ const NAMES: &[(Action, &str)] = &[
     (Action::ConnPoolStats, "connPoolStats"),
     (Action::LogRotate, "logRotate"),
     (Action::Top, "top"),
+    (Action::InvalidateUserCache, "invalidateUserCache"),
+    (Action::Shutdown, "shutdown"),
     (Action::GetParameter, "getParameter"),
     (Action::SetParameter, "setParameter"),
     (Action::GetCmdLineOpts, "getCmdLineOpts"),

@@ -130,7 +130,9 @@ pub fn builtin(name: &str, db: &str) -> Option<Vec<Privilege>> {
             both.extend_from_slice(WRITE);
             vec![on_any(&both), list()]
         }
-        "userAdminAnyDatabase" => vec![on_any(USER_ADMIN), list()],
+        "userAdminAnyDatabase" => {
+            vec![on_any(USER_ADMIN), on_cluster(&[Action::ListDatabases, Action::InvalidateUserCache])]
+        }
         "clusterMonitor" => vec![on_cluster(CLUSTER_MONITOR)],
         "root" => vec![Privilege { resource: Resource::Any, actions: Actions::all() }],
         _ => return None,

@@ -18,16 +18,6 @@ use crate::value::collation::Collation;
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     // `{aggregate: 1}` runs over the database: its first stage makes the documents.
     let over_database = matches!(inv.body.get("aggregate"), Some(n) if crate::index::whole_number(n) == Some(1));
-    let name = match inv.body.get("aggregate") {
-        Some(Bson::String(_)) => args::collection_to_read(inv, "aggregate")?,
-        _ if over_database => "$cmd.aggregate",
-        _ => {
-            return Err(Error::command(
-                ErrorCode::InvalidNamespace,
-                "Invalid command format: the 'aggregate' field must specify a collection name or 1",
-            ))
-        }
-    };
     let stages = match inv.body.get("pipeline") {
         Some(Bson::Array(stages)) => stages,
         other => {
@@ -35,6 +25,32 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                 "BSON field 'aggregate.pipeline' is the wrong type '{}', expected type 'array'",
                 args::type_name(other)
             )))
+        }
+    };
+    // A leading `$listSessions` lists the sessions, on `config.system.sessions` only.
+    let (list_sessions, stages) = match stages.first().and_then(Bson::as_document) {
+        Some(first) if first.len() == 1 && first.contains_key("$listSessions") => {
+            (first.get("$listSessions").cloned(), &stages[1..])
+        }
+        _ => (None, &stages[..]),
+    };
+    let name = match inv.body.get("aggregate") {
+        Some(Bson::String(name)) if list_sessions.is_some() => {
+            if inv.db.db != "config" || name != "system.sessions" {
+                return Err(Error::command(
+                    ErrorCode::InvalidNamespace,
+                    "$listSessions may only be run against config.system.sessions",
+                ));
+            }
+            name.as_str()
+        }
+        Some(Bson::String(_)) => args::collection_to_read(inv, "aggregate")?,
+        _ if over_database => "$cmd.aggregate",
+        _ => {
+            return Err(Error::command(
+                ErrorCode::InvalidNamespace,
+                "Invalid command format: the 'aggregate' field must specify a collection name or 1",
+            ))
         }
     };
     if args::boolean(inv.body, "explain", false)? {
@@ -114,7 +130,10 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         Some(resolved) => view.collection(&resolved.source)?.filter(|c| c.view_on().is_none()),
         None => target,
     };
-    let (results, held) = if let Some(spec) = coll_stats {
+    let (results, held) = if let Some(spec) = &list_sessions {
+        let listed = super::sessions::listed(inv, spec, "$listSessions")?;
+        pipeline.run_held(listed.into_iter().map(Ok), &collections)?
+    } else if let Some(spec) = coll_stats {
         pipeline.run_held(std::iter::once(super::coll_stats::stage(inv, &view, name, spec)), &collections)?
     } else if let Some(made) = made {
         pipeline.run_held(made.into_iter().map(Ok), &collections)?

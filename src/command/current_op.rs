@@ -123,21 +123,91 @@ pub fn current_op(inv: &Invocation<'_>) -> Result<Document> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let filter = Filter::parse_without_text(&filter, &Variables::none())?;
-    let (host, now) = (host(inv.context), Instant::now());
-    let inprog: Vec<Bson> = inv
-        .context
-        .operations
-        .list()
-        .iter()
-        .filter(|op| !own || op.user == me)
-        .map(|op| report(op, &host, now))
-        .chain(inv.context.store.work.collecting().filter(|_| !own).map(|progress| collecting(progress, &host, now)))
-        .filter(|op| filter.matches(op))
-        .map(Bson::Document)
-        .collect();
+    let inprog: Vec<Bson> =
+        operations(inv, own, me.as_ref()).into_iter().filter(|op| filter.matches(op)).map(Bson::Document).collect();
     let mut reply = doc! {"inprog": inprog};
     super::fsync::current_op_note(inv, &mut reply);
     Ok(reply)
+}
+
+/// The running operations as `currentOp` reports them (only `me`'s when `own`),
+/// then the history collection's work (when not `own`).
+fn operations(inv: &Invocation<'_>, own: bool, me: Option<&String>) -> Vec<Document> {
+    let (host, now) = (host(inv.context), Instant::now());
+    inv.context
+        .operations
+        .list()
+        .iter()
+        .filter(|op| !own || op.user.as_ref() == me)
+        .map(|op| report(op, &host, now))
+        .chain(inv.context.store.work.collecting().filter(|_| !own).map(|progress| collecting(progress, &host, now)))
+        .collect()
+}
+
+/// The `$currentOp` stage (first in `{aggregate: 1}` on `admin`): the operations
+/// `currentOp` reports, every user's with `allUsers` (with access control on; off,
+/// every operation is everyone's). `localOps`, `backtrace` and `targetAllNodes`
+/// change nothing on a single node with no lock manager; idle connections and idle
+/// cursors are not kept in a registry branchdb could list, so asking for them is
+/// refused. Commands over 1 KiB are shown truncated, whatever `truncateOps` says:
+/// an operation keeps only that much of its command.
+pub fn stage(inv: &Invocation<'_>, spec: &Bson) -> Result<Vec<Document>> {
+    if inv.db.db != "admin" {
+        return Err(Error::command(
+            ErrorCode::InvalidNamespace,
+            "$currentOp must be run against the 'admin' database with {aggregate: 1}",
+        ));
+    }
+    let Bson::Document(spec) = spec else {
+        return Err(Error::command(
+            ErrorCode::FailedToParse,
+            format!("$currentOp options must be specified in an object, but found: {}", args::type_name(Some(spec))),
+        ));
+    };
+    let mut all_users = false;
+    for (name, value) in spec {
+        let known = [
+            "allUsers",
+            "idleConnections",
+            "idleCursors",
+            "idleSessions",
+            "localOps",
+            "backtrace",
+            "truncateOps",
+            "targetAllNodes",
+        ];
+        if !known.contains(&name.as_str()) {
+            return Err(Error::command(
+                ErrorCode::FailedToParse,
+                format!("Unrecognized option '{name}' in $currentOp stage."),
+            ));
+        }
+        let Bson::Boolean(on) = value else {
+            return Err(Error::command(
+                ErrorCode::FailedToParse,
+                format!(
+                    "The '{name}' parameter of the $currentOp stage must be a boolean value, but found: {}",
+                    args::type_name(Some(value))
+                ),
+            ));
+        };
+        match name.as_str() {
+            "allUsers" => all_users = *on,
+            "idleConnections" | "idleCursors" if *on => {
+                return Err(Error::command(
+                    ErrorCode::NotImplemented,
+                    format!(
+                        "$currentOp's {name} is not supported: branchdb keeps no registry of idle {}",
+                        &name[4..].to_lowercase()
+                    ),
+                ))
+            }
+            _ => {}
+        }
+    }
+    let own = !all_users && inv.context.security.enabled;
+    let me = inv.connection.auth().users.first().map(ToString::to_string);
+    Ok(operations(inv, own, me.as_ref()))
 }
 
 /// One operation in MongoDB 7.0's `currentOp` shape. branchdb neither yields nor

@@ -1,6 +1,7 @@
 //! `{aggregate: 1}`: a pipeline over a database rather than a collection, whose
-//! first stage makes the documents: `$documents` (the values of an expression) or
-//! `$listLocalSessions` (the session cache).
+//! first stage makes the documents: `$documents` (the values of an expression),
+//! `$listLocalSessions` (the session cache) or `$currentOp` (the running
+//! operations, on `admin`).
 
 use bson::{Bson, Document};
 
@@ -17,13 +18,8 @@ pub fn source<'s>(inv: &Invocation<'_>, stages: &'s [Bson]) -> Result<(Vec<Docum
     };
     let documents = match name.as_str() {
         "$documents" => documents(inv, argument)?,
-        "$listLocalSessions" => {
-            match argument {
-                Bson::Document(spec) => args::known_fields(spec, &["allUsers", "users"], "$listLocalSessions")?,
-                _ => return Err(Error::type_mismatch("$listLocalSessions requires an object as its argument")),
-            }
-            inv.context.sessions.list()
-        }
+        "$listLocalSessions" => super::sessions::listed(inv, argument, "$listLocalSessions")?,
+        "$currentOp" => super::current_op::stage(inv, argument)?,
         other => return Err(collection_required(&format!("'{other}'"))),
     };
     Ok((documents, &stages[1..]))

@@ -163,3 +163,18 @@ fn golden_javascript() {
 fn golden_map_reduce() {
     assert_eq!(run_file(include_str!("golden/map-reduce.json")), 36, "the number of cases");
 }
+
+#[test]
+fn golden_role_commands() {
+    assert_eq!(run_file(include_str!("golden/role-commands.json")), 24, "the number of cases");
+}
+
+#[test]
+fn golden_filemd5_and_shutdown() {
+    assert_eq!(run_file(include_str!("golden/host-lifecycle.json")), 19, "the number of cases");
+}
+
+#[test]
+fn golden_sessions() {
+    assert_eq!(run_file(include_str!("golden/sessions.json")), 22, "the number of cases");
+}

@@ -31,6 +31,7 @@ mod delete;
 mod distinct;
 mod explain;
 mod fail_point;
+mod filemd5;
 mod find;
 mod find_and_modify;
 mod fsync;
@@ -54,6 +55,7 @@ mod roles;
 mod sasl;
 mod server_status;
 mod sessions;
+mod shutdown;
 mod stable_api;
 mod system_profile;
 mod timeseries;
@@ -264,6 +266,16 @@ pub static COMMANDS: &[Command] = &[
         args: &arguments::KILL_ALL_SESSIONS,
         auth: Rule::Cluster(&[Action::KillAnySession]),
         run: sessions::kill_all,
+    },
+    Command {
+        name: "killAllSessionsByPattern",
+        aliases: &[],
+        help: "kill the sessions the patterns name, and their transactions",
+        admin_only: false,
+        store: true,
+        args: &arguments::KILL_ALL_SESSIONS_BY_PATTERN,
+        auth: Rule::Cluster(&[Action::KillAnySession]),
+        run: sessions::kill_all_by_pattern,
     },
     Command {
         name: "killOp",
@@ -584,6 +596,16 @@ pub static COMMANDS: &[Command] = &[
         args: &arguments::DB_STATS,
         auth: Rule::Branch(&[Action::DbStats]),
         run: coll_stats::db_stats,
+    },
+    Command {
+        name: "filemd5",
+        aliases: &[],
+        help: "the MD5 digest of a GridFS file's chunks",
+        admin_only: false,
+        store: true,
+        args: &arguments::FILEMD5,
+        auth: Rule::Branch(&[Action::Find]),
+        run: filemd5::run,
     },
     Command {
         name: "mapReduce",
@@ -954,6 +976,66 @@ pub static COMMANDS: &[Command] = &[
         args: &arguments::DROP_USER,
         auth: Rule::Branch(&[Action::DropRole]),
         run: roles::drop_role,
+    },
+    Command {
+        name: "shutdown",
+        aliases: &[],
+        help: "stop the server as SIGTERM does",
+        admin_only: true,
+        store: false,
+        args: &arguments::SHUTDOWN,
+        auth: Rule::Cluster(&[Action::Shutdown]),
+        run: shutdown::run,
+    },
+    Command {
+        name: "dropAllRolesFromDatabase",
+        aliases: &[],
+        help: "drop every role of a database",
+        admin_only: false,
+        store: true,
+        args: &arguments::DROP_USER,
+        auth: Rule::Branch(&[Action::DropRole]),
+        run: roles::drop_all_roles,
+    },
+    Command {
+        name: "revokePrivilegesFromRole",
+        aliases: &[],
+        help: "revoke privileges from a role",
+        admin_only: false,
+        store: true,
+        args: &arguments::REVOKE_PRIVILEGES,
+        auth: Rule::Custom(roles::authorize_revoke),
+        run: roles::revoke_privileges,
+    },
+    Command {
+        name: "grantRolesToRole",
+        aliases: &[],
+        help: "make a role inherit roles",
+        admin_only: false,
+        store: true,
+        args: &arguments::ROLE_ROLES,
+        auth: Rule::Custom(roles::authorize_change_inherited),
+        run: roles::grant_roles,
+    },
+    Command {
+        name: "revokeRolesFromRole",
+        aliases: &[],
+        help: "stop a role inheriting roles",
+        admin_only: false,
+        store: true,
+        args: &arguments::ROLE_ROLES,
+        auth: Rule::Custom(roles::authorize_change_inherited),
+        run: roles::revoke_roles,
+    },
+    Command {
+        name: "invalidateUserCache",
+        aliases: &[],
+        help: "make every connection resolve its users' privileges again",
+        admin_only: true,
+        store: true,
+        args: &arguments::INVALIDATE_USER_CACHE,
+        auth: Rule::Cluster(&[Action::InvalidateUserCache]),
+        run: roles::invalidate_user_cache,
     },
     Command {
         name: "rolesInfo",

@@ -1,5 +1,7 @@
-//! Role commands (`createRole`, `updateRole`, `dropRole`, `rolesInfo`,
-//! `grantPrivilegesToRole`), as MongoDB has them. A role belongs to a database and
+//! Role commands (`createRole`, `updateRole`, `dropRole`,
+//! `dropAllRolesFromDatabase`, `rolesInfo`, `grantPrivilegesToRole`,
+//! `revokePrivilegesFromRole`, `grantRolesToRole`, `revokeRolesFromRole`,
+//! `invalidateUserCache`), as MongoDB has them. A role belongs to a database and
 //! is stored in `admin.system.roles`; its privileges name resources with branch
 //! patterns (`{db: "shop@feature-*", collection: ""}`), and it may inherit roles.
 
@@ -69,6 +71,15 @@ fn role_or_not_found(inv: &Invocation<'_>, name: &RoleName) -> Result<Document> 
         .ok_or_else(|| Error::command(ErrorCode::RoleNotFound, format!("Could not find role: {name}")))
 }
 
+/// A role a command changes: one defined with `createRole` (a built-in role cannot
+/// change: 49 `InvalidRoleModification`, with `what` the change).
+fn changeable_role(inv: &Invocation<'_>, name: &RoleName, what: &str) -> Result<Document> {
+    if roles::is_builtin(&name.role, &name.db) {
+        return Err(Error::command(ErrorCode::InvalidRoleModification, format!("Cannot {what} built-in role: {name}")));
+    }
+    role_or_not_found(inv, name)
+}
+
 pub fn create_role(inv: &Invocation<'_>) -> Result<Document> {
     let name = named_role(inv, "createRole")?;
     if BUILTIN.contains(&name.role.as_str()) {
@@ -126,6 +137,95 @@ pub fn grant_privileges(inv: &Invocation<'_>) -> Result<Document> {
     Ok(Document::new())
 }
 
+/// `revokePrivilegesFromRole`: each listed action leaves the privilege on the same
+/// resource; a privilege left with no action goes.
+pub fn revoke_privileges(inv: &Invocation<'_>) -> Result<Document> {
+    let name = named_role(inv, "revokePrivilegesFromRole")?;
+    let revoked = privilege_list(inv.body.get("privileges"))?;
+    let current = changeable_role(inv, &name, "remove privileges from")?;
+    let mut privileges = user_store::privileges(&current);
+    for removed in &revoked {
+        if let Some(existing) = privileges.iter_mut().find(|p| p.resource == removed.resource) {
+            existing.actions = existing.actions.without(removed.actions);
+        }
+    }
+    privileges.retain(|p| !p.actions.is_empty());
+    save(inv, role_document(&name, &privileges, &user_store::role_names(&current)), PutKind::Replace)?;
+    Ok(Document::new())
+}
+
+/// `grantRolesToRole` and `revokeRolesFromRole`: the role inherits the listed roles,
+/// or no longer does. A grant may not make the role inherit itself, directly or
+/// through others (49).
+pub fn grant_roles(inv: &Invocation<'_>) -> Result<Document> {
+    change_inherited(inv, "grantRolesToRole", true)
+}
+
+pub fn revoke_roles(inv: &Invocation<'_>) -> Result<Document> {
+    change_inherited(inv, "revokeRolesFromRole", false)
+}
+
+fn change_inherited(inv: &Invocation<'_>, command: &str, grant: bool) -> Result<Document> {
+    let name = named_role(inv, command)?;
+    let changed = role_list(inv.body.get("roles"), "roles", &name.db)?;
+    let what = if grant { "grant roles to" } else { "remove roles from" };
+    let current = changeable_role(inv, &name, what)?;
+    let mut inherited = user_store::role_names(&current);
+    if grant {
+        check_roles_exist(inv.context, &changed)?;
+        for role in &changed {
+            if *role == name {
+                return Err(Error::command(
+                    ErrorCode::InvalidRoleModification,
+                    format!("Cannot grant role {name} to itself."),
+                ));
+            }
+            if user_store::inherited_roles(inv.context, std::slice::from_ref(role)).contains(&name) {
+                return Err(Error::command(
+                    ErrorCode::InvalidRoleModification,
+                    format!("Granting {role} to {name} would introduce a cycle in the role graph."),
+                ));
+            }
+        }
+        inherited.extend(changed.into_iter().filter(|r| !inherited.contains(r)).collect::<Vec<_>>());
+    } else {
+        inherited.retain(|r| !changed.contains(r));
+    }
+    save(inv, role_document(&name, &user_store::privileges(&current), &inherited), PutKind::Replace)?;
+    Ok(Document::new())
+}
+
+/// Who may change the roles a role inherits: `grantRole` (or `revokeRole`) on the
+/// database of each role granted (or revoked).
+pub fn authorize_change_inherited(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
+    let action = if inv.body.contains_key("grantRolesToRole") { Action::GrantRole } else { Action::RevokeRole };
+    let changed = role_list(inv.body.get("roles"), "roles", &inv.db.db).unwrap_or_default();
+    may_grant(inv, grants, &changed, action)
+}
+
+/// Who may revoke privileges from a role: `revokeRole` on its database.
+pub fn authorize_revoke(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
+    require(inv, grants, &database(inv), Actions::of(&[Action::RevokeRole]))
+}
+
+/// `dropAllRolesFromDatabase`: every role defined on the database goes, and every
+/// grant of them; `n` counts them.
+pub fn drop_all_roles(inv: &Invocation<'_>) -> Result<Document> {
+    let db = inv.db.db.clone();
+    let dropped: Vec<RoleName> = user_store::roles(inv.context, Some(&db))?
+        .iter()
+        .filter_map(|r| Some(RoleName { role: r.get_str("role").ok()?.into(), db: r.get_str("db").ok()?.into() }))
+        .collect();
+    forget_roles(inv, &dropped)?;
+    Ok(doc! {"n": dropped.len() as i32})
+}
+
+/// `invalidateUserCache`: every connection resolves its users' grants again.
+pub fn invalidate_user_cache(inv: &Invocation<'_>) -> Result<Document> {
+    inv.context.security.changed(user_store::any_user_or_role(inv.context)?);
+    Ok(Document::new())
+}
+
 /// Who may grant privileges to a role: `grantRole` on its database.
 pub fn authorize_grant(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
     require(inv, grants, &database(inv), Actions::of(&[Action::GrantRole]))
@@ -135,19 +235,37 @@ pub fn authorize_grant(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
 pub fn drop_role(inv: &Invocation<'_>) -> Result<Document> {
     let name = named_role(inv, "dropRole")?;
     role_or_not_found(inv, &name)?;
+    forget_roles(inv, std::slice::from_ref(&name))?;
+    Ok(Document::new())
+}
+
+/// Deletes the roles `dropped` and takes them out of every user and role that
+/// holds them, in one write.
+fn forget_roles(inv: &Invocation<'_>, dropped: &[RoleName]) -> Result<()> {
+    if dropped.is_empty() {
+        return Ok(());
+    }
     let holders: Vec<(&str, Document)> = user_store::users(inv.context, None)?
         .into_iter()
         .map(|u| (user_store::USERS, u))
         .chain(user_store::roles(inv.context, None)?.into_iter().map(|r| (user_store::ROLES, r)))
-        .filter(|(_, d)| user_store::role_names(d).contains(&name))
+        .filter(|(_, d)| user_store::role_names(d).iter().any(|r| dropped.contains(r)))
         .collect();
     user_store::change(inv.context, |batch| {
         let roles = batch.collection_or_create(user_store::ROLES)?;
-        batch.delete(&roles, &Bson::String(format!("{}.{}", name.db, name.role)))?;
+        for name in dropped {
+            batch.delete(&roles, &Bson::String(format!("{}.{}", name.db, name.role)))?;
+        }
         for (collection, mut holder) in holders {
+            let id = holder.get("_id").cloned();
+            if collection == user_store::ROLES
+                && dropped.iter().any(|name| id == Some(Bson::String(format!("{}.{}", name.db, name.role))))
+            {
+                continue;
+            }
             let kept: Vec<Bson> = user_store::role_names(&holder)
                 .into_iter()
-                .filter(|r| *r != name)
+                .filter(|r| !dropped.contains(r))
                 .map(|r| Bson::Document(r.to_document()))
                 .collect();
             holder.insert("roles", kept);
@@ -155,8 +273,7 @@ pub fn drop_role(inv: &Invocation<'_>) -> Result<Document> {
             batch.put(&c, PutKind::Replace, holder)?;
         }
         Ok(())
-    })?;
-    Ok(Document::new())
+    })
 }
 
 /// `rolesInfo`: `1` (the database's roles, the built-in ones too with

@@ -134,7 +134,7 @@ pub fn run(command: &Command, inv: Invocation<'_>, fields: &Fields) -> Result<Do
         ));
     }
     let session = match &fields.lsid {
-        Some(lsid) => inv.context.sessions.touch(lsid)?,
+        Some(lsid) => inv.context.sessions.touch(lsid, &super::sessions::owner(&inv))?,
         None => None,
     };
     let (Some(session), Some(txn_number)) = (session, fields.txn_number) else {

@@ -19,7 +19,8 @@ use crate::query::{Filter, Update};
 
 /// Stages the `aggregate` command handles before the pipeline: first stages that
 /// make the documents.
-const LEADING_STAGES: &[&str] = &["$changeStream", "$collStats", "$documents", "$listLocalSessions"];
+const LEADING_STAGES: &[&str] =
+    &["$changeStream", "$collStats", "$currentOp", "$documents", "$listLocalSessions", "$listSessions"];
 
 /// A row's status.
 #[derive(Clone, Copy, PartialEq)]

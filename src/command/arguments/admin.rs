@@ -145,6 +145,10 @@ pub static HOST_INFO: Args = Args::strict(&[]);
 pub static KILL_ALL_SESSIONS: Args =
     Args::lenient(&[], "MongoDB's killAllSessions parser is strict: false and ignores other fields");
 
+/// killAllSessionsByPattern: https://www.mongodb.com/docs/v8.0/reference/command/killAllSessionsByPattern/
+pub static KILL_ALL_SESSIONS_BY_PATTERN: Args =
+    Args::lenient(&[], "MongoDB's killAllSessionsByPattern parser is strict: false and ignores other fields");
+
 /// profile: https://www.mongodb.com/docs/manual/reference/command/profile/
 pub static PROFILE: Args = Args::strict(&[implemented("slowms"), implemented("sampleRate"), implemented("filter")]);
 
@@ -326,3 +330,6 @@ pub static LOCK_INFO: Args = Args::strict(&[ignored(
 
 /// top: https://www.mongodb.com/docs/v8.0/reference/command/top/
 pub static TOP: Args = Args::lenient(&[], "top is a BasicCommand in MongoDB 8.0: it ignores fields it does not know");
+
+/// shutdown: https://www.mongodb.com/docs/v8.0/reference/command/shutdown/
+pub static SHUTDOWN: Args = Args::strict(&[implemented("force"), implemented("timeoutSecs")]);

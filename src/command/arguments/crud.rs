@@ -64,6 +64,14 @@ pub static BULK_WRITE: Args = Args::strict(&[
     implemented("stmtIds"),
 ]);
 
+/// filemd5: https://www.mongodb.com/docs/v8.0/reference/command/filemd5/
+pub static FILEMD5: Args = Args::strict(&[
+    implemented("root"),
+    unsupported("partialOk", "a resumable digest's state is MongoDB's own MD5 implementation's"),
+    unsupported("startAt", "a resumable digest's state is MongoDB's own MD5 implementation's"),
+    unsupported("md5state", "a resumable digest's state is MongoDB's own MD5 implementation's"),
+]);
+
 /// mapReduce: https://www.mongodb.com/docs/v8.0/reference/command/mapReduce/
 pub static MAP_REDUCE: Args = Args::strict(&[
     implemented("map"),

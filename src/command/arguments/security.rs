@@ -71,6 +71,20 @@ pub static GRANT_PRIVILEGES: Args = Args::strict(&[
     ignored("writeConcern", "roles are written with j: true on the only node"),
 ]);
 
+/// revokePrivilegesFromRole: https://www.mongodb.com/docs/v8.0/reference/command/revokePrivilegesFromRole/
+pub static REVOKE_PRIVILEGES: Args = Args::strict(&[
+    implemented("privileges"),
+    ignored("writeConcern", "roles are written with j: true on the only node"),
+]);
+
+/// grantRolesToRole and revokeRolesFromRole:
+/// https://www.mongodb.com/docs/v8.0/reference/command/grantRolesToRole/
+pub static ROLE_ROLES: Args =
+    Args::strict(&[implemented("roles"), ignored("writeConcern", "roles are written with j: true on the only node")]);
+
+/// invalidateUserCache: https://www.mongodb.com/docs/v8.0/reference/command/invalidateUserCache/
+pub static INVALIDATE_USER_CACHE: Args = Args::strict(&[]);
+
 /// rolesInfo: https://www.mongodb.com/docs/manual/reference/command/rolesInfo/
 pub static ROLES_INFO: Args = Args::strict(&[
     implemented("showPrivileges"),
