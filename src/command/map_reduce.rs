@@ -5,10 +5,10 @@
 //! value)` after it when given. The results are `{_id: key, value}`, in key order,
 //! returned inline or written to a collection of the same database and branch
 //! (`replace` as `$out` does, `merge` and `reduce` by `_id` as `$merge` does).
+//! A `collation` applies to the query and to the grouping of keys, as in MongoDB.
 //! The functions run in one JavaScript scope (`src/js`), with `scope`'s fields as
 //! globals.
 
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use bson::{doc, Bson, Document};
@@ -18,6 +18,7 @@ use crate::auth::privileges::{Action, Actions, Grants, Target};
 use crate::error::{Error, ErrorCode, Result};
 use crate::js::Scope;
 use crate::query::pipeline::Output;
+use crate::value::order::GroupKey;
 use crate::value::size::value_footprint;
 
 /// What the map function's `emit` keeps until the host takes it.
@@ -77,7 +78,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     if let Some(globals) = &request.scope {
         scope.set_globals(globals)?;
     }
-    let mut groups: BTreeMap<Key, Vec<Bson>> = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<Bson>> = BTreeMap::new();
     let mut held = 0;
     for (at, doc) in docs.iter().enumerate() {
         if at % 1024 == 1023 {
@@ -95,13 +96,13 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                     format!("mapReduce's emitted values exceed {MAX_EMITTED_BYTES} bytes"),
                 ));
             }
-            groups.entry(Key(key)).or_default().push(value);
+            groups.entry(GroupKey(key, collation.clone())).or_default().push(value);
         }
     }
     drop(docs);
 
     let mut results = Vec::with_capacity(groups.len());
-    for (Key(key), mut values) in groups {
+    for (GroupKey(key, _), mut values) in groups {
         values.reverse();
         let reduced = call(&scope, &request.reduce, vec![key.clone(), Bson::Array(values)])?;
         let value = match &request.finalize {
@@ -166,29 +167,6 @@ pub fn authorize(inv: &Invocation<'_>, grants: &Grants) -> Result<()> {
 /// A function's result; `undefined` is kept as BSON's undefined.
 fn call(scope: &Scope, source: &str, args: Vec<Bson>) -> Result<Bson> {
     Ok(scope.call(source, None, &args)?.unwrap_or(Bson::Undefined))
-}
-
-/// An emitted key, ordered (and grouped) as `$group` orders its keys.
-struct Key(Bson);
-
-impl PartialEq for Key {
-    fn eq(&self, other: &Key) -> bool {
-        self.cmp(other).is_eq()
-    }
-}
-
-impl Eq for Key {}
-
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Key) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Key {
-    fn cmp(&self, other: &Key) -> Ordering {
-        crate::value::order::compare_collated(&self.0, &other.0, None)
-    }
 }
 
 /// The command's arguments, checked as MongoDB checks them.

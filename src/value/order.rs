@@ -789,3 +789,29 @@ mod tests {
         assert!(less > 10_000 && greater > 10_000 && equal > 10_000, "{less} < / {equal} = / {greater} >");
     }
 }
+
+/// A group key, ordered (and so deduplicated) by BSON comparison: `1` and `1.0`
+/// are one group; so are strings the collation finds equal (`$group`'s keys,
+/// `mapReduce`'s emitted keys).
+#[derive(Debug)]
+pub struct GroupKey(pub Bson, pub Option<std::sync::Arc<Collation>>);
+
+impl PartialEq for GroupKey {
+    fn eq(&self, other: &GroupKey) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for GroupKey {}
+
+impl PartialOrd for GroupKey {
+    fn partial_cmp(&self, other: &GroupKey) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for GroupKey {
+    fn cmp(&self, other: &GroupKey) -> Ordering {
+        compare_collated(&self.0, &other.0, self.1.as_deref())
+    }
+}

@@ -1,6 +1,5 @@
 //! `$group`: documents gathered by an `_id` expression, with accumulators.
 
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::query::expr::{Expr, Variables};
 use crate::query::text::TextSearch;
 use crate::value::collation::Collation;
+use crate::value::order::GroupKey as Key;
 use crate::value::size::{document_size, value_footprint, MAX_DOCUMENT};
 
 /// A compiled `$group` stage.
@@ -318,30 +318,5 @@ impl Accumulators {
             out.insert(name.clone(), state.finish(op)?);
         }
         Ok(())
-    }
-}
-
-/// A group key, ordered (and so deduplicated) by BSON comparison: `1` and `1.0`
-/// are one group; so are strings the group's collation finds equal.
-#[derive(Debug)]
-struct Key(Bson, Option<Arc<Collation>>);
-
-impl PartialEq for Key {
-    fn eq(&self, other: &Key) -> bool {
-        self.cmp(other).is_eq()
-    }
-}
-
-impl Eq for Key {}
-
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Key) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Key {
-    fn cmp(&self, other: &Key) -> Ordering {
-        crate::value::order::compare_collated(&self.0, &other.0, self.1.as_deref())
     }
 }
