@@ -68,6 +68,10 @@ pub struct Context {
     pub security: Security,
     /// Notified by the `shutdown` command: the server stops as on SIGTERM.
     pub shutdown: tokio::sync::Notify,
+    /// The default read and write concerns, as last read from `config.settings`.
+    pub rw_defaults: crate::command::RwDefaults,
+    /// How many operations each index served, for `$indexStats`.
+    pub index_usage: crate::index::usage::IndexUsage,
 }
 
 /// What the server knows about one client connection.
@@ -150,6 +154,8 @@ impl Context {
             top: crate::profiling::top::Top::default(),
             security: Security::default(),
             shutdown: tokio::sync::Notify::new(),
+            rw_defaults: Default::default(),
+            index_usage: Default::default(),
         })
     }
 }

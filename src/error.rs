@@ -37,6 +37,11 @@ macro_rules! error_codes {
 
 error_codes! {
     InternalError = 1,
+    Location28803 = 28803,
+    Location4926900 = 4926900,
+    Location7369100 = 7369100,
+    UnknownReplWriteConcern = 79,
+    UnsatisfiableWriteConcern = 100,
     Location10040 = 10040,
     InvalidRoleModification = 49,
     Location4544712 = 4544712,

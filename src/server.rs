@@ -101,6 +101,8 @@ impl Server {
             security,
             ttl,
             shutdown: tokio::sync::Notify::new(),
+            rw_defaults: Default::default(),
+            index_usage: Default::default(),
         });
         let root = root.as_ref().map(|(user, password)| (user.as_str(), password.as_str()));
         crate::command::start_security(&shared, root)?;

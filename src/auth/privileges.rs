@@ -68,6 +68,9 @@ pub enum Action {
     Top,
     InvalidateUserCache,
     Shutdown,
+    GetDefaultRwConcern,
+    SetDefaultRwConcern,
+    SetFeatureCompatibilityVersion,
 }
 
 /// Every action with its name.
@@ -120,6 +123,9 @@ const NAMES: &[(Action, &str)] = &[
     (Action::Top, "top"),
     (Action::InvalidateUserCache, "invalidateUserCache"),
     (Action::Shutdown, "shutdown"),
+    (Action::GetDefaultRwConcern, "getDefaultRWConcern"),
+    (Action::SetDefaultRwConcern, "setDefaultRWConcern"),
+    (Action::SetFeatureCompatibilityVersion, "setFeatureCompatibilityVersion"),
     (Action::GetParameter, "getParameter"),
     (Action::SetParameter, "setParameter"),
     (Action::GetCmdLineOpts, "getCmdLineOpts"),
@@ -140,14 +146,14 @@ impl Action {
         NAMES.iter().find(|(_, n)| *n == name).map(|(a, _)| *a)
     }
 
-    fn bit(self) -> u64 {
-        1 << (self as u64)
+    fn bit(self) -> u128 {
+        1 << (self as u128)
     }
 }
 
 /// A set of actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct Actions(u64);
+pub struct Actions(u128);
 
 impl Actions {
     pub const NONE: Actions = Actions(0);

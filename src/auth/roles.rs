@@ -91,6 +91,7 @@ const CLUSTER_MONITOR: &[Action] = &[
     Action::HostInfo,
     Action::ConnPoolStats,
     Action::Top,
+    Action::GetDefaultRwConcern,
 ];
 
 /// Whether `name` is a built-in role in database `db`.

@@ -15,6 +15,14 @@ use crate::query::plan::{self, Access, Plan};
 use crate::store::{Collection, Natural, View};
 use crate::value::collation::Collation;
 
+/// Whether the pipeline ends by writing its results (`$out`, `$merge`).
+pub fn writes(body: &Document) -> bool {
+    let last = body.get_array("pipeline").ok().and_then(|stages| stages.last());
+    last.and_then(Bson::as_document)
+        .and_then(|stage| stage.keys().next())
+        .is_some_and(|name| name == "$out" || name == "$merge")
+}
+
 pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     // `{aggregate: 1}` runs over the database: its first stage makes the documents.
     let over_database = matches!(inv.body.get("aggregate"), Some(n) if crate::index::whole_number(n) == Some(1));
@@ -96,6 +104,13 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     };
     // A leading `$collStats` produces one document that the rest of the pipeline runs over.
     let (coll_stats, stages) = super::coll_stats::leading_stage(stages)?;
+    let (index_stats, stages) = super::index_stats::leading_stage(stages)?;
+    if index_stats && matches!(inv.session, Some(super::invocation::SessionUse::Transaction(_))) {
+        return Err(Error::command(
+            ErrorCode::OperationNotSupportedInTransaction,
+            "$indexStats is not allowed in a transaction",
+        ));
+    }
     // A leading `$geoNear` reads the collection nearest first, as the pipeline's source.
     let (geo_near, stages) = match resolved.is_none() && !over_database {
         true => super::geo_near::leading_stage(stages)?,
@@ -135,6 +150,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         pipeline.run_held(listed.into_iter().map(Ok), &collections)?
     } else if let Some(spec) = coll_stats {
         pipeline.run_held(std::iter::once(super::coll_stats::stage(inv, &view, name, spec)), &collections)?
+    } else if index_stats {
+        let documents = super::index_stats::documents(inv, &view, source.as_ref());
+        pipeline.run_held(documents.into_iter().map(Ok), &collections)?
     } else if let Some(made) = made {
         pipeline.run_held(made.into_iter().map(Ok), &collections)?
     } else if name == super::system_profile::NAME {
@@ -249,6 +267,7 @@ enum Feed {
 
 impl<'a> Documents<'a> {
     fn new(inv: &'a Invocation<'a>, view: &'a View, collection: &Collection, plan: &Plan) -> Result<Documents<'a>> {
+        inv.note_plan(view, collection, plan);
         let feed = match &plan.access {
             Access::CollectionScan { backwards } => Feed::Scan(Natural::of(collection, *backwards), None),
             Access::IdLookup(id) => Feed::Ids(VecDeque::from([crate::value::order::encoded(id)])),

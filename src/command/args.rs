@@ -60,11 +60,6 @@ pub fn namespace(inv: &Invocation<'_>, collection: &str) -> String {
     format!("{}.{collection}", inv.db)
 }
 
-/// Whether `writeConcern.j` asks to wait for an fsync.
-pub fn journaled(inv: &Invocation<'_>) -> bool {
-    inv.body.get_document("writeConcern").ok().and_then(|wc| wc.get("j")).is_some_and(|j| crate::value::truthy(Some(j)))
-}
-
 /// An optional whole-number option (`limit`, `skip`, `batchSize`).
 pub fn integer(doc: &Document, field: &str) -> Result<Option<i64>> {
     match doc.get(field) {

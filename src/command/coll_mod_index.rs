@@ -10,6 +10,7 @@ use bson::{doc, Bson, Document};
 
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
+use crate::index::usage::Key as IndexKey;
 use crate::index::{Index, ID_INDEX};
 use crate::store::{Batch, Collection};
 
@@ -115,6 +116,14 @@ pub fn modify(
     }
     if !dry_run && spec != index.spec {
         batch.modify_index(collection, &index.name.clone(), spec)?;
+        // A modified index counts its uses afresh, as in MongoDB.
+        let snapshot = &batch.view().snapshot;
+        inv.context.index_usage.reset(IndexKey {
+            db: snapshot.db.clone(),
+            branch: snapshot.branch.clone(),
+            collection: collection.id,
+            index: Some(index.id),
+        });
     }
     Ok(reply)
 }

@@ -33,6 +33,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     } else if let Some(collection) = entry {
         let wanted = if limit == 0 { u64::MAX } else { (skip as u64).saturating_add(limit) };
         let plan = plan::choose(&collection, &filter, None, super::find::hint(inv.body)?)?;
+        inv.note_plan(&view, &collection, &plan);
         exec::walk(&view, &collection, &plan, &filter, &inv.interrupt(), |_| {
             n += 1;
             Ok(n < wanted)

@@ -104,7 +104,7 @@ pub fn first_match_now(inv: &Invocation<'_>, name: &str, target: &Target) -> Res
 /// The `_id` of the first document of a collection matching `filter` in `view`.
 fn first_match(inv: &Invocation<'_>, view: &View, collection: &Collection, target: &Target) -> Result<Option<Bson>> {
     let mut found = None;
-    exec::each(view, collection, target, &inv.interrupt(), |doc| {
+    exec::each(view, collection, target, &inv.interrupt(), &|plan| inv.note_plan(view, collection, plan), |doc| {
         found = Some(doc.get("_id").cloned().unwrap_or(Bson::Null));
         Ok(false)
     })?;
@@ -140,7 +140,7 @@ pub fn matching_ids(inv: &Invocation<'_>, name: &str, target: &Target) -> Result
     let view = inv.latest_view()?;
     let Some(collection) = view.collection(name)? else { return Ok(Vec::new()) };
     let mut ids = Vec::new();
-    exec::each(&view, &collection, target, &inv.interrupt(), |doc| {
+    exec::each(&view, &collection, target, &inv.interrupt(), &|plan| inv.note_plan(&view, &collection, plan), |doc| {
         ids.push(doc.get("_id").cloned().unwrap_or(Bson::Null));
         Ok(true)
     })?;

@@ -46,12 +46,19 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             values.extend(crate::query::path::distinct_values(&doc, key).into_iter().cloned());
         }
     } else if let Some(collection) = entry {
-        exec::each(&view, &collection, &target, &inv.interrupt(), |doc| {
-            for value in crate::query::path::distinct_values(&doc, key) {
-                values.push(value.clone());
-            }
-            Ok(true)
-        })?;
+        exec::each(
+            &view,
+            &collection,
+            &target,
+            &inv.interrupt(),
+            &|plan| inv.note_plan(&view, &collection, plan),
+            |doc| {
+                for value in crate::query::path::distinct_values(&doc, key) {
+                    values.push(value.clone());
+                }
+                Ok(true)
+            },
+        )?;
     }
     // Equal values under the collation are one value: the first met stays (a
     // stable sort keeps them in the order read).

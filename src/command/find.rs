@@ -88,6 +88,7 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
         cursor.source = Source::Ready(system_profile::find(inv, &cursor.filter, sort_spec)?);
     } else if let Some(collection) = target {
         let plan = plan::choose_collated(&collection, &cursor.filter, sort_spec, hint, collation.as_ref())?;
+        inv.note_plan(&view, &collection, &plan);
         super::timeseries::check_find(&collection, body)?;
         if let Some(await_data) = tailing {
             cursor.tail = tail(inv, &view, &collection, &cursor, &plan, await_data)?;

@@ -49,7 +49,9 @@ fn modify(inv: &Invocation<'_>, name: &str, request: &Request) -> Result<(Outcom
         let view = inv.latest_view()?;
         match view.collection(name)? {
             Some(collection) => {
-                exec::first(&view, &collection, &request.target, request.sort.as_ref(), &inv.interrupt())?
+                exec::first(&view, &collection, &request.target, request.sort.as_ref(), &inv.interrupt(), &|plan| {
+                    inv.note_plan(&view, &collection, plan)
+                })?
             }
             None => None,
         }
@@ -75,7 +77,14 @@ fn change(
     if let (Some(collection), Some(id)) = (&collection, &candidate_id) {
         found = batch.get(collection, id)?.filter(|d| request.target.filter.matches(d));
         if found.is_none() {
-            found = exec::first(batch.view(), collection, &request.target, request.sort.as_ref(), &inv.interrupt())?;
+            found = exec::first(
+                batch.view(),
+                collection,
+                &request.target,
+                request.sort.as_ref(),
+                &inv.interrupt(),
+                &|_| {},
+            )?;
         }
     }
     match (found, collection, &request.update) {

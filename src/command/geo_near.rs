@@ -56,6 +56,7 @@ pub fn documents(
     };
     let filter = spec.filter(&path)?;
     let plan = plan::choose(collection, &filter, None, None)?;
+    inv.note_plan(view, collection, &plan);
     let Access::Near(scan) = &plan.access else {
         return Err(Error::Internal("$geoNear planned without a nearest-first read".into()));
     };

@@ -5,8 +5,9 @@
 //! A case is `{name, steps: [...]}`; a step is `{run: <command>}` (which must
 //! succeed), with `reply: {...}` (each field given must be the reply's: a document
 //! at least the fields given, an array exactly; numbers compared by value) or `error: <code>` / `error: {code, errmsg}`,
-//! or `writeError: <code>` for a write whose first write error has that code. A command
-//! without `$db` runs on database `g`.
+//! or `writeError: <code>` for a write whose first write error has that code; a
+//! successful step may also list fields its reply must not have (`absent: [...]`).
+//! A command without `$db` runs on database `g`.
 
 use std::sync::Arc;
 
@@ -65,6 +66,13 @@ fn check(step: &Document, reply: &Document) -> Option<String> {
         None => {
             if reply.get("ok").is_none_or(|ok| !same(&Bson::Int32(1), ok)) {
                 return Some("expected ok: 1".to_owned());
+            }
+            let present: Vec<&str> = step
+                .get_array("absent")
+                .map(|fields| fields.iter().filter_map(Bson::as_str).filter(|f| reply.contains_key(f)).collect())
+                .unwrap_or_default();
+            if !present.is_empty() {
+                return Some(format!("fields {present:?} should be absent"));
             }
             let expected = step.get_document("reply").ok()?;
             let wrong: Vec<&str> = expected
@@ -177,4 +185,14 @@ fn golden_filemd5_and_shutdown() {
 #[test]
 fn golden_sessions() {
     assert_eq!(run_file(include_str!("golden/sessions.json")), 22, "the number of cases");
+}
+
+#[test]
+fn golden_write_concern() {
+    assert_eq!(run_file(include_str!("golden/write-concern.json")), 96, "the number of cases");
+}
+
+#[test]
+fn golden_index_stats() {
+    assert_eq!(run_file(include_str!("golden/index-stats.json")), 31, "the number of cases");
 }

@@ -8,6 +8,7 @@ use bson::{doc, Bson, Document};
 
 use super::{args, Invocation};
 use crate::error::{Error, ErrorCode, Result};
+use crate::index::usage::Key as IndexKey;
 use crate::index::{self, Index, ID_INDEX};
 use crate::operations::Progress;
 use crate::store::{Collection, IndexBuild, PROGRESS_EVERY};
@@ -38,6 +39,7 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
             )))
         }
     };
+    let mut created = Vec::new();
     let ((before, after, created_collection), commit) = inv.write(|batch| {
         let created_collection = batch.collection(name)?.is_none();
         let mut collection = batch.collection_or_create(name)?;
@@ -69,10 +71,22 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
                 spec,
                 IndexBuild { progress: &mut report, hold: &mut |bytes| held.grow(bytes) },
             )?;
+            created.push(index.id);
             collection.indexes.push(index);
         }
         Ok((before, collection.indexes.len() + 1, created_collection))
     })?;
+    // A new index counts its uses from now.
+    if let Some(collection) = inv.latest_view()?.collection(name)? {
+        for index in created {
+            inv.context.index_usage.reset(IndexKey {
+                db: inv.db.db.clone(),
+                branch: inv.db.branch.clone(),
+                collection: collection.id,
+                index: Some(index),
+            });
+        }
+    }
     let mut reply = doc! {
         "numIndexesBefore": before as i32,
         "numIndexesAfter": after as i32,
@@ -162,13 +176,18 @@ pub fn list(inv: &Invocation<'_>) -> Result<Document> {
     if collection.view_on().is_some() {
         return Err(super::views::not_a_collection(inv, name));
     }
-    // A clustered collection has its cluster key where others have the `_id` index.
-    let first = super::clustered::listed_index(&collection).unwrap_or_else(|| id_index(&collection));
-    // A time series collection has no `_id` index in MongoDB (its buckets do).
-    let first = (!super::timeseries::is_timeseries(&collection.options)).then_some(first);
-    let specs: Vec<Bson> =
-        first.into_iter().chain(collection.indexes.iter().map(|i| i.spec.clone())).map(Bson::Document).collect();
+    let specs: Vec<Bson> = listed(&collection).map(|(_, spec)| Bson::Document(spec)).collect();
     Ok(doc! {"cursor": {"id": 0i64, "ns": args::namespace(inv, name), "firstBatch": specs}})
+}
+
+/// The indexes of `collection` as `listIndexes` lists them, each with its id
+/// (`None` for the `_id` index or the cluster key).
+pub fn listed(collection: &Collection) -> impl Iterator<Item = (Option<u64>, Document)> + '_ {
+    // A clustered collection has its cluster key where others have the `_id` index.
+    let first = super::clustered::listed_index(collection).unwrap_or_else(|| id_index(collection));
+    // A time series collection has no `_id` index in MongoDB (its buckets do).
+    let first = (!super::timeseries::is_timeseries(&collection.options)).then_some((None, first));
+    first.into_iter().chain(collection.indexes.iter().map(|i| (Some(i.id), i.spec.clone())))
 }
 
 /// The `_id` index of `collection` as MongoDB lists it: with the collection's

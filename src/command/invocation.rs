@@ -10,13 +10,15 @@ use std::time::Instant;
 
 use bson::{Bson, Document};
 
-use super::args;
+use super::write_concern::{Provenance, WriteConcern};
 use crate::context::{ConnectionInfo, Context};
 use crate::cursor::Owner;
 use crate::error::{Error, ErrorCode, Result};
+use crate::index::usage::Key as IndexKey;
 use crate::namespace::DbRef;
 use crate::operations::{Interrupt, Operation};
-use crate::store::{Batch, Commit, Retryable, Snapshot, Transaction, View};
+use crate::query::plan::{Access, Plan};
+use crate::store::{Batch, Collection, Commit, Retryable, Snapshot, Transaction, View};
 
 /// Everything a handler may look at.
 pub struct Invocation<'a> {
@@ -237,6 +239,23 @@ impl Invocation<'_> {
         }
     }
 
+    /// Counts the index `plan` reads, if any, as serving this command (`$indexStats`).
+    pub fn note_plan(&self, view: &View, collection: &Collection, plan: &Plan) {
+        let index = match &plan.access {
+            Access::CollectionScan { .. } => return,
+            Access::IdLookup(_) => None,
+            Access::IndexScan(scan) => Some(scan.index.id),
+            Access::Near(scan) => Some(scan.index.id),
+        };
+        let snapshot = &view.snapshot;
+        self.context.index_usage.used(IndexKey {
+            db: snapshot.db.clone(),
+            branch: snapshot.branch.clone(),
+            collection: collection.id,
+            index,
+        });
+    }
+
     /// Refuses a write to a `~<point>` view (20) or to a branch that does not exist (26).
     pub fn check_writable(&self) -> Result<()> {
         self.context.store.check_writable(&self.db)
@@ -261,11 +280,24 @@ impl Invocation<'_> {
         let retryable = self.session.and_then(SessionUse::retryable);
         // While `fsync` holds the store still the write waits, until `maxTimeMS` or `killOp`.
         let keep_waiting = || self.check_deadline();
-        self.context.store.write_waiting(target, args::journaled(self), retryable, &keep_waiting, f)
+        let journaled = self.write_concern()?.0.journaled();
+        let written = self.context.store.write_waiting(target, journaled, retryable, &keep_waiting, f);
+        if target.db == "config" {
+            // `config.settings` holds the default read and write concerns.
+            self.context.rw_defaults.invalidate();
+        }
+        written
+    }
+
+    /// The write concern this command writes under: its own, completed by the
+    /// default (`rw_defaults.rs`).
+    pub fn write_concern(&self) -> Result<(WriteConcern, Provenance)> {
+        let name = self.body.keys().next().map_or("", String::as_str);
+        let given = super::write_concern::given(name, self.body).ok().flatten();
+        super::rw_defaults::effective(self.context, given)
     }
 }
 
-/// Whether the command asks for `readConcern.level: "snapshot"`.
 /// Writes to `admin`'s `main` outside any session or transaction, journaled: the
 /// user and role documents (`user_store.rs`), written by their commands and, with
 /// no command, by the root user's creation at startup.
@@ -277,6 +309,7 @@ pub fn write_security<T>(
     context.store.write(admin, true, None, f)
 }
 
+/// Whether the command asks for `readConcern.level: "snapshot"`.
 pub fn snapshot_level(body: &Document) -> bool {
     body.get_document("readConcern").ok().and_then(|concern| concern.get_str("level").ok()) == Some("snapshot")
 }

@@ -31,6 +31,7 @@ mod delete;
 mod distinct;
 mod explain;
 mod fail_point;
+mod fcv;
 mod filemd5;
 mod find;
 mod find_and_modify;
@@ -42,6 +43,7 @@ mod get_parameter;
 mod hello;
 mod host_admin;
 mod host_info;
+mod index_stats;
 mod indexes;
 mod insert;
 mod invocation;
@@ -52,6 +54,7 @@ mod output;
 mod ping;
 mod profile;
 mod roles;
+mod rw_defaults;
 mod sasl;
 mod server_status;
 mod sessions;
@@ -68,6 +71,9 @@ mod validate;
 mod validation;
 mod views;
 mod whatsmyuri;
+mod write_concern;
+
+pub use rw_defaults::Cache as RwDefaults;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -676,6 +682,36 @@ pub static COMMANDS: &[Command] = &[
         args: &arguments::RENAME_COLLECTION,
         auth: Rule::Custom(authorize::rename_collection),
         run: collections::rename,
+    },
+    Command {
+        name: "getDefaultRWConcern",
+        aliases: &[],
+        help: "the cluster-wide default read and write concerns",
+        admin_only: true,
+        store: true,
+        args: &arguments::GET_DEFAULT_RW_CONCERN,
+        auth: Rule::Cluster(&[Action::GetDefaultRwConcern]),
+        run: rw_defaults::get,
+    },
+    Command {
+        name: "setDefaultRWConcern",
+        aliases: &[],
+        help: "set the cluster-wide default read and write concerns",
+        admin_only: true,
+        store: true,
+        args: &arguments::SET_DEFAULT_RW_CONCERN,
+        auth: Rule::Cluster(&[Action::SetDefaultRwConcern]),
+        run: rw_defaults::set,
+    },
+    Command {
+        name: "setFeatureCompatibilityVersion",
+        aliases: &[],
+        help: "the feature compatibility version: 8.0 only",
+        admin_only: true,
+        store: false,
+        args: &arguments::SET_FEATURE_COMPATIBILITY_VERSION,
+        auth: Rule::Cluster(&[Action::SetFeatureCompatibilityVersion]),
+        run: fcv::set,
     },
     Command {
         name: "fsync",
@@ -1316,10 +1352,29 @@ fn run_checked(
         first_statement: 0,
     };
     authorize::check(command, &invocation)?;
+    let given = write_concern::given(command.name, body)?;
+    let waits = waits_for_write_concern(command, body, &session);
+    let concern = if waits { Some(rw_defaults::effective(shared, given)?) } else { None };
     let interrupt = crate::operations::Interrupt { deadline, op: Some(&running) };
-    let reply = transactions::run(command, invocation, &session)?;
+    let mut reply = transactions::run(command, invocation, &session)?;
     interrupt.check()?;
+    if let Some(unsatisfied) = concern.and_then(|(concern, provenance)| concern.unsatisfied(provenance)) {
+        if write_concern::reported_with(body, &reply) {
+            reply.insert("writeConcernError", unsatisfied);
+        }
+    }
     Ok(reply)
+}
+
+/// Whether the command waits for its write concern once it ran, as MongoDB's do:
+/// those that take one, except a statement of a transaction (its commit waits) and
+/// an aggregation that writes nothing.
+fn waits_for_write_concern(command: &Command, body: &Document, session: &transactions::Fields) -> bool {
+    if !write_concern::supported_by(command.name, body) || matches!(session.role(command.name), labels::Role::Statement)
+    {
+        return false;
+    }
+    command.name != "aggregate" || aggregate::writes(body)
 }
 
 /// The largest `maxTimeMS` MongoDB accepts.

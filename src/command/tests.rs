@@ -71,10 +71,12 @@ fn generic_arguments_are_accepted() {
     let reply = call(doc! {
         "ping": 1, "$db": "admin",
         "lsid": {"id": bson::Binary { subtype: bson::spec::BinarySubtype::Uuid, bytes: vec![1; 16] }},
-        "$clusterTime": {}, "$readPreference": {"mode": "primary"}, "readConcern": {}, "writeConcern": {"w": 1},
+        "$clusterTime": {}, "$readPreference": {"mode": "primary"}, "readConcern": {},
         "comment": "x", "maxTimeMS": 1000, "apiVersion": "1", "apiStrict": false,
     });
     assert_eq!(reply.get_f64("ok"), Ok(1.0), "{reply}");
+    // writeConcern is generic, but only commands that write take one.
+    assert_error(&call(doc! {"ping": 1, "$db": "admin", "writeConcern": {"w": 1}}), 72, "InvalidOptions");
     // Arguments of other commands are not generic: ping's parser refuses them.
     let reply = call(doc! {"ping": 1, "$db": "admin", "hint": {}});
     assert_error(&reply, 40415, "Location40415");

@@ -13,7 +13,7 @@ use bson::{doc, Bson, Document};
 
 use super::invocation::SessionUse;
 use super::labels::Role;
-use super::{args, Command, Invocation};
+use super::{Command, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::sessions::{self, Session, State, Txn};
 use crate::store::{Retryable, Transaction};
@@ -304,13 +304,14 @@ fn statement(
             (Txn::Active { .. }, _) | (Txn::None, _) => {}
         }
     }
+    let journaled = inv.write_concern()?.0.journaled();
     let Txn::Active { transaction, started } = std::mem::take(&mut state.txn) else {
         return Err(Error::Internal("the transaction is not open".into()));
     };
     match command.name {
         "commitTransaction" => {
             let session = wal::Session { lsid, txn_number, statements: Vec::new() };
-            match inv.context.store.commit_transaction(*transaction, session, args::journaled(&inv)) {
+            match inv.context.store.commit_transaction(*transaction, session, journaled) {
                 Ok(commit) => {
                     state.txn = Txn::Committed(commit);
                     let time = commit.map_or_else(|| inv.context.store.operation_time(), |c| c.cluster_time());
@@ -340,12 +341,15 @@ fn statement(
             outcome.map(|mut reply| {
                 // A router's replies in a transaction carry the token drivers send
                 // back with the commit; one node needs nothing in it.
-                reply.insert("recoveryToken", doc! {"recoveryShardId": "branchdb"});
+                reply.insert("recoveryToken", doc! {"recoveryShardId": SHARD_ID});
                 reply
             })
         }
     }
 }
+
+/// The one shard a router would name: this node.
+pub const SHARD_ID: &str = "branchdb";
 
 /// Begins a transaction at the read concern of its first statement.
 fn begin(inv: &Invocation<'_>) -> Result<Transaction> {

@@ -188,8 +188,10 @@ fn update_one(
     let Statement { target, update, upsert, sort, .. } = statement;
     let view = inv.latest_view()?;
     let candidate = match view.collection(name)? {
-        Some(collection) => exec::first(&view, &collection, target, sort.as_ref(), &inv.interrupt())?
-            .map(|doc| doc.get("_id").cloned().unwrap_or(Bson::Null)),
+        Some(collection) => exec::first(&view, &collection, target, sort.as_ref(), &inv.interrupt(), &|plan| {
+            inv.note_plan(&view, &collection, plan)
+        })?
+        .map(|doc| doc.get("_id").cloned().unwrap_or(Bson::Null)),
         None => None,
     };
     drop(view);
@@ -383,7 +385,9 @@ fn apply_one(inv: &Invocation<'_>, batch: &mut Batch<'_>, name: &str, statement:
     let mut outcome = Outcome { matched: 0, modified: 0, upserted: None };
     let validation = Validation::of(inv.body);
     if let Some(collection) = batch.collection(name)? {
-        if let Some(doc) = exec::first(batch.view(), &collection, target, sort.as_ref(), &inv.interrupt())? {
+        if let Some(doc) = exec::first(batch.view(), &collection, target, sort.as_ref(), &inv.interrupt(), &|plan| {
+            inv.note_plan(batch.view(), &collection, plan)
+        })? {
             let (_, modified) = rewrite(batch, &collection, doc, &target.filter, update, &validation)?;
             return Ok(Outcome { matched: 1, modified: i64::from(modified), upserted: None });
         }
@@ -409,10 +413,17 @@ fn apply_many(
     let collection = batch.collection(name)?;
     if let Some(collection) = &collection {
         let mut targets = Vec::new();
-        exec::each(batch.view(), collection, target, &inv.interrupt(), |doc| {
-            targets.push(doc);
-            Ok(true)
-        })?;
+        exec::each(
+            batch.view(),
+            collection,
+            target,
+            &inv.interrupt(),
+            &|plan| inv.note_plan(batch.view(), collection, plan),
+            |doc| {
+                targets.push(doc);
+                Ok(true)
+            },
+        )?;
         for doc in targets {
             let (_, modified) = rewrite(batch, collection, doc, &target.filter, update, &validation)?;
             outcome.matched += 1;

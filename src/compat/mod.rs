@@ -20,7 +20,7 @@ use crate::query::{Filter, Update};
 /// Stages the `aggregate` command handles before the pipeline: first stages that
 /// make the documents.
 const LEADING_STAGES: &[&str] =
-    &["$changeStream", "$collStats", "$currentOp", "$documents", "$listLocalSessions", "$listSessions"];
+    &["$changeStream", "$collStats", "$currentOp", "$documents", "$indexStats", "$listLocalSessions", "$listSessions"];
 
 /// A row's status.
 #[derive(Clone, Copy, PartialEq)]

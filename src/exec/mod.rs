@@ -41,15 +41,18 @@ pub struct Target {
 }
 
 /// Calls `visit` with each document of `collection` that `target` reaches until
-/// it returns `false`, reading them the way the planner chooses (or the hint says).
+/// it returns `false`, reading them the way the planner chooses (or the hint says);
+/// `planned` is told the plan first.
 pub fn each(
     view: &View,
     collection: &Collection,
     target: &Target,
     interrupt: &Interrupt<'_>,
+    planned: &dyn Fn(&Plan),
     visit: impl FnMut(Document) -> Result<bool>,
 ) -> Result<()> {
     let plan = plan::choose(collection, &target.filter, None, target.hint.as_ref())?;
+    planned(&plan);
     walk(view, collection, &plan, &target.filter, interrupt, visit).map(|_| ())
 }
 
@@ -61,17 +64,18 @@ pub fn first(
     target: &Target,
     sort: Option<&Sort>,
     interrupt: &Interrupt<'_>,
+    planned: &dyn Fn(&Plan),
 ) -> Result<Option<Document>> {
     let Some(sort) = sort else {
         let mut first = None;
-        each(view, collection, target, interrupt, |doc| {
+        each(view, collection, target, interrupt, planned, |doc| {
             first = Some(doc);
             Ok(false)
         })?;
         return Ok(first);
     };
     let mut best: Option<(SortKey, Document)> = None;
-    each(view, collection, target, interrupt, |doc| {
+    each(view, collection, target, interrupt, planned, |doc| {
         let key = sort.key(&doc)?;
         if best.as_ref().is_none_or(|(best_key, _)| sort.compare_keys(&key, best_key).is_lt()) {
             best = Some((key, doc));

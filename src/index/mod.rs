@@ -11,6 +11,7 @@ mod geo;
 mod hashed;
 mod keys;
 mod spec;
+pub mod usage;
 mod wildcard;
 
 use std::sync::Arc;

@@ -333,3 +333,22 @@ pub static TOP: Args = Args::lenient(&[], "top is a BasicCommand in MongoDB 8.0:
 
 /// shutdown: https://www.mongodb.com/docs/v8.0/reference/command/shutdown/
 pub static SHUTDOWN: Args = Args::strict(&[implemented("force"), implemented("timeoutSecs")]);
+
+/// getDefaultRWConcern: https://www.mongodb.com/docs/v8.0/reference/command/getDefaultRWConcern/
+/// MongoDB 8.0: rwc_defaults_commands.idl (strict).
+pub static GET_DEFAULT_RW_CONCERN: Args = Args::strict(&[implemented("inMemory")]);
+
+/// setDefaultRWConcern: https://www.mongodb.com/docs/v8.0/reference/command/setDefaultRWConcern/
+/// MongoDB 8.0: rwc_defaults_commands.idl (strict).
+pub static SET_DEFAULT_RW_CONCERN: Args =
+    Args::strict(&[implemented("defaultReadConcern"), implemented("defaultWriteConcern")]);
+
+/// setFeatureCompatibilityVersion:
+/// https://www.mongodb.com/docs/v8.0/reference/command/setFeatureCompatibilityVersion/
+/// MongoDB 8.0: set_feature_compatibility_version.idl (strict).
+pub static SET_FEATURE_COMPATIBILITY_VERSION: Args = Args::strict(&[
+    implemented("confirm"),
+    // fcv.rs: accepted, and nothing is changed either way.
+    implemented("dryRun"),
+    unsupported("fromConfigServer", "an internal field, sent only by a sharded cluster's config server"),
+]);

@@ -280,6 +280,13 @@ impl Pipeline {
                     let message = "$geoNear was not the first stage in the pipeline after optimization. Is optimization disabled or inhibited?";
                     return Err(Error::command(ErrorCode::Location40603, message));
                 }
+                // Sources the `aggregate` command reads first in its pipeline
+                // (`command/coll_stats.rs`, `command/index_stats.rs`).
+                None if matches!(name, "$collStats" | "$indexStats") => {
+                    within.check(name)?;
+                    let message = format!("{name} is only valid as the first stage in a pipeline");
+                    return Err(Error::command(ErrorCode::Location40602, message));
+                }
                 None => pipeline.stages.extend(parse_stage(name, argument, vars)?),
             }
         }
