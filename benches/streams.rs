@@ -34,7 +34,12 @@ fn replay(c: &mut Criterion) {
     touch(&store, "shop", "items", 0..UPDATES, 1, 0, 200);
     let feed = Feed::new(store.clone(), wal.clone());
     let scope = Scope::Collection { db: "shop".into(), branch: "main".into(), collection: "items".into() };
-    let options = Options { full_document: FullDocument::Default, before_change: BeforeChange::Off, expanded: false };
+    let options = Options {
+        full_document: FullDocument::Default,
+        before_change: BeforeChange::Off,
+        expanded: false,
+        images_expire_after: None,
+    };
     let mut group = c.benchmark_group("replay");
     group.sample_size(10).measurement_time(Duration::from_secs(20));
     for (name, from, events) in [("inserts", Lsn::ZERO, DOCS as u64), ("updates", inserted, UPDATES as u64)] {

@@ -117,3 +117,65 @@ async fn scram_logins_and_roles_scoped_to_branches() {
     assert_eq!(code(items(&dev, "shop").find_one(doc! {}).await), Some(13));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn user_write_block_mode_stops_users_without_bypass() {
+    let server = TestServer::start_with(|s| s.auth = true).await;
+    let anonymous = server.client().await;
+    let admin = anonymous.database("admin");
+    admin.run_command(doc! {"createUser": "root", "pwd": "s3cret", "roles": ["root"]}).await.expect("first user");
+    let root = login(&server, "root", "s3cret", "admin", AuthMechanism::ScramSha256).await;
+    let shop = root.database("shop");
+    shop.run_command(doc! {"createUser": "app", "pwd": "apppw", "roles": [{"role": "readWrite", "db": "shop"}]})
+        .await
+        .expect("app user");
+    let app = login(&server, "app", "apppw", "shop", AuthMechanism::ScramSha256).await;
+    let items = |client: &mongodb::Client| client.database("shop").collection::<Document>("items");
+    items(&app).insert_one(doc! {"_id": 1}).await.expect("writes before the block");
+
+    let block = |global: bool| doc! {"setUserWriteBlockMode": 1, "global": global};
+    root.database("admin").run_command(block(true)).await.expect("block");
+    assert_eq!(code(items(&app).insert_one(doc! {"_id": 2}).await), Some(371), "blocked");
+    assert_eq!(code(app.database("shop").run_command(doc! {"create": "other"}).await), Some(371), "DDL too");
+    assert!(items(&app).find_one(doc! {"_id": 1}).await.expect("reads go on").is_some());
+    // root holds bypassWriteBlockingMode.
+    items(&root).insert_one(doc! {"_id": 3}).await.expect("root writes on");
+    assert_eq!(code(app.database("admin").run_command(block(false)).await), Some(13), "only with the privilege");
+
+    root.database("admin").run_command(block(false)).await.expect("unblock");
+    items(&app).insert_one(doc! {"_id": 2}).await.expect("writes again");
+    let missing = root.database("admin").run_command(doc! {"setUserWriteBlockMode": 1}).await;
+    assert_eq!(code(missing), Some(40414));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn default_max_time_ms_limits_reads_of_users_without_bypass() {
+    let server = TestServer::start_with(|s| s.auth = true).await;
+    let anonymous = server.client().await;
+    let admin = anonymous.database("admin");
+    admin.run_command(doc! {"createUser": "root", "pwd": "s3cret", "roles": ["root"]}).await.expect("first user");
+    let root = login(&server, "root", "s3cret", "admin", AuthMechanism::ScramSha256).await;
+    root.database("shop")
+        .run_command(doc! {"createUser": "app", "pwd": "apppw", "roles": [{"role": "readWrite", "db": "shop"}]})
+        .await
+        .expect("app user");
+    let app = login(&server, "app", "apppw", "shop", AuthMechanism::ScramSha256).await;
+    root.database("shop").collection::<Document>("items").insert_one(doc! {"_id": 1}).await.expect("insert");
+    // A read that takes a while: a loop in JavaScript for each document.
+    let slow = |max_time_ms: Option<i64>| {
+        let mut find = doc! {"find": "items", "filter": {"$where": "var x = 0; for (var i = 0; i < 3000000; i++) { x += i; } return true;"}};
+        if let Some(ms) = max_time_ms {
+            find.insert("maxTimeMS", ms);
+        }
+        find
+    };
+    let set = doc! {"setClusterParameter": {"defaultMaxTimeMS": {"readOperations": 5i64}}};
+    root.database("admin").run_command(set).await.expect("set the default");
+    assert_eq!(code(app.database("shop").run_command(slow(None)).await), Some(50), "the default limits the app");
+    app.database("shop").run_command(slow(Some(0))).await.expect("its own maxTimeMS wins, 0 none");
+    root.database("shop").run_command(slow(None)).await.expect("root may bypass the default");
+    let writes = doc! {"insert": "items", "documents": [{"_id": 2}]};
+    app.database("shop").run_command(writes).await.expect("writes are not limited");
+    server.stop().await;
+}

@@ -143,3 +143,50 @@ async fn tls_modes_and_x509_logins() {
     secure.database("admin").run_command(doc! {"ping": 1}).await.expect("TLS");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn rotate_certificates_serves_new_connections_with_the_new_files() {
+    let first = tempfile::tempdir().expect("tempdir");
+    make_certificates(first.path());
+    let second = tempfile::tempdir().expect("tempdir");
+    make_certificates(second.path());
+    let live = tempfile::tempdir().expect("tempdir");
+    let install = |from: &Path| {
+        for name in ["server.pem", "server.key"] {
+            std::fs::copy(from.join(name), live.path().join(name)).expect("copy");
+        }
+    };
+    install(first.path());
+    let server = TestServer::start_with(|s| {
+        s.tls_mode = TlsMode::Require;
+        s.tls_cert_file = Some(live.path().join("server.pem"));
+        s.tls_key_file = Some(live.path().join("server.key"));
+    })
+    .await;
+    let client = |ca: &Path| {
+        let uri = format!(
+            "mongodb://{}/?directConnection=true&serverSelectionTimeoutMS=2000&tls=true&tlsCAFile={}",
+            server.addr,
+            ca.join("ca.pem").display()
+        );
+        async move { mongodb::Client::with_uri_str(uri).await.expect("client") }
+    };
+    let old = client(first.path()).await;
+    old.database("admin").run_command(doc! {"ping": 1}).await.expect("the first CA's certificate");
+
+    install(second.path());
+    let rotate = doc! {"rotateCertificates": 1, "message": "yearly rotation"};
+    old.database("admin").run_command(rotate.clone()).await.expect("rotated");
+    let new = client(second.path()).await;
+    new.database("admin").run_command(doc! {"ping": 1}).await.expect("a new connection gets the new certificate");
+    let stale = client(first.path()).await;
+    assert!(stale.database("admin").run_command(doc! {"ping": 1}).await.is_err(), "the old CA no longer verifies");
+
+    // A broken file leaves the certificate in use as it is.
+    std::fs::write(live.path().join("server.key"), "not a key").expect("break");
+    let failed = new.database("admin").run_command(rotate).await.expect_err("cannot rotate");
+    assert!(matches!(*failed.kind, mongodb::error::ErrorKind::Command(ref c) if c.code == 140), "{failed}");
+    let again = client(second.path()).await;
+    again.database("admin").run_command(doc! {"ping": 1}).await.expect("still the second certificate");
+    server.stop().await;
+}

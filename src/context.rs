@@ -68,10 +68,12 @@ pub struct Context {
     pub security: Security,
     /// Notified by the `shutdown` command: the server stops as on SIGTERM.
     pub shutdown: tokio::sync::Notify,
-    /// The default read and write concerns, as last read from `config.settings`.
-    pub rw_defaults: crate::command::RwDefaults,
+    /// The cluster-wide settings, as last read from `config.settings`.
+    pub cluster_settings: crate::command::ClusterSettings,
     /// How many operations each index served, for `$indexStats`.
     pub index_usage: crate::index::usage::IndexUsage,
+    /// TLS for the connections accepted from now on (`rotateCertificates` reloads it).
+    pub tls: crate::tls::Tls,
 }
 
 /// What the server knows about one client connection.
@@ -154,8 +156,9 @@ impl Context {
             top: crate::profiling::top::Top::default(),
             security: Security::default(),
             shutdown: tokio::sync::Notify::new(),
-            rw_defaults: Default::default(),
+            cluster_settings: Default::default(),
             index_usage: Default::default(),
+            tls: crate::tls::Tls::disabled(),
         })
     }
 }

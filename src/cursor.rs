@@ -19,7 +19,7 @@ use crate::query::pipeline::{NoCollections, Pipeline};
 use crate::query::{Filter, Projection};
 use crate::store::diff::Difference;
 use crate::store::{self, Natural, Snapshot, View};
-use crate::stream::{ChangeStream, Position, Scope, Subscription};
+use crate::stream::{ChangeStream, Position, Scope, Subscription, Token};
 use crate::value::size::document_size;
 
 /// A cursor idle this long is closed, as MongoDB's `cursorTimeoutMillis`.
@@ -49,6 +49,17 @@ pub enum Source {
 pub struct StreamSource {
     pub stream: ChangeStream,
     pub pipeline: Pipeline,
+    /// `$changeStreamSplitLargeEvent`: events too large for a reply come in
+    /// fragments (without it they fail the stream with 10334).
+    pub split: bool,
+    /// Resuming from a fragment (`split` only): the event's position and the
+    /// index of the fragment the client had, whose fragments up to it are skipped.
+    pub resume_fragment: Option<(Position, u32)>,
+    /// Events (or fragments) past the pipeline that the last batch had no room
+    /// for, returned first by the next.
+    pub pending: VecDeque<Document>,
+    /// The token of the last event returned while others are pending.
+    pub returned: Option<Document>,
 }
 
 /// A change stream's batch is gathered a slice of events at a time, so it can stop
@@ -56,13 +67,39 @@ pub struct StreamSource {
 const STREAM_SLICE: usize = 64;
 
 impl StreamSource {
-    /// The next events that pass the pipeline, at most `max`; fewer once the stream
-    /// has caught up. An event whose `_id` (its resume token) the pipeline changed
-    /// or removed is a `ChangeStreamFatalError` (280), as in MongoDB.
+    pub fn new(
+        stream: ChangeStream,
+        pipeline: Pipeline,
+        split: bool,
+        resume_fragment: Option<(Position, u32)>,
+    ) -> Self {
+        StreamSource { stream, pipeline, split, resume_fragment, pending: VecDeque::new(), returned: None }
+    }
+
+    /// The next events that pass the pipeline, at most `max` and at most
+    /// [`MAX_BATCH_BYTES`] (but at least one); fewer once the stream has caught up.
+    /// An event whose `_id` (its resume token) the pipeline changed or removed is a
+    /// `ChangeStreamFatalError` (280), as in MongoDB.
     pub fn next_batch(&mut self, max: usize, interrupt: Interrupt<'_>) -> Result<Vec<Document>> {
         let mut batch = Vec::new();
         let mut bytes = 0usize;
-        while batch.len() < max && bytes < MAX_BATCH_BYTES / 2 && !self.stream.invalidated() {
+        loop {
+            // What the pipeline let through, in order, while it fits.
+            while let Some(next) = self.pending.front() {
+                let size = document_size(next);
+                if batch.len() >= max || (!batch.is_empty() && bytes + size > MAX_BATCH_BYTES) {
+                    break;
+                }
+                bytes += size;
+                batch.extend(self.pending.pop_front());
+            }
+            if !self.pending.is_empty()
+                || batch.len() >= max
+                || bytes >= MAX_BATCH_BYTES / 2
+                || self.stream.invalidated()
+            {
+                break;
+            }
             let want = (max - batch.len()).min(STREAM_SLICE);
             let events = self.stream.next_events(want, &mut || interrupt.check())?;
             if events.is_empty() {
@@ -84,11 +121,63 @@ impl StreamSource {
                          that point. Only transformations that retain the unmodified _id field are allowed.",
                     ));
                 }
-                bytes += document_size(&doc);
-                batch.push(doc);
+                self.queue(doc)?;
             }
         }
+        self.returned = match self.pending.is_empty() {
+            true => None,
+            false => batch.last().and_then(|doc| doc.get_document("_id").ok()).cloned(),
+        };
         Ok(batch)
+    }
+
+    /// Queues an event past the pipeline: whole, or split when it is too large.
+    fn queue(&mut self, event: Document) -> Result<()> {
+        let resuming = self.resume_fragment.take();
+        let size = crate::stream::split::event_size(&event);
+        if size <= crate::stream::split::MAX_EVENT && resuming.is_none() {
+            self.pending.push_back(event);
+            return Ok(());
+        }
+        let token = event.get("_id").map(|id| Token::parse("_id", id)).transpose()?;
+        let Some(token) = token.filter(|_| self.split) else {
+            return Err(Error::command(
+                ErrorCode::BSONObjectTooLarge,
+                format!(
+                    "BSONObj size: {size} is invalid. Size must be between 0 and {}(16MB). A change stream event \
+                     too large for one document is returned in fragments when the pipeline ends with \
+                     $changeStreamSplitLargeEvent",
+                    crate::stream::split::MAX_EVENT
+                ),
+            ));
+        };
+        // Resuming from a fragment: its event must come first, and split again.
+        let skip = match resuming {
+            Some((position, fragment)) if position == token.position && size > crate::stream::split::MAX_EVENT => {
+                fragment as usize + 1
+            }
+            Some(_) => {
+                return Err(Error::command(
+                    ErrorCode::ChangeStreamFatalError,
+                    "Attempted to resume from a split event, but the resumed stream produced a different split. \
+                     Ensure that the pipeline used to resume is the same as the original",
+                ))
+            }
+            None => 0,
+        };
+        self.pending.extend(crate::stream::split::split(event, token, skip)?);
+        Ok(())
+    }
+
+    /// The token a reply carries as `postBatchResumeToken`: the last event returned
+    /// while fragments or events wait, else the stream's place.
+    pub fn resume_token(&self) -> Document {
+        self.returned.clone().unwrap_or_else(|| self.stream.resume_token().to_document())
+    }
+
+    /// Whether the stream has ended (invalidated) and nothing of it is left to return.
+    pub fn ended(&self) -> bool {
+        self.stream.invalidated() && self.pending.is_empty()
     }
 }
 
@@ -558,8 +647,8 @@ pub fn reply_stream_batch(
             return Err(e);
         }
     };
-    let token = source.stream.resume_token().to_document();
-    let ended = source.stream.invalidated();
+    let token = source.resume_token();
+    let ended = source.ended();
     let field = if id.is_some() { "nextBatch" } else { "firstBatch" };
     let ns = cursor.ns.clone();
     let id = keep_or_close(cursors, id, cursor, ended);

@@ -37,6 +37,12 @@ macro_rules! error_codes {
 
 error_codes! {
     InternalError = 1,
+    Location7182500 = 7182500,
+    Location7182502 = 7182502,
+    Location7182800 = 7182800,
+    Location7182802 = 7182802,
+    UserWritesBlocked = 371,
+    InvalidSSLConfiguration = 140,
     Location28803 = 28803,
     Location4926900 = 4926900,
     Location7369100 = 7369100,

@@ -35,7 +35,6 @@ pub struct Server {
     /// The Prometheus endpoint's socket, with `--metrics-bind`.
     metrics: Option<TcpListener>,
     shared: Arc<Context>,
-    tls: Tls,
 }
 
 impl Server {
@@ -101,12 +100,13 @@ impl Server {
             security,
             ttl,
             shutdown: tokio::sync::Notify::new(),
-            rw_defaults: Default::default(),
+            cluster_settings: Default::default(),
             index_usage: Default::default(),
+            tls,
         });
         let root = root.as_ref().map(|(user, password)| (user.as_str(), password.as_str()));
         crate::command::start_security(&shared, root)?;
-        Ok(Server { listener, metrics, shared, tls })
+        Ok(Server { listener, metrics, shared })
     }
 
     /// The address actually bound.
@@ -122,7 +122,7 @@ impl Server {
     /// Serves until `shutdown` completes (or a `shutdown` command asks), then stops accepting, lets every connection
     /// finish the request it is serving, and returns.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
-        let Server { listener, metrics, shared, tls } = self;
+        let Server { listener, metrics, shared } = self;
         let limit = Arc::new(Semaphore::new(shared.settings.max_connections));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
@@ -162,7 +162,7 @@ impl Server {
             let mut info = ConnectionInfo::new(id, peer);
             let shared = shared.clone();
             let stop = stop_rx.clone();
-            let tls = tls.clone();
+            let tls = shared.tls.clone();
             connections.spawn(async move {
                 shared.connections_current.fetch_add(1, Ordering::Relaxed);
                 if let Err(e) = stream.set_nodelay(true) {

@@ -7,7 +7,7 @@
 //! is closed).
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rustls::server::WebPkiClientVerifier;
@@ -27,11 +27,12 @@ const HANDSHAKE: u8 = 22;
 /// How long a client has to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The server's TLS: its mode and, unless disabled, its acceptor.
+/// The server's TLS: its mode and, unless disabled, its acceptor, which
+/// `rotateCertificates` replaces for the connections that follow.
 #[derive(Clone)]
 pub struct Tls {
     mode: TlsMode,
-    acceptor: Option<TlsAcceptor>,
+    acceptor: Arc<RwLock<Option<TlsAcceptor>>>,
 }
 
 /// A connection as accepted.
@@ -44,51 +45,34 @@ pub enum Accepted {
 impl Tls {
     /// Reads the certificate, key and CA files the settings name.
     pub fn load(settings: &Settings) -> Result<Tls> {
-        if settings.tls_mode == TlsMode::Disabled {
-            return Ok(Tls { mode: TlsMode::Disabled, acceptor: None });
-        }
-        let config = |what: String| Error::Config(what);
-        let cert_file = settings
-            .tls_cert_file
-            .as_deref()
-            .ok_or_else(|| config("a TLS mode other than disabled needs --tls-cert-file".into()))?;
-        let certs = CertificateDer::pem_file_iter(cert_file)
-            .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
-            .map_err(|e| config(format!("cannot read certificates from {}: {e}", cert_file.display())))?;
-        if certs.is_empty() {
-            return Err(config(format!("{} holds no certificate", cert_file.display())));
-        }
-        let key_file = settings.tls_key_file.as_deref().unwrap_or(cert_file);
-        let key = PrivateKeyDer::from_pem_file(key_file)
-            .map_err(|e| config(format!("cannot read a private key from {}: {e}", key_file.display())))?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = ServerConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| config(format!("TLS: {e}")))?;
-        let builder = match &settings.tls_ca_file {
-            None => builder.with_no_client_auth(),
-            Some(ca_file) => {
-                let roots = Arc::new(roots(ca_file)?);
-                // As MongoDB: a client must present a certificate the CA signed, unless
-                // told that clients without one may log in another way.
-                let mut verifier = WebPkiClientVerifier::builder_with_provider(roots, provider);
-                if settings.tls_allow_connections_without_certificates {
-                    verifier = verifier.allow_unauthenticated();
-                }
-                let verifier =
-                    verifier.build().map_err(|e| config(format!("TLS: the CA file {}: {e}", ca_file.display())))?;
-                builder.with_client_cert_verifier(verifier)
-            }
+        let acceptor = match settings.tls_mode {
+            TlsMode::Disabled => None,
+            _ => Some(acceptor(settings)?),
         };
-        let server = builder
-            .with_single_cert(certs, key)
-            .map_err(|e| config(format!("TLS: the certificate and key do not go together: {e}")))?;
-        Ok(Tls { mode: settings.tls_mode, acceptor: Some(TlsAcceptor::from(Arc::new(server))) })
+        Ok(Tls { mode: settings.tls_mode, acceptor: Arc::new(RwLock::new(acceptor)) })
+    }
+
+    /// No TLS.
+    pub fn disabled() -> Tls {
+        Tls { mode: TlsMode::Disabled, acceptor: Arc::default() }
+    }
+
+    /// Reads the certificate, key and CA files again: connections accepted from
+    /// now on use them, open ones keep theirs. On an error nothing changes. Without
+    /// TLS there is nothing to read.
+    pub fn rotate(&self, settings: &Settings) -> Result<()> {
+        if self.mode == TlsMode::Disabled {
+            return Ok(());
+        }
+        let fresh = acceptor(settings)?;
+        *self.acceptor.write().unwrap_or_else(|p| p.into_inner()) = Some(fresh);
+        Ok(())
     }
 
     /// Accepts `stream` as the mode says: a TLS handshake, or a plain connection.
     pub async fn accept(&self, stream: TcpStream) -> std::io::Result<Accepted> {
-        let Some(acceptor) = &self.acceptor else { return Ok(Accepted::Plain(stream)) };
+        let acceptor = self.acceptor.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let Some(acceptor) = acceptor else { return Ok(Accepted::Plain(stream)) };
         let mut first = [0u8; 1];
         let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
             Ok(Ok(0)) | Err(_) => return Err(std::io::Error::other("the client sent nothing")),
@@ -109,6 +93,47 @@ impl Tls {
             }
         }
     }
+}
+
+/// The acceptor of the certificate, key and CA files the settings name.
+fn acceptor(settings: &Settings) -> Result<TlsAcceptor> {
+    let config = |what: String| Error::Config(what);
+    let cert_file = settings
+        .tls_cert_file
+        .as_deref()
+        .ok_or_else(|| config("a TLS mode other than disabled needs --tls-cert-file".into()))?;
+    let certs = CertificateDer::pem_file_iter(cert_file)
+        .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| config(format!("cannot read certificates from {}: {e}", cert_file.display())))?;
+    if certs.is_empty() {
+        return Err(config(format!("{} holds no certificate", cert_file.display())));
+    }
+    let key_file = settings.tls_key_file.as_deref().unwrap_or(cert_file);
+    let key = PrivateKeyDer::from_pem_file(key_file)
+        .map_err(|e| config(format!("cannot read a private key from {}: {e}", key_file.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| config(format!("TLS: {e}")))?;
+    let builder = match &settings.tls_ca_file {
+        None => builder.with_no_client_auth(),
+        Some(ca_file) => {
+            let roots = Arc::new(roots(ca_file)?);
+            // As MongoDB: a client must present a certificate the CA signed, unless
+            // told that clients without one may log in another way.
+            let mut verifier = WebPkiClientVerifier::builder_with_provider(roots, provider);
+            if settings.tls_allow_connections_without_certificates {
+                verifier = verifier.allow_unauthenticated();
+            }
+            let verifier =
+                verifier.build().map_err(|e| config(format!("TLS: the CA file {}: {e}", ca_file.display())))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let server = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| config(format!("TLS: the certificate and key do not go together: {e}")))?;
+    Ok(TlsAcceptor::from(Arc::new(server)))
 }
 
 fn roots(ca_file: &Path) -> Result<RootCertStore> {

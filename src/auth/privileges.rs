@@ -71,6 +71,12 @@ pub enum Action {
     GetDefaultRwConcern,
     SetDefaultRwConcern,
     SetFeatureCompatibilityVersion,
+    RotateCertificates,
+    SetUserWriteBlockMode,
+    BypassWriteBlockingMode,
+    GetClusterParameter,
+    SetClusterParameter,
+    BypassDefaultMaxTimeMs,
 }
 
 /// Every action with its name.
@@ -126,6 +132,12 @@ const NAMES: &[(Action, &str)] = &[
     (Action::GetDefaultRwConcern, "getDefaultRWConcern"),
     (Action::SetDefaultRwConcern, "setDefaultRWConcern"),
     (Action::SetFeatureCompatibilityVersion, "setFeatureCompatibilityVersion"),
+    (Action::RotateCertificates, "rotateCertificates"),
+    (Action::SetUserWriteBlockMode, "setUserWriteBlockMode"),
+    (Action::BypassWriteBlockingMode, "bypassWriteBlockingMode"),
+    (Action::GetClusterParameter, "getClusterParameter"),
+    (Action::SetClusterParameter, "setClusterParameter"),
+    (Action::BypassDefaultMaxTimeMs, "bypassDefaultMaxTimeMS"),
     (Action::GetParameter, "getParameter"),
     (Action::SetParameter, "setParameter"),
     (Action::GetCmdLineOpts, "getCmdLineOpts"),
@@ -428,6 +440,6 @@ mod tests {
             assert_eq!(Action::parse(name), Some(*action));
             assert_eq!(action.name(), *name);
         }
-        assert!(NAMES.len() < 64);
+        assert!(NAMES.len() < 128, "the actions fit the bits of `Actions`");
     }
 }

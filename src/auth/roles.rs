@@ -92,6 +92,7 @@ const CLUSTER_MONITOR: &[Action] = &[
     Action::ConnPoolStats,
     Action::Top,
     Action::GetDefaultRwConcern,
+    Action::GetClusterParameter,
 ];
 
 /// Whether `name` is a built-in role in database `db`.

@@ -19,6 +19,7 @@ pub fn create(inv: &Invocation<'_>) -> Result<Document> {
         None | Some(Bson::Null) => None,
         Some(point) => Some(resolve(store, point)?),
     };
+    super::write_block::check(inv, &inv.db.db)?;
     let (branch, commit) = store.create_branch(&inv.db.db, name, from, at)?;
     let mut reply = doc! {
         "name": &branch.name,
@@ -45,6 +46,7 @@ pub fn info(inv: &Invocation<'_>) -> Result<Document> {
 
 pub fn drop(inv: &Invocation<'_>) -> Result<Document> {
     let name = branch_name(inv.body, "dropBranch")?;
+    super::write_block::check(inv, &inv.db.db)?;
     let commit = inv.context.store.drop_branch(&inv.db.db, name)?;
     Ok(doc! {"operationTime": commit.cluster_time()})
 }
@@ -112,6 +114,7 @@ pub fn update(inv: &Invocation<'_>) -> Result<Document> {
     if protected.is_none() && read_only.is_none() && expire_at.is_none() && description.is_none() {
         return Err(Error::bad_value("updateBranch needs at least one of protected, readOnly, expireAt, description"));
     }
+    super::write_block::check(inv, &inv.db.db)?;
     let (_, commit) = inv.context.store.update_branch(&inv.db.db, name, |branch, settings| {
         if matches!(expire_at, Some(Some(_))) && branch.name == MAIN_BRANCH {
             return Err(Error::command(

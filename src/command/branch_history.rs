@@ -15,6 +15,7 @@ use crate::value::size::document_footprint;
 pub fn reset(inv: &Invocation<'_>) -> Result<Document> {
     let name = branch_name(inv.body, "resetBranch")?;
     let to = state_ref(inv, "to")?;
+    super::write_block::check(inv, &inv.db.db)?;
     let (branch, commit) = inv.context.store.reset_branch(&inv.db.db, name, &to)?;
     Ok(doc! {
         "lsn": commit.lsn.0 as i64,

@@ -34,6 +34,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     };
     let dry_run = args::boolean(inv.body, "dryRun", false)?;
     let request = MergeRequest { db: &inv.db.db, source, into, strategy, dry_run };
+    super::write_block::check(inv, &inv.db.db)?;
     let merged = inv.context.store.merge(&request)?;
     let store = &inv.context.store;
     let base = store.branch_by_id(merged.base.0).map_or(Bson::Null, |b| Bson::String(b.name));

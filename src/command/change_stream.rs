@@ -46,9 +46,22 @@ pub fn open(inv: &Invocation<'_>, stages: &[Bson], batch_size: Option<i64>) -> R
             "$changeStream is not allowed in a transaction",
         ));
     }
-    let parsed = parse(spec)?;
+    let mut parsed = parse(spec)?;
+    parsed.options.images_expire_after = super::cluster_parameters::images_expire_after(inv.context)?;
     let scope = scope(inv, parsed.all_changes_for_cluster)?;
-    let pipeline = Pipeline::parse_change_stream(&stages[1..], &args::variables(inv.body, "aggregate")?)?
+    let (stages, split) = split_stage(&stages[1..])?;
+    let resume_fragment = match parsed.start {
+        Start::After(Token { position, fragment: Some(fragment), .. }) if split => Some((position, fragment)),
+        Start::After(Token { fragment: Some(_), .. }) => {
+            return Err(Error::command(
+                ErrorCode::ChangeStreamFatalError,
+                "cannot resume stream from a fragment of a split event: the pipeline must end with \
+                 $changeStreamSplitLargeEvent, as the one that split it did",
+            ))
+        }
+        _ => None,
+    };
+    let pipeline = Pipeline::parse_change_stream(stages, &args::variables(inv.body, "aggregate")?)?
         .with_budget(inv.context.memory.clone());
     let ns = match &scope {
         Scope::Collection { collection, .. } => args::namespace(inv, collection),
@@ -56,13 +69,38 @@ pub fn open(inv: &Invocation<'_>, stages: &[Bson], batch_size: Option<i64>) -> R
     };
     let stream = ChangeStream::open(&inv.context.feed, scope, parsed.options, parsed.start).map_err(labelled)?;
     let view = inv.latest_view()?;
-    let source = Source::Stream(Box::new(StreamSource { stream, pipeline }));
+    let source = Source::Stream(Box::new(StreamSource::new(stream, pipeline, split, resume_fragment)));
     let cursor = Cursor::plain(ns, view.snapshot.clone(), source, None, inv.cursor_owner());
     let max = batch_size.map_or(cursor::DEFAULT_FIRST_BATCH, |b| b as usize);
     let mut reply =
         cursor::reply_stream_batch(&inv.context.cursors, None, cursor, max, inv.interrupt()).map_err(labelled)?;
     reply.insert("operationTime", inv.context.store.operation_time());
     Ok(reply)
+}
+
+/// The stages after `$changeStream` without a final `$changeStreamSplitLargeEvent`,
+/// and whether it was there: it must be last, with an empty specification.
+fn split_stage(stages: &[Bson]) -> Result<(&[Bson], bool)> {
+    const NAME: &str = "$changeStreamSplitLargeEvent";
+    let Some(at) = stages.iter().position(|stage| stage.as_document().is_some_and(|s| s.contains_key(NAME))) else {
+        return Ok((stages, false));
+    };
+    match stages[at].as_document().and_then(|stage| stage.get(NAME)) {
+        Some(Bson::Document(spec)) if spec.is_empty() => {}
+        _ => {
+            return Err(Error::command(
+                ErrorCode::Location7182800,
+                "$changeStreamSplitLargeEvent spec should be an empty object",
+            ))
+        }
+    }
+    if at + 1 != stages.len() {
+        return Err(Error::command(
+            ErrorCode::Location7182802,
+            "$changeStreamSplitLargeEvent must be the last stage in the pipeline",
+        ));
+    }
+    Ok((&stages[..at], true))
 }
 
 /// A `$changeStream` stage's options.
@@ -73,8 +111,12 @@ struct Parsed {
 }
 
 fn parse(spec: &Document) -> Result<Parsed> {
-    let mut options =
-        Options { full_document: FullDocument::Default, before_change: BeforeChange::Off, expanded: false };
+    let mut options = Options {
+        full_document: FullDocument::Default,
+        before_change: BeforeChange::Off,
+        expanded: false,
+        images_expire_after: None,
+    };
     let mut start = Start::Now;
     let starts: Vec<&str> = spec
         .keys()

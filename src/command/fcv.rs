@@ -16,11 +16,18 @@ const VALID: &[&str] = &["7.0", "7.3", "8.0"];
 pub fn set(inv: &Invocation<'_>) -> Result<Document> {
     let requested = match inv.body.get("setFeatureCompatibilityVersion") {
         Some(Bson::String(version)) => version.as_str(),
-        other => {
+        None | Some(Bson::Null) => {
+            return Err(Error::command(
+                ErrorCode::Location40414,
+                "BSON field 'setFeatureCompatibilityVersion.setFeatureCompatibilityVersion' is missing but a \
+                 required field",
+            ))
+        }
+        Some(other) => {
             return Err(Error::type_mismatch(format!(
                 "BSON field 'setFeatureCompatibilityVersion.setFeatureCompatibilityVersion' is the wrong type '{}', \
                  expected type 'string'",
-                type_name(other)
+                type_name(Some(other))
             )))
         }
     };
@@ -33,19 +40,20 @@ pub fn set(inv: &Invocation<'_>) -> Result<Document> {
             ),
         ));
     }
-    for field in ["confirm", "dryRun"] {
-        match inv.body.get(field) {
-            None | Some(Bson::Null | Bson::Boolean(_)) => {}
-            Some(other) => {
-                return Err(Error::type_mismatch(format!(
-                    "BSON field 'setFeatureCompatibilityVersion.{field}' is the wrong type '{}', expected type 'bool'",
-                    type_name(Some(other))
-                )))
-            }
+    // `confirm` and `dryRun` are safeBool: a bool or a number by its truth, null false.
+    let flag = |field: &str| match inv.body.get(field) {
+        None | Some(Bson::Null) => Ok(false),
+        Some(value @ (Bson::Boolean(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_))) => {
+            Ok(crate::value::truthy(Some(value)))
         }
-    }
-    let confirmed = inv.body.get_bool("confirm").unwrap_or(false);
-    let dry_run = inv.body.get_bool("dryRun").unwrap_or(false);
+        Some(other) => Err(Error::type_mismatch(format!(
+            "BSON field 'setFeatureCompatibilityVersion.{field}' is the wrong type '{}', expected types '[bool, long, \
+             int, decimal, double']",
+            type_name(Some(other))
+        ))),
+    };
+    let confirmed = flag("confirm")?;
+    let dry_run = flag("dryRun")?;
     if !confirmed && !dry_run {
         // MongoDB compares the versions as it words this: the same version is not an
         // upgrade.

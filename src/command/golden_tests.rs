@@ -179,7 +179,7 @@ fn golden_role_commands() {
 
 #[test]
 fn golden_filemd5_and_shutdown() {
-    assert_eq!(run_file(include_str!("golden/host-lifecycle.json")), 19, "the number of cases");
+    assert_eq!(run_file(include_str!("golden/host-lifecycle.json")), 39, "the number of cases");
 }
 
 #[test]
@@ -189,10 +189,20 @@ fn golden_sessions() {
 
 #[test]
 fn golden_write_concern() {
-    assert_eq!(run_file(include_str!("golden/write-concern.json")), 96, "the number of cases");
+    assert_eq!(run_file(include_str!("golden/write-concern.json")), 102, "the number of cases");
 }
 
 #[test]
 fn golden_index_stats() {
     assert_eq!(run_file(include_str!("golden/index-stats.json")), 31, "the number of cases");
+}
+
+#[test]
+fn golden_cluster_parameters() {
+    assert_eq!(run_file(include_str!("golden/cluster-parameters.json")), 45, "the number of cases");
+}
+
+#[test]
+fn golden_change_stream_stages() {
+    assert_eq!(run_file(include_str!("golden/change-stream-stages.json")), 10, "the number of cases");
 }

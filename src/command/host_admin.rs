@@ -4,7 +4,8 @@
 //! every count 0), `logRotate` (it logs to standard error, as a mongod without a
 //! log file, where rotating is a success with nothing to rename) and `lockInfo`
 //! (no lock manager: the only lock is `fsync`'s, shown as MongoDB shows its global
-//! lock, with the writes it holds waiting).
+//! lock, with the writes it holds waiting); and `rotateCertificates`, which reads
+//! the TLS files again for the connections that follow.
 
 use bson::{doc, Bson, Document};
 
@@ -147,4 +148,22 @@ fn wrong_type(field: &str, value: &Bson, expected: &str) -> Error {
         "BSON field '{field}' is the wrong type '{}', expected type '{expected}'",
         type_name(Some(value))
     ))
+}
+
+/// `rotateCertificates`: the certificate, key and CA files are read again; new
+/// connections use them, open ones keep theirs. A file that cannot be read or a
+/// key that does not match leaves the old ones in place (140). Without TLS there
+/// is nothing to read, and MongoDB succeeds then too.
+pub fn rotate_certificates(inv: &Invocation<'_>) -> Result<Document> {
+    let message = match inv.body.get("message") {
+        None | Some(Bson::Null) => "",
+        Some(Bson::String(message)) => message.as_str(),
+        Some(other) => return Err(wrong_type("rotateCertificates.message", other, "string")),
+    };
+    inv.context
+        .tls
+        .rotate(&inv.context.settings)
+        .map_err(|e| Error::command(ErrorCode::InvalidSSLConfiguration, format!("Certificate rotation failed: {e}")))?;
+    tracing::info!(message, "Certificate rotation completed successfully");
+    Ok(Document::new())
 }

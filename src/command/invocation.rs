@@ -274,6 +274,7 @@ impl Invocation<'_> {
         target: &DbRef,
         f: impl FnOnce(&mut Batch<'_>) -> Result<T>,
     ) -> Result<(T, Option<Commit>)> {
+        super::write_block::check(self, &target.db)?;
         if let Some(mut txn) = self.transaction()? {
             return Ok((self.context.store.transaction_write(&mut txn, target, f)?, None));
         }
@@ -283,8 +284,8 @@ impl Invocation<'_> {
         let journaled = self.write_concern()?.0.journaled();
         let written = self.context.store.write_waiting(target, journaled, retryable, &keep_waiting, f);
         if target.db == "config" {
-            // `config.settings` holds the default read and write concerns.
-            self.context.rw_defaults.invalidate();
+            // `config.settings` holds the cluster-wide settings.
+            self.context.cluster_settings.invalidate();
         }
         written
     }

@@ -17,6 +17,8 @@ mod build_info;
 mod bulk_write;
 mod capped;
 mod change_stream;
+mod cluster_parameters;
+mod cluster_settings;
 mod clustered;
 mod coll_mod;
 mod coll_mod_index;
@@ -71,9 +73,10 @@ mod validate;
 mod validation;
 mod views;
 mod whatsmyuri;
+mod write_block;
 mod write_concern;
 
-pub use rw_defaults::Cache as RwDefaults;
+pub use cluster_settings::Cache as ClusterSettings;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -684,6 +687,26 @@ pub static COMMANDS: &[Command] = &[
         run: collections::rename,
     },
     Command {
+        name: "getClusterParameter",
+        aliases: &[],
+        help: "the cluster parameters: one, several, or every one (\"*\")",
+        admin_only: true,
+        store: true,
+        args: &arguments::GET_CLUSTER_PARAMETER,
+        auth: Rule::Cluster(&[Action::GetClusterParameter]),
+        run: cluster_parameters::get,
+    },
+    Command {
+        name: "setClusterParameter",
+        aliases: &[],
+        help: "set a cluster parameter",
+        admin_only: true,
+        store: true,
+        args: &arguments::SET_CLUSTER_PARAMETER,
+        auth: Rule::Cluster(&[Action::SetClusterParameter]),
+        run: cluster_parameters::set,
+    },
+    Command {
         name: "getDefaultRWConcern",
         aliases: &[],
         help: "the cluster-wide default read and write concerns",
@@ -752,6 +775,26 @@ pub static COMMANDS: &[Command] = &[
         args: &arguments::CONN_POOL_STATS,
         auth: Rule::Cluster(&[Action::ConnPoolStats]),
         run: host_admin::conn_pool_stats,
+    },
+    Command {
+        name: "setUserWriteBlockMode",
+        aliases: &[],
+        help: "block (global: true) or allow the writes of users without bypassWriteBlockingMode",
+        admin_only: true,
+        store: true,
+        args: &arguments::SET_USER_WRITE_BLOCK_MODE,
+        auth: Rule::Cluster(&[Action::SetUserWriteBlockMode]),
+        run: write_block::set,
+    },
+    Command {
+        name: "rotateCertificates",
+        aliases: &[],
+        help: "read the TLS certificate, key and CA files again for new connections",
+        admin_only: true,
+        store: false,
+        args: &arguments::ROTATE_CERTIFICATES,
+        auth: Rule::Cluster(&[Action::RotateCertificates]),
+        run: host_admin::rotate_certificates,
     },
     Command {
         name: "logRotate",
@@ -1336,7 +1379,12 @@ fn run_checked(
         operation.user = connection.auth().users.first().map(ToString::to_string);
     }
     let running = shared.operations.start(operation);
-    let deadline = max_time(body)?.map(|limit| Instant::now() + limit);
+    // A command that gives no `maxTimeMS` may take the cluster's default.
+    let limit = match body.get("maxTimeMS") {
+        None | Some(Bson::Null) => cluster_parameters::default_max_time(shared, connection, command, body)?,
+        Some(_) => max_time(body)?,
+    };
+    let deadline = limit.map(|limit| Instant::now() + limit);
     // The commands that compare by a collation read it themselves.
     if !matches!(command.name, "find" | "count" | "distinct" | "findAndModify" | "aggregate" | "create") {
         args::simple_collation(body)?;

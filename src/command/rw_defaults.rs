@@ -3,16 +3,12 @@
 //! write concern applied to writes that do not say all of theirs.
 //!
 //! The defaults live where MongoDB keeps them, in `config.settings` (document
-//! `ReadWriteConcernDefaults`) on `main`, written through the log like any
-//! document, so they survive restarts; a cache keeps them, dropped whenever
-//! anything writes to `config`. Nothing set, the implicit defaults hold: read
-//! concern `local`, write concern `{w: "majority", wtimeout: 0}`.
+//! `ReadWriteConcernDefaults`, `cluster_settings.rs`). Nothing set, the implicit
+//! defaults hold: read concern `local`, write concern `{w: "majority", wtimeout: 0}`.
 //!
 //! What the read default changes: nothing a read sees. On one node every
 //! acknowledged write is majority-committed, so `local`, `available` and `majority`
 //! read the same; it is kept and reported.
-
-use std::sync::{Arc, Mutex};
 
 use bson::{doc, Bson, DateTime, Document, Timestamp};
 
@@ -20,59 +16,32 @@ use super::write_concern::{Provenance, WriteConcern, W};
 use super::Invocation;
 use crate::context::Context;
 use crate::error::{Error, ErrorCode, Result};
-use crate::namespace::DbRef;
 use crate::value::type_name;
-use crate::wal::PutKind;
 
-const COLLECTION: &str = "settings";
 const ID: &str = "ReadWriteConcernDefaults";
 
 /// The defaults as persisted: what was set, and when.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Defaults {
+struct Defaults {
     read: Option<Document>,
     write: Option<WriteConcern>,
     updated: Option<(Timestamp, DateTime)>,
 }
 
-/// The defaults as last read, and when they were.
-#[derive(Default)]
-pub struct Cache {
-    current: Mutex<Option<(Arc<Defaults>, DateTime)>>,
-}
-
-impl Cache {
-    /// Forgets what was read: `config` was written.
-    pub fn invalidate(&self) {
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
+impl Defaults {
+    /// The defaults in `config.settings`, and when they were read.
+    fn read(context: &Context) -> Result<(Defaults, DateTime)> {
+        let (settings, read_at) = context.cluster_settings.get(context)?;
+        let Some(doc) = settings.get(ID) else { return Ok((Defaults::default(), read_at)) };
+        // Written by hand into `config.settings`, a bad field is as good as none.
+        let write = doc.get_document("defaultWriteConcern").ok().and_then(|wc| WriteConcern::parse(wc).ok());
+        let updated = match (doc.get_timestamp("updateOpTime"), doc.get_datetime("updateWallClockTime")) {
+            (Ok(time), Ok(wall)) => Some((time, *wall)),
+            _ => None,
+        };
+        let read = doc.get_document("defaultReadConcern").ok().cloned();
+        Ok((Defaults { read, write, updated }, read_at))
     }
-
-    fn get(&self, context: &Context) -> Result<(Arc<Defaults>, DateTime)> {
-        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(cached) = &*current {
-            return Ok(cached.clone());
-        }
-        let read = (Arc::new(load(context)?), DateTime::now());
-        *current = Some(read.clone());
-        Ok(read)
-    }
-}
-
-fn config() -> DbRef {
-    DbRef::parse("config").expect("config is a database name")
-}
-
-fn load(context: &Context) -> Result<Defaults> {
-    let view = context.store.view(&config(), None)?;
-    let Some(collection) = view.collection(COLLECTION)? else { return Ok(Defaults::default()) };
-    let Some(doc) = view.get(collection.id, &Bson::String(ID.into()))? else { return Ok(Defaults::default()) };
-    // Written by hand into `config.settings`, a bad field is as good as none.
-    let write = doc.get_document("defaultWriteConcern").ok().and_then(|wc| WriteConcern::parse(wc).ok());
-    let updated = match (doc.get_timestamp("updateOpTime"), doc.get_datetime("updateWallClockTime")) {
-        (Ok(time), Ok(wall)) => Some((time, *wall)),
-        _ => None,
-    };
-    Ok(Defaults { read: doc.get_document("defaultReadConcern").ok().cloned(), write, updated })
 }
 
 /// The write concern a write runs under: its own, completed by the default where
@@ -83,7 +52,7 @@ pub fn effective(context: &Context, given: Option<WriteConcern>) -> Result<(Writ
             return Ok((given.clone(), Provenance::ClientSupplied));
         }
     }
-    let (defaults, _) = context.rw_defaults.get(context)?;
+    let (defaults, _) = Defaults::read(context)?;
     let (default, provenance) = match &defaults.write {
         Some(custom) => (custom.clone(), Provenance::CustomDefault),
         None => (WriteConcern::implicit_default(), Provenance::ImplicitDefault),
@@ -120,11 +89,10 @@ pub fn get(inv: &Invocation<'_>) -> Result<Document> {
         Some(Bson::Boolean(b)) => *b,
         Some(other) => return Err(wrong_type("getDefaultRWConcern", "inMemory", other, "bool")),
     };
-    let cache = &inv.context.rw_defaults;
     if !in_memory {
-        cache.invalidate();
+        inv.context.cluster_settings.invalidate();
     }
-    let (defaults, read_at) = cache.get(inv.context)?;
+    let (defaults, read_at) = Defaults::read(inv.context)?;
     Ok(reply(&defaults, read_at, in_memory))
 }
 
@@ -152,8 +120,8 @@ pub fn set(inv: &Invocation<'_>) -> Result<Document> {
     if let (Some(write), Some(given)) = (&write, field("defaultWriteConcern")?) {
         check_write(write, given)?;
     }
-    let (current, _) = inv.context.rw_defaults.get(inv.context)?;
-    let mut next = (*current).clone();
+    let (current, _) = Defaults::read(inv.context)?;
+    let mut next = current.clone();
     if let Some(read) = read {
         next.read = (!read.is_empty()).then(|| read.clone());
     }
@@ -169,9 +137,9 @@ pub fn set(inv: &Invocation<'_>) -> Result<Document> {
         Some(write) => next.write = Some(write),
         None => {}
     }
-    next.updated = Some((inv.context.store.operation_time(), DateTime::now()));
+    next.updated = Some((super::cluster_settings::change_time(inv.context), DateTime::now()));
     save(inv, &next)?;
-    let (saved, read_at) = inv.context.rw_defaults.get(inv.context)?;
+    let (saved, read_at) = Defaults::read(inv.context)?;
     Ok(reply(&saved, read_at, false))
 }
 
@@ -245,13 +213,7 @@ fn save(inv: &Invocation<'_>, defaults: &Defaults) -> Result<()> {
         doc.insert("updateOpTime", time);
         doc.insert("updateWallClockTime", wall);
     }
-    let id = Bson::String(ID.into());
-    inv.write_to(&config(), |batch| {
-        let settings = batch.collection_or_create(COLLECTION)?;
-        let kind = if batch.contains(&settings, &id)? { PutKind::Replace } else { PutKind::Insert };
-        batch.put(&settings, kind, doc)
-    })?;
-    Ok(())
+    super::cluster_settings::save(inv, super::cluster_settings::SETTINGS, doc)
 }
 
 fn wrong_type(command: &str, field: &str, value: &Bson, expected: &str) -> Error {

@@ -182,11 +182,12 @@ impl WriteConcern {
 }
 
 /// `w`: a count of nodes (truncated toward zero, as MongoDB's `safeNumberLong`),
-/// a mode name, or `{tag: count}`; null is not given.
+/// a mode name, or `{tag: count}`. Null is MongoDB's default-constructed `w`, the
+/// empty mode name, which no replica set has.
 fn parse_w(value: &Bson) -> Result<Option<W>> {
     let failed = |message: String| Error::command(ErrorCode::FailedToParse, message);
     let nodes = match value {
-        Bson::Null | Bson::Undefined => return Ok(None),
+        Bson::Null | Bson::Undefined => return Ok(Some(W::Mode(String::new()))),
         Bson::String(mode) if mode == "majority" => return Ok(Some(W::Majority)),
         Bson::String(mode) => return Ok(Some(W::Mode(mode.clone()))),
         Bson::Document(tags) => {
@@ -338,7 +339,8 @@ const WRITERS: &[&str] = &[
 /// the command: refused by commands that take none (72), the wrong type (14), or
 /// a bad document (`WriteConcern::parse`). `None` when absent.
 pub fn given(command: &str, body: &Document) -> Result<Option<WriteConcern>> {
-    let Some(value) = body.get("writeConcern") else { return Ok(None) };
+    // A null generic argument is one not given.
+    let Some(value) = body.get("writeConcern").filter(|v| !matches!(v, Bson::Null)) else { return Ok(None) };
     if !supported_by(command, body) {
         return Err(Error::command(ErrorCode::InvalidOptions, "Command does not support writeConcern"));
     }

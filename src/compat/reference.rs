@@ -478,7 +478,7 @@ pub const COMMANDS: &[&str] = &[
     "setFeatureCompatibilityVersion",
     "setIndexCommitQuorum",
     "setParameter",
-    "setUserWriteConcern",
+    "setUserWriteBlockMode",
     "shutdown",
     // Diagnostics.
     "buildInfo",
@@ -514,6 +514,9 @@ pub const OUT_OF_SCOPE: &[&str] = &[
     "$listSampledQueries",
     "compactStructuredEncryptionData",
 ];
+
+/// Commands the 8.0 manual lists as removed from MongoDB.
+pub const REMOVED: &[&str] = &["resetError"];
 
 /// Whether a command is out of scope: sharding and replica-set administration.
 pub fn command_out_of_scope(name: &str) -> bool {

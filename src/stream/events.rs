@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bson::{doc, spec::BinarySubtype, Binary, Bson, Document};
+use bson::{doc, spec::BinarySubtype, Binary, Bson, DateTime, Document};
 
 use super::describe::describe;
 use super::feed::Published;
@@ -56,6 +56,20 @@ pub struct Options {
     /// `showExpandedEvents`: catalog events, branch events, `collectionUUID`,
     /// `operationDescription`, `disambiguatedPaths`.
     pub expanded: bool,
+    /// How long after its change a document's pre- and post-images may be
+    /// returned (the `changeStreamOptions` cluster parameter); `None`: as long as
+    /// the store's history holds them.
+    pub images_expire_after: Option<std::time::Duration>,
+}
+
+impl Options {
+    /// Whether the images of a change made at `time` have expired.
+    fn images_expired(&self, time: DateTime) -> bool {
+        self.images_expire_after.is_some_and(|limit| {
+            let age = DateTime::now().timestamp_millis().saturating_sub(time.timestamp_millis());
+            age > i64::try_from(limit.as_millis()).unwrap_or(i64::MAX)
+        })
+    }
 }
 
 /// One event and where it is.
@@ -264,7 +278,8 @@ impl<'a> Render<'a> {
         let asks_images = (kind == "update"
             && matches!(self.options.full_document, FullDocument::WhenAvailable | FullDocument::Required))
             || (kind != "insert" && self.options.before_change != BeforeChange::Off);
-        let images = !asks_images || self.images_enabled(txn.branch, record.lsn, collection)?;
+        let images = !asks_images
+            || (self.images_enabled(txn.branch, record.lsn, collection)? && !self.options.images_expired(record.time));
         let needs_before = kind == "update" || (kind != "insert" && self.options.before_change != BeforeChange::Off);
         let before = match needs_before {
             true => self.before(record, txn, parts, op, collection, &id)?,
@@ -555,7 +570,7 @@ impl<'a> Render<'a> {
             event.insert("documentKey", doc! {"_id": id});
             match (self.options.before_change, before) {
                 (BeforeChange::Off, _) => {}
-                (_, Some(before)) if kind != "insert" => {
+                (_, Some(before)) if kind != "insert" && !self.options.images_expired(record.time) => {
                     event.insert("fullDocumentBeforeChange", before);
                 }
                 _ => {}

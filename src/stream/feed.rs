@@ -390,6 +390,9 @@ impl Feed {
 /// while none is, forgets what the feed kept and sleeps. It holds the feed only
 /// while it works, and ends once the feed is gone or closed.
 fn run(feed: Weak<Feed>) {
+    // Reading and decoding every record is work writers must not wait for: the
+    // thread takes only the CPU no other thread wants (`low_priority.rs`).
+    crate::low_priority::lower_this_thread();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -10,6 +10,7 @@ mod describe;
 mod events;
 mod feed;
 mod scope;
+pub mod split;
 mod token;
 
 use std::collections::VecDeque;
@@ -80,7 +81,12 @@ impl ChangeStream {
                         ),
                     ));
                 }
-                (token.position, None)
+                // A fragment's event is read again: the fragments before it are
+                // skipped by whoever splits it (`cursor::StreamSource`).
+                match token.fragment {
+                    Some(_) => (token.position.before(), None),
+                    None => (token.position, None),
+                }
             }
             Start::At(time) => {
                 let now = bson::DateTime::now().timestamp_millis() / 1000;

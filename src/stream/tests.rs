@@ -38,7 +38,12 @@ fn items(db: &str) -> Scope {
 }
 
 fn plain() -> Options {
-    Options { full_document: FullDocument::Default, before_change: BeforeChange::WhenAvailable, expanded: false }
+    Options {
+        full_document: FullDocument::Default,
+        before_change: BeforeChange::WhenAvailable,
+        expanded: false,
+        images_expire_after: None,
+    }
 }
 
 /// Every event after `start`, read until the stream has caught up.
@@ -138,5 +143,97 @@ fn a_start_before_the_retained_history_is_history_lost() {
     assert_eq!(err.code(), ErrorCode::ChangeStreamHistoryLost);
     // From now on is always possible.
     ChangeStream::open(&feed, items("shop"), plain(), Start::Now).expect("from now");
+    feed.close();
+}
+
+#[test]
+fn images_older_than_the_expiry_are_not_returned() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let feed = open(dir.path(), Duration::from_secs(3600));
+    let first = put(&feed, "shop", PutKind::Insert, doc! {"_id": 1, "a": 1});
+    put(&feed, "shop", PutKind::Replace, doc! {"_id": 1, "a": 2});
+    std::thread::sleep(Duration::from_millis(20));
+    let read = |expire: Option<Duration>, before_change: BeforeChange| -> crate::error::Result<Vec<Document>> {
+        let options = Options { before_change, images_expire_after: expire, ..plain() };
+        let start = Start::After(Token::new(Position::after(first), false));
+        let mut stream = ChangeStream::open(&feed, items("shop"), options, start).expect("open");
+        for _ in 0..200 {
+            let events = stream.next_events(10, &mut || Ok(()))?;
+            if !events.is_empty() {
+                return Ok(events.into_iter().map(|e| e.doc).collect());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("no event came");
+    };
+    let kept = read(Some(Duration::from_secs(3600)), BeforeChange::WhenAvailable).expect("events");
+    assert_eq!(kept[0].get_document("fullDocumentBeforeChange"), Ok(&doc! {"_id": 1, "a": 1}));
+    let expired = read(Some(Duration::from_millis(5)), BeforeChange::WhenAvailable).expect("events");
+    assert_eq!(expired[0].get("fullDocumentBeforeChange"), Some(&Bson::Null), "expired: null");
+    let required = read(Some(Duration::from_millis(5)), BeforeChange::Required);
+    assert!(required.is_err(), "required and expired: an error");
+    feed.close();
+}
+
+#[test]
+fn an_event_too_large_for_a_reply_comes_in_fragments_and_resumes_from_one() {
+    use crate::cursor::StreamSource;
+    use crate::operations::Interrupt;
+    use crate::query::pipeline::Pipeline;
+    use crate::query::Variables;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let feed = open(dir.path(), Duration::from_secs(3600));
+    let big = |c: &str| Bson::String(c.repeat(9 << 20));
+    let first = put(&feed, "shop", PutKind::Insert, doc! {"_id": 1, "s": big("a")});
+    put(&feed, "shop", PutKind::Replace, doc! {"_id": 1, "s": big("b")});
+    let source = |split: bool, start: Start, resume| {
+        let stream = ChangeStream::open(&feed, items("shop"), plain(), start).expect("open");
+        let pipeline = Pipeline::parse_change_stream(&[], &Variables::none()).expect("pipeline");
+        StreamSource::new(stream, pipeline, split, resume)
+    };
+    let interrupt = || Interrupt { deadline: None, op: None };
+    // The next batch that has something (the feed may not have read the records yet).
+    let next = |source: &mut StreamSource| -> crate::error::Result<Vec<Document>> {
+        for _ in 0..200 {
+            let batch = source.next_batch(100, interrupt())?;
+            if !batch.is_empty() {
+                return Ok(batch);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("no event came");
+    };
+    let after_insert = Start::After(Token::new(Position::after(first), false));
+
+    // The replace event holds both 9 MiB versions: two fragments, one per batch.
+    let mut split = source(true, after_insert, None);
+    let one = next(&mut split).expect("batch");
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].get_document("splitEvent"), Ok(&doc! {"fragment": 1, "of": 2}));
+    assert_eq!(
+        &split.resume_token(),
+        one[0].get_document("_id").expect("token"),
+        "the batch's token is its fragment's"
+    );
+    let two = next(&mut split).expect("batch");
+    assert_eq!(two[0].get_document("splitEvent"), Ok(&doc! {"fragment": 2, "of": 2}));
+    let mut fields: Vec<&str> = one[0].keys().chain(two[0].keys()).map(String::as_str).collect();
+    fields.sort_unstable();
+    assert!(fields.contains(&"fullDocument") && fields.contains(&"fullDocumentBeforeChange"), "{fields:?}");
+
+    // Resuming from the first fragment gives the second only.
+    let token = Token::parse("resumeAfter", &Bson::Document(one[0].get_document("_id").expect("id").clone()))
+        .expect("a fragment's token");
+    assert_eq!(token.fragment, Some(0));
+    let mut resumed = source(true, Start::After(token), Some((token.position, 0)));
+    let rest = next(&mut resumed).expect("batch");
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].get_document("splitEvent"), Ok(&doc! {"fragment": 2, "of": 2}));
+
+    // Without the stage the event fails the stream, as in MongoDB.
+    let mut whole = source(false, after_insert, None);
+    let err = next(&mut whole).expect_err("too large");
+    assert_eq!(err.code(), crate::error::ErrorCode::BSONObjectTooLarge);
     feed.close();
 }

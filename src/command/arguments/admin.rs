@@ -352,3 +352,19 @@ pub static SET_FEATURE_COMPATIBILITY_VERSION: Args = Args::strict(&[
     implemented("dryRun"),
     unsupported("fromConfigServer", "an internal field, sent only by a sharded cluster's config server"),
 ]);
+
+/// rotateCertificates: https://www.mongodb.com/docs/v8.0/reference/command/rotateCertificates/
+/// MongoDB 8.0: rotate_certificates.idl (strict).
+pub static ROTATE_CERTIFICATES: Args = Args::strict(&[implemented("message")]);
+
+/// setUserWriteBlockMode: https://www.mongodb.com/docs/v8.0/reference/command/setUserWriteBlockMode/
+/// MongoDB 8.0: set_user_write_block_mode.idl (strict).
+pub static SET_USER_WRITE_BLOCK_MODE: Args = Args::strict(&[implemented("global"), implemented("reason")]);
+
+/// getClusterParameter: https://www.mongodb.com/docs/v8.0/reference/command/getClusterParameter/
+pub static GET_CLUSTER_PARAMETER: Args =
+    Args::lenient(&[], "MongoDB 8.0's getClusterParameter ignores fields it does not know");
+
+/// setClusterParameter: https://www.mongodb.com/docs/v8.0/reference/command/setClusterParameter/
+pub static SET_CLUSTER_PARAMETER: Args =
+    Args::lenient(&[], "MongoDB 8.0's setClusterParameter ignores fields it does not know");

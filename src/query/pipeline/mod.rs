@@ -158,6 +158,7 @@ const NOT_IN_FACET: &[&str] = &[
     "$geoNear",
     "$changeStream",
     "$planCacheStats",
+    "$changeStreamSplitLargeEvent",
     "$search",
     "$searchMeta",
 ];
@@ -244,7 +245,7 @@ const UPDATE_STAGES: &[&str] = &["$addFields", "$set", "$project", "$unset", "$r
 
 /// The stages a change stream's pipeline may hold after `$changeStream`.
 const CHANGE_STREAM_STAGES: &[&str] =
-    &["$match", "$addFields", "$set", "$project", "$unset", "$replaceRoot", "$replaceWith"];
+    &["$match", "$addFields", "$set", "$project", "$unset", "$replaceRoot", "$replaceWith", "$redact"];
 
 /// A stream of documents between stages.
 type Docs<'a> = Box<dyn Iterator<Item = Result<Document>> + 'a>;
@@ -279,6 +280,12 @@ impl Pipeline {
                     within.check(name)?;
                     let message = "$geoNear was not the first stage in the pipeline after optimization. Is optimization disabled or inhibited?";
                     return Err(Error::command(ErrorCode::Location40603, message));
+                }
+                // A change stream's own (`command/change_stream.rs`).
+                None if name == "$changeStreamSplitLargeEvent" => {
+                    within.check(name)?;
+                    let message = format!("{name} can only be used in a $changeStream pipeline");
+                    return Err(Error::command(ErrorCode::IllegalOperation, message));
                 }
                 // Sources the `aggregate` command reads first in its pipeline
                 // (`command/coll_stats.rs`, `command/index_stats.rs`).
