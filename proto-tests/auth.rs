@@ -118,18 +118,24 @@ async fn scram_logins_and_roles_scoped_to_branches() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn user_write_block_mode_stops_users_without_bypass() {
+/// A server with access control, logged in as `root` (the first user) and as
+/// `app`, a user with `readWrite` on `shop`.
+async fn root_and_app() -> (TestServer, mongodb::Client, mongodb::Client) {
     let server = TestServer::start_with(|s| s.auth = true).await;
-    let anonymous = server.client().await;
-    let admin = anonymous.database("admin");
+    let admin = server.client().await.database("admin");
     admin.run_command(doc! {"createUser": "root", "pwd": "s3cret", "roles": ["root"]}).await.expect("first user");
     let root = login(&server, "root", "s3cret", "admin", AuthMechanism::ScramSha256).await;
-    let shop = root.database("shop");
-    shop.run_command(doc! {"createUser": "app", "pwd": "apppw", "roles": [{"role": "readWrite", "db": "shop"}]})
+    root.database("shop")
+        .run_command(doc! {"createUser": "app", "pwd": "apppw", "roles": [{"role": "readWrite", "db": "shop"}]})
         .await
         .expect("app user");
     let app = login(&server, "app", "apppw", "shop", AuthMechanism::ScramSha256).await;
+    (server, root, app)
+}
+
+#[tokio::test]
+async fn user_write_block_mode_stops_users_without_bypass() {
+    let (server, root, app) = root_and_app().await;
     let items = |client: &mongodb::Client| client.database("shop").collection::<Document>("items");
     items(&app).insert_one(doc! {"_id": 1}).await.expect("writes before the block");
 
@@ -151,16 +157,7 @@ async fn user_write_block_mode_stops_users_without_bypass() {
 
 #[tokio::test]
 async fn default_max_time_ms_limits_reads_of_users_without_bypass() {
-    let server = TestServer::start_with(|s| s.auth = true).await;
-    let anonymous = server.client().await;
-    let admin = anonymous.database("admin");
-    admin.run_command(doc! {"createUser": "root", "pwd": "s3cret", "roles": ["root"]}).await.expect("first user");
-    let root = login(&server, "root", "s3cret", "admin", AuthMechanism::ScramSha256).await;
-    root.database("shop")
-        .run_command(doc! {"createUser": "app", "pwd": "apppw", "roles": [{"role": "readWrite", "db": "shop"}]})
-        .await
-        .expect("app user");
-    let app = login(&server, "app", "apppw", "shop", AuthMechanism::ScramSha256).await;
+    let (server, root, app) = root_and_app().await;
     root.database("shop").collection::<Document>("items").insert_one(doc! {"_id": 1}).await.expect("insert");
     // A read that takes a while: a loop in JavaScript for each document.
     let slow = |max_time_ms: Option<i64>| {

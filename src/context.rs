@@ -72,6 +72,8 @@ pub struct Context {
     pub cluster_settings: crate::command::ClusterSettings,
     /// How many operations each index served, for `$indexStats`.
     pub index_usage: crate::index::usage::IndexUsage,
+    /// The planner's index filters (`planCacheSetFilter`).
+    pub index_filters: crate::command::IndexFilters,
     /// TLS for the connections accepted from now on (`rotateCertificates` reloads it).
     pub tls: crate::tls::Tls,
 }
@@ -158,6 +160,7 @@ impl Context {
             shutdown: tokio::sync::Notify::new(),
             cluster_settings: Default::default(),
             index_usage: Default::default(),
+            index_filters: Default::default(),
             tls: crate::tls::Tls::disabled(),
         })
     }

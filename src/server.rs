@@ -102,6 +102,7 @@ impl Server {
             shutdown: tokio::sync::Notify::new(),
             cluster_settings: Default::default(),
             index_usage: Default::default(),
+            index_filters: Default::default(),
             tls,
         });
         let root = root.as_ref().map(|(user, password)| (user.as_str(), password.as_str()));

@@ -77,6 +77,9 @@ pub enum Action {
     GetClusterParameter,
     SetClusterParameter,
     BypassDefaultMaxTimeMs,
+    PlanCacheIndexFilter,
+    PlanCacheWrite,
+    PlanCacheRead,
 }
 
 /// Every action with its name.
@@ -138,6 +141,9 @@ const NAMES: &[(Action, &str)] = &[
     (Action::GetClusterParameter, "getClusterParameter"),
     (Action::SetClusterParameter, "setClusterParameter"),
     (Action::BypassDefaultMaxTimeMs, "bypassDefaultMaxTimeMS"),
+    (Action::PlanCacheIndexFilter, "planCacheIndexFilter"),
+    (Action::PlanCacheWrite, "planCacheWrite"),
+    (Action::PlanCacheRead, "planCacheRead"),
     (Action::GetParameter, "getParameter"),
     (Action::SetParameter, "setParameter"),
     (Action::GetCmdLineOpts, "getCmdLineOpts"),

@@ -52,6 +52,9 @@ const WRITE: &[Action] = &[
 ];
 
 const DB_ADMIN: &[Action] = &[
+    Action::PlanCacheIndexFilter,
+    Action::PlanCacheWrite,
+    Action::PlanCacheRead,
     Action::CollStats,
     Action::DbStats,
     Action::ListCollections,

@@ -15,6 +15,23 @@ use crate::query::plan::{self, Access, Plan};
 use crate::store::{Collection, Natural, View};
 use crate::value::collation::Collation;
 
+/// Splits off a leading stage `name` that makes the pipeline's documents
+/// (`$collStats`, `$indexStats`): its specification and the stages after it. The
+/// stage anywhere else is refused (40602).
+pub fn leading_stage<'a>(stages: &'a [Bson], name: &str) -> Result<(Option<&'a Bson>, &'a [Bson])> {
+    let is_it = |stage: &Bson| stage.as_document().is_some_and(|s| s.contains_key(name));
+    if stages.iter().skip(1).any(is_it) {
+        return Err(Error::command(
+            ErrorCode::Location40602,
+            format!("{name} is only valid as the first stage in a pipeline"),
+        ));
+    }
+    match stages.split_first() {
+        Some((first, rest)) if is_it(first) => Ok((first.as_document().and_then(|s| s.get(name)), rest)),
+        _ => Ok((None, stages)),
+    }
+}
+
 /// Whether the pipeline ends by writing its results (`$out`, `$merge`).
 pub fn writes(body: &Document) -> bool {
     let last = body.get_array("pipeline").ok().and_then(|stages| stages.last());
@@ -103,8 +120,11 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         None => stages,
     };
     // A leading `$collStats` produces one document that the rest of the pipeline runs over.
-    let (coll_stats, stages) = super::coll_stats::leading_stage(stages)?;
-    let (index_stats, stages) = super::index_stats::leading_stage(stages)?;
+    let (coll_stats, stages) = leading_stage(stages, "$collStats")?;
+    let (index_stats, stages) = leading_stage(stages, "$indexStats")?;
+    let index_stats = index_stats.map(super::index_stats::check).transpose()?.is_some();
+    let (plan_cache_stats, stages) = leading_stage(stages, "$planCacheStats")?;
+    let plan_cache_stats = plan_cache_stats.map(super::index_filters::check_plan_cache_stats).transpose()?.is_some();
     if index_stats && matches!(inv.session, Some(super::invocation::SessionUse::Transaction(_))) {
         return Err(Error::command(
             ErrorCode::OperationNotSupportedInTransaction,
@@ -150,6 +170,9 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         pipeline.run_held(listed.into_iter().map(Ok), &collections)?
     } else if let Some(spec) = coll_stats {
         pipeline.run_held(std::iter::once(super::coll_stats::stage(inv, &view, name, spec)), &collections)?
+    } else if plan_cache_stats {
+        // No plan is cached (`index_filters.rs`): there is no entry to list.
+        pipeline.run_held(std::iter::empty(), &collections)?
     } else if index_stats {
         let documents = super::index_stats::documents(inv, &view, source.as_ref());
         pipeline.run_held(documents.into_iter().map(Ok), &collections)?
@@ -166,7 +189,28 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             }
             Some(collection) => {
                 let plan = match pipeline.leading_match() {
-                    Some(filter) => plan::choose(&collection, filter, None, super::find::hint(inv.body)?)?,
+                    Some(filter) => {
+                        // An index filter for the `$match`'s shape limits the indexes and
+                        // overrides the hint.
+                        let query =
+                            stages.first().and_then(Bson::as_document).and_then(|s| s.get_document("$match").ok());
+                        let collation = super::find::given_collation(inv.body);
+                        let restricted = query.and_then(|query| {
+                            super::index_filters::restrict(
+                                inv.context,
+                                &view,
+                                &collection,
+                                query,
+                                None,
+                                None,
+                                collation,
+                            )
+                        });
+                        match &restricted {
+                            Some(restricted) => plan::choose(restricted, filter, None, None)?,
+                            None => plan::choose(&collection, filter, None, super::find::hint(inv.body)?)?,
+                        }
+                    }
                     None => plan::Plan::collection_scan(),
                 };
                 let input = Documents::new(inv, &view, &collection, &plan)?;

@@ -156,25 +156,6 @@ fn scale(spec: &Document, path: &str) -> Result<i64> {
     Ok(scale)
 }
 
-/// Splits off a leading `$collStats` stage: its specification and the stages after
-/// it. `$collStats` anywhere else is refused (40602).
-pub(super) fn leading_stage(stages: &[Bson]) -> Result<(Option<&Bson>, &[Bson])> {
-    let is_coll_stats = |stage: &Bson| stage.as_document().is_some_and(|s| s.contains_key("$collStats"));
-    if stages.iter().skip(1).any(is_coll_stats) {
-        return Err(Error::command(
-            ErrorCode::Location40602,
-            "$collStats is only valid as the first stage in a pipeline",
-        ));
-    }
-    match stages.split_first() {
-        Some((first, rest)) if is_coll_stats(first) => {
-            let spec = first.as_document().and_then(|s| s.get("$collStats"));
-            Ok((spec, rest))
-        }
-        _ => Ok((None, stages)),
-    }
-}
-
 /// The one document a `$collStats` stage produces for collection `name`:
 /// `{ns, host, localTime}`, with `storageStats` and `count` when asked for.
 pub(super) fn stage(inv: &Invocation<'_>, view: &View, name: &str, spec: &Bson) -> Result<Document> {

@@ -32,7 +32,13 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
         n = counted.first().and_then(|d| crate::index::whole_number(d.get("n")?)).unwrap_or(0).max(0) as u64;
     } else if let Some(collection) = entry {
         let wanted = if limit == 0 { u64::MAX } else { (skip as u64).saturating_add(limit) };
-        let plan = plan::choose(&collection, &filter, None, super::find::hint(inv.body)?)?;
+        let query = args::document(inv.body, "query")?.cloned().unwrap_or_default();
+        let collation = super::find::given_collation(inv.body);
+        let restricted = super::index_filters::restrict(inv.context, &view, &collection, &query, None, None, collation);
+        let plan = match &restricted {
+            Some(restricted) => plan::choose(restricted, &filter, None, None)?,
+            None => plan::choose(&collection, &filter, None, super::find::hint(inv.body)?)?,
+        };
         inv.note_plan(&view, &collection, &plan);
         exec::walk(&view, &collection, &plan, &filter, &inv.interrupt(), |_| {
             n += 1;

@@ -46,9 +46,17 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             values.extend(crate::query::path::distinct_values(&doc, key).into_iter().cloned());
         }
     } else if let Some(collection) = entry {
+        let query = args::document(inv.body, "query")?.cloned().unwrap_or_default();
+        let collation = super::find::given_collation(inv.body);
+        let restricted = super::index_filters::restrict(inv.context, &view, &collection, &query, None, None, collation);
+        // An index filter overrides the hint.
+        let target = match restricted {
+            Some(_) => exec::Target { hint: None, ..target },
+            None => target,
+        };
         exec::each(
             &view,
-            &collection,
+            restricted.as_ref().unwrap_or(&collection),
             &target,
             &inv.interrupt(),
             &|plan| inv.note_plan(&view, &collection, plan),

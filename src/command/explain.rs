@@ -73,14 +73,27 @@ pub fn explain(inv: &Invocation<'_>, inner: &Document, execute: bool) -> Result<
     let ns = args::namespace(inv, query.collection);
     let collection = view.collection(query.collection)?;
     let filter = args::text_on(filter, collection.as_ref())?;
-    let plan = match &collection {
-        Some(collection) => Some(plan::choose(collection, &filter, query.sort, query.hint)?),
-        None => None,
+    let restricted = collection.as_ref().and_then(|collection| {
+        let collation = super::find::given_collation(inner);
+        super::index_filters::restrict(
+            inv.context,
+            &view,
+            collection,
+            &query.filter,
+            query.sort,
+            query.projection,
+            collation,
+        )
+    });
+    let plan = match (&restricted, &collection) {
+        (Some(restricted), _) => Some(plan::choose(restricted, &filter, query.sort, None)?),
+        (None, Some(collection)) => Some(plan::choose(collection, &filter, query.sort, query.hint)?),
+        (None, None) => None,
     };
     let winning = winning_plan(&query, plan.as_ref(), filter.text_search());
     let planner = doc! {
         "namespace": &ns,
-        "indexFilterSet": false,
+        "indexFilterSet": restricted.is_some(),
         "parsedQuery": query.filter.clone(),
         "maxIndexedOrSolutionsReached": false,
         "maxIndexedAndSolutionsReached": false,

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 
 use bson::{doc, Bson, Document};
 
+use super::index_filters;
 use super::{args, system_profile, Invocation};
 use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, ErrorCode, Result};
@@ -20,6 +21,11 @@ pub fn is_point_read(body: &Document) -> bool {
         Some(_) => true,
     };
     simple_id && !body.contains_key("sort")
+}
+
+/// The collation a command gives (not its collection's): part of a query's shape.
+pub fn given_collation(body: &Document) -> Option<&Document> {
+    body.get_document("collation").ok()
 }
 
 pub fn find(inv: &Invocation<'_>) -> Result<Document> {
@@ -87,7 +93,23 @@ pub fn find(inv: &Invocation<'_>) -> Result<Document> {
     if name == system_profile::NAME {
         cursor.source = Source::Ready(system_profile::find(inv, &cursor.filter, sort_spec)?);
     } else if let Some(collection) = target {
-        let plan = plan::choose_collated(&collection, &cursor.filter, sort_spec, hint, collation.as_ref())?;
+        // An index filter for the query's shape limits the indexes, and overrides the hint.
+        let query = args::document(body, "filter")?.cloned().unwrap_or_default();
+        let projection = args::document(body, "projection")?;
+        let restricted = index_filters::restrict(
+            inv.context,
+            &view,
+            &collection,
+            &query,
+            sort_spec,
+            projection,
+            given_collation(body),
+        );
+        let (planned, hint) = match &restricted {
+            Some(restricted) => (restricted, None),
+            None => (&collection, hint),
+        };
+        let plan = plan::choose_collated(planned, &cursor.filter, sort_spec, hint, collation.as_ref())?;
         inv.note_plan(&view, &collection, &plan);
         super::timeseries::check_find(&collection, body)?;
         if let Some(await_data) = tailing {

@@ -206,3 +206,8 @@ fn golden_cluster_parameters() {
 fn golden_change_stream_stages() {
     assert_eq!(run_file(include_str!("golden/change-stream-stages.json")), 10, "the number of cases");
 }
+
+#[test]
+fn golden_plan_cache() {
+    assert_eq!(run_file(include_str!("golden/plan-cache.json")), 39, "the number of cases");
+}

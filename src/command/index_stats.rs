@@ -10,25 +10,13 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::index::usage::Key;
 use crate::store::{Collection, View};
 
-/// A leading `$indexStats` (its specification checked), and the stages after it;
-/// refused anywhere else.
-pub(super) fn leading_stage(stages: &[Bson]) -> Result<(bool, &[Bson])> {
-    let is_index_stats = |stage: &Bson| stage.as_document().is_some_and(|s| s.contains_key("$indexStats"));
-    if stages.iter().skip(1).any(is_index_stats) {
-        return Err(Error::command(
-            ErrorCode::Location40602,
-            "$indexStats is only valid as the first stage in a pipeline",
-        ));
-    }
-    match stages.split_first() {
-        Some((first, rest)) if is_index_stats(first) => match first.as_document().and_then(|s| s.get("$indexStats")) {
-            Some(Bson::Document(spec)) if spec.is_empty() => Ok((true, rest)),
-            _ => Err(Error::command(
-                ErrorCode::Location28803,
-                "The $indexStats stage specification must be an empty object",
-            )),
-        },
-        _ => Ok((false, stages)),
+/// Checks a `$indexStats` stage's specification: an empty document.
+pub(super) fn check(spec: &Bson) -> Result<()> {
+    match spec {
+        Bson::Document(spec) if spec.is_empty() => Ok(()),
+        _ => {
+            Err(Error::command(ErrorCode::Location28803, "The $indexStats stage specification must be an empty object"))
+        }
     }
 }
 

@@ -45,6 +45,7 @@ mod get_parameter;
 mod hello;
 mod host_admin;
 mod host_info;
+mod index_filters;
 mod index_stats;
 mod indexes;
 mod insert;
@@ -77,6 +78,7 @@ mod write_block;
 mod write_concern;
 
 pub use cluster_settings::Cache as ClusterSettings;
+pub use index_filters::IndexFilters;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -685,6 +687,46 @@ pub static COMMANDS: &[Command] = &[
         args: &arguments::RENAME_COLLECTION,
         auth: Rule::Custom(authorize::rename_collection),
         run: collections::rename,
+    },
+    Command {
+        name: "planCacheSetFilter",
+        aliases: &[],
+        help: "limit the indexes the planner may use for one query shape (an index filter)",
+        admin_only: false,
+        store: true,
+        args: &arguments::PLAN_CACHE_SET_FILTER,
+        auth: Rule::Branch(&[Action::PlanCacheIndexFilter]),
+        run: index_filters::set,
+    },
+    Command {
+        name: "planCacheClearFilters",
+        aliases: &[],
+        help: "remove the index filter of one query shape, or every one of the collection",
+        admin_only: false,
+        store: true,
+        args: &arguments::PLAN_CACHE_CLEAR_FILTERS,
+        auth: Rule::Branch(&[Action::PlanCacheIndexFilter]),
+        run: index_filters::clear,
+    },
+    Command {
+        name: "planCacheListFilters",
+        aliases: &[],
+        help: "the index filters of a collection",
+        admin_only: false,
+        store: true,
+        args: &arguments::PLAN_CACHE_LIST_FILTERS,
+        auth: Rule::Branch(&[Action::PlanCacheIndexFilter]),
+        run: index_filters::list,
+    },
+    Command {
+        name: "planCacheClear",
+        aliases: &[],
+        help: "remove cached plans (branchdb caches none: it plans every query)",
+        admin_only: false,
+        store: true,
+        args: &arguments::PLAN_CACHE_CLEAR,
+        auth: Rule::Branch(&[Action::PlanCacheWrite]),
+        run: index_filters::clear_plan_cache,
     },
     Command {
         name: "getClusterParameter",
@@ -1386,7 +1428,18 @@ fn run_checked(
     };
     let deadline = limit.map(|limit| Instant::now() + limit);
     // The commands that compare by a collation read it themselves.
-    if !matches!(command.name, "find" | "count" | "distinct" | "findAndModify" | "aggregate" | "create") {
+    if !matches!(
+        command.name,
+        "find"
+            | "count"
+            | "distinct"
+            | "findAndModify"
+            | "aggregate"
+            | "create"
+            | "planCacheSetFilter"
+            | "planCacheClearFilters"
+            | "planCacheClear"
+    ) {
         args::simple_collation(body)?;
     }
     let invocation = Invocation {

@@ -19,8 +19,16 @@ use crate::query::{Filter, Update};
 
 /// Stages the `aggregate` command handles before the pipeline: first stages that
 /// make the documents.
-const LEADING_STAGES: &[&str] =
-    &["$changeStream", "$collStats", "$currentOp", "$documents", "$indexStats", "$listLocalSessions", "$listSessions"];
+const LEADING_STAGES: &[&str] = &[
+    "$changeStream",
+    "$collStats",
+    "$currentOp",
+    "$documents",
+    "$indexStats",
+    "$listLocalSessions",
+    "$listSessions",
+    "$planCacheStats",
+];
 
 /// A row's status.
 #[derive(Clone, Copy, PartialEq)]

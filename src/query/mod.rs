@@ -9,6 +9,7 @@ pub mod path;
 pub mod pipeline;
 pub mod plan;
 pub mod projection;
+pub mod shape;
 pub mod sort;
 pub mod text;
 pub mod update;

@@ -298,3 +298,32 @@ pub static DB_STATS: Args = Args::strict(&[
     implemented("scale"),
     implemented("freeStorage"), // the free-space figures are reported, as 0
 ]);
+
+/// planCacheSetFilter: https://www.mongodb.com/docs/v8.0/reference/command/planCacheSetFilter/
+/// MongoDB 8.0: a BasicCommand, which ignores fields it does not know.
+pub static PLAN_CACHE_SET_FILTER: Args = Args::lenient(
+    &[
+        implemented("query"),
+        implemented("sort"),
+        implemented("projection"),
+        implemented("collation"),
+        implemented("indexes"),
+    ],
+    "planCacheSetFilter is a BasicCommand in MongoDB 8.0: it ignores fields it does not know",
+);
+
+/// planCacheClearFilters: https://www.mongodb.com/docs/v8.0/reference/command/planCacheClearFilters/
+pub static PLAN_CACHE_CLEAR_FILTERS: Args = Args::lenient(
+    &[implemented("query"), implemented("sort"), implemented("projection"), implemented("collation")],
+    "planCacheClearFilters is a BasicCommand in MongoDB 8.0: it ignores fields it does not know",
+);
+
+/// planCacheListFilters: https://www.mongodb.com/docs/v8.0/reference/command/planCacheListFilters/
+pub static PLAN_CACHE_LIST_FILTERS: Args =
+    Args::lenient(&[], "planCacheListFilters is a BasicCommand in MongoDB 8.0: it ignores fields it does not know");
+
+/// planCacheClear: https://www.mongodb.com/docs/v8.0/reference/command/planCacheClear/
+pub static PLAN_CACHE_CLEAR: Args = Args::lenient(
+    &[implemented("query"), implemented("sort"), implemented("projection"), implemented("collation")],
+    "planCacheClear is a BasicCommand in MongoDB 8.0: it ignores fields it does not know",
+);

@@ -289,7 +289,7 @@ impl Pipeline {
                 }
                 // Sources the `aggregate` command reads first in its pipeline
                 // (`command/coll_stats.rs`, `command/index_stats.rs`).
-                None if matches!(name, "$collStats" | "$indexStats") => {
+                None if matches!(name, "$collStats" | "$indexStats" | "$planCacheStats") => {
                     within.check(name)?;
                     let message = format!("{name} is only valid as the first stage in a pipeline");
                     return Err(Error::command(ErrorCode::Location40602, message));
