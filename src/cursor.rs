@@ -681,4 +681,87 @@ mod tests {
         assert_eq!(cursors.take(id).err().map(|e| e.code()), Some(ErrorCode::CursorNotFound));
         assert!(cursors.is_empty());
     }
+
+    #[test]
+    fn an_event_too_large_for_a_reply_comes_in_fragments_and_resumes_from_one() {
+        use std::time::Duration;
+
+        use bson::doc;
+
+        use crate::query::Variables;
+        use crate::store::PutKind;
+        use crate::stream::{BeforeChange, FullDocument, Options, Start};
+
+        let shared = Context::for_tests();
+        let feed = &shared.feed;
+        let put = |kind: PutKind, d: Document| {
+            let (_, commit) = shared
+                .store
+                .write(&DbRef::parse("shop").expect("name"), false, None, |batch| {
+                    let c = batch.collection_or_create("items")?;
+                    batch.put(&c, kind, d)
+                })
+                .expect("write");
+            commit.expect("a commit").lsn
+        };
+        let items = || Scope::Collection { db: "shop".into(), branch: "main".into(), collection: "items".into() };
+        let plain = || Options {
+            full_document: FullDocument::Default,
+            before_change: BeforeChange::WhenAvailable,
+            expanded: false,
+            images_expire_after: None,
+        };
+        let big = |c: &str| Bson::String(c.repeat(9 << 20));
+        let first = put(PutKind::Insert, doc! {"_id": 1, "s": big("a")});
+        put(PutKind::Replace, doc! {"_id": 1, "s": big("b")});
+        let source = |split: bool, start: Start, resume| {
+            let stream = ChangeStream::open(feed, items(), plain(), start).expect("open");
+            let pipeline = Pipeline::parse_change_stream(&[], &Variables::none()).expect("pipeline");
+            StreamSource::new(stream, pipeline, split, resume)
+        };
+        let interrupt = || Interrupt { deadline: None, op: None };
+        // The next batch that has something (the feed may not have read the records yet).
+        let next = |source: &mut StreamSource| -> crate::error::Result<Vec<Document>> {
+            for _ in 0..200 {
+                let batch = source.next_batch(100, interrupt())?;
+                if !batch.is_empty() {
+                    return Ok(batch);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            panic!("no event came");
+        };
+        let after_insert = Start::After(Token::new(Position::after(first), false));
+
+        // The replace event holds both 9 MiB versions: two fragments, one per batch.
+        let mut split = source(true, after_insert, None);
+        let one = next(&mut split).expect("batch");
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].get_document("splitEvent"), Ok(&doc! {"fragment": 1, "of": 2}));
+        assert_eq!(
+            &split.resume_token(),
+            one[0].get_document("_id").expect("token"),
+            "the batch's token is its fragment's"
+        );
+        let two = next(&mut split).expect("batch");
+        assert_eq!(two[0].get_document("splitEvent"), Ok(&doc! {"fragment": 2, "of": 2}));
+        let mut fields: Vec<&str> = one[0].keys().chain(two[0].keys()).map(String::as_str).collect();
+        fields.sort_unstable();
+        assert!(fields.contains(&"fullDocument") && fields.contains(&"fullDocumentBeforeChange"), "{fields:?}");
+
+        // Resuming from the first fragment gives the second only.
+        let token = Token::parse("resumeAfter", &Bson::Document(one[0].get_document("_id").expect("id").clone()))
+            .expect("a fragment's token");
+        assert_eq!(token.fragment, Some(0));
+        let mut resumed = source(true, Start::After(token), Some((token.position, 0)));
+        let rest = next(&mut resumed).expect("batch");
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].get_document("splitEvent"), Ok(&doc! {"fragment": 2, "of": 2}));
+
+        // Without the stage the event fails the stream, as in MongoDB.
+        let mut whole = source(false, after_insert, None);
+        let err = next(&mut whole).expect_err("too large");
+        assert_eq!(err.code(), crate::error::ErrorCode::BSONObjectTooLarge);
+        feed.close();
+    }
 }

@@ -17,6 +17,10 @@ pub fn reset(inv: &Invocation<'_>) -> Result<Document> {
     let to = state_ref(inv, "to")?;
     super::write_block::check(inv, &inv.db.db)?;
     let (branch, commit) = inv.context.store.reset_branch(&inv.db.db, name, &to)?;
+    if inv.db.db == "config" {
+        // `config` holds the cluster-wide settings (`cluster_settings.rs`).
+        inv.context.cluster_settings.invalidate();
+    }
     Ok(doc! {
         "lsn": commit.lsn.0 as i64,
         "baseLsn": branch.base_lsn.0 as i64,

@@ -36,6 +36,10 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let request = MergeRequest { db: &inv.db.db, source, into, strategy, dry_run };
     super::write_block::check(inv, &inv.db.db)?;
     let merged = inv.context.store.merge(&request)?;
+    if inv.db.db == "config" {
+        // `config` holds the cluster-wide settings (`cluster_settings.rs`).
+        inv.context.cluster_settings.invalidate();
+    }
     let store = &inv.context.store;
     let base = store.branch_by_id(merged.base.0).map_or(Bson::Null, |b| Bson::String(b.name));
     let mut listed = Vec::new();
