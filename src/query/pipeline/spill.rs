@@ -17,7 +17,7 @@ use bson::Document;
 use super::held::Held;
 use super::Docs;
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::sort::SortKey;
+use crate::query::sort::EncodedKey;
 use crate::query::Sort;
 use crate::value::size::document_footprint;
 
@@ -43,23 +43,24 @@ impl Default for Limits {
 /// limit; past it, an error without `allowDiskUse`, else sorted runs on disk merged
 /// as the result is pulled. `held` counts what is in memory.
 pub(super) fn sort<'a>(sort: &'a Sort, docs: Docs<'a>, mut held: Held) -> Result<Docs<'a>> {
-    let mut keys: Vec<SortKey> = Vec::new();
+    let mut keys: Vec<EncodedKey> = Vec::new();
     let mut buffer: Vec<Document> = Vec::new();
     let mut runs = Vec::new();
     for doc in docs {
         let doc = doc?;
-        held.add(document_footprint(&doc)).map_err(|e| sort_error(e, held.limit()))?;
-        keys.push(sort.key(&doc)?);
+        let key = sort.encoded_key(&doc)?;
+        held.add(document_footprint(&doc) + key.footprint()).map_err(|e| sort_error(e, held.limit()))?;
+        keys.push(key);
         buffer.push(doc);
         if held.over() {
-            let order = sorted_order(sort, &keys);
+            let order = sorted_order(sort, &keys, &buffer);
             runs.push(Run::write(order.iter().map(|&i| &buffer[i]))?);
             keys.clear();
             buffer.clear();
             held.clear();
         }
     }
-    let order = sorted_order(sort, &keys);
+    let order = sorted_order(sort, &keys, &buffer);
     if runs.is_empty() {
         let mut slots: Vec<Option<Document>> = buffer.into_iter().map(Some).collect();
         let sorted = order.into_iter().filter_map(move |i| slots[i].take()).map(Ok);
@@ -72,11 +73,11 @@ pub(super) fn sort<'a>(sort: &'a Sort, docs: Docs<'a>, mut held: Held) -> Result
     Ok(Box::new(Merge::new(sort, runs)?))
 }
 
-/// The positions of `keys` in sorted order (stable: equal keys keep their
-/// order). Sorting positions moves eight bytes per step instead of a document.
-fn sorted_order(sort: &Sort, keys: &[SortKey]) -> Vec<usize> {
+/// The positions of `keys` (of `docs`) in sorted order (stable: equal keys keep
+/// their order). Sorting positions moves eight bytes per step instead of a document.
+fn sorted_order(sort: &Sort, keys: &[EncodedKey], docs: &[Document]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_by(|&a, &b| sort.compare_keys(&keys[a], &keys[b]));
+    order.sort_by(|&a, &b| sort.compare_encoded((&keys[a], &docs[a]), (&keys[b], &docs[b])));
     order
 }
 
@@ -149,7 +150,7 @@ struct Merge<'a> {
     sort: &'a Sort,
     runs: Vec<Run>,
     /// The next document of each run, with its key.
-    heads: Vec<Option<(SortKey, Document)>>,
+    heads: Vec<Option<(EncodedKey, Document)>>,
 }
 
 impl<'a> Merge<'a> {
@@ -161,8 +162,8 @@ impl<'a> Merge<'a> {
 }
 
 /// A run's next document and its key.
-fn head(sort: &Sort, run: &mut Run) -> Result<Option<(SortKey, Document)>> {
-    run.next()?.map(|doc| Ok((sort.key(&doc)?, doc))).transpose()
+fn head(sort: &Sort, run: &mut Run) -> Result<Option<(EncodedKey, Document)>> {
+    run.next()?.map(|doc| Ok((sort.encoded_key(&doc)?, doc))).transpose()
 }
 
 impl Iterator for Merge<'_> {
@@ -171,9 +172,9 @@ impl Iterator for Merge<'_> {
     fn next(&mut self) -> Option<Result<Document>> {
         let mut first: Option<usize> = None;
         for (at, entry) in self.heads.iter().enumerate() {
-            let Some((key, _)) = entry else { continue };
-            let earlier = first.and_then(|f| self.heads[f].as_ref()).map(|(k, _)| k);
-            if earlier.is_none_or(|best| self.sort.compare_keys(key, best).is_lt()) {
+            let Some((key, doc)) = entry else { continue };
+            let earlier = first.and_then(|f| self.heads[f].as_ref()).map(|(k, d)| (k, d));
+            if earlier.is_none_or(|best| self.sort.compare_encoded((key, doc), best).is_lt()) {
                 first = Some(at);
             }
         }
