@@ -80,6 +80,12 @@ pub enum Action {
     PlanCacheIndexFilter,
     PlanCacheWrite,
     PlanCacheRead,
+    Compact,
+    ReIndex,
+    AuditConfigure,
+    QuerySettings,
+    QueryStatsRead,
+    QueryStatsReadTransformed,
 }
 
 /// Every action with its name.
@@ -153,6 +159,12 @@ const NAMES: &[(Action, &str)] = &[
     (Action::ConfigureFailPoint, "configureFailPoint"),
     (Action::ChangeStream, "changeStream"),
     (Action::CollMod, "collMod"),
+    (Action::Compact, "compact"),
+    (Action::ReIndex, "reIndex"),
+    (Action::AuditConfigure, "auditConfigure"),
+    (Action::QuerySettings, "querySettings"),
+    (Action::QueryStatsRead, "queryStatsRead"),
+    (Action::QueryStatsReadTransformed, "queryStatsReadTransformed"),
 ];
 
 impl Action {

@@ -69,6 +69,8 @@ const DB_ADMIN: &[Action] = &[
     Action::EnableProfiler,
     Action::KillCursors,
     Action::CollMod,
+    Action::Compact,
+    Action::ReIndex,
 ];
 
 const USER_ADMIN: &[Action] = &[
@@ -96,6 +98,8 @@ const CLUSTER_MONITOR: &[Action] = &[
     Action::Top,
     Action::GetDefaultRwConcern,
     Action::GetClusterParameter,
+    Action::QueryStatsRead,
+    Action::QueryStatsReadTransformed,
 ];
 
 /// Whether `name` is a built-in role in database `db`.

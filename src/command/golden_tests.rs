@@ -211,3 +211,8 @@ fn golden_change_stream_stages() {
 fn golden_plan_cache() {
     assert_eq!(run_file(include_str!("golden/plan-cache.json")), 39, "the number of cases");
 }
+
+#[test]
+fn golden_maintenance() {
+    assert_eq!(run_file(include_str!("golden/maintenance.json")), 66, "the number of cases");
+}

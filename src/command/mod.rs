@@ -8,6 +8,7 @@
 mod aggregate;
 mod args;
 mod arguments;
+mod audit_config;
 mod authorize;
 mod branch;
 mod branch_diff;
@@ -24,6 +25,7 @@ mod coll_mod;
 mod coll_mod_index;
 mod coll_stats;
 mod collections;
+mod compact;
 mod connection_status;
 mod count;
 mod current_op;
@@ -45,6 +47,7 @@ mod get_parameter;
 mod hello;
 mod host_admin;
 mod host_info;
+mod index_commit_quorum;
 mod index_filters;
 mod index_stats;
 mod indexes;
@@ -56,6 +59,7 @@ mod map_reduce;
 mod output;
 mod ping;
 mod profile;
+mod reindex;
 mod roles;
 mod rw_defaults;
 mod sasl;
@@ -71,6 +75,7 @@ mod update;
 mod user_store;
 mod users;
 mod validate;
+mod validate_db_metadata;
 mod validation;
 mod views;
 mod whatsmyuri;
@@ -777,6 +782,76 @@ pub static COMMANDS: &[Command] = &[
         args: &arguments::SET_FEATURE_COMPATIBILITY_VERSION,
         auth: Rule::Cluster(&[Action::SetFeatureCompatibilityVersion]),
         run: fcv::set,
+    },
+    Command {
+        name: "compact",
+        aliases: &[],
+        help: "give the store file's free space back (one file holds every collection)",
+        admin_only: false,
+        store: true,
+        args: &arguments::COMPACT,
+        auth: Rule::Branch(&[Action::Compact]),
+        run: compact::compact,
+    },
+    Command {
+        name: "autoCompact",
+        aliases: &[],
+        help: "compact the store file in the background when enough space is free",
+        admin_only: true,
+        store: false,
+        args: &arguments::AUTO_COMPACT,
+        auth: Rule::Cluster(&[Action::Compact]),
+        run: compact::auto_compact,
+    },
+    Command {
+        name: "reIndex",
+        aliases: &[],
+        help: "drop and rebuild every index of a collection",
+        admin_only: false,
+        store: true,
+        args: &arguments::RE_INDEX,
+        auth: Rule::Branch(&[Action::ReIndex]),
+        run: reindex::run,
+    },
+    Command {
+        name: "validateDBMetadata",
+        aliases: &[],
+        help: "the views and indexes the Stable API would refuse",
+        admin_only: false,
+        store: true,
+        args: &arguments::VALIDATE_DB_METADATA,
+        auth: Rule::Branch(&[Action::Validate]),
+        run: validate_db_metadata::run,
+    },
+    Command {
+        name: "setIndexCommitQuorum",
+        aliases: &[],
+        help: "the commit quorum of an index build in progress (branchdb builds indexes within createIndexes)",
+        admin_only: false,
+        store: true,
+        args: &arguments::SET_INDEX_COMMIT_QUORUM,
+        auth: Rule::Branch(&[Action::CreateIndex]),
+        run: index_commit_quorum::run,
+    },
+    Command {
+        name: "getAuditConfig",
+        aliases: &[],
+        help: "MongoDB Enterprise's audit configuration: auditing is not enabled",
+        admin_only: true,
+        store: false,
+        args: &arguments::AUDIT_CONFIG,
+        auth: Rule::Cluster(&[Action::AuditConfigure]),
+        run: audit_config::get,
+    },
+    Command {
+        name: "setAuditConfig",
+        aliases: &[],
+        help: "MongoDB Enterprise's audit configuration: auditing is not enabled",
+        admin_only: true,
+        store: false,
+        args: &arguments::AUDIT_CONFIG,
+        auth: Rule::Cluster(&[Action::AuditConfigure]),
+        run: audit_config::set,
     },
     Command {
         name: "fsync",

@@ -9,8 +9,8 @@ mod reference;
 use bson::{doc, Bson, Document};
 
 use self::reference::{
-    command_out_of_scope, ACCUMULATORS, COMMANDS, EXPRESSIONS, OUT_OF_SCOPE, QUERY_OPERATORS, REMOVED, STAGES,
-    TOP_LEVEL_QUERY_OPERATORS, UPDATE_OPERATORS, WINDOW_OPERATORS,
+    command_out_of_scope, ACCUMULATORS, COMMANDS, ENTERPRISE_AUDITING, EXPRESSIONS, OUT_OF_SCOPE, QUERY_OPERATORS,
+    REMOVED, STAGES, TOP_LEVEL_QUERY_OPERATORS, UPDATE_OPERATORS, WINDOW_OPERATORS,
 };
 use crate::error::ErrorCode;
 use crate::query::expr::{self, Variables};
@@ -39,6 +39,9 @@ enum Status {
     /// Listed by the 8.0 manual as removed from MongoDB: 8.0 answers 59, and so
     /// does branchdb.
     Removed,
+    /// MongoDB Enterprise's auditing, which branchdb does not have: it answers as
+    /// Enterprise started without auditing does.
+    EnterpriseAuditing,
 }
 
 impl Status {
@@ -56,6 +59,7 @@ impl Status {
             Status::Missing => "missing",
             Status::OutOfScope => "out of scope",
             Status::Removed => "removed from MongoDB (59, as 8.0 answers)",
+            Status::EnterpriseAuditing => "Enterprise auditing, not built: 344, as Enterprise without auditing answers",
         }
     }
 }
@@ -152,9 +156,12 @@ fn generate() -> String {
         .iter()
         .map(|name| {
             let known = crate::command::lookup(name).is_some();
-            let status = match !known && REMOVED.contains(name) {
-                true => Status::Removed,
-                false => Status::of(known, command_out_of_scope(name)),
+            let status = if !known && REMOVED.contains(name) {
+                Status::Removed
+            } else if ENTERPRISE_AUDITING.contains(name) {
+                Status::EnterpriseAuditing
+            } else {
+                Status::of(known, command_out_of_scope(name))
             };
             (name.to_string(), status)
         })

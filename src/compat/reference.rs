@@ -518,6 +518,9 @@ pub const OUT_OF_SCOPE: &[&str] = &[
 /// Commands the 8.0 manual lists as removed from MongoDB.
 pub const REMOVED: &[&str] = &["resetError"];
 
+/// The commands of MongoDB Enterprise's auditing (`command::audit_config`).
+pub const ENTERPRISE_AUDITING: &[&str] = &["getAuditConfig", "setAuditConfig"];
+
 /// Whether a command is out of scope: sharding and replica-set administration.
 pub fn command_out_of_scope(name: &str) -> bool {
     const SHARDING_FROM: &str = "abortMoveCollection";

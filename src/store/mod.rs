@@ -19,6 +19,7 @@ pub mod capped;
 mod changes;
 mod checkpoint;
 mod claims;
+mod compact;
 pub mod diff;
 pub mod engine;
 mod gate;
@@ -42,6 +43,7 @@ use tokio::sync::watch;
 pub use crate::wal::{BranchSettings, PutKind};
 pub use batch::{Batch, IndexBuild, PROGRESS_EVERY};
 pub use branches::{Branch, MergeMark, MAX_DEPTH};
+pub use compact::AutoCompact;
 pub use gc::GcStats;
 pub use lifecycle::LogEntry;
 pub use merge::{Conflict, MergeRequest, Merged, Strategy};
@@ -151,6 +153,8 @@ pub struct Store {
     pub work: Work,
     /// Closed by `fsync {lock: true}`: changes wait (`gate.rs`).
     pub gate: gate::Gate,
+    /// What `autoCompact` asked for, while it is on (`compact.rs`).
+    auto_compact: Mutex<Option<compact::AutoCompact>>,
 }
 
 /// Checkpoints and history collection, counted.
@@ -215,6 +219,7 @@ impl Store {
             deferred: Mutex::default(),
             committed: AtomicU64::new(meta.applied.0),
             maintenance: Mutex::new(()),
+            auto_compact: Mutex::new(None),
             writer: Mutex::new(meta),
             branches: RwLock::new(branches),
             failed: Mutex::new(None),
@@ -644,6 +649,7 @@ impl Store {
         let mut last_checkpoint = Instant::now();
         let mut last_gc = Instant::now();
         let mut last_expiry = Instant::now();
+        let mut last_compaction = Instant::now();
         while !self.stop.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(100));
             if self.gate.is_closed() {
@@ -671,6 +677,10 @@ impl Store {
                     Err(e) => tracing::error!(error = %e, "history collection failed"),
                 }
                 last_gc = Instant::now();
+            }
+            if last_compaction.elapsed() >= compact::AUTO_COMPACT_INTERVAL {
+                self.compact_if_asked();
+                last_compaction = Instant::now();
             }
         }
     }

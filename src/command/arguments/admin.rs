@@ -368,3 +368,32 @@ pub static GET_CLUSTER_PARAMETER: Args =
 /// setClusterParameter: https://www.mongodb.com/docs/v8.0/reference/command/setClusterParameter/
 pub static SET_CLUSTER_PARAMETER: Args =
     Args::lenient(&[], "MongoDB 8.0's setClusterParameter ignores fields it does not know");
+
+/// compact: https://www.mongodb.com/docs/v8.0/reference/command/compact/
+/// MongoDB 8.0: compact.idl (strict).
+pub static COMPACT: Args = Args::strict(&[
+    implemented("dryRun"),
+    // compact.rs: checked; one node is never a replica set's busy primary.
+    implemented("force"),
+    implemented("freeSpaceTargetMB"),
+]);
+
+/// autoCompact: https://www.mongodb.com/docs/v8.0/reference/command/autoCompact/
+pub static AUTO_COMPACT: Args = Args::strict(&[implemented("freeSpaceTargetMB"), implemented("runOnce")]);
+
+/// reIndex: https://www.mongodb.com/docs/v8.0/reference/command/reIndex/
+pub static RE_INDEX: Args =
+    Args::lenient(&[], "reIndex is a BasicCommand in MongoDB 8.0: it ignores fields it does not know");
+
+/// validateDBMetadata: https://www.mongodb.com/docs/v8.0/reference/command/validateDBMetadata/
+pub static VALIDATE_DB_METADATA: Args =
+    Args::strict(&[implemented("db"), implemented("collection"), implemented("apiParameters")]);
+
+/// setIndexCommitQuorum: https://www.mongodb.com/docs/v8.0/reference/command/setIndexCommitQuorum/
+/// MongoDB 8.0: set_index_commit_quorum.idl (strict).
+pub static SET_INDEX_COMMIT_QUORUM: Args = Args::strict(&[implemented("indexNames"), implemented("commitQuorum")]);
+
+/// getAuditConfig and setAuditConfig: MongoDB Enterprise's; branchdb answers as
+/// Enterprise does without auditing, whatever the fields.
+pub static AUDIT_CONFIG: Args =
+    Args::lenient(&[], "auditing is not enabled: the command fails before reading any field, as in MongoDB");

@@ -236,6 +236,24 @@ fn scale(coefficient: u128, by: i32) -> Option<u128> {
     coefficient.checked_mul(10u128.checked_pow(u32::try_from(by).ok()?)?)
 }
 
+/// A Decimal128 rounded half-even to an integer, saturating at the bounds of an
+/// i64 (NaN is 0), as MongoDB's `safeInt64` fields read one.
+pub fn to_i64_half_even(d: &Decimal128) -> i64 {
+    let Some(dec) = Dec::of(d) else {
+        let text = d.to_string();
+        return match (text.contains("NaN"), text.starts_with('-')) {
+            (true, _) => 0,
+            (false, true) => i64::MIN,
+            (false, false) => i64::MAX,
+        };
+    };
+    let saturated = if dec.neg { i64::MIN } else { i64::MAX };
+    let Some(integer) = dec.quantize(0, Rounding::HalfEven) else { return saturated };
+    let magnitude = i128::try_from(integer.coefficient).unwrap_or(i128::MAX);
+    let value = if integer.neg { -magnitude } else { magnitude };
+    i64::try_from(value).unwrap_or(saturated)
+}
+
 /// A Decimal128 as the nearest double (NaN and the infinities included).
 pub(super) fn to_f64(d: &Decimal128) -> f64 {
     crate::value::number::decimal_to_f64(d)

@@ -33,6 +33,7 @@ mod date;
 mod date_math;
 mod date_parts;
 mod decimal;
+pub use decimal::to_i64_half_even;
 mod function;
 mod logic;
 mod n_elements;

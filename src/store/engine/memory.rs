@@ -76,6 +76,15 @@ impl Engine for MemoryEngine {
     fn key_count(&self, table: Table) -> Result<u64> {
         Ok(self.lock().current[table.slot()].len() as u64)
     }
+
+    /// Maps hold no free space.
+    fn free_bytes(&self) -> Result<u64> {
+        Ok(0)
+    }
+
+    fn compact(&self) -> Result<Option<u64>> {
+        Ok(Some(0))
+    }
 }
 
 struct MemorySnapshot(Arc<Tables>);

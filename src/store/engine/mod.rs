@@ -105,6 +105,15 @@ pub trait Engine: Send + Sync {
 
     /// How many keys `table` holds now (for progress reports: cheap, not a scan).
     fn key_count(&self, table: Table) -> Result<u64>;
+
+    /// Bytes the engine's file holds that no data uses: about what
+    /// [`Engine::compact`] would give back.
+    fn free_bytes(&self) -> Result<u64>;
+
+    /// Rewrites the file without its free space, making everything committed
+    /// durable: the bytes given back, or `None` when a snapshot still open held it
+    /// back (it needs none, and holds new ones off while it runs).
+    fn compact(&self) -> Result<Option<u64>>;
 }
 
 /// Puts and deletes to apply together; the last change of a key wins.

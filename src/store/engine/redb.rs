@@ -8,7 +8,8 @@
 //! before the engine trait existed open unchanged.
 
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{RwLock, RwLockReadGuard};
 
 use redb::{
     Database, Durability, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTableMetadata, TableDefinition,
@@ -28,9 +29,12 @@ const BRANCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("branches");
 const TIMES: TableDefinition<(u64, u64), ()> = TableDefinition::new("times");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
-/// The redb engine.
+/// The redb engine. The database sits behind a lock that only compaction takes
+/// for writing: it needs no transaction open, and holds new ones off meanwhile.
 pub struct RedbEngine {
-    db: Database,
+    db: RwLock<Database>,
+    /// The file, to measure what compaction gave back (none in memory).
+    path: Option<PathBuf>,
 }
 
 impl RedbEngine {
@@ -38,15 +42,17 @@ impl RedbEngine {
     /// `cache_bytes` (redb's own default is 1 GiB, whatever the server's memory).
     pub fn open(dir: &Path, cache_bytes: usize) -> Result<RedbEngine> {
         std::fs::create_dir_all(dir)?;
-        RedbEngine::with(Database::builder().set_cache_size(cache_bytes).create(dir.join("store.redb"))?)
+        let path = dir.join("store.redb");
+        let db = Database::builder().set_cache_size(cache_bytes).create(&path)?;
+        RedbEngine::with(db, Some(path))
     }
 
     /// An engine on redb's in-memory backend.
     pub fn in_memory() -> Result<RedbEngine> {
-        RedbEngine::with(Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?)
+        RedbEngine::with(Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?, None)
     }
 
-    fn with(db: Database) -> Result<RedbEngine> {
+    fn with(db: Database, path: Option<PathBuf>) -> Result<RedbEngine> {
         // Reads open tables; a table exists once a write transaction opened it.
         let txn = db.begin_write()?;
         for table in [DOCS, CATALOG, INDEXES, SESSIONS, CHANGES, LOG] {
@@ -56,17 +62,27 @@ impl RedbEngine {
         txn.open_table(TIMES)?;
         txn.open_table(META)?;
         txn.commit()?;
-        Ok(RedbEngine { db })
+        Ok(RedbEngine { db: RwLock::new(db), path })
+    }
+
+    fn db(&self) -> RwLockReadGuard<'_, Database> {
+        self.db.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The file's length (0 in memory).
+    fn file_len(&self) -> u64 {
+        self.path.as_ref().and_then(|path| std::fs::metadata(path).ok()).map_or(0, |m| m.len())
     }
 }
 
 impl Engine for RedbEngine {
     fn snapshot(&self) -> Result<Box<dyn Snapshot>> {
-        Ok(Box::new(RedbSnapshot(self.db.begin_read()?)))
+        Ok(Box::new(RedbSnapshot(self.db().begin_read()?)))
     }
 
     fn commit_all(&self, batches: &[&WriteBatch], durable: bool) -> Result<()> {
-        let mut txn = self.db.begin_write()?;
+        let db = self.db();
+        let mut txn = db.begin_write()?;
         set_durability(&mut txn, durable)?;
         for (table, batch) in Table::ALL.into_iter().flat_map(|t| batches.iter().map(move |b| (t, b))) {
             let changes = batch.changes(table);
@@ -118,14 +134,31 @@ impl Engine for RedbEngine {
     }
 
     fn flush(&self) -> Result<()> {
-        let mut txn = self.db.begin_write()?;
+        let mut txn = self.db().begin_write()?;
         set_durability(&mut txn, true)?;
         txn.commit()?;
         Ok(())
     }
 
+    fn free_bytes(&self) -> Result<u64> {
+        let txn = self.db().begin_write()?;
+        let free = txn.stats()?.fragmented_bytes();
+        txn.abort()?;
+        Ok(free)
+    }
+
+    fn compact(&self) -> Result<Option<u64>> {
+        let mut db = self.db.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let before = self.file_len();
+        match db.compact() {
+            Ok(_) => Ok(Some(before.saturating_sub(self.file_len()))),
+            Err(redb::CompactionError::TransactionInProgress) => Ok(None),
+            Err(e) => Err(Error::Store(format!("compacting the store failed: {e}"))),
+        }
+    }
+
     fn key_count(&self, table: Table) -> Result<u64> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db().begin_read()?;
         Ok(match table {
             Table::Docs | Table::Catalog | Table::Indexes | Table::Sessions | Table::Changes | Table::Log => {
                 txn.open_table(bytes_table(table))?.len()?
