@@ -64,6 +64,7 @@ pub struct Context {
     pub profiling: Profiling,
     /// Each collection's usage, for `top`.
     pub top: crate::profiling::top::Top,
+    pub query_stats: crate::profiling::query_stats::QueryStats,
     /// Access control: whether it is on, and when users last changed.
     pub security: Security,
     /// Notified by the `shutdown` command: the server stops as on SIGTERM.
@@ -156,6 +157,7 @@ impl Context {
             metrics: Metrics::default(),
             profiling: Profiling::default(),
             top: crate::profiling::top::Top::default(),
+            query_stats: Default::default(),
             security: Security::default(),
             shutdown: tokio::sync::Notify::new(),
             cluster_settings: Default::default(),

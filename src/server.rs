@@ -97,6 +97,7 @@ impl Server {
             metrics: Metrics::default(),
             profiling: Profiling::default(),
             top: crate::profiling::top::Top::default(),
+            query_stats: Default::default(),
             security,
             ttl,
             shutdown: tokio::sync::Notify::new(),

@@ -52,6 +52,13 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
             )))
         }
     };
+    let first = stages.first().and_then(Bson::as_document).and_then(|s| s.keys().next());
+    if let Some(name) = first.filter(|n| !over_database && matches!(n.as_str(), "$querySettings" | "$queryStats")) {
+        return Err(Error::command(
+            ErrorCode::InvalidNamespace,
+            format!("{name} must be run against the 'admin' database with {{aggregate: 1}}"),
+        ));
+    }
     // A leading `$listSessions` lists the sessions, on `config.system.sessions` only.
     let (list_sessions, stages) = match stages.first().and_then(Bson::as_document) {
         Some(first) if first.len() == 1 && first.contains_key("$listSessions") => {

@@ -1,7 +1,7 @@
 //! `{aggregate: 1}`: a pipeline over a database rather than a collection, whose
 //! first stage makes the documents: `$documents` (the values of an expression),
-//! `$listLocalSessions` (the session cache) or `$currentOp` (the running
-//! operations, on `admin`).
+//! `$listLocalSessions` (the session cache), `$currentOp` (the running
+//! operations, on `admin`), `$querySettings` or `$queryStats` (on `admin`).
 
 use bson::{Bson, Document};
 
@@ -20,6 +20,8 @@ pub fn source<'s>(inv: &Invocation<'_>, stages: &'s [Bson]) -> Result<(Vec<Docum
         "$documents" => documents(inv, argument)?,
         "$listLocalSessions" => super::sessions::listed(inv, argument, "$listLocalSessions")?,
         "$currentOp" => super::current_op::stage(inv, argument)?,
+        "$querySettings" => super::query_settings::stage(inv, argument)?,
+        "$queryStats" => super::query_stats::stage(inv, argument)?,
         other => return Err(collection_required(&format!("'{other}'"))),
     };
     Ok((documents, &stages[1..]))

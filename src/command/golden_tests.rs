@@ -216,3 +216,8 @@ fn golden_plan_cache() {
 fn golden_maintenance() {
     assert_eq!(run_file(include_str!("golden/maintenance.json")), 66, "the number of cases");
 }
+
+#[test]
+fn golden_query_settings_and_stats() {
+    assert_eq!(run_file(include_str!("golden/query-settings.json")), 40, "the number of cases");
+}

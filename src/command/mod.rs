@@ -59,6 +59,8 @@ mod map_reduce;
 mod output;
 mod ping;
 mod profile;
+mod query_settings;
+mod query_stats;
 mod reindex;
 mod roles;
 mod rw_defaults;
@@ -854,6 +856,26 @@ pub static COMMANDS: &[Command] = &[
         run: audit_config::set,
     },
     Command {
+        name: "setQuerySettings",
+        aliases: &[],
+        help: "settings for the queries of one shape",
+        admin_only: true,
+        store: true,
+        args: &arguments::SET_QUERY_SETTINGS,
+        auth: Rule::Cluster(&[Action::QuerySettings]),
+        run: query_settings::set,
+    },
+    Command {
+        name: "removeQuerySettings",
+        aliases: &[],
+        help: "remove the settings of one query shape",
+        admin_only: true,
+        store: true,
+        args: &arguments::REMOVE_QUERY_SETTINGS,
+        auth: Rule::Cluster(&[Action::QuerySettings]),
+        run: query_settings::remove,
+    },
+    Command {
         name: "fsync",
         aliases: &[],
         help: "checkpoint the store; with lock: true, hold every write until fsyncUnlock",
@@ -1362,6 +1384,9 @@ pub fn execute(body: &Document, connection: &ConnectionInfo, shared: &Arc<Contex
     shared.metrics.command(command.map_or("unknown", |command| command.name), ok, took);
     if let Some(command) = command {
         top::record(shared, command, body, ok, took);
+        if let (true, Some(reply)) = (ok, reply) {
+            query_stats::record(shared, command.name, body, reply, took);
+        }
     }
     let on_profile = body.iter().next().and_then(|(_, v)| v.as_str()) == Some(system_profile::NAME);
     if let Some(command) = command.filter(|command| !PROFILE_EXEMPT.contains(&command.name) && !on_profile) {
@@ -1528,6 +1553,7 @@ fn run_checked(
         first_statement: 0,
     };
     authorize::check(command, &invocation)?;
+    query_settings::check_rejected(shared, command.name, body.get_str("$db").unwrap_or_default(), body)?;
     let given = write_concern::given(command.name, body)?;
     let waits = waits_for_write_concern(command, body, &session);
     let concern = if waits { Some(rw_defaults::effective(shared, given)?) } else { None };

@@ -28,6 +28,8 @@ const LEADING_STAGES: &[&str] = &[
     "$listLocalSessions",
     "$listSessions",
     "$planCacheStats",
+    "$querySettings",
+    "$queryStats",
 ];
 
 /// A row's status.

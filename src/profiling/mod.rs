@@ -13,6 +13,7 @@
 //! at 1 MiB per database as MongoDB caps it, the oldest entries going first. A
 //! database's profile covers all its branches (each entry's `ns` names the branch).
 
+pub mod query_stats;
 mod slow_log;
 pub mod top;
 

@@ -4,7 +4,8 @@
 //! document and of `$and`/`$or`/`$nor` are put in order, so their order in the query
 //! does not matter.
 
-use bson::{Bson, Document};
+use bson::{doc, Bson, Document};
+use sha2::{Digest, Sha256};
 
 use crate::value::order::compare;
 
@@ -55,6 +56,68 @@ fn operand_shape(operator: &str, operand: &Bson) -> Bson {
         ("$not", Bson::Document(inner)) => condition("", &Bson::Document(inner.clone())),
         _ => VALUE,
     }
+}
+
+/// The shape of a `find`, `distinct`, `count` or `aggregate` command on `db`, as
+/// query settings and query statistics key it: the namespace, the command, its
+/// predicates' shapes ([`of`], also in an aggregation's `$match` stages, whose
+/// other stages count as written), and the options that choose a plan (sort,
+/// projection, collation, hint; whether there is a skip or a limit, not their
+/// values). `None` for other commands.
+pub fn of_command(db: &str, body: &Document) -> Option<Document> {
+    let (command, target) = body.iter().next()?;
+    let coll = match target {
+        Bson::String(coll) => coll.as_str(),
+        _ => "",
+    };
+    let mut shape = doc! {"cmdNs": {"db": db, "coll": coll}, "command": command.as_str()};
+    let predicate = |field: &str| body.get_document(field).map(of).unwrap_or_default();
+    match command.as_str() {
+        "find" => {
+            shape.insert("filter", predicate("filter"));
+            for field in ["sort", "projection", "collation", "hint"] {
+                if let Some(value) = body.get(field) {
+                    shape.insert(field, value.clone());
+                }
+            }
+            for field in ["skip", "limit"] {
+                if body.contains_key(field) {
+                    shape.insert(field, "?number");
+                }
+            }
+        }
+        "distinct" => {
+            shape.insert("key", body.get("key").cloned().unwrap_or(Bson::Null));
+            shape.insert("query", predicate("query"));
+        }
+        "count" => {
+            shape.insert("query", predicate("query"));
+        }
+        "aggregate" => {
+            let stages = body.get_array("pipeline").map(|p| p.as_slice()).unwrap_or_default();
+            let shaped: Vec<Bson> = stages
+                .iter()
+                .map(|stage| match stage.as_document().and_then(|s| s.get_document("$match").ok()) {
+                    Some(filter) => Bson::Document(doc! {"$match": of(filter)}),
+                    None => stage.clone(),
+                })
+                .collect();
+            shape.insert("pipeline", shaped);
+        }
+        _ => return None,
+    }
+    if let Some(collation) = body.get("collation").filter(|_| command != "find") {
+        shape.insert("collation", collation.clone());
+    }
+    Some(shape)
+}
+
+/// A shape's hash, as MongoDB shows a `queryShapeHash`: SHA-256 of its BSON, in
+/// upper-case hex.
+pub fn hash(shape: &Document) -> String {
+    let mut bytes = Vec::new();
+    crate::value::encode(shape, &mut bytes);
+    Sha256::digest(&bytes).iter().map(|byte| format!("{byte:02X}")).collect()
 }
 
 #[cfg(test)]

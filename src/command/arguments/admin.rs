@@ -397,3 +397,10 @@ pub static SET_INDEX_COMMIT_QUORUM: Args = Args::strict(&[implemented("indexName
 /// Enterprise does without auditing, whatever the fields.
 pub static AUDIT_CONFIG: Args =
     Args::lenient(&[], "auditing is not enabled: the command fails before reading any field, as in MongoDB");
+
+/// setQuerySettings: https://www.mongodb.com/docs/v8.0/reference/command/setQuerySettings/
+/// MongoDB 8.0: query_settings_cmds.idl (strict).
+pub static SET_QUERY_SETTINGS: Args = Args::strict(&[implemented("settings")]);
+
+/// removeQuerySettings: https://www.mongodb.com/docs/v8.0/reference/command/removeQuerySettings/
+pub static REMOVE_QUERY_SETTINGS: Args = Args::strict(&[]);

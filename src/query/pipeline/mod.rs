@@ -158,6 +158,8 @@ const NOT_IN_FACET: &[&str] = &[
     "$geoNear",
     "$changeStream",
     "$planCacheStats",
+    "$querySettings",
+    "$queryStats",
     "$changeStreamSplitLargeEvent",
     "$search",
     "$searchMeta",
@@ -289,7 +291,11 @@ impl Pipeline {
                 }
                 // Sources the `aggregate` command reads first in its pipeline
                 // (`command/coll_stats.rs`, `command/index_stats.rs`).
-                None if matches!(name, "$collStats" | "$indexStats" | "$planCacheStats") => {
+                None if matches!(
+                    name,
+                    "$collStats" | "$indexStats" | "$planCacheStats" | "$querySettings" | "$queryStats"
+                ) =>
+                {
                     within.check(name)?;
                     let message = format!("{name} is only valid as the first stage in a pipeline");
                     return Err(Error::command(ErrorCode::Location40602, message));

@@ -1,0 +1,111 @@
+//! Query statistics, as `$queryStats` reads them: for each query shape (with the
+//! kind of collection it read), how often its queries ran, how long they took and
+//! how many documents they returned. Kept in memory for the server's life, as
+//! MongoDB keeps them, and bounded: past [`MAX_ENTRIES`] shapes, the one seen
+//! longest ago goes.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use bson::{doc, Bson, DateTime, Decimal128, Document};
+
+/// The most shapes kept.
+pub const MAX_ENTRIES: usize = 10_000;
+
+/// Every query shape's statistics, by key hash.
+#[derive(Default)]
+pub struct QueryStats {
+    entries: Mutex<HashMap<String, Entry>>,
+}
+
+/// One shape's statistics.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub key: Document,
+    pub query_shape_hash: String,
+    pub exec_count: u64,
+    pub last_execution_micros: u64,
+    pub total_exec_micros: Spread,
+    pub first_response_exec_micros: Spread,
+    pub docs_returned: Spread,
+    pub first_seen: DateTime,
+    pub last_seen: DateTime,
+}
+
+/// Sum, extremes and sum of squares of one measure.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Spread {
+    sum: u64,
+    max: u64,
+    min: u64,
+    sum_of_squares: u128,
+    count: u64,
+}
+
+impl Spread {
+    fn add(&mut self, value: u64) {
+        self.sum = self.sum.saturating_add(value);
+        self.max = self.max.max(value);
+        self.min = if self.count == 0 { value } else { self.min.min(value) };
+        self.sum_of_squares = self.sum_of_squares.saturating_add(u128::from(value) * u128::from(value));
+        self.count += 1;
+    }
+
+    /// As `$queryStats` shows one: longs, and the sum of squares as a decimal.
+    pub fn to_document(self) -> Document {
+        let long = |n: u64| Bson::Int64(i64::try_from(n).unwrap_or(i64::MAX));
+        let squares = self.sum_of_squares.to_string().parse::<Decimal128>().map_or(Bson::Null, Bson::Decimal128);
+        doc! {"sum": long(self.sum), "max": long(self.max), "min": long(self.min), "sumOfSquares": squares}
+    }
+}
+
+/// One execution, as measured.
+pub struct Execution {
+    pub micros: u64,
+    pub docs_returned: u64,
+}
+
+impl QueryStats {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts an execution of the query whose key is `key` (hashed to `key_hash`).
+    pub fn record(&self, key_hash: String, key: impl FnOnce() -> (Document, String), run: Execution) {
+        let now = DateTime::now();
+        let mut entries = self.lock();
+        if !entries.contains_key(&key_hash) && entries.len() >= MAX_ENTRIES {
+            let oldest = entries.iter().min_by_key(|(_, e)| e.last_seen).map(|(hash, _)| hash.clone());
+            if let Some(oldest) = oldest {
+                entries.remove(&oldest);
+            }
+        }
+        let entry = entries.entry(key_hash).or_insert_with(|| {
+            let (key, query_shape_hash) = key();
+            Entry {
+                key,
+                query_shape_hash,
+                exec_count: 0,
+                last_execution_micros: 0,
+                total_exec_micros: Spread::default(),
+                first_response_exec_micros: Spread::default(),
+                docs_returned: Spread::default(),
+                first_seen: now,
+                last_seen: now,
+            }
+        });
+        entry.exec_count += 1;
+        entry.last_execution_micros = run.micros;
+        entry.total_exec_micros.add(run.micros);
+        entry.first_response_exec_micros.add(run.micros);
+        entry.docs_returned.add(run.docs_returned);
+        entry.last_seen = now;
+    }
+
+    /// Every entry, with its key hash.
+    pub fn snapshot(&self) -> Vec<(String, Entry)> {
+        let mut all: Vec<(String, Entry)> = self.lock().iter().map(|(h, e)| (h.clone(), e.clone())).collect();
+        all.sort_by_key(|(_, e)| e.first_seen);
+        all
+    }
+}
