@@ -155,6 +155,13 @@ impl Reservation {
     pub fn bytes(&self) -> usize {
         self.bytes
     }
+
+    /// Moves everything held into a reservation of its own (for whoever keeps
+    /// those bytes now); this one holds nothing.
+    pub fn split_off(&mut self) -> Reservation {
+        let bytes = std::mem::take(&mut self.bytes);
+        Reservation { budget: self.budget.clone(), bytes, ceiling: self.ceiling }
+    }
 }
 
 impl Drop for Reservation {

@@ -3,6 +3,7 @@
 //! or `$merge` into the same branch (the cursor is then empty).
 
 use std::collections::VecDeque;
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
 use bson::{doc, Bson, Document};
@@ -293,6 +294,8 @@ pub fn collection_documents(
 
 /// Documents scanned per pull from the store.
 const CHUNK: usize = 1000;
+/// Chunks a scan reads ahead of the pipeline.
+const READ_AHEAD: usize = 2;
 
 /// A collection's documents as an iterator the pipeline pulls from, read from the
 /// store a chunk at a time so that a pipeline that stops early (`$limit`) stops the
@@ -314,6 +317,34 @@ enum Feed {
     Scan(Natural, Option<Vec<u8>>),
     /// These encoded `_id`s, in order.
     Ids(VecDeque<Vec<u8>>),
+    /// The rest of a scan, read ahead on a thread of its own.
+    Ahead(Receiver<Result<Vec<Document>>>),
+}
+
+/// Scans the rest of `collection` after `after` on a thread of its own, handing
+/// over chunks of decoded documents: reading and decoding a long scan overlaps the
+/// stages that take its documents. At most [`READ_AHEAD`] chunks wait; when the
+/// pipeline stops taking them (`$limit`, an error), the scan stops at its next.
+fn read_ahead(view: View, collection: u64, order: Natural, after: Vec<u8>) -> Result<Receiver<Result<Vec<Document>>>> {
+    let (chunks, received) = sync_channel(READ_AHEAD);
+    std::thread::Builder::new().name("scan-ahead".into()).spawn(move || {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let scanned = view.scan_filtered(
+            collection,
+            order,
+            Some(&after),
+            |_| false,
+            |_, doc| {
+                chunk.extend(doc);
+                if chunk.len() < CHUNK {
+                    return Ok(true);
+                }
+                Ok(chunks.send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))).is_ok())
+            },
+        );
+        let _ = chunks.send(scanned.map(|()| chunk));
+    })?;
+    Ok(received)
 }
 
 impl<'a> Documents<'a> {
@@ -348,6 +379,15 @@ impl<'a> Documents<'a> {
                 }
                 self.done = ids.is_empty();
             }
+            Feed::Ahead(chunks) => match chunks.recv() {
+                Ok(chunk) => buffer.extend(chunk?),
+                // The scan is over.
+                Err(_) => self.done = true,
+            },
+            // The second chunk on: a long scan.
+            Feed::Scan(order, Some(after)) => {
+                self.feed = Feed::Ahead(read_ahead(self.view.clone(), self.collection, *order, std::mem::take(after))?);
+            }
             Feed::Scan(order, after) => {
                 let mut last = None;
                 self.view.scan_filtered(
@@ -376,7 +416,8 @@ impl Iterator for Documents<'_> {
     type Item = Result<Document>;
 
     fn next(&mut self) -> Option<Result<Document>> {
-        if self.buffer.is_empty() && !self.done {
+        // A chunk may be empty (the last one read ahead).
+        while self.buffer.is_empty() && !self.done {
             if let Err(e) = self.fill() {
                 self.done = true;
                 return Some(Err(e));

@@ -140,7 +140,9 @@ pub struct Measured {
 }
 
 /// A snapshot with a snapshot of the engine: a consistent view for one request.
-/// Opening one is cheap; none is held across requests.
+/// Opening one is cheap; none is held across requests (a clone, which shares the
+/// engine's snapshot, reads the same state within one).
+#[derive(Clone)]
 pub struct View {
     pub snapshot: Snapshot,
     engine: Arc<dyn engine::Snapshot>,

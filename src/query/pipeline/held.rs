@@ -70,6 +70,12 @@ impl Held {
         self.reservation.bytes() > self.limits.memory
     }
 
+    /// The bytes held now, handed to whoever keeps them (a run being written):
+    /// the stage counts none of them any more, the server still does.
+    pub(super) fn hand_off(&mut self) -> Reservation {
+        self.reservation.split_off()
+    }
+
     /// After a spill: the stage holds nothing any more.
     pub(super) fn clear(&mut self) {
         let held = self.reservation.bytes();

@@ -17,6 +17,7 @@ use bson::Document;
 use super::held::Held;
 use super::Docs;
 use crate::error::{Error, ErrorCode, Result};
+use crate::memory::Reservation;
 use crate::query::sort::EncodedKey;
 use crate::query::Sort;
 use crate::value::size::document_footprint;
@@ -42,23 +43,42 @@ impl Default for Limits {
 /// Sorts a stream of documents (stably). In memory while it fits in the stage's
 /// limit; past it, an error without `allowDiskUse`, else sorted runs on disk merged
 /// as the result is pulled. `held` counts what is in memory.
+///
+/// The first run is written when the documents reach the limit; from then on the
+/// sort knows it spills, and writes each run on a thread of its own while it
+/// gathers the next, at half the limit each, so that the two never hold more than
+/// the limit together.
 pub(super) fn sort<'a>(sort: &'a Sort, docs: Docs<'a>, mut held: Held) -> Result<Docs<'a>> {
     let mut keys: Vec<EncodedKey> = Vec::new();
     let mut buffer: Vec<Document> = Vec::new();
     let mut runs = Vec::new();
+    let mut writing: Option<Writing> = None;
     for doc in docs {
         let doc = doc?;
         let key = sort.encoded_key(&doc)?;
         held.add(document_footprint(&doc) + key.footprint()).map_err(|e| sort_error(e, held.limit()))?;
         keys.push(key);
         buffer.push(doc);
-        if held.over() {
-            let order = sorted_order(sort, &keys, &buffer);
-            runs.push(Run::write(order.iter().map(|&i| &buffer[i]))?);
-            keys.clear();
-            buffer.clear();
-            held.clear();
+        let spilling = !runs.is_empty() || writing.is_some();
+        let full = if spilling { 2 * held.bytes() > held.limit() } else { held.over() };
+        if !full {
+            continue;
         }
+        let order = sorted_order(sort, &keys, &buffer);
+        keys.clear();
+        let batch = std::mem::take(&mut buffer);
+        if !spilling {
+            runs.push(Run::write(order.iter().map(|&i| &batch[i]))?);
+            held.clear();
+            continue;
+        }
+        if let Some(previous) = writing.take() {
+            runs.push(previous.finish()?);
+        }
+        writing = Some(Writing::start(batch, order, held.hand_off())?);
+    }
+    if let Some(last) = writing.take() {
+        runs.push(last.finish()?);
     }
     let order = sorted_order(sort, &keys, &buffer);
     if runs.is_empty() {
@@ -70,7 +90,57 @@ pub(super) fn sort<'a>(sort: &'a Sort, docs: Docs<'a>, mut held: Held) -> Result
         runs.push(Run::write(order.iter().map(|&i| &buffer[i]))?);
     }
     held.clear();
-    Ok(Box::new(Merge::new(sort, runs)?))
+    merged_in_background(Merge::new(sort.clone(), runs)?)
+}
+
+/// A sorted run being written on a thread of its own, with the memory its
+/// documents hold until they are written.
+struct Writing(std::thread::JoinHandle<Result<Run>>);
+
+impl Writing {
+    fn start(docs: Vec<Document>, order: Vec<usize>, held: Reservation) -> Result<Writing> {
+        let thread = std::thread::Builder::new().name("sort-spill".into()).spawn(move || {
+            let run = Run::write(order.iter().map(|&i| &docs[i]));
+            drop(docs);
+            drop(held);
+            run
+        })?;
+        Ok(Writing(thread))
+    }
+
+    /// The run, once written.
+    fn finish(self) -> Result<Run> {
+        self.0.join().map_err(|_| Error::Internal("writing a sort run failed".into()))?
+    }
+}
+
+/// Documents a merge hands over at a time.
+const MERGE_BATCH: usize = 256;
+/// Batches a merge may have ready before the stages after the sort take them.
+const MERGE_AHEAD: usize = 4;
+
+/// The merge's documents, merged on a thread of its own and handed over in
+/// batches: reading the runs back (decoding each document again) overlaps the
+/// stages that take them. At most [`MERGE_AHEAD`] batches wait; when the reader
+/// stops early (`$limit`), the merge stops at its next batch and its runs go.
+fn merged_in_background(merge: Merge) -> Result<Docs<'static>> {
+    let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Result<Document>>>(MERGE_AHEAD);
+    std::thread::Builder::new().name("sort-merge".into()).spawn(move || {
+        let mut batch = Vec::with_capacity(MERGE_BATCH);
+        for item in merge {
+            let failed = item.is_err();
+            batch.push(item);
+            if batch.len() < MERGE_BATCH && !failed {
+                continue;
+            }
+            let sent = batches.send(std::mem::replace(&mut batch, Vec::with_capacity(MERGE_BATCH)));
+            if sent.is_err() || failed {
+                return;
+            }
+        }
+        let _ = batches.send(batch);
+    })?;
+    Ok(Box::new(received.into_iter().flatten()))
 }
 
 /// The positions of `keys` (of `docs`) in sorted order (stable: equal keys keep
@@ -146,17 +216,17 @@ impl Drop for Run {
 
 /// The documents of several sorted runs, merged into one order. Equal keys come
 /// out run by run, so the merge keeps the sort stable.
-struct Merge<'a> {
-    sort: &'a Sort,
+struct Merge {
+    sort: Sort,
     runs: Vec<Run>,
     /// The next document of each run, with its key.
     heads: Vec<Option<(EncodedKey, Document)>>,
 }
 
-impl<'a> Merge<'a> {
+impl Merge {
     /// Reads the first document of every run.
-    fn new(sort: &'a Sort, mut runs: Vec<Run>) -> Result<Merge<'a>> {
-        let heads = runs.iter_mut().map(|run| head(sort, run)).collect::<Result<Vec<_>>>()?;
+    fn new(sort: Sort, mut runs: Vec<Run>) -> Result<Merge> {
+        let heads = runs.iter_mut().map(|run| head(&sort, run)).collect::<Result<Vec<_>>>()?;
         Ok(Merge { sort, runs, heads })
     }
 }
@@ -166,7 +236,7 @@ fn head(sort: &Sort, run: &mut Run) -> Result<Option<(EncodedKey, Document)>> {
     run.next()?.map(|doc| Ok((sort.encoded_key(&doc)?, doc))).transpose()
 }
 
-impl Iterator for Merge<'_> {
+impl Iterator for Merge {
     type Item = Result<Document>;
 
     fn next(&mut self) -> Option<Result<Document>> {
@@ -179,7 +249,7 @@ impl Iterator for Merge<'_> {
             }
         }
         let at = first?;
-        let next = match head(self.sort, &mut self.runs[at]) {
+        let next = match head(&self.sort, &mut self.runs[at]) {
             Ok(next) => next,
             Err(e) => {
                 self.heads.clear();
