@@ -38,6 +38,10 @@ macro_rules! error_codes {
 error_codes! {
     InternalError = 1,
     AuditingNotEnabled = 344,
+    Location11785400 = 11785400,
+    Location40262 = 40262,
+    Location40263 = 40263,
+    Location40268 = 40268,
     Location28539 = 28539,
     Location13280 = 13280,
     AlreadyInitialized = 23,

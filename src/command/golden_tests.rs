@@ -221,3 +221,13 @@ fn golden_maintenance() {
 fn golden_query_settings_and_stats() {
     assert_eq!(run_file(include_str!("golden/query-settings.json")), 40, "the number of cases");
 }
+
+#[test]
+fn golden_decimal_updates() {
+    assert_eq!(run_file(include_str!("golden/decimal-updates.json")), 8, "the number of cases");
+}
+
+#[test]
+fn golden_bucket_auto_granularity() {
+    assert_eq!(run_file(include_str!("golden/bucket-auto-granularity.json")), 8, "the number of cases");
+}

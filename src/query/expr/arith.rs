@@ -651,6 +651,13 @@ fn random_unit() -> f64 {
 }
 
 /// The sum of two numbers, as `$add` computes it (the wider type wins).
+/// `a × b` for two numbers of which at least one is a Decimal128: exact in
+/// decimal while the coefficients fit, as `$multiply` computes (`$mul` on a
+/// decimal).
+pub(crate) fn multiply_decimals(a: &Bson, b: &Bson) -> Option<Bson> {
+    Some(decimal_op(Num::of(Some(a))?, Num::of(Some(b))?, Dec::mul, |x, y| x * y))
+}
+
 pub(crate) fn add_numbers(a: &Bson, b: &Bson) -> Bson {
     let mut sum = Sum::default();
     for n in [a, b].into_iter().filter_map(|v| Num::of(Some(v))) {

@@ -124,6 +124,10 @@ impl Dec {
     /// trailing zeros); otherwise the longer operand is first rounded a digit at
     /// a time until it does, which can move the 34th digit.
     pub(super) fn mul(self, other: Dec) -> Option<Dec> {
+        if let Some(coefficient) = self.coefficient.checked_mul(other.coefficient) {
+            let exponent = self.exponent.checked_add(other.exponent)?;
+            return Some(Dec { neg: self.neg != other.neg, coefficient, exponent }.rounded());
+        }
         let (mut a, mut b) = (self.trimmed(), other.trimmed());
         loop {
             if let Some(coefficient) = a.coefficient.checked_mul(b.coefficient) {
@@ -252,6 +256,65 @@ pub fn to_i64_half_even(d: &Decimal128) -> i64 {
     let magnitude = i128::try_from(integer.coefficient).unwrap_or(i128::MAX);
     let value = if integer.neg { -magnitude } else { magnitude };
     i64::try_from(value).unwrap_or(saturated)
+}
+
+/// `s × 10^k` as MongoDB's rounder computes it for a decimal: the series value
+/// converted from its double as `Decimal128(double)` converts (15 significant
+/// digits: 16 is 16.0000000000000), times a multiplier made by multiplying or
+/// dividing 1 by 10 `k` times (so 10^k exactly, or 10^-k).
+fn series_value(s: f64, k: i32) -> Dec {
+    let coefficient = s as u128;
+    let digits = coefficient.checked_ilog10().map_or(1, |d| d + 1) as i32;
+    let widened = 15 - digits;
+    let base = Dec { neg: false, coefficient: coefficient * 10u128.pow(widened as u32), exponent: -widened };
+    match u32::try_from(k) {
+        Ok(up) => match 10u128.checked_pow(up).and_then(|m| base.coefficient.checked_mul(m)) {
+            Some(coefficient) => Dec { coefficient, ..base }.rounded(),
+            None => Dec { exponent: base.exponent + k, ..base },
+        },
+        Err(_) => Dec { exponent: base.exponent + k, ..base },
+    }
+}
+
+/// Whether `a < b`.
+fn less(a: Dec, b: Dec) -> bool {
+    a.add(b.negate()).is_some_and(|d| d.neg && !d.is_zero())
+}
+
+/// A positive, finite decimal rounded to a preferred number series (`series`, its
+/// values times powers of ten): up to the smallest value above it, or down to the
+/// largest below it, as `$bucketAuto`'s `granularity` rounds a decimal. `None` for
+/// NaN and the infinities.
+pub(crate) fn round_to_series(d: &Decimal128, series: &[f64], up: bool) -> Option<Decimal128> {
+    let number = Dec::of(d)?;
+    let (first, last) = (series[0], series[series.len() - 1]);
+    let mut k = 0i32;
+    let rounded = if up {
+        while !less(number, series_value(last, k)) {
+            k += 1;
+        }
+        while less(number, series_value(first, k)) {
+            let previous = series_value(first, k);
+            k -= 1;
+            if !less(number, series_value(last, k)) {
+                return previous.to_decimal();
+            }
+        }
+        series.iter().map(|&s| series_value(s, k)).find(|&value| less(number, value))?
+    } else {
+        while !less(series_value(first, k), number) {
+            k -= 1;
+        }
+        while less(series_value(last, k), number) {
+            let previous = series_value(last, k);
+            k += 1;
+            if !less(series_value(first, k), number) {
+                return previous.to_decimal();
+            }
+        }
+        series.iter().rev().map(|&s| series_value(s, k)).find(|&value| less(value, number))?
+    };
+    rounded.to_decimal()
 }
 
 /// A Decimal128 as the nearest double (NaN and the infinities included).

@@ -33,6 +33,7 @@ mod date;
 mod date_math;
 mod date_parts;
 mod decimal;
+pub(crate) use decimal::round_to_series;
 pub use decimal::to_i64_half_even;
 mod function;
 mod logic;
@@ -61,7 +62,7 @@ use bson::{Bson, Document};
 use crate::error::{Error, ErrorCode, Result};
 use crate::value::order;
 
-pub(crate) use arith::{add_numbers, Num, Sum};
+pub(crate) use arith::{add_numbers, multiply_decimals, Num, Sum};
 pub(crate) use date_math::TimeUnit;
 pub(crate) use n_elements::{n_arguments, n_value, Pick};
 pub(crate) use object::merge_into;

@@ -8,6 +8,7 @@ use std::cmp::Ordering;
 
 use bson::{doc, Bson, Document};
 
+use super::granularity::Granularity;
 use super::group::{Accumulators, Group};
 use super::held::Held;
 use super::Stage;
@@ -177,11 +178,11 @@ pub(super) struct BucketAuto {
     group_by: Expr,
     buckets: usize,
     output: Accumulators,
+    granularity: Option<Granularity>,
 }
 
 impl BucketAuto {
-    /// Parses `{groupBy, buckets, output}`; `granularity` is refused
-    /// ([`refuse_granularity`]).
+    /// Parses `{groupBy, buckets, output, granularity}`.
     pub(super) fn parse(argument: &Bson, vars: &Variables) -> Result<BucketAuto> {
         let Bson::Document(spec) = argument else {
             let message =
@@ -189,6 +190,7 @@ impl BucketAuto {
             return Err(Error::command(ErrorCode::Location40240, message));
         };
         let (mut group_by, mut buckets, mut output) = (None, None, Accumulators::default());
+        let mut granularity = None;
         for (name, value) in spec {
             match name.as_str() {
                 "groupBy" => {
@@ -220,7 +222,7 @@ impl BucketAuto {
                         return Err(Error::command(ErrorCode::Location40244, message));
                     }
                 },
-                "granularity" => return Err(refuse_granularity(value)),
+                "granularity" => granularity = Some(parse_granularity(value)?),
                 _ => {
                     let message = format!("Unrecognized option to $bucketAuto: {name}");
                     return Err(Error::command(ErrorCode::Location40245, message));
@@ -236,19 +238,47 @@ impl BucketAuto {
         if output.is_empty() {
             output.add_field("count", &Bson::Document(doc! {"$sum": 1}), vars)?;
         }
-        Ok(BucketAuto { group_by, buckets, output })
+        Ok(BucketAuto { group_by, buckets, output, granularity })
     }
 
-    /// Sorts the documents by `groupBy` (missing as null) and cuts them into
-    /// buckets of `round(n / buckets)` documents (at least one); a bucket also
-    /// takes the following documents with its last value, and the last bucket all
-    /// that remain. A bucket's `max` is the next bucket's `min` (the last bucket's
-    /// own largest value).
+    /// The key a document is bucketed by: `groupBy`, missing as null; with a
+    /// granularity, a number not below zero (40258, 40259, 40260).
+    fn key(&self, doc: &Document) -> Result<Bson> {
+        let key = self.group_by.evaluate(doc)?;
+        if self.granularity.is_some() {
+            let Some(number) = expr::Num::of(Some(&key)).map(|n| n.to_f64()) else {
+                let message = format!(
+                    "$bucketAuto can specify a 'granularity' with numeric boundaries only, but found a value with type: {}",
+                    type_name(Some(&key))
+                );
+                return Err(Error::command(ErrorCode::Location40258, message));
+            };
+            if number.is_nan() {
+                let message = "$bucketAuto can specify a 'granularity' with numeric boundaries only, but found a NaN";
+                return Err(Error::command(ErrorCode::Location40259, message));
+            }
+            if number < 0.0 {
+                let message =
+                    "$bucketAuto can specify a 'granularity' with non-negative numbers only, but found a negative number";
+                return Err(Error::command(ErrorCode::Location40260, message));
+            }
+        }
+        Ok(key)
+    }
+
+    /// Sorts the documents by their keys and cuts them into buckets of
+    /// `round(n / buckets)` documents (at least one), as MongoDB does: a bucket
+    /// also takes the following documents with its last key (with a granularity:
+    /// below its last key rounded up, which becomes its `max`), and the last
+    /// bucket all that remain. A bucket's `min` is the previous bucket's `max`;
+    /// without a granularity, a bucket's `max` is the next bucket's first key (the
+    /// last bucket's own largest). With one, the first bucket's `min` is rounded
+    /// down and the last bucket's `max` up.
     pub(super) fn run(&self, docs: impl Iterator<Item = Result<Document>>, held: &mut Held) -> Result<Vec<Document>> {
         let mut keyed = docs
             .map(|doc| {
                 let doc = doc?;
-                let key = self.group_by.evaluate(&doc)?;
+                let key = self.key(&doc)?;
                 held.add(document_footprint(&doc) + value_footprint(&key))?;
                 Ok((key, doc))
             })
@@ -256,47 +286,77 @@ impl BucketAuto {
         keyed.sort_by(|(a, _), (b, _)| expr::compare(Some(a), Some(b)));
         let n = keyed.len();
         let size = ((n as f64 / self.buckets as f64).round() as usize).max(1);
-        let mut out = Vec::new();
+        // Each bucket's documents (a range of `keyed`) and bounds.
+        let mut buckets: Vec<(std::ops::Range<usize>, Bson, Bson)> = Vec::new();
         let mut start = 0;
-        while start < n && out.len() < self.buckets {
-            let last_bucket = out.len() + 1 == self.buckets;
-            let mut end = if last_bucket { n } else { (start + size).min(n) };
-            while end < n && expr::compare(Some(&keyed[end].0), Some(&keyed[end - 1].0)).is_eq() {
-                end += 1;
+        while start < n && buckets.len() < self.buckets {
+            let mut end = if buckets.len() + 1 == self.buckets { n } else { (start + size).min(n) };
+            let mut max = keyed[end - 1].0.clone();
+            match self.granularity {
+                Some(granularity) if end < n => {
+                    let boundary = granularity.round_up(&max)?;
+                    while end < n && expr::compare(Some(&boundary), Some(&keyed[end].0)).is_gt() {
+                        end += 1;
+                    }
+                    if end < n {
+                        max = boundary;
+                    } else {
+                        max = keyed[end - 1].0.clone();
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    while end < n && expr::compare(Some(&keyed[end].0), Some(&max)).is_eq() {
+                        end += 1;
+                    }
+                }
             }
-            let max = keyed.get(end).unwrap_or(&keyed[end - 1]).0.clone();
+            let mut min = keyed[start].0.clone();
+            if let Some((_, _, previous_max)) = buckets.last_mut() {
+                match self.granularity {
+                    Some(granularity) => {
+                        if expr::Num::of(Some(previous_max)).is_some_and(|n| n.to_f64() == 0.0) {
+                            *previous_max = granularity.round_down(&min)?;
+                        }
+                        min = previous_max.clone();
+                    }
+                    None => *previous_max = min.clone(),
+                }
+            }
+            buckets.push((start..end, min, max));
+            start = end;
+        }
+        if let (Some(granularity), false) = (self.granularity, buckets.is_empty()) {
+            let first_min = granularity.round_down(&buckets[0].1)?;
+            buckets[0].1 = first_min;
+            let last = buckets.len() - 1;
+            let last_max = granularity.round_up(&buckets[last].2)?;
+            buckets[last].2 = last_max;
+        }
+        let mut out = Vec::with_capacity(buckets.len());
+        for (range, min, max) in buckets {
             let mut states = self.output.start(&Bson::Null)?;
-            for (_, doc) in &keyed[start..end] {
+            for (_, doc) in &keyed[range] {
                 self.output.add(&mut states, doc)?;
             }
-            let mut bucket = doc! {"_id": {"min": keyed[start].0.clone(), "max": max}};
+            let mut bucket = doc! {"_id": {"min": min, "max": max}};
             self.output.finish(states, &mut bucket)?;
             out.push(bucket);
-            start = end;
         }
         Ok(out)
     }
 }
 
-/// The preferred number series `granularity` may name.
-const GRANULARITIES: &[&str] =
-    &["R5", "R10", "R20", "R40", "R80", "1-2-5", "E6", "E12", "E24", "E48", "E96", "E192", "POWERSOF2"];
-
-/// `granularity`, which is not implemented: refused as MongoDB refuses a bad one,
-/// and with `NotImplemented` for the series MongoDB knows.
-fn refuse_granularity(value: &Bson) -> Error {
+/// `granularity`: the name of a series MongoDB knows.
+fn parse_granularity(value: &Bson) -> Result<Granularity> {
     match value {
-        Bson::String(name) if GRANULARITIES.contains(&name.as_str()) => Error::command(
-            ErrorCode::NotImplemented,
-            format!("$bucketAuto with a granularity ({name}) is not supported yet"),
-        ),
-        Bson::String(name) => {
+        Bson::String(name) => Granularity::named(name).ok_or_else(|| {
             Error::command(ErrorCode::Location40257, format!("Rounding granularity not recognized: {name}"))
-        }
-        other => Error::command(
+        }),
+        other => Err(Error::command(
             ErrorCode::Location40261,
             format!("The $bucketAuto 'granularity' field must be a string, but found type: {}", type_name(Some(other))),
-        ),
+        )),
     }
 }
 

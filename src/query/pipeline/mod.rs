@@ -28,6 +28,7 @@ mod facet;
 mod fields;
 mod fill;
 mod geo_near;
+mod granularity;
 mod graph_lookup;
 mod group;
 mod held;

@@ -1,10 +1,11 @@
 //! The arithmetic of `$inc`, `$mul` and `$bit`, with MongoDB's type rules: int32
-//! results that overflow become int64, a double operand makes a double, and int64
-//! results that overflow are refused.
+//! results that overflow become int64, a double operand makes a double, int64
+//! results that overflow are refused, and a Decimal128 operand makes a decimal,
+//! computed as `$add` and `$multiply` compute one (`query::expr::decimal`).
 
 use bson::Bson;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// `$inc` or `$mul`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,9 +40,10 @@ pub fn is_number(value: &Bson) -> bool {
 /// `a op b` for two numbers; `None` when an int64 result overflows.
 pub fn combine(op: Op, a: &Bson, b: &Bson) -> Result<Option<Bson>> {
     let result = match (a, b) {
-        (Bson::Decimal128(_), _) | (_, Bson::Decimal128(_)) => {
-            return Err(Error::bad_value("arithmetic on decimal values is not supported"))
-        }
+        (Bson::Decimal128(_), _) | (_, Bson::Decimal128(_)) => match op {
+            Op::Add => Some(crate::query::expr::add_numbers(a, b)),
+            Op::Multiply => crate::query::expr::multiply_decimals(a, b),
+        },
         (Bson::Int32(x), Bson::Int32(y)) => {
             // Two int32 values never overflow an int64.
             let (x, y) = (i64::from(*x), i64::from(*y));
