@@ -40,3 +40,17 @@ fn golden_expressions() {
     assert!(failures.is_empty(), "{} of {count} cases failed:\n{}", failures.len(), failures.join("\n"));
     assert_eq!(count, CASES, "the number of golden cases changed");
 }
+
+/// A decimal product keeps the operands' exponents when it is exact, as IEEE 754
+/// decimal multiplication does: 2.50 × 2 is 5.00, not 5.0.
+#[test]
+fn an_exact_decimal_product_keeps_its_exponent() {
+    let product = |a: &str, b: Bson| {
+        let spec = bson::doc! {"$multiply": [Bson::Decimal128(a.parse().expect("decimal")), b]};
+        Expr::parse(&Bson::Document(spec), &Variables::none()).and_then(|e| e.evaluate(&bson::Document::new()))
+    };
+    let decimal = |s: &str| Bson::Decimal128(s.parse().expect("decimal"));
+    assert_eq!(product("2.50", Bson::Int32(2)).expect("product"), decimal("5.00"));
+    assert_eq!(product("1.1", decimal("1.1")).expect("product"), decimal("1.21"));
+    assert_eq!(product("100", Bson::Int32(3)).expect("product"), decimal("300"));
+}
