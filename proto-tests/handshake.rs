@@ -57,3 +57,43 @@ async fn sessions_work_through_the_driver() {
     client.shutdown().await;
     server.stop().await;
 }
+
+/// Awaitable hello, as a router serves it: a hello giving back the server's
+/// topology version waits `maxAwaitTimeMS` before its reply; another process's
+/// version is answered at once; the pair is checked as MongoDB checks it.
+#[tokio::test]
+async fn an_awaitable_hello_waits_for_its_max_await_time() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let admin = client.database("admin");
+    let hello = admin.run_command(doc! {"hello": 1}).await.expect("hello");
+    let version = hello.get_document("topologyVersion").expect("a topology version").clone();
+    assert_eq!(version.get_i64("counter"), Ok(0));
+
+    let started = std::time::Instant::now();
+    let waited = admin
+        .run_command(doc! {"hello": 1, "topologyVersion": version.clone(), "maxAwaitTimeMS": 400i64})
+        .await
+        .expect("awaitable hello");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(390), "waited {:?}", started.elapsed());
+    assert_eq!(waited.get_document("topologyVersion"), Ok(&version));
+
+    let other = doc! {"processId": bson::oid::ObjectId::new(), "counter": 0i64};
+    let started = std::time::Instant::now();
+    admin
+        .run_command(doc! {"hello": 1, "topologyVersion": other, "maxAwaitTimeMS": 10_000i64})
+        .await
+        .expect("another process's version");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "answered at once");
+
+    for (command, code) in [
+        (doc! {"hello": 1, "maxAwaitTimeMS": 10i64}, 51760),
+        (doc! {"hello": 1, "topologyVersion": version.clone()}, 51760),
+        (doc! {"hello": 1, "topologyVersion": version.clone(), "maxAwaitTimeMS": -1i64}, 51759),
+    ] {
+        let error = admin.run_command(command.clone()).await.expect_err("refused");
+        let mongodb::error::ErrorKind::Command(failure) = *error.kind else { panic!("{command}: {error}") };
+        assert_eq!(failure.code, code, "{command}");
+    }
+    server.stop().await;
+}

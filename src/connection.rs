@@ -63,7 +63,7 @@ async fn serve_halves(
             _ = stop.wait_for(|&stop| stop) => break,
         };
         let (reply, _held) = match incoming {
-            Ok(Some(Incoming::Frame(frame, held))) => match handle(&frame, &info, shared).await {
+            Ok(Some(Incoming::Frame(frame, held))) => match handle(&frame, &info, shared, &stop).await {
                 Ok(reply) => (reply, Some(held)),
                 Err(e) => {
                     closing(peer, &e);
@@ -204,7 +204,12 @@ fn refusal(start: &[u8], error: Error) -> Result<Option<Vec<u8>>> {
 /// An `Err` closes the connection: an error that [`Error::closes_connection`] (a
 /// frame that does not decode leaves the stream untrustworthy); any other becomes
 /// an error reply.
-async fn handle(frame: &[u8], info: &Arc<ConnectionInfo>, shared: &Arc<Context>) -> Result<Option<Vec<u8>>> {
+async fn handle(
+    frame: &[u8],
+    info: &Arc<ConnectionInfo>,
+    shared: &Arc<Context>,
+    stop: &watch::Receiver<bool>,
+) -> Result<Option<Vec<u8>>> {
     let request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
     let (header, message) = match wire::decode(frame) {
         Ok(decoded) => decoded,
@@ -224,7 +229,7 @@ async fn handle(frame: &[u8], info: &Arc<ConnectionInfo>, shared: &Arc<Context>)
                     encode_or_error(|doc| OpMsg::encode_reply(request_id, header.request_id, doc), reply).map(Some)
                 }
             };
-            run_command(msg.command, info, shared, respond).await
+            run_command(msg.command, info, shared, stop, respond).await
         }
         Message::Query(query) => {
             let reply = match query.command() {
@@ -258,6 +263,7 @@ async fn run_command(
     body: bson::Document,
     info: &Arc<ConnectionInfo>,
     shared: &Arc<Context>,
+    stop: &watch::Receiver<bool>,
     respond: impl Fn(bson::Document) -> Result<Option<Vec<u8>>> + Copy + Send + 'static,
 ) -> Result<Option<Vec<u8>>> {
     let finish = move |outcome: Outcome| match outcome {
@@ -270,6 +276,14 @@ async fn run_command(
     let waited = wait.is_some();
     if let Some(wait) = wait {
         wait.ready().await;
+    }
+    // An awaitable hello waits here too, unless the server stops meanwhile.
+    if let Some(wait) = command::hello_wait(&body) {
+        let mut stop = stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|&stop| stop) => return respond(command::hello_shutting_down()),
+        }
     }
     let placement = command::placement(&body, shared, waited);
     let (info, context) = (info.clone(), shared.clone());

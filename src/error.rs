@@ -38,6 +38,10 @@ macro_rules! error_codes {
 error_codes! {
     InternalError = 1,
     AuditingNotEnabled = 344,
+    Location51758 = 51758,
+    Location51759 = 51759,
+    Location51760 = 51760,
+    Location51761 = 51761,
     Location11785400 = 11785400,
     Location40262 = 40262,
     Location40263 = 40263,

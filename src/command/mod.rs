@@ -1346,6 +1346,7 @@ pub fn placement(body: &Document, shared: &Context, waited: bool) -> Placement {
 }
 
 pub use change_stream::{wait_for as change_stream_wait, Wait as ChangeStreamWait};
+pub use hello::{shutting_down as hello_shutting_down, wait_for as hello_wait};
 
 /// Whether `name` is one of the handshake commands allowed over legacy OP_QUERY.
 pub fn is_handshake(name: &str) -> bool {

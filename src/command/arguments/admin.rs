@@ -111,11 +111,9 @@ const HELLO_ARGS: &[Arg] = &[
     ignored("hangUpOnStepDown", "Only a replica-set member that steps down acts on it; one node never steps down."),
     // MongoDB validates its shape ({minWireVersion?, maxWireVersion}, strict).
     ignored("internalClient", "Marks connections from other cluster nodes; a single node has none."),
-    // mongos: the pair makes hello wait up to maxAwaitTimeMS for a topology change
-    // (51760 if only one is given). Drivers only send them after a reply carried
-    // topologyVersion, which branchdb's never does, so refusing breaks no driver.
-    unsupported("topologyVersion", "awaitable (streaming) hello is not implemented"),
-    unsupported("maxAwaitTimeMS", "awaitable (streaming) hello is not implemented"),
+    // hello.rs: awaitable hello, as a router serves it.
+    implemented("topologyVersion"),
+    implemented("maxAwaitTimeMS"),
 ];
 
 /// hello: MongoDB 8.0's HelloCommand is `strict: false` ("Most V1 commands should be
