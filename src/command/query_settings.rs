@@ -352,9 +352,13 @@ pub fn check_rejected(context: &Context, command: &str, db: &str, body: &Documen
     if !COMMANDS.contains(&command) {
         return Ok(());
     }
-    let all = entries(context)?;
-    let rejecting: Vec<&Document> =
-        all.iter().filter(|e| e.get_document("settings").is_ok_and(|s| s.get_bool("reject") == Ok(true))).collect();
+    let (settings, _) = context.cluster_settings.get(context)?;
+    let Some(Ok(all)) = settings.parameter(PARAMETER).map(|p| p.get_array("settingsArray")) else { return Ok(()) };
+    let rejecting: Vec<&Document> = all
+        .iter()
+        .filter_map(Bson::as_document)
+        .filter(|e| e.get_document("settings").is_ok_and(|s| s.get_bool("reject") == Ok(true)))
+        .collect();
     if rejecting.is_empty() {
         return Ok(());
     }

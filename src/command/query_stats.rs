@@ -39,9 +39,8 @@ pub fn record(context: &Context, command: &str, body: &Document, reply: &Documen
     let db = body.get_str("$db").unwrap_or_default();
     let Some(query_shape) = shape::of_command(db, body) else { return };
     let key = doc! {"queryShape": query_shape, "collectionType": "collection"};
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(128);
     crate::value::encode(&key, &mut bytes);
-    let key_hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&bytes));
     let docs_returned = match command {
         "distinct" => reply.get_array("values").map_or(0, Vec::len),
         "count" => 1,
@@ -49,11 +48,14 @@ pub fn record(context: &Context, command: &str, body: &Document, reply: &Documen
     };
     let run =
         Execution { micros: u64::try_from(took.as_micros()).unwrap_or(u64::MAX), docs_returned: docs_returned as u64 };
+    // The hashes are worked out once per shape, when it is first seen.
+    let key_hash = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes));
     context.query_stats.record(
-        key_hash,
+        &bytes,
         || {
-            let hash = key.get_document("queryShape").map(shape::hash).unwrap_or_default();
-            (key, hash)
+            let shape_hash = key.get_document("queryShape").map(shape::hash).unwrap_or_default();
+            let hash = key_hash(&bytes);
+            (key, hash, shape_hash)
         },
         run,
     );
@@ -199,7 +201,7 @@ pub fn stage(inv: &Invocation<'_>, argument: &Bson) -> Result<Vec<Document>> {
         .query_stats
         .snapshot()
         .into_iter()
-        .map(|(key_hash, entry)| {
+        .map(|entry| {
             let key = match &hmac_key {
                 Some(hmac_key) => transform_key_document(hmac_key, &entry.key),
                 None => entry.key.clone(),
@@ -207,7 +209,7 @@ pub fn stage(inv: &Invocation<'_>, argument: &Bson) -> Result<Vec<Document>> {
             let long = |n: u64| Bson::Int64(i64::try_from(n).unwrap_or(i64::MAX));
             doc! {
                 "key": key,
-                "keyHash": key_hash,
+                "keyHash": entry.key_hash,
                 "queryShapeHash": entry.query_shape_hash,
                 "metrics": {
                     "lastExecutionMicros": long(entry.last_execution_micros),

@@ -12,16 +12,18 @@ use bson::{doc, Bson, DateTime, Decimal128, Document};
 /// The most shapes kept.
 pub const MAX_ENTRIES: usize = 10_000;
 
-/// Every query shape's statistics, by key hash.
+/// Every query shape's statistics, by the key's BSON.
 #[derive(Default)]
 pub struct QueryStats {
-    entries: Mutex<HashMap<String, Entry>>,
+    entries: Mutex<HashMap<Vec<u8>, Entry>>,
 }
 
 /// One shape's statistics.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub key: Document,
+    /// The key's hash as `$queryStats` shows it.
+    pub key_hash: String,
     pub query_shape_hash: String,
     pub exec_count: u64,
     pub last_execution_micros: u64,
@@ -66,24 +68,26 @@ pub struct Execution {
 }
 
 impl QueryStats {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Vec<u8>, Entry>> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Counts an execution of the query whose key is `key` (hashed to `key_hash`).
-    pub fn record(&self, key_hash: String, key: impl FnOnce() -> (Document, String), run: Execution) {
+    /// Counts an execution of the query whose key encodes as `key_bytes`; `key`
+    /// gives the key, its hash and its query shape's hash for a shape not seen yet.
+    pub fn record(&self, key_bytes: &[u8], key: impl FnOnce() -> (Document, String, String), run: Execution) {
         let now = DateTime::now();
         let mut entries = self.lock();
-        if !entries.contains_key(&key_hash) && entries.len() >= MAX_ENTRIES {
-            let oldest = entries.iter().min_by_key(|(_, e)| e.last_seen).map(|(hash, _)| hash.clone());
-            if let Some(oldest) = oldest {
-                entries.remove(&oldest);
+        if !entries.contains_key(key_bytes) {
+            if entries.len() >= MAX_ENTRIES {
+                let oldest = entries.iter().min_by_key(|(_, e)| e.last_seen).map(|(bytes, _)| bytes.clone());
+                if let Some(oldest) = oldest {
+                    entries.remove(&oldest);
+                }
             }
-        }
-        let entry = entries.entry(key_hash).or_insert_with(|| {
-            let (key, query_shape_hash) = key();
-            Entry {
+            let (key, key_hash, query_shape_hash) = key();
+            let entry = Entry {
                 key,
+                key_hash,
                 query_shape_hash,
                 exec_count: 0,
                 last_execution_micros: 0,
@@ -92,8 +96,10 @@ impl QueryStats {
                 docs_returned: Spread::default(),
                 first_seen: now,
                 last_seen: now,
-            }
-        });
+            };
+            entries.insert(key_bytes.to_vec(), entry);
+        }
+        let Some(entry) = entries.get_mut(key_bytes) else { return };
         entry.exec_count += 1;
         entry.last_execution_micros = run.micros;
         entry.total_exec_micros.add(run.micros);
@@ -102,10 +108,10 @@ impl QueryStats {
         entry.last_seen = now;
     }
 
-    /// Every entry, with its key hash.
-    pub fn snapshot(&self) -> Vec<(String, Entry)> {
-        let mut all: Vec<(String, Entry)> = self.lock().iter().map(|(h, e)| (h.clone(), e.clone())).collect();
-        all.sort_by_key(|(_, e)| e.first_seen);
+    /// Every entry, first seen first.
+    pub fn snapshot(&self) -> Vec<Entry> {
+        let mut all: Vec<Entry> = self.lock().values().cloned().collect();
+        all.sort_by_key(|e| e.first_seen);
         all
     }
 }
