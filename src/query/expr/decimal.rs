@@ -276,10 +276,29 @@ fn series_value(s: f64, k: i32) -> Dec {
     }
 }
 
-/// Whether `a < b`.
+/// Whether `a < b`, for two positive decimals: by their adjusted exponents (the
+/// exponent of their leading digit), then by their coefficients brought to the
+/// same number of digits (at most 34, so no overflow).
 fn less(a: Dec, b: Dec) -> bool {
-    a.add(b.negate()).is_some_and(|d| d.neg && !d.is_zero())
+    let digits = |d: Dec| d.coefficient.checked_ilog10().map_or(1, |n| n + 1) as i64;
+    let adjusted = |d: Dec| i64::from(d.exponent) + digits(d) - 1;
+    match adjusted(a).cmp(&adjusted(b)) {
+        std::cmp::Ordering::Less => true,
+        std::cmp::Ordering::Greater => false,
+        std::cmp::Ordering::Equal => {
+            let (da, db) = (digits(a), digits(b));
+            let widen = |d: Dec, by: i64| d.coefficient * 10u128.pow(by as u32);
+            match da.cmp(&db) {
+                std::cmp::Ordering::Less => widen(a, db - da) < b.coefficient,
+                _ => a.coefficient < widen(b, da - db),
+            }
+        }
+    }
 }
+
+/// How far from 10^0 the series is scaled before giving up (past Decimal128's
+/// exponents either way).
+const MAX_SCALE: i32 = 6200;
 
 /// A positive, finite decimal rounded to a preferred number series (`series`, its
 /// values times powers of ten): up to the smallest value above it, or down to the
@@ -292,10 +311,16 @@ pub(crate) fn round_to_series(d: &Decimal128, series: &[f64], up: bool) -> Optio
     let rounded = if up {
         while !less(number, series_value(last, k)) {
             k += 1;
+            if k > MAX_SCALE {
+                return None;
+            }
         }
         while less(number, series_value(first, k)) {
             let previous = series_value(first, k);
             k -= 1;
+            if k < -MAX_SCALE {
+                return None;
+            }
             if !less(number, series_value(last, k)) {
                 return previous.to_decimal();
             }
@@ -304,10 +329,16 @@ pub(crate) fn round_to_series(d: &Decimal128, series: &[f64], up: bool) -> Optio
     } else {
         while !less(series_value(first, k), number) {
             k -= 1;
+            if k < -MAX_SCALE {
+                return None;
+            }
         }
         while less(series_value(last, k), number) {
             let previous = series_value(last, k);
             k += 1;
+            if k > MAX_SCALE {
+                return None;
+            }
             if !less(series_value(first, k), number) {
                 return previous.to_decimal();
             }

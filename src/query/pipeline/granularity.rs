@@ -124,11 +124,25 @@ impl Granularity {
                 Bson::Decimal128(d) => {
                     expr::round_to_series(d, series, up).map(Bson::Decimal128).ok_or_else(not_finite)
                 }
-                _ => Ok(Bson::Double(if up { series_up(number, series) } else { series_down(number, series) })),
+                _ => {
+                    let rounded = if up { series_up(number, series) } else { series_down(number, series) };
+                    rounded.map(Bson::Double).ok_or_else(|| out_of_range(number))
+                }
             },
             Granularity::PowersOfTwo => power_of_two(value, number, up),
         }
     }
+}
+
+/// A number too small or too large for the series' powers of ten (a subnormal
+/// double, whose multiplier would underflow to zero).
+fn out_of_range(number: f64) -> Error {
+    Error::command(ErrorCode::BadValue, format!("A granularity rounder cannot round {number}"))
+}
+
+/// Whether a multiplier can still scale the series (neither zero nor infinite).
+fn usable(multiplier: f64) -> bool {
+    multiplier > 0.0 && multiplier.is_finite()
 }
 
 fn not_finite() -> Error {
@@ -159,38 +173,51 @@ fn checked(value: &Bson) -> Result<f64> {
 }
 
 /// The smallest series value above `number`, in MongoDB's double arithmetic (the
-/// multiplier made by repeated multiplication or division by ten).
-fn series_up(number: f64, series: &[f64]) -> f64 {
+/// multiplier made by repeated multiplication or division by ten); `None` when
+/// the multiplier underflows or overflows on the way.
+fn series_up(number: f64, series: &[f64]) -> Option<f64> {
     let (first, last) = (series[0], series[series.len() - 1]);
     let mut multiplier = 1.0;
     while number >= last * multiplier {
         multiplier *= 10.0;
+        if !usable(multiplier) {
+            return None;
+        }
     }
     while number < first * multiplier {
         let previous = first * multiplier;
         multiplier /= 10.0;
+        if !usable(multiplier) {
+            return None;
+        }
         if number >= last * multiplier {
-            return previous;
+            return Some(previous);
         }
     }
-    series.iter().map(|s| s * multiplier).find(|&value| number < value).unwrap_or(last * multiplier)
+    Some(series.iter().map(|s| s * multiplier).find(|&value| number < value).unwrap_or(last * multiplier))
 }
 
 /// The largest series value below `number`.
-fn series_down(number: f64, series: &[f64]) -> f64 {
+fn series_down(number: f64, series: &[f64]) -> Option<f64> {
     let (first, last) = (series[0], series[series.len() - 1]);
     let mut multiplier = 1.0;
     while number <= first * multiplier {
         multiplier /= 10.0;
+        if !usable(multiplier) {
+            return None;
+        }
     }
     while number > last * multiplier {
         let previous = last * multiplier;
         multiplier *= 10.0;
+        if !usable(multiplier) {
+            return None;
+        }
         if number <= first * multiplier {
-            return previous;
+            return Some(previous);
         }
     }
-    series.iter().rev().map(|s| s * multiplier).find(|&value| value < number).unwrap_or(first * multiplier)
+    Some(series.iter().rev().map(|s| s * multiplier).find(|&value| value < number).unwrap_or(first * multiplier))
 }
 
 /// The next power of two above (or below) `value`: the exponent from the value's
@@ -220,4 +247,34 @@ fn power_of_two(value: &Bson, number: f64, up: bool) -> Result<Bson> {
     };
     let power: Document = doc! {"$pow": [2, exponent]};
     Expr::parse(&Bson::Document(power), &Variables::none())?.evaluate(&Document::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::{Bson, Decimal128};
+
+    use super::Granularity;
+
+    /// Extreme values end with an answer or an error, never a loop.
+    #[test]
+    fn extreme_values_are_answered() {
+        let r5 = Granularity::named("R5").expect("R5");
+        let two = Granularity::named("POWERSOF2").expect("POWERSOF2");
+        let decimal = |s: &str| Bson::Decimal128(s.parse::<Decimal128>().expect("decimal"));
+        for value in [
+            Bson::Double(5e-324),
+            Bson::Double(1e-320),
+            Bson::Double(f64::MAX),
+            decimal("1E-6176"),
+            decimal("9.999999999999999999999999999999999E+6144"),
+            decimal("1E+6000"),
+        ] {
+            let _ = r5.round_up(&value);
+            let _ = r5.round_down(&value);
+            let _ = two.round_up(&value);
+            let _ = two.round_down(&value);
+        }
+        assert_eq!(r5.round_up(&Bson::Int32(1)).expect("1.6"), Bson::Double(16.0 * 0.1));
+        assert_eq!(r5.round_down(&Bson::Int32(1)).expect("0.63"), Bson::Double(63.0 * (1.0 / 10.0 / 10.0)));
+    }
 }
