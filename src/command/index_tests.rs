@@ -297,6 +297,36 @@ fn queries_through_indexes_return_what_scans_return() {
     }
 }
 
+/// Decimals that differ from a number beyond a double's precision share its
+/// index key; strict bounds through an index still find them, as a scan does.
+#[test]
+fn decimals_beyond_double_precision_are_found_through_indexes() {
+    let shared = Context::for_tests();
+    create_index(&shared, "db", doc! {"key": {"a": 1}, "name": "a"});
+    let decimal = |s: &str| Bson::Decimal128(s.parse().expect("decimal"));
+    let docs = vec![
+        doc! {"_id": 1, "a": 1},
+        doc! {"_id": 2, "a": decimal("1.0000000000000000000000000000001")},
+        doc! {"_id": 3, "a": decimal("0.9999999999999999999999999999999")},
+        doc! {"_id": 4, "a": decimal("1.000")},
+        doc! {"_id": 5, "a": 0.1},
+        doc! {"_id": 6, "a": decimal("0.1")},
+    ];
+    ok(&shared, doc! {"insert": "c", "documents": docs, "$db": "db"});
+    let ids = |filter: Document| {
+        let mut ids: Vec<i32> =
+            find(&shared, "db", doc! {"filter": filter}).iter().filter_map(|d| d.get_i32("_id").ok()).collect();
+        ids.sort_unstable();
+        ids
+    };
+    assert_eq!(ids(doc! {"a": {"$gt": 1}}), [2]);
+    assert_eq!(ids(doc! {"a": {"$lt": 1, "$gt": 0.5}}), [3]);
+    assert_eq!(ids(doc! {"a": {"$gte": 1, "$lte": 1}}), [1, 4]);
+    assert_eq!(ids(doc! {"a": 1}), [1, 4]);
+    assert_eq!(ids(doc! {"a": {"$gt": decimal("0.1"), "$lt": 0.5}}), [5]);
+    assert_eq!(ids(doc! {"a": {"$lt": 0.1}}), [6]);
+}
+
 /// The stages of an explained plan, top down.
 fn stages(plan: &Document) -> Vec<String> {
     let mut out = Vec::new();

@@ -10,6 +10,7 @@
 
 pub mod check;
 pub mod collation;
+pub mod decimal;
 mod decode;
 mod encode;
 pub mod number;

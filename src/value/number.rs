@@ -14,12 +14,10 @@ pub fn as_f64(value: &Bson) -> Option<f64> {
     }
 }
 
-/// A decimal as its nearest double, NaN and the infinities included.
-///
-/// Limitation: MongoDB compares decimals exactly; decimals that differ only beyond
-/// double precision come out equal here.
+/// A decimal as its nearest double, NaN and the infinities included. (Values
+/// are compared exactly in [`super::order`], not through this.)
 pub fn decimal_to_f64(d: &Decimal128) -> f64 {
-    d.to_string().parse().unwrap_or(f64::NAN)
+    super::decimal::to_f64(super::decimal::from_bson(d))
 }
 
 #[cfg(test)]

@@ -20,9 +20,7 @@ pub fn truthy(value: Option<&Bson>) -> bool {
 /// Whether a decimal is a zero of any sign and exponent (`0`, `-0`, `0.000`,
 /// `0E+3`): its coefficient has no digit but zeros. NaN and the infinities are not.
 fn is_zero(d: &Decimal128) -> bool {
-    let text = d.to_string();
-    let coefficient = text.split(['E', 'e']).next().unwrap_or_default();
-    coefficient.chars().any(|c| c == '0') && coefficient.chars().all(|c| matches!(c, '0' | '.' | '-' | '+'))
+    super::decimal::from_bson(d).is_zero()
 }
 
 #[cfg(test)]

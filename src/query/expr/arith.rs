@@ -28,9 +28,9 @@ pub(super) const OPERATORS: &[Operator] = &[
     Operator::eager("$trunc", Arity::Between(1, 2), |a| round("$trunc", a, Rounding::TowardZero)),
     Operator::eager("$pow", Arity::Exactly(2), pow),
     Operator::eager("$sqrt", Arity::Exactly(1), |a| unary("$sqrt", a[0], sqrt)),
-    Operator::eager("$exp", Arity::Exactly(1), |a| unary("$exp", a[0], |n| Ok(real(n, f64::exp)))),
-    Operator::eager("$ln", Arity::Exactly(1), |a| unary("$ln", a[0], |n| logarithm("$ln", n, f64::ln))),
-    Operator::eager("$log10", Arity::Exactly(1), |a| unary("$log10", a[0], |n| logarithm("$log10", n, f64::log10))),
+    Operator::eager("$exp", Arity::Exactly(1), |a| unary("$exp", a[0], |n| Ok(exp(n)))),
+    Operator::eager("$ln", Arity::Exactly(1), |a| unary("$ln", a[0], |n| logarithm("$ln", n))),
+    Operator::eager("$log10", Arity::Exactly(1), |a| unary("$log10", a[0], |n| logarithm("$log10", n))),
     Operator::eager("$log", Arity::Exactly(2), log),
     Operator::eager("$sum", Arity::Any, |a| Ok(Some(summed(a).0.total()))),
     Operator::eager("$avg", Arity::Any, |a| {
@@ -106,12 +106,12 @@ impl Num {
         }
     }
 
-    /// The number as a decimal (doubles rounded to 15 digits), or `None` for NaN
-    /// and the infinities.
-    pub(super) fn to_dec(self) -> Option<Dec> {
+    /// The number as a decimal (doubles rounded to 15 digits, as MongoDB
+    /// coerces them).
+    pub(super) fn to_dec(self) -> Dec {
         match self {
-            Num::Int(n) => Some(Dec::from_i128(n.into())),
-            Num::Long(n) => Some(Dec::from_i128(n.into())),
+            Num::Int(n) => Dec::from_i128(n.into()),
+            Num::Long(n) => Dec::from_i128(n.into()),
             Num::Double(n) => Dec::from_f64(n),
             Num::Decimal(d) => Dec::of(&d),
         }
@@ -163,15 +163,9 @@ fn long_or_double(n: i128) -> Bson {
     i64::try_from(n).map_or(Bson::Double(n as f64), Bson::Int64)
 }
 
-/// Performs a decimal operation, falling back to doubles when it cannot be exact.
-fn decimal_op(a: Num, b: Num, exact: fn(Dec, Dec) -> Option<Dec>, approx: fn(f64, f64) -> f64) -> Bson {
-    match (a.to_dec(), b.to_dec()) {
-        (Some(x), Some(y)) => match exact(x, y) {
-            Some(result) => decimal::to_bson(result),
-            None => decimal::from_f64(approx(a.to_f64(), b.to_f64())),
-        },
-        _ => decimal::from_f64(approx(a.to_f64(), b.to_f64())),
-    }
+/// Performs a decimal operation on two numbers, at least one of them a decimal.
+fn decimal_op(a: Num, b: Num, op: fn(Dec, Dec) -> Dec) -> Bson {
+    decimal::to_bson(op(a.to_dec(), b.to_dec()))
 }
 
 /// A running sum of numbers, kept exactly for integers, and the widest type seen
@@ -181,8 +175,6 @@ pub(crate) struct Sum {
     integers: i128,
     doubles: f64,
     decimal: Option<Dec>,
-    /// A decimal operation fell back to doubles.
-    inexact_decimal: Option<f64>,
     widest: Widest,
 }
 
@@ -211,16 +203,8 @@ impl Sum {
             }
             Num::Decimal(d) => {
                 self.widest = Widest::Decimal;
-                match (Dec::of(&d), self.decimal.or(Some(Dec::from_i128(0)))) {
-                    (Some(x), Some(total)) if self.inexact_decimal.is_none() => match total.add(x) {
-                        Some(sum) => self.decimal = Some(sum),
-                        None => self.inexact_decimal = Some(total.to_f64() + x.to_f64()),
-                    },
-                    _ => {
-                        let so_far = self.inexact_decimal.unwrap_or_else(|| self.decimal.map_or(0.0, Dec::to_f64));
-                        self.inexact_decimal = Some(so_far + decimal::to_f64(&d));
-                    }
-                }
+                let x = Dec::of(&d);
+                self.decimal = Some(self.decimal.map_or(x, |total| total.add(x)));
             }
         }
     }
@@ -242,18 +226,12 @@ impl Sum {
 
     /// The sum as a decimal.
     fn decimal_total(&self) -> Bson {
-        if let Some(approx) = self.inexact_decimal {
-            return decimal::from_f64(approx + self.non_decimal());
-        }
         let mut total = self.decimal.unwrap_or(Dec::from_i128(0));
         if self.integers != 0 {
-            total = total.add(Dec::from_i128(self.integers)).unwrap_or(total);
+            total = total.add(Dec::from_i128(self.integers));
         }
         if self.doubles != 0.0 {
-            match Dec::from_f64(self.doubles).and_then(|d| total.add(d)) {
-                Some(sum) => total = sum,
-                None => return decimal::from_f64(total.to_f64() + self.doubles),
-            }
+            total = total.add(Dec::from_f64(self.doubles));
         }
         decimal::to_bson(total)
     }
@@ -265,10 +243,7 @@ impl Sum {
             return Bson::Double(self.non_decimal() / count as f64);
         }
         match self.decimal_total() {
-            Bson::Decimal128(d) => match Dec::of(&d).and_then(|d| d.div(Dec::from_i128(count.into()))) {
-                Some(average) => decimal::to_bson(average),
-                None => decimal::from_f64(decimal::to_f64(&d) / count as f64),
-            },
+            Bson::Decimal128(d) => decimal::to_bson(Dec::of(&d).div(Dec::from_i128(count.into()))),
             other => other,
         }
     }
@@ -329,7 +304,7 @@ fn subtract(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
     let (lhs, rhs) = (args[0], args[1]);
     if let (Some(a), Some(b)) = (Num::of(lhs), Num::of(rhs)) {
         return Ok(Some(if a.is_decimal() || b.is_decimal() {
-            decimal_op(a, b, |x, y| x.add(y.negate()), |x, y| x - y)
+            decimal_op(a, b, Dec::sub)
         } else if a.is_double() || b.is_double() {
             Bson::Double(a.to_f64() - b.to_f64())
         } else {
@@ -377,11 +352,8 @@ fn multiply(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
         }
     }
     if numbers.iter().any(|n| n.is_decimal()) {
-        let product = numbers.iter().try_fold(Dec::from_i128(1), |acc, n| acc.mul(n.to_dec()?));
-        return Ok(Some(match product {
-            Some(product) => decimal::to_bson(product),
-            None => decimal::from_f64(numbers.iter().map(|n| n.to_f64()).product()),
-        }));
+        let product = numbers.iter().fold(Dec::from_i128(1), |acc, n| acc.mul(n.to_dec()));
+        return Ok(Some(decimal::to_bson(product)));
     }
     if numbers.iter().any(|n| n.is_double()) {
         return Ok(Some(Bson::Double(numbers.iter().map(|n| n.to_f64()).product())));
@@ -406,10 +378,10 @@ fn divide(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
         return fail(ErrorCode::Location16609, message);
     };
     if a.is_decimal() || b.is_decimal() {
-        if b.to_dec().is_some_and(Dec::is_zero) {
+        if b.to_dec().is_zero() {
             return fail(ErrorCode::Location16608, "can't $divide by zero");
         }
-        return Ok(Some(decimal_op(a, b, Dec::div, |x, y| x / y)));
+        return Ok(Some(decimal_op(a, b, Dec::div)));
     }
     if b.to_f64() == 0.0 {
         return fail(ErrorCode::Location16608, "can't $divide by zero");
@@ -427,15 +399,11 @@ fn modulo(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
         let message = format!("$mod only supports numeric types, not {} and {}", type_name(lhs), type_name(rhs));
         return fail(ErrorCode::Location16611, message);
     };
-    if b.to_f64() == 0.0 && !b.is_decimal() || b.is_decimal() && b.to_dec().is_some_and(Dec::is_zero) {
+    if b.to_f64() == 0.0 && !b.is_decimal() || b.is_decimal() && b.to_dec().is_zero() {
         return fail(ErrorCode::Location16610, "can't $mod by zero");
     }
     if a.is_decimal() || b.is_decimal() {
-        let remainder = |x: Dec, y: Dec| {
-            let quotient = x.div(y)?.quantize(0, Rounding::TowardZero)?;
-            x.add(quotient.mul(y)?.negate())
-        };
-        return Ok(Some(decimal_op(a, b, remainder, |x, y| x % y)));
+        return Ok(Some(decimal_op(a, b, Dec::rem)));
     }
     let b_integral = b.to_i64().is_some() || b.to_f64().fract() == 0.0;
     if a.is_double() || !b_integral {
@@ -467,7 +435,7 @@ fn abs(n: Num) -> Result<Bson> {
             None => return fail(ErrorCode::Location28680, "can't take $abs of long long min"),
         },
         Num::Double(d) => Bson::Double(d.abs()),
-        Num::Decimal(d) => Dec::of(&d).map_or(Bson::Decimal128(d), |d| decimal::to_bson(d.abs())),
+        Num::Decimal(d) => decimal::to_bson(Dec::of(&d).abs()),
     })
 }
 
@@ -475,7 +443,7 @@ fn abs(n: Num) -> Result<Bson> {
 fn to_integer(n: Num, mode: Rounding, double: fn(f64) -> f64) -> Result<Bson> {
     Ok(match n {
         Num::Double(d) => Bson::Double(double(d)),
-        Num::Decimal(d) => Dec::of(&d).and_then(|x| x.quantize(0, mode)).map_or(Bson::Decimal128(d), decimal::to_bson),
+        Num::Decimal(d) => Dec::of(&d).quantize(0, mode).map_or(Bson::Decimal128(d), decimal::to_bson),
         other => other.to_bson(),
     })
 }
@@ -510,20 +478,18 @@ fn round(name: &str, args: &[Option<&Bson>], mode: Rounding) -> Result<Option<Bs
     Ok(Some(match n {
         Num::Int(_) | Num::Long(_) if place >= 0 => n.to_bson(),
         Num::Int(_) | Num::Long(_) => {
-            let rounded = n.to_dec().and_then(|d| d.quantize(-place, mode)).map_or(0.0, Dec::to_f64);
+            let rounded = n.to_dec().quantize(-place, mode).map_or(0.0, Dec::to_f64);
             if n.is_long() {
                 Bson::Int64(rounded as i64)
             } else {
                 int_or_wider(rounded as i128)
             }
         }
-        Num::Double(d) => match Dec::from_f64_digits(d, 34).and_then(|x| x.quantize(-place, mode)) {
+        Num::Double(d) => match Dec::from_f64_digits(d, 34).quantize(-place, mode) {
             Some(rounded) => Bson::Double(rounded.to_f64()),
             None => Bson::Double(d),
         },
-        Num::Decimal(d) => {
-            Dec::of(&d).and_then(|x| x.quantize(-place, mode)).map_or(Bson::Decimal128(d), decimal::to_bson)
-        }
+        Num::Decimal(d) => Dec::of(&d).quantize(-place, mode).map_or(Bson::Decimal128(d), decimal::to_bson),
     }))
 }
 
@@ -544,7 +510,7 @@ fn pow(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
         return fail(ErrorCode::Location28764, "$pow cannot take a base of 0 and a negative exponent");
     }
     if b.is_decimal() || e.is_decimal() {
-        return Ok(Some(decimal::from_f64(b.to_f64().powf(e.to_f64()))));
+        return Ok(Some(decimal::to_bson(b.to_dec().pow(e.to_dec()))));
     }
     let (Some(base), Some(power)) = (b.to_i64(), e.to_i64()) else {
         return Ok(Some(Bson::Double(b.to_f64().powf(e.to_f64()))));
@@ -563,38 +529,52 @@ fn pow(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
     }))
 }
 
-/// `$sqrt`.
+/// `$sqrt`: a decimal's root in decimal (NaN gives NaN), else a double's.
 fn sqrt(n: Num) -> Result<Bson> {
-    if n.to_f64() < 0.0 {
+    let negative = match n {
+        Num::Decimal(d) => Dec::of(&d).is_negative(),
+        _ => n.to_f64() < 0.0,
+    };
+    if negative {
         return fail(ErrorCode::Location28714, "$sqrt's argument must be greater than or equal to 0");
     }
-    Ok(real(n, f64::sqrt))
+    Ok(match n {
+        Num::Decimal(d) => decimal::to_bson(Dec::of(&d).sqrt()),
+        _ => Bson::Double(n.to_f64().sqrt()),
+    })
 }
 
-/// A real function of one number: a double, or a decimal for a decimal argument
-/// (computed in doubles).
-fn real(n: Num, f: fn(f64) -> f64) -> Bson {
-    let result = f(n.to_f64());
-    if n.is_decimal() {
-        decimal::from_f64(result)
-    } else {
-        Bson::Double(result)
+/// `$exp`: a decimal's in decimal, else a double's.
+fn exp(n: Num) -> Bson {
+    match n {
+        Num::Decimal(d) => decimal::to_bson(Dec::of(&d).exp()),
+        _ => Bson::Double(n.to_f64().exp()),
     }
 }
 
-/// `$ln` and `$log10`: the argument must be positive.
-fn logarithm(name: &str, n: Num, f: fn(f64) -> f64) -> Result<Bson> {
+/// `$ln` and `$log10`: a positive decimal's logarithm in decimal; anything else as
+/// a double, which must be positive or NaN (a decimal NaN gives a double NaN, as
+/// in MongoDB).
+fn logarithm(name: &str, n: Num) -> Result<Bson> {
+    let ln = name == "$ln";
+    if let Num::Decimal(d) = n {
+        let x = Dec::of(&d);
+        if x.is_positive() {
+            return Ok(decimal::to_bson(if ln { x.ln() } else { x.log10() }));
+        }
+    }
     let x = n.to_f64();
-    if x <= 0.0 {
+    if !(x > 0.0 || x.is_nan()) {
         return fail(
-            if name == "$ln" { ErrorCode::Location28766 } else { ErrorCode::Location28761 },
+            if ln { ErrorCode::Location28766 } else { ErrorCode::Location28761 },
             format!("{name}'s argument must be a positive number, but is {x}"),
         );
     }
-    Ok(real(n, f))
+    Ok(Bson::Double(if ln { x.ln() } else { x.log10() }))
 }
 
-/// `$log`: the logarithm of a number in a base.
+/// `$log`: the logarithm of a number in a base; in decimal when either is a
+/// decimal and both are valid, else as doubles (which must be valid or NaN).
 fn log(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
     let (value, base) = (args[0], args[1]);
     if nullish(value) || nullish(base) {
@@ -606,18 +586,23 @@ fn log(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
     let Some(b) = Num::of(base) else {
         return fail(ErrorCode::Location28757, format!("$log's base must be numeric, not {}", type_name(base)));
     };
+    if x.is_decimal() || b.is_decimal() {
+        let (xd, bd) = (x.to_dec(), b.to_dec());
+        if xd.is_positive() && bd.is_positive() && !bd.sub(Dec::from_i128(1)).is_zero() {
+            return Ok(Some(decimal::to_bson(xd.log(bd))));
+        }
+    }
     let (xf, bf) = (x.to_f64(), b.to_f64());
-    if xf <= 0.0 {
+    if !(xf > 0.0 || xf.is_nan()) {
         return fail(ErrorCode::Location28758, format!("$log's argument must be a positive number, but is {xf}"));
     }
-    if bf <= 0.0 || bf == 1.0 {
+    if !(bf > 0.0 && bf != 1.0 || bf.is_nan()) {
         return fail(
             ErrorCode::Location28759,
             format!("$log's base must be a positive number not equal to 1, but is {bf}"),
         );
     }
-    let result = xf.ln() / bf.ln();
-    Ok(Some(if x.is_decimal() || b.is_decimal() { decimal::from_f64(result) } else { Bson::Double(result) }))
+    Ok(Some(Bson::Double(xf.ln() / bf.ln())))
 }
 
 /// `$rand: {}` (or `[]`): a double drawn uniformly from [0, 1) at each evaluation.
@@ -655,7 +640,7 @@ fn random_unit() -> f64 {
 /// decimal while the coefficients fit, as `$multiply` computes (`$mul` on a
 /// decimal).
 pub(crate) fn multiply_decimals(a: &Bson, b: &Bson) -> Option<Bson> {
-    Some(decimal_op(Num::of(Some(a))?, Num::of(Some(b))?, Dec::mul, |x, y| x * y))
+    Some(decimal_op(Num::of(Some(a))?, Num::of(Some(b))?, Dec::mul))
 }
 
 pub(crate) fn add_numbers(a: &Bson, b: &Bson) -> Bson {

@@ -270,7 +270,7 @@ fn convert(value: &Bson, target: Target, subtype: &Bson, format: Option<Format>)
             Bson::String(s) => parse_double(s).map(Bson::Double),
             Bson::Decimal128(d) => {
                 let f = decimal::to_f64(d);
-                if f.is_infinite() && Dec::of(d).is_some() {
+                if f.is_infinite() && Dec::of(d).is_finite() {
                     return failure(format!("Conversion would overflow target type in $convert with no onError value: {d}"));
                 }
                 Ok(Bson::Double(f))
@@ -286,7 +286,7 @@ fn convert(value: &Bson, target: Target, subtype: &Bson, format: Option<Format>)
                 _ => failure(format!("Failed to parse number '{s}' in $convert with no onError value: Failed to parse string to decimal")),
             },
             Bson::Double(d) => Ok(decimal::from_f64(*d)),
-            other => match Num::of(Some(other)).and_then(Num::to_dec) {
+            other => match Num::of(Some(other)).map(Num::to_dec) {
                 Some(d) => Ok(decimal::to_bson(d)),
                 None => unsupported(),
             },
@@ -354,14 +354,15 @@ fn to_integer(value: &Bson, target: Target) -> Result<Option<Bson>> {
             t as i128
         }
         Bson::Decimal128(d) => {
-            let Some(dec) = Dec::of(d) else {
-                let what = if d.to_string() == "NaN" { "NaN" } else { "infinity" };
+            let dec = Dec::of(d);
+            if !dec.is_finite() {
+                let what = if dec.is_nan() { "NaN" } else { "infinity" };
                 return failure(format!(
                     "Attempt to convert {what} value to integer type in $convert with no onError value"
                 ));
             };
-            match dec.quantize(0, Rounding::TowardZero).map(Dec::to_f64) {
-                Some(t) if t >= min as f64 && t <= max as f64 => t as i128,
+            match dec.quantize(0, Rounding::TowardZero).map(Dec::integer) {
+                Some(t) if t >= min && t <= max => t,
                 _ => return overflow(d.to_string()),
             }
         }

@@ -112,13 +112,13 @@ pub(crate) struct MovingAverage {
 impl MovingAverage {
     /// An average with weight `2 / (n + 1)`.
     pub(crate) fn with_n(n: i64) -> MovingAverage {
-        let alpha = Dec::from_i128(2).div(Dec::from_i128(i128::from(n) + 1)).unwrap_or(Dec::from_i128(1));
+        let alpha = Dec::from_i128(2).div(Dec::from_i128(i128::from(n) + 1));
         MovingAverage { alpha, average: None, decimal: false }
     }
 
     /// An average with weight `alpha` (between 0 and 1).
     pub(crate) fn with_alpha(alpha: f64) -> MovingAverage {
-        MovingAverage { alpha: Dec::from_f64(alpha).unwrap_or(Dec::from_i128(1)), average: None, decimal: false }
+        MovingAverage { alpha: Dec::from_f64(alpha), average: None, decimal: false }
     }
 
     /// Takes in a value (anything but a number is skipped); returns the average
@@ -126,16 +126,14 @@ impl MovingAverage {
     pub(crate) fn add(&mut self, value: Option<&Bson>) -> Bson {
         if let Some(n) = Num::of(value) {
             self.decimal |= matches!(n, Num::Decimal(_));
-            if let Some(x) = n.to_dec() {
-                self.average = Some(match self.average {
-                    None => x,
-                    Some(average) => {
-                        let keep = Dec::from_i128(1).add(self.alpha.negate());
-                        let moved = x.mul(self.alpha).zip(keep.and_then(|keep| average.mul(keep)));
-                        moved.and_then(|(a, b)| a.add(b)).unwrap_or(average)
-                    }
-                });
-            }
+            let x = n.to_dec();
+            self.average = Some(match self.average {
+                None => x,
+                Some(average) => {
+                    let keep = Dec::from_i128(1).sub(self.alpha);
+                    x.mul(self.alpha).add(average.mul(keep))
+                }
+            });
         }
         match self.average {
             None => Bson::Null,

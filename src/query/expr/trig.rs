@@ -9,7 +9,7 @@
 use bson::Bson;
 
 use super::arith::{unary, Num};
-use super::decimal;
+use super::decimal::{self, Dec};
 use super::{fail, nullish, type_name, Arity, Operator};
 use crate::error::{ErrorCode, Result};
 
@@ -28,10 +28,10 @@ pub(super) const OPERATORS: &[Operator] = &[
     Operator::eager("$tanh", Arity::Exactly(1), |a| unbounded("$tanh", a[0], f64::tanh)),
     Operator::eager("$atan2", Arity::Exactly(2), atan2),
     Operator::eager("$degreesToRadians", Arity::Exactly(1), |a| {
-        unary("$degreesToRadians", a[0], |n| Ok(scaled(n, std::f64::consts::PI / 180.0)))
+        unary("$degreesToRadians", a[0], |n| Ok(scaled(n, false)))
     }),
     Operator::eager("$radiansToDegrees", Arity::Exactly(1), |a| {
-        unary("$radiansToDegrees", a[0], |n| Ok(scaled(n, 180.0 / std::f64::consts::PI)))
+        unary("$radiansToDegrees", a[0], |n| Ok(scaled(n, true)))
     }),
 ];
 
@@ -93,9 +93,7 @@ fn unbounded(name: &str, arg: Option<&Bson>, f: fn(f64) -> f64) -> Result<Option
 fn applied(n: Num, f: fn(f64) -> f64) -> Bson {
     let x = n.to_f64();
     match n {
-        Num::Decimal(_) if x.is_infinite() && f(x).fract() == 0.0 => {
-            decimal::to_bson(super::decimal::Dec::from_i128(f(x) as i128))
-        }
+        Num::Decimal(_) if x.is_infinite() && f(x).fract() == 0.0 => decimal::to_bson(Dec::from_i128(f(x) as i128)),
         Num::Decimal(_) => decimal::from_f64(f(x)),
         _ => Bson::Double(f(n.to_f64())),
     }
@@ -123,11 +121,14 @@ fn atan2(args: &[Option<&Bson>]) -> Result<Option<Bson>> {
     }))
 }
 
-/// `n` times `factor`: a decimal for a decimal, else a double.
-fn scaled(n: Num, factor: f64) -> Bson {
+/// Degrees to radians, or radians to degrees (`to_degrees`): a decimal times
+/// π/180 (or 180/π) in decimal, with π to 34 digits as MongoDB has it; a double
+/// in doubles.
+fn scaled(n: Num, to_degrees: bool) -> Bson {
     match n {
-        Num::Decimal(_) => decimal::from_f64(n.to_f64() * factor),
-        _ => Bson::Double(n.to_f64() * factor),
+        Num::Decimal(d) => decimal::to_bson(Dec::of(&d).mul(Dec::pi_ratio(to_degrees))),
+        _ if to_degrees => Bson::Double(n.to_f64() * (180.0 / std::f64::consts::PI)),
+        _ => Bson::Double(n.to_f64() * (std::f64::consts::PI / 180.0)),
     }
 }
 

@@ -449,15 +449,22 @@ fn intervals(narrowing: Narrowing<'_>) -> Option<Vec<Interval>> {
         Narrowing::In(values) if values.iter().all(|v| comparable(v) || matches!(v, Bson::Null)) => {
             values.iter().map(Interval::point_of).collect()
         }
-        Narrowing::Gt(v) if comparable(v) => vec![Interval::range(v, Some(false), None)],
+        // A number's key is shared by decimals that differ from it beyond a
+        // double's precision, so a strict bound keeps its own key in the scan and
+        // the filter drops what is equal.
+        Narrowing::Gt(v) if comparable(v) => vec![Interval::range(v, Some(false), None).keeping_numbers_key(v, true)],
         Narrowing::Gte(v) if comparable(v) => vec![Interval::range(v, Some(true), None)],
-        Narrowing::Lt(v) if comparable(v) => vec![Interval::range(v, None, Some(false))],
+        Narrowing::Lt(v) if comparable(v) => vec![Interval::range(v, None, Some(false)).keeping_numbers_key(v, false)],
         Narrowing::Lte(v) if comparable(v) => vec![Interval::range(v, None, Some(true))],
         _ => return None,
     };
     out.sort_by(|a, b| compare_places(&a.lower, &b.lower));
     out.dedup_by(|a, b| a.lower == b.lower && a.upper == b.upper);
     Some(out)
+}
+
+fn is_number(value: &Bson) -> bool {
+    matches!(value, Bson::Int32(_) | Bson::Int64(_) | Bson::Double(_) | Bson::Decimal128(_))
 }
 
 /// A place between encoded keys: just before every key that starts with `bytes`,
@@ -574,6 +581,19 @@ impl Interval {
                 }
             }
         }
+    }
+
+    /// A strict bound at a number widened to take in the number's own key (the
+    /// bound `explain` shows is unchanged).
+    fn keeping_numbers_key(mut self, value: &Bson, above: bool) -> Interval {
+        match (is_number(value), above) {
+            // Above the value: start before its key, not after it.
+            (true, true) => self.lower.after = false,
+            // Below it: end after its key, not before it.
+            (true, false) => self.upper.after = true,
+            (false, _) => {}
+        }
+        self
     }
 
     /// The interval's keys when it has exactly one: an equality.
