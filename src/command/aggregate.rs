@@ -11,7 +11,7 @@ use bson::{doc, Bson, Document};
 use super::{args, Invocation};
 use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::pipeline::{Collections, Pipeline};
+use crate::query::pipeline::{Collections, Pipeline, RawDoc};
 use crate::query::plan::{self, Access, Plan};
 use crate::store::{Collection, Natural, View};
 use crate::value::collation::Collation;
@@ -221,8 +221,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                     }
                     None => plan::Plan::collection_scan(),
                 };
-                let input = Documents::new(inv, &view, &collection, &plan)?;
-                pipeline.run_held(input, &collections)?
+                run_over(&pipeline, inv, &view, &collection, &plan, &collections)?
             }
             None if geo_near.is_some() => {
                 return Err(Error::command(
@@ -286,10 +285,32 @@ pub fn collection_documents(
                 Some(filter) => plan::choose(collection, filter, None, None)?,
                 None => plan::Plan::collection_scan(),
             };
-            pipeline.run(Documents::new(inv, view, collection, &plan)?, &collections)
+            run_over(&pipeline, inv, view, collection, &plan, &collections).map(|(docs, _)| docs)
         }
         None => pipeline.run(std::iter::empty(), &collections),
     }
+}
+
+/// Runs `pipeline` over the documents of `collection` that `plan` reads. A
+/// collection scan into a leading `$sort` hands it the documents' bytes, which it
+/// decodes once, after sorting.
+fn run_over<'a>(
+    pipeline: &'a Pipeline,
+    inv: &'a Invocation<'a>,
+    view: &'a View,
+    collection: &Collection,
+    plan: &Plan,
+    collections: &'a dyn Collections,
+) -> Result<(Vec<Document>, crate::memory::Reservation)> {
+    if let (Some(sort), Access::CollectionScan { .. }) = (pipeline.leading_sort(), &plan.access) {
+        let sort = sort.clone();
+        let read: Read<RawDoc> = Arc::new(move |bytes| RawDoc::keyed(&sort, bytes));
+        return pipeline.run_held_raw(Box::new(Documents::new(inv, view, collection, plan, read)?), collections);
+    }
+    let read: Read<Document> = Arc::new(|bytes| {
+        crate::value::decode(bytes).map_err(|e| Error::Store(format!("bad document in the store: {e}")))
+    });
+    pipeline.run_held(Documents::new(inv, view, collection, plan, read)?, collections)
 }
 
 /// Documents scanned per pull from the store.
@@ -300,55 +321,68 @@ const READ_AHEAD: usize = 2;
 /// A collection's documents as an iterator the pipeline pulls from, read from the
 /// store a chunk at a time so that a pipeline that stops early (`$limit`) stops the
 /// scan. A leading `$match` the planner can narrow reads one document by `_id`, or
-/// an index's candidates, instead of every document.
-struct Documents<'a> {
+/// an index's candidates, instead of every document. Each document is what `read`
+/// makes of its bytes: the decoded document, or the bytes themselves.
+struct Documents<'a, T> {
     inv: &'a Invocation<'a>,
     view: &'a View,
     collection: u64,
-    feed: Feed,
-    buffer: VecDeque<Document>,
+    feed: Feed<T>,
+    buffer: VecDeque<T>,
     done: bool,
+    read: Read<T>,
 }
 
+/// What a scan makes of a document's bytes (on the scan's own thread, when it
+/// reads ahead).
+type Read<T> = Arc<dyn Fn(&[u8]) -> Result<T> + Send + Sync>;
+
 /// Where the documents come from.
-enum Feed {
+enum Feed<T> {
     /// A scan in the collection's natural order, resuming after this place in it
     /// (`None` before the first chunk).
     Scan(Natural, Option<Vec<u8>>),
     /// These encoded `_id`s, in order.
     Ids(VecDeque<Vec<u8>>),
     /// The rest of a scan, read ahead on a thread of its own.
-    Ahead(Receiver<Result<Vec<Document>>>),
+    Ahead(Receiver<Result<Vec<T>>>),
 }
 
 /// Scans the rest of `collection` after `after` on a thread of its own, handing
-/// over chunks of decoded documents: reading and decoding a long scan overlaps the
-/// stages that take its documents. At most [`READ_AHEAD`] chunks wait; when the
-/// pipeline stops taking them (`$limit`, an error), the scan stops at its next.
-fn read_ahead(view: View, collection: u64, order: Natural, after: Vec<u8>) -> Result<Receiver<Result<Vec<Document>>>> {
+/// over chunks of documents as `read` makes them: reading and decoding a long scan
+/// overlaps the stages that take its documents. At most [`READ_AHEAD`] chunks
+/// wait; when the pipeline stops taking them (`$limit`, an error), the scan stops
+/// at its next.
+fn read_ahead<T: Send + 'static>(
+    view: View,
+    collection: u64,
+    order: Natural,
+    after: Vec<u8>,
+    read: Read<T>,
+) -> Result<Receiver<Result<Vec<T>>>> {
     let (chunks, received) = sync_channel(READ_AHEAD);
     std::thread::Builder::new().name("scan-ahead".into()).spawn(move || {
         let mut chunk = Vec::with_capacity(CHUNK);
-        let scanned = view.scan_filtered(
-            collection,
-            order,
-            Some(&after),
-            |_| false,
-            |_, doc| {
-                chunk.extend(doc);
-                if chunk.len() < CHUNK {
-                    return Ok(true);
-                }
-                Ok(chunks.send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))).is_ok())
-            },
-        );
+        let scanned = view.scan_raw(collection, order, Some(&after), |_, bytes| {
+            chunk.push(read(bytes)?);
+            if chunk.len() < CHUNK {
+                return Ok(true);
+            }
+            Ok(chunks.send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK)))).is_ok())
+        });
         let _ = chunks.send(scanned.map(|()| chunk));
     })?;
     Ok(received)
 }
 
-impl<'a> Documents<'a> {
-    fn new(inv: &'a Invocation<'a>, view: &'a View, collection: &Collection, plan: &Plan) -> Result<Documents<'a>> {
+impl<'a, T: Send + 'static> Documents<'a, T> {
+    fn new(
+        inv: &'a Invocation<'a>,
+        view: &'a View,
+        collection: &Collection,
+        plan: &Plan,
+        read: Read<T>,
+    ) -> Result<Documents<'a, T>> {
         inv.note_plan(view, collection, plan);
         let feed = match &plan.access {
             Access::CollectionScan { backwards } => Feed::Scan(Natural::of(collection, *backwards), None),
@@ -364,18 +398,20 @@ impl<'a> Documents<'a> {
                 Feed::Ids(ids)
             }
         };
-        Ok(Documents { inv, view, collection: collection.id, feed, buffer: VecDeque::new(), done: false })
+        Ok(Documents { inv, view, collection: collection.id, feed, buffer: VecDeque::new(), done: false, read })
     }
 
     /// Reads the next chunk into the buffer.
     fn fill(&mut self) -> Result<()> {
         self.inv.check_deadline()?;
-        let buffer = &mut self.buffer;
+        let (buffer, read) = (&mut self.buffer, &self.read);
         match &mut self.feed {
             Feed::Ids(ids) => {
                 while buffer.len() < CHUNK {
                     let Some(id) = ids.pop_front() else { break };
-                    buffer.extend(self.view.get_encoded(self.collection, &id)?);
+                    if let Some(bytes) = self.view.get_raw(self.collection, &id)? {
+                        buffer.push_back(read(&bytes)?);
+                    }
                 }
                 self.done = ids.is_empty();
             }
@@ -386,24 +422,19 @@ impl<'a> Documents<'a> {
             },
             // The second chunk on: a long scan.
             Feed::Scan(order, Some(after)) => {
-                self.feed = Feed::Ahead(read_ahead(self.view.clone(), self.collection, *order, std::mem::take(after))?);
+                let after = std::mem::take(after);
+                self.feed = Feed::Ahead(read_ahead(self.view.clone(), self.collection, *order, after, read.clone())?);
             }
             Feed::Scan(order, after) => {
                 let mut last = None;
-                self.view.scan_filtered(
-                    self.collection,
-                    *order,
-                    after.as_deref(),
-                    |_| false,
-                    |id, doc| {
-                        buffer.extend(doc);
-                        if buffer.len() >= CHUNK {
-                            last = Some(id.to_vec());
-                            return Ok(false);
-                        }
-                        Ok(true)
-                    },
-                )?;
+                self.view.scan_raw(self.collection, *order, after.as_deref(), |id, bytes| {
+                    buffer.push_back(read(bytes)?);
+                    if buffer.len() >= CHUNK {
+                        last = Some(id.to_vec());
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })?;
                 self.done = last.is_none();
                 *after = last;
             }
@@ -412,10 +443,10 @@ impl<'a> Documents<'a> {
     }
 }
 
-impl Iterator for Documents<'_> {
-    type Item = Result<Document>;
+impl<T: Send + 'static> Iterator for Documents<'_, T> {
+    type Item = Result<T>;
 
-    fn next(&mut self) -> Option<Result<Document>> {
+    fn next(&mut self) -> Option<Result<T>> {
         // A chunk may be empty (the last one read ahead).
         while self.buffer.is_empty() && !self.done {
             if let Err(e) = self.fill() {

@@ -1607,6 +1607,8 @@ mod index_tests;
 #[cfg(test)]
 mod ops_tests;
 #[cfg(test)]
+mod sort_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod transaction_tests;

@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-use bson::{Bson, Document};
+use bson::{Bson, Document, RawBsonRef, RawDocument};
 
 use super::projection::{field_path, shell_element};
 use super::text::TextSearch;
@@ -67,6 +67,24 @@ impl EncodedKey {
     /// How many bytes the key holds.
     pub fn footprint(&self) -> usize {
         std::mem::size_of::<EncodedKey>() + self.bytes.len()
+    }
+
+    /// Appends the key to `out`: its length (four bytes), its bytes, and whether
+    /// it is blurred (one byte).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&(self.bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.bytes);
+        out.push(u8::from(self.blurred));
+    }
+
+    /// Reads back a key [`EncodedKey::write`] wrote.
+    pub fn read(reader: &mut impl std::io::Read) -> std::io::Result<EncodedKey> {
+        let mut len = [0u8; 4];
+        reader.read_exact(&mut len)?;
+        let mut bytes = vec![0u8; u32::from_le_bytes(len) as usize + 1];
+        reader.read_exact(&mut bytes)?;
+        let blurred = bytes.pop() == Some(1);
+        Ok(EncodedKey { bytes: bytes.into_boxed_slice(), blurred })
     }
 }
 
@@ -183,10 +201,29 @@ impl Sort {
 
     /// `doc`'s key, encoded (see [`EncodedKey`]).
     pub fn encoded_key(&self, doc: &Document) -> Result<EncodedKey> {
-        let key = self.key(doc)?;
-        let mut bytes = Vec::with_capacity(10 * key.0.len());
+        Ok(self.encode(&self.key(doc)?.0))
+    }
+
+    /// The encoded key of a document read from its bytes, as [`Sort::encoded_key`]
+    /// gives it for the decoded document; `None` when the key needs the decoded
+    /// document (a path meets an array, or the sort is by text score).
+    pub fn raw_encoded_key(&self, raw: &RawDocument) -> Result<Option<EncodedKey>> {
+        let mut values = Vec::with_capacity(self.fields.len());
+        for field in &self.fields {
+            match raw_value_at(raw, &field.path)? {
+                Reached::Value(value) => values.push(value),
+                Reached::Missing => values.push(Bson::Null),
+                Reached::Array | Reached::Score => return Ok(None),
+            }
+        }
+        Ok(Some(self.encode(&values)))
+    }
+
+    /// The encoded key of the values a document sorts by, one per field.
+    fn encode(&self, values: &[Bson]) -> EncodedKey {
+        let mut bytes = Vec::with_capacity(10 * values.len());
         let mut blurred = false;
-        for (field, value) in self.fields.iter().zip(&key.0) {
+        for (field, value) in self.fields.iter().zip(values) {
             blurred |= encodes_blurred(value);
             let start = bytes.len();
             order::encode_value_collated(value, self.collation.as_deref(), &mut bytes);
@@ -194,21 +231,32 @@ impl Sort {
                 bytes[start..].iter_mut().for_each(|byte| *byte = !*byte);
             }
         }
-        Ok(EncodedKey { bytes: bytes.into_boxed_slice(), blurred })
+        EncodedKey { bytes: bytes.into_boxed_slice(), blurred }
     }
 
     /// The order of the documents whose encoded keys are `a` and `b`: by bytes,
     /// and on a tie that may hide a difference, by the keys' values.
     pub fn compare_encoded(&self, a: (&EncodedKey, &Document), b: (&EncodedKey, &Document)) -> Ordering {
-        match a.0.bytes.cmp(&b.0.bytes) {
-            Ordering::Equal if a.0.blurred || b.0.blurred => self.compare_docs(a.1, b.1),
+        self.compare_encoded_with(a.0, b.0, || self.compare_documents(a.1, b.1))
+    }
+
+    /// As [`Sort::compare_encoded`], with `by_documents` settling a tie that may
+    /// hide a difference (so a caller holding bytes decodes only then).
+    pub fn compare_encoded_with(
+        &self,
+        a: &EncodedKey,
+        b: &EncodedKey,
+        by_documents: impl FnOnce() -> Ordering,
+    ) -> Ordering {
+        match a.bytes.cmp(&b.bytes) {
+            Ordering::Equal if a.blurred || b.blurred => by_documents(),
             order => order,
         }
     }
 
     /// The order of two documents by their keys (both of which could be computed
     /// once, so they can be again).
-    fn compare_docs(&self, a: &Document, b: &Document) -> Ordering {
+    pub fn compare_documents(&self, a: &Document, b: &Document) -> Ordering {
         match (self.key(a), self.key(b)) {
             (Ok(a), Ok(b)) => self.compare_keys(&a, &b),
             _ => Ordering::Equal,
@@ -261,6 +309,35 @@ fn scalar_at<'d>(doc: &'d Document, path: &[String]) -> Option<&'d Bson> {
         }
     }
     at.get(last).filter(|value| !matches!(value, Bson::Array(_)))
+}
+
+/// What a sort path reaches in a document's bytes, through sub-documents only.
+enum Reached {
+    Value(Bson),
+    /// Nothing, or a scalar before the path's end: the key is `null`.
+    Missing,
+    /// An array, whose elements the key is chosen among.
+    Array,
+    /// The path of `{$meta: "textScore"}`.
+    Score,
+}
+
+fn raw_value_at(raw: &RawDocument, path: &[String]) -> Result<Reached> {
+    let bad = |e: bson::raw::Error| Error::Internal(format!("a document that does not read back: {e}"));
+    let Some((last, parents)) = path.split_last() else { return Ok(Reached::Score) };
+    let mut at = raw;
+    for part in parents {
+        match at.get(part).map_err(bad)? {
+            Some(RawBsonRef::Document(inner)) => at = inner,
+            Some(RawBsonRef::Array(_)) => return Ok(Reached::Array),
+            _ => return Ok(Reached::Missing),
+        }
+    }
+    Ok(match at.get(last).map_err(bad)? {
+        None => Reached::Missing,
+        Some(RawBsonRef::Array(_)) => Reached::Array,
+        Some(value) => Reached::Value(Bson::try_from(value).map_err(bad)?),
+    })
 }
 
 /// The values a sort path reaches in a document.

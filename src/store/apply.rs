@@ -165,7 +165,11 @@ pub fn apply_ops(
 ) -> Result<()> {
     let mut tables =
         Tables { staged, chain, db, branch: branch.0, lsn, known: HashMap::new(), changed: HashMap::new() };
+    let skippable = super::superseded::skippable(ops);
     for (index, op) in ops.iter().enumerate() {
+        if skippable[index] && !tables.is_capped(op)? {
+            continue;
+        }
         let index = u32::try_from(index).unwrap_or(u32::MAX);
         match op {
             Op::Ddl(ddl) => tables.apply_ddl(ddl, next_collection)?,
@@ -265,30 +269,46 @@ impl Tables<'_> {
 
     /// The collection `name` as the branch sees it now, read once per record.
     fn collection(&mut self, name: &str) -> Result<Collection> {
-        if let Some(known) = self.known.get(name) {
-            return known
-                .clone()
-                .ok_or_else(|| Error::Store(format!("a write to dropped collection {}.{name}", self.db)));
+        self.loaded(name).cloned()
+    }
+
+    /// The collection `name` as this record goes, read from the catalog once.
+    fn loaded(&mut self, name: &str) -> Result<&Collection> {
+        if !self.known.contains_key(name) {
+            let prefix = tables::catalog_prefix(self.db, name);
+            let bytes = self
+                .pick(Table::Catalog, &prefix)?
+                .ok_or_else(|| Error::Store(format!("a write to missing collection {}.{name}", self.db)))?;
+            self.known.insert(name.to_owned(), Some(Collection::from_slice(&bytes)?));
         }
-        let prefix = tables::catalog_prefix(self.db, name);
-        let bytes = self
-            .pick(Table::Catalog, &prefix)?
-            .ok_or_else(|| Error::Store(format!("a write to missing collection {}.{name}", self.db)))?;
-        let collection = Collection::from_slice(&bytes)?;
-        self.known.insert(name.to_owned(), Some(collection.clone()));
-        Ok(collection)
+        match self.known.get(name) {
+            Some(Some(collection)) => Ok(collection),
+            _ => Err(Error::Store(format!("a write to dropped collection {}.{name}", self.db))),
+        }
+    }
+
+    /// Whether a document write is to a capped collection (whose order rows count
+    /// every write, so none is skipped).
+    fn is_capped(&mut self, op: &Op) -> Result<bool> {
+        match op {
+            Op::Put { collection, .. } | Op::Delete { collection, .. } => {
+                Ok(capped::is_capped(&self.loaded(collection)?.options))
+            }
+            Op::Ddl(_) => Ok(true),
+        }
     }
 
     /// Writes a document's new version (`None`: a tombstone) and its index entries
     /// (and, in a capped collection, its place in the order), as operation `op` of
     /// the record.
     fn write_document(&mut self, name: &str, id: &Bson, doc: Option<&Document>, op: u32) -> Result<()> {
-        let mut collection = self.collection(name)?;
-        let prefix = tables::doc_prefix(collection.id, id);
+        let loaded = self.loaded(name)?;
+        let (collection_id, capped, indexed) =
+            (loaded.id, capped::is_capped(&loaded.options), !loaded.indexes.is_empty());
+        let prefix = tables::doc_prefix(collection_id, id);
         let encoded_id = &prefix[ID_LEN..];
-        tables::push_changed_id(self.changed.entry(collection.id).or_default(), encoded_id);
-        let capped = capped::is_capped(&collection.options);
-        let old_bytes = match capped || !collection.indexes.is_empty() {
+        tables::push_changed_id(self.changed.entry(collection_id).or_default(), encoded_id);
+        let old_bytes = match capped || indexed {
             true => self.pick(Table::Docs, &prefix)?,
             false => None,
         };
@@ -299,9 +319,10 @@ impl Tables<'_> {
         if capped {
             let (before, after) = (old_bytes.as_ref().map(Vec::len), doc.map(|_| bytes.len()));
             let mut rows = capped::Rows { staged: self.staged, chain: self.chain, branch: self.branch, lsn: self.lsn };
-            rows.write(collection.id, encoded_id, before, after, op)?;
+            rows.write(collection_id, encoded_id, before, after, op)?;
         }
-        if !collection.indexes.is_empty() {
+        if indexed {
+            let mut collection = self.collection(name)?;
             let old = old_bytes.map(|bytes| decode(&bytes)).transpose()?;
             let mut flagged = false;
             for index in &mut collection.indexes {

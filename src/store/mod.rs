@@ -27,6 +27,7 @@ mod gc;
 mod lifecycle;
 mod merge;
 mod sessions;
+mod superseded;
 mod tables;
 mod transaction;
 mod view;

@@ -291,19 +291,29 @@ impl View {
         rejects: impl Fn(&RawDocument) -> bool,
         mut each: impl FnMut(&[u8], Option<Document>) -> Result<bool>,
     ) -> Result<()> {
-        let mut offer = |place: &[u8], bytes: &[u8]| {
+        self.scan_raw(collection, order, after, |place, bytes| {
             let raw =
                 RawDocument::from_bytes(bytes).map_err(|e| Error::Store(format!("bad document in the store: {e}")))?;
             match rejects(raw) {
                 true => each(place, None),
                 false => each(place, Some(decode(bytes)?)),
             }
-        };
+        })
+    }
+
+    /// As [`View::scan_filtered`], handing each document over as its BSON bytes.
+    pub fn scan_raw(
+        &self,
+        collection: u64,
+        order: Natural,
+        after: Option<&[u8]>,
+        mut each: impl FnMut(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<()> {
         if !order.insertion {
-            return self.scan_bytes_in(collection, after, order.reverse, offer);
+            return self.scan_bytes_in(collection, after, order.reverse, each);
         }
         self.scan_insertion_order(collection, after, order.reverse, |place, id| match self.get_raw(collection, id)? {
-            Some(bytes) => offer(place, &bytes),
+            Some(bytes) => each(place, &bytes),
             None => Ok(true),
         })
     }

@@ -63,7 +63,7 @@ use self::held::Held;
 use self::lookup::Lookup;
 pub use self::output::{Merge, Output, Target};
 use self::spill::Limits;
-pub use self::spill::MEMORY_LIMIT;
+pub use self::spill::{RawDoc, MEMORY_LIMIT};
 use self::unwind::Unwind;
 use crate::error::{Error, ErrorCode, Result};
 use crate::memory::{Budget, Reservation};
@@ -252,6 +252,9 @@ const CHANGE_STREAM_STAGES: &[&str] =
 
 /// A stream of documents between stages.
 type Docs<'a> = Box<dyn Iterator<Item = Result<Document>> + 'a>;
+
+/// Documents as their BSON bytes, not decoded yet.
+pub type RawDocs<'a> = Box<dyn Iterator<Item = Result<RawDoc>> + 'a>;
 
 impl Pipeline {
     /// Compiles an aggregation pipeline whose expressions may read `vars`, the
@@ -449,6 +452,40 @@ impl Pipeline {
         input: impl Iterator<Item = Result<Document>> + 'a,
         collections: &'a dyn Collections,
     ) -> Result<(Vec<Document>, Reservation)> {
+        self.run_input(Box::new(input), None, collections)
+    }
+
+    /// The `$sort` the pipeline starts with, which can take its documents as BSON
+    /// bytes ([`Pipeline::run_held_raw`], each keyed by [`RawDoc::keyed`]).
+    pub fn leading_sort(&self) -> Option<&Sort> {
+        match self.stages.first() {
+            Some(Stage::Sort(sort)) => Some(sort),
+            _ => None,
+        }
+    }
+
+    /// As [`Pipeline::run_held`], for a pipeline that sorts first, with documents
+    /// given as their BSON bytes: the `$sort` decodes each document once, as it
+    /// hands it on.
+    pub fn run_held_raw<'a>(
+        &'a self,
+        input: RawDocs<'a>,
+        collections: &'a dyn Collections,
+    ) -> Result<(Vec<Document>, Reservation)> {
+        if self.leading_sort().is_none() {
+            return Err(Error::Internal("documents as bytes for a pipeline that does not sort first".into()));
+        }
+        self.run_input(Box::new(std::iter::empty()), Some(input), collections)
+    }
+
+    /// Runs the stages over `input`, or when `raw` is given (and the first stage
+    /// is a `$sort`), over it.
+    fn run_input<'a>(
+        &'a self,
+        input: Docs<'a>,
+        raw: Option<RawDocs<'a>>,
+        collections: &'a dyn Collections,
+    ) -> Result<(Vec<Document>, Reservation)> {
         let budget = self.budget.clone().unwrap_or_else(|| Budget::new(usize::MAX));
         let env = Env {
             collections,
@@ -458,8 +495,13 @@ impl Pipeline {
             budget,
         };
         let mut held = env.budget.reservation();
-        let mut docs = Box::new(input) as Docs<'_>;
-        for stage in &self.stages {
+        let mut docs = input;
+        let mut stages = self.stages.iter();
+        if let (Some(raw), Some(Stage::Sort(sort))) = (raw, self.stages.first()) {
+            stages.next();
+            docs = spill::sort_raw(sort, raw, env.held("$sort"))?;
+        }
+        for stage in stages {
             docs = stage.apply(docs, &env)?;
         }
         let results = docs

@@ -12,14 +12,15 @@ use std::io::{BufReader, BufWriter, Seek, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
-use bson::Document;
+use bson::{Document, RawDocument};
 
 use super::held::Held;
-use super::Docs;
+use super::{Docs, RawDocs};
 use crate::error::{Error, ErrorCode, Result};
 use crate::memory::Reservation;
 use crate::query::sort::EncodedKey;
 use crate::query::Sort;
+use crate::value::decode;
 use crate::value::size::document_footprint;
 
 /// How many bytes a blocking stage may hold: MongoDB's 100 MB.
@@ -48,49 +49,143 @@ impl Default for Limits {
 /// sort knows it spills, and writes each run on a thread of its own while it
 /// gathers the next, at half the limit each, so that the two never hold more than
 /// the limit together.
-pub(super) fn sort<'a>(sort: &'a Sort, docs: Docs<'a>, mut held: Held) -> Result<Docs<'a>> {
+pub(super) fn sort<'a>(sort: &'a Sort, docs: Docs<'a>, held: Held) -> Result<Docs<'a>> {
+    let items = docs.map(|doc| {
+        let doc = doc?;
+        Ok((sort.encoded_key(&doc)?, Item::Decoded(doc)))
+    });
+    sort_items(sort, items, held)
+}
+
+/// A document given as its BSON bytes, with its key when the bytes give it (read
+/// where the document is, on the scan's thread).
+pub struct RawDoc {
+    key: Option<EncodedKey>,
+    bytes: Vec<u8>,
+}
+
+impl RawDoc {
+    /// A copy of `bytes`, keyed by `sort` when its key can be read from them.
+    pub fn keyed(sort: &Sort, bytes: &[u8]) -> Result<RawDoc> {
+        let document = RawDocument::from_bytes(bytes).map_err(unreadable)?;
+        Ok(RawDoc { key: sort.raw_encoded_key(document)?, bytes: bytes.to_vec() })
+    }
+}
+
+/// [`sort`] of documents given as their BSON bytes (a collection scan feeding a
+/// leading `$sort`): keys are read from the bytes, and a document is decoded once,
+/// when the sort hands it on, instead of before it is sorted and again after a
+/// spill. A document whose key needs it decoded (an array on a sort path) is
+/// decoded first.
+pub(super) fn sort_raw<'a>(sort: &'a Sort, raws: RawDocs<'a>, held: Held) -> Result<Docs<'a>> {
+    let items = raws.map(|raw| match raw? {
+        RawDoc { key: Some(key), bytes } => Ok((key, Item::Raw(bytes))),
+        RawDoc { key: None, bytes } => {
+            let doc = decode(&bytes).map_err(unreadable)?;
+            Ok((sort.encoded_key(&doc)?, Item::Decoded(doc)))
+        }
+    });
+    sort_items(sort, items, held)
+}
+
+/// A document being sorted: decoded, or still its BSON bytes.
+enum Item {
+    Decoded(Document),
+    Raw(Vec<u8>),
+}
+
+impl Item {
+    /// The memory the item holds.
+    fn footprint(&self) -> usize {
+        match self {
+            Item::Decoded(doc) => document_footprint(doc),
+            Item::Raw(bytes) => std::mem::size_of::<Vec<u8>>() + bytes.capacity(),
+        }
+    }
+
+    /// The decoded document.
+    fn into_document(self) -> Result<Document> {
+        match self {
+            Item::Decoded(doc) => Ok(doc),
+            Item::Raw(bytes) => decode(&bytes).map_err(unreadable),
+        }
+    }
+
+    /// Appends the item's BSON to `out`.
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Item::Decoded(doc) => crate::value::encode(doc, out),
+            Item::Raw(bytes) => out.extend_from_slice(bytes),
+        }
+    }
+}
+
+fn unreadable(e: bson::raw::Error) -> Error {
+    Error::command(ErrorCode::InternalError, format!("a document that does not read back: {e}"))
+}
+
+fn sort_items<'a>(
+    sort: &'a Sort,
+    items: impl Iterator<Item = Result<(EncodedKey, Item)>> + 'a,
+    mut held: Held,
+) -> Result<Docs<'a>> {
     let mut keys: Vec<EncodedKey> = Vec::new();
-    let mut buffer: Vec<Document> = Vec::new();
+    let mut buffer: Vec<Item> = Vec::new();
     let mut runs = Vec::new();
     let mut writing: Option<Writing> = None;
-    for doc in docs {
-        let doc = doc?;
-        let key = sort.encoded_key(&doc)?;
-        held.add(document_footprint(&doc) + key.footprint()).map_err(|e| sort_error(e, held.limit()))?;
+    for item in items {
+        let (key, item) = item?;
+        held.add(item.footprint() + key.footprint()).map_err(|e| sort_error(e, held.limit()))?;
         keys.push(key);
-        buffer.push(doc);
+        buffer.push(item);
         let spilling = !runs.is_empty() || writing.is_some();
         let full = if spilling { 2 * held.bytes() > held.limit() } else { held.over() };
         if !full {
             continue;
         }
         let order = sorted_order(sort, &keys, &buffer);
-        keys.clear();
-        let batch = std::mem::take(&mut buffer);
+        let (batch, batch_keys) = (std::mem::take(&mut buffer), std::mem::take(&mut keys));
         if !spilling {
-            runs.push(Run::write(order.iter().map(|&i| &batch[i]))?);
+            runs.push(Run::write_keyed(order.iter().map(|&i| (&batch_keys[i], &batch[i])))?);
             held.clear();
             continue;
         }
         if let Some(previous) = writing.take() {
             runs.push(previous.finish()?);
         }
-        writing = Some(Writing::start(batch, order, held.hand_off())?);
+        writing = Some(Writing::start(batch, batch_keys, order, held.hand_off())?);
     }
     if let Some(last) = writing.take() {
         runs.push(last.finish()?);
     }
     let order = sorted_order(sort, &keys, &buffer);
     if runs.is_empty() {
-        let mut slots: Vec<Option<Document>> = buffer.into_iter().map(Some).collect();
-        let sorted = order.into_iter().filter_map(move |i| slots[i].take()).map(Ok);
+        let mut slots: Vec<Option<Item>> = buffer.into_iter().map(Some).collect();
+        let sorted = order.into_iter().filter_map(move |i| slots[i].take()).map(Item::into_document);
         return Ok(held.keep_while(Box::new(sorted)));
     }
-    if !buffer.is_empty() {
-        runs.push(Run::write(order.iter().map(|&i| &buffer[i]))?);
+    // The last documents are merged from memory, still counted, instead of
+    // written and read back.
+    let mut slots: Vec<Option<(EncodedKey, Item)>> = keys.into_iter().zip(buffer).map(Some).collect();
+    let last: Vec<(EncodedKey, Item)> = order.into_iter().filter_map(|i| slots[i].take()).collect();
+    let mut sources: Vec<Source> = runs.into_iter().map(Source::File).collect();
+    sources.push(Source::Memory(last.into_iter()));
+    merged_in_background(Merge::new(sort.clone(), sources)?, held.hand_off())
+}
+
+/// A sorted run the merge reads: written to a file, or the last one, in memory.
+enum Source {
+    File(Run),
+    Memory(std::vec::IntoIter<(EncodedKey, Item)>),
+}
+
+impl Source {
+    fn next(&mut self) -> Result<Option<(EncodedKey, Item)>> {
+        match self {
+            Source::File(run) => run.next_keyed(),
+            Source::Memory(items) => Ok(items.next()),
+        }
     }
-    held.clear();
-    merged_in_background(Merge::new(sort.clone(), runs)?)
 }
 
 /// A sorted run being written on a thread of its own, with the memory its
@@ -98,10 +193,10 @@ pub(super) fn sort<'a>(sort: &'a Sort, docs: Docs<'a>, mut held: Held) -> Result
 struct Writing(std::thread::JoinHandle<Result<Run>>);
 
 impl Writing {
-    fn start(docs: Vec<Document>, order: Vec<usize>, held: Reservation) -> Result<Writing> {
+    fn start(items: Vec<Item>, keys: Vec<EncodedKey>, order: Vec<usize>, held: Reservation) -> Result<Writing> {
         let thread = std::thread::Builder::new().name("sort-spill".into()).spawn(move || {
-            let run = Run::write(order.iter().map(|&i| &docs[i]));
-            drop(docs);
+            let run = Run::write_keyed(order.iter().map(|&i| (&keys[i], &items[i])));
+            drop(items);
             drop(held);
             run
         })?;
@@ -123,9 +218,11 @@ const MERGE_AHEAD: usize = 4;
 /// batches: reading the runs back (decoding each document again) overlaps the
 /// stages that take them. At most [`MERGE_AHEAD`] batches wait; when the reader
 /// stops early (`$limit`), the merge stops at its next batch and its runs go.
-fn merged_in_background(merge: Merge) -> Result<Docs<'static>> {
+fn merged_in_background(merge: Merge, held: Reservation) -> Result<Docs<'static>> {
     let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Result<Document>>>(MERGE_AHEAD);
     std::thread::Builder::new().name("sort-merge".into()).spawn(move || {
+        // The memory of the run merged from memory, given back once merged.
+        let _held = held;
         let mut batch = Vec::with_capacity(MERGE_BATCH);
         for item in merge {
             let failed = item.is_err();
@@ -143,12 +240,27 @@ fn merged_in_background(merge: Merge) -> Result<Docs<'static>> {
     Ok(Box::new(received.into_iter().flatten()))
 }
 
-/// The positions of `keys` (of `docs`) in sorted order (stable: equal keys keep
+/// The positions of `keys` (of `items`) in sorted order (stable: equal keys keep
 /// their order). Sorting positions moves eight bytes per step instead of a document.
-fn sorted_order(sort: &Sort, keys: &[EncodedKey], docs: &[Document]) -> Vec<usize> {
+fn sorted_order(sort: &Sort, keys: &[EncodedKey], items: &[Item]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_by(|&a, &b| sort.compare_encoded((&keys[a], &docs[a]), (&keys[b], &docs[b])));
+    order.sort_by(|&a, &b| compare(sort, (&keys[a], &items[a]), (&keys[b], &items[b])));
     order
+}
+
+/// The order of two items by their encoded keys, and on a tie the encoding may
+/// hide a difference in, by their documents' keys (decoding raw items for it).
+fn compare(sort: &Sort, a: (&EncodedKey, &Item), b: (&EncodedKey, &Item)) -> std::cmp::Ordering {
+    fn document(item: &Item) -> Option<std::borrow::Cow<'_, Document>> {
+        match item {
+            Item::Decoded(doc) => Some(std::borrow::Cow::Borrowed(doc)),
+            Item::Raw(bytes) => decode(bytes).ok().map(std::borrow::Cow::Owned),
+        }
+    }
+    sort.compare_encoded_with(a.0, b.0, || match (document(a.1), document(b.1)) {
+        (Some(x), Some(y)) => sort.compare_documents(&x, &y),
+        _ => std::cmp::Ordering::Equal,
+    })
 }
 
 /// `$sort`'s own message for going past its limit without `allowDiskUse`.
@@ -165,7 +277,10 @@ fn sort_error(e: Error, limit: usize) -> Error {
 /// Numbers the temporary files of this process.
 static RUN_FILES: AtomicU64 = AtomicU64::new(0);
 
-/// A sorted run of documents in a temporary file, removed when the run is dropped.
+/// A sorted run of documents in a temporary file, removed when the run is dropped:
+/// BSON after BSON (`$group`'s partial groups), or for `$sort` each document's
+/// encoded key (its length as four bytes, the bytes, and whether it is blurred)
+/// before its BSON, so that the merge reads keys back instead of computing them.
 pub(super) struct Run {
     path: PathBuf,
     reader: BufReader<File>,
@@ -176,16 +291,34 @@ pub(super) struct Run {
 impl Run {
     /// Writes the documents, in the order given, BSON after BSON, to a new file.
     pub(super) fn write<'d>(docs: impl ExactSizeIterator<Item = &'d Document>) -> Result<Run> {
+        Run::create(docs.len(), docs.map(|doc| move |out: &mut Vec<u8>| crate::value::encode(doc, out)))
+    }
+
+    /// Writes the items with their keys, in the order given, to a new file.
+    fn write_keyed<'d>(items: impl ExactSizeIterator<Item = (&'d EncodedKey, &'d Item)>) -> Result<Run> {
+        Run::create(
+            items.len(),
+            items.map(|(key, item)| {
+                move |out: &mut Vec<u8>| {
+                    key.write(out);
+                    item.write(out);
+                }
+            }),
+        )
+    }
+
+    /// A new file holding `count` entries, each written by one of `entries`.
+    fn create(count: usize, entries: impl Iterator<Item = impl FnOnce(&mut Vec<u8>)>) -> Result<Run> {
         let number = RUN_FILES.fetch_add(1, AtomicOrdering::Relaxed);
         let path = std::env::temp_dir().join(format!("branchdb-spill-{}-{number}.bson", std::process::id()));
         let file = File::options().read(true).write(true).create_new(true).open(&path)?;
         // From here on, dropping the run removes the file, whatever fails.
-        let mut run = Run { path, reader: BufReader::new(file), left: docs.len() };
+        let mut run = Run { path, reader: BufReader::new(file), left: count };
         let mut writer = BufWriter::new(run.reader.get_mut());
         let mut bytes = Vec::new();
-        for doc in docs {
+        for entry in entries {
             bytes.clear();
-            crate::value::encode(doc, &mut bytes);
+            entry(&mut bytes);
             writer.write_all(&bytes)?;
         }
         writer.flush()?;
@@ -201,10 +334,22 @@ impl Run {
             return Ok(None);
         }
         self.left -= 1;
-        let doc = crate::value::decode_next(&mut self.reader)
-            .map_err(|e| Error::command(ErrorCode::InternalError, format!("reading a sort run back: {e}")))?;
+        let doc = crate::value::decode_next(&mut self.reader).map_err(read_back)?;
         Ok(Some(doc))
     }
+
+    /// The next key and document of a run [`Run::write_keyed`] wrote, `None` at its end.
+    fn next_keyed(&mut self) -> Result<Option<(EncodedKey, Item)>> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        let key = EncodedKey::read(&mut self.reader).map_err(read_back)?;
+        Ok(self.next()?.map(|doc| (key, Item::Decoded(doc))))
+    }
+}
+
+fn read_back(e: std::io::Error) -> Error {
+    Error::command(ErrorCode::InternalError, format!("reading a sort run back: {e}"))
 }
 
 impl Drop for Run {
@@ -218,22 +363,17 @@ impl Drop for Run {
 /// out run by run, so the merge keeps the sort stable.
 struct Merge {
     sort: Sort,
-    runs: Vec<Run>,
+    runs: Vec<Source>,
     /// The next document of each run, with its key.
-    heads: Vec<Option<(EncodedKey, Document)>>,
+    heads: Vec<Option<(EncodedKey, Item)>>,
 }
 
 impl Merge {
     /// Reads the first document of every run.
-    fn new(sort: Sort, mut runs: Vec<Run>) -> Result<Merge> {
-        let heads = runs.iter_mut().map(|run| head(&sort, run)).collect::<Result<Vec<_>>>()?;
+    fn new(sort: Sort, mut runs: Vec<Source>) -> Result<Merge> {
+        let heads = runs.iter_mut().map(Source::next).collect::<Result<Vec<_>>>()?;
         Ok(Merge { sort, runs, heads })
     }
-}
-
-/// A run's next document and its key.
-fn head(sort: &Sort, run: &mut Run) -> Result<Option<(EncodedKey, Document)>> {
-    run.next()?.map(|doc| Ok((sort.encoded_key(&doc)?, doc))).transpose()
 }
 
 impl Iterator for Merge {
@@ -242,21 +382,21 @@ impl Iterator for Merge {
     fn next(&mut self) -> Option<Result<Document>> {
         let mut first: Option<usize> = None;
         for (at, entry) in self.heads.iter().enumerate() {
-            let Some((key, doc)) = entry else { continue };
+            let Some((key, item)) = entry else { continue };
             let earlier = first.and_then(|f| self.heads[f].as_ref()).map(|(k, d)| (k, d));
-            if earlier.is_none_or(|best| self.sort.compare_encoded((key, doc), best).is_lt()) {
+            if earlier.is_none_or(|best| compare(&self.sort, (key, item), best).is_lt()) {
                 first = Some(at);
             }
         }
         let at = first?;
-        let next = match head(&self.sort, &mut self.runs[at]) {
+        let next = match self.runs[at].next() {
             Ok(next) => next,
             Err(e) => {
                 self.heads.clear();
                 return Some(Err(e));
             }
         };
-        let (_, doc) = std::mem::replace(&mut self.heads[at], next)?;
-        Some(Ok(doc))
+        let (_, item) = std::mem::replace(&mut self.heads[at], next)?;
+        Some(item.into_document())
     }
 }
