@@ -5,8 +5,10 @@
 //! are shown as the base64 of their HMAC-SHA-256 under the given key, as MongoDB
 //! shows them.
 //!
-//! The time and documents of a query's later batches (`getMore`) are not added
-//! to its entry: `totalExecMicros` and `docsReturned` count the first batch.
+//! A query whose cursor stays open is recorded when its last batch is read
+//! (`getMore`) or its cursor killed (`killCursors`), with every batch's time and
+//! documents: `firstResponseExecMicros` is its first batch's time. (A cursor that
+//! times out is recorded only when too many wait, `MAX_OPEN`.)
 
 use std::time::Duration;
 
@@ -18,7 +20,7 @@ use sha2::{Digest, Sha256};
 use super::Invocation;
 use crate::context::Context;
 use crate::error::{Error, ErrorCode, Result};
-use crate::profiling::query_stats::Execution;
+use crate::profiling::query_stats::{Execution, Open};
 use crate::query::shape;
 use crate::value::type_name;
 
@@ -29,6 +31,22 @@ const NOT_COUNTED_STAGES: &[&str] = &["$queryStats", "$querySettings", "$changeS
 
 /// Counts a command that ran, when it is a query.
 pub fn record(context: &Context, command: &str, body: &Document, reply: &Document, took: Duration) {
+    let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+    match command {
+        "getMore" => {
+            let (Ok(id), Ok(cursor)) = (body.get_i64("getMore"), reply.get_document("cursor")) else { return };
+            let docs = cursor.get_array("nextBatch").map_or(0, Vec::len) as u64;
+            context.query_stats.more(id, micros, docs, cursor.get_i64("id") == Ok(0));
+            return;
+        }
+        "killCursors" => {
+            for id in body.get_array("cursors").into_iter().flatten().filter_map(Bson::as_i64) {
+                context.query_stats.close(id);
+            }
+            return;
+        }
+        _ => {}
+    }
     if !COUNTED.contains(&command) || body.contains_key("explain") {
         return;
     }
@@ -46,10 +64,16 @@ pub fn record(context: &Context, command: &str, body: &Document, reply: &Documen
         "count" => 1,
         _ => reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).map_or(0, Vec::len),
     };
-    let run =
-        Execution { micros: u64::try_from(took.as_micros()).unwrap_or(u64::MAX), docs_returned: docs_returned as u64 };
-    // The hashes are worked out once per shape, when it is first seen.
+    let run = Execution { micros, first_response_micros: micros, docs_returned: docs_returned as u64 };
     let key_hash = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes));
+    let cursor = reply.get_document("cursor").and_then(|c| c.get_i64("id")).unwrap_or(0);
+    if cursor != 0 {
+        let shape_hash = key.get_document("queryShape").map(shape::hash).unwrap_or_default();
+        let hash = key_hash(&bytes);
+        context.query_stats.open(cursor, Open::new(bytes, key, hash, shape_hash, run));
+        return;
+    }
+    // The hashes are worked out once per shape, when it is first seen.
     context.query_stats.record(
         &bytes,
         || {
@@ -224,4 +248,59 @@ pub fn stage(inv: &Invocation<'_>, argument: &Bson) -> Result<Vec<Document>> {
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bson::{doc, Document};
+
+    use crate::command::run;
+    use crate::context::{ConnectionInfo, Context};
+
+    fn ok(shared: &Arc<Context>, body: Document) -> Document {
+        let reply = run(&body, &ConnectionInfo::for_tests(7), shared);
+        assert_eq!(reply.get_f64("ok"), Ok(1.0), "{body} -> {reply}");
+        reply
+    }
+
+    /// Each query's `execCount` and `docsReturned`, by the filter's field.
+    fn counted(shared: &Arc<Context>) -> Vec<Document> {
+        let pipeline = vec![
+            doc! {"$queryStats": {}},
+            doc! {"$project": {"_id": 0, "filter": "$key.queryShape.filter", "n": "$metrics.execCount",
+            "docs": "$metrics.docsReturned.sum", "first": "$metrics.firstResponseExecMicros.sum",
+            "total": "$metrics.totalExecMicros.sum"}},
+            doc! {"$sort": {"docs": 1}},
+        ];
+        let reply = ok(shared, doc! {"aggregate": 1, "pipeline": pipeline, "cursor": {}, "$db": "admin"});
+        let batch = reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("a batch");
+        batch.iter().filter_map(|d| d.as_document().cloned()).collect()
+    }
+
+    #[test]
+    fn a_query_is_recorded_with_every_batch_when_its_cursor_ends() {
+        let shared = Context::for_tests();
+        let docs: Vec<Document> = (0..10).map(|i| doc! {"_id": i, "a": 1, "b": 1}).collect();
+        ok(&shared, doc! {"insert": "c", "documents": docs, "$db": "db"});
+        // Read to its end over three getMores.
+        let reply = ok(&shared, doc! {"find": "c", "filter": {"a": 1}, "batchSize": 3, "$db": "db"});
+        let id = reply.get_document("cursor").and_then(|c| c.get_i64("id")).expect("an id");
+        ok(&shared, doc! {"getMore": id, "collection": "c", "batchSize": 3, "$db": "db"});
+        assert!(counted(&shared).is_empty(), "recorded only when the cursor ends");
+        ok(&shared, doc! {"getMore": id, "collection": "c", "batchSize": 3, "$db": "db"});
+        ok(&shared, doc! {"getMore": id, "collection": "c", "batchSize": 3, "$db": "db"});
+        // Killed after its first batch.
+        let reply = ok(&shared, doc! {"find": "c", "filter": {"b": 1}, "batchSize": 2, "$db": "db"});
+        let id = reply.get_document("cursor").and_then(|c| c.get_i64("id")).expect("an id");
+        ok(&shared, doc! {"killCursors": "c", "cursors": [id], "$db": "db"});
+        let entries = counted(&shared);
+        assert_eq!(entries.len(), 2, "{entries:?}");
+        assert_eq!(entries[0].get_document("filter"), Ok(&doc! {"b": 1}));
+        assert_eq!((entries[0].get_i64("n"), entries[0].get_i64("docs")), (Ok(1), Ok(2)));
+        assert_eq!((entries[1].get_i64("n"), entries[1].get_i64("docs")), (Ok(1), Ok(10)));
+        let (first, total) = (entries[1].get_i64("first"), entries[1].get_i64("total"));
+        assert!(first.expect("first") <= total.expect("total"), "{:?}", entries[1]);
+    }
 }
