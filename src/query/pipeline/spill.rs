@@ -52,7 +52,7 @@ impl Default for Limits {
 pub(super) fn sort<'a>(sort: &'a Sort, docs: Docs<'a>, held: Held) -> Result<Docs<'a>> {
     let items = docs.map(|doc| {
         let doc = doc?;
-        Ok((sort.encoded_key(&doc)?, Item::Decoded(doc)))
+        Ok((sort.encoded_key(&doc)?, Item::Decoded(Box::new(doc))))
     });
     sort_items(sort, items, held)
 }
@@ -82,15 +82,16 @@ pub(super) fn sort_raw<'a>(sort: &'a Sort, raws: RawDocs<'a>, held: Held) -> Res
         RawDoc { key: Some(key), bytes } => Ok((key, Item::Raw(bytes))),
         RawDoc { key: None, bytes } => {
             let doc = decode(&bytes).map_err(unreadable)?;
-            Ok((sort.encoded_key(&doc)?, Item::Decoded(doc)))
+            Ok((sort.encoded_key(&doc)?, Item::Decoded(Box::new(doc))))
         }
     });
     sort_items(sort, items, held)
 }
 
-/// A document being sorted: decoded, or still its BSON bytes.
+/// A document being sorted: decoded (boxed, so that an item of bytes takes only
+/// a vector's room), or still its BSON bytes.
 enum Item {
-    Decoded(Document),
+    Decoded(Box<Document>),
     Raw(Vec<u8>),
 }
 
@@ -98,15 +99,15 @@ impl Item {
     /// The memory the item holds.
     fn footprint(&self) -> usize {
         match self {
-            Item::Decoded(doc) => document_footprint(doc),
-            Item::Raw(bytes) => std::mem::size_of::<Vec<u8>>() + bytes.capacity(),
+            Item::Decoded(doc) => std::mem::size_of::<Item>() + document_footprint(doc),
+            Item::Raw(bytes) => std::mem::size_of::<Item>() + bytes.capacity(),
         }
     }
 
     /// The decoded document.
     fn into_document(self) -> Result<Document> {
         match self {
-            Item::Decoded(doc) => Ok(doc),
+            Item::Decoded(doc) => Ok(*doc),
             Item::Raw(bytes) => decode(&bytes).map_err(unreadable),
         }
     }
@@ -253,7 +254,7 @@ fn sorted_order(sort: &Sort, keys: &[EncodedKey], items: &[Item]) -> Vec<usize> 
 fn compare(sort: &Sort, a: (&EncodedKey, &Item), b: (&EncodedKey, &Item)) -> std::cmp::Ordering {
     fn document(item: &Item) -> Option<std::borrow::Cow<'_, Document>> {
         match item {
-            Item::Decoded(doc) => Some(std::borrow::Cow::Borrowed(doc)),
+            Item::Decoded(doc) => Some(std::borrow::Cow::Borrowed(&**doc)),
             Item::Raw(bytes) => decode(bytes).ok().map(std::borrow::Cow::Owned),
         }
     }
@@ -343,8 +344,11 @@ impl Run {
         if self.left == 0 {
             return Ok(None);
         }
+        self.left -= 1;
         let key = EncodedKey::read(&mut self.reader).map_err(read_back)?;
-        Ok(self.next()?.map(|doc| (key, Item::Decoded(doc))))
+        // The document stays bytes until the merge hands it on.
+        let bytes = crate::value::read_next(&mut self.reader).map_err(read_back)?;
+        Ok(Some((key, Item::Raw(bytes))))
     }
 }
 
