@@ -55,6 +55,7 @@ fn value(i: i32) -> Option<Bson> {
 
 #[test]
 fn sorts_fed_bytes_order_as_sorts_fed_documents() {
+    let _spilling = crate::query::pipeline::SPILLING.lock().unwrap_or_else(|p| p.into_inner());
     let shared = Context::for_tests();
     let mut docs = Vec::new();
     for i in 0..3000 {

@@ -64,27 +64,9 @@ pub struct EncodedKey {
 }
 
 impl EncodedKey {
-    /// How many bytes the key holds.
-    pub fn footprint(&self) -> usize {
-        std::mem::size_of::<EncodedKey>() + self.bytes.len()
-    }
-
-    /// Appends the key to `out`: its length (four bytes), its bytes, and whether
-    /// it is blurred (one byte).
-    pub fn write(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&(self.bytes.len() as u32).to_le_bytes());
-        out.extend_from_slice(&self.bytes);
-        out.push(u8::from(self.blurred));
-    }
-
-    /// Reads back a key [`EncodedKey::write`] wrote.
-    pub fn read(reader: &mut impl std::io::Read) -> std::io::Result<EncodedKey> {
-        let mut len = [0u8; 4];
-        reader.read_exact(&mut len)?;
-        let mut bytes = vec![0u8; u32::from_le_bytes(len) as usize + 1];
-        reader.read_exact(&mut bytes)?;
-        let blurred = bytes.pop() == Some(1);
-        Ok(EncodedKey { bytes: bytes.into_boxed_slice(), blurred })
+    /// The key's bytes, and whether they are blurred.
+    pub fn parts(&self) -> (&[u8], bool) {
+        (&self.bytes, self.blurred)
     }
 }
 
@@ -237,19 +219,20 @@ impl Sort {
     /// The order of the documents whose encoded keys are `a` and `b`: by bytes,
     /// and on a tie that may hide a difference, by the keys' values.
     pub fn compare_encoded(&self, a: (&EncodedKey, &Document), b: (&EncodedKey, &Document)) -> Ordering {
-        self.compare_encoded_with(a.0, b.0, || self.compare_documents(a.1, b.1))
+        self.compare_encoded_with(a.0.parts(), b.0.parts(), || self.compare_documents(a.1, b.1))
     }
 
-    /// As [`Sort::compare_encoded`], with `by_documents` settling a tie that may
-    /// hide a difference (so a caller holding bytes decodes only then).
+    /// As [`Sort::compare_encoded`], for keys given as their [`EncodedKey::parts`]
+    /// (bytes, and whether they are blurred), with `by_documents` settling a tie
+    /// that may hide a difference (so a caller holding bytes decodes only then).
     pub fn compare_encoded_with(
         &self,
-        a: &EncodedKey,
-        b: &EncodedKey,
+        (a, a_blurred): (&[u8], bool),
+        (b, b_blurred): (&[u8], bool),
         by_documents: impl FnOnce() -> Ordering,
     ) -> Ordering {
-        match a.bytes.cmp(&b.bytes) {
-            Ordering::Equal if a.blurred || b.blurred => by_documents(),
+        match a.cmp(b) {
+            Ordering::Equal if a_blurred || b_blurred => by_documents(),
             order => order,
         }
     }

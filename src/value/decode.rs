@@ -17,7 +17,7 @@ pub fn decode_next(reader: &mut impl std::io::Read) -> std::io::Result<Document>
 }
 
 /// The bytes of the next document of a stream of them, undecoded.
-pub fn read_next(reader: &mut impl std::io::Read) -> std::io::Result<Vec<u8>> {
+fn read_next(reader: &mut impl std::io::Read) -> std::io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     reader.read_exact(&mut len)?;
     let len = usize::try_from(i32::from_le_bytes(len))

@@ -36,6 +36,7 @@ mod js_accumulator;
 mod lookup;
 mod output;
 mod redact;
+mod sort_blocks;
 mod spill;
 mod text;
 mod union_with;
@@ -64,6 +65,11 @@ use self::lookup::Lookup;
 pub use self::output::{Merge, Output, Target};
 use self::spill::Limits;
 pub use self::spill::{RawDoc, MEMORY_LIMIT};
+
+/// Held by the tests that spill (anywhere in the crate) while one of them counts
+/// this process's spill files.
+#[cfg(test)]
+pub static SPILLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 use self::unwind::Unwind;
 use crate::error::{Error, ErrorCode, Result};
 use crate::memory::{Budget, Reservation};

@@ -8,20 +8,20 @@
 //! the runs' partial groups (`group.rs`).
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Seek, Write};
+use std::io::{BufReader, BufWriter, Read, Seek, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering as AtomicOrdering};
 
 use bson::{Document, RawDocument};
 
 use super::held::Held;
+use super::sort_blocks::{compare, Blocks, Entries, Entry};
 use super::{Docs, RawDocs};
 use crate::error::{Error, ErrorCode, Result};
 use crate::memory::Reservation;
 use crate::query::sort::EncodedKey;
 use crate::query::Sort;
 use crate::value::decode;
-use crate::value::size::document_footprint;
 
 /// How many bytes a blocking stage may hold: MongoDB's 100 MB.
 pub const MEMORY_LIMIT: usize = 100 * 1024 * 1024;
@@ -43,18 +43,20 @@ impl Default for Limits {
 
 /// Sorts a stream of documents (stably). In memory while it fits in the stage's
 /// limit; past it, an error without `allowDiskUse`, else sorted runs on disk merged
-/// as the result is pulled. `held` counts what is in memory.
+/// as the result is pulled. `held` counts what is in memory: the documents as
+/// BSON, with their keys, in [`Blocks`].
 ///
 /// The first run is written when the documents reach the limit; from then on the
 /// sort knows it spills, and writes each run on a thread of its own while it
 /// gathers the next, at half the limit each, so that the two never hold more than
-/// the limit together.
+/// the limit together. A large result is decoded on a thread of its own as well.
 pub(super) fn sort<'a>(sort: &'a Sort, docs: Docs<'a>, held: Held) -> Result<Docs<'a>> {
-    let items = docs.map(|doc| {
-        let doc = doc?;
-        Ok((sort.encoded_key(&doc)?, Item::Decoded(Box::new(doc))))
-    });
-    sort_items(sort, items, held)
+    let mut scratch = Vec::new();
+    let push = move |blocks: &mut Blocks, doc: Document| {
+        let key = sort.encoded_key(&doc)?;
+        Ok(blocks.push_document(&key, &doc, &mut scratch))
+    };
+    sort_into_blocks(sort, docs, push, held)
 }
 
 /// A document given as its BSON bytes, with its key when the bytes give it (read
@@ -74,117 +76,87 @@ impl RawDoc {
 
 /// [`sort`] of documents given as their BSON bytes (a collection scan feeding a
 /// leading `$sort`): keys are read from the bytes, and a document is decoded once,
-/// when the sort hands it on, instead of before it is sorted and again after a
-/// spill. A document whose key needs it decoded (an array on a sort path) is
-/// decoded first.
+/// when the sort hands it on, instead of before it is sorted and again after it.
+/// A document whose key needs it decoded (an array on a sort path) is decoded for
+/// its key.
 pub(super) fn sort_raw<'a>(sort: &'a Sort, raws: RawDocs<'a>, held: Held) -> Result<Docs<'a>> {
-    let items = raws.map(|raw| match raw? {
-        RawDoc { key: Some(key), bytes } => Ok((key, Item::Raw(bytes))),
-        RawDoc { key: None, bytes } => {
-            let doc = decode(&bytes).map_err(unreadable)?;
-            Ok((sort.encoded_key(&doc)?, Item::Decoded(Box::new(doc))))
-        }
-    });
-    sort_items(sort, items, held)
+    let push = |blocks: &mut Blocks, raw: RawDoc| {
+        let key = match raw.key {
+            Some(key) => key,
+            None => sort.encoded_key(&decode(&raw.bytes).map_err(unreadable)?)?,
+        };
+        Ok(blocks.push(&key, &raw.bytes))
+    };
+    sort_into_blocks(sort, raws, push, held)
 }
 
-/// A document being sorted: decoded (boxed, so that an item of bytes takes only
-/// a vector's room), or still its BSON bytes.
-enum Item {
-    Decoded(Box<Document>),
-    Raw(Vec<u8>),
-}
-
-impl Item {
-    /// The memory the item holds.
-    fn footprint(&self) -> usize {
-        match self {
-            Item::Decoded(doc) => std::mem::size_of::<Item>() + document_footprint(doc),
-            Item::Raw(bytes) => std::mem::size_of::<Item>() + bytes.capacity(),
-        }
-    }
-
-    /// The decoded document.
-    fn into_document(self) -> Result<Document> {
-        match self {
-            Item::Decoded(doc) => Ok(*doc),
-            Item::Raw(bytes) => decode(&bytes).map_err(unreadable),
-        }
-    }
-
-    /// Appends the item's BSON to `out`.
-    fn write(&self, out: &mut Vec<u8>) {
-        match self {
-            Item::Decoded(doc) => crate::value::encode(doc, out),
-            Item::Raw(bytes) => out.extend_from_slice(bytes),
-        }
-    }
-}
-
-fn unreadable(e: bson::raw::Error) -> Error {
+pub(super) fn unreadable(e: bson::raw::Error) -> Error {
     Error::command(ErrorCode::InternalError, format!("a document that does not read back: {e}"))
 }
 
-fn sort_items<'a>(
+/// Results a sort decodes on the pipeline's thread; past them, on a thread of
+/// its own.
+const DECODED_IN_PLACE: usize = 4 * MERGE_BATCH;
+
+fn sort_into_blocks<'a, T>(
     sort: &'a Sort,
-    items: impl Iterator<Item = Result<(EncodedKey, Item)>> + 'a,
+    input: impl Iterator<Item = Result<T>> + 'a,
+    mut push: impl FnMut(&mut Blocks, T) -> Result<usize>,
     mut held: Held,
 ) -> Result<Docs<'a>> {
-    let mut keys: Vec<EncodedKey> = Vec::new();
-    let mut buffer: Vec<Item> = Vec::new();
+    let mut blocks = Blocks::default();
     let mut runs = Vec::new();
     let mut writing: Option<Writing> = None;
-    for item in items {
-        let (key, item) = item?;
-        held.add(item.footprint() + key.footprint()).map_err(|e| sort_error(e, held.limit()))?;
-        keys.push(key);
-        buffer.push(item);
+    for item in input {
+        let more = push(&mut blocks, item?)?;
+        held.add(more).map_err(|e| sort_error(e, held.limit()))?;
         let spilling = !runs.is_empty() || writing.is_some();
         let full = if spilling { 2 * held.bytes() > held.limit() } else { held.over() };
         if !full {
             continue;
         }
-        let order = sorted_order(sort, &keys, &buffer);
-        let (batch, batch_keys) = (std::mem::take(&mut buffer), std::mem::take(&mut keys));
+        let mut batch = std::mem::take(&mut blocks);
+        batch.sort(sort);
         if !spilling {
-            runs.push(Run::write_keyed(order.iter().map(|&i| (&batch_keys[i], &batch[i])))?);
+            runs.push(Run::write_entries(&batch)?);
+            drop(batch);
             held.clear();
             continue;
         }
         if let Some(previous) = writing.take() {
             runs.push(previous.finish()?);
         }
-        writing = Some(Writing::start(batch, batch_keys, order, held.hand_off())?);
+        writing = Some(Writing::start(batch, held.hand_off())?);
     }
     if let Some(last) = writing.take() {
         runs.push(last.finish()?);
     }
-    let order = sorted_order(sort, &keys, &buffer);
+    blocks.sort(sort);
     if runs.is_empty() {
-        let mut slots: Vec<Option<Item>> = buffer.into_iter().map(Some).collect();
-        let sorted = order.into_iter().filter_map(move |i| slots[i].take()).map(Item::into_document);
-        return Ok(held.keep_while(Box::new(sorted)));
+        if blocks.len() <= DECODED_IN_PLACE {
+            return Ok(held.keep_while(Box::new(blocks.into_entries())));
+        }
+        return decoded_in_background(blocks.into_entries(), held.hand_off());
     }
     // The last documents are merged from memory, still counted, instead of
     // written and read back.
-    let mut slots: Vec<Option<(EncodedKey, Item)>> = keys.into_iter().zip(buffer).map(Some).collect();
-    let last: Vec<(EncodedKey, Item)> = order.into_iter().filter_map(|i| slots[i].take()).collect();
     let mut sources: Vec<Source> = runs.into_iter().map(Source::File).collect();
-    sources.push(Source::Memory(last.into_iter()));
-    merged_in_background(Merge::new(sort.clone(), sources)?, held.hand_off())
+    sources.push(Source::Memory(blocks.into_entries()));
+    decoded_in_background(Merge::new(sort.clone(), sources)?, held.hand_off())
 }
 
 /// A sorted run the merge reads: written to a file, or the last one, in memory.
 enum Source {
     File(Run),
-    Memory(std::vec::IntoIter<(EncodedKey, Item)>),
+    Memory(Entries),
 }
 
 impl Source {
-    fn next(&mut self) -> Result<Option<(EncodedKey, Item)>> {
+    /// The next entry's bytes.
+    fn next(&mut self) -> Result<Option<Vec<u8>>> {
         match self {
-            Source::File(run) => run.next_keyed(),
-            Source::Memory(items) => Ok(items.next()),
+            Source::File(run) => run.next_entry(),
+            Source::Memory(entries) => Ok(entries.next_entry().map(|entry| entry.bytes().to_vec())),
         }
     }
 }
@@ -194,10 +166,10 @@ impl Source {
 struct Writing(std::thread::JoinHandle<Result<Run>>);
 
 impl Writing {
-    fn start(items: Vec<Item>, keys: Vec<EncodedKey>, order: Vec<usize>, held: Reservation) -> Result<Writing> {
+    fn start(blocks: Blocks, held: Reservation) -> Result<Writing> {
         let thread = std::thread::Builder::new().name("sort-spill".into()).spawn(move || {
-            let run = Run::write_keyed(order.iter().map(|&i| (&keys[i], &items[i])));
-            drop(items);
+            let run = Run::write_entries(&blocks);
+            drop(blocks);
             drop(held);
             run
         })?;
@@ -210,22 +182,25 @@ impl Writing {
     }
 }
 
-/// Documents a merge hands over at a time.
+/// Documents a sort hands over at a time from its own thread.
 const MERGE_BATCH: usize = 256;
-/// Batches a merge may have ready before the stages after the sort take them.
+/// Batches a sort may have ready before the stages after it take them.
 const MERGE_AHEAD: usize = 4;
 
-/// The merge's documents, merged on a thread of its own and handed over in
-/// batches: reading the runs back (decoding each document again) overlaps the
-/// stages that take them. At most [`MERGE_AHEAD`] batches wait; when the reader
-/// stops early (`$limit`), the merge stops at its next batch and its runs go.
-fn merged_in_background(merge: Merge, held: Reservation) -> Result<Docs<'static>> {
+/// `documents` (a merge of runs, or sorted blocks), decoded on a thread of its
+/// own and handed over in batches: decoding overlaps the stages that take them.
+/// At most [`MERGE_AHEAD`] batches wait; when the reader stops early (`$limit`),
+/// the thread stops at its next batch and what it holds goes.
+fn decoded_in_background(
+    documents: impl Iterator<Item = Result<Document>> + Send + 'static,
+    held: Reservation,
+) -> Result<Docs<'static>> {
     let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Result<Document>>>(MERGE_AHEAD);
     std::thread::Builder::new().name("sort-merge".into()).spawn(move || {
-        // The memory of the run merged from memory, given back once merged.
+        // The memory of what is sorted in memory, given back once handed over.
         let _held = held;
         let mut batch = Vec::with_capacity(MERGE_BATCH);
-        for item in merge {
+        for item in documents {
             let failed = item.is_err();
             batch.push(item);
             if batch.len() < MERGE_BATCH && !failed {
@@ -239,29 +214,6 @@ fn merged_in_background(merge: Merge, held: Reservation) -> Result<Docs<'static>
         let _ = batches.send(batch);
     })?;
     Ok(Box::new(received.into_iter().flatten()))
-}
-
-/// The positions of `keys` (of `items`) in sorted order (stable: equal keys keep
-/// their order). Sorting positions moves eight bytes per step instead of a document.
-fn sorted_order(sort: &Sort, keys: &[EncodedKey], items: &[Item]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_by(|&a, &b| compare(sort, (&keys[a], &items[a]), (&keys[b], &items[b])));
-    order
-}
-
-/// The order of two items by their encoded keys, and on a tie the encoding may
-/// hide a difference in, by their documents' keys (decoding raw items for it).
-fn compare(sort: &Sort, a: (&EncodedKey, &Item), b: (&EncodedKey, &Item)) -> std::cmp::Ordering {
-    fn document(item: &Item) -> Option<std::borrow::Cow<'_, Document>> {
-        match item {
-            Item::Decoded(doc) => Some(std::borrow::Cow::Borrowed(&**doc)),
-            Item::Raw(bytes) => decode(bytes).ok().map(std::borrow::Cow::Owned),
-        }
-    }
-    sort.compare_encoded_with(a.0, b.0, || match (document(a.1), document(b.1)) {
-        (Some(x), Some(y)) => sort.compare_documents(&x, &y),
-        _ => std::cmp::Ordering::Equal,
-    })
 }
 
 /// `$sort`'s own message for going past its limit without `allowDiskUse`.
@@ -279,9 +231,9 @@ fn sort_error(e: Error, limit: usize) -> Error {
 static RUN_FILES: AtomicU64 = AtomicU64::new(0);
 
 /// A sorted run of documents in a temporary file, removed when the run is dropped:
-/// BSON after BSON (`$group`'s partial groups), or for `$sort` each document's
-/// encoded key (its length as four bytes, the bytes, and whether it is blurred)
-/// before its BSON, so that the merge reads keys back instead of computing them.
+/// BSON after BSON (`$group`'s partial groups), or for `$sort` entries of
+/// [`Blocks`] (a document's encoded key and BSON), each after its length as four
+/// bytes, so that the merge reads keys back instead of computing them.
 pub(super) struct Run {
     path: PathBuf,
     reader: BufReader<File>,
@@ -295,14 +247,15 @@ impl Run {
         Run::create(docs.len(), docs.map(|doc| move |out: &mut Vec<u8>| crate::value::encode(doc, out)))
     }
 
-    /// Writes the items with their keys, in the order given, to a new file.
-    fn write_keyed<'d>(items: impl ExactSizeIterator<Item = (&'d EncodedKey, &'d Item)>) -> Result<Run> {
+    /// Writes sorted blocks' entries, each after its length (four bytes), to a
+    /// new file.
+    fn write_entries(blocks: &Blocks) -> Result<Run> {
         Run::create(
-            items.len(),
-            items.map(|(key, item)| {
+            blocks.len(),
+            blocks.entries().map(|entry| {
                 move |out: &mut Vec<u8>| {
-                    key.write(out);
-                    item.write(out);
+                    out.extend_from_slice(&(entry.bytes().len() as u32).to_le_bytes());
+                    out.extend_from_slice(entry.bytes());
                 }
             }),
         )
@@ -339,16 +292,20 @@ impl Run {
         Ok(Some(doc))
     }
 
-    /// The next key and document of a run [`Run::write_keyed`] wrote, `None` at its end.
-    fn next_keyed(&mut self) -> Result<Option<(EncodedKey, Item)>> {
+    /// The next entry of a run [`Run::write_entries`] wrote, `None` at its end.
+    fn next_entry(&mut self) -> Result<Option<Vec<u8>>> {
         if self.left == 0 {
             return Ok(None);
         }
         self.left -= 1;
-        let key = EncodedKey::read(&mut self.reader).map_err(read_back)?;
-        // The document stays bytes until the merge hands it on.
-        let bytes = crate::value::read_next(&mut self.reader).map_err(read_back)?;
-        Ok(Some((key, Item::Raw(bytes))))
+        let mut len = [0u8; 4];
+        self.reader.read_exact(&mut len).map_err(read_back)?;
+        let mut bytes = vec![0u8; u32::from_le_bytes(len) as usize];
+        self.reader.read_exact(&mut bytes).map_err(read_back)?;
+        match Entry::read(&bytes) {
+            Some(entry) if entry.bytes().len() == bytes.len() => Ok(Some(bytes)),
+            _ => Err(read_back(std::io::Error::new(std::io::ErrorKind::InvalidData, "not an entry"))),
+        }
     }
 }
 
@@ -368,12 +325,12 @@ impl Drop for Run {
 struct Merge {
     sort: Sort,
     runs: Vec<Source>,
-    /// The next document of each run, with its key.
-    heads: Vec<Option<(EncodedKey, Item)>>,
+    /// The next entry of each run.
+    heads: Vec<Option<Vec<u8>>>,
 }
 
 impl Merge {
-    /// Reads the first document of every run.
+    /// Reads the first entry of every run.
     fn new(sort: Sort, mut runs: Vec<Source>) -> Result<Merge> {
         let heads = runs.iter_mut().map(Source::next).collect::<Result<Vec<_>>>()?;
         Ok(Merge { sort, runs, heads })
@@ -386,9 +343,9 @@ impl Iterator for Merge {
     fn next(&mut self) -> Option<Result<Document>> {
         let mut first: Option<usize> = None;
         for (at, entry) in self.heads.iter().enumerate() {
-            let Some((key, item)) = entry else { continue };
-            let earlier = first.and_then(|f| self.heads[f].as_ref()).map(|(k, d)| (k, d));
-            if earlier.is_none_or(|best| compare(&self.sort, (key, item), best).is_lt()) {
+            let Some(entry) = entry else { continue };
+            let earlier = first.and_then(|f| self.heads[f].as_deref());
+            if earlier.is_none_or(|best| compare(&self.sort, Entry::of(entry), Entry::of(best)).is_lt()) {
                 first = Some(at);
             }
         }
@@ -400,7 +357,7 @@ impl Iterator for Merge {
                 return Some(Err(e));
             }
         };
-        let (_, item) = std::mem::replace(&mut self.heads[at], next)?;
-        Some(item.into_document())
+        let entry = std::mem::replace(&mut self.heads[at], next)?;
+        Some(Entry::of(&entry).document())
     }
 }

@@ -146,6 +146,7 @@ fn padded_documents(n: i32) -> Vec<Document> {
 
 #[test]
 fn blocking_stages_past_the_memory_limit_fail_without_allow_disk_use() {
+    let _spilling = SPILLING.lock().unwrap_or_else(|p| p.into_inner());
     let docs = padded_documents(200);
     for stage in [doc! {"$sort": {"k": 1}}, doc! {"$group": {"_id": "$k", "all": {"$push": "$$ROOT"}}}] {
         let pipeline = one_stage(stage.clone()).with_memory_limit(4096);
@@ -159,8 +160,7 @@ fn blocking_stages_past_the_memory_limit_fail_without_allow_disk_use() {
     assert_eq!(out.len(), 97);
 }
 
-/// Held by the tests that spill, which count this process's spill files.
-static SPILLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+use super::SPILLING;
 
 /// The spill files of this process still on disk.
 fn spill_files() -> usize {
@@ -218,6 +218,7 @@ fn a_group_past_the_limit_spills_with_allow_disk_use_and_merges_its_parts() {
 
 #[test]
 fn what_a_run_holds_counts_against_the_server_budget() {
+    let _spilling = SPILLING.lock().unwrap_or_else(|p| p.into_inner());
     let docs = padded_documents(2000);
     let budget = crate::memory::Budget::new(64 * 1024);
     let sort = one_stage(doc! {"$sort": {"k": 1}}).allow_disk_use(true).with_budget(budget.clone());
