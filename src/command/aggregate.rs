@@ -11,7 +11,7 @@ use bson::{doc, Bson, Document};
 use super::{args, Invocation};
 use crate::cursor::{self, Cursor, Source, DEFAULT_FIRST_BATCH};
 use crate::error::{Error, ErrorCode, Result};
-use crate::query::pipeline::{Collections, Pipeline, RawDoc};
+use crate::query::pipeline::{Collections, Pipeline};
 use crate::query::plan::{self, Access, Plan};
 use crate::store::{Collection, Natural, View};
 use crate::value::collation::Collation;
@@ -302,9 +302,8 @@ fn run_over<'a>(
     plan: &Plan,
     collections: &'a dyn Collections,
 ) -> Result<(Vec<Document>, crate::memory::Reservation)> {
-    if let (Some(sort), Access::CollectionScan { .. }) = (pipeline.leading_sort(), &plan.access) {
-        let sort = sort.clone();
-        let read: Read<RawDoc> = Arc::new(move |bytes| RawDoc::keyed(&sort, bytes));
+    if let (Some(_), Access::CollectionScan { .. }) = (pipeline.leading_sort(), &plan.access) {
+        let read: Read<Vec<u8>> = Arc::new(|bytes| Ok(bytes.to_vec()));
         return pipeline.run_held_raw(Box::new(Documents::new(inv, view, collection, plan, read)?), collections);
     }
     let read: Read<Document> = Arc::new(|bytes| {

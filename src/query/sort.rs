@@ -190,12 +190,36 @@ impl Sort {
     /// gives it for the decoded document; `None` when the key needs the decoded
     /// document (a path meets an array, or the sort is by text score).
     pub fn raw_encoded_key(&self, raw: &RawDocument) -> Result<Option<EncodedKey>> {
+        // A text score is not in the document.
+        if self.fields.iter().any(|field| field.path.is_empty()) {
+            return Ok(None);
+        }
+        // One walk over the document's fields finds each path's first step (the
+        // first field of that name, as a lookup by name finds it).
+        let mut firsts: Vec<Option<RawBsonRef<'_>>> = vec![None; self.fields.len()];
+        let mut unfound = self.fields.len();
+        for element in raw {
+            let (name, value) = element.map_err(unreadable)?;
+            for (field, first) in self.fields.iter().zip(&mut firsts) {
+                if first.is_none() && field.path[0] == name {
+                    *first = Some(value);
+                    unfound -= 1;
+                }
+            }
+            if unfound == 0 {
+                break;
+            }
+        }
         let mut values = Vec::with_capacity(self.fields.len());
-        for field in &self.fields {
-            match raw_value_at(raw, &field.path)? {
+        for (field, first) in self.fields.iter().zip(firsts) {
+            let reached = match first {
+                None => Reached::Missing,
+                Some(value) => reached_from(value, &field.path[1..])?,
+            };
+            match reached {
                 Reached::Value(value) => values.push(value),
                 Reached::Missing => values.push(Bson::Null),
-                Reached::Array | Reached::Score => return Ok(None),
+                Reached::Array => return Ok(None),
             }
         }
         Ok(Some(self.encode(&values)))
@@ -203,7 +227,7 @@ impl Sort {
 
     /// The encoded key of the values a document sorts by, one per field.
     fn encode(&self, values: &[Bson]) -> EncodedKey {
-        let mut bytes = Vec::with_capacity(10 * values.len());
+        let mut bytes = Vec::with_capacity(16 * values.len());
         let mut blurred = false;
         for (field, value) in self.fields.iter().zip(values) {
             blurred |= encodes_blurred(value);
@@ -301,26 +325,29 @@ enum Reached {
     Missing,
     /// An array, whose elements the key is chosen among.
     Array,
-    /// The path of `{$meta: "textScore"}`.
-    Score,
 }
 
-fn raw_value_at(raw: &RawDocument, path: &[String]) -> Result<Reached> {
-    let bad = |e: bson::raw::Error| Error::Internal(format!("a document that does not read back: {e}"));
-    let Some((last, parents)) = path.split_last() else { return Ok(Reached::Score) };
-    let mut at = raw;
-    for part in parents {
-        match at.get(part).map_err(bad)? {
-            Some(RawBsonRef::Document(inner)) => at = inner,
-            Some(RawBsonRef::Array(_)) => return Ok(Reached::Array),
-            _ => return Ok(Reached::Missing),
-        }
+fn unreadable(e: bson::raw::Error) -> Error {
+    Error::Internal(format!("a document that does not read back: {e}"))
+}
+
+/// What the rest of a sort path, `rest`, reaches from `value`, which its first
+/// steps reached.
+fn reached_from(value: RawBsonRef<'_>, rest: &[String]) -> Result<Reached> {
+    let Some((step, rest)) = rest.split_first() else {
+        return Ok(match value {
+            RawBsonRef::Array(_) => Reached::Array,
+            value => Reached::Value(Bson::try_from(value).map_err(unreadable)?),
+        });
+    };
+    match value {
+        RawBsonRef::Document(inner) => match inner.get(step).map_err(unreadable)? {
+            Some(value) => reached_from(value, rest),
+            None => Ok(Reached::Missing),
+        },
+        RawBsonRef::Array(_) => Ok(Reached::Array),
+        _ => Ok(Reached::Missing),
     }
-    Ok(match at.get(last).map_err(bad)? {
-        None => Reached::Missing,
-        Some(RawBsonRef::Array(_)) => Reached::Array,
-        Some(value) => Reached::Value(Bson::try_from(value).map_err(bad)?),
-    })
 }
 
 /// The values a sort path reaches in a document.

@@ -64,7 +64,7 @@ use self::held::Held;
 use self::lookup::Lookup;
 pub use self::output::{Merge, Output, Target};
 use self::spill::Limits;
-pub use self::spill::{RawDoc, MEMORY_LIMIT};
+pub use self::spill::MEMORY_LIMIT;
 
 /// Held by the tests that spill (anywhere in the crate) while one of them counts
 /// this process's spill files.
@@ -260,7 +260,7 @@ const CHANGE_STREAM_STAGES: &[&str] =
 type Docs<'a> = Box<dyn Iterator<Item = Result<Document>> + 'a>;
 
 /// Documents as their BSON bytes, not decoded yet.
-pub type RawDocs<'a> = Box<dyn Iterator<Item = Result<RawDoc>> + 'a>;
+pub type RawDocs<'a> = Box<dyn Iterator<Item = Result<Vec<u8>>> + 'a>;
 
 impl Pipeline {
     /// Compiles an aggregation pipeline whose expressions may read `vars`, the
@@ -462,7 +462,7 @@ impl Pipeline {
     }
 
     /// The `$sort` the pipeline starts with, which can take its documents as BSON
-    /// bytes ([`Pipeline::run_held_raw`], each keyed by [`RawDoc::keyed`]).
+    /// bytes ([`Pipeline::run_held_raw`]).
     pub fn leading_sort(&self) -> Option<&Sort> {
         match self.stages.first() {
             Some(Stage::Sort(sort)) => Some(sort),

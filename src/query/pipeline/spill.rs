@@ -19,7 +19,6 @@ use super::sort_blocks::{compare, Blocks, Entries, Entry};
 use super::{Docs, RawDocs};
 use crate::error::{Error, ErrorCode, Result};
 use crate::memory::Reservation;
-use crate::query::sort::EncodedKey;
 use crate::query::Sort;
 use crate::value::decode;
 
@@ -59,33 +58,20 @@ pub(super) fn sort<'a>(sort: &'a Sort, docs: Docs<'a>, held: Held) -> Result<Doc
     sort_into_blocks(sort, docs, push, held)
 }
 
-/// A document given as its BSON bytes, with its key when the bytes give it (read
-/// where the document is, on the scan's thread).
-pub struct RawDoc {
-    key: Option<EncodedKey>,
-    bytes: Vec<u8>,
-}
-
-impl RawDoc {
-    /// A copy of `bytes`, keyed by `sort` when its key can be read from them.
-    pub fn keyed(sort: &Sort, bytes: &[u8]) -> Result<RawDoc> {
-        let document = RawDocument::from_bytes(bytes).map_err(unreadable)?;
-        Ok(RawDoc { key: sort.raw_encoded_key(document)?, bytes: bytes.to_vec() })
-    }
-}
-
 /// [`sort`] of documents given as their BSON bytes (a collection scan feeding a
 /// leading `$sort`): keys are read from the bytes, and a document is decoded once,
 /// when the sort hands it on, instead of before it is sorted and again after it.
 /// A document whose key needs it decoded (an array on a sort path) is decoded for
-/// its key.
+/// its key. The scan's thread only reads the documents: keying them here keeps the
+/// two threads about as busy.
 pub(super) fn sort_raw<'a>(sort: &'a Sort, raws: RawDocs<'a>, held: Held) -> Result<Docs<'a>> {
-    let push = |blocks: &mut Blocks, raw: RawDoc| {
-        let key = match raw.key {
+    let push = |blocks: &mut Blocks, bytes: Vec<u8>| {
+        let document = RawDocument::from_bytes(&bytes).map_err(unreadable)?;
+        let key = match sort.raw_encoded_key(document)? {
             Some(key) => key,
-            None => sort.encoded_key(&decode(&raw.bytes).map_err(unreadable)?)?,
+            None => sort.encoded_key(&decode(&bytes).map_err(unreadable)?)?,
         };
-        Ok(blocks.push(&key, &raw.bytes))
+        Ok(blocks.push(&key, &bytes))
     };
     sort_into_blocks(sort, raws, push, held)
 }
