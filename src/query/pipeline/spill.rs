@@ -84,6 +84,8 @@ pub(super) fn unreadable(e: bson::raw::Error) -> Error {
 /// its own.
 const DECODED_IN_PLACE: usize = 4 * MERGE_BATCH;
 
+/// The sort itself: each of `input` is put into blocks by `push` (which says how
+/// many bytes more they take), spilled and merged as [`sort`] says.
 fn sort_into_blocks<'a, T>(
     sort: &'a Sort,
     input: impl Iterator<Item = Result<T>> + 'a,
