@@ -12,12 +12,6 @@ pub fn decode(bytes: &[u8]) -> Result<Document, bson::raw::Error> {
 /// [`decode`] of the next document of a stream of them (a spill file), its
 /// length read from its first four bytes.
 pub fn decode_next(reader: &mut impl std::io::Read) -> std::io::Result<Document> {
-    let bytes = read_next(reader)?;
-    decode(&bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
-}
-
-/// The bytes of the next document of a stream of them, undecoded.
-fn read_next(reader: &mut impl std::io::Read) -> std::io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     reader.read_exact(&mut len)?;
     let len = usize::try_from(i32::from_le_bytes(len))
@@ -27,7 +21,7 @@ fn read_next(reader: &mut impl std::io::Read) -> std::io::Result<Vec<u8>> {
     let mut bytes = vec![0u8; len];
     bytes[..4].copy_from_slice(&(len as i32).to_le_bytes());
     reader.read_exact(&mut bytes[4..])?;
-    Ok(bytes)
+    decode(&bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
 }
 
 #[cfg(test)]
