@@ -54,6 +54,11 @@
 //! priority and only count the events of each batch, so that on one machine they
 //! stand for consumers on others and what the figure shows is the server's cost.
 //!
+//! `insert` and `bulk-write` send their documents and operations as OP_MSG document
+//! sequences, as drivers do, and build each command on a thread of their own while
+//! the one before it is in flight, so that what the figure shows is the server's
+//! time, not this tool's.
+//!
 //! Every workload prints one line of `name=value` fields: the ops done (`ops`: a
 //! request, or for `txn` a whole transaction), the documents written, read or (for
 //! `scan` and `group`) gone through, per second too, and the ops' latencies
@@ -339,6 +344,9 @@ async fn drive(
     if args.workload == Workload::Watch && connection == 0 {
         return watch(stream, &args, deadline).await;
     }
+    if matches!(args.workload, Workload::Insert | Workload::BulkWrite) {
+        return write_batches(stream, args, next_id, deadline).await;
+    }
     while match args.workload {
         Workload::CreateIndex | Workload::CreateTextIndex | Workload::CreateGeoIndex => driven.latencies.is_empty(),
         _ => Instant::now() < deadline,
@@ -367,14 +375,7 @@ async fn drive(
                 next_id += args.connections as u64 - 1;
                 continue;
             }
-            Workload::BulkWrite => match bulk_write_command(&args, &mut next_id) {
-                Some(command) => vec![command],
-                None => break,
-            },
-            Workload::Insert => match insert_command(&args, &mut next_id) {
-                Some(command) => vec![command],
-                None => break,
-            },
+            Workload::Insert | Workload::BulkWrite => unreachable!("sent by write_batches"),
             Workload::FindId => {
                 let id = random(&mut rng, args.keys) as i64;
                 vec![doc! {"find": "items", "filter": {"_id": id}, "singleBatch": true, "$db": db}]
@@ -674,9 +675,51 @@ async fn request(stream: &mut TcpStream, buf: &mut Vec<u8>, command: &Document) 
     read_reply(stream, buf).await
 }
 
+/// A write command as drivers send it: its body, and each array of documents as
+/// an OP_MSG document sequence under its field's name.
+struct Write {
+    body: Document,
+    sequences: Vec<(&'static str, Vec<Document>)>,
+}
+
+/// Sends `insert` or `bulk-write` commands until the deadline or `--total`, each
+/// built and encoded on a thread of its own while the one before it is in flight.
+async fn write_batches(
+    mut stream: TcpStream,
+    args: std::sync::Arc<Args>,
+    mut next_id: u64,
+    deadline: Instant,
+) -> std::io::Result<Driven> {
+    let (frames, mut ready) = tokio::sync::mpsc::channel::<std::io::Result<Vec<u8>>>(1);
+    let builder = args.clone();
+    std::thread::spawn(move || {
+        let next = |next_id: &mut u64| match builder.workload {
+            Workload::BulkWrite => bulk_write_command(&builder, next_id),
+            _ => insert_command(&builder, next_id),
+        };
+        while let Some(write) = next(&mut next_id) {
+            // The receiver is gone once the deadline passed.
+            if frames.blocking_send(op_msg_with(&write.body, &write.sequences)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut driven = Driven { latencies: Vec::new(), commits: Vec::new(), docs: 0 };
+    let mut buf = Vec::new();
+    while Instant::now() < deadline {
+        let Some(frame) = ready.recv().await else { break };
+        let sent = Instant::now();
+        stream.write_all(&frame?).await?;
+        let reply = read_reply(&mut stream, &mut buf).await?;
+        driven.docs += tally(&args, &reply).map_err(|e| std::io::Error::other(format!("{e}: {reply}")))?;
+        driven.latencies.push(sent.elapsed());
+    }
+    Ok(driven)
+}
+
 /// The next `insert` command of a connection, whose `_id`s start at `next_id` and
 /// step by the number of connections; `None` once `--total` documents are out.
-fn insert_command(args: &Args, next_id: &mut u64) -> Option<Document> {
+fn insert_command(args: &Args, next_id: &mut u64) -> Option<Write> {
     let mut batch = Vec::new();
     while batch.len() < args.batch as usize && args.total.is_none_or(|t| *next_id < t) {
         let mut item = item(*next_id, args.total);
@@ -686,15 +729,16 @@ fn insert_command(args: &Args, next_id: &mut u64) -> Option<Document> {
         if args.points {
             item.insert("loc", point(next_id.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
         }
-        batch.push(Bson::Document(item));
+        batch.push(item);
         *next_id += args.connections as u64;
     }
-    (!batch.is_empty()).then(|| doc! {"insert": "items", "documents": batch, "$db": &args.db})
+    (!batch.is_empty())
+        .then(|| Write { body: doc! {"insert": "items", "$db": &args.db}, sequences: vec![("documents", batch)] })
 }
 
 /// The next `bulk-write` command: `--batch` operations (a multiple of four), in
 /// fours from this connection's next id, up to `--total` operations in all.
-fn bulk_write_command(args: &Args, next_id: &mut u64) -> Option<Document> {
+fn bulk_write_command(args: &Args, next_id: &mut u64) -> Option<Write> {
     let mut ops = Vec::new();
     while ops.len() + 4 <= args.batch.max(4) as usize && args.total.is_none_or(|t| *next_id * 4 < t) {
         let (kept, deleted) = (*next_id as i64 * 2, *next_id as i64 * 2 + 1);
@@ -704,9 +748,10 @@ fn bulk_write_command(args: &Args, next_id: &mut u64) -> Option<Document> {
         ops.push(doc! {"delete": 0, "filter": {"_id": deleted}, "multi": false});
         *next_id += args.connections as u64;
     }
-    let ns = format!("{}.bulk_items", args.db);
-    (!ops.is_empty()).then(|| {
-        doc! {"bulkWrite": 1, "ops": ops, "nsInfo": [{"ns": ns}], "ordered": true, "errorsOnly": true, "$db": "admin"}
+    let ns_info = vec![doc! {"ns": format!("{}.bulk_items", args.db)}];
+    (!ops.is_empty()).then(|| Write {
+        body: doc! {"bulkWrite": 1, "ordered": true, "errorsOnly": true, "$db": "admin"},
+        sequences: vec![("ops", ops), ("nsInfo", ns_info)],
     })
 }
 
@@ -824,16 +869,32 @@ fn number(value: Option<&Bson>) -> Option<i64> {
 }
 
 fn op_msg(command: &Document) -> std::io::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    command.to_writer(&mut body).map_err(std::io::Error::other)?;
-    let len = (16 + 4 + 1 + body.len()) as i32;
-    let mut frame = Vec::new();
-    for field in [len, 1, 0, 2013] {
-        frame.extend_from_slice(&field.to_le_bytes());
-    }
+    op_msg_with(command, &[])
+}
+
+/// An OP_MSG of `body` (section kind 0) and a document sequence (kind 1) for each
+/// of `sequences`.
+fn op_msg_with(body: &Document, sequences: &[(&str, Vec<Document>)]) -> std::io::Result<Vec<u8>> {
+    let mut frame = vec![0u8; 16];
     frame.extend_from_slice(&0u32.to_le_bytes());
     frame.push(0);
-    frame.extend_from_slice(&body);
+    body.to_writer(&mut frame).map_err(std::io::Error::other)?;
+    for (identifier, documents) in sequences {
+        frame.push(1);
+        let size_at = frame.len();
+        frame.extend_from_slice(&[0; 4]);
+        frame.extend_from_slice(identifier.as_bytes());
+        frame.push(0);
+        for document in documents {
+            document.to_writer(&mut frame).map_err(std::io::Error::other)?;
+        }
+        let size = (frame.len() - size_at) as i32;
+        frame[size_at..size_at + 4].copy_from_slice(&size.to_le_bytes());
+    }
+    let len = frame.len() as i32;
+    for (at, field) in [len, 1, 0, 2013].into_iter().enumerate() {
+        frame[at * 4..at * 4 + 4].copy_from_slice(&field.to_le_bytes());
+    }
     Ok(frame)
 }
 
