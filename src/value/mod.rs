@@ -21,7 +21,7 @@ pub mod size;
 mod truth;
 mod types;
 
-pub use decode::{decode, decode_next};
+pub use decode::{decode, decode_next, DecodeError};
 pub use encode::encode;
 pub use truth::truthy;
 pub use types::{alias, type_by_alias, type_by_code, type_name};

@@ -76,7 +76,7 @@ pub(super) fn sort_raw<'a>(sort: &'a Sort, raws: RawDocs<'a>, held: Held) -> Res
     sort_into_blocks(sort, raws, push, held)
 }
 
-pub(super) fn unreadable(e: bson::raw::Error) -> Error {
+pub(super) fn unreadable(e: impl std::fmt::Display) -> Error {
     Error::command(ErrorCode::InternalError, format!("a document that does not read back: {e}"))
 }
 
