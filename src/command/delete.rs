@@ -64,7 +64,7 @@ fn delete_one(inv: &Invocation<'_>, index: usize, name: &str, target: &Target) -
         };
         let Some(id) = found else { return Ok(0) };
         batch.delete(&collection, &id)?;
-        inv.record_statement(batch, index, doc! {"n": 1});
+        inv.record_statement(batch, index, || doc! {"n": 1});
         Ok(1)
     })
 }
@@ -87,7 +87,7 @@ pub fn delete_at(
         return Ok(0);
     }
     batch.delete(&collection, id)?;
-    inv.record_statement(batch, index, doc! {"n": 1});
+    inv.record_statement(batch, index, || doc! {"n": 1});
     Ok(1)
 }
 

@@ -59,7 +59,7 @@ fn modify(inv: &Invocation<'_>, name: &str, request: &Request) -> Result<(Outcom
     let candidate_id = candidate.as_ref().and_then(|d| d.get("_id").cloned());
     inv.write(|batch| {
         let outcome = change(inv, batch, name, request, candidate_id.as_ref())?;
-        inv.record_statement(batch, 0, outcome.record());
+        inv.record_statement(batch, 0, || outcome.record());
         Ok(outcome)
     })
 }

@@ -105,7 +105,7 @@ pub fn put_new(
     }
     validation.check(collection, None, &doc)?;
     batch.put(collection, PutKind::Insert, doc)?;
-    inv.record_statement(batch, index, Document::new());
+    inv.record_statement(batch, index, Document::new);
     Ok(())
 }
 

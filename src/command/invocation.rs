@@ -59,10 +59,10 @@ impl Invocation<'_> {
     }
 
     /// Records with `batch` what statement `id` of this retryable write did
-    /// (`result`), for a retry to find; nothing outside a retryable write.
-    pub fn record_statement(&self, batch: &mut Batch<'_>, id: usize, result: Document) {
+    /// (what `result` makes), for a retry to find; nothing outside a retryable write.
+    pub fn record_statement(&self, batch: &mut Batch<'_>, id: usize, result: impl FnOnce() -> Document) {
         if self.records_statements() {
-            batch.statement(self.first_statement + id, result);
+            batch.statement(self.first_statement + id, result());
         }
     }
 

@@ -211,7 +211,7 @@ fn update_one(
             Some(outcome) => outcome,
             None => apply_one(inv, batch, name, statement)?,
         };
-        inv.record_statement(batch, index, outcome.record());
+        inv.record_statement(batch, index, || outcome.record());
         Ok(outcome)
     })
 }
@@ -353,11 +353,11 @@ pub fn update_at(
     index: usize,
     statement: &Statement,
     id: &Bson,
+    validation: &Validation,
 ) -> Result<(Outcome, usize)> {
     if let Some(done) = inv.executed(index) {
         return Ok((Outcome::recorded(done), 0));
     }
-    let validation = Validation::of(inv.body);
     let filter = &statement.target.filter;
     let mut outcome = Outcome { matched: 0, modified: 0, upserted: None };
     let mut size = 0;
@@ -366,15 +366,15 @@ pub fn update_at(
         None => None,
     };
     if let Some((collection, doc)) = found {
-        let (written, modified) = rewrite(batch, &collection, doc, filter, &statement.update, &validation)?;
+        let (written, modified) = rewrite(batch, &collection, doc, filter, &statement.update, validation)?;
         outcome = Outcome { matched: 1, modified: i64::from(modified), upserted: None };
         size = if modified { written } else { 0 };
     } else if statement.upsert {
-        let inserted = upsert_insert(batch, name, filter, &statement.update, &validation)?;
+        let inserted = upsert_insert(batch, name, filter, &statement.update, validation)?;
         size = crate::value::size::document_size(&inserted);
         outcome.upserted = Some(inserted.get("_id").cloned().unwrap_or(Bson::Null));
     }
-    inv.record_statement(batch, index, outcome.record());
+    inv.record_statement(batch, index, || outcome.record());
     Ok((outcome, size))
 }
 

@@ -101,10 +101,12 @@ pub fn run(
                 {
                     Ok(statement) => {
                         let Some(id) = statement.target.filter.id_equality().cloned() else { break };
-                        update::update_at(&target, batch, name, index, &statement, &id).map(|(outcome, size)| {
-                            bytes += size;
-                            results.updated(index, &outcome);
-                        })
+                        update::update_at(&target, batch, name, index, &statement, &id, &validation).map(
+                            |(outcome, size)| {
+                                bytes += size;
+                                results.updated(index, &outcome);
+                            },
+                        )
                     }
                     Err(err) => Err(err),
                 },
@@ -139,11 +141,10 @@ fn shaped_as_point(op: &Op<'_>) -> bool {
     if op.kind == Kind::Insert {
         return true;
     }
-    let statement = op.source;
-    let plain_id = match statement.get_document("filter").ok().and_then(|filter| filter.get("_id")) {
+    let plain_id = match op.filter.and_then(|filter| filter.get("_id")) {
         Some(Bson::Array(_) | Bson::RegularExpression(_)) | None => false,
         Some(Bson::Document(value)) => !value.keys().next().is_some_and(|k| k.starts_with('$')),
         Some(_) => true,
     };
-    plain_id && !op.multi && !statement.contains_key("hint") && !statement.contains_key("sort")
+    plain_id && !op.multi && !op.hint_or_sort
 }

@@ -44,10 +44,14 @@ pub struct Op<'a> {
     pub kind: Kind,
     /// An insert's document.
     pub document: Option<&'a Document>,
+    /// An update's or delete's filter.
+    pub filter: Option<&'a Document>,
     /// `multi: true` (an update or a delete of every match).
     pub multi: bool,
     /// An update that may insert.
     pub upsert: bool,
+    /// A `hint` or a `sort` is given.
+    pub hint_or_sort: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,44 +115,71 @@ impl<'a> Request<'a> {
 }
 
 impl<'a> Op<'a> {
+    /// Reads entry `index` of `ops` in one pass over its fields; what fails is
+    /// reported in the parser's order: the kind and namespace index, then unknown
+    /// fields, missing ones, and the types of the others.
     fn parse(index: usize, op: &'a Bson) -> Result<Op<'a>> {
         let Bson::Document(op) = op else {
             return Err(wrong_type(&format!("bulkWrite.ops.{index}"), op, "object"));
         };
-        let Some((first, value)) = op.iter().next() else {
+        let mut fields = op.iter();
+        let Some((first, value)) = fields.next() else {
             return Err(Error::command(
                 ErrorCode::Location40414,
                 "BSON field 'bulkWrite.ops.insert' is missing but a required field",
             ));
         };
-        let (kind, fields) = match first.as_str() {
+        let (kind, known) = match first.as_str() {
             "insert" => (Kind::Insert, INSERT_FIELDS),
             "update" => (Kind::Update, UPDATE_FIELDS),
             "delete" => (Kind::Delete, DELETE_FIELDS),
             other => return Err(unknown_field(other)),
         };
-        let ns = non_negative(&format!("bulkWrite.ops.{first}"), first, value)? as usize;
-        if let Some(unknown) = op.keys().find(|k| !fields.contains(&k.as_str())) {
+        let ns = match value {
+            // The common case, without making the path an error would name.
+            Bson::Int32(n @ 0..) => *n as usize,
+            _ => non_negative(&format!("bulkWrite.ops.{first}"), first, value)? as usize,
+        };
+        let mut parsed =
+            Op { source: op, ns, kind, document: None, filter: None, multi: false, upsert: false, hint_or_sort: false };
+        let (mut unknown, mut mistyped, mut has_update_mods) = (None, None, false);
+        for (name, value) in fields {
+            if !known.contains(&name.as_str()) {
+                unknown = unknown.or(Some(name));
+                continue;
+            }
+            if mistyped.is_none() {
+                mistyped = check_type(name, value).err();
+            }
+            match (name.as_str(), value) {
+                ("document", Bson::Document(document)) => parsed.document = Some(document),
+                ("filter", Bson::Document(filter)) => parsed.filter = Some(filter),
+                ("updateMods", _) => has_update_mods = true,
+                ("multi", Bson::Boolean(multi)) => parsed.multi = *multi,
+                ("upsert", Bson::Boolean(upsert)) => parsed.upsert = *upsert,
+                ("hint" | "sort", _) => parsed.hint_or_sort = true,
+                _ => {}
+            }
+        }
+        if let Some(unknown) = unknown {
             return Err(unknown_field(unknown));
         }
-        let required: &[&str] = match kind {
-            Kind::Insert => &["document"],
-            Kind::Update => &["filter", "updateMods"],
-            Kind::Delete => &["filter"],
+        let present = |name: &str| op.contains_key(name);
+        let missing = match kind {
+            Kind::Insert => (!present("document")).then_some("document"),
+            Kind::Update => (!present("filter")).then_some("filter").or((!has_update_mods).then_some("updateMods")),
+            Kind::Delete => (!present("filter")).then_some("filter"),
         };
-        if let Some(missing) = required.iter().find(|name| !op.contains_key(**name)) {
+        if let Some(missing) = missing {
             return Err(Error::command(
                 ErrorCode::Location40414,
                 format!("BSON field 'bulkWrite.ops.{missing}' is missing but a required field"),
             ));
         }
-        for (name, value) in op.iter().skip(1) {
-            check_type(name, value)?;
+        match mistyped {
+            Some(err) => Err(err),
+            None => Ok(parsed),
         }
-        let multi = matches!(op.get("multi"), Some(Bson::Boolean(true)));
-        let upsert = matches!(op.get("upsert"), Some(Bson::Boolean(true)));
-        let document = op.get_document("document").ok();
-        Ok(Op { source: op, ns, kind, document, multi, upsert })
     }
 }
 

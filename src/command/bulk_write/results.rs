@@ -98,28 +98,30 @@ impl Results {
     /// Operation `index` inserted its document.
     pub fn inserted(&mut self, index: usize) {
         self.inserted += 1;
-        self.succeeded(index, doc! {"n": 1});
+        self.succeeded(index, || doc! {"n": 1});
     }
 
     /// Operation `index` updated (or upserted) as `outcome` says.
     pub fn updated(&mut self, index: usize, outcome: &Outcome) {
         self.modified += outcome.modified;
-        let mut counts = doc! {"n": outcome.matched as i32, "nModified": outcome.modified as i32};
         match &outcome.upserted {
-            Some(id) => {
-                self.upserted += 1;
+            Some(_) => self.upserted += 1,
+            None => self.matched += outcome.matched,
+        }
+        self.succeeded(index, || {
+            let mut counts = doc! {"n": outcome.matched as i32, "nModified": outcome.modified as i32};
+            if let Some(id) = &outcome.upserted {
                 counts.insert("n", 1);
                 counts.insert("upserted", doc! {"index": 0, "_id": id.clone()});
             }
-            None => self.matched += outcome.matched,
-        }
-        self.succeeded(index, counts);
+            counts
+        });
     }
 
     /// Operation `index` deleted `n` documents.
     pub fn deleted(&mut self, index: usize, n: i64) {
         self.deleted += n;
-        self.succeeded(index, doc! {"n": n as i32});
+        self.succeeded(index, || doc! {"n": n as i32});
     }
 
     /// The results of update or delete statements, in statement order.
@@ -150,12 +152,14 @@ impl Results {
         }
     }
 
-    fn succeeded(&mut self, index: usize, counts: Document) {
+    /// Operation `index` succeeded: its result holds `counts`, unless only errors
+    /// are replied.
+    fn succeeded(&mut self, index: usize, counts: impl FnOnce() -> Document) {
         if self.errors_only {
             return;
         }
         let mut item = doc! {"ok": 1.0, "idx": index as i32};
-        item.extend(counts);
+        item.extend(counts());
         self.items.push(item);
     }
 
