@@ -62,9 +62,9 @@ async fn serve_halves(
             incoming = read_frame(&mut reader, &mut buf, &shared.memory) => incoming,
             _ = stop.wait_for(|&stop| stop) => break,
         };
-        let (reply, _held) = match incoming {
+        let (reply, served) = match incoming {
             Ok(Some(Incoming::Frame(frame, held))) => match handle(&frame, &info, shared, &stop).await {
-                Ok(reply) => (reply, Some(held)),
+                Ok((reply, command)) => (reply, Some(Served { held, command, large: frame.len() > LARGE_FRAME })),
                 Err(e) => {
                     closing(peer, &e);
                     break;
@@ -93,6 +93,11 @@ async fn serve_halves(
                 break;
             }
         }
+        if let Some(Served { held, command, large: true }) = served {
+            // Freeing a large command (a hundred thousand documents) takes a while:
+            // after its reply, beside the next one, with the memory counted until then.
+            tokio::task::spawn_blocking(move || drop((command, held)));
+        }
     }
     tracing::debug!(%peer, id = info.id, "connection closed");
 }
@@ -106,6 +111,18 @@ fn closing(peer: std::net::SocketAddr, error: &Error) {
         _ => tracing::warn!(%peer, reason = %error, "closing connection because of the client's input"),
     }
 }
+
+/// A frame whose command ran: the memory it is counted in and the command, freed
+/// together once its reply is sent.
+struct Served {
+    held: Reservation,
+    command: Option<Arc<bson::Document>>,
+    /// Over [`LARGE_FRAME`] bytes.
+    large: bool,
+}
+
+/// A frame over this many bytes is freed on another thread after its reply.
+const LARGE_FRAME: usize = 1 << 20;
 
 /// A message read from the connection.
 enum Incoming {
@@ -200,16 +217,16 @@ fn refusal(start: &[u8], error: Error) -> Result<Option<Vec<u8>>> {
     }
 }
 
-/// Decodes a frame, runs its command and encodes the reply (`None`: no reply wanted).
-/// An `Err` closes the connection: an error that [`Error::closes_connection`] (a
-/// frame that does not decode leaves the stream untrustworthy); any other becomes
-/// an error reply.
+/// Decodes a frame, runs its command and encodes the reply (`None`: no reply wanted);
+/// returns the decoded command too, for the caller to free. An `Err` closes the
+/// connection: an error that [`Error::closes_connection`] (a frame that does not
+/// decode leaves the stream untrustworthy); any other becomes an error reply.
 async fn handle(
     frame: &[u8],
     info: &Arc<ConnectionInfo>,
     shared: &Arc<Context>,
     stop: &watch::Receiver<bool>,
-) -> Result<Option<Vec<u8>>> {
+) -> Result<(Option<Vec<u8>>, Option<Arc<bson::Document>>)> {
     let request_id = NEXT_REQUEST_ID.fetch_add(1, Ordering::Relaxed);
     let (header, message) = match wire::decode(frame) {
         Ok(decoded) => decoded,
@@ -217,7 +234,7 @@ async fn handle(
         Err(e) => {
             let header = wire::Header::parse(frame)?;
             return encode_or_error(|doc| OpMsg::encode_reply(request_id, header.request_id, doc), e.to_reply())
-                .map(Some);
+                .map(|reply| (Some(reply), None));
         }
     };
     match message {
@@ -229,7 +246,9 @@ async fn handle(
                     encode_or_error(|doc| OpMsg::encode_reply(request_id, header.request_id, doc), reply).map(Some)
                 }
             };
-            run_command(msg.command, info, shared, stop, respond).await
+            let command = Arc::new(msg.command);
+            let reply = run_command(&command, info, shared, stop, respond).await?;
+            Ok((reply, Some(command)))
         }
         Message::Query(query) => {
             let reply = match query.command() {
@@ -249,7 +268,8 @@ async fn handle(
                 },
                 Err(e) => e.to_reply(),
             };
-            encode_or_error(|doc| OpReply::encode(request_id, header.request_id, doc), reply).map(Some)
+            encode_or_error(|doc| OpReply::encode(request_id, header.request_id, doc), reply)
+                .map(|reply| (Some(reply), None))
         }
     }
 }
@@ -260,7 +280,7 @@ async fn handle(
 /// on the low-priority threads, their replies encoded there too (a batch of events
 /// is mostly encoding), so that streams never take the CPU from writers.
 async fn run_command(
-    body: bson::Document,
+    body: &Arc<bson::Document>,
     info: &Arc<ConnectionInfo>,
     shared: &Arc<Context>,
     stop: &watch::Receiver<bool>,
@@ -272,21 +292,21 @@ async fn run_command(
     };
     let panicked = move |e: String| respond(Error::Internal(format!("command panicked: {e}")).to_reply());
     // A change stream's getMore waits for its events here, on no thread.
-    let wait = command::change_stream_wait(&body, shared);
+    let wait = command::change_stream_wait(body, shared);
     let waited = wait.is_some();
     if let Some(wait) = wait {
         wait.ready().await;
     }
     // An awaitable hello waits here too, unless the server stops meanwhile.
-    if let Some(wait) = command::hello_wait(&body) {
+    if let Some(wait) = command::hello_wait(body) {
         let mut stop = stop.clone();
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = stop.wait_for(|&stop| stop) => return respond(command::hello_shutting_down()),
         }
     }
-    let placement = command::placement(&body, shared, waited);
-    let (info, context) = (info.clone(), shared.clone());
+    let placement = command::placement(body, shared, waited);
+    let (body, info, context) = (body.clone(), info.clone(), shared.clone());
     let work = move || command::execute(&body, &info, &context);
     let outcome = match placement {
         command::Placement::Inline => return finish(work()),
