@@ -119,6 +119,49 @@ pub fn first_batch_size(doc: &Document) -> Result<usize> {
     }
 }
 
+/// The `cursor` option of a command whose results are ready when it runs
+/// (`listCollections`, `listIndexes`, `bulkWrite`: MongoDB's `SimpleCursorOptions`):
+/// how many results the first batch holds at most, all of them without
+/// `cursor.batchSize`. Refused as MongoDB's parser refuses it: 14 for a wrong type,
+/// 40415 for an unknown field, 51024 for a negative size.
+pub fn simple_cursor_batch_size(body: &Document, command: &str) -> Result<usize> {
+    let cursor = match body.get("cursor") {
+        None => return Ok(usize::MAX),
+        Some(Bson::Document(cursor)) => cursor,
+        Some(other) => {
+            return Err(Error::type_mismatch(format!(
+                "BSON field '{command}.cursor' is the wrong type '{}', expected type 'object'",
+                type_name(Some(other))
+            )))
+        }
+    };
+    if let Some(unknown) = cursor.keys().find(|k| k.as_str() != "batchSize") {
+        return Err(Error::command(
+            ErrorCode::Location40415,
+            format!("BSON field '{command}.cursor.{unknown}' is an unknown field."),
+        ));
+    }
+    let size = match cursor.get("batchSize") {
+        None => return Ok(usize::MAX),
+        Some(Bson::Int32(n)) => i64::from(*n),
+        Some(Bson::Int64(n)) => *n,
+        Some(Bson::Double(d)) if d.is_finite() => *d as i64,
+        Some(other) => {
+            return Err(Error::type_mismatch(format!(
+                "BSON field '{command}.cursor.batchSize' is the wrong type '{}', expected types '[long, int, decimal, double]'",
+                type_name(Some(other))
+            )))
+        }
+    };
+    match usize::try_from(size) {
+        Ok(size) => Ok(size),
+        Err(_) => Err(Error::command(
+            ErrorCode::Location51024,
+            format!("BSON field 'batchSize' value must be >= 0, actual value '{size}'"),
+        )),
+    }
+}
+
 /// An optional boolean option (`ordered`, `multi`, `upsert`, `singleBatch`).
 pub fn boolean(doc: &Document, field: &str, default: bool) -> Result<bool> {
     match doc.get(field) {

@@ -258,6 +258,7 @@ pub fn list_collections(inv: &Invocation<'_>) -> Result<Document> {
         &Variables::none(),
     )?;
     let name_only = args::boolean(inv.body, "nameOnly", false)?;
+    let batch_size = args::simple_cursor_batch_size(inv.body, "listCollections")?;
     let view = inv.read_view()?;
     let read_only = view.snapshot.read_only;
     let mut batch = Vec::new();
@@ -290,14 +291,14 @@ pub fn list_collections(inv: &Invocation<'_>) -> Result<Document> {
         }
         if filter.matches(&info) {
             let kind = info.get_str("type").unwrap_or("collection").to_owned();
-            batch.push(Bson::Document(if name_only {
+            batch.push(if name_only {
                 doc! {"name": collection.name, "type": kind}
             } else {
                 info
-            }));
+            });
         }
     }
-    Ok(doc! {"cursor": {"id": 0i64, "ns": format!("{}.$cmd.listCollections", inv.db), "firstBatch": batch}})
+    inv.reply_with_ready_cursor(&view, format!("{}.$cmd.listCollections", inv.db), batch, batch_size)
 }
 
 pub fn list_databases(inv: &Invocation<'_>) -> Result<Document> {

@@ -398,3 +398,48 @@ fn explain_shows_the_plan_the_query_runs_with() {
     let plan = first.get_document("$cursor").and_then(|c| c.get_document("queryPlanner")).expect("planner");
     assert_eq!(stages(plan.get_document("winningPlan").expect("plan")), ["FETCH", "IXSCAN"]);
 }
+
+/// `listCollections` and `listIndexes` honour `cursor.batchSize`: the rest comes
+/// through `getMore` on their `$cmd` namespace; a bad `cursor` is refused as MongoDB's
+/// parser refuses it.
+#[test]
+fn listings_come_in_batches_of_the_size_asked() {
+    let shared = Context::for_tests();
+    for name in ["a", "b", "c"] {
+        ok(&shared, doc! {"create": name, "$db": "db"});
+    }
+    for key in ["x", "y"] {
+        create_index(&shared, "db", doc! {"key": {key: 1}, "name": key});
+    }
+    let listings = [
+        (doc! {"listCollections": 1, "$db": "db"}, "$cmd.listCollections", 3),
+        (doc! {"listIndexes": "c", "$db": "db"}, "c", 3),
+    ];
+    for (command, collection, total) in listings {
+        let whole = ok(&shared, command.clone());
+        let cursor = whole.get_document("cursor").expect("cursor");
+        assert_eq!((cursor.get_i64("id"), cursor.get_array("firstBatch").map(Vec::len)), (Ok(0), Ok(total)));
+
+        let mut first = command.clone();
+        first.insert("cursor", doc! {"batchSize": 1});
+        let reply = ok(&shared, first);
+        let cursor = reply.get_document("cursor").expect("cursor");
+        assert_eq!(cursor.get_array("firstBatch").map(Vec::len), Ok(1), "{reply}");
+        let id = cursor.get_i64("id").expect("id");
+        assert_ne!(id, 0, "{reply}");
+        let more = ok(&shared, doc! {"getMore": id, "collection": collection, "$db": "db"});
+        let cursor = more.get_document("cursor").expect("cursor");
+        assert_eq!((cursor.get_i64("id"), cursor.get_array("nextBatch").map(Vec::len)), (Ok(0), Ok(total - 1)));
+
+        for (bad, expected) in
+            [(doc! {"batchSize": -1}, 51024), (doc! {"batchSize": "1"}, 14), (doc! {"batchSize": 1, "other": 1}, 40415)]
+        {
+            let mut refused = command.clone();
+            refused.insert("cursor", bad);
+            assert_eq!(code(&call(&shared, refused)), expected);
+        }
+        let mut refused = command.clone();
+        refused.insert("cursor", 5);
+        assert_eq!(code(&call(&shared, refused)), 14);
+    }
+}

@@ -166,6 +166,7 @@ fn options(spec: &Document) -> Document {
 
 pub fn list(inv: &Invocation<'_>) -> Result<Document> {
     let name = args::collection(inv, "listIndexes")?;
+    let batch_size = args::simple_cursor_batch_size(inv.body, "listIndexes")?;
     let view = inv.read_view()?;
     let Some(collection) = view.collection(name)? else {
         return Err(Error::command(
@@ -176,8 +177,8 @@ pub fn list(inv: &Invocation<'_>) -> Result<Document> {
     if collection.view_on().is_some() {
         return Err(super::views::not_a_collection(inv, name));
     }
-    let specs: Vec<Bson> = listed(&collection).map(|(_, spec)| Bson::Document(spec)).collect();
-    Ok(doc! {"cursor": {"id": 0i64, "ns": args::namespace(inv, name), "firstBatch": specs}})
+    let specs: Vec<Document> = listed(&collection).map(|(_, spec)| spec).collect();
+    inv.reply_with_ready_cursor(&view, args::namespace(inv, name), specs, batch_size)
 }
 
 /// The indexes of `collection` as `listIndexes` lists them, each with its id

@@ -142,6 +142,26 @@ impl SessionUse {
 
 /// The routes to the store.
 impl Invocation<'_> {
+    /// The reply of a command whose results are all ready (`docs`, read from
+    /// `view`): a cursor on `ns` whose first batch holds at most `batch_size` of
+    /// them, kept for `getMore` when more remain, the results counted in the
+    /// server's memory until it ends.
+    pub fn reply_with_ready_cursor(
+        &self,
+        view: &View,
+        ns: String,
+        docs: Vec<Document>,
+        batch_size: usize,
+    ) -> Result<Document> {
+        let mut held = self.context.memory.reservation();
+        for doc in &docs {
+            held.grow(crate::value::size::document_footprint(doc))?;
+        }
+        let source = crate::cursor::Source::Ready(docs.into());
+        let cursor = crate::cursor::Cursor::plain(ns, view.snapshot.clone(), source, Some(held), self.cursor_owner());
+        crate::cursor::reply_batch(&self.context.cursors, None, cursor, view, batch_size, self.interrupt())
+    }
+
     /// A view for a read command: the addressed point, or `readConcern.atClusterTime`,
     /// or the latest state.
     pub fn read_view(&self) -> Result<View> {

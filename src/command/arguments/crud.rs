@@ -2,7 +2,7 @@
 //! indexes and statistics, against MongoDB 8.0: the fields of each command's manual
 //! page, and strictness as MongoDB's parser for the command has it.
 
-use super::{ignored, implemented, pending, unsupported, Args};
+use super::{ignored, implemented, unsupported, Args};
 
 /// find: https://www.mongodb.com/docs/v8.0/reference/command/find/
 pub static FIND: Args = Args::strict(&[
@@ -229,7 +229,7 @@ pub static LIST_COLLECTIONS: Args = Args::strict(&[
         "authorizedCollections",
         "Without access control every collection is listed, as a mongod without auth does.",
     ),
-    pending("cursor", "cursor.batchSize is not honoured: every collection comes in the first batch"),
+    implemented("cursor"),
 ]);
 
 /// listDatabases: https://www.mongodb.com/docs/v8.0/reference/command/listDatabases/
@@ -250,8 +250,7 @@ pub static CREATE_INDEXES: Args = Args::strict(&[
 pub static DROP_INDEXES: Args = Args::strict(&[implemented("index")]);
 
 /// listIndexes: https://www.mongodb.com/docs/v8.0/reference/command/listIndexes/
-pub static LIST_INDEXES: Args =
-    Args::strict(&[pending("cursor", "cursor.batchSize is not honoured: every index comes in the first batch")]);
+pub static LIST_INDEXES: Args = Args::strict(&[implemented("cursor")]);
 
 /// validate: https://www.mongodb.com/docs/v8.0/reference/command/validate/
 pub static VALIDATE: Args = Args::lenient(

@@ -31,9 +31,6 @@ pub enum Handling {
     /// Refused with this code and reason whenever present: MongoDB would act on it
     /// and branchdb does not yet.
     Refused(ErrorCode, &'static str),
-    /// Accepted and not fully acted on yet, because refusing it would break what
-    /// clients do by default: what is missing. A short, known list (a test holds it).
-    Pending(&'static str),
 }
 
 /// One argument of a command.
@@ -51,11 +48,6 @@ pub const fn implemented(name: &'static str) -> Arg {
 /// An argument MongoDB ignores too, with the reason.
 pub const fn ignored(name: &'static str, why: &'static str) -> Arg {
     Arg { name, handling: Handling::Ignored(why) }
-}
-
-/// An argument accepted before it is fully implemented: what is missing.
-pub const fn pending(name: &'static str, missing: &'static str) -> Arg {
-    Arg { name, handling: Handling::Pending(missing) }
 }
 
 /// An argument refused whenever present, with MongoDB's "not implemented" code.

@@ -66,27 +66,12 @@ fn every_argument_has_a_reason_or_a_reader() {
                     command.name,
                     arg.name
                 ),
-                Handling::Ignored(why) | Handling::Refused(_, why) | Handling::Pending(why) => {
+                Handling::Ignored(why) | Handling::Refused(_, why) => {
                     assert!(!why.is_empty(), "{}.{}", command.name, arg.name)
                 }
             }
         }
     }
-}
-
-/// What is accepted before it is fully implemented is a short list, grown only
-/// on purpose.
-#[test]
-fn pending_arguments_are_known() {
-    let mut pending: Vec<String> = COMMANDS
-        .iter()
-        .flat_map(|c| c.args.listed.iter().map(move |a| (c.name, a)))
-        .chain(GENERIC.iter().map(|a| ("*", a)))
-        .filter(|(_, a)| matches!(a.handling, Handling::Pending(_)))
-        .map(|(c, a)| format!("{c}.{}", a.name))
-        .collect();
-    pending.sort();
-    assert_eq!(pending, ["listCollections.cursor", "listIndexes.cursor"]);
 }
 
 #[test]

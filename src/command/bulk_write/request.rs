@@ -87,14 +87,7 @@ impl<'a> Request<'a> {
         let ns_info = array(body, "nsInfo")?;
         let ordered = boolean(body, "bulkWrite.ordered", "ordered", true)?;
         let errors_only = boolean(body, "bulkWrite.errorsOnly", "errorsOnly", false)?;
-        let batch_size = match body.get("cursor") {
-            None => usize::MAX,
-            Some(Bson::Document(cursor)) => match cursor.get("batchSize") {
-                None => usize::MAX,
-                Some(size) => non_negative("bulkWrite.cursor.batchSize", "batchSize", size)? as usize,
-            },
-            Some(other) => return Err(wrong_type("bulkWrite.cursor", other, "object")),
-        };
+        let batch_size = crate::command::args::simple_cursor_batch_size(body, "bulkWrite")?;
         let ops = ops.iter().enumerate().map(|(i, op)| Op::parse(i, op)).collect::<Result<Vec<_>>>()?;
         let namespaces = ns_info.iter().map(Namespace::parse).collect::<Result<Vec<_>>>()?;
         let first_statement = statement_ids(body, ops.len())?;

@@ -2,8 +2,6 @@
 //! failed ones with `errorsOnly`), in operation order, and the summary counts, as
 //! MongoDB 8.0 replies them.
 
-use std::collections::VecDeque;
-
 use bson::{doc, Bson, Document};
 
 use super::request::Kind;
@@ -11,10 +9,8 @@ use crate::command::args::Statements;
 use crate::command::insert::Inserted;
 use crate::command::update::Outcome;
 use crate::command::Invocation;
-use crate::cursor::{self, Cursor, Source};
 use crate::error::{Error, Result};
 use crate::store::Commit;
-use crate::value::size::document_footprint;
 
 /// The namespace of the cursor over the results.
 const CURSOR_COLLECTION: &str = "$cmd.bulkWrite";
@@ -186,18 +182,7 @@ impl Results {
         let ns = format!("admin.{CURSOR_COLLECTION}");
         let mut reply = match self.items.is_empty() {
             true => doc! {"cursor": {"id": 0i64, "firstBatch": [], "ns": ns}},
-            false => {
-                let mut held = inv.context.memory.reservation();
-                let mut docs = VecDeque::with_capacity(self.items.len());
-                for item in self.items {
-                    held.grow(document_footprint(&item))?;
-                    docs.push_back(item);
-                }
-                let view = inv.latest_view()?;
-                let cursor =
-                    Cursor::plain(ns, view.snapshot.clone(), Source::Ready(docs), Some(held), inv.cursor_owner());
-                cursor::reply_batch(&inv.context.cursors, None, cursor, &view, batch_size, inv.interrupt())?
-            }
+            false => inv.reply_with_ready_cursor(&inv.latest_view()?, ns, self.items, batch_size)?,
         };
         reply.insert("nErrors", self.errors);
         for (field, n) in [
