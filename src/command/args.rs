@@ -128,12 +128,7 @@ pub fn simple_cursor_batch_size(body: &Document, command: &str) -> Result<usize>
     let cursor = match body.get("cursor") {
         None => return Ok(usize::MAX),
         Some(Bson::Document(cursor)) => cursor,
-        Some(other) => {
-            return Err(Error::type_mismatch(format!(
-                "BSON field '{command}.cursor' is the wrong type '{}', expected type 'object'",
-                type_name(Some(other))
-            )))
-        }
+        Some(other) => return Err(wrong_type(&format!("{command}.cursor"), other, "object")),
     };
     if let Some(unknown) = cursor.keys().find(|k| k.as_str() != "batchSize") {
         return Err(Error::command(
@@ -141,25 +136,40 @@ pub fn simple_cursor_batch_size(body: &Document, command: &str) -> Result<usize>
             format!("BSON field '{command}.cursor.{unknown}' is an unknown field."),
         ));
     }
-    let size = match cursor.get("batchSize") {
-        None => return Ok(usize::MAX),
-        Some(Bson::Int32(n)) => i64::from(*n),
-        Some(Bson::Int64(n)) => *n,
-        Some(Bson::Double(d)) if d.is_finite() => *d as i64,
-        Some(other) => {
+    match cursor.get("batchSize") {
+        None => Ok(usize::MAX),
+        Some(size) => Ok(non_negative(&format!("{command}.cursor.batchSize"), "batchSize", size)? as usize),
+    }
+}
+
+/// A whole number of at least 0, of any numeric type (the parser's `safeInt`).
+pub fn non_negative(path: &str, field: &str, value: &Bson) -> Result<i64> {
+    let n = match value {
+        Bson::Int32(n) => i64::from(*n),
+        Bson::Int64(n) => *n,
+        Bson::Double(d) if d.is_finite() => *d as i64,
+        other => {
             return Err(Error::type_mismatch(format!(
-                "BSON field '{command}.cursor.batchSize' is the wrong type '{}', expected types '[long, int, decimal, double]'",
+                "BSON field '{path}' is the wrong type '{}', expected types '[long, int, decimal, double]'",
                 type_name(Some(other))
             )))
         }
     };
-    match usize::try_from(size) {
-        Ok(size) => Ok(size),
-        Err(_) => Err(Error::command(
+    match n {
+        0.. => Ok(n),
+        _ => Err(Error::command(
             ErrorCode::Location51024,
-            format!("BSON field 'batchSize' value must be >= 0, actual value '{size}'"),
+            format!("BSON field '{field}' value must be >= 0, actual value '{n}'"),
         )),
     }
+}
+
+/// MongoDB's command parser's error for a field of the wrong type (14).
+pub fn wrong_type(path: &str, value: &Bson, expected: &str) -> Error {
+    Error::type_mismatch(format!(
+        "BSON field '{path}' is the wrong type '{}', expected type '{expected}'",
+        type_name(Some(value))
+    ))
 }
 
 /// An optional boolean option (`ordered`, `multi`, `upsert`, `singleBatch`).

@@ -6,9 +6,9 @@
 
 use bson::{Bson, Document};
 
+use crate::command::args::{non_negative, wrong_type};
 use crate::error::{Error, ErrorCode, Result};
 use crate::namespace::DbRef;
-use crate::value::type_name;
 
 /// The most operations one command may carry.
 pub const MAX_OPS: usize = 100_000;
@@ -135,7 +135,8 @@ impl<'a> Op<'a> {
         };
         let mut parsed =
             Op { source: op, ns, kind, document: None, filter: None, multi: false, upsert: false, hint_or_sort: false };
-        let (mut unknown, mut mistyped, mut has_update_mods) = (None, None, false);
+        let (mut unknown, mut mistyped) = (None, None);
+        let (mut has_document, mut has_filter, mut has_update_mods) = (false, false, false);
         for (name, value) in fields {
             if !known.contains(&name.as_str()) {
                 unknown = unknown.or(Some(name));
@@ -144,10 +145,15 @@ impl<'a> Op<'a> {
             if mistyped.is_none() {
                 mistyped = check_type(name, value).err();
             }
+            match name.as_str() {
+                "document" => has_document = true,
+                "filter" => has_filter = true,
+                "updateMods" => has_update_mods = true,
+                _ => {}
+            }
             match (name.as_str(), value) {
                 ("document", Bson::Document(document)) => parsed.document = Some(document),
                 ("filter", Bson::Document(filter)) => parsed.filter = Some(filter),
-                ("updateMods", _) => has_update_mods = true,
                 ("multi", Bson::Boolean(multi)) => parsed.multi = *multi,
                 ("upsert", Bson::Boolean(upsert)) => parsed.upsert = *upsert,
                 ("hint" | "sort", _) => parsed.hint_or_sort = true,
@@ -157,11 +163,10 @@ impl<'a> Op<'a> {
         if let Some(unknown) = unknown {
             return Err(unknown_field(unknown));
         }
-        let present = |name: &str| op.contains_key(name);
         let missing = match kind {
-            Kind::Insert => (!present("document")).then_some("document"),
-            Kind::Update => (!present("filter")).then_some("filter").or((!has_update_mods).then_some("updateMods")),
-            Kind::Delete => (!present("filter")).then_some("filter"),
+            Kind::Insert => (!has_document).then_some("document"),
+            Kind::Update => (!has_filter).then_some("filter").or((!has_update_mods).then_some("updateMods")),
+            Kind::Delete => (!has_filter).then_some("filter"),
         };
         if let Some(missing) = missing {
             return Err(Error::command(
@@ -305,35 +310,6 @@ fn boolean(body: &Document, path: &str, field: &str, default: bool) -> Result<bo
         Some(Bson::Boolean(b)) => Ok(*b),
         Some(other) => Err(wrong_type(path, other, "bool")),
     }
-}
-
-/// A whole number of at least 0, of any numeric type (the parser's `safeInt`).
-fn non_negative(path: &str, field: &str, value: &Bson) -> Result<i64> {
-    let n = match value {
-        Bson::Int32(n) => i64::from(*n),
-        Bson::Int64(n) => *n,
-        Bson::Double(d) if d.is_finite() => *d as i64,
-        other => {
-            return Err(Error::type_mismatch(format!(
-                "BSON field '{path}' is the wrong type '{}', expected types '[long, int, decimal, double]'",
-                type_name(Some(other))
-            )))
-        }
-    };
-    match n {
-        0.. => Ok(n),
-        _ => Err(Error::command(
-            ErrorCode::Location51024,
-            format!("BSON field '{field}' value must be >= 0, actual value '{n}'"),
-        )),
-    }
-}
-
-fn wrong_type(path: &str, value: &Bson, expected: &str) -> Error {
-    Error::type_mismatch(format!(
-        "BSON field '{path}' is the wrong type '{}', expected type '{expected}'",
-        type_name(Some(value))
-    ))
 }
 
 fn unknown_field(name: &str) -> Error {
