@@ -257,7 +257,16 @@ fn report(op: &Operation, host: &str, now: Instant) -> Document {
 /// `opid`: `killOp` cannot stop it).
 fn collecting(progress: crate::store::Progress, host: &str, now: Instant) -> Document {
     let running = now.saturating_duration_since(progress.started);
-    let percent = (progress.done * 100).checked_div(progress.total).unwrap_or(0);
+    let done = number(progress.done as i64);
+    let (msg, progress_doc) = match progress.total {
+        Some(total) => {
+            let percent = (progress.done * 100).checked_div(total).unwrap_or(0);
+            let msg = format!("History collection: {}/{total} {percent}%", progress.done);
+            (msg, doc! {"done": done, "total": number(total as i64)})
+        }
+        // The engine keeps no count of its keys.
+        None => (format!("History collection: {} keys", progress.done), doc! {"done": done}),
+    };
     doc! {
         "type": "op",
         "host": host,
@@ -269,8 +278,8 @@ fn collecting(progress: crate::store::Progress, host: &str, now: Instant) -> Doc
         "op": "none",
         "ns": "",
         "command": {},
-        "msg": format!("History collection: {}/{} {percent}%", progress.done, progress.total),
-        "progress": {"done": number(progress.done as i64), "total": number(progress.total as i64)},
+        "msg": msg,
+        "progress": progress_doc,
         "numYields": 0,
         "locks": {},
         "waitingForLock": false,

@@ -309,9 +309,9 @@ impl Store {
     /// Starts reporting the pass's progress (the keys of the version tables it
     /// walks), until the returned guard drops.
     pub(super) fn report_collection(&self) -> Result<impl Drop + '_> {
-        let mut total = 0;
+        let mut total = Some(0);
         for table in [Table::Catalog, Table::Docs, Table::Indexes] {
-            total += self.engine.key_count(table)?;
+            total = total.zip(self.engine.key_count(table)?).map(|(sum, keys)| sum + keys);
         }
         let now = std::time::Instant::now();
         *lock(&self.work.collecting) = Some(Progress { done: 0, total, started: now, logged: now });
@@ -324,10 +324,10 @@ impl Store {
         let Some(progress) = collecting.as_mut() else { return };
         progress.done += keys;
         // Writes during the pass add keys.
-        progress.total = progress.total.max(progress.done);
+        progress.total = progress.total.map(|total| total.max(progress.done));
         if progress.logged.elapsed() >= PROGRESS_LOG_INTERVAL {
             progress.logged = std::time::Instant::now();
-            tracing::info!(done = progress.done, total = progress.total, "collecting history");
+            tracing::info!(done = progress.done, total = ?progress.total, "collecting history");
         }
     }
 

@@ -170,11 +170,12 @@ pub struct Work {
     collecting: Mutex<Option<Progress>>,
 }
 
-/// How far a long piece of background work has come: `done` of `total` keys.
+/// How far a long piece of background work has come: `done` of `total` keys
+/// (unknown when the engine keeps no count).
 #[derive(Debug, Clone, Copy)]
 pub struct Progress {
     pub done: u64,
-    pub total: u64,
+    pub total: Option<u64>,
     pub started: Instant,
     /// When it was last logged.
     logged: Instant,

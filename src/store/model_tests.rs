@@ -15,7 +15,7 @@ use crate::wal::fs::StdFs;
 #[test]
 fn model_on_redb() {
     let (steps, seed) = model_settings();
-    run_model(steps, seed, None);
+    run_model(steps, seed, Backend::Redb);
 }
 
 /// The same model on the in-memory engine, whose crashes forget every commit not
@@ -23,7 +23,36 @@ fn model_on_redb() {
 #[test]
 fn model_on_the_memory_engine() {
     let (steps, seed) = model_settings();
-    run_model(steps, seed, Some(Arc::new(MemoryEngine::new())));
+    run_model(steps, seed, Backend::Memory(Arc::new(MemoryEngine::new())));
+}
+
+/// The same model on SlateDB over an object store in memory; a crash drops the
+/// engine unclosed, and the store opens it again from the objects alone.
+#[cfg(feature = "slatedb")]
+#[test]
+fn model_on_slatedb() {
+    use slatedb::object_store::memory::InMemory;
+    let (steps, seed) = model_settings();
+    run_model(steps, seed, Backend::Slate(Arc::new(InMemory::new())));
+}
+
+/// The engine a model run uses.
+enum Backend {
+    /// redb in the run's directory.
+    Redb,
+    /// One in-memory engine, kept across restarts.
+    Memory(Arc<MemoryEngine>),
+    /// SlateDB, opened anew on these objects at every restart.
+    #[cfg(feature = "slatedb")]
+    Slate(Arc<dyn slatedb::object_store::ObjectStore>),
+}
+
+impl Backend {
+    /// Whether a crash may lose what was not made durable (redb's file keeps
+    /// what a dropped process committed).
+    fn crash_forgets(&self) -> bool {
+        !matches!(self, Backend::Redb)
+    }
 }
 
 fn model_settings() -> (usize, u64) {
@@ -32,12 +61,20 @@ fn model_settings() -> (usize, u64) {
     (steps, seed)
 }
 
-/// Opens the store on the memory engine when one is given, else on redb in `dir`.
-fn open_on(dir: &Path, memory: &Option<Arc<MemoryEngine>>) -> (Arc<Wal>, Arc<Store>) {
-    let Some(engine) = memory else { return open(dir, Duration::ZERO) };
+/// Opens the store on `backend`, with its log in `dir`.
+fn open_on(dir: &Path, backend: &Backend) -> (Arc<Wal>, Arc<Store>) {
+    let engine: Arc<dyn Engine> = match backend {
+        Backend::Redb => return open(dir, Duration::ZERO),
+        Backend::Memory(engine) => engine.clone(),
+        #[cfg(feature = "slatedb")]
+        Backend::Slate(objects) => {
+            let options = engine::SlateOptions::default();
+            Arc::new(engine::SlateEngine::open(objects.clone(), "store", &options).expect("slatedb"))
+        }
+    };
     let (wal, _) = Wal::open(Arc::new(StdFs), &dir.join("wal"), wal::Options::default(), &mut |_| {}).expect("wal");
     let wal = Arc::new(wal);
-    let location = Location::Engine(engine.clone());
+    let location = Location::Engine(engine);
     let store = Store::open(
         location,
         wal.clone(),
@@ -274,10 +311,10 @@ impl Rng {
     }
 }
 
-fn run_model(steps: usize, seed: u64, memory: Option<Arc<MemoryEngine>>) {
+fn run_model(steps: usize, seed: u64, backend: Backend) {
     const COLLS: [&str; 3] = ["a", "b", "c"];
     let dir = tempfile::tempdir().expect("tempdir");
-    let (mut wal, mut store) = open_on(dir.path(), &memory);
+    let (mut wal, mut store) = open_on(dir.path(), &backend);
     let mut rng = Rng(seed | 1);
     let mut model = Model::default();
     let main = model.new_incarnation(None, Lsn::ZERO, State::new());
@@ -420,14 +457,14 @@ fn run_model(steps: usize, seed: u64, memory: Option<Arc<MemoryEngine>>) {
                 }
                 drop(store);
                 drop(wal);
-                if let (true, Some(engine)) = (crash, &memory) {
+                if let (true, Backend::Memory(engine)) = (crash, &backend) {
                     engine.crash();
                 }
-                (wal, store) = open_on(dir.path(), &memory);
+                (wal, store) = open_on(dir.path(), &backend);
                 // A clean restart keeps the horizon. A crash may lose the collection
                 // done since the last checkpoint, the horizon with the deletions: the
                 // history comes back, readable again.
-                match crash && memory.is_some() {
+                match crash && backend.crash_forgets() {
                     false => assert_eq!(store.horizon(), horizon, "step {step}: the horizon survives restarts"),
                     true => assert!(store.horizon() <= horizon, "step {step}: the horizon never passes the collected"),
                 }

@@ -344,7 +344,7 @@ impl Engine for SlowFlush {
         self.inner.commit_all(batches, durable)
     }
 
-    fn key_count(&self, table: engine::Table) -> Result<u64> {
+    fn key_count(&self, table: engine::Table) -> Result<Option<u64>> {
         self.inner.key_count(table)
     }
 
@@ -444,12 +444,13 @@ fn a_history_collection_reports_how_far_it_has_come() {
     let reporting = store.report_collection().expect("report");
     let started = store.work.collecting().expect("running");
     assert_eq!(started.done, 0);
-    assert!(started.total >= 20, "documents and catalog versions: {}", started.total);
+    let total = started.total.expect("redb counts its keys");
+    assert!(total >= 20, "documents and catalog versions: {total}");
     store.advance_collection(5);
     assert_eq!(store.work.collecting().map(|p| p.done), Some(5));
-    store.advance_collection(started.total);
+    store.advance_collection(total);
     let past = store.work.collecting().expect("running");
-    assert_eq!(past.total, past.done, "writes during a pass add keys: the total grows with them");
+    assert_eq!(past.total, Some(past.done), "writes during a pass add keys: the total grows with them");
     drop(reporting);
     assert!(store.work.collecting().is_none());
     store.collect_garbage(DateTime::now()).expect("collect");

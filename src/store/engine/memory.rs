@@ -73,8 +73,8 @@ impl Engine for MemoryEngine {
         Ok(())
     }
 
-    fn key_count(&self, table: Table) -> Result<u64> {
-        Ok(self.lock().current[table.slot()].len() as u64)
+    fn key_count(&self, table: Table) -> Result<Option<u64>> {
+        Ok(Some(self.lock().current[table.slot()].len() as u64))
     }
 
     /// Maps hold no free space.

@@ -7,11 +7,14 @@
 //! typed, as earlier versions wrote them) as long as it orders keys as their bytes
 //! order. Engine errors become [`crate::error::Error::Store`] inside the engine.
 //!
-//! Two engines: [`redb`] (the embedded B-tree on disk) and [`memory`] (a map in
-//! memory that can also forget what was never made durable, for tests).
+//! Three engines: [`redb`] (the embedded B-tree on disk, the default),
+//! [`slate`] (SlateDB on object storage, with the `slatedb` feature) and [`memory`]
+//! (a map in memory that can also forget what was never made durable, for tests).
 
 pub mod memory;
 pub mod redb;
+#[cfg(feature = "slatedb")]
+pub mod slate;
 mod staged;
 
 use std::collections::BTreeMap;
@@ -19,6 +22,8 @@ use std::ops::Bound;
 
 pub use self::redb::RedbEngine;
 pub use memory::MemoryEngine;
+#[cfg(feature = "slatedb")]
+pub use slate::{SlateEngine, SlateOptions};
 pub use staged::{Overlay, Shared, Staged};
 
 use crate::error::Result;
@@ -103,8 +108,9 @@ pub trait Engine: Send + Sync {
     /// Makes everything committed durable.
     fn flush(&self) -> Result<()>;
 
-    /// How many keys `table` holds now (for progress reports: cheap, not a scan).
-    fn key_count(&self, table: Table) -> Result<u64>;
+    /// How many keys `table` holds now (for progress reports: cheap, not a scan),
+    /// if the engine keeps a count.
+    fn key_count(&self, table: Table) -> Result<Option<u64>>;
 
     /// Bytes the engine's file holds that no data uses: about what
     /// [`Engine::compact`] would give back.

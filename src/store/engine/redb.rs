@@ -157,16 +157,16 @@ impl Engine for RedbEngine {
         }
     }
 
-    fn key_count(&self, table: Table) -> Result<u64> {
+    fn key_count(&self, table: Table) -> Result<Option<u64>> {
         let txn = self.db().begin_read()?;
-        Ok(match table {
+        Ok(Some(match table {
             Table::Docs | Table::Catalog | Table::Indexes | Table::Sessions | Table::Changes | Table::Log => {
                 txn.open_table(bytes_table(table))?.len()?
             }
             Table::Branches => txn.open_table(BRANCHES)?.len()?,
             Table::Times => txn.open_table(TIMES)?.len()?,
             Table::Meta => txn.open_table(META)?.len()?,
-        })
+        }))
     }
 }
 

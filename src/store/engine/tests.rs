@@ -3,8 +3,17 @@ use std::ops::Bound;
 use super::*;
 
 fn engines() -> Vec<(&'static str, Box<dyn Engine>)> {
-    vec![("memory", Box::new(MemoryEngine::new())), ("redb", Box::new(RedbEngine::in_memory().expect("redb")))]
+    #[allow(unused_mut)]
+    let mut engines: Vec<(&'static str, Box<dyn Engine>)> =
+        vec![("memory", Box::new(MemoryEngine::new())), ("redb", Box::new(RedbEngine::in_memory().expect("redb")))];
+    #[cfg(feature = "slatedb")]
+    engines.push(("slatedb", Box::new(slate_tests::in_memory().0)));
+    engines
 }
+
+#[cfg(feature = "slatedb")]
+#[path = "slate_tests.rs"]
+mod slate_tests;
 
 fn collect(snapshot: &dyn Snapshot, table: Table, lower: Bound<&[u8]>, upper: Bound<&[u8]>, reverse: bool) -> Vec<u8> {
     let mut keys = Vec::new();

@@ -1,0 +1,51 @@
+//! What the SlateDB engine adds to the others: it outlives its process in object
+//! storage, and a second writer fences the first.
+
+use std::sync::Arc;
+
+use slatedb::object_store::local::LocalFileSystem;
+use slatedb::object_store::memory::InMemory;
+use slatedb::object_store::ObjectStore;
+
+use super::super::{Engine, SlateEngine, SlateOptions, Table, WriteBatch};
+
+/// An engine on an object store in memory, and that store, to open it again.
+pub fn in_memory() -> (SlateEngine, Arc<dyn ObjectStore>) {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    (SlateEngine::open(store.clone(), "db", &SlateOptions::default()).expect("open"), store)
+}
+
+fn one(key: u8) -> WriteBatch {
+    let mut batch = WriteBatch::default();
+    batch.put(Table::Docs, vec![key], vec![key]);
+    batch
+}
+
+#[test]
+fn what_was_made_durable_outlives_the_process_and_the_rest_may_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).expect("local store"));
+    let engine = SlateEngine::open(store.clone(), "db", &SlateOptions::default()).expect("open");
+    engine.commit(&one(1), true).expect("durable commit");
+    engine.commit(&one(2), false).expect("commit");
+    engine.flush().expect("flush");
+    // Dropped without closing, as by a crash: the local directory is all there is.
+    drop(engine);
+    let engine = SlateEngine::open(store, "db", &SlateOptions::default()).expect("reopen");
+    let snapshot = engine.snapshot().expect("snapshot");
+    assert_eq!(snapshot.get(Table::Docs, &[1]).expect("get"), Some(vec![1]));
+    assert_eq!(snapshot.get(Table::Docs, &[2]).expect("get"), Some(vec![2]), "flushed before the crash");
+    engine.close().expect("close");
+}
+
+#[test]
+fn a_second_writer_fences_the_first() {
+    let (first, store) = in_memory();
+    first.commit(&one(1), true).expect("commit");
+    let second = SlateEngine::open(store, "db", &SlateOptions::default()).expect("take over");
+    assert!(first.commit(&one(2), true).is_err(), "the fenced writer's durable commit fails");
+    second.commit(&one(3), true).expect("the new writer writes");
+    let snapshot = second.snapshot().expect("snapshot");
+    assert_eq!(snapshot.get(Table::Docs, &[1]).expect("get"), Some(vec![1]));
+    assert_eq!(snapshot.get(Table::Docs, &[2]).expect("get"), None, "the fenced write never lands");
+}
