@@ -130,3 +130,14 @@ fn only_the_redb_engine_names_redb() {
         .collect();
     assert!(broken.is_empty(), "redb named outside its engine:\n{}", broken.join("\n"));
 }
+
+/// Object storage is the store's engine's business: no other file names SlateDB.
+#[test]
+fn only_the_slatedb_engine_names_slatedb() {
+    let broken: Vec<String> = code_lines("src")
+        .into_iter()
+        .filter(|(file, _, code)| !file.starts_with("src/store/engine/slate") && code.contains("slatedb::"))
+        .map(|(file, n, code)| format!("{file}:{n}: {}", code.trim()))
+        .collect();
+    assert!(broken.is_empty(), "SlateDB named outside its engine:\n{}", broken.join("\n"));
+}

@@ -31,9 +31,8 @@ fn model_on_the_memory_engine() {
 #[cfg(feature = "slatedb")]
 #[test]
 fn model_on_slatedb() {
-    use slatedb::object_store::memory::InMemory;
     let (steps, seed) = model_settings();
-    run_model(steps, seed, Backend::Slate(Arc::new(InMemory::new())));
+    run_model(steps, seed, Backend::Slate(Arc::new(engine::InMemory::new())));
 }
 
 /// The engine a model run uses.
@@ -44,7 +43,7 @@ enum Backend {
     Memory(Arc<MemoryEngine>),
     /// SlateDB, opened anew on these objects at every restart.
     #[cfg(feature = "slatedb")]
-    Slate(Arc<dyn slatedb::object_store::ObjectStore>),
+    Slate(Arc<dyn engine::ObjectStore>),
 }
 
 impl Backend {

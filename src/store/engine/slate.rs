@@ -27,7 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use slatedb::config::{ScanOptions, Settings};
-use slatedb::object_store::ObjectStore;
+/// The object stores an engine opens on (S3-compatible, a local directory, memory).
+pub use slatedb::object_store::{local::LocalFileSystem, memory::InMemory, ObjectStore};
 use slatedb::{Db, DbSnapshot, IterationOrder};
 
 use super::{is_empty_range, Engine, Snapshot, Table, Visit, WriteBatch};

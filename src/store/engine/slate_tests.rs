@@ -3,11 +3,7 @@
 
 use std::sync::Arc;
 
-use slatedb::object_store::local::LocalFileSystem;
-use slatedb::object_store::memory::InMemory;
-use slatedb::object_store::ObjectStore;
-
-use super::super::{Engine, SlateEngine, SlateOptions, Table, WriteBatch};
+use super::super::{Engine, InMemory, LocalFileSystem, ObjectStore, SlateEngine, SlateOptions, Table, WriteBatch};
 
 /// An engine on an object store in memory, and that store, to open it again.
 pub fn in_memory() -> (SlateEngine, Arc<dyn ObjectStore>) {
