@@ -47,6 +47,11 @@ impl TestServer {
     async fn start_in(data: tempfile::TempDir, configure: impl FnOnce(&mut Settings)) -> TestServer {
         let mut settings =
             Settings { bind: "127.0.0.1:0".into(), data_dir: data.path().to_path_buf(), ..Settings::default() };
+        // CI runs some suites again with the log and the store in object storage
+        // (SlateDB on a local directory).
+        if std::env::var("BRANCHDB_TEST_STORAGE").as_deref() == Ok("objects") {
+            settings.storage = Some(format!("file://{}", data.path().join("objects").display()));
+        }
         configure(&mut settings);
         let server = Server::bind(settings, vec!["branchdb".into(), "serve".into()]).await.expect("bind");
         let addr = server.local_addr().expect("addr");

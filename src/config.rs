@@ -58,6 +58,9 @@ pub enum LogFormat {
 pub struct Settings {
     pub bind: String,
     pub data_dir: PathBuf,
+    /// The log and the store in object storage (`s3://bucket/prefix` or
+    /// `file:///path`) instead of the data directory.
+    pub storage: Option<String>,
     pub durability: Durability,
     pub batch_interval_ms: u64,
     pub max_connections: usize,
@@ -93,6 +96,7 @@ impl Default for Settings {
         Settings {
             bind: "127.0.0.1:27017".into(),
             data_dir: PathBuf::from("branchdb-data"),
+            storage: None,
             durability: Durability::Strict,
             batch_interval_ms: 100,
             max_connections: 10_000,
@@ -125,6 +129,11 @@ pub struct Overrides {
     /// Data directory, created when missing [default: ./branchdb-data]
     #[arg(long, env = "BRANCHDB_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The log and the store in object storage: s3://bucket/prefix (endpoint,
+    /// region and credentials from the AWS_* environment variables) or
+    /// file:///path [default: none, the data directory holds them]
+    #[arg(long, env = "BRANCHDB_STORAGE")]
+    pub storage: Option<String>,
     /// When writes are acknowledged [default: strict]
     #[arg(long, env = "BRANCHDB_DURABILITY")]
     pub durability: Option<Durability>,
@@ -205,6 +214,14 @@ impl Settings {
             return Err(Error::Config("ttl_monitor_sleep_secs must be at least 1".into()));
         }
         settings.retention()?;
+        if let Some(url) = &settings.storage {
+            #[cfg(feature = "slatedb")]
+            crate::objects::Location::parse(url).map_err(|e| Error::Config(e.to_string()))?;
+            #[cfg(not(feature = "slatedb"))]
+            return Err(Error::Config(format!(
+                "storage '{url}': this build has no object storage (the slatedb feature)"
+            )));
+        }
         Ok(settings)
     }
 
@@ -224,6 +241,7 @@ impl Settings {
         let Overrides {
             bind,
             data_dir,
+            storage,
             durability,
             batch_interval_ms,
             max_connections,
@@ -247,6 +265,9 @@ impl Settings {
         }
         if let Some(v) = data_dir {
             self.data_dir = v;
+        }
+        if let Some(v) = storage {
+            self.storage = Some(v);
         }
         if let Some(v) = durability {
             self.durability = v;

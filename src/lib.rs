@@ -25,6 +25,8 @@ pub mod lsn;
 pub mod memory;
 pub mod metrics;
 pub mod namespace;
+#[cfg(feature = "slatedb")]
+pub mod objects;
 pub mod operations;
 pub mod profiling;
 pub mod query;

@@ -41,8 +41,16 @@ impl Server {
     /// Opens (recovering) the data directory and binds the listening socket (port 0
     /// picks a free port).
     pub async fn bind(settings: Settings, argv: Vec<String>) -> Result<Server> {
-        let wal = Arc::new(open_wal(&settings).await?);
-        let store = open_store(&settings, wal.clone()).await?;
+        let (wal, store) = match &settings.storage {
+            None => {
+                let wal = Arc::new(open_wal(&settings).await?);
+                (wal.clone(), open_store(&settings, wal).await?)
+            }
+            #[cfg(feature = "slatedb")]
+            Some(url) => open_in_objects(&settings, url).await?,
+            #[cfg(not(feature = "slatedb"))]
+            Some(url) => return Err(Error::Config(format!("storage '{url}': this build has no object storage"))),
+        };
         let root = root_user()?;
         let tls = Tls::load(&settings)?;
         let mut settings = settings;
@@ -136,9 +144,16 @@ impl Server {
         }
         tracing::info!(addr = %listener.local_addr()?, "listening");
         tokio::pin!(shutdown);
+        let fence = shared.wal.fenced();
+        let mut fenced = false;
         loop {
             let (stream, peer) = tokio::select! {
                 _ = &mut shutdown => break,
+                _ = taken_over(fence.clone()) => {
+                    tracing::error!("another server has taken over the storage: this one stops");
+                    fenced = true;
+                    break;
+                }
                 _ = shared.shutdown.notified() => {
                     tracing::info!("shutdown command received");
                     break;
@@ -205,8 +220,21 @@ impl Server {
         .await
         .map_err(|e| Error::Internal(format!("closing the store and the WAL panicked: {e}")))??;
         tracing::info!(durable_lsn = %shared.wal.durable_lsn(), "shutdown complete");
-        Ok(())
+        match fenced {
+            true => Err(Error::Store("another server has taken over the storage; this one stopped".into())),
+            false => Ok(()),
+        }
     }
+}
+
+/// Resolves when another server takes the storage over (never for a log on disk).
+async fn taken_over(fence: Option<watch::Receiver<bool>>) {
+    if let Some(mut fence) = fence {
+        if fence.wait_for(|fenced| *fenced).await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending().await
 }
 
 /// Opens the log in `<data_dir>/wal`, reporting recovery progress in the log and, on
@@ -253,6 +281,43 @@ async fn open_store(settings: &Settings, wal: Arc<Wal>) -> Result<Arc<Store>> {
     tokio::task::spawn_blocking(move || Store::open(store::Location::Dir(&dir), wal, options))
         .await
         .map_err(|e| Error::Internal(format!("opening the store panicked: {e}")))?
+}
+
+/// Opens the log and the store in object storage: one SlateDB database holds both.
+/// SlateDB's flush interval is the group commit: 5 ms under `strict` durability,
+/// `batch_interval_ms` otherwise.
+#[cfg(feature = "slatedb")]
+async fn open_in_objects(settings: &Settings, url: &str) -> Result<(Arc<Wal>, Arc<Store>)> {
+    use crate::config::Durability;
+    use crate::objects::{Location, Objects};
+    let location = Location::parse(url).map_err(|e| Error::Config(e.to_string()))?;
+    let flush_interval = match settings.durability {
+        Durability::Strict => Duration::from_millis(5),
+        Durability::Batched | Durability::None => Duration::from_millis(settings.batch_interval_ms.max(1)),
+    };
+    let log_options = wal::Options { durability: settings.durability, ..wal::Options::default() };
+    // The data directory is a cache of objects read, and can be lost at any time.
+    // Writes not yet in object storage count against the store's share of memory.
+    let cache = crate::memory::split(settings.max_memory()).cache;
+    let objects_options = crate::objects::Options {
+        flush_interval,
+        max_unflushed_bytes: (cache / 2).max(16 << 20),
+        cache_dir: Some(settings.data_dir.join("objects-cache")),
+    };
+    let options = store::Options { retention: settings.retention()?, background: true, cache_bytes: cache };
+    let started = Instant::now();
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let objects = Arc::new(Objects::open(&location, &objects_options)?);
+        let (wal, last) = Wal::on_objects(objects.clone(), log_options)?;
+        tracing::info!(storage = %url, last_lsn = %last, ms = started.elapsed().as_millis() as u64, "log open in object storage");
+        let wal = Arc::new(wal);
+        let engine = Arc::new(store::engine::SlateEngine::new(objects));
+        let store = Store::open(store::Location::Engine(engine), wal.clone(), options)?;
+        Ok((wal, store))
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("opening object storage panicked: {e}")))?
 }
 
 /// Resolves when the process receives SIGINT or SIGTERM.

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use branchdb::lsn::Lsn;
 use branchdb::wal::fs::StdFs;
-use branchdb::wal::{Entry, Op, Options, Reader, Wal};
+use branchdb::wal::{Entry, Op, Options, SegmentReader, Wal};
 
 /// Small segments, so that kills land during rotations too.
 const SEGMENT_SIZE: u64 = 1 << 20;
@@ -33,7 +33,7 @@ impl Lcg {
 fn scan(dir: &Path, from: Lsn) -> (HashMap<i64, Lsn>, Lsn) {
     let mut found = HashMap::new();
     let mut expected = from.max(Lsn(1));
-    for record in Reader::new(Arc::new(StdFs), dir, from, None).expect("reader") {
+    for record in SegmentReader::new(Arc::new(StdFs), dir, from, None).expect("reader") {
         let record = record.expect("record");
         assert_eq!(record.lsn, expected, "LSNs are not contiguous");
         expected = expected.next();

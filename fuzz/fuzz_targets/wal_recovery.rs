@@ -11,7 +11,7 @@ use std::sync::Arc;
 use branchdb::lsn::Lsn;
 use branchdb::wal::faulty::FaultyFs;
 use branchdb::wal::record::{self, Kind, SegmentHeader};
-use branchdb::wal::{Entry, Options, Reader, Wal};
+use branchdb::wal::{Entry, Options, SegmentReader, Wal};
 use libfuzzer_sys::fuzz_target;
 
 const SALT: u32 = 0x5A17;
@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
     fs.set_file(&dir.join("00000000000000000001.wal"), segment.clone());
     let options = Options { segment_size: segment.len() as u64, ..Options::default() };
     if let Ok((wal, _)) = Wal::open(Arc::new(fs.clone()), dir, options, &mut |_| {}) {
-        for record in Reader::new(Arc::new(fs.clone()), dir, Lsn(1), None).expect("reader") {
+        for record in SegmentReader::new(Arc::new(fs.clone()), dir, Lsn(1), None).expect("reader") {
             if record.is_err() {
                 break;
             }

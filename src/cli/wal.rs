@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::lsn::Lsn;
 use crate::wal::fs::StdFs;
 use crate::wal::recovery::{self, Mode};
-use crate::wal::{BranchId, BranchOp, Entry, Manifest, Op, Options, PutKind, Reader, Txn, Wal};
+use crate::wal::{BranchId, BranchOp, Entry, Manifest, Op, Options, PutKind, SegmentReader, Txn, Wal};
 
 #[derive(Subcommand)]
 pub enum WalCommand {
@@ -96,7 +96,7 @@ fn verify(dir: &Path) -> Result<ExitCode> {
 }
 
 fn dump(dir: &Path, from: Lsn, limit: Option<usize>) -> Result<ExitCode> {
-    let reader = Reader::new(Arc::new(StdFs), dir, from, None)?;
+    let reader = SegmentReader::new(Arc::new(StdFs), dir, from, None)?;
     let mut out = std::io::stdout().lock();
     for record in reader.take(limit.unwrap_or(usize::MAX)) {
         let r = record?;

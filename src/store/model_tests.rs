@@ -26,13 +26,14 @@ fn model_on_the_memory_engine() {
     run_model(steps, seed, Backend::Memory(Arc::new(MemoryEngine::new())));
 }
 
-/// The same model on SlateDB over an object store in memory; a crash drops the
-/// engine unclosed, and the store opens it again from the objects alone.
+/// The same model in object storage (in memory), the log and the engine in one
+/// SlateDB database; a crash drops both unclosed, and the store opens them again
+/// from the objects alone.
 #[cfg(feature = "slatedb")]
 #[test]
 fn model_on_slatedb() {
     let (steps, seed) = model_settings();
-    run_model(steps, seed, Backend::Slate(Arc::new(engine::InMemory::new())));
+    run_model(steps, seed, Backend::Slate(Arc::new(crate::objects::InMemory::new())));
 }
 
 /// The engine a model run uses.
@@ -41,9 +42,9 @@ enum Backend {
     Redb,
     /// One in-memory engine, kept across restarts.
     Memory(Arc<MemoryEngine>),
-    /// SlateDB, opened anew on these objects at every restart.
+    /// SlateDB, log and engine, opened anew on these objects at every restart.
     #[cfg(feature = "slatedb")]
-    Slate(Arc<dyn engine::ObjectStore>),
+    Slate(Arc<dyn crate::objects::ObjectStore>),
 }
 
 impl Backend {
@@ -62,16 +63,22 @@ fn model_settings() -> (usize, u64) {
 
 /// Opens the store on `backend`, with its log in `dir`.
 fn open_on(dir: &Path, backend: &Backend) -> (Arc<Wal>, Arc<Store>) {
-    let engine: Arc<dyn Engine> = match backend {
+    let (wal, engine): (Wal, Arc<dyn Engine>) = match backend {
         Backend::Redb => return open(dir, Duration::ZERO),
-        Backend::Memory(engine) => engine.clone(),
+        Backend::Memory(engine) => {
+            let options = wal::Options::default();
+            (Wal::open(Arc::new(StdFs), &dir.join("wal"), options, &mut |_| {}).expect("wal").0, engine.clone())
+        }
         #[cfg(feature = "slatedb")]
-        Backend::Slate(objects) => {
-            let options = engine::SlateOptions::default();
-            Arc::new(engine::SlateEngine::open(objects.clone(), "store", &options).expect("slatedb"))
+        Backend::Slate(store) => {
+            use crate::objects::{Objects, Options};
+            // Every acknowledgement waits for a flush: a short interval keeps the run short.
+            let options = Options { flush_interval: Duration::from_millis(1), ..Options::default() };
+            let objects = Arc::new(Objects::open_in(store.clone(), "db", &options).expect("slatedb"));
+            let wal = Wal::on_objects(objects.clone(), wal::Options::default()).expect("log").0;
+            (wal, Arc::new(engine::SlateEngine::new(objects)))
         }
     };
-    let (wal, _) = Wal::open(Arc::new(StdFs), &dir.join("wal"), wal::Options::default(), &mut |_| {}).expect("wal");
     let wal = Arc::new(wal);
     let location = Location::Engine(engine);
     let store = Store::open(

@@ -6,7 +6,7 @@
 //!
 //! Segments are read a window at a time (1 MiB, or one record when larger), never
 //! whole. A reader that reaches the end of what is written stays where it is:
-//! [`Reader::extend`] lets it go on to a later stop once more is written, so one
+//! [`SegmentReader::extend`] lets it go on to a later stop once more is written, so one
 //! reader can follow the log as it grows (change streams do).
 
 use std::borrow::Cow;
@@ -40,7 +40,7 @@ pub struct Record {
 }
 
 /// An iterator over records in LSN order.
-pub struct Reader {
+pub struct SegmentReader {
     fs: Arc<dyn Fs>,
     dir: PathBuf,
     /// Segments not opened yet, by first LSN.
@@ -90,14 +90,14 @@ impl Segment {
     }
 }
 
-impl Reader {
+impl SegmentReader {
     /// Reads from `from` up to `stop` inclusive (or the end of the log).
-    pub fn new(fs: Arc<dyn Fs>, dir: &Path, from: Lsn, stop: Option<Lsn>) -> Result<Reader> {
+    pub fn new(fs: Arc<dyn Fs>, dir: &Path, from: Lsn, stop: Option<Lsn>) -> Result<SegmentReader> {
         let mut listed = segment::list(fs.as_ref(), dir)?;
         // Start in the last segment that begins at or before `from`.
         let start = listed.iter().rposition(|(first, _)| *first <= from).unwrap_or(0);
         listed.drain(..start);
-        Ok(Reader {
+        Ok(SegmentReader {
             fs,
             dir: dir.to_path_buf(),
             last_listed: listed.last().map(|(first, _)| *first),
@@ -256,7 +256,7 @@ impl Reader {
     }
 }
 
-impl Iterator for Reader {
+impl Iterator for SegmentReader {
     type Item = Result<Record>;
 
     fn next(&mut self) -> Option<Self::Item> {

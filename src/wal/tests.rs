@@ -9,6 +9,7 @@ use bson::doc;
 use super::faulty::{self, Crash, FaultyFs};
 use super::recovery::{recover, Mode};
 use super::*;
+use crate::error::Error;
 
 fn dir() -> PathBuf {
     PathBuf::from("/wal")
@@ -41,7 +42,10 @@ fn big_txn(n: i64, bytes: usize) -> Entry {
 }
 
 fn read_all(fs: &FaultyFs) -> Vec<Record> {
-    Reader::new(Arc::new(fs.clone()), &dir(), Lsn(1), None).expect("reader").collect::<Result<_>>().expect("records")
+    SegmentReader::new(Arc::new(fs.clone()), &dir(), Lsn(1), None)
+        .expect("reader")
+        .collect::<Result<_>>()
+        .expect("records")
 }
 
 /// Txn ids in the log, in order.

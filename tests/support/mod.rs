@@ -25,6 +25,11 @@ impl Server {
         self.0.id()
     }
 
+    /// Whether the process has ended by itself.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.0.try_wait(), Ok(Some(_)))
+    }
+
     pub fn kill(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();

@@ -23,7 +23,7 @@ use std::ops::Bound;
 pub use self::redb::RedbEngine;
 pub use memory::MemoryEngine;
 #[cfg(feature = "slatedb")]
-pub use slate::{InMemory, LocalFileSystem, ObjectStore, SlateEngine, SlateOptions};
+pub use slate::SlateEngine;
 pub use staged::{Overlay, Shared, Staged};
 
 use crate::error::Result;

@@ -3,12 +3,17 @@
 
 use std::sync::Arc;
 
-use super::super::{Engine, InMemory, LocalFileSystem, ObjectStore, SlateEngine, SlateOptions, Table, WriteBatch};
+use super::super::{Engine, SlateEngine, Table, WriteBatch};
+use crate::objects::{InMemory, LocalFileSystem, ObjectStore, Objects, Options};
 
 /// An engine on an object store in memory, and that store, to open it again.
 pub fn in_memory() -> (SlateEngine, Arc<dyn ObjectStore>) {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    (SlateEngine::open(store.clone(), "db", &SlateOptions::default()).expect("open"), store)
+    (open(&store), store)
+}
+
+fn open(store: &Arc<dyn ObjectStore>) -> SlateEngine {
+    SlateEngine::new(Arc::new(Objects::open_in(store.clone(), "db", &Options::default()).expect("open")))
 }
 
 fn one(key: u8) -> WriteBatch {
@@ -18,27 +23,26 @@ fn one(key: u8) -> WriteBatch {
 }
 
 #[test]
-fn what_was_made_durable_outlives_the_process_and_the_rest_may_not() {
+fn what_was_made_durable_outlives_the_process() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).expect("local store"));
-    let engine = SlateEngine::open(store.clone(), "db", &SlateOptions::default()).expect("open");
+    let engine = open(&store);
     engine.commit(&one(1), true).expect("durable commit");
     engine.commit(&one(2), false).expect("commit");
     engine.flush().expect("flush");
     // Dropped without closing, as by a crash: the local directory is all there is.
     drop(engine);
-    let engine = SlateEngine::open(store, "db", &SlateOptions::default()).expect("reopen");
+    let engine = open(&store);
     let snapshot = engine.snapshot().expect("snapshot");
     assert_eq!(snapshot.get(Table::Docs, &[1]).expect("get"), Some(vec![1]));
     assert_eq!(snapshot.get(Table::Docs, &[2]).expect("get"), Some(vec![2]), "flushed before the crash");
-    engine.close().expect("close");
 }
 
 #[test]
 fn a_second_writer_fences_the_first() {
     let (first, store) = in_memory();
     first.commit(&one(1), true).expect("commit");
-    let second = SlateEngine::open(store, "db", &SlateOptions::default()).expect("take over");
+    let second = open(&store);
     assert!(first.commit(&one(2), true).is_err(), "the fenced writer's durable commit fails");
     second.commit(&one(3), true).expect("the new writer writes");
     let snapshot = second.snapshot().expect("snapshot");

@@ -1,0 +1,323 @@
+//! Object storage: one SlateDB database (an LSM tree whose write-ahead log and
+//! sorted tables are objects in S3-compatible storage, a local directory or
+//! memory), which the object-storage mode's log (`wal/objects.rs`) and the store's
+//! engine (`store/engine/slate.rs`) share, each in key ranges of its own under a
+//! leading tag byte. The only file that names SlateDB.
+//!
+//! Whatever SlateDB holds durably is a prefix of the writes in the order they were
+//! made: a log record written before the engine commit that applies it is durable
+//! whenever that commit is. Opening the database fences the writer that had it:
+//! that one's writes fail from then on, and it never acknowledges another.
+//!
+//! SlateDB is asynchronous. [`Objects`] owns a runtime for it, and its calls wait
+//! from whatever thread they are on (a command's blocking thread, a background
+//! pass, a test). A scan streams through a bounded channel, so the caller reads at
+//! its own pace and dropping the scan ends it.
+
+use std::future::Future;
+use std::ops::Bound;
+use std::path::PathBuf;
+use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use slatedb::config::{ObjectStoreCacheOptions, ScanOptions, Settings};
+use slatedb::object_store::aws::AmazonS3Builder;
+pub use slatedb::object_store::{local::LocalFileSystem, memory::InMemory, ObjectStore};
+use slatedb::{CloseReason, Db, DbSnapshot, ErrorKind, IterationOrder, WriteHandle};
+use tokio::sync::watch;
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// How many entries a scan reads ahead of its caller.
+const SCAN_AHEAD: usize = 256;
+
+/// Where the database lives: `s3://bucket/prefix` (endpoint, region and
+/// credentials from the usual `AWS_*` environment variables) or `file:///path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    S3 { bucket: String, prefix: String },
+    File(PathBuf),
+}
+
+impl Location {
+    pub fn parse(url: &str) -> Result<Location> {
+        let bad = |why: &str| Error::bad_value(format!("storage URL '{url}': {why}"));
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(bad("names no bucket"));
+            }
+            let prefix = prefix.trim_matches('/');
+            return Ok(Location::S3 { bucket: bucket.to_owned(), prefix: prefix.to_owned() });
+        }
+        if let Some(path) = url.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(bad("a file URL takes an absolute path: file:///path"));
+            }
+            return Ok(Location::File(PathBuf::from(path)));
+        }
+        Err(bad("expected s3://bucket/prefix or file:///path"))
+    }
+
+    /// The object store and the database's path in it.
+    fn open(&self) -> Result<(Arc<dyn ObjectStore>, String)> {
+        match self {
+            Location::S3 { bucket, prefix } => {
+                let store = AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .build()
+                    .map_err(|e| Error::bad_value(format!("S3 storage for bucket '{bucket}': {e}")))?;
+                let path = if prefix.is_empty() { "branchdb".to_owned() } else { prefix.clone() };
+                Ok((Arc::new(store), path))
+            }
+            Location::File(dir) => {
+                std::fs::create_dir_all(dir)?;
+                let store = LocalFileSystem::new_with_prefix(dir)
+                    .map_err(|e| Error::bad_value(format!("storage directory {}: {e}", dir.display())))?;
+                Ok((Arc::new(store), "branchdb".to_owned()))
+            }
+        }
+    }
+}
+
+/// How the database is opened.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long SlateDB gathers writes before it puts them in object storage: a
+    /// durable write waits up to this long (the group commit).
+    pub flush_interval: Duration,
+    /// Writes held in memory before they are in object storage, at most: past it,
+    /// writes wait for flushes.
+    pub max_unflushed_bytes: usize,
+    /// A directory on the local disk where objects read are cached; `None`: none.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { flush_interval: Duration::from_millis(10), max_unflushed_bytes: 64 << 20, cache_dir: None }
+    }
+}
+
+/// An open database.
+pub struct Objects {
+    db: Arc<Db>,
+    /// SlateDB's tasks; `None` once dropped.
+    runtime: Option<tokio::runtime::Runtime>,
+    /// Set once another writer has taken the database over.
+    fenced: Arc<watch::Sender<bool>>,
+}
+
+/// A write made, to wait for its durability.
+#[derive(Clone)]
+pub struct Written(WriteHandle);
+
+impl Objects {
+    /// Opens (or creates) the database at `location`.
+    pub fn open(location: &Location, options: &Options) -> Result<Objects> {
+        let (store, path) = location.open()?;
+        Objects::open_in(store, &path, options)
+    }
+
+    /// Opens (or creates) the database under `path` in `store`.
+    pub fn open_in(store: Arc<dyn ObjectStore>, path: &str, options: &Options) -> Result<Objects> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("slatedb")
+            .enable_all()
+            .build()?;
+        let defaults = Settings::default();
+        let settings = Settings {
+            flush_interval: Some(options.flush_interval),
+            max_unflushed_bytes: options.max_unflushed_bytes,
+            object_store_cache_options: ObjectStoreCacheOptions {
+                root_folder: options.cache_dir.clone(),
+                ..defaults.object_store_cache_options.clone()
+            },
+            ..defaults
+        };
+        let path = path.to_owned();
+        let fenced = Arc::new(watch::Sender::new(false));
+        let db = runtime
+            .block_on(async move { Db::builder(path, store).with_settings(settings).build().await })
+            .map_err(|e| slate_error(e, &fenced))?;
+        Ok(Objects { db: Arc::new(db), runtime: Some(runtime), fenced })
+    }
+
+    /// Becomes `true` when another writer has taken the database over: every
+    /// write fails from then on with [`fenced_error`].
+    pub fn fenced(&self) -> watch::Receiver<bool> {
+        self.fenced.subscribe()
+    }
+
+    /// Puts (`Some`) and deletes (`None`) atomically, visible at once, durable later.
+    pub fn write(&self, changes: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>) -> Result<Written> {
+        let mut batch = slatedb::WriteBatch::new();
+        for (key, value) in changes {
+            match value {
+                Some(value) => batch.put(key, value),
+                None => batch.delete(key),
+            }
+        }
+        let db = self.db.clone();
+        Ok(Written(self.run(async move { db.write(batch).await })?))
+    }
+
+    /// Waits until `written`, and so every write before it, is in object storage.
+    pub fn await_durable(&self, written: &Written) -> Result<()> {
+        let handle = written.0.clone();
+        self.run(async move { handle.await_durable().await })
+    }
+
+    /// Puts everything written so far in object storage.
+    pub fn flush(&self) -> Result<()> {
+        let db = self.db.clone();
+        self.run(async move { db.flush().await })
+    }
+
+    /// Closes the database, everything written made durable first.
+    pub fn close(&self) -> Result<()> {
+        let db = self.db.clone();
+        self.run(async move { db.close().await })
+    }
+
+    /// A consistent state: everything written so far, durable or not.
+    pub fn snapshot(&self) -> Result<ObjectSnapshot> {
+        let snapshot = self.db.snapshot().map_err(|e| slate_error(e, &self.fenced))?;
+        Ok(ObjectSnapshot { snapshot, runtime: self.handle().clone(), fenced: self.fenced.clone() })
+    }
+
+    fn run<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = std::result::Result<T, slatedb::Error>> + Send + 'static,
+    ) -> Result<T> {
+        run(self.handle(), &self.fenced, work)
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        // The runtime is taken only by `drop`.
+        self.runtime.as_ref().map(tokio::runtime::Runtime::handle).expect("the runtime lives as long as the database")
+    }
+}
+
+impl Drop for Objects {
+    /// Stops SlateDB's tasks without waiting for them, as a crash would: what was
+    /// not made durable is gone ([`Objects::close`] is the clean way out).
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A consistent, read-only state of the database.
+pub struct ObjectSnapshot {
+    snapshot: Arc<DbSnapshot>,
+    runtime: tokio::runtime::Handle,
+    fenced: Arc<watch::Sender<bool>>,
+}
+
+impl ObjectSnapshot {
+    pub fn get(&self, key: Vec<u8>) -> Result<Option<Bytes>> {
+        let snapshot = self.snapshot.clone();
+        run(&self.runtime, &self.fenced, async move { snapshot.get(key).await })
+    }
+
+    /// The entries between `lower` and `upper`, ascending or, when `reverse`,
+    /// descending, read ahead of the caller.
+    pub fn scan(&self, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>, reverse: bool) -> Entries {
+        let (sender, receiver) = tokio::sync::mpsc::channel(SCAN_AHEAD);
+        let order = if reverse { IterationOrder::Descending } else { IterationOrder::Ascending };
+        let options = ScanOptions { order, ..ScanOptions::default() };
+        let (snapshot, fenced) = (self.snapshot.clone(), self.fenced.clone());
+        self.runtime.spawn(async move {
+            let mut entries = match snapshot.scan_with_options((lower, upper), &options).await {
+                Ok(entries) => entries,
+                Err(e) => {
+                    let _ = sender.send(Err(slate_error(e, &fenced))).await;
+                    return;
+                }
+            };
+            loop {
+                let next = match entries.next().await {
+                    Ok(Some(entry)) => Ok((entry.key, entry.value)),
+                    Ok(None) => return,
+                    Err(e) => Err(slate_error(e, &fenced)),
+                };
+                let failed = next.is_err();
+                // A full channel waits for the caller; a closed one means it stopped.
+                if sender.send(next).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Entries(receiver)
+    }
+}
+
+/// The entries of a scan, in its order; an error ends them.
+pub struct Entries(tokio::sync::mpsc::Receiver<Result<(Bytes, Bytes)>>);
+
+impl Iterator for Entries {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        futures::executor::block_on(self.0.recv())
+    }
+}
+
+/// Runs `work` on SlateDB's runtime and waits for it, from any thread.
+fn run<T: Send + 'static>(
+    runtime: &tokio::runtime::Handle,
+    fenced: &watch::Sender<bool>,
+    work: impl Future<Output = std::result::Result<T, slatedb::Error>> + Send + 'static,
+) -> Result<T> {
+    let (sender, receiver) = sync_channel(1);
+    runtime.spawn(async move {
+        let _ = sender.send(work.await);
+    });
+    match receiver.recv() {
+        Ok(outcome) => outcome.map_err(|e| slate_error(e, fenced)),
+        Err(_) => Err(Error::Store("object storage stopped".into())),
+    }
+}
+
+/// SlateDB's error as ours; a fenced database says so to its watchers.
+fn slate_error(e: slatedb::Error, fenced: &watch::Sender<bool>) -> Error {
+    if e.kind() == ErrorKind::Closed(CloseReason::Fenced) {
+        fenced.send_replace(true);
+        return fenced_error();
+    }
+    Error::Store(format!("object storage: {e}"))
+}
+
+/// What a writer that another took over answers: it is no longer the primary.
+pub fn fenced_error() -> Error {
+    Error::command(
+        ErrorCode::NotWritablePrimary,
+        "not primary: another server has taken over this storage, and this one takes no more writes",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_urls() {
+        assert_eq!(
+            Location::parse("s3://bucket/some/prefix/").expect("s3"),
+            Location::S3 { bucket: "bucket".into(), prefix: "some/prefix".into() }
+        );
+        assert_eq!(
+            Location::parse("s3://bucket").expect("s3"),
+            Location::S3 { bucket: "bucket".into(), prefix: String::new() }
+        );
+        assert_eq!(Location::parse("file:///var/lib/x").expect("file"), Location::File("/var/lib/x".into()));
+        for bad in ["s3://", "file://relative", "http://host/x", "/plain/path"] {
+            assert!(Location::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! The log in object storage: each record is one key of the SlateDB database of
+//! [`crate::objects`], its LSN (8 bytes, big-endian) under the log's tag byte, its
+//! value the record's kind and payload version and then the payload as the segment
+//! files hold it. The store's engine shares the database (`store/engine/slate.rs`),
+//! so the log that recovery, change streams and `branchLog` read lives in object
+//! storage with the data, and whatever is durable there is a prefix of the log and
+//! its changes alike.
+//!
+//! A record is written to SlateDB when it is appended, in LSN order under the log's
+//! lock, visible at once and durable at SlateDB's next flush: SlateDB's flush
+//! interval is the group commit. Waiting for durability waits for the write that
+//! carried the record; any failure (a writer that took the database over fences
+//! this one) poisons the log, and nothing is acknowledged after it.
+//!
+//! SlateDB's batches are atomic, so there is no torn tail to recover and no record
+//! to frame: a record of any size is one value.
+
+use std::collections::VecDeque;
+use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use bson::DateTime;
+
+use super::entry::{self, Entry};
+use super::record::{reads_payload_version, Kind, PAYLOAD_VERSION};
+use super::{Options, Record};
+use crate::error::{Error, ErrorCode, Result};
+use crate::lsn::Lsn;
+use crate::objects::{fenced_error, Entries, Objects, Written};
+use crate::timings::Timings;
+
+/// The log's tag byte: above every table of the engine.
+pub const LOG_TAG: u8 = 0x80;
+
+/// How many records one trimming write deletes.
+const TRIM_BATCH: usize = 10_000;
+
+pub struct ObjectLog {
+    objects: Arc<Objects>,
+    options: Options,
+    state: Mutex<State>,
+    /// `State::durable`, readable without the lock.
+    durable: AtomicU64,
+    /// The last checkpoint: the records at or below it may be trimmed.
+    checkpoint: AtomicU64,
+    sync_times: Timings,
+    bytes_written: AtomicU64,
+}
+
+struct State {
+    appended: Lsn,
+    durable: Lsn,
+    last_time_ms: i64,
+    /// The write of each record not yet known durable, oldest first.
+    unsettled: VecDeque<(Lsn, Written)>,
+    syncs: u64,
+    poisoned: Option<String>,
+    /// Another writer took the database over.
+    fenced: bool,
+}
+
+impl ObjectLog {
+    /// Opens the log in `objects`: everything it holds is durable, and appends go
+    /// on after its last record. Returns the log and that record's LSN.
+    pub fn open(objects: Arc<Objects>, options: Options) -> Result<(ObjectLog, Lsn)> {
+        let snapshot = objects.snapshot()?;
+        let last = snapshot.scan(Bound::Included(vec![LOG_TAG]), Bound::Excluded(vec![LOG_TAG + 1]), true).next();
+        let (appended, last_time_ms) = match last {
+            Some(entry) => {
+                let (key, value) = entry?;
+                let record = decode(&key, &value)?;
+                (record.lsn, record.time.timestamp_millis())
+            }
+            None => (Lsn::ZERO, 0),
+        };
+        let state = State {
+            appended,
+            durable: appended,
+            last_time_ms,
+            unsettled: VecDeque::new(),
+            syncs: 0,
+            poisoned: None,
+            fenced: false,
+        };
+        let log = ObjectLog {
+            objects,
+            options,
+            state: Mutex::new(state),
+            durable: AtomicU64::new(appended.0),
+            checkpoint: AtomicU64::new(0),
+            sync_times: Timings::default(),
+            bytes_written: AtomicU64::new(0),
+        };
+        Ok((log, appended))
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Becomes `true` when another writer has taken the database over.
+    pub fn fenced(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.objects.fenced()
+    }
+
+    /// Writes `entry` as the next record; see [`ObjectLog::wait`].
+    pub fn append(&self, entry: &Entry) -> Result<(Lsn, DateTime)> {
+        let mut payload = entry.encode()?;
+        let mut st = self.lock();
+        st.usable()?;
+        let time_ms = DateTime::now().timestamp_millis().max(st.last_time_ms);
+        let time = DateTime::from_millis(time_ms);
+        entry::stamp_time(&mut payload, time);
+        let lsn = st.appended.next();
+        let mut value = Vec::with_capacity(payload.len() + 2);
+        value.extend_from_slice(&[entry.kind() as u8, PAYLOAD_VERSION]);
+        value.extend_from_slice(&payload);
+        let size = value.len() as u64;
+        let written = match self.objects.write([(key(lsn), Some(value))]) {
+            Ok(written) => written,
+            Err(e) => return Err(st.poison(e, format!("writing LSN {lsn} to object storage failed"))),
+        };
+        st.appended = lsn;
+        st.last_time_ms = time_ms;
+        st.unsettled.push_back((lsn, written));
+        self.bytes_written.fetch_add(size, Ordering::Relaxed);
+        Ok((lsn, time))
+    }
+
+    /// Waits until `lsn` is written (at once: a record is in SlateDB when appended)
+    /// or, with `sync`, durable in object storage.
+    pub fn wait(&self, lsn: Lsn, sync: bool) -> Result<()> {
+        let st = self.lock();
+        st.usable()?;
+        if !sync || st.durable >= lsn {
+            return Ok(());
+        }
+        // The write of the first record at or past `lsn`: SlateDB makes writes
+        // durable in order, so that one covers `lsn`.
+        let Some((covered, written)) = st.unsettled.iter().find(|(l, _)| *l >= lsn).cloned() else {
+            return Err(Error::Internal(format!("LSN {lsn} was never appended to the log")));
+        };
+        drop(st);
+        let started = Instant::now();
+        let outcome = self.objects.await_durable(&written);
+        self.sync_times.record(started.elapsed());
+        let mut st = self.lock();
+        if let Err(e) = outcome {
+            return Err(st.poison(e, format!("making LSN {covered} durable in object storage failed")));
+        }
+        st.syncs += 1;
+        if covered > st.durable {
+            st.durable = covered;
+            self.durable.store(covered.0, Ordering::Release);
+        }
+        while st.unsettled.front().is_some_and(|(l, _)| *l <= covered) {
+            st.unsettled.pop_front();
+        }
+        Ok(())
+    }
+
+    /// Notes that the store holds everything up to `applied` durably: the records
+    /// up to it may be trimmed.
+    pub fn checkpoint(&self, applied: Lsn) {
+        self.checkpoint.fetch_max(applied.0, Ordering::AcqRel);
+    }
+
+    /// Deletes the records below `lsn` and below the last checkpoint. Returns how
+    /// many went.
+    pub fn trim_below(&self, lsn: Lsn) -> Result<usize> {
+        let limit = lsn.min(Lsn(self.checkpoint.load(Ordering::Acquire)));
+        let snapshot = self.objects.snapshot()?;
+        let mut removed = 0;
+        let mut batch = Vec::new();
+        for entry in snapshot.scan(Bound::Included(vec![LOG_TAG]), Bound::Excluded(key(limit)), false) {
+            let (key, _) = entry?;
+            batch.push((key.to_vec(), None));
+            if batch.len() == TRIM_BATCH {
+                removed += batch.len();
+                self.objects.write(std::mem::take(&mut batch))?;
+            }
+        }
+        removed += batch.len();
+        if !batch.is_empty() {
+            self.objects.write(batch)?;
+        }
+        Ok(removed)
+    }
+
+    /// The records from `from` on, up to `stop` (inclusive) when given.
+    pub fn read(&self, from: Lsn, stop: Option<Lsn>) -> Result<ObjectReader> {
+        let objects = self.objects.clone();
+        Ok(ObjectReader { objects, next: from, stop, entries: None, finished: None, first_seen: None, failed: false })
+    }
+
+    /// Makes everything appended durable.
+    pub fn close(&self) -> Result<()> {
+        let last = self.last_lsn();
+        self.wait(last, true)
+    }
+
+    pub fn durable_lsn(&self) -> Lsn {
+        Lsn(self.durable.load(Ordering::Acquire))
+    }
+
+    pub fn last_lsn(&self) -> Lsn {
+        self.lock().appended
+    }
+
+    /// Waits for durability done since the log was opened.
+    pub fn sync_count(&self) -> u64 {
+        self.lock().syncs
+    }
+
+    pub fn sync_times(&self) -> crate::timings::Snapshot {
+        self.sync_times.snapshot()
+    }
+
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl State {
+    fn usable(&self) -> Result<()> {
+        match (&self.poisoned, self.fenced) {
+            (_, true) => Err(fenced_error()),
+            (Some(why), false) => Err(Error::WalPoisoned(why.clone())),
+            (None, false) => Ok(()),
+        }
+    }
+
+    /// After `error`, nothing more is written or acknowledged: a fenced log
+    /// answers as a server that is no longer primary, any other failure as a
+    /// poisoned log.
+    fn poison(&mut self, error: Error, doing: String) -> Error {
+        tracing::error!("{doing}: {error}; the log takes no more writes");
+        self.fenced |= error.code() == ErrorCode::NotWritablePrimary;
+        self.poisoned.get_or_insert(format!("{doing}: {error}"));
+        match self.usable() {
+            Err(e) => e,
+            Ok(()) => error,
+        }
+    }
+}
+
+/// The records of a [`ObjectLog::read`], in LSN order. Each scan reads a snapshot;
+/// once one ends, a reader given a later stop scans again from where it was.
+pub struct ObjectReader {
+    objects: Arc<Objects>,
+    /// The next LSN to read.
+    next: Lsn,
+    stop: Option<Lsn>,
+    entries: Option<Entries>,
+    /// The stop of the last scan that came to its end.
+    finished: Option<Option<Lsn>>,
+    first_seen: Option<Lsn>,
+    failed: bool,
+}
+
+impl ObjectReader {
+    /// The first LSN read.
+    pub fn first_seen(&self) -> Option<Lsn> {
+        self.first_seen
+    }
+
+    /// Lets a reader that reached its stop go on up to `stop`.
+    pub fn extend(&mut self, stop: Lsn) {
+        self.stop = Some(stop);
+    }
+
+    fn read_next(&mut self) -> Option<Result<Record>> {
+        if self.entries.is_none() {
+            if self.finished == Some(self.stop) || self.stop.is_some_and(|stop| stop < self.next) {
+                return None;
+            }
+            let upper = match self.stop {
+                Some(stop) => Bound::Included(key(stop)),
+                None => Bound::Excluded(vec![LOG_TAG + 1]),
+            };
+            let snapshot = match self.objects.snapshot() {
+                Ok(snapshot) => snapshot,
+                Err(e) => return Some(Err(e)),
+            };
+            self.entries = Some(snapshot.scan(Bound::Included(key(self.next)), upper, false));
+        }
+        let Some(entry) = self.entries.as_mut().and_then(Iterator::next) else {
+            self.entries = None;
+            self.finished = Some(self.stop);
+            return None;
+        };
+        let record = match entry.and_then(|(key, value)| decode(&key, &value)) {
+            Ok(record) => record,
+            Err(e) => return Some(Err(e)),
+        };
+        self.first_seen.get_or_insert(record.lsn);
+        self.next = record.lsn.next();
+        Some(Ok(record))
+    }
+}
+
+impl Iterator for ObjectReader {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Result<Record>> {
+        if self.failed {
+            return None;
+        }
+        let record = self.read_next();
+        self.failed = matches!(record, Some(Err(_)));
+        record
+    }
+}
+
+fn key(lsn: Lsn) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9);
+    key.push(LOG_TAG);
+    key.extend_from_slice(&lsn.0.to_be_bytes());
+    key
+}
+
+fn decode(key: &[u8], value: &[u8]) -> Result<Record> {
+    let corrupt = |why: String| Error::Store(format!("log record in object storage: {why}"));
+    let lsn = match key {
+        [LOG_TAG, lsn @ ..] if lsn.len() == 8 => Lsn(u64::from_be_bytes(lsn.try_into().unwrap_or_default())),
+        _ => return Err(corrupt(format!("a key of {} bytes in the log's range", key.len()))),
+    };
+    let [kind, version, payload @ ..] = value else {
+        return Err(corrupt(format!("LSN {lsn} has a value of {} bytes", value.len())));
+    };
+    let kind = Kind::from_u8(*kind).ok_or_else(|| corrupt(format!("LSN {lsn} has unknown kind {kind}")))?;
+    if !reads_payload_version(*version) {
+        return Err(corrupt(format!("LSN {lsn} has unknown payload version {version}")));
+    }
+    let (time, entry) = Entry::decode(kind, *version, payload).map_err(|why| corrupt(format!("LSN {lsn}: {why}")))?;
+    Ok(Record { lsn, time, entry, file: "object storage".into(), offset: 0 })
+}
