@@ -89,7 +89,8 @@ pub struct Options {
     /// durable write waits up to this long (the group commit).
     pub flush_interval: Duration,
     /// Writes held in memory before they are in object storage, at most: past it,
-    /// writes wait for flushes.
+    /// writes wait for flushes. A memtable is frozen at a quarter of it (or SlateDB's
+    /// 64 MiB, if smaller).
     pub max_unflushed_bytes: usize,
     /// A directory on the local disk where objects read are cached; `None`: none.
     pub cache_dir: Option<PathBuf>,
@@ -97,7 +98,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { flush_interval: Duration::from_millis(10), max_unflushed_bytes: 64 << 20, cache_dir: None }
+        Options { flush_interval: Duration::from_millis(10), max_unflushed_bytes: 256 << 20, cache_dir: None }
     }
 }
 
@@ -132,6 +133,8 @@ impl Objects {
         let settings = Settings {
             flush_interval: Some(options.flush_interval),
             max_unflushed_bytes: options.max_unflushed_bytes,
+            // A memtable is frozen at this size; SlateDB wants room for more than one.
+            l0_sst_size_bytes: defaults.l0_sst_size_bytes.min(options.max_unflushed_bytes / 4),
             object_store_cache_options: ObjectStoreCacheOptions {
                 root_folder: options.cache_dir.clone(),
                 ..defaults.object_store_cache_options.clone()

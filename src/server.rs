@@ -301,7 +301,7 @@ async fn open_in_objects(settings: &Settings, url: &str) -> Result<(Arc<Wal>, Ar
     let cache = crate::memory::split(settings.max_memory()).cache;
     let objects_options = crate::objects::Options {
         flush_interval,
-        max_unflushed_bytes: (cache / 2).max(16 << 20),
+        max_unflushed_bytes: (cache / 2).clamp(64 << 20, 1 << 30),
         cache_dir: Some(settings.data_dir.join("objects-cache")),
     };
     let options = store::Options { retention: settings.retention()?, background: true, cache_bytes: cache };

@@ -1,6 +1,7 @@
-//! The log and the store in object storage (SlateDB on a local directory here): a
-//! second server takes over from the first without its disk, and a server that was
-//! taken over from acknowledges nothing more.
+//! The log and the store in object storage (SlateDB on a local directory, or on
+//! SeaweedFS's S3 through `scripts/objects-s3.sh`): a second server takes over from
+//! the first without its disk, and a server that was taken over from acknowledges
+//! nothing more.
 
 mod support;
 
@@ -11,8 +12,17 @@ use std::time::Duration;
 use bson::{doc, Document};
 use support::{all_documents, call, command, start};
 
+/// Where a test's objects go: SlateDB on a local directory in `dir`, or, when
+/// `BRANCHDB_TEST_OBJECTS` names an S3 bucket (`scripts/objects-s3.sh`), a prefix of
+/// its own there.
 fn storage(dir: &Path) -> String {
-    format!("file://{}", dir.join("objects").display())
+    match std::env::var("BRANCHDB_TEST_OBJECTS") {
+        Ok(bucket) => {
+            let unique = dir.file_name().and_then(|name| name.to_str()).expect("a temporary directory's name");
+            format!("{}/{unique}", bucket.trim_end_matches('/'))
+        }
+        Err(_) => format!("file://{}", dir.join("objects").display()),
+    }
 }
 
 fn insert(addr: SocketAddr, target: &str, id: i64) -> Document {

@@ -37,6 +37,11 @@ pub const LOG_TAG: u8 = 0x80;
 /// How many records one trimming write deletes.
 const TRIM_BATCH: usize = 10_000;
 
+/// How many writes the log keeps to wait on. Past it the oldest are let go: a wait
+/// for an older record then waits on a later write, which SlateDB makes durable
+/// with or after it, so only memory is saved.
+const MAX_UNSETTLED: usize = 4096;
+
 pub struct ObjectLog {
     objects: Arc<Objects>,
     options: Options,
@@ -53,7 +58,8 @@ struct State {
     appended: Lsn,
     durable: Lsn,
     last_time_ms: i64,
-    /// The write of each record not yet known durable, oldest first.
+    /// The write of each record not yet known durable, oldest first (at most
+    /// [`MAX_UNSETTLED`] of the newest).
     unsettled: VecDeque<(Lsn, Written)>,
     syncs: u64,
     poisoned: Option<String>,
@@ -124,6 +130,9 @@ impl ObjectLog {
         };
         st.appended = lsn;
         st.last_time_ms = time_ms;
+        if st.unsettled.len() == MAX_UNSETTLED {
+            st.unsettled.pop_front();
+        }
         st.unsettled.push_back((lsn, written));
         self.bytes_written.fetch_add(size, Ordering::Relaxed);
         Ok((lsn, time))

