@@ -156,7 +156,10 @@ impl Objects {
     }
 
     /// Puts (`Some`) and deletes (`None`) atomically, visible at once, durable later.
-    pub fn write(&self, changes: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>) -> Result<Written> {
+    pub fn write<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        &self,
+        changes: impl IntoIterator<Item = (K, Option<V>)>,
+    ) -> Result<Written> {
         let mut batch = slatedb::WriteBatch::new();
         for (key, value) in changes {
             match value {

@@ -182,7 +182,7 @@ impl ObjectLog {
         let limit = lsn.min(Lsn(self.checkpoint.load(Ordering::Acquire)));
         let snapshot = self.objects.snapshot()?;
         let mut removed = 0;
-        let mut batch = Vec::new();
+        let mut batch: Vec<(Vec<u8>, Option<&[u8]>)> = Vec::new();
         for entry in snapshot.scan(Bound::Included(vec![LOG_TAG]), Bound::Excluded(key(limit)), false) {
             let (key, _) = entry?;
             batch.push((key.to_vec(), None));

@@ -36,12 +36,13 @@ impl Engine for SlateEngine {
     }
 
     fn commit_all(&self, batches: &[&WriteBatch], durable: bool) -> Result<()> {
-        // The batches laid over each other, so that a later change of a key wins.
-        let mut changes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        // The batches laid over each other, so that a later change of a key wins;
+        // the values are borrowed, not copied.
+        let mut changes: BTreeMap<Vec<u8>, Option<&[u8]>> = BTreeMap::new();
         for table in Table::ALL {
             for batch in batches {
                 for (key, value) in batch.changes(table) {
-                    changes.insert(tagged(table, key), value.clone());
+                    changes.insert(tagged(table, key), value.as_deref());
                 }
             }
         }
