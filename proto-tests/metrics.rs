@@ -84,3 +84,31 @@ async fn metrics_are_served_as_prometheus_text_and_hold_what_the_dashboard_draws
     assert_eq!(status, "HTTP/1.1 404 Not Found");
     server.stop().await;
 }
+
+/// On object storage the requests made of it are counted, so the cost of a write
+/// (its PUTs) is visible.
+#[tokio::test]
+async fn object_storage_requests_are_counted() {
+    let objects = tempfile::tempdir().expect("tempdir");
+    let storage = format!("file://{}", objects.path().display());
+    let server = TestServer::start_with(|s| {
+        s.metrics_bind = Some("127.0.0.1:0".into());
+        s.storage = Some(storage);
+    })
+    .await;
+    let metrics = server.metrics.expect("a metrics endpoint");
+    let client = server.client().await;
+    let items = client.database("shop").collection::<Document>("items");
+    for i in 0..5 {
+        items.insert_one(doc! {"_id": i}).await.expect("insert");
+    }
+
+    let (_, page) = get(metrics, "/metrics").await;
+    let samples = parse(&page);
+    let value = |series: &str| *samples.get(series).unwrap_or_else(|| panic!("no {series} in\n{page}"));
+    // Each acknowledged insert waited for at least one PUT of SlateDB's log.
+    assert!(value(r#"branchdb_object_store_requests_total{kind="put"}"#) >= 5.0);
+    assert!(value("branchdb_object_store_written_bytes_total") > 0.0);
+    assert_eq!(value(r#"branchdb_object_store_request_errors_total{kind="put"}"#), 0.0);
+    server.stop().await;
+}

@@ -767,6 +767,12 @@ pub enum Error {
     /// The materialized store failed (its engine reported an error, or an earlier
     /// failure left it behind the log): writes stop until a restart replays the log.
     Store(String),
+    /// A write applied but not made durable in time (its storage unreachable): it
+    /// is not acknowledged, and it still becomes durable if the storage comes back.
+    /// `lsn` is its record and `time` that record's time, once known; a retry of
+    /// the write or of the commit waits for it. Reported as `HostUnreachable` (6),
+    /// which drivers retry.
+    NotDurable { lsn: Lsn, time: Option<bson::DateTime>, message: String },
 }
 
 /// Shorthand used everywhere in the crate.
@@ -792,7 +798,7 @@ impl Error {
     /// The message of a command error (its text for any other).
     pub fn message(&self) -> String {
         match self {
-            Error::Command { message, .. } => message.clone(),
+            Error::Command { message, .. } | Error::NotDurable { message, .. } => message.clone(),
             other => other.to_string(),
         }
     }
@@ -888,16 +894,14 @@ impl Error {
             | Error::IncompatibleVersion { .. }
             | Error::WalPoisoned(_)
             | Error::Store(_) => ErrorCode::InternalError,
+            Error::NotDurable { .. } => ErrorCode::HostUnreachable,
         }
     }
 
     /// The reply document `{ok: 0, errmsg, code, codeName}`.
     pub fn to_reply(&self) -> Document {
         let code = self.code();
-        let errmsg = match self {
-            Error::Command { message, .. } => message.clone(),
-            other => other.to_string(),
-        };
+        let errmsg = self.message();
         let mut reply = doc! { "ok": 0.0, "errmsg": errmsg, "code": code.code(), "codeName": code.name() };
         reply.extend(self.info().cloned().unwrap_or_default());
         if !self.labels().is_empty() {
@@ -923,6 +927,7 @@ impl fmt::Display for Error {
             }
             Error::WalPoisoned(why) => write!(f, "the write-ahead log failed earlier ({why}); restart to recover"),
             Error::Store(why) => write!(f, "store error: {why}"),
+            Error::NotDurable { message, .. } => write!(f, "{message}"),
         }
     }
 }

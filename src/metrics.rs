@@ -154,7 +154,13 @@ struct State {
     counters: Vec<(&'static str, &'static str, Option<Unit>, u64)>,
     histograms: Vec<(&'static str, &'static str, timings::Snapshot)>,
     branches: Vec<BranchSize>,
+    /// `None` on the embedded store.
+    object_requests: Option<ObjectRequests>,
 }
+
+/// Requests made of object storage by kind (made, failed), and the bytes read and
+/// written.
+type ObjectRequests = (Vec<(&'static str, u64, u64)>, u64, u64);
 
 impl State {
     fn read(context: &Context) -> State {
@@ -224,7 +230,13 @@ impl State {
                 store.work.collections.snapshot(),
             ),
         ];
-        State { gauges, counters, histograms, branches: context.metrics.branch_sizes(context) }
+        State {
+            gauges,
+            counters,
+            histograms,
+            branches: context.metrics.branch_sizes(context),
+            object_requests: object_requests(context),
+        }
     }
 }
 
@@ -241,6 +253,33 @@ impl Collector for State {
         for (name, help, snapshot) in &self.histograms {
             let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
             metric.encode_histogram::<NoLabelSet>(snapshot.sum_seconds, snapshot.count, &snapshot.buckets, None)?;
+        }
+        if let Some((kinds, read, written)) = &self.object_requests {
+            let mut made = encoder.encode_descriptor(
+                "object_store_requests",
+                "Requests made of object storage (each retry one more; the cache's answers not counted)",
+                None,
+                MetricType::Counter,
+            )?;
+            for (kind, count, _) in kinds {
+                ConstCounter::new(*count).encode(made.encode_family(&[("kind", *kind)])?)?;
+            }
+            let mut failed = encoder.encode_descriptor(
+                "object_store_request_errors",
+                "Requests of object storage that failed (SlateDB retries them)",
+                None,
+                MetricType::Counter,
+            )?;
+            for (kind, _, errors) in kinds {
+                ConstCounter::new(*errors).encode(failed.encode_family(&[("kind", *kind)])?)?;
+            }
+            for (name, help, value) in [
+                ("object_store_read", "Bytes of objects read from object storage", *read),
+                ("object_store_written", "Bytes of objects written to object storage", *written),
+            ] {
+                let counter = ConstCounter::new(value);
+                counter.encode(encoder.encode_descriptor(name, help, Some(&Unit::Bytes), counter.metric_type())?)?;
+            }
         }
         let mut documents = encoder.encode_descriptor(
             "branch_documents",
@@ -262,6 +301,27 @@ impl Collector for State {
         }
         Ok(())
     }
+}
+
+/// What object storage was asked, when the server runs on it.
+#[cfg(feature = "slatedb")]
+fn object_requests(context: &Context) -> Option<ObjectRequests> {
+    use crate::objects::RequestKind;
+    let requests = context.wal.objects()?.requests();
+    let kinds = RequestKind::ALL
+        .iter()
+        .map(|kind| {
+            let (made, failed) = requests.count(*kind);
+            (kind.name(), made, failed)
+        })
+        .collect();
+    let (read, written) = requests.bytes();
+    Some((kinds, read, written))
+}
+
+#[cfg(not(feature = "slatedb"))]
+fn object_requests(_context: &Context) -> Option<ObjectRequests> {
+    None
 }
 
 /// The bytes of the files in `dir` (not below it); 0 when it cannot be read.

@@ -1,16 +1,19 @@
 //! The log and the store in object storage (SlateDB on a local directory, or on
 //! SeaweedFS's S3 through `scripts/objects-s3.sh`): a second server takes over from
-//! the first without its disk, and a server that was taken over from acknowledges
-//! nothing more.
+//! the first without its disk, a server that was taken over from acknowledges
+//! nothing more, and one whose storage goes away for a while acknowledges nothing
+//! until it is back and then goes on.
 
 mod support;
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bson::{doc, Document};
-use support::{all_documents, call, command, start};
+use support::{all_documents, call, command, lsid, start};
 
 /// Where a test's objects go: SlateDB on a local directory in `dir`, or, when
 /// `BRANCHDB_TEST_OBJECTS` names an S3 bucket (`scripts/objects-s3.sh`), a prefix of
@@ -101,6 +104,132 @@ fn a_server_taken_over_from_acknowledges_nothing_more_and_stops() {
         assert!(std::time::Instant::now() < deadline, "the fenced server still runs");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// One insert of the load: when it was sent and answered, and whether it was
+/// acknowledged (or how it failed).
+struct Attempt {
+    id: i64,
+    answered: Instant,
+    outcome: Result<(), String>,
+}
+
+/// Inserts one document at a time on its own connection until `stop`.
+fn insert_until(addr: SocketAddr, first_id: i64, stop: Arc<AtomicBool>) -> Vec<Attempt> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
+    let mut attempts = Vec::new();
+    for id in first_id.. {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let body = doc! {"insert": "items", "documents": [{"_id": id}], "$db": "shop"};
+        let reply = command(&mut stream, body).expect("an answer, even while the storage is away");
+        let outcome = match (reply.get_f64("ok"), reply.get_i32("n")) {
+            (Ok(1.0), Ok(1)) if !reply.contains_key("writeErrors") => Ok(()),
+            _ => Err(reply.to_string()),
+        };
+        attempts.push(Attempt { id, answered: Instant::now(), outcome });
+    }
+    attempts
+}
+
+/// Increments a counter with retryable writes until `stop`, retrying each (same
+/// session, same transaction number) until it is acknowledged, as a driver would.
+/// Returns how many were acknowledged, whether one was left unacknowledged, and
+/// how many attempts failed.
+fn increment_until(addr: SocketAddr, stop: Arc<AtomicBool>) -> (i64, bool, u32) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
+    let (mut acknowledged, mut failed) = (0, 0);
+    for txn_number in 1i64.. {
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return (acknowledged, true, failed);
+            }
+            let body = doc! {
+                "update": "counters", "updates": [{"q": {"_id": 1}, "u": {"$inc": {"n": 1}}, "upsert": true}],
+                "lsid": lsid(7), "txnNumber": txn_number, "$db": "shop",
+            };
+            let reply = command(&mut stream, body).expect("an answer");
+            if reply.get_f64("ok") == Ok(1.0) && !reply.contains_key("writeErrors") {
+                acknowledged += 1;
+                break;
+            }
+            failed += 1;
+        }
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    (acknowledged, false, failed)
+}
+
+/// The S3 server is stopped for 10 s under a steady insert load and started again:
+/// nothing is acknowledged while it is down, every acknowledged write is there
+/// afterwards, and the server goes on without a restart. Needs the S3 server's
+/// control (`scripts/objects-s3.sh` sets `BRANCHDB_TEST_S3_CONTROL`).
+#[test]
+fn writes_wait_while_object_storage_is_away_and_go_on_when_it_is_back() {
+    let Ok(control) = std::env::var("BRANCHDB_TEST_S3_CONTROL") else {
+        eprintln!("skipped: stopping the object storage needs scripts/objects-s3.sh");
+        return;
+    };
+    let s3 = |action: &str| {
+        let status = std::process::Command::new(&control).arg(action).status().expect("run the S3 control");
+        assert!(status.success(), "S3 server {action}");
+    };
+    let objects = tempfile::tempdir().expect("tempdir");
+    let disk = tempfile::tempdir().expect("tempdir");
+    let (_server, addr) = start(disk.path(), &["--storage", &storage(objects.path())]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let load: Vec<_> = (0..2)
+        .map(|n| {
+            let stop = stop.clone();
+            std::thread::spawn(move || insert_until(addr, n * 1_000_000, stop))
+        })
+        .collect();
+    let increments = {
+        let stop = stop.clone();
+        std::thread::spawn(move || increment_until(addr, stop))
+    };
+    std::thread::sleep(Duration::from_secs(2));
+    s3("stop");
+    let down = Instant::now();
+    std::thread::sleep(Duration::from_secs(10));
+    let back = Instant::now();
+    s3("start");
+    std::thread::sleep(Duration::from_secs(8));
+    stop.store(true, Ordering::Relaxed);
+    let attempts: Vec<Attempt> = load.into_iter().flat_map(|thread| thread.join().expect("the load")).collect();
+    let (incremented, unfinished, retried) = increments.join().expect("the increments");
+
+    // A flush that was under way when the storage went may still land; nothing later.
+    let away = down + Duration::from_millis(250)..back;
+    let acknowledged: Vec<&Attempt> = attempts.iter().filter(|a| a.outcome.is_ok()).collect();
+    for attempt in &acknowledged {
+        assert!(!away.contains(&attempt.answered), "insert {} acknowledged while the storage was away", attempt.id);
+    }
+    assert!(acknowledged.iter().any(|a| a.answered < down), "writes before the storage went");
+    assert!(acknowledged.iter().any(|a| a.answered > back), "writes go on once it is back, without a restart");
+    for failed in attempts.iter().filter_map(|a| a.outcome.as_ref().err()) {
+        assert!(
+            failed.contains("HostUnreachable"),
+            "a write the storage could not take fails as unreachable: {failed}"
+        );
+    }
+    // Every insert is there: the acknowledged ones, and those that failed but were
+    // made durable once the storage was back.
+    let stored: std::collections::HashSet<i64> = ids(addr, "shop").into_iter().collect();
+    for attempt in &attempts {
+        assert!(stored.contains(&attempt.id), "insert {} ({:?}) is there", attempt.id, attempt.outcome);
+    }
+    // A retried increment that had failed unacknowledged was not applied twice.
+    assert!(retried > 0, "increments failed while the storage was away");
+    let counter = all_documents(addr, "shop", "counters");
+    let n = counter.first().and_then(|c| c.get_i32("n").ok()).map_or(0, i64::from);
+    let possible = incremented..=incremented + i64::from(unfinished);
+    assert!(possible.contains(&n), "counter {n} after {incremented} acknowledged increments");
 }
 
 fn signal(pid: u32, signal: i32) {

@@ -2,7 +2,8 @@
 # under target/client-tools/seaweedfs; later runs reuse it) on loopback on free ports
 # with a fresh directory, makes the bucket $1, exports the AWS_* variables that point
 # branchdb's S3 client at it, and stops it when the calling script exits. Sets
-# $weed_dir (its directory, with weed.log).
+# $weed_dir (its directory, with weed.log); scripts/lib/seaweedfs-control.sh (in
+# BRANCHDB_TEST_S3_CONTROL) stops and restarts it.
 #
 #   . scripts/lib/seaweedfs.sh BUCKET
 
@@ -17,20 +18,35 @@ fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 weed_dir=$(mktemp -d)
-weed_pid=
-trap '[ -n "$weed_pid" ] && kill "$weed_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$weed_dir"' EXIT
+trap '[ -f "$weed_dir/pid" ] && kill "$(cat "$weed_dir/pid")" 2>/dev/null; wait 2>/dev/null; rm -rf "$weed_dir"' EXIT
 weed_s3=$(free_port)
+# Who may do what: anyone (the bucket is made by an anonymous PUT) and branchdb's
+# key. Without it SeaweedFS lets anyone in on its first start but refuses everyone
+# once restarted.
+cat > "$weed_dir/s3.json" <<'EOF'
+{"identities": [
+  {"name": "anonymous", "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
+  {"name": "branchdb", "credentials": [{"accessKey": "branchdb", "secretKey": "branchdb"}],
+   "actions": ["Admin", "Read", "Write", "List", "Tagging"]}
+]}
+EOF
 # Every gRPC port too: SeaweedFS's default (the HTTP port plus 10,000) may be past
-# 65535 or taken.
-"$seaweedfs_tools/venv/bin/weed" server -dir="$weed_dir" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+# 65535 or taken; no Iceberg or Lance listeners (fixed ports); a one-second
+# election, so that a restart serves within seconds, not twenty. The command is
+# kept, so that seaweedfs-control.sh can start it again on the same ports.
+printf '%s\0' "$(realpath "$seaweedfs_tools/venv/bin/weed")" server -dir="$weed_dir" \
+  -ip=127.0.0.1 -ip.bind=127.0.0.1 \
   -master.port="$(free_port)" -master.port.grpc="$(free_port)" \
   -volume.port="$(free_port)" -volume.port.grpc="$(free_port)" \
   -filer.port="$(free_port)" -filer.port.grpc="$(free_port)" \
-  -volume.max=20 -s3 -s3.port="$weed_s3" -s3.port.grpc="$(free_port)" > "$weed_dir/weed.log" 2>&1 &
-weed_pid=$!
+  -volume.max=20 -s3 -s3.port="$weed_s3" -s3.port.grpc="$(free_port)" -s3.config="$weed_dir/s3.json" \
+  -s3.port.iceberg=0 -s3.port.lance=0 -master.electionTimeout=1s \
+  > "$weed_dir/command"
+export SEAWEEDFS_DIR="$weed_dir" BRANCHDB_TEST_S3_CONTROL
+BRANCHDB_TEST_S3_CONTROL=$(realpath scripts/lib/seaweedfs-control.sh)
+"$BRANCHDB_TEST_S3_CONTROL" start
 
-# The bucket, made once the S3 gateway answers (an anonymous PUT: no identities are
-# configured, so SeaweedFS takes any credentials).
+# The bucket, made once the S3 gateway answers.
 make_bucket() {
   python3 -c 'import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1], method="PUT"), timeout=5)' \
     "http://127.0.0.1:$weed_s3/$1" 2>> "$weed_dir/bucket.err"

@@ -16,7 +16,7 @@ use super::labels::Role;
 use super::{Command, Invocation};
 use crate::error::{Error, ErrorCode, Result};
 use crate::sessions::{self, Session, State, Txn};
-use crate::store::{Retryable, Transaction};
+use crate::store::{Commit, Retryable, Transaction};
 use crate::wal;
 
 /// The commands a transaction may run (MongoDB's list, less those branchdb lacks).
@@ -162,7 +162,10 @@ pub fn run(command: &Command, inv: Invocation<'_>, fields: &Fields) -> Result<Do
 fn load(inv: &Invocation<'_>, session: &Session, state: &mut State) -> Result<()> {
     if let Some(row) = inv.context.store.session_record(&session.lsid())? {
         state.txn_number = Some(row.txn_number);
-        state.txn = if row.committed_transaction { Txn::Committed(None) } else { Txn::None };
+        state.txn = match row.committed_transaction {
+            true => Txn::Committed(Some(Commit { lsn: row.lsn, time: row.time })),
+            false => Txn::None,
+        };
     }
     state.loaded = true;
     Ok(())
@@ -217,6 +220,12 @@ fn retryable_write(
     // A newer number ends whatever the session had open.
     state.txn_number = Some(txn_number);
     state.txn = Txn::None;
+    if let Some(row) = executed.as_ref().filter(|row| !row.statements.is_empty()) {
+        // An earlier attempt wrote: its reply stands once that write may be
+        // acknowledged (it may have failed before that, `Error::NotDurable`).
+        let journaled = inv.write_concern()?.0.journaled();
+        inv.context.store.acknowledge(Commit { lsn: row.lsn, time: row.time }, journaled)?;
+    }
     let executed = executed.map(|row| row.statements).unwrap_or_default();
     let used = SessionUse::Retryable { retryable: Retryable { lsid, txn_number }, executed };
     (command.run)(&Invocation { session: Some(&used), ..inv })
@@ -286,7 +295,11 @@ fn statement(
         }
         match (&state.txn, command.name) {
             (Txn::Committed(commit), "commitTransaction") => {
-                // A retried commit: it committed.
+                // A retried commit: it committed, and is acknowledged once it may
+                // be (an earlier attempt may have failed before that).
+                if let Some(commit) = commit {
+                    inv.context.store.acknowledge(*commit, inv.write_concern()?.0.journaled())?;
+                }
                 let time = commit.map_or_else(|| inv.context.store.operation_time(), |c| c.cluster_time());
                 return Ok(doc! { "operationTime": time });
             }
@@ -318,7 +331,13 @@ fn statement(
                     Ok(doc! { "operationTime": time })
                 }
                 Err(e) => {
-                    state.txn = Txn::Aborted;
+                    state.txn = match &e {
+                        // Committed, not yet durable: a retried commit waits for it.
+                        Error::NotDurable { lsn, time: Some(time), .. } => {
+                            Txn::Committed(Some(Commit { lsn: *lsn, time: *time }))
+                        }
+                        _ => Txn::Aborted,
+                    };
                     Err(e)
                 }
             }

@@ -363,9 +363,19 @@ impl Store {
     }
 
     /// What the session table holds for `lsid`: its newest retryable write or
-    /// committed transaction.
+    /// committed transaction, applied if not yet acknowledged (a write that failed
+    /// [`Error::NotDurable`]): a retry finds it, and waits for it with
+    /// [`Store::acknowledge`] instead of running it twice.
     pub fn session_record(&self, lsid: &bson::Document) -> Result<Option<SessionRecord>> {
-        sessions::load(&*self.readable()?, lsid)
+        // Under the writer lock: the pending group is not committed under us.
+        let _meta = self.lock_writer()?;
+        sessions::load(&*self.writer_snapshot()?, lsid)
+    }
+
+    /// Waits until `commit`, applied earlier, may be acknowledged (fsynced when
+    /// `j`) and makes it visible, as the write that made it would have.
+    pub fn acknowledge(&self, commit: Commit, j: bool) -> Result<()> {
+        self.settle(commit, j)
     }
 
     /// Refuses a write to a `~<point>` view or a read-only branch (code 20) and to a
@@ -726,7 +736,12 @@ impl Store {
     /// record already did (one engine transaction for all the writers that waited
     /// together), and publishes.
     fn settle(&self, commit: Commit, j: bool) -> Result<()> {
-        self.wal.wait_for_ack(commit.lsn, j)?;
+        self.wal.wait_for_ack(commit.lsn, j).map_err(|e| match e {
+            Error::NotDurable { message, .. } => {
+                Error::NotDurable { lsn: commit.lsn, time: Some(commit.time), message }
+            }
+            other => other,
+        })?;
         if self.committed.load(Ordering::Acquire) < commit.lsn.0 {
             let meta = self.lock_writer()?;
             if self.committed.load(Ordering::Acquire) < commit.lsn.0 {

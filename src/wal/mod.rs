@@ -145,6 +145,15 @@ impl Wal {
         Ok((Wal(Backend::Objects(Box::new(log))), last))
     }
 
+    /// The object storage the log lives in, if it does.
+    #[cfg(feature = "slatedb")]
+    pub fn objects(&self) -> Option<&crate::objects::Objects> {
+        match &self.0 {
+            Backend::Segments(_) => None,
+            Backend::Objects(log) => Some(log.objects()),
+        }
+    }
+
     /// Appends `entry` and waits as the durability mode says (`j`: wait for an fsync
     /// whatever the mode). Returns its LSN and commit time.
     pub fn commit(&self, entry: &Entry, j: bool) -> Result<(Lsn, DateTime)> {

@@ -9,8 +9,11 @@
 //! A record is written to SlateDB when it is appended, in LSN order under the log's
 //! lock, visible at once and durable at SlateDB's next flush: SlateDB's flush
 //! interval is the group commit. Waiting for durability waits for the write that
-//! carried the record; any failure (a writer that took the database over fences
-//! this one) poisons the log, and nothing is acknowledged after it.
+//! carried the record, at most [`DURABLE_WITHIN`]: storage that is unreachable
+//! fails the wait unacknowledged (`Error::NotDurable`) and the log goes on, since
+//! SlateDB retries until the storage is back. Any failure SlateDB reports (a
+//! writer that took the database over fences this one) poisons the log, and
+//! nothing is acknowledged after it.
 //!
 //! SlateDB's batches are atomic, so there is no torn tail to recover and no record
 //! to frame: a record of any size is one value.
@@ -19,7 +22,7 @@ use std::collections::VecDeque;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bson::DateTime;
 
@@ -33,6 +36,11 @@ use crate::timings::Timings;
 
 /// The log's tag byte: above every table of the engine.
 pub const LOG_TAG: u8 = 0x80;
+
+/// How long a write waits to be durable before it fails unacknowledged: object
+/// storage that does not answer (SlateDB retries without end) must not hold a
+/// client for ever, nor make it believe a write it could lose is safe.
+const DURABLE_WITHIN: Duration = Duration::from_secs(5);
 
 /// How many records one trimming write deletes.
 const TRIM_BATCH: usize = 10_000;
@@ -102,6 +110,10 @@ impl ObjectLog {
         Ok((log, appended))
     }
 
+    pub fn objects(&self) -> &Objects {
+        &self.objects
+    }
+
     pub fn options(&self) -> &Options {
         &self.options
     }
@@ -153,11 +165,23 @@ impl ObjectLog {
         };
         drop(st);
         let started = Instant::now();
-        let outcome = self.objects.await_durable(&written);
+        let outcome = self.objects.await_durable_within(&written, DURABLE_WITHIN);
         self.sync_times.record(started.elapsed());
         let mut st = self.lock();
-        if let Err(e) = outcome {
-            return Err(st.poison(e, format!("making LSN {covered} durable in object storage failed")));
+        match outcome {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Error::NotDurable {
+                    lsn,
+                    time: None,
+                    message: format!(
+                        "object storage unreachable: LSN {lsn} is not durable after {} s, so the write is not \
+                         acknowledged; it becomes durable if the storage comes back, and a retry waits for it",
+                        DURABLE_WITHIN.as_secs()
+                    ),
+                })
+            }
+            Err(e) => return Err(st.poison(e, format!("making LSN {covered} durable in object storage failed"))),
         }
         st.syncs += 1;
         if covered > st.durable {

@@ -2,7 +2,8 @@
 //! sorted tables are objects in S3-compatible storage, a local directory or
 //! memory), which the object-storage mode's log (`wal/objects.rs`) and the store's
 //! engine (`store/engine/slate.rs`) share, each in key ranges of its own under a
-//! leading tag byte. The only file that names SlateDB.
+//! leading tag byte. The only module that names SlateDB; `requests.rs` counts what
+//! it asks of the storage.
 //!
 //! Whatever SlateDB holds durably is a prefix of the writes in the order they were
 //! made: a log record written before the engine commit that applies it is durable
@@ -29,6 +30,9 @@ use slatedb::{CloseReason, Db, DbSnapshot, ErrorKind, IterationOrder, WriteHandl
 use tokio::sync::watch;
 
 use crate::error::{Error, ErrorCode, Result};
+
+mod requests;
+pub use requests::{Kind as RequestKind, Requests};
 
 /// How many entries a scan reads ahead of its caller.
 const SCAN_AHEAD: usize = 256;
@@ -109,6 +113,7 @@ pub struct Objects {
     runtime: Option<tokio::runtime::Runtime>,
     /// Set once another writer has taken the database over.
     fenced: Arc<watch::Sender<bool>>,
+    requests: Arc<Requests>,
 }
 
 /// A write made, to wait for its durability.
@@ -142,11 +147,18 @@ impl Objects {
             ..defaults
         };
         let path = path.to_owned();
+        let requests = Arc::new(Requests::default());
+        let store = Arc::new(requests::Counted::new(store, requests.clone()));
         let fenced = Arc::new(watch::Sender::new(false));
         let db = runtime
             .block_on(async move { Db::builder(path, store).with_settings(settings).build().await })
             .map_err(|e| slate_error(e, &fenced))?;
-        Ok(Objects { db: Arc::new(db), runtime: Some(runtime), fenced })
+        Ok(Objects { db: Arc::new(db), runtime: Some(runtime), fenced, requests })
+    }
+
+    /// The requests made of the storage so far.
+    pub fn requests(&self) -> &Requests {
+        &self.requests
     }
 
     /// Becomes `true` when another writer has taken the database over: every
@@ -171,10 +183,25 @@ impl Objects {
         Ok(Written(self.run(async move { db.write(batch).await })?))
     }
 
-    /// Waits until `written`, and so every write before it, is in object storage.
+    /// Waits until `written`, and so every write before it, is in object storage
+    /// (while the storage is unreachable, until it is back).
     pub fn await_durable(&self, written: &Written) -> Result<()> {
         let handle = written.0.clone();
         self.run(async move { handle.await_durable().await })
+    }
+
+    /// Waits until `written`, and so every write before it, is in object storage,
+    /// for at most `within`: `false` if it is not by then. SlateDB goes on trying
+    /// (requests that fail are retried with backoff, without end), so a write not
+    /// durable in time may still become durable.
+    pub fn await_durable_within(&self, written: &Written, within: Duration) -> Result<bool> {
+        let handle = written.0.clone();
+        self.run(async move {
+            match tokio::time::timeout(within, handle.await_durable()).await {
+                Ok(outcome) => outcome.map(|()| true),
+                Err(_elapsed) => Ok(false),
+            }
+        })
     }
 
     /// Puts everything written so far in object storage.
