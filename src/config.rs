@@ -61,6 +61,10 @@ pub struct Settings {
     /// The log and the store in object storage (`s3://bucket/prefix` or
     /// `file:///path`) instead of the data directory.
     pub storage: Option<String>,
+    /// Follow the writer of this object storage as a read replica.
+    pub replica_of: Option<String>,
+    /// The writer's address (`host:port`), which a read replica's `hello` names.
+    pub primary: Option<String>,
     pub durability: Durability,
     pub batch_interval_ms: u64,
     pub max_connections: usize,
@@ -97,6 +101,8 @@ impl Default for Settings {
             bind: "127.0.0.1:27017".into(),
             data_dir: PathBuf::from("branchdb-data"),
             storage: None,
+            replica_of: None,
+            primary: None,
             durability: Durability::Strict,
             batch_interval_ms: 100,
             max_connections: 10_000,
@@ -134,6 +140,15 @@ pub struct Overrides {
     /// file:///path [default: none, the data directory holds them]
     #[arg(long, env = "BRANCHDB_STORAGE")]
     pub storage: Option<String>,
+    /// Serve as a read replica of the writer on this object storage
+    /// (s3://bucket/prefix or file:///path): reads on every branch and point,
+    /// no writes [default: none]
+    #[arg(long, env = "BRANCHDB_REPLICA_OF")]
+    pub replica_of: Option<String>,
+    /// The writer's address (host:port), which a read replica's `hello` gives as
+    /// `primary` [default: none]
+    #[arg(long, env = "BRANCHDB_PRIMARY")]
+    pub primary: Option<String>,
     /// When writes are acknowledged [default: strict]
     #[arg(long, env = "BRANCHDB_DURABILITY")]
     pub durability: Option<Durability>,
@@ -214,7 +229,12 @@ impl Settings {
             return Err(Error::Config("ttl_monitor_sleep_secs must be at least 1".into()));
         }
         settings.retention()?;
-        if let Some(url) = &settings.storage {
+        if settings.storage.is_some() && settings.replica_of.is_some() {
+            return Err(Error::Config(
+                "storage and replica_of go apart: a server writes its storage or follows another's".into(),
+            ));
+        }
+        if let Some(url) = settings.storage.as_ref().or(settings.replica_of.as_ref()) {
             #[cfg(feature = "slatedb")]
             crate::objects::Location::parse(url).map_err(|e| Error::Config(e.to_string()))?;
             #[cfg(not(feature = "slatedb"))]
@@ -242,6 +262,8 @@ impl Settings {
             bind,
             data_dir,
             storage,
+            replica_of,
+            primary,
             durability,
             batch_interval_ms,
             max_connections,
@@ -268,6 +290,12 @@ impl Settings {
         }
         if let Some(v) = storage {
             self.storage = Some(v);
+        }
+        if let Some(v) = replica_of {
+            self.replica_of = Some(v);
+        }
+        if let Some(v) = primary {
+            self.primary = Some(v);
         }
         if let Some(v) = durability {
             self.durability = v;

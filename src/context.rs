@@ -132,6 +132,7 @@ impl Context {
                 retention: Duration::from_secs(3600),
                 background: false,
                 cache_bytes: store::DEFAULT_CACHE,
+                follower: false,
             },
         )
         .expect("in-memory store");

@@ -851,6 +851,12 @@ impl Error {
         }
     }
 
+    /// What a read replica answers a write: it is no primary (10107, which drivers
+    /// take as a reason to look for the primary).
+    pub fn replica_write() -> Self {
+        Self::command(ErrorCode::NotWritablePrimary, "not primary: this server is a read replica and takes no writes")
+    }
+
     /// `BadValue` (2): an argument has the right type but a wrong value.
     pub fn bad_value(message: impl Into<String>) -> Self {
         Self::command(ErrorCode::BadValue, message)

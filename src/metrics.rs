@@ -196,6 +196,24 @@ impl State {
             ("wal_size", "Bytes of WAL segments on disk", Some(Unit::Bytes), dir_size(&data_dir.join("wal")) as f64),
             ("uptime", "Time since the server started", Some(Unit::Seconds), context.started.elapsed().as_secs_f64()),
         ];
+        let mut gauges = gauges;
+        if let Some(lag) = store.lag() {
+            gauges.extend([
+                ("replica_applied_lsn", "The LSN a read replica's reads see", None, lag.applied.0 as f64),
+                (
+                    "replica_lag_records",
+                    "Records of the writer's log a read replica has seen but reads do not see yet",
+                    None,
+                    lag.records() as f64,
+                ),
+                (
+                    "replica_lag",
+                    "How much older what a read replica's reads see is than the newest record it has seen",
+                    Some(Unit::Seconds),
+                    lag.seconds(),
+                ),
+            ]);
+        }
         let counters = vec![
             (
                 "connections_accepted",

@@ -29,6 +29,11 @@ use crate::wal::{self, fs::StdFs, Wal};
 /// How long shutdown waits for connections to finish their current request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// How often a read replica looks in object storage for what its writer made
+/// durable (each look lists and reads the storage's manifest and log objects).
+#[cfg(feature = "slatedb")]
+const REPLICA_POLL: Duration = Duration::from_millis(100);
+
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
@@ -41,15 +46,19 @@ impl Server {
     /// Opens (recovering) the data directory and binds the listening socket (port 0
     /// picks a free port).
     pub async fn bind(settings: Settings, argv: Vec<String>) -> Result<Server> {
-        let (wal, store) = match &settings.storage {
-            None => {
+        let (wal, store) = match (&settings.storage, &settings.replica_of) {
+            (None, None) => {
                 let wal = Arc::new(open_wal(&settings).await?);
                 (wal.clone(), open_store(&settings, wal).await?)
             }
             #[cfg(feature = "slatedb")]
-            Some(url) => open_in_objects(&settings, url).await?,
+            (Some(url), _) => open_in_objects(&settings, url, false).await?,
+            #[cfg(feature = "slatedb")]
+            (None, Some(url)) => open_in_objects(&settings, url, true).await?,
             #[cfg(not(feature = "slatedb"))]
-            Some(url) => return Err(Error::Config(format!("storage '{url}': this build has no object storage"))),
+            (Some(url), _) | (None, Some(url)) => {
+                return Err(Error::Config(format!("storage '{url}': this build has no object storage")))
+            }
         };
         let root = root_user()?;
         let tls = Tls::load(&settings)?;
@@ -115,6 +124,8 @@ impl Server {
             tls,
         });
         let root = root.as_ref().map(|(user, password)| (user.as_str(), password.as_str()));
+        // A read replica's users are its writer's, which creates the first one.
+        let root = root.filter(|_| shared.settings.replica_of.is_none());
         crate::command::start_security(&shared, root)?;
         Ok(Server { listener, metrics, shared })
     }
@@ -136,7 +147,11 @@ impl Server {
         let limit = Arc::new(Semaphore::new(shared.settings.max_connections));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
-        let expirer = shared.ttl.start(shared.store.clone())?;
+        // A read replica deletes nothing: its writer's expirer does.
+        let expirer = match shared.settings.replica_of {
+            None => Some(shared.ttl.start(shared.store.clone())?),
+            Some(_) => None,
+        };
         let reaper = tokio::spawn(reap_sessions(shared.clone(), stop_rx.clone()));
         if let Some(metrics) = metrics {
             tracing::info!(addr = %metrics.local_addr()?, "serving metrics at /metrics");
@@ -211,7 +226,7 @@ impl Server {
         let (store, wal, feed) = (shared.store.clone(), shared.wal.clone(), shared.feed.clone());
         tokio::task::spawn_blocking(move || {
             feed.close();
-            if expirer.join().is_err() {
+            if expirer.is_some_and(|expirer| expirer.join().is_err()) {
                 tracing::error!("the TTL monitor's thread panicked");
             }
             store.close()?;
@@ -277,6 +292,7 @@ async fn open_store(settings: &Settings, wal: Arc<Wal>) -> Result<Arc<Store>> {
         retention: settings.retention()?,
         background: true,
         cache_bytes: crate::memory::split(settings.max_memory()).cache,
+        follower: false,
     };
     tokio::task::spawn_blocking(move || Store::open(store::Location::Dir(&dir), wal, options))
         .await
@@ -285,9 +301,11 @@ async fn open_store(settings: &Settings, wal: Arc<Wal>) -> Result<Arc<Store>> {
 
 /// Opens the log and the store in object storage: one SlateDB database holds both.
 /// SlateDB's flush interval is the group commit: 5 ms under `strict` durability,
-/// `batch_interval_ms` otherwise.
+/// `batch_interval_ms` otherwise. A `replica` follows the writer of that storage
+/// with SlateDB's reader, looking for what it made durable every
+/// [`REPLICA_POLL`].
 #[cfg(feature = "slatedb")]
-async fn open_in_objects(settings: &Settings, url: &str) -> Result<(Arc<Wal>, Arc<Store>)> {
+async fn open_in_objects(settings: &Settings, url: &str, replica: bool) -> Result<(Arc<Wal>, Arc<Store>)> {
     use crate::config::Durability;
     use crate::objects::{Location, Objects};
     let location = Location::parse(url).map_err(|e| Error::Config(e.to_string()))?;
@@ -304,13 +322,27 @@ async fn open_in_objects(settings: &Settings, url: &str) -> Result<(Arc<Wal>, Ar
         max_unflushed_bytes: (cache / 2).clamp(64 << 20, 1 << 30),
         cache_dir: Some(settings.data_dir.join("objects-cache")),
     };
-    let options = store::Options { retention: settings.retention()?, background: true, cache_bytes: cache };
+    let options = store::Options {
+        retention: settings.retention()?,
+        background: !replica,
+        cache_bytes: cache,
+        follower: replica,
+    };
     let started = Instant::now();
     let url = url.to_owned();
     tokio::task::spawn_blocking(move || {
-        let objects = Arc::new(Objects::open(&location, &objects_options)?);
+        let objects = Arc::new(match replica {
+            true => Objects::open_reader(&location, &objects_options, REPLICA_POLL)?,
+            false => Objects::open(&location, &objects_options)?,
+        });
         let (wal, last) = Wal::on_objects(objects.clone(), log_options)?;
-        tracing::info!(storage = %url, last_lsn = %last, ms = started.elapsed().as_millis() as u64, "log open in object storage");
+        let ms = started.elapsed().as_millis() as u64;
+        match replica {
+            true => {
+                tracing::info!(replica_of = %url, last_lsn = %last, ms, "following the writer's log in object storage")
+            }
+            false => tracing::info!(storage = %url, last_lsn = %last, ms, "log open in object storage"),
+        }
         let wal = Arc::new(wal);
         let engine = Arc::new(store::engine::SlateEngine::new(objects));
         let store = Store::open(store::Location::Engine(engine), wal.clone(), options)?;

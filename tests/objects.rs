@@ -2,7 +2,7 @@
 //! SeaweedFS's S3 through `scripts/objects-s3.sh`): a second server takes over from
 //! the first without its disk, a server that was taken over from acknowledges
 //! nothing more, and one whose storage goes away for a while acknowledges nothing
-//! until it is back and then goes on.
+//! until it is back and then goes on; a read replica follows the writer.
 
 mod support;
 
@@ -230,6 +230,67 @@ fn writes_wait_while_object_storage_is_away_and_go_on_when_it_is_back() {
     let n = counter.first().and_then(|c| c.get_i32("n").ok()).map_or(0, i64::from);
     let possible = incremented..=incremented + i64::from(unfinished);
     assert!(possible.contains(&n), "counter {n} after {incremented} acknowledged increments");
+}
+
+/// A read replica on the writer's storage serves reads on a branch and at a point,
+/// reaches each write of the writer within 1 s, waits for `afterClusterTime`, and
+/// refuses writes with 10107.
+#[test]
+fn a_read_replica_follows_the_writer_and_takes_no_writes() {
+    let objects = tempfile::tempdir().expect("tempdir");
+    let url = storage(objects.path());
+    let writer_disk = tempfile::tempdir().expect("tempdir");
+    let (_writer, writer) = start(writer_disk.path(), &["--storage", &url]);
+    let first = lsn_of(&insert(writer, "shop", 1));
+    let branch = call(writer, doc! {"createBranch": "feature-x", "$db": "shop"});
+    assert_eq!(branch.get_f64("ok"), Ok(1.0), "{branch}");
+    lsn_of(&insert(writer, "shop@feature-x", 2));
+
+    let replica_disk = tempfile::tempdir().expect("tempdir");
+    let primary = writer.to_string();
+    let (_replica, replica) = start(replica_disk.path(), &["--replica-of", &url, "--primary", &primary]);
+    let hello = call(replica, doc! {"hello": 1, "$db": "admin"});
+    assert_eq!(hello.get_bool("isWritablePrimary"), Ok(false), "{hello}");
+    assert_eq!(hello.get_bool("secondary"), Ok(true), "{hello}");
+    assert_eq!(hello.get_str("primary"), Ok(primary.as_str()), "{hello}");
+
+    // Each write of the writer is readable on the replica within a second.
+    for id in 100..105 {
+        lsn_of(&insert(writer, "shop@feature-x", id));
+        let written = Instant::now();
+        while !ids(replica, "shop@feature-x").contains(&id) {
+            assert!(written.elapsed() < Duration::from_secs(1), "the replica lags past 1 s for {id}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    assert_eq!(ids(replica, "shop@feature-x"), [1, 2, 100, 101, 102, 103, 104]);
+    assert_eq!(ids(replica, "shop"), [1]);
+    for point in [format!("shop@main~{first}"), format!("shop@feature-x~{}", first + 2)] {
+        assert_eq!(ids(replica, &point), ids(writer, &point), "{point}");
+    }
+    assert_eq!(ids(replica, &format!("shop@main~{first}")), [1]);
+
+    // A read after the writer's write waits until the replica has it.
+    let written = insert(writer, "shop", 3);
+    let after = written.get_timestamp("operationTime").expect("operationTime");
+    let found = call(
+        replica,
+        doc! {"find": "items", "filter": {"_id": 3}, "readConcern": {"afterClusterTime": after}, "$db": "shop"},
+    );
+    let batch = found.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("a batch");
+    assert_eq!(batch.len(), 1, "{found}");
+
+    for refused in [
+        call(replica, doc! {"insert": "items", "documents": [{"_id": 9}], "$db": "shop"}),
+        call(replica, doc! {"createBranch": "other", "$db": "shop"}),
+        call(replica, doc! {"insert": "items", "documents": [{"_id": 9}], "$db": "fresh"}),
+    ] {
+        assert_eq!(refused.get_i32("code"), Ok(10107), "{refused}");
+    }
+    let status = call(replica, doc! {"serverStatus": 1, "$db": "admin"});
+    let repl = status.get_document("repl").expect("a replica's serverStatus has repl");
+    assert_eq!(repl.get_bool("secondary"), Ok(true), "{status}");
+    assert!(repl.get_i64("appliedLsn").expect("appliedLsn") >= i64::from(first), "{status}");
 }
 
 fn signal(pid: u32, signal: i32) {

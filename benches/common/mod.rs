@@ -23,8 +23,12 @@ pub fn open(dir: &Path, durability: Durability, background: bool) -> (Arc<Wal>, 
     let options = Options { durability, ..Options::default() };
     let (wal, _) = Wal::open(Arc::new(StdFs), &dir.join("wal"), options, &mut |_| {}).expect("wal");
     let wal = Arc::new(wal);
-    let options =
-        store::Options { retention: Duration::from_secs(7 * 86_400), background, cache_bytes: store::DEFAULT_CACHE };
+    let options = store::Options {
+        retention: Duration::from_secs(7 * 86_400),
+        background,
+        cache_bytes: store::DEFAULT_CACHE,
+        follower: false,
+    };
     let store = Store::open(store::Location::Dir(&dir.join("store")), wal.clone(), options).expect("store");
     (wal, store)
 }

@@ -28,7 +28,7 @@ enum Command {
         #[arg(long, env = "BRANCHDB_CONFIG")]
         config: Option<PathBuf>,
         #[command(flatten)]
-        overrides: Overrides,
+        overrides: Box<Overrides>,
     },
     /// Branches on a running server: create, list, info, drop, diff, merge, reset,
     /// update, log.
@@ -61,7 +61,7 @@ enum Command {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { config, overrides } => serve(config, overrides),
+        Command::Serve { config, overrides } => serve(config, *overrides),
         Command::Branch { uri, json, command } => branch::run(&uri, json, command),
         Command::Ping { uri } => ping(&uri),
         Command::Wal { command } => wal::run(command),

@@ -143,7 +143,15 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     if inv.body.get("helloOk").is_some_and(|v| crate::value::truthy(Some(v))) {
         reply.insert("helloOk", true);
     }
-    reply.insert(if legacy { "ismaster" } else { "isWritablePrimary" }, true);
+    // A read replica takes no writes: it says so, and names its writer if told it.
+    let replica = inv.context.settings.replica_of.is_some();
+    reply.insert(if legacy { "ismaster" } else { "isWritablePrimary" }, !replica);
+    if replica {
+        reply.insert("secondary", true);
+        if let Some(primary) = &inv.context.settings.primary {
+            reply.insert("primary", primary.clone());
+        }
+    }
     reply.insert("topologyVersion", topology_version());
     reply.insert("msg", "isdbgrid");
     reply.insert("maxBsonObjectSize", MAX_BSON_OBJECT_SIZE as i32);
@@ -154,7 +162,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     reply.insert("connectionId", inv.connection.id);
     reply.insert("minWireVersion", MIN_WIRE_VERSION);
     reply.insert("maxWireVersion", MAX_WIRE_VERSION);
-    reply.insert("readOnly", false);
+    reply.insert("readOnly", replica);
     if let Some(mechanisms) = super::sasl::supported_mechanisms(inv.context, inv.body) {
         reply.insert("saslSupportedMechs", mechanisms);
     }

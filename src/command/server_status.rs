@@ -1,4 +1,5 @@
-//! `serverStatus`: identity, uptime, connection counts and the TTL expirer's counters.
+//! `serverStatus`: identity, uptime, connection counts, the TTL expirer's counters
+//! and, on a read replica, its lag (`repl`).
 
 use std::sync::atomic::Ordering;
 
@@ -14,7 +15,7 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
     let uptime = shared.started.elapsed();
     let current = shared.connections_current.load(Ordering::Relaxed);
     let limit = shared.settings.max_connections as i64;
-    Ok(doc! {
+    let mut status = doc! {
         "host": hostname(),
         "version": MONGODB_VERSION,
         "process": "mongos",
@@ -41,5 +42,22 @@ pub fn run(inv: &Invocation<'_>) -> Result<Document> {
                 "passes": shared.ttl.passes() as i64,
             },
         },
-    })
+    };
+    if let Some(lag) = shared.store.lag() {
+        // A read replica: how far behind what it has seen of its writer's log.
+        let mut repl = doc! {
+            "isWritablePrimary": false,
+            "secondary": true,
+            "replicaOf": shared.settings.replica_of.clone().unwrap_or_default(),
+            "appliedLsn": lag.applied.0 as i64,
+            "lastLogLsn": lag.log.0 as i64,
+            "lagRecords": lag.records() as i64,
+            "lagSeconds": lag.seconds(),
+        };
+        if let Some(primary) = &shared.settings.primary {
+            repl.insert("primary", primary.clone());
+        }
+        status.insert("repl", repl);
+    }
+    Ok(status)
 }

@@ -23,10 +23,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use slatedb::config::{ObjectStoreCacheOptions, ScanOptions, Settings};
+use slatedb::config::{DbReaderOptions, ObjectStoreCacheOptions, ScanOptions, Settings};
 use slatedb::object_store::aws::AmazonS3Builder;
 pub use slatedb::object_store::{local::LocalFileSystem, memory::InMemory, ObjectStore};
-use slatedb::{CloseReason, Db, DbSnapshot, ErrorKind, IterationOrder, WriteHandle};
+use slatedb::{CloseReason, Db, DbIterator, DbReader, DbSnapshot, ErrorKind, IterationOrder, WriteHandle};
 use tokio::sync::watch;
 
 use crate::error::{Error, ErrorCode, Result};
@@ -106,14 +106,20 @@ impl Default for Options {
     }
 }
 
-/// An open database.
+/// An open database: its writer, or a reader that follows the writer.
 pub struct Objects {
-    db: Arc<Db>,
+    db: Handle,
     /// SlateDB's tasks; `None` once dropped.
     runtime: Option<tokio::runtime::Runtime>,
     /// Set once another writer has taken the database over.
     fenced: Arc<watch::Sender<bool>>,
     requests: Arc<Requests>,
+}
+
+#[derive(Clone)]
+enum Handle {
+    Writer(Arc<Db>),
+    Reader(Arc<DbReader>),
 }
 
 /// A write made, to wait for its durability.
@@ -129,11 +135,7 @@ impl Objects {
 
     /// Opens (or creates) the database under `path` in `store`.
     pub fn open_in(store: Arc<dyn ObjectStore>, path: &str, options: &Options) -> Result<Objects> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("slatedb")
-            .enable_all()
-            .build()?;
+        let runtime = runtime()?;
         let defaults = Settings::default();
         let settings = Settings {
             flush_interval: Some(options.flush_interval),
@@ -153,7 +155,55 @@ impl Objects {
         let db = runtime
             .block_on(async move { Db::builder(path, store).with_settings(settings).build().await })
             .map_err(|e| slate_error(e, &fenced))?;
-        Ok(Objects { db: Arc::new(db), runtime: Some(runtime), fenced, requests })
+        Ok(Objects { db: Handle::Writer(Arc::new(db)), runtime: Some(runtime), fenced, requests })
+    }
+
+    /// Opens a reader of the database at `location`, which a writer made: it sees
+    /// what the writer has made durable, looking for more every `poll`, and writes
+    /// nothing of the database's (it keeps a checkpoint of the state it reads in
+    /// the storage's manifest, so that the writer's garbage collection spares it).
+    pub fn open_reader(location: &Location, options: &Options, poll: Duration) -> Result<Objects> {
+        let (store, path) = location.open()?;
+        Objects::open_reader_in(store, &path, options, poll)
+    }
+
+    /// As [`Objects::open_reader`], under `path` in `store`.
+    pub fn open_reader_in(
+        store: Arc<dyn ObjectStore>,
+        path: &str,
+        options: &Options,
+        poll: Duration,
+    ) -> Result<Objects> {
+        let runtime = runtime()?;
+        let defaults = DbReaderOptions::default();
+        let reader_options = DbReaderOptions {
+            manifest_poll_interval: poll,
+            object_store_cache_options: ObjectStoreCacheOptions {
+                root_folder: options.cache_dir.clone(),
+                ..defaults.object_store_cache_options.clone()
+            },
+            ..defaults
+        };
+        let path = path.to_owned();
+        let requests = Arc::new(Requests::default());
+        let store = Arc::new(requests::Counted::new(store, requests.clone()));
+        let fenced = Arc::new(watch::Sender::new(false));
+        let reader = runtime
+            .block_on(async move { DbReader::builder(path, store).with_options(reader_options).build().await })
+            .map_err(|e| Error::Store(format!("cannot follow the object storage (has a writer opened it?): {e}")))?;
+        Ok(Objects { db: Handle::Reader(Arc::new(reader)), runtime: Some(runtime), fenced, requests })
+    }
+
+    /// Whether this is a reader, which takes no writes.
+    pub fn is_reader(&self) -> bool {
+        matches!(self.db, Handle::Reader(_))
+    }
+
+    fn writer(&self) -> Result<Arc<Db>> {
+        match &self.db {
+            Handle::Writer(db) => Ok(db.clone()),
+            Handle::Reader(_) => Err(reader_error()),
+        }
     }
 
     /// The requests made of the storage so far.
@@ -179,7 +229,7 @@ impl Objects {
                 None => batch.delete(key),
             }
         }
-        let db = self.db.clone();
+        let db = self.writer()?;
         Ok(Written(self.run(async move { db.write(batch).await })?))
     }
 
@@ -204,22 +254,31 @@ impl Objects {
         })
     }
 
-    /// Puts everything written so far in object storage.
+    /// Puts everything written so far in object storage (a reader has nothing to put).
     pub fn flush(&self) -> Result<()> {
-        let db = self.db.clone();
-        self.run(async move { db.flush().await })
+        match self.db.clone() {
+            Handle::Writer(db) => self.run(async move { db.flush().await }),
+            Handle::Reader(_) => Ok(()),
+        }
     }
 
     /// Closes the database, everything written made durable first.
     pub fn close(&self) -> Result<()> {
-        let db = self.db.clone();
-        self.run(async move { db.close().await })
+        match self.db.clone() {
+            Handle::Writer(db) => self.run(async move { db.close().await }),
+            Handle::Reader(reader) => self.run(async move { reader.close().await }),
+        }
     }
 
-    /// A consistent state: everything written so far, durable or not.
+    /// A writer's consistent state: everything written so far, durable or not. A
+    /// reader's is no snapshot: each read sees the newest state it has followed, so
+    /// its caller reads what later writes do not change (versions at a fixed LSN).
     pub fn snapshot(&self) -> Result<ObjectSnapshot> {
-        let snapshot = self.db.snapshot().map_err(|e| slate_error(e, &self.fenced))?;
-        Ok(ObjectSnapshot { snapshot, runtime: self.handle().clone(), fenced: self.fenced.clone() })
+        let source = match &self.db {
+            Handle::Writer(db) => Source::Snapshot(db.snapshot().map_err(|e| slate_error(e, &self.fenced))?),
+            Handle::Reader(reader) => Source::Reader(reader.clone()),
+        };
+        Ok(ObjectSnapshot { source, runtime: self.handle().clone(), fenced: self.fenced.clone() })
     }
 
     fn run<T: Send + 'static>(
@@ -245,17 +304,44 @@ impl Drop for Objects {
     }
 }
 
-/// A consistent, read-only state of the database.
+/// A read-only state of the database (see [`Objects::snapshot`]).
 pub struct ObjectSnapshot {
-    snapshot: Arc<DbSnapshot>,
+    source: Source,
     runtime: tokio::runtime::Handle,
     fenced: Arc<watch::Sender<bool>>,
 }
 
+/// What an [`ObjectSnapshot`] reads.
+#[derive(Clone)]
+enum Source {
+    Snapshot(Arc<DbSnapshot>),
+    Reader(Arc<DbReader>),
+}
+
+impl Source {
+    async fn get(&self, key: Vec<u8>) -> std::result::Result<Option<Bytes>, slatedb::Error> {
+        match self {
+            Source::Snapshot(snapshot) => snapshot.get(key).await,
+            Source::Reader(reader) => reader.get(key).await,
+        }
+    }
+
+    async fn scan(
+        &self,
+        range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+        options: &ScanOptions,
+    ) -> std::result::Result<DbIterator, slatedb::Error> {
+        match self {
+            Source::Snapshot(snapshot) => snapshot.scan_with_options(range, options).await,
+            Source::Reader(reader) => reader.scan_with_options(range, options).await,
+        }
+    }
+}
+
 impl ObjectSnapshot {
     pub fn get(&self, key: Vec<u8>) -> Result<Option<Bytes>> {
-        let snapshot = self.snapshot.clone();
-        run(&self.runtime, &self.fenced, async move { snapshot.get(key).await })
+        let source = self.source.clone();
+        run(&self.runtime, &self.fenced, async move { source.get(key).await })
     }
 
     /// The entries between `lower` and `upper`, ascending or, when `reverse`,
@@ -264,9 +350,9 @@ impl ObjectSnapshot {
         let (sender, receiver) = tokio::sync::mpsc::channel(SCAN_AHEAD);
         let order = if reverse { IterationOrder::Descending } else { IterationOrder::Ascending };
         let options = ScanOptions { order, ..ScanOptions::default() };
-        let (snapshot, fenced) = (self.snapshot.clone(), self.fenced.clone());
+        let (source, fenced) = (self.source.clone(), self.fenced.clone());
         self.runtime.spawn(async move {
-            let mut entries = match snapshot.scan_with_options((lower, upper), &options).await {
+            let mut entries = match source.scan((lower, upper), &options).await {
                 Ok(entries) => entries,
                 Err(e) => {
                     let _ = sender.send(Err(slate_error(e, &fenced))).await;
@@ -324,6 +410,16 @@ fn slate_error(e: slatedb::Error, fenced: &watch::Sender<bool>) -> Error {
         return fenced_error();
     }
     Error::Store(format!("object storage: {e}"))
+}
+
+/// SlateDB's runtime: its own two threads.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("slatedb").enable_all().build()?)
+}
+
+/// What a reader answers a write: it is no primary.
+pub fn reader_error() -> Error {
+    Error::replica_write()
 }
 
 /// What a writer that another took over answers: it is no longer the primary.

@@ -357,7 +357,12 @@ fn a_store_from_before_the_changes_table_is_indexed_at_its_first_open() {
         let (wal, _) =
             Wal::open(Arc::new(StdFs), &dir.path().join("wal"), wal::Options::default(), &mut |_| {}).expect("wal");
         let wal = Arc::new(wal);
-        let options = Options { retention: Duration::from_secs(3600), background: false, cache_bytes: DEFAULT_CACHE };
+        let options = Options {
+            retention: Duration::from_secs(3600),
+            background: false,
+            cache_bytes: DEFAULT_CACHE,
+            follower: false,
+        };
         let store = Store::open(Location::Engine(engine.clone()), wal.clone(), options).expect("store");
         (wal, store)
     };

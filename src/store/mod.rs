@@ -110,6 +110,46 @@ pub struct Options {
     pub background: bool,
     /// The most the engine's page cache holds, in bytes.
     pub cache_bytes: usize,
+    /// A read replica's store: the engine is the writer's, read as it follows
+    /// (see [`Store::catch_up`]); no replay, no background work, no writes.
+    pub follower: bool,
+}
+
+/// How often a read replica's store looks for what its writer committed.
+const FOLLOW_INTERVAL: Duration = Duration::from_millis(20);
+
+/// How far a read replica is behind what it has seen of the writer's log.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Lag {
+    /// What reads see, and its commit time.
+    pub applied: Lsn,
+    pub applied_time: DateTime,
+    /// The last record of the writer's log seen, and its time.
+    pub log: Lsn,
+    pub log_time: DateTime,
+}
+
+impl Lag {
+    /// Records of the writer's log seen but not yet readable.
+    pub fn records(&self) -> u64 {
+        self.log.0.saturating_sub(self.applied.0)
+    }
+
+    /// How much older what reads see is than the newest record seen (0 when
+    /// reads see every record seen).
+    pub fn seconds(&self) -> f64 {
+        match self.records() {
+            0 => 0.0,
+            _ => (self.log_time.timestamp_millis() - self.applied_time.timestamp_millis()).max(0) as f64 / 1000.0,
+        }
+    }
+}
+
+impl Default for Lag {
+    fn default() -> Self {
+        let zero = DateTime::from_millis(0);
+        Lag { applied: Lsn::ZERO, applied_time: zero, log: Lsn::ZERO, log_time: zero }
+    }
 }
 
 /// A page cache for tools and tests: 64 MiB.
@@ -154,6 +194,8 @@ pub struct Store {
     pub work: Work,
     /// Closed by `fsync {lock: true}`: changes wait (`gate.rs`).
     pub gate: gate::Gate,
+    /// A read replica's lag, as its last catch-up found it.
+    lag: Mutex<Lag>,
     /// What `autoCompact` asked for, while it is on (`compact.rs`).
     auto_compact: Mutex<Option<compact::AutoCompact>>,
 }
@@ -197,7 +239,10 @@ impl Store {
             Location::Memory => Arc::new(MemoryEngine::new()),
             Location::Engine(engine) => engine,
         };
-        changes::index_existing(&*engine)?;
+        if !options.follower {
+            // A follower's engine is its writer's, which did this.
+            changes::index_existing(&*engine)?;
+        }
         let snapshot = engine.snapshot()?;
         let meta = Meta::load(&*snapshot)?;
         let branches = apply::load_branches(&*snapshot)?;
@@ -230,7 +275,17 @@ impl Store {
             options,
             stop: AtomicBool::new(false),
             background: Mutex::new(None),
+            lag: Mutex::default(),
         });
+        if store.options.follower {
+            let follower = store.clone();
+            let handle = std::thread::Builder::new()
+                .name("store-follower".into())
+                .spawn(move || follower.follow_loop())
+                .map_err(|e| Error::Internal(format!("cannot start the store's follower thread: {e}")))?;
+            *lock(&store.background) = Some(handle);
+            return Ok(store);
+        }
         store.replay()?;
         if store.options.background {
             let worker = store.clone();
@@ -382,6 +437,9 @@ impl Store {
     /// branch that does not exist (26; a database's `main` is created by its first
     /// write).
     pub fn check_writable(&self, target: &DbRef) -> Result<()> {
+        if self.options.follower {
+            return Err(Error::replica_write());
+        }
         if target.point.is_some() {
             return Err(Error::command(
                 ErrorCode::IllegalOperation,
@@ -654,7 +712,60 @@ impl Store {
         if let Some(handle) = lock(&self.background).take() {
             let _ = handle.join();
         }
-        self.checkpoint()
+        match self.options.follower {
+            true => Ok(()),
+            false => self.checkpoint(),
+        }
+    }
+
+    /// A read replica's store: catches up with the writer's every
+    /// [`FOLLOW_INTERVAL`] until it closes.
+    fn follow_loop(&self) {
+        let mut failing = false;
+        while !self.stop.load(Ordering::Acquire) {
+            match self.catch_up() {
+                Ok(()) => failing = false,
+                Err(e) if !failing => {
+                    tracing::warn!(error = %e, "following the writer failed; trying again");
+                    failing = true;
+                }
+                Err(_) => {}
+            }
+            std::thread::sleep(FOLLOW_INTERVAL);
+        }
+    }
+
+    /// A read replica's store: takes up what the writer's store holds now (the
+    /// engine is the writer's, as the replica follows it), and publishes its
+    /// applied LSN, which reads that name no point read at. Versions are read at
+    /// that LSN, so what the writer commits later changes none of them; the
+    /// branch table is read after the applied LSN, so it may show a branch
+    /// created a moment later, never miss one that was there.
+    pub fn catch_up(&self) -> Result<()> {
+        let (log_lsn, log_time) = self.wal.catch_up()?;
+        let snapshot = self.engine.snapshot()?;
+        let meta = Meta::load(&*snapshot)?;
+        let mut lag = lock(&self.lag);
+        *lag = Lag { applied: meta.applied, applied_time: meta.applied_time, log: log_lsn.max(meta.applied), log_time };
+        if meta.applied <= self.published().lsn {
+            return Ok(());
+        }
+        let branches = apply::load_branches(&*snapshot)?;
+        drop(snapshot);
+        *write(&self.branches) = branches;
+        self.horizon.store(meta.horizon.0, Ordering::Release);
+        self.committed.store(meta.applied.0, Ordering::Release);
+        let commit = Commit { lsn: meta.applied, time: meta.applied_time };
+        *lock(&self.writer) = meta;
+        drop(lag);
+        self.publish(commit);
+        Ok(())
+    }
+
+    /// How far a read replica's store is behind the writer's log, as far as the
+    /// replica has seen it: `None` for a writer.
+    pub fn lag(&self) -> Option<Lag> {
+        self.options.follower.then(|| *lock(&self.lag))
     }
 
     fn background_loop(&self) {
@@ -773,6 +884,9 @@ impl Store {
     /// The gate is checked again under the lock, so no change slips in after
     /// [`Store::freeze`] drained the writers.
     fn lock_writer_open(&self, keep_waiting: &dyn Fn() -> Result<()>) -> Result<MutexGuard<'_, Meta>> {
+        if self.options.follower {
+            return Err(Error::replica_write());
+        }
         loop {
             self.gate.wait_open(keep_waiting)?;
             let meta = self.lock_writer()?;

@@ -84,7 +84,7 @@ fn open_on(dir: &Path, backend: &Backend) -> (Arc<Wal>, Arc<Store>) {
     let store = Store::open(
         location,
         wal.clone(),
-        Options { retention: Duration::ZERO, background: false, cache_bytes: DEFAULT_CACHE },
+        Options { retention: Duration::ZERO, background: false, cache_bytes: DEFAULT_CACHE, follower: false },
     )
     .expect("store");
     (wal, store)

@@ -10,7 +10,7 @@ pub(super) fn open(dir: &Path, retention: Duration) -> (Arc<Wal>, Arc<Store>) {
     let store = Store::open(
         Location::Dir(&dir.join("store")),
         wal.clone(),
-        Options { retention, background: false, cache_bytes: DEFAULT_CACHE },
+        Options { retention, background: false, cache_bytes: DEFAULT_CACHE, follower: false },
     )
     .expect("store");
     (wal, store)
@@ -392,7 +392,12 @@ fn writes_go_on_while_a_checkpoint_flushes_and_reach_the_engine_after_it() {
     let (wal, _) =
         Wal::open(Arc::new(StdFs), &dir.path().join("wal"), wal::Options::default(), &mut |_| {}).expect("wal");
     let wal = Arc::new(wal);
-    let options = Options { retention: Duration::from_secs(3600), background: false, cache_bytes: DEFAULT_CACHE };
+    let options = Options {
+        retention: Duration::from_secs(3600),
+        background: false,
+        cache_bytes: DEFAULT_CACHE,
+        follower: false,
+    };
     let store = Store::open(Location::Engine(engine.clone()), wal.clone(), options.clone()).expect("store");
     let mut fixed = insert(&store, "shop", "items", doc! {"_id": 0});
     for id in 1..10 {

@@ -19,7 +19,12 @@ fn open(dir: &Path) -> (Arc<Wal>, Arc<Store>) {
 fn open_with(dir: &Path, options: wal::Options) -> (Arc<Wal>, Arc<Store>) {
     let (wal, _) = Wal::open(Arc::new(StdFs), &dir.join("wal"), options, &mut |_| {}).expect("wal");
     let wal = Arc::new(wal);
-    let options = Options { retention: Duration::from_secs(3600), background: false, cache_bytes: DEFAULT_CACHE };
+    let options = Options {
+        retention: Duration::from_secs(3600),
+        background: false,
+        cache_bytes: DEFAULT_CACHE,
+        follower: false,
+    };
     let store = Store::open(Location::Dir(&dir.join("store")), wal.clone(), options).expect("store");
     (wal, store)
 }

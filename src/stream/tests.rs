@@ -17,7 +17,7 @@ fn open(dir: &Path, retention: Duration) -> Arc<Feed> {
     let (wal, _) =
         Wal::open(Arc::new(StdFs), &dir.join("wal"), crate::wal::Options::default(), &mut |_| {}).expect("wal");
     let wal = Arc::new(wal);
-    let options = crate::store::Options { retention, background: false, cache_bytes: DEFAULT_CACHE };
+    let options = crate::store::Options { retention, background: false, cache_bytes: DEFAULT_CACHE, follower: false };
     let store = Store::open(Location::Dir(&dir.join("store")), wal.clone(), options).expect("store");
     Feed::new(store, wal)
 }

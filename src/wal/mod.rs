@@ -154,6 +154,17 @@ impl Wal {
         }
     }
 
+    /// A read replica's log: looks for the records its writer made durable since.
+    /// Returns the last record's LSN and time (a log on the local disk has no
+    /// writer to follow: its own last record).
+    pub fn catch_up(&self) -> Result<(Lsn, DateTime)> {
+        match &self.0 {
+            Backend::Segments(log) => Ok((log.last_lsn(), DateTime::now())),
+            #[cfg(feature = "slatedb")]
+            Backend::Objects(log) => log.catch_up(),
+        }
+    }
+
     /// Appends `entry` and waits as the durability mode says (`j`: wait for an fsync
     /// whatever the mode). Returns its LSN and commit time.
     pub fn commit(&self, entry: &Entry, j: bool) -> Result<(Lsn, DateTime)> {

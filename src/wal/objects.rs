@@ -31,7 +31,7 @@ use super::record::{reads_payload_version, Kind, PAYLOAD_VERSION};
 use super::{Options, Record};
 use crate::error::{Error, ErrorCode, Result};
 use crate::lsn::Lsn;
-use crate::objects::{fenced_error, Entries, Objects, Written};
+use crate::objects::{fenced_error, reader_error, Entries, Objects, Written};
 use crate::timings::Timings;
 
 /// The log's tag byte: above every table of the engine.
@@ -79,16 +79,7 @@ impl ObjectLog {
     /// Opens the log in `objects`: everything it holds is durable, and appends go
     /// on after its last record. Returns the log and that record's LSN.
     pub fn open(objects: Arc<Objects>, options: Options) -> Result<(ObjectLog, Lsn)> {
-        let snapshot = objects.snapshot()?;
-        let last = snapshot.scan(Bound::Included(vec![LOG_TAG]), Bound::Excluded(vec![LOG_TAG + 1]), true).next();
-        let (appended, last_time_ms) = match last {
-            Some(entry) => {
-                let (key, value) = entry?;
-                let record = decode(&key, &value)?;
-                (record.lsn, record.time.timestamp_millis())
-            }
-            None => (Lsn::ZERO, 0),
-        };
+        let (appended, last_time_ms) = last_record(&objects)?;
         let state = State {
             appended,
             durable: appended,
@@ -123,8 +114,26 @@ impl ObjectLog {
         self.objects.fenced()
     }
 
-    /// Writes `entry` as the next record; see [`ObjectLog::wait`].
+    /// A reader's log (a read replica's): looks for the records its writer has
+    /// made durable since, and returns the last one's LSN and time.
+    pub fn catch_up(&self) -> Result<(Lsn, DateTime)> {
+        let (last, time_ms) = last_record(&self.objects)?;
+        let mut st = self.lock();
+        if last > st.appended {
+            st.appended = last;
+            st.durable = last;
+            st.last_time_ms = time_ms;
+            self.durable.store(last.0, Ordering::Release);
+        }
+        Ok((st.appended, DateTime::from_millis(st.last_time_ms)))
+    }
+
+    /// Writes `entry` as the next record; see [`ObjectLog::wait`]. A reader's log
+    /// answers that it is no primary.
     pub fn append(&self, entry: &Entry) -> Result<(Lsn, DateTime)> {
+        if self.objects.is_reader() {
+            return Err(reader_error());
+        }
         let mut payload = entry.encode()?;
         let mut st = self.lock();
         st.usable()?;
@@ -348,6 +357,20 @@ impl Iterator for ObjectReader {
         let record = self.read_next();
         self.failed = matches!(record, Some(Err(_)));
         record
+    }
+}
+
+/// The LSN and time (ms) of the last record in `objects`; zeros when there is none.
+fn last_record(objects: &Objects) -> Result<(Lsn, i64)> {
+    let snapshot = objects.snapshot()?;
+    let last = snapshot.scan(Bound::Included(vec![LOG_TAG]), Bound::Excluded(vec![LOG_TAG + 1]), true).next();
+    match last {
+        Some(entry) => {
+            let (key, value) = entry?;
+            let record = decode(&key, &value)?;
+            Ok((record.lsn, record.time.timestamp_millis()))
+        }
+        None => Ok((Lsn::ZERO, 0)),
     }
 }
 
