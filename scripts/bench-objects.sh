@@ -4,7 +4,8 @@
 # store in object storage on SeaweedFS (scripts/lib/seaweedfs.sh) on this machine,
 # each under strict durability, in the same run: 20,000 inserts of one document per
 # command from 16 connections (throughput, p50 and p99), then finds by a random
-# `_id` of those from 16 connections for 20 s.
+# `_id` of those from 16 connections for 20 s. Then, on SeaweedFS, the figures
+# below (pymongo in a venv under target/client-tools).
 #
 #   scripts/bench-objects.sh [documents] [seconds of finds]
 set -euo pipefail
@@ -34,3 +35,56 @@ run() {
 }
 run embedded
 run "object storage" --storage "s3://branchdb-bench/run-$$"
+
+# The rest on SeaweedFS only: createBranch at 1,000 and at 1,000,000 documents,
+# a read replica's lag behind the writer (write on the writer, poll the replica),
+# and finds by _id from a server started on an empty data directory (a cold cache)
+# against the same server 30 s later.
+python=target/client-tools/venv/bin/python
+if [ ! -x "$python" ]; then
+  python3 -m venv target/client-tools/venv
+  target/client-tools/venv/bin/pip install --quiet --disable-pip-version-check pymongo
+fi
+storage="s3://branchdb-bench/more-$$"
+start() { # start NAME ARGS...: a server on a free port; sets $port and $server
+  port=$(free_port)
+  local data; data=$(mktemp -d)
+  "$bin/branchdb" serve --bind "127.0.0.1:$port" --data-dir "$data" --log warn "${@:2}" > "$data/server.log" 2>&1 &
+  server=$!
+  until "$load" --addr "127.0.0.1:$port" --connections 1 --seconds 0 ping > /dev/null 2>&1; do sleep 0.1; done
+}
+start writer --storage "$storage"
+writer_port=$port writer=$server
+"$load" --addr "127.0.0.1:$writer_port" --db small --total 1000 --batch 1000 --connections 1 --seconds 3600 insert > /dev/null
+"$load" --addr "127.0.0.1:$writer_port" --db big --total 1000000 --batch 1000 --connections 4 --seconds 3600 insert > /dev/null
+start replica --replica-of "$storage" --primary "127.0.0.1:$writer_port"
+replica_port=$port replica=$server
+"$python" - "$writer_port" "$replica_port" <<'PY'
+import statistics, sys, time, pymongo
+writer, replica = (pymongo.MongoClient(f"mongodb://127.0.0.1:{p}/?directConnection=true") for p in sys.argv[1:3])
+for db, docs in (("small", "1,000"), ("big", "1,000,000")):
+    took = []
+    for i in range(5):
+        started = time.perf_counter()
+        writer[db].command("createBranch", f"b{i}")
+        took.append((time.perf_counter() - started) * 1000)
+    print(f"object storage createBranch at {docs} documents: median {statistics.median(took):.1f} ms of 5")
+lags = []
+for i in range(200):
+    writer.lag.items.insert_one({"_id": i})
+    written = time.perf_counter()
+    while replica.lag.items.find_one({"_id": i}) is None:
+        time.sleep(0.002)
+    lags.append((time.perf_counter() - written) * 1000)
+lags.sort()
+print(f"replica lag (write acknowledged to readable on the replica, 200 writes): "
+      f"p50 {lags[99]:.0f} ms, p99 {lags[197]:.0f} ms, max {lags[-1]:.0f} ms")
+PY
+kill "$replica" "$writer"; wait "$replica" "$writer" 2>/dev/null || true
+start cold --storage "$storage"
+echo "object storage find by _id, cold cache (first 5 s): $("$load" --addr "127.0.0.1:$port" --db big \
+  --keys 1000000 --connections 16 --seconds 5 find-id | tail -1)"
+sleep 25
+echo "object storage find by _id, warm (30 s later, 5 s): $("$load" --addr "127.0.0.1:$port" --db big \
+  --keys 1000000 --connections 16 --seconds 5 find-id | tail -1)"
+kill "$server"; wait "$server" 2>/dev/null || true
