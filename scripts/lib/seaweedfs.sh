@@ -18,7 +18,9 @@ fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 weed_dir=$(mktemp -d)
-trap '[ -f "$weed_dir/pid" ] && kill "$(cat "$weed_dir/pid")" 2>/dev/null; wait 2>/dev/null; rm -rf "$weed_dir"' EXIT
+# Killed with -9: once restarted by seaweedfs-control.sh it is no child of this
+# shell to wait for, and it may outlive a SIGTERM; its data is thrown away anyway.
+trap '[ -f "$weed_dir/pid" ] && kill -9 "$(cat "$weed_dir/pid")" 2>/dev/null; sleep 0.2; rm -rf "$weed_dir"' EXIT
 weed_s3=$(free_port)
 # Who may do what: anyone (the bucket is made by an anonymous PUT) and branchdb's
 # key. Without it SeaweedFS lets anyone in on its first start but refuses everyone
