@@ -7,11 +7,12 @@
 # `_id` of those from 16 connections for 20 s. Then, on SeaweedFS, the figures
 # below (pymongo in a venv under target/client-tools).
 #
-#   scripts/bench-objects.sh [documents] [seconds of finds]
+#   scripts/bench-objects.sh [documents] [seconds of finds] [documents for createBranch]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 documents=${1:-20000}
 seconds=${2:-20}
+big=${3:-1000000}
 cargo build --release --bins --quiet
 bin=${CARGO_TARGET_DIR:-target}/release
 load=$bin/load
@@ -36,7 +37,7 @@ run() {
 run embedded
 run "object storage" --storage "s3://branchdb-bench/run-$$"
 
-# The rest on SeaweedFS only: createBranch at 1,000 and at 1,000,000 documents,
+# The rest on SeaweedFS only: createBranch at 1,000 and at $big documents,
 # a read replica's lag behind the writer (write on the writer, poll the replica),
 # and finds by _id from a server started on an empty data directory (a cold cache)
 # against the same server 30 s later.
@@ -56,13 +57,13 @@ start() { # start NAME ARGS...: a server on a free port; sets $port and $server
 start writer --storage "$storage"
 writer_port=$port writer=$server
 "$load" --addr "127.0.0.1:$writer_port" --db small --total 1000 --batch 1000 --connections 1 --seconds 3600 insert > /dev/null
-"$load" --addr "127.0.0.1:$writer_port" --db big --total 1000000 --batch 1000 --connections 4 --seconds 3600 insert > /dev/null
+"$load" --addr "127.0.0.1:$writer_port" --db big --total "$big" --batch 1000 --connections 4 --seconds 3600 insert | tail -1 | sed "s/^/object storage load of $big documents: /"
 start replica --replica-of "$storage" --primary "127.0.0.1:$writer_port"
 replica_port=$port replica=$server
-"$python" - "$writer_port" "$replica_port" <<'PY'
+"$python" - "$writer_port" "$replica_port" "$big" <<'PY'
 import statistics, sys, time, pymongo
 writer, replica = (pymongo.MongoClient(f"mongodb://127.0.0.1:{p}/?directConnection=true") for p in sys.argv[1:3])
-for db, docs in (("small", "1,000"), ("big", "1,000,000")):
+for db, docs in (("small", "1,000"), ("big", f"{int(sys.argv[3]):,}")):
     took = []
     for i in range(5):
         started = time.perf_counter()
@@ -83,8 +84,8 @@ PY
 kill "$replica" "$writer"; wait "$replica" "$writer" 2>/dev/null || true
 start cold --storage "$storage"
 echo "object storage find by _id, cold cache (first 5 s): $("$load" --addr "127.0.0.1:$port" --db big \
-  --keys 1000000 --connections 16 --seconds 5 find-id | tail -1)"
+  --keys "$big" --connections 16 --seconds 5 find-id | tail -1)"
 sleep 25
 echo "object storage find by _id, warm (30 s later, 5 s): $("$load" --addr "127.0.0.1:$port" --db big \
-  --keys 1000000 --connections 16 --seconds 5 find-id | tail -1)"
+  --keys "$big" --connections 16 --seconds 5 find-id | tail -1)"
 kill "$server"; wait "$server" 2>/dev/null || true
