@@ -100,6 +100,13 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
 }
 
+impl Options {
+    /// SlateDB's cache of objects read, in `cache_dir`.
+    fn cache(&self, defaults: &ObjectStoreCacheOptions) -> ObjectStoreCacheOptions {
+        ObjectStoreCacheOptions { root_folder: self.cache_dir.clone(), ..defaults.clone() }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options { flush_interval: Duration::from_millis(10), max_unflushed_bytes: 256 << 20, cache_dir: None }
@@ -142,15 +149,11 @@ impl Objects {
             max_unflushed_bytes: options.max_unflushed_bytes,
             // A memtable is frozen at this size; SlateDB wants room for more than one.
             l0_sst_size_bytes: defaults.l0_sst_size_bytes.min(options.max_unflushed_bytes / 4),
-            object_store_cache_options: ObjectStoreCacheOptions {
-                root_folder: options.cache_dir.clone(),
-                ..defaults.object_store_cache_options.clone()
-            },
+            object_store_cache_options: options.cache(&defaults.object_store_cache_options),
             ..defaults
         };
         let path = path.to_owned();
-        let requests = Arc::new(Requests::default());
-        let store = Arc::new(requests::Counted::new(store, requests.clone()));
+        let (store, requests) = counted(store);
         let fenced = Arc::new(watch::Sender::new(false));
         let db = runtime
             .block_on(async move { Db::builder(path, store).with_settings(settings).build().await })
@@ -164,29 +167,14 @@ impl Objects {
     /// the storage's manifest, so that the writer's garbage collection spares it).
     pub fn open_reader(location: &Location, options: &Options, poll: Duration) -> Result<Objects> {
         let (store, path) = location.open()?;
-        Objects::open_reader_in(store, &path, options, poll)
-    }
-
-    /// As [`Objects::open_reader`], under `path` in `store`.
-    pub fn open_reader_in(
-        store: Arc<dyn ObjectStore>,
-        path: &str,
-        options: &Options,
-        poll: Duration,
-    ) -> Result<Objects> {
         let runtime = runtime()?;
         let defaults = DbReaderOptions::default();
         let reader_options = DbReaderOptions {
             manifest_poll_interval: poll,
-            object_store_cache_options: ObjectStoreCacheOptions {
-                root_folder: options.cache_dir.clone(),
-                ..defaults.object_store_cache_options.clone()
-            },
+            object_store_cache_options: options.cache(&defaults.object_store_cache_options),
             ..defaults
         };
-        let path = path.to_owned();
-        let requests = Arc::new(Requests::default());
-        let store = Arc::new(requests::Counted::new(store, requests.clone()));
+        let (store, requests) = counted(store);
         let fenced = Arc::new(watch::Sender::new(false));
         let reader = runtime
             .block_on(async move { DbReader::builder(path, store).with_options(reader_options).build().await })
@@ -410,6 +398,12 @@ fn slate_error(e: slatedb::Error, fenced: &watch::Sender<bool>) -> Error {
         return fenced_error();
     }
     Error::Store(format!("object storage: {e}"))
+}
+
+/// `store` with its requests counted, and the counts.
+fn counted(store: Arc<dyn ObjectStore>) -> (Arc<dyn ObjectStore>, Arc<Requests>) {
+    let requests = Arc::new(Requests::default());
+    (Arc::new(requests::Counted::new(store, requests.clone())), requests)
 }
 
 /// SlateDB's runtime: its own two threads.
