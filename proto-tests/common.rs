@@ -47,11 +47,7 @@ impl TestServer {
     async fn start_in(data: tempfile::TempDir, configure: impl FnOnce(&mut Settings)) -> TestServer {
         let mut settings =
             Settings { bind: "127.0.0.1:0".into(), data_dir: data.path().to_path_buf(), ..Settings::default() };
-        // CI runs some suites again with the log and the store in object storage
-        // (SlateDB on a local directory).
-        if std::env::var("BRANCHDB_TEST_STORAGE").as_deref() == Ok("objects") {
-            settings.storage = Some(format!("file://{}", data.path().join("objects").display()));
-        }
+        settings.storage = test_storage(data.path());
         configure(&mut settings);
         let server = Server::bind(settings, vec!["branchdb".into(), "serve".into()]).await.expect("bind");
         let addr = server.local_addr().expect("addr");
@@ -91,6 +87,20 @@ impl TestServer {
             task.await.expect("server task").expect("server run");
         }
     }
+}
+
+/// Where a server keeps its log and store: its data directory (the embedded
+/// default), or, as CI runs some suites again, object storage named by
+/// `BRANCHDB_TEST_STORAGE`: `objects` for SlateDB in the data directory, or an
+/// `s3://bucket/prefix` (`scripts/objects-s3.sh`) under which each server takes a
+/// prefix named after its data directory, so that a restart finds its objects again.
+fn test_storage(data: &std::path::Path) -> Option<String> {
+    let storage = std::env::var("BRANCHDB_TEST_STORAGE").ok()?;
+    if storage == "objects" {
+        return Some(format!("file://{}", data.join("objects").display()));
+    }
+    let unique = data.file_name().and_then(|name| name.to_str()).expect("a temporary directory's name");
+    Some(format!("{}/{unique}", storage.trim_end_matches('/')))
 }
 
 impl Drop for TestServer {

