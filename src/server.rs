@@ -315,12 +315,14 @@ async fn open_in_objects(settings: &Settings, url: &str, replica: bool) -> Resul
     };
     let log_options = wal::Options { durability: settings.durability, ..wal::Options::default() };
     // The data directory is a cache of objects read, and can be lost at any time.
-    // Writes not yet in object storage count against the store's share of memory.
+    // The store's share of memory is halved between writes not yet in object
+    // storage and the tables read, decoded.
     let cache = crate::memory::split(settings.max_memory()).cache;
     let objects_options = crate::objects::Options {
         flush_interval,
         max_unflushed_bytes: (cache / 2).clamp(64 << 20, 1 << 30),
         cache_dir: Some(settings.data_dir.join("objects-cache")),
+        memory_cache_bytes: (cache / 2).clamp(16 << 20, 1 << 30) as u64,
     };
     let options = store::Options {
         retention: settings.retention()?,

@@ -18,12 +18,13 @@
 use std::future::Future;
 use std::ops::Bound;
 use std::path::PathBuf;
-use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use slatedb::config::{DbReaderOptions, ObjectStoreCacheOptions, ScanOptions, Settings};
+use slatedb::db_cache::moka::{MokaCache, MokaCacheOptions};
+use slatedb::db_cache::{DbCache, SplitCache};
 use slatedb::object_store::aws::AmazonS3Builder;
 pub use slatedb::object_store::{local::LocalFileSystem, memory::InMemory, ObjectStore};
 use slatedb::{CloseReason, Db, DbIterator, DbReader, DbSnapshot, ErrorKind, IterationOrder, WriteHandle};
@@ -33,9 +34,6 @@ use crate::error::{Error, ErrorCode, Result};
 
 mod requests;
 pub use requests::{Kind as RequestKind, Requests};
-
-/// How many entries a scan reads ahead of its caller.
-const SCAN_AHEAD: usize = 256;
 
 /// Where the database lives: `s3://bucket/prefix` (endpoint, region and
 /// credentials from the usual `AWS_*` environment variables) or `file:///path`.
@@ -98,6 +96,9 @@ pub struct Options {
     pub max_unflushed_bytes: usize,
     /// A directory on the local disk where objects read are cached; `None`: none.
     pub cache_dir: Option<PathBuf>,
+    /// The memory for the tables' blocks, indexes and filters once read and
+    /// decoded; 0: none, and every read decodes its tables' indexes again.
+    pub memory_cache_bytes: u64,
 }
 
 impl Options {
@@ -105,11 +106,35 @@ impl Options {
     fn cache(&self, defaults: &ObjectStoreCacheOptions) -> ObjectStoreCacheOptions {
         ObjectStoreCacheOptions { root_folder: self.cache_dir.clone(), ..defaults.clone() }
     }
+
+    /// SlateDB's cache in memory: a quarter of it for the tables' indexes and
+    /// filters, which every read of a table needs, the rest for their blocks.
+    fn memory_cache(&self) -> Option<Arc<dyn DbCache>> {
+        if self.memory_cache_bytes == 0 {
+            return None;
+        }
+        let part = |max_capacity| -> Option<Arc<dyn DbCache>> {
+            Some(Arc::new(MokaCache::new_with_opts(MokaCacheOptions {
+                max_capacity,
+                time_to_live: None,
+                time_to_idle: None,
+            })))
+        };
+        let meta = self.memory_cache_bytes / 4;
+        let cache =
+            SplitCache::new().with_meta_cache(part(meta)).with_block_cache(part(self.memory_cache_bytes - meta));
+        Some(Arc::new(cache))
+    }
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { flush_interval: Duration::from_millis(10), max_unflushed_bytes: 256 << 20, cache_dir: None }
+        Options {
+            flush_interval: Duration::from_millis(10),
+            max_unflushed_bytes: 256 << 20,
+            cache_dir: None,
+            memory_cache_bytes: 64 << 20,
+        }
     }
 }
 
@@ -155,9 +180,11 @@ impl Objects {
         let path = path.to_owned();
         let (store, requests) = counted(store);
         let fenced = Arc::new(watch::Sender::new(false));
-        let db = runtime
-            .block_on(async move { Db::builder(path, store).with_settings(settings).build().await })
-            .map_err(|e| slate_error(e, &fenced))?;
+        let mut builder = Db::builder(path, store).with_settings(settings).with_db_cache_disabled();
+        if let Some(cache) = options.memory_cache() {
+            builder = builder.with_db_cache(cache, 0);
+        }
+        let db = runtime.block_on(async move { builder.build().await }).map_err(|e| slate_error(e, &fenced))?;
         Ok(Objects { db: Handle::Writer(Arc::new(db)), runtime: Some(runtime), fenced, requests })
     }
 
@@ -176,8 +203,12 @@ impl Objects {
         };
         let (store, requests) = counted(store);
         let fenced = Arc::new(watch::Sender::new(false));
+        let mut builder = DbReader::builder(path, store).with_options(reader_options).with_db_cache_disabled();
+        if let Some(cache) = options.memory_cache() {
+            builder = builder.with_db_cache(cache, 0);
+        }
         let reader = runtime
-            .block_on(async move { DbReader::builder(path, store).with_options(reader_options).build().await })
+            .block_on(async move { builder.build().await })
             .map_err(|e| Error::Store(format!("cannot follow the object storage (has a writer opened it?): {e}")))?;
         Ok(Objects { db: Handle::Reader(Arc::new(reader)), runtime: Some(runtime), fenced, requests })
     }
@@ -269,10 +300,7 @@ impl Objects {
         Ok(ObjectSnapshot { source, runtime: self.handle().clone(), fenced: self.fenced.clone() })
     }
 
-    fn run<T: Send + 'static>(
-        &self,
-        work: impl Future<Output = std::result::Result<T, slatedb::Error>> + Send + 'static,
-    ) -> Result<T> {
+    fn run<T>(&self, work: impl Future<Output = std::result::Result<T, slatedb::Error>>) -> Result<T> {
         run(self.handle(), &self.fenced, work)
     }
 
@@ -333,62 +361,66 @@ impl ObjectSnapshot {
     }
 
     /// The entries between `lower` and `upper`, ascending or, when `reverse`,
-    /// descending, read ahead of the caller.
+    /// descending.
     pub fn scan(&self, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>, reverse: bool) -> Entries {
-        let (sender, receiver) = tokio::sync::mpsc::channel(SCAN_AHEAD);
         let order = if reverse { IterationOrder::Descending } else { IterationOrder::Ascending };
         let options = ScanOptions { order, ..ScanOptions::default() };
-        let (source, fenced) = (self.source.clone(), self.fenced.clone());
-        self.runtime.spawn(async move {
-            let mut entries = match source.scan((lower, upper), &options).await {
-                Ok(entries) => entries,
-                Err(e) => {
-                    let _ = sender.send(Err(slate_error(e, &fenced))).await;
-                    return;
-                }
-            };
-            loop {
-                let next = match entries.next().await {
-                    Ok(Some(entry)) => Ok((entry.key, entry.value)),
-                    Ok(None) => return,
-                    Err(e) => Err(slate_error(e, &fenced)),
-                };
-                let failed = next.is_err();
-                // A full channel waits for the caller; a closed one means it stopped.
-                if sender.send(next).await.is_err() || failed {
-                    return;
-                }
-            }
-        });
-        Entries(receiver)
+        let source = self.source.clone();
+        let state = match run(&self.runtime, &self.fenced, async move { source.scan((lower, upper), &options).await }) {
+            Ok(entries) => Scan::Open(Box::new(entries)),
+            Err(e) => Scan::Failed(e),
+        };
+        Entries { state, runtime: self.runtime.clone(), fenced: self.fenced.clone() }
     }
 }
 
 /// The entries of a scan, in its order; an error ends them.
-pub struct Entries(tokio::sync::mpsc::Receiver<Result<(Bytes, Bytes)>>);
+pub struct Entries {
+    state: Scan,
+    runtime: tokio::runtime::Handle,
+    fenced: Arc<watch::Sender<bool>>,
+}
+
+enum Scan {
+    Open(Box<DbIterator>),
+    Failed(Error),
+    Done,
+}
 
 impl Iterator for Entries {
     type Item = Result<(Bytes, Bytes)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        futures::executor::block_on(self.0.recv())
+        let entries = match std::mem::replace(&mut self.state, Scan::Done) {
+            Scan::Open(entries) => entries,
+            Scan::Failed(e) => return Some(Err(e)),
+            Scan::Done => return None,
+        };
+        let mut entries = entries;
+        let next = {
+            let _context = self.runtime.enter();
+            futures::executor::block_on(entries.next())
+        };
+        match next {
+            Ok(Some(entry)) => {
+                self.state = Scan::Open(entries);
+                Some(Ok((entry.key, entry.value)))
+            }
+            Ok(None) => None,
+            Err(e) => Some(Err(slate_error(e, &self.fenced))),
+        }
     }
 }
 
-/// Runs `work` on SlateDB's runtime and waits for it, from any thread.
-fn run<T: Send + 'static>(
+/// Runs `work`, which needs SlateDB's runtime, on the calling thread and waits for
+/// it: reads answered from memory take no trip to another thread and back.
+fn run<T>(
     runtime: &tokio::runtime::Handle,
     fenced: &watch::Sender<bool>,
-    work: impl Future<Output = std::result::Result<T, slatedb::Error>> + Send + 'static,
+    work: impl Future<Output = std::result::Result<T, slatedb::Error>>,
 ) -> Result<T> {
-    let (sender, receiver) = sync_channel(1);
-    runtime.spawn(async move {
-        let _ = sender.send(work.await);
-    });
-    match receiver.recv() {
-        Ok(outcome) => outcome.map_err(|e| slate_error(e, fenced)),
-        Err(_) => Err(Error::Store("object storage stopped".into())),
-    }
+    let _context = runtime.enter();
+    futures::executor::block_on(work).map_err(|e| slate_error(e, fenced))
 }
 
 /// SlateDB's error as ours; a fenced database says so to its watchers.
