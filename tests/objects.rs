@@ -142,6 +142,24 @@ fn insert_until(addr: SocketAddr, first_id: i64, stop: Arc<AtomicBool>) -> Vec<A
     attempts
 }
 
+/// Finds the document `id` of `shop.items` again and again until `until`: how long
+/// each find took. Every one must find it.
+fn read_until(addr: SocketAddr, id: i64, until: Instant) -> Vec<Duration> {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
+    let mut took = Vec::new();
+    while Instant::now() < until {
+        let started = Instant::now();
+        let body = doc! {"find": "items", "filter": {"_id": id}, "$db": "shop"};
+        let reply = command(&mut stream, body).expect("an answer while the storage is away");
+        took.push(started.elapsed());
+        let found = reply.get_document("cursor").and_then(|c| c.get_array("firstBatch")).map(Vec::len);
+        assert_eq!(found, Ok(1), "a read while the storage is away: {reply}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    took
+}
+
 /// Increments a counter with retryable writes until `stop`, retrying each (same
 /// session, same transaction number) until it is acknowledged, as a driver would.
 /// Returns how many were acknowledged, whether one was left unacknowledged, and
@@ -174,8 +192,9 @@ fn increment_until(addr: SocketAddr, stop: Arc<AtomicBool>) -> (i64, bool, u32) 
 }
 
 /// The S3 server is stopped for 10 s under a steady insert load and started again:
-/// nothing is acknowledged while it is down, every acknowledged write is there
-/// afterwards, and the server goes on without a restart. Needs the S3 server's
+/// nothing is acknowledged while it is down, reads of what the server holds go on,
+/// every acknowledged write is there afterwards, and the server goes on without a
+/// restart. Needs the S3 server's
 /// control (`scripts/objects-s3.sh` sets `BRANCHDB_TEST_S3_CONTROL`).
 #[test]
 fn writes_wait_while_object_storage_is_away_and_go_on_when_it_is_back() {
@@ -204,8 +223,12 @@ fn writes_wait_while_object_storage_is_away_and_go_on_when_it_is_back() {
     std::thread::sleep(Duration::from_secs(2));
     s3("stop");
     let down = Instant::now();
+    // Reads of what is in memory or in the local cache go on meanwhile: the first
+    // insert, read again and again for the 10 s.
+    let reads = std::thread::spawn(move || read_until(addr, 0, down + Duration::from_secs(10)));
     std::thread::sleep(Duration::from_secs(10));
     let back = Instant::now();
+    let reads = reads.join().expect("the reads");
     s3("start");
     std::thread::sleep(Duration::from_secs(8));
     stop.store(true, Ordering::Relaxed);
@@ -232,6 +255,9 @@ fn writes_wait_while_object_storage_is_away_and_go_on_when_it_is_back() {
     for attempt in &attempts {
         assert!(stored.contains(&attempt.id), "insert {} ({:?}) is there", attempt.id, attempt.outcome);
     }
+    assert!(reads.len() > 10, "reads went on while the storage was away: {} answered", reads.len());
+    let slowest = reads.iter().max().expect("reads");
+    assert!(*slowest < Duration::from_secs(1), "a read waited {slowest:?} for the storage");
     // A retried increment that had failed unacknowledged was not applied twice.
     assert!(retried > 0, "increments failed while the storage was away");
     let counter = all_documents(addr, "shop", "counters");

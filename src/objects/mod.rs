@@ -102,9 +102,15 @@ pub struct Options {
 }
 
 impl Options {
-    /// SlateDB's cache of objects read, in `cache_dir`.
+    /// SlateDB's cache of objects, in `cache_dir`: those read, and the tables a
+    /// writer puts and compacts, which it reads next.
     fn cache(&self, defaults: &ObjectStoreCacheOptions) -> ObjectStoreCacheOptions {
-        ObjectStoreCacheOptions { root_folder: self.cache_dir.clone(), ..defaults.clone() }
+        ObjectStoreCacheOptions {
+            root_folder: self.cache_dir.clone(),
+            cache_on_flush: true,
+            cache_on_compaction: true,
+            ..defaults.clone()
+        }
     }
 
     /// SlateDB's cache in memory: a quarter of it for the tables' indexes and
@@ -364,7 +370,9 @@ impl ObjectSnapshot {
     /// descending.
     pub fn scan(&self, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>, reverse: bool) -> Entries {
         let order = if reverse { IterationOrder::Descending } else { IterationOrder::Ascending };
-        let options = ScanOptions { order, ..ScanOptions::default() };
+        // The store reads one document's versions with a short scan: its blocks
+        // are cached as a point read's are.
+        let options = ScanOptions { order, cache_blocks: true, ..ScanOptions::default() };
         let source = self.source.clone();
         let state = match run(&self.runtime, &self.fenced, async move { source.scan((lower, upper), &options).await }) {
             Ok(entries) => Scan::Open(Box::new(entries)),
