@@ -176,3 +176,64 @@ async fn default_max_time_ms_limits_reads_of_users_without_bypass() {
     app.database("shop").run_command(writes).await.expect("writes are not limited");
     server.stop().await;
 }
+
+/// A read replica's users and roles are its writer's: a user made on the writer
+/// logs in on the replica, the localhost exception closes there too, and a role
+/// the writer revokes is gone from the replica's logged-in connections.
+#[tokio::test]
+async fn a_read_replica_follows_its_writers_users_and_roles() {
+    let objects = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", objects.path().display());
+    let writer = TestServer::start_with(|s| {
+        s.auth = true;
+        s.storage = Some(url.clone());
+    })
+    .await;
+    // Started before any user exists: the localhost exception is open on both.
+    let replica = TestServer::start_with(|s| {
+        s.auth = true;
+        s.storage = None;
+        s.replica_of = Some(url.clone());
+    })
+    .await;
+    let create_root = doc! {"createUser": "root", "pwd": "s3cret", "roles": ["root"]};
+    writer.client().await.database("admin").run_command(create_root).await.expect("first user");
+    let root = login(&writer, "root", "s3cret", "admin", AuthMechanism::ScramSha256).await;
+    let dev = doc! {"createUser": "dev", "pwd": "devpw", "roles": [{"role": "read", "db": "shop"}]};
+    root.database("shop").run_command(dev).await.expect("dev");
+
+    let within = |what: &'static str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        move || assert!(std::time::Instant::now() < deadline, "not within 5 s on the replica: {what}")
+    };
+    let dev = login(&replica, "dev", "devpw", "shop", AuthMechanism::ScramSha256).await;
+    let items = dev.database("shop").collection::<Document>("items");
+    let check = within("dev logs in and reads");
+    while code(items.find_one(doc! {}).await).is_some() {
+        check();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The exception is closed: an anonymous createUser is unauthorized, not sent
+    // on to be refused as a write.
+    let anonymous = replica.client().await.database("admin");
+    let check = within("the localhost exception closes");
+    loop {
+        let refused = code(anonymous.run_command(doc! {"createUser": "x", "pwd": "p", "roles": []}).await);
+        if refused == Some(13) {
+            break;
+        }
+        assert_eq!(refused, Some(10107), "a replica takes no writes");
+        check();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let revoke = doc! {"revokeRolesFromUser": "dev", "roles": [{"role": "read", "db": "shop"}]};
+    root.database("shop").run_command(revoke).await.expect("revoke");
+    let check = within("the revoked role is gone");
+    while code(items.find_one(doc! {}).await) != Some(13) {
+        check();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    replica.stop().await;
+    writer.stop().await;
+}

@@ -29,6 +29,10 @@ use crate::wal::{self, fs::StdFs, Wal};
 /// How long shutdown waits for connections to finish their current request.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// How often, at most, a read replica looks whether its writer's users and roles
+/// changed.
+const SECURITY_FOLLOW: Duration = Duration::from_millis(100);
+
 /// How often a read replica looks in object storage for what its writer made
 /// durable (each look lists and reads the storage's manifest and log objects).
 #[cfg(feature = "slatedb")]
@@ -153,6 +157,9 @@ impl Server {
             Some(_) => None,
         };
         let reaper = tokio::spawn(reap_sessions(shared.clone(), stop_rx.clone()));
+        if shared.settings.replica_of.is_some() {
+            tokio::spawn(follow_security(shared.clone(), stop_rx.clone()));
+        }
         if let Some(metrics) = metrics {
             tracing::info!(addr = %metrics.local_addr()?, "serving metrics at /metrics");
             tokio::spawn(crate::metrics::serve(metrics, shared.clone(), stop_rx.clone()));
@@ -396,6 +403,40 @@ async fn reap_sessions(shared: Arc<Context>, mut stop: watch::Receiver<bool>) {
             }
             _ = stop.wait_for(|&stop| stop) => break,
         }
+    }
+}
+
+/// A read replica: looks at its writer's users and roles each time it has caught
+/// up with the writer (at most every [`SECURITY_FOLLOW`]), so that a user made,
+/// changed or dropped there holds here too.
+async fn follow_security(shared: Arc<Context>, mut stop: watch::Receiver<bool>) {
+    let mut published = shared.store.subscribe();
+    let mut seen = None;
+    let mut failing = false;
+    loop {
+        let context = shared.clone();
+        let previous = seen.take();
+        let looked = tokio::task::spawn_blocking(move || crate::command::follow_security(&context, previous)).await;
+        match looked {
+            Ok(Ok(now)) => {
+                seen = Some(now);
+                failing = false;
+            }
+            Ok(Err(e)) if !failing => {
+                tracing::warn!(error = %e, "reading the writer's users and roles failed; trying again");
+                failing = true;
+            }
+            Ok(Err(_)) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "following the writer's users and roles panicked");
+                return;
+            }
+        }
+        tokio::select! {
+            changed = published.changed() => if changed.is_err() { return },
+            _ = stop.wait_for(|&stop| stop) => return,
+        }
+        tokio::time::sleep(SECURITY_FOLLOW).await;
     }
 }
 

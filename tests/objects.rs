@@ -320,11 +320,54 @@ fn a_read_replica_follows_the_writer_and_takes_no_writes() {
         call(replica, doc! {"insert": "items", "documents": [{"_id": 9}], "$db": "fresh"}),
     ] {
         assert_eq!(refused.get_i32("code"), Ok(10107), "{refused}");
+        // As a secondary's: drivers compare it with their last hello's.
+        assert_eq!(refused.get_document("topologyVersion"), hello.get_document("topologyVersion"), "{refused}");
     }
     let status = call(replica, doc! {"serverStatus": 1, "$db": "admin"});
     let repl = status.get_document("repl").expect("a replica's serverStatus has repl");
     assert_eq!(repl.get_bool("secondary"), Ok(true), "{status}");
     assert!(repl.get_i64("appliedLsn").expect("appliedLsn") >= i64::from(first), "{status}");
+}
+
+/// A change stream opened on a read replica, on a branch, sees the writer's writes
+/// to that branch as the replica follows them, and nothing of the others.
+#[test]
+fn a_read_replica_streams_the_writers_changes() {
+    let objects = tempfile::tempdir().expect("tempdir");
+    let url = storage(objects.path());
+    let writer_disk = tempfile::tempdir().expect("tempdir");
+    let (_writer, writer) = start(writer_disk.path(), &["--storage", &url]);
+    lsn_of(&insert(writer, "shop", 1));
+    let branch = call(writer, doc! {"createBranch": "feature-x", "$db": "shop"});
+    assert_eq!(branch.get_f64("ok"), Ok(1.0), "{branch}");
+    let replica_disk = tempfile::tempdir().expect("tempdir");
+    let (_replica, replica) = start(replica_disk.path(), &["--replica-of", &url]);
+
+    let mut stream = TcpStream::connect(replica).expect("connect");
+    let pipeline = vec![doc! {"$changeStream": {}}];
+    let opened =
+        command(&mut stream, doc! {"aggregate": "items", "pipeline": pipeline, "cursor": {}, "$db": "shop@feature-x"})
+            .expect("aggregate");
+    let id =
+        opened.get_document("cursor").and_then(|c| c.get_i64("id")).unwrap_or_else(|_| panic!("a cursor: {opened}"));
+    lsn_of(&insert(writer, "shop", 2));
+    lsn_of(&insert(writer, "shop@feature-x", 3));
+    let written = Instant::now();
+    let mut events = Vec::new();
+    while events.is_empty() {
+        assert!(written.elapsed() < Duration::from_secs(5), "no event on the replica within 5 s");
+        let body = doc! {"getMore": id, "collection": "items", "maxTimeMS": 200, "$db": "shop@feature-x"};
+        let more = command(&mut stream, body).expect("getMore");
+        let batch = more
+            .get_document("cursor")
+            .and_then(|c| c.get_array("nextBatch"))
+            .unwrap_or_else(|_| panic!("a batch: {more}"));
+        events.extend(batch.iter().filter_map(Bson::as_document).cloned());
+    }
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].get_str("operationType"), Ok("insert"), "{:?}", events[0]);
+    let key = events[0].get_document("documentKey").expect("documentKey");
+    assert_eq!(key.get_i64("_id"), Ok(3), "{:?}", events[0]);
 }
 
 fn signal(pid: u32, signal: i32) {

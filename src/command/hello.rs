@@ -33,7 +33,7 @@ fn process_id() -> ObjectId {
 }
 
 /// The topology version every reply carries.
-fn topology_version() -> Document {
+pub(super) fn topology_version() -> Document {
     doc! {"processId": process_id(), "counter": 0i64}
 }
 

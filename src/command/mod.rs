@@ -99,7 +99,7 @@ use crate::fail_points;
 use crate::namespace::DbRef;
 use crate::profiling::SlowOperation;
 pub use invocation::Invocation;
-pub use users::start_security;
+pub use users::{follow_security, start_security};
 
 use crate::auth::privileges::Action;
 use authorize::Rule;
@@ -1444,7 +1444,15 @@ fn execute_counted(body: &Document, connection: &ConnectionInfo, shared: &Arc<Co
         }
         Ok(Err(err)) => {
             tracing::debug!(peer = %connection.peer, error = %err, "command failed");
-            err.to_reply()
+            let mut reply = err.to_reply();
+            // A read replica's refusal of a write carries its topology version, as
+            // a secondary's does: drivers see that the error tells them nothing
+            // their last hello did not, and keep the server instead of marking it
+            // unknown until their next heartbeat.
+            if err.code() == ErrorCode::NotWritablePrimary && shared.settings.replica_of.is_some() {
+                reply.insert("topologyVersion", hello::topology_version());
+            }
+            reply
         }
         Err(action) => fail_point_error(&action),
     };

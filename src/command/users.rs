@@ -160,6 +160,19 @@ pub fn start_security(context: &Context, root: Option<(&str, &str)>) -> Result<(
     Ok(())
 }
 
+/// A read replica's users and roles are its writer's, which change under it:
+/// compares them with `seen`, what it saw last, and when they differ, every
+/// connection resolves its grants again and the localhost exception follows
+/// whether any exist. Returns what it sees now.
+pub fn follow_security(context: &Context, seen: Option<Vec<Document>>) -> Result<Vec<Document>> {
+    let mut now = user_store::users(context, None)?;
+    now.extend(user_store::roles(context, None)?);
+    if seen.as_ref() != Some(&now) {
+        context.security.changed(!now.is_empty());
+    }
+    Ok(now)
+}
+
 pub fn create_user(inv: &Invocation<'_>) -> Result<Document> {
     let name = named_user(inv, "createUser")?;
     let external = name.db == crate::namespace::EXTERNAL;
