@@ -399,12 +399,11 @@ impl Iterator for Entries {
     type Item = Result<(Bytes, Bytes)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let entries = match std::mem::replace(&mut self.state, Scan::Done) {
+        let mut entries = match std::mem::replace(&mut self.state, Scan::Done) {
             Scan::Open(entries) => entries,
             Scan::Failed(e) => return Some(Err(e)),
             Scan::Done => return None,
         };
-        let mut entries = entries;
         let next = {
             let _context = self.runtime.enter();
             futures::executor::block_on(entries.next())

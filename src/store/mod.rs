@@ -243,22 +243,12 @@ impl Store {
             lag: Mutex::default(),
         });
         if store.options.follower {
-            let follower = store.clone();
-            let handle = std::thread::Builder::new()
-                .name("store-follower".into())
-                .spawn(move || follower.follow_loop())
-                .map_err(|e| Error::Internal(format!("cannot start the store's follower thread: {e}")))?;
-            *lock(&store.background) = Some(handle);
+            store.start_background("follower", Store::follow_loop)?;
             return Ok(store);
         }
         store.replay()?;
         if store.options.background {
-            let worker = store.clone();
-            let handle = std::thread::Builder::new()
-                .name("store-background".into())
-                .spawn(move || worker.background_loop())
-                .map_err(|e| Error::Internal(format!("cannot start the store's background thread: {e}")))?;
-            *lock(&store.background) = Some(handle);
+            store.start_background("background", Store::background_loop)?;
         }
         Ok(store)
     }
@@ -681,6 +671,18 @@ impl Store {
             true => Ok(()),
             false => self.checkpoint(),
         }
+    }
+
+    /// Runs `work` on the store's one thread of its own (`store-<name>`), which
+    /// [`Store::close`] stops and joins.
+    fn start_background(self: &Arc<Self>, name: &str, work: fn(&Store)) -> Result<()> {
+        let store = self.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("store-{name}"))
+            .spawn(move || work(&store))
+            .map_err(|e| Error::Internal(format!("cannot start the store's {name} thread: {e}")))?;
+        *lock(&self.background) = Some(handle);
+        Ok(())
     }
 
     fn background_loop(&self) {
