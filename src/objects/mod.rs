@@ -10,30 +10,36 @@
 //! whenever that commit is. Opening the database fences the writer that had it:
 //! that one's writes fail from then on, and it never acknowledges another.
 //!
-//! SlateDB is asynchronous. [`Objects`] owns a runtime for it, and its calls wait
-//! from whatever thread they are on (a command's blocking thread, a background
-//! pass, a test). A scan streams through a bounded channel, so the caller reads at
-//! its own pace and dropping the scan ends it.
+//! Writes take turns (`turns.rs`): one at a time, each knowing its sequence number
+//! before it is made, and refused while the storage leaves too much undurable.
+//!
+//! SlateDB is asynchronous. [`Objects`] owns a runtime for it, and its calls are
+//! polled on whatever thread makes them (a command's blocking thread, a background
+//! pass, a test), inside that runtime's context; a scan is advanced the same way,
+//! one entry at a time, as its caller reads.
 
 use std::future::Future;
 use std::ops::Bound;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use slatedb::config::{DbReaderOptions, ObjectStoreCacheOptions, ScanOptions, Settings};
+use slatedb::config::{DbReaderOptions, ObjectStoreCacheOptions, ScanOptions, Settings, WriteOptions};
 use slatedb::db_cache::moka::{MokaCache, MokaCacheOptions};
 use slatedb::db_cache::{DbCache, SplitCache};
 use slatedb::object_store::aws::AmazonS3Builder;
 pub use slatedb::object_store::{local::LocalFileSystem, memory::InMemory, ObjectStore};
-use slatedb::{CloseReason, Db, DbIterator, DbReader, DbSnapshot, ErrorKind, IterationOrder, WriteHandle};
+use slatedb::{CloseReason, Db, DbIterator, DbReader, DbSnapshot, DbStatus, ErrorKind, IterationOrder, WriteHandle};
 use tokio::sync::watch;
 
 use crate::error::{Error, ErrorCode, Result};
 
 mod requests;
+mod turns;
 pub use requests::{Kind as RequestKind, Requests};
+use turns::Turns;
+pub use turns::UNREACHABLE_AFTER;
 
 /// Where the database lives: `s3://bucket/prefix` (endpoint, region and
 /// credentials from the usual `AWS_*` environment variables) or `file:///path`.
@@ -152,6 +158,10 @@ pub struct Objects {
     /// Set once another writer has taken the database over.
     fenced: Arc<watch::Sender<bool>>,
     requests: Arc<Requests>,
+    /// Whose turn it is to write (a writer's; see `turns.rs`).
+    turns: Mutex<Turns>,
+    /// A writer's status from SlateDB: what it has made durable.
+    status: Option<watch::Receiver<DbStatus>>,
 }
 
 #[derive(Clone)]
@@ -163,6 +173,46 @@ enum Handle {
 /// A write made, to wait for its durability.
 #[derive(Clone)]
 pub struct Written(WriteHandle);
+
+/// A writer's turn to write: no other write is made until it writes or is dropped.
+pub struct Turn<'a> {
+    objects: &'a Objects,
+    db: Arc<Db>,
+    turns: MutexGuard<'a, Turns>,
+}
+
+impl Turn<'_> {
+    /// The sequence number the write is given if asked: after every write made,
+    /// and after `floor`.
+    pub fn next_seq(&self, floor: u64) -> u64 {
+        self.turns.next_seq(floor)
+    }
+
+    /// Puts (`Some`) and deletes (`None`) atomically, visible at once, durable
+    /// later, as the write with sequence number `seq` (from [`Turn::next_seq`])
+    /// or, when `None`, SlateDB's next.
+    pub fn write<K: AsRef<[u8]>, V: AsRef<[u8]>>(
+        mut self,
+        changes: impl IntoIterator<Item = (K, Option<V>)>,
+        seq: Option<u64>,
+    ) -> Result<Written> {
+        let mut batch = slatedb::WriteBatch::new();
+        let mut bytes = 0;
+        for (key, value) in changes {
+            let (key, value) = (key.as_ref(), value.as_ref().map(AsRef::as_ref));
+            bytes += key.len() + value.map_or(0, <[u8]>::len);
+            match value {
+                Some(value) => batch.put(key, value),
+                None => batch.delete(key),
+            }
+        }
+        let options = WriteOptions { seqnum: seq.unwrap_or(0) };
+        let db = self.db.clone();
+        let handle = self.objects.run(async move { db.write_with_options(batch, &options).await })?;
+        self.turns.made(handle.seqnum(), bytes);
+        Ok(Written(handle))
+    }
+}
 
 impl Objects {
     /// Opens (or creates) the database at `location`.
@@ -191,7 +241,16 @@ impl Objects {
             builder = builder.with_db_cache(cache, 0);
         }
         let db = runtime.block_on(async move { builder.build().await }).map_err(|e| slate_error(e, &fenced))?;
-        Ok(Objects { db: Handle::Writer(Arc::new(db)), runtime: Some(runtime), fenced, requests })
+        let status = db.subscribe();
+        let last_seq = db.snapshot().map_err(|e| slate_error(e, &fenced))?.seq().max(status.borrow().durable_seq);
+        Ok(Objects {
+            db: Handle::Writer(Arc::new(db)),
+            runtime: Some(runtime),
+            fenced,
+            requests,
+            turns: Mutex::new(Turns::new(last_seq, options.max_unflushed_bytes)),
+            status: Some(status),
+        })
     }
 
     /// Opens a reader of the database at `location`, which a writer made: it sees
@@ -216,7 +275,14 @@ impl Objects {
         let reader = runtime
             .block_on(async move { builder.build().await })
             .map_err(|e| Error::Store(format!("cannot follow the object storage (has a writer opened it?): {e}")))?;
-        Ok(Objects { db: Handle::Reader(Arc::new(reader)), runtime: Some(runtime), fenced, requests })
+        Ok(Objects {
+            db: Handle::Reader(Arc::new(reader)),
+            runtime: Some(runtime),
+            fenced,
+            requests,
+            turns: Mutex::new(Turns::new(0, options.max_unflushed_bytes)),
+            status: None,
+        })
     }
 
     /// Whether this is a reader, which takes no writes.
@@ -247,15 +313,35 @@ impl Objects {
         &self,
         changes: impl IntoIterator<Item = (K, Option<V>)>,
     ) -> Result<Written> {
-        let mut batch = slatedb::WriteBatch::new();
-        for (key, value) in changes {
-            match value {
-                Some(value) => batch.put(key, value),
-                None => batch.delete(key),
-            }
-        }
+        self.turn()?.write(changes, None)
+    }
+
+    /// Waits for this writer's turn to write (`turns.rs`): writes are made one at a
+    /// time, and while the storage leaves too much written undurable they wait for
+    /// it, at most [`UNREACHABLE_AFTER`], and are then refused with
+    /// `HostUnreachable`, nothing written.
+    pub fn turn(&self) -> Result<Turn<'_>> {
         let db = self.writer()?;
-        Ok(Written(self.run(async move { db.write(batch).await })?))
+        let Some(status) = &self.status else {
+            return Err(Error::Internal("a writer of object storage without SlateDB's status".into()));
+        };
+        let turns = lock(&self.turns);
+        let turns = turns::take_turn(
+            turns,
+            || status.borrow().durable_seq,
+            |left| {
+                let mut status = status.clone();
+                status.borrow_and_update();
+                // Checked again every 50 ms: a change between reading the status
+                // and waiting for the next is not waited for.
+                let _context = self.handle().enter();
+                let _ = futures::executor::block_on(tokio::time::timeout(
+                    left.min(Duration::from_millis(50)),
+                    status.changed(),
+                ));
+            },
+        )?;
+        Ok(Turn { objects: self, db, turns })
     }
 
     /// Waits until `written`, and so every write before it, is in object storage
@@ -430,6 +516,10 @@ fn run<T>(
     futures::executor::block_on(work).map_err(|e| slate_error(e, fenced))
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// SlateDB's error as ours; a fenced database says so to its watchers.
 fn slate_error(e: slatedb::Error, fenced: &watch::Sender<bool>) -> Error {
     if e.kind() == ErrorKind::Closed(CloseReason::Fenced) {
@@ -483,3 +573,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod outage_tests;

@@ -27,7 +27,9 @@ pub struct Lag {
 }
 
 impl Lag {
-    /// Records of the writer's log seen but not yet readable.
+    /// How far, in LSNs, what reads see is behind the last record of the
+    /// writer's log seen (LSNs in object storage rise with gaps: an estimate of
+    /// records, 0 when every record seen is readable).
     pub fn records(&self) -> u64 {
         self.log.0.saturating_sub(self.applied.0)
     }

@@ -728,6 +728,9 @@ impl Store {
     /// Appends `entry` to the log and applies it to the pending group. Called with
     /// the writer lock held, so records are applied in LSN order.
     fn append_and_apply(&self, meta: &mut Meta, entry: &Entry) -> Result<Commit> {
+        if self.wal.carries_changes() {
+            return self.append_carrying(meta, entry);
+        }
         let (lsn, time) = self.wal.append(entry)?;
         let applied = (|| {
             let mut pending = lock(&self.pending);
@@ -748,6 +751,43 @@ impl Store {
             return Err(e);
         }
         Ok(Commit { lsn, time })
+    }
+
+    /// Appends `entry` to a log that writes the changes applying it with the
+    /// record, in one atomic write (object storage, where the engine shares the
+    /// log's database): the engine is never behind the log, and no group is
+    /// pending. Called with the writer lock held, as [`Store::append_and_apply`].
+    fn append_carrying(&self, meta: &mut Meta, entry: &Entry) -> Result<Commit> {
+        let mut applied = None;
+        let mut applying = false;
+        let appended = self.wal.append_carrying(entry, &mut |lsn, time| {
+            let mut staged = Staged::new(self.writer_snapshot()?);
+            let mut next = *meta;
+            applying = true;
+            apply::apply(&mut staged, &mut write(&self.branches), &mut next, lsn, time, entry)?;
+            next.save(&mut staged);
+            applied = Some(next);
+            self.engine.in_log_database(staged.into_batch()).ok_or_else(|| {
+                Error::Internal("the log carries the engine's changes, but the engine is not in its database".into())
+            })
+        });
+        match (appended, applied) {
+            (Ok((lsn, time)), Some(next)) => {
+                *meta = next;
+                self.committed.store(lsn.0, Ordering::Release);
+                Ok(Commit { lsn, time })
+            }
+            (Ok((lsn, _)), None) => Err(Error::Internal(format!("LSN {lsn} was written without its changes"))),
+            (Err(e), _) => {
+                // Applying may have changed the branches in memory, which no
+                // longer match the engine. A fenced log takes no more writes and
+                // answers each as a server that is no longer primary.
+                if applying && e.code() != ErrorCode::NotWritablePrimary {
+                    self.fail(format!("writing a record with its changes failed: {e}"));
+                }
+                Err(e)
+            }
+        }
     }
 
     /// What a writer reads, with the writer lock held: the engine with the

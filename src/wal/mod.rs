@@ -80,6 +80,13 @@ pub const SPLIT_OPS: usize = 1000;
 /// Default segment size.
 pub const DEFAULT_SEGMENT_SIZE: u64 = 64 * 1024 * 1024;
 
+/// The changes a record carries in its write ([`Wal::append_carrying`]): keys and
+/// values of the log's database, `None` deleting.
+pub type Carried = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+/// Makes the changes a record carries, given its LSN and commit time.
+pub type Carry<'c> = dyn FnMut(Lsn, DateTime) -> Result<Carried> + 'c;
+
 /// How a log is opened.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -187,6 +194,31 @@ impl Wal {
     /// commits it.
     pub fn append(&self, entry: &Entry) -> Result<(Lsn, DateTime)> {
         each!(self, log => log.append(entry))
+    }
+
+    /// Whether the log writes each record together with the changes that apply
+    /// it ([`Wal::append_carrying`]): a log in object storage, whose database the
+    /// store's engine shares.
+    pub fn carries_changes(&self) -> bool {
+        match &self.0 {
+            Backend::Segments(_) => false,
+            #[cfg(feature = "slatedb")]
+            Backend::Objects(_) => true,
+        }
+    }
+
+    /// Appends `entry` in one atomic write with the changes `carry` returns for its
+    /// LSN and commit time; see [`Wal::carries_changes`]. When the write is not
+    /// made, neither is the record.
+    pub fn append_carrying(&self, entry: &Entry, carry: &mut Carry<'_>) -> Result<(Lsn, DateTime)> {
+        match &self.0 {
+            Backend::Segments(_) => {
+                let _ = (entry, carry);
+                Err(crate::error::Error::Internal("the log in segment files carries no changes".into()))
+            }
+            #[cfg(feature = "slatedb")]
+            Backend::Objects(log) => log.append_carrying(entry, carry),
+        }
     }
 
     /// Waits until `lsn` is written (`sync: false`) or durable (`sync: true`).

@@ -3,17 +3,22 @@
 //! value the record's kind and payload version and then the payload as the segment
 //! files hold it. The store's engine shares the database (`store/engine/slate.rs`),
 //! so the log that recovery, change streams and `branchLog` read lives in object
-//! storage with the data, and whatever is durable there is a prefix of the log and
-//! its changes alike.
+//! storage with the data.
 //!
-//! A record is written to SlateDB when it is appended, in LSN order under the log's
-//! lock, visible at once and durable at SlateDB's next flush: SlateDB's flush
-//! interval is the group commit. Waiting for durability waits for the write that
-//! carried the record, at most [`DURABLE_WITHIN`]: storage that is unreachable
-//! fails the wait unacknowledged (`Error::NotDurable`) and the log goes on, since
-//! SlateDB retries until the storage is back. Any failure SlateDB reports (a
-//! writer that took the database over fences this one) poisons the log, and
-//! nothing is acknowledged after it.
+//! A record and the store's changes that apply it are one SlateDB write
+//! ([`ObjectLog::append_carrying`]), and its LSN is that write's sequence number:
+//! the engine is never behind the log nor ahead of it, and a crash leaves nothing
+//! to replay. Writes that are not records (history collection, trimming) take
+//! sequence numbers too, so LSNs rise with gaps. Records are written in LSN order
+//! under the log's lock, visible at once and durable at SlateDB's next flush:
+//! SlateDB's flush interval is the group commit. Waiting for durability waits for
+//! the write that carried the record, at most [`DURABLE_WITHIN`]: storage that is
+//! unreachable fails the wait unacknowledged (`Error::NotDurable`) and the log
+//! goes on, since SlateDB retries until the storage is back; while too much is
+//! left undurable, new records are refused before they are written
+//! (`objects/turns.rs`). Any failure SlateDB reports (a writer that took the
+//! database over fences this one) poisons the log, and nothing is acknowledged
+//! after it.
 //!
 //! SlateDB's batches are atomic, so there is no torn tail to recover and no record
 //! to frame: a record of any size is one value.
@@ -28,10 +33,10 @@ use bson::DateTime;
 
 use super::entry::{self, Entry};
 use super::record::{reads_payload_version, Kind, PAYLOAD_VERSION};
-use super::{Options, Record};
+use super::{Carry, Options, Record};
 use crate::error::{Error, ErrorCode, Result};
 use crate::lsn::Lsn;
-use crate::objects::{fenced_error, reader_error, Entries, Objects, Written};
+use crate::objects::{fenced_error, reader_error, Entries, Objects, Written, UNREACHABLE_AFTER};
 use crate::timings::Timings;
 
 /// The log's tag byte: above every table of the engine.
@@ -40,7 +45,7 @@ pub const LOG_TAG: u8 = 0x80;
 /// How long a write waits to be durable before it fails unacknowledged: object
 /// storage that does not answer (SlateDB retries without end) must not hold a
 /// client for ever, nor make it believe a write it could lose is safe.
-const DURABLE_WITHIN: Duration = Duration::from_secs(5);
+const DURABLE_WITHIN: Duration = UNREACHABLE_AFTER;
 
 /// How many records one trimming write deletes.
 const TRIM_BATCH: usize = 10_000;
@@ -131,21 +136,33 @@ impl ObjectLog {
     /// Writes `entry` as the next record; see [`ObjectLog::wait`]. A reader's log
     /// answers that it is no primary.
     pub fn append(&self, entry: &Entry) -> Result<(Lsn, DateTime)> {
+        self.append_carrying(entry, &mut |_, _| Ok(Vec::new()))
+    }
+
+    /// Writes `entry` as the next record, in one atomic write with the changes
+    /// `carry` returns for its LSN and commit time (the store's changes that
+    /// apply it). The LSN is that write's sequence number in SlateDB. When the
+    /// storage does not take writes, or `carry` fails, nothing is written and the
+    /// log goes on; when the write itself fails, the log takes no more.
+    pub fn append_carrying(&self, entry: &Entry, carry: &mut Carry<'_>) -> Result<(Lsn, DateTime)> {
         if self.objects.is_reader() {
             return Err(reader_error());
         }
         let mut payload = entry.encode()?;
         let mut st = self.lock();
         st.usable()?;
+        let turn = self.objects.turn()?;
+        let lsn = Lsn(turn.next_seq(st.appended.0));
         let time_ms = DateTime::now().timestamp_millis().max(st.last_time_ms);
         let time = DateTime::from_millis(time_ms);
         entry::stamp_time(&mut payload, time);
-        let lsn = st.appended.next();
         let mut value = Vec::with_capacity(payload.len() + 2);
         value.extend_from_slice(&[entry.kind() as u8, PAYLOAD_VERSION]);
         value.extend_from_slice(&payload);
         let size = value.len() as u64;
-        let written = match self.objects.write([(key(lsn), Some(value))]) {
+        let mut changes = carry(lsn, time)?;
+        changes.push((key(lsn), Some(value)));
+        let written = match turn.write(changes, Some(lsn.0)) {
             Ok(written) => written,
             Err(e) => return Err(st.poison(e, format!("writing LSN {lsn} to object storage failed"))),
         };
@@ -396,4 +413,69 @@ fn decode(key: &[u8], value: &[u8]) -> Result<Record> {
     }
     let (time, entry) = Entry::decode(kind, *version, payload).map_err(|why| corrupt(format!("LSN {lsn}: {why}")))?;
     Ok(Record { lsn, time, entry, file: "object storage".into(), offset: 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bson::doc;
+
+    use super::*;
+    use crate::objects::{InMemory, ObjectStore, Options as ObjectOptions};
+    use crate::wal::{BranchId, Op, PutKind, Txn};
+
+    fn insert(id: i64) -> Entry {
+        let doc = doc! {"_id": id};
+        Entry::Txn(Txn::new(BranchId(1), vec![Op::Put { collection: "c".into(), kind: PutKind::Insert, doc }]))
+    }
+
+    fn open(store: &Arc<dyn ObjectStore>) -> (Arc<Objects>, ObjectLog) {
+        let objects = Arc::new(Objects::open_in(store.clone(), "db", &ObjectOptions::default()).expect("open"));
+        let (log, _) = ObjectLog::open(objects.clone(), Options::default()).expect("log");
+        (objects, log)
+    }
+
+    /// A change carried with the record of `lsn`: a key of its own, holding the LSN.
+    fn carried(lsn: Lsn) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        vec![(vec![0, lsn.0 as u8], Some(lsn.0.to_be_bytes().to_vec()))]
+    }
+
+    fn get(objects: &Objects, key: &[u8]) -> Option<Vec<u8>> {
+        objects.snapshot().expect("snapshot").get(key.to_vec()).expect("get").map(|v| v.to_vec())
+    }
+
+    #[test]
+    fn a_record_and_its_changes_are_one_write_whose_sequence_number_is_its_lsn() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let (objects, log) = open(&store);
+        let (first, _) = log.append_carrying(&insert(1), &mut |lsn, _| Ok(carried(lsn))).expect("append");
+        // Another write takes the next sequence number: the next record's LSN is after it.
+        objects.write([(vec![1], Some(vec![1]))]).expect("write");
+        let (second, _) = log.append_carrying(&insert(2), &mut |lsn, _| Ok(carried(lsn))).expect("append");
+        assert_eq!(second, Lsn(first.0 + 2));
+        assert_eq!(objects.turn().expect("turn").next_seq(0), second.0 + 1, "the LSN is the write's sequence number");
+        for lsn in [first, second] {
+            assert_eq!(get(&objects, &[0, lsn.0 as u8]), Some(lsn.0.to_be_bytes().to_vec()));
+        }
+        let read: Vec<Lsn> = log.read(Lsn::ZERO, None).expect("read").map(|r| r.expect("record").lsn).collect();
+        assert_eq!(read, [first, second]);
+
+        // A failure to build the changes writes nothing, and the log goes on.
+        let failed = log.append_carrying(&insert(3), &mut |_, _| Err(Error::Internal("no".into())));
+        assert!(failed.is_err());
+        let (third, _) = log.append_carrying(&insert(3), &mut |lsn, _| Ok(carried(lsn))).expect("append");
+        assert_eq!(third, second.next());
+        log.wait(third, true).expect("durable");
+
+        // A crash keeps a record and its changes together, or loses both.
+        let (fourth, _) = log.append_carrying(&insert(4), &mut |lsn, _| Ok(carried(lsn))).expect("append");
+        drop(log);
+        drop(objects);
+        let (objects, log) = open(&store);
+        assert_eq!(log.last_lsn() == fourth, get(&objects, &[0, fourth.0 as u8]).is_some());
+        assert_eq!(get(&objects, &[0, third.0 as u8]), Some(third.0.to_be_bytes().to_vec()));
+        let (fifth, _) = log.append_carrying(&insert(5), &mut |lsn, _| Ok(carried(lsn))).expect("after a crash");
+        assert!(fifth > log.durable_lsn().max(third));
+    }
 }

@@ -27,6 +27,7 @@ pub use slate::SlateEngine;
 pub use staged::{Overlay, Shared, Staged};
 
 use crate::error::Result;
+use crate::wal::Carried;
 
 /// The tables of the store (see `tables.rs` for their keys and values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -108,6 +109,15 @@ pub trait Engine: Send + Sync {
     /// Makes everything committed durable.
     fn flush(&self) -> Result<()>;
 
+    /// `batch` as keys and values of the log's database, for an engine that
+    /// lives in it (object storage): the log then writes a record and the batch
+    /// that applies it as one ([`crate::wal::Wal::append_carrying`]). `None` for
+    /// an engine apart from the log.
+    fn in_log_database(&self, batch: WriteBatch) -> Option<Carried> {
+        let _ = batch;
+        None
+    }
+
     /// How many keys `table` holds now (for progress reports: cheap, not a scan),
     /// if the engine keeps a count.
     fn key_count(&self, table: Table) -> Result<Option<u64>>;
@@ -151,6 +161,14 @@ impl WriteBatch {
         for (mine, theirs) in self.tables.iter_mut().zip(&later.tables) {
             mine.extend(theirs.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
+    }
+
+    /// Every change, table by table, each in key order (`None`: a delete).
+    pub fn into_changes(self) -> impl Iterator<Item = (Table, Vec<u8>, Option<Vec<u8>>)> {
+        Table::ALL
+            .into_iter()
+            .zip(self.tables)
+            .flat_map(|(table, changes)| changes.into_iter().map(move |(key, value)| (table, key, value)))
     }
 
     /// The changes to `table`, in key order (`None`: a delete).

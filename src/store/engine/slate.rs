@@ -1,15 +1,14 @@
 //! The engine on object storage: the store's tables in the SlateDB database of
 //! [`crate::objects`], one keyspace in which a key is its table's tag byte and then
 //! the table's own key, so each table's keys order as their bytes, apart from the
-//! others and from the log's records (`wal/objects.rs`, under a tag of its own). A
-//! commit is one SlateDB write batch; a durable one waits until SlateDB says it is
-//! in object storage.
+//! others and from the log's records (`wal/objects.rs`, under a tag of its own).
 //!
-//! SlateDB persists writes on its own schedule (its flush interval), so a commit
-//! not asked to be durable may become durable before the store asks. The store's
-//! rule that the engine is never durable ahead of the log holds because the log
-//! is in the same database and written first: whatever is durable is a prefix of
-//! both.
+//! The changes that apply a record are written by the log, in the record's own
+//! write ([`Engine::in_log_database`]); a commit here (history collection,
+//! replaying an older log) is one SlateDB write batch, and a durable one waits
+//! until SlateDB says it is in object storage. SlateDB persists writes in order on
+//! its own schedule (its flush interval), so whatever is durable is a prefix of
+//! the writes, records and commits alike.
 
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -18,6 +17,7 @@ use std::sync::Arc;
 use super::{is_empty_range, Engine, Snapshot, Table, Visit, WriteBatch};
 use crate::error::Result;
 use crate::objects::{ObjectSnapshot, Objects};
+use crate::wal::Carried;
 
 /// The SlateDB engine.
 pub struct SlateEngine {
@@ -61,6 +61,10 @@ impl Engine for SlateEngine {
 
     fn flush(&self) -> Result<()> {
         self.objects.flush()
+    }
+
+    fn in_log_database(&self, batch: WriteBatch) -> Option<Carried> {
+        Some(batch.into_changes().map(|(table, key, value)| (tagged(table, &key), value)).collect())
     }
 
     /// SlateDB keeps no count of keys; a count would be a scan.
