@@ -6,9 +6,9 @@
 //! it asks of the storage.
 //!
 //! Whatever SlateDB holds durably is a prefix of the writes in the order they were
-//! made: a log record written before the engine commit that applies it is durable
-//! whenever that commit is. Opening the database fences the writer that had it:
-//! that one's writes fail from then on, and it never acknowledges another.
+//! made (a log record and the changes that apply it are one write). Opening the
+//! database fences the writer that had it: that one's writes fail from then on,
+//! and it never acknowledges another.
 //!
 //! Writes take turns (`turns.rs`): one at a time, each knowing its sequence number
 //! before it is made, and refused while the storage leaves too much undurable.
