@@ -65,6 +65,9 @@ pub struct Settings {
     pub replica_of: Option<String>,
     /// The writer's address (`host:port`), which a read replica's `hello` names.
     pub primary: Option<String>,
+    /// The most the cache of objects under the data directory holds, in bytes (in
+    /// object storage); 0: no cache on the local disk.
+    pub storage_cache_size: u64,
     pub durability: Durability,
     pub batch_interval_ms: u64,
     pub max_connections: usize,
@@ -103,6 +106,7 @@ impl Default for Settings {
             storage: None,
             replica_of: None,
             primary: None,
+            storage_cache_size: DEFAULT_STORAGE_CACHE,
             durability: Durability::Strict,
             batch_interval_ms: 100,
             max_connections: 10_000,
@@ -149,6 +153,10 @@ pub struct Overrides {
     /// `primary` [default: none]
     #[arg(long, env = "BRANCHDB_PRIMARY")]
     pub primary: Option<String>,
+    /// In object storage: the most the cache of objects under the data directory
+    /// holds, a size like max_memory's; 0 caches nothing on the local disk [default: 16GiB]
+    #[arg(long, env = "BRANCHDB_STORAGE_CACHE_SIZE")]
+    pub storage_cache_size: Option<String>,
     /// When writes are acknowledged [default: strict]
     #[arg(long, env = "BRANCHDB_DURABILITY")]
     pub durability: Option<Durability>,
@@ -264,6 +272,7 @@ impl Settings {
             storage,
             replica_of,
             primary,
+            storage_cache_size,
             durability,
             batch_interval_ms,
             max_connections,
@@ -345,6 +354,12 @@ impl Settings {
         if let Some(v) = tls_allow_connections_without_certificates {
             self.tls_allow_connections_without_certificates = v;
         }
+        if let Some(v) = storage_cache_size {
+            let bytes = parse_size(&v).ok_or_else(|| {
+                Error::Config(format!("storage_cache_size '{v}' is not a size, like 16GiB, 512MiB or 0"))
+            })?;
+            self.storage_cache_size = bytes as u64;
+        }
         if let Some(v) = max_memory {
             let bytes = parse_size(&v)
                 .filter(|&bytes| bytes >= MIN_MEMORY)
@@ -354,6 +369,9 @@ impl Settings {
         Ok(())
     }
 }
+
+/// The default `storage_cache_size`: 16 GiB.
+const DEFAULT_STORAGE_CACHE: u64 = 16 << 30;
 
 /// The least `max_memory` accepted.
 const MIN_MEMORY: usize = 64 << 20;
@@ -411,6 +429,12 @@ mod tests {
         assert_eq!(parse_size("lots"), None);
         let cli = Overrides { max_memory: Some("1MiB".into()), ..Overrides::default() };
         assert!(Settings::load(None, &cli).is_err(), "under the least accepted");
+        let cli = Overrides { storage_cache_size: Some("512MiB".into()), ..Overrides::default() };
+        assert_eq!(Settings::load(None, &cli).expect("load").storage_cache_size, 512 << 20);
+        let cli = Overrides { storage_cache_size: Some("0".into()), ..Overrides::default() };
+        assert_eq!(Settings::load(None, &cli).expect("load").storage_cache_size, 0);
+        let cli = Overrides { storage_cache_size: Some("big".into()), ..Overrides::default() };
+        assert!(Settings::load(None, &cli).is_err());
     }
 
     #[test]

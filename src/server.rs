@@ -329,6 +329,7 @@ async fn open_in_objects(settings: &Settings, url: &str, replica: bool) -> Resul
         flush_interval,
         max_unflushed_bytes: (cache / 2).clamp(64 << 20, 1 << 30),
         cache_dir: Some(settings.data_dir.join("objects-cache")),
+        cache_dir_bytes: settings.storage_cache_size,
         memory_cache_bytes: (cache / 2).clamp(16 << 20, 1 << 30) as u64,
     };
     let options = store::Options {

@@ -102,6 +102,8 @@ pub struct Options {
     pub max_unflushed_bytes: usize,
     /// A directory on the local disk where objects read are cached; `None`: none.
     pub cache_dir: Option<PathBuf>,
+    /// The most that directory holds, in bytes.
+    pub cache_dir_bytes: u64,
     /// The memory for the tables' blocks, indexes and filters once read and
     /// decoded; 0: none, and every read decodes its tables' indexes again.
     pub memory_cache_bytes: u64,
@@ -112,7 +114,8 @@ impl Options {
     /// writer puts and compacts, which it reads next.
     fn cache(&self, defaults: &ObjectStoreCacheOptions) -> ObjectStoreCacheOptions {
         ObjectStoreCacheOptions {
-            root_folder: self.cache_dir.clone(),
+            root_folder: self.cache_dir.clone().filter(|_| self.cache_dir_bytes > 0),
+            max_cache_size_bytes: Some(self.cache_dir_bytes as usize),
             cache_on_flush: true,
             cache_on_compaction: true,
             ..defaults.clone()
@@ -145,6 +148,7 @@ impl Default for Options {
             flush_interval: Duration::from_millis(10),
             max_unflushed_bytes: 256 << 20,
             cache_dir: None,
+            cache_dir_bytes: 16 << 30,
             memory_cache_bytes: 64 << 20,
         }
     }
