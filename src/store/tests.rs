@@ -497,3 +497,42 @@ fn compaction_gives_back_what_collection_freed_and_keeps_every_document() {
     insert(&store, "shop", "more", doc! {"_id": 1});
     assert_eq!(get(&store, "shop", "more", 1), Some(doc! {"_id": 1}));
 }
+
+/// An earlier build wrote a record to object storage apart from the changes that
+/// apply it, which followed in a group commit: a crash between the two leaves
+/// records the store has not applied, and opening replays them.
+#[cfg(feature = "slatedb")]
+#[test]
+fn records_written_apart_from_their_changes_are_replayed_on_open() {
+    use crate::objects::{InMemory, ObjectStore, Objects, Options as ObjectOptions};
+    use crate::wal::{Op, Txn};
+
+    let storage: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let open = || {
+        let objects = Arc::new(Objects::open_in(storage.clone(), "db", &ObjectOptions::default()).expect("objects"));
+        let wal = Arc::new(Wal::on_objects(objects.clone(), wal::Options::default()).expect("log").0);
+        let engine = Arc::new(engine::SlateEngine::new(objects));
+        let options = Options {
+            retention: Duration::from_secs(3600),
+            background: false,
+            cache_bytes: DEFAULT_CACHE,
+            follower: false,
+        };
+        (wal.clone(), Store::open(Location::Engine(engine), wal, options).expect("store"))
+    };
+    let (wal, store) = open();
+    insert(&store, "shop", "items", doc! {"_id": 1});
+    let main = store.view(&db("shop"), None).expect("view").snapshot.chain[0].0;
+    let put = Op::Put { collection: "items".into(), kind: PutKind::Insert, doc: doc! {"_id": 2} };
+    let (lsn, _) = wal.append(&Entry::Txn(Txn::new(main, vec![put]))).expect("the record alone");
+    wal.wait(lsn, true).expect("durable");
+    assert_eq!(get(&store, "shop", "items", 2), None, "not applied");
+    // A crash: nothing closed.
+    drop(store);
+    drop(wal);
+    let (_wal, store) = open();
+    assert_eq!(get(&store, "shop", "items", 2), Some(doc! {"_id": 2}));
+    assert_eq!(get(&store, "shop", "items", 1), Some(doc! {"_id": 1}));
+    insert(&store, "shop", "items", doc! {"_id": 3});
+    assert!(store.published().lsn > lsn);
+}
