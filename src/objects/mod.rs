@@ -30,7 +30,7 @@ use slatedb::db_cache::moka::{MokaCache, MokaCacheOptions};
 use slatedb::db_cache::{DbCache, SplitCache};
 use slatedb::object_store::aws::AmazonS3Builder;
 pub use slatedb::object_store::{local::LocalFileSystem, memory::InMemory, ObjectStore};
-use slatedb::{CloseReason, Db, DbIterator, DbReader, DbSnapshot, DbStatus, ErrorKind, IterationOrder, WriteHandle};
+use slatedb::{CloseReason, Db, DbIterator, DbReader, DbSnapshot, ErrorKind, IterationOrder, WriteHandle};
 use tokio::sync::watch;
 
 use crate::error::{Error, ErrorCode, Result};
@@ -164,8 +164,6 @@ pub struct Objects {
     requests: Arc<Requests>,
     /// Whose turn it is to write (a writer's; see `turns.rs`).
     turns: Mutex<Turns>,
-    /// A writer's status from SlateDB: what it has made durable.
-    status: Option<watch::Receiver<DbStatus>>,
 }
 
 #[derive(Clone)]
@@ -245,15 +243,13 @@ impl Objects {
             builder = builder.with_db_cache(cache, 0);
         }
         let db = runtime.block_on(async move { builder.build().await }).map_err(|e| slate_error(e, &fenced))?;
-        let status = db.subscribe();
-        let last_seq = db.snapshot().map_err(|e| slate_error(e, &fenced))?.seq().max(status.borrow().durable_seq);
+        let last_seq = db.snapshot().map_err(|e| slate_error(e, &fenced))?.seq().max(db.status().durable_seq);
         Ok(Objects {
             db: Handle::Writer(Arc::new(db)),
             runtime: Some(runtime),
             fenced,
             requests,
             turns: Mutex::new(Turns::new(last_seq, options.max_unflushed_bytes)),
-            status: Some(status),
         })
     }
 
@@ -285,7 +281,6 @@ impl Objects {
             fenced,
             requests,
             turns: Mutex::new(Turns::new(0, options.max_unflushed_bytes)),
-            status: None,
         })
     }
 
@@ -326,9 +321,8 @@ impl Objects {
     /// `HostUnreachable`, nothing written.
     pub fn turn(&self) -> Result<Turn<'_>> {
         let db = self.writer()?;
-        let Some(status) = &self.status else {
-            return Err(Error::Internal("a writer of object storage without SlateDB's status".into()));
-        };
+        // What SlateDB has made durable.
+        let status = db.subscribe();
         let turns = lock(&self.turns);
         let turns = turns::take_turn(
             turns,

@@ -771,23 +771,21 @@ impl Store {
                 Error::Internal("the log carries the engine's changes, but the engine is not in its database".into())
             })
         });
-        match (appended, applied) {
-            (Ok((lsn, time)), Some(next)) => {
-                *meta = next;
-                self.committed.store(lsn.0, Ordering::Release);
-                Ok(Commit { lsn, time })
-            }
-            (Ok((lsn, _)), None) => Err(Error::Internal(format!("LSN {lsn} was written without its changes"))),
-            (Err(e), _) => {
+        let (lsn, time) = match appended {
+            Ok(appended) => appended,
+            Err(e) => {
                 // Applying may have changed the branches in memory, which no
                 // longer match the engine. A fenced log takes no more writes and
                 // answers each as a server that is no longer primary.
                 if applying && e.code() != ErrorCode::NotWritablePrimary {
                     self.fail(format!("writing a record with its changes failed: {e}"));
                 }
-                Err(e)
+                return Err(e);
             }
-        }
+        };
+        *meta = applied.ok_or_else(|| Error::Internal(format!("LSN {lsn} was written without its changes")))?;
+        self.committed.store(lsn.0, Ordering::Release);
+        Ok(Commit { lsn, time })
     }
 
     /// What a writer reads, with the writer lock held: the engine with the
