@@ -233,6 +233,33 @@ fn let_variables_reach_filters_updates_and_pipelines() {
 }
 
 #[test]
+fn an_update_that_changes_only_the_bytes_modifies_the_document() {
+    let shared = shared();
+    let call = |body: Document| run(&body, &connection(), &shared);
+    call(doc! {"insert": "c", "documents": [{"_id": 1, "a": 1, "b": 2, "z": 0.0}], "$db": "t"});
+    let n_modified = |updates: Vec<Document>| {
+        let reply = call(doc! {"update": "c", "updates": updates, "$db": "t"});
+        reply.get_i32("nModified").unwrap_or_else(|_| panic!("{reply}"))
+    };
+    let stored = || {
+        let found = call(doc! {"find": "c", "$db": "t"});
+        found.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("a batch")[0].clone()
+    };
+    // The same fields in another order: MongoDB compares bytes, so this modifies.
+    assert_eq!(n_modified(vec![doc! {"q": {"_id": 1}, "u": {"b": 2, "a": 1, "z": 0.0}}]), 1);
+    let order: Vec<String> = stored().as_document().expect("a document").keys().cloned().collect();
+    assert_eq!(order, ["_id", "b", "a", "z"]);
+    assert_eq!(n_modified(vec![doc! {"q": {"_id": 1}, "u": {"b": 2, "a": 1, "z": 0.0}}]), 0, "the same bytes");
+    // A pipeline that reorders, and -0.0 for 0.0, change the bytes too.
+    assert_eq!(
+        n_modified(vec![doc! {"q": {"_id": 1}, "u": [{"$replaceWith": {"_id": 1, "a": "$a", "b": "$b", "z": "$z"}}]}]),
+        1
+    );
+    assert_eq!(n_modified(vec![doc! {"q": {"_id": 1}, "u": {"$set": {"z": -0.0}}}]), 1);
+    assert_eq!(n_modified(vec![doc! {"q": {"_id": 1}, "u": {"$set": {"z": -0.0, "a": 1}}}]), 0);
+}
+
+#[test]
 fn let_and_constants_are_refused_as_mongodb_does() {
     let bad_let = call(doc! {"find": "c", "filter": {}, "let": {"x": "$a"}, "$db": "t"});
     assert_error(&bad_let, 4890500, "Location4890500");

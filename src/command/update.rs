@@ -299,7 +299,9 @@ fn rewrite_keeping(
 ) -> Result<(usize, bool, Option<Document>)> {
     let updated = update.apply(&doc, &Context::new(false, filter.matched_position(&doc)))?;
     let size = super::insert::check_size(&updated)?;
-    let modified = updated != doc;
+    // Modified when its bytes changed, as MongoDB decides (a replacement that only
+    // reorders fields modifies the document; `Document`'s equality would not see it).
+    let modified = !crate::value::identical_documents(&updated, &doc);
     if !modified {
         return Ok((size, false, keep.then_some(updated)));
     }

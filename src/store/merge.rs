@@ -430,7 +430,7 @@ fn three_way(base: Option<&Document>, ours: Option<&Document>, theirs: Option<&D
     let empty = Document::new();
     match (ours, theirs) {
         (None, None) => Outcome::Same,
-        (Some(o), Some(t)) if same_doc(o, t) => Outcome::Same,
+        (Some(o), Some(t)) if crate::value::identical_documents(o, t) => Outcome::Same,
         // Deleted by the source, changed by the target (or the other way round).
         (Some(o), None) => {
             let fields = changed_fields(base.unwrap_or(&empty), o);
@@ -503,16 +503,9 @@ fn union_fields(a: &Document, b: &Document, c: &Document) -> Vec<String> {
 fn same(a: Option<&Bson>, b: Option<&Bson>) -> bool {
     match (a, b) {
         (None, None) => true,
-        (Some(a), Some(b)) => {
-            let encode = |v: &Bson| bson::to_vec(&bson::doc! {"": v.clone()}).ok();
-            encode(a) == encode(b)
-        }
+        (Some(a), Some(b)) => crate::value::identical(a, b),
         _ => false,
     }
-}
-
-fn same_doc(a: &Document, b: &Document) -> bool {
-    bson::to_vec(a).ok() == bson::to_vec(b).ok()
 }
 
 fn bytes(doc: &Document) -> Result<Vec<u8>> {

@@ -12,6 +12,8 @@
 
 use bson::{doc, Bson, Document};
 
+use crate::value::identical;
+
 /// One step of a path: a field of a document or an index of an array.
 #[derive(Debug, Clone)]
 enum Step {
@@ -98,18 +100,6 @@ fn values(old: &Bson, new: &Bson, path: &mut Vec<Step>, out: &mut Description) {
             }
         }
         _ => updated(path, new, out),
-    }
-}
-
-/// Whether two values are the same BSON: of one type, equal, and documents with
-/// their fields in the same order (`Document`'s own equality ignores the order).
-fn identical(a: &Bson, b: &Bson) -> bool {
-    match (a, b) {
-        (Bson::Document(a), Bson::Document(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && identical(va, vb))
-        }
-        (Bson::Array(a), Bson::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(a, b)| identical(a, b)),
-        _ => a == b,
     }
 }
 

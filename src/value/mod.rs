@@ -13,6 +13,7 @@ pub mod collation;
 pub mod decimal;
 mod decode;
 mod encode;
+mod identical;
 pub mod number;
 pub mod order;
 pub mod regex;
@@ -23,5 +24,6 @@ mod types;
 
 pub use decode::{decode, decode_next, DecodeError};
 pub use encode::encode;
+pub use identical::{identical, identical_documents};
 pub use truth::truthy;
 pub use types::{alias, type_by_alias, type_by_code, type_name};
