@@ -112,7 +112,9 @@ pub fn put_new(
 /// Checks a document to insert and puts an `_id` first, generating one if missing;
 /// returns it with its size.
 pub fn prepare(doc: &Document) -> Result<(Document, usize)> {
-    let id = match doc.get("_id") {
+    // Usually the `_id` is there and first: the document is kept as it is.
+    let first_id = doc.iter().next().filter(|(name, _)| *name == "_id").map(|(_, id)| id);
+    let id = match first_id.or_else(|| doc.get("_id")) {
         None => Bson::ObjectId(ObjectId::new()),
         Some(Bson::Array(_)) => {
             return Err(Error::command(ErrorCode::InvalidIdField, "The '_id' value cannot be of type array"))
@@ -129,6 +131,11 @@ pub fn prepare(doc: &Document) -> Result<(Document, usize)> {
                     ErrorCode::DollarPrefixedFieldName,
                     format!("_id fields may not contain '$'-prefixed fields: {field} is not valid for storage."),
                 ));
+            }
+            if first_id.is_some() {
+                let out = doc.clone();
+                let size = check_size(&out)?;
+                return Ok((out, size));
             }
             id.clone()
         }
