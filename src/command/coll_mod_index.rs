@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::index::usage::Key as IndexKey;
 use crate::index::{Index, ID_INDEX};
 use crate::store::{Batch, Collection};
+use crate::value::order::compare_collated;
 
 /// What `index` asks to change.
 struct Change<'a> {
@@ -248,14 +249,27 @@ fn check_unique(batch: &Batch<'_>, collection: u64, index: &Index) -> Result<()>
         Ok(true)
     })?;
     let mut violations = Vec::new();
-    for ids in by_key.into_values().filter(|ids| ids.len() > 1) {
-        let mut shown = Vec::new();
+    for (bytes, ids) in by_key.into_iter().filter(|(_, ids)| ids.len() > 1) {
+        // The documents sharing these bytes, grouped by their key's values: a
+        // Decimal128 may share its bytes with a different number
+        // (`order::may_share_key`).
+        let mut groups: Vec<(Vec<Bson>, Vec<Bson>)> = Vec::new();
         for id in ids {
-            if let Some(doc) = batch.view().get_encoded(collection, &id)? {
-                shown.push(doc.get("_id").cloned().unwrap_or(Bson::Null));
+            let Some(doc) = batch.view().get_encoded(collection, &id)? else { continue };
+            let keys = index.keys(&doc)?;
+            let Some(key) = keys.keys.into_iter().find(|key| key.bytes == bytes) else { continue };
+            let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+            let equal = |values: &Vec<Bson>| {
+                values.iter().zip(&key.values).all(|(a, b)| compare_collated(a, b, index.collation.as_deref()).is_eq())
+            };
+            match groups.iter_mut().find(|(values, _)| equal(values)) {
+                Some((_, shown)) => shown.push(id),
+                None => groups.push((key.values, vec![id])),
             }
         }
-        violations.push(Bson::Document(doc! {"ids": shown}));
+        for (_, shown) in groups.into_iter().filter(|(_, shown)| shown.len() > 1) {
+            violations.push(Bson::Document(doc! {"ids": shown}));
+        }
     }
     if violations.is_empty() {
         return Ok(());

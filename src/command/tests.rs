@@ -260,6 +260,59 @@ fn an_update_that_changes_only_the_bytes_modifies_the_document() {
 }
 
 #[test]
+fn decimal_keys_that_share_a_double_are_told_apart_by_value() {
+    let shared = shared();
+    let call = |body: Document| run(&body, &connection(), &shared);
+    let decimal = |s: &str| Bson::Decimal128(s.parse().expect("a decimal"));
+    let created =
+        call(doc! {"createIndexes": "u", "indexes": [{"key": {"p": 1}, "name": "p_1", "unique": true}], "$db": "t"});
+    assert_eq!(created.get_f64("ok"), Ok(1.0), "{created}");
+    let insert = |id: i32, p: Bson| call(doc! {"insert": "u", "documents": [{"_id": id, "p": p}], "$db": "t"});
+    let code = |reply: &Document| {
+        let errors = reply.get_array("writeErrors").ok();
+        errors.and_then(|e| e[0].as_document()).and_then(|e| e.get_i32("code").ok())
+    };
+    // 0.1 as a double and as a decimal are different numbers (MongoDB compares them exactly).
+    assert_eq!(code(&insert(1, Bson::Double(0.1))), None);
+    assert_eq!(code(&insert(2, decimal("0.1"))), None, "a different number, though its key is the double's");
+    assert_eq!(code(&insert(3, decimal("0.10"))), Some(11000), "0.10 equals 0.1");
+    assert_eq!(code(&insert(4, Bson::Double(0.1))), Some(11000));
+    assert_eq!(code(&insert(5, decimal("1.0"))), None);
+    assert_eq!(code(&insert(6, Bson::Int32(1))), Some(11000), "1 equals 1.0");
+    let count = call(doc! {"count": "u", "$db": "t"});
+    assert_eq!(count.get_i32("n"), Ok(3), "{count}");
+    // Building a unique index tells them apart the same way.
+    let inserted =
+        call(doc! {"insert": "b", "documents": [{"_id": 1, "p": 0.1}, {"_id": 2, "p": decimal("0.1")}], "$db": "t"});
+    assert_eq!(inserted.get_i32("n"), Ok(2), "{inserted}");
+    let build = |name: &str| {
+        call(doc! {"createIndexes": "b", "indexes": [{"key": {"p": 1}, "name": name, "unique": true}], "$db": "t"})
+    };
+    let built = build("p_1");
+    assert_eq!(built.get_f64("ok"), Ok(1.0), "{built}");
+    call(doc! {"dropIndexes": "b", "index": "p_1", "$db": "t"});
+    call(doc! {"insert": "b", "documents": [{"_id": 3, "p": decimal("0.10")}], "$db": "t"});
+    assert_eq!(build("p_1").get_i32("code"), Ok(11000), "0.10 and 0.1 are one key");
+    // And so does making an index unique.
+    call(doc! {"insert": "c", "documents": [{"_id": 1, "p": 0.1}, {"_id": 2, "p": decimal("0.1")}], "$db": "t"});
+    call(doc! {"createIndexes": "c", "indexes": [{"key": {"p": 1}, "name": "p_1"}], "$db": "t"});
+    let coll_mod = |option: &str| call(doc! {"collMod": "c", "index": {"name": "p_1", option: true}, "$db": "t"});
+    assert_eq!(coll_mod("prepareUnique").get_f64("ok"), Ok(1.0));
+    let made = coll_mod("unique");
+    assert_eq!(made.get_f64("ok"), Ok(1.0), "{made}");
+    // An _id: the two cannot share the key they are stored under, which is refused
+    // plainly rather than called a duplicate.
+    let by_id = |id: Bson| call(doc! {"insert": "a", "documents": [{"_id": id}], "$db": "t"});
+    assert_eq!(code(&by_id(Bson::Double(0.1))), None);
+    let refused = by_id(decimal("0.1"));
+    assert_eq!(code(&refused), Some(2), "{refused}");
+    assert_eq!(code(&by_id(decimal("0.1000000000000000055511151231257827"))), Some(2));
+    assert_eq!(code(&by_id(Bson::Double(0.1))), Some(11000));
+    assert_eq!(code(&by_id(decimal("2.50"))), None);
+    assert_eq!(code(&by_id(Bson::Double(2.5))), Some(11000), "2.5 equals 2.50");
+}
+
+#[test]
 fn let_and_constants_are_refused_as_mongodb_does() {
     let bad_let = call(doc! {"find": "c", "filter": {}, "let": {"x": "$a"}, "$db": "t"});
     assert_error(&bad_let, 4890500, "Location4890500");

@@ -169,8 +169,25 @@ fn generate() -> String {
         })
         .collect();
     section(&mut out, "Database commands", commands);
+    out.push_str(KNOWN_DIFFERENCES);
     out
 }
+
+/// Where a supported entry still behaves otherwise than MongoDB 8.0.
+const KNOWN_DIFFERENCES: &str = "
+## Known differences
+
+- **Decimal128 in `_id` and index keys.** A key holds a number as its nearest
+  double (with the exact remainder of a large Int64), so a Decimal128 shares its
+  key with the numbers within a double's precision of it (`NumberDecimal(\"0.1\")`
+  and the double `0.1`, which MongoDB compares exactly and finds different).
+  Queries compare the values themselves and are exact, and unique indexes (inserts,
+  updates, index builds, `collMod` to `unique`) tell such numbers apart by value as
+  MongoDB does. Two things still differ: an `_id` that shares its key with a stored
+  document's different `_id` is refused with `BadValue` (2), where MongoDB stores
+  both; and a sort served by an index puts such numbers in `_id` order rather than
+  value order (a sort in memory orders them by value).
+";
 
 #[test]
 fn compatibility_table_is_current() {

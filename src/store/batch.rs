@@ -10,9 +10,10 @@ use super::apply::{create_ddl, create_index_ddl, drop_ddl, drop_index_ddl};
 use super::capped::{self, Totals};
 use super::view::{Collection, View};
 use crate::error::{Error, ErrorCode, Result};
-use crate::index::{Index, Keys};
-use crate::value::order::encoded;
-use crate::value::size::document_size;
+use crate::index::{Index, Key, Keys};
+use crate::value::order::{self, encoded};
+use crate::value::show::show;
+use crate::value::size::{document_size, value_size};
 use crate::wal::{Ddl, Op, PutKind, Statement};
 
 /// An index build reports its progress every this many documents.
@@ -233,7 +234,9 @@ impl<'w> Batch<'w> {
         let ns = format!("{}.{}", self.view.snapshot.addressed, collection.name);
         collection.refuse_view(&ns)?;
         let mut index = Index::new(*self.next_collection, spec)?;
-        let mut seen: HashMap<Vec<u8>, ()> = HashMap::new();
+        // The values of the keys seen, by their bytes: a Decimal128 may share its
+        // bytes with a different number (see `order::may_share_key`).
+        let mut seen: HashMap<Vec<u8>, Vec<Vec<Bson>>> = HashMap::new();
         // Bytes of keys seen not yet reported to `hold`.
         let mut unreported = 0usize;
         let mut failure = None;
@@ -253,12 +256,18 @@ impl<'w> Batch<'w> {
             index.multikey |= keys.multikey;
             if index.unique {
                 for key in keys.keys {
-                    let bytes = key.bytes.len() + SEEN_KEY_OVERHEAD;
-                    if seen.insert(key.bytes.clone(), ()).is_some() {
+                    let held = seen.entry(key.bytes.clone()).or_default();
+                    let collation = index.collation.as_deref();
+                    let equal = |values: &Vec<Bson>| {
+                        values.iter().zip(&key.values).all(|(a, b)| order::compare_collated(a, b, collation).is_eq())
+                    };
+                    if held.iter().any(equal) {
                         failure = Some(key);
                         return Ok(false);
                     }
-                    unreported += bytes;
+                    unreported +=
+                        key.bytes.len() + SEEN_KEY_OVERHEAD + key.values.iter().map(value_size).sum::<usize>();
+                    held.push(key.values);
                 }
                 if unreported >= HOLD_REPORT_BYTES {
                     hold(std::mem::take(&mut unreported))?;
@@ -312,11 +321,34 @@ impl<'w> Batch<'w> {
     }
 
     /// Whether a document with `_id` `id` exists, this batch's changes included.
+    /// Documents are stored by their `_id`'s key, in which a Decimal128 keeps a
+    /// double's precision (see [`order::may_share_key`]): a document held under
+    /// the same key whose `_id` is another number is not this one, and cannot be
+    /// stored beside it, so that is refused (MongoDB would hold both).
     pub fn contains(&self, collection: &Collection, id: &Bson) -> Result<bool> {
-        match self.written.get(&(collection.id, encoded(id))).map(|&i| &self.ops[i]) {
-            Some(op) => Ok(matches!(op, Op::Put { .. })),
-            None => Ok(self.view.get(collection.id, id)?.is_some()),
+        let held = match self.written.get(&(collection.id, encoded(id))).map(|&i| &self.ops[i]) {
+            Some(Op::Put { .. }) if !order::may_share_key(id) => return Ok(true),
+            Some(Op::Put { doc, .. }) => doc.get("_id").cloned(),
+            Some(_) => return Ok(false),
+            None => match self.view.get(collection.id, id)? {
+                Some(doc) => doc.get("_id").cloned(),
+                None => return Ok(false),
+            },
+        };
+        let held = held.unwrap_or(Bson::Null);
+        if order::compare(&held, id).is_eq() {
+            return Ok(true);
         }
+        Err(Error::bad_value(format!(
+            "cannot store _id {} ({}) in {}.{}: the document with _id {} ({}) has the same key, and the two are \
+             different numbers (branchdb keys a Decimal128 by its nearest double)",
+            show(id),
+            crate::value::type_name(Some(id)),
+            self.view.snapshot.addressed,
+            collection.name,
+            show(&held),
+            crate::value::type_name(Some(&held)),
+        )))
     }
 
     /// Writes `doc` (which has an `_id`) as the new version of its document, as
@@ -499,7 +531,7 @@ impl<'w> Batch<'w> {
             }
             let before = old.map(|d| index.keys(d)).transpose()?.unwrap_or_default();
             for key in &after.keys {
-                if !before.keys.contains(key) && self.taken(index.id, &key.bytes, encoded_id)? {
+                if !before.keys.contains(key) && self.taken(collection, index, key, encoded_id)? {
                     let ns = format!("{}.{}", self.view.snapshot.addressed, collection.name);
                     return Err(Error::duplicate_key(
                         &ns,
@@ -523,15 +555,36 @@ impl<'w> Batch<'w> {
     }
 
     /// Whether a document other than `encoded_id` has `key` in unique index
-    /// `index`, this batch's changes included.
-    fn taken(&self, index: u64, key: &[u8], encoded_id: &[u8]) -> Result<bool> {
-        let mine = self.entries.get(&(index, key.to_vec()));
-        if mine.is_some_and(|ids| ids.iter().any(|(id, &present)| present && id != encoded_id)) {
-            return Ok(true);
+    /// `index`, this batch's changes included. Keys holding a Decimal128 may be
+    /// shared by different numbers (see [`order::may_share_key`]): then the other
+    /// document's keys are read again and it has this key only if their values
+    /// compare equal.
+    fn taken(&self, collection: &Collection, index: &Index, key: &Key, encoded_id: &[u8]) -> Result<bool> {
+        let shared = key.values.iter().any(order::may_share_key);
+        let holds = |other: &[u8]| -> Result<bool> {
+            if !shared {
+                return Ok(true);
+            }
+            let Some(doc) = self.get_encoded(collection, other)? else { return Ok(false) };
+            let equal = |theirs: &Key| {
+                theirs.bytes == key.bytes
+                    && theirs
+                        .values
+                        .iter()
+                        .zip(&key.values)
+                        .all(|(a, b)| order::compare_collated(a, b, index.collation.as_deref()).is_eq())
+            };
+            Ok(index.keys(&doc)?.keys.iter().any(equal))
+        };
+        let mine = self.entries.get(&(index.id, key.bytes.clone()));
+        for (id, _) in mine.into_iter().flatten().filter(|(id, &present)| present && id.as_slice() != encoded_id) {
+            if holds(id)? {
+                return Ok(true);
+            }
         }
-        for other in self.view.index_lookup(index, key)? {
+        for other in self.view.index_lookup(index.id, &key.bytes)? {
             let removed = mine.and_then(|ids| ids.get(&other)) == Some(&false);
-            if other != encoded_id && !removed {
+            if other != encoded_id && !removed && holds(&other)? {
                 return Ok(true);
             }
         }
