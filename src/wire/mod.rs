@@ -154,16 +154,26 @@ impl<'a> Reader<'a> {
     /// One BSON document: its length prefix is checked against what is left, its
     /// structure and nesting depth are checked, then it is parsed.
     pub(crate) fn document(&mut self) -> Result<bson::Document> {
+        parse_document(self.document_bytes()?)
+    }
+
+    /// The bytes of the next BSON document, as its length prefix gives them
+    /// (checked against what is left, not yet parsed).
+    pub(crate) fn document_bytes(&mut self) -> Result<&'a [u8]> {
         let rest = &self.bytes[self.pos..];
         if rest.len() < 4 {
             return Err(Error::protocol("message truncated inside a document"));
         }
         let len = i32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
         let len = usize::try_from(len).map_err(|_| Error::protocol("negative document length"))?;
-        let bytes = self.take(len)?;
-        check_document(bytes)?;
-        crate::value::decode(bytes).map_err(|e| Error::protocol(format!("invalid BSON: {e}")))
+        self.take(len)
     }
+}
+
+/// A document's bytes, their structure and nesting depth checked, parsed.
+pub(crate) fn parse_document(bytes: &[u8]) -> Result<bson::Document> {
+    check_document(bytes)?;
+    crate::value::decode(bytes).map_err(|e| Error::protocol(format!("invalid BSON: {e}")))
 }
 
 #[cfg(test)]
