@@ -30,6 +30,25 @@ s3_make_bucket() {
   [ -n "$made" ] || { cat "$3" "$3.bucket" >&2; exit 1; }
 }
 
+# Writes one object into bucket $2 on the server at $1 and deletes it, waiting up to
+# 60 s for the write; on failure prints $3 (its log) and exits. SeaweedFS places the
+# first object of a bucket only once it has grown a volume for it, which took more
+# than a test's 5 s durability bound on a busy machine: the tests' first write would
+# be that one.
+s3_warm_up() {
+  local written=
+  for _ in $(seq 1 60); do
+    if python3 -c 'import sys, urllib.request as u
+u.urlopen(u.Request(sys.argv[1], data=b"warm", method="PUT"), timeout=30)
+u.urlopen(u.Request(sys.argv[1], method="DELETE"), timeout=30)' "$1/$2/warm-up" 2>> "$3.bucket"; then
+      written=1
+      break
+    fi
+    sleep 1
+  done
+  [ -n "$written" ] || { cat "$3" "$3.bucket" >&2; exit 1; }
+}
+
 # Points branchdb's S3 client (the usual AWS variables) at $1.
 s3_export() {
   export AWS_ENDPOINT_URL="$1" AWS_ALLOW_HTTP=true AWS_REGION=us-east-1

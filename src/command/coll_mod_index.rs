@@ -251,8 +251,8 @@ fn check_unique(batch: &Batch<'_>, collection: u64, index: &Index) -> Result<()>
     let mut violations = Vec::new();
     for (bytes, ids) in by_key.into_iter().filter(|(_, ids)| ids.len() > 1) {
         // The documents sharing these bytes, grouped by their key's values: a
-        // Decimal128 may share its bytes with a different number
-        // (`order::may_share_key`).
+        // Decimal128's key is its nearest double's, which a different number may
+        // have too (`value::order`).
         let mut groups: Vec<(Vec<Bson>, Vec<Bson>)> = Vec::new();
         for id in ids {
             let Some(doc) = batch.view().get_encoded(collection, &id)? else { continue };

@@ -279,8 +279,12 @@ fn decimal_keys_that_share_a_double_are_told_apart_by_value() {
     assert_eq!(code(&insert(4, Bson::Double(0.1))), Some(11000));
     assert_eq!(code(&insert(5, decimal("1.0"))), None);
     assert_eq!(code(&insert(6, Bson::Int32(1))), Some(11000), "1 equals 1.0");
+    // The other way round: the decimal first.
+    assert_eq!(code(&insert(7, decimal("0.3"))), None);
+    assert_eq!(code(&insert(8, Bson::Double(0.3))), None, "a different number, though its key is the decimal's");
+    assert_eq!(code(&insert(9, decimal("0.30"))), Some(11000));
     let count = call(doc! {"count": "u", "$db": "t"});
-    assert_eq!(count.get_i32("n"), Ok(3), "{count}");
+    assert_eq!(count.get_i32("n"), Ok(5), "{count}");
     // Building a unique index tells them apart the same way.
     let inserted =
         call(doc! {"insert": "b", "documents": [{"_id": 1, "p": 0.1}, {"_id": 2, "p": decimal("0.1")}], "$db": "t"});
@@ -308,6 +312,10 @@ fn decimal_keys_that_share_a_double_are_told_apart_by_value() {
     assert_eq!(code(&refused), Some(2), "{refused}");
     assert_eq!(code(&by_id(decimal("0.1000000000000000055511151231257827"))), Some(2));
     assert_eq!(code(&by_id(Bson::Double(0.1))), Some(11000));
+    assert_eq!(code(&by_id(decimal("0.3"))), None);
+    assert_eq!(code(&by_id(Bson::Double(0.3))), Some(2), "the decimal first");
+    let both = call(doc! {"insert": "a", "documents": [{"_id": decimal("0.7")}, {"_id": 0.7}], "$db": "t"});
+    assert_eq!(code(&both), Some(2), "in one batch: {both}");
     assert_eq!(code(&by_id(decimal("2.50"))), None);
     assert_eq!(code(&by_id(Bson::Double(2.5))), Some(11000), "2.5 equals 2.50");
 }

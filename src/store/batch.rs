@@ -234,8 +234,8 @@ impl<'w> Batch<'w> {
         let ns = format!("{}.{}", self.view.snapshot.addressed, collection.name);
         collection.refuse_view(&ns)?;
         let mut index = Index::new(*self.next_collection, spec)?;
-        // The values of the keys seen, by their bytes: a Decimal128 may share its
-        // bytes with a different number (see `order::may_share_key`).
+        // The values of the keys seen, by their bytes: a Decimal128's key is its
+        // nearest double's, which a different number may have too (`value::order`).
         let mut seen: HashMap<Vec<u8>, Vec<Vec<Bson>>> = HashMap::new();
         // Bytes of keys seen not yet reported to `hold`.
         let mut unreported = 0usize;
@@ -322,12 +322,11 @@ impl<'w> Batch<'w> {
 
     /// Whether a document with `_id` `id` exists, this batch's changes included.
     /// Documents are stored by their `_id`'s key, in which a Decimal128 keeps a
-    /// double's precision (see [`order::may_share_key`]): a document held under
+    /// double's precision (see [`order`]): a document held under
     /// the same key whose `_id` is another number is not this one, and cannot be
     /// stored beside it, so that is refused (MongoDB would hold both).
     pub fn contains(&self, collection: &Collection, id: &Bson) -> Result<bool> {
         let held = match self.written.get(&(collection.id, encoded(id))).map(|&i| &self.ops[i]) {
-            Some(Op::Put { .. }) if !order::may_share_key(id) => return Ok(true),
             Some(Op::Put { doc, .. }) => doc.get("_id").cloned(),
             Some(_) => return Ok(false),
             None => match self.view.get(collection.id, id)? {
@@ -555,16 +554,12 @@ impl<'w> Batch<'w> {
     }
 
     /// Whether a document other than `encoded_id` has `key` in unique index
-    /// `index`, this batch's changes included. Keys holding a Decimal128 may be
-    /// shared by different numbers (see [`order::may_share_key`]): then the other
-    /// document's keys are read again and it has this key only if their values
-    /// compare equal.
+    /// `index`, this batch's changes included. A key holding a Decimal128 may be
+    /// shared by a different number (see [`order`]), this one's or
+    /// the other's: so a document holding the same bytes has its keys read again,
+    /// and has this key only if their values compare equal.
     fn taken(&self, collection: &Collection, index: &Index, key: &Key, encoded_id: &[u8]) -> Result<bool> {
-        let shared = key.values.iter().any(order::may_share_key);
         let holds = |other: &[u8]| -> Result<bool> {
-            if !shared {
-                return Ok(true);
-            }
             let Some(doc) = self.get_encoded(collection, other)? else { return Ok(false) };
             let equal = |theirs: &Key| {
                 theirs.bytes == key.bytes

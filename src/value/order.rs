@@ -203,20 +203,6 @@ fn read_db_pointer(value: &Bson) -> Option<(Vec<u8>, [u8; 12])> {
     Some((namespace, id))
 }
 
-/// Whether a value's encoding may be shared by a value that does not equal it: it
-/// holds a Decimal128, whose encoding is its nearest double (so `0.1` as a decimal
-/// and as a double, which differ, encode alike). Every other value's encoding is
-/// shared only by the values equal to it.
-pub fn may_share_key(value: &Bson) -> bool {
-    match value {
-        Bson::Decimal128(_) => true,
-        Bson::Document(doc) => doc.values().any(may_share_key),
-        Bson::Array(items) => items.iter().any(may_share_key),
-        Bson::JavaScriptCodeWithScope(code) => code.scope.values().any(may_share_key),
-        _ => false,
-    }
-}
-
 /// Appends the order-preserving, self-delimiting encoding of `value` to `out`.
 pub fn encode_value(value: &Bson, out: &mut Vec<u8>) {
     encode_value_collated(value, None, out);
