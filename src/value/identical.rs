@@ -1,7 +1,7 @@
 //! Whether two values are the same BSON, byte for byte: of one type, with their
 //! fields in the same order, and doubles with the same bits. `Bson`'s and
 //! `Document`'s own equality differ on each count: a document compares as a map,
-//! `1.0` equals `1.0` whatever the sign of a zero, and a NaN never equals itself.
+//! `0.0` equals `-0.0`, and a NaN never equals itself.
 //! MongoDB decides by the bytes whether an update modified a document.
 
 use bson::{Bson, Document};
