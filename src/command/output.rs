@@ -163,7 +163,7 @@ fn merge_one(
     let (result, _) = insert::prepare(result)?;
     let id = result.get("_id").cloned().unwrap_or(Bson::Null);
     let existing = match batch.collection(name)? {
-        Some(collection) => batch.get(&collection, &id)?,
+        Some(collection) => batch.held(&collection, &id)?,
         None => None,
     };
     let Some(written) = merge.resolve(ns, result, existing.as_ref())? else { return Ok(0) };

@@ -316,6 +316,18 @@ fn decimal_keys_that_share_a_double_are_told_apart_by_value() {
     assert_eq!(code(&by_id(Bson::Double(0.3))), Some(2), "the decimal first");
     let both = call(doc! {"insert": "a", "documents": [{"_id": decimal("0.7")}, {"_id": 0.7}], "$db": "t"});
     assert_eq!(code(&both), Some(2), "in one batch: {both}");
+    // $merge on _id: the double's document is not the decimal's to replace.
+    call(doc! {"insert": "src", "documents": [{"_id": decimal("0.1"), "from": "merge"}], "$db": "t"});
+    let merged = call(doc! {
+        "aggregate": "src",
+        "pipeline": [{"$merge": {"into": "a"}}],
+        "cursor": {},
+        "$db": "t",
+    });
+    assert_eq!(merged.get_i32("code"), Ok(2), "{merged}");
+    let kept = call(doc! {"find": "a", "filter": {"_id": 0.1}, "$db": "t"});
+    let kept = kept.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("a batch").clone();
+    assert_eq!(kept, vec![Bson::Document(doc! {"_id": 0.1})], "the double's document is untouched");
     assert_eq!(code(&by_id(decimal("2.50"))), None);
     assert_eq!(code(&by_id(Bson::Double(2.5))), Some(11000), "2.5 equals 2.50");
 }

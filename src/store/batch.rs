@@ -311,7 +311,9 @@ impl<'w> Batch<'w> {
         self.collections.insert(collection.name.clone(), Some(changed));
     }
 
-    /// The document of `collection` with `_id` `id`, this batch's changes included.
+    /// The document of `collection` held under `id`'s key, this batch's changes
+    /// included: its `_id` may be another number with the same key (see
+    /// [`Batch::held`]), so callers match it against their filter.
     pub fn get(&self, collection: &Collection, id: &Bson) -> Result<Option<Document>> {
         match self.written.get(&(collection.id, encoded(id))).map(|&i| &self.ops[i]) {
             Some(Op::Put { doc, .. }) => Ok(Some(doc.clone())),
@@ -320,23 +322,23 @@ impl<'w> Batch<'w> {
         }
     }
 
-    /// Whether a document with `_id` `id` exists, this batch's changes included.
-    /// Documents are stored by their `_id`'s key, in which a Decimal128 keeps a
-    /// double's precision (see [`order`]): a document held under
-    /// the same key whose `_id` is another number is not this one, and cannot be
-    /// stored beside it, so that is refused (MongoDB would hold both).
+    /// Whether a document with `_id` `id` exists, this batch's changes included
+    /// (refused as [`Batch::held`] refuses).
     pub fn contains(&self, collection: &Collection, id: &Bson) -> Result<bool> {
-        let held = match self.written.get(&(collection.id, encoded(id))).map(|&i| &self.ops[i]) {
-            Some(Op::Put { doc, .. }) => doc.get("_id").cloned(),
-            Some(_) => return Ok(false),
-            None => match self.view.get(collection.id, id)? {
-                Some(doc) => doc.get("_id").cloned(),
-                None => return Ok(false),
-            },
-        };
-        let held = held.unwrap_or(Bson::Null);
-        if order::compare(&held, id).is_eq() {
-            return Ok(true);
+        Ok(self.held(collection, id)?.is_some())
+    }
+
+    /// The document whose `_id` equals `id`, this batch's changes included.
+    /// Documents are stored by their `_id`'s key, in which a Decimal128 keeps a
+    /// double's precision (see [`order`]): a document held under the same key
+    /// whose `_id` is another number is not this one, and cannot be stored beside
+    /// it, so that is refused (MongoDB would hold both). [`Batch::get`] returns
+    /// whatever the key holds, for callers that match it against a filter.
+    pub fn held(&self, collection: &Collection, id: &Bson) -> Result<Option<Document>> {
+        let Some(doc) = self.get(collection, id)? else { return Ok(None) };
+        let held = doc.get("_id").unwrap_or(&Bson::Null);
+        if order::compare(held, id).is_eq() {
+            return Ok(Some(doc));
         }
         Err(Error::bad_value(format!(
             "cannot store _id {} ({}) in {}.{}: the document with _id {} ({}) has the same key, and the two are \
@@ -345,8 +347,8 @@ impl<'w> Batch<'w> {
             crate::value::type_name(Some(id)),
             self.view.snapshot.addressed,
             collection.name,
-            show(&held),
-            crate::value::type_name(Some(&held)),
+            show(held),
+            crate::value::type_name(Some(held)),
         )))
     }
 
