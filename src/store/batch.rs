@@ -265,8 +265,8 @@ impl<'w> Batch<'w> {
                         failure = Some(key);
                         return Ok(false);
                     }
-                    unreported +=
-                        key.bytes.len() + SEEN_KEY_OVERHEAD + key.values.iter().map(value_size).sum::<usize>();
+                    let values = key.values.iter().map(|v| std::mem::size_of::<Bson>() + value_size(v)).sum::<usize>();
+                    unreported += key.bytes.len() + SEEN_KEY_OVERHEAD + values;
                     held.push(key.values);
                 }
                 if unreported >= HOLD_REPORT_BYTES {
