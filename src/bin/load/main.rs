@@ -29,7 +29,7 @@
 //! With `--user` and `--password`, each connection logs in first (SCRAM-SHA-256 on
 //! `--auth-db`); `scram` logs in again and again, one whole conversation per op.
 //!
-//! `insert` writes documents `{_id, n, name, k, u}` (see [`item`]): `k` takes
+//! `insert` writes documents `{_id, n, name, k, u}` (see [`item_fields`]): `k` takes
 //! [`GROUPS`] values and `u` is unique, so that `find-eq` (equality on `u`, after
 //! `create-index` on it), `scan` (an unindexed `count` matching `k: 0`, 1% of the
 //! documents), `group` (`$group` by `k`) and `window` (a `$setWindowFields` sum
@@ -64,6 +64,8 @@
 //! `scan` and `group`) gone through, per second too, and the ops' latencies
 //! (`min_us`, `mean_us`, `p50_us`, `p99_us`, `p999_us`, `max_us`); `txn` adds its
 //! `commitTransaction` requests' (`commit_p50_us`, `commit_p99_us`).
+
+mod raw;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -676,10 +678,11 @@ async fn request(stream: &mut TcpStream, buf: &mut Vec<u8>, command: &Document) 
 }
 
 /// A write command as drivers send it: its body, and each array of documents as
-/// an OP_MSG document sequence under its field's name.
+/// an OP_MSG document sequence under its field's name (the documents' bytes, one
+/// after another).
 struct Write {
     body: Document,
-    sequences: Vec<(&'static str, Vec<Document>)>,
+    sequences: Vec<(&'static str, Vec<u8>)>,
 }
 
 /// Sends `insert` or `bulk-write` commands until the deadline or `--total`, each
@@ -720,48 +723,89 @@ async fn write_batches(
 /// The next `insert` command of a connection, whose `_id`s start at `next_id` and
 /// step by the number of connections; `None` once `--total` documents are out.
 fn insert_command(args: &Args, next_id: &mut u64) -> Option<Write> {
-    let mut batch = Vec::new();
-    while batch.len() < args.batch as usize && args.total.is_none_or(|t| *next_id < t) {
-        let mut item = item(*next_id, args.total);
+    let (mut documents, mut count) = (Vec::new(), 0);
+    while count < args.batch as usize && args.total.is_none_or(|t| *next_id < t) {
+        let item = raw::begin(&mut documents);
+        item_fields(&mut documents, *next_id, args.total);
         if args.words > 0 {
-            item.insert("text", text(*next_id, args.words));
+            raw::string(&mut documents, "text", &text(*next_id, args.words));
         }
         if args.points {
-            item.insert("loc", point(next_id.wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+            let (lng, lat) = coordinates(next_id.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let loc = raw::document(&mut documents, "loc");
+            raw::string(&mut documents, "type", "Point");
+            let pair = raw::array(&mut documents, "coordinates");
+            raw::double(&mut documents, "0", lng);
+            raw::double(&mut documents, "1", lat);
+            raw::end(&mut documents, pair);
+            raw::end(&mut documents, loc);
         }
-        batch.push(item);
+        raw::end(&mut documents, item);
+        count += 1;
         *next_id += args.connections as u64;
     }
-    (!batch.is_empty())
-        .then(|| Write { body: doc! {"insert": "items", "$db": &args.db}, sequences: vec![("documents", batch)] })
+    (count > 0)
+        .then(|| Write { body: doc! {"insert": "items", "$db": &args.db}, sequences: vec![("documents", documents)] })
 }
 
 /// The next `bulk-write` command: `--batch` operations (a multiple of four), in
-/// fours from this connection's next id, up to `--total` operations in all.
+/// fours from this connection's next id, up to `--total` operations in all: two
+/// inserts, an update of the first (`$inc` of `n`) and a delete of the second.
 fn bulk_write_command(args: &Args, next_id: &mut u64) -> Option<Write> {
-    let mut ops = Vec::new();
-    while ops.len() + 4 <= args.batch.max(4) as usize && args.total.is_none_or(|t| *next_id * 4 < t) {
+    let (mut ops, mut count) = (Vec::new(), 0);
+    while count + 4 <= args.batch.max(4) as usize && args.total.is_none_or(|t| *next_id * 4 < t) {
         let (kept, deleted) = (*next_id as i64 * 2, *next_id as i64 * 2 + 1);
-        ops.push(doc! {"insert": 0, "document": item(kept as u64, None)});
-        ops.push(doc! {"insert": 0, "document": item(deleted as u64, None)});
-        ops.push(doc! {"update": 0, "filter": {"_id": kept}, "updateMods": {"$inc": {"n": 1}}, "multi": false});
-        ops.push(doc! {"delete": 0, "filter": {"_id": deleted}, "multi": false});
+        for id in [kept, deleted] {
+            let op = raw::begin(&mut ops);
+            raw::int32(&mut ops, "insert", 0);
+            let document = raw::document(&mut ops, "document");
+            item_fields(&mut ops, id as u64, None);
+            raw::end(&mut ops, document);
+            raw::end(&mut ops, op);
+        }
+        let op = raw::begin(&mut ops);
+        raw::int32(&mut ops, "update", 0);
+        let filter = raw::document(&mut ops, "filter");
+        raw::int64(&mut ops, "_id", kept);
+        raw::end(&mut ops, filter);
+        let mods = raw::document(&mut ops, "updateMods");
+        let inc = raw::document(&mut ops, "$inc");
+        raw::int32(&mut ops, "n", 1);
+        raw::end(&mut ops, inc);
+        raw::end(&mut ops, mods);
+        raw::boolean(&mut ops, "multi", false);
+        raw::end(&mut ops, op);
+        let op = raw::begin(&mut ops);
+        raw::int32(&mut ops, "delete", 0);
+        let filter = raw::document(&mut ops, "filter");
+        raw::int64(&mut ops, "_id", deleted);
+        raw::end(&mut ops, filter);
+        raw::boolean(&mut ops, "multi", false);
+        raw::end(&mut ops, op);
+        count += 4;
         *next_id += args.connections as u64;
     }
-    let ns_info = vec![doc! {"ns": format!("{}.bulk_items", args.db)}];
-    (!ops.is_empty()).then(|| Write {
+    let mut ns_info = Vec::new();
+    let entry = raw::begin(&mut ns_info);
+    raw::string(&mut ns_info, "ns", &format!("{}.bulk_items", args.db));
+    raw::end(&mut ns_info, entry);
+    (count > 0).then(|| Write {
         body: doc! {"bulkWrite": 1, "ordered": true, "errorsOnly": true, "$db": "admin"},
         sequences: vec![("ops", ops), ("nsInfo", ns_info)],
     })
 }
 
-/// The document `insert` writes with `_id` `id`: `n` is the `_id` again, `k` one of
-/// [`GROUPS`] values, and `u` a unique value in 0..total that does not follow `_id`
-/// order (`id * 7919 % total`, a permutation since 7919 is prime, unless `total`
-/// is a multiple of it), or the `_id` when there is no total.
-fn item(id: u64, total: Option<u64>) -> Document {
+/// The fields of the document `insert` writes with `_id` `id`: `n` is the `_id`
+/// again, `k` one of [`GROUPS`] values, and `u` a unique value in 0..total that
+/// does not follow `_id` order (`id * 7919 % total`, a permutation since 7919 is
+/// prime, unless `total` is a multiple of it), or the `_id` when there is no total.
+fn item_fields(buf: &mut Vec<u8>, id: u64, total: Option<u64>) {
     let u = total.map_or(id, |t| id * 7919 % t);
-    doc! {"_id": id as i64, "n": id as i64, "name": "load", "k": (id % GROUPS) as i64, "u": u as i64}
+    raw::int64(buf, "_id", id as i64);
+    raw::int64(buf, "n", id as i64);
+    raw::string(buf, "name", "load");
+    raw::int64(buf, "k", (id % GROUPS) as i64);
+    raw::int64(buf, "u", u as i64);
 }
 
 /// The collation `--collation` names: its locale at strength 2.
@@ -774,9 +818,15 @@ const POINTS_ORIGIN: (f64, f64) = (-74.5, 40.2);
 
 /// A GeoJSON point of the square degree, placed by the bits of `seed`.
 fn point(seed: u64) -> Document {
-    let fraction = |bits: u64| (bits & 0xffff_ffff) as f64 / f64::from(u32::MAX);
-    let (lng, lat) = (POINTS_ORIGIN.0 + fraction(seed), POINTS_ORIGIN.1 + fraction(seed >> 32));
+    let (lng, lat) = coordinates(seed);
     doc! {"type": "Point", "coordinates": [lng, lat]}
+}
+
+/// The longitude and latitude of a point of the square degree, placed by the bits
+/// of `seed`.
+fn coordinates(seed: u64) -> (f64, f64) {
+    let fraction = |bits: u64| (bits & 0xffff_ffff) as f64 / f64::from(u32::MAX);
+    (POINTS_ORIGIN.0 + fraction(seed), POINTS_ORIGIN.1 + fraction(seed >> 32))
 }
 
 /// The made-up words `--words` draws from.
@@ -874,7 +924,7 @@ fn op_msg(command: &Document) -> std::io::Result<Vec<u8>> {
 
 /// An OP_MSG of `body` (section kind 0) and a document sequence (kind 1) for each
 /// of `sequences`.
-fn op_msg_with(body: &Document, sequences: &[(&str, Vec<Document>)]) -> std::io::Result<Vec<u8>> {
+fn op_msg_with(body: &Document, sequences: &[(&str, Vec<u8>)]) -> std::io::Result<Vec<u8>> {
     let mut frame = vec![0u8; 16];
     frame.extend_from_slice(&0u32.to_le_bytes());
     frame.push(0);
@@ -885,9 +935,7 @@ fn op_msg_with(body: &Document, sequences: &[(&str, Vec<Document>)]) -> std::io:
         frame.extend_from_slice(&[0; 4]);
         frame.extend_from_slice(identifier.as_bytes());
         frame.push(0);
-        for document in documents {
-            document.to_writer(&mut frame).map_err(std::io::Error::other)?;
-        }
+        frame.extend_from_slice(documents);
         let size = (frame.len() - size_at) as i32;
         frame[size_at..size_at + 4].copy_from_slice(&size.to_le_bytes());
     }
