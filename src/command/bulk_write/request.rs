@@ -61,25 +61,30 @@ pub enum Kind {
     Delete,
 }
 
-/// The fields of each kind of operation (the first names the kind and holds the
-/// namespace index). An update or delete is read in place as a statement of
-/// [`Shape::BulkWrite`](crate::command::args::Shape).
-const INSERT_FIELDS: &[&str] = &["insert", "document"];
-const UPDATE_FIELDS: &[&str] = &[
-    "update",
-    "filter",
-    "updateMods",
-    "constants",
-    "multi",
-    "upsert",
-    "arrayFilters",
-    "hint",
-    "collation",
-    "sort",
-    "upsertSupplied",
-    "sampleId",
-];
-const DELETE_FIELDS: &[&str] = &["delete", "filter", "multi", "hint", "collation", "sampleId"];
+/// Whether `name` is a field of an operation of `kind` (the first names the kind
+/// and holds the namespace index). An update or delete is read in place as a
+/// statement of [`Shape::BulkWrite`](crate::command::args::Shape).
+fn is_field_of(kind: Kind, name: &str) -> bool {
+    match kind {
+        Kind::Insert => matches!(name, "insert" | "document"),
+        Kind::Update => matches!(
+            name,
+            "update"
+                | "filter"
+                | "updateMods"
+                | "constants"
+                | "multi"
+                | "upsert"
+                | "arrayFilters"
+                | "hint"
+                | "collation"
+                | "sort"
+                | "upsertSupplied"
+                | "sampleId"
+        ),
+        Kind::Delete => matches!(name, "delete" | "filter" | "multi" | "hint" | "collation" | "sampleId"),
+    }
+}
 
 impl<'a> Request<'a> {
     pub fn parse(body: &'a Document) -> Result<Request<'a>> {
@@ -122,10 +127,10 @@ impl<'a> Op<'a> {
                 "BSON field 'bulkWrite.ops.insert' is missing but a required field",
             ));
         };
-        let (kind, known) = match first.as_str() {
-            "insert" => (Kind::Insert, INSERT_FIELDS),
-            "update" => (Kind::Update, UPDATE_FIELDS),
-            "delete" => (Kind::Delete, DELETE_FIELDS),
+        let kind = match first.as_str() {
+            "insert" => Kind::Insert,
+            "update" => Kind::Update,
+            "delete" => Kind::Delete,
             other => return Err(unknown_field(other)),
         };
         let ns = match value {
@@ -138,7 +143,7 @@ impl<'a> Op<'a> {
         let (mut unknown, mut mistyped) = (None, None);
         let (mut has_document, mut has_filter, mut has_update_mods) = (false, false, false);
         for (name, value) in fields {
-            if !known.contains(&name.as_str()) {
+            if !is_field_of(kind, name) {
                 unknown = unknown.or(Some(name));
                 continue;
             }

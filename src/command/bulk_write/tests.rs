@@ -111,3 +111,62 @@ fn the_results_cursor_serves_get_more_on_admin() {
         .collect();
     assert_eq!(idx, vec![2, 3, 4]);
 }
+
+#[test]
+fn a_long_run_read_ahead_does_what_short_runs_read_on_demand_do() {
+    // Over a thousand operations, so that point runs are read on a second thread
+    // and split across records; among them failures of every kind, a statement
+    // that does not parse, and an update whose filter pins no `_id`. The same
+    // operations in commands of a hundred are read as the writer reaches them.
+    let shared = Context::for_tests();
+    let connection = ConnectionInfo::for_tests(1);
+    let mut ops = Vec::new();
+    for i in 0..450 {
+        ops.push(doc! {"insert": 0, "document": {"_id": i, "v": 0}});
+        ops.push(doc! {"update": 0, "filter": {"_id": i}, "updateMods": {"$inc": {"v": 1}}});
+        match i % 50 {
+            7 => ops.push(doc! {"insert": 0, "document": {"_id": i - 1}}),
+            13 => ops.push(doc! {"update": 0, "filter": {"_id": i}, "updateMods": {"$inc": {"v": "x"}}}),
+            21 => ops.push(doc! {"update": 0, "filter": {"_id": i}, "updateMods": {"$bad": {"v": 1}}}),
+            29 => ops.push(doc! {"update": 0, "filter": {"v": 1}, "updateMods": {"$set": {"w": i}}}),
+            _ => {}
+        }
+        if i % 3 == 0 {
+            ops.push(doc! {"delete": 0, "filter": {"_id": i}});
+        }
+    }
+    assert!(ops.len() > 1000, "{}", ops.len());
+    let outcome = |reply: &Document| -> Vec<(Option<f64>, Option<i32>, Option<i32>, Option<i32>)> {
+        let batch = reply.get_document("cursor").and_then(|c| c.get_array("firstBatch"));
+        batch
+            .unwrap_or_else(|_| panic!("{reply}"))
+            .iter()
+            .filter_map(Bson::as_document)
+            .map(|item| {
+                (
+                    item.get_f64("ok").ok(),
+                    item.get_i32("n").ok(),
+                    item.get_i32("nModified").ok(),
+                    item.get_i32("code").ok(),
+                )
+            })
+            .collect()
+    };
+    let together = run(&bulk(ops.clone(), doc! {"ordered": false}), &connection, &shared);
+    let mut alone = Vec::new();
+    for chunk in ops.chunks(100) {
+        let body = doc! {"bulkWrite": 1, "ops": chunk, "nsInfo": [{"ns": "bw.d"}], "ordered": false, "$db": "admin"};
+        let body = Document::from_iter(body.into_iter().chain(doc! {"errorsOnly": false}));
+        alone.extend(outcome(&run(&body, &connection, &shared)));
+    }
+    assert_eq!(outcome(&together), alone);
+    let failed = alone.iter().filter(|(ok, ..)| *ok == Some(0.0)).count();
+    assert!(failed >= 18, "{failed} failed");
+    assert_eq!(together.get_i32("nErrors"), Ok(failed as i32), "{together}");
+    let all = |collection: &str| run(&doc! {"find": collection, "batchSize": 1000, "$db": "bw"}, &connection, &shared);
+    let (c, d) = (all("c"), all("d"));
+    assert_eq!(
+        c.get_document("cursor").and_then(|c| c.get_array("firstBatch")),
+        d.get_document("cursor").and_then(|c| c.get_array("firstBatch"))
+    );
+}
