@@ -247,7 +247,7 @@ async fn handle(
                 }
             };
             let command = Arc::new(msg.command);
-            let reply = run_command(&command, info, shared, stop, respond).await?;
+            let reply = run_command(&command, msg.sequences, info, shared, stop, respond).await?;
             Ok((reply, Some(command)))
         }
         Message::Query(query) => {
@@ -281,6 +281,7 @@ async fn handle(
 /// is mostly encoding), so that streams never take the CPU from writers.
 async fn run_command(
     body: &Arc<bson::Document>,
+    sequences: Vec<String>,
     info: &Arc<ConnectionInfo>,
     shared: &Arc<Context>,
     stop: &watch::Receiver<bool>,
@@ -307,7 +308,7 @@ async fn run_command(
     }
     let placement = command::placement(body, shared, waited);
     let (body, info, context) = (body.clone(), info.clone(), shared.clone());
-    let work = move || command::execute(&body, &info, &context);
+    let work = move || command::execute(&body, &sequences, &info, &context);
     let outcome = match placement {
         command::Placement::Inline => return finish(work()),
         command::Placement::LowPriority => shared.low_priority.run(move || finish(work())).await,

@@ -5,7 +5,7 @@
 mod support;
 
 use bson::doc;
-use support::{call, start};
+use support::{call, command_with, start};
 
 #[test]
 fn slow_operations_are_logged_as_mongodb_logs_them() {
@@ -120,4 +120,34 @@ fn levels_1_and_2_keep_operations_in_system_profile() {
     assert_eq!(dropped.get_f64("ok"), Ok(1.0), "{dropped}");
     let counted = call(addr, doc! {"count": "system.profile", "$db": "shop"});
     assert_eq!(counted.get_i32("n"), Ok(0), "{counted}");
+}
+
+#[test]
+fn document_sequences_are_not_shown_as_part_of_the_command() {
+    // MongoDB logs, profiles and reports the command's body: the documents a
+    // driver sends as a document sequence are not part of it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_server, addr) = start(dir.path(), &["--log", "info"]);
+    call(addr, doc! {"profile": 2, "slowms": 0, "$db": "seq"});
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    let documents: Vec<bson::Document> = (0..3).map(|i| doc! {"_id": i, "pad": "x".repeat(20_000)}).collect();
+    let body = doc! {"insert": "c", "ordered": true, "$db": "seq"};
+    let reply = command_with(&mut stream, body, &[("documents", &documents)]).expect("insert");
+    assert_eq!(reply.get_i32("n"), Ok(3), "{reply}");
+
+    let profile = call(addr, doc! {"find": "system.profile", "filter": {"op": "insert"}, "$db": "seq"});
+    let entries = profile.get_document("cursor").and_then(|c| c.get_array("firstBatch")).expect("entries");
+    let entry = entries.first().and_then(|e| e.as_document()).expect("the insert is profiled");
+    assert_eq!(entry.get_document("command"), Ok(&doc! {"insert": "c", "ordered": true, "$db": "seq"}), "{entry}");
+    assert_eq!(entry.get_i32("ninserted"), Ok(3), "{entry}");
+
+    let log = call(addr, doc! {"getLog": "global", "$db": "admin"});
+    let lines = log.get_array("log").expect("log lines");
+    let insert = lines
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line.as_str()?).ok())
+        .find(|line| line["msg"] == "Slow query" && line["attr"]["command"]["insert"] == "c")
+        .expect("the insert is logged");
+    assert!(insert["attr"]["command"].get("documents").is_none(), "{insert}");
+    assert!(insert["attr"].get("truncated").is_none(), "{insert}");
 }

@@ -46,10 +46,17 @@ pub(super) fn collection_of<'b>(command: &Command, body: &'b Document) -> Option
 /// The largest command `currentOp` shows whole, as MongoDB: 1 KiB.
 const MAX_COMMAND_BYTES: usize = 1024;
 
-/// The operation a command is, as `currentOp` reports it.
-pub(super) fn describe(command: &Command, body: &Document, db: &DbRef, connection: &ConnectionInfo) -> Operation {
+/// The operation a command is, as `currentOp` reports it: `shown` is the command
+/// as it shows it (without its document sequences).
+pub(super) fn describe(
+    command: &Command,
+    body: &Document,
+    shown: &Document,
+    db: &DbRef,
+    connection: &ConnectionInfo,
+) -> Operation {
     let (kind, ns) = kind_and_ns(command, body, &db.to_string());
-    let mut op = Operation::new(connection.id, connection.peer, ns, kind, abbreviated(body, MAX_COMMAND_BYTES));
+    let mut op = Operation::new(connection.id, connection.peer, ns, kind, abbreviated(shown, MAX_COMMAND_BYTES));
     op.user = connection.auth().users.first().map(ToString::to_string);
     op
 }

@@ -87,6 +87,7 @@ mod write_concern;
 pub use cluster_settings::Cache as ClusterSettings;
 pub use index_filters::IndexFilters;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -1364,17 +1365,19 @@ pub enum Outcome {
 /// Runs one command and always returns a reply document: `ok: 1.0` with the
 /// handler's fields, or MongoDB's error shape.
 pub fn run(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) -> Document {
-    match execute(body, connection, shared) {
+    match execute(body, &[], connection, shared) {
         Outcome::Reply(reply) => reply,
         Outcome::Close => Error::Internal("the connection is to be closed".into()).to_reply(),
     }
 }
 
 /// Runs one command: its reply, or that the connection is to be closed. Counted in
-/// the metrics by name and outcome.
-pub fn execute(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) -> Outcome {
+/// the metrics by name and outcome. `sequences` names the fields of `body` that
+/// came as OP_MSG document sequences: as MongoDB, the slow-query log, the profiler
+/// and `currentOp` show the command without them.
+pub fn execute(body: &Document, sequences: &[String], connection: &ConnectionInfo, shared: &Arc<Context>) -> Outcome {
     let started = Instant::now();
-    let outcome = execute_counted(body, connection, shared);
+    let outcome = execute_counted(body, sequences, connection, shared);
     let took = started.elapsed();
     let command = body.keys().next().and_then(|name| lookup(name));
     let reply = match &outcome {
@@ -1393,11 +1396,24 @@ pub fn execute(body: &Document, connection: &ConnectionInfo, shared: &Arc<Contex
     if let Some(command) = command.filter(|command| !PROFILE_EXEMPT.contains(&command.name) && !on_profile) {
         let db = system_profile::database_of(body.get_str("$db").unwrap_or(""));
         // Both records are made only when the settings want them: most commands make neither.
-        let slow = || SlowOperation { connection: connection.id, ns: namespace_of(body), command: body, reply, took };
-        let entry = || system_profile::entry(command, body, reply, connection, took);
+        let shown = || without_sequences(body, sequences);
+        let slow =
+            || SlowOperation { connection: connection.id, ns: namespace_of(body), command: shown(), reply, took };
+        let entry = || system_profile::entry(command, body, &shown(), reply, connection, took);
         shared.profiling.observe(db, took, slow, entry);
     }
     outcome
+}
+
+/// The command as the log, the profiler and `currentOp` show it: without the
+/// fields its document sequences gave.
+fn without_sequences<'b>(body: &'b Document, sequences: &[String]) -> Cow<'b, Document> {
+    match sequences.is_empty() {
+        true => Cow::Borrowed(body),
+        false => Cow::Owned(
+            body.iter().filter(|(name, _)| !sequences.contains(name)).map(|(k, v)| (k.clone(), v.clone())).collect(),
+        ),
+    }
 }
 
 /// Commands that wait by design, never logged as slow nor profiled (as MongoDB
@@ -1414,7 +1430,12 @@ fn namespace_of(body: &Document) -> String {
 }
 
 /// Runs one command, as [`execute`] says.
-fn execute_counted(body: &Document, connection: &ConnectionInfo, shared: &Arc<Context>) -> Outcome {
+fn execute_counted(
+    body: &Document,
+    sequences: &[String],
+    connection: &ConnectionInfo,
+    shared: &Arc<Context>,
+) -> Outcome {
     // The session fields, parsed once: they decide the reply's labels, and a bad
     // one fails the command where MongoDB checks them.
     let fields = transactions::Fields::parse(body);
@@ -1428,9 +1449,9 @@ fn execute_counted(body: &Document, connection: &ConnectionInfo, shared: &Arc<Co
         Some(action) if action.error_code.is_some() => Err(action),
         Some(action) => {
             write_concern_error = action.write_concern_error;
-            Ok(run_checked(body, fields, connection, shared))
+            Ok(run_checked(body, sequences, fields, connection, shared))
         }
-        None => Ok(run_checked(body, fields, connection, shared)),
+        None => Ok(run_checked(body, sequences, fields, connection, shared)),
     };
     let mut reply = match outcome {
         Ok(Ok(mut reply)) => {
@@ -1504,6 +1525,7 @@ fn fail_point_error(action: &fail_points::Action) -> Document {
 
 fn run_checked(
     body: &Document,
+    sequences: &[String],
     fields: Result<transactions::Fields>,
     connection: &ConnectionInfo,
     shared: &Arc<Context>,
@@ -1525,7 +1547,7 @@ fn run_checked(
         ));
     }
     let session = fields?;
-    let mut operation = current_op::describe(command, body, &db, connection);
+    let mut operation = current_op::describe(command, body, &without_sequences(body, sequences), &db, connection);
     if shared.security.enabled {
         operation.user = connection.auth().users.first().map(ToString::to_string);
     }

@@ -31,13 +31,14 @@ pub fn database_of(db: &str) -> &str {
 pub fn entry(
     command: &Command,
     body: &Document,
+    shown: &Document,
     reply: Option<&Document>,
     connection: &ConnectionInfo,
     took: std::time::Duration,
 ) -> Document {
     let db = body.get_str("$db").unwrap_or("");
     let (kind, ns) = kind_and_ns(command, body, db);
-    let mut entry = doc! {"op": kind, "ns": ns, "command": abbreviated(body, MAX_COMMAND_BYTES)};
+    let mut entry = doc! {"op": kind, "ns": ns, "command": abbreviated(shown, MAX_COMMAND_BYTES)};
     if let Some(reply) = reply {
         results(command.name, reply, &mut entry);
     }

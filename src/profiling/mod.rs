@@ -224,7 +224,13 @@ mod tests {
     fn observe(profiling: &Profiling, db: &str, took_ms: u64, entry: Document) {
         let body = doc! {"find": "c"};
         let took = Duration::from_millis(took_ms);
-        let slow = || SlowOperation { connection: 1, ns: "db.c".into(), command: &body, reply: None, took };
+        let slow = || SlowOperation {
+            connection: 1,
+            ns: "db.c".into(),
+            command: std::borrow::Cow::Borrowed(&body),
+            reply: None,
+            took,
+        };
         profiling.observe(db, took, slow, || entry);
     }
 

@@ -3,6 +3,7 @@
 //! one. As MongoDB's log (`maxLogSizeKB`), a command over 10 KiB is cut there, and
 //! `truncated` says where and `size` how large it was.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use bson::{doc, Bson, Document};
@@ -16,19 +17,20 @@ const MAX_ATTRIBUTE_BYTES: usize = 10 * 1024;
 pub struct SlowOperation<'a> {
     pub connection: i64,
     pub ns: String,
-    pub command: &'a Document,
+    /// The command as the log shows it (without its document sequences).
+    pub command: Cow<'a, Document>,
     pub reply: Option<&'a Document>,
     pub took: Duration,
 }
 
 /// Logs a slow operation as MongoDB does.
 pub fn log(op: &SlowOperation<'_>) {
-    let (command, truncated) = match document_size_within(op.command, MAX_ATTRIBUTE_BYTES) {
-        Some(_) => (op.command.clone(), None),
+    let (command, truncated) = match document_size_within(&op.command, MAX_ATTRIBUTE_BYTES) {
+        Some(_) => (op.command.clone().into_owned(), None),
         None => {
             let mut budget = MAX_ATTRIBUTE_BYTES;
             let (kept, cut_at) = cut(&mut op.command.iter().map(|(k, v)| (k.clone(), v)), &mut budget);
-            (kept.into_iter().collect(), Some((cut_at, document_size(op.command))))
+            (kept.into_iter().collect(), Some((cut_at, document_size(&op.command))))
         }
     };
     let mut attr = serde_json::json!({

@@ -21,6 +21,8 @@ pub struct OpMsg {
     pub flags: u32,
     /// The kind-0 body with each kind-1 sequence added as an array under its identifier.
     pub command: Document,
+    /// The identifiers of the kind-1 sequences, in the order they came.
+    pub sequences: Vec<String>,
 }
 
 impl OpMsg {
@@ -68,13 +70,15 @@ impl OpMsg {
             }
         }
         let mut command = command.ok_or_else(|| Error::protocol("OP_MSG has no body section"))?;
+        let mut identifiers = Vec::with_capacity(sequences.len());
         for (identifier, documents) in sequences {
             if command.contains_key(&identifier) {
                 return Err(Error::protocol(format!("OP_MSG field '{identifier}' given twice")));
             }
-            command.insert(identifier, documents);
+            command.insert(identifier.clone(), documents);
+            identifiers.push(identifier);
         }
-        Ok(OpMsg { flags, command })
+        Ok(OpMsg { flags, command, sequences: identifiers })
     }
 
     /// Encodes a reply: flags 0 and one body section.

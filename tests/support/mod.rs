@@ -80,13 +80,34 @@ pub fn start(data: &Path, extra: &[&str]) -> (Server, SocketAddr) {
 
 /// Sends one OP_MSG command and reads its reply.
 pub fn command(stream: &mut TcpStream, body: Document) -> std::io::Result<Document> {
-    let mut payload = Vec::new();
+    command_with(stream, body, &[])
+}
+
+/// Sends one OP_MSG command, with document sequences (kind-1 sections) as
+/// drivers send an `insert`'s documents, and reads its reply.
+pub fn command_with(
+    stream: &mut TcpStream,
+    body: Document,
+    sequences: &[(&str, &[Document])],
+) -> std::io::Result<Document> {
+    let mut payload = vec![0];
     body.to_writer(&mut payload).map_err(std::io::Error::other)?;
+    for (identifier, documents) in sequences {
+        let mut section = Vec::new();
+        section.extend_from_slice(identifier.as_bytes());
+        section.push(0);
+        for document in *documents {
+            document.to_writer(&mut section).map_err(std::io::Error::other)?;
+        }
+        payload.push(1);
+        payload.extend_from_slice(&(section.len() as i32 + 4).to_le_bytes());
+        payload.extend_from_slice(&section);
+    }
     let mut frame = Vec::new();
-    for field in [(21 + payload.len()) as i32, 1, 0, 2013] {
+    for field in [(20 + payload.len()) as i32, 1, 0, 2013] {
         frame.extend_from_slice(&field.to_le_bytes());
     }
-    frame.extend_from_slice(&[0, 0, 0, 0, 0]);
+    frame.extend_from_slice(&[0, 0, 0, 0]);
     frame.extend_from_slice(&payload);
     stream.write_all(&frame)?;
     let mut header = [0u8; 16];
