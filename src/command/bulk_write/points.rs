@@ -199,7 +199,9 @@ impl Run {
     fn read_ahead(&self, request: &Request<'_>, start: usize, vars: &Vars, sender: mpsc::SyncSender<Vec<Read>>) {
         let mut index = start;
         while index < self.end {
-            let upto = (index + HANDOFF).min(self.end);
+            // A few first, so that the writer need not wait for a whole handoff.
+            let handoff = if index == start { HANDOFF / 8 } else { HANDOFF };
+            let upto = (index + handoff).min(self.end);
             let reads = (index..upto).map(|i| self.read(request, i, vars)).collect();
             if sender.send(reads).is_err() {
                 return;
@@ -256,13 +258,7 @@ fn shaped_as_point(op: &Op<'_>) -> bool {
     if op.multi || op.hint_or_sort {
         return false;
     }
-    let Some(filter) = op.filter else { return false };
-    // Usually the `_id` is the filter's first field.
-    let id = match filter.iter().next() {
-        Some((name, id)) if name == "_id" => Some(id),
-        _ => filter.get("_id"),
-    };
-    match id {
+    match op.filter_id {
         Some(Bson::Array(_) | Bson::RegularExpression(_)) | None => false,
         Some(Bson::Document(value)) => !value.keys().next().is_some_and(|k| k.starts_with('$')),
         Some(_) => true,

@@ -46,6 +46,8 @@ pub struct Op<'a> {
     pub document: Option<&'a Document>,
     /// An update's or delete's filter.
     pub filter: Option<&'a Document>,
+    /// The value the filter gives `_id`, if it names it.
+    pub filter_id: Option<&'a Bson>,
     /// `multi: true` (an update or a delete of every match).
     pub multi: bool,
     /// An update that may insert.
@@ -139,7 +141,17 @@ impl<'a> Op<'a> {
             _ => non_negative(&format!("bulkWrite.ops.{first}"), first, value)? as usize,
         };
         let mut parsed =
-            Op { source: op, ns, kind, document: None, filter: None, multi: false, upsert: false, hint_or_sort: false };
+            Op {
+            source: op,
+            ns,
+            kind,
+            document: None,
+            filter: None,
+            filter_id: None,
+            multi: false,
+            upsert: false,
+            hint_or_sort: false,
+        };
         let (mut unknown, mut mistyped) = (None, None);
         let (mut has_document, mut has_filter, mut has_update_mods) = (false, false, false);
         for (name, value) in fields {
@@ -158,7 +170,14 @@ impl<'a> Op<'a> {
             }
             match (name.as_str(), value) {
                 ("document", Bson::Document(document)) => parsed.document = Some(document),
-                ("filter", Bson::Document(filter)) => parsed.filter = Some(filter),
+                ("filter", Bson::Document(filter)) => {
+                    parsed.filter = Some(filter);
+                    // Usually the `_id` is the filter's first field.
+                    parsed.filter_id = match filter.iter().next() {
+                        Some((name, id)) if name == "_id" => Some(id),
+                        _ => filter.get("_id"),
+                    };
+                }
                 ("multi", Bson::Boolean(multi)) => parsed.multi = *multi,
                 ("upsert", Bson::Boolean(upsert)) => parsed.upsert = *upsert,
                 ("hint" | "sort", _) => parsed.hint_or_sort = true,
