@@ -140,8 +140,7 @@ impl<'a> Op<'a> {
             Bson::Int32(n @ 0..) => *n as usize,
             _ => non_negative(&format!("bulkWrite.ops.{first}"), first, value)? as usize,
         };
-        let mut parsed =
-            Op {
+        let mut parsed = Op {
             source: op,
             ns,
             kind,
