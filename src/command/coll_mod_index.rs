@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::index::usage::Key as IndexKey;
 use crate::index::{Index, ID_INDEX};
 use crate::store::{Batch, Collection};
-use crate::value::order::compare_collated;
+use crate::value::order::all_equal_collated;
 
 /// What `index` asks to change.
 struct Change<'a> {
@@ -259,10 +259,8 @@ fn check_unique(batch: &Batch<'_>, collection: u64, index: &Index) -> Result<()>
             let keys = index.keys(&doc)?;
             let Some(key) = keys.keys.into_iter().find(|key| key.bytes == bytes) else { continue };
             let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
-            let equal = |values: &Vec<Bson>| {
-                values.iter().zip(&key.values).all(|(a, b)| compare_collated(a, b, index.collation.as_deref()).is_eq())
-            };
-            match groups.iter_mut().find(|(values, _)| equal(values)) {
+            let collation = index.collation.as_deref();
+            match groups.iter_mut().find(|(values, _)| all_equal_collated(values, &key.values, collation)) {
                 Some((_, shown)) => shown.push(id),
                 None => groups.push((key.values, vec![id])),
             }

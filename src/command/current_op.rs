@@ -2,6 +2,7 @@
 //! ([`crate::operations`]) that dispatch fills: every command is an operation from
 //! the moment it is dispatched until its reply is built (a `getMore` is one of its own).
 
+use std::borrow::Cow;
 use std::fmt::Write;
 use std::time::Instant;
 
@@ -51,7 +52,7 @@ const MAX_COMMAND_BYTES: usize = 1024;
 pub(super) fn describe(
     command: &Command,
     body: &Document,
-    shown: &Document,
+    shown: Cow<'_, Document>,
     db: &DbRef,
     connection: &ConnectionInfo,
 ) -> Operation {
@@ -79,9 +80,9 @@ pub(super) fn kind_and_ns(command: &Command, body: &Document, db: &str) -> (&'st
 
 /// The command whole up to `max` bytes; a larger one becomes, as in MongoDB,
 /// `{$truncated: <the start of its text>, comment: <its comment>}`.
-pub(super) fn abbreviated(body: &Document, max: usize) -> Document {
-    if document_size_within(body, max).is_some() {
-        return body.clone();
+pub(super) fn abbreviated(body: Cow<'_, Document>, max: usize) -> Document {
+    if document_size_within(&body, max).is_some() {
+        return body.into_owned();
     }
     let mut text = Bounded { text: String::new(), max };
     // The writer refuses what does not fit, which ends the formatting early.

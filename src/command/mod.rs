@@ -1399,7 +1399,7 @@ pub fn execute(body: &Document, sequences: &[String], connection: &ConnectionInf
         let shown = || without_sequences(body, sequences);
         let slow =
             || SlowOperation { connection: connection.id, ns: namespace_of(body), command: shown(), reply, took };
-        let entry = || system_profile::entry(command, body, &shown(), reply, connection, took);
+        let entry = || system_profile::entry(command, body, shown(), reply, connection, took);
         shared.profiling.observe(db, took, slow, entry);
     }
     outcome
@@ -1547,7 +1547,7 @@ fn run_checked(
         ));
     }
     let session = fields?;
-    let mut operation = current_op::describe(command, body, &without_sequences(body, sequences), &db, connection);
+    let mut operation = current_op::describe(command, body, without_sequences(body, sequences), &db, connection);
     if shared.security.enabled {
         operation.user = connection.auth().users.first().map(ToString::to_string);
     }

@@ -241,7 +241,13 @@ fn validate_counts_records_and_keys() {
 fn registered<'a>(shared: &'a Arc<Context>, connection: &ConnectionInfo, body: &Document) -> Running<'a> {
     let name = body.keys().next().expect("a command name");
     let db = DbRef::parse(body.get_str("$db").expect("$db")).expect("db");
-    shared.operations.start(current_op::describe(lookup(name).expect("a command"), body, body, &db, connection))
+    shared.operations.start(current_op::describe(
+        lookup(name).expect("a command"),
+        body,
+        std::borrow::Cow::Borrowed(body),
+        &db,
+        connection,
+    ))
 }
 
 use crate::operations::Running;

@@ -2,6 +2,7 @@
 //! the reads of a database's profile (`find`, `aggregate`, `count`, and `drop`
 //! to empty it). The entries themselves live in `crate::profiling`.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use bson::{doc, Bson, DateTime, Document};
@@ -31,7 +32,7 @@ pub fn database_of(db: &str) -> &str {
 pub fn entry(
     command: &Command,
     body: &Document,
-    shown: &Document,
+    shown: Cow<'_, Document>,
     reply: Option<&Document>,
     connection: &ConnectionInfo,
     took: std::time::Duration,

@@ -193,7 +193,7 @@ impl Profiling {
             }
         };
         if log {
-            slow_log::log(&slow());
+            slow_log::log(slow());
         }
         if let Some(entry) = profile {
             if let Some(database) = self.lock().get_mut(db).filter(|d| d.level > 0) {

@@ -24,9 +24,9 @@ pub struct SlowOperation<'a> {
 }
 
 /// Logs a slow operation as MongoDB does.
-pub fn log(op: &SlowOperation<'_>) {
+pub fn log(op: SlowOperation<'_>) {
     let (command, truncated) = match document_size_within(&op.command, MAX_ATTRIBUTE_BYTES) {
-        Some(_) => (op.command.clone().into_owned(), None),
+        Some(_) => (op.command.into_owned(), None),
         None => {
             let mut budget = MAX_ATTRIBUTE_BYTES;
             let (kept, cut_at) = cut(&mut op.command.iter().map(|(k, v)| (k.clone(), v)), &mut budget);

@@ -258,10 +258,7 @@ impl<'w> Batch<'w> {
                 for key in keys.keys {
                     let held = seen.entry(key.bytes.clone()).or_default();
                     let collation = index.collation.as_deref();
-                    let equal = |values: &Vec<Bson>| {
-                        values.iter().zip(&key.values).all(|(a, b)| order::compare_collated(a, b, collation).is_eq())
-                    };
-                    if held.iter().any(equal) {
+                    if held.iter().any(|values| order::all_equal_collated(values, &key.values, collation)) {
                         failure = Some(key);
                         return Ok(false);
                     }
@@ -563,13 +560,9 @@ impl<'w> Batch<'w> {
     fn taken(&self, collection: &Collection, index: &Index, key: &Key, encoded_id: &[u8]) -> Result<bool> {
         let holds = |other: &[u8]| -> Result<bool> {
             let Some(doc) = self.get_encoded(collection, other)? else { return Ok(false) };
+            let collation = index.collation.as_deref();
             let equal = |theirs: &Key| {
-                theirs.bytes == key.bytes
-                    && theirs
-                        .values
-                        .iter()
-                        .zip(&key.values)
-                        .all(|(a, b)| order::compare_collated(a, b, index.collation.as_deref()).is_eq())
+                theirs.bytes == key.bytes && order::all_equal_collated(&theirs.values, &key.values, collation)
             };
             Ok(index.keys(&doc)?.keys.iter().any(equal))
         };

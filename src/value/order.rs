@@ -87,6 +87,12 @@ pub fn compare_collated(a: &Bson, b: &Bson, collation: Option<&Collation>) -> Or
     rank(a).cmp(&rank(b)).then_with(|| compare_same_rank(a, b, collation))
 }
 
+/// Whether two lists of values (an index key's, field by field) are equal under
+/// `collation`.
+pub fn all_equal_collated(a: &[Bson], b: &[Bson], collation: Option<&Collation>) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| compare_collated(a, b, collation).is_eq())
+}
+
 /// Compares two values of the same canonical type.
 fn compare_same_rank(a: &Bson, b: &Bson, collation: Option<&Collation>) -> Ordering {
     if let (Some(x), Some(y)) = (number(a), number(b)) {

@@ -763,11 +763,7 @@ fn bulk_write_command(args: &Args, next_id: &mut u64) -> Option<Write> {
             raw::end(&mut ops, document);
             raw::end(&mut ops, op);
         }
-        let op = raw::begin(&mut ops);
-        raw::int32(&mut ops, "update", 0);
-        let filter = raw::document(&mut ops, "filter");
-        raw::int64(&mut ops, "_id", kept);
-        raw::end(&mut ops, filter);
+        let op = by_id(&mut ops, "update", kept);
         let mods = raw::document(&mut ops, "updateMods");
         let inc = raw::document(&mut ops, "$inc");
         raw::int32(&mut ops, "n", 1);
@@ -775,11 +771,7 @@ fn bulk_write_command(args: &Args, next_id: &mut u64) -> Option<Write> {
         raw::end(&mut ops, mods);
         raw::boolean(&mut ops, "multi", false);
         raw::end(&mut ops, op);
-        let op = raw::begin(&mut ops);
-        raw::int32(&mut ops, "delete", 0);
-        let filter = raw::document(&mut ops, "filter");
-        raw::int64(&mut ops, "_id", deleted);
-        raw::end(&mut ops, filter);
+        let op = by_id(&mut ops, "delete", deleted);
         raw::boolean(&mut ops, "multi", false);
         raw::end(&mut ops, op);
         count += 4;
@@ -793,6 +785,17 @@ fn bulk_write_command(args: &Args, next_id: &mut u64) -> Option<Write> {
         body: doc! {"bulkWrite": 1, "ordered": true, "errorsOnly": true, "$db": "admin"},
         sequences: vec![("ops", ops), ("nsInfo", ns_info)],
     })
+}
+
+/// Starts an update or delete operation (`kind`) on namespace 0 whose filter is
+/// `{_id: id}`; the caller writes the rest and ends it.
+fn by_id(ops: &mut Vec<u8>, kind: &str, id: i64) -> raw::Open {
+    let op = raw::begin(ops);
+    raw::int32(ops, kind, 0);
+    let filter = raw::document(ops, "filter");
+    raw::int64(ops, "_id", id);
+    raw::end(ops, filter);
+    op
 }
 
 /// The fields of the document `insert` writes with `_id` `id`: `n` is the `_id`
